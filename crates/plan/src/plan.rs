@@ -1,0 +1,215 @@
+//! The plan file as a whole: `cutover.toml`.
+
+use crate::host::Host;
+use crate::problem::{Problem, Problems};
+use crate::read::{named_table, Fields};
+use crate::secret::Secret;
+use crate::stage::Stage;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use toml_span::value::{Value, ValueInner};
+
+/// A migration plan: hosts, secrets, and stages of steps separated by gates.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
+#[schemars(title = "cutover plan", description = "A cutover.toml migration plan")]
+pub struct Plan {
+    /// Name of the migration, shown in the journal and the report.
+    pub name: String,
+    /// What this migration does, for the report.
+    pub description: Option<String>,
+    /// Where the journal is kept.
+    #[serde(default)]
+    pub journal: JournalConfig,
+    /// How SSH is used.
+    #[serde(default)]
+    pub ssh: SshConfig,
+    /// The machines, by name: `[hosts.old]`, `[hosts.new]`.
+    #[schemars(with = "BTreeMap<String, Host>")]
+    pub hosts: Vec<Host>,
+    /// Secrets, by name: `[secrets.db_password]`.
+    #[serde(default)]
+    #[schemars(with = "BTreeMap<String, Secret>")]
+    pub secrets: Vec<Secret>,
+    /// Plain values for `{{ vars.NAME }}` references.
+    #[serde(default)]
+    pub vars: BTreeMap<String, String>,
+    /// The stages, in order: `[[stages]]`.
+    pub stages: Vec<Stage>,
+    /// Directory of the plan file; relative paths in the plan are resolved against it.
+    #[serde(skip)]
+    pub dir: PathBuf,
+}
+
+/// `[journal]`: where the run's durable state lives.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, schemars::JsonSchema)]
+pub struct JournalConfig {
+    /// SQLite journal file (relative to the plan's directory); default: the plan file's name
+    /// with `.journal.db`, next to it.
+    pub path: Option<String>,
+}
+
+impl JournalConfig {
+    /// The fields `[journal]` accepts.
+    pub const FIELDS: &'static [&'static str] = &["path"];
+}
+
+/// `[ssh]`: options for every SSH host.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, schemars::JsonSchema)]
+pub struct SshConfig {
+    /// An SSH config file to use instead of `~/.ssh/config` (relative to the plan's directory).
+    pub config: Option<String>,
+    /// Seconds to wait for a connection (default 10).
+    pub connect_timeout: Option<u32>,
+}
+
+impl SshConfig {
+    /// The fields `[ssh]` accepts.
+    pub const FIELDS: &'static [&'static str] = &["config", "connect_timeout"];
+}
+
+impl Plan {
+    /// The fields at the top of a plan file.
+    pub const FIELDS: &'static [&'static str] = &[
+        "name",
+        "description",
+        "journal",
+        "ssh",
+        "hosts",
+        "secrets",
+        "vars",
+        "stages",
+    ];
+
+    /// Reads the whole document.
+    pub(crate) fn read(root: &mut Value<'_>, dir: PathBuf, p: &mut Problems) -> Option<Self> {
+        let mut f = Fields::new(root, "the plan", Self::FIELDS, p)?;
+        let name = f.required("name", p);
+        let description = f.optional("description", p);
+        let journal = f
+            .take_raw("journal")
+            .and_then(|mut v| {
+                let mut j = Fields::new(&mut v, "[journal]", JournalConfig::FIELDS, p)?;
+                let c = JournalConfig {
+                    path: j.optional("path", p),
+                };
+                j.finish(p);
+                Some(c)
+            })
+            .unwrap_or_default();
+        let ssh = f
+            .take_raw("ssh")
+            .and_then(|mut v| {
+                let mut s = Fields::new(&mut v, "[ssh]", SshConfig::FIELDS, p)?;
+                let c = SshConfig {
+                    config: s.optional("config", p),
+                    connect_timeout: s.optional("connect_timeout", p),
+                };
+                s.finish(p);
+                Some(c)
+            })
+            .unwrap_or_default();
+        let root_span = f.span();
+        let hosts = match f.take_raw("hosts") {
+            Some(mut v) => named_table(&mut v, "`hosts`", p, Host::read),
+            None => {
+                p.push(
+                    Problem::new(Span0::start(root_span), "the plan has no `[hosts]`", "no hosts")
+                        .help("add at least one host, e.g. `[hosts.old]` with `ssh = \"root@old.example.com\"`"),
+                );
+                Vec::new()
+            }
+        };
+        let secrets = f
+            .take_raw("secrets")
+            .map(|mut v| named_table(&mut v, "`secrets`", p, Secret::read))
+            .unwrap_or_default();
+        let vars = f.optional("vars", p).unwrap_or_default();
+        let stages = match f.take_raw("stages") {
+            Some(mut v) => match v.take() {
+                ValueInner::Array(items) => items
+                    .into_iter()
+                    .enumerate()
+                    .filter_map(|(i, mut s)| Stage::read(i, &mut s, p))
+                    .collect(),
+                other => {
+                    crate::read::wrong_type(
+                        v.span,
+                        "`stages`",
+                        "an array of tables (`[[stages]]`)",
+                        &other,
+                        p,
+                    );
+                    Vec::new()
+                }
+            },
+            None => {
+                p.push(
+                    Problem::new(Span0::start(root_span), "the plan has no stages", "no `[[stages]]`")
+                        .help("add a stage with `[[stages]]`, `name = \"preflight\"`, and steps under `[[stages.steps]]`"),
+                );
+                Vec::new()
+            }
+        };
+        f.finish(p);
+        Some(Plan {
+            name: name?,
+            description,
+            journal,
+            ssh,
+            hosts,
+            secrets,
+            vars,
+            stages,
+            dir,
+        })
+    }
+
+    /// The host named `name`.
+    pub fn host(&self, name: &str) -> Option<&Host> {
+        self.hosts.iter().find(|h| h.name.value == name)
+    }
+
+    /// The secret named `name`.
+    pub fn secret(&self, name: &str) -> Option<&Secret> {
+        self.secrets.iter().find(|s| s.name.value == name)
+    }
+
+    /// Every step with its stage, in run order.
+    pub fn steps(&self) -> impl Iterator<Item = (&Stage, &crate::steps::Step)> {
+        self.stages
+            .iter()
+            .flat_map(|s| s.steps.iter().map(move |st| (s, st)))
+    }
+
+    /// The step with id `id`.
+    pub fn step(&self, id: &str) -> Option<&crate::steps::Step> {
+        self.steps().map(|(_, s)| s).find(|s| s.id.value == id)
+    }
+
+    /// The journal file's path.
+    pub fn journal_path(&self, plan_file: &std::path::Path) -> PathBuf {
+        match &self.journal.path {
+            Some(p) => self.dir.join(p),
+            None => {
+                let stem = plan_file
+                    .file_stem()
+                    .and_then(|s| s.to_str())
+                    .unwrap_or("cutover");
+                self.dir.join(format!("{stem}.journal.db"))
+            }
+        }
+    }
+
+    /// Resolves a path written in the plan against the plan's directory.
+    pub fn resolve_path(&self, path: &std::path::Path) -> PathBuf {
+        self.dir.join(path)
+    }
+}
+
+/// Zero-width spans for problems about something absent.
+struct Span0;
+impl Span0 {
+    fn start(s: crate::problem::Span) -> crate::problem::Span {
+        crate::problem::Span::new(s.start, s.start)
+    }
+}

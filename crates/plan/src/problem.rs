@@ -1,0 +1,186 @@
+//! Plan problems: every error found in a plan file, with its location, a label and a hint.
+
+use miette::{Diagnostic, LabeledSpan, NamedSource, SourceSpan};
+use std::fmt;
+
+/// A byte range in the plan file.
+pub type Span = toml_span::Span;
+
+/// One problem found in a plan file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// Where in the file the problem is.
+    pub span: Span,
+    /// What is wrong, as one sentence without a trailing period.
+    pub message: String,
+    /// A short label shown under the underlined location.
+    pub label: String,
+    /// What to do about it, when we can tell.
+    pub help: Option<String>,
+}
+
+impl Problem {
+    /// A problem at `span` with a message and a label.
+    pub fn new(span: Span, message: impl Into<String>, label: impl Into<String>) -> Self {
+        Problem {
+            span,
+            message: message.into(),
+            label: label.into(),
+            help: None,
+        }
+    }
+
+    /// The same problem with a hint on what to do.
+    pub fn help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+}
+
+/// The problems collected while reading a plan; reading goes on after each one so that
+/// `cutover check` can report all of them at once.
+#[derive(Debug, Default)]
+pub struct Problems(pub Vec<Problem>);
+
+impl Problems {
+    /// Records a problem.
+    pub fn push(&mut self, problem: Problem) {
+        self.0.push(problem);
+    }
+
+    /// True when nothing was recorded.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+pub fn line_col(src: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(src.len());
+    let before = &src[..floor_char_boundary(src, offset)];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let col = before[line_start..].chars().count() + 1;
+    (line, col)
+}
+
+fn floor_char_boundary(s: &str, mut i: usize) -> usize {
+    while i > 0 && !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+/// All problems of one plan file, renderable by miette (file excerpt, underline, label, help)
+/// or as plain `file:line:col: message` lines.
+#[derive(Debug)]
+pub struct PlanErrors {
+    /// The plan file's name as the user gave it.
+    pub file: String,
+    /// The plan file's text.
+    pub src: String,
+    /// Every problem found, in file order.
+    pub problems: Vec<Problem>,
+}
+
+impl PlanErrors {
+    /// One `file:line:col: message` line per problem, followed by its help when present.
+    pub fn plain_lines(&self) -> Vec<String> {
+        self.problems
+            .iter()
+            .map(|p| {
+                let (line, col) = line_col(&self.src, p.span.start);
+                format!("{}:{line}:{col}: {}", self.file, p.message)
+            })
+            .collect()
+    }
+
+    /// The diagnostics, one per problem, for a miette report handler.
+    pub fn diagnostics(&self) -> Vec<ProblemReport> {
+        self.problems
+            .iter()
+            .map(|p| ProblemReport {
+                problem: p.clone(),
+                location: {
+                    let (l, c) = line_col(&self.src, p.span.start);
+                    format!("{}:{l}:{c}", self.file)
+                },
+                source: NamedSource::new(self.file.clone(), self.src.clone()),
+            })
+            .collect()
+    }
+}
+
+impl fmt::Display for PlanErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.problems.len();
+        write!(
+            f,
+            "{} has {n} problem{}",
+            self.file,
+            if n == 1 { "" } else { "s" }
+        )
+    }
+}
+
+impl std::error::Error for PlanErrors {}
+
+/// One problem with its source attached, as a miette diagnostic.
+#[derive(Debug)]
+pub struct ProblemReport {
+    problem: Problem,
+    location: String,
+    source: NamedSource<String>,
+}
+
+impl fmt::Display for ProblemReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.location, self.problem.message)
+    }
+}
+
+impl std::error::Error for ProblemReport {}
+
+impl Diagnostic for ProblemReport {
+    fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        Some(Box::new("cutover::plan"))
+    }
+
+    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        self.problem
+            .help
+            .as_ref()
+            .map(|h| Box::new(h.clone()) as Box<dyn fmt::Display>)
+    }
+
+    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+        Some(&self.source)
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        let span = self.problem.span;
+        let len = span.end.saturating_sub(span.start).max(1);
+        let label = LabeledSpan::new_with_span(
+            Some(self.problem.label.clone()),
+            SourceSpan::new(span.start.into(), len),
+        );
+        Some(Box::new(std::iter::once(label)))
+    }
+}
+
+/// The closest known name to `unknown`, if any is close enough to be a likely typo.
+pub fn did_you_mean<'a>(
+    unknown: &str,
+    known: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    known
+        .into_iter()
+        .filter_map(|k| {
+            let edits = strsim::levenshtein(unknown, k);
+            let near = edits <= (k.len().max(unknown.len()) / 3).max(1)
+                || strsim::jaro_winkler(unknown, k) > 0.85;
+            near.then_some((edits, k))
+        })
+        .min_by_key(|(edits, _)| *edits)
+        .map(|(_, k)| k)
+}

@@ -1,0 +1,153 @@
+//! Steps: one kind per file, listed in the registry below ([`KINDS`] and [`read_kind`]).
+
+mod approve;
+mod pipe;
+mod run;
+mod wait;
+
+pub use approve::ApproveStep;
+pub use pipe::{PipeEnd, PipeStep};
+pub use run::RunStep;
+pub use wait::WaitStep;
+
+use crate::problem::{did_you_mean, Problem, Problems};
+use crate::read::{Fields, Spanned};
+use toml_span::value::Value;
+
+/// Fields every step has, whatever its kind.
+pub const COMMON_FIELDS: &[&str] = &["id", "kind", "description"];
+
+/// Every step kind, in the order `cutover init` documents them.
+pub const KINDS: &[&str] = &["run", "pipe", "approve", "wait"];
+
+/// One step of a stage.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
+pub struct Step {
+    /// Unique name of the step in the plan (letters, digits, `-`, `_`). Approvals and
+    /// `wait.after` refer to steps by id, and the journal records progress by id.
+    pub id: Spanned<String>,
+    /// What the step is for, shown by `cutover plan` and in the report.
+    pub description: Option<String>,
+    /// The step's kind and its fields.
+    #[serde(flatten)]
+    pub kind: StepKind,
+}
+
+/// The kind of a step, chosen by its `kind` field.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
+#[serde(tag = "kind")]
+pub enum StepKind {
+    /// Run a shell command on one or more hosts.
+    #[serde(rename = "run")]
+    Run(RunStep),
+    /// Stream one host's command output into another host's command (dump | restore).
+    #[serde(rename = "pipe")]
+    Pipe(PipeStep),
+    /// A human gate: the run waits until `cutover approve ID` is given.
+    #[serde(rename = "approve")]
+    Approve(ApproveStep),
+    /// A time gate: a duration, a point in time, or a delay after another step.
+    #[serde(rename = "wait")]
+    Wait(WaitStep),
+}
+
+impl StepKind {
+    /// The kind's name as written in plans.
+    pub fn name(&self) -> &'static str {
+        match self {
+            StepKind::Run(_) => "run",
+            StepKind::Pipe(_) => "pipe",
+            StepKind::Approve(_) => "approve",
+            StepKind::Wait(_) => "wait",
+        }
+    }
+}
+
+/// The registry: reads the kind-specific fields of a step whose `kind` is `name`.
+fn read_kind(name: &str, f: &mut Fields<'_>, p: &mut Problems) -> Option<StepKind> {
+    match name {
+        "run" => {
+            f.set_known(RunStep::FIELDS);
+            RunStep::read(f, p).map(StepKind::Run)
+        }
+        "pipe" => {
+            f.set_known(PipeStep::FIELDS);
+            PipeStep::read(f, p).map(StepKind::Pipe)
+        }
+        "approve" => {
+            f.set_known(ApproveStep::FIELDS);
+            ApproveStep::read(f, p).map(StepKind::Approve)
+        }
+        "wait" => {
+            f.set_known(WaitStep::FIELDS);
+            WaitStep::read(f, p).map(StepKind::Wait)
+        }
+        _ => None,
+    }
+}
+
+/// True when `id` is a valid step id.
+pub fn valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+impl Step {
+    /// Reads step number `index` (0-based) of stage `stage`.
+    pub fn read(
+        stage: &str,
+        index: usize,
+        value: &mut Value<'_>,
+        p: &mut Problems,
+    ) -> Option<Self> {
+        let owner = format!("step {} of stage `{stage}`", index + 1);
+        let mut f = Fields::new(value, owner, COMMON_FIELDS, p)?;
+        let id: Option<Spanned<String>> = f.required("id", p);
+        if let Some(id) = &id {
+            if valid_id(&id.value) {
+                f.set_owner(format!("step `{}`", id.value));
+            } else {
+                p.push(
+                    Problem::new(
+                        id.span,
+                        format!("step id `{}` is not valid", id.value),
+                        "invalid id",
+                    )
+                    .help("use 1 to 64 letters, digits, `-` or `_`"),
+                );
+            }
+        }
+        let kind_span = f.value_span("kind");
+        let kind: Option<String> = f.required("kind", p);
+        let description = f.optional("description", p);
+        let kind = match kind {
+            Some(name) if KINDS.contains(&name.as_str()) => read_kind(&name, &mut f, p),
+            Some(name) => {
+                let help = match did_you_mean(&name, KINDS.iter().copied()) {
+                    Some(near) => format!("did you mean `{near}`?"),
+                    None => format!("step kinds are: {}", KINDS.join(", ")),
+                };
+                p.push(
+                    Problem::new(
+                        kind_span.unwrap_or(f.span()),
+                        format!("unknown step kind `{name}` in {}", f.owner()),
+                        "unknown kind",
+                    )
+                    .help(help),
+                );
+                // Its other fields cannot be judged without a kind.
+                return None;
+            }
+            None => return None,
+        };
+        f.finish(p);
+        Some(Step {
+            id: id?,
+            description,
+            kind: kind?,
+        })
+    }
+}

@@ -1,0 +1,67 @@
+//! `kind = "pipe"`: one host's command output streamed into another host's command, with no
+//! temporary file anywhere (the basis of dump | restore between hosts).
+
+use crate::problem::Problems;
+use crate::read::{Fields, FromToml, Spanned};
+use crate::template::Template;
+use std::collections::BTreeMap;
+use toml_span::value::Value;
+
+/// One end of a pipe.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
+pub struct PipeEnd {
+    /// The host this end runs on.
+    pub host: Spanned<String>,
+    /// Shell command: the producer writes to standard output, the consumer reads standard input.
+    pub command: Template,
+    /// Environment variables (may use `{{ secrets.NAME }}`).
+    #[serde(default)]
+    pub env: BTreeMap<String, Template>,
+}
+
+impl PipeEnd {
+    /// The fields `from` and `to` accept.
+    pub const FIELDS: &'static [&'static str] = &["host", "command", "env"];
+}
+
+impl FromToml for PipeEnd {
+    fn read(value: &mut Value<'_>, what: &str, p: &mut Problems) -> Option<Self> {
+        let mut f = Fields::new(value, what.to_string(), Self::FIELDS, p)?;
+        let end = PipeEnd {
+            host: f.required("host", p)?,
+            command: f.required("command", p)?,
+            env: f.optional("env", p).unwrap_or_default(),
+        };
+        f.finish(p);
+        Some(end)
+    }
+}
+
+/// Streams `from`'s standard output into `to`'s standard input through the controller's
+/// memory (never its disk); fails if either side fails.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
+pub struct PipeStep {
+    /// The producing command.
+    pub from: PipeEnd,
+    /// The consuming command.
+    pub to: PipeEnd,
+    /// Shell command on the `to` host telling whether the copy is already in place (exit 0).
+    pub check: Option<Template>,
+    /// Shell command on the `to` host that removes what the pipe wrote, for rollback.
+    pub undo: Option<Template>,
+}
+
+impl PipeStep {
+    /// The fields a `pipe` step accepts.
+    pub const FIELDS: &'static [&'static str] =
+        &["id", "kind", "description", "from", "to", "check", "undo"];
+
+    pub(crate) fn read(f: &mut Fields<'_>, p: &mut Problems) -> Option<Self> {
+        Some(PipeStep {
+            from: f.required("from", p)?,
+            to: f.required("to", p)?,
+            check: f.optional("check", p),
+            undo: f.optional("undo", p),
+        })
+    }
+}

@@ -1,0 +1,59 @@
+//! `kind = "run"`: a shell command on one or more hosts, with an optional check and undo.
+
+use crate::problem::Problems;
+use crate::read::{Fields, Spanned};
+use crate::template::Template;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// Runs `command` with `sh -c` on every host in `hosts`, in parallel.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
+pub struct RunStep {
+    /// Hosts to run on (names from `[hosts]`), in parallel.
+    pub hosts: Vec<Spanned<String>>,
+    /// Shell command, run with `sh -c`. It must not contain secrets: pass them through `env`.
+    pub command: Template,
+    /// Shell command that tells whether the step's effect is already in place (exit 0 = yes).
+    /// When it passes before `apply`, the command is not run again; it is also the re-check
+    /// after an interrupted run.
+    pub check: Option<Template>,
+    /// Shell command that reverses the step, run by `cutover rollback`.
+    pub undo: Option<Template>,
+    /// Environment variables for the command (values may use `{{ secrets.NAME }}`; they are
+    /// sent over the SSH channel's standard input, never on a command line).
+    #[serde(default)]
+    pub env: BTreeMap<String, Template>,
+    /// Run through `sudo -n`, overriding the host's `sudo` setting.
+    pub sudo: Option<bool>,
+    /// Give up after this long (e.g. "10m"); default 1h.
+    #[schemars(with = "Option<String>")]
+    pub timeout: Option<Duration>,
+}
+
+impl RunStep {
+    /// The fields a `run` step accepts.
+    pub const FIELDS: &'static [&'static str] = &[
+        "id",
+        "kind",
+        "description",
+        "hosts",
+        "command",
+        "check",
+        "undo",
+        "env",
+        "sudo",
+        "timeout",
+    ];
+
+    pub(crate) fn read(f: &mut Fields<'_>, p: &mut Problems) -> Option<Self> {
+        Some(RunStep {
+            hosts: f.required("hosts", p)?,
+            command: f.required("command", p)?,
+            check: f.optional("check", p),
+            undo: f.optional("undo", p),
+            env: f.optional("env", p).unwrap_or_default(),
+            sudo: f.optional("sudo", p),
+            timeout: f.optional("timeout", p),
+        })
+    }
+}

@@ -1,0 +1,287 @@
+//! Strings with `{{ namespace.name }}` references, parsed once when the plan is read so that
+//! every bad reference is reported with its location before anything runs.
+
+use crate::problem::{Problem, Problems, Span};
+use crate::read::FromToml;
+use toml_span::value::{Value, ValueInner};
+
+/// Fields a `{{ hosts.NAME.FIELD }}` reference may name.
+pub const HOST_FIELDS: &[&str] = &["address", "name", "port", "ssh", "user"];
+/// Names a `{{ plan.NAME }}` reference may use.
+pub const PLAN_FIELDS: &[&str] = &["dir", "name"];
+/// Names a `{{ run.NAME }}` reference may use.
+pub const RUN_FIELDS: &[&str] = &["id"];
+
+/// What a reference points at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reference {
+    /// `{{ hosts.NAME.FIELD }}`
+    Host {
+        /// The host's name in `[hosts]`.
+        name: String,
+        /// One of [`HOST_FIELDS`].
+        field: String,
+    },
+    /// `{{ secrets.NAME }}`: only allowed where the value never reaches a command line.
+    Secret(String),
+    /// `{{ vars.NAME }}`
+    Var(String),
+    /// `{{ plan.dir }}` (directory of the plan file) or `{{ plan.name }}`.
+    Plan(String),
+    /// `{{ run.id }}`
+    Run(String),
+}
+
+/// One piece of a template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Part {
+    /// Literal text.
+    Text(String),
+    /// A reference, with its location in the plan file.
+    Ref(Reference, Span),
+}
+
+/// A plan string that may contain references.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Template {
+    /// The string as written.
+    pub raw: String,
+    /// Where the string stands in the plan file.
+    pub span: Span,
+    /// The parsed pieces.
+    pub parts: Vec<Part>,
+}
+
+impl serde::Serialize for Template {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.raw)
+    }
+}
+
+impl schemars::JsonSchema for Template {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Template".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "description": "Text with optional references: {{ hosts.NAME.address }}, {{ vars.NAME }}, {{ plan.dir }}, {{ run.id }}; {{ secrets.NAME }} only in fields that never reach a command line (env, stdin)."
+        })
+    }
+}
+
+/// Why a template could not be rendered.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot render `{reference}`: {reason}")]
+pub struct RenderError {
+    /// The reference as written.
+    pub reference: String,
+    /// Why it has no value.
+    pub reason: String,
+}
+
+/// Supplies values for references when a template is rendered.
+pub trait Resolve {
+    /// The value of `r`, or why there is none.
+    fn resolve(&self, r: &Reference) -> Result<String, String>;
+}
+
+impl Template {
+    /// A template without location, for values built in code.
+    pub fn literal(text: &str) -> Self {
+        Template {
+            raw: text.to_string(),
+            span: Span::default(),
+            parts: vec![Part::Text(text.to_string())],
+        }
+    }
+
+    /// Parses `raw` (written at `span`), recording malformed references.
+    pub fn parse(raw: &str, span: Span, p: &mut Problems) -> Option<Self> {
+        // toml-span's string spans start at the first character inside the quotes.
+        let base = span.start;
+        let mut parts = Vec::new();
+        let mut rest = raw;
+        let mut offset = 0;
+        let mut ok = true;
+        while let Some(open) = rest.find("{{") {
+            if open > 0 {
+                parts.push(Part::Text(rest[..open].to_string()));
+            }
+            let Some(close) = rest[open..].find("}}") else {
+                let at = base + offset + open;
+                p.push(
+                    Problem::new(
+                        Span::new(at, at + 2),
+                        "unclosed `{{` in a template",
+                        "opened here",
+                    )
+                    .help("close the reference with `}}`"),
+                );
+                return None;
+            };
+            let inner = &rest[open + 2..open + close];
+            let ref_span = Span::new(base + offset + open, base + offset + open + close + 2);
+            match parse_reference(inner.trim()) {
+                Ok(r) => parts.push(Part::Ref(r, ref_span)),
+                Err((msg, help)) => {
+                    p.push(Problem::new(ref_span, msg, "bad reference").help(help));
+                    ok = false;
+                }
+            }
+            let consumed = open + close + 2;
+            rest = &rest[consumed..];
+            offset += consumed;
+        }
+        if !rest.is_empty() {
+            parts.push(Part::Text(rest.to_string()));
+        }
+        ok.then(|| Template {
+            raw: raw.to_string(),
+            span,
+            parts,
+        })
+    }
+
+    /// The references this template makes.
+    pub fn references(&self) -> impl Iterator<Item = (&Reference, Span)> {
+        self.parts.iter().filter_map(|p| match p {
+            Part::Ref(r, s) => Some((r, *s)),
+            Part::Text(_) => None,
+        })
+    }
+
+    /// True when the template names a secret.
+    pub fn uses_secrets(&self) -> bool {
+        self.references()
+            .any(|(r, _)| matches!(r, Reference::Secret(_)))
+    }
+
+    /// Renders the template with values from `resolver`.
+    pub fn render(&self, resolver: &dyn Resolve) -> Result<String, RenderError> {
+        let mut out = String::new();
+        for part in &self.parts {
+            match part {
+                Part::Text(t) => out.push_str(t),
+                Part::Ref(r, _) => match resolver.resolve(r) {
+                    Ok(v) => out.push_str(&v),
+                    Err(reason) => {
+                        return Err(RenderError {
+                            reference: r.to_string(),
+                            reason,
+                        })
+                    }
+                },
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl std::fmt::Display for Reference {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Reference::Host { name, field } => write!(f, "{{{{ hosts.{name}.{field} }}}}"),
+            Reference::Secret(n) => write!(f, "{{{{ secrets.{n} }}}}"),
+            Reference::Var(n) => write!(f, "{{{{ vars.{n} }}}}"),
+            Reference::Plan(n) => write!(f, "{{{{ plan.{n} }}}}"),
+            Reference::Run(n) => write!(f, "{{{{ run.{n} }}}}"),
+        }
+    }
+}
+
+fn parse_reference(inner: &str) -> Result<Reference, (String, String)> {
+    let segments: Vec<&str> = inner.split('.').map(str::trim).collect();
+    let valid = |s: &str| {
+        !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    };
+    if segments.iter().any(|s| !valid(s)) {
+        return Err((
+            format!("malformed reference `{{{{ {inner} }}}}`"),
+            "references look like {{ hosts.new.address }}, {{ secrets.db_password }} or {{ vars.app_dir }}".into(),
+        ));
+    }
+    let wrong_shape = |shape: &str| {
+        Err((
+            format!("malformed reference `{{{{ {inner} }}}}`"),
+            format!("write it as {shape}"),
+        ))
+    };
+    match segments.as_slice() {
+        ["hosts", name, field] => {
+            if HOST_FIELDS.contains(field) {
+                Ok(Reference::Host {
+                    name: name.to_string(),
+                    field: field.to_string(),
+                })
+            } else {
+                Err((
+                    format!("hosts have no field `{field}`"),
+                    format!("use one of: {}", HOST_FIELDS.join(", ")),
+                ))
+            }
+        }
+        ["hosts", ..] => wrong_shape("{{ hosts.NAME.address }}"),
+        ["secrets", name] => Ok(Reference::Secret(name.to_string())),
+        ["secrets", ..] => wrong_shape("{{ secrets.NAME }}"),
+        ["vars", name] => Ok(Reference::Var(name.to_string())),
+        ["vars", ..] => wrong_shape("{{ vars.NAME }}"),
+        ["plan", name] if PLAN_FIELDS.contains(name) => Ok(Reference::Plan(name.to_string())),
+        ["plan", ..] => wrong_shape("{{ plan.dir }} or {{ plan.name }}"),
+        ["run", name] if RUN_FIELDS.contains(name) => Ok(Reference::Run(name.to_string())),
+        ["run", ..] => wrong_shape("{{ run.id }}"),
+        [ns, ..] => {
+            let known = ["hosts", "secrets", "vars", "plan", "run"];
+            let help = match crate::problem::did_you_mean(ns, known) {
+                Some(near) => format!("did you mean `{near}`?"),
+                None => format!("references start with one of: {}", known.join(", ")),
+            };
+            Err((format!("unknown reference namespace `{ns}`"), help))
+        }
+        [] => unreachable!("split always yields one segment"),
+    }
+}
+
+impl FromToml for Template {
+    fn read(value: &mut Value<'_>, what: &str, p: &mut Problems) -> Option<Self> {
+        match value.take() {
+            ValueInner::String(s) => Template::parse(&s, value.span, p),
+            other => {
+                crate::read::wrong_type(value.span, what, "a string", &other, p);
+                None
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Fixed;
+    impl Resolve for Fixed {
+        fn resolve(&self, r: &Reference) -> Result<String, String> {
+            match r {
+                Reference::Host { name, field } => Ok(format!("{name}:{field}")),
+                other => Err(format!("no value for {other}")),
+            }
+        }
+    }
+
+    #[test]
+    fn renders_text_and_references() {
+        let mut p = Problems::default();
+        let t = Template::parse("ping {{hosts.new.address}} now", Span::new(0, 0), &mut p).unwrap();
+        assert_eq!(t.render(&Fixed).unwrap(), "ping new:address now");
+    }
+
+    #[test]
+    fn unclosed_reference_is_a_problem() {
+        let mut p = Problems::default();
+        assert!(Template::parse("a {{ hosts.x", Span::new(10, 20), &mut p).is_none());
+        assert_eq!(p.0[0].message, "unclosed `{{` in a template");
+        assert_eq!(p.0[0].span, Span::new(12, 14));
+    }
+}

@@ -1,0 +1,24 @@
+//! Starter plans written by `cutover init --template NAME`; each is a commented plan that a
+//! test parses, so they never drift from the plan types.
+
+/// A starter plan: its name, a one-line summary and its text.
+pub struct StarterPlan {
+    /// Name given to `--template`.
+    pub name: &'static str,
+    /// What it sets up.
+    pub summary: &'static str,
+    /// The plan file's text.
+    pub text: &'static str,
+}
+
+/// Every starter plan.
+pub const TEMPLATES: &[StarterPlan] = &[StarterPlan {
+    name: "basic",
+    summary: "preflight checks on two hosts, a streamed copy, an approval gate and a wait",
+    text: include_str!("../templates/basic.toml"),
+}];
+
+/// The starter plan named `name`.
+pub fn template(name: &str) -> Option<&'static StarterPlan> {
+    TEMPLATES.iter().find(|t| t.name == name)
+}
