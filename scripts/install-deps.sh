@@ -26,7 +26,7 @@ declare -A PG_FALLBACK=([16]=16.15.0 [18]=18.6.0)
 
 APT_PACKAGES=(
   openssh-server openssh-client rsync sudo acl attr iproute2 procps psmisc util-linux
-  curl ca-certificates openssl socat python3-pip
+  curl ca-certificates openssl socat python3-pip iputils-ping
   redis-server mariadb-server mariadb-client
   bind9 bind9-utils bind9-dnsutils knot knot-dnsutils
   caddy nginx haproxy wrk hey hyperfine prometheus pgcopydb
@@ -34,7 +34,7 @@ APT_PACKAGES=(
 # Programs that must exist afterwards: a package can be "installed" yet broken.
 REQUIRED_PROGRAMS=(
   /usr/sbin/sshd ssh ssh-keygen rsync sudo setfacl setfattr ip nsenter unshare flock
-  pkill fuser curl openssl socat redis-server mariadbd mariadb named nsupdate dig knotd knotc
+  pkill fuser ping curl openssl socat redis-server mariadbd mariadb named nsupdate dig knotd knotc
   kdig caddy nginx haproxy wrk hey hyperfine prometheus pgcopydb
 )
 # Daemons an install could start despite policy-rc.d; any new one is stopped at the end.

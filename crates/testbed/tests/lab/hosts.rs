@@ -74,6 +74,8 @@ fn old_reaches_new_sshd_over_the_lab_network() -> Result<(), LabError> {
         "timeout 3 bash -c 'exec 3<>/dev/tcp/{new_addr}/22; head -c 7 <&3'"
     ))?;
     assert_eq!(banner, "SSH-2.0");
+    lab.host("old")
+        .exec_ok(&format!("ping -c 1 -W 2 {new_addr}"))?;
     let route = lab
         .host("new")
         .exec_ok(&format!("ip -4 route get {}", lab.controller_address()))?;
