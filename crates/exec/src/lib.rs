@@ -1,14 +1,19 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
-}
+//! Running commands on the plan's hosts: command values, the one quoting function, local and
+//! SSH transports with multiplexing, secrets through standard input, redaction, commands
+//! whose outcome survives the controller's crash, and host-to-host streaming.
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+pub mod command;
+pub mod error;
+pub mod executor;
+pub mod pipe;
+pub mod quote;
+pub mod redact;
+pub mod render;
+pub mod ssh;
 
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
-    }
-}
+pub use command::{Command, EnvValue, Stdin, TrackId};
+pub use error::{ConnectFailure, ExecError};
+pub use executor::{Executor, Output, Spawned, Target};
+pub use pipe::PipeReport;
+pub use redact::{Redactor, SecretValue};
+pub use ssh::{frame, SshTarget};

@@ -1,0 +1,253 @@
+//! The only place cutover runs commands: locally with `sh -c`, or remotely through SSH,
+//! with environment through standard input, timeouts, and output redacted before anyone
+//! sees it.
+
+use crate::command::{Command, Stdin};
+use crate::error::ExecError;
+use crate::redact::Redactor;
+use crate::render::{render, OUTCOME_UNKNOWN, UNKNOWN_MARKER};
+use crate::ssh::SshTarget;
+use std::collections::HashMap;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::Semaphore;
+
+/// How a host is reached.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// This machine.
+    Local,
+    /// A remote machine over SSH.
+    Ssh(SshTarget),
+}
+
+/// Sessions opened at once per host: OpenSSH servers allow 10 per connection by default.
+const SESSIONS_PER_HOST: usize = 8;
+
+/// The result of a finished command. Output is already redacted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Output {
+    /// The host it ran on.
+    pub host: String,
+    /// Exit status; `None` when killed by a signal.
+    pub code: Option<i32>,
+    /// Standard output, redacted, lossily decoded.
+    pub stdout: String,
+    /// Standard error, redacted, lossily decoded.
+    pub stderr: String,
+    /// Wall-clock time.
+    pub duration: Duration,
+}
+
+impl Output {
+    /// True when the command exited with status 0.
+    pub fn success(&self) -> bool {
+        self.code == Some(0)
+    }
+
+    /// True when a tracked command's earlier run stopped without recording its outcome.
+    pub fn outcome_unknown(&self) -> bool {
+        self.code == Some(OUTCOME_UNKNOWN) && self.stderr.contains(UNKNOWN_MARKER)
+    }
+}
+
+/// A started command with its standard streams (the prelude is already written).
+pub struct Spawned {
+    /// The process (local `sh` or `ssh`).
+    pub child: tokio::process::Child,
+    /// Its standard input, when [`Stdin::Piped`].
+    pub stdin: Option<tokio::process::ChildStdin>,
+    /// Its standard output.
+    pub stdout: tokio::process::ChildStdout,
+    /// Its standard error.
+    pub stderr: tokio::process::ChildStderr,
+    _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+/// Runs commands on the plan's hosts.
+#[derive(Clone)]
+pub struct Executor {
+    targets: Arc<HashMap<String, Target>>,
+    sessions: Arc<HashMap<String, Arc<Semaphore>>>,
+    redactor: Redactor,
+}
+
+impl Executor {
+    /// An executor for `targets` (host name to target) redacting with `redactor`.
+    pub fn new(targets: HashMap<String, Target>, redactor: Redactor) -> Self {
+        let sessions = targets
+            .keys()
+            .map(|k| (k.clone(), Arc::new(Semaphore::new(SESSIONS_PER_HOST))))
+            .collect();
+        Executor {
+            targets: Arc::new(targets),
+            sessions: Arc::new(sessions),
+            redactor,
+        }
+    }
+
+    /// The redactor every output goes through.
+    pub fn redactor(&self) -> &Redactor {
+        &self.redactor
+    }
+
+    /// The target of host `name`.
+    pub fn target(&self, name: &str) -> Result<&Target, ExecError> {
+        self.targets
+            .get(name)
+            .ok_or_else(|| ExecError::UnknownHost(name.to_string()))
+    }
+
+    /// Opens the SSH master connection to `host` (nothing to do for local hosts).
+    pub async fn connect(&self, host: &str) -> Result<(), ExecError> {
+        match self.target(host)? {
+            Target::Local => Ok(()),
+            Target::Ssh(t) => t.connect().await,
+        }
+    }
+
+    /// Closes every SSH master connection.
+    pub async fn disconnect_all(&self) {
+        for t in self.targets.values() {
+            if let Target::Ssh(t) = t {
+                t.disconnect().await;
+            }
+        }
+    }
+
+    /// Starts `cmd` and writes its environment prelude; the caller drives the streams.
+    pub async fn spawn(&self, cmd: &Command) -> Result<Spawned, ExecError> {
+        let rendered = render(cmd)?;
+        let permit = self.sessions[self.checked_host(&cmd.host)?]
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| ExecError::UnknownHost(cmd.host.clone()))?;
+        let mut proc = match self.target(&cmd.host)? {
+            Target::Local => {
+                let mut c = tokio::process::Command::new("sh");
+                c.arg("-c").arg(&rendered.line);
+                c
+            }
+            Target::Ssh(t) => t.command(&rendered.line),
+        };
+        proc.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        let program = match self.target(&cmd.host)? {
+            Target::Local => "sh",
+            Target::Ssh(_) => "ssh",
+        };
+        let mut child = proc.spawn().map_err(|source| ExecError::Spawn {
+            host: cmd.host.clone(),
+            program: program.into(),
+            source,
+        })?;
+        let io = |source| ExecError::Io {
+            host: cmd.host.clone(),
+            source,
+        };
+        let mut stdin = child.stdin.take();
+        if let Some(input) = stdin.as_mut() {
+            if !rendered.prelude.is_empty() {
+                input.write_all(&rendered.prelude).await.map_err(io)?;
+            }
+        }
+        let stdin = match &cmd.stdin {
+            Stdin::Piped => stdin,
+            Stdin::Null => None,
+            Stdin::Bytes(bytes) => {
+                if let Some(mut input) = stdin {
+                    // A command that exits without reading its input is not an error here.
+                    let _ = input.write_all(bytes).await;
+                }
+                None
+            }
+        };
+        let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
+            return Err(io(std::io::Error::other("child streams missing")));
+        };
+        Ok(Spawned {
+            child,
+            stdin,
+            stdout,
+            stderr,
+            _permit: permit,
+        })
+    }
+
+    /// Runs `cmd` to completion and returns its redacted output.
+    pub async fn run(&self, cmd: &Command) -> Result<Output, ExecError> {
+        let started = Instant::now();
+        let mut s = self.spawn(cmd).await?;
+        drop(s.stdin.take());
+        let mut out = Vec::new();
+        let mut err = Vec::new();
+        let work = async {
+            let (a, b) = tokio::join!(
+                s.stdout.read_to_end(&mut out),
+                s.stderr.read_to_end(&mut err)
+            );
+            a.and(b)?;
+            s.child.wait().await
+        };
+        // The remote side enforces the timeout itself (coreutils `timeout`); this margin
+        // only catches a connection that hangs.
+        let status = match cmd.timeout {
+            Some(t) => match tokio::time::timeout(t + Duration::from_secs(15), work).await {
+                Ok(r) => r,
+                Err(_) => {
+                    let _ = s.child.kill().await;
+                    return Err(ExecError::Timeout {
+                        host: cmd.host.clone(),
+                        after: t,
+                    });
+                }
+            },
+            None => work.await,
+        }
+        .map_err(|source| ExecError::Io {
+            host: cmd.host.clone(),
+            source,
+        })?;
+        let code = status.code();
+        if cmd.timeout.is_some() && code == Some(124) {
+            return Err(ExecError::Timeout {
+                host: cmd.host.clone(),
+                after: cmd.timeout.unwrap_or_default(),
+            });
+        }
+        let output = Output {
+            host: cmd.host.clone(),
+            code,
+            stdout: self.redactor.redact_bytes(&out),
+            stderr: self.redactor.redact_bytes(&err),
+            duration: started.elapsed(),
+        };
+        if code == Some(255) {
+            if let Target::Ssh(_) = self.target(&cmd.host)? {
+                // 255 is ssh's own failure; the remote command never ran.
+                let failure = crate::error::ConnectFailure::classify(&output.stderr);
+                if failure != crate::error::ConnectFailure::Other {
+                    return Err(ExecError::Connect {
+                        host: cmd.host.clone(),
+                        failure,
+                        stderr: crate::ssh::frame(&output.stderr),
+                    });
+                }
+            }
+        }
+        Ok(output)
+    }
+
+    fn checked_host<'a>(&self, host: &'a str) -> Result<&'a str, ExecError> {
+        if self.sessions.contains_key(host) {
+            Ok(host)
+        } else {
+            Err(ExecError::UnknownHost(host.to_string()))
+        }
+    }
+}

@@ -1,0 +1,105 @@
+//! Redaction of secret values from anything cutover stores or prints.
+
+use aho_corasick::AhoCorasick;
+use std::fmt;
+
+/// A secret's value. Its `Debug` and `Display` never show it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretValue(String);
+
+impl SecretValue {
+    /// Wraps a value read from a secret source.
+    pub fn new(value: String) -> Self {
+        SecretValue(value)
+    }
+
+    /// The value itself, for the few places that must hand it to a process.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SecretValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretValue(***)")
+    }
+}
+
+/// Replaces every known secret value with `[redacted:NAME]`.
+#[derive(Clone, Default)]
+pub struct Redactor {
+    names: Vec<String>,
+    matcher: Option<AhoCorasick>,
+}
+
+impl fmt::Debug for Redactor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Redactor")
+            .field("secrets", &self.names)
+            .finish()
+    }
+}
+
+impl Redactor {
+    /// A redactor for `secrets` (name, value). Empty values are ignored.
+    pub fn new<'a>(secrets: impl IntoIterator<Item = (&'a str, &'a SecretValue)>) -> Self {
+        let mut pairs: Vec<(String, String)> = secrets
+            .into_iter()
+            .filter(|(_, v)| !v.0.is_empty())
+            .map(|(n, v)| (n.to_string(), v.0.clone()))
+            .collect();
+        // Longest first, so that a secret containing another is replaced whole.
+        pairs.sort_by_key(|(_, v)| std::cmp::Reverse(v.len()));
+        let matcher = AhoCorasick::builder()
+            .match_kind(aho_corasick::MatchKind::LeftmostLongest)
+            .build(pairs.iter().map(|(_, v)| v.as_str()))
+            .ok()
+            .filter(|_| !pairs.is_empty());
+        Redactor {
+            names: pairs.into_iter().map(|(n, _)| n).collect(),
+            matcher,
+        }
+    }
+
+    /// `text` with every secret value replaced.
+    pub fn redact(&self, text: &str) -> String {
+        match &self.matcher {
+            None => text.to_string(),
+            Some(m) => {
+                let replacements: Vec<String> = self
+                    .names
+                    .iter()
+                    .map(|n| format!("[redacted:{n}]"))
+                    .collect();
+                m.replace_all(text, &replacements)
+            }
+        }
+    }
+
+    /// Bytes (process output) redacted and decoded lossily as UTF-8.
+    pub fn redact_bytes(&self, bytes: &[u8]) -> String {
+        self.redact(&String::from_utf8_lossy(bytes))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replaces_every_secret_longest_first() {
+        let a = SecretValue::new("hunter2".into());
+        let b = SecretValue::new("hunter2-extra".into());
+        let r = Redactor::new([("short", &a), ("long", &b)]);
+        assert_eq!(
+            r.redact("x hunter2-extra y hunter2 z"),
+            "x [redacted:long] y [redacted:short] z"
+        );
+    }
+
+    #[test]
+    fn debug_never_shows_the_value() {
+        let s = SecretValue::new("hunter2".into());
+        assert!(!format!("{s:?}").contains("hunter2"));
+    }
+}

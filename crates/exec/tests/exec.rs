@@ -1,0 +1,3 @@
+//! Integration tests of the executor. `local` needs nothing; `lab` uses real SSH hosts.
+
+mod local;
