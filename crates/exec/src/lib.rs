@@ -16,4 +16,4 @@ pub use error::{ConnectFailure, ExecError};
 pub use executor::{Executor, Output, Spawned, Target};
 pub use pipe::PipeReport;
 pub use redact::{Redactor, SecretValue};
-pub use ssh::{frame, SshTarget};
+pub use ssh::{control_dir_for, frame, SshTarget};

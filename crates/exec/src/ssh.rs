@@ -100,6 +100,9 @@ impl SshTarget {
     /// Opens the master connection (or reuses one left by an earlier, interrupted run).
     pub async fn connect(&self) -> Result<(), ExecError> {
         std::fs::create_dir_all(&self.control_dir).map_err(|source| self.io(source))?;
+        if let Some(parent) = self.control_dir.parent() {
+            set_private(parent);
+        }
         set_private(&self.control_dir);
         if self.is_connected().await {
             return Ok(());
@@ -177,6 +180,24 @@ impl SshTarget {
             source,
         }
     }
+}
+
+/// A short control-socket directory for one scope (e.g. one plan file): socket paths are
+/// limited to about 100 bytes, so it lives under `/tmp` and is named by a hash of `scope`.
+/// Kept stable across cutover processes so that a resumed run reuses the connections.
+pub fn control_dir_for(scope: &str) -> PathBuf {
+    use std::os::unix::fs::MetadataExt;
+    let uid = std::fs::metadata("/proc/self")
+        .map(|m| m.uid())
+        .unwrap_or(0);
+    // FNV-1a: stable across builds, unlike std's hasher.
+    let hash = scope.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
+    });
+    PathBuf::from(format!(
+        "/tmp/cutover-ssh-{uid}/{:010x}",
+        hash & 0xff_ffff_ffff
+    ))
 }
 
 fn set_private(dir: &std::path::Path) {
