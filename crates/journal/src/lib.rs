@@ -1,14 +1,69 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
+//! cutover's durable state and audit trail: an append-only journal of events per run, a lock
+//! so that one plan is applied by one process at a time, and the run state those events
+//! imply. Storage sits behind [`Journal`] so that a shared PostgreSQL journal can follow the
+//! embedded SQLite one.
+#![deny(missing_docs)]
+
+pub mod event;
+pub mod lock;
+pub mod sqlite;
+pub mod state;
+
+pub use event::{format_ms, now_ms, Event, Record, RunInfo};
+pub use lock::{Holder, LockGuard};
+pub use sqlite::SqliteJournal;
+pub use state::{RunState, StepState, StepStatus};
+
+use std::sync::Arc;
+
+/// A function that removes secrets from text before it is stored.
+pub type RedactFn = Arc<dyn Fn(&str) -> String + Send + Sync>;
+
+/// An error from the journal.
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    /// The storage failed.
+    #[error("journal {path}: {message}")]
+    Storage {
+        /// Where the journal is.
+        path: String,
+        /// What failed.
+        message: String,
+    },
+    /// Another process holds the plan's lock.
+    #[error("the plan is locked by {holder}\nhint: wait for that run to finish, or stop it; if it is gone, the lock is released by itself")]
+    Locked {
+        /// Who holds it.
+        holder: Holder,
+    },
+    /// The journal was written by a newer cutover.
+    #[error("journal {path} has schema version {found}, newer than this cutover understands ({supported})\nhint: use a newer cutover")]
+    TooNew {
+        /// Where the journal is.
+        path: String,
+        /// Its version.
+        found: i64,
+        /// Ours.
+        supported: i64,
+    },
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// Durable storage of runs and their events.
+pub trait Journal: Send + Sync {
+    /// Starts a new run of plan `plan`.
+    fn create_run(&self, plan: &str) -> Result<RunInfo, JournalError>;
+    /// Every run, oldest first.
+    fn runs(&self) -> Result<Vec<RunInfo>, JournalError>;
+    /// Appends an event to run `run`; it is durable when this returns.
+    fn append(&self, run: &str, event: &Event) -> Result<Record, JournalError>;
+    /// Every event of run `run`, in order.
+    fn events(&self, run: &str) -> Result<Vec<Record>, JournalError>;
+    /// Takes the plan's exclusive lock for `holder`; it is released when the guard drops or
+    /// the process dies.
+    fn lock(&self, holder: Holder) -> Result<LockGuard, JournalError>;
 
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
+    /// The newest run, if any.
+    fn latest_run(&self) -> Result<Option<RunInfo>, JournalError> {
+        Ok(self.runs()?.pop())
     }
 }

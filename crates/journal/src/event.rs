@@ -1,0 +1,224 @@
+//! What the journal records: one append-only event per thing that happened.
+
+use serde::{Deserialize, Serialize};
+
+/// Something that happened during a run. Text fields are already redacted by the caller and
+/// redacted again by the journal before they are written.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    /// A run began.
+    RunStarted {
+        /// The plan's name.
+        plan: String,
+        /// Digest of the plan file's text, to notice edits between resumes.
+        plan_digest: String,
+        /// Who started it (user@machine).
+        operator: String,
+        /// cutover's version.
+        version: String,
+    },
+    /// The plan file changed between two `apply`s of one run.
+    PlanChanged {
+        /// The digest before.
+        from: String,
+        /// The digest now.
+        to: String,
+    },
+    /// `apply` began or resumed.
+    ApplyStarted {
+        /// Who ran it.
+        operator: String,
+        /// The `--until` stage, if any.
+        until: Option<String>,
+    },
+    /// A stage began.
+    StageStarted {
+        /// The stage.
+        stage: String,
+    },
+    /// A step began (or began again after an interruption).
+    StepStarted {
+        /// The stage.
+        stage: String,
+        /// The step id.
+        step: String,
+        /// The step's kind.
+        kind: String,
+        /// 1 for the first try, more after interruptions.
+        attempt: u32,
+    },
+    /// A command was sent to a host.
+    CommandStarted {
+        /// The step id.
+        step: String,
+        /// The host.
+        host: String,
+        /// The command as `cutover plan` shows it (secrets masked).
+        command: String,
+        /// Invocation id of a tracked command.
+        invocation: Option<String>,
+    },
+    /// A command finished.
+    CommandFinished {
+        /// The step id.
+        step: String,
+        /// The host.
+        host: String,
+        /// Exit status (`None`: killed by a signal).
+        code: Option<i32>,
+        /// How long it ran, in milliseconds.
+        duration_ms: u64,
+        /// The end of its standard output.
+        stdout: String,
+        /// The end of its standard error.
+        stderr: String,
+    },
+    /// A step's effect was already in place, so nothing was done.
+    StepSkipped {
+        /// The step id.
+        step: String,
+        /// Why.
+        reason: String,
+    },
+    /// A step finished successfully.
+    StepApplied {
+        /// The step id.
+        step: String,
+        /// How long it took, in milliseconds.
+        duration_ms: u64,
+        /// One line on what it did.
+        summary: String,
+    },
+    /// A step failed; the run stopped.
+    StepFailed {
+        /// The step id.
+        step: String,
+        /// What went wrong, with the command's framed error output.
+        error: String,
+    },
+    /// A gate is holding the run.
+    StepWaiting {
+        /// The step id.
+        step: String,
+        /// What it waits for.
+        reason: String,
+        /// When the wait ends by itself (unix ms), for time gates.
+        until_ms: Option<i64>,
+    },
+    /// Someone approved a gate.
+    Approved {
+        /// The approve step's id.
+        step: String,
+        /// Who.
+        by: String,
+        /// Their comment.
+        comment: Option<String>,
+    },
+    /// A figure measured by a step (bytes copied, rows, downtime...).
+    Measured {
+        /// The step id.
+        step: String,
+        /// What was measured.
+        name: String,
+        /// The value.
+        value: f64,
+        /// Its unit ("bytes", "s", "rows").
+        unit: String,
+    },
+    /// `apply` stopped before the end (`--until`, a gate, or an error).
+    ApplyStopped {
+        /// Why.
+        reason: String,
+    },
+    /// Rollback began.
+    RollbackStarted {
+        /// Why (operator request, failed step, SLO trigger).
+        reason: String,
+    },
+    /// A step's undo ran successfully.
+    StepRolledBack {
+        /// The step id.
+        step: String,
+    },
+    /// A step's undo failed; rollback stopped there.
+    StepRollbackFailed {
+        /// The step id.
+        step: String,
+        /// What went wrong.
+        error: String,
+    },
+    /// The run reached its end.
+    RunFinished {
+        /// "completed" or "rolled_back".
+        outcome: String,
+    },
+}
+
+impl Event {
+    /// The step an event is about, if any.
+    pub fn step(&self) -> Option<&str> {
+        use Event::*;
+        match self {
+            StepStarted { step, .. }
+            | CommandStarted { step, .. }
+            | CommandFinished { step, .. }
+            | StepSkipped { step, .. }
+            | StepApplied { step, .. }
+            | StepFailed { step, .. }
+            | StepWaiting { step, .. }
+            | Approved { step, .. }
+            | Measured { step, .. }
+            | StepRolledBack { step }
+            | StepRollbackFailed { step, .. } => Some(step),
+            _ => None,
+        }
+    }
+
+    /// The event's name as stored (`step_applied`...).
+    pub fn name(&self) -> String {
+        serde_json::to_value(self)
+            .ok()
+            .and_then(|v| v.get("event").and_then(|e| e.as_str()).map(str::to_string))
+            .unwrap_or_default()
+    }
+}
+
+/// An event as stored: with its run, sequence number and time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    /// Position in the journal (increasing).
+    pub seq: i64,
+    /// The run.
+    pub run: String,
+    /// When it was written (unix milliseconds).
+    pub at_ms: i64,
+    /// What happened.
+    #[serde(flatten)]
+    pub event: Event,
+}
+
+/// One run of a plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunInfo {
+    /// The run's id.
+    pub id: String,
+    /// The plan's name.
+    pub plan: String,
+    /// When it began (unix milliseconds).
+    pub started_ms: i64,
+}
+
+/// Milliseconds since the Unix epoch, now.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// An RFC 3339 UTC time for unix milliseconds.
+pub fn format_ms(ms: i64) -> String {
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms.max(0) as u64);
+    humantime::format_rfc3339_millis(t).to_string()
+}

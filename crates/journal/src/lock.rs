@@ -1,0 +1,112 @@
+//! The plan lock: an exclusive `flock` on a file beside the journal. The kernel releases it
+//! when the holder exits, however it exits, so a killed `apply` never leaves a stale lock.
+
+use crate::JournalError;
+use serde::{Deserialize, Serialize};
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+/// Who holds a lock: written into the lock file for the next comer's error message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Holder {
+    /// Process id.
+    pub pid: u32,
+    /// user@machine.
+    pub operator: String,
+    /// What it is doing (`apply`, `rollback`).
+    pub command: String,
+    /// Since when (unix ms).
+    pub since_ms: i64,
+}
+
+impl Holder {
+    /// This process, doing `command`.
+    pub fn me(command: &str) -> Self {
+        Holder {
+            pid: std::process::id(),
+            operator: operator(),
+            command: command.to_string(),
+            since_ms: crate::now_ms(),
+        }
+    }
+}
+
+impl std::fmt::Display for Holder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "`cutover {}` (pid {}, {}) since {}",
+            self.command,
+            self.pid,
+            self.operator,
+            crate::format_ms(self.since_ms)
+        )
+    }
+}
+
+/// user@machine of this process.
+pub fn operator() -> String {
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "unknown".into());
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "localhost".into());
+    format!("{user}@{host}")
+}
+
+/// A held lock; dropping it releases the lock.
+#[derive(Debug)]
+pub struct LockGuard {
+    _file: File,
+    path: PathBuf,
+}
+
+impl LockGuard {
+    /// The lock file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// Takes the lock at `path` for `holder`.
+pub fn acquire(path: &Path, holder: Holder) -> Result<LockGuard, JournalError> {
+    let storage = |e: std::io::Error| JournalError::Storage {
+        path: path.display().to_string(),
+        message: format!("cannot open the lock file: {e}"),
+    };
+    let mut file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(path)
+        .map_err(storage)?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut text = String::new();
+            let _ = file.read_to_string(&mut text);
+            let holder = serde_json::from_str(&text).unwrap_or(Holder {
+                pid: 0,
+                operator: "unknown".into(),
+                command: "?".into(),
+                since_ms: 0,
+            });
+            return Err(JournalError::Locked { holder });
+        }
+        Err(std::fs::TryLockError::Error(e)) => return Err(storage(e)),
+    }
+    let text = serde_json::to_string(&holder).unwrap_or_default();
+    file.set_len(0).map_err(storage)?;
+    file.rewind().map_err(storage)?;
+    file.write_all(text.as_bytes()).map_err(storage)?;
+    file.sync_all().map_err(storage)?;
+    Ok(LockGuard {
+        _file: file,
+        path: path.to_path_buf(),
+    })
+}

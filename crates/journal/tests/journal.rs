@@ -1,0 +1,122 @@
+//! The SQLite journal: durability, append-only, privacy, locking, redaction, state folding.
+
+use cutover_journal::{Event, Holder, Journal, JournalError, RunState, SqliteJournal, StepStatus};
+use std::os::unix::fs::PermissionsExt;
+use std::sync::Arc;
+
+fn started(step: &str) -> Event {
+    Event::StepStarted {
+        stage: "s".into(),
+        step: step.into(),
+        kind: "run".into(),
+        attempt: 1,
+    }
+}
+
+#[test]
+fn events_survive_reopening_and_fold_into_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("plan.journal.db");
+    let run = {
+        let j = SqliteJournal::open(&path).unwrap();
+        let run = j.create_run("demo").unwrap();
+        j.append(&run.id, &started("a")).unwrap();
+        j.append(
+            &run.id,
+            &Event::StepApplied {
+                step: "a".into(),
+                duration_ms: 5,
+                summary: "ok".into(),
+            },
+        )
+        .unwrap();
+        j.append(&run.id, &started("b")).unwrap();
+        run
+    };
+    let j = SqliteJournal::open(&path).unwrap();
+    assert_eq!(j.latest_run().unwrap().unwrap(), run);
+    let state = RunState::fold(run.clone(), &j.events(&run.id).unwrap());
+    assert!(state.is_done("a"));
+    assert_eq!(state.step("b").unwrap().status, StepStatus::InFlight);
+}
+
+#[test]
+fn the_journal_file_is_private() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("j.db");
+    let j = SqliteJournal::open(&path).unwrap();
+    let run = j.create_run("demo").unwrap();
+    j.append(&run.id, &started("a")).unwrap();
+    for name in ["j.db", "j.db-wal", "j.db-shm"] {
+        let mode = std::fs::metadata(dir.path().join(name))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o600, "{name} has mode {mode:o}");
+    }
+}
+
+#[test]
+fn events_cannot_be_changed_or_deleted() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("j.db");
+    let j = SqliteJournal::open(&path).unwrap();
+    let run = j.create_run("demo").unwrap();
+    j.append(&run.id, &started("a")).unwrap();
+    drop(j);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let upd = conn
+        .execute("UPDATE events SET body = '{}'", [])
+        .unwrap_err();
+    assert!(upd.to_string().contains("append-only"), "{upd}");
+    let del = conn.execute("DELETE FROM events", []).unwrap_err();
+    assert!(del.to_string().contains("append-only"), "{del}");
+}
+
+#[test]
+fn secrets_are_redacted_before_they_are_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("j.db");
+    let j = SqliteJournal::open(&path)
+        .unwrap()
+        .with_redactor(Arc::new(|s: &str| s.replace("hunter2", "[redacted:pw]")));
+    let run = j.create_run("demo").unwrap();
+    let rec = j
+        .append(
+            &run.id,
+            &Event::StepFailed {
+                step: "a".into(),
+                error: "password hunter2 rejected".into(),
+            },
+        )
+        .unwrap();
+    assert!(
+        matches!(rec.event, Event::StepFailed { ref error, .. } if error == "password [redacted:pw] rejected")
+    );
+    drop(j);
+    let bytes = std::fs::read(&path).unwrap();
+    let wal = std::fs::read(dir.path().join("j.db-wal")).unwrap_or_default();
+    let needle = b"hunter2";
+    assert!(!bytes.windows(needle.len()).any(|w| w == needle));
+    assert!(!wal.windows(needle.len()).any(|w| w == needle));
+}
+
+#[test]
+fn a_second_holder_is_refused_with_the_first_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("j.db");
+    let j = SqliteJournal::open(&path).unwrap();
+    let guard = j.lock(Holder::me("apply")).unwrap();
+    let err = j.lock(Holder::me("rollback")).unwrap_err();
+    match &err {
+        JournalError::Locked { holder } => {
+            assert_eq!(holder.pid, std::process::id());
+            assert_eq!(holder.command, "apply");
+        }
+        other => panic!("{other}"),
+    }
+    assert!(err.to_string().contains("`cutover apply` (pid"), "{err}");
+    drop(guard);
+    j.lock(Holder::me("rollback")).unwrap();
+}
