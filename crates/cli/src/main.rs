@@ -1,1 +1,98 @@
-fn main() {}
+//! The `cutover` binary: parses the command line, runs the engine, prints results, and maps
+//! every error class to its exit code (see the README's table).
+
+mod commands;
+mod output;
+
+use clap::{Parser, Subcommand};
+use cutover_engine::ExitCode;
+use std::path::PathBuf;
+
+/// Move a running production application from one server to another: copy and prove the
+/// data, gate every traffic move on health, roll back by itself, resume after a crash.
+#[derive(Parser)]
+#[command(name = "cutover", version, about, long_about = None, after_help = EXIT_CODES)]
+struct Cli {
+    /// The plan file.
+    #[arg(
+        short = 'f',
+        long = "file",
+        global = true,
+        env = "CUTOVER_PLAN",
+        default_value = "cutover.toml"
+    )]
+    file: PathBuf,
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+const EXIT_CODES: &str = "Exit codes: 0 ok, 1 internal error, 2 usage, 3 plan invalid, 4 host/secret unreachable, 5 step failed, 6 locked, 7 stopped at a gate, 8 rollback failed, 9 verification failed, 10 interrupted.";
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Write a commented starter plan.
+    Init(commands::init::Args),
+    /// Validate the plan (every problem at once), then check secrets and hosts.
+    Check(commands::check::Args),
+    /// Show the exact changes `apply` would make.
+    Plan(commands::plan::Args),
+    /// Run the plan, resuming where the journal left off.
+    Apply(commands::apply::Args),
+    /// Show where the run stands and what it waits for.
+    Status(commands::status::Args),
+    /// Approve a gate of the current run.
+    Approve(commands::approve::Args),
+    /// Undo every applied step, newest first.
+    Rollback(commands::rollback::Args),
+    /// Render the run's journal as a report.
+    Report(commands::report::Args),
+    /// Print the plan file's JSON Schema (for editors).
+    Schema,
+}
+
+fn main() {
+    let cli = Cli::parse();
+    init_logging();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            std::process::exit(ExitCode::Internal as i32);
+        }
+    };
+    let code = runtime.block_on(run(cli));
+    std::process::exit(code as i32);
+}
+
+async fn run(cli: Cli) -> ExitCode {
+    let file = cli.file;
+    match cli.command {
+        Cmd::Init(a) => commands::init::run(&file, a),
+        Cmd::Check(a) => commands::check::run(&file, a).await,
+        Cmd::Plan(a) => commands::plan::run(&file, a),
+        Cmd::Apply(a) => commands::apply::run(&file, a).await,
+        Cmd::Status(a) => commands::status::run(&file, a),
+        Cmd::Approve(a) => commands::approve::run(&file, a),
+        Cmd::Rollback(a) => commands::rollback::run(&file, a).await,
+        Cmd::Report(a) => commands::report::run(&file, a),
+        Cmd::Schema => {
+            println!("{}", cutover_plan::schema::json_schema());
+            ExitCode::Ok
+        }
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CUTOVER_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(output::color_enabled())
+        .without_time()
+        .init();
+}

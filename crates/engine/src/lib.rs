@@ -1,14 +1,30 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
-}
+//! cutover's engine: runs a plan's stages and steps through their gates, journals every
+//! action, resumes after a crash, rolls back, and renders status and reports.
+#![deny(missing_docs)]
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+pub mod apply;
+pub mod approve;
+pub mod check;
+pub mod context;
+pub mod error;
+pub mod hosts;
+mod pin;
+pub mod preview;
+pub mod report;
+pub mod rollback;
+pub mod secrets;
+pub mod session;
+pub mod status;
+pub mod step;
+pub mod steps;
+pub mod ui;
 
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
-    }
-}
+pub use apply::{apply, ApplyOptions, ApplyOutcome};
+pub use approve::approve;
+pub use check::{check, CheckItem};
+pub use error::{EngineError, ExitCode};
+pub use preview::{preview, Preview};
+pub use report::{report, Report};
+pub use rollback::{rollback, RollbackOutcome};
+pub use status::{status, Status};
+pub use ui::{Progress, Ui};

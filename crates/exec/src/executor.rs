@@ -71,6 +71,7 @@ pub struct Spawned {
 pub struct Executor {
     targets: Arc<HashMap<String, Target>>,
     sessions: Arc<HashMap<String, Arc<Semaphore>>>,
+    masters: Arc<HashMap<String, Arc<tokio::sync::OnceCell<()>>>>,
     redactor: Redactor,
 }
 
@@ -81,9 +82,14 @@ impl Executor {
             .keys()
             .map(|k| (k.clone(), Arc::new(Semaphore::new(SESSIONS_PER_HOST))))
             .collect();
+        let masters = targets
+            .keys()
+            .map(|k| (k.clone(), Arc::default()))
+            .collect();
         Executor {
             targets: Arc::new(targets),
             sessions: Arc::new(sessions),
+            masters: Arc::new(masters),
             redactor,
         }
     }
@@ -100,12 +106,17 @@ impl Executor {
             .ok_or_else(|| ExecError::UnknownHost(name.to_string()))
     }
 
-    /// Opens the SSH master connection to `host` (nothing to do for local hosts).
+    /// Opens the SSH master connection to `host` once (nothing to do for local hosts);
+    /// commands open it on first use, so calling this is only needed to check a host.
     pub async fn connect(&self, host: &str) -> Result<(), ExecError> {
-        match self.target(host)? {
-            Target::Local => Ok(()),
-            Target::Ssh(t) => t.connect().await,
-        }
+        let Target::Ssh(t) = self.target(host)? else {
+            return Ok(());
+        };
+        let cell = self
+            .masters
+            .get(host)
+            .ok_or_else(|| ExecError::UnknownHost(host.to_string()))?;
+        cell.get_or_try_init(|| t.connect()).await.map(|_| ())
     }
 
     /// Closes every SSH master connection.
@@ -120,6 +131,7 @@ impl Executor {
     /// Starts `cmd` and writes its environment prelude; the caller drives the streams.
     pub async fn spawn(&self, cmd: &Command) -> Result<Spawned, ExecError> {
         let rendered = render(cmd)?;
+        self.connect(&cmd.host).await?;
         let permit = self.sessions[self.checked_host(&cmd.host)?]
             .clone()
             .acquire_owned()

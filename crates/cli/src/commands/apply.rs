@@ -1,0 +1,68 @@
+//! `cutover apply`: runs the plan (resuming), asking first on a terminal unless `--yes`.
+
+use super::interrupt_signal;
+use crate::output::{paint, report_error, Printer, Style};
+use cutover_engine::{ApplyOptions, ApplyOutcome, ExitCode};
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::Path;
+
+/// Options of `cutover apply`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Stop after this stage.
+    #[arg(long)]
+    until: Option<String>,
+    /// Do not ask for confirmation.
+    #[arg(long, short = 'y')]
+    yes: bool,
+    /// Stop at an approval or time gate instead of waiting there (exit code 7).
+    #[arg(long)]
+    no_wait: bool,
+}
+
+pub async fn run(file: &Path, a: Args) -> ExitCode {
+    if !a.yes {
+        if !std::io::stdin().is_terminal() {
+            eprintln!(
+                "error: refusing to apply without confirmation: pass --yes when not on a terminal"
+            );
+            return ExitCode::Usage;
+        }
+        if let Err(e) = cutover_engine::preview(file) {
+            return report_error(&e);
+        }
+        print!(
+            "apply {}? review it with `cutover plan` [y/N] ",
+            file.display()
+        );
+        let _ = std::io::stdout().flush();
+        let mut answer = String::new();
+        let _ = std::io::stdin().lock().read_line(&mut answer);
+        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+            println!("nothing applied");
+            return ExitCode::Ok;
+        }
+    }
+    let opts = ApplyOptions {
+        until: a.until,
+        no_wait: a.no_wait,
+    };
+    match cutover_engine::apply(file, &opts, &Printer, interrupt_signal()).await {
+        Ok(ApplyOutcome::Completed { run, applied }) => {
+            println!(
+                "\n{} run {run} complete ({applied} step(s) applied now); see `cutover report`",
+                paint(Style::Green, "done:")
+            );
+            ExitCode::Ok
+        }
+        Ok(ApplyOutcome::AlreadyComplete { run }) => {
+            println!("run {run} is already complete: nothing to do");
+            ExitCode::Ok
+        }
+        Ok(ApplyOutcome::StoppedAfter { run, stage }) => {
+            println!("\nstopped after stage {stage} (run {run}); `cutover apply` continues");
+            ExitCode::Ok
+        }
+        Err(e) => report_error(&e),
+    }
+}

@@ -1,0 +1,61 @@
+//! `cutover plan`: the changes `apply` would make.
+
+use crate::output::{paint, print_json, report_error, Style};
+use cutover_engine::ExitCode;
+use std::path::Path;
+
+/// Options of `cutover plan`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Print the plan as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(file: &Path, a: Args) -> ExitCode {
+    let p = match cutover_engine::preview(file) {
+        Ok(p) => p,
+        Err(e) => return report_error(&e),
+    };
+    if a.json {
+        return print_json(&p);
+    }
+    match &p.run {
+        Some(run) => println!(
+            "plan {} (continuing run {run})",
+            paint(Style::Bold, &p.plan)
+        ),
+        None => println!("plan {} (a new run)", paint(Style::Bold, &p.plan)),
+    }
+    let mut pending = 0;
+    for stage in &p.stages {
+        println!(
+            "\n{}",
+            paint(Style::Bold, &format!("== stage {}", stage.name))
+        );
+        for step in &stage.steps {
+            let mark = match step.status.as_str() {
+                "done" => paint(Style::Dim, "done"),
+                "pending" => {
+                    pending += 1;
+                    paint(Style::Green, "  + ")
+                }
+                other => {
+                    pending += 1;
+                    paint(Style::Yellow, other)
+                }
+            };
+            let d = step
+                .description
+                .as_ref()
+                .map(|d| format!(": {d}"))
+                .unwrap_or_default();
+            println!("{mark} {} ({}){d}", step.id, step.kind);
+            for c in &step.changes {
+                println!("       {c}");
+            }
+        }
+    }
+    println!("\n{pending} step(s) to apply");
+    ExitCode::Ok
+}

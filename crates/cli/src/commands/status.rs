@@ -1,0 +1,55 @@
+//! `cutover status`: where the run stands.
+
+use crate::output::{paint, print_json, report_error, Style};
+use cutover_engine::ExitCode;
+use std::path::Path;
+
+/// Options of `cutover status`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Print the status as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(file: &Path, a: Args) -> ExitCode {
+    let s = match cutover_engine::status(file) {
+        Ok(s) => s,
+        Err(e) => return report_error(&e),
+    };
+    if a.json {
+        return print_json(&s);
+    }
+    match &s.run {
+        Some(run) => println!(
+            "plan {}: run {run} {}",
+            paint(Style::Bold, &s.plan),
+            paint(Style::Bold, &s.state)
+        ),
+        None => println!("plan {}: {}", paint(Style::Bold, &s.plan), s.state),
+    }
+    if let Some(w) = &s.waiting_for {
+        println!("{} {w}", paint(Style::Yellow, "waiting for"));
+    }
+    if let Some(l) = &s.locked_by {
+        println!("locked by {l}");
+    }
+    for step in &s.steps {
+        let status = match step.status.as_str() {
+            "applied" => paint(Style::Green, "applied"),
+            "failed" | "rollback_failed" => paint(Style::Red, &step.status),
+            "waiting" | "in_flight" => paint(Style::Yellow, &step.status),
+            other => other.to_string(),
+        };
+        let detail = step
+            .detail
+            .as_ref()
+            .and_then(|d| d.lines().next())
+            .unwrap_or("");
+        println!(
+            "  {:<12} {:<20} {:<8} {status:<10} {detail}",
+            step.stage, step.id, step.kind
+        );
+    }
+    ExitCode::Ok
+}

@@ -1,0 +1,134 @@
+//! Printing for people: progress lines, checklists and errors; colour only on a terminal and
+//! never with NO_COLOR.
+
+use cutover_engine::{EngineError, ExitCode, Progress, Ui};
+use std::io::IsTerminal;
+
+/// True when stdout is a terminal and NO_COLOR is unset.
+pub fn color_enabled() -> bool {
+    std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal()
+}
+
+/// A style for a piece of text.
+#[derive(Clone, Copy)]
+pub enum Style {
+    Bold,
+    Green,
+    Red,
+    Yellow,
+    Dim,
+}
+
+/// `text` in `style` when colour is on.
+pub fn paint(style: Style, text: &str) -> String {
+    if !color_enabled() {
+        return text.to_string();
+    }
+    let code = match style {
+        Style::Bold => "1",
+        Style::Green => "32",
+        Style::Red => "31",
+        Style::Yellow => "33",
+        Style::Dim => "2",
+    };
+    format!("\x1b[{code}m{text}\x1b[0m")
+}
+
+/// Prints engine progress to standard output.
+pub struct Printer;
+
+impl Ui for Printer {
+    fn show(&self, p: Progress) {
+        match p {
+            Progress::Run { id, resumed } => {
+                let verb = if resumed {
+                    "resuming run"
+                } else {
+                    "starting run"
+                };
+                println!("{} {}", paint(Style::Bold, verb), id);
+            }
+            Progress::Stage(name) => {
+                println!("\n{}", paint(Style::Bold, &format!("== stage {name}")))
+            }
+            Progress::StepStarted {
+                step,
+                kind,
+                description,
+            } => {
+                let d = if description.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {description}")
+                };
+                println!("-> {step} ({kind}){d}");
+            }
+            Progress::Detail(line) => println!("   {}", paint(Style::Dim, &line)),
+            Progress::StepDone {
+                step,
+                summary,
+                seconds,
+            } => {
+                println!(
+                    "   {} {step}: {summary} ({seconds:.1}s)",
+                    paint(Style::Green, "ok")
+                );
+            }
+            Progress::StepSkipped { step, reason } => {
+                println!("   {} {step}: {reason}", paint(Style::Dim, "skip"))
+            }
+            Progress::StepFailed { step, error } => {
+                println!("   {} {step}", paint(Style::Red, "FAILED"));
+                for line in error.lines() {
+                    println!("   {line}");
+                }
+            }
+            Progress::Waiting { step, reason } => {
+                println!("   {} {step}: {reason}", paint(Style::Yellow, "waiting"))
+            }
+            Progress::Note(text) => println!("{}", paint(Style::Yellow, &format!("note: {text}"))),
+        }
+    }
+}
+
+/// Prints an engine error (plan problems in full) and returns its exit code.
+pub fn report_error(e: &EngineError) -> ExitCode {
+    match e {
+        EngineError::Plan(cutover_plan::LoadError::Invalid(errors)) => print_plan_errors(errors),
+        other => eprintln!("{} {other}", paint(Style::Red, "error:")),
+    }
+    e.exit_code()
+}
+
+/// Prints every problem of a plan file, with its excerpt, label and hint.
+pub fn print_plan_errors(errors: &cutover_plan::PlanErrors) {
+    let theme = if color_enabled() {
+        miette::GraphicalTheme::unicode()
+    } else {
+        miette::GraphicalTheme::unicode_nocolor()
+    };
+    let handler = miette::GraphicalReportHandler::new_themed(theme).with_context_lines(1);
+    for d in errors.diagnostics() {
+        let mut out = String::new();
+        if handler.render_report(&mut out, &d).is_ok() {
+            eprintln!("{out}");
+        } else {
+            eprintln!("{d}");
+        }
+    }
+    eprintln!("{}", paint(Style::Red, &format!("error: {errors}")));
+}
+
+/// Prints `value` as pretty JSON.
+pub fn print_json<T: serde::Serialize>(value: &T) -> ExitCode {
+    match serde_json::to_string_pretty(value) {
+        Ok(s) => {
+            println!("{s}");
+            ExitCode::Ok
+        }
+        Err(e) => {
+            eprintln!("error: cannot render JSON: {e}");
+            ExitCode::Internal
+        }
+    }
+}

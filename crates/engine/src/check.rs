@@ -1,0 +1,177 @@
+//! `cutover check`, after the plan itself: can every secret be read, and every host be
+//! reached, authenticated and trusted (known host key), with sudo where the plan needs it?
+//! Results come as a checklist; `--pin-host-keys` records unknown host keys on request.
+
+use crate::error::EngineError;
+use crate::hosts::targets;
+use crate::secrets::read_source;
+use crate::session::Session;
+use cutover_exec::{Command, ConnectFailure, ExecError, Executor, Redactor, SshTarget, Target};
+use cutover_plan::StepKind;
+use serde::Serialize;
+
+/// One line of the checklist.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckItem {
+    /// What is checked ("host old", "secret db").
+    pub subject: String,
+    /// The check ("reached", "host key known", "authenticated", "sudo", "readable").
+    pub check: String,
+    /// Passed?
+    pub ok: bool,
+    /// What was found.
+    pub detail: String,
+    /// What to do when it failed.
+    pub hint: Option<String>,
+}
+
+fn item(
+    subject: &str,
+    check: &str,
+    ok: bool,
+    detail: impl Into<String>,
+    hint: Option<&str>,
+) -> CheckItem {
+    CheckItem {
+        subject: subject.into(),
+        check: check.into(),
+        ok,
+        detail: detail.into(),
+        hint: hint.map(str::to_string),
+    }
+}
+
+/// Runs the checks for the plan at `plan_path`; with `pin`, unknown host keys are recorded.
+pub async fn check(plan_path: &std::path::Path, pin: bool) -> Result<Vec<CheckItem>, EngineError> {
+    let session = Session::open(plan_path, None)?;
+    let plan = &session.plan;
+    let mut items = Vec::new();
+    for s in &plan.secrets {
+        let subject = format!("secret {}", s.name.value);
+        items.push(match read_source(plan, &s.source) {
+            Ok(_) => item(&subject, "readable", true, "value read (not shown)", None),
+            Err(e) => item(
+                &subject,
+                "readable",
+                false,
+                e,
+                Some("make the source available on this machine"),
+            ),
+        });
+    }
+    let exec = Executor::new(targets(plan, &session.journal_path), Redactor::default());
+    for host in &plan.hosts {
+        let name = host.name.value.as_str();
+        let subject = format!("host {name}");
+        let Ok(Target::Ssh(target)) = exec.target(name).cloned() else {
+            items.push(item(&subject, "reached", true, "local", None));
+            continue;
+        };
+        let mut result = exec.connect(name).await;
+        if pin {
+            if let Err(ExecError::Connect {
+                failure: ConnectFailure::HostKeyUnknown,
+                ..
+            }) = &result
+            {
+                match crate::pin::pin_host_key(&target, host.host_key.as_deref()).await {
+                    Ok(fp) => {
+                        items.push(item(&subject, "host key pinned", true, fp, None));
+                        result = exec.connect(name).await;
+                    }
+                    Err(e) => items.push(item(
+                        &subject,
+                        "host key pinned",
+                        false,
+                        e,
+                        Some("compare the host's key out of band (ssh-keygen -lf on the host)"),
+                    )),
+                }
+            }
+        }
+        items.extend(connection_items(&subject, &target, &result));
+        if result.is_ok() && needs_sudo(plan, name) {
+            let out = exec
+                .run(&Command::new(
+                    name,
+                    vec!["sudo".into(), "-n".into(), "true".into()],
+                ))
+                .await;
+            items.push(match out {
+                Ok(o) if o.success() => item(&subject, "sudo", true, "sudo -n works", None),
+                Ok(o) => item(
+                    &subject,
+                    "sudo",
+                    false,
+                    o.stderr.trim().to_string(),
+                    Some("allow passwordless sudo for this user (NOPASSWD) or set `sudo = false`"),
+                ),
+                Err(e) => item(&subject, "sudo", false, e.to_string(), None),
+            });
+        }
+    }
+    exec.disconnect_all().await;
+    Ok(items)
+}
+
+fn needs_sudo(plan: &cutover_plan::Plan, host: &str) -> bool {
+    plan.host(host).is_some_and(|h| h.sudo)
+        || plan.steps().any(|(_, s)| matches!(&s.kind, StepKind::Run(r) if r.sudo == Some(true) && r.hosts.iter().any(|h| h.value == host)))
+}
+
+fn connection_items(
+    subject: &str,
+    target: &SshTarget,
+    result: &Result<(), ExecError>,
+) -> Vec<CheckItem> {
+    let dest = target.destination.as_str();
+    match result {
+        Ok(()) => vec![
+            item(subject, "reached", true, dest, None),
+            item(subject, "host key known", true, "matches known_hosts", None),
+            item(subject, "authenticated", true, "key accepted", None),
+        ],
+        Err(ExecError::Connect {
+            failure, stderr, ..
+        }) => {
+            let hint = Some(failure.hint());
+            let detail = stderr
+                .lines()
+                .last()
+                .unwrap_or("")
+                .trim_start_matches("  │ ")
+                .to_string();
+            match failure {
+                ConnectFailure::Unreachable | ConnectFailure::Other => {
+                    vec![item(subject, "reached", false, detail, hint)]
+                }
+                ConnectFailure::HostKeyUnknown => vec![
+                    item(subject, "reached", true, dest, None),
+                    item(
+                        subject,
+                        "host key known",
+                        false,
+                        "no key recorded for this host",
+                        hint,
+                    ),
+                ],
+                ConnectFailure::HostKeyChanged => vec![
+                    item(subject, "reached", true, dest, None),
+                    item(
+                        subject,
+                        "host key known",
+                        false,
+                        "HOST KEY MISMATCH: the host presents a different key",
+                        hint,
+                    ),
+                ],
+                ConnectFailure::AuthDenied => vec![
+                    item(subject, "reached", true, dest, None),
+                    item(subject, "host key known", true, "matches known_hosts", None),
+                    item(subject, "authenticated", false, detail, hint),
+                ],
+            }
+        }
+        Err(e) => vec![item(subject, "reached", false, e.to_string(), None)],
+    }
+}

@@ -1,0 +1,200 @@
+//! What a step sees while it runs: the plan, its hosts, secrets, the journal, and helpers
+//! that render templates and run commands with everything journaled.
+
+use crate::error::EngineError;
+use crate::secrets::Secrets;
+use crate::ui::{Progress, Ui};
+use cutover_exec::{Command, EnvValue, ExecError, Executor, Output};
+use cutover_journal::{Event, Journal, RunState};
+use cutover_plan::{Plan, Reference, Resolve, Stage, Step, Template};
+use std::collections::BTreeMap;
+use tokio::sync::watch;
+
+/// Resolves template references; secrets only when `secrets` is given, else masked.
+pub struct Values<'a> {
+    /// The plan.
+    pub plan: &'a Plan,
+    /// The run id, when there is a run.
+    pub run_id: Option<&'a str>,
+    /// Secret values; `None` renders them as `***` (for `cutover plan`).
+    pub secrets: Option<&'a Secrets>,
+}
+
+impl Resolve for Values<'_> {
+    fn resolve(&self, r: &Reference) -> Result<String, String> {
+        match r {
+            Reference::Host { name, field } => {
+                let h = self
+                    .plan
+                    .host(name)
+                    .ok_or_else(|| format!("no host `{name}`"))?;
+                Ok(match field.as_str() {
+                    "address" => h.address(),
+                    "name" => h.name.value.clone(),
+                    "port" => h.port.unwrap_or(22).to_string(),
+                    "ssh" => h.ssh.clone().unwrap_or_else(|| "local".into()),
+                    "user" => h.user.clone().unwrap_or_default(),
+                    other => return Err(format!("hosts have no field `{other}`")),
+                })
+            }
+            Reference::Secret(name) => match self.secrets {
+                Some(s) => s
+                    .get(name)
+                    .map(|v| v.expose().to_string())
+                    .ok_or_else(|| format!("no secret `{name}`")),
+                None => Ok("***".into()),
+            },
+            Reference::Var(name) => self
+                .plan
+                .vars
+                .get(name)
+                .cloned()
+                .ok_or_else(|| format!("no var `{name}`")),
+            Reference::Plan(field) => Ok(match field.as_str() {
+                "dir" => self.plan.dir.display().to_string(),
+                _ => self.plan.name.clone(),
+            }),
+            Reference::Run(_) => Ok(self.run_id.unwrap_or("RUN").to_string()),
+        }
+    }
+}
+
+/// Everything a step needs to run.
+pub struct StepCtx<'a> {
+    /// The plan.
+    pub plan: &'a Plan,
+    /// The stage.
+    pub stage: &'a Stage,
+    /// The step.
+    pub step: &'a Step,
+    /// The run's id.
+    pub run_id: &'a str,
+    /// Number of fresh tries of this step (failures + 1); interrupted tries do not count,
+    /// so a resumed step reuses the ids of its tracked commands.
+    pub try_number: u32,
+    /// The executor.
+    pub exec: &'a Executor,
+    /// The journal.
+    pub journal: &'a dyn Journal,
+    /// Secret values.
+    pub secrets: &'a Secrets,
+    /// The run's state when the step began.
+    pub state: &'a RunState,
+    /// When this step first started in this run (unix ms): time gates count from here, so a
+    /// resumed run waits only for what is left.
+    pub first_started_ms: i64,
+    /// Progress output.
+    pub ui: &'a dyn Ui,
+    /// Becomes true when the operator interrupts.
+    pub cancel: watch::Receiver<bool>,
+    /// Stop at gates instead of waiting.
+    pub no_wait: bool,
+}
+
+impl StepCtx<'_> {
+    /// The step's id.
+    pub fn id(&self) -> &str {
+        &self.step.id.value
+    }
+
+    /// Renders a template with real values (secrets included: only for env and stdin).
+    pub fn render(&self, t: &Template) -> Result<String, EngineError> {
+        let values = Values {
+            plan: self.plan,
+            run_id: Some(self.run_id),
+            secrets: Some(self.secrets),
+        };
+        t.render(&values).map_err(|e| self.failed(e.to_string()))
+    }
+
+    /// Renders an `env` table; values that use secrets stay secret.
+    pub fn env(
+        &self,
+        env: &BTreeMap<String, Template>,
+    ) -> Result<Vec<(String, EnvValue)>, EngineError> {
+        env.iter()
+            .map(|(k, t)| {
+                let v = self.render(t)?;
+                Ok((
+                    k.clone(),
+                    if t.uses_secrets() {
+                        EnvValue::Secret(cutover_exec::SecretValue::new(v))
+                    } else {
+                        EnvValue::Plain(v)
+                    },
+                ))
+            })
+            .collect()
+    }
+
+    /// Appends an event to the journal.
+    pub fn record(&self, event: Event) -> Result<(), EngineError> {
+        self.journal.append(self.run_id, &event)?;
+        Ok(())
+    }
+
+    /// Journals a measured figure.
+    pub fn measure(&self, name: &str, value: f64, unit: &str) -> Result<(), EngineError> {
+        self.record(Event::Measured {
+            step: self.id().to_string(),
+            name: name.into(),
+            value,
+            unit: unit.into(),
+        })
+    }
+
+    /// Runs `cmd`, journaling its start and outcome.
+    pub async fn run(&self, cmd: &Command) -> Result<Output, EngineError> {
+        self.record(Event::CommandStarted {
+            step: self.id().to_string(),
+            host: cmd.host.clone(),
+            command: self.exec.redactor().redact(&cmd.to_string()),
+            invocation: cmd.track.as_ref().map(|t| t.invocation.clone()),
+        })?;
+        let out = self.exec.run(cmd).await.map_err(|e| self.exec_failed(e))?;
+        self.record(Event::CommandFinished {
+            step: self.id().to_string(),
+            host: cmd.host.clone(),
+            code: out.code,
+            duration_ms: out.duration.as_millis() as u64,
+            stdout: tail(&out.stdout),
+            stderr: tail(&out.stderr),
+        })?;
+        Ok(out)
+    }
+
+    /// Shows a line of detail.
+    pub fn detail(&self, text: impl Into<String>) {
+        self.ui.show(Progress::Detail(text.into()));
+    }
+
+    /// A step failure with `message`.
+    pub fn failed(&self, message: impl Into<String>) -> EngineError {
+        EngineError::StepFailed {
+            step: self.id().to_string(),
+            message: message.into(),
+            verification: false,
+        }
+    }
+
+    /// A failure to run a command: connection problems keep their own class.
+    pub fn exec_failed(&self, e: ExecError) -> EngineError {
+        match e {
+            e @ ExecError::Connect { .. } => EngineError::Connect(e),
+            other => self.failed(other.to_string()),
+        }
+    }
+}
+
+/// The last 4 KiB of a command's output, for the journal.
+pub fn tail(text: &str) -> String {
+    const KEEP: usize = 4096;
+    if text.len() <= KEEP {
+        return text.to_string();
+    }
+    let mut start = text.len() - KEEP;
+    while !text.is_char_boundary(start) {
+        start += 1;
+    }
+    format!("[… {} bytes before]\n{}", start, &text[start..])
+}

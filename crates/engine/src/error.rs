@@ -1,0 +1,110 @@
+//! Engine errors, each in a class with its own exit code (documented in the README).
+
+use cutover_exec::ExecError;
+use cutover_journal::JournalError;
+
+/// Exit codes of the `cutover` binary, one per error class.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(i32)]
+pub enum ExitCode {
+    /// Success.
+    Ok = 0,
+    /// An unexpected internal error.
+    Internal = 1,
+    /// Wrong command-line usage.
+    Usage = 2,
+    /// The plan file has problems.
+    PlanInvalid = 3,
+    /// A host, secret or tool could not be reached or used (connectivity, host key, auth).
+    Unreachable = 4,
+    /// A step failed; the run stopped before the next one (rollback is available).
+    StepFailed = 5,
+    /// Another process holds the plan's lock.
+    Locked = 6,
+    /// The run stopped at a gate (approval or time) and resumes with `cutover apply`.
+    Waiting = 7,
+    /// Rollback failed; the journal names the step.
+    RollbackFailed = 8,
+    /// A verification found a difference (data proof, health gate); no traffic moved.
+    VerifyFailed = 9,
+    /// Interrupted (Ctrl-C, SIGTERM); resume with `cutover apply`.
+    Interrupted = 10,
+}
+
+/// Why an engine command stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The plan cannot be loaded.
+    #[error(transparent)]
+    Plan(#[from] cutover_plan::LoadError),
+    /// The journal failed or is locked.
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    /// A secret cannot be read.
+    #[error("secret `{name}`: {reason}")]
+    Secret {
+        /// The secret.
+        name: String,
+        /// Why.
+        reason: String,
+    },
+    /// Connecting to a host failed.
+    #[error(transparent)]
+    Connect(ExecError),
+    /// A step failed.
+    #[error("step `{step}` failed: {message}")]
+    StepFailed {
+        /// The step.
+        step: String,
+        /// What went wrong.
+        message: String,
+        /// True when a verification (not an execution) failed.
+        verification: bool,
+    },
+    /// The run stopped at a gate.
+    #[error("stopped at step `{step}`: {reason}")]
+    Waiting {
+        /// The gate.
+        step: String,
+        /// What it waits for.
+        reason: String,
+    },
+    /// The run was interrupted.
+    #[error("interrupted during step `{step}`; run `cutover apply` to resume")]
+    Interrupted {
+        /// Where.
+        step: String,
+    },
+    /// Rollback failed.
+    #[error("rollback of step `{step}` failed: {message}")]
+    RollbackFailed {
+        /// The step.
+        step: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// The request does not fit the run's state (e.g. approving an unknown gate).
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl EngineError {
+    /// The exit code for this error's class.
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            EngineError::Plan(cutover_plan::LoadError::Invalid(_)) => ExitCode::PlanInvalid,
+            EngineError::Plan(_) => ExitCode::PlanInvalid,
+            EngineError::Journal(JournalError::Locked { .. }) => ExitCode::Locked,
+            EngineError::Journal(_) => ExitCode::Internal,
+            EngineError::Secret { .. } | EngineError::Connect(_) => ExitCode::Unreachable,
+            EngineError::StepFailed {
+                verification: true, ..
+            } => ExitCode::VerifyFailed,
+            EngineError::StepFailed { .. } => ExitCode::StepFailed,
+            EngineError::Waiting { .. } => ExitCode::Waiting,
+            EngineError::Interrupted { .. } => ExitCode::Interrupted,
+            EngineError::RollbackFailed { .. } => ExitCode::RollbackFailed,
+            EngineError::Invalid(_) => ExitCode::Usage,
+        }
+    }
+}

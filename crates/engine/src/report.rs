@@ -1,0 +1,257 @@
+//! `cutover report`: the journal rendered as an audit record, in Markdown or JSON.
+
+use crate::error::EngineError;
+use crate::preview::status_name;
+use crate::session::Session;
+use cutover_journal::{format_ms, Event, Record, RunState};
+use serde::Serialize;
+
+/// One step in the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct StepReport {
+    /// Stage.
+    pub stage: String,
+    /// Step id.
+    pub id: String,
+    /// Kind.
+    pub kind: String,
+    /// Outcome word.
+    pub outcome: String,
+    /// Times started.
+    pub attempts: u32,
+    /// Seconds from first start to finish.
+    pub seconds: Option<f64>,
+    /// What it did, or its error.
+    pub summary: Option<String>,
+    /// Figures it measured.
+    pub measurements: Vec<cutover_journal::state::Measurement>,
+}
+
+/// An approval in the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct ApprovalReport {
+    /// The gate.
+    pub gate: String,
+    /// Who.
+    pub by: String,
+    /// When.
+    pub at: String,
+    /// Their comment.
+    pub comment: Option<String>,
+}
+
+/// A timeline entry.
+#[derive(Debug, Clone, Serialize)]
+pub struct TimelineEntry {
+    /// When.
+    pub at: String,
+    /// What happened.
+    #[serde(flatten)]
+    pub event: Event,
+}
+
+/// The whole report.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// The plan's name.
+    pub plan: String,
+    /// The run.
+    pub run: String,
+    /// When it began.
+    pub started: String,
+    /// Its last event.
+    pub last_event: Option<String>,
+    /// Seconds from start to last event.
+    pub seconds: f64,
+    /// "completed", "rolled_back", or "in progress".
+    pub outcome: String,
+    /// Steps in plan order.
+    pub steps: Vec<StepReport>,
+    /// Approvals.
+    pub approvals: Vec<ApprovalReport>,
+    /// Every event.
+    pub timeline: Vec<TimelineEntry>,
+}
+
+/// The report of the newest run (or run `run_id`) of the plan at `plan_path`.
+pub fn report(plan_path: &std::path::Path, run_id: Option<&str>) -> Result<Report, EngineError> {
+    let session = Session::open(plan_path, None)?;
+    let runs = session.journal.runs()?;
+    let run = match run_id {
+        Some(id) => runs
+            .into_iter()
+            .find(|r| r.id == id)
+            .ok_or_else(|| EngineError::Invalid(format!("no run `{id}` in the journal")))?,
+        None => runs
+            .into_iter()
+            .last()
+            .ok_or_else(|| EngineError::Invalid("no run yet: nothing to report".into()))?,
+    };
+    let records = session.journal.events(&run.id)?;
+    let state = RunState::fold(run.clone(), &records);
+    let steps = session
+        .plan
+        .steps()
+        .map(|(stage, step)| {
+            let st = state.step(&step.id.value);
+            StepReport {
+                stage: stage.name.value.clone(),
+                id: step.id.value.clone(),
+                kind: step.kind.name().into(),
+                outcome: st.map_or("not run".into(), |s| status_name(&s.status)),
+                attempts: st.map_or(0, |s| s.attempts),
+                seconds: st.and_then(|s| Some((s.finished_ms? - s.started_ms?) as f64 / 1000.0)),
+                summary: st.and_then(|s| match &s.status {
+                    cutover_journal::StepStatus::Failed { error } => Some(error.clone()),
+                    cutover_journal::StepStatus::Skipped { reason } => Some(reason.clone()),
+                    _ => s.summary.clone(),
+                }),
+                measurements: st.map(|s| s.measurements.clone()).unwrap_or_default(),
+            }
+        })
+        .collect();
+    let approvals = state
+        .approvals
+        .iter()
+        .flat_map(|(gate, list)| {
+            list.iter().map(move |a| ApprovalReport {
+                gate: gate.clone(),
+                by: a.by.clone(),
+                at: format_ms(a.at_ms),
+                comment: a.comment.clone(),
+            })
+        })
+        .collect();
+    let last = records.last().map(|r| r.at_ms);
+    Ok(Report {
+        plan: session.plan.name.clone(),
+        run: run.id.clone(),
+        started: format_ms(run.started_ms),
+        last_event: last.map(format_ms),
+        seconds: last.map_or(0.0, |l| (l - run.started_ms) as f64 / 1000.0),
+        outcome: state
+            .outcome
+            .clone()
+            .unwrap_or_else(|| "in progress".into()),
+        steps,
+        approvals,
+        timeline: records.iter().map(timeline_entry).collect(),
+    })
+}
+
+fn timeline_entry(r: &Record) -> TimelineEntry {
+    TimelineEntry {
+        at: format_ms(r.at_ms),
+        event: r.event.clone(),
+    }
+}
+
+/// Escapes a value for a Markdown table cell.
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', "<br>")
+}
+
+impl Report {
+    /// The report as Markdown.
+    pub fn markdown(&self) -> String {
+        let mut m = format!("# cutover report: {}\n\n", self.plan);
+        m += &format!(
+            "Run `{}` started {}; outcome **{}** after {:.1} s.\n\n## Steps\n\n| stage | step | kind | outcome | tries | seconds | summary |\n|---|---|---|---|---|---|---|\n",
+            self.run, self.started, self.outcome, self.seconds
+        );
+        for s in &self.steps {
+            m += &format!(
+                "| {} | {} | {} | {} | {} | {} | {} |\n",
+                s.stage,
+                s.id,
+                s.kind,
+                s.outcome,
+                s.attempts,
+                s.seconds.map_or("".into(), |x| format!("{x:.2}")),
+                cell(s.summary.as_deref().unwrap_or(""))
+            );
+        }
+        let measured: Vec<_> = self
+            .steps
+            .iter()
+            .flat_map(|s| s.measurements.iter().map(move |x| (s, x)))
+            .collect();
+        if !measured.is_empty() {
+            m += "\n## Measurements\n\n| step | measure | value | unit |\n|---|---|---|---|\n";
+            for (s, x) in measured {
+                m += &format!("| {} | {} | {} | {} |\n", s.id, x.name, x.value, x.unit);
+            }
+        }
+        if !self.approvals.is_empty() {
+            m += "\n## Approvals\n\n| gate | by | at | comment |\n|---|---|---|---|\n";
+            for a in &self.approvals {
+                m += &format!(
+                    "| {} | {} | {} | {} |\n",
+                    a.gate,
+                    cell(&a.by),
+                    a.at,
+                    cell(a.comment.as_deref().unwrap_or(""))
+                );
+            }
+        }
+        m += "\n## Timeline\n\n| time | event | step | detail |\n|---|---|---|---|\n";
+        for t in &self.timeline {
+            m += &format!(
+                "| {} | {} | {} | {} |\n",
+                t.at,
+                t.event.name(),
+                t.event.step().unwrap_or(""),
+                cell(&detail(&t.event))
+            );
+        }
+        m
+    }
+}
+
+/// A short description of an event for the timeline.
+fn detail(e: &Event) -> String {
+    match e {
+        Event::RunStarted {
+            operator, version, ..
+        } => format!("by {operator}, cutover {version}"),
+        Event::ApplyStarted { operator, until } => match until {
+            Some(u) => format!("by {operator}, until stage {u}"),
+            None => format!("by {operator}"),
+        },
+        Event::StageStarted { stage } => stage.clone(),
+        Event::StepStarted { kind, attempt, .. } => format!("{kind}, attempt {attempt}"),
+        Event::CommandStarted { host, command, .. } => format!("{host}: {command}"),
+        Event::CommandFinished {
+            host,
+            code,
+            duration_ms,
+            ..
+        } => {
+            format!(
+                "{host}: exit {} in {} ms",
+                code.map_or("signal".into(), |c| c.to_string()),
+                duration_ms
+            )
+        }
+        Event::StepApplied { summary, .. } => summary.clone(),
+        Event::StepSkipped { reason, .. }
+        | Event::StepWaiting { reason, .. }
+        | Event::ApplyStopped { reason }
+        | Event::RollbackStarted { reason } => reason.clone(),
+        Event::StepFailed { error, .. } | Event::StepRollbackFailed { error, .. } => {
+            error.lines().next().unwrap_or("").to_string()
+        }
+        Event::Approved { by, comment, .. } => format!(
+            "by {by}{}",
+            comment
+                .as_ref()
+                .map(|c| format!(": {c}"))
+                .unwrap_or_default()
+        ),
+        Event::Measured {
+            name, value, unit, ..
+        } => format!("{name} = {value} {unit}"),
+        Event::RunFinished { outcome } => outcome.clone(),
+        Event::PlanChanged { .. } | Event::StepRolledBack { .. } => String::new(),
+    }
+}

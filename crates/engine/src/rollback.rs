@@ -1,0 +1,149 @@
+//! `cutover rollback`: runs the undo of every applied step in reverse order, journaled, and
+//! resumable: steps already rolled back are not undone twice.
+
+use crate::context::StepCtx;
+use crate::error::EngineError;
+use crate::hosts::targets;
+use crate::session::Session;
+use crate::steps::runner;
+use crate::ui::{Progress, Ui};
+use cutover_exec::Executor;
+use cutover_journal::{now_ms, Event, Holder, StepStatus};
+use tokio::sync::watch;
+
+/// How a rollback ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RollbackOutcome {
+    /// The run.
+    pub run: String,
+    /// Steps whose undo ran.
+    pub undone: Vec<String>,
+}
+
+/// Rolls back the newest run of the plan at `plan_path`.
+pub async fn rollback(
+    plan_path: &std::path::Path,
+    reason: &str,
+    ui: &dyn Ui,
+    cancel: watch::Receiver<bool>,
+) -> Result<RollbackOutcome, EngineError> {
+    let (session, secrets) = Session::open_with_secrets(plan_path)?;
+    let _lock = session.journal.lock(Holder::me("rollback"))?;
+    let Some((run, state)) = session.latest()? else {
+        return Err(EngineError::Invalid(
+            "nothing to roll back: this plan has no run in its journal".into(),
+        ));
+    };
+    if state.outcome.as_deref() == Some("rolled_back") {
+        ui.show(Progress::Note(format!(
+            "run {} is already rolled back",
+            run.id
+        )));
+        return Ok(RollbackOutcome {
+            run: run.id,
+            undone: Vec::new(),
+        });
+    }
+    session.journal.append(
+        &run.id,
+        &Event::RollbackStarted {
+            reason: reason.to_string(),
+        },
+    )?;
+    ui.show(Progress::Run {
+        id: run.id.clone(),
+        resumed: true,
+    });
+    let exec = Executor::new(
+        targets(&session.plan, &session.journal_path),
+        secrets.redactor(),
+    );
+    let steps: Vec<_> = session.plan.steps().collect();
+    let mut undone = Vec::new();
+    for (stage, step) in steps.into_iter().rev() {
+        let id = step.id.value.as_str();
+        let state = session.state(&run)?;
+        // Only what this run applied is undone: a step found already in place was not ours.
+        let Some(st) = state.step(id).filter(|s| {
+            s.status == StepStatus::Applied || matches!(s.status, StepStatus::RollbackFailed { .. })
+        }) else {
+            continue;
+        };
+        let failures = session
+            .journal
+            .events(&run.id)?
+            .iter()
+            .filter(|r| matches!(&r.event, Event::StepRollbackFailed { step, .. } if step == id))
+            .count() as u32;
+        let ctx = StepCtx {
+            plan: &session.plan,
+            stage,
+            step,
+            run_id: &run.id,
+            try_number: failures + 1,
+            exec: &exec,
+            journal: session.journal.as_ref(),
+            secrets: &secrets,
+            state: &state,
+            ui,
+            cancel: cancel.clone(),
+            no_wait: true,
+            first_started_ms: st.started_ms.unwrap_or_else(now_ms),
+        };
+        ui.show(Progress::StepStarted {
+            step: id.into(),
+            kind: format!("{} (undo)", step.kind.name()),
+            description: String::new(),
+        });
+        match runner(&step.kind).rollback(&ctx).await {
+            Ok(Some(summary)) => {
+                session
+                    .journal
+                    .append(&run.id, &Event::StepRolledBack { step: id.into() })?;
+                ui.show(Progress::StepDone {
+                    step: id.into(),
+                    summary,
+                    seconds: 0.0,
+                });
+                undone.push(id.to_string());
+            }
+            Ok(None) => ui.show(Progress::StepSkipped {
+                step: id.into(),
+                reason: "nothing to undo".into(),
+            }),
+            Err(e) => {
+                let message = e.to_string();
+                session.journal.append(
+                    &run.id,
+                    &Event::StepRollbackFailed {
+                        step: id.into(),
+                        error: message.clone(),
+                    },
+                )?;
+                ui.show(Progress::StepFailed {
+                    step: id.into(),
+                    error: message.clone(),
+                });
+                ui.show(Progress::Note(
+                    "rollback stopped; fix the cause and run `cutover rollback` again to continue"
+                        .into(),
+                ));
+                return Err(EngineError::RollbackFailed {
+                    step: id.into(),
+                    message,
+                });
+            }
+        }
+    }
+    session.journal.append(
+        &run.id,
+        &Event::RunFinished {
+            outcome: "rolled_back".into(),
+        },
+    )?;
+    exec.disconnect_all().await;
+    Ok(RollbackOutcome {
+        run: run.id,
+        undone,
+    })
+}

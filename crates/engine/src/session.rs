@@ -1,0 +1,75 @@
+//! A plan file opened with its journal: the starting point of every command.
+
+use crate::error::EngineError;
+use crate::secrets::Secrets;
+use cutover_journal::{Journal, RunInfo, RunState, SqliteJournal};
+use cutover_plan::Plan;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// A loaded plan and its journal.
+pub struct Session {
+    /// The plan.
+    pub plan: Plan,
+    /// The plan file.
+    pub plan_path: PathBuf,
+    /// The plan file's text.
+    pub plan_src: String,
+    /// The journal file.
+    pub journal_path: PathBuf,
+    /// The journal.
+    pub journal: Arc<dyn Journal>,
+}
+
+impl Session {
+    /// Loads the plan at `plan_path` and opens its journal; with `secrets`, everything the
+    /// journal stores is redacted of their values.
+    pub fn open(plan_path: &Path, secrets: Option<&Secrets>) -> Result<Self, EngineError> {
+        let (plan, plan_src) = cutover_plan::load(plan_path)?;
+        let journal_path = plan.journal_path(plan_path);
+        let mut journal = SqliteJournal::open(&journal_path)?;
+        if let Some(secrets) = secrets {
+            let redactor = secrets.redactor();
+            journal = journal.with_redactor(Arc::new(move |s: &str| redactor.redact(s)));
+        }
+        Ok(Session {
+            plan,
+            plan_path: plan_path.to_path_buf(),
+            plan_src,
+            journal_path,
+            journal: Arc::new(journal),
+        })
+    }
+
+    /// Loads the plan, reads its secrets, and opens the journal redacting them.
+    pub fn open_with_secrets(plan_path: &Path) -> Result<(Self, Secrets), EngineError> {
+        let (plan, _) = cutover_plan::load(plan_path)?;
+        let secrets = Secrets::resolve(&plan)?;
+        Ok((Self::open(plan_path, Some(&secrets))?, secrets))
+    }
+
+    /// A digest of the plan's text, to notice edits between resumes (not a security hash).
+    pub fn plan_digest(&self) -> String {
+        let h = self
+            .plan_src
+            .bytes()
+            .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+                (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
+            });
+        format!("{h:016x}")
+    }
+
+    /// The newest run and its state.
+    pub fn latest(&self) -> Result<Option<(RunInfo, RunState)>, EngineError> {
+        let Some(run) = self.journal.latest_run()? else {
+            return Ok(None);
+        };
+        let state = RunState::fold(run.clone(), &self.journal.events(&run.id)?);
+        Ok(Some((run, state)))
+    }
+
+    /// The state of run `run`.
+    pub fn state(&self, run: &RunInfo) -> Result<RunState, EngineError> {
+        Ok(RunState::fold(run.clone(), &self.journal.events(&run.id)?))
+    }
+}

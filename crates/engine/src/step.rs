@@ -1,0 +1,49 @@
+//! The contract every step kind implements: `plan`, `apply`, `verify`, `rollback`.
+
+use crate::context::{StepCtx, Values};
+use crate::error::EngineError;
+use async_trait::async_trait;
+
+/// What `apply` did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Applied {
+    /// The step's effect is now in place.
+    Done {
+        /// One line on what it did.
+        summary: String,
+    },
+}
+
+/// What `verify` found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verified {
+    /// The effect is in place: applying would change nothing.
+    InPlace,
+    /// The effect is not (fully) in place.
+    NotInPlace,
+    /// The step cannot tell (it has no check).
+    Unknown,
+}
+
+/// One step kind's behaviour. Implementations build command values and hand them to the
+/// context; they never run processes themselves.
+#[async_trait]
+pub trait StepRunner: Send + Sync {
+    /// The changes `apply` would make, one line each, secrets masked.
+    fn plan(&self, values: &Values<'_>) -> Result<Vec<String>, EngineError>;
+
+    /// Whether the step's effect is already in place.
+    async fn verify(&self, ctx: &StepCtx<'_>) -> Result<Verified, EngineError>;
+
+    /// Makes the change. Gates wait here (or return [`EngineError::Waiting`]).
+    async fn apply(&self, ctx: &StepCtx<'_>) -> Result<Applied, EngineError>;
+
+    /// True when an interrupted `apply` can be re-attached to (tracked commands): then a
+    /// resumed step is applied again instead of being re-checked with `verify`.
+    fn reattaches(&self) -> bool {
+        false
+    }
+
+    /// Reverses the change; returns what was done, or `None` when there is nothing to undo.
+    async fn rollback(&self, ctx: &StepCtx<'_>) -> Result<Option<String>, EngineError>;
+}

@@ -1,0 +1,100 @@
+//! `approve`: a human gate. The approval is journaled by `cutover approve` (from any shell,
+//! even before the run reaches the gate); `apply` waits for it, polling the journal.
+
+use crate::context::{StepCtx, Values};
+use crate::error::EngineError;
+use crate::step::{Applied, StepRunner, Verified};
+use crate::ui::Progress;
+use async_trait::async_trait;
+use cutover_journal::{Event, RunState};
+use cutover_plan::steps::ApproveStep;
+use std::time::{Duration, Instant};
+
+pub(crate) struct Approve<'a>(pub &'a ApproveStep);
+
+const POLL: Duration = Duration::from_millis(500);
+
+impl Approve<'_> {
+    /// The first approval of this gate by an allowed approver.
+    fn approval(&self, ctx: &StepCtx<'_>) -> Result<Option<String>, EngineError> {
+        let run = ctx.state.run.clone();
+        let state = RunState::fold(run, &ctx.journal.events(ctx.run_id)?);
+        Ok(state.approvals.get(ctx.id()).and_then(|list| {
+            list.iter()
+                .find(|a| self.0.approvers.is_empty() || self.0.approvers.contains(&a.by))
+                .map(|a| match &a.comment {
+                    Some(c) => format!("approved by {}: {c}", a.by),
+                    None => format!("approved by {}", a.by),
+                })
+        }))
+    }
+}
+
+#[async_trait]
+impl StepRunner for Approve<'_> {
+    fn plan(&self, _: &Values<'_>) -> Result<Vec<String>, EngineError> {
+        let mut line = "wait for `cutover approve ID --by NAME`".to_string();
+        if let Some(m) = &self.0.message {
+            line = format!("{line}: {m}");
+        }
+        if !self.0.approvers.is_empty() {
+            line = format!("{line} (approvers: {})", self.0.approvers.join(", "));
+        }
+        Ok(vec![line])
+    }
+
+    async fn verify(&self, _: &StepCtx<'_>) -> Result<Verified, EngineError> {
+        Ok(Verified::Unknown)
+    }
+
+    async fn apply(&self, ctx: &StepCtx<'_>) -> Result<Applied, EngineError> {
+        if let Some(summary) = self.approval(ctx)? {
+            return Ok(Applied::Done { summary });
+        }
+        let reason = format!(
+            "approval: run `cutover approve {} --by NAME [--comment TEXT]`{}",
+            ctx.id(),
+            self.0
+                .message
+                .as_ref()
+                .map(|m| format!(" ({m})"))
+                .unwrap_or_default()
+        );
+        ctx.record(Event::StepWaiting {
+            step: ctx.id().to_string(),
+            reason: reason.clone(),
+            until_ms: None,
+        })?;
+        ctx.ui.show(Progress::Waiting {
+            step: ctx.id().to_string(),
+            reason: reason.clone(),
+        });
+        let waiting = |reason: String| EngineError::Waiting {
+            step: ctx.id().to_string(),
+            reason,
+        };
+        if ctx.no_wait {
+            return Err(waiting(reason));
+        }
+        let started = Instant::now();
+        let mut cancel = ctx.cancel.clone();
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(POLL) => {}
+                _ = cancel.changed() => return Err(EngineError::Interrupted { step: ctx.id().to_string() }),
+            }
+            if let Some(summary) = self.approval(ctx)? {
+                return Ok(Applied::Done { summary });
+            }
+            if self.0.timeout.is_some_and(|t| started.elapsed() >= t) {
+                return Err(waiting(format!(
+                    "no approval within the gate's timeout; {reason}"
+                )));
+            }
+        }
+    }
+
+    async fn rollback(&self, _: &StepCtx<'_>) -> Result<Option<String>, EngineError> {
+        Ok(None)
+    }
+}

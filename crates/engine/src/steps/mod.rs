@@ -1,0 +1,64 @@
+//! The registry of step kinds: one file per kind, each a [`StepRunner`] over its plan
+//! section, chosen here by the step's kind.
+
+mod approve;
+mod pipe;
+mod run;
+mod wait;
+
+use crate::step::StepRunner;
+use cutover_plan::StepKind;
+
+/// The runner for a step of kind `kind`.
+pub fn runner(kind: &StepKind) -> Box<dyn StepRunner + '_> {
+    match kind {
+        StepKind::Run(s) => Box::new(run::Run(s)),
+        StepKind::Pipe(s) => Box::new(pipe::Pipe(s)),
+        StepKind::Approve(s) => Box::new(approve::Approve(s)),
+        StepKind::Wait(s) => Box::new(wait::Wait(s)),
+    }
+}
+
+/// Renders `t` for display: secrets masked.
+pub(crate) fn show(
+    t: &cutover_plan::Template,
+    values: &crate::context::Values<'_>,
+) -> Result<String, crate::error::EngineError> {
+    t.render(values)
+        .map_err(|e| crate::error::EngineError::Invalid(e.to_string()))
+}
+
+/// `NAME=value` pairs for display, secrets masked.
+pub(crate) fn show_env(
+    env: &std::collections::BTreeMap<String, cutover_plan::Template>,
+    values: &crate::context::Values<'_>,
+) -> Result<String, crate::error::EngineError> {
+    let mut parts = Vec::new();
+    for (k, t) in env {
+        let v = if t.uses_secrets() {
+            "***".to_string()
+        } else {
+            show(t, values)?
+        };
+        parts.push(format!("{k}={}", cutover_exec::quote::quote(&v)));
+    }
+    Ok(parts.join(" "))
+}
+
+/// A command's failure, with its standard error framed.
+pub(crate) fn describe_failure(out: &cutover_exec::Output) -> String {
+    let status = match out.code {
+        Some(c) => format!("exit {c}"),
+        None => "killed by a signal".into(),
+    };
+    let text = if out.stderr.trim().is_empty() {
+        &out.stdout
+    } else {
+        &out.stderr
+    };
+    format!(
+        "command failed on {} ({status}):\n{}",
+        out.host,
+        cutover_exec::frame(text)
+    )
+}

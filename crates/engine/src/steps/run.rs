@@ -1,0 +1,155 @@
+//! `run`: a shell command on one or more hosts, in parallel, tracked on each host so that an
+//! interrupted controller re-attaches to it instead of running it twice.
+
+use super::{describe_failure, show, show_env};
+use crate::context::{StepCtx, Values};
+use crate::error::EngineError;
+use crate::step::{Applied, StepRunner, Verified};
+use async_trait::async_trait;
+use cutover_exec::{Command, TrackId};
+use cutover_plan::steps::RunStep;
+use cutover_plan::Template;
+use futures_util::future::join_all;
+
+const DEFAULT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3600);
+
+pub(crate) struct Run<'a>(pub &'a RunStep);
+
+impl Run<'_> {
+    fn sudo(&self, ctx: &StepCtx<'_>, host: &str) -> bool {
+        self.0
+            .sudo
+            .unwrap_or_else(|| ctx.plan.host(host).is_some_and(|h| h.sudo))
+    }
+
+    async fn on_every_host(
+        &self,
+        ctx: &StepCtx<'_>,
+        script: &Template,
+        track: Option<&str>,
+    ) -> Result<Vec<cutover_exec::Output>, EngineError> {
+        let rendered = ctx.render(script)?;
+        let env = ctx.env(&self.0.env)?;
+        let commands: Vec<Command> = self
+            .0
+            .hosts
+            .iter()
+            .map(|h| {
+                let mut c = Command::shell(&h.value, &rendered)
+                    .sudo(self.sudo(ctx, &h.value))
+                    .timeout(Some(self.0.timeout.unwrap_or(DEFAULT_TIMEOUT)));
+                c.env = env.clone();
+                if let Some(label) = track {
+                    c = c.track(TrackId {
+                        run: ctx.run_id.to_string(),
+                        invocation: format!("{}.{}.{label}", ctx.id(), h.value),
+                    });
+                }
+                c
+            })
+            .collect();
+        join_all(commands.iter().map(|c| ctx.run(c)))
+            .await
+            .into_iter()
+            .collect()
+    }
+}
+
+#[async_trait]
+impl StepRunner for Run<'_> {
+    fn plan(&self, values: &Values<'_>) -> Result<Vec<String>, EngineError> {
+        let cmd = show(&self.0.command, values)?;
+        let env = show_env(&self.0.env, values)?;
+        let env = if env.is_empty() {
+            String::new()
+        } else {
+            format!("{env} ")
+        };
+        let mut lines: Vec<String> = self
+            .0
+            .hosts
+            .iter()
+            .map(|h| format!("{}$ {env}{cmd}", h.value))
+            .collect();
+        if let Some(check) = &self.0.check {
+            lines.push(format!(
+                "skipped when `{}` passes on every host",
+                show(check, values)?
+            ));
+        }
+        if let Some(undo) = &self.0.undo {
+            lines.push(format!("undo: {}", show(undo, values)?));
+        }
+        Ok(lines)
+    }
+
+    fn reattaches(&self) -> bool {
+        true
+    }
+
+    async fn verify(&self, ctx: &StepCtx<'_>) -> Result<Verified, EngineError> {
+        let Some(check) = &self.0.check else {
+            return Ok(Verified::Unknown);
+        };
+        let outs = self.on_every_host(ctx, check, None).await?;
+        Ok(if outs.iter().all(|o| o.success()) {
+            Verified::InPlace
+        } else {
+            Verified::NotInPlace
+        })
+    }
+
+    async fn apply(&self, ctx: &StepCtx<'_>) -> Result<Applied, EngineError> {
+        let label = ctx.try_number.to_string();
+        let outs = self
+            .on_every_host(ctx, &self.0.command, Some(&label))
+            .await?;
+        let mut failures = Vec::new();
+        for out in &outs {
+            if out.outcome_unknown() {
+                failures.push(format!(
+                    "on {}: the command was started by an earlier, interrupted run and stopped without recording how it ended (host rebooted or process killed); check the host, then run `cutover apply` again to run it anew, or `cutover rollback`",
+                    out.host
+                ));
+            } else if !out.success() {
+                failures.push(describe_failure(out));
+            } else {
+                for line in out.stdout.lines().take(20) {
+                    ctx.detail(format!("{}: {line}", out.host));
+                }
+            }
+        }
+        if !failures.is_empty() {
+            return Err(ctx.failed(failures.join("\n")));
+        }
+        let hosts: Vec<&str> = outs.iter().map(|o| o.host.as_str()).collect();
+        Ok(Applied::Done {
+            summary: format!("ran on {}", hosts.join(", ")),
+        })
+    }
+
+    async fn rollback(&self, ctx: &StepCtx<'_>) -> Result<Option<String>, EngineError> {
+        let Some(undo) = &self.0.undo else {
+            return Ok(None);
+        };
+        let label = format!("undo{}", ctx.try_number);
+        let outs = self.on_every_host(ctx, undo, Some(&label)).await?;
+        let failures: Vec<String> = outs
+            .iter()
+            .filter(|o| !o.success())
+            .map(describe_failure)
+            .collect();
+        if !failures.is_empty() {
+            return Err(ctx.failed(failures.join("\n")));
+        }
+        Ok(Some(format!(
+            "undo ran on {}",
+            self.0
+                .hosts
+                .iter()
+                .map(|h| h.value.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )))
+    }
+}
