@@ -220,7 +220,7 @@ fn detail(e: &Event) -> String {
         },
         Event::StageStarted { stage } => stage.clone(),
         Event::StepStarted { kind, attempt, .. } => format!("{kind}, attempt {attempt}"),
-        Event::CommandStarted { host, command, .. } => format!("{host}: {command}"),
+        Event::CommandStarted { command, .. } => command.clone(),
         Event::CommandFinished {
             host,
             code,

@@ -132,7 +132,7 @@ fn tracked_script(env_reads: &str, run: &str, invocation: &str, has_stdin: bool)
         ("", " </dev/null")
     };
     format!(
-        r#"umask 077; d={dir}; f="$d"/{inv}; mkdir -p "$d" || exit 125; {env_reads}
+        r#"d={dir}; f="$d"/{inv}; (umask 077; mkdir -p "$d") || exit 125; {env_reads}
 if [ ! -e "$f.rc" ]; then
   if [ -e "$f.pid" ] && kill -0 "$(cat "$f.pid")" 2>/dev/null; then
     while [ ! -e "$f.rc" ] && kill -0 "$(cat "$f.pid")" 2>/dev/null; do sleep 0.1; done
