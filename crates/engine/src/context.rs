@@ -177,6 +177,16 @@ impl StepCtx<'_> {
         }
     }
 
+    /// A verification failure (a data proof or health gate found a difference): its own
+    /// exit code, and the run stops before any traffic moves.
+    pub fn verify_failed(&self, message: impl Into<String>) -> EngineError {
+        EngineError::StepFailed {
+            step: self.id().to_string(),
+            message: message.into(),
+            verification: true,
+        }
+    }
+
     /// A failure to run a command: connection problems keep their own class.
     pub fn exec_failed(&self, e: ExecError) -> EngineError {
         match e {

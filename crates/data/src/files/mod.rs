@@ -1,0 +1,1 @@
+//! Files: sync media and uploads between hosts, and prove every byte arrived (issue 4).

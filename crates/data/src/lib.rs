@@ -1,0 +1,6 @@
+//! Moving and proving data between hosts, one module per store: each has movers (copy,
+//! sync) and verifiers (the proof that the copy is whole), built on `cutover-exec` so they
+//! run on the hosts over SSH and are usable on their own (`cutover verify ...`).
+
+pub mod files;
+pub mod postgres;

@@ -1,0 +1,1 @@
+//! PostgreSQL: copy across major versions, keep in sync by logical replication, prove the copy (issue 3).
