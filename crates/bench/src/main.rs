@@ -1,0 +1,29 @@
+//! Benchmarks, separate from the tests: each measures cutover against the baseline a runbook
+//! would use (rsync, sha256sum, pg_dump | pg_restore, pgcopydb...) in the same run, on the
+//! lab hosts, and prints both figures and their ratio. Run with `scripts/bench.sh [NAME]`.
+
+mod table;
+
+type Bench = fn() -> anyhow::Result<Vec<table::Row>>;
+
+/// The registry: name, what it measures, the function.
+const BENCHES: &[(&str, &str, Bench)] = &[];
+
+fn main() -> anyhow::Result<()> {
+    let wanted: Vec<String> = std::env::args().skip(1).collect();
+    if wanted.iter().any(|w| w == "--list") {
+        for (name, what, _) in BENCHES {
+            println!("{name:<12} {what}");
+        }
+        return Ok(());
+    }
+    let mut rows = Vec::new();
+    for (name, what, bench) in BENCHES {
+        if wanted.is_empty() || wanted.iter().any(|w| w == name) {
+            eprintln!("== {name}: {what}");
+            rows.extend(bench()?);
+        }
+    }
+    table::print(&rows);
+    Ok(())
+}

@@ -1,0 +1,40 @@
+//! The result table: our figure next to the baseline's, measured in the same run.
+
+/// One comparison.
+pub struct Row {
+    /// What was measured ("verify 20k files + 1 GiB").
+    pub what: String,
+    /// The baseline tool and its figure.
+    pub baseline: String,
+    /// Baseline figure (seconds, or the unit in `unit`).
+    pub baseline_value: f64,
+    /// cutover's figure.
+    pub ours: f64,
+    /// Unit of both figures ("s", "MB").
+    pub unit: String,
+    /// The target ratio (baseline / ours) the issue asks for, if any.
+    pub target: Option<f64>,
+}
+
+/// Prints the rows as a Markdown table with ratio = baseline / ours (higher is better for
+/// times).
+pub fn print(rows: &[Row]) {
+    println!("| measure | baseline | baseline | cutover | ratio | target |");
+    println!("|---|---|---|---|---|---|");
+    for r in rows {
+        let ratio = r.baseline_value / r.ours.max(1e-9);
+        let target = match r.target {
+            Some(t) if ratio >= t => format!(">= {t}x: met"),
+            Some(t) => format!(">= {t}x: NOT met"),
+            None => String::new(),
+        };
+        println!(
+            "| {} | {} | {:.3} {u} | {:.3} {u} | {ratio:.2}x | {target} |",
+            r.what,
+            r.baseline,
+            r.baseline_value,
+            r.ours,
+            u = r.unit
+        );
+    }
+}
