@@ -113,7 +113,7 @@ pub fn print_plan_errors(errors: &cutover_plan::PlanErrors) {
         if handler.render_report(&mut out, &d).is_ok() {
             eprintln!("{out}");
         } else {
-            eprintln!("{d}");
+            eprintln!("{}: {d}", d.location());
         }
     }
     eprintln!("{}", paint(Style::Red, &format!("error: {errors}")));

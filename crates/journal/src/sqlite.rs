@@ -37,11 +37,18 @@ CREATE TRIGGER IF NOT EXISTS runs_append_only_delete BEFORE DELETE ON runs
 BEGIN SELECT RAISE(ABORT, 'the journal is append-only'); END;
 ";
 
+/// Crash-testing hook: with `CUTOVER_TEST_CRASH_AFTER_EVENTS=N` set, the process aborts
+/// (no cleanup, like `kill -9`) right after its N-th event is durable. The resume tests use it
+/// to stop a real run at every point between two journal writes.
+const CRASH_ENV: &str = "CUTOVER_TEST_CRASH_AFTER_EVENTS";
+
 /// The SQLite journal.
 pub struct SqliteJournal {
     conn: Mutex<Connection>,
     path: PathBuf,
     redact: Option<RedactFn>,
+    crash_after: Option<u64>,
+    appended: std::sync::atomic::AtomicU64,
 }
 
 impl SqliteJournal {
@@ -83,6 +90,8 @@ impl SqliteJournal {
             conn: Mutex::new(conn),
             path: path.to_path_buf(),
             redact: None,
+            crash_after: std::env::var(CRASH_ENV).ok().and_then(|v| v.parse().ok()),
+            appended: Default::default(),
         })
     }
 
@@ -173,6 +182,13 @@ impl Journal for SqliteJournal {
             params![run, at_ms, event.name(), event.step(), body],
         )
         .map_err(|e| self.err(e))?;
+        let n = self
+            .appended
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+            + 1;
+        if self.crash_after == Some(n) {
+            std::process::abort();
+        }
         Ok(Record {
             seq: conn.last_insert_rowid(),
             run: run.to_string(),

@@ -134,8 +134,16 @@ pub struct ProblemReport {
 }
 
 impl fmt::Display for ProblemReport {
+    /// The message alone: renderers show the location from the span.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.location, self.problem.message)
+        f.write_str(&self.problem.message)
+    }
+}
+
+impl ProblemReport {
+    /// `file:line:col` of the problem.
+    pub fn location(&self) -> &str {
+        &self.location
     }
 }
 
@@ -176,7 +184,7 @@ pub fn did_you_mean<'a>(
     known
         .into_iter()
         .filter_map(|k| {
-            let edits = strsim::levenshtein(unknown, k);
+            let edits = strsim::osa_distance(unknown, k);
             let near = edits <= (k.len().max(unknown.len()) / 3).max(1)
                 || strsim::jaro_winkler(unknown, k) > 0.85;
             near.then_some((edits, k))

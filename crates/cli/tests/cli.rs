@@ -1,0 +1,17 @@
+//! The `cutover` binary against real SSH hosts of the lab.
+
+#[path = "cli/fixture.rs"]
+mod fixture;
+
+#[path = "cli/apply.rs"]
+mod apply;
+#[path = "cli/gates.rs"]
+mod gates;
+#[path = "cli/hostkeys.rs"]
+mod hostkeys;
+#[path = "cli/resume.rs"]
+mod resume;
+#[path = "cli/rollback.rs"]
+mod rollback;
+#[path = "cli/secrets.rs"]
+mod secrets;

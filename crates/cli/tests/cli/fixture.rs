@@ -1,0 +1,112 @@
+//! A lab with a plan file next to its journal, and the `cutover` binary to run against it.
+
+use cutover_testbed::Lab;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A lab, a temp dir holding `cutover.toml`, and helpers to run `cutover` on it.
+pub struct Fixture {
+    pub lab: Lab,
+    pub dir: tempfile::TempDir,
+}
+
+/// The header every test plan starts with: the lab's two hosts through its SSH config.
+pub fn header(lab: &Lab, name: &str) -> String {
+    format!(
+        "name = \"{name}\"\n\n[ssh]\nconfig = \"{}\"\n\n[hosts.old]\nssh = \"old\"\n\n[hosts.new]\nssh = \"new\"\n",
+        lab.ssh_config().display()
+    )
+}
+
+impl Fixture {
+    /// A lab and a plan made of the header plus `body`.
+    pub fn new(body: &str) -> Self {
+        let lab = Lab::start().expect("lab");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let f = Fixture { lab, dir };
+        f.write_plan(body);
+        f
+    }
+
+    pub fn plan_path(&self) -> PathBuf {
+        self.dir.path().join("cutover.toml")
+    }
+
+    pub fn journal_path(&self) -> PathBuf {
+        self.dir.path().join("cutover.journal.db")
+    }
+
+    /// Replaces the plan's body (the header stays).
+    pub fn write_plan(&self, body: &str) {
+        std::fs::write(
+            self.plan_path(),
+            format!("{}\n{body}", header(&self.lab, "test-plan")),
+        )
+        .expect("write plan");
+    }
+
+    /// A `cutover` command with `-f` set to this plan.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_cutover"));
+        c.arg("-f")
+            .arg(self.plan_path())
+            .args(args)
+            .env("NO_COLOR", "1")
+            .env_remove("CUTOVER_TEST_CRASH_AFTER_EVENTS");
+        c
+    }
+
+    /// Runs `cutover ARGS` to completion.
+    pub fn run(&self, args: &[&str]) -> Run {
+        Run(self.command(args).output().expect("run cutover"))
+    }
+
+    /// The text of a file on a host, empty when absent.
+    pub fn host_file(&self, host: &str, path: &str) -> String {
+        std::fs::read_to_string(self.lab.host(host).fs_path(path)).unwrap_or_default()
+    }
+
+    /// Every byte of the journal files (db, wal) for leak checks.
+    pub fn journal_bytes(&self) -> Vec<u8> {
+        let mut all = Vec::new();
+        for suffix in ["", "-wal", "-shm"] {
+            let mut p = self.journal_path().into_os_string();
+            p.push(suffix);
+            all.extend(std::fs::read(Path::new(&p)).unwrap_or_default());
+        }
+        all
+    }
+}
+
+/// A finished `cutover` process.
+pub struct Run(pub Output);
+
+impl Run {
+    pub fn code(&self) -> i32 {
+        self.0.status.code().unwrap_or(-1)
+    }
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.0.stdout).into_owned()
+    }
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.0.stderr).into_owned()
+    }
+    /// Asserts the exit code, showing both streams when it differs.
+    pub fn expect(self, code: i32) -> Self {
+        assert_eq!(
+            self.code(),
+            code,
+            "exit code\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout(),
+            self.stderr()
+        );
+        self
+    }
+}
+
+/// True when `haystack` contains `needle`.
+pub fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}

@@ -1,0 +1,162 @@
+//! Resume after the controller dies at any point: every step's effect happens exactly once.
+
+use crate::fixture::Fixture;
+use std::time::Duration;
+
+const PLAN: &str = r#"
+[[stages]]
+name = "copy"
+
+[[stages.steps]]
+id = "s1"
+kind = "run"
+hosts = ["old"]
+command = "echo s1 >> /srv/effects"
+
+[[stages.steps]]
+id = "s2"
+kind = "run"
+hosts = ["old", "new"]
+command = "sleep 0.1; echo s2 >> /srv/effects"
+
+[[stages.steps]]
+id = "s3"
+kind = "pipe"
+from = { host = "old", command = "printf payload" }
+to = { host = "new", command = "cat > /srv/piped" }
+
+[[stages]]
+name = "switch"
+
+[[stages.steps]]
+id = "gate"
+kind = "approve"
+
+[[stages.steps]]
+id = "s5"
+kind = "wait"
+duration = "100ms"
+
+[[stages.steps]]
+id = "s6"
+kind = "run"
+hosts = ["new"]
+command = "echo s6 >> /srv/effects"
+undo = "echo undo-s6 >> /srv/effects"
+"#;
+
+/// Runs `apply` until the run completes, approving the gate when it stops there.
+fn finish(f: &Fixture) {
+    for _ in 0..10 {
+        let r = f.run(&["apply", "--yes", "--no-wait"]);
+        match r.code() {
+            0 => return,
+            7 if r.stdout().contains("waiting gate") => {
+                f.run(&["approve", "gate", "--by", "tester"]).expect(0);
+            }
+            7 => std::thread::sleep(Duration::from_millis(100)),
+            _ => panic!(
+                "apply failed while resuming:\n{}\n{}",
+                r.stdout(),
+                r.stderr()
+            ),
+        }
+    }
+    panic!("the run did not complete");
+}
+
+fn reset(f: &Fixture) {
+    for host in ["old", "new"] {
+        f.lab
+            .host(host)
+            .exec_ok("rm -rf /srv/effects /srv/piped /root/.cache/cutover")
+            .unwrap();
+    }
+    for suffix in ["", "-wal", "-shm"] {
+        let mut p = f.journal_path().into_os_string();
+        p.push(suffix);
+        let _ = std::fs::remove_file(p);
+    }
+}
+
+fn assert_exactly_once(f: &Fixture, context: &str) {
+    assert_eq!(
+        f.host_file("old", "/srv/effects"),
+        "s1\ns2\n",
+        "old after {context}"
+    );
+    assert_eq!(
+        f.host_file("new", "/srv/effects"),
+        "s2\ns6\n",
+        "new after {context}"
+    );
+    assert_eq!(
+        f.host_file("new", "/srv/piped"),
+        "payload",
+        "piped after {context}"
+    );
+}
+
+#[test]
+fn a_crash_after_any_journal_write_resumes_with_every_step_applied_once() {
+    let f = Fixture::new(PLAN);
+    let mut crashed = 0;
+    for n in 1..=60 {
+        reset(&f);
+        let first = f
+            .command(&["apply", "--yes", "--no-wait"])
+            .env("CUTOVER_TEST_CRASH_AFTER_EVENTS", n.to_string())
+            .output()
+            .unwrap();
+        if first.status.code().is_some()
+            && !String::from_utf8_lossy(&first.stdout).contains("waiting gate")
+        {
+            // The run got through without reaching event n: every point has been covered.
+            assert_eq!(
+                first.status.code(),
+                Some(0),
+                "{}",
+                String::from_utf8_lossy(&first.stderr)
+            );
+            assert_exactly_once(&f, &format!("a run without crash (n = {n})"));
+            break;
+        }
+        if first.status.code().is_none() {
+            crashed += 1;
+        }
+        finish(&f);
+        assert_exactly_once(&f, &format!("a crash after event {n}"));
+    }
+    assert!(crashed >= 20, "only {crashed} crash points were exercised");
+}
+
+#[test]
+fn kill_9_at_arbitrary_moments_never_runs_a_step_twice() {
+    let f = Fixture::new(PLAN);
+    // Deterministic spread of kill times across the run (which takes about a second).
+    let delays_ms = [30u64, 90, 160, 240, 330, 450];
+    for (round, delay) in delays_ms.iter().enumerate() {
+        reset(&f);
+        f.run(&["approve", "gate", "--by", "tester"]).expect(2); // no run yet: refused
+        let mut child = f
+            .command(&["apply", "--yes", "--no-wait"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(*delay));
+        // SIGKILL: no chance to record anything.
+        let _ = child.kill();
+        let _ = child.wait();
+        // A second kill during the resume, half as late.
+        let mut again = f
+            .command(&["apply", "--yes", "--no-wait"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(delay / 2));
+        let _ = again.kill();
+        let _ = again.wait();
+        finish(&f);
+        assert_exactly_once(&f, &format!("kills at {delay} ms (round {round})"));
+    }
+}
