@@ -24,6 +24,7 @@
 //! 198.51.100.1. Everything needs root and the programs of `scripts/install-deps.sh`.
 #![deny(missing_docs)]
 
+pub mod app;
 mod build;
 mod error;
 mod host;

@@ -146,3 +146,35 @@ fn failing_commands_and_failure_reports_carry_the_evidence() -> Result<(), LabEr
     assert!(report.contains("Server listening on"), "{report}");
     Ok(())
 }
+
+#[test]
+fn the_test_app_serves_health_and_fails_on_demand() {
+    let lab = cutover_testbed::Lab::start().unwrap();
+    let _app = cutover_testbed::app::start_on(lab.host("new"), 8080).unwrap();
+    let addr = lab.host("new").address();
+    let get = |path: &str| {
+        let out = std::process::Command::new("curl")
+            .args([
+                "-s",
+                "-w",
+                " %{http_code}",
+                &format!("http://{addr}:8080{path}"),
+            ])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert!(get("/healthz").contains("\"status\":\"ok\"") && get("/healthz").ends_with(" 200"));
+    assert_eq!(get("/"), "hello from new\n 200");
+    std::process::Command::new("curl")
+        .args([
+            "-s",
+            "-X",
+            "POST",
+            &format!("http://{addr}:8080/_control/fail"),
+        ])
+        .output()
+        .unwrap();
+    assert!(get("/healthz").ends_with(" 503"));
+    assert!(get("/metrics").contains("app_requests_total{code=\"503\"}"));
+}
