@@ -254,9 +254,23 @@ pub fn binary() -> Result<std::path::PathBuf, crate::LabError> {
     }
 }
 
+/// A running test app; stopped when dropped (and in any case with its lab).
+pub struct AppProcess {
+    child: std::process::Child,
+    /// Where it listens.
+    pub addr: std::net::SocketAddr,
+}
+
+impl Drop for AppProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// Starts the test app on `host` at its address and `port`, named after the host, and waits
-/// until it accepts connections. The child is killed with the lab.
-pub fn start_on(host: &crate::LabHost, port: u16) -> Result<std::process::Child, crate::LabError> {
+/// until it accepts connections.
+pub fn start_on(host: &crate::LabHost, port: u16) -> Result<AppProcess, crate::LabError> {
     let bin = binary()?;
     let addr = std::net::SocketAddr::from((host.address(), port));
     let child = host.spawn(&format!(
@@ -274,5 +288,5 @@ pub fn start_on(host: &crate::LabHost, port: u16) -> Result<std::process::Child,
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    Ok(child)
+    Ok(app)
 }
