@@ -278,6 +278,7 @@ pub fn start_on(host: &crate::LabHost, port: u16) -> Result<AppProcess, crate::L
         bin.display(),
         host.name()
     ))?;
+    let app = AppProcess { child, addr };
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
     while std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_err() {
         if std::time::Instant::now() > deadline {
