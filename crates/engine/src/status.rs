@@ -3,7 +3,7 @@
 use crate::error::EngineError;
 use crate::preview::status_name;
 use crate::session::Session;
-use cutover_journal::{format_ms, Holder, JournalError, StepStatus};
+use cutover_journal::{format_ms, StepStatus};
 use serde::Serialize;
 
 /// One step's line in the status.
@@ -45,11 +45,7 @@ pub struct Status {
 /// The status of the plan at `plan_path`.
 pub fn status(plan_path: &std::path::Path) -> Result<Status, EngineError> {
     let session = Session::open(plan_path, None)?;
-    let locked_by = match session.journal.lock(Holder::me("status")) {
-        Ok(_guard) => None,
-        Err(JournalError::Locked { holder }) => Some(holder.to_string()),
-        Err(e) => return Err(e.into()),
-    };
+    let locked_by = session.journal.holder().map(|h| h.to_string());
     let latest = session.latest()?;
     let mut steps = Vec::new();
     let mut waiting_for = None;

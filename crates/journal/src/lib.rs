@@ -62,6 +62,10 @@ pub trait Journal: Send + Sync {
     /// the process dies.
     fn lock(&self, holder: Holder) -> Result<LockGuard, JournalError>;
 
+    /// Who holds the plan's lock now, if anyone (a probe: never blocks a holder-to-be for
+    /// more than an instant).
+    fn holder(&self) -> Option<Holder>;
+
     /// The newest run, if any.
     fn latest_run(&self) -> Result<Option<RunInfo>, JournalError> {
         Ok(self.runs()?.pop())

@@ -85,6 +85,30 @@ impl LockGuard {
     }
 }
 
+const PATIENCE: std::time::Duration = std::time::Duration::from_millis(500);
+
+fn read_holder(file: &mut File) -> Holder {
+    let mut text = String::new();
+    let _ = file.rewind();
+    let _ = file.read_to_string(&mut text);
+    serde_json::from_str(&text).unwrap_or(Holder {
+        pid: 0,
+        operator: "unknown".into(),
+        command: "?".into(),
+        since_ms: 0,
+    })
+}
+
+/// Who holds the lock at `path` right now, without taking it for longer than a probe.
+pub fn probe(path: &Path) -> Option<Holder> {
+    let mut file = File::open(path).ok()?;
+    match file.try_lock() {
+        Ok(()) => None,
+        Err(std::fs::TryLockError::WouldBlock) => Some(read_holder(&mut file)),
+        Err(std::fs::TryLockError::Error(_)) => None,
+    }
+}
+
 /// Takes the lock at `path` for `holder`.
 pub fn acquire(path: &Path, holder: Holder) -> Result<LockGuard, JournalError> {
     let storage = |e: std::io::Error| JournalError::Storage {
@@ -99,20 +123,22 @@ pub fn acquire(path: &Path, holder: Holder) -> Result<LockGuard, JournalError> {
         .mode(0o600)
         .open(path)
         .map_err(storage)?;
-    match file.try_lock() {
-        Ok(()) => {}
-        Err(std::fs::TryLockError::WouldBlock) => {
-            let mut text = String::new();
-            let _ = file.read_to_string(&mut text);
-            let holder = serde_json::from_str(&text).unwrap_or(Holder {
-                pid: 0,
-                operator: "unknown".into(),
-                command: "?".into(),
-                since_ms: 0,
-            });
-            return Err(JournalError::Locked { holder });
+    // A `status` probing the lock holds it for microseconds: be patient for a moment before
+    // reporting contention.
+    let deadline = std::time::Instant::now() + PATIENCE;
+    loop {
+        match file.try_lock() {
+            Ok(()) => break,
+            Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(JournalError::Locked {
+                    holder: read_holder(&mut file),
+                });
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(storage(e)),
         }
-        Err(std::fs::TryLockError::Error(e)) => return Err(storage(e)),
     }
     let text = serde_json::to_string(&holder).unwrap_or_default();
     file.set_len(0).map_err(storage)?;

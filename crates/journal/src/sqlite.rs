@@ -106,6 +106,12 @@ impl SqliteJournal {
         &self.path
     }
 
+    fn lock_path(&self) -> PathBuf {
+        let mut p = self.path.clone().into_os_string();
+        p.push(".lock");
+        PathBuf::from(p)
+    }
+
     fn err(&self, e: impl std::fmt::Display) -> JournalError {
         JournalError::Storage {
             path: self.path.display().to_string(),
@@ -227,9 +233,11 @@ impl Journal for SqliteJournal {
     }
 
     fn lock(&self, holder: Holder) -> Result<LockGuard, JournalError> {
-        let mut lock_path = self.path.clone().into_os_string();
-        lock_path.push(".lock");
-        acquire(Path::new(&lock_path), holder)
+        acquire(&self.lock_path(), holder)
+    }
+
+    fn holder(&self) -> Option<Holder> {
+        crate::lock::probe(&self.lock_path())
     }
 
     fn latest_run(&self) -> Result<Option<RunInfo>, JournalError> {
