@@ -1,9 +1,8 @@
 //! `cutover apply`: runs the plan (resuming), asking first on a terminal unless `--yes`.
 
-use super::interrupt_signal;
+use super::{confirm, interrupt_signal};
 use crate::output::{paint, report_error, Printer, Style};
 use cutover_engine::{ApplyOptions, ApplyOutcome, ExitCode};
-use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
 
 /// Options of `cutover apply`.

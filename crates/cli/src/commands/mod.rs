@@ -9,6 +9,23 @@ pub mod report;
 pub mod rollback;
 pub mod status;
 
+/// Asks `question` on the terminal; off a terminal (without `--yes`) it refuses with a usage
+/// error instead of guessing. `Ok(false)` when the answer is not yes.
+pub fn confirm(question: &str, action: &str) -> Result<bool, cutover_engine::ExitCode> {
+    use std::io::{BufRead, IsTerminal, Write};
+    if !std::io::stdin().is_terminal() {
+        eprintln!(
+            "error: refusing to {action} without confirmation: pass --yes when not on a terminal"
+        );
+        return Err(cutover_engine::ExitCode::Usage);
+    }
+    print!("{question} [y/N] ");
+    let _ = std::io::stdout().flush();
+    let mut answer = String::new();
+    let _ = std::io::stdin().lock().read_line(&mut answer);
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
+}
+
 /// A watch that turns true on the first Ctrl-C or SIGTERM; a second Ctrl-C exits at once.
 pub fn interrupt_signal() -> tokio::sync::watch::Receiver<bool> {
     let (tx, rx) = tokio::sync::watch::channel(false);

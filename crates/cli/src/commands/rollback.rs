@@ -1,9 +1,8 @@
 //! `cutover rollback`: undo every applied step, newest first.
 
-use super::interrupt_signal;
+use super::{confirm, interrupt_signal};
 use crate::output::{paint, report_error, Printer, Style};
 use cutover_engine::ExitCode;
-use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
 
 /// Options of `cutover rollback`.
@@ -19,17 +18,16 @@ pub struct Args {
 
 pub async fn run(file: &Path, a: Args) -> ExitCode {
     if !a.yes {
-        if !std::io::stdin().is_terminal() {
-            eprintln!("error: refusing to roll back without confirmation: pass --yes when not on a terminal");
-            return ExitCode::Usage;
-        }
-        print!("roll back every applied step of {}? [y/N] ", file.display());
-        let _ = std::io::stdout().flush();
-        let mut answer = String::new();
-        let _ = std::io::stdin().lock().read_line(&mut answer);
-        if !matches!(answer.trim(), "y" | "Y" | "yes") {
-            println!("nothing rolled back");
-            return ExitCode::Ok;
+        match confirm(
+            &format!("roll back every applied step of {}?", file.display()),
+            "roll back",
+        ) {
+            Ok(true) => {}
+            Ok(false) => {
+                println!("nothing rolled back");
+                return ExitCode::Ok;
+            }
+            Err(code) => return code,
         }
     }
     match cutover_engine::rollback(file, &a.reason, &Printer, interrupt_signal()).await {
