@@ -21,25 +21,17 @@ pub struct Args {
 
 pub async fn run(file: &Path, a: Args) -> ExitCode {
     if !a.yes {
-        if !std::io::stdin().is_terminal() {
-            eprintln!(
-                "error: refusing to apply without confirmation: pass --yes when not on a terminal"
-            );
-            return ExitCode::Usage;
-        }
         if let Err(e) = cutover_engine::preview(file) {
             return report_error(&e);
         }
-        print!(
-            "apply {}? review it with `cutover plan` [y/N] ",
-            file.display()
-        );
-        let _ = std::io::stdout().flush();
-        let mut answer = String::new();
-        let _ = std::io::stdin().lock().read_line(&mut answer);
-        if !matches!(answer.trim(), "y" | "Y" | "yes") {
-            println!("nothing applied");
-            return ExitCode::Ok;
+        let question = format!("apply {}? review it with `cutover plan`", file.display());
+        match confirm(&question, "apply") {
+            Ok(true) => {}
+            Ok(false) => {
+                println!("nothing applied");
+                return ExitCode::Ok;
+            }
+            Err(code) => return code,
         }
     }
     let opts = ApplyOptions {
