@@ -26,6 +26,7 @@
 
 pub mod app;
 mod build;
+pub mod dns;
 mod error;
 mod host;
 mod keys;
@@ -35,6 +36,7 @@ mod logs;
 mod netns;
 mod preflight;
 pub mod postgres;
+pub mod proxy;
 mod ready;
 mod run;
 mod slot;

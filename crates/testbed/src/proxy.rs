@@ -1,0 +1,147 @@
+//! Reverse proxies on a lab host, in front of upstreams on other hosts: Caddy with its admin
+//! API on localhost:2019 (its `reverse_proxy` handler tagged `"@id": "cutover"`), HAProxy with
+//! an admin stats socket, and nginx with its upstream in an include file. Each listens on
+//! `address:port` of its host and stops when its handle drops (and with the lab anyway).
+
+use crate::error::LabError;
+use crate::host::LabHost;
+use std::net::SocketAddr;
+use std::process::Child;
+use std::time::{Duration, Instant};
+
+/// Where each proxy keeps its files on its host.
+pub const CADDY_DIR: &str = "/tmp/cutover-caddy";
+/// HAProxy's directory; its admin socket is `HAPROXY_DIR/admin.sock`.
+pub const HAPROXY_DIR: &str = "/tmp/cutover-haproxy";
+/// nginx's directory; config `NGINX_DIR/nginx.conf`, upstream include `NGINX_DIR/upstream.conf`.
+pub const NGINX_DIR: &str = "/tmp/cutover-nginx";
+
+/// A running proxy.
+#[derive(Debug)]
+pub struct Proxy {
+    /// Where users reach it.
+    pub listen: SocketAddr,
+    /// Its control handle on the host: Caddy's admin address, HAProxy's socket path, or
+    /// nginx's include file.
+    pub control: String,
+    /// Extra `nginx` arguments for `-t` and `-s reload` (`-c CONF`); empty for the others.
+    pub nginx_args: Vec<String>,
+    child: Option<Child>,
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        if let Some(c) = &mut self.child {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn write(host: &LabHost, path: &str, text: &str) -> Result<(), LabError> {
+    let real = host.fs_path(path);
+    if let Some(parent) = real.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| LabError::io("create", parent, e))?;
+    }
+    std::fs::write(&real, text).map_err(|e| LabError::io("write", &real, e))
+}
+
+fn wait_listening(addr: SocketAddr, what: &str) -> Result<(), LabError> {
+    let started = Instant::now();
+    while std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_err() {
+        if started.elapsed() > Duration::from_secs(10) {
+            return Err(LabError::Invalid(format!(
+                "{what} does not listen on {addr} after 10 s (see its log)"
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Ok(())
+}
+
+/// Starts Caddy on `host` at `port`, proxying to `upstream`, admin API on localhost:2019.
+pub fn start_caddy(host: &LabHost, port: u16, upstream: SocketAddr) -> Result<Proxy, LabError> {
+    let listen = SocketAddr::from((host.address(), port));
+    let config = serde_json::json!({
+        "admin": {"listen": "localhost:2019"},
+        "apps": {"http": {"servers": {"srv0": {
+            "listen": [listen.to_string()],
+            "automatic_https": {"disable": true},
+            "routes": [{"handle": [{
+                "handler": "reverse_proxy",
+                "@id": "cutover",
+                "upstreams": [{"dial": upstream.to_string()}]
+            }]}]
+        }}}}
+    });
+    write(
+        host,
+        &format!("{CADDY_DIR}/caddy.json"),
+        &config.to_string(),
+    )?;
+    // Caddy needs writable config and data homes (LAB-NOTES).
+    let child = host.spawn(&format!(
+        "export HOME={CADDY_DIR} XDG_CONFIG_HOME={CADDY_DIR}/config XDG_DATA_HOME={CADDY_DIR}/data; exec caddy run --config {CADDY_DIR}/caddy.json"
+    ))?;
+    let proxy = Proxy {
+        listen,
+        control: "localhost:2019".into(),
+        nginx_args: Vec::new(),
+        child: Some(child),
+    };
+    wait_listening(listen, "caddy")?;
+    Ok(proxy)
+}
+
+/// Starts HAProxy on `host` at `port`, backend `app` with one server `web` at `upstream`.
+pub fn start_haproxy(host: &LabHost, port: u16, upstream: SocketAddr) -> Result<Proxy, LabError> {
+    let listen = SocketAddr::from((host.address(), port));
+    let socket = format!("{HAPROXY_DIR}/admin.sock");
+    let conf = format!(
+        "global\n  stats socket {socket} mode 600 level admin\n  pidfile {HAPROXY_DIR}/haproxy.pid\n\
+defaults\n  mode http\n  timeout connect 2s\n  timeout client 30s\n  timeout server 30s\n  timeout http-keep-alive 30s\n  option http-keep-alive\n\
+frontend web\n  bind {listen}\n  default_backend app\n\
+backend app\n  server web {upstream}\n"
+    );
+    write(host, &format!("{HAPROXY_DIR}/haproxy.cfg"), &conf)?;
+    let child = host.spawn(&format!("exec haproxy -db -f {HAPROXY_DIR}/haproxy.cfg"))?;
+    let proxy = Proxy {
+        listen,
+        control: socket,
+        nginx_args: Vec::new(),
+        child: Some(child),
+    };
+    wait_listening(listen, "haproxy")?;
+    Ok(proxy)
+}
+
+/// Starts nginx on `host` at `port`, its upstream `app` read from an include holding
+/// `server UPSTREAM;`.
+pub fn start_nginx(host: &LabHost, port: u16, upstream: SocketAddr) -> Result<Proxy, LabError> {
+    let listen = SocketAddr::from((host.address(), port));
+    let d = NGINX_DIR;
+    let conf = format!(
+        "daemon off;\nworker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\n\
+events {{ worker_connections 1024; }}\n\
+http {{\n  access_log off;\n  client_body_temp_path {d}/tmp;\n  proxy_temp_path {d}/tmp;\n  fastcgi_temp_path {d}/tmp;\n  uwsgi_temp_path {d}/tmp;\n  scgi_temp_path {d}/tmp;\n\
+  upstream app {{ include {d}/upstream.conf; keepalive 16; }}\n\
+  server {{ listen {listen}; location / {{ proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection \"\"; }} }}\n}}\n"
+    );
+    write(host, &format!("{d}/nginx.conf"), &conf)?;
+    write(
+        host,
+        &format!("{d}/upstream.conf"),
+        &format!("server {upstream};\n"),
+    )?;
+    std::fs::create_dir_all(host.fs_path(format!("{d}/tmp")))
+        .map_err(|e| LabError::io("create", host.fs_path(d), e))?;
+    let child = host.spawn(&format!("exec nginx -c {d}/nginx.conf"))?;
+    let proxy = Proxy {
+        listen,
+        control: format!("{d}/upstream.conf"),
+        nginx_args: vec!["-c".into(), format!("{d}/nginx.conf")],
+        child: Some(child),
+    };
+    wait_listening(listen, "nginx")?;
+    Ok(proxy)
+}

@@ -1,0 +1,113 @@
+//! nginx: the upstream's `server` line lives in an include file; a switch rewrites it,
+//! tests the whole configuration (`nginx -t`) and reloads (`nginx -s reload`). If the test
+//! fails, the previous include is put back and nothing is reloaded. All of it runs as one
+//! script on the proxy's host, every plan value quoted.
+
+use super::{run_ok, ProxyError, Runner, Switcher};
+use async_trait::async_trait;
+use cutover_exec::quote::quote;
+use cutover_exec::Command;
+
+/// An nginx upstream include.
+#[derive(Debug, Clone)]
+pub struct Nginx {
+    /// The plan host nginx runs on.
+    pub host: String,
+    /// The include file holding the upstream's `server ADDRESS:PORT;` line.
+    pub include: String,
+    /// Extra arguments for `nginx -t` and `nginx -s reload` (e.g. `-c /etc/nginx/site.conf`).
+    pub args: Vec<String>,
+}
+
+/// Exit status of the switch script when the configuration test failed.
+const TEST_FAILED: i32 = 3;
+
+impl Nginx {
+    fn nginx(&self, tail: &[&str]) -> String {
+        let mut words = vec!["nginx".to_string()];
+        words.extend(self.args.iter().cloned());
+        words.extend(tail.iter().map(|s| s.to_string()));
+        words.iter().map(|w| quote(w)).collect::<Vec<_>>().join(" ")
+    }
+
+    /// The switch script: back up, write, test, reload or restore.
+    pub fn switch_command(&self, to: &str) -> Command {
+        let inc = quote(&self.include);
+        let server_line = format!("server {to};");
+        let line = quote(&server_line);
+        let script = format!(
+            "set -e; cp {inc} {inc}.cutover-prev; printf '%s\\n' {line} > {inc}.cutover-new; mv {inc}.cutover-new {inc}; \
+             if {test} 2>&1; then {reload}; else mv {inc}.cutover-prev {inc}; exit {TEST_FAILED}; fi",
+            test = self.nginx(&["-t", "-q"]),
+            reload = self.nginx(&["-s", "reload"]),
+        );
+        Command::shell(&self.host, script)
+    }
+
+    /// The command reading the include.
+    pub fn read_command(&self) -> Command {
+        Command::new(&self.host, vec!["cat".into(), self.include.clone()])
+    }
+}
+
+/// The address of the first `server ADDRESS[:PORT] ...;` line.
+pub fn parse_include(text: &str) -> Option<String> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.starts_with('#'))
+        .find_map(|l| l.strip_prefix("server "))
+        .and_then(|rest| rest.trim_end_matches(';').split_whitespace().next())
+        .map(|a| a.trim_end_matches(';').to_string())
+}
+
+#[async_trait]
+impl Switcher for Nginx {
+    fn name(&self) -> String {
+        format!("nginx on {}", self.host)
+    }
+
+    fn preview(&self, to: &str) -> Vec<String> {
+        vec![
+            format!("{}$ write `server {to};` to {}", self.host, self.include),
+            format!(
+                "{}$ {} && {}",
+                self.host,
+                self.nginx(&["-t"]),
+                self.nginx(&["-s", "reload"])
+            ),
+        ]
+    }
+
+    async fn current(&self, r: &dyn Runner) -> Result<String, ProxyError> {
+        let out = run_ok(
+            r,
+            &self.name(),
+            &self.read_command(),
+            "read the upstream include",
+        )
+        .await?;
+        parse_include(&out.stdout).ok_or_else(|| ProxyError::Failed {
+            proxy: self.name(),
+            message: format!("{} has no `server ADDRESS:PORT;` line", self.include),
+        })
+    }
+
+    async fn switch(&self, r: &dyn Runner, to: &str) -> Result<(), ProxyError> {
+        let cmd = self.switch_command(to);
+        let out = r.run(&cmd).await.map_err(|e| ProxyError::Failed {
+            proxy: self.name(),
+            message: e,
+        })?;
+        match out.code {
+            Some(0) => Ok(()),
+            Some(TEST_FAILED) => Err(ProxyError::Failed {
+                proxy: self.name(),
+                message: format!(
+                    "the configuration test failed with the new upstream, so nothing was reloaded and the previous include was put back:\n{}",
+                    cutover_exec::frame(&out.stdout)
+                ),
+            }),
+            _ => run_ok(r, &self.name(), &cmd, "switch the upstream").await.map(|_| ()),
+        }
+    }
+}

@@ -1,0 +1,7 @@
+//! cutover-traffic against real servers on the lab: BIND and Knot with TSIG, Caddy, HAProxy
+//! and nginx in front of the project's test app, and a Cloudflare API fake.
+
+mod traffic {
+    pub mod dns_bind;
+    pub mod fixture;
+}
