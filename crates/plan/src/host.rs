@@ -59,6 +59,9 @@ impl Host {
     pub fn read(name: Spanned<String>, value: &mut Value<'_>, p: &mut Problems) -> Option<Self> {
         let mut f = Fields::new(value, format!("host `{}`", name.value), Self::FIELDS, p)?;
         let ssh_span = f.value_span("ssh");
+        // Judged on what is written: a value of the wrong type is reported by itself.
+        let (has_ssh, has_local) = (f.has("ssh"), f.has("local"));
+        let host_key_span = f.value_span("host_key");
         let host = Host {
             ssh: f.optional("ssh", p),
             local: f.optional("local", p).unwrap_or(false),
@@ -73,7 +76,7 @@ impl Host {
             name,
         };
         match (&host.ssh, host.local) {
-            (None, false) => p.push(
+            (None, false) if !has_ssh && !has_local => p.push(
                 Problem::new(
                     host.name.span,
                     format!("host `{}` has neither `ssh` nor `local = true`", host.name.value),
@@ -95,7 +98,7 @@ impl Host {
             if !fp.starts_with("SHA256:") {
                 p.push(
                     Problem::new(
-                        f.span(),
+                        host_key_span.unwrap_or(f.span()),
                         format!("`host_key` of host `{}` must be a SHA256 fingerprint", host.name.value),
                         "not a SHA256 fingerprint",
                     )

@@ -29,21 +29,26 @@ use std::path::{Path, PathBuf};
 pub fn parse(src: &str, file: &str, dir: PathBuf) -> Result<Plan, PlanErrors> {
     let mut problems = Problems::default();
     let plan = match toml_span::parse(src) {
-        Ok(mut root) => Plan::read(&mut root, dir, &mut problems),
+        Ok(mut root) => {
+            let declared = validate::Declared::find(&root);
+            let plan = Plan::read(&mut root, dir, &mut problems);
+            if let Some(plan) = &plan {
+                validate::validate(plan, &declared, src, &mut problems);
+            }
+            plan
+        }
         Err(e) => {
-            problems.push(syntax_problem(&e));
+            problems.push(syntax_problem(&e, src));
             None
         }
     };
-    if let Some(plan) = &plan {
-        validate::validate(plan, src, &mut problems);
-    }
     match plan {
         Some(plan) if problems.is_empty() => Ok(plan),
         _ => {
             let mut list = problems.0;
-            // A table's span covers its whole body: underline only its first line.
             for p in &mut list {
+                p.span = clamp_span(p.span, src);
+                // A table's span covers its whole body: underline only its first line.
                 if let Some(nl) = src.get(p.span.start..p.span.end).and_then(|s| s.find('\n')) {
                     p.span.end = p.span.start + nl;
                 }
@@ -96,29 +101,50 @@ pub enum LoadError {
     Invalid(#[from] PlanErrors),
 }
 
-fn syntax_problem(e: &toml_span::Error) -> P {
+fn syntax_problem(e: &toml_span::Error, src: &str) -> P {
     use toml_span::ErrorKind as K;
-    let (message, label, help): (String, &str, Option<&str>) = match &e.kind {
-        K::UnterminatedString => (
+    let first_at = |first: &Span| {
+        let (line, col) = problem::line_col(src, first.start);
+        format!("line {line}, column {col}")
+    };
+    let (message, label, help): (String, &str, Option<String>) = match &e.kind {
+        // A basic string may not span lines, so a missing closing quote shows up as a newline
+        // inside the string.
+        K::UnterminatedString | K::InvalidCharInString('\n') => (
             "unterminated string".into(),
-            "string starts here",
-            Some("close the string with a matching quote"),
+            "the string is still open here",
+            Some("close the string with a matching quote on the same line, or use \"\"\"...\"\"\" for text spanning lines".into()),
         ),
-        K::DuplicateKey { key, .. } => (
+        K::InvalidCharInString(c) => (
+            format!("invalid character `{}` in a string", shown(*c)),
+            "invalid character",
+            Some("write control characters as escapes such as \\t or \\u0007".into()),
+        ),
+        K::InvalidEscape(c) | K::InvalidHexEscape(c) => (
+            format!("invalid escape `\\{}` in a string", shown(*c)),
+            "invalid escape",
+            Some("write a backslash as `\\\\`, or use a 'literal string' in which backslashes are plain".into()),
+        ),
+        K::DuplicateKey { key, first } => (
             format!("duplicate key `{key}`"),
             "defined again here",
-            Some("remove one of the two definitions"),
+            Some(format!("it is first defined at {}; remove one of the two definitions", first_at(first))),
         ),
-        K::DuplicateTable { name, .. } => (
-            format!("duplicate table `[{name}]`"),
-            "defined again here",
-            Some("merge the two tables into one"),
-        ),
+        K::DuplicateTable { name, first } => {
+            // toml-span names only the last segment of the header; quote the header as written.
+            let header = src
+                .get(e.span.start..e.span.end)
+                .map(str::trim)
+                .filter(|h| h.starts_with('['))
+                .map_or_else(|| format!("[{name}]"), str::to_string);
+            (
+                format!("duplicate table `{header}`"),
+                "defined again here",
+                Some(format!("it is first defined at {}; merge the two tables into one", first_at(first))),
+            )
+        }
         K::Unexpected(c) => (
-            format!(
-                "TOML syntax error: unexpected character `{}`",
-                c.escape_default()
-            ),
+            format!("TOML syntax error: unexpected character `{}`", shown(*c)),
             "unexpected",
             None,
         ),
@@ -127,10 +153,15 @@ fn syntax_problem(e: &toml_span::Error) -> P {
             "here",
             None,
         ),
+        K::InvalidNumber if looks_like_datetime(src.get(e.span.start..).unwrap_or("")) => (
+            "TOML syntax error: dates and times must be quoted".into(),
+            "unquoted date or time",
+            Some("write it as a string: \"2026-12-01T10:00:00Z\"".into()),
+        ),
         K::InvalidNumber => (
             "TOML syntax error: invalid number".into(),
             "invalid number",
-            Some("quote times and durations: \"30s\", \"2026-12-01T10:00:00Z\""),
+            Some("quote times and durations: \"30s\", \"2026-12-01T10:00:00Z\"".into()),
         ),
         K::UnexpectedEof => (
             "TOML syntax error: unexpected end of file".into(),
@@ -142,16 +173,61 @@ fn syntax_problem(e: &toml_span::Error) -> P {
             "redefined here",
             None,
         ),
-        other => (format!("TOML syntax error: {other}"), "here", None),
+        // toml-span's `Error` displays a sentence; its `ErrorKind` only a kebab-case code.
+        _ => (format!("TOML syntax error: {e}"), "here", None),
     };
-    let span = if e.span.end > e.span.start {
-        e.span
-    } else {
-        Span::new(e.span.start, e.span.start + 1)
-    };
+    let mut span = e.span;
+    if matches!(e.kind, K::InvalidEscape(_) | K::InvalidHexEscape(_))
+        && span.start > 0
+        && src.as_bytes().get(span.start - 1) == Some(&b'\\')
+    {
+        // toml-span points after the backslash; underline the whole escape.
+        span = Span::new(span.start - 1, span.end);
+    }
     let p = P::new(span, message, label);
     match help {
         Some(h) => p.help(h),
         None => p,
     }
+}
+
+/// A character as shown in a message: escaped only when it would be invisible.
+fn shown(c: char) -> String {
+    if c.is_control() || c.is_whitespace() {
+        c.escape_default().to_string()
+    } else {
+        c.to_string()
+    }
+}
+
+/// True when `text` starts like a TOML date or time (`2026-12-01`, `10:00`), which toml-span
+/// does not support and reports as an invalid number.
+fn looks_like_datetime(text: &str) -> bool {
+    let b = text.as_bytes();
+    let digits =
+        |r: std::ops::Range<usize>| b.get(r).is_some_and(|s| s.iter().all(u8::is_ascii_digit));
+    (digits(0..4) && b.get(4) == Some(&b'-') && digits(5..7))
+        || (digits(0..2) && b.get(2) == Some(&b':') && digits(3..5))
+}
+
+/// Keeps `span` inside `src`, on char boundaries, and at least one character wide where the
+/// text allows, so renderers can underline it (parser errors may point one past the end).
+fn clamp_span(span: Span, src: &str) -> Span {
+    let floor = |mut i: usize| {
+        i = i.min(src.len());
+        while !src.is_char_boundary(i) {
+            i -= 1;
+        }
+        i
+    };
+    let start = floor(span.start);
+    let mut end = floor(span.end.max(start));
+    if end == start && span.end > span.start {
+        // Widen an emptied span to the whole character it started on.
+        end = src[start..]
+            .chars()
+            .next()
+            .map_or(start, |c| start + c.len_utf8());
+    }
+    Span::new(start, end)
 }

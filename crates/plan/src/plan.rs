@@ -80,7 +80,8 @@ impl Plan {
         "stages",
     ];
 
-    /// Reads the whole document.
+    /// Reads the whole document; `None` only when it is not a table. Parts with problems
+    /// are recorded in `p` and left out.
     pub(crate) fn read(root: &mut Value<'_>, dir: PathBuf, p: &mut Problems) -> Option<Self> {
         let mut f = Fields::new(root, "the plan", Self::FIELDS, p)?;
         let name = f.required("name", p);
@@ -151,8 +152,10 @@ impl Plan {
             }
         };
         f.finish(p);
+        // Without a name the plan is still returned (and rejected, the problem being
+        // recorded) so that its cross-references are checked in the same pass.
         Some(Plan {
-            name: name?,
+            name: name.unwrap_or_default(),
             description,
             journal,
             ssh,

@@ -186,7 +186,9 @@ pub fn did_you_mean<'a>(
         .filter_map(|k| {
             let edits = strsim::osa_distance(unknown, k);
             let near = edits <= (k.len().max(unknown.len()) / 3).max(1)
-                || strsim::jaro_winkler(unknown, k) > 0.85;
+                || strsim::jaro_winkler(unknown, k) > 0.85
+                // `timeout` for `connect_timeout`: a word of a longer name.
+                || k.split('_').any(|word| word == unknown);
             near.then_some((edits, k))
         })
         .min_by_key(|(edits, _)| *edits)

@@ -8,6 +8,7 @@ use toml_span::value::Value;
 /// Where a secret's value is read from; exactly one source.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
+#[schemars(transform = crate::schema::describe_variant_fields)]
 pub enum SecretSource {
     /// An environment variable of the cutover process.
     Env(String),
@@ -37,7 +38,12 @@ impl Secret {
     /// Reads `[secrets.NAME]`.
     pub fn read(name: Spanned<String>, value: &mut Value<'_>, p: &mut Problems) -> Option<Self> {
         let mut f = Fields::new(value, format!("secret `{}`", name.value), Self::FIELDS, p)?;
-        let span = f.span();
+        // Where each source is written, so a second source is underlined itself.
+        let mut spans: Vec<_> = Self::FIELDS
+            .iter()
+            .filter_map(|k| f.value_span(k))
+            .collect();
+        spans.sort_by_key(|s| s.start);
         let mut sources = Vec::new();
         if let Some(v) = f.optional("env", p) {
             sources.push(SecretSource::Env(v));
@@ -49,20 +55,30 @@ impl Secret {
             sources.push(SecretSource::Command(v));
         }
         f.finish(p);
-        if sources.len() != 1 {
-            let message = if sources.is_empty() {
-                format!("secret `{}` has no source", name.value)
-            } else {
-                format!(
-                    "secret `{}` has {} sources; it needs exactly one",
-                    name.value,
-                    sources.len()
-                )
-            };
+        if spans.len() > 1 {
             p.push(
-                Problem::new(if sources.is_empty() { name.span } else { span }, message, "exactly one of env, file, command")
+                Problem::new(
+                    spans[1],
+                    format!(
+                        "secret `{}` has {} sources; it needs exactly one",
+                        name.value,
+                        spans.len()
+                    ),
+                    "a second source",
+                )
+                .help("keep one of `env`, `file` and `command`"),
+            );
+            return None;
+        }
+        if spans.is_empty() {
+            p.push(
+                Problem::new(name.span, format!("secret `{}` has no source", name.value), "where does its value come from?")
                     .help("set one of `env = \"VAR\"`, `file = \"path\"` or `command = \"pass show ...\"`"),
             );
+            return None;
+        }
+        if sources.len() != 1 {
+            // The one source had the wrong type, already reported.
             return None;
         }
         Some(Secret {

@@ -24,9 +24,8 @@ impl Stage {
     pub fn read(index: usize, value: &mut Value<'_>, p: &mut Problems) -> Option<Self> {
         let mut f = Fields::new(value, format!("stage {}", index + 1), Self::FIELDS, p)?;
         let name: Option<Spanned<String>> = f.required("name", p);
-        let label = match &name {
-            Some(n) if valid_id(&n.value) => n.value.clone(),
-            Some(n) => {
+        if let Some(n) = &name {
+            if !valid_id(&n.value) {
                 p.push(
                     Problem::new(
                         n.span,
@@ -35,29 +34,23 @@ impl Stage {
                     )
                     .help("use 1 to 64 letters, digits, `-` or `_`"),
                 );
-                n.value.clone()
             }
-            None => format!("{}", index + 1),
-        };
-        if name.is_some() {
-            f.set_owner(format!("stage `{label}`"));
+            f.set_owner(format!("stage `{}`", n.value));
         }
+        // "stage `copy`", or "stage 2" when it has no name.
+        let owner = f.owner().to_string();
         let description = f.optional("description", p);
         let steps_span = f.span();
         let steps = match take_array(&mut f, "steps", p) {
             Some(items) => items
                 .into_iter()
                 .enumerate()
-                .filter_map(|(i, mut v)| Step::read(&label, i, &mut v, p))
+                .filter_map(|(i, mut v)| Step::read(&owner, i, &mut v, p))
                 .collect(),
             None => {
                 p.push(
-                    Problem::new(
-                        steps_span,
-                        format!("stage `{label}` has no steps"),
-                        "empty stage",
-                    )
-                    .help("add steps with `[[stages.steps]]` after this stage"),
+                    Problem::new(steps_span, format!("{owner} has no steps"), "empty stage")
+                        .help("add steps with `[[stages.steps]]` after this stage"),
                 );
                 Vec::new()
             }

@@ -3,6 +3,7 @@
 
 use crate::problem::{Problem, Problems, Span};
 use crate::read::FromToml;
+use std::collections::BTreeMap;
 use toml_span::value::{Value, ValueInner};
 
 /// Fields a `{{ hosts.NAME.FIELD }}` reference may name.
@@ -197,6 +198,12 @@ fn parse_reference(inner: &str) -> Result<Reference, (String, String)> {
             && s.chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
     };
+    if inner.is_empty() {
+        return Err((
+            "empty reference `{{ }}`".into(),
+            "write what it refers to, such as {{ vars.app_dir }}, or remove it".into(),
+        ));
+    }
     if segments.iter().any(|s| !valid(s)) {
         return Err((
             format!("malformed reference `{{{{ {inner} }}}}`"),
@@ -247,13 +254,74 @@ fn parse_reference(inner: &str) -> Result<Reference, (String, String)> {
 impl FromToml for Template {
     fn read(value: &mut Value<'_>, what: &str, p: &mut Problems) -> Option<Self> {
         match value.take() {
-            ValueInner::String(s) => Template::parse(&s, value.span, p),
+            ValueInner::String(s) if value.span.end.saturating_sub(value.span.start) == s.len() => {
+                Template::parse(&s, value.span, p)
+            }
+            ValueInner::String(s) => {
+                // Escapes (`\t`, `\u00e9`) and a multi-line string's trimmed first newline make
+                // the text shorter than what is written, so offsets into it would point at the
+                // wrong place (or inside a character): underline the whole string instead.
+                let mut local = Problems::default();
+                let template = Template::parse(&s, value.span, &mut local);
+                for mut problem in local.0 {
+                    problem.span = value.span;
+                    p.push(problem);
+                }
+                template.map(|mut t| {
+                    for part in &mut t.parts {
+                        if let Part::Ref(_, span) = part {
+                            *span = value.span;
+                        }
+                    }
+                    t
+                })
+            }
             other => {
                 crate::read::wrong_type(value.span, what, "a string", &other, p);
                 None
             }
         }
     }
+}
+
+/// Reads the `env` field of `f`: variable names are checked where they are written (the key),
+/// values are templates that may use `{{ secrets.NAME }}`.
+pub fn read_env(f: &mut crate::read::Fields<'_>, p: &mut Problems) -> BTreeMap<String, Template> {
+    let what = format!("`env` of {}", f.owner());
+    let mut out = BTreeMap::new();
+    let Some(mut value) = f.take_raw("env") else {
+        return out;
+    };
+    match value.take() {
+        ValueInner::Table(table) => {
+            for (key, mut v) in table {
+                if !valid_env_name(&key.name) {
+                    p.push(
+                        Problem::new(
+                            key.span,
+                            format!("`{}` in {what} is not a valid variable name", key.name),
+                            "invalid name",
+                        )
+                        .help("use letters, digits and `_`, not starting with a digit"),
+                    );
+                }
+                let item = format!("`{}` in {what}", key.name);
+                if let Some(t) = Template::read(&mut v, &item, p) {
+                    out.insert(key.name.into_owned(), t);
+                }
+            }
+        }
+        other => crate::read::wrong_type(value.span, &what, "a table", &other, p),
+    }
+    out
+}
+
+/// True when `name` can be an environment variable's name in `sh`.
+fn valid_env_name(name: &str) -> bool {
+    name.chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 #[cfg(test)]

@@ -6,10 +6,50 @@ use crate::problem::{did_you_mean, line_col, Problem, Problems, Span};
 use crate::read::Spanned;
 use crate::steps::StepKind;
 use crate::template::{Reference, Template};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use toml_span::value::Value;
+
+/// Names the file declares, including those of hosts, secrets and steps that were left out
+/// of the plan for problems of their own: a reference to one of those is not reported again
+/// as unknown.
+#[derive(Debug, Default)]
+pub struct Declared {
+    hosts: BTreeSet<String>,
+    secrets: BTreeSet<String>,
+    steps: BTreeSet<String>,
+}
+
+impl Declared {
+    /// Collects the declared names from the document before it is read.
+    pub fn find(root: &Value<'_>) -> Self {
+        let keys = |name: &str| -> BTreeSet<String> {
+            get(root, name)
+                .and_then(|v| v.as_table())
+                .map(|t| t.keys().map(|k| k.name.to_string()).collect())
+                .unwrap_or_default()
+        };
+        let steps = get(root, "stages")
+            .and_then(|v| v.as_array())
+            .into_iter()
+            .flatten()
+            .filter_map(|stage| get(stage, "steps")?.as_array())
+            .flatten()
+            .filter_map(|step| Some(get(step, "id")?.as_str()?.to_string()))
+            .collect();
+        Declared {
+            hosts: keys("hosts"),
+            secrets: keys("secrets"),
+            steps,
+        }
+    }
+}
+
+fn get<'a, 'de>(value: &'a Value<'de>, key: &str) -> Option<&'a Value<'de>> {
+    value.as_table()?.get(key)
+}
 
 /// Records every cross-reference problem of `plan`; `src` gives line numbers for hints.
-pub fn validate(plan: &Plan, src: &str, p: &mut Problems) {
+pub fn validate(plan: &Plan, declared: &Declared, src: &str, p: &mut Problems) {
     let mut stage_names: BTreeMap<&str, Span> = BTreeMap::new();
     for stage in &plan.stages {
         if let Some(first) = stage_names.insert(&stage.name.value, stage.name.span) {
@@ -25,6 +65,7 @@ pub fn validate(plan: &Plan, src: &str, p: &mut Problems) {
         let owner = format!("step `{}`", step.id.value);
         let check = Checker {
             plan,
+            declared,
             host_names: &host_names,
             owner: &owner,
         };
@@ -59,39 +100,56 @@ pub fn validate(plan: &Plan, src: &str, p: &mut Problems) {
             }
             StepKind::Wait(wait) => {
                 if let Some(after) = &wait.after {
-                    if !step_ids.contains_key(after.value.as_str()) || after.value == step.id.value
+                    // A step left out for its own problems cannot be judged.
+                    let dropped =
+                        plan.step(&after.value).is_none() && declared.steps.contains(&after.value);
+                    if !dropped
+                        && (!step_ids.contains_key(after.value.as_str())
+                            || after.value == step.id.value)
                     {
-                        let known: Vec<&str> = step_ids
-                            .keys()
-                            .copied()
-                            .filter(|id| *id != step.id.value)
-                            .collect();
-                        let mut problem = Problem::new(
-                            after.span,
-                            format!(
-                                "{owner} waits after `{}`, which is not an earlier step",
-                                after.value
-                            ),
-                            "not an earlier step",
-                        );
-                        problem = match did_you_mean(
-                            &after.value,
-                            plan.steps().map(|(_, s)| s.id.value.as_str()),
-                        ) {
-                            Some(near) if near != step.id.value => {
-                                problem.help(format!("did you mean `{near}`?"))
-                            }
-                            _ if known.is_empty() => {
-                                problem.help("`after` must name a step that runs before this one")
-                            }
-                            _ => problem.help(format!("earlier steps: {}", known.join(", "))),
-                        };
-                        p.push(problem);
+                        p.push(not_earlier(plan, &step.id, after, &step_ids, src));
                     }
                 }
             }
             StepKind::Approve(_) => {}
         }
+    }
+}
+
+/// `wait.after` names itself, a later step or no step at all.
+fn not_earlier(
+    plan: &Plan,
+    id: &Spanned<String>,
+    after: &Spanned<String>,
+    earlier: &BTreeMap<&str, Span>,
+    src: &str,
+) -> Problem {
+    let problem = Problem::new(
+        after.span,
+        format!(
+            "step `{}` waits after `{}`, which is not an earlier step",
+            id.value, after.value
+        ),
+        "not an earlier step",
+    );
+    let known: Vec<&str> = earlier.keys().copied().filter(|k| *k != id.value).collect();
+    let later = plan.step(&after.value).map(|s| s.id.span);
+    if after.value == id.value {
+        problem.help(
+            "a step cannot wait after itself; `after` must name a step that runs before this one",
+        )
+    } else if let Some(at) = later {
+        let (line, _) = line_col(src, at.start);
+        problem.help(format!(
+            "`{}` (line {line}) runs after this step; move this wait below it",
+            after.value
+        ))
+    } else if let Some(near) = did_you_mean(&after.value, known.iter().copied()) {
+        problem.help(format!("did you mean `{near}`?"))
+    } else if known.is_empty() {
+        problem.help("`after` must name a step that runs before this one")
+    } else {
+        problem.help(format!("earlier steps: {}", known.join(", ")))
     }
 }
 
@@ -109,13 +167,14 @@ fn duplicate(what: &str, name: &Spanned<String>, first: Span, src: &str) -> Prob
 
 struct Checker<'a> {
     plan: &'a Plan,
+    declared: &'a Declared,
     host_names: &'a [&'a str],
     owner: &'a str,
 }
 
 impl Checker<'_> {
     fn host(&self, name: &Spanned<String>, p: &mut Problems) {
-        if self.plan.host(&name.value).is_none() {
+        if self.plan.host(&name.value).is_none() && !self.declared.hosts.contains(&name.value) {
             p.push(unknown(
                 "host",
                 &name.value,
@@ -152,26 +211,10 @@ impl Checker<'_> {
         }
     }
 
+    /// Environment values may use secrets (they travel over stdin); names are checked where
+    /// they are read, next to their location.
     fn env(&self, env: &BTreeMap<String, Template>, p: &mut Problems) {
-        for (name, value) in env {
-            let valid = name
-                .chars()
-                .next()
-                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-            if !valid {
-                p.push(
-                    Problem::new(
-                        value.span,
-                        format!(
-                            "`{name}` in `env` of {} is not a valid variable name",
-                            self.owner
-                        ),
-                        "invalid name",
-                    )
-                    .help("use letters, digits and `_`, not starting with a digit"),
-                );
-            }
+        for value in env.values() {
             self.references(value, p);
         }
     }
@@ -179,7 +222,9 @@ impl Checker<'_> {
     fn references(&self, t: &Template, p: &mut Problems) {
         for (r, span) in t.references() {
             match r {
-                Reference::Host { name, .. } if self.plan.host(name).is_none() => {
+                Reference::Host { name, .. }
+                    if self.plan.host(name).is_none() && !self.declared.hosts.contains(name) =>
+                {
                     p.push(unknown(
                         "host",
                         name,
@@ -188,7 +233,10 @@ impl Checker<'_> {
                         "[hosts]",
                     ));
                 }
-                Reference::Secret(name) if self.plan.secret(name).is_none() => {
+                Reference::Secret(name)
+                    if self.plan.secret(name).is_none()
+                        && !self.declared.secrets.contains(name) =>
+                {
                     let names = self.plan.secrets.iter().map(|s| s.name.value.as_str());
                     p.push(unknown("secret", name, span, names, "[secrets]"));
                 }

@@ -36,6 +36,7 @@ pub struct Step {
 /// The kind of a step, chosen by its `kind` field.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
 #[serde(tag = "kind")]
+#[schemars(transform = crate::schema::describe_variant_fields)]
 pub enum StepKind {
     /// Run a shell command on one or more hosts.
     #[serde(rename = "run")]
@@ -96,14 +97,15 @@ pub fn valid_id(id: &str) -> bool {
 }
 
 impl Step {
-    /// Reads step number `index` (0-based) of stage `stage`.
+    /// Reads step number `index` (0-based) of `stage` (the stage as named in messages:
+    /// "stage `copy`", or "stage 2" when it has no name).
     pub fn read(
         stage: &str,
         index: usize,
         value: &mut Value<'_>,
         p: &mut Problems,
     ) -> Option<Self> {
-        let owner = format!("step {} of stage `{stage}`", index + 1);
+        let owner = format!("step {} of {stage}", index + 1);
         let mut f = Fields::new(value, owner, COMMON_FIELDS, p)?;
         let id: Option<Spanned<String>> = f.required("id", p);
         if let Some(id) = &id {
@@ -121,7 +123,20 @@ impl Step {
             }
         }
         let kind_span = f.value_span("kind");
-        let kind: Option<String> = f.required("kind", p);
+        if !f.has("kind") {
+            p.push(
+                Problem::new(
+                    f.span(),
+                    format!("{} is missing the required field `kind`", f.owner()),
+                    "`kind` is missing here",
+                )
+                .help(format!(
+                    "add `kind = \"run\"`; step kinds are: {}",
+                    KINDS.join(", ")
+                )),
+            );
+        }
+        let kind: Option<String> = f.optional("kind", p);
         let description = f.optional("description", p);
         let kind = match kind {
             Some(name) if KINDS.contains(&name.as_str()) => read_kind(&name, &mut f, p),

@@ -3,7 +3,7 @@
 
 use crate::problem::Problems;
 use crate::read::{Fields, FromToml, Spanned};
-use crate::template::Template;
+use crate::template::{read_env, Template};
 use std::collections::BTreeMap;
 use toml_span::value::Value;
 
@@ -27,13 +27,16 @@ impl PipeEnd {
 impl FromToml for PipeEnd {
     fn read(value: &mut Value<'_>, what: &str, p: &mut Problems) -> Option<Self> {
         let mut f = Fields::new(value, what.to_string(), Self::FIELDS, p)?;
-        let end = PipeEnd {
-            host: f.required("host", p)?,
-            command: f.required("command", p)?,
-            env: f.optional("env", p).unwrap_or_default(),
-        };
+        // Read every field before giving up on a bad one, so none is reported as unknown.
+        let host = f.required("host", p);
+        let command = f.required("command", p);
+        let env = read_env(&mut f, p);
         f.finish(p);
-        Some(end)
+        Some(PipeEnd {
+            host: host?,
+            command: command?,
+            env,
+        })
     }
 }
 
@@ -57,11 +60,15 @@ impl PipeStep {
         &["id", "kind", "description", "from", "to", "check", "undo"];
 
     pub(crate) fn read(f: &mut Fields<'_>, p: &mut Problems) -> Option<Self> {
+        let from = f.required("from", p);
+        let to = f.required("to", p);
+        let check = f.optional("check", p);
+        let undo = f.optional("undo", p);
         Some(PipeStep {
-            from: f.required("from", p)?,
-            to: f.required("to", p)?,
-            check: f.optional("check", p),
-            undo: f.optional("undo", p),
+            from: from?,
+            to: to?,
+            check,
+            undo,
         })
     }
 }

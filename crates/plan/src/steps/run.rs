@@ -2,7 +2,7 @@
 
 use crate::problem::Problems;
 use crate::read::{Fields, Spanned};
-use crate::template::Template;
+use crate::template::{read_env, Template};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -46,14 +46,22 @@ impl RunStep {
     ];
 
     pub(crate) fn read(f: &mut Fields<'_>, p: &mut Problems) -> Option<Self> {
+        // Read every field before giving up on a bad one, so none is reported as unknown.
+        let hosts = f.required("hosts", p);
+        let command = f.required("command", p);
+        let check = f.optional("check", p);
+        let undo = f.optional("undo", p);
+        let env = read_env(f, p);
+        let sudo = f.optional("sudo", p);
+        let timeout = f.optional("timeout", p);
         Some(RunStep {
-            hosts: f.required("hosts", p)?,
-            command: f.required("command", p)?,
-            check: f.optional("check", p),
-            undo: f.optional("undo", p),
-            env: f.optional("env", p).unwrap_or_default(),
-            sudo: f.optional("sudo", p),
-            timeout: f.optional("timeout", p),
+            hosts: hosts?,
+            command: command?,
+            check,
+            undo,
+            env,
+            sudo,
+            timeout,
         })
     }
 }

@@ -1,7 +1,7 @@
 //! `kind = "wait"`: a time gate. Its start is journaled, so a resumed run waits only for
 //! what is left.
 
-use crate::problem::{Problem, Problems};
+use crate::problem::{Problem, Problems, Span};
 use crate::read::{Fields, Spanned};
 use std::time::{Duration, SystemTime};
 
@@ -36,6 +36,13 @@ impl WaitStep {
 
     pub(crate) fn read(f: &mut Fields<'_>, p: &mut Problems) -> Option<Self> {
         let until_span = f.value_span("until");
+        let after_span = f.value_span("after");
+        let delay_span = f.value_span("delay");
+        let mut written: Vec<Span> = ["duration", "until", "after"]
+            .iter()
+            .filter_map(|k| f.value_span(k))
+            .collect();
+        written.sort_by_key(|s| s.start);
         let until = f.optional::<String>("until", p).and_then(|s| {
             match humantime::parse_rfc3339_weak(&s) {
                 Ok(t) => Some(t),
@@ -58,37 +65,40 @@ impl WaitStep {
             after: f.optional("after", p),
             delay: f.optional("delay", p),
         };
-        let modes = [
-            step.duration.is_some(),
-            step.until.is_some(),
-            step.after.is_some(),
-        ];
-        let set = modes.iter().filter(|m| **m).count();
-        if set != 1 || (step.delay.is_some() && step.after.is_none()) {
-            let message = if step.delay.is_some() && step.after.is_none() {
-                format!("{} sets `delay` without `after`", f.owner())
-            } else if set == 0 {
-                format!("{} says nothing to wait for", f.owner())
-            } else {
-                format!("{} mixes `duration`, `until` and `after`", f.owner())
-            };
-            p.push(
-                Problem::new(f.span(), message, "one way of waiting")
-                    .help("use exactly one of: `duration = \"30s\"`, `until = \"2026-12-01T10:00:00Z\"`, or `after = \"STEP\"` with `delay = \"48h\"`"),
-            );
-            return None;
-        }
-        if step.after.is_some() && step.delay.is_none() {
-            p.push(
-                Problem::new(
-                    f.span(),
-                    format!("{} sets `after` without `delay`", f.owner()),
-                    "how long after?",
-                )
-                .help("add `delay = \"48h\"` (or \"0s\" to wait only for that step to finish)"),
-            );
-            return None;
-        }
-        Some(step)
+        let modes = "use exactly one of: `duration = \"30s\"`, `until = \"2026-12-01T10:00:00Z\"`, or `after = \"STEP\"` with `delay = \"48h\"`";
+        // Judged on what is written, so an invalid value (reported by itself) still counts.
+        let problem = if written.len() > 1 {
+            Problem::new(
+                written[1],
+                format!("{} mixes `duration`, `until` and `after`", f.owner()),
+                "a second way of waiting",
+            )
+            .help(modes)
+        } else if let (Some(delay), None) = (delay_span, after_span) {
+            Problem::new(
+                delay,
+                format!("{} sets `delay` without `after`", f.owner()),
+                "delay after what?",
+            )
+            .help("add `after = \"STEP\"` naming an earlier step, or use `duration` to wait from when this step starts")
+        } else if written.is_empty() {
+            Problem::new(
+                f.span(),
+                format!("{} says nothing to wait for", f.owner()),
+                "one way of waiting",
+            )
+            .help(modes)
+        } else if let (Some(after), None) = (after_span, delay_span) {
+            Problem::new(
+                after,
+                format!("{} sets `after` without `delay`", f.owner()),
+                "how long after?",
+            )
+            .help("add `delay = \"48h\"` (or \"0s\" to wait only for that step to finish)")
+        } else {
+            return Some(step);
+        };
+        p.push(problem);
+        None
     }
 }

@@ -1,0 +1,17 @@
+//! The plan crate's integration tests: malformed plans with their exact messages and
+//! locations, random mutations of the starter plans, and the JSON Schema against the reader.
+
+#[path = "plan/cases_file.rs"]
+mod cases_file;
+#[path = "plan/cases_refs.rs"]
+mod cases_refs;
+#[path = "plan/cases_steps.rs"]
+mod cases_steps;
+#[path = "plan/malformed.rs"]
+mod malformed;
+#[path = "plan/mutations.rs"]
+mod mutations;
+#[path = "plan/schema.rs"]
+mod schema;
+#[path = "plan/starters.rs"]
+mod starters;

@@ -1,0 +1,224 @@
+//! Malformed plans, part 3: wait steps (durations, times, `after` references) and `{{ }}`
+//! references in commands and environments, including secrets kept off command lines.
+
+use crate::malformed::Case;
+
+/// A plan whose one step (its `[[stages.steps]]` on line 6) is a wait with `fields` from line 9.
+macro_rules! wait {
+    ($fields:literal) => {
+        concat!(
+            "name = \"m\"\n[hosts.old]\nssh = \"old\"\n[[stages]]\nname = \"s\"\n",
+            "[[stages.steps]]\nid = \"w\"\nkind = \"wait\"\n",
+            $fields
+        )
+    };
+}
+
+/// A plan with host `old`, secret `pw`, var `dir` and step `a` with `fields` from line 12.
+macro_rules! step {
+    ($fields:literal) => {
+        concat!(
+            "name = \"m\"\n[hosts.old]\nssh = \"old\"\n[secrets.pw]\nenv = \"PW\"\n",
+            "[vars]\ndir = \"/srv\"\n[[stages]]\nname = \"s\"\n[[stages.steps]]\n",
+            "id = \"a\"\n",
+            $fields
+        )
+    };
+}
+
+const MODES: &str = "use exactly one of: `duration = \"30s\"`, `until = \"2026-12-01T10:00:00Z\"`, or `after = \"STEP\"` with `delay = \"48h\"`";
+
+pub const CASES: &[Case] = &[
+    // --- wait ---
+    Case {
+        name: "wait with nothing to wait for",
+        plan: wait!(""),
+        expect: &[("cutover.toml:6:1: step `w` says nothing to wait for", Some(MODES))],
+    },
+    Case {
+        name: "wait mixing modes points at the second",
+        plan: wait!("duration = \"1m\"\nuntil = \"2026-12-01T10:00:00Z\"\n"),
+        expect: &[("cutover.toml:10:10: step `w` mixes `duration`, `until` and `after`", Some(MODES))],
+    },
+    Case {
+        name: "wait delay without after",
+        plan: wait!("delay = \"48h\"\n"),
+        expect: &[(
+            "cutover.toml:9:10: step `w` sets `delay` without `after`",
+            Some("add `after = \"STEP\"` naming an earlier step, or use `duration` to wait from when this step starts"),
+        )],
+    },
+    Case {
+        name: "wait after without delay",
+        plan: wait!("after = \"w\"\n"),
+        expect: &[(
+            "cutover.toml:9:10: step `w` sets `after` without `delay`",
+            Some("add `delay = \"48h\"` (or \"0s\" to wait only for that step to finish)"),
+        )],
+    },
+    Case {
+        name: "wait after a later step",
+        plan: wait!("after = \"switch\"\ndelay = \"48h\"\n[[stages.steps]]\nid = \"switch\"\nkind = \"approve\"\n"),
+        expect: &[(
+            "cutover.toml:9:10: step `w` waits after `switch`, which is not an earlier step",
+            Some("`switch` (line 12) runs after this step; move this wait below it"),
+        )],
+    },
+    Case {
+        name: "wait after an unknown step",
+        plan: r#"name = "m"
+[hosts.old]
+ssh = "old"
+[[stages]]
+name = "s"
+[[stages.steps]]
+id = "switch"
+kind = "approve"
+[[stages.steps]]
+id = "w"
+kind = "wait"
+after = "swich"
+delay = "48h"
+"#,
+        expect: &[(
+            "cutover.toml:12:10: step `w` waits after `swich`, which is not an earlier step",
+            Some("did you mean `switch`?"),
+        )],
+    },
+    Case {
+        name: "wait after itself",
+        plan: wait!("after = \"w\"\ndelay = \"1s\"\n"),
+        expect: &[(
+            "cutover.toml:9:10: step `w` waits after `w`, which is not an earlier step",
+            Some("a step cannot wait after itself; `after` must name a step that runs before this one"),
+        )],
+    },
+    Case {
+        name: "wait until an invalid time",
+        plan: wait!("until = \"next tuesday\"\n"),
+        expect: &[(
+            "cutover.toml:9:10: `until` of step `w` is not a valid time: timestamp format is invalid",
+            Some("write an RFC 3339 time in UTC, such as \"2026-12-01T10:00:00Z\""),
+        )],
+    },
+    Case {
+        name: "duration without a unit",
+        plan: wait!("duration = 30\n"),
+        expect: &[(
+            "cutover.toml:9:12: `duration` of step `w` must be a duration such as \"30s\", \"5m\" or \"48h\", found an integer",
+            Some("durations carry a unit: write \"30s\""),
+        )],
+    },
+    Case {
+        name: "bad duration string",
+        plan: wait!("duration = \"ten minutes\"\n"),
+        expect: &[(
+            "cutover.toml:9:13: `duration` of step `w` is not a valid duration: expected number at 0",
+            Some("write a number with a unit: \"500ms\", \"30s\", \"5m\", \"2h\", \"7d\""),
+        )],
+    },
+    // --- secrets stay off command lines ---
+    Case {
+        name: "secret used in a command",
+        plan: step!("kind = \"run\"\nhosts = [\"old\"]\ncommand = \"psql -W {{ secrets.pw }}\"\n"),
+        expect: &[(
+            "cutover.toml:14:20: `command` of step `a` uses secret `pw` on a command line, where `ps` would show it",
+            Some("pass it through the environment: `env = { PW = \"{{ secrets.pw }}\" }` and write \"$PW\" in the command"),
+        )],
+    },
+    Case {
+        name: "secret used in check and undo",
+        plan: step!("kind = \"pipe\"\nfrom = { host = \"old\", command = \"cat\" }\nto = { host = \"old\", command = \"cat\" }\ncheck = \"test {{secrets.pw}}\"\nundo = \"rm {{ secrets.pw }}\"\n"),
+        expect: &[
+            ("cutover.toml:15:15: `check` of step `a` uses secret `pw` on a command line, where `ps` would show it", None),
+            ("cutover.toml:16:12: `undo` of step `a` uses secret `pw` on a command line, where `ps` would show it", None),
+        ],
+    },
+    Case {
+        name: "secret in env is fine, unknown secret is not",
+        plan: step!("kind = \"run\"\nhosts = [\"old\"]\ncommand = \"psql\"\nenv = { PGPASSWORD = \"{{ secrets.pw }}\", TOKEN = \"{{ secrets.api_token }}\" }\n"),
+        expect: &[("cutover.toml:15:51: unknown secret `api_token`", Some("define it in `[secrets]`, or use one of: pw"))],
+    },
+    // --- references ---
+    Case {
+        name: "unknown var and host in a template",
+        plan: step!("kind = \"run\"\nhosts = [\"old\"]\ncommand = \"ls {{ vars.dri }} {{ hosts.olld.address }}\"\n"),
+        expect: &[
+            ("cutover.toml:14:15: unknown var `dri`", Some("did you mean `dir`?")),
+            ("cutover.toml:14:30: unknown host `olld`", Some("did you mean `old`?")),
+        ],
+    },
+    Case {
+        name: "unclosed reference",
+        plan: step!("kind = \"run\"\nhosts = [\"old\"]\ncommand = \"ls {{ vars.dir }}/{{ vars.dir\"\n"),
+        expect: &[("cutover.toml:14:30: unclosed `{{` in a template", Some("close the reference with `}}`"))],
+    },
+    Case {
+        name: "unknown reference namespace",
+        plan: step!("kind = \"run\"\nhosts = [\"old\"]\ncommand = \"ls {{ var.dir }}\"\n"),
+        expect: &[("cutover.toml:14:15: unknown reference namespace `var`", Some("did you mean `vars`?"))],
+    },
+    Case {
+        name: "host reference with an unknown field",
+        plan: step!("kind = \"run\"\nhosts = [\"old\"]\ncommand = \"ping {{ hosts.old.bogus }}\"\n"),
+        expect: &[(
+            "cutover.toml:14:17: hosts have no field `bogus`",
+            Some("use one of: address, name, port, ssh, user"),
+        )],
+    },
+    Case {
+        name: "malformed and empty references",
+        plan: step!("kind = \"run\"\nhosts = [\"old\"]\ncommand = \"ping {{ hosts.old }} {{ plan.owner }} {{}} {{ vars.a b }}\"\n"),
+        expect: &[
+            ("cutover.toml:14:17: malformed reference `{{ hosts.old }}`", Some("write it as {{ hosts.NAME.address }}")),
+            ("cutover.toml:14:33: malformed reference `{{ plan.owner }}`", Some("write it as {{ plan.dir }} or {{ plan.name }}")),
+            ("cutover.toml:14:50: empty reference `{{ }}`", None),
+            ("cutover.toml:14:55: malformed reference `{{ vars.a b }}`", None),
+        ],
+    },
+    Case {
+        name: "reference in a string with escapes underlines the whole string",
+        plan: step!("kind = \"run\"\nhosts = [\"old\"]\ncommand = \"printf '\\t%s' {{ vars.nope }}\"\n"),
+        expect: &[("cutover.toml:14:12: unknown var `nope`", None)],
+    },
+    Case {
+        name: "invalid env var names point at the name",
+        plan: step!("kind = \"pipe\"\nfrom = { host = \"old\", command = \"cat\", env = { \"1ST\" = \"x\" } }\nto = { host = \"old\", command = \"cat\", env = { \"DB-URL\" = \"x\" } }\n"),
+        expect: &[
+            (
+                "cutover.toml:13:50: `1ST` in `env` of `from` of step `a` is not a valid variable name",
+                Some("use letters, digits and `_`, not starting with a digit"),
+            ),
+            ("cutover.toml:14:48: `DB-URL` in `env` of `to` of step `a` is not a valid variable name", None),
+        ],
+    },
+    Case {
+        name: "a broken definition is not reported again where it is used",
+        plan: r#"name = "m"
+[hosts]
+old = "old.example.com"
+[secrets.pw]
+[[stages]]
+name = "s"
+[[stages.steps]]
+id = "a"
+kind = "rnu"
+[[stages.steps]]
+id = "w"
+kind = "wait"
+after = "a"
+delay = "1s"
+[[stages.steps]]
+id = "r"
+kind = "run"
+hosts = ["old"]
+command = "echo {{ hosts.old.address }}"
+env = { A = "{{ secrets.pw }}" }
+"#,
+        expect: &[
+            ("cutover.toml:3:8: host `old` must be a table, found a string", None),
+            ("cutover.toml:4:10: secret `pw` has no source", None),
+            ("cutover.toml:9:9: unknown step kind `rnu` in step `a`", Some("did you mean `run`?")),
+        ],
+    },
+];
