@@ -1,0 +1,104 @@
+//! The agent's protocol: JSON lines over the SSH channel (or in-process pipes). The
+//! controller sends one [`Request`] per line; the agent answers with [`Reply`] lines, and
+//! streams manifest entries as bare [`super::Entry`] lines closed by `{"type":"end"}`.
+
+use super::manifest::{ManifestOptions, Summary};
+use super::sync::{ReceiveOptions, SendOptions, SyncStats};
+use serde::{Deserialize, Serialize};
+
+/// A request from the controller.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Request {
+    /// Build the manifest of `root`; answered by progress lines and one `Manifest` reply.
+    Manifest {
+        /// The tree.
+        root: String,
+        /// How.
+        options: ManifestOptions,
+    },
+    /// Stream the entries of the last manifest, then `End`.
+    Entries,
+    /// Receive a sync stream into `root`: answered by `Listening`, then progress and `Synced`.
+    Receive {
+        /// The target tree.
+        root: String,
+        /// How.
+        options: ReceiveOptions,
+    },
+    /// Send `root` to a receiver: answered by progress and `Synced`.
+    Send {
+        /// The source tree.
+        root: String,
+        /// How.
+        options: SendOptions,
+    },
+    /// Free space and size figures for the file system holding `path` (its nearest
+    /// existing parent).
+    Space {
+        /// A path.
+        path: String,
+    },
+    /// Stop.
+    Bye,
+}
+
+/// A reply from the agent.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Reply {
+    /// Sent once when the agent starts.
+    Hello {
+        /// The agent's version.
+        version: String,
+    },
+    /// Work in progress.
+    Progress {
+        /// Entries or files done.
+        entries: u64,
+        /// Bytes done.
+        bytes: u64,
+        /// Bytes to do in all, when known.
+        #[serde(default)]
+        total_bytes: u64,
+        /// Files to do in all, when known.
+        #[serde(default)]
+        total_entries: u64,
+    },
+    /// A manifest is built.
+    Manifest {
+        /// Its figures.
+        summary: Summary,
+    },
+    /// The end of an entry stream.
+    End,
+    /// A receiver waits for its sender.
+    Listening {
+        /// The TCP port it listens on.
+        port: u16,
+    },
+    /// A sync finished on this side.
+    Synced {
+        /// What it did.
+        stats: SyncStats,
+    },
+    /// Free space.
+    Space {
+        /// Bytes available to the agent's user.
+        available: u64,
+        /// The file system's size.
+        total: u64,
+        /// The directory measured.
+        path: String,
+    },
+    /// The request failed.
+    Error {
+        /// What went wrong, for the operator.
+        message: String,
+        /// A machine-readable class (`stale-binary`, `missing`, `no-space`...).
+        #[serde(default)]
+        code: String,
+    },
+    /// The agent binary is not on the host yet.
+    Absent,
+}

@@ -1,0 +1,341 @@
+//! The controller's end of an agent: started over SSH from the binary uploaded once to
+//! `~/.cache/cutover/bin/cutover-<hash>` (re-uploaded when missing or when it no longer
+//! hashes to its name), or run in-process for the controller's own machine. The agent runs
+//! the controller's own executable, so the remote host must have the controller's OS and
+//! architecture (Linux x86_64 here); `CUTOVER_AGENT_BIN` names another binary to upload.
+
+use super::error::FilesError;
+use super::protocol::{Reply, Request};
+use cutover_exec::{Command, Executor, Stdin, Target};
+use std::path::PathBuf;
+use std::sync::OnceLock;
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+
+/// The executable uploaded and run as the agent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentBinary {
+    /// The file.
+    pub path: PathBuf,
+    /// Arguments that select the agent (`["agent"]` for `cutover`).
+    pub args: Vec<String>,
+}
+
+impl AgentBinary {
+    /// `CUTOVER_AGENT_BIN` if set (a binary serving the agent without arguments), else this
+    /// very executable with `agent`.
+    pub fn current() -> Result<Self, FilesError> {
+        if let Some(p) = std::env::var_os("CUTOVER_AGENT_BIN") {
+            return Ok(AgentBinary {
+                path: p.into(),
+                args: Vec::new(),
+            });
+        }
+        let path = std::env::current_exe().map_err(|e| FilesError::Binary(e.to_string()))?;
+        Ok(AgentBinary {
+            path,
+            args: vec!["agent".into()],
+        })
+    }
+
+    /// The first 32 hex digits of the binary's BLAKE3 hash, computed once per process.
+    pub fn hash(&self) -> Result<String, FilesError> {
+        static CACHE: OnceLock<std::sync::Mutex<Vec<(PathBuf, String)>>> = OnceLock::new();
+        let cache = CACHE.get_or_init(Default::default);
+        if let Ok(c) = cache.lock() {
+            if let Some((_, h)) = c.iter().find(|(p, _)| *p == self.path) {
+                return Ok(h.clone());
+            }
+        }
+        let h = hash_file(&self.path)
+            .map_err(|e| FilesError::Binary(format!("{}: {e}", self.path.display())))?;
+        if let Ok(mut c) = cache.lock() {
+            c.push((self.path.clone(), h.clone()));
+        }
+        Ok(h)
+    }
+}
+
+fn hash_file(path: &std::path::Path) -> std::io::Result<String> {
+    let mut h = blake3::Hasher::new();
+    h.update_mmap_rayon(path)?;
+    Ok(h.finalize().to_hex()[..32].to_string())
+}
+
+/// The hash of the running executable, as [`AgentBinary::hash`] computes it.
+pub fn own_hash() -> std::io::Result<String> {
+    hash_file(std::path::Path::new("/proc/self/exe"))
+}
+
+type Reader = Box<dyn AsyncRead + Send + Unpin>;
+type Writer = Box<dyn AsyncWrite + Send + Unpin>;
+
+/// A running agent.
+pub struct Session {
+    /// The host's name.
+    pub host: String,
+    reader: BufReader<Reader>,
+    writer: Option<Writer>,
+    stderr: Option<tokio::task::JoinHandle<String>>,
+    child: Option<tokio::process::Child>,
+    local: Option<std::thread::JoinHandle<()>>,
+    line: Vec<u8>,
+}
+
+impl Session {
+    /// Starts an agent on `host`: in-process for a local host, else over SSH, uploading the
+    /// binary first if the host lacks it.
+    pub async fn open(
+        exec: &Executor,
+        host: &str,
+        bin: &AgentBinary,
+        sudo: bool,
+    ) -> Result<Session, FilesError> {
+        match exec.target(host)? {
+            Target::Local => {
+                let mut s = Self::in_process(host)?;
+                s.hello().await?;
+                Ok(s)
+            }
+            Target::Ssh(_) => {
+                let hash = bin.hash()?;
+                let mut s = Self::remote(exec, host, bin, &hash, sudo).await?;
+                match s.hello().await {
+                    Ok(()) => return Ok(s),
+                    Err(FilesError::Agent { code, .. })
+                        if code == "absent" || code == "stale-binary" => {}
+                    Err(e) => return Err(e),
+                }
+                s.close().await;
+                upload(exec, host, bin, &hash, sudo).await?;
+                let mut s = Self::remote(exec, host, bin, &hash, sudo).await?;
+                s.hello().await?;
+                Ok(s)
+            }
+        }
+    }
+
+    fn in_process(host: &str) -> Result<Session, FilesError> {
+        let io = |e: std::io::Error| FilesError::Local(e.to_string());
+        let (req_r, req_w) = std::io::pipe().map_err(io)?;
+        let (rep_r, rep_w) = std::io::pipe().map_err(io)?;
+        let local = std::thread::Builder::new()
+            .name("cutover-agent".into())
+            .spawn(move || {
+                let input = Box::new(std::io::BufReader::new(req_r));
+                let out = super::agent::Out::new(Box::new(rep_w));
+                if let Err(e) = super::agent::serve(input, out) {
+                    tracing::debug!("in-process agent stopped: {e}");
+                }
+            })
+            .map_err(io)?;
+        let writer = tokio::net::unix::pipe::Sender::from_owned_fd(req_w.into()).map_err(io)?;
+        let reader = tokio::net::unix::pipe::Receiver::from_owned_fd(rep_r.into()).map_err(io)?;
+        Ok(Session {
+            host: host.to_string(),
+            reader: BufReader::with_capacity(1 << 16, Box::new(reader)),
+            writer: Some(Box::new(writer)),
+            stderr: None,
+            child: None,
+            local: Some(local),
+            line: Vec::new(),
+        })
+    }
+
+    async fn remote(
+        exec: &Executor,
+        host: &str,
+        bin: &AgentBinary,
+        hash: &str,
+        sudo: bool,
+    ) -> Result<Session, FilesError> {
+        let mut args = bin.args.clone();
+        args.extend(["serve".to_string(), "--expect".into(), hash.into()]);
+        let script = format!(
+            "f=\"$HOME/.cache/cutover/bin/cutover-{hash}\"; if [ -x \"$f\" ]; then exec \"$f\" {}; else echo '{{\"type\":\"absent\"}}'; fi",
+            cutover_exec::quote::join(&args)
+        );
+        let cmd = Command::shell(host, script).sudo(sudo).stdin(Stdin::Piped);
+        let mut sp = exec.spawn(&cmd).await?;
+        let mut stderr = sp.stderr;
+        let collect = tokio::spawn(async move {
+            let mut buf = Vec::new();
+            let _ = (&mut stderr).take(64 * 1024).read_to_end(&mut buf).await;
+            String::from_utf8_lossy(&buf).into_owned()
+        });
+        let writer: Option<Writer> = sp.stdin.take().map(|w| Box::new(w) as Writer);
+        Ok(Session {
+            host: host.to_string(),
+            reader: BufReader::with_capacity(1 << 16, Box::new(sp.stdout)),
+            writer,
+            stderr: Some(collect),
+            child: Some(sp.child),
+            local: None,
+            line: Vec::new(),
+        })
+    }
+
+    /// Reads the agent's greeting.
+    async fn hello(&mut self) -> Result<(), FilesError> {
+        match self.recv().await? {
+            Reply::Hello { .. } => Ok(()),
+            Reply::Absent => Err(FilesError::Agent {
+                host: self.host.clone(),
+                message: "the agent is not installed".into(),
+                code: "absent".into(),
+            }),
+            other => Err(self.unexpected(&other)),
+        }
+    }
+
+    /// Sends a request.
+    pub async fn send(&mut self, r: &Request) -> Result<(), FilesError> {
+        let mut line = serde_json::to_vec(r).map_err(|e| self.protocol(e.to_string()))?;
+        line.push(b'\n');
+        self.write_raw(&line).await
+    }
+
+    /// Writes bytes to the agent's input as they are.
+    pub async fn write_raw(&mut self, bytes: &[u8]) -> Result<(), FilesError> {
+        let Some(w) = self.writer.as_mut() else {
+            return Err(self.protocol("the agent's input is closed".into()));
+        };
+        let r = async {
+            w.write_all(bytes).await?;
+            w.flush().await
+        }
+        .await;
+        if let Err(e) = r {
+            return Err(self.died(&e.to_string()).await);
+        }
+        Ok(())
+    }
+
+    /// Reads the next line (without its newline); an agent that stopped is an error that
+    /// carries its standard error.
+    pub async fn recv_line(&mut self) -> Result<&[u8], FilesError> {
+        self.line.clear();
+        let n = match self.reader.read_until(b'\n', &mut self.line).await {
+            Ok(n) => n,
+            Err(e) => return Err(self.died(&e.to_string()).await),
+        };
+        if n == 0 || self.line.last() != Some(&b'\n') {
+            return Err(self.died("the agent stopped").await);
+        }
+        self.line.pop();
+        Ok(&self.line)
+    }
+
+    /// Reads the next reply; an `Error` reply becomes [`FilesError::Agent`].
+    pub async fn recv(&mut self) -> Result<Reply, FilesError> {
+        let host = self.host.clone();
+        let line = self.recv_line().await?;
+        let reply: Reply = serde_json::from_slice(line).map_err(|e| FilesError::Protocol {
+            host: host.clone(),
+            detail: format!("{e} in `{}`", String::from_utf8_lossy(line)),
+        })?;
+        match reply {
+            Reply::Error { message, code } => Err(FilesError::Agent {
+                host,
+                message,
+                code,
+            }),
+            r => Ok(r),
+        }
+    }
+
+    /// The reader, for streams that are not JSON lines.
+    pub fn reader(&mut self) -> &mut BufReader<Reader> {
+        &mut self.reader
+    }
+
+    /// An error for a reply that does not fit.
+    pub fn unexpected(&self, r: &Reply) -> FilesError {
+        self.protocol(format!("unexpected reply {r:?}"))
+    }
+
+    fn protocol(&self, detail: String) -> FilesError {
+        FilesError::Protocol {
+            host: self.host.clone(),
+            detail,
+        }
+    }
+
+    async fn died(&mut self, what: &str) -> FilesError {
+        drop(self.writer.take());
+        let mut code = None;
+        if let Some(c) = self.child.as_mut() {
+            code = tokio::time::timeout(std::time::Duration::from_secs(5), c.wait())
+                .await
+                .ok()
+                .and_then(|r| r.ok())
+                .and_then(|s| s.code());
+        }
+        let stderr = match self.stderr.take() {
+            Some(h) => h.await.unwrap_or_default(),
+            None => String::new(),
+        };
+        FilesError::AgentDied {
+            host: self.host.clone(),
+            detail: match code {
+                Some(c) => format!("{what} (exit {c})"),
+                None => what.to_string(),
+            },
+            stderr: cutover_exec::frame(&stderr),
+        }
+    }
+
+    /// Says goodbye and waits for the agent to stop.
+    pub async fn close(mut self) {
+        let _ = self.send(&Request::Bye).await;
+        drop(self.writer.take());
+        if let Some(mut c) = self.child.take() {
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(10), c.wait()).await;
+        }
+        if let Some(t) = self.local.take() {
+            let _ = tokio::task::spawn_blocking(move || t.join()).await;
+        }
+    }
+}
+
+/// Copies the agent binary to `~/.cache/cutover/bin/cutover-<hash>` on `host` (through a
+/// temporary name, so a broken upload never takes the real name), removing older copies.
+pub async fn upload(
+    exec: &Executor,
+    host: &str,
+    bin: &AgentBinary,
+    hash: &str,
+    sudo: bool,
+) -> Result<(), FilesError> {
+    let script = format!(
+        "set -e; d=\"$HOME/.cache/cutover/bin\"; mkdir -p \"$d\"; chmod 700 \"$d\"; t=\"$d/.upload-$$\"; trap 'rm -f \"$t\"' EXIT; cat > \"$t\"; chmod 700 \"$t\"; mv -f \"$t\" \"$d/cutover-{hash}\"; find \"$d\" -maxdepth 1 -name 'cutover-*' ! -name 'cutover-{hash}' -delete"
+    );
+    let cmd = Command::shell(host, script).sudo(sudo).stdin(Stdin::Piped);
+    let mut sp = exec.spawn(&cmd).await?;
+    let mut file = tokio::fs::File::open(&bin.path)
+        .await
+        .map_err(|e| FilesError::Binary(format!("{}: {e}", bin.path.display())))?;
+    let mut copy_err = None;
+    if let Some(mut w) = sp.stdin.take() {
+        if let Err(e) = tokio::io::copy(&mut file, &mut w).await {
+            copy_err = Some(e.to_string());
+        }
+        let _ = w.shutdown().await;
+    }
+    let mut err = String::new();
+    let _ = sp.stderr.read_to_string(&mut err).await;
+    let status = sp.child.wait().await.map_err(|e| FilesError::Upload {
+        host: host.into(),
+        message: e.to_string(),
+    })?;
+    if !status.success() || copy_err.is_some() {
+        return Err(FilesError::Upload {
+            host: host.into(),
+            message: format!(
+                "{}{}",
+                copy_err.map(|e| format!("{e}\n")).unwrap_or_default(),
+                cutover_exec::frame(&err)
+            ),
+        });
+    }
+    Ok(())
+}

@@ -1,0 +1,5 @@
+//! Files: manifests, verification and sync on the lab's hosts, through the real agent
+//! uploaded over SSH.
+
+mod fixture;
+mod verify;
