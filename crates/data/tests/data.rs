@@ -1,4 +1,3 @@
 //! Integration tests of the data crate against real servers on lab hosts.
 
 mod files;
-mod postgres;
