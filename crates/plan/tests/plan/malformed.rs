@@ -207,3 +207,33 @@ fn problems_render_as_miette_diagnostics_with_location_label_and_help() {
     assert_eq!(labels[0].label(), Some("unknown field"));
     assert_eq!((labels[0].offset(), labels[0].len()), (35, 4));
 }
+
+/// Hints that list every known name follow the registries (new kinds and sections join them).
+#[test]
+fn hints_list_the_registered_fields_and_kinds() {
+    use cutover_plan::steps::KINDS;
+    let help = |src: &str| problems(src).expect("rejected").problems[0].help.clone();
+    let top = "name = \"m\"\nowner = \"ops\"\n[hosts.old]\nssh = \"old\"\n";
+    let fields = cutover_plan::Plan::FIELDS.join(", ");
+    let errors = problems(top).expect("rejected");
+    let owner = errors
+        .problems
+        .iter()
+        .find(|p| p.message.contains("`owner`"));
+    assert_eq!(
+        owner.and_then(|p| p.help.clone()),
+        Some(format!("known fields: {fields}"))
+    );
+    let step = |kind: &str| {
+        format!("name = \"m\"\n[hosts.old]\nssh = \"old\"\n[[stages]]\nname = \"s\"\n[[stages.steps]]\nid = \"a\"\n{kind}")
+    };
+    let kinds = KINDS.join(", ");
+    assert_eq!(
+        help(&step("")),
+        Some(format!("add `kind = \"run\"`; step kinds are: {kinds}"))
+    );
+    assert_eq!(
+        help(&step("kind = \"kubernetes\"\n")),
+        Some(format!("step kinds are: {kinds}"))
+    );
+}
