@@ -1,3 +1,4 @@
 //! Integration tests of the data crate against real servers on lab hosts.
 
 mod files;
+mod postgres;

@@ -1,1 +1,23 @@
-//! PostgreSQL: copy across major versions, keep in sync by logical replication, prove the copy (issue 3).
+//! PostgreSQL: copy across major versions, keep in sync by logical replication, prove the copy.
+//!
+//! Everything runs through the endpoint's host with the PostgreSQL client tools found there
+//! ([`tools`]); credentials travel only in the environment ([`Endpoint::env`]).
+//!
+//! - [`verify`]: per-table row counts and order-independent checksums computed on each
+//!   server, sequences and schema objects compared, every difference named.
+
+pub mod checksum;
+pub mod compare;
+pub mod endpoint;
+pub mod error;
+pub mod inventory;
+pub mod report;
+pub mod session;
+pub mod sql;
+pub mod tools;
+pub mod verify;
+
+pub use endpoint::Endpoint;
+pub use error::PgError;
+pub use report::{Difference, VerifyReport};
+pub use verify::{verify, VerifyOptions};

@@ -1,0 +1,4 @@
+//! PostgreSQL: verify, copy, sync and switch between real servers on the lab's hosts.
+
+mod fixture;
+mod verify;
