@@ -15,3 +15,5 @@ mod resume;
 mod rollback;
 #[path = "cli/secrets.rs"]
 mod secrets;
+#[path = "cli/traffic.rs"]
+mod traffic;

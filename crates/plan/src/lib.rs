@@ -11,6 +11,7 @@ pub mod stage;
 pub mod steps;
 pub mod template;
 pub mod templates;
+pub mod traffic;
 mod validate;
 
 pub use host::Host;

@@ -33,6 +33,14 @@ pub struct Plan {
     /// Plain values for `{{ vars.NAME }}` references.
     #[serde(default)]
     pub vars: BTreeMap<String, String>,
+    /// DNS providers, by name: `[dns.example]`, used by the `dns.*` steps.
+    #[serde(default)]
+    #[schemars(with = "BTreeMap<String, crate::traffic::DnsProvider>")]
+    pub dns: Vec<crate::traffic::DnsProvider>,
+    /// Reverse proxies, by name: `[proxies.web]`, used by `proxy.switch` steps.
+    #[serde(default)]
+    #[schemars(with = "BTreeMap<String, crate::traffic::Proxy>")]
+    pub proxies: Vec<crate::traffic::Proxy>,
     /// The stages, in order: `[[stages]]`.
     pub stages: Vec<Stage>,
     /// Directory of the plan file; relative paths in the plan are resolved against it.
@@ -77,6 +85,8 @@ impl Plan {
         "hosts",
         "secrets",
         "vars",
+        "dns",
+        "proxies",
         "stages",
     ];
 
@@ -125,6 +135,14 @@ impl Plan {
             .map(|mut v| named_table(&mut v, "`secrets`", p, Secret::read))
             .unwrap_or_default();
         let vars = f.optional("vars", p).unwrap_or_default();
+        let dns = f
+            .take_raw("dns")
+            .map(|mut v| named_table(&mut v, "`dns`", p, crate::traffic::DnsProvider::read))
+            .unwrap_or_default();
+        let proxies = f
+            .take_raw("proxies")
+            .map(|mut v| named_table(&mut v, "`proxies`", p, crate::traffic::Proxy::read))
+            .unwrap_or_default();
         let stages = match f.take_raw("stages") {
             Some(mut v) => match v.take() {
                 ValueInner::Array(items) => items
@@ -162,6 +180,8 @@ impl Plan {
             hosts,
             secrets,
             vars,
+            dns,
+            proxies,
             stages,
             dir,
         })
@@ -175,6 +195,16 @@ impl Plan {
     /// The secret named `name`.
     pub fn secret(&self, name: &str) -> Option<&Secret> {
         self.secrets.iter().find(|s| s.name.value == name)
+    }
+
+    /// The DNS provider named `name`.
+    pub fn dns_provider(&self, name: &str) -> Option<&crate::traffic::DnsProvider> {
+        self.dns.iter().find(|d| d.name.value == name)
+    }
+
+    /// The proxy named `name`.
+    pub fn proxy(&self, name: &str) -> Option<&crate::traffic::Proxy> {
+        self.proxies.iter().find(|x| x.name.value == name)
     }
 
     /// Every step with its stage, in run order.

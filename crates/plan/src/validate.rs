@@ -56,6 +56,7 @@ pub fn validate(plan: &Plan, declared: &Declared, src: &str, p: &mut Problems) {
             p.push(duplicate("stage name", &stage.name, first, src));
         }
     }
+    crate::traffic::validate(plan, p);
     let mut step_ids: BTreeMap<&str, Span> = BTreeMap::new();
     let host_names: Vec<&str> = plan.hosts.iter().map(|h| h.name.value.as_str()).collect();
     for (_, step) in plan.steps() {
@@ -112,6 +113,12 @@ pub fn validate(plan: &Plan, declared: &Declared, src: &str, p: &mut Problems) {
                 }
             }
             StepKind::Approve(_) => {}
+            // Checked with the traffic sections (crate::traffic::validate).
+            StepKind::DnsLowerTtl(_)
+            | StepKind::DnsSwitch(_)
+            | StepKind::DnsVerify(_)
+            | StepKind::DnsRaiseTtl(_)
+            | StepKind::ProxySwitch(_) => {}
         }
     }
 }

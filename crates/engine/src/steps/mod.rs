@@ -2,8 +2,13 @@
 //! section, chosen here by the step's kind.
 
 mod approve;
+mod dns_switch;
+mod dns_ttl;
+mod dns_verify;
 mod pipe;
+mod proxy_switch;
 mod run;
+mod traffic;
 mod wait;
 
 use crate::step::StepRunner;
@@ -16,6 +21,11 @@ pub fn runner(kind: &StepKind) -> Box<dyn StepRunner + '_> {
         StepKind::Pipe(s) => Box::new(pipe::Pipe(s)),
         StepKind::Approve(s) => Box::new(approve::Approve(s)),
         StepKind::Wait(s) => Box::new(wait::Wait(s)),
+        StepKind::DnsLowerTtl(s) => Box::new(dns_ttl::DnsTtl { step: s, lower: true }),
+        StepKind::DnsRaiseTtl(s) => Box::new(dns_ttl::DnsTtl { step: s, lower: false }),
+        StepKind::DnsSwitch(s) => Box::new(dns_switch::DnsSwitch(s)),
+        StepKind::DnsVerify(s) => Box::new(dns_verify::DnsVerify(s)),
+        StepKind::ProxySwitch(s) => Box::new(proxy_switch::ProxySwitch(s)),
     }
 }
 

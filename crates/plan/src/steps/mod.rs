@@ -1,11 +1,19 @@
 //! Steps: one kind per file, listed in the registry below ([`KINDS`] and [`read_kind`]).
 
 mod approve;
+mod dns_switch;
+mod dns_ttl;
+mod dns_verify;
 mod pipe;
+mod proxy_switch;
 mod run;
 mod wait;
 
 pub use approve::ApproveStep;
+pub use dns_switch::DnsSwitchStep;
+pub use dns_ttl::DnsTtlStep;
+pub use dns_verify::DnsVerifyStep;
+pub use proxy_switch::ProxySwitchStep;
 pub use pipe::{PipeEnd, PipeStep};
 pub use run::RunStep;
 pub use wait::WaitStep;
@@ -18,7 +26,7 @@ use toml_span::value::Value;
 pub const COMMON_FIELDS: &[&str] = &["id", "kind", "description"];
 
 /// Every step kind, in the order `cutover init` documents them.
-pub const KINDS: &[&str] = &["run", "pipe", "approve", "wait"];
+pub const KINDS: &[&str] = &["run", "pipe", "approve", "wait", "dns.lower_ttl", "dns.switch", "dns.verify", "dns.raise_ttl", "proxy.switch"];
 
 /// One step of a stage.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
@@ -50,6 +58,21 @@ pub enum StepKind {
     /// A time gate: a duration, a point in time, or a delay after another step.
     #[serde(rename = "wait")]
     Wait(WaitStep),
+    /// Lower the TTL of records and journal when the old TTL has expired everywhere.
+    #[serde(rename = "dns.lower_ttl")]
+    DnsLowerTtl(DnsTtlStep),
+    /// Point records at the new host, one atomic change per zone.
+    #[serde(rename = "dns.switch")]
+    DnsSwitch(DnsSwitchStep),
+    /// Wait until every authoritative server and listed resolver answers the new values.
+    #[serde(rename = "dns.verify")]
+    DnsVerify(DnsVerifyStep),
+    /// Raise the TTL of records back once the new host is settled.
+    #[serde(rename = "dns.raise_ttl")]
+    DnsRaiseTtl(DnsTtlStep),
+    /// Point a reverse proxy at a new upstream once it is healthy (blue/green).
+    #[serde(rename = "proxy.switch")]
+    ProxySwitch(ProxySwitchStep),
 }
 
 impl StepKind {
@@ -60,6 +83,11 @@ impl StepKind {
             StepKind::Pipe(_) => "pipe",
             StepKind::Approve(_) => "approve",
             StepKind::Wait(_) => "wait",
+            StepKind::DnsLowerTtl(_) => "dns.lower_ttl",
+            StepKind::DnsSwitch(_) => "dns.switch",
+            StepKind::DnsVerify(_) => "dns.verify",
+            StepKind::DnsRaiseTtl(_) => "dns.raise_ttl",
+            StepKind::ProxySwitch(_) => "proxy.switch",
         }
     }
 }
@@ -82,6 +110,27 @@ fn read_kind(name: &str, f: &mut Fields<'_>, p: &mut Problems) -> Option<StepKin
         "wait" => {
             f.set_known(WaitStep::FIELDS);
             WaitStep::read(f, p).map(StepKind::Wait)
+        }
+        "dns.lower_ttl" | "dns.raise_ttl" => {
+            f.set_known(DnsTtlStep::FIELDS);
+            let step = DnsTtlStep::read(f, p)?;
+            Some(if name == "dns.lower_ttl" {
+                StepKind::DnsLowerTtl(step)
+            } else {
+                StepKind::DnsRaiseTtl(step)
+            })
+        }
+        "dns.switch" => {
+            f.set_known(DnsSwitchStep::FIELDS);
+            DnsSwitchStep::read(f, p).map(StepKind::DnsSwitch)
+        }
+        "dns.verify" => {
+            f.set_known(DnsVerifyStep::FIELDS);
+            DnsVerifyStep::read(f, p).map(StepKind::DnsVerify)
+        }
+        "proxy.switch" => {
+            f.set_known(ProxySwitchStep::FIELDS);
+            ProxySwitchStep::read(f, p).map(StepKind::ProxySwitch)
         }
         _ => None,
     }

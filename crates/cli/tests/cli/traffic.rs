@@ -1,0 +1,115 @@
+//! Traffic steps end to end: `dns.lower_ttl`, `dns.switch` (refused until the old TTL has
+//! expired everywhere), `dns.verify` and rollback, against a BIND primary + secondary with
+//! TSIG on lab hosts.
+
+use crate::fixture::{contains, Run};
+use cutover_testbed::dns::{BindPair, TsigKey, Zone};
+use cutover_testbed::Lab;
+use std::process::Command;
+
+fn dig(server: &str, name: &str) -> String {
+    let out = Command::new("dig")
+        .args(["+norec", "+noall", "+answer", &format!("@{server}"), name, "A"])
+        .output()
+        .expect("dig");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn dns_switch_waits_out_the_lowered_ttl_switches_both_servers_and_rolls_back() {
+    let lab = Lab::builder().host("old").host("new").host("dns").host("dns2").start().unwrap();
+    let key = TsigKey::generate("cutover").unwrap();
+    let (old, new) = (lab.host("old").address(), lab.host("new").address());
+    let zone = Zone::new("example.test", 300).record_ttl("www", "A", &old.to_string(), 2);
+    let bind = BindPair::start(lab.host("dns"), Some(lab.host("dns2")), &[zone], &key).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let plan = dir.path().join("cutover.toml");
+    std::fs::write(
+        &plan,
+        format!(
+            r#"name = "dns-test"
+[ssh]
+config = "{ssh}"
+[hosts.old]
+ssh = "old"
+address = "{old}"
+[hosts.new]
+ssh = "new"
+address = "{new}"
+[secrets.tsig]
+env = "TEST_TSIG_SECRET"
+[dns.lab]
+provider = "rfc2136"
+server = "{primary}"
+zones = ["example.test"]
+tsig_key = "cutover"
+tsig_secret = "tsig"
+
+[[stages]]
+name = "switch"
+[[stages.steps]]
+id = "lower-ttl"
+kind = "dns.lower_ttl"
+provider = "lab"
+records = [{{ name = "www.example.test", type = "A" }}]
+ttl = "1s"
+[[stages.steps]]
+id = "flip"
+kind = "dns.switch"
+provider = "lab"
+records = [{{ name = "www.example.test", type = "A", value = "{{{{ hosts.new.address }}}}" }}]
+[[stages.steps]]
+id = "propagated"
+kind = "dns.verify"
+provider = "lab"
+records = [{{ name = "www.example.test", value = "{{{{ hosts.new.address }}}}" }}]
+timeout = "10s"
+"#,
+            ssh = lab.ssh_config().display(),
+            primary = bind.primary.address,
+        ),
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        Run(Command::new(env!("CARGO_BIN_EXE_cutover"))
+            .arg("-f")
+            .arg(&plan)
+            .args(args)
+            .env("NO_COLOR", "1")
+            .env("TEST_TSIG_SECRET", &key.secret)
+            .output()
+            .unwrap())
+    };
+    let shown = run(&["plan"]).expect(0).stdout();
+    assert!(shown.contains("www.example.test A -> "), "{shown}");
+
+    // The old TTL (2 s) has not expired right after lowering it: the switch refuses.
+    let first = run(&["apply", "--yes"]).expect(5);
+    let err = first.stderr() + &first.stdout();
+    assert!(err.contains("have not expired everywhere yet") && err.contains("left"), "{err}");
+    assert!(dig(&bind.primary.socket().replace(":53", ""), "www.example.test").contains(&old.to_string()));
+
+    std::thread::sleep(std::time::Duration::from_millis(2200));
+    let done = run(&["apply", "--yes"]).expect(0);
+    let out = done.stdout() + &done.stderr();
+    assert!(out.contains("consistent"), "{out}");
+    for s in bind.servers() {
+        let answer = dig(&s.address.to_string(), "www.example.test");
+        assert!(answer.contains(&new.to_string()) && answer.contains("\t1\tIN"), "{}: {answer}", s.address);
+    }
+    let journal = std::fs::read(dir.path().join("cutover.journal.db")).unwrap();
+    assert!(!contains(&journal, &key.secret), "the TSIG secret reached the journal");
+
+    run(&["rollback", "--yes"]).expect(0);
+    for s in bind.servers() {
+        let mut answer = String::new();
+        for _ in 0..50 {
+            answer = dig(&s.address.to_string(), "www.example.test");
+            if answer.contains(&old.to_string()) && answer.contains("\t2\tIN") {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        assert!(answer.contains(&old.to_string()) && answer.contains("\t2\tIN"), "{}: {answer}", s.address);
+    }
+}

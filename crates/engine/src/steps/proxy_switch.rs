@@ -1,0 +1,115 @@
+//! `proxy.switch`: a reverse proxy pointed at the new upstream once that upstream answers its
+//! health check. The previous upstream is journaled before the change; rollback puts it back
+//! in one step. The health check is the traffic crate's minimal one (TCP + HTTP GET), behind
+//! a trait the checks crate can replace.
+
+use super::traffic::{load_state, save_state, switcher, CtxRunner};
+use crate::context::{StepCtx, Values};
+use crate::error::EngineError;
+use crate::step::{Applied, StepRunner, Verified};
+use async_trait::async_trait;
+use cutover_plan::steps::ProxySwitchStep;
+use cutover_traffic::health::{HealthGate, HttpGet};
+use std::time::{Duration, Instant};
+
+pub(crate) struct ProxySwitch<'a>(pub &'a ProxySwitchStep);
+
+const PREVIOUS: &str = "previous-upstream";
+
+impl ProxySwitch<'_> {
+    fn gate(&self) -> HttpGet {
+        HttpGet {
+            path: self.0.health.clone().unwrap_or_else(|| "/".into()),
+            host: None,
+            timeout: self.0.health_timeout.unwrap_or(Duration::from_secs(3)),
+        }
+    }
+}
+
+#[async_trait]
+impl StepRunner for ProxySwitch<'_> {
+    fn plan(&self, values: &Values<'_>) -> Result<Vec<String>, EngineError> {
+        let to = super::show(&self.0.to, values)?;
+        let mut lines = vec![format!(
+            "only if GET {} on {to} answers 2xx/3xx",
+            self.gate().path
+        )];
+        lines.extend(switcher(values.plan, &self.0.proxy.value)?.preview(&to));
+        lines.push("the previous upstream is journaled; rollback switches back".into());
+        Ok(lines)
+    }
+
+    async fn verify(&self, ctx: &StepCtx<'_>) -> Result<Verified, EngineError> {
+        if load_state::<String>(ctx, ctx.id(), PREVIOUS)?.is_some() {
+            return Ok(Verified::NotInPlace);
+        }
+        let to = ctx.render(&self.0.to)?;
+        let s = switcher(ctx.plan, &self.0.proxy.value)?;
+        let now = s
+            .current(&CtxRunner(ctx))
+            .await
+            .map_err(|e| ctx.failed(e.to_string()))?;
+        Ok(if now == to {
+            Verified::InPlace
+        } else {
+            Verified::NotInPlace
+        })
+    }
+
+    async fn apply(&self, ctx: &StepCtx<'_>) -> Result<Applied, EngineError> {
+        let to = ctx.render(&self.0.to)?;
+        let s = switcher(ctx.plan, &self.0.proxy.value)?;
+        let seen =
+            self.gate().check(&to).await.map_err(|reason| {
+                ctx.verify_failed(format!("{}: not switched: {reason}", s.name()))
+            })?;
+        ctx.detail(seen);
+        let runner = CtxRunner(ctx);
+        let before = s
+            .current(&runner)
+            .await
+            .map_err(|e| ctx.failed(e.to_string()))?;
+        if load_state::<String>(ctx, ctx.id(), PREVIOUS)?.is_none() {
+            save_state(
+                ctx,
+                &format!("proxy:{}", self.0.proxy.value),
+                PREVIOUS,
+                &before,
+            )?;
+        }
+        let started = Instant::now();
+        s.switch(&runner, &to)
+            .await
+            .map_err(|e| ctx.failed(e.to_string()))?;
+        let after = s
+            .current(&runner)
+            .await
+            .map_err(|e| ctx.failed(e.to_string()))?;
+        if after != to {
+            return Err(ctx.failed(format!(
+                "{}: after the switch it still sends traffic to {after}, not {to}",
+                s.name()
+            )));
+        }
+        ctx.measure("switch_ms", started.elapsed().as_secs_f64() * 1000.0, "ms")?;
+        Ok(Applied::Done {
+            summary: format!(
+                "{}: {before} -> {to} in {} ms",
+                s.name(),
+                started.elapsed().as_millis()
+            ),
+        })
+    }
+
+    async fn rollback(&self, ctx: &StepCtx<'_>) -> Result<Option<String>, EngineError> {
+        let Some(previous) = load_state::<String>(ctx, ctx.id(), PREVIOUS)? else {
+            return Ok(None);
+        };
+        let s = switcher(ctx.plan, &self.0.proxy.value)?;
+        let runner = CtxRunner(ctx);
+        s.switch(&runner, &previous)
+            .await
+            .map_err(|e| ctx.failed(e.to_string()))?;
+        Ok(Some(format!("{}: back to {previous}", s.name())))
+    }
+}

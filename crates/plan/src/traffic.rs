@@ -1,0 +1,362 @@
+//! Where traffic is switched: DNS providers (`[dns.NAME]`) and reverse proxies
+//! (`[proxies.NAME]`), and the record lists of the `dns.*` steps. Which providers and proxy
+//! kinds exist is the traffic crate's registry; the names are repeated here so that a typo is
+//! a plan problem with its location.
+
+use crate::problem::{did_you_mean, Problem, Problems};
+use crate::read::Fields;
+use crate::read::{FromToml, Spanned};
+use crate::template::Template;
+use std::time::Duration;
+use toml_span::value::Value;
+
+/// DNS provider kinds.
+pub const DNS_PROVIDERS: &[&str] = &["rfc2136", "cloudflare", "manual"];
+/// Proxy kinds.
+pub const PROXY_KINDS: &[&str] = &["caddy", "haproxy", "nginx"];
+/// Record types the `dns.*` steps change.
+pub const RECORD_TYPES: &[&str] = &["A", "AAAA", "CNAME"];
+
+/// `[dns.NAME]`: a DNS provider holding the zones whose records move.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
+pub struct DnsProvider {
+    /// The provider's name in the plan (the key of `[dns.NAME]`).
+    #[serde(skip)]
+    pub name: Spanned<String>,
+    /// `rfc2136` (dynamic updates with TSIG: BIND, Knot, PowerDNS), `cloudflare` or `manual`.
+    pub provider: Spanned<String>,
+    /// The zones the plan changes (`example.com`); each record belongs to the longest match.
+    pub zones: Vec<String>,
+    /// rfc2136: the primary server that takes updates, `address` or `address:port`.
+    pub server: Option<String>,
+    /// rfc2136: the TSIG key's name as the server knows it.
+    pub tsig_key: Option<String>,
+    /// rfc2136: `hmac-sha256` (default), `hmac-sha384` or `hmac-sha512`.
+    pub tsig_algorithm: Option<String>,
+    /// rfc2136: the secret (from `[secrets]`, by name) holding the key's base64 value.
+    pub tsig_secret: Option<Spanned<String>>,
+    /// cloudflare: the secret (from `[secrets]`, by name) holding an API token with
+    /// Zone.DNS edit permission.
+    pub api_token: Option<Spanned<String>>,
+    /// cloudflare: the API's base URL (default `https://api.cloudflare.com/client/v4`).
+    pub api: Option<String>,
+    /// Name servers to query (`address[:port]`) instead of those found from the NS records.
+    #[serde(default)]
+    pub nameservers: Vec<String>,
+    /// Per-request timeout (default "5s").
+    #[schemars(with = "Option<String>")]
+    pub timeout: Option<Duration>,
+    /// manual: how long to wait for the operator's change (default "1h").
+    #[schemars(with = "Option<String>")]
+    pub wait: Option<Duration>,
+}
+
+impl DnsProvider {
+    /// The fields `[dns.NAME]` accepts.
+    pub const FIELDS: &'static [&'static str] = &[
+        "provider",
+        "zones",
+        "server",
+        "tsig_key",
+        "tsig_algorithm",
+        "tsig_secret",
+        "api_token",
+        "api",
+        "nameservers",
+        "timeout",
+        "wait",
+    ];
+
+    /// Reads `[dns.NAME]`.
+    pub fn read(name: Spanned<String>, value: &mut Value<'_>, p: &mut Problems) -> Option<Self> {
+        let owner = format!("DNS provider `{}`", name.value);
+        let mut f = Fields::new(value, owner.clone(), Self::FIELDS, p)?;
+        let provider: Option<Spanned<String>> = f.required("provider", p);
+        let zones: Option<Vec<String>> = f.required("zones", p);
+        let d = DnsProvider {
+            provider: provider.clone()?,
+            zones: zones.unwrap_or_default(),
+            server: f.optional("server", p),
+            tsig_key: f.optional("tsig_key", p),
+            tsig_algorithm: f.optional("tsig_algorithm", p),
+            tsig_secret: f.optional("tsig_secret", p),
+            api_token: f.optional("api_token", p),
+            api: f.optional("api", p),
+            nameservers: f.optional("nameservers", p).unwrap_or_default(),
+            timeout: f.optional("timeout", p),
+            wait: f.optional("wait", p),
+            name,
+        };
+        let span = f.span();
+        f.finish(p);
+        let kind = d.provider.value.as_str();
+        if !DNS_PROVIDERS.contains(&kind) {
+            p.push(unknown_kind("DNS provider", &d.provider, DNS_PROVIDERS));
+            return None;
+        }
+        let need = |field: &str, present: bool, p: &mut Problems| {
+            if !present {
+                p.push(
+                    Problem::new(span, format!("{owner} (`{kind}`) needs `{field}`"), format!("`{field}` is missing"))
+                        .help(match field {
+                            "server" => "add `server = \"192.0.2.53\"`: the zone's primary, which takes updates".to_string(),
+                            "tsig_secret" => "add `tsig_key = \"NAME\"` and `tsig_secret = \"SECRET\"` naming a `[secrets.SECRET]` with the key's base64 value".to_string(),
+                            _ => "add `api_token = \"SECRET\"` naming a `[secrets.SECRET]` holding a Cloudflare API token".to_string(),
+                        }),
+                );
+            }
+        };
+        match kind {
+            "rfc2136" => {
+                need("server", d.server.is_some(), p);
+                need(
+                    "tsig_secret",
+                    d.tsig_secret.is_some() && d.tsig_key.is_some(),
+                    p,
+                );
+            }
+            "cloudflare" => need("api_token", d.api_token.is_some(), p),
+            _ => {}
+        }
+        Some(d)
+    }
+}
+
+/// `[proxies.NAME]`: a reverse proxy whose upstream a `proxy.switch` step changes.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
+pub struct Proxy {
+    /// The proxy's name in the plan (the key of `[proxies.NAME]`).
+    #[serde(skip)]
+    pub name: Spanned<String>,
+    /// `caddy` (admin API), `haproxy` (runtime API) or `nginx` (upstream include + reload).
+    pub kind: Spanned<String>,
+    /// The plan host the proxy runs on; its control interface is used from there.
+    pub host: Spanned<String>,
+    /// caddy: the admin API address on the host (default `localhost:2019`).
+    pub admin: Option<String>,
+    /// caddy: the `@id` of the `reverse_proxy` handler (default `cutover`).
+    pub id: Option<String>,
+    /// haproxy: the admin stats socket's path (default `/run/haproxy/admin.sock`).
+    pub socket: Option<String>,
+    /// haproxy: the backend holding the server entry.
+    pub backend: Option<String>,
+    /// haproxy: the server entry to move.
+    pub server: Option<String>,
+    /// nginx: the include file holding the upstream's `server ADDRESS:PORT;` line.
+    pub include: Option<String>,
+    /// nginx: extra arguments for `nginx -t` and `nginx -s reload` (e.g. ["-c", "/etc/nginx/x.conf"]).
+    #[serde(default)]
+    pub nginx_args: Vec<String>,
+}
+
+impl Proxy {
+    /// The fields `[proxies.NAME]` accepts.
+    pub const FIELDS: &'static [&'static str] = &[
+        "kind",
+        "host",
+        "admin",
+        "id",
+        "socket",
+        "backend",
+        "server",
+        "include",
+        "nginx_args",
+    ];
+
+    /// Reads `[proxies.NAME]`.
+    pub fn read(name: Spanned<String>, value: &mut Value<'_>, p: &mut Problems) -> Option<Self> {
+        let owner = format!("proxy `{}`", name.value);
+        let mut f = Fields::new(value, owner.clone(), Self::FIELDS, p)?;
+        let kind: Option<Spanned<String>> = f.required("kind", p);
+        let host: Option<Spanned<String>> = f.required("host", p);
+        let x = Proxy {
+            admin: f.optional("admin", p),
+            id: f.optional("id", p),
+            socket: f.optional("socket", p),
+            backend: f.optional("backend", p),
+            server: f.optional("server", p),
+            include: f.optional("include", p),
+            nginx_args: f.optional("nginx_args", p).unwrap_or_default(),
+            kind: kind?,
+            host: host?,
+            name,
+        };
+        let span = f.span();
+        f.finish(p);
+        if !PROXY_KINDS.contains(&x.kind.value.as_str()) {
+            p.push(unknown_kind("proxy kind", &x.kind, PROXY_KINDS));
+            return None;
+        }
+        let missing: Vec<&str> = match x.kind.value.as_str() {
+            "haproxy" => [
+                ("backend", x.backend.is_some()),
+                ("server", x.server.is_some()),
+            ]
+            .iter()
+            .filter(|(_, ok)| !ok)
+            .map(|(n, _)| *n)
+            .collect(),
+            "nginx" if x.include.is_none() => vec!["include"],
+            _ => Vec::new(),
+        };
+        for field in missing {
+            p.push(
+                Problem::new(
+                    span,
+                    format!("{owner} (`{}`) needs `{field}`", x.kind.value),
+                    format!("`{field}` is missing"),
+                )
+                .help(format!("add `{field} = \"...\"` to {owner}")),
+            );
+        }
+        Some(x)
+    }
+}
+
+/// One record set a `dns.*` step names: `{ name = "www.example.com", type = "A", value = "..." }`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
+pub struct DnsRecord {
+    /// The fully qualified name (`www.example.com`).
+    pub name: Spanned<String>,
+    /// `A`, `AAAA` or `CNAME` (default `A`).
+    #[serde(rename = "type")]
+    pub rtype: Spanned<String>,
+    /// The new value (`{{ hosts.new.address }}`, a CNAME target); `dns.switch` and
+    /// `dns.verify` need it, TTL steps ignore it.
+    pub value: Option<Template>,
+    /// cloudflare: the proxied flag to set.
+    pub proxied: Option<bool>,
+}
+
+impl DnsRecord {
+    const FIELDS: &'static [&'static str] = &["name", "type", "value", "proxied"];
+}
+
+impl FromToml for DnsRecord {
+    fn read(value: &mut Value<'_>, what: &str, p: &mut Problems) -> Option<Self> {
+        let span = value.span;
+        let mut f = Fields::new(value, what.to_string(), Self::FIELDS, p)?;
+        let name: Option<Spanned<String>> = f.required("name", p);
+        let rtype: Option<Spanned<String>> = f.optional("type", p);
+        let r = DnsRecord {
+            value: f.optional("value", p),
+            proxied: f.optional("proxied", p),
+            rtype: rtype.unwrap_or(Spanned {
+                value: "A".into(),
+                span,
+            }),
+            name: name?,
+        };
+        f.finish(p);
+        if !RECORD_TYPES.contains(&r.rtype.value.to_ascii_uppercase().as_str()) {
+            p.push(
+                Problem::new(
+                    r.rtype.span,
+                    format!(
+                        "record type `{}` is not supported by the DNS steps",
+                        r.rtype.value
+                    ),
+                    "unsupported type",
+                )
+                .help("switch A, AAAA or CNAME records"),
+            );
+            return None;
+        }
+        Some(r)
+    }
+}
+
+fn unknown_kind(what: &str, got: &Spanned<String>, known: &[&str]) -> Problem {
+    let help = match did_you_mean(&got.value, known.iter().copied()) {
+        Some(near) => format!("did you mean `{near}`?"),
+        None => format!("use one of: {}", known.join(", ")),
+    };
+    Problem::new(
+        got.span,
+        format!("unknown {what} `{}`", got.value),
+        format!("unknown {what}"),
+    )
+    .help(help)
+}
+
+/// Cross-references of the traffic sections and steps: providers, proxies, hosts and secrets
+/// that exist, values present where needed and free of secrets.
+pub(crate) fn validate(plan: &crate::Plan, p: &mut Problems) {
+    use crate::steps::StepKind as K;
+    let secret = |s: &Option<Spanned<String>>, p: &mut Problems| {
+        if let Some(s) = s {
+            if plan.secret(&s.value).is_none() {
+                let names: Vec<&str> = plan.secrets.iter().map(|x| x.name.value.as_str()).collect();
+                p.push(missing("secret", s, &names, "[secrets]"));
+            }
+        }
+    };
+    for d in &plan.dns {
+        secret(&d.tsig_secret, p);
+        secret(&d.api_token, p);
+    }
+    let hosts: Vec<&str> = plan.hosts.iter().map(|h| h.name.value.as_str()).collect();
+    for x in &plan.proxies {
+        if plan.host(&x.host.value).is_none() {
+            p.push(missing("host", &x.host, &hosts, "[hosts]"));
+        }
+    }
+    let providers: Vec<&str> = plan.dns.iter().map(|d| d.name.value.as_str()).collect();
+    let proxies: Vec<&str> = plan.proxies.iter().map(|d| d.name.value.as_str()).collect();
+    for (_, step) in plan.steps() {
+        let (provider, records, needs_value) = match &step.kind {
+            K::DnsLowerTtl(s) | K::DnsRaiseTtl(s) => (&s.provider, &s.records, false),
+            K::DnsSwitch(s) => (&s.provider, &s.records, true),
+            K::DnsVerify(s) => (&s.provider, &s.records, true),
+            K::ProxySwitch(s) => {
+                if plan.proxy(&s.proxy.value).is_none() {
+                    p.push(missing("proxy", &s.proxy, &proxies, "[proxies]"));
+                }
+                continue;
+            }
+            _ => continue,
+        };
+        if plan.dns_provider(&provider.value).is_none() {
+            p.push(missing("DNS provider", provider, &providers, "[dns]"));
+        }
+        for r in records {
+            match &r.value {
+                None if needs_value => p.push(
+                    Problem::new(
+                        r.name.span,
+                        format!(
+                            "record `{}` of step `{}` has no `value`",
+                            r.name.value, step.id.value
+                        ),
+                        "no value",
+                    )
+                    .help(
+                        "add `value = \"{{ hosts.new.address }}\"` (the address traffic moves to)",
+                    ),
+                ),
+                Some(t) if t.uses_secrets() => p.push(Problem::new(
+                    t.span,
+                    "a DNS record value cannot use a secret: records are public",
+                    "secret in a record",
+                )),
+                _ => {}
+            }
+        }
+    }
+}
+
+fn missing(what: &str, name: &Spanned<String>, known: &[&str], section: &str) -> Problem {
+    let problem = Problem::new(
+        name.span,
+        format!("unknown {what} `{}`", name.value),
+        format!("no such {what}"),
+    );
+    match did_you_mean(&name.value, known.iter().copied()) {
+        Some(near) => problem.help(format!("did you mean `{near}`?")),
+        None if known.is_empty() => problem.help(format!("define it in `{section}`")),
+        None => problem.help(format!(
+            "define it in `{section}`, or use one of: {}",
+            known.join(", ")
+        )),
+    }
+}
