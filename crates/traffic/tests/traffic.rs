@@ -4,4 +4,5 @@
 mod traffic {
     pub mod dns_bind;
     pub mod fixture;
+    pub mod proxy;
 }

@@ -9,7 +9,14 @@ use std::process::Command;
 
 fn dig(server: &str, name: &str) -> String {
     let out = Command::new("dig")
-        .args(["+norec", "+noall", "+answer", &format!("@{server}"), name, "A"])
+        .args([
+            "+norec",
+            "+noall",
+            "+answer",
+            &format!("@{server}"),
+            name,
+            "A",
+        ])
         .output()
         .expect("dig");
     String::from_utf8_lossy(&out.stdout).into_owned()
@@ -17,7 +24,13 @@ fn dig(server: &str, name: &str) -> String {
 
 #[test]
 fn dns_switch_waits_out_the_lowered_ttl_switches_both_servers_and_rolls_back() {
-    let lab = Lab::builder().host("old").host("new").host("dns").host("dns2").start().unwrap();
+    let lab = Lab::builder()
+        .host("old")
+        .host("new")
+        .host("dns")
+        .host("dns2")
+        .start()
+        .unwrap();
     let key = TsigKey::generate("cutover").unwrap();
     let (old, new) = (lab.host("old").address(), lab.host("new").address());
     let zone = Zone::new("example.test", 300).record_ttl("www", "A", &old.to_string(), 2);
@@ -86,8 +99,15 @@ timeout = "10s"
     // The old TTL (2 s) has not expired right after lowering it: the switch refuses.
     let first = run(&["apply", "--yes"]).expect(5);
     let err = first.stderr() + &first.stdout();
-    assert!(err.contains("have not expired everywhere yet") && err.contains("left"), "{err}");
-    assert!(dig(&bind.primary.socket().replace(":53", ""), "www.example.test").contains(&old.to_string()));
+    assert!(
+        err.contains("have not expired everywhere yet") && err.contains("left"),
+        "{err}"
+    );
+    assert!(dig(
+        &bind.primary.socket().replace(":53", ""),
+        "www.example.test"
+    )
+    .contains(&old.to_string()));
 
     std::thread::sleep(std::time::Duration::from_millis(2200));
     let done = run(&["apply", "--yes"]).expect(0);
@@ -95,10 +115,17 @@ timeout = "10s"
     assert!(out.contains("consistent"), "{out}");
     for s in bind.servers() {
         let answer = dig(&s.address.to_string(), "www.example.test");
-        assert!(answer.contains(&new.to_string()) && answer.contains("\t1\tIN"), "{}: {answer}", s.address);
+        assert!(
+            answer.contains(&new.to_string()) && answer.contains("\t1\tIN"),
+            "{}: {answer}",
+            s.address
+        );
     }
     let journal = std::fs::read(dir.path().join("cutover.journal.db")).unwrap();
-    assert!(!contains(&journal, &key.secret), "the TSIG secret reached the journal");
+    assert!(
+        !contains(&journal, &key.secret),
+        "the TSIG secret reached the journal"
+    );
 
     run(&["rollback", "--yes"]).expect(0);
     for s in bind.servers() {
@@ -110,6 +137,10 @@ timeout = "10s"
             }
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
-        assert!(answer.contains(&old.to_string()) && answer.contains("\t2\tIN"), "{}: {answer}", s.address);
+        assert!(
+            answer.contains(&old.to_string()) && answer.contains("\t2\tIN"),
+            "{}: {answer}",
+            s.address
+        );
     }
 }

@@ -35,10 +35,21 @@ impl Nginx {
         let inc = quote(&self.include);
         let server_line = format!("server {to};");
         let line = quote(&server_line);
+        // After `-s reload` the master starts new workers and tells the old ones to stop
+        // accepting; until it has, new connections may still reach the old upstream. So the
+        // script waits (up to 5 s) until none of the master's old workers accepts any more.
         let script = format!(
             "set -e; cp {inc} {inc}.cutover-prev; printf '%s\\n' {line} > {inc}.cutover-new; mv {inc}.cutover-new {inc}; \
-             if {test} 2>&1; then {reload}; else mv {inc}.cutover-prev {inc}; exit {TEST_FAILED}; fi",
+             if ! {test} 2>&1; then mv {inc}.cutover-prev {inc}; exit {TEST_FAILED}; fi; \
+             pidfile=$({dump} 2>/dev/null | awk '$1==\"pid\" {{sub(\";\",\"\",$2); print $2; exit}}'); \
+             master=$(cat \"${{pidfile:-/run/nginx.pid}}\" 2>/dev/null || true); \
+             old=$([ -n \"$master\" ] && ps -o pid= --ppid \"$master\" || true); \
+             {reload}; \
+             i=0; while [ $i -lt 250 ]; do busy=0; for p in $old; do \
+             if ps -o args= -p $p 2>/dev/null | grep -qx 'nginx: worker process'; then busy=1; fi; done; \
+             [ $busy = 0 ] && break; sleep 0.02; i=$((i+1)); done",
             test = self.nginx(&["-t", "-q"]),
+            dump = self.nginx(&["-T"]),
             reload = self.nginx(&["-s", "reload"]),
         );
         Command::shell(&self.host, script)
