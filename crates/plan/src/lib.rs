@@ -1,6 +1,7 @@
 //! cutover's plan file (`cutover.toml`): its types, reading with every problem located, and
 //! cross-reference validation. No I/O beyond reading the file itself.
 
+pub mod checks;
 pub mod host;
 pub mod plan;
 pub mod problem;
@@ -14,6 +15,7 @@ pub mod templates;
 pub mod traffic;
 mod validate;
 
+pub use checks::{Check, CheckKind};
 pub use host::Host;
 pub use plan::{JournalConfig, Plan, SshConfig};
 pub use problem::{PlanErrors, Problem};

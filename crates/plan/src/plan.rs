@@ -1,5 +1,6 @@
 //! The plan file as a whole: `cutover.toml`.
 
+use crate::checks::Check;
 use crate::host::Host;
 use crate::problem::{Problem, Problems};
 use crate::read::{named_table, Fields};
@@ -33,6 +34,10 @@ pub struct Plan {
     /// Plain values for `{{ vars.NAME }}` references.
     #[serde(default)]
     pub vars: BTreeMap<String, String>,
+    /// Probes, by name: `[checks.health]`, used by `check` and `soak` steps.
+    #[serde(default)]
+    #[schemars(with = "BTreeMap<String, Check>")]
+    pub checks: Vec<Check>,
     /// DNS providers, by name: `[dns.example]`, used by the `dns.*` steps.
     #[serde(default)]
     #[schemars(with = "BTreeMap<String, crate::traffic::DnsProvider>")]
@@ -87,6 +92,7 @@ impl Plan {
         "vars",
         "dns",
         "proxies",
+        "checks",
         "stages",
     ];
 
@@ -143,6 +149,10 @@ impl Plan {
             .take_raw("proxies")
             .map(|mut v| named_table(&mut v, "`proxies`", p, crate::traffic::Proxy::read))
             .unwrap_or_default();
+        let checks = f
+            .take_raw("checks")
+            .map(|mut v| named_table(&mut v, "`checks`", p, Check::read))
+            .unwrap_or_default();
         let stages = match f.take_raw("stages") {
             Some(mut v) => match v.take() {
                 ValueInner::Array(items) => items
@@ -182,6 +192,7 @@ impl Plan {
             vars,
             dns,
             proxies,
+            checks,
             stages,
             dir,
         })
@@ -195,6 +206,11 @@ impl Plan {
     /// The secret named `name`.
     pub fn secret(&self, name: &str) -> Option<&Secret> {
         self.secrets.iter().find(|s| s.name.value == name)
+    }
+
+    /// The check named `name`.
+    pub fn check(&self, name: &str) -> Option<&Check> {
+        self.checks.iter().find(|c| c.name.value == name)
     }
 
     /// The DNS provider named `name`.

@@ -59,6 +59,8 @@ pub fn validate(plan: &Plan, declared: &Declared, src: &str, p: &mut Problems) {
     crate::traffic::validate(plan, p);
     let mut step_ids: BTreeMap<&str, Span> = BTreeMap::new();
     let host_names: Vec<&str> = plan.hosts.iter().map(|h| h.name.value.as_str()).collect();
+    let base = Checker { plan, declared, host_names: &host_names, owner: "" };
+    crate::checks::validate::section(&base, p);
     for (_, step) in plan.steps() {
         if let Some(first) = step_ids.insert(&step.id.value, step.id.span) {
             p.push(duplicate("step id", &step.id, first, src));
@@ -89,6 +91,7 @@ pub fn validate(plan: &Plan, declared: &Declared, src: &str, p: &mut Problems) {
                 check.optional_command("check", run.check.as_ref(), p);
                 check.optional_command("undo", run.undo.as_ref(), p);
                 check.env(&run.env, p);
+                crate::checks::validate::names(plan, &run.health, &owner, p);
             }
             StepKind::Pipe(pipe) => {
                 for end in [&pipe.from, &pipe.to] {
@@ -113,6 +116,8 @@ pub fn validate(plan: &Plan, declared: &Declared, src: &str, p: &mut Problems) {
                 }
             }
             StepKind::Approve(_) => {}
+            StepKind::Check(c) => crate::checks::validate::names(plan, &c.checks, &owner, p),
+            StepKind::Soak(s) => crate::checks::validate::soak(&check, s, &step_ids, &step.id, p),
             // Checked with the traffic sections (crate::traffic::validate).
             StepKind::DnsLowerTtl(_)
             | StepKind::DnsSwitch(_)
@@ -172,15 +177,15 @@ fn duplicate(what: &str, name: &Spanned<String>, first: Span, src: &str) -> Prob
     ))
 }
 
-struct Checker<'a> {
-    plan: &'a Plan,
-    declared: &'a Declared,
-    host_names: &'a [&'a str],
-    owner: &'a str,
+pub(crate) struct Checker<'a> {
+    pub(crate) plan: &'a Plan,
+    pub(crate) declared: &'a Declared,
+    pub(crate) host_names: &'a [&'a str],
+    pub(crate) owner: &'a str,
 }
 
 impl Checker<'_> {
-    fn host(&self, name: &Spanned<String>, p: &mut Problems) {
+    pub(crate) fn host(&self, name: &Spanned<String>, p: &mut Problems) {
         if self.plan.host(&name.value).is_none() && !self.declared.hosts.contains(&name.value) {
             p.push(unknown(
                 "host",
@@ -193,7 +198,7 @@ impl Checker<'_> {
     }
 
     /// A field that becomes part of a command line: no secrets allowed.
-    fn command(&self, field: &str, t: &Template, p: &mut Problems) {
+    pub(crate) fn command(&self, field: &str, t: &Template, p: &mut Problems) {
         for (r, span) in t.references() {
             if let Reference::Secret(name) = r {
                 p.push(
@@ -220,13 +225,13 @@ impl Checker<'_> {
 
     /// Environment values may use secrets (they travel over stdin); names are checked where
     /// they are read, next to their location.
-    fn env(&self, env: &BTreeMap<String, Template>, p: &mut Problems) {
+    pub(crate) fn env(&self, env: &BTreeMap<String, Template>, p: &mut Problems) {
         for value in env.values() {
             self.references(value, p);
         }
     }
 
-    fn references(&self, t: &Template, p: &mut Problems) {
+    pub(crate) fn references(&self, t: &Template, p: &mut Problems) {
         for (r, span) in t.references() {
             match r {
                 Reference::Host { name, .. }

@@ -2,12 +2,14 @@
 //! section, chosen here by the step's kind.
 
 mod approve;
+pub(crate) mod check;
 mod dns_switch;
 mod dns_ttl;
 mod dns_verify;
 mod pipe;
 mod proxy_switch;
 mod run;
+mod soak;
 mod traffic;
 mod wait;
 
@@ -21,6 +23,8 @@ pub fn runner(kind: &StepKind) -> Box<dyn StepRunner + '_> {
         StepKind::Pipe(s) => Box::new(pipe::Pipe(s)),
         StepKind::Approve(s) => Box::new(approve::Approve(s)),
         StepKind::Wait(s) => Box::new(wait::Wait(s)),
+        StepKind::Check(s) => Box::new(check::Check(s)),
+        StepKind::Soak(s) => Box::new(soak::Soak(s)),
         StepKind::DnsLowerTtl(s) => Box::new(dns_ttl::DnsTtl { step: s, lower: true }),
         StepKind::DnsRaiseTtl(s) => Box::new(dns_ttl::DnsTtl { step: s, lower: false }),
         StepKind::DnsSwitch(s) => Box::new(dns_switch::DnsSwitch(s)),

@@ -1,21 +1,25 @@
 //! Steps: one kind per file, listed in the registry below ([`KINDS`] and [`read_kind`]).
 
 mod approve;
+mod check;
 mod dns_switch;
 mod dns_ttl;
 mod dns_verify;
 mod pipe;
 mod proxy_switch;
 mod run;
+pub mod soak;
 mod wait;
 
 pub use approve::ApproveStep;
+pub use check::CheckStep;
 pub use dns_switch::DnsSwitchStep;
 pub use dns_ttl::DnsTtlStep;
 pub use dns_verify::DnsVerifyStep;
 pub use proxy_switch::ProxySwitchStep;
 pub use pipe::{PipeEnd, PipeStep};
 pub use run::RunStep;
+pub use soak::{LogWatch, SoakStep, Trigger};
 pub use wait::WaitStep;
 
 use crate::problem::{did_you_mean, Problem, Problems};
@@ -26,7 +30,7 @@ use toml_span::value::Value;
 pub const COMMON_FIELDS: &[&str] = &["id", "kind", "description"];
 
 /// Every step kind, in the order `cutover init` documents them.
-pub const KINDS: &[&str] = &["run", "pipe", "approve", "wait", "dns.lower_ttl", "dns.switch", "dns.verify", "dns.raise_ttl", "proxy.switch"];
+pub const KINDS: &[&str] = &["run", "pipe", "approve", "wait", "dns.lower_ttl", "dns.switch", "dns.verify", "dns.raise_ttl", "proxy.switch", "check", "soak"];
 
 /// One step of a stage.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
@@ -58,6 +62,12 @@ pub enum StepKind {
     /// A time gate: a duration, a point in time, or a delay after another step.
     #[serde(rename = "wait")]
     Wait(WaitStep),
+    /// A health gate: every named check must pass (with retries until a deadline).
+    #[serde(rename = "check")]
+    Check(CheckStep),
+    /// A monitoring window whose triggers roll the traffic switch back by themselves.
+    #[serde(rename = "soak")]
+    Soak(SoakStep),
     /// Lower the TTL of records and journal when the old TTL has expired everywhere.
     #[serde(rename = "dns.lower_ttl")]
     DnsLowerTtl(DnsTtlStep),
@@ -83,6 +93,8 @@ impl StepKind {
             StepKind::Pipe(_) => "pipe",
             StepKind::Approve(_) => "approve",
             StepKind::Wait(_) => "wait",
+            StepKind::Check(_) => "check",
+            StepKind::Soak(_) => "soak",
             StepKind::DnsLowerTtl(_) => "dns.lower_ttl",
             StepKind::DnsSwitch(_) => "dns.switch",
             StepKind::DnsVerify(_) => "dns.verify",
@@ -110,6 +122,14 @@ fn read_kind(name: &str, f: &mut Fields<'_>, p: &mut Problems) -> Option<StepKin
         "wait" => {
             f.set_known(WaitStep::FIELDS);
             WaitStep::read(f, p).map(StepKind::Wait)
+        }
+        "check" => {
+            f.set_known(CheckStep::FIELDS);
+            CheckStep::read(f, p).map(StepKind::Check)
+        }
+        "soak" => {
+            f.set_known(SoakStep::FIELDS);
+            SoakStep::read(f, p).map(StepKind::Soak)
         }
         "dns.lower_ttl" | "dns.raise_ttl" => {
             f.set_known(DnsTtlStep::FIELDS);

@@ -28,6 +28,13 @@ pub struct RunStep {
     /// Give up after this long (e.g. "10m"); default 1h.
     #[schemars(with = "Option<String>")]
     pub timeout: Option<Duration>,
+    /// Checks (names from `[checks]`) that must pass after the command ran, e.g. the health
+    /// endpoint of what it started; tried again until `health_deadline`.
+    #[serde(default)]
+    pub health: Vec<Spanned<String>>,
+    /// How long `health` may take to pass (default "60s").
+    #[schemars(with = "Option<String>")]
+    pub health_deadline: Option<Duration>,
 }
 
 impl RunStep {
@@ -43,6 +50,8 @@ impl RunStep {
         "env",
         "sudo",
         "timeout",
+        "health",
+        "health_deadline",
     ];
 
     pub(crate) fn read(f: &mut Fields<'_>, p: &mut Problems) -> Option<Self> {
@@ -54,6 +63,8 @@ impl RunStep {
         let env = read_env(f, p);
         let sudo = f.optional("sudo", p);
         let timeout = f.optional("timeout", p);
+        let health = crate::checks::read_names(f, "health", p);
+        let health_deadline = f.optional("health_deadline", p);
         Some(RunStep {
             hosts: hosts?,
             command: command?,
@@ -62,6 +73,8 @@ impl RunStep {
             env,
             sudo,
             timeout,
+            health,
+            health_deadline,
         })
     }
 }

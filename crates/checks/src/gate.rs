@@ -1,0 +1,97 @@
+//! A health gate: every probe must pass. Probes run together; each failing one is tried
+//! again after a pause until it passes, its retries are spent or the deadline passes, and
+//! the result is a checklist with the last outcome of each.
+
+use crate::outcome::Outcome;
+use crate::probe::{NamedProbe, ProbeEnv};
+use futures_util::future::join_all;
+use std::time::{Duration, Instant};
+
+/// How long and how often a gate tries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GatePolicy {
+    /// Stop trying after this long.
+    pub deadline: Duration,
+    /// Pause between tries.
+    pub interval: Duration,
+    /// Tries after the first (`None`: as many as the deadline allows).
+    pub retries: Option<u32>,
+}
+
+impl Default for GatePolicy {
+    fn default() -> Self {
+        GatePolicy {
+            deadline: Duration::from_secs(60),
+            interval: Duration::from_secs(2),
+            retries: None,
+        }
+    }
+}
+
+/// One line of the checklist.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Item {
+    /// The check's name.
+    pub name: String,
+    /// Its kind.
+    pub kind: &'static str,
+    /// How many times it ran.
+    pub tries: u32,
+    /// Its last outcome.
+    pub outcome: Outcome,
+}
+
+/// Runs `probes` under `policy`; `on_try(name, try, outcome)` sees every try as it ends.
+pub async fn gate(
+    probes: &[NamedProbe],
+    env: &ProbeEnv,
+    policy: GatePolicy,
+    mut on_try: impl FnMut(&str, u32, &Outcome),
+) -> Vec<Item> {
+    let started = Instant::now();
+    let mut items: Vec<Option<Item>> = vec![None; probes.len()];
+    let mut round: u32 = 0;
+    loop {
+        round += 1;
+        let pending: Vec<usize> = (0..probes.len())
+            .filter(|&i| !items[i].as_ref().is_some_and(|it| it.outcome.ok))
+            .collect();
+        let outcomes = join_all(pending.iter().map(|&i| probes[i].run(env))).await;
+        for (&i, outcome) in pending.iter().zip(outcomes) {
+            on_try(&probes[i].name, round, &outcome);
+            items[i] = Some(Item {
+                name: probes[i].name.clone(),
+                kind: probes[i].kind,
+                tries: round,
+                outcome,
+            });
+        }
+        let all_ok = items
+            .iter()
+            .all(|it| it.as_ref().is_some_and(|it| it.outcome.ok));
+        let retries_left = policy.retries.is_none_or(|r| round <= r);
+        let time_left = started.elapsed() + policy.interval < policy.deadline;
+        if all_ok || !retries_left || !time_left {
+            break;
+        }
+        tokio::time::sleep(policy.interval).await;
+    }
+    items.into_iter().flatten().collect()
+}
+
+/// The checklist as lines: `✓ name  summary` or `✗ name  failures (after N tries)`.
+pub fn checklist(items: &[Item]) -> Vec<String> {
+    let width = items.iter().map(|i| i.name.len()).max().unwrap_or(0);
+    items
+        .iter()
+        .map(|i| {
+            let mark = if i.outcome.ok { "✓" } else { "✗" };
+            let tries = if i.tries > 1 {
+                format!(" ({} tries)", i.tries)
+            } else {
+                String::new()
+            };
+            format!("{mark} {:<width$}  {}{tries}", i.name, i.outcome.line())
+        })
+        .collect()
+}

@@ -1,0 +1,115 @@
+//! Probes ready to run (every template rendered), and what they run with.
+
+use crate::http::{Client, HttpProbe};
+use crate::outcome::{short, Outcome};
+use crate::{dns::DnsProbe, host::HostProbe, smoke::SmokeProbe};
+use cutover_exec::Executor;
+use std::time::{Duration, Instant};
+
+/// What probes run with: the HTTP client (shared keep-alive connections) and, for probes that
+/// run a command on a host, the executor.
+#[derive(Clone, Default)]
+pub struct ProbeEnv {
+    /// HTTP client.
+    pub client: Client,
+    /// Executor for command, SQL and Redis probes and log tails.
+    pub exec: Option<Executor>,
+}
+
+/// One kind of probe.
+#[derive(Debug, Clone)]
+pub enum Probe {
+    /// An HTTP(S) request.
+    Http(HttpProbe),
+    /// A TCP connection to "host:port".
+    Tcp(String),
+    /// A DNS answer.
+    Dns(DnsProbe),
+    /// A command on a host (also PostgreSQL, MySQL and Redis through their clients).
+    Host(HostProbe),
+    /// A Hurl scenario.
+    Smoke(SmokeProbe),
+}
+
+/// A probe with its name and time limit.
+#[derive(Debug, Clone)]
+pub struct NamedProbe {
+    /// The check's name.
+    pub name: String,
+    /// Its kind as written in the plan.
+    pub kind: &'static str,
+    /// What it proves.
+    pub description: Option<String>,
+    /// Time limit of one run.
+    pub timeout: Duration,
+    /// The probe.
+    pub probe: Probe,
+}
+
+/// Default time limit of one probe run.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl NamedProbe {
+    /// A probe named `name` with the default timeout.
+    pub fn new(name: impl Into<String>, probe: Probe) -> Self {
+        let kind = match &probe {
+            Probe::Http(_) => "http",
+            Probe::Tcp(_) => "tcp",
+            Probe::Dns(_) => "dns",
+            Probe::Host(h) => h.kind,
+            Probe::Smoke(_) => "smoke",
+        };
+        NamedProbe {
+            name: name.into(),
+            kind,
+            description: None,
+            timeout: DEFAULT_TIMEOUT,
+            probe,
+        }
+    }
+
+    /// Runs the probe once, within its time limit.
+    pub async fn run(&self, env: &ProbeEnv) -> Outcome {
+        let started = Instant::now();
+        let work = async {
+            match &self.probe {
+                Probe::Http(h) => h.run(&env.client).await,
+                Probe::Tcp(addr) => tcp(addr).await,
+                Probe::Dns(d) => d.run().await,
+                Probe::Host(h) => h.run(env.exec.as_ref()).await,
+                Probe::Smoke(s) => s.run(&env.client).await,
+            }
+        };
+        match tokio::time::timeout(self.timeout, work).await {
+            Ok(o) => o,
+            Err(_) => Outcome::fail(
+                started.elapsed(),
+                "",
+                format!(
+                    "no answer within {} (the check's `timeout`)",
+                    short(self.timeout)
+                ),
+            ),
+        }
+    }
+}
+
+async fn tcp(addr: &str) -> Outcome {
+    let started = Instant::now();
+    match tokio::net::TcpStream::connect(addr).await {
+        Ok(s) => {
+            let peer = s
+                .peer_addr()
+                .map_or_else(|_| addr.to_string(), |a| a.to_string());
+            Outcome::pass(
+                started.elapsed(),
+                format!("connected to {peer} in {}", short(started.elapsed())),
+            )
+        }
+        Err(e) => Outcome::fail(
+            started.elapsed(),
+            "",
+            format!("cannot connect to {addr}: {e}"),
+        ),
+    }
+}

@@ -1,0 +1,7 @@
+//! The checks crate's integration tests, against real servers on lab hosts: the test app
+//! behind Caddy with a certificate from a test CA, Prometheus, PostgreSQL, Redis, MariaDB.
+
+#[path = "checks/https.rs"]
+mod https;
+#[path = "checks/support.rs"]
+mod support;

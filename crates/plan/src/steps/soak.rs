@@ -1,0 +1,277 @@
+//! `kind = "soak"`: a monitoring window after traffic moved. Probes run on an interval for a
+//! duration (resumed after a restart, never restarted), Prometheus queries and log patterns
+//! are watched, and the first trigger that fires ends the soak and rolls the traffic switch
+//! back by itself.
+
+use crate::checks::Names;
+use crate::problem::{Problem, Problems};
+use crate::read::{wrong_type, Fields, FromToml, Spanned};
+use crate::template::Template;
+use std::time::Duration;
+use toml_span::value::{Value, ValueInner};
+
+/// Watches the named checks for `duration`; the first trigger that fires fails the step
+/// with its evidence and (by default) rolls back the traffic switch.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
+pub struct SoakStep {
+    /// The checks probed on every tick (names from `[checks]`), one or a list.
+    pub checks: Vec<Spanned<String>>,
+    /// How long the window lasts (e.g. "30m", "48h"); a resumed run waits only for what is
+    /// left.
+    #[schemars(with = "String")]
+    pub duration: Duration,
+    /// Time between probes (default "1s").
+    #[schemars(with = "Option<String>")]
+    pub interval: Option<Duration>,
+    /// Conditions that end the soak as failed (default: any check failing 3 times in a row).
+    #[serde(default)]
+    pub triggers: Vec<Trigger>,
+    /// Prometheus base URL for `prometheus` triggers, e.g. "http://127.0.0.1:9090".
+    pub prometheus: Option<Template>,
+    /// Log files tailed over SSH during the soak; lines matching a pattern are counted for
+    /// `log_matches` triggers.
+    #[serde(default)]
+    pub logs: Vec<LogWatch>,
+    /// What a fired trigger does: "rollback" (default: undo the traffic switch steps, then
+    /// stop) or "stop" (stop the run for a human).
+    pub on_failure: Option<String>,
+    /// The steps (ids) to undo when a trigger fires (default: every applied `dns.switch` and
+    /// `proxy.switch` step of the run).
+    #[serde(default)]
+    pub rollback: Vec<Spanned<String>>,
+}
+
+/// One SLO trigger: exactly one condition, optionally limited to one check.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
+pub struct Trigger {
+    /// The check it watches (default: each of the soak's checks).
+    pub check: Option<Spanned<String>>,
+    /// Fires when a check fails this many times in a row.
+    pub consecutive_failures: Option<u32>,
+    /// Fires when the share of failed probes over `over` exceeds this ("1%", or 0.01).
+    pub error_rate: Option<f64>,
+    /// Fires when the median latency over `over` exceeds this (e.g. "300ms").
+    #[schemars(with = "Option<String>")]
+    pub p50: Option<Duration>,
+    /// Fires when the 90th percentile latency over `over` exceeds this.
+    #[schemars(with = "Option<String>")]
+    pub p90: Option<Duration>,
+    /// Fires when the 95th percentile latency over `over` exceeds this (e.g. "500ms").
+    #[schemars(with = "Option<String>")]
+    pub p95: Option<Duration>,
+    /// Fires when the 99th percentile latency over `over` exceeds this.
+    #[schemars(with = "Option<String>")]
+    pub p99: Option<Duration>,
+    /// Fires when this Prometheus expression returns a non-zero value, e.g.
+    /// 'sum(rate(app_requests_total{code=~"5.."}[1m])) > 0'.
+    pub prometheus: Option<String>,
+    /// Fires when the watched logs show this many matching lines within `over`.
+    pub log_matches: Option<u32>,
+    /// The sliding window for rates, percentiles and log counts (default "5m").
+    #[schemars(with = "Option<String>")]
+    pub over: Option<Duration>,
+    /// Rates and percentiles are judged only once the window holds this many probes
+    /// (default 10).
+    pub min_samples: Option<u32>,
+}
+
+/// A log file watched during the soak.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
+pub struct LogWatch {
+    /// The host the file is on.
+    pub host: Spanned<String>,
+    /// The file's path on that host.
+    pub path: Template,
+    /// Text a line must contain to count (any of them), e.g. ["ERROR", "panic"].
+    pub patterns: Vec<String>,
+}
+
+impl SoakStep {
+    /// The fields a `soak` step accepts.
+    pub const FIELDS: &'static [&'static str] = &[
+        "id",
+        "kind",
+        "description",
+        "checks",
+        "duration",
+        "interval",
+        "triggers",
+        "prometheus",
+        "logs",
+        "on_failure",
+        "rollback",
+    ];
+
+    pub(crate) fn read(f: &mut Fields<'_>, p: &mut Problems) -> Option<Self> {
+        let checks = f.required::<Names>("checks", p);
+        let duration = f.required("duration", p);
+        let interval = f.optional("interval", p);
+        let triggers = f.optional("triggers", p).unwrap_or_default();
+        let prometheus = f.optional("prometheus", p);
+        let logs = f.optional("logs", p).unwrap_or_default();
+        let on_failure_span = f.value_span("on_failure");
+        let on_failure: Option<String> = f.optional("on_failure", p);
+        if let (Some(v), Some(span)) = (&on_failure, on_failure_span) {
+            if v != "rollback" && v != "stop" {
+                p.push(
+                    Problem::new(span, format!("`on_failure` of {} must be \"rollback\" or \"stop\", not \"{v}\"", f.owner()), "unknown action")
+                        .help("\"rollback\" undoes the traffic switch at once; \"stop\" leaves it to a human"),
+                );
+            }
+        }
+        let rollback = f
+            .optional::<Names>("rollback", p)
+            .map(|n| n.0)
+            .unwrap_or_default();
+        Some(SoakStep {
+            checks: checks?.0,
+            duration: duration?,
+            interval,
+            triggers,
+            prometheus,
+            logs,
+            on_failure,
+            rollback,
+        })
+    }
+
+    /// True when a fired trigger rolls the switch back (the default).
+    pub fn rolls_back(&self) -> bool {
+        self.on_failure.as_deref() != Some("stop")
+    }
+}
+
+impl Trigger {
+    /// The fields a trigger accepts.
+    pub const FIELDS: &'static [&'static str] = &[
+        "check",
+        "consecutive_failures",
+        "error_rate",
+        "p50",
+        "p90",
+        "p95",
+        "p99",
+        "prometheus",
+        "log_matches",
+        "over",
+        "min_samples",
+    ];
+    const CONDITIONS: &'static [&'static str] = &[
+        "consecutive_failures",
+        "error_rate",
+        "p50",
+        "p90",
+        "p95",
+        "p99",
+        "prometheus",
+        "log_matches",
+    ];
+}
+
+impl FromToml for Trigger {
+    fn read(value: &mut Value<'_>, what: &str, p: &mut Problems) -> Option<Self> {
+        let mut f = Fields::new(value, what.to_string(), Self::FIELDS, p)?;
+        let written: Vec<_> = Self::CONDITIONS
+            .iter()
+            .filter_map(|k| f.value_span(k))
+            .collect();
+        let t = Trigger {
+            check: f.optional("check", p),
+            consecutive_failures: f.optional("consecutive_failures", p),
+            error_rate: f.optional::<Rate>("error_rate", p).map(|r| r.0),
+            p50: f.optional("p50", p),
+            p90: f.optional("p90", p),
+            p95: f.optional("p95", p),
+            p99: f.optional("p99", p),
+            prometheus: f.optional("prometheus", p),
+            log_matches: f.optional("log_matches", p),
+            over: f.optional("over", p),
+            min_samples: f.optional("min_samples", p),
+        };
+        let span = f.span();
+        f.finish(p);
+        let conditions = Self::CONDITIONS.join(", ");
+        match written.len() {
+            1 => Some(t),
+            0 => {
+                p.push(
+                    Problem::new(span, format!("{what} has no condition"), "fires on what?")
+                        .help(format!("set exactly one of: {conditions}")),
+                );
+                None
+            }
+            _ => {
+                p.push(
+                    Problem::new(
+                        written[1],
+                        format!("{what} has more than one condition"),
+                        "a second condition",
+                    )
+                    .help("write one trigger per condition; any trigger that fires ends the soak"),
+                );
+                None
+            }
+        }
+    }
+}
+
+impl FromToml for LogWatch {
+    fn read(value: &mut Value<'_>, what: &str, p: &mut Problems) -> Option<Self> {
+        let mut f = Fields::new(value, what.to_string(), &["host", "path", "patterns"], p)?;
+        let host = f.required("host", p);
+        let path = f.required("path", p);
+        let patterns = f.required("patterns", p);
+        f.finish(p);
+        Some(LogWatch {
+            host: host?,
+            path: path?,
+            patterns: patterns?,
+        })
+    }
+}
+
+/// A share: "1%", "0.5 %", or a fraction such as 0.01.
+struct Rate(f64);
+
+impl FromToml for Rate {
+    fn read(value: &mut Value<'_>, what: &str, p: &mut Problems) -> Option<Self> {
+        let span = value.span;
+        let rate = match value.take() {
+            ValueInner::String(s) => s
+                .trim()
+                .strip_suffix('%')
+                .and_then(|n| n.trim().parse::<f64>().ok())
+                .map(|n| n / 100.0),
+            ValueInner::Float(f) => Some(f),
+            ValueInner::Integer(0) => Some(0.0),
+            other @ ValueInner::Integer(_) => {
+                wrong_type(
+                    span,
+                    what,
+                    "a percentage such as \"1%\" or a fraction such as 0.01",
+                    &other,
+                    p,
+                );
+                return None;
+            }
+            other => {
+                wrong_type(span, what, "a percentage such as \"1%\"", &other, p);
+                return None;
+            }
+        };
+        match rate {
+            Some(r) if (0.0..=1.0).contains(&r) => Some(Rate(r)),
+            _ => {
+                p.push(
+                    Problem::new(
+                        span,
+                        format!("{what} must be a share between 0% and 100%"),
+                        "not a share",
+                    )
+                    .help("write it as \"1%\" or as the fraction 0.01"),
+                );
+                None
+            }
+        }
+    }
+}
