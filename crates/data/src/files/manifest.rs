@@ -130,6 +130,17 @@ pub fn build(
     opts: &ManifestOptions,
     progress: ProgressFn<'_>,
 ) -> Result<Manifest, ManifestError> {
+    build_with(root, opts, true, progress)
+}
+
+/// Like [`build`]; with `hash` false, files are listed without their content hash (what a
+/// sync compares by size and mtime needs).
+pub fn build_with(
+    root: &Path,
+    opts: &ManifestOptions,
+    hash: bool,
+    progress: ProgressFn<'_>,
+) -> Result<Manifest, ManifestError> {
     let started = Instant::now();
     let shown = root.display().to_string();
     let meta = std::fs::metadata(root).map_err(|e| match e.kind() {
@@ -148,12 +159,12 @@ pub fn build(
     let (mut entries, cache, counts) = std::thread::scope(|s| {
         s.spawn(|| report_progress(&done, &seen, &hashed, progress));
         let walked = walk(&root, &meta, &excludes, &seen);
-        let r = hash_all(&root, walked, opts, &owners, &hashed);
+        let r = hash_all(&root, walked, opts, hash, &owners, &hashed);
         done.store(true, Ordering::Relaxed);
         r
     });
     entries.par_sort_unstable_by(|a, b| a.path.cmp(&b.path));
-    if opts.cache {
+    if opts.cache && hash {
         let live: std::collections::HashSet<&[u8]> =
             entries.iter().map(|e| e.path.as_slice()).collect();
         let mut cache = cache;
@@ -273,10 +284,11 @@ fn hash_all(
     root: &Path,
     found: Vec<Found>,
     opts: &ManifestOptions,
+    hash: bool,
     owners: &Owners,
     hashed: &AtomicU64,
 ) -> (Vec<Entry>, HashCache, Counts) {
-    let mut cache = if opts.cache {
+    let mut cache = if opts.cache && hash {
         HashCache::open(root, opts.algorithm)
     } else {
         HashCache::disabled()
@@ -287,7 +299,15 @@ fn hash_all(
     let results: Vec<(Entry, Option<(Stamp, [u8; 32], bool)>)> = found
         .into_par_iter()
         .map_init(Vec::new, |buf, f| {
-            to_entry(root, f, opts.algorithm, &cache, owners, buf, hashed)
+            to_entry(
+                root,
+                f,
+                hash.then_some(opts.algorithm),
+                &cache,
+                owners,
+                buf,
+                hashed,
+            )
         })
         .collect();
     let mut counts = Counts::default();
@@ -335,7 +355,7 @@ fn dedup_problems(entries: &mut Vec<Entry>) {
 fn to_entry(
     root: &Path,
     f: Found,
-    alg: Algorithm,
+    alg: Option<Algorithm>,
     cache: &HashCache,
     owners: &Owners,
     buf: &mut Vec<u8>,
@@ -369,7 +389,8 @@ fn to_entry(
             Ok(t) => e.target = Some(t.into_os_string().into_encoded_bytes()),
             Err(err) => e.problem = Some(Problem::Unreadable(err.to_string())),
         },
-        Kind::File => {
+        Kind::File if alg.is_some() => {
+            let alg = alg.unwrap_or_default();
             let stamp = Stamp::of(&meta);
             if let Some(h) = cache.get(&e.path, &stamp) {
                 e.hash = Some(h);

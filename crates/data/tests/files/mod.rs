@@ -2,4 +2,5 @@
 //! uploaded over SSH.
 
 mod fixture;
+mod sync;
 mod verify;

@@ -13,11 +13,14 @@
 //! or failed sync never leaves a half-written file under a real name; a large file's partial
 //! copy is kept and resumed from where it stopped once its prefix is proven identical.
 
-// pub mod apply;
-// pub mod index;
+pub mod control;
+pub mod meta;
+pub mod plan;
 pub mod receive;
 pub mod send;
-// pub mod wire;
+pub mod wire;
+
+pub use control::{sync, SyncOptions, SyncProgress, SyncReport};
 
 use serde::{Deserialize, Serialize};
 
@@ -72,6 +75,9 @@ pub struct ReceiveOptions {
     /// Seconds to wait for the sender to connect.
     #[serde(default)]
     pub accept_timeout: u64,
+    /// What to preserve (owners are set only when the agent runs as root).
+    #[serde(default)]
+    pub preserve: Preserve,
 }
 
 /// The sender's side of a sync.
@@ -126,4 +132,32 @@ pub struct SyncStats {
     /// Paths that could not be read or written (each with the reason); a sync with any is
     /// reported as failed.
     pub errors: Vec<String>,
+}
+
+/// Why one side of a sync stopped: a message for the operator and a class.
+#[derive(Debug)]
+pub struct Fail {
+    /// What went wrong, where.
+    pub message: String,
+    /// Its class (`missing`, `no-space`, `connect`...).
+    pub code: &'static str,
+}
+
+impl Fail {
+    /// A failure.
+    pub fn new(message: String, code: &'static str) -> Self {
+        Fail { message, code }
+    }
+
+    /// Maps an I/O error during `what`.
+    pub fn io(what: &'static str) -> impl Fn(std::io::Error) -> Fail {
+        move |e| {
+            let code = if e.raw_os_error() == Some(libc::ENOSPC) {
+                "no-space"
+            } else {
+                "io"
+            };
+            Fail::new(format!("{what}: {e}"), code)
+        }
+    }
 }

@@ -195,7 +195,7 @@ pub trait Put: Write {
         self.write_all(&v.to_le_bytes())
     }
     /// Length-prefixed bytes.
-    fn bytes(&mut self, v: &[u8]) -> io::Result<()> {
+    fn blob(&mut self, v: &[u8]) -> io::Result<()> {
         self.u32(v.len() as u32)?;
         self.write_all(v)
     }
@@ -228,7 +228,7 @@ pub trait Get: Read {
         Ok(self.u64()? as i64)
     }
     /// Length-prefixed bytes (at most 64 MiB).
-    fn bytes(&mut self) -> io::Result<Vec<u8>> {
+    fn blob(&mut self) -> io::Result<Vec<u8>> {
         let n = self.u32()? as usize;
         if n > 64 << 20 {
             return Err(io::Error::new(
