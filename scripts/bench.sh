@@ -4,5 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
-cargo build --release --quiet -p cutover-bench -p cutover
+cargo build --release --quiet -p cutover-bench -p cutover -p cutover-testbed
 exec target/release/cutover-bench "$@"

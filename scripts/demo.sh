@@ -17,6 +17,8 @@ export PATH="$PWD/target/debug:$PATH"
 
 echo "== lab"
 cutover-lab up --dir "$LAB"
+# DNS for the traffic switch: BIND primary on old, secondary on new (scripts/demo-dns.sh).
+scripts/demo-dns.sh "$LAB"
 # A fresh demo each time: forget the previous run and reset both hosts.
 rm -f examples/lab/cutover.journal.db examples/lab/cutover.journal.db-* examples/lab/cutover.journal.db.lock
 cutover-lab exec --dir "$LAB" new -- 'rm -rf /srv/app'
@@ -55,6 +57,11 @@ wait "$approver"
 echo "== cutover report"
 cutover -f "$PLAN" report
 
+TSIG_SECRET=$(cat "$LAB/tsig.secret")
+if grep -qF "$TSIG_SECRET" examples/lab/cutover.journal.db* || cutover -f "$PLAN" report --json | grep -qF "$TSIG_SECRET"; then
+  echo "demo: the TSIG secret leaked into the journal or report" >&2
+  exit 1
+fi
 if grep -q "$LAB_APP_TOKEN" examples/lab/cutover.journal.db* || cutover -f "$PLAN" report --json | grep -q "$LAB_APP_TOKEN"; then
   echo "demo: the secret leaked into the journal or report" >&2
   exit 1

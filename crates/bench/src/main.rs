@@ -3,11 +3,18 @@
 //! lab hosts, and prints both figures and their ratio. Run with `scripts/bench.sh [NAME]`.
 
 mod table;
+mod traffic;
 
 type Bench = fn() -> anyhow::Result<Vec<table::Row>>;
 
 /// The registry: name, what it measures, the function.
-const BENCHES: &[(&str, &str, Bench)] = &[];
+const BENCHES: &[(&str, &str, Bench)] = &[
+    (
+        "traffic",
+        "DNS switch until every authoritative server answers; proxy switch + back x10 under load",
+        traffic::run,
+    ),
+];
 
 fn main() -> anyhow::Result<()> {
     let wanted: Vec<String> = std::env::args().skip(1).collect();

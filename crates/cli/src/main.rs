@@ -46,8 +46,13 @@ enum Cmd {
     Rollback(commands::rollback::Args),
     /// Render the run's journal as a report.
     Report(commands::report::Args),
+    /// Prove a copy on its own, without a plan (`verify files SRC DST`).
+    Verify(commands::verify::Args),
     /// Print the plan file's JSON Schema (for editors).
     Schema,
+    /// The agent cutover runs on remote hosts (started by cutover itself over SSH).
+    #[command(hide = true)]
+    Agent(commands::agent::Args),
 }
 
 fn main() {
@@ -79,6 +84,8 @@ async fn run(cli: Cli) -> ExitCode {
         Cmd::Approve(a) => commands::approve::run(&file, a),
         Cmd::Rollback(a) => commands::rollback::run(&file, a).await,
         Cmd::Report(a) => commands::report::run(&file, a),
+        Cmd::Verify(a) => commands::verify::run(&file, a).await,
+        Cmd::Agent(a) => commands::agent::run(a),
         Cmd::Schema => {
             println!("{}", cutover_plan::schema::json_schema());
             ExitCode::Ok

@@ -3,6 +3,9 @@
 #[path = "cli/fixture.rs"]
 mod fixture;
 
+#[path = "cli/files.rs"]
+mod files;
+
 #[path = "cli/apply.rs"]
 mod apply;
 #[path = "cli/gates.rs"]

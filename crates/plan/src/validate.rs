@@ -116,6 +116,21 @@ pub fn validate(plan: &Plan, declared: &Declared, src: &str, p: &mut Problems) {
                 }
             }
             StepKind::Approve(_) => {}
+            StepKind::FilesSync(s) => {
+                for t in [&s.from, &s.to] {
+                    check.host(&t.host, p);
+                    check.command("path", &t.path, p);
+                }
+                if let Some(a) = &s.address {
+                    check.command("address", a, p);
+                }
+            }
+            StepKind::FilesVerify(s) => {
+                for t in [&s.from, &s.to] {
+                    check.host(&t.host, p);
+                    check.command("path", &t.path, p);
+                }
+            }
             StepKind::Check(c) => crate::checks::validate::names(plan, &c.checks, &owner, p),
             StepKind::Soak(s) => crate::checks::validate::soak(&check, s, &step_ids, &step.id, p),
             // Checked with the traffic sections (crate::traffic::validate).

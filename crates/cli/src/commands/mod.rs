@@ -1,5 +1,6 @@
 //! One file per subcommand.
 
+pub mod agent;
 pub mod apply;
 pub mod approve;
 pub mod check;
@@ -8,6 +9,7 @@ pub mod plan;
 pub mod report;
 pub mod rollback;
 pub mod status;
+pub mod verify;
 
 /// Asks `question` on the terminal; off a terminal (without `--yes`) it refuses with a usage
 /// error instead of guessing. `Ok(false)` when the answer is not yes.

@@ -2,6 +2,8 @@
 //! section, chosen here by the step's kind.
 
 mod approve;
+mod files_sync;
+mod files_verify;
 pub(crate) mod check;
 mod dns_switch;
 mod dns_ttl;
@@ -23,6 +25,8 @@ pub fn runner(kind: &StepKind) -> Box<dyn StepRunner + '_> {
         StepKind::Pipe(s) => Box::new(pipe::Pipe(s)),
         StepKind::Approve(s) => Box::new(approve::Approve(s)),
         StepKind::Wait(s) => Box::new(wait::Wait(s)),
+        StepKind::FilesSync(s) => Box::new(files_sync::FilesSync(s)),
+        StepKind::FilesVerify(s) => Box::new(files_verify::FilesVerify(s)),
         StepKind::Check(s) => Box::new(check::Check(s)),
         StepKind::Soak(s) => Box::new(soak::Soak(s)),
         StepKind::DnsLowerTtl(s) => Box::new(dns_ttl::DnsTtl { step: s, lower: true }),

@@ -1,6 +1,8 @@
 //! Steps: one kind per file, listed in the registry below ([`KINDS`] and [`read_kind`]).
 
 mod approve;
+mod files_sync;
+mod files_verify;
 mod check;
 mod dns_switch;
 mod dns_ttl;
@@ -12,6 +14,8 @@ pub mod soak;
 mod wait;
 
 pub use approve::ApproveStep;
+pub use files_sync::{FilesSyncStep, TreeRef};
+pub use files_verify::FilesVerifyStep;
 pub use check::CheckStep;
 pub use dns_switch::DnsSwitchStep;
 pub use dns_ttl::DnsTtlStep;
@@ -30,7 +34,7 @@ use toml_span::value::Value;
 pub const COMMON_FIELDS: &[&str] = &["id", "kind", "description"];
 
 /// Every step kind, in the order `cutover init` documents them.
-pub const KINDS: &[&str] = &["run", "pipe", "approve", "wait", "dns.lower_ttl", "dns.switch", "dns.verify", "dns.raise_ttl", "proxy.switch", "check", "soak"];
+pub const KINDS: &[&str] = &["run", "pipe", "approve", "wait", "files.sync", "files.verify", "dns.lower_ttl", "dns.switch", "dns.verify", "dns.raise_ttl", "proxy.switch", "check", "soak"];
 
 /// One step of a stage.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
@@ -62,6 +66,12 @@ pub enum StepKind {
     /// A time gate: a duration, a point in time, or a delay after another step.
     #[serde(rename = "wait")]
     Wait(WaitStep),
+    /// Copy a file tree from one host to another, host to host; run again, only what changed.
+    #[serde(rename = "files.sync")]
+    FilesSync(FilesSyncStep),
+    /// Prove that a target tree holds exactly what the source tree holds.
+    #[serde(rename = "files.verify")]
+    FilesVerify(FilesVerifyStep),
     /// A health gate: every named check must pass (with retries until a deadline).
     #[serde(rename = "check")]
     Check(CheckStep),
@@ -93,6 +103,8 @@ impl StepKind {
             StepKind::Pipe(_) => "pipe",
             StepKind::Approve(_) => "approve",
             StepKind::Wait(_) => "wait",
+            StepKind::FilesSync(_) => "files.sync",
+            StepKind::FilesVerify(_) => "files.verify",
             StepKind::Check(_) => "check",
             StepKind::Soak(_) => "soak",
             StepKind::DnsLowerTtl(_) => "dns.lower_ttl",
@@ -122,6 +134,14 @@ fn read_kind(name: &str, f: &mut Fields<'_>, p: &mut Problems) -> Option<StepKin
         "wait" => {
             f.set_known(WaitStep::FIELDS);
             WaitStep::read(f, p).map(StepKind::Wait)
+        }
+        "files.sync" => {
+            f.set_known(FilesSyncStep::FIELDS);
+            FilesSyncStep::read(f, p).map(StepKind::FilesSync)
+        }
+        "files.verify" => {
+            f.set_known(FilesVerifyStep::FIELDS);
+            FilesVerifyStep::read(f, p).map(StepKind::FilesVerify)
         }
         "check" => {
             f.set_known(CheckStep::FIELDS);

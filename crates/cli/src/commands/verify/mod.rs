@@ -1,0 +1,24 @@
+//! `cutover verify ...`: the data proofs as standalone tools, useful without a plan.
+//! `files` proves file trees, `postgres` databases.
+
+pub mod files;
+
+/// Options of `cutover verify`.
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    what: What,
+}
+
+#[derive(clap::Subcommand)]
+enum What {
+    /// Prove that TARGET holds what SOURCE holds, byte for byte: each side is PATH or
+    /// HOST:PATH; manifests are built on each host by cutover's agent, in parallel.
+    Files(files::Args),
+}
+
+pub async fn run(file: &std::path::Path, a: Args) -> cutover_engine::ExitCode {
+    match a.what {
+        What::Files(f) => files::run(file, f).await,
+    }
+}

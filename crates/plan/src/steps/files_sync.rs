@@ -1,0 +1,134 @@
+//! `kind = "files.sync"`: a tree copied from one host to another by cutover's agents,
+//! directly host to host; run again, it sends only what changed (the final sync at the
+//! switch), deleting what the source no longer has when `delete = true`.
+
+use crate::problem::Problems;
+use crate::read::{Fields, FromToml, Spanned};
+use crate::template::Template;
+use toml_span::value::Value;
+
+/// A tree on a host: `{ host = "old", path = "/srv/app/media" }`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
+pub struct TreeRef {
+    /// The host (a name from `[hosts]`).
+    pub host: Spanned<String>,
+    /// The tree's path on that host (a directory, or a single file).
+    pub path: Template,
+}
+
+impl TreeRef {
+    /// The fields `from` and `to` accept.
+    pub const FIELDS: &'static [&'static str] = &["host", "path"];
+}
+
+impl FromToml for TreeRef {
+    fn read(value: &mut Value<'_>, what: &str, p: &mut Problems) -> Option<Self> {
+        let mut f = Fields::new(value, what.to_string(), Self::FIELDS, p)?;
+        let t = TreeRef {
+            host: f.required("host", p)?,
+            path: f.required("path", p)?,
+        };
+        f.finish(p);
+        Some(t)
+    }
+}
+
+/// Copies the tree `from` into `to` (contents to contents, like `rsync -a from/ to/`): only
+/// files whose size or mtime differ (or content, with `checksum`) are sent, written under a
+/// temporary name and renamed into place, so nothing is ever left half-written; an
+/// interrupted run resumes, large files from where they stopped. Data flows directly from
+/// the `from` host to the `to` host, encrypted with a one-time key; the controller sees only
+/// progress (files, bytes, rate, ETA), which is shown and journaled.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
+pub struct FilesSyncStep {
+    /// The source tree.
+    pub from: TreeRef,
+    /// The target tree (created if missing).
+    pub to: TreeRef,
+    /// Delete files on the target that the source does not have (default false).
+    #[serde(default)]
+    pub delete: bool,
+    /// Globs to leave out (rsync's meaning: `*.tmp` at any depth, `/cache/` from the root,
+    /// a trailing `/` for directories only); excluded paths are never deleted either.
+    #[serde(default)]
+    pub exclude: Vec<String>,
+    /// Decide what to send by content hash (BLAKE3, cached on each host) instead of size and
+    /// mtime; catches files changed without a new size or mtime.
+    #[serde(default)]
+    pub checksum: bool,
+    /// Preserve owners and groups (default true; needs root on the target).
+    pub owner: Option<bool>,
+    /// Map owners by numeric id instead of by user and group name.
+    #[serde(default)]
+    pub numeric_ids: bool,
+    /// Keep hard links within the tree as hard links.
+    #[serde(default)]
+    pub hard_links: bool,
+    /// Copy POSIX ACLs.
+    #[serde(default)]
+    pub acls: bool,
+    /// Copy extended attributes.
+    #[serde(default)]
+    pub xattrs: bool,
+    /// Keep holes in sparse files as holes.
+    #[serde(default)]
+    pub sparse: bool,
+    /// The address the `from` host reaches the `to` host's agent at (default: the `to`
+    /// host's `address`).
+    pub address: Option<Template>,
+    /// TCP port the receiving agent listens on (default: any free port; set one your
+    /// firewall allows between the hosts).
+    pub port: Option<u16>,
+    /// Stream the data through the controller's SSH connections instead of host to host
+    /// (for hosts that cannot reach each other).
+    #[serde(default)]
+    pub relay: bool,
+    /// Give up after this long (default 24h).
+    #[schemars(with = "Option<String>")]
+    pub timeout: Option<std::time::Duration>,
+}
+
+impl FilesSyncStep {
+    /// The fields a `files.sync` step accepts.
+    pub const FIELDS: &'static [&'static str] = &[
+        "id",
+        "kind",
+        "description",
+        "from",
+        "to",
+        "delete",
+        "exclude",
+        "checksum",
+        "owner",
+        "numeric_ids",
+        "hard_links",
+        "acls",
+        "xattrs",
+        "sparse",
+        "address",
+        "port",
+        "relay",
+        "timeout",
+    ];
+
+    pub(crate) fn read(f: &mut Fields<'_>, p: &mut Problems) -> Option<Self> {
+        let step = FilesSyncStep {
+            from: f.required("from", p)?,
+            to: f.required("to", p)?,
+            delete: f.optional("delete", p).unwrap_or(false),
+            exclude: f.optional("exclude", p).unwrap_or_default(),
+            checksum: f.optional("checksum", p).unwrap_or(false),
+            owner: f.optional("owner", p),
+            numeric_ids: f.optional("numeric_ids", p).unwrap_or(false),
+            hard_links: f.optional("hard_links", p).unwrap_or(false),
+            acls: f.optional("acls", p).unwrap_or(false),
+            xattrs: f.optional("xattrs", p).unwrap_or(false),
+            sparse: f.optional("sparse", p).unwrap_or(false),
+            address: f.optional("address", p),
+            port: f.optional("port", p),
+            relay: f.optional("relay", p).unwrap_or(false),
+            timeout: f.optional("timeout", p),
+        };
+        Some(step)
+    }
+}
