@@ -9,11 +9,18 @@ pub mod eval;
 pub mod gate;
 pub mod host;
 pub mod http;
+pub mod logs;
 pub mod outcome;
 pub mod probe;
+pub mod prober;
+pub mod prom;
 pub mod smoke;
+pub mod soak;
+pub mod trigger;
+pub mod window;
 
 pub use build::{build, describe};
 pub use gate::{gate, GatePolicy, Item};
 pub use outcome::Outcome;
 pub use probe::{NamedProbe, Probe, ProbeEnv};
+pub use prober::{DowntimeReport, Prober, ProberHandle};

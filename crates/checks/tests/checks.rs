@@ -3,5 +3,9 @@
 
 #[path = "checks/https.rs"]
 mod https;
+#[path = "checks/prober.rs"]
+mod prober;
+#[path = "checks/smoke.rs"]
+mod smoke;
 #[path = "checks/support.rs"]
 mod support;

@@ -48,6 +48,8 @@ enum Cmd {
     Report(commands::report::Args),
     /// Prove a copy on its own, without a plan (`verify files SRC DST`).
     Verify(commands::verify::Args),
+    /// Probe a URL on its own, pinned to an address like curl --resolve (status, JSON, TLS).
+    Probe(commands::probe::Args),
     /// Print the plan file's JSON Schema (for editors).
     Schema,
     /// The agent cutover runs on remote hosts (started by cutover itself over SSH).
@@ -84,6 +86,7 @@ async fn run(cli: Cli) -> ExitCode {
         Cmd::Approve(a) => commands::approve::run(&file, a),
         Cmd::Rollback(a) => commands::rollback::run(&file, a).await,
         Cmd::Report(a) => commands::report::run(&file, a),
+        Cmd::Probe(a) => commands::probe::run(a).await,
         Cmd::Verify(a) => commands::verify::run(&file, a).await,
         Cmd::Agent(a) => commands::agent::run(a),
         Cmd::Schema => {

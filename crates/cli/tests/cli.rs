@@ -18,5 +18,7 @@ mod resume;
 mod rollback;
 #[path = "cli/secrets.rs"]
 mod secrets;
+#[path = "cli/soak.rs"]
+mod soak;
 #[path = "cli/traffic.rs"]
 mod traffic;

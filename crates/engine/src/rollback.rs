@@ -90,48 +90,15 @@ pub async fn rollback(
             no_wait: true,
             first_started_ms: st.started_ms.unwrap_or_else(now_ms),
         };
-        ui.show(Progress::StepStarted {
-            step: id.into(),
-            kind: format!("{} (undo)", step.kind.name()),
-            description: String::new(),
-        });
-        match runner(&step.kind).rollback(&ctx).await {
-            Ok(Some(summary)) => {
-                session
-                    .journal
-                    .append(&run.id, &Event::StepRolledBack { step: id.into() })?;
-                ui.show(Progress::StepDone {
-                    step: id.into(),
-                    summary,
-                    seconds: 0.0,
-                });
-                undone.push(id.to_string());
-            }
-            Ok(None) => ui.show(Progress::StepSkipped {
-                step: id.into(),
-                reason: "nothing to undo".into(),
-            }),
+        match undo_one(&ctx, ui).await {
+            Ok(true) => undone.push(id.to_string()),
+            Ok(false) => {}
             Err(e) => {
-                let message = e.to_string();
-                session.journal.append(
-                    &run.id,
-                    &Event::StepRollbackFailed {
-                        step: id.into(),
-                        error: message.clone(),
-                    },
-                )?;
-                ui.show(Progress::StepFailed {
-                    step: id.into(),
-                    error: message.clone(),
-                });
                 ui.show(Progress::Note(
                     "rollback stopped; fix the cause and run `cutover rollback` again to continue"
                         .into(),
                 ));
-                return Err(EngineError::RollbackFailed {
-                    step: id.into(),
-                    message,
-                });
+                return Err(e);
             }
         }
     }
@@ -146,4 +113,100 @@ pub async fn rollback(
         run: run.id,
         undone,
     })
+}
+
+/// Runs the undo of `ctx.step`, journaled and shown; `Ok(true)` when something was undone.
+async fn undo_one(ctx: &StepCtx<'_>, ui: &dyn Ui) -> Result<bool, EngineError> {
+    let id = ctx.id();
+    ui.show(Progress::StepStarted {
+        step: id.into(),
+        kind: format!("{} (undo)", ctx.step.kind.name()),
+        description: String::new(),
+    });
+    let started = std::time::Instant::now();
+    match runner(&ctx.step.kind).rollback(ctx).await {
+        Ok(Some(summary)) => {
+            ctx.record(Event::StepRolledBack { step: id.into() })?;
+            ui.show(Progress::StepDone {
+                step: id.into(),
+                summary,
+                seconds: started.elapsed().as_secs_f64(),
+            });
+            Ok(true)
+        }
+        Ok(None) => {
+            ui.show(Progress::StepSkipped {
+                step: id.into(),
+                reason: "nothing to undo".into(),
+            });
+            Ok(false)
+        }
+        Err(e) => {
+            let message = e.to_string();
+            ctx.record(Event::StepRollbackFailed {
+                step: id.into(),
+                error: message.clone(),
+            })?;
+            ui.show(Progress::StepFailed {
+                step: id.into(),
+                error: message.clone(),
+            });
+            Err(EngineError::RollbackFailed {
+                step: id.into(),
+                message,
+            })
+        }
+    }
+}
+
+/// The automatic rollback of a running `apply` (a soak trigger fired): undoes the applied
+/// steps `ids` of this run at once, newest first, with the lock `apply` already holds, and
+/// journals it as a rollback for `reason` (the trigger and its evidence). Returns the steps
+/// undone. The run then stops at the step that called this; `cutover apply` can redo the
+/// undone steps, `cutover rollback` undoes the rest.
+pub(crate) async fn undo_now(
+    ctx: &StepCtx<'_>,
+    ids: &[String],
+    reason: &str,
+) -> Result<Vec<String>, EngineError> {
+    ctx.record(Event::RollbackStarted {
+        reason: reason.to_string(),
+    })?;
+    let steps: Vec<_> = ctx
+        .plan
+        .steps()
+        .filter(|(_, s)| ids.contains(&s.id.value))
+        .collect();
+    let mut undone = Vec::new();
+    for (stage, step) in steps.into_iter().rev() {
+        let id = step.id.value.as_str();
+        let events = ctx.journal.events(ctx.run_id)?;
+        let state = cutover_journal::RunState::fold(ctx.state.run.clone(), &events);
+        let Some(st) = state.step(id).filter(|s| s.status == StepStatus::Applied) else {
+            continue;
+        };
+        let failures = events
+            .iter()
+            .filter(|r| matches!(&r.event, Event::StepRollbackFailed { step, .. } if step == id))
+            .count() as u32;
+        let sub = StepCtx {
+            plan: ctx.plan,
+            stage,
+            step,
+            run_id: ctx.run_id,
+            try_number: failures + 1,
+            exec: ctx.exec,
+            journal: ctx.journal,
+            secrets: ctx.secrets,
+            state: &state,
+            ui: ctx.ui,
+            cancel: ctx.cancel.clone(),
+            no_wait: true,
+            first_started_ms: st.started_ms.unwrap_or_else(now_ms),
+        };
+        if undo_one(&sub, ctx.ui).await? {
+            undone.push(id.to_string());
+        }
+    }
+    Ok(undone)
 }

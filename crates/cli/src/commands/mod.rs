@@ -6,6 +6,7 @@ pub mod approve;
 pub mod check;
 pub mod init;
 pub mod plan;
+pub mod probe;
 pub mod report;
 pub mod rollback;
 pub mod status;

@@ -80,6 +80,7 @@ impl StepRunner for Run<'_> {
         if let Some(undo) = &self.0.undo {
             lines.push(format!("undo: {}", show(undo, values)?));
         }
+        lines.extend(super::check::describe(values, &self.0.health));
         Ok(lines)
     }
 
@@ -123,9 +124,14 @@ impl StepRunner for Run<'_> {
             return Err(ctx.failed(failures.join("\n")));
         }
         let hosts: Vec<&str> = outs.iter().map(|o| o.host.as_str()).collect();
-        Ok(Applied::Done {
-            summary: format!("ran on {}", hosts.join(", ")),
-        })
+        let mut summary = format!("ran on {}", hosts.join(", "));
+        if !self.0.health.is_empty() {
+            // What the command started must answer its health checks before the run moves on.
+            let policy = super::check::health_policy(self.0.health_deadline);
+            let healthy = super::check::run_gate(ctx, &self.0.health, policy).await?;
+            summary = format!("{summary}; {healthy}");
+        }
+        Ok(Applied::Done { summary })
     }
 
     async fn rollback(&self, ctx: &StepCtx<'_>) -> Result<Option<String>, EngineError> {

@@ -1,17 +1,143 @@
-//! `soak` (being built).
+//! `soak`: the monitoring window after traffic moved. The loop, statistics and triggers live
+//! in `cutover_checks::soak`; this file gives it the plan's checks, keeps its window across
+//! restarts, journals its figures, and on a fired trigger rolls the traffic switch back
+//! at once (through `rollback::undo_now`) before failing with the trigger's evidence.
+//!
+//! Resume: the window starts when the current try of the step started (the first
+//! `StepStarted` after its last failure, from the journal), so a restarted `cutover apply`
+//! waits only for what is left; the statistics (counts, streaks, latency histogram, recent
+//! samples) are checkpointed every few seconds next to the plan (`.cutover/`), mode 0600,
+//! secrets redacted, and restored when they belong to the same try.
 
+use super::check::{describe, probe_env, probes};
 use crate::context::{StepCtx, Values};
 use crate::error::EngineError;
 use crate::step::{Applied, StepRunner, Verified};
-use async_trait::async_trait;
+use cutover_checks::soak::{self, LogSpec, SoakEnd, SoakSpec, SoakState};
+use cutover_checks::trigger::TriggerSpec;
+use cutover_journal::{now_ms, Event};
 use cutover_plan::steps::SoakStep;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+
+/// Kinds whose applied steps a fired trigger undoes when the plan names none.
+const SWITCH_KINDS: &[&str] = &["dns.switch", "proxy.switch"];
+/// How often the statistics are checkpointed.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(5);
 
 pub(crate) struct Soak<'a>(pub &'a SoakStep);
 
+impl Soak<'_> {
+    fn interval(&self) -> Duration {
+        self.0.interval.unwrap_or(Duration::from_secs(1))
+    }
+
+    fn triggers(&self) -> Vec<TriggerSpec> {
+        let t: Vec<TriggerSpec> = self.0.triggers.iter().map(TriggerSpec::from_plan).collect();
+        if t.is_empty() {
+            TriggerSpec::default_set()
+        } else {
+            t
+        }
+    }
+
+    /// The steps a fired trigger undoes: the plan's list, else this run's applied switches.
+    fn targets(&self, ctx: &StepCtx<'_>) -> Vec<String> {
+        if !self.0.rollback.is_empty() {
+            return self.0.rollback.iter().map(|s| s.value.clone()).collect();
+        }
+        ctx.plan
+            .steps()
+            .map(|(_, s)| s)
+            .take_while(|s| s.id.value != ctx.id())
+            .filter(|s| SWITCH_KINDS.contains(&s.kind.name()))
+            .map(|s| s.id.value.clone())
+            .collect()
+    }
+}
+
+/// When the current try of the step began: its first start after its last failure.
+fn window_start(ctx: &StepCtx<'_>) -> Result<i64, EngineError> {
+    let events = ctx.journal.events(ctx.run_id)?;
+    let id = ctx.id();
+    let after_failure = events
+        .iter()
+        .rposition(|r| matches!(&r.event, Event::StepFailed { step, .. } if step == id))
+        .map_or(0, |i| i + 1);
+    Ok(events[after_failure..]
+        .iter()
+        .find(|r| matches!(&r.event, Event::StepStarted { step, .. } if step == id))
+        .map_or(ctx.first_started_ms, |r| r.at_ms))
+}
+
+fn checkpoint_path(ctx: &StepCtx<'_>) -> PathBuf {
+    ctx.plan
+        .dir
+        .join(".cutover")
+        .join(format!("soak-{}-{}.json", ctx.run_id, ctx.id()))
+}
+
+fn load(ctx: &StepCtx<'_>, started_ms: i64) -> SoakState {
+    std::fs::read(checkpoint_path(ctx))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<SoakState>(&b).ok())
+        .filter(|s| s.started_ms == started_ms)
+        .unwrap_or(SoakState {
+            started_ms,
+            ..Default::default()
+        })
+}
+
+fn save(ctx: &StepCtx<'_>, state: &SoakState) {
+    use std::io::Write;
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    let path = checkpoint_path(ctx);
+    let Some(dir) = path.parent() else { return };
+    let _ = std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir);
+    let Ok(json) = serde_json::to_string(state) else {
+        return;
+    };
+    let text = ctx.exec.redactor().redact(&json);
+    let tmp = path.with_extension("tmp");
+    let written = std::fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .and_then(|mut f| f.write_all(text.as_bytes()).and_then(|_| f.sync_all()))
+        .and_then(|_| std::fs::rename(&tmp, &path));
+    if let Err(e) = written {
+        tracing::warn!("cannot checkpoint the soak in {}: {e}", path.display());
+    }
+}
+
 #[async_trait]
 impl StepRunner for Soak<'_> {
-    fn plan(&self, _values: &Values<'_>) -> Result<Vec<String>, EngineError> {
-        Ok(vec![format!("{} checks", self.0.checks.len())])
+    fn plan(&self, values: &Values<'_>) -> Result<Vec<String>, EngineError> {
+        let mut lines = describe(values, &self.0.checks);
+        lines.push(format!(
+            "probe every {} for {}",
+            humantime::format_duration(self.interval()),
+            humantime::format_duration(self.0.duration)
+        ));
+        for t in self.triggers() {
+            lines.push(format!("trigger: {}", t.describe()));
+        }
+        lines.push(if !self.0.rolls_back() {
+            "on a trigger: stop the run".to_string()
+        } else if self.0.rollback.is_empty() {
+            "on a trigger: roll back the run's traffic switch steps at once".to_string()
+        } else {
+            let ids: Vec<&str> = self.0.rollback.iter().map(|s| s.value.as_str()).collect();
+            format!("on a trigger: roll back {} at once", ids.join(", "))
+        });
+        Ok(lines)
     }
 
     async fn verify(&self, _ctx: &StepCtx<'_>) -> Result<Verified, EngineError> {
@@ -19,10 +145,131 @@ impl StepRunner for Soak<'_> {
     }
 
     async fn apply(&self, ctx: &StepCtx<'_>) -> Result<Applied, EngineError> {
-        Err(ctx.failed("not built yet"))
+        let started_ms = window_start(ctx)?;
+        let ends_at_ms = started_ms + self.0.duration.as_millis() as i64;
+        let mut state = load(ctx, started_ms);
+        if state.ticks > 0 {
+            let left = Duration::from_millis((ends_at_ms - now_ms()).max(0) as u64);
+            ctx.detail(format!(
+                "resuming the soak window: {} left, {} tick(s) already done",
+                humantime::format_duration(Duration::from_secs(left.as_secs())),
+                state.ticks
+            ));
+        }
+        let spec = SoakSpec {
+            probes: probes(ctx, &self.0.checks)?,
+            interval: self.interval(),
+            ends_at_ms,
+            triggers: self.triggers(),
+            prometheus: self
+                .0
+                .prometheus
+                .as_ref()
+                .map(|t| ctx.render(t))
+                .transpose()?,
+            logs: self
+                .0
+                .logs
+                .iter()
+                .map(|l| {
+                    Ok(LogSpec {
+                        host: l.host.value.clone(),
+                        path: ctx.render(&l.path)?,
+                        patterns: l.patterns.clone(),
+                        sudo: ctx.plan.host(&l.host.value).is_some_and(|h| h.sudo),
+                    })
+                })
+                .collect::<Result<_, EngineError>>()?,
+        };
+        let env = probe_env(ctx);
+        let redact = |s: &str| ctx.exec.redactor().redact(s);
+        let mut saved = Instant::now();
+        let end = soak::run(&spec, &env, &mut state, |tick| {
+            for (name, o) in &tick.failures {
+                ctx.detail(redact(&format!("{name}: {}", o.line())));
+            }
+            for n in &tick.notes {
+                ctx.detail(redact(n));
+            }
+            if saved.elapsed() >= CHECKPOINT_EVERY {
+                save(ctx, tick.state);
+                saved = Instant::now();
+            }
+        })
+        .await
+        .map_err(|e| ctx.failed(e))?;
+        let fired_at = Instant::now();
+        save(ctx, &state);
+        self.measure(ctx, &state)?;
+        let figures = soak::summary(&state);
+        for line in &figures {
+            ctx.detail(redact(line));
+        }
+        match end {
+            SoakEnd::Completed => Ok(Applied::Done {
+                summary: format!(
+                    "soaked {} with no trigger firing: {}",
+                    humantime::format_duration(self.0.duration),
+                    figures.join("; ")
+                ),
+            }),
+            SoakEnd::Fired(f) => Err(self.fired(ctx, f, fired_at).await),
+        }
     }
 
     async fn rollback(&self, _ctx: &StepCtx<'_>) -> Result<Option<String>, EngineError> {
         Ok(None)
+    }
+}
+
+impl Soak<'_> {
+    fn measure(&self, ctx: &StepCtx<'_>, state: &SoakState) -> Result<(), EngineError> {
+        for (name, s) in &state.checks {
+            ctx.measure(&format!("{name}.probes"), s.requests as f64, "probes")?;
+            ctx.measure(&format!("{name}.failed"), s.failed as f64, "probes")?;
+            if let Some(p95) = s.latency.quantile(0.95) {
+                ctx.measure(&format!("{name}.p95"), p95.as_secs_f64() * 1000.0, "ms")?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A trigger fired: roll back (unless the plan says stop) and fail with the evidence.
+    async fn fired(
+        &self,
+        ctx: &StepCtx<'_>,
+        f: cutover_checks::trigger::Fired,
+        at: Instant,
+    ) -> EngineError {
+        let evidence = ctx.exec.redactor().redact(&f.evidence);
+        let what = format!("trigger fired: {}\nevidence: {evidence}", f.trigger);
+        ctx.detail(what.clone());
+        if !self.0.rolls_back() {
+            return ctx.failed(format!("{what}\non_failure = \"stop\": nothing was rolled back; `cutover rollback` undoes the run"));
+        }
+        let targets = self.targets(ctx);
+        if targets.is_empty() {
+            return ctx.failed(format!("{what}\nno traffic switch step to roll back (name them in `rollback`); `cutover rollback` undoes the run"));
+        }
+        let reason = format!("soak `{}`: {what}", ctx.id());
+        match crate::rollback::undo_now(ctx, &targets, &reason).await {
+            Ok(undone) => {
+                let took = at.elapsed();
+                let _ = ctx.measure("rollback_seconds", took.as_secs_f64(), "s");
+                let done = if undone.is_empty() {
+                    "nothing was applied to undo".to_string()
+                } else {
+                    format!(
+                        "rolled back {} in {:.2} s",
+                        undone.join(", "),
+                        took.as_secs_f64()
+                    )
+                };
+                ctx.failed(format!("{what}\n{done}; fix the cause, then `cutover apply` switches and soaks again, or `cutover rollback` undoes the rest"))
+            }
+            Err(e) => ctx.failed(format!(
+                "{what}\nthe automatic rollback failed: {e}; run `cutover rollback` to continue it"
+            )),
+        }
     }
 }

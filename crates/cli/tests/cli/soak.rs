@@ -1,0 +1,266 @@
+//! Health gates and the soak window end to end: users reach the app through HAProxy on `old`;
+//! `proxy.switch` points it at `new`; a `check` gate pins a probe to the new host before the
+//! switch; the soak watches the users' path and, when the new app starts failing, rolls the
+//! switch back by itself within the targets (detection within 3 s at 1 probe/s, rollback
+//! within 2 s of detection). A clean soak passes and journals its figures.
+
+use crate::fixture::Run;
+use cutover_testbed::Lab;
+use std::io::{Read, Write};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn get(addr: SocketAddr, path: &str) -> String {
+    let Ok(mut s) = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1)) else {
+        return String::new();
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+    let _ = write!(s, "GET {path} HTTP/1.0\r\n\r\n");
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out
+}
+
+fn control(app: SocketAddr, action: &str) {
+    let mut s = std::net::TcpStream::connect(app).unwrap();
+    write!(
+        s,
+        "POST /_control/{action} HTTP/1.0\r\nContent-Length: 0\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    assert!(out.contains("200"), "{out}");
+}
+
+fn plan(lab: &Lab, front: SocketAddr, soak: &str) -> String {
+    let (old, new) = (lab.host("old").address(), lab.host("new").address());
+    format!(
+        r#"name = "soak-test"
+[ssh]
+config = "{ssh}"
+[hosts.old]
+ssh = "old"
+address = "{old}"
+[hosts.new]
+ssh = "new"
+address = "{new}"
+[proxies.front]
+kind = "haproxy"
+host = "old"
+socket = "{socket}"
+backend = "app"
+server = "web"
+
+[checks.new_health]
+kind = "http"
+url = "http://app.example.test:8080/healthz"
+resolve = "{{{{ hosts.new.address }}}}"
+json = ['$.status == "ok"', '$.host == "new"', '$.db == "ok"']
+
+[checks.users]
+kind = "http"
+url = "http://{front}/healthz"
+json = ['$.status == "ok"']
+timeout = "2s"
+
+[[stages]]
+name = "rehearse"
+[[stages.steps]]
+id = "gate"
+kind = "check"
+checks = "new_health"
+deadline = "10s"
+interval = "500ms"
+
+[[stages]]
+name = "switch"
+[[stages.steps]]
+id = "switch"
+kind = "proxy.switch"
+proxy = "front"
+to = "{{{{ hosts.new.address }}}}:8080"
+health = "/healthz"
+
+[[stages]]
+name = "soak"
+[[stages.steps]]
+id = "soak"
+kind = "soak"
+checks = "users"
+interval = "1s"
+{soak}
+"#,
+        ssh = lab.ssh_config().display(),
+        socket = format!("{}/admin.sock", cutover_testbed::proxy::HAPROXY_DIR),
+    )
+}
+
+fn cutover(plan: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_cutover"));
+    c.arg("-f").arg(plan).args(args).env("NO_COLOR", "1");
+    c
+}
+
+struct Setup {
+    lab: Lab,
+    dir: tempfile::TempDir,
+    old_app: cutover_testbed::app::AppProcess,
+    new_app: cutover_testbed::app::AppProcess,
+    front: cutover_testbed::proxy::Proxy,
+}
+
+fn setup() -> Setup {
+    let lab = Lab::start().unwrap();
+    let old_app = cutover_testbed::app::start_on(lab.host("old"), 8080).unwrap();
+    let new_app = cutover_testbed::app::start_on(lab.host("new"), 8080).unwrap();
+    let front = cutover_testbed::proxy::start_haproxy(lab.host("old"), 8000, old_app.addr).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    Setup {
+        lab,
+        dir,
+        old_app,
+        new_app,
+        front,
+    }
+}
+
+#[test]
+fn a_soak_rolls_the_switch_back_when_the_new_app_starts_failing() {
+    let s = setup();
+    let plan_path = s.dir.path().join("cutover.toml");
+    std::fs::write(
+        &plan_path,
+        plan(
+            &s.lab,
+            s.front.listen,
+            "duration = \"60s\"\ntriggers = [{ consecutive_failures = 3 }]",
+        ),
+    )
+    .unwrap();
+    assert!(get(s.front.listen, "/").contains("hello from old"));
+    let child = cutover(&plan_path, &["apply", "--yes"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+
+    // Wait until users are on the new host, then break it.
+    let started = Instant::now();
+    while !get(s.front.listen, "/").contains("hello from new") {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the switch never happened"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+    control(s.new_app.addr, "fail");
+    let broken = Instant::now();
+    // Users are back on the old host without anyone acting.
+    while !get(s.front.listen, "/").contains("hello from old") {
+        assert!(
+            broken.elapsed() < Duration::from_secs(15),
+            "no automatic rollback"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let recovered = broken.elapsed();
+    let out = Run(child.wait_with_output().unwrap()).expect(5);
+    let text = format!("{}{}", out.stdout(), out.stderr());
+    assert!(
+        text.contains("trigger fired: users fails 3 times in a row"),
+        "{text}"
+    );
+    assert!(
+        text.contains("evidence: users failed 3 times in a row; last failure: 503"),
+        "{text}"
+    );
+    assert!(text.contains("rolled back switch in"), "{text}");
+    // Detection within 3 s at 1 probe/s, rollback within 2 s of it: 5 s from breakage.
+    assert!(
+        recovered < Duration::from_secs(5),
+        "users recovered after {recovered:?}"
+    );
+    let rollback = figure(&text, "rolled back switch in ");
+    assert!(rollback < 2.0, "rollback took {rollback} s");
+    eprintln!("soak: users back on old {recovered:?} after the failure; rollback {rollback:.3} s");
+
+    // The journal holds the evidence; status names the failed soak; old serves on.
+    let report = Run(cutover(&plan_path, &["report", "--format", "json"])
+        .output()
+        .unwrap())
+    .expect(0);
+    assert!(
+        report.stdout().contains("users failed 3 times in a row"),
+        "{}",
+        report.stdout()
+    );
+    assert!(get(s.front.listen, "/").contains("hello from old"));
+    drop(s.old_app);
+}
+
+#[test]
+fn a_clean_soak_passes_and_journals_its_figures() {
+    let s = setup();
+    let plan_path = s.dir.path().join("cutover.toml");
+    std::fs::write(
+        &plan_path,
+        plan(&s.lab, s.front.listen, "duration = \"4s\"\ntriggers = [{ consecutive_failures = 2 }, { error_rate = \"10%\", over = \"1m\", min_samples = 3 }, { p95 = \"800ms\", over = \"1m\", min_samples = 3 }]"),
+    )
+    .unwrap();
+    let started = Instant::now();
+    let out = Run(cutover(&plan_path, &["apply", "--yes"]).output().unwrap()).expect(0);
+    let took = started.elapsed();
+    let text = out.stdout();
+    assert!(text.contains("✓ new_health"), "{text}");
+    assert!(
+        text.contains("soaked 4s with no trigger firing: users: 4 probes, 0 failed"),
+        "{text}"
+    );
+    assert!(took >= Duration::from_secs(4), "{took:?}");
+    assert!(get(s.front.listen, "/").contains("hello from new"));
+    let report = Run(cutover(&plan_path, &["report", "--format", "json"])
+        .output()
+        .unwrap())
+    .expect(0);
+    assert!(report.stdout().contains("users.p95"), "{}", report.stdout());
+}
+
+#[test]
+fn a_failing_gate_stops_the_run_before_traffic_moves() {
+    let s = setup();
+    let plan_path = s.dir.path().join("cutover.toml");
+    std::fs::write(
+        &plan_path,
+        plan(&s.lab, s.front.listen, "duration = \"4s\""),
+    )
+    .unwrap();
+    control(s.new_app.addr, "db?state=down");
+    let out = Run(cutover(&plan_path, &["apply", "--yes"]).output().unwrap()).expect(9);
+    let text = out.stdout() + &out.stderr();
+    assert!(text.contains("$.db == \"ok\": found \"down\""), "{text}");
+    assert!(
+        text.contains("1 of 1 check(s) failed within 10s: new_health"),
+        "{text}"
+    );
+    assert!(
+        get(s.front.listen, "/").contains("hello from old"),
+        "traffic moved"
+    );
+}
+
+/// The number after `prefix` in `text`.
+fn figure(text: &str, prefix: &str) -> f64 {
+    let at = text
+        .find(prefix)
+        .unwrap_or_else(|| panic!("no `{prefix}` in {text}"))
+        + prefix.len();
+    let rest: String = text[at..]
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.')
+        .collect();
+    rest.parse().unwrap()
+}
