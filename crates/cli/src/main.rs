@@ -46,7 +46,7 @@ enum Cmd {
     Rollback(commands::rollback::Args),
     /// Render the run's journal as a report.
     Report(commands::report::Args),
-    /// Prove a copy on its own, without a plan (`verify files SRC DST`).
+    /// Prove a copy on its own, without a plan (`verify files SRC DST`, `verify postgres SRC_URL DST_URL`).
     Verify(commands::verify::Args),
     /// Probe a URL on its own, pinned to an address like curl --resolve (status, JSON, TLS).
     Probe(commands::probe::Args),

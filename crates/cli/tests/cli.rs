@@ -10,6 +10,8 @@ mod files;
 mod apply;
 #[path = "cli/gates.rs"]
 mod gates;
+#[path = "cli/postgres.rs"]
+mod postgres;
 #[path = "cli/hostkeys.rs"]
 mod hostkeys;
 #[path = "cli/resume.rs"]

@@ -9,6 +9,8 @@ mod dns_switch;
 mod dns_ttl;
 mod dns_verify;
 mod pipe;
+mod postgres;
+mod postgres_verify;
 mod proxy_switch;
 mod run;
 mod soak;
@@ -25,6 +27,7 @@ pub fn runner(kind: &StepKind) -> Box<dyn StepRunner + '_> {
         StepKind::Pipe(s) => Box::new(pipe::Pipe(s)),
         StepKind::Approve(s) => Box::new(approve::Approve(s)),
         StepKind::Wait(s) => Box::new(wait::Wait(s)),
+        StepKind::PostgresVerify(s) => Box::new(postgres_verify::PostgresVerify(s)),
         StepKind::FilesSync(s) => Box::new(files_sync::FilesSync(s)),
         StepKind::FilesVerify(s) => Box::new(files_verify::FilesVerify(s)),
         StepKind::Check(s) => Box::new(check::Check(s)),

@@ -1,6 +1,8 @@
 //! Steps: one kind per file, listed in the registry below ([`KINDS`] and [`read_kind`]).
 
 mod approve;
+mod pg_endpoint;
+mod postgres_verify;
 mod files_sync;
 mod files_verify;
 mod check;
@@ -14,6 +16,8 @@ pub mod soak;
 mod wait;
 
 pub use approve::ApproveStep;
+pub use pg_endpoint::PgEndpoint;
+pub use postgres_verify::PostgresVerifyStep;
 pub use files_sync::{FilesSyncStep, TreeRef};
 pub use files_verify::FilesVerifyStep;
 pub use check::CheckStep;
@@ -34,7 +38,7 @@ use toml_span::value::Value;
 pub const COMMON_FIELDS: &[&str] = &["id", "kind", "description"];
 
 /// Every step kind, in the order `cutover init` documents them.
-pub const KINDS: &[&str] = &["run", "pipe", "approve", "wait", "files.sync", "files.verify", "dns.lower_ttl", "dns.switch", "dns.verify", "dns.raise_ttl", "proxy.switch", "check", "soak"];
+pub const KINDS: &[&str] = &["run", "pipe", "approve", "wait", "files.sync", "files.verify", "dns.lower_ttl", "dns.switch", "dns.verify", "dns.raise_ttl", "proxy.switch", "check", "soak", "postgres.verify"];
 
 /// One step of a stage.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
@@ -93,6 +97,10 @@ pub enum StepKind {
     /// Point a reverse proxy at a new upstream once it is healthy (blue/green).
     #[serde(rename = "proxy.switch")]
     ProxySwitch(ProxySwitchStep),
+    /// Prove that the target database holds what the source holds (counts, checksums,
+    /// sequences, schema objects); a difference fails with exit code 9.
+    #[serde(rename = "postgres.verify")]
+    PostgresVerify(PostgresVerifyStep),
 }
 
 impl StepKind {
@@ -112,6 +120,7 @@ impl StepKind {
             StepKind::DnsVerify(_) => "dns.verify",
             StepKind::DnsRaiseTtl(_) => "dns.raise_ttl",
             StepKind::ProxySwitch(_) => "proxy.switch",
+            StepKind::PostgresVerify(_) => "postgres.verify",
         }
     }
 }
@@ -171,6 +180,10 @@ fn read_kind(name: &str, f: &mut Fields<'_>, p: &mut Problems) -> Option<StepKin
         "proxy.switch" => {
             f.set_known(ProxySwitchStep::FIELDS);
             ProxySwitchStep::read(f, p).map(StepKind::ProxySwitch)
+        }
+        "postgres.verify" => {
+            f.set_known(PostgresVerifyStep::FIELDS);
+            PostgresVerifyStep::read(f, p).map(StepKind::PostgresVerify)
         }
         _ => None,
     }

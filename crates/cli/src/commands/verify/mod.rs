@@ -2,6 +2,7 @@
 //! `files` proves file trees, `postgres` databases.
 
 pub mod files;
+pub mod postgres;
 
 /// Options of `cutover verify`.
 #[derive(clap::Args)]
@@ -15,10 +16,14 @@ enum What {
     /// Prove that TARGET holds what SOURCE holds, byte for byte: each side is PATH or
     /// HOST:PATH; manifests are built on each host by cutover's agent, in parallel.
     Files(files::Args),
+    /// Prove that TARGET_URL holds what SOURCE_URL holds: per-table row counts and content
+    /// checksums computed on each server, sequences, schema objects.
+    Postgres(postgres::Args),
 }
 
 pub async fn run(file: &std::path::Path, a: Args) -> cutover_engine::ExitCode {
     match a.what {
         What::Files(f) => files::run(file, f).await,
+        What::Postgres(p) => postgres::run(p).await,
     }
 }

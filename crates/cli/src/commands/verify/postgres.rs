@@ -1,0 +1,175 @@
+//! `cutover verify postgres SOURCE_URL TARGET_URL`: the data proof on its own, outside any
+//! plan. Each server computes its row counts and checksums; only the results travel. The
+//! queries run here (psql on this machine), or on a host reached over SSH with
+//! `--source-ssh`/`--target-ssh` (then the URL's host is as that machine sees it).
+//!
+//! Passwords never go on the command line: they are read from the environment
+//! (`CUTOVER_SOURCE_PGPASSWORD`, `CUTOVER_TARGET_PGPASSWORD`, else `PGPASSWORD`) or a pgpass
+//! file, and reach remote hosts over the SSH channel's standard input.
+
+use crate::output::{paint, print_json, Style};
+use cutover_data::postgres::{verify, Endpoint, PgError, VerifyOptions};
+use cutover_engine::ExitCode;
+use cutover_exec::{ExecError, Executor, Redactor, SecretValue, SshTarget, Target};
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+/// Options of `cutover verify postgres`.
+#[derive(clap::Args)]
+#[command(
+    after_help = "Exit codes: 0 the databases match, 9 they differ (every difference is listed), 4 a server or host cannot be reached, 2 usage, 1 other errors."
+)]
+pub struct Args {
+    /// The source database: postgres://[user@]host[:port]/db[?sslmode=...] (no password).
+    pub source: String,
+    /// The target database, same form.
+    pub target: String,
+    /// Run the source's queries on this SSH host (an ssh destination or config alias).
+    #[arg(long, value_name = "DEST")]
+    pub source_ssh: Option<String>,
+    /// Run the target's queries on this SSH host.
+    #[arg(long, value_name = "DEST")]
+    pub target_ssh: Option<String>,
+    /// SSH config file for --source-ssh/--target-ssh.
+    #[arg(long, value_name = "FILE")]
+    pub ssh_config: Option<PathBuf>,
+    /// Environment variable holding the source's password.
+    #[arg(long, value_name = "VAR", default_value = "CUTOVER_SOURCE_PGPASSWORD")]
+    pub source_password_env: String,
+    /// Environment variable holding the target's password.
+    #[arg(long, value_name = "VAR", default_value = "CUTOVER_TARGET_PGPASSWORD")]
+    pub target_password_env: String,
+    /// Directory of the PostgreSQL client tools (default: found on each host).
+    #[arg(long, value_name = "DIR")]
+    pub bin: Option<String>,
+    /// Parallel sessions per server.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=8))]
+    pub jobs: u16,
+    /// Do not share one snapshot between a server's sessions.
+    #[arg(long)]
+    pub no_snapshot: bool,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn side(
+    url: &str,
+    ssh: &Option<String>,
+    name: &str,
+    password_env: &str,
+    a: &Args,
+    targets: &mut HashMap<String, Target>,
+) -> Result<Endpoint, String> {
+    let host = match ssh {
+        Some(dest) => {
+            targets.insert(
+                name.to_string(),
+                Target::Ssh(SshTarget {
+                    name: name.into(),
+                    destination: dest.clone(),
+                    port: None,
+                    user: None,
+                    identity: None,
+                    jump: None,
+                    known_hosts: None,
+                    config: a.ssh_config.clone(),
+                    connect_timeout: 10,
+                    control_dir: cutover_exec::control_dir_for("cutover verify postgres"),
+                }),
+            );
+            name
+        }
+        None => {
+            targets.insert("local".into(), Target::Local);
+            "local"
+        }
+    };
+    let mut ep = Endpoint::from_url(url, host).map_err(|e| e.to_string())?;
+    let password = std::env::var(password_env)
+        .ok()
+        .or_else(|| std::env::var("PGPASSWORD").ok());
+    // Locally psql inherits the environment anyway; remote hosts get it over stdin.
+    ep.password = password.filter(|p| !p.is_empty()).map(SecretValue::new);
+    ep.bin = a.bin.clone();
+    Ok(ep)
+}
+
+pub async fn run(a: Args) -> ExitCode {
+    let mut targets = HashMap::new();
+    let endpoints = side(
+        &a.source,
+        &a.source_ssh,
+        "source",
+        &a.source_password_env,
+        &a,
+        &mut targets,
+    )
+    .and_then(|s| {
+        side(
+            &a.target,
+            &a.target_ssh,
+            "target",
+            &a.target_password_env,
+            &a,
+            &mut targets,
+        )
+        .map(|t| (s, t))
+    });
+    let (source, target) = match endpoints {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::Usage;
+        }
+    };
+    let secrets: Vec<(&str, &SecretValue)> = [
+        ("source password", &source.password),
+        ("target password", &target.password),
+    ]
+    .into_iter()
+    .filter_map(|(n, p)| p.as_ref().map(|p| (n, p)))
+    .collect();
+    let exec = Executor::new(targets, Redactor::new(secrets));
+    let options = VerifyOptions {
+        jobs: a.jobs as usize,
+        consistent: !a.no_snapshot,
+        ..VerifyOptions::default()
+    };
+    let quiet = a.json;
+    let progress = move |line: String| {
+        if !quiet {
+            eprintln!("{}", paint(Style::Dim, &line));
+        }
+    };
+    let result = verify(&exec, &source, &target, &options, &progress).await;
+    exec.disconnect_all().await;
+    let report = match result {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("{} {e}", paint(Style::Red, "error:"));
+            return match e {
+                PgError::Exec(ExecError::Connect { .. }) => ExitCode::Unreachable,
+                PgError::Tool { hint: Some(h), .. }
+                    if h.contains("reachable") || h.contains("password") =>
+                {
+                    ExitCode::Unreachable
+                }
+                _ => ExitCode::Internal,
+            };
+        }
+    };
+    if a.json {
+        let code = print_json(&report);
+        if code != ExitCode::Ok {
+            return code;
+        }
+    } else {
+        print!("{}", report.render());
+    }
+    if report.matches() {
+        ExitCode::Ok
+    } else {
+        ExitCode::VerifyFailed
+    }
+}

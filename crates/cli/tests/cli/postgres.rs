@@ -1,0 +1,122 @@
+//! The PostgreSQL commands and steps through the `cutover` binary: the standalone
+//! `cutover verify postgres`, and plans using the `postgres.*` step kinds.
+
+use super::fixture::Fixture;
+use cutover_testbed::{PgOptions, PgServer};
+
+/// A small database on `pg`: a table with awkward values, an index, a sequence.
+const APP: &str = "CREATE DATABASE app;";
+const SCHEMA: &str = "CREATE TABLE items (id serial PRIMARY KEY, name text, note text, data jsonb);
+CREATE INDEX items_name_idx ON items (name);
+INSERT INTO items (name, note, data) SELECT 'item ' || i, CASE WHEN i % 3 = 0 THEN NULL ELSE '' END,
+  jsonb_build_object('i', i) FROM generate_series(1, 500) i;";
+
+fn servers(f: &Fixture) -> (PgServer, PgServer) {
+    let old = PgServer::start(f.lab.host("old"), 16, 5432, PgOptions::default()).expect("pg16");
+    let new = PgServer::start(f.lab.host("new"), 18, 5432, PgOptions::default()).expect("pg18");
+    old.psql("postgres", APP).expect("create db");
+    old.psql("app", SCHEMA).expect("schema");
+    (old, new)
+}
+
+fn verify_args<'a>(f: &'a Fixture, extra: &[&'a str]) -> Vec<String> {
+    let mut v: Vec<String> = [
+        "verify",
+        "postgres",
+        "postgres://postgres@127.0.0.1:5432/app",
+        "postgres://postgres@127.0.0.1:5432/app",
+        "--source-ssh",
+        "old",
+        "--target-ssh",
+        "new",
+        "--ssh-config",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    v.push(f.lab.ssh_config().display().to_string());
+    v.extend(extra.iter().map(|s| s.to_string()));
+    v
+}
+
+#[test]
+fn verify_postgres_proves_a_copy_and_names_each_difference() {
+    let f = Fixture::new("");
+    let (old, new) = servers(&f);
+    new.psql("postgres", APP).expect("create db");
+    new.shell(&format!(
+        "PGPASSWORD='{}' pg_dump -h {} -U postgres app | psql -q -v ON_ERROR_STOP=1 app >/dev/null",
+        PgServer::PASSWORD,
+        old.address()
+    ))
+    .expect("reference copy");
+    let run = |extra: &[&str]| {
+        let args = verify_args(&f, extra);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        f.command(&args)
+            .env("PGPASSWORD", PgServer::PASSWORD)
+            .output()
+            .expect("run cutover")
+    };
+    let out = run(&[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("public.items"), "{stdout}");
+    assert!(stdout.contains("source and target match"), "{stdout}");
+    assert!(!stdout.contains(PgServer::PASSWORD));
+
+    new.psql(
+        "app",
+        "UPDATE items SET note = NULL WHERE id = 1; DROP INDEX items_name_idx;",
+    )
+    .expect("damage the copy");
+    let out = run(&[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(9), "{stdout}");
+    assert!(
+        stdout.contains("table public.items: content differs"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("index public.items_name_idx: missing on target"),
+        "{stdout}"
+    );
+
+    let out = run(&["--json"]);
+    assert_eq!(out.status.code(), Some(9));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json report");
+    let kinds: Vec<&str> = report["differences"]
+        .as_array()
+        .expect("differences")
+        .iter()
+        .filter_map(|d| d["kind"].as_str())
+        .collect();
+    assert!(
+        kinds.contains(&"content differs") && kinds.contains(&"missing on target"),
+        "{kinds:?}"
+    );
+}
+
+#[test]
+fn verify_postgres_refuses_a_password_in_the_url() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cutover"))
+        .args([
+            "verify",
+            "postgres",
+            "postgres://u:hunter2@h/db",
+            "postgres://u@h/db",
+        ])
+        .output()
+        .expect("run cutover");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("password") && !stderr.contains("hunter2"),
+        "{stderr}"
+    );
+}

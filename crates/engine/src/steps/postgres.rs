@@ -1,0 +1,67 @@
+//! What the `postgres.*` steps share: a plan endpoint rendered into the data crate's
+//! [`Endpoint`] (the password as a secret), its display for `cutover plan`, and error
+//! mapping (connection failures keep their own exit code).
+
+use super::show;
+use crate::context::{StepCtx, Values};
+use crate::error::EngineError;
+use cutover_data::postgres::{Endpoint, PgError};
+use cutover_exec::SecretValue;
+use cutover_plan::steps::PgEndpoint;
+
+/// The endpoint with real values (the password kept secret).
+pub(crate) fn endpoint(ctx: &StepCtx<'_>, e: &PgEndpoint) -> Result<Endpoint, EngineError> {
+    let host = e.host.value.clone();
+    let address = match &e.address {
+        Some(a) => ctx.render(a)?,
+        None => "localhost".into(),
+    };
+    let mut ep = Endpoint::new(host.clone(), address, ctx.render(&e.db)?);
+    ep.port = e.port.unwrap_or(5432);
+    if let Some(u) = &e.user {
+        ep.user = ctx.render(u)?;
+    }
+    if let Some(pw) = &e.password {
+        ep.password = Some(SecretValue::new(ctx.render(pw)?));
+    }
+    if let Some(f) = &e.passfile {
+        ep.passfile = Some(ctx.render(f)?);
+    }
+    ep.sslmode = e.sslmode.as_ref().map(|m| m.value.clone());
+    if let Some(b) = &e.bin {
+        ep.bin = Some(ctx.render(b)?);
+    }
+    ep.sudo = ctx.plan.host(&host).is_some_and(|h| h.sudo);
+    Ok(ep)
+}
+
+/// `user@address:port/db (tools on HOST)` for `cutover plan`, no secret.
+pub(crate) fn describe(values: &Values<'_>, e: &PgEndpoint) -> Result<String, EngineError> {
+    let address = match &e.address {
+        Some(a) => show(a, values)?,
+        None => "localhost".into(),
+    };
+    let user = match &e.user {
+        Some(u) => show(u, values)?,
+        None => "postgres".into(),
+    };
+    Ok(format!(
+        "{user}@{address}:{}/{} (tools on {})",
+        e.port.unwrap_or(5432),
+        show(&e.db, values)?,
+        e.host.value
+    ))
+}
+
+/// A PostgreSQL failure as a step failure; connection failures keep their own class.
+pub(crate) fn failed(ctx: &StepCtx<'_>, e: PgError) -> EngineError {
+    match e {
+        PgError::Exec(e) => ctx.exec_failed(e),
+        other => ctx.failed(other.to_string()),
+    }
+}
+
+/// Shows a progress line and keeps the step's own id out of it.
+pub(crate) fn progress<'a>(ctx: &'a StepCtx<'a>) -> impl Fn(String) + Send + Sync + 'a {
+    move |line: String| ctx.detail(line)
+}

@@ -1,0 +1,73 @@
+//! `kind = "postgres.verify"`: the proof that the target database holds what the source
+//! holds, computed on each server; a difference stops the run before any traffic moves.
+
+use super::pg_endpoint::PgEndpoint;
+use crate::problem::{Problem, Problems};
+use crate::read::{Fields, Spanned};
+
+/// Compares `source` and `target`: per table the row count and an order-independent content
+/// checksum (computed by each server, only the results travel), sequences' next values,
+/// and the schema objects (tables, columns, indexes, constraints, triggers, views,
+/// functions, extensions, enum labels, comments). Any difference is named (schema, object,
+/// kind) and fails the step with exit code 9; the journal keeps the table of counts and
+/// checksums of both sides.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
+pub struct PostgresVerifyStep {
+    /// The database copied from.
+    pub source: Box<PgEndpoint>,
+    /// The database copied to.
+    pub target: Box<PgEndpoint>,
+    /// Parallel sessions per server (default 4); large tables are split across them.
+    pub jobs: Option<Spanned<u32>>,
+    /// Read all of a server's tables at one instant (one exported snapshot shared by the
+    /// sessions; default true).
+    pub consistent: Option<bool>,
+}
+
+impl PostgresVerifyStep {
+    /// The fields a `postgres.verify` step accepts.
+    pub const FIELDS: &'static [&'static str] = &[
+        "id",
+        "kind",
+        "description",
+        "source",
+        "target",
+        "jobs",
+        "consistent",
+    ];
+
+    pub(crate) fn read(f: &mut Fields<'_>, p: &mut Problems) -> Option<Self> {
+        let step = PostgresVerifyStep {
+            source: Box::new(f.required("source", p)?),
+            target: Box::new(f.required("target", p)?),
+            jobs: f.optional("jobs", p),
+            consistent: f.optional("consistent", p),
+        };
+        check_jobs(step.jobs.as_ref(), f.owner(), p).then_some(step)
+    }
+
+    pub(crate) fn validate(&self, check: &crate::validate::Checker<'_>, p: &mut Problems) {
+        self.source.validate(check, p);
+        self.target.validate(check, p);
+    }
+}
+
+/// `jobs` must be 1 to 8 (sessions per host are limited by the SSH multiplexing).
+pub(crate) fn check_jobs(jobs: Option<&Spanned<u32>>, owner: &str, p: &mut Problems) -> bool {
+    match jobs {
+        Some(j) if !(1..=8).contains(&j.value) => {
+            p.push(
+                Problem::new(
+                    j.span,
+                    format!("`jobs` of {owner} is {}, outside 1 to 8", j.value),
+                    "out of range",
+                )
+                .help(
+                    "cutover opens at most 8 sessions per host at once; 2 to 4 suits most servers",
+                ),
+            );
+            false
+        }
+        _ => true,
+    }
+}
