@@ -2,6 +2,7 @@
 //! would use (rsync, sha256sum, pg_dump | pg_restore, pgcopydb...) in the same run, on the
 //! lab hosts, and prints both figures and their ratio. Run with `scripts/bench.sh [NAME]`.
 
+mod checks;
 mod table;
 mod traffic;
 
@@ -9,6 +10,11 @@ type Bench = fn() -> anyhow::Result<Vec<table::Row>>;
 
 /// The registry: name, what it measures, the function.
 const BENCHES: &[(&str, &str, Bench)] = &[
+    (
+        "checks",
+        "probe engine throughput on loopback (vs a curl loop), prober/soak CPU at 10 probes/s, soak detection + automatic proxy rollback on the lab",
+        checks::run,
+    ),
     (
         "traffic",
         "DNS switch until every authoritative server answers; proxy switch + back x10 under load",

@@ -3,7 +3,7 @@
 //! read with hickory-proto, the same crate and version the traffic crate uses.
 
 use crate::outcome::{short, Outcome};
-use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
+use hickory_proto::op::{Message, MessageType, OpCode, Query};
 use hickory_proto::rr::{Name, RecordType};
 use std::net::SocketAddr;
 use std::str::FromStr;
@@ -153,9 +153,15 @@ pub async fn query(name: &str, record: RecordType, server: SocketAddr) -> Result
         values.push(normalize(&r.data().to_string()));
         ttl = Some(ttl.map_or(r.ttl(), |t| t.min(r.ttl())));
     }
-    let code = match reply.response_code() {
-        ResponseCode::NoError => "NOERROR".to_string(),
-        other => other.to_string().to_ascii_uppercase(),
+    let code = match u16::from(reply.response_code()) {
+        0 => "NOERROR".to_string(),
+        1 => "FORMERR".to_string(),
+        2 => "SERVFAIL".to_string(),
+        3 => "NXDOMAIN".to_string(),
+        4 => "NOTIMP".to_string(),
+        5 => "REFUSED".to_string(),
+        9 => "NOTAUTH".to_string(),
+        n => format!("RCODE {n} ({})", reply.response_code()),
     };
     Ok(Answer { code, values, ttl })
 }

@@ -48,7 +48,11 @@ pub fn text(value: &str, predicate: &Predicate) -> Result<(), String> {
         }
         _ => v,
     };
-    check(Some(&v), predicate)
+    // Shown as written (`0`, not the float `0.0` it was compared as).
+    check(Some(&v), predicate).map_err(|_| match &v {
+        Value::Number(_) => format!("found {}", value.trim()),
+        _ => format!("found {:?}", value.trim()),
+    })
 }
 
 /// Checks `predicate` on `found` (absent: `None`); `Err` says what was found.

@@ -1,5 +1,6 @@
-//! Prometheus instant queries (`/api/v1/query`) for soak triggers: an expression fires when
-//! it returns any non-zero sample (so `rate(errors[1m]) > 0` or a bare `up == 0` both work).
+//! Prometheus instant queries (`/api/v1/query`) for soak triggers: like an alerting rule, an
+//! expression fires when it returns any sample (`rate(errors[1m]) > 0`, `up == 0`), or, for
+//! a scalar, a non-zero value.
 
 use crate::http::{Client, Request};
 use std::time::Duration;

@@ -179,9 +179,12 @@ async fn prometheus(
     });
     join_all(queries.map(|(t, expr)| async move {
         let samples = crate::prom::query(&env.client, base, expr).await?;
+        // Like an alerting rule: any sample fires (`app_up == 0` keeps the 0-valued series);
+        // a scalar fires when non-zero.
+        let scalar = samples.len() == 1 && samples[0].labels.is_empty();
         Ok(samples
             .iter()
-            .find(|s| s.value != 0.0 && !s.value.is_nan())
+            .find(|s| !scalar || (s.value != 0.0 && !s.value.is_nan()))
             .map(|s| Fired {
                 trigger: t.describe(),
                 evidence: format!(

@@ -130,7 +130,7 @@ impl TriggerSpec {
                 over(o),
                 short(*max)
             ),
-            Condition::Prometheus(e) => format!("Prometheus `{e}` is non-zero"),
+            Condition::Prometheus(e) => format!("Prometheus `{e}` returns a result"),
             Condition::LogMatches { count, over: o } => {
                 format!("{count} matching log line(s) within {}", over(o))
             }

@@ -7,5 +7,7 @@ mod https;
 mod prober;
 #[path = "checks/smoke.rs"]
 mod smoke;
+#[path = "checks/soak.rs"]
+mod soak;
 #[path = "checks/support.rs"]
 mod support;

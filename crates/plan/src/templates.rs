@@ -12,11 +12,18 @@ pub struct StarterPlan {
 }
 
 /// Every starter plan.
-pub const TEMPLATES: &[StarterPlan] = &[StarterPlan {
-    name: "basic",
-    summary: "preflight checks on two hosts, a streamed copy, an approval gate and a wait",
-    text: include_str!("../templates/basic.toml"),
-}];
+pub const TEMPLATES: &[StarterPlan] = &[
+    StarterPlan {
+        name: "basic",
+        summary: "preflight checks on two hosts, a streamed copy, an approval gate and a wait",
+        text: include_str!("../templates/basic.toml"),
+    },
+    StarterPlan {
+        name: "blue-green",
+        summary: "start on new with a health gate, pinned probes and a smoke scenario before traffic moves, a proxy switch, a soak that rolls back by itself",
+        text: include_str!("../templates/blue-green.toml"),
+    },
+];
 
 /// The starter plan named `name`.
 pub fn template(name: &str) -> Option<&'static StarterPlan> {

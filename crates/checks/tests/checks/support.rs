@@ -125,3 +125,25 @@ pub fn control(app: SocketAddr, action: &str) {
 pub fn path(p: &Path) -> String {
     p.display().to_string()
 }
+
+/// An executor reaching the lab's hosts over SSH.
+pub fn executor(lab: &Lab) -> cutover_exec::Executor {
+    use cutover_exec::{Executor, Redactor, SshTarget, Target};
+    let target = |name: &str| SshTarget {
+        name: name.into(),
+        destination: name.into(),
+        port: None,
+        user: None,
+        identity: None,
+        jump: None,
+        known_hosts: None,
+        config: Some(lab.ssh_config().to_path_buf()),
+        connect_timeout: 5,
+        control_dir: cutover_exec::control_dir_for(&lab.dir().display().to_string()),
+    };
+    let targets = ["old", "new"].map(|h| (h.to_string(), Target::Ssh(target(h))));
+    Executor::new(
+        std::collections::HashMap::from(targets),
+        Redactor::default(),
+    )
+}

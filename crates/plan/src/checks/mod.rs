@@ -40,6 +40,7 @@ pub struct Check {
 /// What a check probes, chosen by its `kind`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
+#[schemars(transform = crate::schema::describe_variant_fields)]
 pub enum CheckKind {
     /// An HTTP(S) request: status, JSON fields, body, latency, TLS certificate.
     Http(HttpCheck),

@@ -1,0 +1,263 @@
+//! Soak triggers against real sources: Prometheus (Debian's) scraping the test app every
+//! second, a log file on a lab host tailed over SSH; and probes run on a host through the
+//! executor (a command, Redis through redis-cli), and DNS answers from BIND.
+
+use crate::support::{control, executor, wait_port};
+use cutover_checks::host::HostProbe;
+use cutover_checks::soak::{self, LogSpec, SoakEnd, SoakSpec, SoakState};
+use cutover_checks::trigger::{Condition, TriggerSpec};
+use cutover_checks::{dns::DnsProbe, http::HttpProbe, NamedProbe, Probe, ProbeEnv};
+use cutover_plan::checks::assert::parse_predicate;
+use cutover_testbed::Lab;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+fn spec(probes: Vec<NamedProbe>, triggers: Vec<TriggerSpec>, secs: u64) -> SoakSpec {
+    SoakSpec {
+        probes,
+        interval: Duration::from_millis(250),
+        ends_at_ms: now_ms() + secs as i64 * 1000,
+        triggers,
+        prometheus: None,
+        logs: Vec::new(),
+    }
+}
+
+#[tokio::test]
+async fn a_prometheus_expression_fires_when_the_scraped_app_goes_down() {
+    let lab = Lab::start().unwrap();
+    let (old, new) = (lab.host("old"), lab.host("new"));
+    let app = cutover_testbed::app::start_on(new, 8080).unwrap();
+    let dir = "/srv/prometheus";
+    std::fs::create_dir_all(old.fs_path(dir)).unwrap();
+    std::fs::write(
+        old.fs_path(format!("{dir}/prometheus.yml")),
+        format!("global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: app\n    static_configs:\n      - targets: ['{}']\n", app.addr),
+    )
+    .unwrap();
+    let prom = SocketAddr::from((old.address(), 19090));
+    let mut child = old
+        .spawn(&format!("exec prometheus --config.file={dir}/prometheus.yml --storage.tsdb.path={dir}/data --web.listen-address={prom}"))
+        .unwrap();
+    wait_port(prom);
+    let base = format!("http://{prom}");
+    let client = cutover_checks::http::Client::default();
+    // Wait for the first scrape: `app_up` is 1.
+    let started = Instant::now();
+    loop {
+        // Prometheus answers 503 until its storage is ready.
+        let s = cutover_checks::prom::query(&client, &base, "app_up").await;
+        if s.as_ref().is_ok_and(|s| s.iter().any(|s| s.value == 1.0)) {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "Prometheus never scraped the app: {s:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let health = NamedProbe::new(
+        "health",
+        Probe::Http(HttpProbe::get(
+            format!("http://{}/", app.addr).parse().unwrap(),
+        )),
+    );
+    let trigger = TriggerSpec {
+        check: None,
+        condition: Condition::Prometheus("app_up == 0".into()),
+    };
+    let mut s = spec(vec![health], vec![trigger], 30);
+    s.prometheus = Some(base.clone());
+    control(app.addr, "fail");
+    let broke = Instant::now();
+    let mut state = SoakState::default();
+    let end = soak::run(&s, &ProbeEnv::default(), &mut state, |_| {})
+        .await
+        .unwrap();
+    let SoakEnd::Fired(f) = end else {
+        panic!("the soak ended without firing after {} ticks", state.ticks)
+    };
+    assert_eq!(f.trigger, "Prometheus `app_up == 0` returns a result");
+    assert!(
+        f.evidence.contains("__name__=\"app_up\"") && f.evidence.contains("= 0"),
+        "{}",
+        f.evidence
+    );
+    assert!(
+        broke.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        broke.elapsed()
+    );
+
+    // A bad expression is a clear error, not a trigger.
+    let err = cutover_checks::prom::query(&client, &base, "app_up ==")
+        .await
+        .unwrap_err();
+    assert!(err.starts_with("Prometheus rejected `app_up ==`"), "{err}");
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[tokio::test]
+async fn host_probes_and_log_triggers_run_over_ssh() {
+    let lab = Lab::start().unwrap();
+    let new = lab.host("new");
+    let redis = SocketAddr::from((new.address(), 6379));
+    let mut child = new.spawn(&format!("exec redis-server --port 6379 --bind {} --save '' --appendonly no --requirepass pw-77c1", new.address())).unwrap();
+    wait_port(redis);
+    let exec = executor(&lab);
+    let env = ProbeEnv {
+        client: Default::default(),
+        exec: Some(exec.clone()),
+    };
+    let auth = vec![(
+        "REDISCLI_AUTH".to_string(),
+        cutover_exec::EnvValue::Secret(cutover_exec::SecretValue::new("pw-77c1".into())),
+    )];
+    let args = ["-h".to_string(), new.address().to_string()];
+    let ping = NamedProbe::new(
+        "redis",
+        Probe::Host(HostProbe::redis("new", None, &args, "PING", auth.clone())),
+    );
+    let o = ping.run(&env).await;
+    assert!(o.ok, "{o:?}");
+    assert!(o.summary.contains("\"PONG\""), "{}", o.summary);
+    // Without the password Redis answers an error, with exit status 0: still a failure.
+    let o = NamedProbe::new(
+        "redis",
+        Probe::Host(HostProbe::redis("new", None, &args, "PING", vec![])),
+    )
+    .run(&env)
+    .await;
+    assert!(
+        !o.ok && o.failures[0].starts_with("Redis answered an error: NOAUTH"),
+        "{o:?}"
+    );
+    let mut count = HostProbe::redis("new", None, &args, "DBSIZE", auth);
+    count.expect = Some(parse_predicate(">= 1").unwrap());
+    let o = NamedProbe::new("keys", Probe::Host(count)).run(&env).await;
+    assert!(!o.ok && o.failures[0] == "output >= 1: found 0", "{o:?}");
+
+    let mut cmd = HostProbe::shell("new", "hostname", vec![]);
+    cmd.expect = Some(parse_predicate("== \"new\"").unwrap());
+    assert!(NamedProbe::new("cmd", Probe::Host(cmd)).run(&env).await.ok);
+    let o = NamedProbe::new(
+        "cmd",
+        Probe::Host(HostProbe::shell("new", "echo broken >&2; exit 3", vec![])),
+    )
+    .run(&env)
+    .await;
+    assert_eq!(
+        o.failures,
+        vec!["exit status 3 (expected 0): broken".to_string()]
+    );
+
+    // A log trigger: 2 ERROR lines within a minute end the soak with the line as evidence.
+    new.exec_ok("mkdir -p /srv/app && : > /srv/app/app.log")
+        .unwrap();
+    let mut s = spec(
+        vec![],
+        vec![TriggerSpec {
+            check: None,
+            condition: Condition::LogMatches {
+                count: 2,
+                over: Duration::from_secs(60),
+            },
+        }],
+        20,
+    );
+    s.logs = vec![LogSpec {
+        host: "new".into(),
+        path: "/srv/app/app.log".into(),
+        patterns: vec!["ERROR".into()],
+        sudo: false,
+    }];
+    let writer = tokio::spawn({
+        let log = new.fs_path("/srv/app/app.log");
+        async move {
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+            for line in [
+                "INFO fine",
+                "ERROR db timeout",
+                "INFO fine",
+                "ERROR db timeout again",
+            ] {
+                use std::io::Write;
+                let mut f = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+                writeln!(f, "{line}").unwrap();
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    });
+    let mut state = SoakState::default();
+    let end = soak::run(&s, &env, &mut state, |_| {}).await.unwrap();
+    writer.await.unwrap();
+    let SoakEnd::Fired(f) = end else {
+        panic!("no log trigger")
+    };
+    assert!(
+        f.evidence.starts_with(
+            "2 matching line(s) in the last 1m; last: new:/srv/app/app.log: ERROR db timeout again"
+        ),
+        "{}",
+        f.evidence
+    );
+    exec.disconnect_all().await;
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[tokio::test]
+async fn dns_answers_from_a_chosen_server() {
+    use cutover_testbed::dns::{BindPair, TsigKey, Zone};
+    let lab = Lab::start().unwrap();
+    let key = TsigKey::generate("k").unwrap();
+    let zone = Zone::new("example.test", 300).record_ttl("www", "A", "198.51.100.20", 60);
+    let bind = BindPair::start(lab.host("old"), None, &[zone], &key).unwrap();
+    let server = bind.primary.socket();
+    let o = DnsProbe::new(
+        "www.example.test",
+        "A",
+        &server,
+        vec!["198.51.100.20".into()],
+        Some(60),
+    )
+    .unwrap()
+    .run()
+    .await;
+    assert!(o.ok, "{o:?}");
+    assert!(
+        o.summary.contains("NOERROR [198.51.100.20] TTL 60"),
+        "{}",
+        o.summary
+    );
+    let o = DnsProbe::new(
+        "www.example.test",
+        "A",
+        &server,
+        vec!["198.51.100.30".into()],
+        Some(30),
+    )
+    .unwrap()
+    .run()
+    .await;
+    assert_eq!(
+        o.failures,
+        vec![
+            "expected [198.51.100.30], got [198.51.100.20]".to_string(),
+            "TTL 60 s is above 30 s".to_string()
+        ]
+    );
+    let o = DnsProbe::new("nope.example.test", "A", &server, vec![], None)
+        .unwrap()
+        .run()
+        .await;
+    assert_eq!(o.failures, vec!["the server answered NXDOMAIN".to_string()]);
+}
