@@ -139,7 +139,13 @@ pub async fn wait_consistent(
         loop {
             let mut all = true;
             for (key, values) in want {
-                match ask(s, key, interval.max(Duration::from_millis(500))).await {
+                match ask(
+                    s,
+                    key,
+                    (interval * 5).clamp(Duration::from_millis(50), Duration::from_millis(500)),
+                )
+                .await
+                {
                     Ok(seen) if &seen.values == values => {}
                     Ok(seen) => {
                         all = false;
