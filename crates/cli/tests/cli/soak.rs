@@ -264,3 +264,78 @@ fn figure(text: &str, prefix: &str) -> f64 {
         .collect();
     rest.parse().unwrap()
 }
+
+#[test]
+fn a_soak_killed_midway_resumes_its_window() {
+    let s = setup();
+    let plan_path = s.dir.path().join("cutover.toml");
+    std::fs::write(
+        &plan_path,
+        plan(&s.lab, s.front.listen, "duration = \"10s\""),
+    )
+    .unwrap();
+    let mut child = cutover(&plan_path, &["apply", "--yes"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while !get(s.front.listen, "/").contains("hello from new") {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the switch never happened"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Past the first checkpoint (5 s), then the controller dies.
+    std::thread::sleep(Duration::from_millis(6500));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let resumed = Instant::now();
+    let out = Run(cutover(&plan_path, &["apply", "--yes"]).output().unwrap()).expect(0);
+    let took = resumed.elapsed();
+    let text = out.stdout();
+    assert!(text.contains("resuming the soak window: "), "{text}");
+    assert!(
+        took < Duration::from_secs(6),
+        "the window restarted: the resumed soak took {took:?}\n{text}"
+    );
+    // The probes before the crash count: about one a second over the whole window.
+    let probes = figure(&text, "no trigger firing: users: ");
+    assert!(probes >= 8.0, "{probes} probes\n{text}");
+}
+
+#[test]
+fn cutover_probe_pins_a_request_and_judges_it() {
+    let s = setup();
+    let new = s.lab.host("new").address();
+    let url = "http://app.example.test:8080/healthz";
+    let pin = format!("app.example.test:8080:{new}");
+    let probe = |assert: &str| {
+        Run(Command::new(env!("CARGO_BIN_EXE_cutover"))
+            .args(["probe", url, "--resolve", &pin, "--assert", assert])
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap())
+    };
+    let ok = probe("$.host == \"new\"").expect(0);
+    assert!(
+        ok.stdout().starts_with(&format!("✓ GET {url}  200 in")),
+        "{}",
+        ok.stdout()
+    );
+    let bad = probe("$.host == \"old\"").expect(9);
+    assert!(
+        bad.stdout().contains("$.host == \"old\": found \"new\""),
+        "{}",
+        bad.stdout()
+    );
+    let usage = probe("host == old").expect(2);
+    assert!(
+        usage
+            .stderr()
+            .contains("--assert: JSON path `host` must start with `$`"),
+        "{}",
+        usage.stderr()
+    );
+}
