@@ -70,11 +70,12 @@ pub async fn gate(
             .iter()
             .all(|it| it.as_ref().is_some_and(|it| it.outcome.ok));
         let retries_left = policy.retries.is_none_or(|r| round <= r);
-        let time_left = started.elapsed() + policy.interval < policy.deadline;
-        if all_ok || !retries_left || !time_left {
+        let elapsed = started.elapsed();
+        if all_ok || !retries_left || elapsed >= policy.deadline {
             break;
         }
-        tokio::time::sleep(policy.interval).await;
+        // The last try starts at the deadline, not an interval before it.
+        tokio::time::sleep(policy.interval.min(policy.deadline - elapsed)).await;
     }
     items.into_iter().flatten().collect()
 }

@@ -261,3 +261,71 @@ async fn dns_answers_from_a_chosen_server() {
         .await;
     assert_eq!(o.failures, vec!["the server answered NXDOMAIN".to_string()]);
 }
+
+#[tokio::test]
+async fn a_postgres_query_value_through_psql_on_the_host() {
+    let lab = Lab::start().unwrap();
+    let pg =
+        cutover_testbed::PgServer::start(lab.host("new"), 16, 25432, Default::default()).unwrap();
+    pg.psql(
+        "postgres",
+        "create table users(id int); insert into users select generate_series(1, 42);",
+    )
+    .unwrap();
+    let exec = executor(&lab);
+    let env = ProbeEnv {
+        client: Default::default(),
+        exec: Some(exec.clone()),
+    };
+    let password = vec![(
+        "PGPASSWORD".to_string(),
+        cutover_exec::EnvValue::Secret(cutover_exec::SecretValue::new(
+            cutover_testbed::PgServer::PASSWORD.into(),
+        )),
+    )];
+    let psql = pg.bin().join("psql").display().to_string();
+    let args = [
+        "-h".to_string(),
+        "127.0.0.1".into(),
+        "-p".into(),
+        "25432".into(),
+        "-U".into(),
+        "postgres".into(),
+        "-d".into(),
+        "postgres".into(),
+    ];
+    let mut count = HostProbe::postgres(
+        "new",
+        Some(&psql),
+        &args,
+        "select count(*) from users",
+        password.clone(),
+    );
+    count.expect = Some(parse_predicate(">= 40").unwrap());
+    let o = NamedProbe::new("rows", Probe::Host(count.clone()))
+        .run(&env)
+        .await;
+    assert!(o.ok, "{o:?}");
+    assert!(o.summary.ends_with(": \"42\""), "{}", o.summary);
+    count.expect = Some(parse_predicate("== 43").unwrap());
+    let o = NamedProbe::new("rows", Probe::Host(count)).run(&env).await;
+    assert_eq!(o.failures, vec!["output == 43: found 42".to_string()]);
+    // A query error is a failure with psql's message.
+    let o = NamedProbe::new(
+        "bad",
+        Probe::Host(HostProbe::postgres(
+            "new",
+            Some(&psql),
+            &args,
+            "select nope",
+            password,
+        )),
+    )
+    .run(&env)
+    .await;
+    assert!(
+        !o.ok && o.failures[0].contains("column \"nope\" does not exist"),
+        "{o:?}"
+    );
+    exec.disconnect_all().await;
+}

@@ -339,3 +339,43 @@ fn cutover_probe_pins_a_request_and_judges_it() {
         usage.stderr()
     );
 }
+
+#[test]
+fn a_run_step_waits_for_its_health_checks() {
+    let s = setup();
+    let plan_path = s.dir.path().join("cutover.toml");
+    let full = plan(&s.lab, s.front.listen, "duration = \"1s\"");
+    let header = &full[..full.find("[[stages]]").unwrap()];
+    std::fs::write(
+        &plan_path,
+        format!("{header}[[stages]]\nname = \"deploy\"\n[[stages.steps]]\nid = \"start\"\nkind = \"run\"\nhosts = [\"new\"]\ncommand = \"true\"\nhealth = [\"new_health\"]\nhealth_deadline = \"3s\"\n"),
+    )
+    .unwrap();
+    let plan_out = Run(cutover(&plan_path, &["plan"]).output().unwrap()).expect(0);
+    assert!(
+        plan_out
+            .stdout()
+            .contains("probe new_health: GET http://app.example.test:8080/healthz via "),
+        "{}",
+        plan_out.stdout()
+    );
+    control(s.new_app.addr, "db?state=down");
+    let started = Instant::now();
+    let out = Run(cutover(&plan_path, &["apply", "--yes"]).output().unwrap()).expect(9);
+    assert!(
+        started.elapsed() >= Duration::from_secs(3),
+        "gave up before its deadline"
+    );
+    assert!(
+        (out.stdout() + &out.stderr()).contains("$.db == \"ok\": found \"down\""),
+        "{}",
+        out.stdout()
+    );
+    control(s.new_app.addr, "ok");
+    let out = Run(cutover(&plan_path, &["apply", "--yes"]).output().unwrap()).expect(0);
+    assert!(
+        out.stdout().contains("1 check(s) passed: new_health"),
+        "{}",
+        out.stdout()
+    );
+}
