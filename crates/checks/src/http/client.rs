@@ -2,205 +2,27 @@
 //! (like `curl --resolve`: the URL's Host header and TLS server name stay those of the URL),
 //! kept alive and reused per (address, name), and its TLS session inspected.
 
-use super::cert::{self, CertFacts};
+use super::cert;
+pub use super::message::{HttpError, Request, Response, TlsInfo};
+pub use super::pin::Pin;
 use super::tls::{self, Configs};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::client::conn::http1::SendRequest;
-use hyper::{Method, Uri};
+
 use hyper_util::rt::TokioIo;
 use rustls::pki_types::ServerName;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use tokio::net::TcpStream;
 
 /// Largest body a probe reads; the rest is an error (a health endpoint is small).
 const MAX_BODY: usize = 8 << 20;
 /// Idle connections kept per (address, name).
 const MAX_IDLE: usize = 64;
-
-/// Sends the requests for `host:port` to another address, like `curl --resolve`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Pin {
-    /// Only requests to this host name are pinned; `None`: every request.
-    pub host: Option<String>,
-    /// Only requests to this port; `None`: any port.
-    pub port: Option<u16>,
-    /// The address (IP or name) to connect to instead.
-    pub addr: String,
-}
-
-impl Pin {
-    /// Parses `ADDR` (every request) or `HOST:PORT:ADDR` (curl's form); IPv6 addresses in
-    /// brackets.
-    pub fn parse(text: &str) -> Result<Pin, String> {
-        let text = text.trim();
-        let unbracket = |a: &str| a.trim_start_matches('[').trim_end_matches(']').to_string();
-        let bad = || {
-            format!("`{text}` is not a pin: write an address (`198.51.100.20`) or `HOST:PORT:ADDRESS` (`app.example.com:443:198.51.100.20`)")
-        };
-        if text.is_empty() {
-            return Err(bad());
-        }
-        if text.starts_with('[') || text.parse::<std::net::IpAddr>().is_ok() || !text.contains(':')
-        {
-            return Ok(Pin {
-                host: None,
-                port: None,
-                addr: unbracket(text),
-            });
-        }
-        let mut parts = text.splitn(3, ':');
-        let (Some(host), Some(port), Some(addr)) = (parts.next(), parts.next(), parts.next())
-        else {
-            return Err(bad());
-        };
-        let port = match port {
-            "" | "*" => None,
-            p => Some(p.parse::<u16>().map_err(|_| bad())?),
-        };
-        if addr.is_empty() {
-            return Err(bad());
-        }
-        Ok(Pin {
-            host: (!host.is_empty() && host != "*").then(|| host.to_ascii_lowercase()),
-            port,
-            addr: unbracket(addr),
-        })
-    }
-
-    fn applies(&self, host: &str, port: u16) -> bool {
-        self.host
-            .as_deref()
-            .is_none_or(|h| h.eq_ignore_ascii_case(host))
-            && self.port.is_none_or(|p| p == port)
-    }
-}
-
-/// One request.
-#[derive(Debug, Clone)]
-pub struct Request {
-    /// Method.
-    pub method: Method,
-    /// Absolute URL (`http://` or `https://`).
-    pub uri: Uri,
-    /// Headers besides Host.
-    pub headers: Vec<(String, String)>,
-    /// Body.
-    pub body: Bytes,
-    /// Where to connect instead of the URL's host.
-    pub pins: Vec<Pin>,
-    /// A PEM file of extra trusted CAs.
-    pub ca_file: Option<PathBuf>,
-    /// Deadline for the whole exchange.
-    pub timeout: Duration,
-}
-
-impl Request {
-    /// A GET of `uri` with a 10 s timeout.
-    pub fn get(uri: Uri) -> Self {
-        Request {
-            method: Method::GET,
-            uri,
-            headers: Vec::new(),
-            body: Bytes::new(),
-            pins: Vec::new(),
-            ca_file: None,
-            timeout: Duration::from_secs(10),
-        }
-    }
-}
-
-/// The TLS session of a response's connection.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct TlsInfo {
-    /// "TLSv1.3"...
-    pub version: String,
-    /// Certificates the server sent (leaf first).
-    pub chain_len: usize,
-    /// The leaf certificate, when it could be read.
-    pub leaf: Option<CertFacts>,
-}
-
-/// A received response.
-#[derive(Debug, Clone)]
-pub struct Response {
-    /// Status code.
-    pub status: u16,
-    /// Headers, names lower-cased.
-    pub headers: Vec<(String, String)>,
-    /// The whole body.
-    pub body: Bytes,
-    /// From sending the request to the last body byte (connecting included when new).
-    pub elapsed: Duration,
-    /// The address the connection reached.
-    pub peer: SocketAddr,
-    /// The TLS session, for https.
-    pub tls: Option<Arc<TlsInfo>>,
-    /// True when a kept-alive connection carried it.
-    pub reused: bool,
-}
-
-impl Response {
-    /// The first header named `name` (case-insensitive).
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-/// Why a request got no response.
-#[derive(Debug, thiserror::Error)]
-pub enum HttpError {
-    /// The URL cannot be used.
-    #[error("bad URL `{url}`: {reason}")]
-    Url {
-        /// As given.
-        url: String,
-        /// Why.
-        reason: String,
-    },
-    /// The name did not resolve.
-    #[error("cannot resolve `{host}`: {reason}")]
-    Resolve {
-        /// The name.
-        host: String,
-        /// Why.
-        reason: String,
-    },
-    /// TCP connect failed.
-    #[error("cannot connect to {addr}: {reason}")]
-    Connect {
-        /// Where.
-        addr: SocketAddr,
-        /// Why.
-        reason: String,
-    },
-    /// The TLS handshake failed.
-    #[error("TLS with `{host}` at {addr}: {reason}")]
-    Tls {
-        /// The server name sent.
-        host: String,
-        /// Where.
-        addr: SocketAddr,
-        /// What was wrong, in words.
-        reason: String,
-    },
-    /// No complete response in time.
-    #[error("no response within {}", humantime::format_duration(*.after))]
-    Timeout {
-        /// The deadline.
-        after: Duration,
-    },
-    /// The exchange broke (reset, closed, malformed).
-    #[error("{0}")]
-    Protocol(String),
-}
 
 type Sender = SendRequest<Full<Bytes>>;
 
@@ -509,24 +331,6 @@ async fn resolve(host: &str, port: u16) -> Result<SocketAddr, HttpError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn pins_in_both_forms() {
-        let p = Pin::parse("198.51.100.20").unwrap();
-        assert_eq!(
-            (p.host, p.port, p.addr.as_str()),
-            (None, None, "198.51.100.20")
-        );
-        let p = Pin::parse("App.Example.com:443:198.51.100.20").unwrap();
-        assert_eq!(p.host.as_deref(), Some("app.example.com"));
-        assert_eq!(p.port, Some(443));
-        assert!(p.applies("app.example.com", 443) && !p.applies("app.example.com", 80));
-        let p = Pin::parse("app.example.com:443:[2001:db8::1]").unwrap();
-        assert_eq!(p.addr, "2001:db8::1");
-        assert_eq!(Pin::parse("[::1]").unwrap().addr, "::1");
-        assert!(Pin::parse("app:x:1.2.3.4").is_err());
-        assert!(Pin::parse("app:443:").is_err());
-    }
 
     #[test]
     fn key_takes_the_pinned_address_but_keeps_the_name() {

@@ -3,6 +3,8 @@
 
 pub mod cert;
 pub mod client;
+pub mod message;
+pub mod pin;
 pub mod tls;
 
 pub mod probe;

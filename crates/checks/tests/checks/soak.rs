@@ -329,3 +329,36 @@ async fn a_postgres_query_value_through_psql_on_the_host() {
     );
     exec.disconnect_all().await;
 }
+
+#[tokio::test]
+async fn a_mariadb_query_value_through_the_client_on_the_host() {
+    let lab = Lab::start().unwrap();
+    let new = lab.host("new");
+    let d = "/var/lib/mysql/probe";
+    new.exec_ok(&format!(
+        "mkdir -p {d} && chown mysql:mysql {d} && su -s /bin/sh mysql -c 'mariadb-install-db --no-defaults --datadir={d}/data --auth-root-authentication-method=normal --skip-test-db' >/dev/null"
+    ))
+    .unwrap();
+    let mut child = new
+        .spawn(&format!(
+            "exec su -s /bin/sh mysql -c 'exec mariadbd --no-defaults --datadir={d}/data --port=23306 --bind-address=127.0.0.1 --socket={d}/sock --pid-file={d}/pid --log-error={d}/err --innodb-buffer-pool-size=64M --skip-log-bin'"
+        ))
+        .unwrap();
+    let started = Instant::now();
+    while new.exec(&format!("test -S {d}/sock")).map(|o| !o.status.success()).unwrap_or(true) {
+        assert!(started.elapsed() < Duration::from_secs(20), "mariadbd did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let exec = executor(&lab);
+    let env = ProbeEnv { client: Default::default(), exec: Some(exec.clone()) };
+    let args = ["-S".to_string(), format!("{d}/sock"), "-u".into(), "root".into()];
+    let mut q = HostProbe::mysql("new", None, &args, "select count(*) from mysql.user where user = 'root'", vec![]);
+    q.expect = Some(parse_predicate(">= 1").unwrap());
+    let o = NamedProbe::new("mysql", Probe::Host(q)).run(&env).await;
+    assert!(o.ok, "{o:?}");
+    let o = NamedProbe::new("mysql", Probe::Host(HostProbe::mysql("new", None, &args, "select * from nowhere.t", vec![]))).run(&env).await;
+    assert!(!o.ok && o.failures[0].contains("ERROR 1146 (42S02) at line 1: Table 'nowhere.t' doesn't exist"), "{o:?}");
+    exec.disconnect_all().await;
+    let _ = child.kill();
+    let _ = child.wait();
+}
