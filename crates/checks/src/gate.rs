@@ -96,3 +96,56 @@ pub fn checklist(items: &[Item]) -> Vec<String> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::probe::Probe;
+
+    fn closed() -> NamedProbe {
+        // Nothing listens on port 1 of loopback: every try fails at once.
+        NamedProbe::new("closed", Probe::Tcp("127.0.0.1:1".into()))
+    }
+
+    #[tokio::test]
+    async fn retries_bound_the_tries_and_the_checklist_says_how_many() {
+        let policy = GatePolicy {
+            deadline: Duration::from_secs(60),
+            interval: Duration::from_millis(10),
+            retries: Some(2),
+        };
+        let mut seen = Vec::new();
+        let items = gate(&[closed()], &ProbeEnv::default(), policy, |n, t, _| {
+            seen.push((n.to_string(), t))
+        })
+        .await;
+        assert_eq!(
+            seen,
+            vec![
+                ("closed".to_string(), 1),
+                ("closed".to_string(), 2),
+                ("closed".to_string(), 3)
+            ]
+        );
+        assert_eq!(items[0].tries, 3);
+        let lines = checklist(&items);
+        assert!(
+            lines[0].starts_with("✗ closed  cannot connect to 127.0.0.1:1"),
+            "{lines:?}"
+        );
+        assert!(lines[0].ends_with("(3 tries)"), "{lines:?}");
+    }
+
+    #[tokio::test]
+    async fn the_last_try_starts_at_the_deadline() {
+        let policy = GatePolicy {
+            deadline: Duration::from_millis(300),
+            interval: Duration::from_millis(200),
+            retries: None,
+        };
+        let started = Instant::now();
+        let items = gate(&[closed()], &ProbeEnv::default(), policy, |_, _, _| {}).await;
+        assert_eq!(items[0].tries, 3, "at 0, 200 and 300 ms");
+        assert!(started.elapsed() >= Duration::from_millis(300));
+    }
+}
