@@ -201,3 +201,101 @@ impl TriggerSpec {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stats(results: &[(bool, u64)]) -> CheckStats {
+        let mut s = CheckStats::default();
+        for (i, (ok, ms)) in results.iter().enumerate() {
+            let failure = (!ok).then(|| "503".to_string());
+            s.record(
+                i as i64 * 1000,
+                *ok,
+                Duration::from_millis(*ms),
+                failure,
+                Duration::from_secs(600),
+            );
+        }
+        s
+    }
+
+    #[test]
+    fn error_rates_wait_for_enough_samples_then_fire_with_counts() {
+        let t = TriggerSpec {
+            check: None,
+            condition: Condition::ErrorRate {
+                max: 0.1,
+                over: Duration::from_secs(60),
+                min_samples: 10,
+            },
+        };
+        let few = stats(&[(false, 1), (true, 1)]);
+        assert_eq!(
+            t.on_check("users", &few, 2000),
+            None,
+            "2 samples are too few to judge"
+        );
+        let mut r = vec![(true, 1); 18];
+        r.extend([(false, 1), (false, 1), (false, 1)]);
+        let f = t
+            .on_check("users", &stats(&r), 21_000)
+            .expect("3 of 21 is over 10%");
+        assert_eq!(f.trigger, "users error rate over 1m above 10%");
+        assert!(
+            f.evidence
+                .starts_with("users: 3 of 21 probes failed over the last 1m (14.3%)"),
+            "{}",
+            f.evidence
+        );
+        assert_eq!(
+            t.on_check("users", &stats(&vec![(true, 1); 30]), 30_000),
+            None
+        );
+    }
+
+    #[test]
+    fn latency_percentiles_and_streaks() {
+        let p95 = TriggerSpec {
+            check: Some("api".into()),
+            condition: Condition::Latency {
+                q: 0.95,
+                max: Duration::from_millis(500),
+                over: Duration::from_secs(60),
+                min_samples: 10,
+            },
+        };
+        let mut r = vec![(true, 100); 18];
+        r.extend([(true, 900), (true, 900)]);
+        let s = stats(&r);
+        let f = p95.on_check("api", &s, 20_000).expect("p95 is 900 ms");
+        assert!(
+            f.evidence
+                .starts_with("api: p95 latency 900 ms over the last 20 probes"),
+            "{}",
+            f.evidence
+        );
+        assert_eq!(p95.on_check("other", &s, 20_000), None, "limited to `api`");
+        let streak = TriggerSpec {
+            check: None,
+            condition: Condition::Consecutive(3),
+        };
+        assert_eq!(
+            streak.on_check(
+                "x",
+                &stats(&[(false, 1), (false, 1), (true, 1), (false, 1)]),
+                4000
+            ),
+            None
+        );
+        let f = streak
+            .on_check(
+                "x",
+                &stats(&[(true, 1), (false, 1), (false, 1), (false, 1)]),
+                4000,
+            )
+            .unwrap();
+        assert_eq!(f.evidence, "x failed 3 times in a row; last failure: 503");
+    }
+}

@@ -120,3 +120,96 @@ fn verify_postgres_refuses_a_password_in_the_url() {
         "{stderr}"
     );
 }
+
+/// A plan copying `app` from old to new and proving the copy, passwords from secrets.
+const COPY_PLAN: &str = r#"
+[secrets.old_db]
+env = "OLD_DB_PW"
+
+[secrets.new_db]
+env = "NEW_DB_PW"
+
+[[stages]]
+name = "copy"
+
+[[stages.steps]]
+id = "copy-db"
+kind = "postgres.copy"
+source = { host = "old", address = "127.0.0.1", db = "app", password = "{{ secrets.old_db }}" }
+target = { host = "new", address = "127.0.0.1", db = "app", password = "{{ secrets.new_db }}" }
+split_mb = 0
+
+[[stages]]
+name = "verify"
+
+[[stages.steps]]
+id = "prove-db"
+kind = "postgres.verify"
+source = { host = "old", address = "127.0.0.1", db = "app", password = "{{ secrets.old_db }}" }
+target = { host = "new", address = "127.0.0.1", db = "app", password = "{{ secrets.new_db }}" }
+"#;
+
+#[test]
+fn a_plan_copies_proves_and_rolls_back_a_database() {
+    let f = Fixture::new(COPY_PLAN);
+    let (_old, new) = servers(&f);
+    let apply = |args: &[&str]| {
+        let mut c = f.command(args);
+        c.env("OLD_DB_PW", PgServer::PASSWORD)
+            .env("NEW_DB_PW", PgServer::PASSWORD);
+        super::fixture::Run(c.output().expect("run cutover"))
+    };
+    let plan = apply(&["plan"]).expect(0).stdout();
+    assert!(
+        plan.contains("postgres@127.0.0.1:5432/app (tools on old)"),
+        "{plan}"
+    );
+    let out = apply(&["apply", "--yes"]).expect(0).stdout();
+    assert!(out.contains("public.items: 500 rows"), "{out}");
+    assert!(out.contains("source and target match"), "{out}");
+    assert_eq!(
+        new.psql("app", "SELECT count(*) FROM items")
+            .expect("count")
+            .trim(),
+        "500"
+    );
+    let report = apply(&["report", "--json"]).expect(0).stdout();
+    assert!(report.contains("rows public.items"), "{report}");
+    assert!(
+        !super::fixture::contains(&f.journal_bytes(), PgServer::PASSWORD),
+        "password in the journal"
+    );
+    apply(&["rollback", "--yes"]).expect(0);
+    let dbs = new
+        .psql("postgres", "SELECT datname FROM pg_database")
+        .expect("list");
+    assert!(!dbs.lines().any(|d| d == "app"), "{dbs}");
+}
+
+#[test]
+fn a_verify_step_fails_with_exit_9_naming_the_difference() {
+    let f = Fixture::new(&COPY_PLAN.replace(
+        "id = \"prove-db\"",
+        "id = \"prove-db\"\ndescription = \"proof\"",
+    ));
+    let (old, _new) = servers(&f);
+    let apply = |args: &[&str]| {
+        let mut c = f.command(args);
+        c.env("OLD_DB_PW", PgServer::PASSWORD)
+            .env("NEW_DB_PW", PgServer::PASSWORD);
+        super::fixture::Run(c.output().expect("run cutover"))
+    };
+    apply(&["apply", "--yes", "--until", "copy"]).expect(0);
+    old.psql("app", "INSERT INTO items (name) VALUES ('late write')")
+        .expect("write after the copy");
+    let failed = apply(&["apply", "--yes"]).expect(9);
+    let text = format!("{}{}", failed.stdout(), failed.stderr());
+    assert!(
+        text.contains("table public.items: row count differs (501 rows on source, 500 on target)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("sequence public.items_id_seq: behind"),
+        "{text}"
+    );
+}

@@ -5,7 +5,7 @@
 
 use super::endpoint::Endpoint;
 use super::error::PgError;
-use super::session::copy_query;
+use super::session::copy_query_at;
 use super::tools::major_of;
 use cutover_exec::Executor;
 
@@ -255,6 +255,16 @@ SELECT s.schemaname, s.sequencename, s.last_value, s.start_value, s.increment_by
 
 /// Reads the inventory of `ep`'s database (`version_num` chooses query variants).
 pub async fn read(exec: &Executor, ep: &Endpoint, version_num: u32) -> Result<Inventory, PgError> {
+    read_at(exec, ep, version_num, None).await
+}
+
+/// Like [`read`], inside an exported snapshot when one is given.
+pub async fn read_at(
+    exec: &Executor,
+    ep: &Endpoint,
+    version_num: u32,
+    snapshot: Option<&str>,
+) -> Result<Inventory, PgError> {
     let major = major_of(version_num);
     let queries = [
         objects_query(),
@@ -268,7 +278,7 @@ pub async fn read(exec: &Executor, ep: &Endpoint, version_num: u32) -> Result<In
         .enumerate()
         .map(|(i, q)| format!("SELECT {i}, q.* FROM ({q}) q"))
         .collect();
-    let rows = copy_query(exec, ep, "read the catalog", &tagged).await?;
+    let rows = copy_query_at(exec, ep, "read the catalog", &tagged, snapshot).await?;
     let bad = |detail: String| PgError::Protocol {
         what: "the catalog query".into(),
         host: ep.host.clone(),

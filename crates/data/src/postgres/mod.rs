@@ -3,11 +3,14 @@
 //! Everything runs through the endpoint's host with the PostgreSQL client tools found there
 //! ([`tools`]); credentials travel only in the environment ([`Endpoint::env`]).
 //!
+//! - [`copy`]: the schema and rows streamed to a server of the same or a newer major, in
+//!   parallel, with no temporary file anywhere;
 //! - [`verify`]: per-table row counts and order-independent checksums computed on each
 //!   server, sequences and schema objects compared, every difference named.
 
 pub mod checksum;
 pub mod compare;
+pub mod copy;
 pub mod endpoint;
 pub mod error;
 pub mod inventory;
@@ -17,6 +20,7 @@ pub mod sql;
 pub mod tools;
 pub mod verify;
 
+pub use copy::{copy, CopyOptions, CopyReport};
 pub use endpoint::Endpoint;
 pub use error::PgError;
 pub use report::{Difference, VerifyReport};

@@ -52,10 +52,30 @@ pub async fn copy_query(
     what: &str,
     queries: &[String],
 ) -> Result<Vec<Vec<Option<String>>>, PgError> {
-    let script: String = queries
-        .iter()
-        .map(|q| format!("COPY ({q}) TO STDOUT;\n"))
-        .collect();
+    copy_query_at(exec, ep, what, queries, None).await
+}
+
+/// Like [`copy_query`], inside an exported snapshot when one is given.
+pub async fn copy_query_at(
+    exec: &Executor,
+    ep: &Endpoint,
+    what: &str,
+    queries: &[String],
+    snapshot: Option<&str>,
+) -> Result<Vec<Vec<Option<String>>>, PgError> {
+    let mut script = match snapshot {
+        Some(id) => format!(
+            "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;\nSET TRANSACTION SNAPSHOT {};\n",
+            sql::literal(id)
+        ),
+        None => String::new(),
+    };
+    for q in queries {
+        script.push_str(&format!("COPY ({q}) TO STDOUT;\n"));
+    }
+    if snapshot.is_some() {
+        script.push_str("COMMIT;\n");
+    }
     let out = run_sql(exec, ep, what, &script).await?;
     Ok(sql::copy_rows(&out))
 }

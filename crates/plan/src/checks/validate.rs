@@ -184,3 +184,59 @@ pub(crate) fn soak(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    fn problems(body: &str) -> Vec<String> {
+        let src = format!("name = \"t\"\n[hosts.old]\nssh = \"old\"\n[hosts.new]\nssh = \"new\"\n[secrets.pw]\nenv = \"PW\"\n{body}");
+        match crate::parse(&src, "t.toml", "/".into()) {
+            Ok(_) => Vec::new(),
+            Err(e) => e
+                .problems
+                .iter()
+                .map(|p| format!("{} | {}", p.message, p.help.clone().unwrap_or_default()))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn checks_and_their_references_are_validated() {
+        let p = problems(
+            r#"[checks.health]
+kind = "http"
+url = "https://{{ secrets.pw }}@app/"
+json = ['status == "ok"']
+[checks.db]
+kind = "postgres"
+host = "newer"
+[[stages]]
+name = "s"
+[[stages.steps]]
+id = "gate"
+kind = "check"
+checks = ["helth"]
+[[stages.steps]]
+id = "soak"
+kind = "soak"
+checks = "health"
+duration = "1m"
+triggers = [{ check = "db", consecutive_failures = 3 }, { error_rate = "1%", p95 = "1s" }, { prometheus = "up == 0" }]
+rollback = ["switch"]
+"#,
+        );
+        let has = |needle: &str| {
+            assert!(
+                p.iter().any(|l| l.contains(needle)),
+                "no `{needle}` in {p:#?}"
+            )
+        };
+        has("`json` of check `health`: JSON path `status` must start with `$`");
+        has("`url` of check `health` uses secret `pw` on a command line");
+        has("unknown host `newer` | did you mean `new`?");
+        has("step `gate` names unknown check `helth` | did you mean `health`?");
+        has("a trigger of step `soak` watches `db`, which the soak does not probe");
+        has("item 2 of `triggers` of step `soak` has more than one condition");
+        has("step `soak` has a `prometheus` trigger but no `prometheus` URL");
+        has("step `soak` rolls back `switch`, which is not an earlier step");
+    }
+}

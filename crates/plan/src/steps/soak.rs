@@ -106,7 +106,11 @@ impl SoakStep {
         let checks = f.required::<Names>("checks", p);
         let duration = f.required("duration", p);
         let interval = f.optional("interval", p);
-        let triggers = f.optional("triggers", p).unwrap_or_default();
+        // Each trigger is kept when valid, so the others' references are still checked.
+        let triggers = match f.take_raw("triggers") {
+            Some(mut v) => each(&mut v, &format!("`triggers` of {}", f.owner()), p),
+            None => Vec::new(),
+        };
         let prometheus = f.optional("prometheus", p);
         let logs = f.optional("logs", p).unwrap_or_default();
         let on_failure_span = f.value_span("on_failure");
@@ -227,6 +231,21 @@ impl FromToml for LogWatch {
             path: path?,
             patterns: patterns?,
         })
+    }
+}
+
+/// The valid items of an array (each invalid one is reported by itself).
+fn each<T: FromToml>(value: &mut Value<'_>, what: &str, p: &mut Problems) -> Vec<T> {
+    match value.take() {
+        ValueInner::Array(items) => items
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, mut v)| T::read(&mut v, &format!("item {} of {what}", i + 1), p))
+            .collect(),
+        other => {
+            wrong_type(value.span, what, "an array of tables", &other, p);
+            Vec::new()
+        }
     }
 }
 

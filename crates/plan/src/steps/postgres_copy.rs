@@ -1,0 +1,76 @@
+//! `kind = "postgres.copy"`: a database copied to another server of the same or a newer
+//! major version, streamed host to host with no temporary file anywhere.
+
+use super::pg_endpoint::PgEndpoint;
+use super::postgres_verify::check_jobs;
+use crate::problem::Problems;
+use crate::read::{Fields, Spanned};
+
+/// Copies `source` into `target` (created if missing; it must be new or empty): the
+/// schema first, then parallel per-table COPY streams that all read one snapshot of the
+/// source (large tables split into page ranges), each table's indexes and keys built as soon
+/// as its rows are in while other tables still stream, sequences, the remaining objects
+/// (foreign keys, refreshed materialized views, triggers, comments), then `ANALYZE`. The
+/// client tools of the target's major version are used (checked first, with the roles and
+/// extensions the target needs). Progress (rows and bytes per table) is shown and journaled.
+/// Applying again does nothing once the copy finished; rollback drops the target database
+/// when the copy created it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
+pub struct PostgresCopyStep {
+    /// The database to copy.
+    pub source: Box<PgEndpoint>,
+    /// Where to copy it (the database is created when missing).
+    pub target: Box<PgEndpoint>,
+    /// Parallel sessions: COPY streams and index builds at once (default 4).
+    pub jobs: Option<Spanned<u32>>,
+    /// Objects are owned by the target's connecting role instead of their source owners
+    /// (`pg_dump --no-owner`); otherwise every owner must exist on the target (default false).
+    #[serde(default)]
+    pub no_owner: bool,
+    /// Leave privileges (GRANTs) out (`pg_dump --no-privileges`; default false).
+    #[serde(default)]
+    pub no_privileges: bool,
+    /// Tables larger than this many MB are split into page ranges copied in parallel
+    /// (default 512; 0 never splits; sources on PostgreSQL 14+).
+    pub split_mb: Option<u64>,
+    /// `ANALYZE` each table once built (default true).
+    pub analyze: Option<bool>,
+    /// `maintenance_work_mem` for index builds (default "256MB").
+    pub maintenance_work_mem: Option<String>,
+}
+
+impl PostgresCopyStep {
+    /// The fields a `postgres.copy` step accepts.
+    pub const FIELDS: &'static [&'static str] = &[
+        "id",
+        "kind",
+        "description",
+        "source",
+        "target",
+        "jobs",
+        "no_owner",
+        "no_privileges",
+        "split_mb",
+        "analyze",
+        "maintenance_work_mem",
+    ];
+
+    pub(crate) fn read(f: &mut Fields<'_>, p: &mut Problems) -> Option<Self> {
+        let step = PostgresCopyStep {
+            source: Box::new(f.required("source", p)?),
+            target: Box::new(f.required("target", p)?),
+            jobs: f.optional("jobs", p),
+            no_owner: f.optional("no_owner", p).unwrap_or(false),
+            no_privileges: f.optional("no_privileges", p).unwrap_or(false),
+            split_mb: f.optional("split_mb", p),
+            analyze: f.optional("analyze", p),
+            maintenance_work_mem: f.optional("maintenance_work_mem", p),
+        };
+        check_jobs(step.jobs.as_ref(), f.owner(), p).then_some(step)
+    }
+
+    pub(crate) fn validate(&self, check: &crate::validate::Checker<'_>, p: &mut Problems) {
+        self.source.validate(check, p);
+        self.target.validate(check, p);
+    }
+}
