@@ -116,6 +116,7 @@ pub fn validate(plan: &Plan, declared: &Declared, src: &str, p: &mut Problems) {
                 }
             }
             StepKind::Approve(_) => {}
+            StepKind::PostgresCopy(s) => s.validate(&check, p),
             StepKind::PostgresVerify(s) => s.validate(&check, p),
             StepKind::FilesSync(s) => {
                 for t in [&s.from, &s.to] {

@@ -10,6 +10,7 @@ mod dns_ttl;
 mod dns_verify;
 mod pipe;
 mod postgres;
+mod postgres_copy;
 mod postgres_verify;
 mod proxy_switch;
 mod run;
@@ -27,6 +28,7 @@ pub fn runner(kind: &StepKind) -> Box<dyn StepRunner + '_> {
         StepKind::Pipe(s) => Box::new(pipe::Pipe(s)),
         StepKind::Approve(s) => Box::new(approve::Approve(s)),
         StepKind::Wait(s) => Box::new(wait::Wait(s)),
+        StepKind::PostgresCopy(s) => Box::new(postgres_copy::PostgresCopy(s)),
         StepKind::PostgresVerify(s) => Box::new(postgres_verify::PostgresVerify(s)),
         StepKind::FilesSync(s) => Box::new(files_sync::FilesSync(s)),
         StepKind::FilesVerify(s) => Box::new(files_verify::FilesVerify(s)),

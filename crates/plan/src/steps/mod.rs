@@ -2,6 +2,7 @@
 
 mod approve;
 mod pg_endpoint;
+mod postgres_copy;
 mod postgres_verify;
 mod files_sync;
 mod files_verify;
@@ -17,6 +18,7 @@ mod wait;
 
 pub use approve::ApproveStep;
 pub use pg_endpoint::PgEndpoint;
+pub use postgres_copy::PostgresCopyStep;
 pub use postgres_verify::PostgresVerifyStep;
 pub use files_sync::{FilesSyncStep, TreeRef};
 pub use files_verify::FilesVerifyStep;
@@ -38,7 +40,7 @@ use toml_span::value::Value;
 pub const COMMON_FIELDS: &[&str] = &["id", "kind", "description"];
 
 /// Every step kind, in the order `cutover init` documents them.
-pub const KINDS: &[&str] = &["run", "pipe", "approve", "wait", "files.sync", "files.verify", "dns.lower_ttl", "dns.switch", "dns.verify", "dns.raise_ttl", "proxy.switch", "check", "soak", "postgres.verify"];
+pub const KINDS: &[&str] = &["run", "pipe", "approve", "wait", "files.sync", "files.verify", "dns.lower_ttl", "dns.switch", "dns.verify", "dns.raise_ttl", "proxy.switch", "check", "soak", "postgres.verify", "postgres.copy"];
 
 /// One step of a stage.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
@@ -101,6 +103,10 @@ pub enum StepKind {
     /// sequences, schema objects); a difference fails with exit code 9.
     #[serde(rename = "postgres.verify")]
     PostgresVerify(PostgresVerifyStep),
+    /// Copy a PostgreSQL database to another server (any major version up), streamed with
+    /// parallel per-table COPY and overlapped index builds, then `ANALYZE`.
+    #[serde(rename = "postgres.copy")]
+    PostgresCopy(PostgresCopyStep),
 }
 
 impl StepKind {
@@ -121,6 +127,7 @@ impl StepKind {
             StepKind::DnsRaiseTtl(_) => "dns.raise_ttl",
             StepKind::ProxySwitch(_) => "proxy.switch",
             StepKind::PostgresVerify(_) => "postgres.verify",
+            StepKind::PostgresCopy(_) => "postgres.copy",
         }
     }
 }
@@ -184,6 +191,10 @@ fn read_kind(name: &str, f: &mut Fields<'_>, p: &mut Problems) -> Option<StepKin
         "postgres.verify" => {
             f.set_known(PostgresVerifyStep::FIELDS);
             PostgresVerifyStep::read(f, p).map(StepKind::PostgresVerify)
+        }
+        "postgres.copy" => {
+            f.set_known(PostgresCopyStep::FIELDS);
+            PostgresCopyStep::read(f, p).map(StepKind::PostgresCopy)
         }
         _ => None,
     }
