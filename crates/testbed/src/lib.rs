@@ -26,6 +26,7 @@
 
 pub mod app;
 mod build;
+pub mod cloudflare_fake;
 pub mod dns;
 mod error;
 mod host;

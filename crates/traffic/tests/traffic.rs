@@ -2,6 +2,7 @@
 //! and nginx in front of the project's test app, and a Cloudflare API fake.
 
 mod traffic {
+    pub mod cloudflare;
     pub mod dns_bind;
     pub mod fixture;
     pub mod proxy;

@@ -138,7 +138,13 @@ impl StepRunner for DnsTtl<'_> {
                 previous
             }
         };
-        old_max = old_max.max(previous.iter().map(|r| r.ttl).max().unwrap_or(0));
+        old_max = old_max.max(
+            previous
+                .iter()
+                .map(|r| p.effective_ttl(r.ttl))
+                .max()
+                .unwrap_or(0),
+        );
         let mut changed = 0;
         for (zone, list) in &zones {
             let keys: Vec<_> = list.iter().map(|d| d.key.clone()).collect();

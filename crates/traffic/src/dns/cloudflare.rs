@@ -1,12 +1,21 @@
 //! The Cloudflare provider, over Cloudflare's v4 API: records, TTL and the proxied flag. Every
 //! zone's change is one `POST /zones/{id}/dns_records/batch` (Cloudflare runs a batch as one
-//! transaction), made only if the records are still what was read.
+//! database transaction), made only if the records are still what was read.
 //!
 //! The API contract used (Cloudflare's documented v4 API): bearer-token auth; the envelope
-//! `{"success", "errors": [{"code","message"}], "messages", "result"}`; `GET /zones?name=`;
+//! `{"success", "errors": [{"code","message"}], "messages", "result", "result_info"}`; list
+//! calls paged by `page`/`per_page` until `result_info.total_pages`; `GET /zones?name=`;
 //! `GET /zones/{zone_id}/dns_records?type=&name=`; `POST /zones/{zone_id}/dns_records/batch`
 //! with `deletes` (`{id}`), `patches` (`{id, content, ttl, proxied}`) and `posts` (`{type,
-//! name, content, ttl, proxied}`).
+//! name, content, ttl, proxied}`), run in that order. TTL 1 means "automatic" (300 s); other
+//! TTLs are 60..=86400 (30 on Enterprise zones); proxied records always have TTL 1.
+//!
+//! Tested against a local fake of that contract (`cutover_testbed::cloudflare_fake`), not
+//! against Cloudflare itself, which cannot be reached from the test machines. Two limits of
+//! the real service that no fake shows: Cloudflare's batch is one transaction in its database,
+//! but its edge servers pick the change up record by record (propagation is not atomic); and
+//! there is no conditional write, so a concurrent edit between the re-read and the batch
+//! (a window of one request) is not detected.
 
 use super::{Correction, DnsError, DnsProvider, RecordKey, RecordSet};
 use async_trait::async_trait;
@@ -16,6 +25,13 @@ use std::time::Duration;
 
 /// The API's address.
 pub const API: &str = "https://api.cloudflare.com/client/v4";
+
+/// The seconds Cloudflare's "automatic" TTL (1) stands for.
+pub const AUTOMATIC_TTL: u32 = 300;
+
+/// Items asked for per page: DNS records (the API allows up to 5,000) and zones (up to 50).
+const RECORDS_PER_PAGE: usize = 100;
+const ZONES_PER_PAGE: usize = 50;
 
 /// Configuration of a Cloudflare provider.
 #[derive(Debug, Clone)]
@@ -44,13 +60,16 @@ struct ApiRecord {
     proxied: bool,
 }
 
+/// Error codes meaning the token is missing, malformed, wrong or lacks permission.
+const AUTH_CODES: &[u64] = &[6003, 6111, 9106, 9109, 10000];
+
 impl Cloudflare {
     /// A provider for `cfg`.
     pub fn new(cfg: CloudflareConfig) -> Self {
         Cloudflare { cfg }
     }
 
-    /// Sends a request on a blocking thread; returns the envelope's `result`.
+    /// Sends a request on a blocking thread; returns the whole envelope.
     async fn call(
         &self,
         method: &'static str,
@@ -60,7 +79,10 @@ impl Cloudflare {
         let url = format!("{}{path}", self.cfg.api.trim_end_matches('/'));
         let token = self.cfg.token.clone();
         let timeout = self.cfg.timeout;
-        let shown = format!("Cloudflare API {method} {path}");
+        let shown = format!(
+            "Cloudflare API {method} {}",
+            path.split('?').next().unwrap_or("")
+        );
         let server = shown.clone();
         tokio::task::spawn_blocking(move || {
             let agent: ureq::Agent = ureq::Agent::config_builder()
@@ -89,23 +111,9 @@ impl Cloudflare {
                 message: format!("HTTP {status}: the answer is not Cloudflare's JSON envelope"),
             })?;
             if v["success"].as_bool() != Some(true) {
-                let errors: Vec<String> = v["errors"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .map(|e| format!("{} {}", e["code"], e["message"].as_str().unwrap_or("")))
-                    .collect();
-                let hint = if status == 401 || status == 403 {
-                    ": check the API token (`api_token`) and its Zone.DNS permission"
-                } else {
-                    ""
-                };
-                return Err(DnsError::Refused {
-                    server,
-                    message: format!("HTTP {status}: {}{hint}", errors.join("; ")),
-                });
+                return Err(refusal(server, status, &v));
             }
-            Ok(v["result"].clone())
+            Ok(v)
         })
         .await
         .map_err(|e| DnsError::Unreachable {
@@ -114,12 +122,36 @@ impl Cloudflare {
         })?
     }
 
+    /// Every item of a paged list call (`path` has a query already).
+    async fn list(&self, path: &str, per_page: usize) -> Result<Vec<Value>, DnsError> {
+        let mut out = Vec::new();
+        for page in 1.. {
+            let v = self
+                .call(
+                    "GET",
+                    format!("{path}&per_page={per_page}&page={page}"),
+                    None,
+                )
+                .await?;
+            out.extend(v["result"].as_array().into_iter().flatten().cloned());
+            let total = v["result_info"]["total_pages"].as_u64().unwrap_or(1);
+            if page >= total || page >= 1000 {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
     async fn zone_id(&self, zone: &str) -> Result<String, DnsError> {
         let r = self
-            .call("GET", format!("/zones?name={zone}"), None)
+            .list(&format!("/zones?name={zone}"), ZONES_PER_PAGE)
             .await?;
-        r.as_array()
-            .and_then(|a| a.first())
+        r.iter()
+            .find(|z| {
+                z["name"]
+                    .as_str()
+                    .is_some_and(|n| n.eq_ignore_ascii_case(zone))
+            })
             .and_then(|z| z["id"].as_str())
             .map(str::to_string)
             .ok_or_else(|| DnsError::Refused {
@@ -130,18 +162,20 @@ impl Cloudflare {
 
     async fn records(&self, zone_id: &str, key: &RecordKey) -> Result<Vec<ApiRecord>, DnsError> {
         let r = self
-            .call(
-                "GET",
-                format!(
+            .list(
+                &format!(
                     "/zones/{zone_id}/dns_records?type={}&name={}",
                     key.rtype, key.name
                 ),
-                None,
+                RECORDS_PER_PAGE,
             )
             .await?;
-        Ok(r.as_array()
-            .into_iter()
-            .flatten()
+        Ok(r.iter()
+            .filter(|x| {
+                x["name"]
+                    .as_str()
+                    .is_none_or(|n| super::normalize(n) == key.name)
+            })
             .map(|x| ApiRecord {
                 id: x["id"].as_str().unwrap_or_default().to_string(),
                 content: super::normalize_value(key.rtype, x["content"].as_str().unwrap_or("")),
@@ -152,16 +186,77 @@ impl Cloudflare {
     }
 }
 
+/// The error for an unsuccessful envelope, with what to do for authentication failures.
+fn refusal(server: String, status: u16, v: &Value) -> DnsError {
+    let errors: Vec<&Value> = v["errors"].as_array().into_iter().flatten().collect();
+    let shown: Vec<String> = errors
+        .iter()
+        .map(|e| format!("{} {}", e["code"], e["message"].as_str().unwrap_or("")))
+        .collect();
+    let auth = status == 401
+        || status == 403
+        || errors
+            .iter()
+            .any(|e| e["code"].as_u64().is_some_and(|c| AUTH_CODES.contains(&c)));
+    let hint = if auth {
+        ": the API token was refused; check the secret named by `api_token` (a token with Zone.DNS edit permission on this zone)"
+    } else {
+        ""
+    };
+    DnsError::Refused {
+        server,
+        message: format!("HTTP {status}: {}{hint}", shown.join("; ")),
+    }
+}
+
 fn as_set(key: &RecordKey, recs: &[ApiRecord]) -> Option<RecordSet> {
     let first = recs.first()?;
     let mut values: Vec<String> = recs.iter().map(|r| r.content.clone()).collect();
     values.sort();
+    values.dedup();
     Some(RecordSet {
         key: key.clone(),
         ttl: recs.iter().map(|r| r.ttl).min().unwrap_or(first.ttl),
         values,
-        proxied: Some(first.proxied),
+        proxied: Some(recs.iter().any(|r| r.proxied)),
     })
+}
+
+/// The batch operations turning `recs` into `after`, touching as few records as possible:
+/// records already holding a wanted value stay (patched only for TTL or proxied), others are
+/// re-pointed at the missing values, new ones posted, spare ones deleted.
+fn operations(
+    recs: &[ApiRecord],
+    after: &RecordSet,
+    deletes: &mut Vec<Value>,
+    patches: &mut Vec<Value>,
+    posts: &mut Vec<Value>,
+) {
+    let proxied = after.proxied.unwrap_or(false);
+    let mut kept: Vec<&str> = Vec::new();
+    let mut spare: Vec<&ApiRecord> = Vec::new();
+    for r in recs {
+        if after.values.contains(&r.content) && !kept.contains(&r.content.as_str()) {
+            kept.push(&r.content);
+            if r.ttl != after.ttl || r.proxied != proxied {
+                patches.push(json!({"id": r.id, "ttl": after.ttl, "proxied": proxied}));
+            }
+        } else {
+            spare.push(r);
+        }
+    }
+    let mut spare = spare.into_iter();
+    for value in after.values.iter().filter(|v| !kept.contains(&v.as_str())) {
+        match spare.next() {
+            Some(r) => patches.push(
+                json!({"id": r.id, "content": value, "ttl": after.ttl, "proxied": proxied}),
+            ),
+            None => posts.push(json!({"type": after.key.rtype.to_string(), "name": after.key.name, "content": value, "ttl": after.ttl, "proxied": proxied})),
+        }
+    }
+    for r in spare {
+        deletes.push(json!({"id": r.id}));
+    }
 }
 
 #[async_trait]
@@ -201,20 +296,26 @@ impl DnsProvider for Cloudflare {
                     message: format!("{} changed since it was read (someone else edited the zone); nothing was changed, run the step again", c.before.key),
                 });
             }
-            let proxied = c.after.proxied.unwrap_or(false);
-            for (i, value) in c.after.values.iter().enumerate() {
-                match recs.get(i) {
-                    Some(r) => patches.push(json!({"id": r.id, "content": value, "ttl": c.after.ttl, "proxied": proxied})),
-                    None => posts.push(json!({"type": c.after.key.rtype.to_string(), "name": c.after.key.name, "content": value, "ttl": c.after.ttl, "proxied": proxied})),
-                }
-            }
-            for r in recs.iter().skip(c.after.values.len()) {
-                deletes.push(json!({"id": r.id}));
-            }
+            operations(&recs, &c.after, &mut deletes, &mut patches, &mut posts);
         }
         let body = json!({"deletes": deletes, "patches": patches, "posts": posts});
         self.call("POST", format!("/zones/{id}/dns_records/batch"), Some(body))
             .await
             .map(|_| ())
+    }
+
+    /// Proxied records always have the automatic TTL (1).
+    fn normalize(&self, set: &mut RecordSet) {
+        if set.proxied == Some(true) {
+            set.ttl = 1;
+        }
+    }
+
+    fn effective_ttl(&self, ttl: u32) -> u32 {
+        if ttl == 1 {
+            AUTOMATIC_TTL
+        } else {
+            ttl
+        }
     }
 }

@@ -231,6 +231,16 @@ pub trait DnsProvider: Send + Sync {
 
     /// Applies `changes` (all in `zone`) as one change.
     async fn apply(&self, zone: &str, changes: &[Correction]) -> Result<(), DnsError>;
+
+    /// Adjusts a wished record set to what the provider will store (e.g. Cloudflare keeps
+    /// proxied records at the automatic TTL), so a second run finds nothing to correct.
+    fn normalize(&self, _set: &mut RecordSet) {}
+
+    /// The seconds resolvers may cache a record whose TTL the provider reports as `ttl`
+    /// (Cloudflare's 1 means "automatic", which is 300 s).
+    fn effective_ttl(&self, ttl: u32) -> u32 {
+        ttl
+    }
 }
 
 /// The lower-case, dot-less form of a DNS name.
@@ -283,6 +293,7 @@ pub fn corrections(
         if want.proxied.is_some() {
             after.proxied = want.proxied;
         }
+        provider.normalize(&mut after);
         if after != *have {
             out.push(Correction {
                 msg: describe(have, &after),
