@@ -199,7 +199,9 @@ impl StepRunner for Soak<'_> {
         .await
         .map_err(|e| ctx.failed(e))?;
         let fired_at = Instant::now();
-        save(ctx, &state);
+        // The window is over either way: its figures go to the journal, the checkpoint away
+        // (a later try starts a new window).
+        let _ = std::fs::remove_file(checkpoint_path(ctx));
         self.measure(ctx, &state)?;
         let figures = soak::summary(&state);
         for line in &figures {
