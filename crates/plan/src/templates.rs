@@ -23,6 +23,16 @@ pub const TEMPLATES: &[StarterPlan] = &[
         summary: "start on new with a health gate, pinned probes and a smoke scenario before traffic moves, a proxy switch, a soak that rolls back by itself",
         text: include_str!("../templates/blue-green.toml"),
     },
+    StarterPlan {
+        name: "dns",
+        summary: "lower DNS TTLs and wait them out, switch A records in one atomic change, verify at every authoritative server, raise TTLs",
+        text: include_str!("../templates/dns.toml"),
+    },
+    StarterPlan {
+        name: "proxy",
+        summary: "start on new, switch a reverse proxy (HAProxy, Caddy or nginx) to it once healthy, roll back in one step",
+        text: include_str!("../templates/proxy.toml"),
+    },
 ];
 
 /// The starter plan named `name`.

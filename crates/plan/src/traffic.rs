@@ -213,7 +213,8 @@ impl Proxy {
     }
 }
 
-/// One record set a `dns.*` step names: `{ name = "www.example.com", type = "A", value = "..." }`.
+/// One record set a `dns.*` step names: `{ name = "www.example.com", type = "A", value = "..." }`
+/// (or `values = [...]` for several).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
 pub struct DnsRecord {
     /// The fully qualified name (`www.example.com`).
@@ -222,14 +223,23 @@ pub struct DnsRecord {
     #[serde(rename = "type")]
     pub rtype: Spanned<String>,
     /// The new value (`{{ hosts.new.address }}`, a CNAME target); `dns.switch` and
-    /// `dns.verify` need it, TTL steps ignore it.
+    /// `dns.verify` need it or `values`, TTL steps ignore it.
     pub value: Option<Template>,
+    /// Several values for one A/AAAA record set, instead of `value` (e.g. two addresses:
+    /// `values = ["{{ hosts.new.address }}", "192.0.2.7"]`); the set becomes exactly these.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub values: Vec<Template>,
     /// cloudflare: the proxied flag to set.
     pub proxied: Option<bool>,
 }
 
 impl DnsRecord {
-    const FIELDS: &'static [&'static str] = &["name", "type", "value", "proxied"];
+    const FIELDS: &'static [&'static str] = &["name", "type", "value", "values", "proxied"];
+
+    /// The record set's new values as written: `value`, or every entry of `values`.
+    pub fn templates(&self) -> Vec<&Template> {
+        self.value.iter().chain(self.values.iter()).collect()
+    }
 }
 
 impl FromToml for DnsRecord {
@@ -238,8 +248,10 @@ impl FromToml for DnsRecord {
         let mut f = Fields::new(value, what.to_string(), Self::FIELDS, p)?;
         let name: Option<Spanned<String>> = f.required("name", p);
         let rtype: Option<Spanned<String>> = f.optional("type", p);
+        let values: Option<Spanned<Vec<Template>>> = f.optional("values", p);
         let r = DnsRecord {
             value: f.optional("value", p),
+            values: values.as_ref().map(|v| v.value.clone()).unwrap_or_default(),
             proxied: f.optional("proxied", p),
             rtype: rtype.unwrap_or(Spanned {
                 value: "A".into(),
@@ -248,6 +260,29 @@ impl FromToml for DnsRecord {
             name: name?,
         };
         f.finish(p);
+        if let Some(v) = &values {
+            let problem = if r.value.is_some() {
+                Some((
+                    "give either `value` or `values`, not both",
+                    "`value` is set too",
+                ))
+            } else if v.value.is_empty() {
+                Some(("`values` is empty", "no value"))
+            } else if v.value.len() > 1 && r.rtype.value.eq_ignore_ascii_case("CNAME") {
+                Some((
+                    "a CNAME record set holds one target",
+                    "several CNAME targets",
+                ))
+            } else {
+                None
+            };
+            if let Some((message, label)) = problem {
+                p.push(
+                    Problem::new(v.span, message, label)
+                        .help("write `value = \"...\"` for one value, `values = [\"...\", \"...\"]` for several A/AAAA records"),
+                );
+            }
+        }
         if !RECORD_TYPES.contains(&r.rtype.value.to_ascii_uppercase().as_str()) {
             p.push(
                 Problem::new(
@@ -320,8 +355,15 @@ pub(crate) fn validate(plan: &crate::Plan, p: &mut Problems) {
             p.push(missing("DNS provider", provider, &providers, "[dns]"));
         }
         for r in records {
+            for t in r.values.iter().filter(|t| t.uses_secrets()) {
+                p.push(Problem::new(
+                    t.span,
+                    "a DNS record value cannot use a secret: records are public",
+                    "secret in a record",
+                ));
+            }
             match &r.value {
-                None if needs_value => p.push(
+                None if needs_value && r.values.is_empty() => p.push(
                     Problem::new(
                         r.name.span,
                         format!(

@@ -7,6 +7,8 @@ mod cases_file;
 mod cases_refs;
 #[path = "plan/cases_steps.rs"]
 mod cases_steps;
+#[path = "plan/cases_traffic.rs"]
+mod cases_traffic;
 #[path = "plan/malformed.rs"]
 mod malformed;
 #[path = "plan/mutations.rs"]
