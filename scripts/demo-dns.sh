@@ -3,6 +3,8 @@
 # RFC 2136 updates and NOTIFYs a BIND secondary on `new` (198.51.100.20:53), both serving
 # example.test with www -> old (TTL 2 s). The TSIG secret goes to LAB/tsig.secret (0600),
 # which the demo plan reads as a secret. Idempotent: a rerun restarts both servers afresh.
+# notify-rate/serial-query-rate: BIND's defaults (20/s) make its rate limiters tick every
+# 500 ms, delaying a change made within 500 ms of the previous one (a rollback) by ~0.5 s.
 # Usage: scripts/demo-dns.sh LAB_DIR
 set -euo pipefail
 LAB=${1:?usage: demo-dns.sh LAB_DIR}
@@ -22,6 +24,7 @@ options {
   listen-on port 53 { $1; }; listen-on-v6 { none; };
   recursion no; dnssec-validation no;
   notify-delay 0; max-ixfr-ratio unlimited;
+  notify-rate 1000; serial-query-rate 1000;
   notify-source $1; transfer-source $1; query-source address $1;
 };
 controls { };

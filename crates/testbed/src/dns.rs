@@ -2,8 +2,11 @@
 //! updates and NOTIFYing a BIND secondary, or a Knot primary, each on port 53 of its host's
 //! address. Both follow the LAB-NOTES traps: each server's own `notify-source`,
 //! `transfer-source` and `query-source`, `notify-delay 0` and `max-ixfr-ratio unlimited` (a
-//! secondary then serves a change ~30 ms after the update), and Knot's storage directory
-//! created before it starts. Servers stop when their handle drops (and with the lab anyway).
+//! secondary then serves a change ~10-30 ms after the update), and Knot's storage directory
+//! created before it starts. `notify-rate` (primary) and `serial-query-rate` (secondary) are
+//! raised from their default 20/s: BIND's rate limiters then tick every 500 ms, so a change
+//! made within 500 ms of the previous one (a switch and its rollback, back-to-back bench
+//! trials) reached the secondary ~500 ms late. Servers stop when their handle drops (and with the lab anyway).
 //!
 //! ```no_run
 //! use cutover_testbed::dns::{Zone, TsigKey, BindPair};
@@ -218,6 +221,8 @@ fn bind_options(dir: &str, addr: Ipv4Addr, key: &TsigKey) -> String {
   recursion no;
   dnssec-validation no;
   notify-delay 0;
+  notify-rate 1000;
+  serial-query-rate 1000;
   max-ixfr-ratio unlimited;
   notify-source {addr};
   transfer-source {addr};

@@ -4,6 +4,7 @@
 mod traffic {
     pub mod cloudflare;
     pub mod dns_bind;
+    pub mod dns_propagation;
     pub mod fixture;
     pub mod proxy;
 }
