@@ -116,6 +116,8 @@ pub fn validate(plan: &Plan, declared: &Declared, src: &str, p: &mut Problems) {
                 }
             }
             StepKind::Approve(_) => {}
+            StepKind::PostgresSwitch(s) => s.validate(&check, &step.id, p),
+            StepKind::PostgresSync(s) => s.validate(&check, p),
             StepKind::PostgresCopy(s) => s.validate(&check, p),
             StepKind::PostgresVerify(s) => s.validate(&check, p),
             StepKind::FilesSync(s) => {

@@ -12,8 +12,12 @@ INSERT INTO items (name, note, data) SELECT 'item ' || i, CASE WHEN i % 3 = 0 TH
   jsonb_build_object('i', i) FROM generate_series(1, 500) i;";
 
 fn servers(f: &Fixture) -> (PgServer, PgServer) {
-    let old = PgServer::start(f.lab.host("old"), 16, 5432, PgOptions::default()).expect("pg16");
-    let new = PgServer::start(f.lab.host("new"), 18, 5432, PgOptions::default()).expect("pg18");
+    servers_with(f, PgOptions::default())
+}
+
+fn servers_with(f: &Fixture, options: PgOptions) -> (PgServer, PgServer) {
+    let old = PgServer::start(f.lab.host("old"), 16, 5432, options.clone()).expect("pg16");
+    let new = PgServer::start(f.lab.host("new"), 18, 5432, options).expect("pg18");
     old.psql("postgres", APP).expect("create db");
     old.psql("app", SCHEMA).expect("schema");
     (old, new)
@@ -210,6 +214,115 @@ fn a_verify_step_fails_with_exit_9_naming_the_difference() {
     );
     assert!(
         text.contains("sequence public.items_id_seq: behind"),
+        "{text}"
+    );
+}
+
+/// Logical replication through a plan: sync (lag watched), switch under writes, rollback.
+const SYNC_PLAN: &str = r#"
+[secrets.db]
+env = "DB_PW"
+
+[[stages]]
+name = "sync"
+
+[[stages.steps]]
+id = "replicate"
+kind = "postgres.sync"
+source = { host = "old", address = "127.0.0.1", db = "app", password = "{{ secrets.db }}" }
+target = { host = "new", address = "127.0.0.1", db = "app", password = "{{ secrets.db }}" }
+source_address = "OLD_ADDRESS"
+watch = "1s"
+
+[[stages]]
+name = "switch"
+
+[[stages.steps]]
+id = "promote"
+kind = "postgres.switch"
+sync = "replicate"
+"#;
+
+#[test]
+fn a_plan_replicates_switches_under_writes_and_rolls_back() {
+    let f = Fixture::new("");
+    f.write_plan(&SYNC_PLAN.replace("OLD_ADDRESS", &f.lab.host("old").address().to_string()));
+    let opts = PgOptions {
+        logical: true,
+        ..PgOptions::default()
+    };
+    let (old, new) = servers_with(&f, opts);
+    old.psql("postgres", "CREATE ROLE writer LOGIN")
+        .expect("role");
+    new.psql("postgres", "CREATE ROLE writer LOGIN")
+        .expect("role");
+    old.psql(
+        "app",
+        "GRANT INSERT, SELECT ON items TO writer; GRANT USAGE ON SEQUENCE items_id_seq TO writer;",
+    )
+    .expect("grant");
+    let mut writer = old
+        .spawn_shell("seq 1 10000000 | sed 's/.*/INSERT INTO items (name) VALUES (md5(&::text)) RETURNING id;/' | psql -X -q -At -U writer app > /tmp/acked 2>/dev/null")
+        .expect("writer");
+    let run = |args: &[&str]| {
+        let mut c = f.command(args);
+        c.env("DB_PW", PgServer::PASSWORD);
+        super::fixture::Run(c.output().expect("run cutover"))
+    };
+    let check = run(&["check"]).expect(0).stdout();
+    assert!(check.contains("host old"), "{check}");
+    let out = run(&["apply", "--yes"]).expect(0).stdout();
+    assert!(out.contains("initial sync: 1/1 tables copied"), "{out}");
+    assert!(
+        out.contains("target is the primary: writes frozen"),
+        "{out}"
+    );
+    writer.wait().expect("the writer ends with its session");
+    let acked: Vec<String> = old
+        .shell("cat /tmp/acked")
+        .expect("acked")
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let ids = new.psql("app", "SELECT id FROM items").expect("ids");
+    let present: std::collections::HashSet<&str> = ids.lines().collect();
+    let lost = acked
+        .iter()
+        .filter(|id| !present.contains(id.as_str()))
+        .count();
+    assert!(
+        acked.len() > 50 && lost == 0,
+        "{} acknowledged, {lost} lost",
+        acked.len()
+    );
+    let report = run(&["report", "--json"]).expect(0).stdout();
+    assert!(
+        report.contains("freeze_window") && report.contains("lag_bytes"),
+        "{report}"
+    );
+    run(&["rollback", "--yes"]).expect(0);
+    old.shell("psql -X -U writer app -c \"INSERT INTO items (name) VALUES ('after rollback')\"")
+        .expect("the source takes writes again");
+    assert_eq!(
+        old.psql("app", "SELECT count(*) FROM pg_publication")
+            .expect("pubs")
+            .trim(),
+        "0"
+    );
+    let dbs = new
+        .psql("postgres", "SELECT datname FROM pg_database")
+        .expect("dbs");
+    assert!(!dbs.lines().any(|d| d == "app"), "{dbs}");
+}
+
+#[test]
+fn a_switch_must_name_an_earlier_sync_step() {
+    let f = Fixture::new(&SYNC_PLAN.replace("sync = \"replicate\"", "sync = \"replicat\""));
+    let out = f.run(&["check"]).expect(3);
+    let text = out.stderr() + &out.stdout();
+    assert!(
+        text.contains("no step `replicat` to switch")
+            && text.contains("postgres.sync steps: replicate"),
         "{text}"
     );
 }

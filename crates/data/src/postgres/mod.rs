@@ -5,6 +5,8 @@
 //!
 //! - [`copy`]: the schema and rows streamed to a server of the same or a newer major, in
 //!   parallel, with no temporary file anywhere;
+//! - [`replication`]: the target kept in sync by logical replication, and the switch with
+//!   its freeze window measured;
 //! - [`verify`]: per-table row counts and order-independent checksums computed on each
 //!   server, sequences and schema objects compared, every difference named.
 
@@ -14,6 +16,8 @@ pub mod copy;
 pub mod endpoint;
 pub mod error;
 pub mod inventory;
+pub mod live;
+pub mod replication;
 pub mod report;
 pub mod session;
 pub mod sql;

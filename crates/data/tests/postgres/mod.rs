@@ -2,4 +2,5 @@
 
 mod copy;
 mod fixture;
+mod sync;
 mod verify;

@@ -10,6 +10,8 @@ mod dns_ttl;
 mod dns_verify;
 mod pipe;
 mod postgres;
+mod postgres_switch;
+mod postgres_sync;
 mod postgres_copy;
 mod postgres_verify;
 mod proxy_switch;
@@ -28,6 +30,8 @@ pub fn runner(kind: &StepKind) -> Box<dyn StepRunner + '_> {
         StepKind::Pipe(s) => Box::new(pipe::Pipe(s)),
         StepKind::Approve(s) => Box::new(approve::Approve(s)),
         StepKind::Wait(s) => Box::new(wait::Wait(s)),
+        StepKind::PostgresSwitch(s) => Box::new(postgres_switch::PostgresSwitch(s)),
+        StepKind::PostgresSync(s) => Box::new(postgres_sync::PostgresSync(s)),
         StepKind::PostgresCopy(s) => Box::new(postgres_copy::PostgresCopy(s)),
         StepKind::PostgresVerify(s) => Box::new(postgres_verify::PostgresVerify(s)),
         StepKind::FilesSync(s) => Box::new(files_sync::FilesSync(s)),

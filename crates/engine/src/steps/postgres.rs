@@ -65,3 +65,29 @@ pub(crate) fn failed(ctx: &StepCtx<'_>, e: PgError) -> EngineError {
 pub(crate) fn progress<'a>(ctx: &'a StepCtx<'a>) -> impl Fn(String) + Send + Sync + 'a {
     move |line: String| ctx.detail(line)
 }
+
+/// How another *server* reaches this endpoint's server (for subscriptions): its `address`
+/// unless that is local to its host (loopback, a socket directory), else the host's
+/// `address` from `[hosts]`.
+pub(crate) fn server_address(ctx: &StepCtx<'_>, e: &PgEndpoint) -> Result<String, EngineError> {
+    let address = match &e.address {
+        Some(a) => ctx.render(a)?,
+        None => "localhost".into(),
+    };
+    let local = address == "localhost"
+        || address.starts_with("127.")
+        || address == "::1"
+        || address.starts_with('/');
+    if !local {
+        return Ok(address);
+    }
+    ctx.plan
+        .host(&e.host.value)
+        .map(|h| h.address())
+        .ok_or_else(|| {
+            ctx.failed(format!(
+                "no host `{}` for the server's address",
+                e.host.value
+            ))
+        })
+}

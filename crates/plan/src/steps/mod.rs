@@ -2,6 +2,8 @@
 
 mod approve;
 mod pg_endpoint;
+mod postgres_switch;
+mod postgres_sync;
 mod postgres_copy;
 mod postgres_verify;
 mod files_sync;
@@ -18,6 +20,8 @@ mod wait;
 
 pub use approve::ApproveStep;
 pub use pg_endpoint::PgEndpoint;
+pub use postgres_switch::{HostCommand, PostgresSwitchStep};
+pub use postgres_sync::PostgresSyncStep;
 pub use postgres_copy::PostgresCopyStep;
 pub use postgres_verify::PostgresVerifyStep;
 pub use files_sync::{FilesSyncStep, TreeRef};
@@ -40,7 +44,7 @@ use toml_span::value::Value;
 pub const COMMON_FIELDS: &[&str] = &["id", "kind", "description"];
 
 /// Every step kind, in the order `cutover init` documents them.
-pub const KINDS: &[&str] = &["run", "pipe", "approve", "wait", "files.sync", "files.verify", "dns.lower_ttl", "dns.switch", "dns.verify", "dns.raise_ttl", "proxy.switch", "check", "soak", "postgres.verify", "postgres.copy"];
+pub const KINDS: &[&str] = &["run", "pipe", "approve", "wait", "files.sync", "files.verify", "dns.lower_ttl", "dns.switch", "dns.verify", "dns.raise_ttl", "proxy.switch", "check", "soak", "postgres.verify", "postgres.copy", "postgres.sync", "postgres.switch"];
 
 /// One step of a stage.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
@@ -107,6 +111,13 @@ pub enum StepKind {
     /// parallel per-table COPY and overlapped index builds, then `ANALYZE`.
     #[serde(rename = "postgres.copy")]
     PostgresCopy(PostgresCopyStep),
+    /// Keep the target in sync with the source by logical replication until the switch.
+    #[serde(rename = "postgres.sync")]
+    PostgresSync(PostgresSyncStep),
+    /// Freeze writes on the source, wait for the target to replay them, advance sequences,
+    /// drop the subscription: the target becomes the primary (freeze window journaled).
+    #[serde(rename = "postgres.switch")]
+    PostgresSwitch(PostgresSwitchStep),
 }
 
 impl StepKind {
@@ -128,6 +139,8 @@ impl StepKind {
             StepKind::ProxySwitch(_) => "proxy.switch",
             StepKind::PostgresVerify(_) => "postgres.verify",
             StepKind::PostgresCopy(_) => "postgres.copy",
+            StepKind::PostgresSync(_) => "postgres.sync",
+            StepKind::PostgresSwitch(_) => "postgres.switch",
         }
     }
 }
@@ -195,6 +208,14 @@ fn read_kind(name: &str, f: &mut Fields<'_>, p: &mut Problems) -> Option<StepKin
         "postgres.copy" => {
             f.set_known(PostgresCopyStep::FIELDS);
             PostgresCopyStep::read(f, p).map(StepKind::PostgresCopy)
+        }
+        "postgres.sync" => {
+            f.set_known(PostgresSyncStep::FIELDS);
+            PostgresSyncStep::read(f, p).map(StepKind::PostgresSync)
+        }
+        "postgres.switch" => {
+            f.set_known(PostgresSwitchStep::FIELDS);
+            PostgresSwitchStep::read(f, p).map(StepKind::PostgresSwitch)
         }
         _ => None,
     }

@@ -77,6 +77,8 @@ pub struct TargetState {
     /// User objects in it (tables, views, sequences, functions, types, schemas besides
     /// `public`, extensions besides plpgsql).
     pub objects: u64,
+    /// The database's comment, where cutover keeps its markers.
+    pub comment: Option<String>,
 }
 
 /// Reads the state of `target`'s database.
@@ -97,9 +99,11 @@ pub async fn state(exec: &Executor, target: &Endpoint) -> Result<TargetState, Pg
             exists: false,
             marker: Marker::None,
             objects: 0,
+            comment: None,
         });
     };
-    let marker = Marker::parse(row.first().cloned().flatten().as_deref());
+    let comment = row.first().cloned().flatten();
+    let marker = Marker::parse(comment.as_deref());
     let count = "SELECT (SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%')
       + (SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
@@ -116,6 +120,7 @@ pub async fn state(exec: &Executor, target: &Endpoint) -> Result<TargetState, Pg
         exists: true,
         marker,
         objects,
+        comment,
     })
 }
 
@@ -125,6 +130,17 @@ pub async fn create(
     target: &Endpoint,
     encoding: &str,
     source: &str,
+) -> Result<(), PgError> {
+    let marker = Marker::InProgress { created: true }.text(source);
+    create_marked(exec, target, encoding, &marker).await
+}
+
+/// Creates the target database (encoding as the source's) with `comment` as its marker.
+pub async fn create_marked(
+    exec: &Executor,
+    target: &Endpoint,
+    encoding: &str,
+    comment: &str,
 ) -> Result<(), PgError> {
     let maintenance = target.with_db(MAINTENANCE_DB);
     run_sql(
@@ -138,7 +154,7 @@ pub async fn create(
         ),
     )
     .await?;
-    mark(exec, target, &Marker::InProgress { created: true }, source).await
+    set_comment(exec, target, comment).await
 }
 
 /// Drops the target database (cutover created it), ending other sessions on it.
@@ -165,6 +181,11 @@ pub async fn mark(
     marker: &Marker,
     source: &str,
 ) -> Result<(), PgError> {
+    set_comment(exec, target, &marker.text(source)).await
+}
+
+/// Sets the target database's comment (where cutover keeps its markers).
+pub async fn set_comment(exec: &Executor, target: &Endpoint, text: &str) -> Result<(), PgError> {
     run_sql(
         exec,
         target,
@@ -172,7 +193,7 @@ pub async fn mark(
         &format!(
             "COMMENT ON DATABASE {} IS {};\n",
             ident(&target.db),
-            literal(&marker.text(source))
+            literal(text)
         ),
     )
     .await

@@ -1,0 +1,457 @@
+//! The switch from the source to the target, keeping the write freeze as short as possible:
+//! every query inside the freeze goes through sessions opened beforehand, the subscriber
+//! flushes each applied commit at once (so the source learns of it at once), and the
+//! source's slot is polled every few milliseconds.
+//!
+//! 1. freeze writes on the source (its database made read-only by default and its client
+//!    sessions ended, or the plan's command);
+//! 2. read the source's WAL position and wait until the target has confirmed it;
+//! 3. advance every sequence on the target to the source's value;
+//! 4. drop the subscription (its slot on the source goes with it);
+//! 5. lift the freeze on the target side (the plan's `unfreeze` command) — the freeze
+//!    window ends here, measured;
+//! 6. optionally keep a reverse subscription so writes made on the new server flow back to
+//!    the old one, for a rollback after the switch.
+
+use super::super::copy::target;
+use super::super::endpoint::Endpoint;
+use super::super::error::PgError;
+use super::super::live::LiveSession;
+use super::super::session::{copy_query, run_sql, tool_error};
+use super::super::sql::{ident, literal};
+use super::super::tools::major_of;
+use super::{conninfo, lag, parse_marker, sides, subscription_exists, Progress, SyncOptions};
+use cutover_exec::{Command, Executor};
+use std::time::{Duration, Instant};
+
+/// How writes are frozen on the source.
+#[derive(Debug, Clone)]
+pub enum Freeze {
+    /// `default_transaction_read_only` on the source database and its client sessions
+    /// ended: applications reconnect into read-only sessions.
+    ReadOnly,
+    /// The plan's own command stops the writes (maintenance mode, a paused proxy); its
+    /// `unfreeze` command runs once the target may take writes.
+    Command {
+        /// Stops the writes.
+        freeze: Box<Command>,
+        /// Lifts the freeze on the target side.
+        unfreeze: Option<Box<Command>>,
+    },
+}
+
+/// How a switch runs.
+#[derive(Debug, Clone)]
+pub struct SwitchOptions {
+    /// The sync's names.
+    pub sync: SyncOptions,
+    /// How writes are frozen.
+    pub freeze: Freeze,
+    /// Keep a reverse subscription (writes on the target flow back to the source), with the
+    /// address the *source server* reaches the target server at.
+    pub reverse: Option<String>,
+    /// Longest wait for the target to replay the source's last write (the freeze is lifted
+    /// and nothing switched when it is exceeded).
+    pub max_wait: Duration,
+}
+
+/// What a switch did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SwitchReport {
+    /// Seconds from the freeze to the target taking writes.
+    pub freeze_window: f64,
+    /// Of which: seconds waiting for the target to replay the source's last write.
+    pub catch_up: f64,
+    /// The source's WAL position at the freeze.
+    pub lsn: String,
+    /// Client sessions ended on the source.
+    pub sessions_ended: u64,
+    /// Sequences advanced on the target.
+    pub sequences: usize,
+    /// A reverse subscription was left running.
+    pub reverse: bool,
+}
+
+const REVERSE: &str = "cutover_reverse";
+
+/// Switches from `source` to `target`.
+pub async fn switch(
+    exec: &Executor,
+    source: &Endpoint,
+    target: &Endpoint,
+    options: &SwitchOptions,
+    progress: Progress<'_>,
+) -> Result<SwitchReport, PgError> {
+    let s = sides(exec, source, target).await?;
+    let (source, target) = (&s.source, &s.target);
+    let sub = &options.sync.subscription;
+    if !subscription_exists(exec, target, sub).await? {
+        return Err(PgError::precondition(
+            format!("no subscription `{sub}` in the target database: the sync is not running"),
+            "run the postgres.sync step first",
+        ));
+    }
+    prepare(exec, target, source, options, progress).await?;
+    let mut src = LiveSession::open(exec, source).await?;
+    let mut tgt = LiveSession::open(exec, target).await?;
+    let t0 = Instant::now();
+    let frozen = freeze(exec, &mut src, source, options, major_of(s.source_version)).await?;
+    let inside = async {
+        let lsn = src.value("SELECT pg_current_wal_lsn();").await?;
+        let catch_up = wait_confirmed(&mut src, sub, &lsn, options.max_wait).await?;
+        let setvals = src.query(&advance_sequences_sql()).await?.join("\n");
+        Ok::<_, PgError>((lsn, catch_up, setvals))
+    }
+    .await;
+    let (lsn, catch_up, setvals) = match inside {
+        Ok(v) => v,
+        Err(e) => {
+            // Nothing is switched yet: give the source its writes back.
+            let _ = thaw(exec, &mut src, source, options).await;
+            return Err(e);
+        }
+    };
+    let sequences = setvals.lines().filter(|l| l.contains("setval")).count();
+    tgt.query(&format!("{setvals}\nDROP SUBSCRIPTION {};", ident(sub)))
+        .await?;
+    if options.reverse.is_some() {
+        tgt.query(&format!(
+            "CREATE PUBLICATION {REVERSE} FOR ALL TABLES;\nSELECT pg_create_logical_replication_slot('{REVERSE}', 'pgoutput');"
+        ))
+        .await?;
+    }
+    if let Freeze::Command {
+        unfreeze: Some(cmd),
+        ..
+    } = &options.freeze
+    {
+        run_command(exec, cmd, "lift the freeze").await?;
+    }
+    let freeze_window = t0.elapsed().as_secs_f64();
+    progress(format!(
+        "switched: writes frozen {freeze_window:.3}s ({catch_up:.3}s waiting for the target to replay up to {lsn}), {sequences} sequences advanced"
+    ));
+    if let Some(address) = &options.reverse {
+        src.query(&format!(
+            "CREATE SUBSCRIPTION {REVERSE} CONNECTION {} PUBLICATION {REVERSE} WITH (copy_data = false, create_slot = false, slot_name = '{REVERSE}');",
+            literal(&conninfo(target, address))
+        ))
+        .await?;
+        progress(
+            "reverse subscription running: writes on the new server flow back to the old one"
+                .into(),
+        );
+    }
+    src.close().await;
+    tgt.close().await;
+    let state = target::state(exec, target).await?;
+    let created = parse_marker(state.comment.as_deref()).is_some_and(|(c, _)| c);
+    let marker = format!(
+        "cutover sync from {}; state=switched; created={}; reverse={}",
+        source.describe(),
+        if created { "yes" } else { "no" },
+        if options.reverse.is_some() {
+            "yes"
+        } else {
+            "no"
+        }
+    );
+    target::set_comment(exec, target, &marker).await?;
+    Ok(SwitchReport {
+        freeze_window,
+        catch_up,
+        lsn,
+        sessions_ended: frozen,
+        sequences,
+        reverse: options.reverse.is_some(),
+    })
+}
+
+/// Before the freeze: the subscriber flushes each applied commit at once (a change that
+/// restarts its worker, so it is made now, not inside the window), and the lag is small.
+async fn prepare(
+    exec: &Executor,
+    target: &Endpoint,
+    source: &Endpoint,
+    options: &SwitchOptions,
+    progress: Progress<'_>,
+) -> Result<(), PgError> {
+    let sub = &options.sync.subscription;
+    let rows = copy_query(
+        exec,
+        target,
+        "read the subscription",
+        &[format!(
+            "SELECT subsynccommit FROM pg_subscription WHERE subname = {}",
+            literal(sub)
+        )],
+    )
+    .await?;
+    if rows
+        .first()
+        .and_then(|r| r.first().cloned().flatten())
+        .as_deref()
+        != Some("on")
+    {
+        run_sql(
+            exec,
+            target,
+            "make the subscriber flush each commit",
+            &format!(
+                "ALTER SUBSCRIPTION {} SET (synchronous_commit = 'on');\n",
+                ident(sub)
+            ),
+        )
+        .await?;
+    }
+    let deadline = Instant::now() + options.max_wait.max(Duration::from_secs(30));
+    loop {
+        let running = copy_query(exec, target, "watch the apply worker", &[format!(
+            "SELECT count(*) FROM pg_stat_subscription WHERE subname = {} AND pid IS NOT NULL AND relid IS NULL",
+            literal(sub)
+        )])
+        .await?;
+        let up = running
+            .first()
+            .and_then(|r| r.first().cloned().flatten())
+            .as_deref()
+            == Some("1");
+        let l = lag(exec, source, sub).await?;
+        if up && l.bytes < (1 << 20) {
+            progress(format!("before the freeze: {} bytes behind", l.bytes));
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(PgError::precondition(
+                format!(
+                    "the target is still {} bytes behind (apply worker running: {up})",
+                    l.bytes
+                ),
+                "wait for the sync to catch up (see the target server's log), then switch",
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Freezes writes; returns how many client sessions were ended.
+async fn freeze(
+    exec: &Executor,
+    src: &mut LiveSession,
+    source: &Endpoint,
+    options: &SwitchOptions,
+    major: u32,
+) -> Result<u64, PgError> {
+    match &options.freeze {
+        Freeze::Command { freeze, .. } => {
+            run_command(exec, freeze, "freeze writes").await?;
+            Ok(0)
+        }
+        Freeze::ReadOnly => {
+            let db = ident(&source.db);
+            let mut sql = format!("ALTER DATABASE {db} SET default_transaction_read_only = on;\n");
+            if options.reverse.is_some() {
+                // The reverse subscription's worker runs as this role: it must still write.
+                sql.push_str(&format!(
+                    "ALTER ROLE {} IN DATABASE {db} SET default_transaction_read_only = off;\n",
+                    ident(&source.user)
+                ));
+            }
+            // Ended sessions finish any commit in flight before they exit: wait for them,
+            // so that the WAL position read next covers every committed write.
+            let wait = if major >= 13 {
+                "pg_terminate_backend(pid, 5000)"
+            } else {
+                "pg_terminate_backend(pid)"
+            };
+            sql.push_str(&format!(
+                "SELECT count({wait}) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend';"
+            ));
+            let ended = src.query(&sql).await?;
+            if major < 13 {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Ok(ended
+                .last()
+                .and_then(|l| l.trim().parse().ok())
+                .unwrap_or(0))
+        }
+    }
+}
+
+/// Gives the source its writes back after a failed switch.
+async fn thaw(
+    exec: &Executor,
+    src: &mut LiveSession,
+    source: &Endpoint,
+    options: &SwitchOptions,
+) -> Result<(), PgError> {
+    match &options.freeze {
+        Freeze::ReadOnly => src
+            .query(&format!(
+                "ALTER DATABASE {} RESET default_transaction_read_only;",
+                ident(&source.db)
+            ))
+            .await
+            .map(|_| ()),
+        Freeze::Command { .. } => {
+            let _ = exec;
+            Ok(())
+        }
+    }
+}
+
+/// Polls the source's slot until the target confirmed `lsn`; returns the seconds waited.
+async fn wait_confirmed(
+    src: &mut LiveSession,
+    slot: &str,
+    lsn: &str,
+    max: Duration,
+) -> Result<f64, PgError> {
+    let started = Instant::now();
+    let q = format!(
+        "SELECT confirmed_flush_lsn >= {}::pg_lsn FROM pg_replication_slots WHERE slot_name = {};",
+        literal(lsn),
+        literal(slot)
+    );
+    loop {
+        if src.value(&q).await? == "t" {
+            return Ok(started.elapsed().as_secs_f64());
+        }
+        if started.elapsed() > max {
+            return Err(PgError::precondition(
+                format!("the target did not replay the source's writes up to {lsn} within {max:?}"),
+                "the freeze was lifted and nothing switched; look at the target server's log, then switch again",
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+/// A query printing one `setval` per sequence of the source (generated and quoted by the
+/// server itself), to run on the target.
+fn advance_sequences_sql() -> String {
+    "SELECT format('SELECT pg_catalog.setval(%L, %s, true);', quote_ident(schemaname) || '.' || quote_ident(sequencename), last_value)
+       FROM pg_sequences WHERE last_value IS NOT NULL AND schemaname NOT IN ('pg_catalog', 'information_schema') AND schemaname NOT LIKE 'pg\\_%';"
+        .into()
+}
+
+async fn run_command(exec: &Executor, cmd: &Command, what: &str) -> Result<(), PgError> {
+    let out = exec.run(cmd).await?;
+    if !out.success() {
+        return Err(PgError::Tool {
+            what: format!("{what} (`{}`)", cmd.display_command()),
+            host: cmd.host.clone(),
+            db: String::new(),
+            code: out.code.unwrap_or(-1),
+            stderr: cutover_exec::frame(if out.stderr.trim().is_empty() {
+                &out.stdout
+            } else {
+                &out.stderr
+            }),
+            hint: None,
+        });
+    }
+    Ok(())
+}
+
+/// True when the target database records a finished switch.
+pub async fn is_switched(
+    exec: &Executor,
+    source: &Endpoint,
+    target: &Endpoint,
+) -> Result<bool, PgError> {
+    let s = sides(exec, source, target).await?;
+    let state = target::state(exec, &s.target).await?;
+    Ok(state.exists
+        && parse_marker(state.comment.as_deref()).is_some_and(|(_, st)| st == "switched"))
+}
+
+/// Undoes a switch: writes made on the target since (carried back by the reverse
+/// subscription) are waited for, the reverse replication removed, sequences on the source
+/// advanced past the target's, and the source's freeze lifted.
+pub async fn undo_switch(
+    exec: &Executor,
+    source: &Endpoint,
+    target: &Endpoint,
+    options: &SwitchOptions,
+) -> Result<String, PgError> {
+    let s = sides(exec, source, target).await?;
+    let (source, target) = (&s.source, &s.target);
+    let mut done = Vec::new();
+    if subscription_exists(exec, source, REVERSE).await? {
+        let mut tgt = LiveSession::open(exec, target).await?;
+        let lsn = tgt.value("SELECT pg_current_wal_lsn();").await?;
+        wait_confirmed(
+            &mut tgt,
+            REVERSE,
+            &lsn,
+            options.max_wait.max(Duration::from_secs(60)),
+        )
+        .await?;
+        let setvals = tgt.query(&advance_sequences_sql()).await?.join("\n");
+        tgt.close().await;
+        // The source is still frozen for applications; this session writes all the same.
+        run_sql(
+            exec,
+            source,
+            "take the target's sequences back",
+            &format!(
+            "SET default_transaction_read_only = off;\n{setvals}\nDROP SUBSCRIPTION {REVERSE};\n"
+        ),
+        )
+        .await?;
+        run_sql(exec, target, "remove the reverse publication", &format!(
+            "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '{REVERSE}' AND NOT active;\nDROP PUBLICATION IF EXISTS {REVERSE};\n"
+        ))
+        .await?;
+        done.push(
+            "writes made on the target replayed back to the source, reverse replication removed"
+                .to_string(),
+        );
+    } else {
+        let out = exec
+            .run(
+                &target
+                    .command("psql", super::super::session::PSQL_SCRIPT)
+                    .stdin(cutover_exec::Stdin::Bytes(
+                        format!(
+                            "{}{}",
+                            super::super::session::SESSION_SETUP,
+                            advance_sequences_sql()
+                        )
+                        .into_bytes(),
+                    )),
+            )
+            .await?;
+        if !out.success() {
+            return Err(tool_error("read the target's sequences", target, &out));
+        }
+        run_sql(
+            exec,
+            source,
+            "advance the source's sequences",
+            &format!("SET default_transaction_read_only = off;\n{}", out.stdout),
+        )
+        .await?;
+    }
+    if matches!(options.freeze, Freeze::ReadOnly) {
+        run_sql(exec, source, "lift the freeze on the source", &format!(
+            "SET default_transaction_read_only = off;\nALTER DATABASE {db} RESET default_transaction_read_only;\nALTER ROLE {} IN DATABASE {db} RESET default_transaction_read_only;\n",
+            ident(&source.user),
+            db = ident(&source.db)
+        ))
+        .await?;
+        done.push("source writable again".into());
+    }
+    let state = target::state(exec, target).await?;
+    if let Some((created, _)) = parse_marker(state.comment.as_deref()) {
+        let marker = format!(
+            "cutover sync from {}; state=unswitched; created={}",
+            source.describe(),
+            if created { "yes" } else { "no" }
+        );
+        target::set_comment(exec, target, &marker).await?;
+    }
+    Ok(done.join(", "))
+}

@@ -1,0 +1,136 @@
+//! `postgres.switch`: the target becomes the primary; the freeze window is measured and
+//! journaled. Rollback carries writes made on the target back (with `reverse`) and thaws
+//! the source.
+
+use super::postgres::{endpoint, failed, server_address};
+use super::postgres_sync;
+use crate::context::{StepCtx, Values};
+use crate::error::EngineError;
+use crate::step::{Applied, StepRunner, Verified};
+use async_trait::async_trait;
+use cutover_data::postgres::replication::switch::{self, Freeze, SwitchOptions};
+use cutover_data::postgres::Endpoint;
+use cutover_exec::Command;
+use cutover_plan::steps::{HostCommand, PostgresSwitchStep, PostgresSyncStep};
+use cutover_plan::StepKind;
+use std::time::Duration;
+
+pub(crate) struct PostgresSwitch<'a>(pub &'a PostgresSwitchStep);
+
+impl PostgresSwitch<'_> {
+    fn sync_step<'p>(
+        &self,
+        plan: &'p cutover_plan::Plan,
+    ) -> Result<&'p PostgresSyncStep, EngineError> {
+        match plan.step(&self.0.sync.value).map(|s| &s.kind) {
+            Some(StepKind::PostgresSync(s)) => Ok(s),
+            _ => Err(EngineError::Invalid(format!(
+                "`{}` is not a postgres.sync step",
+                self.0.sync.value
+            ))),
+        }
+    }
+
+    fn setup(&self, ctx: &StepCtx<'_>) -> Result<(Endpoint, Endpoint, SwitchOptions), EngineError> {
+        let sync = self.sync_step(ctx.plan)?;
+        let (source, target) = (endpoint(ctx, &sync.source)?, endpoint(ctx, &sync.target)?);
+        let command = |c: &HostCommand| -> Result<Box<Command>, EngineError> {
+            let sudo = ctx.plan.host(&c.host.value).is_some_and(|h| h.sudo);
+            Ok(Box::new(
+                Command::shell(&c.host.value, ctx.render(&c.command)?).sudo(sudo),
+            ))
+        };
+        let freeze = match &self.0.freeze_command {
+            Some(f) if self.0.by_command() => Freeze::Command {
+                freeze: command(f)?,
+                unfreeze: self.0.unfreeze_command.as_ref().map(command).transpose()?,
+            },
+            _ => Freeze::ReadOnly,
+        };
+        let reverse = if self.0.reverse {
+            Some(match &self.0.reverse_address {
+                Some(a) => ctx.render(a)?,
+                None => server_address(ctx, &sync.target)?,
+            })
+        } else {
+            None
+        };
+        let options = SwitchOptions {
+            sync: postgres_sync::options(ctx, sync)?,
+            freeze,
+            reverse,
+            max_wait: self.0.max_wait.unwrap_or(Duration::from_secs(30)),
+        };
+        Ok((source, target, options))
+    }
+}
+
+#[async_trait]
+impl StepRunner for PostgresSwitch<'_> {
+    fn plan(&self, _values: &Values<'_>) -> Result<Vec<String>, EngineError> {
+        let s = self.0;
+        let mut lines = vec![if s.by_command() {
+            "freeze writes with the plan's freeze_command".to_string()
+        } else {
+            "freeze writes on the source: default_transaction_read_only = on, client sessions ended"
+                .to_string()
+        }];
+        lines.push(format!(
+            "wait (at most {}s) until the target has replayed the source's WAL position; advance every sequence on the target; drop the subscription of step `{}`",
+            s.max_wait.unwrap_or(Duration::from_secs(30)).as_secs(),
+            s.sync.value
+        ));
+        if s.unfreeze_command.is_some() {
+            lines.push("lift the freeze with the plan's unfreeze_command".into());
+        }
+        if s.reverse {
+            lines.push(
+                "keep a reverse subscription: writes on the target flow back to the source".into(),
+            );
+        }
+        lines.push("the freeze window is measured and journaled".into());
+        Ok(lines)
+    }
+
+    async fn verify(&self, ctx: &StepCtx<'_>) -> Result<Verified, EngineError> {
+        let (source, target, _) = self.setup(ctx)?;
+        let done = switch::is_switched(ctx.exec, &source, &target)
+            .await
+            .map_err(|e| failed(ctx, e))?;
+        Ok(if done {
+            Verified::InPlace
+        } else {
+            Verified::NotInPlace
+        })
+    }
+
+    async fn apply(&self, ctx: &StepCtx<'_>) -> Result<Applied, EngineError> {
+        let (source, target, options) = self.setup(ctx)?;
+        let show = |line: String| ctx.detail(line);
+        let report = switch::switch(ctx.exec, &source, &target, &options, &show)
+            .await
+            .map_err(|e| failed(ctx, e))?;
+        ctx.measure("freeze_window", report.freeze_window, "s")?;
+        ctx.measure("catch_up", report.catch_up, "s")?;
+        ctx.measure("sessions_ended", report.sessions_ended as f64, "sessions")?;
+        ctx.measure("sequences", report.sequences as f64, "sequences")?;
+        Ok(Applied::Done {
+            summary: format!(
+                "target is the primary: writes frozen {:.3}s (catch-up {:.3}s to {}), {} sequences advanced{}",
+                report.freeze_window,
+                report.catch_up,
+                report.lsn,
+                report.sequences,
+                if report.reverse { ", reverse subscription running" } else { "" }
+            ),
+        })
+    }
+
+    async fn rollback(&self, ctx: &StepCtx<'_>) -> Result<Option<String>, EngineError> {
+        let (source, target, options) = self.setup(ctx)?;
+        let done = switch::undo_switch(ctx.exec, &source, &target, &options)
+            .await
+            .map_err(|e| failed(ctx, e))?;
+        Ok(Some(done))
+    }
+}

@@ -1,0 +1,129 @@
+//! `postgres.sync`: logical replication set up and watched (initial copy, then the lag in
+//! bytes and seconds), journaled; rollback before the switch leaves the source as it was.
+
+use super::postgres::{describe, endpoint, failed, server_address};
+use crate::context::{StepCtx, Values};
+use crate::error::EngineError;
+use crate::step::{Applied, StepRunner, Verified};
+use async_trait::async_trait;
+use cutover_data::postgres::replication::{self, SyncOptions};
+use cutover_plan::steps::PostgresSyncStep;
+use std::time::{Duration, Instant};
+
+pub(crate) struct PostgresSync<'a>(pub &'a PostgresSyncStep);
+
+/// The sync's options with real values (the switch step uses them too).
+pub(crate) fn options(ctx: &StepCtx<'_>, s: &PostgresSyncStep) -> Result<SyncOptions, EngineError> {
+    let mut o = SyncOptions {
+        replica_identity_full: s.replica_identity_full,
+        no_owner: s.no_owner,
+        no_privileges: s.no_privileges,
+        ..SyncOptions::default()
+    };
+    if let Some(p) = &s.publication {
+        o.publication = p.value.clone();
+    }
+    if let Some(n) = &s.subscription {
+        o.subscription = n.value.clone();
+    }
+    o.source_address = match &s.source_address {
+        Some(a) => ctx.render(a)?,
+        None => server_address(ctx, &s.source)?,
+    };
+    if let Some(mb) = s.max_lag_mb {
+        o.max_lag_bytes = mb << 20;
+    }
+    if let Some(t) = s.timeout {
+        o.timeout = t;
+    }
+    Ok(o)
+}
+
+#[async_trait]
+impl StepRunner for PostgresSync<'_> {
+    fn plan(&self, values: &Values<'_>) -> Result<Vec<String>, EngineError> {
+        let s = self.0;
+        let publication = s
+            .publication
+            .as_ref()
+            .map_or("cutover", |p| p.value.as_str());
+        let subscription = s
+            .subscription
+            .as_ref()
+            .map_or("cutover", |p| p.value.as_str());
+        Ok(vec![
+            format!("replicate {} into {}", describe(values, &s.source)?, describe(values, &s.target)?),
+            "preflight: wal_level = logical, free slots and WAL senders, replication role, no large objects, a key on every table".into(),
+            format!("schema copied, publication `{publication}` FOR ALL TABLES on the source, subscription `{subscription}` on the target"),
+            format!("initial copy watched to completion, then lag under {} MB", s.max_lag_mb.unwrap_or(1)),
+            "undo (before the switch): subscription, slot and publication dropped; the target database too if created".into(),
+        ])
+    }
+
+    async fn verify(&self, ctx: &StepCtx<'_>) -> Result<Verified, EngineError> {
+        let (source, target) = (
+            endpoint(ctx, &self.0.source)?,
+            endpoint(ctx, &self.0.target)?,
+        );
+        let running = replication::is_running(ctx.exec, &source, &target, &options(ctx, self.0)?)
+            .await
+            .map_err(|e| failed(ctx, e))?;
+        Ok(if running {
+            Verified::InPlace
+        } else {
+            Verified::NotInPlace
+        })
+    }
+
+    async fn apply(&self, ctx: &StepCtx<'_>) -> Result<Applied, EngineError> {
+        let (source, target) = (
+            endpoint(ctx, &self.0.source)?,
+            endpoint(ctx, &self.0.target)?,
+        );
+        let o = options(ctx, self.0)?;
+        let show = |line: String| ctx.detail(line);
+        let report = replication::sync(ctx.exec, &source, &target, &o, &show)
+            .await
+            .map_err(|e| failed(ctx, e))?;
+        for t in &report.identity_full {
+            ctx.detail(format!(
+                "{t}: REPLICA IDENTITY FULL (no primary key; undone by rollback)"
+            ));
+        }
+        ctx.measure("tables", report.tables as f64, "tables")?;
+        ctx.measure("initial_sync_seconds", report.initial_sync_seconds, "s")?;
+        let mut worst = report.lag;
+        if let Some(watch) = self.0.watch {
+            let end = Instant::now() + watch;
+            while Instant::now() < end {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                let l = replication::lag(ctx.exec, &source, &o.subscription)
+                    .await
+                    .map_err(|e| failed(ctx, e))?;
+                ctx.detail(format!("lag: {} bytes, {:.3}s", l.bytes, l.seconds));
+                if l.bytes > worst.bytes {
+                    worst = l;
+                }
+            }
+        }
+        ctx.measure("lag_bytes", worst.bytes as f64, "bytes")?;
+        ctx.measure("lag_seconds", worst.seconds, "s")?;
+        Ok(Applied::Done {
+            summary: format!(
+                "{} tables replicated from PostgreSQL {} to {}; initial copy {:.1}s; {} bytes ({:.3}s) behind",
+                report.tables, report.source_version, report.target_version, report.initial_sync_seconds, worst.bytes, worst.seconds
+            ),
+        })
+    }
+
+    async fn rollback(&self, ctx: &StepCtx<'_>) -> Result<Option<String>, EngineError> {
+        let (source, target) = (
+            endpoint(ctx, &self.0.source)?,
+            endpoint(ctx, &self.0.target)?,
+        );
+        let done = replication::undo_sync(ctx.exec, &source, &target, &options(ctx, self.0)?)
+            .await
+            .map_err(|e| failed(ctx, e))?;
+        Ok(Some(done))
+    }
+}
