@@ -252,6 +252,7 @@ fn detail(e: &Event) -> String {
             name, value, unit, ..
         } => format!("{name} = {value} {unit}"),
         Event::RunFinished { outcome } => outcome.clone(),
+        Event::RollbackFinished { undone } => format!("undone: {}", undone.join(", ")),
         Event::PlanChanged { .. } | Event::StepRolledBack { .. } => String::new(),
     }
 }

@@ -64,8 +64,13 @@ pub async fn rollback(
         let id = step.id.value.as_str();
         let state = session.state(&run)?;
         // Only what this run applied is undone: a step found already in place was not ours.
+        // Steps that journal their previous state first are undone even when interrupted or
+        // failed part-way (a DNS switch that changed one zone of two, a crash after the update).
+        let partial = runner(&step.kind).undoes_partial();
         let Some(st) = state.step(id).filter(|s| {
-            s.status == StepStatus::Applied || matches!(s.status, StepStatus::RollbackFailed { .. })
+            s.status == StepStatus::Applied
+                || matches!(s.status, StepStatus::RollbackFailed { .. })
+                || (partial && matches!(s.status, StepStatus::InFlight | StepStatus::Failed { .. }))
         }) else {
             continue;
         };
@@ -208,5 +213,8 @@ pub(crate) async fn undo_now(
             undone.push(id.to_string());
         }
     }
+    ctx.record(Event::RollbackFinished {
+        undone: undone.clone(),
+    })?;
     Ok(undone)
 }

@@ -148,6 +148,12 @@ pub enum Event {
         /// What went wrong.
         error: String,
     },
+    /// A partial rollback during `apply` (a soak trigger undid the traffic switch) ended;
+    /// the run goes on being resumable.
+    RollbackFinished {
+        /// The steps whose undo ran.
+        undone: Vec<String>,
+    },
     /// The run reached its end.
     RunFinished {
         /// "completed" or "rolled_back".

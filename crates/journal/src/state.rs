@@ -231,6 +231,7 @@ impl RunState {
                 });
             }
             Event::RollbackStarted { .. } => self.rolling_back = true,
+            Event::RollbackFinished { .. } => self.rolling_back = false,
             Event::StepRolledBack { step } => self.step_mut(step).status = StepStatus::RolledBack,
             Event::StepRollbackFailed { step, error } => {
                 self.step_mut(step).status = StepStatus::RollbackFailed {
