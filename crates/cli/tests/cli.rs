@@ -22,5 +22,7 @@ mod rollback;
 mod secrets;
 #[path = "cli/soak.rs"]
 mod soak;
+#[path = "cli/dns_resume.rs"]
+mod dns_resume;
 #[path = "cli/traffic.rs"]
 mod traffic;

@@ -59,6 +59,7 @@ pub async fn check(plan_path: &std::path::Path, pin: bool) -> Result<Vec<CheckIt
             ),
         });
     }
+    items.extend(capability_items(&session));
     let exec = Executor::new(targets(plan, &session.journal_path), Redactor::default());
     for host in &plan.hosts {
         let name = host.name.value.as_str();
@@ -112,6 +113,41 @@ pub async fn check(plan_path: &std::path::Path, pin: bool) -> Result<Vec<CheckIt
     }
     exec.disconnect_all().await;
     Ok(items)
+}
+
+/// What the plan's DNS steps ask of each provider against what it declares (before any
+/// network call; the table is the traffic crate's provider registry, which the plan crate
+/// cannot see, so this is a checklist line with the record's file:line:col rather than a plan
+/// problem). One line per problem, or one passing line per DNS provider.
+fn capability_items(session: &Session) -> Vec<CheckItem> {
+    let plan = &session.plan;
+    let problems = crate::steps::traffic::plan_capabilities(plan);
+    let file = session.plan_path.display().to_string();
+    let mut items: Vec<CheckItem> = problems
+        .iter()
+        .map(|c| {
+            let (line, col) = cutover_plan::problem::line_col(&session.plan_src, c.at);
+            item(
+                &format!("step {}", c.step),
+                "provider can",
+                false,
+                format!("{file}:{line}:{col}: {}", c.problem),
+                Some("change the record or TTL in the plan, or use a provider that can"),
+            )
+        })
+        .collect();
+    for d in &plan.dns {
+        if !problems.iter().any(|c| c.provider == d.name.value) {
+            items.push(item(
+                &format!("dns {}", d.name.value),
+                "provider can",
+                true,
+                format!("every record fits what `{}` can do", d.provider.value),
+                None,
+            ));
+        }
+    }
+    items
 }
 
 fn needs_sudo(plan: &cutover_plan::Plan, host: &str) -> bool {

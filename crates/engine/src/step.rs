@@ -44,6 +44,13 @@ pub trait StepRunner: Send + Sync {
         false
     }
 
+    /// True when `rollback` may also run for a step that was interrupted or failed part-way:
+    /// its undo is driven by what it journaled *before* changing anything (the DNS and proxy
+    /// steps), so it restores exactly what changed and does nothing otherwise.
+    fn undoes_partial(&self) -> bool {
+        false
+    }
+
     /// Reverses the change; returns what was done, or `None` when there is nothing to undo.
     async fn rollback(&self, ctx: &StepCtx<'_>) -> Result<Option<String>, EngineError>;
 }

@@ -17,7 +17,7 @@ mod postgres_verify;
 mod proxy_switch;
 mod run;
 mod soak;
-mod traffic;
+pub(crate) mod traffic;
 mod wait;
 
 use crate::step::StepRunner;

@@ -101,6 +101,11 @@ impl StepRunner for ProxySwitch<'_> {
         })
     }
 
+    /// The previous values are journaled before any change: a partial switch is undone too.
+    fn undoes_partial(&self) -> bool {
+        true
+    }
+
     async fn rollback(&self, ctx: &StepCtx<'_>) -> Result<Option<String>, EngineError> {
         let Some(previous) = load_state::<String>(ctx, ctx.id(), PREVIOUS)? else {
             return Ok(None);

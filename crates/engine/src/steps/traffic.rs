@@ -95,11 +95,17 @@ pub(crate) fn desired(
         .map(|r| {
             let rtype = RecordType::parse(&r.rtype.value)
                 .ok_or_else(|| EngineError::Invalid(format!("record type `{}`", r.rtype.value)))?;
-            let value = match (&r.value, with_values) {
-                (Some(t), true) => Some(vec![t
-                    .render(values)
-                    .map_err(|e| EngineError::Invalid(e.to_string()))?]),
-                _ => None,
+            let templates = r.templates();
+            let value = if with_values && !templates.is_empty() {
+                Some(
+                    templates
+                        .iter()
+                        .map(|t| t.render(values))
+                        .collect::<Result<Vec<_>, _>>()
+                        .map_err(|e| EngineError::Invalid(e.to_string()))?,
+                )
+            } else {
+                None
             };
             Ok(Desired {
                 key: RecordKey::new(&r.name.value, rtype),
@@ -302,4 +308,53 @@ pub(crate) async fn restore(
         changed += fixes.len();
     }
     Ok(changed)
+}
+
+/// One capability problem of the plan: where (the record in the plan file) and what.
+pub(crate) struct PlanCapability {
+    /// The step's id.
+    pub step: String,
+    /// The DNS provider's name in the plan.
+    pub provider: String,
+    /// Byte offset of the record's name in the plan file.
+    pub at: usize,
+    /// What the provider cannot do, and why.
+    pub problem: String,
+}
+
+/// Every `dns.*` step's records against what its provider declares it can do, from the plan
+/// alone (no secret, no network): the pass `cutover check` makes before connecting anywhere.
+pub(crate) fn plan_capabilities(plan: &Plan) -> Vec<PlanCapability> {
+    use cutover_plan::StepKind as K;
+    let mut out = Vec::new();
+    for (_, step) in plan.steps() {
+        let (provider, records, ttl) = match &step.kind {
+            K::DnsLowerTtl(s) | K::DnsRaiseTtl(s) => (&s.provider, &s.records, Some(s.ttl)),
+            K::DnsSwitch(s) => (&s.provider, &s.records, s.ttl),
+            _ => continue,
+        };
+        let Some(d) = plan.dns_provider(&provider.value) else {
+            continue; // an unknown provider is a plan problem already
+        };
+        for r in records {
+            let Some(rtype) = RecordType::parse(&r.rtype.value) else {
+                continue;
+            };
+            let wish = Desired {
+                key: RecordKey::new(&r.name.value, rtype),
+                values: None,
+                ttl: ttl.map(|t| t.as_secs() as u32),
+                proxied: r.proxied,
+            };
+            for problem in dns::check_capabilities(&d.provider.value, &d.zones, &[wish]) {
+                out.push(PlanCapability {
+                    step: step.id.value.clone(),
+                    provider: provider.value.clone(),
+                    at: r.name.span.start,
+                    problem,
+                });
+            }
+        }
+    }
+    out
 }
