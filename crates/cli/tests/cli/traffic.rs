@@ -144,3 +144,135 @@ timeout = "10s"
         );
     }
 }
+
+/// The plan's line (1-based) holding `needle`.
+fn line_of(plan: &str, needle: &str) -> usize {
+    plan.lines()
+        .position(|l| l.contains(needle))
+        .map(|i| i + 1)
+        .unwrap_or_else(|| panic!("`{needle}` not in the plan"))
+}
+
+#[test]
+fn cutover_check_says_what_a_dns_provider_cannot_do_with_the_records_location_before_any_call() {
+    use crate::fixture::Fixture;
+    use cutover_testbed::cloudflare_fake::CloudflareFake;
+    // A local fake of Cloudflare's API: the check must not call it at all.
+    let fake = CloudflareFake::start("cf-token").unwrap();
+    fake.zone("example.com", false);
+    fake.record(
+        "example.com",
+        "A",
+        "www.example.com",
+        "192.0.2.1",
+        300,
+        false,
+    );
+    let body = |ttl: &str, apex_type: &str| {
+        format!(
+            r#"[secrets.cf]
+env = "TEST_CF_TOKEN"
+[secrets.tsig]
+env = "TEST_TSIG_SECRET"
+[dns.cf]
+provider = "cloudflare"
+api = "{api}"
+api_token = "cf"
+zones = ["example.com"]
+[dns.bind]
+provider = "rfc2136"
+server = "192.0.2.53"
+zones = ["example.org"]
+tsig_key = "cutover"
+tsig_secret = "tsig"
+
+[[stages]]
+name = "switch"
+[[stages.steps]]
+id = "lower"
+kind = "dns.lower_ttl"
+provider = "cf"
+records = [{{ name = "www.example.com" }}]
+ttl = "{ttl}"
+[[stages.steps]]
+id = "flip"
+kind = "dns.switch"
+provider = "bind"
+records = [{{ name = "example.org", type = "{apex_type}", value = "192.0.2.7" }}]
+"#,
+            api = fake.api
+        )
+    };
+    let f = Fixture::new(&body("30s", "CNAME"));
+    let run = |args: &[&str]| {
+        Run(f
+            .command(args)
+            .env("TEST_CF_TOKEN", "cf-token")
+            .env("TEST_TSIG_SECRET", "c2VjcmV0")
+            .output()
+            .unwrap())
+    };
+    let plan = std::fs::read_to_string(f.plan_path()).unwrap();
+    let checked = run(&["check"]);
+    let out = checked.stdout();
+    assert_ne!(checked.code(), 0, "{out}");
+    let www = format!(
+        "cutover.toml:{}:",
+        line_of(&plan, "name = \"www.example.com\"")
+    );
+    let apex = format!("cutover.toml:{}:", line_of(&plan, "name = \"example.org\""));
+    let lower = out
+        .lines()
+        .find(|l| l.contains("step lower") && l.contains("provider can"))
+        .unwrap_or_else(|| panic!("no capability line for `lower`:\n{out}"));
+    assert!(
+        lower.contains('✗')
+            && lower.contains(&www)
+            && lower.contains("ttl 30")
+            && lower.contains("provider `cloudflare` cannot"),
+        "{lower}"
+    );
+    let flip = out
+        .lines()
+        .find(|l| l.contains("step flip"))
+        .unwrap_or_else(|| panic!("no capability line for `flip`:\n{out}"));
+    assert!(
+        flip.contains(&apex) && flip.contains("apex") && flip.contains("rfc2136"),
+        "{flip}"
+    );
+    // The same through --json.
+    let json: serde_json::Value =
+        serde_json::from_str(&run(&["check", "--json"]).stdout()).unwrap();
+    let failed: Vec<&serde_json::Value> = json["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["check"] == "provider can" && c["ok"] == false)
+        .collect();
+    assert_eq!(failed.len(), 2, "{json}");
+    // And `apply` refuses the step the same way, still without calling the API.
+    let applied = run(&["apply", "--yes"]);
+    assert_ne!(applied.code(), 0);
+    assert!(
+        (applied.stdout() + &applied.stderr()).contains("cannot"),
+        "{}",
+        applied.stderr()
+    );
+    assert!(
+        fake.requests().is_empty(),
+        "the API was called: {:?}",
+        fake.requests()
+    );
+
+    // A plan within the providers' means passes the capability lines.
+    f.write_plan(&body("60s", "A"));
+    let _ = std::fs::remove_file(f.journal_path());
+    let out = run(&["check"]).stdout();
+    for provider in ["dns cf", "dns bind"] {
+        assert!(
+            out.lines()
+                .any(|l| l.contains(provider) && l.contains("provider can") && l.contains('✓')),
+            "{provider}:\n{out}"
+        );
+    }
+}
