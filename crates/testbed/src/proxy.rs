@@ -145,3 +145,87 @@ http {{\n  access_log off;\n  client_body_temp_path {d}/tmp;\n  proxy_temp_path 
     wait_listening(listen, "nginx")?;
     Ok(proxy)
 }
+
+/// Starts Caddy on `host` at `port` proxying to whatever `name` resolves to (A records asked of
+/// `resolver`, re-asked every `refresh`), on upstream port `upstream_port`: Caddy 2.6's
+/// `dynamic_upstreams` with source `a`. Switching then means changing the DNS record, with no
+/// config reload.
+pub fn start_caddy_dynamic(
+    host: &LabHost,
+    port: u16,
+    name: &str,
+    upstream_port: u16,
+    resolver: SocketAddr,
+    refresh: Duration,
+) -> Result<Proxy, LabError> {
+    let listen = SocketAddr::from((host.address(), port));
+    let config = serde_json::json!({
+        "admin": {"listen": "localhost:2019"},
+        "apps": {"http": {"servers": {"srv0": {
+            "listen": [listen.to_string()],
+            "automatic_https": {"disable": true},
+            "routes": [{"handle": [{
+                "handler": "reverse_proxy",
+                "@id": "cutover",
+                "dynamic_upstreams": {
+                    "source": "a",
+                    "name": name,
+                    "port": upstream_port.to_string(),
+                    "refresh": format!("{}ms", refresh.as_millis()),
+                    "resolver": {"addresses": [format!("udp/{resolver}")]}
+                }
+            }]}]
+        }}}}
+    });
+    write(
+        host,
+        &format!("{CADDY_DIR}/caddy.json"),
+        &config.to_string(),
+    )?;
+    let child = host.spawn(&format!(
+        "export HOME={CADDY_DIR} XDG_CONFIG_HOME={CADDY_DIR}/config XDG_DATA_HOME={CADDY_DIR}/data; exec caddy run --config {CADDY_DIR}/caddy.json"
+    ))?;
+    let proxy = Proxy {
+        listen,
+        control: "localhost:2019".into(),
+        nginx_args: Vec::new(),
+        child: Some(child),
+    };
+    wait_listening(listen, "caddy")?;
+    Ok(proxy)
+}
+
+/// Starts nginx on `host` at `port` proxying to `name:upstream_port`, the name resolved by
+/// nginx's own resolver at `resolver` and cached for `valid` (whole seconds, at least 1: nginx
+/// refuses `valid=200ms`). `proxy_pass` with a variable re-resolves without a reload.
+pub fn start_nginx_resolving(
+    host: &LabHost,
+    port: u16,
+    name: &str,
+    upstream_port: u16,
+    resolver: SocketAddr,
+    valid: Duration,
+) -> Result<Proxy, LabError> {
+    let listen = SocketAddr::from((host.address(), port));
+    let d = NGINX_DIR;
+    let conf = format!(
+        "daemon off;\nworker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\n\
+events {{ worker_connections 1024; }}\n\
+http {{\n  access_log off;\n  client_body_temp_path {d}/tmp;\n  proxy_temp_path {d}/tmp;\n  fastcgi_temp_path {d}/tmp;\n  uwsgi_temp_path {d}/tmp;\n  scgi_temp_path {d}/tmp;\n\
+  resolver {resolver} valid={valid}s ipv6=off;\n  resolver_timeout 2s;\n\
+  server {{ listen {listen}; location / {{ set $backend \"{name}\"; proxy_pass http://$backend:{upstream_port}; proxy_http_version 1.1; proxy_set_header Connection \"\"; }} }}\n}}\n",
+        valid = valid.as_secs().max(1)
+    );
+    write(host, &format!("{d}/nginx.conf"), &conf)?;
+    std::fs::create_dir_all(host.fs_path(format!("{d}/tmp")))
+        .map_err(|e| LabError::io("create", host.fs_path(d), e))?;
+    let child = host.spawn(&format!("exec nginx -c {d}/nginx.conf"))?;
+    let proxy = Proxy {
+        listen,
+        control: String::new(),
+        nginx_args: vec!["-c".into(), format!("{d}/nginx.conf")],
+        child: Some(child),
+    };
+    wait_listening(listen, "nginx")?;
+    Ok(proxy)
+}

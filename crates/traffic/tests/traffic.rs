@@ -7,4 +7,5 @@ mod traffic {
     pub mod dns_propagation;
     pub mod fixture;
     pub mod proxy;
+    pub mod proxy_dns;
 }

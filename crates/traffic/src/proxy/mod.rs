@@ -4,6 +4,7 @@
 //! and locally alike and their argv is testable without a proxy.
 
 pub mod caddy;
+pub mod dns_name;
 pub mod haproxy;
 pub mod nginx;
 
@@ -11,7 +12,7 @@ use async_trait::async_trait;
 use cutover_exec::{Command, Executor, Output};
 
 /// Every switcher kind, as written in `[proxies.NAME] kind = "..."`.
-pub const KINDS: &[&str] = &["caddy", "haproxy", "nginx"];
+pub const KINDS: &[&str] = &["caddy", "haproxy", "nginx", "dns-name"];
 
 /// Runs commands for a switcher.
 #[async_trait]
