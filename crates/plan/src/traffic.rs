@@ -13,7 +13,7 @@ use toml_span::value::Value;
 /// DNS provider kinds.
 pub const DNS_PROVIDERS: &[&str] = &["rfc2136", "cloudflare", "manual"];
 /// Proxy kinds.
-pub const PROXY_KINDS: &[&str] = &["caddy", "haproxy", "nginx"];
+pub const PROXY_KINDS: &[&str] = &["caddy", "haproxy", "nginx", "dns-name"];
 /// Record types the `dns.*` steps change.
 pub const RECORD_TYPES: &[&str] = &["A", "AAAA", "CNAME"];
 
@@ -128,7 +128,10 @@ pub struct Proxy {
     /// The proxy's name in the plan (the key of `[proxies.NAME]`).
     #[serde(skip)]
     pub name: Spanned<String>,
-    /// `caddy` (admin API), `haproxy` (runtime API) or `nginx` (upstream include + reload).
+    /// `caddy` (admin API), `haproxy` (runtime API), `nginx` (upstream include + reload), or
+    /// `dns-name`: a proxy that resolves its upstream by a DNS name (Caddy `dynamic_upstreams`,
+    /// nginx `resolver` + `proxy_pass http://$name`), switched by updating that name's A record
+    /// through a `[dns]` provider: no reload, so no keep-alive connection is closed.
     pub kind: Spanned<String>,
     /// The plan host the proxy runs on; its control interface is used from there.
     pub host: Spanned<String>,
@@ -147,6 +150,16 @@ pub struct Proxy {
     /// nginx: extra arguments for `nginx -t` and `nginx -s reload` (e.g. ["-c", "/etc/nginx/x.conf"]).
     #[serde(default)]
     pub nginx_args: Vec<String>,
+    /// dns-name: the DNS provider (a name from `[dns]`) holding the record the proxy resolves.
+    pub dns: Option<Spanned<String>>,
+    /// dns-name: the name the proxy resolves its upstream by (`app.internal.example.com`).
+    pub record: Option<String>,
+    /// dns-name: the upstream port the proxy dials (the record holds only the address).
+    pub port: Option<u16>,
+    /// dns-name: how long the proxy may keep the previous address, waited after each update
+    /// (its re-resolve interval plus a margin; default "1s").
+    #[schemars(with = "Option<String>")]
+    pub settle: Option<Duration>,
 }
 
 impl Proxy {
@@ -161,6 +174,10 @@ impl Proxy {
         "server",
         "include",
         "nginx_args",
+        "dns",
+        "record",
+        "port",
+        "settle",
     ];
 
     /// Reads `[proxies.NAME]`.
@@ -177,6 +194,10 @@ impl Proxy {
             server: f.optional("server", p),
             include: f.optional("include", p),
             nginx_args: f.optional("nginx_args", p).unwrap_or_default(),
+            dns: f.optional("dns", p),
+            record: f.optional("record", p),
+            port: f.optional("port", p),
+            settle: f.optional("settle", p),
             kind: kind?,
             host: host?,
             name,
@@ -197,6 +218,15 @@ impl Proxy {
             .map(|(n, _)| *n)
             .collect(),
             "nginx" if x.include.is_none() => vec!["include"],
+            "dns-name" => [
+                ("dns", x.dns.is_some()),
+                ("record", x.record.is_some()),
+                ("port", x.port.is_some()),
+            ]
+            .iter()
+            .filter(|(_, ok)| !ok)
+            .map(|(n, _)| *n)
+            .collect(),
             _ => Vec::new(),
         };
         for field in missing {
@@ -331,12 +361,17 @@ pub(crate) fn validate(plan: &crate::Plan, p: &mut Problems) {
         secret(&d.api_token, p);
     }
     let hosts: Vec<&str> = plan.hosts.iter().map(|h| h.name.value.as_str()).collect();
+    let providers: Vec<&str> = plan.dns.iter().map(|d| d.name.value.as_str()).collect();
     for x in &plan.proxies {
         if plan.host(&x.host.value).is_none() {
             p.push(missing("host", &x.host, &hosts, "[hosts]"));
         }
+        if let Some(d) = &x.dns {
+            if plan.dns_provider(&d.value).is_none() {
+                p.push(missing("DNS provider", d, &providers, "[dns]"));
+            }
+        }
     }
-    let providers: Vec<&str> = plan.dns.iter().map(|d| d.name.value.as_str()).collect();
     let proxies: Vec<&str> = plan.proxies.iter().map(|d| d.name.value.as_str()).collect();
     for (_, step) in plan.steps() {
         let (provider, records, needs_value) = match &step.kind {

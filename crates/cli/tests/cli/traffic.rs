@@ -276,3 +276,111 @@ records = [{{ name = "example.org", type = "{apex_type}", value = "192.0.2.7" }}
         );
     }
 }
+
+#[test]
+fn a_dns_name_proxy_switch_moves_caddy_without_a_reload_and_rolls_back() {
+    use cutover_testbed::{app, proxy};
+    let lab = Lab::builder()
+        .host("old")
+        .host("new")
+        .host("lb")
+        .start()
+        .unwrap();
+    let _apps = [
+        app::start_on(lab.host("old"), 8080).unwrap(),
+        app::start_on(lab.host("new"), 8080).unwrap(),
+    ];
+    let (old, new) = (lab.host("old").address(), lab.host("new").address());
+    let key = TsigKey::generate("cutover").unwrap();
+    let zone = Zone::new("cutover.internal", 1).record_ttl("app", "A", &old.to_string(), 1);
+    let bind = BindPair::start(lab.host("lb"), None, &[zone], &key).unwrap();
+    let resolver = bind.primary.socket().parse().unwrap();
+    let front = proxy::start_caddy_dynamic(
+        lab.host("lb"),
+        80,
+        "app.cutover.internal",
+        8080,
+        resolver,
+        std::time::Duration::from_millis(200),
+    )
+    .unwrap();
+    let get = || {
+        let out = Command::new("curl")
+            .args([
+                "-sS",
+                "--max-time",
+                "3",
+                &format!("http://{}/", front.listen),
+            ])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert!(get().contains("hello from old"));
+    let dir = tempfile::tempdir().unwrap();
+    let plan = dir.path().join("cutover.toml");
+    std::fs::write(
+        &plan,
+        format!(
+            r#"name = "proxy-by-dns"
+[ssh]
+config = "{ssh}"
+[hosts.old]
+ssh = "old"
+address = "{old}"
+[hosts.new]
+ssh = "new"
+address = "{new}"
+[hosts.lb]
+ssh = "lb"
+[secrets.tsig]
+env = "TEST_TSIG_SECRET"
+[dns.internal]
+provider = "rfc2136"
+server = "{dns}"
+zones = ["cutover.internal"]
+tsig_key = "cutover"
+tsig_secret = "tsig"
+[proxies.front]
+kind = "dns-name"
+host = "lb"
+dns = "internal"
+record = "app.cutover.internal"
+port = 8080
+settle = "400ms"
+
+[[stages]]
+name = "switch"
+[[stages.steps]]
+id = "to-new"
+kind = "proxy.switch"
+proxy = "front"
+to = "{{{{ hosts.new.address }}}}:8080"
+health = "/healthz"
+"#,
+            ssh = lab.ssh_config().display(),
+            dns = bind.primary.address,
+        ),
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        Run(Command::new(env!("CARGO_BIN_EXE_cutover"))
+            .arg("-f")
+            .arg(&plan)
+            .args(args)
+            .env("NO_COLOR", "1")
+            .env("TEST_TSIG_SECRET", &key.secret)
+            .output()
+            .unwrap())
+    };
+    let shown = run(&["plan"]).expect(0).stdout();
+    assert!(
+        shown.contains(&format!("app.cutover.internal A -> {new}")),
+        "{shown}"
+    );
+    run(&["apply", "--yes"]).expect(0);
+    // The switch returned after the proxy's re-resolve time: traffic is on new already.
+    assert!(get().contains("hello from new"), "{}", get());
+    run(&["rollback", "--yes"]).expect(0);
+    assert!(get().contains("hello from old"), "{}", get());
+}

@@ -34,7 +34,7 @@ impl StepRunner for ProxySwitch<'_> {
             "only if GET {} on {to} answers 2xx/3xx",
             self.gate().path
         )];
-        lines.extend(switcher(values.plan, &self.0.proxy.value)?.preview(&to));
+        lines.extend(switcher(values.plan, &self.0.proxy.value, None)?.preview(&to));
         lines.push("the previous upstream is journaled; rollback switches back".into());
         Ok(lines)
     }
@@ -44,7 +44,7 @@ impl StepRunner for ProxySwitch<'_> {
             return Ok(Verified::NotInPlace);
         }
         let to = ctx.render(&self.0.to)?;
-        let s = switcher(ctx.plan, &self.0.proxy.value)?;
+        let s = switcher(ctx.plan, &self.0.proxy.value, Some(ctx.secrets))?;
         let now = s
             .current(&CtxRunner(ctx))
             .await
@@ -58,7 +58,7 @@ impl StepRunner for ProxySwitch<'_> {
 
     async fn apply(&self, ctx: &StepCtx<'_>) -> Result<Applied, EngineError> {
         let to = ctx.render(&self.0.to)?;
-        let s = switcher(ctx.plan, &self.0.proxy.value)?;
+        let s = switcher(ctx.plan, &self.0.proxy.value, Some(ctx.secrets))?;
         let seen =
             self.gate().check(&to).await.map_err(|reason| {
                 ctx.verify_failed(format!("{}: not switched: {reason}", s.name()))
@@ -110,7 +110,7 @@ impl StepRunner for ProxySwitch<'_> {
         let Some(previous) = load_state::<String>(ctx, ctx.id(), PREVIOUS)? else {
             return Ok(None);
         };
-        let s = switcher(ctx.plan, &self.0.proxy.value)?;
+        let s = switcher(ctx.plan, &self.0.proxy.value, Some(ctx.secrets))?;
         let runner = CtxRunner(ctx);
         s.switch(&runner, &previous)
             .await

@@ -16,6 +16,7 @@ use cutover_traffic::dns::manual::ManualConfig;
 use cutover_traffic::dns::rfc2136::Rfc2136Config;
 use cutover_traffic::dns::tsig::TsigKey;
 use cutover_traffic::dns::{self, Desired, DnsProvider, ProviderConfig, RecordKey, RecordType};
+use cutover_traffic::proxy::dns_name::DnsName;
 use cutover_traffic::proxy::{caddy::Caddy, haproxy::Haproxy, nginx::Nginx, Runner, Switcher};
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -34,15 +35,27 @@ fn socket(text: &str, port: u16) -> Result<SocketAddr, EngineError> {
 
 /// The provider `name` of the plan, with its secrets (never logged).
 pub(crate) fn provider(ctx: &StepCtx<'_>, name: &str) -> Result<Box<dyn DnsProvider>, EngineError> {
-    let d = ctx
-        .plan
+    build_provider(ctx.plan, name, Some(ctx.secrets)).map_err(|e| ctx.failed(e.to_string()))
+}
+
+/// Builds provider `name`; without `secrets` (previews) its secrets are left empty, so it
+/// can describe itself but any call it makes is refused.
+fn build_provider(
+    plan: &Plan,
+    name: &str,
+    secrets: Option<&crate::secrets::Secrets>,
+) -> Result<Box<dyn DnsProvider>, EngineError> {
+    let d = plan
         .dns_provider(name)
-        .ok_or_else(|| ctx.failed(format!("no DNS provider `{name}` in [dns]")))?;
+        .ok_or_else(|| EngineError::Invalid(format!("no DNS provider `{name}` in [dns]")))?;
     let secret =
         |s: &Option<cutover_plan::read::Spanned<String>>| -> Result<SecretValue, EngineError> {
             let n = s.as_ref().map(|s| s.value.as_str()).unwrap_or_default();
-            ctx.secrets.get(n).cloned().ok_or_else(|| {
-                ctx.failed(format!(
+            let Some(secrets) = secrets else {
+                return Ok(SecretValue::new(String::new()));
+            };
+            secrets.get(n).cloned().ok_or_else(|| {
+                EngineError::Invalid(format!(
                     "secret `{n}` of DNS provider `{name}` has no value"
                 ))
             })
@@ -210,8 +223,13 @@ pub(crate) fn load_state<T: serde::de::DeserializeOwned>(
     Ok(None)
 }
 
-/// The switcher for proxy `name`.
-pub(crate) fn switcher(plan: &Plan, name: &str) -> Result<Box<dyn Switcher>, EngineError> {
+/// The switcher for proxy `name`; `secrets` for switchers that call a DNS provider
+/// (`dns-name`), `None` for previews.
+pub(crate) fn switcher(
+    plan: &Plan,
+    name: &str,
+    secrets: Option<&crate::secrets::Secrets>,
+) -> Result<Box<dyn Switcher>, EngineError> {
     let x = plan
         .proxy(name)
         .ok_or_else(|| EngineError::Invalid(format!("no proxy `{name}` in [proxies]")))?;
@@ -231,6 +249,16 @@ pub(crate) fn switcher(plan: &Plan, name: &str) -> Result<Box<dyn Switcher>, Eng
             backend: x.backend.clone().unwrap_or_default(),
             server: x.server.clone().unwrap_or_default(),
         }),
+        "dns-name" => {
+            let dns = x.dns.as_ref().map(|d| d.value.as_str()).unwrap_or_default();
+            Box::new(DnsName {
+                label: format!("{name} on {host}"),
+                provider: build_provider(plan, dns, secrets)?,
+                record: x.record.clone().unwrap_or_default(),
+                port: x.port.unwrap_or(80),
+                settle: x.settle.unwrap_or(Duration::from_secs(1)),
+            })
+        }
         _ => Box::new(Nginx {
             host,
             include: x.include.clone().unwrap_or_default(),
