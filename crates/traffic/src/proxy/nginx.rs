@@ -2,6 +2,17 @@
 //! tests the whole configuration (`nginx -t`) and reloads (`nginx -s reload`). If the test
 //! fails, the previous include is put back and nothing is reloaded. All of it runs as one
 //! script on the proxy's host, every plan value quoted.
+//!
+//! Residue, measured (nginx 1.22 under wrk, 20 keep-alive connections): 0 failed requests,
+//! but a reload makes the old workers close their idle keep-alive connections (57 socket
+//! errors over 20 switches). No setting prevents it: `keepalive_timeout` and
+//! `lingering_close` govern connections of a running worker, not a worker told to shut down.
+//! Changing an upstream without a reload needs nginx Plus (its `api` module, or `server ...
+//! resolve` in a `zone`; open-source nginx has `resolve` only from 1.27.3). What open-source
+//! 1.22 can do is resolve the upstream by name at request time (`resolver ... valid=1s` and
+//! `proxy_pass http://$name:PORT`), which the `dns-name` switcher ([`super::dns_name`])
+//! drives: 0 socket errors measured, at the cost of no upstream keep-alive pool and a switch
+//! that takes effect within ~1-2 s (nginx caches a name for at least 1 s).
 
 use super::{run_ok, ProxyError, Runner, Switcher};
 use async_trait::async_trait;
