@@ -2,8 +2,10 @@
 # The main job end to end on the self-contained lab: installs what it needs, builds cutover,
 # brings up two SSH hosts (`old` 198.51.100.10 and `new` 198.51.100.20, network namespaces
 # with their own filesystems), seeds an app on `old`, and migrates it to `new` with
-# examples/lab/cutover.toml: preflight, a streamed copy, proof, an approval gate (approved
-# here by a second operator process), a wait, then the report.
+# examples/lab/cutover.toml: preflight, a host-to-host file sync (files.sync), its proof
+# (files.verify: BLAKE3 manifests built on both hosts), an approval gate (approved here by a
+# second operator process, after a late upload lands on old), the final incremental sync and
+# its proof, a wait, then the report.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 started=$(date +%s.%N)
@@ -41,6 +43,8 @@ cutover -f "$PLAN" plan
 (
   for _ in $(seq 1 600); do
     if cutover -f "$PLAN" status --json 2>/dev/null | grep -q '"waiting_for": "go-live'; then
+      # Users keep uploading while the run waits: the final sync carries only this over.
+      cutover-lab exec --dir "$LAB" old -- 'head -c 5000 /dev/urandom > /srv/app/media/uploads/late.jpg && rm /srv/app/media/uploads/img-3.jpg'
       cutover -f "$PLAN" approve go-live --by demo-operator --comment "copy verified by checksums"
       exit 0
     fi

@@ -3,6 +3,7 @@
 //! lab hosts, and prints both figures and their ratio. Run with `scripts/bench.sh [NAME]`.
 
 mod checks;
+mod files;
 mod table;
 mod traffic;
 
@@ -14,6 +15,11 @@ const BENCHES: &[(&str, &str, Bench)] = &[
         "checks",
         "probe engine throughput on loopback (vs a curl loop), prober/soak CPU at 10 probes/s, soak detection + automatic proxy rollback on the lab",
         checks::run,
+    ),
+    (
+        "files",
+        "sync (vs rsync -a over ssh) and verification (vs sha256sum lists) of 20k files + 1 GiB; controller memory for 1M files",
+        files::run,
     ),
     (
         "traffic",

@@ -23,11 +23,14 @@ pub const SETTLED: std::time::Duration = std::time::Duration::from_secs(2);
 
 const MAGIC: &[u8; 8] = b"COVRHC01";
 
+/// Path -> (stamp when hashed, hash).
+type Entries = HashMap<Vec<u8>, (Stamp, [u8; 32])>;
+
 /// Cached hashes of one tree.
 #[derive(Default)]
 pub struct HashCache {
     file: Option<PathBuf>,
-    entries: HashMap<Vec<u8>, (Stamp, [u8; 32])>,
+    entries: Entries,
     changed: bool,
 }
 
@@ -135,7 +138,7 @@ pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
         .create(dir)
 }
 
-fn decode(bytes: &[u8]) -> Option<HashMap<Vec<u8>, (Stamp, [u8; 32])>> {
+fn decode(bytes: &[u8]) -> Option<Entries> {
     let mut rest = bytes.strip_prefix(MAGIC)?;
     let mut map = HashMap::new();
     let take = |n: usize, rest: &mut &[u8]| -> Option<Vec<u8>> {

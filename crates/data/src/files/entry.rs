@@ -219,7 +219,7 @@ pub fn hex(bytes: &[u8]) -> String {
 
 /// The bytes of lower- or upper-case hex, or `None`.
 pub fn unhex(text: &str) -> Option<Vec<u8>> {
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return None;
     }
     (0..text.len())

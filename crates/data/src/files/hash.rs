@@ -46,10 +46,9 @@ pub enum Hasher {
     Sha256(sha2::Sha256),
 }
 
-/// Above this size a BLAKE3 hash spreads each read over the thread pool.
-const PARALLEL_FROM: usize = 1 << 20;
-/// Read size: large enough for the parallel tree hash to pay off.
-const CHUNK: usize = 4 << 20;
+/// Read size. Each file is hashed by one thread: files are hashed in parallel anyway, and
+/// BLAKE3's own rayon mode (fine-grained joins) cost more system time than it saved here.
+const CHUNK: usize = 1 << 20;
 
 impl Hasher {
     /// A fresh hash.
@@ -63,9 +62,6 @@ impl Hasher {
     /// Adds `data`.
     pub fn update(&mut self, data: &[u8]) {
         match self {
-            Hasher::Blake3(h) if data.len() >= PARALLEL_FROM => {
-                h.update_rayon(data);
-            }
             Hasher::Blake3(h) => {
                 h.update(data);
             }
@@ -145,14 +141,12 @@ fn hash_once(
         .open(path)?;
     let before = Stamp::of(&file.metadata()?);
     let mut h = Hasher::new(alg);
-    let size = before.size as usize;
-    let want = if size >= CHUNK { CHUNK } else { size.max(8192) };
-    if buf.len() < want {
-        buf.resize(want, 0);
+    if buf.len() != CHUNK {
+        buf.resize(CHUNK, 0);
     }
     let mut read = 0u64;
     loop {
-        let n = match file.read(&mut buf[..want]) {
+        let n = match file.read(&mut buf[..]) {
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,

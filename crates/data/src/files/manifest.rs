@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -155,12 +155,13 @@ pub fn build_with(
     let owners = Owners::load();
     let seen = AtomicU64::new(0);
     let hashed = AtomicU64::new(0);
-    let done = AtomicBool::new(false);
+    let (done_tx, done) = std::sync::mpsc::channel::<()>();
     let (mut entries, cache, counts) = std::thread::scope(|s| {
-        s.spawn(|| report_progress(&done, &seen, &hashed, progress));
-        let walked = walk(&root, &meta, &excludes, &seen);
-        let r = hash_all(&root, walked, opts, hash, &owners, &hashed);
-        done.store(true, Ordering::Relaxed);
+        let (seen, hashed) = (&seen, &hashed);
+        s.spawn(move || report_progress(done, seen, hashed, progress));
+        let walked = walk(&root, &meta, &excludes, seen);
+        let r = hash_all(&root, walked, opts, hash, &owners, hashed);
+        drop(done_tx);
         r
     });
     entries.par_sort_unstable_by(|a, b| a.path.cmp(&b.path));
@@ -177,14 +178,17 @@ pub fn build_with(
     Ok(Manifest { entries, summary })
 }
 
-fn report_progress(done: &AtomicBool, seen: &AtomicU64, hashed: &AtomicU64, f: ProgressFn<'_>) {
-    let mut last = Instant::now();
-    while !done.load(Ordering::Relaxed) {
-        std::thread::sleep(Duration::from_millis(20));
-        if last.elapsed() >= Duration::from_millis(500) {
-            last = Instant::now();
-            f(seen.load(Ordering::Relaxed), hashed.load(Ordering::Relaxed));
-        }
+fn report_progress(
+    done: std::sync::mpsc::Receiver<()>,
+    seen: &AtomicU64,
+    hashed: &AtomicU64,
+    f: ProgressFn<'_>,
+) {
+    // Wakes at once when the work is done (the sender is dropped), else every 500 ms.
+    while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+        done.recv_timeout(Duration::from_millis(500))
+    {
+        f(seen.load(Ordering::Relaxed), hashed.load(Ordering::Relaxed));
     }
 }
 
@@ -272,6 +276,14 @@ fn problem(path: Vec<u8>, e: &std::io::Error) -> Found {
     }
 }
 
+thread_local! {
+    static READ_BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// A file's hash, the stamp it was taken under, and whether it was computed now (else it
+/// came from the cache).
+type HashOutcome = (Stamp, [u8; 32], bool);
+
 /// Counters gathered while hashing.
 #[derive(Default, Clone, Copy)]
 struct Counts {
@@ -296,18 +308,22 @@ fn hash_all(
     let now_ns = now_ns();
     // A directory that could not be listed appears twice (its entry and its problem): keep
     // the problem, which is what matters.
-    let results: Vec<(Entry, Option<(Stamp, [u8; 32], bool)>)> = found
+    let results: Vec<(Entry, Option<HashOutcome>)> = found
         .into_par_iter()
-        .map_init(Vec::new, |buf, f| {
-            to_entry(
-                root,
-                f,
-                hash.then_some(opts.algorithm),
-                &cache,
-                owners,
-                buf,
-                hashed,
-            )
+        .map(|f| {
+            // One read buffer per pool thread, reused for every file it hashes.
+            READ_BUF.with(|buf| {
+                let buf = &mut buf.borrow_mut();
+                to_entry(
+                    root,
+                    f,
+                    hash.then_some(opts.algorithm),
+                    &cache,
+                    owners,
+                    buf,
+                    hashed,
+                )
+            })
         })
         .collect();
     let mut counts = Counts::default();
@@ -360,7 +376,7 @@ fn to_entry(
     owners: &Owners,
     buf: &mut Vec<u8>,
     hashed: &AtomicU64,
-) -> (Entry, Option<(Stamp, [u8; 32], bool)>) {
+) -> (Entry, Option<HashOutcome>) {
     let Some(meta) = f.meta else {
         let mut e = bare(f.path, Kind::File);
         e.problem = f.problem;

@@ -79,6 +79,9 @@ pub struct Session {
     child: Option<tokio::process::Child>,
     local: Option<std::thread::JoinHandle<()>>,
     line: Vec<u8>,
+    /// `line` holds a complete line already handed out (else a partial one, kept when a
+    /// read was cancelled by `select!`, to be continued).
+    line_done: bool,
 }
 
 impl Session {
@@ -138,6 +141,7 @@ impl Session {
             child: None,
             local: Some(local),
             line: Vec::new(),
+            line_done: false,
         })
     }
 
@@ -171,6 +175,7 @@ impl Session {
             child: Some(sp.child),
             local: None,
             line: Vec::new(),
+            line_done: false,
         })
     }
 
@@ -211,9 +216,13 @@ impl Session {
     }
 
     /// Reads the next line (without its newline); an agent that stopped is an error that
-    /// carries its standard error.
+    /// carries its standard error. Safe to cancel (in `select!`): a partly read line is kept
+    /// and completed by the next call.
     pub async fn recv_line(&mut self) -> Result<&[u8], FilesError> {
-        self.line.clear();
+        if self.line_done {
+            self.line.clear();
+            self.line_done = false;
+        }
         let n = match self.reader.read_until(b'\n', &mut self.line).await {
             Ok(n) => n,
             Err(e) => return Err(self.died(&e.to_string()).await),
@@ -221,8 +230,8 @@ impl Session {
         if n == 0 || self.line.last() != Some(&b'\n') {
             return Err(self.died("the agent stopped").await);
         }
-        self.line.pop();
-        Ok(&self.line)
+        self.line_done = true;
+        Ok(&self.line[..self.line.len() - 1])
     }
 
     /// Reads the next reply; an `Error` reply becomes [`FilesError::Agent`].

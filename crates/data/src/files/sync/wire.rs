@@ -137,7 +137,7 @@ impl<R: Read> OpenReader<R> {
             Err(e) => return Err(e),
         }
         let len = u32::from_le_bytes(len) as usize;
-        if len > FRAME + 16 || len < 16 {
+        if !(16..=FRAME + 16).contains(&len) {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
                 "the sync stream is damaged (bad frame length)",
