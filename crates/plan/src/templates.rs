@@ -29,6 +29,11 @@ pub const TEMPLATES: &[StarterPlan] = &[
         text: include_str!("../templates/dns.toml"),
     },
     StarterPlan {
+        name: "files",
+        summary: "an initial host-to-host file sync and its proof while old serves, then the final incremental sync and proof at the switch",
+        text: include_str!("../templates/files.toml"),
+    },
+    StarterPlan {
         name: "proxy",
         summary: "start on new, switch a reverse proxy (HAProxy, Caddy or nginx) to it once healthy, roll back in one step",
         text: include_str!("../templates/proxy.toml"),

@@ -198,24 +198,35 @@ async fn a_full_target_disk_stops_the_sync_before_anything_is_written() {
     );
     let left = lab.host("new").exec_ok("ls -A /srv/small").unwrap();
     assert_eq!(left.trim(), "", "nothing written");
-    // A file that fits the estimate but not the disk (another writer took the space):
-    // the error names it and no half-written file is left under any name.
+    // Space that runs out mid-way (here a smaller file system mounted inside the target,
+    // which the estimate for the target's own file system cannot see): the error names the
+    // file and the disk, the file being written is removed, every file in place is whole.
     lab.host("old")
-        .exec_ok("rm /srv/big/f3 /srv/big/f4")
+        .exec_ok("mkdir -p /srv/nest/media && echo top > /srv/nest/a.txt && for i in 1 2 3; do head -c 600000 /dev/urandom > /srv/nest/media/m$i; done")
         .unwrap();
     lab.host("new")
-        .exec_ok("head -c 1000000 /dev/zero > /srv/small/filler")
+        .exec_ok("mkdir -p /srv/nest/media && mount -t tmpfs -o size=1m tmpfs /srv/nest/media")
         .unwrap();
-    let mut o = sync_options(&lab);
-    o.exclude = vec!["filler".into()];
-    let e = run(&ex, &o, "/srv/big", "/srv/small").await.unwrap_err();
+    let e = run(&ex, &sync_options(&lab), "/srv/nest", "/srv/nest")
+        .await
+        .unwrap_err();
     let text = e.to_string();
     assert!(
-        text.contains("No space left") || text.contains("not enough space"),
+        text.contains("No space left") && text.contains("/srv/nest/media/m"),
         "{text}"
     );
-    let left = lab.host("new").exec_ok("ls -A /srv/small").unwrap();
+    assert!(
+        matches!(&e, FilesError::Agent { code, .. } if code == "no-space"),
+        "{e:?}"
+    );
+    let left = lab
+        .host("new")
+        .exec_ok("cd /srv/nest && find . -type f -printf '%p %s\\n'")
+        .unwrap();
     assert!(!left.contains("cutover-part"), "{left}");
+    for line in left.lines().filter(|l| l.contains("/m")) {
+        assert!(line.ends_with(" 600000"), "a partial file was left: {left}");
+    }
     ex.disconnect_all().await;
 }
 

@@ -162,11 +162,13 @@ fn receive(root: &Path, o: &ReceiveOptions, out: &Out) -> Result<SyncStats, Fail
     let files = r.u64().map_err(Fail::io("header"))?;
     let bytes = r.u64().map_err(Fail::io("header"))?;
     let (available, _) = statvfs(nearest_existing(root)).map_err(Fail::io("free space"))?;
-    if bytes > available {
+    // Up to one block of rounding per file on top of the bytes themselves.
+    let need = bytes + files * 4096;
+    if need > available {
         let message = format!(
             "not enough space on the target for {}: {files} files need {} but only {} is free; nothing was written",
             root.display(),
-            crate::files::verify::human_bytes(bytes),
+            crate::files::verify::human_bytes(need),
             crate::files::verify::human_bytes(available),
         );
         let _ = w
