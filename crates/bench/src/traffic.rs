@@ -2,7 +2,8 @@
 //! until every authoritative server answers the new value, against the runbook way (nsupdate,
 //! then `dig` every second); and proxy switches (HAProxy, Caddy, nginx) switched and switched
 //! back 10 times under a keep-alive load (wrk, 20 connections), counting failed requests and
-//! socket errors (resets, closed keep-alive connections).
+//! socket errors (resets, closed keep-alive connections); Caddy and nginx also as `dns-name`
+//! proxies (upstream resolved by a name the switch updates: no reload).
 
 use crate::table::Row;
 use cutover_exec::{Executor, Redactor, SecretValue, SshTarget, Target};
@@ -11,6 +12,7 @@ use cutover_testbed::{app, proxy, Lab};
 use cutover_traffic::dns::authority::{wait_consistent, Server};
 use cutover_traffic::dns::rfc2136::{Rfc2136, Rfc2136Config};
 use cutover_traffic::dns::{corrections, tsig, Desired, DnsProvider, RecordKey, RecordType};
+use cutover_traffic::proxy::dns_name::DnsName;
 use cutover_traffic::proxy::{caddy::Caddy, haproxy::Haproxy, nginx::Nginx, Switcher};
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -18,6 +20,8 @@ use std::time::{Duration, Instant};
 
 const TRIALS: usize = 10;
 const POLL: Duration = Duration::from_millis(10);
+/// The name the dns-name proxies resolve their upstream by.
+const DNS_NAME: &str = "app.cutover.internal";
 
 /// Runs both parts.
 pub fn run() -> anyhow::Result<Vec<Row>> {
@@ -197,13 +201,44 @@ fn executor(lab: &Lab) -> Executor {
 async fn proxies() -> anyhow::Result<()> {
     println!("| proxy | switch + back x{TRIALS} under load | requests/s | requests | failed | socket errors (resets, closed keep-alive) | median switch |");
     println!("|---|---|---|---|---|---|---|");
-    for kind in ["haproxy", "caddy", "nginx"] {
+    for kind in [
+        "haproxy",
+        "caddy",
+        "nginx",
+        "caddy dns-name",
+        "nginx dns-name",
+    ] {
         let lab = Lab::builder().host("old").host("new").host("lb").start()?;
         let a = app::start_on(lab.host("old"), 8080)?;
         let b = app::start_on(lab.host("new"), 8080)?;
         let lb = lab.host("lb");
-        let (front, s): (proxy::Proxy, Box<dyn Switcher>) = match kind {
-            "haproxy" => {
+        // The dns-name switchers update the name the proxy resolves, served by BIND on lb.
+        let (_bind, dns_name) = if kind.ends_with("dns-name") {
+            let key = TsigKey::generate("cutover")?;
+            let zone = Zone::new("cutover.internal", 1).record_ttl(
+                "app",
+                "A",
+                &a.addr.ip().to_string(),
+                1,
+            );
+            let bind = BindPair::start(lb, None, &[zone], &key)?;
+            let server: SocketAddr = bind.primary.socket().parse()?;
+            let p = Rfc2136::new(Rfc2136Config {
+                server,
+                zones: vec!["cutover.internal".into()],
+                key: Some(tsig::TsigKey {
+                    name: key.name.clone(),
+                    algorithm: key.algorithm.clone(),
+                    secret: SecretValue::new(key.secret.clone()),
+                }),
+                timeout: Duration::from_secs(2),
+            });
+            (Some(bind), Some((p, server)))
+        } else {
+            (None, None)
+        };
+        let (front, s): (proxy::Proxy, Box<dyn Switcher>) = match (kind, dns_name) {
+            ("haproxy", _) => {
                 let p = proxy::start_haproxy(lb, 80, a.addr)?;
                 let s = Haproxy {
                     host: "lb".into(),
@@ -213,12 +248,38 @@ async fn proxies() -> anyhow::Result<()> {
                 };
                 (p, Box::new(s))
             }
-            "caddy" => {
+            ("caddy", _) => {
                 let p = proxy::start_caddy(lb, 80, a.addr)?;
                 let s = Caddy {
                     host: "lb".into(),
                     admin: p.control.clone(),
                     id: "cutover".into(),
+                };
+                (p, Box::new(s))
+            }
+            (_, Some((provider, server))) => {
+                let caddy = kind.starts_with("caddy");
+                let refresh = Duration::from_millis(200);
+                let (p, settle) = if caddy {
+                    let p = proxy::start_caddy_dynamic(lb, 80, DNS_NAME, 8080, server, refresh)?;
+                    (p, refresh + Duration::from_millis(150))
+                } else {
+                    let p = proxy::start_nginx_resolving(
+                        lb,
+                        80,
+                        DNS_NAME,
+                        8080,
+                        server,
+                        Duration::from_secs(1),
+                    )?;
+                    (p, Duration::from_millis(2200))
+                };
+                let s = DnsName {
+                    label: format!("{kind} on lb"),
+                    provider: Box::new(provider),
+                    record: DNS_NAME.into(),
+                    port: 8080,
+                    settle,
                 };
                 (p, Box::new(s))
             }
@@ -232,10 +293,22 @@ async fn proxies() -> anyhow::Result<()> {
                 (p, Box::new(s))
             }
         };
+        // The dns-name switches wait out the proxy's re-resolve time: give wrk long enough.
+        let per_switch = if kind.starts_with("nginx dns") {
+            2.6
+        } else {
+            0.6
+        };
+        let secs = 3 + (per_switch * 2.0 * TRIALS as f64) as u64;
         let ex = executor(&lab);
         s.current(&ex).await?;
         let wrk = std::process::Command::new("wrk")
-            .args(["-t2", "-c20", "-d12s", &format!("http://{}/", front.listen)])
+            .args([
+                "-t2",
+                "-c20",
+                &format!("-d{secs}s"),
+                &format!("http://{}/", front.listen),
+            ])
             .stdout(std::process::Stdio::piped())
             .spawn()?;
         tokio::time::sleep(Duration::from_secs(1)).await;

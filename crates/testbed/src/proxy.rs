@@ -197,7 +197,10 @@ pub fn start_caddy_dynamic(
 
 /// Starts nginx on `host` at `port` proxying to `name:upstream_port`, the name resolved by
 /// nginx's own resolver at `resolver` and cached for `valid` (whole seconds, at least 1: nginx
-/// refuses `valid=200ms`). `proxy_pass` with a variable re-resolves without a reload.
+/// refuses `valid=200ms`). `proxy_pass` with a variable re-resolves without a reload, but it
+/// opens a new upstream connection per request (no keep-alive pool for a name resolved at run
+/// time): under sustained load the host runs out of ephemeral ports to TIME_WAIT sockets
+/// (502s in the bench), so the host gets `net.ipv4.tcp_tw_reuse = 1`, as such a proxy needs.
 pub fn start_nginx_resolving(
     host: &LabHost,
     port: u16,
@@ -219,6 +222,7 @@ http {{\n  access_log off;\n  client_body_temp_path {d}/tmp;\n  proxy_temp_path 
     write(host, &format!("{d}/nginx.conf"), &conf)?;
     std::fs::create_dir_all(host.fs_path(format!("{d}/tmp")))
         .map_err(|e| LabError::io("create", host.fs_path(d), e))?;
+    host.exec_ok("sysctl -qw net.ipv4.tcp_tw_reuse=1")?;
     let child = host.spawn(&format!("exec nginx -c {d}/nginx.conf"))?;
     let proxy = Proxy {
         listen,

@@ -11,8 +11,9 @@
 //! resolve` in a `zone`; open-source nginx has `resolve` only from 1.27.3). What open-source
 //! 1.22 can do is resolve the upstream by name at request time (`resolver ... valid=1s` and
 //! `proxy_pass http://$name:PORT`), which the `dns-name` switcher ([`super::dns_name`])
-//! drives: 0 socket errors measured, at the cost of no upstream keep-alive pool and a switch
-//! that takes effect within ~1-2 s (nginx caches a name for at least 1 s).
+//! drives: 0 socket errors measured, at the cost of no upstream keep-alive pool (one upstream
+//! connection per request: the proxy host needs `net.ipv4.tcp_tw_reuse = 1` under sustained
+//! load) and a switch that takes effect within ~2 s (nginx caches a name for at least 1 s).
 
 use super::{run_ok, ProxyError, Runner, Switcher};
 use async_trait::async_trait;
