@@ -117,7 +117,7 @@ pub fn serve(mut input: Box<dyn BufRead + Send>, out: Out) -> std::io::Result<()
                 out.reply(&r)?;
             }
             Request::Send { root, options } => {
-                let r = super::sync::send::run(&root, &options, &out);
+                let r = super::sync::send::run(&root, &options, &mut input, &out);
                 out.reply(&r)?;
             }
         }

@@ -82,6 +82,16 @@ pub struct Session {
     /// `line` holds a complete line already handed out (else a partial one, kept when a
     /// read was cancelled by `select!`, to be continued).
     line_done: bool,
+    /// A relayed frame being read (`[u32 length][ciphertext]`), kept across cancellation.
+    frame: Option<Vec<u8>>,
+}
+
+/// What a relaying agent sends: a reply, or a sealed frame for the other agent.
+pub enum Item {
+    /// A JSON reply.
+    Reply(Reply),
+    /// A frame, `[u32 length][ciphertext]`, to pass on as it is.
+    Frame(Vec<u8>),
 }
 
 impl Session {
@@ -142,6 +152,7 @@ impl Session {
             local: Some(local),
             line: Vec::new(),
             line_done: false,
+            frame: None,
         })
     }
 
@@ -176,6 +187,7 @@ impl Session {
             local: None,
             line: Vec::new(),
             line_done: false,
+            frame: None,
         })
     }
 
@@ -249,6 +261,46 @@ impl Session {
                 code,
             }),
             r => Ok(r),
+        }
+    }
+
+    /// Reads the next reply or relayed frame (frames start with a 0 byte, replies with `{`).
+    /// Safe to cancel: a partly read frame or line is kept and completed by the next call.
+    pub async fn recv_item(&mut self) -> Result<Item, FilesError> {
+        let in_line = !self.line_done && !self.line.is_empty();
+        if self.frame.is_none() && !in_line {
+            let first = match self.reader.fill_buf().await {
+                Ok([]) => return Err(self.died("the agent stopped").await),
+                Ok(buf) => buf[0],
+                Err(e) => return Err(self.died(&e.to_string()).await),
+            };
+            if first == 0 {
+                self.reader.consume(1);
+                self.frame = Some(Vec::new());
+            }
+        }
+        let Some(frame) = self.frame.as_mut() else {
+            return self.recv().await.map(Item::Reply);
+        };
+        loop {
+            let want = if frame.len() < 4 {
+                4 - frame.len()
+            } else {
+                let len = u32::from_le_bytes([frame[0], frame[1], frame[2], frame[3]]) as usize;
+                4 + len - frame.len()
+            };
+            if want == 0 {
+                let done = self.frame.take().unwrap_or_default();
+                return Ok(Item::Frame(done));
+            }
+            let buf = match self.reader.fill_buf().await {
+                Ok([]) => return Err(self.died("the agent stopped mid-frame").await),
+                Ok(buf) => buf,
+                Err(e) => return Err(self.died(&e.to_string()).await),
+            };
+            let n = want.min(buf.len());
+            frame.extend_from_slice(&buf[..n]);
+            self.reader.consume(n);
         }
     }
 

@@ -272,3 +272,25 @@ async fn an_interrupted_sync_resumes_a_large_file_where_it_stopped() {
     assert_identical(&ex, "/srv/r", "/srv/r").await;
     ex.disconnect_all().await;
 }
+
+/// With `relay`, hosts that cannot reach each other still sync: the sealed stream passes
+/// through the controller's SSH channels.
+#[tokio::test]
+async fn relay_streams_through_the_controller_when_asked() {
+    let lab = Lab::start().unwrap();
+    seed(&lab, "/srv/app");
+    lab.host("old")
+        .exec_ok("head -c 3000000 /dev/urandom > /srv/app/media/big.bin")
+        .unwrap();
+    let ex = executor(&lab);
+    let mut o = sync_options(&lab);
+    o.relay = true;
+    // An address nobody answers at: never used with relay.
+    o.address = "192.0.2.1".into();
+    let r = run(&ex, &o, "/srv/app", "/srv/app").await.unwrap();
+    assert_eq!(r.sent.files_sent, 44, "{}", r.line());
+    assert_identical(&ex, "/srv/app", "/srv/app").await;
+    let r = run(&ex, &o, "/srv/app", "/srv/app").await.unwrap();
+    assert_eq!(r.sent.files_sent, 0, "{}", r.line());
+    ex.disconnect_all().await;
+}

@@ -126,11 +126,6 @@ pub async fn sync(
     progress: &mut (dyn FnMut(&SyncProgress) + Send),
 ) -> Result<SyncReport, FilesError> {
     let started = Instant::now();
-    if opts.relay {
-        return Err(FilesError::Usage(
-            "relaying file data through the controller is not implemented yet: the hosts must reach each other (set `address` and `port`)".into(),
-        ));
-    }
     let (a, b) = tokio::join!(
         Session::open(exec, &from.host, &opts.agent, opts.source_sudo),
         Session::open(exec, &to.host, &opts.agent, opts.target_sudo),
@@ -175,7 +170,20 @@ pub async fn sync(
             },
         })
         .await?;
-    let result = follow(&mut sender, &mut receiver, started, progress).await;
+    let mut result = if opts.relay {
+        relay(&mut sender, &mut receiver, started, progress).await
+    } else {
+        follow(&mut sender, &mut receiver, started, progress).await
+    };
+    // When the sender stops because the receiver did (a full disk, a write refused), the
+    // receiver's own report says more: wait for it briefly.
+    if let Err(FilesError::Agent { host, .. } | FilesError::AgentDied { host, .. }) = &result {
+        if *host == from.host && from.host != to.host {
+            if let Some(e) = receiver_error(&mut receiver).await {
+                result = Err(e);
+            }
+        }
+    }
     match result {
         Ok((sent, received)) => {
             tokio::join!(sender.close(), receiver.close());
@@ -233,4 +241,66 @@ async fn follow(
         }
     }
     Ok((sent.unwrap_or_default(), received.unwrap_or_default()))
+}
+
+/// Like [`follow`], passing the agents' sealed frames between them (`relay`): the data goes
+/// through this machine, still encrypted end to end.
+async fn relay(
+    sender: &mut Session,
+    receiver: &mut Session,
+    started: Instant,
+    progress: &mut (dyn FnMut(&SyncProgress) + Send),
+) -> Result<(SyncStats, SyncStats), FilesError> {
+    use crate::files::session::Item;
+    let mut sent = None;
+    let mut received = None;
+    while sent.is_none() || received.is_none() {
+        let (from_sender, item) = tokio::select! {
+            r = sender.recv_item(), if sent.is_none() => (true, r?),
+            r = receiver.recv_item(), if received.is_none() => (false, r?),
+        };
+        match (from_sender, item) {
+            (true, Item::Frame(f)) => receiver.write_raw(&f).await?,
+            (false, Item::Frame(f)) => sender.write_raw(&f).await?,
+            (
+                true,
+                Item::Reply(Reply::Progress {
+                    entries,
+                    bytes,
+                    total_bytes,
+                    total_entries,
+                }),
+            ) => progress(&SyncProgress {
+                files: entries,
+                total_files: total_entries,
+                bytes,
+                total_bytes,
+                elapsed: started.elapsed().as_secs_f64(),
+            }),
+            (false, Item::Reply(Reply::Progress { .. })) => {}
+            (true, Item::Reply(Reply::Synced { stats })) => sent = Some(stats),
+            (false, Item::Reply(Reply::Synced { stats })) => received = Some(stats),
+            (true, Item::Reply(other)) => return Err(sender.unexpected(&other)),
+            (false, Item::Reply(other)) => return Err(receiver.unexpected(&other)),
+        }
+    }
+    Ok((sent.unwrap_or_default(), received.unwrap_or_default()))
+}
+
+/// The receiver's error, if it reports one within a few seconds.
+async fn receiver_error(receiver: &mut Session) -> Option<FilesError> {
+    let wait = async {
+        loop {
+            match receiver.recv().await {
+                Ok(Reply::Progress { .. }) => continue,
+                Ok(_) => return None,
+                Err(e @ FilesError::Agent { .. }) => return Some(e),
+                Err(_) => return None,
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(3), wait)
+        .await
+        .ok()
+        .flatten()
 }

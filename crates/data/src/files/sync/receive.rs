@@ -24,8 +24,8 @@ use std::time::{Duration, Instant};
 pub const PART: &[u8] = b".cutover-part";
 
 /// Receives a sync stream into `root`; the reply for the controller.
-pub fn run(root: &str, o: &ReceiveOptions, _input: &mut dyn std::io::BufRead, out: &Out) -> Reply {
-    match receive(Path::new(root), o, out) {
+pub fn run(root: &str, o: &ReceiveOptions, input: &mut dyn std::io::BufRead, out: &Out) -> Reply {
+    match receive(Path::new(root), o, input, out) {
         Ok(stats) => Reply::Synced { stats },
         Err(f) => error(f.message, f.code),
     }
@@ -105,38 +105,53 @@ fn accept(listener: &TcpListener, timeout: Duration) -> Result<TcpStream, Fail> 
     }
 }
 
-fn receive(root: &Path, o: &ReceiveOptions, out: &Out) -> Result<SyncStats, Fail> {
+fn receive(
+    root: &Path,
+    o: &ReceiveOptions,
+    input: &mut dyn std::io::BufRead,
+    out: &Out,
+) -> Result<SyncStats, Fail> {
     let started = Instant::now();
-    let listener = TcpListener::bind((o.listen.as_str(), o.port)).map_err(|e| {
-        Fail::new(
-            format!("cannot listen on {}:{}: {e}", o.listen, o.port),
-            "listen",
-        )
-    })?;
-    let port = listener.local_addr().map_err(Fail::io("listen"))?.port();
-    out.reply(&Reply::Listening { port })
-        .map_err(Fail::io("reply"))?;
-    let (entries, partials) = index(root, o)?;
-    let timeout = Duration::from_secs(if o.accept_timeout == 0 {
-        60
-    } else {
-        o.accept_timeout
-    });
-    let stream = accept(&listener, timeout)?;
-    drop(listener);
-    let back = stream.try_clone().map_err(Fail::io("connection"))?;
-    let mut r = OpenReader::new(
-        BufReader::with_capacity(1 << 20, stream),
-        &o.key,
-        Direction::Forward,
-    )
-    .map_err(Fail::io("key"))?;
-    let mut w = SealWriter::new(
-        BufWriter::with_capacity(1 << 16, back),
-        &o.key,
-        Direction::Back,
-    )
-    .map_err(Fail::io("key"))?;
+    // Host to host: listen for the sender (and describe the tree while it connects).
+    // Relayed: the stream comes on standard input and goes out framed on standard output.
+    let (reader, writer, entries, partials): (Box<dyn Read + '_>, Box<dyn Write + '_>, _, _) =
+        if o.relay {
+            out.reply(&Reply::Listening { port: 0 })
+                .map_err(Fail::io("reply"))?;
+            let (entries, partials) = index(root, o)?;
+            (
+                Box::new(input),
+                Box::new(super::wire::FrameOut::new(out)),
+                entries,
+                partials,
+            )
+        } else {
+            let listener = TcpListener::bind((o.listen.as_str(), o.port)).map_err(|e| {
+                Fail::new(
+                    format!("cannot listen on {}:{}: {e}", o.listen, o.port),
+                    "listen",
+                )
+            })?;
+            let port = listener.local_addr().map_err(Fail::io("listen"))?.port();
+            out.reply(&Reply::Listening { port })
+                .map_err(Fail::io("reply"))?;
+            let (entries, partials) = index(root, o)?;
+            let secs = if o.accept_timeout == 0 {
+                60
+            } else {
+                o.accept_timeout
+            };
+            let stream = accept(&listener, Duration::from_secs(secs))?;
+            let back = stream.try_clone().map_err(Fail::io("connection"))?;
+            (
+                Box::new(BufReader::with_capacity(1 << 20, stream)),
+                Box::new(BufWriter::with_capacity(1 << 16, back)),
+                entries,
+                partials,
+            )
+        };
+    let mut r = OpenReader::new(reader, &o.key, Direction::Forward).map_err(Fail::io("key"))?;
+    let mut w = SealWriter::new(writer, &o.key, Direction::Back).map_err(Fail::io("key"))?;
     let mut g = vec![0u8; GREETING.len()];
     r.read_exact(&mut g).map_err(|_| {
         Fail::new(

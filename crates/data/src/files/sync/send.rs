@@ -17,8 +17,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// Sends `root` to the receiver; the reply for the controller.
-pub fn run(root: &str, o: &SendOptions, out: &Out) -> Reply {
-    match send(Path::new(root), o, out) {
+pub fn run(root: &str, o: &SendOptions, input: &mut dyn std::io::BufRead, out: &Out) -> Reply {
+    match send(Path::new(root), o, input, out) {
         Ok(stats) => Reply::Synced { stats },
         Err(f) => error(f.message, f.code),
     }
@@ -96,24 +96,28 @@ fn connect(addr: &str) -> Result<TcpStream, Fail> {
     Err(fail(last))
 }
 
-fn send(root: &Path, o: &SendOptions, out: &Out) -> Result<SyncStats, Fail> {
+fn send(
+    root: &Path,
+    o: &SendOptions,
+    input: &mut dyn std::io::BufRead,
+    out: &Out,
+) -> Result<SyncStats, Fail> {
     let started = Instant::now();
     let ours = list(root, o)?;
-    let stream = connect(&o.connect)?;
-    let _ = stream.set_nodelay(true);
-    let back = stream.try_clone().map_err(Fail::io("connection"))?;
-    let mut w = SealWriter::new(
-        BufWriter::with_capacity(1 << 20, stream),
-        &o.key,
-        Direction::Forward,
-    )
-    .map_err(Fail::io("key"))?;
-    let mut r = OpenReader::new(
-        BufReader::with_capacity(1 << 20, back),
-        &o.key,
-        Direction::Back,
-    )
-    .map_err(Fail::io("key"))?;
+    // Host to host over TCP, or through the controller (relay) over the SSH channel.
+    let (reader, writer): (Box<dyn Read + '_>, Box<dyn Write + '_>) = if o.relay {
+        (Box::new(input), Box::new(super::wire::FrameOut::new(out)))
+    } else {
+        let stream = connect(&o.connect)?;
+        let _ = stream.set_nodelay(true);
+        let back = stream.try_clone().map_err(Fail::io("connection"))?;
+        (
+            Box::new(BufReader::with_capacity(1 << 20, back)),
+            Box::new(BufWriter::with_capacity(1 << 20, stream)),
+        )
+    };
+    let mut w = SealWriter::new(writer, &o.key, Direction::Forward).map_err(Fail::io("key"))?;
+    let mut r = OpenReader::new(reader, &o.key, Direction::Back).map_err(Fail::io("key"))?;
     w.write_all(GREETING).map_err(Fail::io("handshake"))?;
     w.flush().map_err(Fail::io("handshake"))?;
     let mut g = vec![0u8; GREETING.len()];

@@ -176,6 +176,50 @@ impl<R: Read> Read for OpenReader<R> {
     }
 }
 
+/// Sealed frames sent to the controller for relaying, on the agent's standard output: each
+/// whole frame as one write of `[0][u32 length][ciphertext]` (JSON replies start with `{`,
+/// so the controller tells the two apart by their first byte).
+pub struct FrameOut<'a> {
+    out: &'a crate::files::agent::Out,
+    pending: Vec<u8>,
+}
+
+impl<'a> FrameOut<'a> {
+    /// Frames go to `out`.
+    pub fn new(out: &'a crate::files::agent::Out) -> Self {
+        FrameOut {
+            out,
+            pending: Vec::new(),
+        }
+    }
+}
+
+impl Write for FrameOut<'_> {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.pending.extend_from_slice(data);
+        while self.pending.len() >= 4 {
+            let len = u32::from_le_bytes([
+                self.pending[0],
+                self.pending[1],
+                self.pending[2],
+                self.pending[3],
+            ]) as usize;
+            if self.pending.len() < 4 + len {
+                break;
+            }
+            let mut frame = Vec::with_capacity(5 + len);
+            frame.push(0);
+            frame.extend(self.pending.drain(..4 + len));
+            self.out.raw(&frame)?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 /// Writing records.
 pub trait Put: Write {
     /// A byte.
