@@ -3,6 +3,8 @@
 
 #[path = "plan/cases_file.rs"]
 mod cases_file;
+#[path = "plan/cases_files.rs"]
+mod cases_files;
 #[path = "plan/cases_refs.rs"]
 mod cases_refs;
 #[path = "plan/cases_steps.rs"]

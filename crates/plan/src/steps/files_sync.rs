@@ -24,12 +24,13 @@ impl TreeRef {
 impl FromToml for TreeRef {
     fn read(value: &mut Value<'_>, what: &str, p: &mut Problems) -> Option<Self> {
         let mut f = Fields::new(value, what.to_string(), Self::FIELDS, p)?;
-        let t = TreeRef {
-            host: f.required("host", p)?,
-            path: f.required("path", p)?,
-        };
+        let host = f.required("host", p);
+        let path = f.required("path", p);
         f.finish(p);
-        Some(t)
+        Some(TreeRef {
+            host: host?,
+            path: path?,
+        })
     }
 }
 
@@ -112,23 +113,39 @@ impl FilesSyncStep {
     ];
 
     pub(crate) fn read(f: &mut Fields<'_>, p: &mut Problems) -> Option<Self> {
-        let step = FilesSyncStep {
-            from: f.required("from", p)?,
-            to: f.required("to", p)?,
-            delete: f.optional("delete", p).unwrap_or(false),
-            exclude: f.optional("exclude", p).unwrap_or_default(),
-            checksum: f.optional("checksum", p).unwrap_or(false),
-            owner: f.optional("owner", p),
-            numeric_ids: f.optional("numeric_ids", p).unwrap_or(false),
-            hard_links: f.optional("hard_links", p).unwrap_or(false),
-            acls: f.optional("acls", p).unwrap_or(false),
-            xattrs: f.optional("xattrs", p).unwrap_or(false),
-            sparse: f.optional("sparse", p).unwrap_or(false),
-            address: f.optional("address", p),
-            port: f.optional("port", p),
-            relay: f.optional("relay", p).unwrap_or(false),
-            timeout: f.optional("timeout", p),
-        };
-        Some(step)
+        // Every field is read before giving up, so that one bad field does not leave the
+        // others reported as unknown.
+        let from = f.required("from", p);
+        let to = f.required("to", p);
+        let delete = f.optional("delete", p).unwrap_or(false);
+        let exclude = f.optional("exclude", p).unwrap_or_default();
+        let checksum = f.optional("checksum", p).unwrap_or(false);
+        let owner = f.optional("owner", p);
+        let numeric_ids = f.optional("numeric_ids", p).unwrap_or(false);
+        let hard_links = f.optional("hard_links", p).unwrap_or(false);
+        let acls = f.optional("acls", p).unwrap_or(false);
+        let xattrs = f.optional("xattrs", p).unwrap_or(false);
+        let sparse = f.optional("sparse", p).unwrap_or(false);
+        let address = f.optional("address", p);
+        let port = f.optional("port", p);
+        let relay = f.optional("relay", p).unwrap_or(false);
+        let timeout = f.optional("timeout", p);
+        Some(FilesSyncStep {
+            from: from?,
+            to: to?,
+            delete,
+            exclude,
+            checksum,
+            owner,
+            numeric_ids,
+            hard_links,
+            acls,
+            xattrs,
+            sparse,
+            address,
+            port,
+            relay,
+            timeout,
+        })
     }
 }

@@ -56,15 +56,23 @@ impl FilesVerifyStep {
     ];
 
     pub(crate) fn read(f: &mut Fields<'_>, p: &mut Problems) -> Option<Self> {
+        let from = f.required("from", p);
+        let to = f.required("to", p);
+        let exclude = f.optional("exclude", p).unwrap_or_default();
+        let algorithm = f.optional("algorithm", p);
+        let mode = f.optional("mode", p);
+        let owner_check = f.optional("owner", p);
+        let mtime = f.optional("mtime", p).unwrap_or(false);
+        let cache = f.optional("cache", p);
         let step = FilesVerifyStep {
-            from: f.required("from", p)?,
-            to: f.required("to", p)?,
-            exclude: f.optional("exclude", p).unwrap_or_default(),
-            algorithm: f.optional("algorithm", p),
-            mode: f.optional("mode", p),
-            owner: f.optional("owner", p),
-            mtime: f.optional("mtime", p).unwrap_or(false),
-            cache: f.optional("cache", p),
+            from: from?,
+            to: to?,
+            exclude,
+            algorithm,
+            mode,
+            owner: owner_check,
+            mtime,
+            cache,
         };
         let owner = f.owner().to_string();
         let mut ok = true;

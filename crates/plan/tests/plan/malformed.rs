@@ -63,6 +63,7 @@ fn every_malformed_plan_reports_its_exact_problems() {
         .chain(crate::cases_steps::CASES)
         .chain(crate::cases_refs::CASES)
         .chain(crate::cases_traffic::CASES)
+        .chain(crate::cases_files::CASES)
         .collect();
     assert!(cases.len() >= 35, "only {} cases", cases.len());
     let mut names = std::collections::BTreeSet::new();
