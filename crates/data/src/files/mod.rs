@@ -24,6 +24,7 @@ pub mod session;
 pub mod side;
 pub mod sync;
 pub mod verify;
+mod walk;
 
 pub use compare::{DiffKind, Difference, Differences};
 pub use entry::{Entry, Kind};

@@ -19,6 +19,7 @@ pub mod plan;
 pub mod receive;
 pub mod send;
 pub mod wire;
+mod write;
 
 pub use control::{sync, SyncOptions, SyncProgress, SyncReport};
 
