@@ -384,3 +384,71 @@ health = "/healthz"
     run(&["rollback", "--yes"]).expect(0);
     assert!(get().contains("hello from old"), "{}", get());
 }
+
+#[test]
+fn a_cloudflare_switch_through_the_api_fake_is_one_batch_idempotent_and_rolled_back() {
+    use crate::fixture::Fixture;
+    use cutover_testbed::cloudflare_fake::CloudflareFake;
+    // A local FAKE of Cloudflare's v4 API (the real one cannot be reached from here).
+    let fake = CloudflareFake::start("cf-token").unwrap();
+    fake.zone("example.com", false);
+    fake.record(
+        "example.com",
+        "A",
+        "www.example.com",
+        "192.0.2.1",
+        300,
+        false,
+    );
+    let f = Fixture::new(&format!(
+        r#"[secrets.cf]
+env = "TEST_CF_TOKEN"
+[dns.cf]
+provider = "cloudflare"
+api = "{api}"
+api_token = "cf"
+zones = ["example.com"]
+
+[[stages]]
+name = "switch"
+[[stages.steps]]
+id = "flip"
+kind = "dns.switch"
+provider = "cf"
+ttl = "120s"
+records = [{{ name = "www.example.com", values = ["192.0.2.7", "192.0.2.8"], proxied = false }}]
+"#,
+        api = fake.api
+    ));
+    let run = |args: &[&str]| {
+        Run(f
+            .command(args)
+            .env("TEST_CF_TOKEN", "cf-token")
+            .output()
+            .unwrap())
+    };
+    run(&["apply", "--yes"]).expect(0);
+    let contents = |recs: Vec<cutover_testbed::cloudflare_fake::FakeRecord>| {
+        recs.iter()
+            .map(|r| (r.content.clone(), r.ttl))
+            .collect::<Vec<_>>()
+    };
+    let www = || fake.records("example.com", "A", "www.example.com");
+    assert_eq!(
+        contents(www()),
+        [
+            ("192.0.2.7".to_string(), 120),
+            ("192.0.2.8".to_string(), 120)
+        ]
+    );
+    assert_eq!(fake.commits("example.com"), 1, "one batch");
+    // A second apply of a finished run changes nothing at the API.
+    run(&["apply", "--yes"]).expect(0);
+    assert_eq!(fake.commits("example.com"), 1);
+    run(&["rollback", "--yes"]).expect(0);
+    assert_eq!(contents(www()), [("192.0.2.1".to_string(), 300)]);
+    assert!(
+        !contains(&f.journal_bytes(), "cf-token"),
+        "the API token reached the journal"
+    );
+}
