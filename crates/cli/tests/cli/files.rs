@@ -132,4 +132,3 @@ fn verify_files_works_on_plan_hosts_and_plain_ssh_destinations() {
         run.stderr()
     );
 }
-
