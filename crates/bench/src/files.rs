@@ -94,21 +94,25 @@ fn million() -> anyhow::Result<(PathBuf, PathBuf)> {
     let b = Path::new(DATA_DIR).join("million-b");
     let done = Path::new(DATA_DIR).join("million.complete");
     if !done.exists() {
-        eprintln!("   generating 2 x {MILLION} files (once)");
+        eprintln!("   generating 2 x {MILLION} files (once; the second tree hard-links the first)");
         for d in [&a, &b] {
             let _ = std::fs::remove_dir_all(d);
-            for f in 0..1000 {
-                let folder = d.join(format!("d{f:03}"));
-                std::fs::create_dir_all(&folder)?;
-                for i in 0..MILLION / 1000 {
-                    std::fs::write(
-                        folder.join(format!("file-{i:04}.txt")),
-                        format!("{f}/{i}\n"),
-                    )?;
-                }
+        }
+        for f in 0..1000 {
+            let folder = a.join(format!("d{f:03}"));
+            std::fs::create_dir_all(&folder)?;
+            for i in 0..MILLION / 1000 {
+                std::fs::write(
+                    folder.join(format!("file-{i:04}.txt")),
+                    format!("{f}/{i}\n"),
+                )?;
             }
         }
-        std::fs::write(b.join("d500/file-0500.txt"), "changed\n")?;
+        sh(&format!("cp -al {} {}", a.display(), b.display()))?;
+        // One difference, written through a rename so that the link to `a` is broken.
+        let changed = b.join("d500/file-0500.txt");
+        std::fs::write(changed.with_extension("tmp"), "changed\n")?;
+        std::fs::rename(changed.with_extension("tmp"), &changed)?;
         std::fs::write(&done, "")?;
     }
     Ok((a, b))
