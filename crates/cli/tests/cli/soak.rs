@@ -50,7 +50,7 @@ address = "{new}"
 [proxies.front]
 kind = "haproxy"
 host = "old"
-socket = "{socket}"
+socket = "{haproxy_dir}/admin.sock"
 backend = "app"
 server = "web"
 
@@ -94,7 +94,7 @@ interval = "1s"
 {soak}
 "#,
         ssh = lab.ssh_config().display(),
-        socket = format!("{}/admin.sock", cutover_testbed::proxy::HAPROXY_DIR),
+        haproxy_dir = cutover_testbed::proxy::HAPROXY_DIR,
     )
 }
 
