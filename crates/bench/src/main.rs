@@ -3,6 +3,7 @@
 //! lab hosts, and prints both figures and their ratio. Run with `scripts/bench.sh [NAME]`.
 
 mod checks;
+mod postgres;
 mod files;
 mod table;
 mod traffic;
@@ -25,6 +26,11 @@ const BENCHES: &[(&str, &str, Bench)] = &[
         "traffic",
         "DNS switch until every authoritative server answers; proxy switch + back x10 under load",
         traffic::run,
+    ),
+    (
+        "postgres",
+        "PG16 -> PG18, 1.2 GB: copy (vs pg_dump | pg_restore and pgcopydb), verify (vs pg_dump | sha256sum), 10 switches under pgbench load",
+        postgres::run,
     ),
 ];
 

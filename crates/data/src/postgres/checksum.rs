@@ -115,15 +115,48 @@ pub fn seed(text: &str) -> i64 {
     }) as i64
 }
 
-/// The SQL expression hashing column `name` of class `class` (never NULL).
-pub fn column_hash(name: &str, class: HashClass) -> String {
-    let col = ident(name);
-    let s = seed(&format!("column:{name}"));
-    let null = seed(&format!("null:{name}"));
-    let hash = match class {
-        HashClass::Int => format!("hashint8extended({col}::int8, {s})"),
-        HashClass::Float => format!("hashfloat8extended({col}::float8, {s})"),
+/// A column as hashed on one server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hashed {
+    /// Its name.
+    pub name: String,
+    /// The class both servers use.
+    pub class: HashClass,
+    /// Its built-in (base) type on this server, to call that type's own function.
+    pub builtin_type: Option<String>,
+}
+
+impl Hashed {
+    /// A nullable column of `class` whose type is not known (tests, generic callers).
+    pub fn new(name: &str, class: HashClass) -> Self {
+        Hashed {
+            name: name.to_string(),
+            class,
+            builtin_type: None,
+        }
+    }
+}
+
+/// The SQL expression hashing column `name` of class `class` (never NULL). Widths share
+/// a class because their hash functions agree (int2/int4/int8 and float4/float8 values hash
+/// alike), so each server calls its own type's function without a cast.
+pub fn column_hash(c: &Hashed) -> String {
+    let col = ident(&c.name);
+    let s = seed(&format!("column:{}", c.name));
+    let null = seed(&format!("null:{}", c.name));
+    let ty = c.builtin_type.as_deref().unwrap_or("");
+    let hash = match c.class {
+        HashClass::Int => match ty {
+            "int2" => format!("hashint2extended({col}, {s})"),
+            "int4" => format!("hashint4extended({col}, {s})"),
+            _ => format!("hashint8extended({col}::int8, {s})"),
+        },
+        HashClass::Float => match ty {
+            "float4" => format!("hashfloat4extended({col}, {s})"),
+            _ => format!("hashfloat8extended({col}::float8, {s})"),
+        },
         HashClass::Numeric => format!("hash_numeric_extended({col}, {s})"),
+        HashClass::Text if ty == "text" => format!("hashtextextended({col} COLLATE \"C\", {s})"),
         HashClass::Text => format!("hashtextextended({col}::text COLLATE \"C\", {s})"),
         HashClass::Bpchar => format!("hashbpcharextended({col} COLLATE \"C\", {s})"),
         HashClass::Bool => format!("hashint4extended({col}::int4, {s})"),
@@ -131,26 +164,26 @@ pub fn column_hash(name: &str, class: HashClass) -> String {
         HashClass::Uuid => format!("uuid_hash_extended({col}, {s})"),
         HashClass::Jsonb => format!("jsonb_hash_extended({col}, {s})"),
         HashClass::Timestamp => format!("timestamp_hash_extended({col}, {s})"),
-        HashClass::Timestamptz => {
-            format!("timestamp_hash_extended({col} AT TIME ZONE 'UTC', {s})")
-        }
+        // The session's time zone is UTC: the cast gives the instant in UTC.
+        HashClass::Timestamptz => format!("timestamp_hash_extended({col}::timestamp, {s})"),
         HashClass::Native(f) => format!("{f}({col}, {s})"),
         HashClass::Array(false) => format!("hash_array_extended({col}, {s})"),
         HashClass::Array(true) => format!("hash_array_extended({col} COLLATE \"C\", {s})"),
         HashClass::AsText => format!("hashtextextended({col}::text COLLATE \"C\", {s})"),
     };
+    // Always guarded: a NOT NULL column may still hold NULLs (a NOT VALID constraint).
     format!("coalesce({hash}, {null})")
 }
 
-/// The row hash over `columns` (name, class): XOR of the column hashes, or 0 for a table
-/// without columns.
-pub fn row_hash(columns: &[(String, HashClass)]) -> String {
+/// The row hash over `columns`: XOR of the column hashes, or 0 for a table without
+/// columns.
+pub fn row_hash(columns: &[Hashed]) -> String {
     if columns.is_empty() {
         return "0::int8".into();
     }
     columns
         .iter()
-        .map(|(name, class)| column_hash(name, *class))
+        .map(column_hash)
         .collect::<Vec<_>>()
         .join(" # ")
 }
@@ -202,7 +235,7 @@ pub fn table_query(
     tag: usize,
     schema: &str,
     table: &str,
-    columns: &[(String, HashClass)],
+    columns: &[Hashed],
     chunk: Chunk,
 ) -> String {
     format!(
@@ -259,8 +292,16 @@ mod tests {
 
     #[test]
     fn null_and_empty_hash_differently_and_names_seed_columns() {
-        let e = column_hash("note", HashClass::Text);
-        assert!(e.starts_with("coalesce(hashtextextended(\"note\"::text COLLATE \"C\", "));
+        let e = column_hash(&Hashed::new("note", HashClass::Text));
+        assert!(
+            e.starts_with("coalesce(hashtextextended(\"note\"::text COLLATE \"C\", "),
+            "{e}"
+        );
+        let n = Hashed {
+            builtin_type: Some("int4".into()),
+            ..Hashed::new("n", HashClass::Int)
+        };
+        assert!(column_hash(&n).starts_with("coalesce(hashint4extended(\"n\", "));
         assert_ne!(seed("column:a"), seed("column:b"));
         assert_ne!(seed("column:note"), seed("null:note"));
     }

@@ -3,7 +3,7 @@
 //! snapshot; only one line per table travels back. Then schema objects, sequences and
 //! tables are compared and every difference is named.
 
-use super::checksum::{common_class, large_objects_query, table_query, Chunk, HashClass};
+use super::checksum::{common_class, large_objects_query, table_query, Chunk, HashClass, Hashed};
 use super::compare::{self, TableTallies};
 use super::endpoint::Endpoint;
 use super::error::PgError;
@@ -24,7 +24,10 @@ pub struct VerifyOptions {
     pub jobs: usize,
     /// Tables larger than this are split into page ranges across sessions (PostgreSQL 14+).
     pub split_bytes: u64,
-    /// All sessions of a server read one exported snapshot (a consistent instant).
+    /// All sessions of a server read one exported snapshot (a consistent instant). The
+    /// snapshot is held by one more session per server for the whole verification: run
+    /// verifications through one executor one at a time (it opens at most 8 sessions per
+    /// host, and many waiting snapshot holders could take them all).
     pub consistent: bool,
 }
 
@@ -260,10 +263,20 @@ async fn checksums(
             });
             continue;
         }
-        let bytes = side
-            .inventory
-            .relation(&it.schema, &it.name)
-            .map_or(0, |r| r.bytes);
+        let rel = side.inventory.relation(&it.schema, &it.name);
+        let bytes = rel.map_or(0, |r| r.bytes);
+        let columns: Vec<Hashed> = it
+            .columns
+            .iter()
+            .map(|(name, class)| {
+                let own = rel.and_then(|r| r.columns.iter().find(|c| &c.name == name));
+                Hashed {
+                    name: name.clone(),
+                    class: *class,
+                    builtin_type: own.and_then(|c| c.builtin_type.clone()),
+                }
+            })
+            .collect();
         let parts = if split_ok && options.split_bytes > 0 {
             bytes.div_ceil(options.split_bytes).min(options.jobs as u64)
         } else {
@@ -271,7 +284,7 @@ async fn checksums(
         };
         for chunk in Chunk::split(bytes / block + 1, parts) {
             units.push(Unit {
-                query: table_query(tag, &it.schema, &it.name, &it.columns, chunk),
+                query: table_query(tag, &it.schema, &it.name, &columns, chunk),
                 cost: bytes / parts.max(1) + block,
             });
         }

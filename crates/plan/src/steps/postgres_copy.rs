@@ -31,7 +31,8 @@ pub struct PostgresCopyStep {
     #[serde(default)]
     pub no_privileges: bool,
     /// Tables larger than this many MB are split into page ranges copied in parallel
-    /// (default 512; 0 never splits; sources on PostgreSQL 14+).
+    /// (default 4096; 0 never splits; sources on PostgreSQL 14+). Split parts load in parallel
+    /// but without `COPY FREEZE`: worth it for tables much larger than the others.
     pub split_mb: Option<u64>,
     /// `ANALYZE` each table once built (default true).
     pub analyze: Option<bool>,

@@ -51,17 +51,20 @@ pub struct CopyOptions {
     pub analyze: bool,
     /// `maintenance_work_mem` for index builds.
     pub maintenance_work_mem: String,
+    /// Stream tables whose columns all allow it in COPY's binary format.
+    pub binary: bool,
 }
 
 impl Default for CopyOptions {
     fn default() -> Self {
         CopyOptions {
             jobs: 4,
-            split_bytes: 512 << 20,
+            split_bytes: 4 << 30,
             no_owner: false,
             no_privileges: false,
             analyze: true,
             maintenance_work_mem: "256MB".into(),
+            binary: true,
         }
     }
 }
@@ -387,19 +390,18 @@ async fn copy_in_snapshot(
         } else {
             1
         };
+        let columns: Vec<&inventory::Column> =
+            rel.columns.iter().filter(|c| !c.generated).collect();
+        let binary = options.binary && columns.iter().all(|c| stream::binary_safe(c));
         for chunk in Chunk::split(rel.bytes / 8192 + 1, parts) {
             units.push(DataUnit {
                 table: t,
                 schema: rel.schema.clone(),
                 name: rel.name.clone(),
-                columns: rel
-                    .columns
-                    .iter()
-                    .filter(|c| !c.generated)
-                    .map(|c| c.name.clone())
-                    .collect(),
+                columns: columns.iter().map(|c| c.name.clone()).collect(),
                 chunk,
                 cost: rel.bytes / parts.max(1) + 8192,
+                binary,
             });
         }
         let mine: Vec<usize> = post

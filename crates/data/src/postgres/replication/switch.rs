@@ -19,7 +19,6 @@ use super::super::error::PgError;
 use super::super::live::LiveSession;
 use super::super::session::{copy_query, run_sql, tool_error};
 use super::super::sql::{ident, literal};
-use super::super::tools::major_of;
 use super::{conninfo, lag, parse_marker, sides, subscription_exists, Progress, SyncOptions};
 use cutover_exec::{Command, Executor};
 use std::time::{Duration, Instant};
@@ -74,6 +73,15 @@ pub struct SwitchReport {
 
 const REVERSE: &str = "cutover_reverse";
 
+/// The WAL position covering every commit made so far: the *insert* position, since commits
+/// acknowledged under `synchronous_commit = off` may not be written or flushed yet (and only
+/// flushed WAL reaches subscribers). A synchronous commit of a WAL-logged record of our own
+/// (a logical message, allowed to superusers) flushes everything before it at once, instead
+/// of waiting for the WAL writer (up to `wal_writer_delay`).
+const COMMITTED_POSITION: &str = "SET synchronous_commit = on;
+DO $$ BEGIN PERFORM pg_logical_emit_message(true, 'cutover', 'freeze'); EXCEPTION WHEN insufficient_privilege THEN NULL; END $$;
+SELECT pg_current_wal_insert_lsn();";
+
 /// Switches from `source` to `target`.
 pub async fn switch(
     exec: &Executor,
@@ -95,9 +103,15 @@ pub async fn switch(
     let mut src = LiveSession::open(exec, source).await?;
     let mut tgt = LiveSession::open(exec, target).await?;
     let t0 = Instant::now();
-    let frozen = freeze(exec, &mut src, source, options, major_of(s.source_version)).await?;
+    let frozen = match freeze(exec, &mut src, source, options).await {
+        Ok(n) => n,
+        Err(e) => {
+            let _ = thaw(exec, &mut src, source, options).await;
+            return Err(e);
+        }
+    };
     let inside = async {
-        let lsn = src.value("SELECT pg_current_wal_lsn();").await?;
+        let lsn = flushed_position(&mut src).await?;
         let catch_up = wait_confirmed(&mut src, sub, &lsn, options.max_wait).await?;
         let setvals = src.query(&advance_sequences_sql()).await?.join("\n");
         Ok::<_, PgError>((lsn, catch_up, setvals))
@@ -240,7 +254,6 @@ async fn freeze(
     src: &mut LiveSession,
     source: &Endpoint,
     options: &SwitchOptions,
-    major: u32,
 ) -> Result<u64, PgError> {
     match &options.freeze {
         Freeze::Command { freeze, .. } => {
@@ -257,24 +270,35 @@ async fn freeze(
                     ident(&source.user)
                 ));
             }
-            // Ended sessions finish any commit in flight before they exit: wait for them,
-            // so that the WAL position read next covers every committed write.
-            let wait = if major >= 13 {
-                "pg_terminate_backend(pid, 5000)"
-            } else {
-                "pg_terminate_backend(pid)"
-            };
-            sql.push_str(&format!(
-                "SELECT count({wait}) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend';"
-            ));
-            let ended = src.query(&sql).await?;
-            if major < 13 {
-                tokio::time::sleep(Duration::from_millis(200)).await;
+            // Every client session is signalled at once, then waited for: an ended session
+            // finishes a commit in flight before it exits, and the WAL position read next
+            // must cover every committed write. (pg_terminate_backend's own wait polls every
+            // 100 ms, per session.)
+            sql.push_str(
+                "SELECT coalesce(array_agg(pid), '{}') FROM (SELECT pid, pg_terminate_backend(pid) FROM pg_stat_activity
+                   WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend') t;",
+            );
+            let pids = src.query(&sql).await?.last().cloned().unwrap_or_default();
+            let ended = pids
+                .trim_matches(|c| c == '{' || c == '}')
+                .split(',')
+                .filter(|p| !p.trim().is_empty())
+                .count() as u64;
+            let alive = format!(
+                "SELECT count(*) FROM pg_stat_activity WHERE pid = ANY({}::int[]);",
+                literal(pids.trim())
+            );
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while ended > 0 && src.value(&alive).await? != "0" {
+                if Instant::now() > deadline {
+                    return Err(PgError::precondition(
+                        "client sessions on the source did not end within 10 s of being terminated",
+                        "look for stuck sessions in pg_stat_activity on the source, then switch again",
+                    ));
+                }
+                tokio::time::sleep(Duration::from_millis(2)).await;
             }
-            Ok(ended
-                .last()
-                .and_then(|l| l.trim().parse().ok())
-                .unwrap_or(0))
+            Ok(ended)
         }
     }
 }
@@ -299,6 +323,15 @@ async fn thaw(
             Ok(())
         }
     }
+}
+
+/// [`COMMITTED_POSITION`]'s answer (its last line).
+async fn flushed_position(session: &mut LiveSession) -> Result<String, PgError> {
+    let lines = session.query(COMMITTED_POSITION).await?;
+    Ok(lines
+        .last()
+        .map(|l| l.trim().to_string())
+        .unwrap_or_default())
 }
 
 /// Polls the source's slot until the target confirmed `lsn`; returns the seconds waited.
@@ -381,7 +414,7 @@ pub async fn undo_switch(
     let mut done = Vec::new();
     if subscription_exists(exec, source, REVERSE).await? {
         let mut tgt = LiveSession::open(exec, target).await?;
-        let lsn = tgt.value("SELECT pg_current_wal_lsn();").await?;
+        let lsn = flushed_position(&mut tgt).await?;
         wait_confirmed(
             &mut tgt,
             REVERSE,
