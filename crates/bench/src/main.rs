@@ -3,8 +3,8 @@
 //! lab hosts, and prints both figures and their ratio. Run with `scripts/bench.sh [NAME]`.
 
 mod checks;
-mod postgres;
 mod files;
+mod postgres;
 mod table;
 mod traffic;
 

@@ -134,6 +134,19 @@ fn copy_options() -> CopyOptions {
     o
 }
 
+/// The verifier's options: defaults, or `CUTOVER_BENCH_PG_VJOBS`, `CUTOVER_BENCH_PG_VSPLIT_MB`.
+fn verify_options() -> VerifyOptions {
+    let env = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<u64>().ok());
+    let mut o = VerifyOptions::default();
+    if let Some(j) = env("CUTOVER_BENCH_PG_VJOBS") {
+        o.jobs = j as usize;
+    }
+    if let Some(mb) = env("CUTOVER_BENCH_PG_VSPLIT_MB") {
+        o.split_bytes = mb << 20;
+    }
+    o
+}
+
 /// Seconds `f` takes.
 async fn timed<T, F: std::future::Future<Output = anyhow::Result<T>>>(
     f: F,
@@ -192,8 +205,10 @@ async fn run_async() -> anyhow::Result<Vec<Row>> {
     // CUTOVER_BENCH_PG=copy,verify,switch runs only those parts (verify needs copy's result).
     let parts = std::env::var("CUTOVER_BENCH_PG").unwrap_or_else(|_| "copy,verify,switch".into());
     let mut rows = Vec::new();
-    if parts.contains("copy") || parts.contains("verify") {
+    if parts.contains("copy") {
         rows.extend(copy_bench(&ex, &new, &old_addr).await?);
+    } else if parts.contains("verify") {
+        ours_direct(&ex, &new, &old_addr).await?;
     }
     if parts.contains("verify") {
         rows.extend(verify_bench(&ex, &old_addr).await?);
@@ -400,10 +415,9 @@ async fn verify_bench(ex: &Executor, old_addr: &str) -> anyhow::Result<Vec<Row>>
         x?;
         y?;
         bases.push(s);
-        let (s, r) = timed(async {
-            Ok(verify(ex, &source, &target, &VerifyOptions::default(), &|_| {}).await?)
-        })
-        .await?;
+        let (s, r) =
+            timed(async { Ok(verify(ex, &source, &target, &verify_options(), &|_| {}).await?) })
+                .await?;
         ourses.push(s);
         proof = Some(r);
     }

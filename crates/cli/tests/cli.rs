@@ -8,12 +8,14 @@ mod files;
 
 #[path = "cli/apply.rs"]
 mod apply;
+#[path = "cli/dns_resume.rs"]
+mod dns_resume;
 #[path = "cli/gates.rs"]
 mod gates;
-#[path = "cli/postgres.rs"]
-mod postgres;
 #[path = "cli/hostkeys.rs"]
 mod hostkeys;
+#[path = "cli/postgres.rs"]
+mod postgres;
 #[path = "cli/resume.rs"]
 mod resume;
 #[path = "cli/rollback.rs"]
@@ -22,7 +24,5 @@ mod rollback;
 mod secrets;
 #[path = "cli/soak.rs"]
 mod soak;
-#[path = "cli/dns_resume.rs"]
-mod dns_resume;
 #[path = "cli/traffic.rs"]
 mod traffic;

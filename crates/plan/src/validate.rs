@@ -59,7 +59,12 @@ pub fn validate(plan: &Plan, declared: &Declared, src: &str, p: &mut Problems) {
     crate::traffic::validate(plan, p);
     let mut step_ids: BTreeMap<&str, Span> = BTreeMap::new();
     let host_names: Vec<&str> = plan.hosts.iter().map(|h| h.name.value.as_str()).collect();
-    let base = Checker { plan, declared, host_names: &host_names, owner: "" };
+    let base = Checker {
+        plan,
+        declared,
+        host_names: &host_names,
+        owner: "",
+    };
     crate::checks::validate::section(&base, p);
     for (_, step) in plan.steps() {
         if let Some(first) = step_ids.insert(&step.id.value, step.id.span) {

@@ -345,19 +345,56 @@ async fn a_mariadb_query_value_through_the_client_on_the_host() {
         ))
         .unwrap();
     let started = Instant::now();
-    while new.exec(&format!("test -S {d}/sock")).map(|o| !o.status.success()).unwrap_or(true) {
-        assert!(started.elapsed() < Duration::from_secs(20), "mariadbd did not start");
+    while new
+        .exec(&format!("test -S {d}/sock"))
+        .map(|o| !o.status.success())
+        .unwrap_or(true)
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "mariadbd did not start"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     let exec = executor(&lab);
-    let env = ProbeEnv { client: Default::default(), exec: Some(exec.clone()) };
-    let args = ["-S".to_string(), format!("{d}/sock"), "-u".into(), "root".into()];
-    let mut q = HostProbe::mysql("new", None, &args, "select count(*) from mysql.user where user = 'root'", vec![]);
+    let env = ProbeEnv {
+        client: Default::default(),
+        exec: Some(exec.clone()),
+    };
+    let args = [
+        "-S".to_string(),
+        format!("{d}/sock"),
+        "-u".into(),
+        "root".into(),
+    ];
+    let mut q = HostProbe::mysql(
+        "new",
+        None,
+        &args,
+        "select count(*) from mysql.user where user = 'root'",
+        vec![],
+    );
     q.expect = Some(parse_predicate(">= 1").unwrap());
     let o = NamedProbe::new("mysql", Probe::Host(q)).run(&env).await;
     assert!(o.ok, "{o:?}");
-    let o = NamedProbe::new("mysql", Probe::Host(HostProbe::mysql("new", None, &args, "select * from nowhere.t", vec![]))).run(&env).await;
-    assert!(!o.ok && o.failures[0].contains("ERROR 1146 (42S02) at line 1: Table 'nowhere.t' doesn't exist"), "{o:?}");
+    let o = NamedProbe::new(
+        "mysql",
+        Probe::Host(HostProbe::mysql(
+            "new",
+            None,
+            &args,
+            "select * from nowhere.t",
+            vec![],
+        )),
+    )
+    .run(&env)
+    .await;
+    assert!(
+        !o.ok
+            && o.failures[0]
+                .contains("ERROR 1146 (42S02) at line 1: Table 'nowhere.t' doesn't exist"),
+        "{o:?}"
+    );
     exec.disconnect_all().await;
     let _ = child.kill();
     let _ = child.wait();

@@ -201,7 +201,11 @@ fn a_soak_rolls_the_switch_back_when_the_new_app_starts_failing() {
     assert!(get(s.front.listen, "/").contains("hello from old"));
     // The automatic rollback is over: the run stands failed at the soak, not "rolling back".
     let status = Run(cutover(&plan_path, &["status", "--json"]).output().unwrap()).expect(0);
-    assert!(status.stdout().contains("\"state\": \"failed\""), "{}", status.stdout());
+    assert!(
+        status.stdout().contains("\"state\": \"failed\""),
+        "{}",
+        status.stdout()
+    );
     drop(s.old_app);
 }
 

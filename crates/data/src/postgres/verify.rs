@@ -23,6 +23,9 @@ pub struct VerifyOptions {
     /// Parallel sessions per server.
     pub jobs: usize,
     /// Tables larger than this are split into page ranges across sessions (PostgreSQL 14+).
+    /// High by default: below it, PostgreSQL's own parallel query splits a table's scan
+    /// at less cost (measured: 8 M rows in two tables verified in 1.9 s whole, 2.6-3 s in
+    /// 256 MB ranges).
     pub split_bytes: u64,
     /// All sessions of a server read one exported snapshot (a consistent instant). The
     /// snapshot is held by one more session per server for the whole verification: run
@@ -35,7 +38,7 @@ impl Default for VerifyOptions {
     fn default() -> Self {
         VerifyOptions {
             jobs: 4,
-            split_bytes: 256 << 20,
+            split_bytes: 8 << 30,
             consistent: true,
         }
     }

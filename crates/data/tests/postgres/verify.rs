@@ -22,12 +22,15 @@ fn set(items: &[(&str, &str, &str)]) -> BTreeSet<(String, String, String)> {
 
 /// One damaged copy per mutation (databases cloned from one reference copy), all verified
 /// against the source at once.
+/// A damaging statement and the differences (object kind, name, finding) it must cause.
+type Mutation<'a> = (&'a str, &'a [(&'a str, &'a str, &'a str)]);
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_mutation_is_detected_and_named() {
     let (lab, old, new) = servers(16, 18, false);
     seed(&old, "app");
     reference_copy(&old, &new, "app");
-    let mutations: &[(&str, &[(&str, &str, &str)])] = &[
+    let mutations: &[Mutation] = &[
         (
             "UPDATE accounts SET name = name || '!' WHERE id = 7",
             &[("table", "accounts", "content differs")],

@@ -2,17 +2,17 @@
 //! section, chosen here by the step's kind.
 
 mod approve;
-mod files_sync;
-mod files_verify;
 pub(crate) mod check;
 mod dns_switch;
 mod dns_ttl;
 mod dns_verify;
+mod files_sync;
+mod files_verify;
 mod pipe;
 mod postgres;
+mod postgres_copy;
 mod postgres_switch;
 mod postgres_sync;
-mod postgres_copy;
 mod postgres_verify;
 mod proxy_switch;
 mod run;
@@ -38,8 +38,14 @@ pub fn runner(kind: &StepKind) -> Box<dyn StepRunner + '_> {
         StepKind::FilesVerify(s) => Box::new(files_verify::FilesVerify(s)),
         StepKind::Check(s) => Box::new(check::Check(s)),
         StepKind::Soak(s) => Box::new(soak::Soak(s)),
-        StepKind::DnsLowerTtl(s) => Box::new(dns_ttl::DnsTtl { step: s, lower: true }),
-        StepKind::DnsRaiseTtl(s) => Box::new(dns_ttl::DnsTtl { step: s, lower: false }),
+        StepKind::DnsLowerTtl(s) => Box::new(dns_ttl::DnsTtl {
+            step: s,
+            lower: true,
+        }),
+        StepKind::DnsRaiseTtl(s) => Box::new(dns_ttl::DnsTtl {
+            step: s,
+            lower: false,
+        }),
         StepKind::DnsSwitch(s) => Box::new(dns_switch::DnsSwitch(s)),
         StepKind::DnsVerify(s) => Box::new(dns_verify::DnsVerify(s)),
         StepKind::ProxySwitch(s) => Box::new(proxy_switch::ProxySwitch(s)),

@@ -1,37 +1,37 @@
 //! Steps: one kind per file, listed in the registry below ([`KINDS`] and [`read_kind`]).
 
 mod approve;
-mod pg_endpoint;
-mod postgres_switch;
-mod postgres_sync;
-mod postgres_copy;
-mod postgres_verify;
-mod files_sync;
-mod files_verify;
 mod check;
 mod dns_switch;
 mod dns_ttl;
 mod dns_verify;
+mod files_sync;
+mod files_verify;
+mod pg_endpoint;
 mod pipe;
+mod postgres_copy;
+mod postgres_switch;
+mod postgres_sync;
+mod postgres_verify;
 mod proxy_switch;
 mod run;
 pub mod soak;
 mod wait;
 
 pub use approve::ApproveStep;
-pub use pg_endpoint::PgEndpoint;
-pub use postgres_switch::{HostCommand, PostgresSwitchStep};
-pub use postgres_sync::PostgresSyncStep;
-pub use postgres_copy::PostgresCopyStep;
-pub use postgres_verify::PostgresVerifyStep;
-pub use files_sync::{FilesSyncStep, TreeRef};
-pub use files_verify::FilesVerifyStep;
 pub use check::CheckStep;
 pub use dns_switch::DnsSwitchStep;
 pub use dns_ttl::DnsTtlStep;
 pub use dns_verify::DnsVerifyStep;
-pub use proxy_switch::ProxySwitchStep;
+pub use files_sync::{FilesSyncStep, TreeRef};
+pub use files_verify::FilesVerifyStep;
+pub use pg_endpoint::PgEndpoint;
 pub use pipe::{PipeEnd, PipeStep};
+pub use postgres_copy::PostgresCopyStep;
+pub use postgres_switch::{HostCommand, PostgresSwitchStep};
+pub use postgres_sync::PostgresSyncStep;
+pub use postgres_verify::PostgresVerifyStep;
+pub use proxy_switch::ProxySwitchStep;
 pub use run::RunStep;
 pub use soak::{LogWatch, SoakStep, Trigger};
 pub use wait::WaitStep;
@@ -44,7 +44,25 @@ use toml_span::value::Value;
 pub const COMMON_FIELDS: &[&str] = &["id", "kind", "description"];
 
 /// Every step kind, in the order `cutover init` documents them.
-pub const KINDS: &[&str] = &["run", "pipe", "approve", "wait", "files.sync", "files.verify", "dns.lower_ttl", "dns.switch", "dns.verify", "dns.raise_ttl", "proxy.switch", "check", "soak", "postgres.verify", "postgres.copy", "postgres.sync", "postgres.switch"];
+pub const KINDS: &[&str] = &[
+    "run",
+    "pipe",
+    "approve",
+    "wait",
+    "files.sync",
+    "files.verify",
+    "dns.lower_ttl",
+    "dns.switch",
+    "dns.verify",
+    "dns.raise_ttl",
+    "proxy.switch",
+    "check",
+    "soak",
+    "postgres.verify",
+    "postgres.copy",
+    "postgres.sync",
+    "postgres.switch",
+];
 
 /// One step of a stage.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
