@@ -21,6 +21,7 @@ pub mod http;
 use http::{Request, Response};
 use serde_json::json;
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -268,10 +269,35 @@ impl Drop for AppProcess {
     }
 }
 
+/// `bin` as the host sees it: a build under a directory the host keeps private (a checkout
+/// in `/tmp` or `/root`) is invisible inside it, so it is copied into the host's lab directory.
+fn visible_on(host: &crate::LabHost, bin: &Path) -> Result<PathBuf, crate::LabError> {
+    if host.fs_path(bin) == bin {
+        return Ok(bin.to_path_buf());
+    }
+    let copy = host.dir.join("bin/cutover-testapp");
+    if !copy.is_file() {
+        let dir = host.dir.join("bin");
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| crate::LabError::io("create directory", &dir, e))?;
+        // Copied aside then renamed: two apps started at once on one host never exec a
+        // half-written file.
+        let partial = dir.join(format!(
+            ".cutover-testapp.{:?}",
+            std::thread::current().id()
+        ));
+        std::fs::copy(bin, &partial)
+            .map_err(|e| crate::LabError::io("copy test app", &partial, e))?;
+        std::fs::rename(&partial, &copy)
+            .map_err(|e| crate::LabError::io("install test app", &copy, e))?;
+    }
+    Ok(copy)
+}
+
 /// Starts the test app on `host` at its address and `port`, named after the host, and waits
 /// until it accepts connections.
 pub fn start_on(host: &crate::LabHost, port: u16) -> Result<AppProcess, crate::LabError> {
-    let bin = binary()?;
+    let bin = visible_on(host, &binary()?)?;
     let addr = std::net::SocketAddr::from((host.address(), port));
     let child = host.spawn(&format!(
         "exec {} --listen {addr} --name {}",
