@@ -3,9 +3,12 @@
 # brings up two SSH hosts (`old` 198.51.100.10 and `new` 198.51.100.20, network namespaces
 # with their own filesystems), seeds an app on `old`, and migrates it to `new` with
 # examples/lab/cutover.toml: preflight, a host-to-host file sync (files.sync), its proof
-# (files.verify: BLAKE3 manifests built on both hosts), an approval gate (approved here by a
+# (files.verify: BLAKE3 manifests built on both hosts), PostgreSQL 16 -> 18 by logical
+# replication while the app writes (postgres.sync), an approval gate (approved here by a
 # second operator process, after a late upload lands on old), the final incremental sync and
-# its proof, a wait, then the report.
+# its proof, the database switch (write freeze, catch-up, sequences) and its proof
+# (postgres.verify), the DNS switch and its propagation, then the report; finally every
+# order the app wrote on old is checked on new and the secrets are checked absent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 started=$(date +%s.%N)
@@ -21,6 +24,11 @@ echo "== lab"
 cutover-lab up --dir "$LAB"
 # DNS for the traffic switch: BIND primary on old, secondary on new (scripts/demo-dns.sh).
 scripts/demo-dns.sh "$LAB"
+# The shop's database: PostgreSQL 16 on old, written to by the app while the run replicates
+# it to PostgreSQL 18 on new (scripts/demo-db.sh). Its password travels like the token below.
+LAB_DB_PASSWORD="db-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+export LAB_DB_PASSWORD
+scripts/demo-db.sh "$LAB"
 # A fresh demo each time: forget the previous run and reset both hosts.
 rm -f examples/lab/cutover.journal.db examples/lab/cutover.journal.db-* examples/lab/cutover.journal.db.lock
 cutover-lab exec --dir "$LAB" new -- 'rm -rf /srv/app'
@@ -66,9 +74,21 @@ if grep -qF "$TSIG_SECRET" examples/lab/cutover.journal.db* || cutover -f "$PLAN
   echo "demo: the TSIG secret leaked into the journal or report" >&2
   exit 1
 fi
-if grep -q "$LAB_APP_TOKEN" examples/lab/cutover.journal.db* || cutover -f "$PLAN" report --json | grep -q "$LAB_APP_TOKEN"; then
-  echo "demo: the secret leaked into the journal or report" >&2
+# Every order the app wrote on old and PostgreSQL acknowledged, up to the freeze, is on new.
+cutover-lab exec --dir "$LAB" old -- 'sort -u /tmp/acked-orders' > "$LAB/acked-orders"
+cutover-lab exec --dir "$LAB" new -- "runuser -u postgres -- /opt/cutover/pg/18/bin/psql -X -At -h /var/lib/postgresql/cutover-18-5432 -d shop -c 'SELECT id FROM orders'" | sort -u > "$LAB/orders-on-new"
+acked=$(wc -l < "$LAB/acked-orders")
+missing=$(comm -23 "$LAB/acked-orders" "$LAB/orders-on-new" | wc -l)
+echo "orders written on old during the run and acknowledged: $acked; missing on new: $missing"
+if [ "$acked" -lt 10 ] || [ "$missing" -ne 0 ]; then
+  echo "demo: acknowledged writes were lost (or the app never wrote)" >&2
   exit 1
 fi
+for secret in "$LAB_APP_TOKEN" "$LAB_DB_PASSWORD"; do
+  if grep -qF "$secret" examples/lab/cutover.journal.db* || cutover -f "$PLAN" report --json | grep -qF "$secret"; then
+    echo "demo: a secret leaked into the journal or report" >&2
+    exit 1
+  fi
+done
 printf '\n== demo finished in %.1f s (lab left up: `cutover-lab down --dir %s` removes it)\n' \
   "$(awk -v a="$started" -v b="$(date +%s.%N)" 'BEGIN { print b - a }')" "$LAB"

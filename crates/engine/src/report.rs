@@ -50,6 +50,17 @@ pub struct TimelineEntry {
     pub event: Event,
 }
 
+/// A proof's full output (a `*.verify` step's table of counts and checksums on both sides).
+#[derive(Debug, Clone, Serialize)]
+pub struct ProofReport {
+    /// The verifying step.
+    pub step: String,
+    /// Where it ran.
+    pub host: String,
+    /// The verifier's own rendering, as it printed it.
+    pub text: String,
+}
+
 /// The whole report.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
@@ -69,6 +80,8 @@ pub struct Report {
     pub steps: Vec<StepReport>,
     /// Approvals.
     pub approvals: Vec<ApprovalReport>,
+    /// The latest output of every verification step.
+    pub proofs: Vec<ProofReport>,
     /// Every event.
     pub timeline: Vec<TimelineEntry>,
 }
@@ -133,10 +146,43 @@ pub fn report(plan_path: &std::path::Path, run_id: Option<&str>) -> Result<Repor
             .outcome
             .clone()
             .unwrap_or_else(|| "in progress".into()),
+        proofs: proofs(&session.plan, &records),
         steps,
         approvals,
         timeline: records.iter().map(timeline_entry).collect(),
     })
+}
+
+/// The last command output of each `*.verify` step, in plan order.
+fn proofs(plan: &cutover_plan::Plan, records: &[Record]) -> Vec<ProofReport> {
+    plan.steps()
+        .filter(|(_, step)| step.kind.name().ends_with(".verify"))
+        .filter_map(|(_, step)| {
+            records.iter().rev().find_map(|r| match &r.event {
+                Event::CommandFinished {
+                    step: id,
+                    host,
+                    stdout,
+                    ..
+                } if *id == step.id.value && !stdout.trim().is_empty() => Some(ProofReport {
+                    step: id.clone(),
+                    host: host.clone(),
+                    text: stdout.clone(),
+                }),
+                _ => None,
+            })
+        })
+        .collect()
+}
+
+/// A measured value as people read it: whole above 100, else four decimals at most.
+fn figure(v: f64) -> String {
+    if v.fract() == 0.0 || v.abs() >= 100.0 {
+        format!("{v:.0}")
+    } else {
+        let s = format!("{v:.4}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    }
 }
 
 fn timeline_entry(r: &Record) -> TimelineEntry {
@@ -179,8 +225,22 @@ impl Report {
         if !measured.is_empty() {
             m += "\n## Measurements\n\n| step | measure | value | unit |\n|---|---|---|---|\n";
             for (s, x) in measured {
-                m += &format!("| {} | {} | {} | {} |\n", s.id, x.name, x.value, x.unit);
+                m += &format!(
+                    "| {} | {} | {} | {} |\n",
+                    s.id,
+                    cell(&x.name),
+                    figure(x.value),
+                    x.unit
+                );
             }
+        }
+        for p in &self.proofs {
+            m += &format!(
+                "\n## Proof: {} ({})\n\n```text\n{}\n```\n",
+                p.step,
+                p.host,
+                p.text.trim_end()
+            );
         }
         if !self.approvals.is_empty() {
             m += "\n## Approvals\n\n| gate | by | at | comment |\n|---|---|---|---|\n";
@@ -250,7 +310,7 @@ fn detail(e: &Event) -> String {
         ),
         Event::Measured {
             name, value, unit, ..
-        } => format!("{name} = {value} {unit}"),
+        } => format!("{name} = {} {unit}", figure(*value)),
         Event::RunFinished { outcome } => outcome.clone(),
         Event::RollbackFinished { undone } => format!("undone: {}", undone.join(", ")),
         Event::PlanChanged { .. } | Event::StepRolledBack { .. } => String::new(),

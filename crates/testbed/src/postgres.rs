@@ -307,6 +307,29 @@ impl PgServer {
         })
     }
 
+    /// Leaves the server running after this value is gone (`cutover-lab pg`: the demo's
+    /// servers outlive the command that started them; the lab's teardown kills them).
+    pub fn keep_running(mut self) {
+        self.stopped = true;
+    }
+
+    /// Stops a server a previous run left on `host` at `major`/`port` and deletes its data
+    /// directory, so the next [`PgServer::start`] begins from `initdb`.
+    pub fn remove(host: &LabHost, major: u32, port: u16) -> Result<(), LabError> {
+        let data_dir = format!("/var/lib/postgresql/cutover-{major}-{port}");
+        let pg_ctl = pg_bin(major).join("pg_ctl").display().to_string();
+        let script = format!(
+            "if [ -f {d}/postmaster.pid ]; then runuser -u postgres -- {ctl} -D {d} -m immediate -w stop >/dev/null 2>&1 || true; fi; rm -rf {d} {d}.log",
+            d = sh_quote(&data_dir),
+            ctl = sh_quote(&pg_ctl),
+        );
+        run::run_ok(
+            &mut host.command(&script),
+            &format!("remove PostgreSQL {major} on host {}", host.name),
+        )
+        .map(drop)
+    }
+
     /// Stops the server (fast shutdown), keeping its data directory.
     pub fn stop(&mut self) -> Result<(), LabError> {
         self.stopped = true;

@@ -153,7 +153,7 @@ impl VerifyReport {
             self.sequences.len()
         );
         match self.failures().count() {
-            0 => format!("{what}: source and target match ({:.1}s)", self.seconds),
+            0 => format!("{what}: source and target match"),
             n => format!(
                 "{what}: {n} difference(s), first: {}",
                 self.failures()
@@ -243,7 +243,7 @@ impl VerifyReport {
             .collect();
         out.push('\n');
         out.push_str(&table(&["objects", "source", "target"], &rows));
-        let _ = writeln!(out, "\n{}", self.summary());
+        let _ = writeln!(out, "\n{} ({:.1}s)", self.summary(), self.seconds);
         out
     }
 }

@@ -1,10 +1,10 @@
 //! `cutover-lab`: the canonical demo lab (slot 0) from the command line. `up` builds hosts `old`
 //! (198.51.100.10) and `new` (198.51.100.20) that outlive the command, `status` checks them,
-//! `exec` runs a command inside one, `down` removes them.
+//! `pg` starts a PostgreSQL server in one, `exec` runs a command inside one, `down` removes them.
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
-use cutover_testbed::{Lab, LabBuilder};
+use cutover_testbed::{Lab, LabBuilder, PgOptions, PgServer};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -41,6 +41,28 @@ enum Cmd {
         #[arg(long)]
         dir: PathBuf,
     },
+    /// Start a fresh PostgreSQL server inside a host (any previous one at that major and port
+    /// is removed first); it keeps running until `down`. The superuser `postgres` gets the
+    /// password in the environment variable named by --password-env (read here, passed to
+    /// psql on stdin: never on a command line).
+    Pg {
+        /// The directory given to `up`.
+        #[arg(long)]
+        dir: PathBuf,
+        /// The host (old, new, ...).
+        host: String,
+        /// The major version (a toolset in /opt/cutover/pg/MAJOR).
+        #[arg(long)]
+        major: u32,
+        #[arg(long, default_value_t = 5432)]
+        port: u16,
+        /// wal_level = logical, with replication slots and senders (publisher side).
+        #[arg(long)]
+        logical: bool,
+        /// The environment variable holding the superuser's password.
+        #[arg(long, value_name = "VAR")]
+        password_env: Option<String>,
+    },
     /// Run a shell command inside a host (its network and mount namespaces), like ssh would.
     Exec {
         /// The directory given to `up`.
@@ -75,6 +97,39 @@ fn run(command: Cmd) -> Result<i32> {
             Ok(0)
         }
         Cmd::Status { dir } => status(&dir),
+        Cmd::Pg {
+            dir,
+            host,
+            major,
+            port,
+            logical,
+            password_env,
+        } => {
+            let lab = Lab::attach(&dir)?;
+            let target = lab.try_host(&host)?;
+            PgServer::remove(target, major, port)?;
+            let options = PgOptions {
+                logical,
+                ..PgOptions::default()
+            };
+            let server = PgServer::start(target, major, port, options)?;
+            if let Some(var) = password_env {
+                let password = std::env::var(&var)
+                    .with_context(|| format!("--password-env {var}: the variable is not set"))?;
+                let literal = password.replace('\'', "''");
+                server.psql(
+                    "postgres",
+                    &format!("ALTER ROLE postgres PASSWORD '{literal}'"),
+                )?;
+            }
+            println!(
+                "PostgreSQL {major} on {host} at {}:{port} (data {})",
+                target.address(),
+                server.data_dir()
+            );
+            server.keep_running();
+            Ok(0)
+        }
         Cmd::Exec { dir, host, command } => {
             let lab = Lab::attach(&dir)?;
             let target = lab.try_host(&host)?;
