@@ -10,6 +10,8 @@ mod files;
 mod apply;
 #[path = "cli/dns_resume.rs"]
 mod dns_resume;
+#[path = "cli/downtime.rs"]
+mod downtime;
 #[path = "cli/gates.rs"]
 mod gates;
 #[path = "cli/hostkeys.rs"]

@@ -271,7 +271,7 @@ impl Runner<'_> {
         let started = Instant::now();
         let mut cancel = self.cancel.clone();
         let outcome = tokio::select! {
-            r = self.drive(&ctx, interrupted) => r,
+            r = crate::downtime::around(&ctx, self.drive(&ctx, interrupted)) => r,
             _ = cancel.changed() => Err(EngineError::Interrupted { step: id.to_string() }),
         };
         match outcome {

@@ -6,6 +6,7 @@ pub mod apply;
 pub mod approve;
 pub mod check;
 pub mod context;
+mod downtime;
 pub mod error;
 pub mod hosts;
 mod pin;

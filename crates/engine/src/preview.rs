@@ -60,12 +60,23 @@ pub fn preview(plan_path: &std::path::Path) -> Result<Preview, EngineError> {
                 Some(s) => status_name(&s.status),
                 None => "pending".to_string(),
             };
+            let mut changes = runner(&step.kind).plan(&values)?;
+            if let Some(d) = &session.plan.downtime {
+                if d.covers(&step.id.value, step.kind.name()) {
+                    changes.push(format!(
+                        "downtime prober: check `{}` every {} during the step and {} after it",
+                        d.check.value,
+                        humantime::format_duration(d.interval()),
+                        humantime::format_duration(d.settle())
+                    ));
+                }
+            }
             steps.push(StepPreview {
                 id: step.id.value.clone(),
                 kind: step.kind.name().into(),
                 description: step.description.clone(),
                 status,
-                changes: runner(&step.kind).plan(&values)?,
+                changes,
             });
         }
         stages.push(StagePreview {

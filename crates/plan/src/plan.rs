@@ -38,6 +38,8 @@ pub struct Plan {
     #[serde(default)]
     #[schemars(with = "BTreeMap<String, Check>")]
     pub checks: Vec<Check>,
+    /// The downtime prober run while traffic moves: `[downtime]`.
+    pub downtime: Option<crate::checks::downtime::Downtime>,
     /// DNS providers, by name: `[dns.example]`, used by the `dns.*` steps.
     #[serde(default)]
     #[schemars(with = "BTreeMap<String, crate::traffic::DnsProvider>")]
@@ -93,6 +95,7 @@ impl Plan {
         "dns",
         "proxies",
         "checks",
+        "downtime",
         "stages",
     ];
 
@@ -153,6 +156,9 @@ impl Plan {
             .take_raw("checks")
             .map(|mut v| named_table(&mut v, "`checks`", p, Check::read))
             .unwrap_or_default();
+        let downtime = f
+            .take_raw("downtime")
+            .and_then(|mut v| crate::checks::downtime::Downtime::read(&mut v, p));
         let stages = match f.take_raw("stages") {
             Some(mut v) => match v.take() {
                 ValueInner::Array(items) => items
@@ -193,6 +199,7 @@ impl Plan {
             dns,
             proxies,
             checks,
+            downtime,
             stages,
             dir,
         })

@@ -66,6 +66,7 @@ pub fn validate(plan: &Plan, declared: &Declared, src: &str, p: &mut Problems) {
         owner: "",
     };
     crate::checks::validate::section(&base, p);
+    crate::checks::downtime::validate(plan, p);
     for (_, step) in plan.steps() {
         if let Some(first) = step_ids.insert(&step.id.value, step.id.span) {
             p.push(duplicate("step id", &step.id, first, src));

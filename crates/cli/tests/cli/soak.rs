@@ -35,7 +35,7 @@ fn control(app: SocketAddr, action: &str) {
     assert!(out.contains("200"), "{out}");
 }
 
-fn plan(lab: &Lab, front: SocketAddr, soak: &str) -> String {
+pub(crate) fn plan(lab: &Lab, front: SocketAddr, soak: &str) -> String {
     let (old, new) = (lab.host("old").address(), lab.host("new").address());
     format!(
         r#"name = "soak-test"
@@ -98,21 +98,21 @@ interval = "1s"
     )
 }
 
-fn cutover(plan: &Path, args: &[&str]) -> Command {
+pub(crate) fn cutover(plan: &Path, args: &[&str]) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_cutover"));
     c.arg("-f").arg(plan).args(args).env("NO_COLOR", "1");
     c
 }
 
-struct Setup {
-    lab: Lab,
-    dir: tempfile::TempDir,
-    old_app: cutover_testbed::app::AppProcess,
-    new_app: cutover_testbed::app::AppProcess,
-    front: cutover_testbed::proxy::Proxy,
+pub(crate) struct Setup {
+    pub(crate) lab: Lab,
+    pub(crate) dir: tempfile::TempDir,
+    pub(crate) old_app: cutover_testbed::app::AppProcess,
+    pub(crate) new_app: cutover_testbed::app::AppProcess,
+    pub(crate) front: cutover_testbed::proxy::Proxy,
 }
 
-fn setup() -> Setup {
+pub(crate) fn setup() -> Setup {
     let lab = Lab::start().unwrap();
     let old_app = cutover_testbed::app::start_on(lab.host("old"), 8080).unwrap();
     let new_app = cutover_testbed::app::start_on(lab.host("new"), 8080).unwrap();

@@ -2,6 +2,7 @@
 //! One kind per probe: `http`, `tcp`, `dns`, `command`, `postgres`, `mysql`, `redis`, `smoke`.
 
 pub mod assert;
+pub mod downtime;
 mod http;
 mod probes;
 pub(crate) mod validate;

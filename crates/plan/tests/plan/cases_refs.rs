@@ -29,6 +29,23 @@ macro_rules! step {
 const MODES: &str = "use exactly one of: `duration = \"30s\"`, `until = \"2026-12-01T10:00:00Z\"`, or `after = \"STEP\"` with `delay = \"48h\"`";
 
 pub const CASES: &[Case] = &[
+    // --- [downtime] ---
+    Case {
+        name: "downtime naming an unknown check and step",
+        plan: step!("kind = \"run\"\nhosts = [\"old\"]\ncommand = \"true\"\n[checks.site]\nkind = \"tcp\"\naddress = \"127.0.0.1:80\"\n[downtime]\ncheck = \"sit\"\nsteps = [\"b\", \"a\"]\n"),
+        expect: &[
+            ("cutover.toml:19:10: [downtime] names unknown check `sit`", Some("did you mean `site`?")),
+            ("cutover.toml:20:11: [downtime] names unknown step `b`", Some("did you mean `a`?")),
+        ],
+    },
+    Case {
+        name: "downtime probing too often, with an unknown field",
+        plan: step!("kind = \"run\"\nhosts = [\"old\"]\ncommand = \"true\"\n[checks.site]\nkind = \"tcp\"\naddress = \"127.0.0.1:80\"\n[downtime]\ncheck = \"site\"\ninterval = \"1ms\"\nsetle = \"1s\"\n"),
+        expect: &[
+            ("cutover.toml:20:13: `interval` of [downtime] is below 10ms", Some("probe every 50ms-1s: each request must finish or time out well within the step")),
+            ("cutover.toml:21:1: unknown field `setle` in [downtime]", Some("did you mean `settle`?")),
+        ],
+    },
     // --- wait ---
     Case {
         name: "wait with nothing to wait for",
