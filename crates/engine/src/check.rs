@@ -41,6 +41,21 @@ fn item(
     }
 }
 
+/// The checks that need no network: what the plan asks of its DNS providers against what
+/// they can do (`cutover check --offline`).
+pub fn offline_check(plan_path: &std::path::Path) -> Result<Vec<CheckItem>, EngineError> {
+    let session = Session::open(plan_path, None)?;
+    Ok(capability_items(&session))
+}
+
+/// Whether a failed item is a plan problem (a provider asked for what it cannot do), as
+/// opposed to a host or secret out of reach.
+pub fn is_plan_problem(item: &CheckItem) -> bool {
+    !item.ok && item.check == CAPABILITY
+}
+
+const CAPABILITY: &str = "provider can";
+
 /// Runs the checks for the plan at `plan_path`; with `pin`, unknown host keys are recorded.
 pub async fn check(plan_path: &std::path::Path, pin: bool) -> Result<Vec<CheckItem>, EngineError> {
     let session = Session::open(plan_path, None)?;
@@ -129,7 +144,7 @@ fn capability_items(session: &Session) -> Vec<CheckItem> {
             let (line, col) = cutover_plan::problem::line_col(&session.plan_src, c.at);
             item(
                 &format!("step {}", c.step),
-                "provider can",
+                CAPABILITY,
                 false,
                 format!("{file}:{line}:{col}: {}", c.problem),
                 Some("change the record or TTL in the plan, or use a provider that can"),
@@ -140,7 +155,7 @@ fn capability_items(session: &Session) -> Vec<CheckItem> {
         if !problems.iter().any(|c| c.provider == d.name.value) {
             items.push(item(
                 &format!("dns {}", d.name.value),
-                "provider can",
+                CAPABILITY,
                 true,
                 format!("every record fits what `{}` can do", d.provider.value),
                 None,

@@ -22,7 +22,7 @@ pub mod ui;
 
 pub use apply::{apply, ApplyOptions, ApplyOutcome};
 pub use approve::approve;
-pub use check::{check, CheckItem};
+pub use check::{check, is_plan_problem, offline_check, CheckItem};
 pub use error::{EngineError, ExitCode};
 pub use preview::{preview, Preview};
 pub use report::{report, Report};

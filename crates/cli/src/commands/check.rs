@@ -8,7 +8,8 @@ use std::path::Path;
 /// Options of `cutover check`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Only validate the plan file; do not contact hosts.
+    /// Only the checks that need no network: the plan file, and what it asks of its DNS
+    /// providers against what they can do; no host or API is contacted.
     #[arg(long)]
     offline: bool,
     /// Record the keys of hosts not yet in known_hosts (verified against `host_key` when set).
@@ -56,15 +57,12 @@ pub async fn run(file: &Path, a: Args) -> ExitCode {
         }
         return report_error(&e);
     }
-    if a.offline {
-        if a.json {
-            print_json(&serde_json::json!({ "plan_ok": true, "checks": [] }));
-        } else {
-            println!("{} {} is valid", paint(Style::Green, "ok"), file.display());
-        }
-        return ExitCode::Ok;
-    }
-    let items = match cutover_engine::check(file, a.pin_host_keys).await {
+    let items = if a.offline {
+        cutover_engine::offline_check(file)
+    } else {
+        cutover_engine::check(file, a.pin_host_keys).await
+    };
+    let items = match items {
         Ok(items) => items,
         Err(e) => return report_error(&e),
     };
@@ -87,6 +85,10 @@ pub async fn run(file: &Path, a: Args) -> ExitCode {
     }
     if ok {
         ExitCode::Ok
+    } else if items.iter().any(cutover_engine::is_plan_problem) {
+        // The plan asks a provider for what it cannot do: fixed in the plan, like any
+        // other plan problem.
+        ExitCode::PlanInvalid
     } else {
         ExitCode::Unreachable
     }

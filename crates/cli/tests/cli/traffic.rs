@@ -215,7 +215,15 @@ records = [{{ name = "example.org", type = "{apex_type}", value = "192.0.2.7" }}
     let plan = std::fs::read_to_string(f.plan_path()).unwrap();
     let checked = run(&["check"]);
     let out = checked.stdout();
-    assert_ne!(checked.code(), 0, "{out}");
+    assert_eq!(checked.code(), 3, "a plan problem:\n{out}");
+    // Offline too: the capabilities are known without calling anyone.
+    let offline = run(&["check", "--offline"]);
+    assert_eq!(offline.code(), 3, "{}", offline.stdout());
+    assert!(
+        offline.stdout().contains("provider `cloudflare` cannot"),
+        "{}",
+        offline.stdout()
+    );
     let www = format!(
         "cutover.toml:{}:",
         line_of(&plan, "name = \"www.example.com\"")
