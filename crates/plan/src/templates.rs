@@ -34,6 +34,11 @@ pub const TEMPLATES: &[StarterPlan] = &[
         text: include_str!("../templates/files.toml"),
     },
     StarterPlan {
+        name: "postgres",
+        summary: "PostgreSQL 16 on old to 18 on new by logical replication: lag watched, an approval, a short write freeze with a reverse subscription for rollback, then row counts and checksums proven",
+        text: include_str!("../templates/postgres.toml"),
+    },
+    StarterPlan {
         name: "proxy",
         summary: "start on new, switch a reverse proxy (HAProxy, Caddy or nginx) to it once healthy, roll back in one step",
         text: include_str!("../templates/proxy.toml"),

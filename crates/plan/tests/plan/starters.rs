@@ -1,6 +1,7 @@
 //! The starter plans of `cutover init`: each one parses cleanly, so they never drift from
 //! the plan types.
 
+use cutover_plan::steps::StepKind;
 use cutover_plan::templates::{template, TEMPLATES};
 
 #[test]
@@ -46,4 +47,59 @@ fn the_basic_starter_uses_every_kind_it_documents() {
             "`basic` has no `{kind}` step: {kinds:?}"
         );
     }
+}
+
+#[test]
+fn the_postgres_starter_syncs_gates_switches_with_a_way_back_then_proves() {
+    let pg = template("postgres").expect("a `postgres` starter");
+    let plan = cutover_plan::parse(pg.text, "cutover.toml", "/plans".into()).expect("parses");
+    let kinds: Vec<&str> = plan.steps().map(|(_, s)| s.kind.name()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "run",
+            "postgres.sync",
+            "approve",
+            "postgres.switch",
+            "postgres.verify"
+        ]
+    );
+    let reverse = plan.steps().any(|(_, s)| match &s.kind {
+        StepKind::PostgresSwitch(switch) => switch.reverse,
+        _ => false,
+    });
+    assert!(
+        reverse,
+        "the switch keeps a reverse subscription for rollback"
+    );
+}
+
+/// The commented `postgres.copy` alternative at the end of the postgres starter, once
+/// uncommented, is a step the plan types accept (so it cannot drift either).
+#[test]
+fn the_postgres_starters_commented_copy_step_parses() {
+    let pg = template("postgres").expect("a `postgres` starter");
+    let start = pg
+        .text
+        .rfind("# [[stages.steps]]")
+        .expect("a commented step");
+    let step: String = pg.text[start..]
+        .lines()
+        .map(|l| {
+            l.strip_prefix("# ")
+                .unwrap_or_else(|| panic!("not commented: {l}"))
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert!(step.contains("kind = \"postgres.copy\""), "{step}");
+    let text = format!("{}\n{step}", pg.text);
+    let plan = cutover_plan::parse(&text, "cutover.toml", "/plans".into()).unwrap_or_else(|e| {
+        panic!(
+            "the uncommented copy step does not parse:\n{}",
+            e.plain_lines().join("\n")
+        )
+    });
+    assert!(plan
+        .steps()
+        .any(|(_, s)| matches!(s.kind, StepKind::PostgresCopy(_))));
 }
