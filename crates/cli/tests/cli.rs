@@ -18,6 +18,8 @@ mod gates;
 mod hostkeys;
 #[path = "cli/postgres.rs"]
 mod postgres;
+#[path = "cli/postgres_resume.rs"]
+mod postgres_resume;
 #[path = "cli/resume.rs"]
 mod resume;
 #[path = "cli/rollback.rs"]

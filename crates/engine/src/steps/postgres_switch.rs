@@ -104,12 +104,32 @@ impl StepRunner for PostgresSwitch<'_> {
         })
     }
 
+    /// A resumed switch is applied again, not verified: `switch` finishes what an interrupted
+    /// attempt left (or finds it finished), and the step is journaled as applied. Found "in
+    /// place" it would be journaled as skipped, and `cutover rollback` (which undoes only
+    /// what the run applied) would leave the source frozen.
+    fn reattaches(&self) -> bool {
+        true
+    }
+
     async fn apply(&self, ctx: &StepCtx<'_>) -> Result<Applied, EngineError> {
         let (source, target, options) = self.setup(ctx)?;
         let show = |line: String| ctx.detail(line);
         let report = switch::switch(ctx.exec, &source, &target, &options, &show)
             .await
             .map_err(|e| failed(ctx, e))?;
+        if report.resumed {
+            return Ok(Applied::Done {
+                summary: format!(
+                    "target is the primary: switched by the interrupted attempt{}",
+                    if report.reverse {
+                        ", reverse subscription running"
+                    } else {
+                        ""
+                    }
+                ),
+            });
+        }
         ctx.measure("freeze_window", report.freeze_window, "s")?;
         ctx.measure("catch_up", report.catch_up, "s")?;
         ctx.measure("sessions_ended", report.sessions_ended as f64, "sessions")?;

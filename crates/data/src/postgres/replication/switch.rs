@@ -12,6 +12,9 @@
 //!    window ends here, measured;
 //! 6. optionally keep a reverse subscription so writes made on the new server flow back to
 //!    the old one, for a rollback after the switch.
+//!
+//! The target database's comment says `switching` from before the freeze, `switched` at the
+//! end: a switch killed after it dropped the subscription is finished by the next attempt.
 
 use super::super::copy::target;
 use super::super::endpoint::Endpoint;
@@ -69,6 +72,9 @@ pub struct SwitchReport {
     pub sequences: usize,
     /// A reverse subscription was left running.
     pub reverse: bool,
+    /// The switch was made by an interrupted attempt (it had dropped the subscription) and
+    /// only finished by this one: the freeze figures above are not known (all zero).
+    pub resumed: bool,
 }
 
 const REVERSE: &str = "cutover_reverse";
@@ -93,12 +99,24 @@ pub async fn switch(
     let s = sides(exec, source, target).await?;
     let (source, target) = (&s.source, &s.target);
     let sub = &options.sync.subscription;
+    let (created, stage) = parse_marker(target::state(exec, target).await?.comment.as_deref())
+        .unwrap_or((false, String::new()));
     if !subscription_exists(exec, target, sub).await? {
-        return Err(PgError::precondition(
-            format!("no subscription `{sub}` in the target database: the sync is not running"),
-            "run the postgres.sync step first",
-        ));
+        // Only a switch drops the subscription once the marker says `switching` (it is set
+        // before the freeze): a switch killed after the drop is finished, not started again.
+        return match stage.as_str() {
+            "switching" => {
+                finish_interrupted(exec, source, target, options, created, progress).await
+            }
+            "switched" => Ok(resumed_report(options)),
+            _ => Err(PgError::precondition(
+                format!("no subscription `{sub}` in the target database: the sync is not running"),
+                "run the postgres.sync step first",
+            )),
+        };
     }
+    let marker = |state: &str| switch_marker(source, state, created, options);
+    target::set_comment(exec, target, &marker("switching")).await?;
     prepare(exec, target, source, options, progress).await?;
     let mut src = LiveSession::open(exec, source).await?;
     let mut tgt = LiveSession::open(exec, target).await?;
@@ -126,13 +144,12 @@ pub async fn switch(
         }
     };
     let sequences = setvals.lines().filter(|l| l.contains("setval")).count();
+    // The sequences are set before the drop (psql stops at the first error): a subscription
+    // found dropped after a kill means they were set.
     tgt.query(&format!("{setvals}\nDROP SUBSCRIPTION {};", ident(sub)))
         .await?;
     if options.reverse.is_some() {
-        tgt.query(&format!(
-            "CREATE PUBLICATION {REVERSE} FOR ALL TABLES;\nSELECT pg_create_logical_replication_slot('{REVERSE}', 'pgoutput');"
-        ))
-        .await?;
+        tgt.query(&reverse_publication()).await?;
     }
     if let Freeze::Command {
         unfreeze: Some(cmd),
@@ -146,11 +163,7 @@ pub async fn switch(
         "switched: writes frozen {freeze_window:.3}s ({catch_up:.3}s waiting for the target to replay up to {lsn}), {sequences} sequences advanced"
     ));
     if let Some(address) = &options.reverse {
-        src.query(&format!(
-            "CREATE SUBSCRIPTION {REVERSE} CONNECTION {} PUBLICATION {REVERSE} WITH (copy_data = false, create_slot = false, slot_name = '{REVERSE}');",
-            literal(&conninfo(target, address))
-        ))
-        .await?;
+        src.query(&reverse_subscription(target, address)).await?;
         progress(
             "reverse subscription running: writes on the new server flow back to the old one"
                 .into(),
@@ -158,19 +171,7 @@ pub async fn switch(
     }
     src.close().await;
     tgt.close().await;
-    let state = target::state(exec, target).await?;
-    let created = parse_marker(state.comment.as_deref()).is_some_and(|(c, _)| c);
-    let marker = format!(
-        "cutover sync from {}; state=switched; created={}; reverse={}",
-        source.describe(),
-        if created { "yes" } else { "no" },
-        if options.reverse.is_some() {
-            "yes"
-        } else {
-            "no"
-        }
-    );
-    target::set_comment(exec, target, &marker).await?;
+    target::set_comment(exec, target, &marker("switched")).await?;
     Ok(SwitchReport {
         freeze_window,
         catch_up,
@@ -178,7 +179,100 @@ pub async fn switch(
         sessions_ended: frozen,
         sequences,
         reverse: options.reverse.is_some(),
+        resumed: false,
     })
+}
+
+/// The target database's comment during (`switching`) and after (`switched`) a switch.
+fn switch_marker(source: &Endpoint, state: &str, created: bool, options: &SwitchOptions) -> String {
+    let yes_no = |b: bool| if b { "yes" } else { "no" };
+    format!(
+        "cutover sync from {}; state={state}; created={}; reverse={}",
+        source.describe(),
+        yes_no(created),
+        yes_no(options.reverse.is_some())
+    )
+}
+
+/// On the target: the reverse publication and its slot, each unless there already.
+fn reverse_publication() -> String {
+    format!(
+        "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_publication WHERE pubname = '{REVERSE}') THEN CREATE PUBLICATION {REVERSE} FOR ALL TABLES; END IF; END $$;
+SELECT pg_create_logical_replication_slot('{REVERSE}', 'pgoutput') WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = '{REVERSE}');"
+    )
+}
+
+/// On the source: the reverse subscription, reaching the target at `address`.
+fn reverse_subscription(target: &Endpoint, address: &str) -> String {
+    format!(
+        "CREATE SUBSCRIPTION {REVERSE} CONNECTION {} PUBLICATION {REVERSE} WITH (copy_data = false, create_slot = false, slot_name = '{REVERSE}');",
+        literal(&conninfo(target, address))
+    )
+}
+
+fn resumed_report(options: &SwitchOptions) -> SwitchReport {
+    SwitchReport {
+        freeze_window: 0.0,
+        catch_up: 0.0,
+        lsn: String::new(),
+        sessions_ended: 0,
+        sequences: 0,
+        reverse: options.reverse.is_some(),
+        resumed: true,
+    }
+}
+
+/// Finishes a switch killed after it dropped the subscription (the source frozen, the
+/// sequences set): the reverse replication, the unfreeze command, the marker, each step
+/// safe to repeat. The unfreeze command may run a second time (a kill leaves no trace of
+/// whether it ran; lifting a freeze twice is the lesser harm than never). The reverse slot
+/// starts now: writes made on the target since the kill are not carried back.
+async fn finish_interrupted(
+    exec: &Executor,
+    source: &Endpoint,
+    target: &Endpoint,
+    options: &SwitchOptions,
+    created: bool,
+    progress: Progress<'_>,
+) -> Result<SwitchReport, PgError> {
+    progress("an interrupted switch dropped the subscription already: finishing it".into());
+    if options.reverse.is_some() {
+        run_sql(
+            exec,
+            target,
+            "create the reverse publication",
+            &reverse_publication(),
+        )
+        .await?;
+    }
+    if let Freeze::Command {
+        unfreeze: Some(cmd),
+        ..
+    } = &options.freeze
+    {
+        run_command(exec, cmd, "lift the freeze").await?;
+    }
+    if let Some(address) = &options.reverse {
+        if !subscription_exists(exec, source, REVERSE).await? {
+            // The source is frozen for every new session: this one writes all the same.
+            let sql = format!(
+                "SET default_transaction_read_only = off;\n{}\n",
+                reverse_subscription(target, address)
+            );
+            run_sql(exec, source, "create the reverse subscription", &sql).await?;
+        }
+        progress(
+            "reverse subscription running: writes on the new server flow back to the old one"
+                .into(),
+        );
+    }
+    target::set_comment(
+        exec,
+        target,
+        &switch_marker(source, "switched", created, options),
+    )
+    .await?;
+    Ok(resumed_report(options))
 }
 
 /// Before the freeze: the subscriber flushes each applied commit at once (a change that
