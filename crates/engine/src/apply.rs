@@ -334,6 +334,13 @@ impl Runner<'_> {
     ) -> Result<Option<String>, EngineError> {
         let r = runner(&ctx.step.kind);
         if !(interrupted && r.reattaches()) && r.verify(ctx).await? == Verified::InPlace {
+            // In place after this run's own attempt was cut off: that attempt made it, so it
+            // is journaled as applied and a rollback undoes it (a skip would not be undone).
+            if interrupted {
+                return Ok(Some(
+                    "found in place on resume: made by the interrupted attempt".into(),
+                ));
+            }
             return Ok(None);
         }
         match r.apply(ctx).await? {

@@ -24,6 +24,7 @@ id = "s3"
 kind = "pipe"
 from = { host = "old", command = "printf payload" }
 to = { host = "new", command = "cat > /srv/piped" }
+check = "test -s /srv/piped"
 
 [[stages]]
 name = "switch"
@@ -97,6 +98,29 @@ fn assert_exactly_once(f: &Fixture, context: &str) {
     );
 }
 
+/// Every step journaled as applied by this run: one whose effect the crashed attempt made
+/// (found in place on resume) is not "skipped", or `cutover rollback` would not undo it.
+fn assert_all_applied(f: &Fixture, context: &str) {
+    let report: serde_json::Value =
+        serde_json::from_str(&f.run(&["report", "--format", "json"]).expect(0).stdout())
+            .expect("report JSON");
+    let outcomes: Vec<(String, String)> = report["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .map(|s| {
+            (
+                s["id"].as_str().unwrap_or_default().to_string(),
+                s["outcome"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    assert!(
+        outcomes.iter().all(|(_, o)| o == "applied"),
+        "after {context}: {outcomes:?}"
+    );
+}
+
 #[test]
 fn a_crash_after_any_journal_write_resumes_with_every_step_applied_once() {
     let f = Fixture::new(PLAN);
@@ -126,6 +150,7 @@ fn a_crash_after_any_journal_write_resumes_with_every_step_applied_once() {
         }
         finish(&f);
         assert_exactly_once(&f, &format!("a crash after event {n}"));
+        assert_all_applied(&f, &format!("a crash after event {n}"));
     }
     assert!(crashed >= 20, "only {crashed} crash points were exercised");
 }
