@@ -258,12 +258,14 @@ async fn an_interrupted_sync_resumes_a_large_file_where_it_stopped() {
         }
         // Dropping the future kills both agents' SSH sessions mid-transfer.
     }
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    // The agents notice the controller is gone at their next progress report (every
+    // 250 ms) and the transfer runs on until then: wait for the partial copy to stop
+    // growing, or a slow machine's second run would race the first one's receiver.
+    let kept = settled_len(&part).await;
     assert!(
         !lab.host("new").fs_path("/srv/r/video.mp4").exists(),
         "never under its real name"
     );
-    let kept = part.metadata().map(|m| m.len()).unwrap_or(0);
     assert!(kept > 8_000_000, "partial kept: {kept}");
     let r = run(&ex, &o, "/srv/r", "/srv/r").await.unwrap();
     assert!(r.sent.bytes_resumed >= 8_000_000, "{}", r.line());
@@ -271,6 +273,24 @@ async fn an_interrupted_sync_resumes_a_large_file_where_it_stopped() {
     assert!(!part.exists());
     assert_identical(&ex, "/srv/r", "/srv/r").await;
     ex.disconnect_all().await;
+}
+
+/// The length of `path` once it has not changed for a second (0 if it is gone).
+async fn settled_len(path: &std::path::Path) -> u64 {
+    let len = || path.metadata().map(|m| m.len()).unwrap_or(0);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let (mut last, mut since) = (len(), std::time::Instant::now());
+    while since.elapsed() < std::time::Duration::from_secs(1) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{path:?} kept growing"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        if len() != last {
+            (last, since) = (len(), std::time::Instant::now());
+        }
+    }
+    last
 }
 
 /// With `relay`, hosts that cannot reach each other still sync: the sealed stream passes
