@@ -66,6 +66,14 @@ pub trait Journal: Send + Sync {
     /// more than an instant).
     fn holder(&self) -> Option<Holder>;
 
+    /// Stores `body` as step `step`'s working state in run `run`, replacing the one before
+    /// (a long step's progress, such as a soak window's statistics, that a resume picks up).
+    /// Redacted like events; kept apart from the append-only events, which it never joins.
+    fn save_checkpoint(&self, run: &str, step: &str, body: &str) -> Result<(), JournalError>;
+
+    /// Step `step`'s last checkpoint in run `run`, if any.
+    fn checkpoint(&self, run: &str, step: &str) -> Result<Option<String>, JournalError>;
+
     /// The newest run, if any.
     fn latest_run(&self) -> Result<Option<RunInfo>, JournalError> {
         Ok(self.runs()?.pop())

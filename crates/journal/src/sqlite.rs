@@ -1,6 +1,7 @@
 //! The embedded journal: one SQLite file next to the plan (mode 0600), written with
 //! `synchronous=FULL` so that an event is on disk before the step that follows it starts.
-//! Triggers make the events table append-only.
+//! Triggers make the events table append-only; the checkpoints table holds the one mutable
+//! thing, each long step's latest working state.
 
 use crate::event::{now_ms, Event, Record, RunInfo};
 use crate::lock::{acquire, Holder, LockGuard};
@@ -27,6 +28,13 @@ CREATE TABLE IF NOT EXISTS events (
     body TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS events_run ON events(run, seq);
+CREATE TABLE IF NOT EXISTS checkpoints (
+    run TEXT NOT NULL REFERENCES runs(id),
+    step TEXT NOT NULL,
+    at_ms INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (run, step)
+);
 CREATE TRIGGER IF NOT EXISTS events_append_only_update BEFORE UPDATE ON events
 BEGIN SELECT RAISE(ABORT, 'the journal is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS events_append_only_delete BEFORE DELETE ON events
@@ -230,6 +238,32 @@ impl Journal for SqliteJournal {
             });
         }
         Ok(out)
+    }
+
+    fn save_checkpoint(&self, run: &str, step: &str, body: &str) -> Result<(), JournalError> {
+        let body = match &self.redact {
+            Some(redact) => redact(body),
+            None => body.to_string(),
+        };
+        self.conn()?
+            .execute(
+                "INSERT INTO checkpoints (run, step, at_ms, body) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (run, step) DO UPDATE SET at_ms = excluded.at_ms, body = excluded.body",
+                params![run, step, now_ms(), body],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    fn checkpoint(&self, run: &str, step: &str) -> Result<Option<String>, JournalError> {
+        self.conn()?
+            .query_row(
+                "SELECT body FROM checkpoints WHERE run = ?1 AND step = ?2",
+                params![run, step],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.err(e))
     }
 
     fn lock(&self, holder: Holder) -> Result<LockGuard, JournalError> {

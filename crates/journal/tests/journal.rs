@@ -103,6 +103,41 @@ fn secrets_are_redacted_before_they_are_written() {
 }
 
 #[test]
+fn a_checkpoint_replaces_the_one_before_survives_reopening_and_is_redacted() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("j.db");
+    let redact = || Arc::new(|s: &str| s.replace("hunter2", "[redacted:pw]"));
+    let run = {
+        let j = SqliteJournal::open(&path).unwrap().with_redactor(redact());
+        let run = j.create_run("demo").unwrap();
+        assert_eq!(j.checkpoint(&run.id, "soak").unwrap(), None);
+        j.save_checkpoint(&run.id, "soak", "{\"n\":1}").unwrap();
+        j.save_checkpoint(&run.id, "soak", "{\"n\":2,\"pw\":\"hunter2\"}")
+            .unwrap();
+        j.save_checkpoint(&run.id, "other", "{}").unwrap();
+        run
+    };
+    let j = SqliteJournal::open(&path).unwrap();
+    assert_eq!(
+        j.checkpoint(&run.id, "soak").unwrap().as_deref(),
+        Some("{\"n\":2,\"pw\":\"[redacted:pw]\"}")
+    );
+    assert_eq!(
+        j.checkpoint(&run.id, "other").unwrap().as_deref(),
+        Some("{}")
+    );
+    assert_eq!(j.checkpoint("no-such-run", "soak").unwrap(), None);
+    // Checkpoints are working state, never audit events.
+    assert!(j.events(&run.id).unwrap().is_empty());
+    drop(j);
+    let bytes = std::fs::read(&path).unwrap();
+    let wal = std::fs::read(dir.path().join("j.db-wal")).unwrap_or_default();
+    let needle = b"hunter2";
+    assert!(!bytes.windows(needle.len()).any(|w| w == needle));
+    assert!(!wal.windows(needle.len()).any(|w| w == needle));
+}
+
+#[test]
 fn a_second_holder_is_refused_with_the_first_named() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("j.db");

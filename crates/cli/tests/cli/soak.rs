@@ -294,7 +294,7 @@ fn a_soak_killed_midway_resumes_its_window() {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-    // Past the first checkpoint (5 s), then the controller dies.
+    // Past a few checkpoints (every 2 s, in the journal), then the controller dies.
     std::thread::sleep(Duration::from_millis(6500));
     child.kill().unwrap();
     child.wait().unwrap();

@@ -6,8 +6,8 @@
 //! Resume: the window starts when the current try of the step started (the first
 //! `StepStarted` after its last failure, from the journal), so a restarted `cutover apply`
 //! waits only for what is left; the statistics (counts, streaks, latency histogram, recent
-//! samples) are checkpointed every few seconds next to the plan (`.cutover/`), mode 0600,
-//! secrets redacted, and restored when they belong to the same try.
+//! samples) are checkpointed in the journal every 2 s (redacted like its events) and
+//! restored when they belong to the same try.
 
 use super::check::{describe, probe_env, probes};
 use crate::context::{StepCtx, Values};
@@ -17,7 +17,6 @@ use cutover_checks::soak::{self, LogSpec, SoakEnd, SoakSpec, SoakState};
 use cutover_checks::trigger::TriggerSpec;
 use cutover_journal::{now_ms, Event};
 use cutover_plan::steps::SoakStep;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -25,7 +24,7 @@ use async_trait::async_trait;
 /// Kinds whose applied steps a fired trigger undoes when the plan names none.
 const SWITCH_KINDS: &[&str] = &["dns.switch", "proxy.switch"];
 /// How often the statistics are checkpointed.
-const CHECKPOINT_EVERY: Duration = Duration::from_secs(5);
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(2);
 
 pub(crate) struct Soak<'a>(pub &'a SoakStep);
 
@@ -72,48 +71,40 @@ fn window_start(ctx: &StepCtx<'_>) -> Result<i64, EngineError> {
         .map_or(ctx.first_started_ms, |r| r.at_ms))
 }
 
-fn checkpoint_path(ctx: &StepCtx<'_>) -> PathBuf {
-    ctx.plan
-        .dir
-        .join(".cutover")
-        .join(format!("soak-{}-{}.json", ctx.run_id, ctx.id()))
-}
-
+/// The statistics of the current try, from the journal's checkpoint (fresh when there is
+/// none, or it belongs to an earlier try). An unreadable checkpoint only costs the history.
 fn load(ctx: &StepCtx<'_>, started_ms: i64) -> SoakState {
-    std::fs::read(checkpoint_path(ctx))
-        .ok()
-        .and_then(|b| serde_json::from_slice::<SoakState>(&b).ok())
-        .filter(|s| s.started_ms == started_ms)
-        .unwrap_or(SoakState {
-            started_ms,
-            ..Default::default()
-        })
+    let fresh = SoakState {
+        started_ms,
+        ..Default::default()
+    };
+    match ctx.journal.checkpoint(ctx.run_id, ctx.id()) {
+        Ok(Some(body)) => serde_json::from_str::<SoakState>(&body)
+            .ok()
+            .filter(|s| s.started_ms == started_ms)
+            .unwrap_or(fresh),
+        Ok(None) => fresh,
+        Err(e) => {
+            tracing::warn!(
+                "cannot read the soak's checkpoint: {e}; the window's statistics restart"
+            );
+            fresh
+        }
+    }
 }
 
+/// Checkpoints the statistics in the journal (which redacts them). A failure is warned
+/// about, not fatal: the soak itself goes on, only a resume would lose the history.
 fn save(ctx: &StepCtx<'_>, state: &SoakState) {
-    use std::io::Write;
-    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
-    let path = checkpoint_path(ctx);
-    let Some(dir) = path.parent() else { return };
-    let _ = std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir);
-    let Ok(json) = serde_json::to_string(state) else {
-        return;
-    };
-    let text = ctx.exec.redactor().redact(&json);
-    let tmp = path.with_extension("tmp");
-    let written = std::fs::OpenOptions::new()
-        .create(true)
-        .write(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)
-        .and_then(|mut f| f.write_all(text.as_bytes()).and_then(|_| f.sync_all()))
-        .and_then(|_| std::fs::rename(&tmp, &path));
-    if let Err(e) = written {
-        tracing::warn!("cannot checkpoint the soak in {}: {e}", path.display());
+    let saved = serde_json::to_string(state)
+        .map_err(|e| e.to_string())
+        .and_then(|json| {
+            ctx.journal
+                .save_checkpoint(ctx.run_id, ctx.id(), &json)
+                .map_err(|e| e.to_string())
+        });
+    if let Err(e) = saved {
+        tracing::warn!("cannot checkpoint the soak: {e}");
     }
 }
 
@@ -199,9 +190,8 @@ impl StepRunner for Soak<'_> {
         .await
         .map_err(|e| ctx.failed(e))?;
         let fired_at = Instant::now();
-        // The window is over either way: its figures go to the journal, the checkpoint away
-        // (a later try starts a new window).
-        let _ = std::fs::remove_file(checkpoint_path(ctx));
+        // The window is over either way: its figures go to the journal. Its checkpoint
+        // stays, harmless: a later try starts a new window, which does not match it.
         self.measure(ctx, &state)?;
         let figures = soak::summary(&state);
         for line in &figures {
