@@ -488,3 +488,84 @@ fn sync_and_switch_killed_inside_resume_to_one_switch() {
     r.finish(context);
     r.assert_switched(writer, (1, 0, 0), context);
 }
+
+impl PgRun {
+    /// `cutover rollback` straight after a kill (no resume first) must leave old the
+    /// writable primary, with nothing of the sync left: no replication on either side, the
+    /// target database gone, and a new row on old numbered past every row written anywhere.
+    fn assert_rolled_back_to_old(&self, context: &str) {
+        let r = self.cutover(&["rollback", "--yes"], None);
+        assert_eq!(
+            r.code(),
+            0,
+            "{context}: rollback:\n{}\n{}",
+            r.stdout(),
+            r.stderr()
+        );
+        let q =
+            |pg: &PgServer, sql: &str| pg.psql("postgres", sql).expect("query").trim().to_string();
+        let state = [
+            q(&self.old, "SELECT count(*) FROM pg_db_role_setting WHERE setdatabase = (SELECT oid FROM pg_database WHERE datname = 'app')"),
+            q(&self.old, "SELECT count(*) FROM pg_replication_slots"),
+            q(&self.old, "SELECT count(*) FROM pg_subscription"),
+            q(&self.new, "SELECT count(*) FROM pg_subscription"),
+            q(&self.new, "SELECT count(*) FROM pg_database WHERE datname = 'app'"),
+        ];
+        assert_eq!(
+            state,
+            ["0", "0", "0", "0", "0"].map(String::from),
+            "{context}: [freeze settings on old, slots on old, subscriptions on old, subscriptions on new, app on new]\n{}",
+            r.stdout()
+        );
+        let max = self
+            .old
+            .psql("app", "SELECT max(id) FROM items")
+            .expect("max id");
+        let id = self
+            .old
+            .shell("psql -X -At -U writer app -c \"INSERT INTO items (name) VALUES ('after rollback') RETURNING id\"")
+            .expect("old takes writes again after the rollback");
+        let (id, max): (i64, i64) = (
+            id.lines().next().unwrap_or("").trim().parse().expect("id"),
+            max.trim().parse().expect("max"),
+        );
+        assert!(id > max, "{context}: new row {id}, rows up to {max}");
+        let events = self.events();
+        assert!(
+            matches!(events.last(), Some(Event::RunFinished { outcome }) if outcome == "rolled_back"),
+            "{context}: {:?}",
+            events.last()
+        );
+    }
+}
+
+/// An operator's reflex after a crash is `cutover rollback`, not `apply`: a switch killed
+/// inside its write freeze is undone without being resumed first, before and after it
+/// dropped the subscription.
+#[test]
+fn a_switch_killed_inside_the_freeze_rolls_back_without_a_resume() {
+    let r = PgRun::start();
+
+    let context = "rollback after a kill inside the freeze, the subscription not dropped";
+    r.reset(ROWS);
+    let writer = r.writer();
+    let locker = r.kill_before_the_drop();
+    wait_for(
+        &r.new,
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'DROP SUBSCRIPTION%'; SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'DROP SUBSCRIPTION%'",
+        "0",
+        "the drop to be cancelled",
+    );
+    r.release(locker);
+    r.assert_rolled_back_to_old(context);
+    drop(writer);
+
+    let context = "rollback after a kill inside the freeze, the subscription dropped after it";
+    r.reset(ROWS);
+    let writer = r.writer();
+    let locker = r.kill_before_the_drop();
+    r.release(locker);
+    wait_for(&r.new, SUBSCRIPTIONS, "0", "the drop to finish");
+    r.assert_rolled_back_to_old(context);
+    drop(writer);
+}

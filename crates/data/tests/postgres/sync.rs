@@ -145,8 +145,16 @@ async fn switch_under_writes_loses_no_acknowledged_row_and_rolls_back_through_th
     // Rollback after the switch: the write made on new is carried back, the source thaws.
     let undone = switch::undo_switch(&ex, &source, &target, &sw)
         .await
-        .expect("undo switch");
+        .expect("undo switch")
+        .expect("a switch to undo");
     assert!(undone.contains("replayed back"), "{undone}");
+    // Undone once: a second undo finds nothing switched and changes nothing.
+    assert_eq!(
+        switch::undo_switch(&ex, &source, &target, &sw)
+            .await
+            .expect("second undo"),
+        None
+    );
     assert!(
         present(&old).contains(&id),
         "the write made on new did not flow back"

@@ -112,6 +112,13 @@ impl StepRunner for PostgresSwitch<'_> {
         true
     }
 
+    /// The target database's marker says how far a switch got (`switching` is set before
+    /// the freeze): a switch killed or failed part-way is undone too, so `cutover rollback`
+    /// straight after a crash inside the freeze gives the source its writes back.
+    fn undoes_partial(&self) -> bool {
+        true
+    }
+
     async fn apply(&self, ctx: &StepCtx<'_>) -> Result<Applied, EngineError> {
         let (source, target, options) = self.setup(ctx)?;
         let show = |line: String| ctx.detail(line);
@@ -148,9 +155,8 @@ impl StepRunner for PostgresSwitch<'_> {
 
     async fn rollback(&self, ctx: &StepCtx<'_>) -> Result<Option<String>, EngineError> {
         let (source, target, options) = self.setup(ctx)?;
-        let done = switch::undo_switch(ctx.exec, &source, &target, &options)
+        switch::undo_switch(ctx.exec, &source, &target, &options)
             .await
-            .map_err(|e| failed(ctx, e))?;
-        Ok(Some(done))
+            .map_err(|e| failed(ctx, e))
     }
 }

@@ -397,7 +397,8 @@ async fn freeze(
     }
 }
 
-/// Gives the source its writes back after a failed switch.
+/// Gives the source its writes back after a failed switch: the read-only setting reset, or
+/// the plan's unfreeze command run.
 async fn thaw(
     exec: &Executor,
     src: &mut LiveSession,
@@ -412,10 +413,11 @@ async fn thaw(
             ))
             .await
             .map(|_| ()),
-        Freeze::Command { .. } => {
-            let _ = exec;
-            Ok(())
-        }
+        Freeze::Command {
+            unfreeze: Some(cmd),
+            ..
+        } => run_command(exec, cmd, "lift the freeze").await,
+        Freeze::Command { unfreeze: None, .. } => Ok(()),
     }
 }
 
@@ -455,10 +457,12 @@ async fn wait_confirmed(
     }
 }
 
-/// A query printing one `setval` per sequence of the source (generated and quoted by the
-/// server itself), to run on the target.
+/// A query printing one `setval` per sequence of the server it runs on (generated and
+/// quoted by the server itself), to run on the other side. A sequence only ever moves
+/// forward: the other side keeps its own value when that is higher, so an undo can never
+/// hand out numbers again that rows already hold.
 fn advance_sequences_sql() -> String {
-    "SELECT format('SELECT pg_catalog.setval(%L, %s, true);', quote_ident(schemaname) || '.' || quote_ident(sequencename), last_value)
+    "SELECT format('SELECT pg_catalog.setval(%1$L, greatest(%2$s, (SELECT last_value FROM %1$s)), true);', quote_ident(schemaname) || '.' || quote_ident(sequencename), last_value)
        FROM pg_sequences WHERE last_value IS NOT NULL AND schemaname NOT IN ('pg_catalog', 'information_schema') AND schemaname NOT LIKE 'pg\\_%';"
         .into()
 }
@@ -502,9 +506,21 @@ pub async fn undo_switch(
     source: &Endpoint,
     target: &Endpoint,
     options: &SwitchOptions,
-) -> Result<String, PgError> {
+) -> Result<Option<String>, PgError> {
     let s = sides(exec, source, target).await?;
     let (source, target) = (&s.source, &s.target);
+    let state = target::state(exec, target).await?;
+    let stage = parse_marker(state.comment.as_deref()).map(|(_, st)| st);
+    if !matches!(stage.as_deref(), Some("switching" | "switched")) {
+        // The marker is set before anything is frozen: without it, nothing was switched
+        // (the switch failed before it began, or this undo already ran).
+        return Ok(None);
+    }
+    if subscription_exists(exec, target, &options.sync.subscription).await? {
+        return undo_unfinished(exec, source, target, options)
+            .await
+            .map(Some);
+    }
     let mut done = Vec::new();
     if subscription_exists(exec, source, REVERSE).await? {
         let mut tgt = LiveSession::open(exec, target).await?;
@@ -562,23 +578,79 @@ pub async fn undo_switch(
         )
         .await?;
     }
+    // The switch ran the unfreeze command itself; only the read-only setting outlives it.
     if matches!(options.freeze, Freeze::ReadOnly) {
-        run_sql(exec, source, "lift the freeze on the source", &format!(
-            "SET default_transaction_read_only = off;\nALTER DATABASE {db} RESET default_transaction_read_only;\nALTER ROLE {} IN DATABASE {db} RESET default_transaction_read_only;\n",
-            ident(&source.user),
-            db = ident(&source.db)
-        ))
-        .await?;
-        done.push("source writable again".into());
+        if let Some(lifted) = lift_freeze(exec, source, options).await? {
+            done.push(lifted);
+        }
     }
+    set_stage(exec, source, target, "unswitched").await?;
+    Ok(Some(done.join(", ")))
+}
+
+/// Undoes a switch that stopped before the target became the primary (killed inside the
+/// freeze, or failed there): the subscription still runs and the target took no writes of
+/// its own, so the source only needs its writes back; the sync goes on as before the switch.
+async fn undo_unfinished(
+    exec: &Executor,
+    source: &Endpoint,
+    target: &Endpoint,
+    options: &SwitchOptions,
+) -> Result<String, PgError> {
+    let mut done = vec![
+        "the switch had not dropped the subscription: the target never took writes".to_string(),
+    ];
+    if let Some(lifted) = lift_freeze(exec, source, options).await? {
+        done.push(lifted);
+    }
+    set_stage(exec, source, target, "syncing").await?;
+    Ok(done.join(", "))
+}
+
+/// Gives the source its writes back: the read-only setting reset, or the plan's unfreeze
+/// command run (a kill leaves no trace of whether it ran; lifting twice is the lesser harm).
+async fn lift_freeze(
+    exec: &Executor,
+    source: &Endpoint,
+    options: &SwitchOptions,
+) -> Result<Option<String>, PgError> {
+    match &options.freeze {
+        Freeze::ReadOnly => {
+            run_sql(exec, source, "lift the freeze on the source", &format!(
+                "SET default_transaction_read_only = off;\nALTER DATABASE {db} RESET default_transaction_read_only;\nALTER ROLE {} IN DATABASE {db} RESET default_transaction_read_only;\n",
+                ident(&source.user),
+                db = ident(&source.db)
+            ))
+            .await?;
+            Ok(Some("source writable again".into()))
+        }
+        Freeze::Command {
+            unfreeze: Some(cmd),
+            ..
+        } => {
+            run_command(exec, cmd, "lift the freeze").await?;
+            Ok(Some("the plan's unfreeze command ran".into()))
+        }
+        Freeze::Command { unfreeze: None, .. } => Ok(None),
+    }
+}
+
+/// Rewrites the stage in the target database's sync marker, keeping whether cutover
+/// created the database (the sync's undo drops it only then).
+async fn set_stage(
+    exec: &Executor,
+    source: &Endpoint,
+    target: &Endpoint,
+    stage: &str,
+) -> Result<(), PgError> {
     let state = target::state(exec, target).await?;
     if let Some((created, _)) = parse_marker(state.comment.as_deref()) {
         let marker = format!(
-            "cutover sync from {}; state=unswitched; created={}",
+            "cutover sync from {}; state={stage}; created={}",
             source.describe(),
             if created { "yes" } else { "no" }
         );
         target::set_comment(exec, target, &marker).await?;
     }
-    Ok(done.join(", "))
+    Ok(())
 }
