@@ -30,11 +30,25 @@ pub fn print(rows: &[Row]) {
         };
         println!(
             "| {} | {} | {:.3} {u} | {:.3} {u} | {ratio:.2}x | {target} |",
-            r.what,
-            r.baseline,
+            cell(&r.what),
+            cell(&r.baseline),
             r.baseline_value,
             r.ours,
             u = r.unit
         );
+    }
+}
+
+/// A cell's text with its pipes escaped, so that `a | b` in a baseline's name does not
+/// split the Markdown row.
+fn cell(text: &str) -> String {
+    text.replace('|', "\\|")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn pipes_in_a_cell_are_escaped() {
+        assert_eq!(super::cell("pg_dump | sha256sum"), "pg_dump \\| sha256sum");
     }
 }
