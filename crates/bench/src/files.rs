@@ -11,7 +11,7 @@
 //! - controller memory: the peak RSS of `cutover verify files` over two trees of 1,000,000
 //!   files that differ in one file (so that every entry streams through the controller).
 
-use crate::table::Row;
+use crate::table::{median, Row};
 use cutover_data::files::sync::{sync, Preserve, SyncOptions};
 use cutover_data::files::{verify, AgentBinary, ManifestOptions, Side, VerifyOptions};
 use cutover_exec::{Executor, Redactor, SshTarget, Target};
@@ -196,6 +196,7 @@ impl Setup {
     }
 
     async fn ours_sync(&self, to: &str) -> anyhow::Result<(f64, u64)> {
+        settle_writeback()?;
         let t = Instant::now();
         let r = sync(
             &self.exec,
@@ -214,6 +215,7 @@ impl Setup {
             "rsync -a -e 'ssh -F {}' /srv/bench/ new:{to}/",
             self.lab.ssh_config().display()
         );
+        settle_writeback()?;
         let t = Instant::now();
         self.lab.host("old").exec_ok(&cmd)?;
         Ok(t.elapsed().as_secs_f64())
@@ -283,6 +285,12 @@ impl Setup {
     }
 }
 
+/// Flushes the previous run's dirty pages first, so that one tool's timing does not pay
+/// for the other's writeback (both copy into the page cache; neither syncs by itself).
+fn settle_writeback() -> anyhow::Result<()> {
+    sh("sync").map(|_| ())
+}
+
 fn row(what: &str, baseline: &str, base: f64, ours: f64, unit: &str, target: Option<f64>) -> Row {
     Row {
         what: what.into(),
@@ -344,14 +352,18 @@ async fn bench(s: &Setup) -> anyhow::Result<Vec<Row>> {
         Some(1.5),
     ));
 
-    eprintln!("   verification: runbook sha256sum lists vs files.verify");
-    let sequential = s.runbook_verify("/srv/ours", false)?;
-    let parallel = s.runbook_verify("/srv/ours", true)?;
-    let cold = s.ours_verify("/srv/ours", false).await?;
+    eprintln!("   verification: runbook sha256sum lists vs files.verify (median of 3)");
+    let (mut sequential, mut parallel, mut cold) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..3 {
+        sequential.push(s.runbook_verify("/srv/ours", false)?);
+        parallel.push(s.runbook_verify("/srv/ours", true)?);
+        cold.push(s.ours_verify("/srv/ours", false).await?);
+    }
+    let cold = median(cold);
     rows.push(row(
         "verify both trees (no hash cache)",
         "sha256sum lists old then new + diff",
-        sequential,
+        median(sequential),
         cold,
         "s",
         Some(10.0),
@@ -359,7 +371,7 @@ async fn bench(s: &Setup) -> anyhow::Result<Vec<Row>> {
     rows.push(row(
         "verify both trees (no hash cache)",
         "sha256sum lists on both at once + diff",
-        parallel,
+        median(parallel),
         cold,
         "s",
         Some(10.0),
@@ -368,38 +380,55 @@ async fn bench(s: &Setup) -> anyhow::Result<Vec<Row>> {
     std::thread::sleep(std::time::Duration::from_secs(3));
     s.ours_verify("/srv/ours", true).await?;
 
-    eprintln!("   1% of the files changed on old");
-    s.change_one_percent(1)?;
-    let r = s.rsync("/srv/rsync")?;
-    let (o, files) = s.ours_sync("/srv/ours").await?;
-    anyhow::ensure!(files as usize == FILES / 100, "sent {files} files");
+    eprintln!("   1% of the files changed on old, 3 times (median; the order alternates)");
+    let (mut rsyncs, mut ours, mut reverifies, mut runbooks) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for round in 0..3u64 {
+        s.change_one_percent(round + 1)?;
+        let ((r, o), files) = if round % 2 == 0 {
+            let r = s.rsync("/srv/rsync")?;
+            let (o, files) = s.ours_sync("/srv/ours").await?;
+            ((r, o), files)
+        } else {
+            let (o, files) = s.ours_sync("/srv/ours").await?;
+            ((s.rsync("/srv/rsync")?, o), files)
+        };
+        anyhow::ensure!(files as usize == FILES / 100, "sent {files} files");
+        eprintln!("     round {round}: rsync {r:.3}s, cutover {o:.3}s");
+        rsyncs.push(r);
+        ours.push(o);
+        reverifies.push(s.ours_verify("/srv/ours", true).await?);
+        runbooks.push(s.runbook_verify("/srv/ours", true)?);
+    }
     rows.push(row(
         "incremental sync after 1% changed",
         "rsync -a over ssh",
-        r,
-        o,
+        median(rsyncs),
+        median(ours),
         "s",
         Some(1.0),
     ));
-    let reverify = s.ours_verify("/srv/ours", true).await?;
-    let runbook2 = s.runbook_verify("/srv/ours", true)?;
     rows.push(row(
         "re-verify after 1% changed (hash cache; target < 0.2 s)",
         "sha256sum lists on both at once + diff",
-        runbook2,
-        reverify,
+        median(runbooks),
+        median(reverifies),
         "s",
         None,
     ));
 
-    let r = s.rsync("/srv/rsync")?;
-    let (o, files) = s.ours_sync("/srv/ours").await?;
-    anyhow::ensure!(files == 0, "sent {files} files on a no-change rerun");
+    let (mut rsyncs, mut ours) = (Vec::new(), Vec::new());
+    for _ in 0..3 {
+        rsyncs.push(s.rsync("/srv/rsync")?);
+        let (o, files) = s.ours_sync("/srv/ours").await?;
+        anyhow::ensure!(files == 0, "sent {files} files on a no-change rerun");
+        ours.push(o);
+    }
     rows.push(row(
         "no-change rerun",
         "rsync -a over ssh",
-        r,
-        o,
+        median(rsyncs),
+        median(ours),
         "s",
         Some(1.0),
     ));

@@ -10,7 +10,7 @@
 //! The dataset is generated once and its data directory cached in
 //! `/var/cache/cutover-bench/` (`CUTOVER_BENCH_CACHE`), then copied into the old host.
 
-use crate::table::Row;
+use crate::table::{median, Row};
 use anyhow::{bail, Context};
 use cutover_data::postgres::copy::{self, CopyOptions};
 use cutover_data::postgres::replication::switch::{self, Freeze, SwitchOptions};
@@ -250,7 +250,7 @@ async fn copy_bench(ex: &Executor, new: &PgServer, old_addr: &str) -> anyhow::Re
     let via_s = ours_via_controller(ex, new).await?;
     // The last direct copy stays for the verify benchmark.
     ours_direct(ex, new, old_addr).await?;
-    let (pgcopydb_s, direct_s) = (median(&mut pgcopydb), median(&mut direct));
+    let (pgcopydb_s, direct_s) = (median(pgcopydb), median(direct));
     eprintln!("medians of {rounds}: pgcopydb {pgcopydb_s:.2}s, cutover {direct_s:.2}s");
     Ok(vec![
         Row {
@@ -278,19 +278,6 @@ async fn copy_bench(ex: &Executor, new: &PgServer, old_addr: &str) -> anyhow::Re
             target: None,
         },
     ])
-}
-
-fn median(v: &mut [f64]) -> f64 {
-    if v.is_empty() {
-        return f64::NAN;
-    }
-    v.sort_by(|a, b| a.total_cmp(b));
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
 }
 
 const BIN: &str = "/opt/cutover/pg/18/bin";
@@ -421,7 +408,7 @@ async fn verify_bench(ex: &Executor, old_addr: &str) -> anyhow::Result<Vec<Row>>
         ourses.push(s);
         proof = Some(r);
     }
-    let (base, ours) = (median(&mut bases), median(&mut ourses));
+    let (base, ours) = (median(bases), median(ourses));
     let proof = proof.context("no verification ran")?;
     if !proof.matches() {
         bail!("the copy does not verify:\n{}", proof.render());

@@ -39,6 +39,18 @@ pub fn print(rows: &[Row]) {
     }
 }
 
+/// The median of a few measurements (the mean of the middle two for an even count; NaN
+/// for none).
+pub fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    match n {
+        0 => f64::NAN,
+        _ if n % 2 == 1 => v[n / 2],
+        _ => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
+
 /// A cell's text with its pipes escaped, so that `a | b` in a baseline's name does not
 /// split the Markdown row.
 fn cell(text: &str) -> String {
@@ -47,6 +59,13 @@ fn cell(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn median_of_odd_even_and_no_values() {
+        assert_eq!(super::median(vec![3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(super::median(vec![4.0, 1.0, 2.0, 3.0]), 2.5);
+        assert!(super::median(Vec::new()).is_nan());
+    }
+
     #[test]
     fn pipes_in_a_cell_are_escaped() {
         assert_eq!(super::cell("pg_dump | sha256sum"), "pg_dump \\| sha256sum");

@@ -5,7 +5,7 @@
 //! socket errors (resets, closed keep-alive connections); Caddy and nginx also as `dns-name`
 //! proxies (upstream resolved by a name the switch updates: no reload).
 
-use crate::table::Row;
+use crate::table::{median, Row};
 use cutover_exec::{Executor, Redactor, SecretValue, SshTarget, Target};
 use cutover_testbed::dns::{BindPair, TsigKey, Zone};
 use cutover_testbed::{app, proxy, Lab};
@@ -29,11 +29,6 @@ pub fn run() -> anyhow::Result<Vec<Row>> {
     let rows = rt.block_on(dns())?;
     rt.block_on(proxies())?;
     Ok(rows)
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
 }
 
 async fn dns() -> anyhow::Result<Vec<Row>> {
