@@ -50,6 +50,24 @@ fn a_sync_then_verify_plan_copies_host_to_host_and_journals_the_proof() {
         assert!(report.contains(figure), "{figure} not journaled: {report}");
     }
     assert!(report.contains("blake3 digests: source "), "{report}");
+    // The report's proof: both sides' figures and full digests, side by side, equal.
+    let markdown = f.run(&["report"]).expect(0).stdout();
+    let proof = markdown
+        .split("## Proof: proof (old + new)")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no proof section:\n{markdown}"));
+    let digests: Vec<&str> = proof
+        .lines()
+        .skip_while(|l| !l.starts_with("blake3 digest"))
+        .take(2)
+        .map(|l| l.split_whitespace().last().unwrap_or(""))
+        .collect();
+    assert!(
+        digests.len() == 2 && digests[0].len() == 64 && digests[0] == digests[1],
+        "{proof}"
+    );
+    assert!(proof.contains("regular files"), "{proof}");
+    assert!(proof.contains("result: identical"), "{proof}");
 }
 
 #[test]
@@ -76,6 +94,15 @@ fn a_difference_fails_files_verify_with_exit_9_naming_it() {
     assert!(
         text.contains("content differs: media/up/img-7.jpg"),
         "{text}"
+    );
+    let markdown = f.run(&["report"]).expect(0).stdout();
+    let proof = markdown
+        .split("## Proof: proof (old + new)")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no proof section:\n{markdown}"));
+    assert!(
+        proof.contains("result: different") && proof.contains("media/up/img-7.jpg"),
+        "{proof}"
     );
 }
 

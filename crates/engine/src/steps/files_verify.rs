@@ -1,6 +1,7 @@
 //! `files.verify`: manifests built on both hosts in parallel by cutover's agent, compared on
 //! the controller; any difference fails the step as a verification failure (exit 9), before
-//! traffic moves. Counts, bytes and both manifest digests are journaled.
+//! traffic moves. Counts, bytes and both manifest digests are journaled, and the side-by-side
+//! proof goes into the report.
 
 use super::show;
 use crate::context::{StepCtx, Values};
@@ -9,7 +10,9 @@ use crate::step::{Applied, StepRunner, Verified};
 use async_trait::async_trait;
 use cutover_data::files::{
     verify, AgentBinary, Algorithm, Compare, ManifestOptions, OwnerCheck, Side, VerifyOptions,
+    VerifyReport,
 };
+use cutover_journal::Event;
 use cutover_plan::steps::{FilesVerifyStep, TreeRef};
 use std::time::{Duration, Instant};
 
@@ -106,6 +109,13 @@ impl StepRunner for FilesVerify<'_> {
         ctx.detail(format!(
             "building manifests of {from} and {to} on their hosts"
         ));
+        let host = format!("{} + {}", from.host, to.host);
+        ctx.record(Event::CommandStarted {
+            step: ctx.id().to_string(),
+            host: host.clone(),
+            command: format!("verify files {from} against {to}"),
+            invocation: None,
+        })?;
         let started = Instant::now();
         let mut last = Instant::now();
         let mut progress = |host: &str, entries: u64, bytes: u64| {
@@ -120,6 +130,14 @@ impl StepRunner for FilesVerify<'_> {
         let report = verify(ctx.exec, &from, &to, &opts, &mut progress)
             .await
             .map_err(|e| files_failed(ctx, e))?;
+        ctx.record(Event::CommandFinished {
+            step: ctx.id().to_string(),
+            host,
+            code: Some(if report.matches() { 0 } else { 1 }),
+            duration_ms: (report.seconds * 1000.0) as u64,
+            stdout: crate::context::tail(&proof(&report, &from, &to)),
+            stderr: String::new(),
+        })?;
         let s = &report.source.summary;
         let t = &report.target.summary;
         ctx.measure("source_entries", s.entries as f64, "entries")?;
@@ -166,4 +184,51 @@ pub(crate) fn files_failed(ctx: &StepCtx<'_>, e: cutover_data::files::FilesError
         cutover_data::files::FilesError::Exec(e) => ctx.exec_failed(e),
         other => ctx.failed(other.to_string()),
     }
+}
+
+/// The proof as the report shows it: both sides' figures and full manifest digests side by
+/// side, then the verdict and (when they differ) the differences by name.
+fn proof(report: &VerifyReport, from: &Side, to: &Side) -> String {
+    let (s, t) = (&report.source.summary, &report.target.summary);
+    let rows: [(&str, String, String); 8] = [
+        ("entries", s.entries.to_string(), t.entries.to_string()),
+        ("regular files", s.files.to_string(), t.files.to_string()),
+        ("directories", s.dirs.to_string(), t.dirs.to_string()),
+        ("symlinks", s.symlinks.to_string(), t.symlinks.to_string()),
+        ("bytes", s.bytes.to_string(), t.bytes.to_string()),
+        (
+            "unreadable or unstable",
+            s.problems.to_string(),
+            t.problems.to_string(),
+        ),
+        (
+            "hashed now / from cache",
+            format!("{} / {}", s.hashed_files, s.cached_files),
+            format!("{} / {}", t.hashed_files, t.cached_files),
+        ),
+        (
+            "seconds on the host",
+            format!("{:.3}", s.seconds),
+            format!("{:.3}", t.seconds),
+        ),
+    ];
+    let (a, b) = (format!("source {from}"), format!("target {to}"));
+    let width = a.len().max(24);
+    let mut out = format!("{:<24} {a:<width$} {b}\n", "");
+    for (name, x, y) in rows {
+        out += &format!("{name:<24} {x:<width$} {y}\n");
+    }
+    out += &format!(
+        "{:<24} {}\n{:<24} {}\n",
+        format!("{} digest", report.algorithm),
+        s.digest,
+        "",
+        t.digest
+    );
+    out += &if report.matches() {
+        "result: identical, the digests are equal\n".to_string()
+    } else {
+        format!("result: different\n{}", report.text(20))
+    };
+    out
 }
