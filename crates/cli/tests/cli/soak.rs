@@ -303,8 +303,10 @@ fn a_soak_killed_midway_resumes_its_window() {
     let took = resumed.elapsed();
     let text = out.stdout();
     assert!(text.contains("resuming the soak window: "), "{text}");
+    // About 3.5 s were left of the 10 s window; a restarted window would take 10 s. The
+    // margin absorbs a loaded machine's start-up.
     assert!(
-        took < Duration::from_secs(6),
+        took < Duration::from_secs(8),
         "the window restarted: the resumed soak took {took:?}\n{text}"
     );
     // The probes before the crash count: about one a second over the whole window.
