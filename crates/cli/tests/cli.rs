@@ -20,6 +20,8 @@ mod hostkeys;
 mod postgres;
 #[path = "cli/postgres_resume.rs"]
 mod postgres_resume;
+#[path = "cli/proxy_resume.rs"]
+mod proxy_resume;
 #[path = "cli/resume.rs"]
 mod resume;
 #[path = "cli/rollback.rs"]
