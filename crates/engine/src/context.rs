@@ -133,6 +133,36 @@ impl StepCtx<'_> {
         Ok(())
     }
 
+    /// Journals the start of work the controller does itself rather than through a host's
+    /// shell (a verifier, a recorded state), as a command on `host`, so that the timeline
+    /// and the report show it like any other.
+    pub fn command_started(&self, host: &str, command: String) -> Result<(), EngineError> {
+        self.record(Event::CommandStarted {
+            step: self.id().to_string(),
+            host: host.to_string(),
+            command,
+            invocation: None,
+        })
+    }
+
+    /// Journals the end of such work: its exit code, duration and output (stored as given).
+    pub fn command_finished(
+        &self,
+        host: &str,
+        code: i32,
+        duration_ms: u64,
+        stdout: String,
+    ) -> Result<(), EngineError> {
+        self.record(Event::CommandFinished {
+            step: self.id().to_string(),
+            host: host.to_string(),
+            code: Some(code),
+            duration_ms,
+            stdout,
+            stderr: String::new(),
+        })
+    }
+
     /// Journals a measured figure.
     pub fn measure(&self, name: &str, value: f64, unit: &str) -> Result<(), EngineError> {
         self.record(Event::Measured {

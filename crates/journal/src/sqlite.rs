@@ -127,6 +127,14 @@ impl SqliteJournal {
         }
     }
 
+    /// `text` with every secret the redactor knows replaced, before it is stored.
+    fn redacted(&self, text: String) -> String {
+        match &self.redact {
+            Some(redact) => redact(&text),
+            None => text,
+        }
+    }
+
     fn conn(&self) -> Result<std::sync::MutexGuard<'_, Connection>, JournalError> {
         self.conn
             .lock()
@@ -183,10 +191,7 @@ impl Journal for SqliteJournal {
     }
 
     fn append(&self, run: &str, event: &Event) -> Result<Record, JournalError> {
-        let mut body = serde_json::to_string(event).map_err(|e| self.err(e))?;
-        if let Some(redact) = &self.redact {
-            body = redact(&body);
-        }
+        let body = self.redacted(serde_json::to_string(event).map_err(|e| self.err(e))?);
         // Read back what is stored, so the caller sees exactly what the journal holds.
         let event: Event = serde_json::from_str(&body).map_err(|e| self.err(e))?;
         let at_ms = now_ms();
@@ -241,10 +246,7 @@ impl Journal for SqliteJournal {
     }
 
     fn save_checkpoint(&self, run: &str, step: &str, body: &str) -> Result<(), JournalError> {
-        let body = match &self.redact {
-            Some(redact) => redact(body),
-            None => body.to_string(),
-        };
+        let body = self.redacted(body.to_string());
         self.conn()?
             .execute(
                 "INSERT INTO checkpoints (run, step, at_ms, body) VALUES (?1, ?2, ?3, ?4)

@@ -74,6 +74,20 @@ fn events_cannot_be_changed_or_deleted() {
     assert!(del.to_string().contains("append-only"), "{del}");
 }
 
+/// Neither the journal file at `path` nor its write-ahead log holds `needle`.
+fn assert_not_on_disk(path: &std::path::Path, needle: &[u8]) {
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    let journal = std::fs::read(path).unwrap();
+    let wal = std::fs::read(&wal).unwrap_or_default();
+    for (file, bytes) in [("journal", journal), ("write-ahead log", wal)] {
+        assert!(
+            !bytes.windows(needle.len()).any(|w| w == needle),
+            "the {file} holds the secret"
+        );
+    }
+}
+
 #[test]
 fn secrets_are_redacted_before_they_are_written() {
     let dir = tempfile::tempdir().unwrap();
@@ -95,11 +109,7 @@ fn secrets_are_redacted_before_they_are_written() {
         matches!(rec.event, Event::StepFailed { ref error, .. } if error == "password [redacted:pw] rejected")
     );
     drop(j);
-    let bytes = std::fs::read(&path).unwrap();
-    let wal = std::fs::read(dir.path().join("j.db-wal")).unwrap_or_default();
-    let needle = b"hunter2";
-    assert!(!bytes.windows(needle.len()).any(|w| w == needle));
-    assert!(!wal.windows(needle.len()).any(|w| w == needle));
+    assert_not_on_disk(&path, b"hunter2");
 }
 
 #[test]
@@ -130,11 +140,7 @@ fn a_checkpoint_replaces_the_one_before_survives_reopening_and_is_redacted() {
     // Checkpoints are working state, never audit events.
     assert!(j.events(&run.id).unwrap().is_empty());
     drop(j);
-    let bytes = std::fs::read(&path).unwrap();
-    let wal = std::fs::read(dir.path().join("j.db-wal")).unwrap_or_default();
-    let needle = b"hunter2";
-    assert!(!bytes.windows(needle.len()).any(|w| w == needle));
-    assert!(!wal.windows(needle.len()).any(|w| w == needle));
+    assert_not_on_disk(&path, b"hunter2");
 }
 
 #[test]

@@ -52,10 +52,7 @@ fn a_sync_then_verify_plan_copies_host_to_host_and_journals_the_proof() {
     assert!(report.contains("blake3 digests: source "), "{report}");
     // The report's proof: both sides' figures and full digests, side by side, equal.
     let markdown = f.run(&["report"]).expect(0).stdout();
-    let proof = markdown
-        .split("## Proof: proof (old + new)")
-        .nth(1)
-        .unwrap_or_else(|| panic!("no proof section:\n{markdown}"));
+    let proof = super::fixture::proof_section(&markdown, "proof (old + new)");
     let digests: Vec<&str> = proof
         .lines()
         .skip_while(|l| !l.starts_with("blake3 digest"))
@@ -96,10 +93,7 @@ fn a_difference_fails_files_verify_with_exit_9_naming_it() {
         "{text}"
     );
     let markdown = f.run(&["report"]).expect(0).stdout();
-    let proof = markdown
-        .split("## Proof: proof (old + new)")
-        .nth(1)
-        .unwrap_or_else(|| panic!("no proof section:\n{markdown}"));
+    let proof = super::fixture::proof_section(&markdown, "proof (old + new)");
     assert!(
         proof.contains("result: different") && proof.contains("media/up/img-7.jpg"),
         "{proof}"

@@ -18,6 +18,15 @@ pub fn header(lab: &Lab, name: &str) -> String {
     )
 }
 
+/// The text of the report's "## Proof: STEP (HOSTS)" section named by `title`; panics with
+/// the whole report when there is none.
+pub fn proof_section<'a>(markdown: &'a str, title: &str) -> &'a str {
+    markdown
+        .split(&format!("## Proof: {title}"))
+        .nth(1)
+        .unwrap_or_else(|| panic!("no proof section:\n{markdown}"))
+}
+
 impl Fixture {
     /// A lab and a plan made of the header plus `body`.
     pub fn new(body: &str) -> Self {

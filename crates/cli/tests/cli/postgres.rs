@@ -180,10 +180,7 @@ fn a_plan_copies_proves_and_rolls_back_a_database() {
     let report = apply(&["report", "--json"]).expect(0).stdout();
     assert!(report.contains("rows public.items"), "{report}");
     let markdown = apply(&["report"]).expect(0).stdout();
-    let proof = markdown
-        .split("## Proof: prove-db (old + new)")
-        .nth(1)
-        .unwrap_or_else(|| panic!("no proof section:\n{markdown}"));
+    let proof = super::fixture::proof_section(&markdown, "prove-db (old + new)");
     assert!(
         proof.contains("public.items") && proof.contains("no differences"),
         "{markdown}"

@@ -423,6 +423,24 @@ impl PgRun {
         locker
     }
 
+    /// Kills `apply` inside the switch's freeze ([`Self::kill_before_the_drop`]), then lets
+    /// the subscription's drop, left waiting for the lock, finish (`dropped`) or cancels it.
+    fn kill_inside_the_freeze(&self, dropped: bool) {
+        let locker = self.kill_before_the_drop();
+        if !dropped {
+            wait_for(
+                &self.new,
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'DROP SUBSCRIPTION%'; SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'DROP SUBSCRIPTION%'",
+                "0",
+                "the drop to be cancelled",
+            );
+        }
+        self.release(locker);
+        if dropped {
+            wait_for(&self.new, SUBSCRIPTIONS, "0", "the drop to finish");
+        }
+    }
+
     fn release(&self, mut locker: Child) {
         wait_for(
             &self.new,
@@ -464,14 +482,7 @@ fn sync_and_switch_killed_inside_resume_to_one_switch() {
     let context = "a kill inside the freeze, the subscription not dropped";
     r.reset(ROWS);
     let writer = r.writer();
-    let locker = r.kill_before_the_drop();
-    wait_for(
-        &r.new,
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'DROP SUBSCRIPTION%'; SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'DROP SUBSCRIPTION%'",
-        "0",
-        "the drop to be cancelled",
-    );
-    r.release(locker);
+    r.kill_inside_the_freeze(false);
     assert_eq!(
         r.new.psql("postgres", SUBSCRIPTIONS).expect("subs").trim(),
         "1"
@@ -482,9 +493,7 @@ fn sync_and_switch_killed_inside_resume_to_one_switch() {
     let context = "a kill inside the freeze, the subscription dropped after it";
     r.reset(ROWS);
     let writer = r.writer();
-    let locker = r.kill_before_the_drop();
-    r.release(locker);
-    wait_for(&r.new, SUBSCRIPTIONS, "0", "the drop to finish");
+    r.kill_inside_the_freeze(true);
     r.finish(context);
     r.assert_switched(writer, (1, 0, 0), context);
 }
@@ -549,23 +558,14 @@ fn a_switch_killed_inside_the_freeze_rolls_back_without_a_resume() {
     let context = "rollback after a kill inside the freeze, the subscription not dropped";
     r.reset(ROWS);
     let writer = r.writer();
-    let locker = r.kill_before_the_drop();
-    wait_for(
-        &r.new,
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'DROP SUBSCRIPTION%'; SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'DROP SUBSCRIPTION%'",
-        "0",
-        "the drop to be cancelled",
-    );
-    r.release(locker);
+    r.kill_inside_the_freeze(false);
     r.assert_rolled_back_to_old(context);
     drop(writer);
 
     let context = "rollback after a kill inside the freeze, the subscription dropped after it";
     r.reset(ROWS);
     let writer = r.writer();
-    let locker = r.kill_before_the_drop();
-    r.release(locker);
-    wait_for(&r.new, SUBSCRIPTIONS, "0", "the drop to finish");
+    r.kill_inside_the_freeze(true);
     r.assert_rolled_back_to_old(context);
     drop(writer);
 }

@@ -4,28 +4,14 @@
 //! crash point is tried both ways on one lab.
 
 use super::fixture::Run;
-use super::soak::{cutover, get, setup, Setup};
+use super::soak::{cutover, get, haproxy_plan_header, setup, Setup};
 use cutover_journal::{Event, Journal, SqliteJournal};
 use std::path::{Path, PathBuf};
 
 fn plan_text(s: &Setup) -> String {
+    let header = haproxy_plan_header(&s.lab, "proxy-crash");
     format!(
-        r#"name = "proxy-crash"
-[ssh]
-config = "{ssh}"
-[hosts.old]
-ssh = "old"
-address = "{old}"
-[hosts.new]
-ssh = "new"
-address = "{new}"
-[proxies.front]
-kind = "haproxy"
-host = "old"
-socket = "{haproxy_dir}/admin.sock"
-backend = "app"
-server = "web"
-
+        r#"{header}
 [[stages]]
 name = "switch"
 [[stages.steps]]
@@ -34,11 +20,7 @@ kind = "proxy.switch"
 proxy = "front"
 to = "{{{{ hosts.new.address }}}}:8080"
 health = "/healthz"
-"#,
-        ssh = s.lab.ssh_config().display(),
-        old = s.lab.host("old").address(),
-        new = s.lab.host("new").address(),
-        haproxy_dir = cutover_testbed::proxy::HAPROXY_DIR,
+"#
     )
 }
 

@@ -35,10 +35,11 @@ fn control(app: SocketAddr, action: &str) {
     assert!(out.contains("200"), "{out}");
 }
 
-pub(crate) fn plan(lab: &Lab, front: SocketAddr, soak: &str) -> String {
-    let (old, new) = (lab.host("old").address(), lab.host("new").address());
+/// A plan's start: the lab's hosts with their addresses, and `front`, the HAProxy on old
+/// (the testbed's, see [`setup`]) switched through its runtime API.
+pub(crate) fn haproxy_plan_header(lab: &Lab, name: &str) -> String {
     format!(
-        r#"name = "soak-test"
+        r#"name = "{name}"
 [ssh]
 config = "{ssh}"
 [hosts.old]
@@ -53,7 +54,18 @@ host = "old"
 socket = "{haproxy_dir}/admin.sock"
 backend = "app"
 server = "web"
+"#,
+        ssh = lab.ssh_config().display(),
+        old = lab.host("old").address(),
+        new = lab.host("new").address(),
+        haproxy_dir = cutover_testbed::proxy::HAPROXY_DIR,
+    )
+}
 
+pub(crate) fn plan(lab: &Lab, front: SocketAddr, soak: &str) -> String {
+    let header = haproxy_plan_header(lab, "soak-test");
+    format!(
+        r#"{header}
 [checks.new_health]
 kind = "http"
 url = "http://app.example.test:8080/healthz"
@@ -92,9 +104,7 @@ kind = "soak"
 checks = "users"
 interval = "1s"
 {soak}
-"#,
-        ssh = lab.ssh_config().display(),
-        haproxy_dir = cutover_testbed::proxy::HAPROXY_DIR,
+"#
     )
 }
 

@@ -9,7 +9,6 @@ use crate::error::EngineError;
 use crate::step::{Applied, StepRunner, Verified};
 use async_trait::async_trait;
 use cutover_data::files::sync::{sync, Preserve, SyncOptions, SyncProgress};
-use cutover_journal::Event;
 use cutover_plan::steps::FilesSyncStep;
 use std::time::{Duration, Instant};
 
@@ -105,12 +104,10 @@ impl StepRunner for FilesSync<'_> {
             target_sudo: sudo(ctx, &to.host),
             agent: agent(ctx)?,
         };
-        ctx.record(Event::CommandStarted {
-            step: ctx.id().to_string(),
-            host: format!("{} -> {}", from.host, to.host),
-            command: format!("cutover agent: sync {from} -> {to}"),
-            invocation: None,
-        })?;
+        ctx.command_started(
+            &format!("{} -> {}", from.host, to.host),
+            format!("cutover agent: sync {from} -> {to}"),
+        )?;
         let mut shown = Instant::now();
         let mut journaled = Instant::now();
         let mut last = SyncProgress::default();

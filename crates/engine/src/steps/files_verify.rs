@@ -12,7 +12,6 @@ use cutover_data::files::{
     verify, AgentBinary, Algorithm, Compare, ManifestOptions, OwnerCheck, Side, VerifyOptions,
     VerifyReport,
 };
-use cutover_journal::Event;
 use cutover_plan::steps::{FilesVerifyStep, TreeRef};
 use std::time::{Duration, Instant};
 
@@ -110,12 +109,7 @@ impl StepRunner for FilesVerify<'_> {
             "building manifests of {from} and {to} on their hosts"
         ));
         let host = format!("{} + {}", from.host, to.host);
-        ctx.record(Event::CommandStarted {
-            step: ctx.id().to_string(),
-            host: host.clone(),
-            command: format!("verify files {from} against {to}"),
-            invocation: None,
-        })?;
+        ctx.command_started(&host, format!("verify files {from} against {to}"))?;
         let started = Instant::now();
         let mut last = Instant::now();
         let mut progress = |host: &str, entries: u64, bytes: u64| {
@@ -130,14 +124,12 @@ impl StepRunner for FilesVerify<'_> {
         let report = verify(ctx.exec, &from, &to, &opts, &mut progress)
             .await
             .map_err(|e| files_failed(ctx, e))?;
-        ctx.record(Event::CommandFinished {
-            step: ctx.id().to_string(),
-            host,
-            code: Some(if report.matches() { 0 } else { 1 }),
-            duration_ms: (report.seconds * 1000.0) as u64,
-            stdout: crate::context::tail(&proof(&report, &from, &to)),
-            stderr: String::new(),
-        })?;
+        ctx.command_finished(
+            &host,
+            if report.matches() { 0 } else { 1 },
+            (report.seconds * 1000.0) as u64,
+            crate::context::tail(&proof(&report, &from, &to)),
+        )?;
         let s = &report.source.summary;
         let t = &report.target.summary;
         ctx.measure("source_entries", s.entries as f64, "entries")?;

@@ -87,12 +87,10 @@ impl StepRunner for Pipe<'_> {
     async fn apply(&self, ctx: &StepCtx<'_>) -> Result<Applied, EngineError> {
         let from = end_command(ctx, &self.0.from)?;
         let to = end_command(ctx, &self.0.to)?;
-        ctx.record(cutover_journal::Event::CommandStarted {
-            step: ctx.id().to_string(),
-            host: format!("{} -> {}", from.host, to.host),
-            command: ctx.exec.redactor().redact(&format!("{from}  |  {to}")),
-            invocation: None,
-        })?;
+        ctx.command_started(
+            &format!("{} -> {}", from.host, to.host),
+            ctx.exec.redactor().redact(&format!("{from}  |  {to}")),
+        )?;
         let started = Instant::now();
         let mut last_shown = Instant::now();
         let mut show_progress = |bytes: u64| {

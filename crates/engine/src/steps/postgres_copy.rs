@@ -91,12 +91,7 @@ impl StepRunner for PostgresCopy<'_> {
         let source = endpoint(ctx, &self.0.source)?;
         let target = endpoint(ctx, &self.0.target)?;
         let what = format!("copy {} into {}", source.describe(), target.describe());
-        ctx.record(Event::CommandStarted {
-            step: ctx.id().to_string(),
-            host: format!("{} -> {}", source.host, target.host),
-            command: what.clone(),
-            invocation: None,
-        })?;
+        ctx.command_started(&format!("{} -> {}", source.host, target.host), what.clone())?;
         let journal_error: Mutex<Option<EngineError>> = Mutex::new(None);
         let on_event = |e: CopyEvent| match e {
             CopyEvent::Note(line) => ctx.detail(line),

@@ -8,7 +8,6 @@ use crate::error::EngineError;
 use crate::step::{Applied, StepRunner, Verified};
 use async_trait::async_trait;
 use cutover_data::postgres::{verify, VerifyOptions};
-use cutover_journal::Event;
 use cutover_plan::steps::PostgresVerifyStep;
 
 pub(crate) struct PostgresVerify<'a>(pub &'a PostgresVerifyStep);
@@ -51,28 +50,25 @@ impl StepRunner for PostgresVerify<'_> {
     async fn apply(&self, ctx: &StepCtx<'_>) -> Result<Applied, EngineError> {
         let source = endpoint(ctx, &self.0.source)?;
         let target = endpoint(ctx, &self.0.target)?;
-        ctx.record(Event::CommandStarted {
-            step: ctx.id().to_string(),
-            host: format!("{} + {}", source.host, target.host),
-            command: format!(
+        let host = format!("{} + {}", source.host, target.host);
+        ctx.command_started(
+            &host,
+            format!(
                 "verify postgres {} against {}",
                 source.describe(),
                 target.describe()
             ),
-            invocation: None,
-        })?;
+        )?;
         let show = progress(ctx);
         let report = verify(ctx.exec, &source, &target, &self.options(), &show)
             .await
             .map_err(|e| failed(ctx, e))?;
-        ctx.record(Event::CommandFinished {
-            step: ctx.id().to_string(),
-            host: format!("{} + {}", source.host, target.host),
-            code: Some(if report.matches() { 0 } else { 1 }),
-            duration_ms: (report.seconds * 1000.0) as u64,
-            stdout: crate::context::tail(&report.render()),
-            stderr: String::new(),
-        })?;
+        ctx.command_finished(
+            &host,
+            if report.matches() { 0 } else { 1 },
+            (report.seconds * 1000.0) as u64,
+            crate::context::tail(&report.render()),
+        )?;
         ctx.measure("tables", report.tables.len() as f64, "tables")?;
         ctx.measure("rows", report.rows as f64, "rows")?;
         ctx.measure("seconds", report.seconds, "s")?;

@@ -182,20 +182,8 @@ pub(crate) fn save_state<T: serde::Serialize>(
     value: &T,
 ) -> Result<(), EngineError> {
     let json = serde_json::to_string(value).map_err(|e| ctx.failed(e.to_string()))?;
-    ctx.record(Event::CommandStarted {
-        step: ctx.id().to_string(),
-        host: target.to_string(),
-        command: format!("record {label}"),
-        invocation: None,
-    })?;
-    ctx.record(Event::CommandFinished {
-        step: ctx.id().to_string(),
-        host: target.to_string(),
-        code: Some(0),
-        duration_ms: 0,
-        stdout: format!("{STATE_PREFIX}{label} {json}"),
-        stderr: String::new(),
-    })
+    ctx.command_started(target, format!("record {label}"))?;
+    ctx.command_finished(target, 0, 0, format!("{STATE_PREFIX}{label} {json}"))
 }
 
 /// The first state `label` step `step` journaled in this run (the first is the original:

@@ -141,7 +141,7 @@ pub(crate) async fn sides(
 const MARKER: &str = "cutover sync";
 
 /// The target database's sync marker text.
-fn marker(source: &Endpoint, state: &str, created: bool) -> String {
+pub(crate) fn marker(source: &Endpoint, state: &str, created: bool) -> String {
     format!(
         "{MARKER} from {}; state={state}; created={}",
         source.describe(),

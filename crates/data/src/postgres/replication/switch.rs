@@ -22,7 +22,9 @@ use super::super::error::PgError;
 use super::super::live::LiveSession;
 use super::super::session::{copy_query, run_sql, tool_error};
 use super::super::sql::{ident, literal};
-use super::{conninfo, lag, parse_marker, sides, subscription_exists, Progress, SyncOptions};
+use super::{
+    conninfo, lag, marker, parse_marker, sides, subscription_exists, Progress, SyncOptions,
+};
 use cutover_exec::{Command, Executor};
 use std::time::{Duration, Instant};
 
@@ -413,11 +415,7 @@ async fn thaw(
             ))
             .await
             .map(|_| ()),
-        Freeze::Command {
-            unfreeze: Some(cmd),
-            ..
-        } => run_command(exec, cmd, "lift the freeze").await,
-        Freeze::Command { unfreeze: None, .. } => Ok(()),
+        Freeze::Command { .. } => lift_freeze(exec, source, options).await.map(|_| ()),
     }
 }
 
@@ -501,6 +499,8 @@ pub async fn is_switched(
 /// Undoes a switch: writes made on the target since (carried back by the reverse
 /// subscription) are waited for, the reverse replication removed, sequences on the source
 /// advanced past the target's, and the source's freeze lifted.
+/// A switch cut off part-way is undone as far as it got (its marker says how far); `None`
+/// when nothing was switched.
 pub async fn undo_switch(
     exec: &Executor,
     source: &Endpoint,
@@ -510,16 +510,23 @@ pub async fn undo_switch(
     let s = sides(exec, source, target).await?;
     let (source, target) = (&s.source, &s.target);
     let state = target::state(exec, target).await?;
-    let stage = parse_marker(state.comment.as_deref()).map(|(_, st)| st);
-    if !matches!(stage.as_deref(), Some("switching" | "switched")) {
+    let created = match parse_marker(state.comment.as_deref()) {
+        Some((created, stage)) if stage == "switching" || stage == "switched" => created,
         // The marker is set before anything is frozen: without it, nothing was switched
         // (the switch failed before it began, or this undo already ran).
-        return Ok(None);
-    }
+        _ => return Ok(None),
+    };
+    let marked = |stage: &str| marker(source, stage, created);
     if subscription_exists(exec, target, &options.sync.subscription).await? {
-        return undo_unfinished(exec, source, target, options)
-            .await
-            .map(Some);
+        // Stopped before the target became the primary (killed inside the freeze, or failed
+        // there): the subscription still runs and the target took no writes of its own, so
+        // the source only needs its writes back; the sync goes on as before the switch.
+        let mut done = vec![
+            "the switch had not dropped the subscription: the target never took writes".to_string(),
+        ];
+        done.extend(lift_freeze(exec, source, options).await?);
+        target::set_comment(exec, target, &marked("syncing")).await?;
+        return Ok(Some(done.join(", ")));
     }
     let mut done = Vec::new();
     if subscription_exists(exec, source, REVERSE).await? {
@@ -580,31 +587,10 @@ pub async fn undo_switch(
     }
     // The switch ran the unfreeze command itself; only the read-only setting outlives it.
     if matches!(options.freeze, Freeze::ReadOnly) {
-        if let Some(lifted) = lift_freeze(exec, source, options).await? {
-            done.push(lifted);
-        }
+        done.extend(lift_freeze(exec, source, options).await?);
     }
-    set_stage(exec, source, target, "unswitched").await?;
+    target::set_comment(exec, target, &marked("unswitched")).await?;
     Ok(Some(done.join(", ")))
-}
-
-/// Undoes a switch that stopped before the target became the primary (killed inside the
-/// freeze, or failed there): the subscription still runs and the target took no writes of
-/// its own, so the source only needs its writes back; the sync goes on as before the switch.
-async fn undo_unfinished(
-    exec: &Executor,
-    source: &Endpoint,
-    target: &Endpoint,
-    options: &SwitchOptions,
-) -> Result<String, PgError> {
-    let mut done = vec![
-        "the switch had not dropped the subscription: the target never took writes".to_string(),
-    ];
-    if let Some(lifted) = lift_freeze(exec, source, options).await? {
-        done.push(lifted);
-    }
-    set_stage(exec, source, target, "syncing").await?;
-    Ok(done.join(", "))
 }
 
 /// Gives the source its writes back: the read-only setting reset, or the plan's unfreeze
@@ -633,24 +619,4 @@ async fn lift_freeze(
         }
         Freeze::Command { unfreeze: None, .. } => Ok(None),
     }
-}
-
-/// Rewrites the stage in the target database's sync marker, keeping whether cutover
-/// created the database (the sync's undo drops it only then).
-async fn set_stage(
-    exec: &Executor,
-    source: &Endpoint,
-    target: &Endpoint,
-    stage: &str,
-) -> Result<(), PgError> {
-    let state = target::state(exec, target).await?;
-    if let Some((created, _)) = parse_marker(state.comment.as_deref()) {
-        let marker = format!(
-            "cutover sync from {}; state={stage}; created={}",
-            source.describe(),
-            if created { "yes" } else { "no" }
-        );
-        target::set_comment(exec, target, &marker).await?;
-    }
-    Ok(())
 }
