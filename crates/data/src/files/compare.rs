@@ -30,6 +30,8 @@ pub enum DiffKind {
     Owner,
     /// Symlinks pointing elsewhere.
     Target,
+    /// Device nodes with another major or minor number.
+    Device,
     /// Modification times (only when compared).
     Mtime,
     /// Could not be read on one side: nothing is proven about it.
@@ -50,6 +52,7 @@ impl DiffKind {
             DiffKind::Mode => "mode differs",
             DiffKind::Owner => "owner differs",
             DiffKind::Target => "symlink target differs",
+            DiffKind::Device => "device number differs",
             DiffKind::Mtime => "mtime differs",
             DiffKind::Unreadable => "unreadable",
             DiffKind::Unstable => "unstable (changed while hashed)",
@@ -151,6 +154,9 @@ pub fn canonical(e: &Entry, c: &Compare, out: &mut Vec<u8>) {
     if c.mtime && matches!(e.kind, Kind::File | Kind::Symlink) {
         out.extend_from_slice(&e.mtime_ns.to_le_bytes());
     }
+    if matches!(e.kind, Kind::CharDevice | Kind::BlockDevice) {
+        out.extend_from_slice(&e.rdev.to_le_bytes());
+    }
     if let Some(t) = &e.target {
         out.extend_from_slice(&(t.len() as u64).to_le_bytes());
         out.extend_from_slice(t);
@@ -163,6 +169,15 @@ pub fn canonical(e: &Entry, c: &Compare, out: &mut Vec<u8>) {
         Some(Problem::Unreadable(_)) => out.push(1),
         Some(Problem::Unstable) => out.push(2),
     }
+}
+
+/// `MAJOR:MINOR` of a device number.
+pub fn device_number(rdev: u64) -> String {
+    format!(
+        "{}:{}",
+        rustix::fs::major(rdev as rustix::fs::Dev),
+        rustix::fs::minor(rdev as rustix::fs::Dev)
+    )
 }
 
 fn describe(e: &Entry) -> String {
@@ -231,6 +246,14 @@ pub fn compare_entry(a: &Entry, b: &Entry, c: &Compare, d: &mut Differences) {
     if a.target != b.target {
         let t = |e: &Entry| e.target.as_deref().map(display);
         d.add(DiffKind::Target, p, t(a), t(b));
+    }
+    if matches!(a.kind, Kind::CharDevice | Kind::BlockDevice) && a.rdev != b.rdev {
+        d.add(
+            DiffKind::Device,
+            p,
+            Some(device_number(a.rdev)),
+            Some(device_number(b.rdev)),
+        );
     }
     if c.mode && a.mode != b.mode {
         d.add(
@@ -342,5 +365,47 @@ fn missing(x: &Entry, d: &mut Differences) {
             None,
         ),
         None => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn device(rdev: u64) -> Entry {
+        Entry {
+            path: b"dev/sda".to_vec(),
+            kind: Kind::BlockDevice,
+            size: 0,
+            mode: 0o660,
+            uid: 0,
+            gid: 6,
+            user: Some("root".into()),
+            group: Some("disk".into()),
+            mtime_ns: 0,
+            rdev,
+            target: None,
+            hash: None,
+            problem: None,
+        }
+    }
+
+    #[test]
+    fn device_nodes_with_other_numbers_differ_and_their_digests_too() {
+        let (a, b) = (
+            device(rustix::fs::makedev(8, 0)),
+            device(rustix::fs::makedev(8, 1)),
+        );
+        let mut d = Differences::default();
+        compare_entry(&a, &b, &Compare::default(), &mut d);
+        assert_eq!(d.listed.len(), 1, "{d:?}");
+        assert_eq!(
+            d.listed[0].to_string(),
+            "device number differs: dev/sda (source 8:0, target 8:1)"
+        );
+        let (mut x, mut y) = (Vec::new(), Vec::new());
+        canonical(&a, &Compare::default(), &mut x);
+        canonical(&b, &Compare::default(), &mut y);
+        assert_ne!(x, y, "the manifest digest covers the device number");
     }
 }

@@ -94,6 +94,8 @@ pub struct Entry {
     pub group: Option<String>,
     /// Modification time, nanoseconds since the epoch.
     pub mtime_ns: i64,
+    /// A device's number (major and minor; 0 for anything but devices).
+    pub rdev: u64,
     /// A symlink's target, raw bytes.
     pub target: Option<Vec<u8>>,
     /// Content hash of a regular file (32 bytes: BLAKE3 or SHA-256).
@@ -120,6 +122,8 @@ struct Wire {
     #[serde(skip_serializing_if = "Option::is_none")]
     gn: Option<String>,
     t: i64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    r: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     l: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -128,6 +132,10 @@ struct Wire {
     h: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     e: Option<Problem>,
+}
+
+fn is_zero(v: &u64) -> bool {
+    *v == 0
 }
 
 fn split(bytes: &[u8]) -> (Option<String>, Option<String>) {
@@ -163,6 +171,7 @@ impl Serialize for Entry {
             un: self.user.clone(),
             gn: self.group.clone(),
             t: self.mtime_ns,
+            r: self.rdev,
             l,
             lx,
             h: self.hash.map(|h| hex(&h)),
@@ -199,6 +208,7 @@ impl<'de> Deserialize<'de> for Entry {
             user: w.un,
             group: w.gn,
             mtime_ns: w.t,
+            rdev: w.r,
             target,
             hash,
             problem: w.e,
@@ -229,7 +239,9 @@ pub fn unhex(text: &str) -> Option<Vec<u8>> {
 }
 
 /// A path for messages: `.` for the root, UTF-8 as it is, newlines, control characters and
-/// bytes that are not UTF-8 escaped (`\n`, `\x0b`, `\xff`), so one difference is one line.
+/// bytes that are not UTF-8 escaped (`\n`, `\x0b`, `\xff`), so one difference is one line;
+/// bidirectional formatting characters escaped too (`\u{202e}`), so a name cannot make a
+/// terminal or a report show its text reordered.
 pub fn display(path: &[u8]) -> String {
     if path.is_empty() {
         return ".".into();
@@ -241,6 +253,7 @@ pub fn display(path: &[u8]) -> String {
                 '\n' => out.push_str("\\n"),
                 '\\' => out.push_str("\\\\"),
                 c if c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
+                c if is_bidi(c) => out.push_str(&format!("\\u{{{:04x}}}", c as u32)),
                 c => out.push(c),
             }
         }
@@ -249,6 +262,12 @@ pub fn display(path: &[u8]) -> String {
         }
     }
     out
+}
+
+/// The characters that reorder the text around them (Unicode's bidirectional formatting
+/// characters: embeddings, overrides, isolates and marks).
+pub fn is_bidi(c: char) -> bool {
+    matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 #[cfg(test)]
@@ -266,6 +285,7 @@ mod tests {
             user: Some("root".into()),
             group: None,
             mtime_ns: 1_700_000_000_123_456_789,
+            rdev: 0,
             target: Some(b"t\xffx".to_vec()),
             hash: None,
             problem: None,
@@ -287,5 +307,9 @@ mod tests {
     fn display_keeps_one_difference_on_one_line() {
         assert_eq!(display(b"a\nb\xff"), "a\\nb\\xff");
         assert_eq!(display(b""), ".");
+        assert_eq!(
+            display("invoice\u{202e}fdp.exe".as_bytes()),
+            "invoice\\u{202e}fdp.exe"
+        );
     }
 }

@@ -2,11 +2,9 @@
 //! whose compliance rules name it. A file is hashed through one open descriptor and stat'ed
 //! before and after: if it changed meanwhile it is hashed once more, then called unstable.
 
+use super::beneath::Tree;
 use serde::{Deserialize, Serialize};
-use std::fs::File;
 use std::io::Read;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
-use std::path::Path;
 
 /// The content hash algorithm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -94,14 +92,14 @@ pub struct Stamp {
 }
 
 impl Stamp {
-    /// The stamp of `m`.
-    pub fn of(m: &std::fs::Metadata) -> Self {
+    /// The stamp of `st`.
+    pub fn of(st: &rustix::fs::Stat) -> Self {
         Stamp {
-            dev: m.dev(),
-            ino: m.ino(),
-            size: m.size(),
-            mtime_ns: m.mtime() * 1_000_000_000 + m.mtime_nsec(),
-            ctime_ns: m.ctime() * 1_000_000_000 + m.ctime_nsec(),
+            dev: st.st_dev,
+            ino: st.st_ino,
+            size: st.st_size as u64,
+            mtime_ns: st.st_mtime * 1_000_000_000 + st.st_mtime_nsec as i64,
+            ctime_ns: st.st_ctime * 1_000_000_000 + st.st_ctime_nsec as i64,
         }
     }
 }
@@ -117,11 +115,12 @@ pub enum Hashed {
     Failed(std::io::Error),
 }
 
-/// Hashes the regular file at `path` (never following a symlink put in its place), reading
-/// through `buf`; retries once if it changed while being read.
-pub fn hash_file(path: &Path, alg: Algorithm, buf: &mut Vec<u8>) -> Hashed {
+/// Hashes the regular file `rel` of `tree` (opened beneath the root with no symlink followed,
+/// and refused at once if something other than a regular file, such as a FIFO, took its
+/// place), reading through `buf`; retries once if it changed while being read.
+pub fn hash_file(tree: &Tree, rel: &[u8], alg: Algorithm, buf: &mut Vec<u8>) -> Hashed {
     for _ in 0..2 {
-        match hash_once(path, alg, buf) {
+        match hash_once(tree, rel, alg, buf) {
             Ok(Some(done)) => return Hashed::Done(done.0, done.1),
             Ok(None) => continue,
             Err(e) => return Hashed::Failed(e),
@@ -131,15 +130,13 @@ pub fn hash_file(path: &Path, alg: Algorithm, buf: &mut Vec<u8>) -> Hashed {
 }
 
 fn hash_once(
-    path: &Path,
+    tree: &Tree,
+    rel: &[u8],
     alg: Algorithm,
     buf: &mut Vec<u8>,
 ) -> std::io::Result<Option<([u8; 32], Stamp)>> {
-    let mut file = File::options()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | noatime())
-        .open(path)?;
-    let before = Stamp::of(&file.metadata()?);
+    let mut file = tree.open_regular(rel)?;
+    let before = Stamp::of(&rustix::fs::fstat(&file)?);
     let mut h = Hasher::new(alg);
     if buf.len() != CHUNK {
         buf.resize(CHUNK, 0);
@@ -155,21 +152,9 @@ fn hash_once(
         read += n as u64;
         h.update(&buf[..n]);
     }
-    let after = Stamp::of(&file.metadata()?);
+    let after = Stamp::of(&rustix::fs::fstat(&file)?);
     if after != before || read != before.size {
         return Ok(None);
     }
     Ok(Some((h.finish(), before)))
-}
-
-/// `O_NOATIME` where it is allowed (root), so hashing leaves access times alone on file
-/// systems mounted with `strictatime`; for others the kernel refuses it on files they do
-/// not own, so it is not asked for.
-fn noatime() -> i32 {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } == 0 {
-        libc::O_NOATIME
-    } else {
-        0
-    }
 }

@@ -2,6 +2,7 @@
 //! every core (with the [`HashCache`]), sorted by raw path bytes so that two manifests can
 //! be compared by a streaming merge, and a digest over everything the comparison looks at.
 
+use super::beneath::Tree;
 use super::cache::HashCache;
 use super::entry::{Entry, Kind, Problem};
 use super::exclude::Excludes;
@@ -11,7 +12,6 @@ use super::walk::{walk, Found};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -143,13 +143,15 @@ pub fn build_with(
 ) -> Result<Manifest, ManifestError> {
     let started = Instant::now();
     let shown = root.display().to_string();
-    let meta = std::fs::metadata(root).map_err(|e| match e.kind() {
+    let unreadable = |e: std::io::Error| match e.kind() {
         std::io::ErrorKind::NotFound => ManifestError::Missing(shown.clone()),
         _ => ManifestError::Unreadable {
             path: shown.clone(),
             source: e,
         },
-    })?;
+    };
+    let tree = Tree::open(root).map_err(unreadable)?;
+    let meta = tree.root_stat().map_err(unreadable)?;
     let root = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
     let excludes = Excludes::new(&opts.exclude).map_err(ManifestError::BadExclude)?;
     let owners = Owners::load();
@@ -159,8 +161,8 @@ pub fn build_with(
     let (mut entries, cache, counts) = std::thread::scope(|s| {
         let (seen, hashed) = (&seen, &hashed);
         s.spawn(move || report_progress(done, seen, hashed, progress));
-        let walked = walk(&root, &meta, &excludes, seen);
-        let r = hash_all(&root, walked, opts, hash, &owners, hashed);
+        let walked = walk(&tree, &meta, &excludes, seen);
+        let r = hash_all(&root, &tree, walked, opts, hash, &owners, hashed);
         drop(done_tx);
         r
     });
@@ -210,6 +212,7 @@ struct Counts {
 
 fn hash_all(
     root: &Path,
+    tree: &Tree,
     found: Vec<Found>,
     opts: &ManifestOptions,
     hash: bool,
@@ -231,7 +234,7 @@ fn hash_all(
             READ_BUF.with(|buf| {
                 let buf = &mut buf.borrow_mut();
                 to_entry(
-                    root,
+                    tree,
                     f,
                     hash.then_some(opts.algorithm),
                     &cache,
@@ -285,7 +288,7 @@ fn dedup_problems(entries: &mut Vec<Entry>) {
 }
 
 fn to_entry(
-    root: &Path,
+    tree: &Tree,
     f: Found,
     alg: Option<Algorithm>,
     cache: &HashCache,
@@ -293,42 +296,46 @@ fn to_entry(
     buf: &mut Vec<u8>,
     hashed: &AtomicU64,
 ) -> (Entry, Option<HashOutcome>) {
-    let Some(meta) = f.meta else {
+    let Some(st) = f.stat else {
         let mut e = bare(f.path, Kind::File);
         e.problem = f.problem;
         return (e, None);
     };
-    let kind = Kind::from_mode(meta.mode());
-    let full = full_path(root, &f.path);
+    let kind = Kind::from_mode(st.st_mode);
     let mut e = Entry {
         kind,
         size: if matches!(kind, Kind::File | Kind::Symlink) {
-            meta.size()
+            st.st_size as u64
         } else {
             0
         },
-        mode: meta.mode() & 0o7777,
-        uid: meta.uid(),
-        gid: meta.gid(),
-        user: owners.user(meta.uid()),
-        group: owners.group(meta.gid()),
-        mtime_ns: meta.mtime() * 1_000_000_000 + meta.mtime_nsec(),
+        mode: st.st_mode & 0o7777,
+        uid: st.st_uid,
+        gid: st.st_gid,
+        user: owners.user(st.st_uid),
+        group: owners.group(st.st_gid),
+        mtime_ns: st.st_mtime * 1_000_000_000 + st.st_mtime_nsec as i64,
+        rdev: if matches!(kind, Kind::CharDevice | Kind::BlockDevice) {
+            st.st_rdev
+        } else {
+            0
+        },
         ..bare(f.path, kind)
     };
     let mut outcome = None;
     match kind {
-        Kind::Symlink => match std::fs::read_link(&full) {
-            Ok(t) => e.target = Some(t.into_os_string().into_encoded_bytes()),
+        Kind::Symlink => match tree.read_link(&e.path) {
+            Ok(t) => e.target = Some(t),
             Err(err) => e.problem = Some(Problem::Unreadable(err.to_string())),
         },
         Kind::File if alg.is_some() => {
             let alg = alg.unwrap_or_default();
-            let stamp = Stamp::of(&meta);
+            let stamp = Stamp::of(&st);
             if let Some(h) = cache.get(&e.path, &stamp) {
                 e.hash = Some(h);
                 outcome = Some((stamp, h, false));
             } else {
-                match hash_file(&full, alg, buf) {
+                match hash_file(tree, &e.path, alg, buf) {
                     Hashed::Done(h, stamp) => {
                         hashed.fetch_add(stamp.size, Ordering::Relaxed);
                         // What was hashed is the file as it stood then.
@@ -358,6 +365,7 @@ fn bare(path: Vec<u8>, kind: Kind) -> Entry {
         user: None,
         group: None,
         mtime_ns: 0,
+        rdev: 0,
         target: None,
         hash: None,
         problem: None,

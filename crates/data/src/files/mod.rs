@@ -11,6 +11,7 @@
 //! - [`sync`]: host-to-host transfer through the agents.
 
 pub mod agent;
+pub mod beneath;
 pub mod cache;
 pub mod compare;
 pub mod entry;

@@ -67,6 +67,9 @@ pub fn own_hash() -> std::io::Result<String> {
 }
 
 type Reader = Box<dyn AsyncRead + Send + Unpin>;
+
+/// The longest reply line read from an agent.
+const MAX_LINE: usize = 16 << 20;
 type Writer = Box<dyn AsyncWrite + Send + Unpin>;
 
 /// A running agent.
@@ -235,10 +238,29 @@ impl Session {
             self.line.clear();
             self.line_done = false;
         }
-        let n = match self.reader.read_until(b'\n', &mut self.line).await {
+        // A reply line is bounded: an agent (a host that may be compromised) cannot make
+        // the controller buffer without end.
+        let room = MAX_LINE.saturating_sub(self.line.len()) as u64;
+        if room == 0 {
+            return Err(self.protocol(format!(
+                "the agent sent a line longer than {} MiB",
+                MAX_LINE >> 20
+            )));
+        }
+        let n = match (&mut self.reader)
+            .take(room)
+            .read_until(b'\n', &mut self.line)
+            .await
+        {
             Ok(n) => n,
             Err(e) => return Err(self.died(&e.to_string()).await),
         };
+        if n as u64 == room && self.line.last() != Some(&b'\n') {
+            return Err(self.protocol(format!(
+                "the agent sent a line longer than {} MiB",
+                MAX_LINE >> 20
+            )));
+        }
         if n == 0 || self.line.last() != Some(&b'\n') {
             return Err(self.died("the agent stopped").await);
         }
@@ -287,6 +309,15 @@ impl Session {
                 4 - frame.len()
             } else {
                 let len = u32::from_le_bytes([frame[0], frame[1], frame[2], frame[3]]) as usize;
+                // Relayed frames are at most one sealed frame: refuse a length past it
+                // before buffering anything.
+                if len > super::sync::wire::FRAME + 16 {
+                    self.frame = None;
+                    return Err(self.protocol(format!(
+                        "the agent relayed a frame of {len} bytes (at most {})",
+                        super::sync::wire::FRAME + 16
+                    )));
+                }
                 4 + len - frame.len()
             };
             if want == 0 {
@@ -399,4 +430,42 @@ pub async fn upload(
         });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A session reading what a hostile agent wrote.
+    fn reading(bytes: Vec<u8>) -> Session {
+        Session {
+            host: "evil".into(),
+            reader: BufReader::new(Box::new(std::io::Cursor::new(bytes))),
+            writer: None,
+            stderr: None,
+            child: None,
+            local: None,
+            line: Vec::new(),
+            line_done: false,
+            frame: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_relayed_frame_past_the_limit_is_refused_before_it_is_buffered() {
+        let mut s = reading(vec![0, 0xff, 0xff, 0xff, 0xff, 1, 2, 3]);
+        let e = s.recv_item().await.err().expect("refused");
+        assert!(
+            e.to_string()
+                .contains("relayed a frame of 4294967295 bytes"),
+            "{e}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_reply_line_without_end_is_cut_at_the_limit() {
+        let mut s = reading(vec![b'{'; MAX_LINE + 10]);
+        let e = s.recv_line().await.err().expect("refused");
+        assert!(e.to_string().contains("a line longer than 16 MiB"), "{e}");
+    }
 }

@@ -2,5 +2,6 @@
 //! uploaded over SSH.
 
 mod fixture;
+mod hostile;
 mod sync;
 mod verify;

@@ -144,6 +144,7 @@ async fn hard_links_sparse_files_acls_and_xattrs_are_preserved_when_asked() {
         acls: true,
         xattrs: true,
         sparse: true,
+        devices: true,
     };
     let r = run(&ex, &o, "/srv/p", "/srv/p").await.unwrap();
     assert!(r.sent.errors.is_empty(), "{r:?}");
@@ -238,7 +239,16 @@ async fn an_interrupted_sync_resumes_a_large_file_where_it_stopped() {
         .unwrap();
     let ex = executor(&lab);
     let o = sync_options(&lab);
-    let part = lab.host("new").fs_path("/srv/r/.video.mp4.cutover-part");
+    let dir = lab.host("new").fs_path("/srv/r");
+    // `.video.mp4.TOKEN.cutover-part`: the token is the receiving run's own.
+    let find_part = || {
+        std::fs::read_dir(&dir).ok()?.find_map(|e| {
+            let name = e.ok()?.file_name().into_string().ok()?;
+            (name.starts_with(".video.mp4.") && name.ends_with(".cutover-part"))
+                .then(|| dir.join(name))
+        })
+    };
+    let part;
     {
         let first = run(&ex, &o, "/srv/r", "/srv/r");
         tokio::pin!(first);
@@ -248,7 +258,10 @@ async fn an_interrupted_sync_resumes_a_large_file_where_it_stopped() {
                 r = &mut first => panic!("the sync finished before it could be interrupted: {r:?}"),
                 _ = tokio::time::sleep(std::time::Duration::from_millis(20)) => {}
             }
-            if part.metadata().map(|m| m.len()).unwrap_or(0) > 50_000_000 {
+            if let Some(p) =
+                find_part().filter(|p| p.metadata().map(|m| m.len()).unwrap_or(0) > 50_000_000)
+            {
+                part = p;
                 break;
             }
             assert!(
@@ -272,6 +285,33 @@ async fn an_interrupted_sync_resumes_a_large_file_where_it_stopped() {
     assert!(r.sent.bytes_sent < 400_000_000);
     assert!(!part.exists());
     assert_identical(&ex, "/srv/r", "/srv/r").await;
+    ex.disconnect_all().await;
+}
+
+/// A user's files named like cutover's temporary files (the old `.NAME.cutover-part` form
+/// and the current one with a token) are ordinary files: synced, kept, never deleted as
+/// stale partial copies on the next run.
+#[tokio::test]
+async fn names_that_look_like_temporary_files_are_synced_and_kept() {
+    let lab = Lab::start().unwrap();
+    lab.host("old")
+        .exec_ok(
+            "mkdir -p /srv/t && cd /srv/t && echo a > x && echo b > .x.cutover-part \
+             && echo c > .y.0123456789abcdef.cutover-part",
+        )
+        .unwrap();
+    let ex = executor(&lab);
+    let o = sync_options(&lab);
+    for round in 0..3 {
+        let r = run(&ex, &o, "/srv/t", "/srv/t").await.unwrap();
+        assert!(r.received.errors.is_empty(), "{r:?}");
+        assert_eq!(
+            r.sent.files_sent,
+            if round == 0 { 3 } else { 0 },
+            "round {round}"
+        );
+        assert_identical(&ex, "/srv/t", "/srv/t").await;
+    }
     ex.disconnect_all().await;
 }
 

@@ -24,6 +24,7 @@ impl FilesSync<'_> {
             acls: s.acls,
             xattrs: s.xattrs,
             sparse: s.sparse,
+            devices: s.devices,
         }
     }
 

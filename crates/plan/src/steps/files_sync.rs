@@ -74,6 +74,11 @@ pub struct FilesSyncStep {
     /// Keep holes in sparse files as holes.
     #[serde(default)]
     pub sparse: bool,
+    /// Create device nodes (character and block devices) found in the source on the target.
+    /// Off by default: the target's agent runs as root, and a device node in a web app's
+    /// tree is more likely an attack than data.
+    #[serde(default)]
+    pub devices: bool,
     /// The address the `from` host reaches the `to` host's agent at (default: the `to`
     /// host's `address`).
     pub address: Option<Template>,
@@ -106,6 +111,7 @@ impl FilesSyncStep {
         "acls",
         "xattrs",
         "sparse",
+        "devices",
         "address",
         "port",
         "relay",
@@ -126,6 +132,7 @@ impl FilesSyncStep {
         let acls = f.optional("acls", p).unwrap_or(false);
         let xattrs = f.optional("xattrs", p).unwrap_or(false);
         let sparse = f.optional("sparse", p).unwrap_or(false);
+        let devices = f.optional("devices", p).unwrap_or(false);
         let address = f.optional("address", p);
         let port = f.optional("port", p);
         let relay = f.optional("relay", p).unwrap_or(false);
@@ -142,6 +149,7 @@ impl FilesSyncStep {
             acls,
             xattrs,
             sparse,
+            devices,
             address,
             port,
             relay,

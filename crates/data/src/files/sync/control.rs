@@ -132,10 +132,11 @@ pub async fn sync(
     );
     let (mut sender, mut receiver) = (a?, b?);
     let key = super::wire::new_key().map_err(|e| FilesError::Local(e.to_string()))?;
-    let listen = match opts.address.parse::<std::net::IpAddr>() {
-        Ok(ip) => ip.to_string(),
-        Err(_) => "0.0.0.0".into(),
-    };
+    // A name is resolved by the receiver, on the target, and only that address is bound.
+    let listen = opts
+        .address
+        .trim_matches(|c| c == '[' || c == ']')
+        .to_string();
     receiver
         .send(&Request::Receive {
             root: to.path.clone(),

@@ -2,12 +2,17 @@
 //! attributes and ACLs) and its application on the receiving host.
 
 use super::wire::{Get, Put};
+use crate::files::beneath::{proc_at, proc_fd};
 use crate::files::entry::{Entry, Kind};
 use crate::files::owners::Owners;
-use std::ffi::CString;
+use rustix::fs as rfs;
+use std::ffi::{CString, OsStr};
 use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
+
+/// The most extended attributes one entry may carry on the wire.
+pub const MAX_XATTRS: usize = 1024;
 
 /// What is applied to a created or updated entry.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -58,27 +63,30 @@ impl Meta {
         Ok(())
     }
 
-    /// Reads it.
+    /// Reads it, within the limits a real file system has (names of 256 bytes, at most
+    /// [`MAX_XATTRS`] attributes of 64 KiB each): whatever a sender claims is bounded.
     pub fn get(r: &mut impl Read) -> io::Result<Meta> {
         let mut m = Meta {
-            mode: r.u32()?,
+            mode: r.u32()? & 0o7777,
             uid: r.u32()?,
             gid: r.u32()?,
-            user: r.blob()?,
-            group: r.blob()?,
+            user: r.blob_max(256)?,
+            group: r.blob_max(256)?,
             mtime_ns: r.i64()?,
             xattrs: Vec::new(),
         };
-        let n = r.u32()?;
+        let n = r.u32()? as usize;
+        if n > MAX_XATTRS {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{n} extended attributes on one entry (at most {MAX_XATTRS})"),
+            ));
+        }
         for _ in 0..n {
-            m.xattrs.push((r.blob()?, r.blob()?));
+            m.xattrs.push((r.blob_max(255)?, r.blob_max(65536)?));
         }
         Ok(m)
     }
-}
-
-fn cpath(p: &Path) -> io::Result<CString> {
-    CString::new(p.as_os_str().as_bytes()).map_err(io::Error::other)
 }
 
 fn check(rc: libc::c_int) -> io::Result<()> {
@@ -89,13 +97,13 @@ fn check(rc: libc::c_int) -> io::Result<()> {
     }
 }
 
-/// The extended attributes of `path` (not following symlinks): ACLs when `acls`, the
+/// The extended attributes at path `c` (a symlink's own, never its target's; callers pass
+/// a [`proc_at`] path so that no symlink on the way is followed): ACLs when `acls`, the
 /// others when `xattrs`.
-pub fn read_xattrs(path: &Path, acls: bool, xattrs: bool) -> io::Result<Vec<(Vec<u8>, Vec<u8>)>> {
+pub fn read_xattrs(c: &CString, acls: bool, xattrs: bool) -> io::Result<Vec<(Vec<u8>, Vec<u8>)>> {
     if !acls && !xattrs {
         return Ok(Vec::new());
     }
-    let c = cpath(path)?;
     let mut names = vec![0u8; 4096];
     // SAFETY: the buffer pointer and length describe `names`.
     let n = unsafe { libc::llistxattr(c.as_ptr(), names.as_mut_ptr().cast(), names.len()) };
@@ -143,6 +151,17 @@ pub struct Apply {
     pub owners: Owners,
 }
 
+fn timestamps(m: &Meta) -> rfs::Timestamps {
+    let t = rfs::Timespec {
+        tv_sec: m.mtime_ns.div_euclid(1_000_000_000),
+        tv_nsec: m.mtime_ns.rem_euclid(1_000_000_000) as _,
+    };
+    rfs::Timestamps {
+        last_access: t,
+        last_modification: t,
+    }
+}
+
 impl Apply {
     /// The local ids for `m`.
     fn ids(&self, m: &Meta) -> (u32, u32) {
@@ -164,39 +183,74 @@ impl Apply {
         (uid, gid)
     }
 
-    /// Applies owner, xattrs, mode and mtime to `path` of type `kind` (in that order: a
-    /// chown clears setuid bits, so the mode comes after it).
-    pub fn apply(&self, path: &Path, kind: Kind, m: &Meta) -> io::Result<()> {
-        let c = cpath(path)?;
+    fn owner(&self, m: &Meta) -> (Option<rfs::Uid>, Option<rfs::Gid>) {
+        let (uid, gid) = self.ids(m);
+        (Some(rfs::Uid::from_raw(uid)), Some(rfs::Gid::from_raw(gid)))
+    }
+
+    /// Applies owner, xattrs, mode and mtime through `fd`, an open (not `O_PATH`) handle of
+    /// a regular file or directory (in that order: a chown clears setuid bits, so the mode
+    /// comes after it).
+    pub fn apply_fd(&self, fd: BorrowedFd<'_>, m: &Meta) -> io::Result<()> {
         if self.chown {
-            let (uid, gid) = self.ids(m);
-            // SAFETY: `c` is a valid path.
-            check(unsafe { libc::lchown(c.as_ptr(), uid, gid) })?;
+            let (u, g) = self.owner(m);
+            rfs::fchown(fd, u, g)?;
         }
         for (k, v) in &m.xattrs {
-            let ck = CString::new(k.as_slice()).map_err(io::Error::other)?;
-            // SAFETY: pointers and lengths describe live buffers.
-            check(unsafe {
-                libc::lsetxattr(c.as_ptr(), ck.as_ptr(), v.as_ptr().cast(), v.len(), 0)
-            })?;
+            rfs::fsetxattr(fd, k.as_slice(), v, rfs::XattrFlags::empty())?;
+        }
+        rfs::fchmod(fd, rfs::Mode::from_raw_mode(m.mode as _))?;
+        rfs::futimens(fd, &timestamps(m))?;
+        Ok(())
+    }
+
+    /// Applies the same to `name` in the directory `dir` when no open handle can be had (a
+    /// symlink, a FIFO or device that must not be opened, a file the receiver cannot read):
+    /// every call acts on that name without following a symlink there, and the mode is set
+    /// only once a handle shows the object is of the expected `kind`.
+    pub fn apply_at(
+        &self,
+        dir: BorrowedFd<'_>,
+        name: &[u8],
+        kind: Kind,
+        m: &Meta,
+    ) -> io::Result<()> {
+        let os = OsStr::from_bytes(name);
+        if self.chown {
+            let (u, g) = self.owner(m);
+            rfs::chownat(dir, os, u, g, rfs::AtFlags::SYMLINK_NOFOLLOW)?;
+        }
+        if !m.xattrs.is_empty() {
+            let c = proc_at(dir, name)?;
+            for (k, v) in &m.xattrs {
+                let ck = CString::new(k.as_slice()).map_err(io::Error::other)?;
+                // SAFETY: pointers and lengths describe live buffers.
+                check(unsafe {
+                    libc::lsetxattr(c.as_ptr(), ck.as_ptr(), v.as_ptr().cast(), v.len(), 0)
+                })?;
+            }
         }
         if kind != Kind::Symlink {
+            let node = rfs::openat(
+                dir,
+                os,
+                rfs::OFlags::PATH | rfs::OFlags::NOFOLLOW | rfs::OFlags::CLOEXEC,
+                rfs::Mode::empty(),
+            )?;
+            let st = rfs::fstat(&node)?;
+            if Kind::from_mode(st.st_mode) != kind {
+                return Err(io::Error::other(format!(
+                    "it is a {} now, not a {}: changed meanwhile",
+                    Kind::from_mode(st.st_mode).name(),
+                    kind.name()
+                )));
+            }
+            // Not a symlink (checked above): the magic link leads to this very inode.
+            let c = proc_fd(node.as_fd());
             // SAFETY: `c` is a valid path.
             check(unsafe { libc::chmod(c.as_ptr(), m.mode as libc::mode_t) })?;
         }
-        let t = libc::timespec {
-            tv_sec: m.mtime_ns.div_euclid(1_000_000_000) as libc::time_t,
-            tv_nsec: m.mtime_ns.rem_euclid(1_000_000_000) as libc::c_long,
-        };
-        let times = [t, t];
-        // SAFETY: `c` is a valid path and `times` two timespecs.
-        check(unsafe {
-            libc::utimensat(
-                libc::AT_FDCWD,
-                c.as_ptr(),
-                times.as_ptr(),
-                libc::AT_SYMLINK_NOFOLLOW,
-            )
-        })
+        rfs::utimensat(dir, os, &timestamps(m), rfs::AtFlags::SYMLINK_NOFOLLOW)?;
+        Ok(())
     }
 }

@@ -18,6 +18,7 @@ pub mod meta;
 pub mod plan;
 pub mod receive;
 pub mod send;
+mod staging;
 pub mod wire;
 mod write;
 
@@ -46,6 +47,9 @@ pub struct Preserve {
     /// Holes in sparse files stay holes.
     #[serde(default)]
     pub sparse: bool,
+    /// Device nodes are created on the target (a receiver refuses them otherwise).
+    #[serde(default)]
+    pub devices: bool,
 }
 
 fn yes() -> bool {
@@ -57,7 +61,8 @@ fn yes() -> bool {
 pub struct ReceiveOptions {
     /// The one-time key (hex, 32 bytes) both ends share.
     pub key: String,
-    /// Address to listen on (`0.0.0.0` for any); ignored with `relay`.
+    /// Address to listen on: an address or a name, resolved on the target host, whose first
+    /// address that can be bound is (never every address at once); ignored with `relay`.
     pub listen: String,
     /// Port to listen on (0: any free port).
     pub port: u16,
@@ -133,6 +138,22 @@ pub struct SyncStats {
     /// Paths that could not be read or written (each with the reason); a sync with any is
     /// reported as failed.
     pub errors: Vec<String>,
+}
+
+impl SyncStats {
+    /// How many problems a report lists (the rest are counted).
+    pub const ERRORS_SHOWN: usize = 1000;
+
+    /// The same figures with at most [`Self::ERRORS_SHOWN`] problems listed, so that a
+    /// report stays small whatever the tree holds.
+    pub fn capped(mut self) -> Self {
+        if self.errors.len() > Self::ERRORS_SHOWN {
+            let more = self.errors.len() - Self::ERRORS_SHOWN;
+            self.errors.truncate(Self::ERRORS_SHOWN);
+            self.errors.push(format!("... and {more} more"));
+        }
+        self
+    }
 }
 
 /// Why one side of a sync stopped: a message for the operator and a class.

@@ -4,13 +4,12 @@
 
 use super::wire::{Get, Put};
 use super::SendOptions;
+use crate::files::beneath::Tree;
 use crate::files::compare::owner_key;
 use crate::files::entry::{Entry, Kind};
-use crate::files::manifest::{full_path, OwnerCheck};
+use crate::files::manifest::OwnerCheck;
 use std::collections::{HashMap, HashSet};
 use std::io::{self, Read, Write};
-use std::os::unix::fs::MetadataExt;
-use std::path::Path;
 
 /// A partial file below this size is restarted rather than resumed.
 pub const RESUME_MIN: u64 = 8 << 20;
@@ -51,11 +50,12 @@ pub fn read_index(r: &mut impl Read) -> io::Result<Index> {
         match r.u8()? {
             0 => return Ok(idx),
             1 => {
-                let e: Entry = serde_json::from_slice(&r.blob()?).map_err(io::Error::other)?;
+                let e: Entry =
+                    serde_json::from_slice(&r.blob_max(1 << 16)?).map_err(io::Error::other)?;
                 idx.entries.insert(e.path.clone(), e);
             }
             2 => {
-                let path = r.blob()?;
+                let path = r.blob_max(crate::files::beneath::MAX_PATH)?;
                 let len = r.u64()?;
                 let mut h = [0u8; 32];
                 r.read_exact(&mut h)?;
@@ -121,7 +121,7 @@ fn owner_differs(a: &Entry, b: &Entry, o: &SendOptions) -> bool {
 }
 
 /// Decides what to send.
-pub fn plan(root: &Path, ours: &[Entry], theirs: &Index, o: &SendOptions) -> Plan {
+pub fn plan(tree: &Tree, ours: &[Entry], theirs: &Index, o: &SendOptions) -> Plan {
     let mut p = Plan::default();
     if o.delete {
         let have: HashSet<&[u8]> = ours.iter().map(|e| e.path.as_slice()).collect();
@@ -170,9 +170,9 @@ pub fn plan(root: &Path, ours: &[Entry], theirs: &Index, o: &SendOptions) -> Pla
             },
             Kind::File => {
                 if o.preserve.hard_links {
-                    if let Ok(m) = std::fs::symlink_metadata(full_path(root, &e.path)) {
-                        if m.nlink() > 1 {
-                            match links.get(&(m.dev(), m.ino())) {
+                    if let Ok(Some(m)) = tree.stat(&e.path) {
+                        if m.st_nlink > 1 {
+                            match links.get(&(m.st_dev, m.st_ino)) {
                                 Some(first) => {
                                     let same = t.is_some_and(|t| {
                                         t.size == e.size && t.mtime_ns == e.mtime_ns
@@ -186,7 +186,7 @@ pub fn plan(root: &Path, ours: &[Entry], theirs: &Index, o: &SendOptions) -> Pla
                                     continue;
                                 }
                                 None => {
-                                    links.insert((m.dev(), m.ino()), e.path.clone());
+                                    links.insert((m.st_dev, m.st_ino), e.path.clone());
                                 }
                             }
                         }
@@ -201,7 +201,7 @@ pub fn plan(root: &Path, ours: &[Entry], theirs: &Index, o: &SendOptions) -> Pla
                     }
                 };
                 if send {
-                    let offset = resume_offset(root, e, theirs);
+                    let offset = resume_offset(tree, e, theirs);
                     p.files += 1;
                     p.bytes += e.size - offset;
                     p.actions.push(Action::File { index: i, offset });
@@ -218,8 +218,10 @@ pub fn plan(root: &Path, ours: &[Entry], theirs: &Index, o: &SendOptions) -> Pla
                 _ => p.actions.push(Action::Link(i)),
             },
             _ => {
-                if t.is_none() {
+                if t.is_none_or(|t| t.rdev != e.rdev) {
                     p.actions.push(Action::Special(i));
+                } else if t.is_some_and(meta_differs) {
+                    p.actions.push(Action::Meta(i));
                 }
             }
         }
@@ -229,22 +231,22 @@ pub fn plan(root: &Path, ours: &[Entry], theirs: &Index, o: &SendOptions) -> Pla
 
 /// Where a resumed file starts: the length of the receiver's partial copy when our file
 /// begins with exactly those bytes, else 0.
-fn resume_offset(root: &Path, e: &Entry, theirs: &Index) -> u64 {
+fn resume_offset(tree: &Tree, e: &Entry, theirs: &Index) -> u64 {
     let Some((len, hash)) = theirs.partials.get(&e.path) else {
         return 0;
     };
     if *len < RESUME_MIN || *len > e.size {
         return 0;
     }
-    match prefix_hash(&full_path(root, &e.path), *len) {
+    match prefix_hash_of(tree, &e.path, *len) {
         Ok(h) if h == *hash => *len,
         _ => 0,
     }
 }
 
-/// BLAKE3 of the first `len` bytes of `path`.
-pub fn prefix_hash(path: &Path, len: u64) -> io::Result<[u8; 32]> {
-    let f = std::fs::File::open(path)?;
+/// BLAKE3 of the first `len` bytes of the regular file `rel` of `tree`.
+pub fn prefix_hash_of(tree: &Tree, rel: &[u8], len: u64) -> io::Result<[u8; 32]> {
+    let f = tree.open_regular(rel)?;
     let mut h = blake3::Hasher::new();
     let mut buf = vec![0u8; 4 << 20];
     let mut r = f.take(len);

@@ -6,20 +6,24 @@ use super::plan::{plan, Action};
 use super::wire::{Direction, Get, OpenReader, Put, SealWriter, GREETING};
 use super::{Fail, SendOptions, SyncStats};
 use crate::files::agent::{error, Out};
+use crate::files::beneath::{proc_at, Tree};
 use crate::files::entry::{display, Entry, Kind};
-use crate::files::manifest::{build_with, full_path, ManifestError, ManifestOptions};
+use crate::files::manifest::{build_with, ManifestError, ManifestOptions};
 use crate::files::protocol::Reply;
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::net::{TcpStream, ToSocketAddrs};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::fd::AsFd;
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// Sends `root` to the receiver; the reply for the controller.
 pub fn run(root: &str, o: &SendOptions, input: &mut dyn std::io::BufRead, out: &Out) -> Reply {
     match send(Path::new(root), o, input, out) {
-        Ok(stats) => Reply::Synced { stats },
+        Ok(stats) => Reply::Synced {
+            stats: stats.capped(),
+        },
         Err(f) => error(f.message, f.code),
     }
 }
@@ -130,7 +134,9 @@ fn send(
         ));
     }
     let theirs = super::plan::read_index(&mut r).map_err(Fail::io("reading the target's index"))?;
-    let plan = plan(root, &ours, &theirs, o);
+    let tree = Tree::open(root)
+        .map_err(|e| Fail::new(format!("cannot open {}: {e}", root.display()), "unreadable"))?;
+    let plan = plan(&tree, &ours, &theirs, o);
     let mut stats = SyncStats {
         source_entries: ours.len() as u64,
         source_bytes: ours
@@ -161,7 +167,7 @@ fn send(
     let mut buf = vec![0u8; 256 * 1024];
     for action in &plan.actions {
         do_action(
-            root, &ours, action, o, &mut w, &mut buf, &mut stats, &mut rep,
+            &tree, &ours, action, o, &mut w, &mut buf, &mut stats, &mut rep,
         )
         .map_err(Fail::io("sending to the receiver"))?;
     }
@@ -184,18 +190,26 @@ fn send(
     Ok(stats)
 }
 
-fn meta(root: &Path, e: &Entry, o: &SendOptions) -> std::io::Result<Meta> {
+fn meta(tree: &Tree, e: &Entry, o: &SendOptions) -> std::io::Result<Meta> {
     let mut m = Meta::of(e);
     let (acls, xattrs) = (o.preserve.acls, o.preserve.xattrs);
     if acls || xattrs {
-        m.xattrs = read_xattrs(&full_path(root, &e.path), acls, xattrs)?;
+        m.xattrs = if e.path.is_empty() {
+            // The root is the operator's own path.
+            let c = std::ffi::CString::new(tree.path().as_os_str().as_encoded_bytes())
+                .map_err(std::io::Error::other)?;
+            read_xattrs(&c, acls, xattrs)?
+        } else {
+            let (dir, name) = tree.parent(&e.path)?;
+            read_xattrs(&proc_at(dir.as_fd(), name)?, acls, xattrs)?
+        };
     }
     Ok(m)
 }
 
 #[allow(clippy::too_many_arguments)]
 fn do_action(
-    root: &Path,
+    tree: &Tree,
     ours: &[Entry],
     a: &Action,
     o: &SendOptions,
@@ -211,7 +225,7 @@ fn do_action(
         }
         Action::Dir(i) | Action::Meta(i) | Action::Link(i) | Action::Special(i) => {
             let e = &ours[*i];
-            let m = match meta(root, e, o) {
+            let m = match meta(tree, e, o) {
                 Ok(m) => m,
                 Err(err) => {
                     stats.errors.push(format!("{}: {err}", display(&e.path)));
@@ -230,12 +244,7 @@ fn do_action(
             m.put(w)?;
             match a {
                 Action::Link(_) => w.blob(e.target.as_deref().unwrap_or_default())?,
-                Action::Special(_) => {
-                    let rdev = std::fs::symlink_metadata(full_path(root, &e.path))
-                        .map(|m| m.rdev())
-                        .unwrap_or(0);
-                    w.u64(rdev)?;
-                }
+                Action::Special(_) => w.u64(e.rdev)?,
                 _ => {}
             }
         }
@@ -246,12 +255,10 @@ fn do_action(
         }
         Action::File { index, offset } => {
             let e = &ours[*index];
-            let full = full_path(root, &e.path);
-            let file = File::options()
-                .read(true)
-                .custom_flags(libc::O_NOFOLLOW)
-                .open(&full);
-            let (mut file, m) = match file.and_then(|f| Ok((f, meta(root, e, o)?))) {
+            // Beneath the root, no symlink followed, and only a regular file: a FIFO put in
+            // its place since the walk is refused at once instead of blocking the sync.
+            let file = tree.open_regular(&e.path);
+            let (mut file, m) = match file.and_then(|f| Ok((f, meta(tree, e, o)?))) {
                 Ok(x) => x,
                 Err(err) => {
                     stats

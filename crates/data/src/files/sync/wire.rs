@@ -37,12 +37,17 @@ fn nonce(dir: Direction, counter: u64) -> Nonce {
 
 /// A fresh random key, hex.
 pub fn new_key() -> io::Result<String> {
+    Ok(crate::files::entry::hex(&random_bytes::<32>()?))
+}
+
+/// `N` random bytes from the system's generator.
+pub fn random_bytes<const N: usize>() -> io::Result<[u8; N]> {
     use ring::rand::SecureRandom;
-    let mut k = [0u8; 32];
+    let mut k = [0u8; N];
     ring::rand::SystemRandom::new()
         .fill(&mut k)
-        .map_err(|_| io::Error::other("no randomness for the sync key"))?;
-    Ok(crate::files::entry::hex(&k))
+        .map_err(|_| io::Error::other("the system gave no randomness"))?;
+    Ok(k)
 }
 
 /// Writes plaintext as sealed frames.
@@ -162,6 +167,21 @@ impl<R: Read> OpenReader<R> {
     }
 }
 
+impl<'a, R: Read + 'a> OpenReader<R> {
+    /// The same reader over a boxed source (to hold readers of several kinds in one place).
+    pub fn boxed(self) -> OpenReader<Box<dyn Read + 'a>> {
+        OpenReader {
+            inner: Box::new(self.inner),
+            key: self.key,
+            dir: self.dir,
+            counter: self.counter,
+            buf: self.buf,
+            pos: self.pos,
+            plain_len: self.plain_len,
+        }
+    }
+}
+
 impl<R: Read> Read for OpenReader<R> {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
         while self.pos == self.plain_len {
@@ -273,11 +293,16 @@ pub trait Get: Read {
     }
     /// Length-prefixed bytes (at most 64 MiB).
     fn blob(&mut self) -> io::Result<Vec<u8>> {
+        self.blob_max(64 << 20)
+    }
+    /// Length-prefixed bytes, at most `max` of them: a length over it is refused before
+    /// anything is allocated.
+    fn blob_max(&mut self, max: usize) -> io::Result<Vec<u8>> {
         let n = self.u32()? as usize;
-        if n > 64 << 20 {
+        if n > max {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
-                "record too long",
+                format!("a record field of {n} bytes, over its limit of {max}"),
             ));
         }
         let mut v = vec![0u8; n];
