@@ -7,47 +7,11 @@ use cutover_testbed::Lab;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-/// The lab's SSH config with `lines` added at the top of host `host`'s block (the first value
-/// of an option wins, so they override the lab's own), written into `dir`.
+/// The lab's SSH config with `edits` (see [`Lab::write_ssh_config_with`]), in `dir`.
 fn config_with(lab: &Lab, dir: &Path, edits: &[(&str, &str)]) -> PathBuf {
-    let mut text = std::fs::read_to_string(lab.ssh_config()).unwrap();
-    for (host, lines) in edits {
-        let header = text
-            .lines()
-            .find(|l| l.starts_with(&format!("Host {host} ")))
-            .unwrap()
-            .to_string();
-        text = text.replacen(&header, &format!("{header}\n{lines}"), 1);
-    }
     let path = dir.join("ssh_config");
-    std::fs::write(&path, text).unwrap();
+    lab.write_ssh_config_with(&path, edits);
     path
-}
-
-/// Lab known_hosts where `host`'s entry holds the other host's key (a changed key).
-fn forge_known_hosts(lab: &Lab, host: &str, other: &str) {
-    let known = std::fs::read_to_string(lab.known_hosts()).unwrap();
-    let key = |h: &str| {
-        known
-            .lines()
-            .find(|l| l.starts_with(&format!("{h},")))
-            .unwrap()
-            .split_once(' ')
-            .unwrap()
-            .1
-            .to_string()
-    };
-    let other_key = key(other);
-    let forged: Vec<String> = known
-        .lines()
-        .map(|l| match l.split_once(' ') {
-            Some((names, _)) if l.starts_with(&format!("{host},")) => {
-                format!("{names} {other_key}")
-            }
-            _ => l.to_string(),
-        })
-        .collect();
-    std::fs::write(lab.known_hosts(), forged.join("\n") + "\n").unwrap();
 }
 
 fn executor(config: &Path, host: &str, jump: Option<&str>) -> Executor {
@@ -86,7 +50,7 @@ async fn a_known_hosts_command_cannot_vouch_for_a_changed_key() {
     let lab = Lab::start().unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let config = config_with(&lab, tmp.path(), &[("old", ACCEPT_ANY_KEY)]);
-    forge_known_hosts(&lab, "old", "new");
+    lab.forge_known_host("old", "new");
     let ex = executor(&config, "old", None);
     let err = ex.connect("old").await.unwrap_err();
     assert_eq!(failure(&err), ConnectFailure::HostKeyChanged, "{err}");
@@ -123,7 +87,7 @@ async fn a_jump_host_with_a_known_hosts_command_is_refused_a_changed_key() {
     let lab = Lab::start().unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let config = config_with(&lab, tmp.path(), &[("old", ACCEPT_ANY_KEY)]);
-    forge_known_hosts(&lab, "old", "new");
+    lab.forge_known_host("old", "new");
     let ex = executor(&config, "new", Some("old"));
     let err = ex.connect("new").await.unwrap_err();
     assert_eq!(failure(&err), ConnectFailure::HostKeyChanged, "{err}");
