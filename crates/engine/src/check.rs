@@ -46,7 +46,7 @@ fn item(
 /// The checks that need no network: what the plan asks of its DNS providers against what
 /// they can do (`cutover check --offline`).
 pub fn offline_check(plan_path: &std::path::Path) -> Result<Vec<CheckItem>, EngineError> {
-    let session = Session::open(plan_path, None)?;
+    let session = Session::open_read_only(plan_path)?;
     Ok(capability_items(&session))
 }
 
@@ -60,7 +60,7 @@ const CAPABILITY: &str = "provider can";
 
 /// Runs the checks for the plan at `plan_path`; with `pin`, unknown host keys are recorded.
 pub async fn check(plan_path: &std::path::Path, pin: bool) -> Result<Vec<CheckItem>, EngineError> {
-    let session = Session::open(plan_path, None)?;
+    let session = Session::open_read_only(plan_path)?;
     let plan = &session.plan;
     let mut items = Vec::new();
     for s in &plan.secrets {
