@@ -17,11 +17,39 @@ const MAX_HOPS: usize = 8;
 /// whatever the config says: `StrictHostKeyChecking` refuses unknown keys,
 /// `KnownHostsCommand=none` drops a command that could vouch for any key, and
 /// `VerifyHostKeyDNS=no` drops SSHFP records (trusted on the resolver's word).
-pub(crate) const HOST_KEY_OPTIONS: [&str; 3] = [
-    "StrictHostKeyChecking=yes",
-    "KnownHostsCommand=none",
-    "VerifyHostKeyDNS=no",
-];
+pub(crate) fn host_key_options() -> &'static [&'static str] {
+    static OPTIONS: std::sync::OnceLock<&'static [&'static str]> = std::sync::OnceLock::new();
+    OPTIONS.get_or_init(|| {
+        if knows_known_hosts_command() {
+            &[
+                "StrictHostKeyChecking=yes",
+                "KnownHostsCommand=none",
+                "VerifyHostKeyDNS=no",
+            ]
+        } else {
+            &["StrictHostKeyChecking=yes", "VerifyHostKeyDNS=no"]
+        }
+    })
+}
+
+/// OpenSSH before 8.5 has no `KnownHostsCommand` (so nothing to override) and refuses the
+/// option: asked once, by parsing it without connecting anywhere.
+fn knows_known_hosts_command() -> bool {
+    std::process::Command::new("ssh")
+        .args([
+            "-F",
+            "/dev/null",
+            "-o",
+            "KnownHostsCommand=none",
+            "-G",
+            "localhost",
+        ])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
 
 /// The way to a host.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -158,8 +186,8 @@ fn hop_command(hop: &Hop, base: &[String], via: Option<&str>) -> String {
     if let Some(port) = hop.port {
         argv.extend(["-p".into(), port.to_string()]);
     }
-    for opt in HOST_KEY_OPTIONS {
-        argv.extend(["-o".into(), opt.into()]);
+    for opt in host_key_options() {
+        argv.extend(["-o".into(), (*opt).into()]);
     }
     // Never through a multiplexed connection to the hop that someone else (the user's own
     // `ssh`, with laxer options) may have opened.
@@ -222,6 +250,12 @@ mod tests {
             "{outer}"
         );
         assert_eq!(route.hops, ["first", "u@second:2200"]);
+    }
+
+    #[test]
+    fn this_machines_ssh_gets_every_host_key_option() {
+        // Debian 12's OpenSSH 9.2 knows KnownHostsCommand.
+        assert!(host_key_options().contains(&"KnownHostsCommand=none"));
     }
 
     #[test]
