@@ -6,7 +6,9 @@ use crate::error::EngineError;
 use crate::hosts::targets;
 use crate::secrets::read_source;
 use crate::session::Session;
-use cutover_exec::{Command, ConnectFailure, ExecError, Executor, Redactor, SshTarget, Target};
+use cutover_exec::{
+    Command, ConnectFailure, ExecError, Executor, Redactor, Route, SshTarget, Target,
+};
 use cutover_plan::StepKind;
 use serde::Serialize;
 
@@ -44,7 +46,7 @@ fn item(
 /// The checks that need no network: what the plan asks of its DNS providers against what
 /// they can do (`cutover check --offline`).
 pub fn offline_check(plan_path: &std::path::Path) -> Result<Vec<CheckItem>, EngineError> {
-    let session = Session::open(plan_path, None)?;
+    let session = Session::open_read_only(plan_path)?;
     Ok(capability_items(&session))
 }
 
@@ -58,7 +60,7 @@ const CAPABILITY: &str = "provider can";
 
 /// Runs the checks for the plan at `plan_path`; with `pin`, unknown host keys are recorded.
 pub async fn check(plan_path: &std::path::Path, pin: bool) -> Result<Vec<CheckItem>, EngineError> {
-    let session = Session::open(plan_path, None)?;
+    let session = Session::open_read_only(plan_path)?;
     let plan = &session.plan;
     let mut items = Vec::new();
     for s in &plan.secrets {
@@ -105,7 +107,12 @@ pub async fn check(plan_path: &std::path::Path, pin: bool) -> Result<Vec<CheckIt
                 }
             }
         }
-        items.extend(connection_items(&subject, &target, &result));
+        // The way to the host, also when the connection failed (to name its jump hosts).
+        let route = match exec.route(name) {
+            Some(route) => Some(route.clone()),
+            None => target.route().await.ok(),
+        };
+        items.extend(connection_items(&subject, &target, &result, route.as_ref()));
         if result.is_ok() && needs_sudo(plan, name) {
             let out = exec
                 .run(&Command::new(
@@ -174,28 +181,46 @@ fn connection_items(
     subject: &str,
     target: &SshTarget,
     result: &Result<(), ExecError>,
+    route: Option<&Route>,
 ) -> Vec<CheckItem> {
     let dest = target.destination.as_str();
+    let hops = route.map(|r| jump_hosts(&r.hops)).unwrap_or_default();
+    let key_known = || item(subject, "host key known", true, key_detail(route), None);
     match result {
         Ok(()) => vec![
             item(subject, "reached", true, dest, None),
-            item(subject, "host key known", true, "matches known_hosts", None),
+            key_known(),
             item(subject, "authenticated", true, "key accepted", None),
         ],
         Err(ExecError::Connect {
             failure, stderr, ..
         }) => {
             let hint = Some(failure.hint());
-            let detail = stderr
+            let lines: Vec<&str> = stderr
                 .lines()
-                .last()
-                .unwrap_or("")
-                .trim_start_matches("  │ ")
-                .to_string();
+                .map(|l| l.trim_start_matches("  │ "))
+                .collect();
+            let detail = lines.last().copied().unwrap_or("").to_string();
+            // Behind a jump host, the line naming the host whose key failed (the last one is
+            // the outer connection's "connection closed").
+            let key_line = lines
+                .iter()
+                .find(|l| l.ends_with("you have requested strict checking."))
+                .copied()
+                .unwrap_or(&detail);
             match failure {
                 ConnectFailure::Unreachable | ConnectFailure::Other => {
                     vec![item(subject, "reached", false, detail, hint)]
                 }
+                ConnectFailure::HostKeyUnknown if !hops.is_empty() => vec![
+                    item(
+                        subject,
+                        "host key known",
+                        false,
+                        format!("no key recorded for this host or for {hops}: {key_line}"),
+                        Some("record the missing key in known_hosts by hand (ssh-keyscan run where that host is reachable, its fingerprint compared out of band): `--pin-host-keys` cannot scan through a jump host"),
+                    ),
+                ],
                 ConnectFailure::HostKeyUnknown => vec![
                     item(subject, "reached", true, dest, None),
                     item(
@@ -206,6 +231,13 @@ fn connection_items(
                         hint,
                     ),
                 ],
+                ConnectFailure::HostKeyChanged if !hops.is_empty() => vec![item(
+                    subject,
+                    "host key known",
+                    false,
+                    format!("HOST KEY MISMATCH: this host or {hops} presents a different key: {key_line}"),
+                    hint,
+                )],
                 ConnectFailure::HostKeyChanged => vec![
                     item(subject, "reached", true, dest, None),
                     item(
@@ -218,11 +250,36 @@ fn connection_items(
                 ],
                 ConnectFailure::AuthDenied => vec![
                     item(subject, "reached", true, dest, None),
-                    item(subject, "host key known", true, "matches known_hosts", None),
+                    key_known(),
                     item(subject, "authenticated", false, detail, hint),
                 ],
             }
         }
         Err(e) => vec![item(subject, "reached", false, e.to_string(), None)],
+    }
+}
+
+/// What a passing host-key check vouches for: known_hosts on every hop cutover makes, and
+/// nothing about the hops of a ProxyCommand from the SSH config, which cutover cannot see.
+fn key_detail(route: Option<&Route>) -> String {
+    match route {
+        Some(Route {
+            unchecked_proxy: Some(proxy),
+            ..
+        }) => format!("matches known_hosts; not checked by cutover: the hosts on the way through the SSH config's `ProxyCommand {proxy}`"),
+        Some(r) if !r.hops.is_empty() => {
+            format!("matches known_hosts, as does that of {}", jump_hosts(&r.hops))
+        }
+        _ => "matches known_hosts".into(),
+    }
+}
+
+/// "jump host `a`" or "jump hosts `a`, `b`".
+fn jump_hosts(hops: &[String]) -> String {
+    let names: Vec<String> = hops.iter().map(|h| format!("`{h}`")).collect();
+    match names.len() {
+        0 => String::new(),
+        1 => format!("jump host {}", names[0]),
+        _ => format!("jump hosts {}", names.join(", ")),
     }
 }

@@ -8,8 +8,11 @@ use tokio::process::Command;
 
 /// Pins the key of `target`; returns its fingerprint.
 pub async fn pin_host_key(target: &SshTarget, expected: Option<&str>) -> Result<String, String> {
-    if target.jump.is_some() {
-        return Err("cannot scan a host behind a jump host: add its key to known_hosts by hand (ssh-keyscan on the jump host)".into());
+    // ssh-keyscan connects straight from here: behind a jump host (the plan's or the SSH
+    // config's) or a ProxyCommand, whatever answers at that address here is not the host.
+    let route = target.route().await.map_err(|e| e.to_string())?;
+    if target.jump.is_some() || !route.hops.is_empty() || route.unchecked_proxy.is_some() {
+        return Err("cannot scan a host behind a jump host or ProxyCommand: add its key to known_hosts by hand (ssh-keyscan on the jump host)".into());
     }
     let config = target.resolved_config().await.map_err(|e| e.to_string())?;
     let get = |k: &str| {

@@ -44,7 +44,7 @@ pub struct Preview {
 
 /// Builds the preview of the plan at `plan_path`.
 pub fn preview(plan_path: &std::path::Path) -> Result<Preview, EngineError> {
-    let session = Session::open(plan_path, None)?;
+    let session = Session::open_read_only(plan_path)?;
     let latest = session.latest()?.filter(|(_, s)| s.outcome.is_none());
     let values = Values {
         plan: &session.plan,

@@ -3,7 +3,7 @@
 use crate::error::EngineError;
 use crate::preview::status_name;
 use crate::session::Session;
-use cutover_journal::{format_ms, Event, Record, RunState};
+use cutover_journal::{format_ms, ChainStatus, Event, Record, RunState};
 use serde::Serialize;
 
 /// One step in the report.
@@ -84,11 +84,13 @@ pub struct Report {
     pub proofs: Vec<ProofReport>,
     /// Every event.
     pub timeline: Vec<TimelineEntry>,
+    /// Whether the journal's events still hash as cutover wrote them.
+    pub journal: ChainStatus,
 }
 
 /// The report of the newest run (or run `run_id`) of the plan at `plan_path`.
 pub fn report(plan_path: &std::path::Path, run_id: Option<&str>) -> Result<Report, EngineError> {
-    let session = Session::open(plan_path, None)?;
+    let session = Session::open_read_only(plan_path)?;
     let runs = session.journal.runs()?;
     let run = match run_id {
         Some(id) => runs
@@ -150,6 +152,7 @@ pub fn report(plan_path: &std::path::Path, run_id: Option<&str>) -> Result<Repor
         steps,
         approvals,
         timeline: records.iter().map(timeline_entry).collect(),
+        journal: session.journal.verify_chain()?,
     })
 }
 
@@ -202,8 +205,8 @@ impl Report {
     pub fn markdown(&self) -> String {
         let mut m = format!("# cutover report: {}\n\n", self.plan);
         m += &format!(
-            "Run `{}` started {}; outcome **{}** after {:.1} s.\n\n## Steps\n\n| stage | step | kind | outcome | tries | seconds | summary |\n|---|---|---|---|---|---|---|\n",
-            self.run, self.started, self.outcome, self.seconds
+            "Run `{}` started {}; outcome **{}** after {:.1} s.\n\nJournal: {}.\n\n## Steps\n\n| stage | step | kind | outcome | tries | seconds | summary |\n|---|---|---|---|---|---|---|\n",
+            self.run, self.started, self.outcome, self.seconds, self.journal
         );
         for s in &self.steps {
             m += &format!(

@@ -41,6 +41,22 @@ impl Session {
         })
     }
 
+    /// Loads the plan at `plan_path` and opens its journal for reading only, for commands
+    /// that change nothing (`check`, `plan`, `status`, `report`): the journal is not created
+    /// when missing (it reads as no run yet), and the plan's directory may be read-only.
+    pub fn open_read_only(plan_path: &Path) -> Result<Self, EngineError> {
+        let (plan, plan_src) = cutover_plan::load(plan_path)?;
+        let journal_path = plan.journal_path(plan_path);
+        let journal = SqliteJournal::open_read_only(&journal_path)?;
+        Ok(Session {
+            plan,
+            plan_path: plan_path.to_path_buf(),
+            plan_src,
+            journal_path,
+            journal: Arc::new(journal),
+        })
+    }
+
     /// Loads the plan, reads its secrets, and opens the journal redacting them.
     pub fn open_with_secrets(plan_path: &Path) -> Result<(Self, Secrets), EngineError> {
         let (plan, _) = cutover_plan::load(plan_path)?;

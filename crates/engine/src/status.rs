@@ -44,7 +44,7 @@ pub struct Status {
 
 /// The status of the plan at `plan_path`.
 pub fn status(plan_path: &std::path::Path) -> Result<Status, EngineError> {
-    let session = Session::open(plan_path, None)?;
+    let session = Session::open_read_only(plan_path)?;
     let locked_by = session.journal.holder().map(|h| h.to_string());
     let latest = session.latest()?;
     let mut steps = Vec::new();

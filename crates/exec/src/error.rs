@@ -101,6 +101,24 @@ pub enum ExecError {
         /// The timeout.
         after: Duration,
     },
+    /// The directory for SSH control sockets is not private to this user.
+    #[error("the SSH control directory {} cannot be trusted: {problem}\nhint: {hint}", .path.display())]
+    ControlDir {
+        /// The directory.
+        path: std::path::PathBuf,
+        /// What is wrong with it.
+        problem: String,
+        /// What to do.
+        hint: String,
+    },
+    /// The way to a host (its jump hosts) cannot be worked out.
+    #[error("cannot work out how to reach host `{host}`: {problem}\nhint: fix `jump` in the plan or ProxyJump in the SSH config")]
+    Route {
+        /// The host.
+        host: String,
+        /// What is wrong.
+        problem: String,
+    },
     /// An environment variable cannot be passed.
     #[error("cannot pass `{name}` to the command on host `{host}`: {reason}")]
     BadEnv {

@@ -6,6 +6,7 @@ use crate::command::{Command, Stdin};
 use crate::error::ExecError;
 use crate::redact::Redactor;
 use crate::render::{render, OUTCOME_UNKNOWN, UNKNOWN_MARKER};
+use crate::ssh::route::Route;
 use crate::ssh::SshTarget;
 use std::collections::HashMap;
 use std::process::Stdio;
@@ -71,7 +72,8 @@ pub struct Spawned {
 pub struct Executor {
     targets: Arc<HashMap<String, Target>>,
     sessions: Arc<HashMap<String, Arc<Semaphore>>>,
-    masters: Arc<HashMap<String, Arc<tokio::sync::OnceCell<()>>>>,
+    /// Per SSH host, the route its master connection took, once it is up.
+    masters: Arc<HashMap<String, Arc<tokio::sync::OnceCell<Route>>>>,
     redactor: Redactor,
 }
 
@@ -109,14 +111,24 @@ impl Executor {
     /// Opens the SSH master connection to `host` once (nothing to do for local hosts);
     /// commands open it on first use, so calling this is only needed to check a host.
     pub async fn connect(&self, host: &str) -> Result<(), ExecError> {
+        self.connect_route(host).await.map(|_| ())
+    }
+
+    /// The way the connection to `host` went (its jump hosts, a ProxyCommand of the SSH
+    /// config), once [`Executor::connect`] succeeded; `None` for local hosts.
+    pub fn route(&self, host: &str) -> Option<&Route> {
+        self.masters.get(host).and_then(|cell| cell.get())
+    }
+
+    async fn connect_route(&self, host: &str) -> Result<Option<&Route>, ExecError> {
         let Target::Ssh(t) = self.target(host)? else {
-            return Ok(());
+            return Ok(None);
         };
         let cell = self
             .masters
             .get(host)
             .ok_or_else(|| ExecError::UnknownHost(host.to_string()))?;
-        cell.get_or_try_init(|| t.connect()).await.map(|_| ())
+        cell.get_or_try_init(|| t.connect()).await.map(Some)
     }
 
     /// Closes every SSH master connection.
@@ -131,7 +143,11 @@ impl Executor {
     /// Starts `cmd` and writes its environment prelude; the caller drives the streams.
     pub async fn spawn(&self, cmd: &Command) -> Result<Spawned, ExecError> {
         let rendered = render(cmd)?;
-        self.connect(&cmd.host).await?;
+        let route = self
+            .connect_route(&cmd.host)
+            .await?
+            .cloned()
+            .unwrap_or_default();
         let permit = self.sessions[self.checked_host(&cmd.host)?]
             .clone()
             .acquire_owned()
@@ -143,7 +159,7 @@ impl Executor {
                 c.arg("-c").arg(&rendered.line);
                 c
             }
-            Target::Ssh(t) => t.command(&rendered.line),
+            Target::Ssh(t) => t.command(&route, &rendered.line),
         };
         proc.stdin(Stdio::piped())
             .stdout(Stdio::piped())

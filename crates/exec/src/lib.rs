@@ -16,4 +16,6 @@ pub use error::{ConnectFailure, ExecError};
 pub use executor::{Executor, Output, Spawned, Target};
 pub use pipe::PipeReport;
 pub use redact::{Redactor, SecretValue};
-pub use ssh::{control_dir_for, frame, SshTarget};
+pub use ssh::control_dir::control_dir_for;
+pub use ssh::route::Route;
+pub use ssh::{frame, SshTarget};

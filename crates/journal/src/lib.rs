@@ -4,11 +4,13 @@
 //! embedded SQLite one.
 #![deny(missing_docs)]
 
+pub mod chain;
 pub mod event;
 pub mod lock;
 pub mod sqlite;
 pub mod state;
 
+pub use chain::ChainStatus;
 pub use event::{format_ms, now_ms, Event, Record, RunInfo};
 pub use lock::{Holder, LockGuard};
 pub use sqlite::SqliteJournal;
@@ -35,6 +37,15 @@ pub enum JournalError {
     Locked {
         /// Who holds it.
         holder: Holder,
+    },
+    /// A file is where the journal should be, but it is not a complete journal: reading it as
+    /// "no run yet" would apply every step again.
+    #[error("journal {path} is not a cutover journal: {problem}\nhint: if this plan was applied before, the journal was damaged: restore it from a backup before running anything (a new journal would apply every step again); if it never was, remove the file")]
+    NotAJournal {
+        /// Where the journal is.
+        path: String,
+        /// What the file is instead.
+        problem: String,
     },
     /// The journal was written by a newer cutover.
     #[error("journal {path} has schema version {found}, newer than this cutover understands ({supported})\nhint: use a newer cutover")]
@@ -73,6 +84,9 @@ pub trait Journal: Send + Sync {
 
     /// Step `step`'s last checkpoint in run `run`, if any.
     fn checkpoint(&self, run: &str, step: &str) -> Result<Option<String>, JournalError>;
+
+    /// Whether every event still hashes as cutover wrote it (see [`chain`]).
+    fn verify_chain(&self) -> Result<ChainStatus, JournalError>;
 
     /// The newest run, if any.
     fn latest_run(&self) -> Result<Option<RunInfo>, JournalError> {

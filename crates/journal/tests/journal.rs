@@ -4,6 +4,11 @@ use cutover_journal::{Event, Holder, Journal, JournalError, RunState, SqliteJour
 use std::os::unix::fs::PermissionsExt;
 use std::sync::Arc;
 
+#[path = "journal/integrity.rs"]
+mod integrity;
+#[path = "journal/read_only.rs"]
+mod read_only;
+
 fn started(step: &str) -> Event {
     Event::StepStarted {
         stage: "s".into(),

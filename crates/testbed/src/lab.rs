@@ -99,6 +99,56 @@ impl Lab {
         &self.ssh_config
     }
 
+    /// Writes to `path` the lab's `ssh_config` with `lines` added at the top of each named
+    /// host's block (OpenSSH keeps the first value of an option, so they override the lab's
+    /// own): the SSH configs users write, lax or odd, for tests of what cutover makes of them.
+    ///
+    /// # Panics
+    /// If the lab has no such host or the file cannot be written (a bug in the test).
+    pub fn write_ssh_config_with(&self, path: &Path, additions: &[(&str, &str)]) {
+        let mut text =
+            std::fs::read_to_string(&self.ssh_config).expect("read the lab's ssh_config");
+        for (host, lines) in additions {
+            let prefix = format!("Host {host} ");
+            let header = text
+                .lines()
+                .find(|l| l.starts_with(&prefix))
+                .unwrap_or_else(|| panic!("no host `{host}` in the lab's ssh_config"))
+                .to_string();
+            text = text.replacen(&header, &format!("{header}\n{lines}"), 1);
+        }
+        std::fs::write(path, text).expect("write the ssh_config");
+    }
+
+    /// Rewrites the lab's `known_hosts` so that host `host`'s entry holds host `other`'s key:
+    /// `host` then presents a key that differs from the recorded one.
+    ///
+    /// # Panics
+    /// If either host has no entry (a bug in the test).
+    pub fn forge_known_host(&self, host: &str, other: &str) {
+        let known = std::fs::read_to_string(&self.known_hosts).expect("read known_hosts");
+        let key_of = |h: &str| {
+            known
+                .lines()
+                .find(|l| l.starts_with(&format!("{h},")))
+                .and_then(|l| l.split_once(' '))
+                .map(|(_, key)| key.to_string())
+                .unwrap_or_else(|| panic!("no known_hosts entry for `{h}`"))
+        };
+        let forged = key_of(other);
+        key_of(host);
+        let lines: Vec<String> = known
+            .lines()
+            .map(|l| match l.split_once(' ') {
+                Some((names, _)) if l.starts_with(&format!("{host},")) => {
+                    format!("{names} {forged}")
+                }
+                _ => l.to_string(),
+            })
+            .collect();
+        std::fs::write(&self.known_hosts, lines.join("\n") + "\n").expect("write known_hosts");
+    }
+
     /// The `known_hosts` pinning every host key under the host's name and address.
     pub fn known_hosts(&self) -> &Path {
         &self.known_hosts

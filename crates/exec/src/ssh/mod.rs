@@ -1,9 +1,16 @@
 //! The system OpenSSH client with connection multiplexing. Users' `~/.ssh/config`, agent,
-//! ProxyJump and known_hosts keep working; host keys are always verified
-//! (`StrictHostKeyChecking=yes`), so an unknown or changed key stops the run.
+//! ProxyJump and known_hosts keep working; host keys are always verified against known_hosts
+//! on every hop (see [`route`]), so an unknown or changed key stops the run, and the control
+//! sockets live in a directory checked to be private (see [`control_dir`]).
+
+pub mod control_dir;
+mod resolve;
+pub mod route;
 
 use crate::error::{ConnectFailure, ExecError};
+use route::{host_key_options, Route};
 use std::ffi::OsString;
+use std::io::{Read, Seek};
 use std::path::PathBuf;
 use std::process::Stdio;
 
@@ -20,7 +27,8 @@ pub struct SshTarget {
     pub user: Option<String>,
     /// Private key file.
     pub identity: Option<PathBuf>,
-    /// ProxyJump value.
+    /// Jump hosts, as `ProxyJump` writes them (`[user@]host[:port]`, comma-separated); each
+    /// is reached with the same host-key options as the host.
     pub jump: Option<String>,
     /// known_hosts file override.
     pub known_hosts: Option<PathBuf>,
@@ -29,12 +37,14 @@ pub struct SshTarget {
     /// Connection timeout in seconds.
     pub connect_timeout: u32,
     /// Directory for the multiplexing control socket (must be short: sockets paths are
-    /// limited to about 100 bytes).
+    /// limited to about 100 bytes). It and its parent are created with mode 0700 and must be
+    /// private to this user: see [`control_dir::control_dir_for`].
     pub control_dir: PathBuf,
 }
 
 impl SshTarget {
-    /// Options shared by the master connection and every command.
+    /// Options shared by the master connection and every command (the route to the host
+    /// comes on top, from [`SshTarget::connect`]).
     pub fn common_args(&self) -> Vec<OsString> {
         let mut a: Vec<OsString> = Vec::new();
         if let Some(cfg) = &self.config {
@@ -51,20 +61,21 @@ impl SshTarget {
         }
         if let Some(id) = &self.identity {
             a.push("-i".into());
-            a.push(id.into());
-        }
-        if let Some(jump) = &self.jump {
-            a.push("-J".into());
-            a.push(jump.into());
+            a.push(escape_tokens(&id.display().to_string()).into());
         }
         let mut opt = |kv: String| {
             a.push("-o".into());
             a.push(kv.into());
         };
         if let Some(kh) = &self.known_hosts {
-            opt(format!("UserKnownHostsFile={}", kh.display()));
+            opt(format!(
+                "UserKnownHostsFile={}",
+                escape_tokens(&kh.display().to_string())
+            ));
         }
-        opt("StrictHostKeyChecking=yes".into());
+        for o in host_key_options() {
+            opt((*o).into());
+        }
         opt("BatchMode=yes".into());
         opt(format!("ConnectTimeout={}", self.connect_timeout));
         opt(format!("ControlPath={}/%C", self.control_dir.display()));
@@ -74,11 +85,21 @@ impl SshTarget {
         a
     }
 
+    /// [`SshTarget::common_args`] and the way through `route`'s jump hosts.
+    pub fn args_via(&self, route: &Route) -> Vec<OsString> {
+        let mut a = self.common_args();
+        if let Some(proxy) = &route.proxy_command {
+            a.push("-o".into());
+            a.push(format!("ProxyCommand={proxy}").into());
+        }
+        a
+    }
+
     /// An `ssh` process running `line` on the host through the master connection (or
-    /// directly, if the master is gone).
-    pub fn command(&self, line: &str) -> tokio::process::Command {
-        let mut c = tokio::process::Command::new("ssh");
-        c.args(self.common_args())
+    /// directly, along `route`, if the master is gone).
+    pub fn command(&self, route: &Route, line: &str) -> tokio::process::Command {
+        let mut c = ssh();
+        c.args(self.args_via(route))
             .args(["-o", "ControlMaster=no", "-T", "--"])
             .arg(&self.destination)
             .arg(line);
@@ -87,7 +108,7 @@ impl SshTarget {
 
     /// True when a master connection is up.
     pub async fn is_connected(&self) -> bool {
-        let mut c = tokio::process::Command::new("ssh");
+        let mut c = ssh();
         c.args(self.common_args())
             .args(["-O", "check", "--"])
             .arg(&self.destination)
@@ -97,24 +118,31 @@ impl SshTarget {
         matches!(c.status().await, Ok(s) if s.success())
     }
 
-    /// Opens the master connection (or reuses one left by an earlier, interrupted run).
-    pub async fn connect(&self) -> Result<(), ExecError> {
-        std::fs::create_dir_all(&self.control_dir).map_err(|source| self.io(source))?;
-        if let Some(parent) = self.control_dir.parent() {
-            set_private(parent);
-        }
-        set_private(&self.control_dir);
+    /// Opens the master connection (or reuses one left by an earlier, interrupted run) and
+    /// returns the route commands take when they connect on their own.
+    pub async fn connect(&self) -> Result<Route, ExecError> {
+        // Before anything looks into the directory: a socket someone else planted there
+        // would receive every command and secret.
+        control_dir::prepare(&self.control_dir)?;
+        let route = self.route().await?;
         if self.is_connected().await {
-            return Ok(());
+            return Ok(route);
         }
         // The master forks into the background once authenticated (-f); its standard error
-        // goes to a file, because a pipe would be held open by the background process.
-        let log = self
-            .control_dir
-            .join(format!("{}.log", sanitize(&self.name)));
-        let err_file = std::fs::File::create(&log).map_err(|source| self.io(source))?;
-        let mut c = tokio::process::Command::new("ssh");
-        c.args(self.common_args())
+        // goes to a file, because a pipe would be held open by the background process. A
+        // persisting master sends its ProxyCommand's standard error to /dev/null, so the jump
+        // hosts' `ssh` log to a file of their own (`-E`).
+        let err_file = control_dir::open_log(&self.control_dir, &self.log_name("log"))?;
+        let mut log = err_file.try_clone().map_err(|source| self.io(source))?;
+        let mut hops_log = match route.hops.is_empty() {
+            true => None,
+            false => Some(control_dir::open_log(
+                &self.control_dir,
+                &self.log_name("hops.log"),
+            )?),
+        };
+        let mut c = ssh();
+        c.args(self.args_via(&route))
             .args([
                 "-o",
                 "ControlMaster=yes",
@@ -134,9 +162,14 @@ impl SshTarget {
             source,
         })?;
         if status.success() {
-            return Ok(());
+            return Ok(route);
         }
-        let stderr = std::fs::read_to_string(&log).unwrap_or_default();
+        let mut stderr = String::new();
+        for file in hops_log.iter_mut().chain([&mut log]) {
+            let _ = file
+                .rewind()
+                .and_then(|()| file.read_to_string(&mut stderr));
+        }
         Err(ExecError::Connect {
             host: self.name.clone(),
             failure: ConnectFailure::classify(&stderr),
@@ -144,9 +177,17 @@ impl SshTarget {
         })
     }
 
+    /// The name of this host's log file `suffix` in the control directory.
+    fn log_name(&self, suffix: &str) -> String {
+        format!("{}.{suffix}", sanitize(&self.name))
+    }
+
     /// Closes the master connection.
     pub async fn disconnect(&self) {
-        let mut c = tokio::process::Command::new("ssh");
+        if !control_dir::is_trusted(&self.control_dir) {
+            return;
+        }
+        let mut c = ssh();
         c.args(self.common_args())
             .args(["-O", "exit", "--"])
             .arg(&self.destination)
@@ -154,24 +195,6 @@ impl SshTarget {
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         let _ = c.status().await;
-    }
-
-    /// The configuration `ssh -G` resolves for this host (hostname, port, known_hosts files).
-    pub async fn resolved_config(&self) -> Result<Vec<(String, String)>, ExecError> {
-        let mut c = tokio::process::Command::new("ssh");
-        c.args(self.common_args())
-            .args(["-G", "--"])
-            .arg(&self.destination);
-        let out = c.output().await.map_err(|source| ExecError::Spawn {
-            host: self.name.clone(),
-            program: "ssh -G".into(),
-            source,
-        })?;
-        Ok(String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter_map(|l| l.split_once(' '))
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect())
     }
 
     fn io(&self, source: std::io::Error) -> ExecError {
@@ -182,27 +205,18 @@ impl SshTarget {
     }
 }
 
-/// A short control-socket directory for one scope (e.g. one plan file): socket paths are
-/// limited to about 100 bytes, so it lives under `/tmp` and is named by a hash of `scope`.
-/// Kept stable across cutover processes so that a resumed run reuses the connections.
-pub fn control_dir_for(scope: &str) -> PathBuf {
-    use std::os::unix::fs::MetadataExt;
-    let uid = std::fs::metadata("/proc/self")
-        .map(|m| m.uid())
-        .unwrap_or(0);
-    // FNV-1a: stable across builds, unlike std's hasher.
-    let hash = scope.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-        (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
-    });
-    PathBuf::from(format!(
-        "/tmp/cutover-ssh-{uid}/{:010x}",
-        hash & 0xff_ffff_ffff
-    ))
+/// An `ssh` process whose `ProxyCommand`s run in a POSIX shell: ssh runs them with `$SHELL`,
+/// and cutover quotes them for `sh`.
+pub(crate) fn ssh() -> tokio::process::Command {
+    let mut c = tokio::process::Command::new("ssh");
+    c.env("SHELL", "/bin/sh");
+    c
 }
 
-fn set_private(dir: &std::path::Path) {
-    use std::os::unix::fs::PermissionsExt;
-    let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+/// `ssh` expands %-tokens in file options (`IdentityFile`, `UserKnownHostsFile`): a literal
+/// `%` in a path is written `%%`.
+fn escape_tokens(path: &str) -> String {
+    path.replace('%', "%%")
 }
 
 fn sanitize(name: &str) -> String {
@@ -247,8 +261,16 @@ mod tests {
             .iter()
             .map(|a| a.to_string_lossy().into_owned())
             .collect();
-        assert!(args.contains(&"StrictHostKeyChecking=yes".to_string()));
-        assert!(args.windows(2).any(|w| w == ["-J", "bastion"]));
+        for o in [
+            "StrictHostKeyChecking=yes",
+            "KnownHostsCommand=none",
+            "VerifyHostKeyDNS=no",
+        ] {
+            assert!(args.contains(&o.to_string()), "{o}: {args:?}");
+        }
+        // The jump host is not handed to `ssh -J`, which would check its key as the config
+        // says: the route's ProxyCommand reaches it.
+        assert!(!args.contains(&"-J".to_string()), "{args:?}");
         assert!(args.windows(2).any(|w| w == ["-p", "2222"]));
         assert!(args.contains(&"UserKnownHostsFile=/k".to_string()));
     }

@@ -1,49 +1,19 @@
 //! The embedded journal: one SQLite file next to the plan (mode 0600), written with
 //! `synchronous=FULL` so that an event is on disk before the step that follows it starts.
-//! Triggers make the events table append-only; the checkpoints table holds the one mutable
-//! thing, each long step's latest working state.
+//! Triggers make the events table append-only and each event is hash-chained to the one
+//! before (see [`crate::chain`]); the checkpoints table holds the one mutable thing, each
+//! long step's latest working state. Commands that only read (`check`, `plan`, `status`,
+//! `report`) open it read-only, and never create it.
 
+mod schema;
+
+use crate::chain::{ChainStatus, EventRow, Verifier};
 use crate::event::{now_ms, Event, Record, RunInfo};
 use crate::lock::{acquire, Holder, LockGuard};
 use crate::{Journal, JournalError, RedactFn};
-use rusqlite::{params, Connection, OptionalExtension};
-use std::os::unix::fs::OpenOptionsExt;
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-
-const SCHEMA_VERSION: i64 = 1;
-
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS runs (
-    id TEXT PRIMARY KEY,
-    plan TEXT NOT NULL,
-    started_ms INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS events (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    run TEXT NOT NULL REFERENCES runs(id),
-    at_ms INTEGER NOT NULL,
-    kind TEXT NOT NULL,
-    step TEXT,
-    body TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS events_run ON events(run, seq);
-CREATE TABLE IF NOT EXISTS checkpoints (
-    run TEXT NOT NULL REFERENCES runs(id),
-    step TEXT NOT NULL,
-    at_ms INTEGER NOT NULL,
-    body TEXT NOT NULL,
-    PRIMARY KEY (run, step)
-);
-CREATE TRIGGER IF NOT EXISTS events_append_only_update BEFORE UPDATE ON events
-BEGIN SELECT RAISE(ABORT, 'the journal is append-only'); END;
-CREATE TRIGGER IF NOT EXISTS events_append_only_delete BEFORE DELETE ON events
-BEGIN SELECT RAISE(ABORT, 'the journal is append-only'); END;
-CREATE TRIGGER IF NOT EXISTS runs_append_only_update BEFORE UPDATE ON runs
-BEGIN SELECT RAISE(ABORT, 'the journal is append-only'); END;
-CREATE TRIGGER IF NOT EXISTS runs_append_only_delete BEFORE DELETE ON runs
-BEGIN SELECT RAISE(ABORT, 'the journal is append-only'); END;
-";
 
 /// Crash-testing hook: with `CUTOVER_TEST_CRASH_AFTER_EVENTS=N` set, the process aborts
 /// (no cleanup, like `kill -9`) right after its N-th event is durable. The resume tests use it
@@ -54,53 +24,70 @@ const CRASH_ENV: &str = "CUTOVER_TEST_CRASH_AFTER_EVENTS";
 pub struct SqliteJournal {
     conn: Mutex<Connection>,
     path: PathBuf,
+    /// Opened by a command that only reads: every write is refused.
+    read_only: bool,
+    /// The schema version of the file (1: written before the hash chain, read-only here).
+    version: i64,
     redact: Option<RedactFn>,
     crash_after: Option<u64>,
     appended: std::sync::atomic::AtomicU64,
 }
 
 impl SqliteJournal {
-    /// Opens (creating if needed, with mode 0600) the journal at `path`.
+    /// Opens the journal at `path` for writing, creating it (mode 0600) when there is no
+    /// file; a file that is not a complete journal is refused, a wider mode narrowed to
+    /// 0600, and a version 1 journal upgraded (its events stay outside the hash chain).
     pub fn open(path: &Path) -> Result<Self, JournalError> {
-        let err = |message: String| JournalError::Storage {
-            path: path.display().to_string(),
-            message,
-        };
-        // Create the file ourselves so it is private from its first byte; SQLite gives its
-        // -wal and -shm files the same mode.
-        std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .mode(0o600)
-            .open(path)
-            .map_err(|e| err(format!("cannot create: {e}")))?;
-        let conn = Connection::open(path).map_err(|e| err(e.to_string()))?;
+        if !path.exists() {
+            schema::create(path)?;
+        }
+        schema::recognize_file(path)?;
+        schema::make_private(path)?;
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let mut conn = Connection::open_with_flags(path, flags).map_err(|e| storage(path, e))?;
         conn.busy_timeout(std::time::Duration::from_secs(10))
-            .map_err(|e| err(e.to_string()))?;
+            .map_err(|e| storage(path, e))?;
         conn.execute_batch(
             "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
         )
-        .map_err(|e| err(e.to_string()))?;
-        let version: i64 = conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .map_err(|e| err(e.to_string()))?;
-        if version > SCHEMA_VERSION {
-            return Err(JournalError::TooNew {
-                path: path.display().to_string(),
-                found: version,
-                supported: SCHEMA_VERSION,
-            });
+        .map_err(|e| storage(path, e))?;
+        if schema::recognize_schema(&conn, path)? < schema::SCHEMA_VERSION {
+            schema::upgrade(&mut conn, path)?;
         }
-        conn.execute_batch(SCHEMA).map_err(|e| err(e.to_string()))?;
-        conn.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))
-            .map_err(|e| err(e.to_string()))?;
-        Ok(SqliteJournal {
+        Ok(Self::with(conn, path, false, schema::SCHEMA_VERSION))
+    }
+
+    /// Opens the journal at `path` for reading only: nothing is created or written, so a
+    /// plan in a directory this user cannot write can be checked and looked at. With no file
+    /// there, the journal reads as empty (no run yet); a file that is not a complete journal
+    /// is refused, as by [`SqliteJournal::open`].
+    pub fn open_read_only(path: &Path) -> Result<Self, JournalError> {
+        if !path.exists() {
+            let conn = Connection::open_in_memory().map_err(|e| storage(path, e))?;
+            schema::create_in(&conn).map_err(|e| storage(path, e))?;
+            return Ok(Self::with(conn, path, true, schema::SCHEMA_VERSION));
+        }
+        schema::recognize_file(path)?;
+        // Narrowing the mode needs no write access to the directory; when it fails, the
+        // next `apply` does it or says why.
+        let _ = schema::make_private(path);
+        let conn = schema::open_for_reading(path)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(|e| storage(path, e))?;
+        let version = schema::recognize_schema(&conn, path)?;
+        Ok(Self::with(conn, path, true, version))
+    }
+
+    fn with(conn: Connection, path: &Path, read_only: bool, version: i64) -> Self {
+        SqliteJournal {
             conn: Mutex::new(conn),
             path: path.to_path_buf(),
+            read_only,
+            version,
             redact: None,
             crash_after: std::env::var(CRASH_ENV).ok().and_then(|v| v.parse().ok()),
             appended: Default::default(),
-        })
+        }
     }
 
     /// Redacts every event with `redact` before it is written.
@@ -121,9 +108,15 @@ impl SqliteJournal {
     }
 
     fn err(&self, e: impl std::fmt::Display) -> JournalError {
-        JournalError::Storage {
-            path: self.path.display().to_string(),
-            message: e.to_string(),
+        storage(&self.path, e)
+    }
+
+    /// Refuses a write through a journal opened read-only (a bug in the command, not the
+    /// user's doing).
+    fn writable(&self) -> Result<(), JournalError> {
+        match self.read_only {
+            true => Err(self.err("opened read-only: this command does not write the journal")),
+            false => Ok(()),
         }
     }
 
@@ -139,6 +132,13 @@ impl SqliteJournal {
         self.conn
             .lock()
             .map_err(|_| self.err("journal connection poisoned"))
+    }
+}
+
+fn storage(path: &Path, e: impl std::fmt::Display) -> JournalError {
+    JournalError::Storage {
+        path: path.display().to_string(),
+        message: e.to_string(),
     }
 }
 
@@ -159,6 +159,7 @@ fn new_run_id() -> String {
 
 impl Journal for SqliteJournal {
     fn create_run(&self, plan: &str) -> Result<RunInfo, JournalError> {
+        self.writable()?;
         let info = RunInfo {
             id: new_run_id(),
             plan: plan.to_string(),
@@ -191,16 +192,21 @@ impl Journal for SqliteJournal {
     }
 
     fn append(&self, run: &str, event: &Event) -> Result<Record, JournalError> {
+        self.writable()?;
         let body = self.redacted(serde_json::to_string(event).map_err(|e| self.err(e))?);
         // Read back what is stored, so the caller sees exactly what the journal holds.
         let event: Event = serde_json::from_str(&body).map_err(|e| self.err(e))?;
         let at_ms = now_ms();
-        let conn = self.conn()?;
-        conn.execute(
-            "INSERT INTO events (run, at_ms, kind, step, body) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![run, at_ms, event.name(), event.step(), body],
-        )
-        .map_err(|e| self.err(e))?;
+        let kind = event.name();
+        let row = EventRow {
+            seq: 0,
+            run,
+            at_ms,
+            kind: &kind,
+            step: event.step(),
+            body: &body,
+        };
+        let seq = schema::insert_chained(&mut *self.conn()?, &self.path, row)?;
         let n = self
             .appended
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
@@ -209,7 +215,7 @@ impl Journal for SqliteJournal {
             std::process::abort();
         }
         Ok(Record {
-            seq: conn.last_insert_rowid(),
+            seq,
             run: run.to_string(),
             at_ms,
             event,
@@ -246,6 +252,7 @@ impl Journal for SqliteJournal {
     }
 
     fn save_checkpoint(&self, run: &str, step: &str, body: &str) -> Result<(), JournalError> {
+        self.writable()?;
         let body = self.redacted(body.to_string());
         self.conn()?
             .execute(
@@ -269,7 +276,48 @@ impl Journal for SqliteJournal {
     }
 
     fn lock(&self, holder: Holder) -> Result<LockGuard, JournalError> {
+        self.writable()?;
         acquire(&self.lock_path(), holder)
+    }
+
+    fn verify_chain(&self) -> Result<ChainStatus, JournalError> {
+        let conn = self.conn()?;
+        if self.version < schema::SCHEMA_VERSION {
+            // A version 1 journal read without upgrading it: nothing is chained yet.
+            let n: i64 = conn
+                .query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0))
+                .map_err(|e| self.err(e))?;
+            return Ok(ChainStatus::Intact {
+                covered: 0,
+                unchained: n as u64,
+                head: None,
+            });
+        }
+        let mut verifier = Verifier::new(schema::unchained_until(&conn, &self.path)?);
+        let mut stmt = conn
+            .prepare("SELECT seq, run, at_ms, kind, step, body, hash FROM events ORDER BY seq")
+            .map_err(|e| self.err(e))?;
+        let mut rows = stmt.query([]).map_err(|e| self.err(e))?;
+        while let Some(r) = rows.next().map_err(|e| self.err(e))? {
+            let text = |i: usize| r.get::<_, String>(i);
+            let (run, kind, body) = (
+                text(1).map_err(|e| self.err(e))?,
+                text(3).map_err(|e| self.err(e))?,
+                text(5).map_err(|e| self.err(e))?,
+            );
+            let step: Option<String> = r.get(4).map_err(|e| self.err(e))?;
+            let hash: Option<String> = r.get(6).map_err(|e| self.err(e))?;
+            let row = EventRow {
+                seq: r.get(0).map_err(|e| self.err(e))?,
+                run: &run,
+                at_ms: r.get(2).map_err(|e| self.err(e))?,
+                kind: &kind,
+                step: step.as_deref(),
+                body: &body,
+            };
+            verifier.push(&row, hash.as_deref());
+        }
+        Ok(verifier.finish())
     }
 
     fn holder(&self) -> Option<Holder> {
