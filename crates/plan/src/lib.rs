@@ -3,6 +3,7 @@
 
 pub mod checks;
 pub mod host;
+pub mod limits;
 pub mod plan;
 pub mod problem;
 pub mod read;

@@ -5,6 +5,8 @@
 mod cases_file;
 #[path = "plan/cases_files.rs"]
 mod cases_files;
+#[path = "plan/cases_limits.rs"]
+mod cases_limits;
 #[path = "plan/cases_refs.rs"]
 mod cases_refs;
 #[path = "plan/cases_steps.rs"]

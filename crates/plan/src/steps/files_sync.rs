@@ -2,6 +2,7 @@
 //! directly host to host; run again, it sends only what changed (the final sync at the
 //! switch), deleting what the source no longer has when `delete = true`.
 
+use crate::limits;
 use crate::problem::Problems;
 use crate::read::{Fields, FromToml, Spanned};
 use crate::template::Template;
@@ -127,9 +128,9 @@ impl FilesSyncStep {
         let xattrs = f.optional("xattrs", p).unwrap_or(false);
         let sparse = f.optional("sparse", p).unwrap_or(false);
         let address = f.optional("address", p);
-        let port = f.optional("port", p);
+        let port = f.int("port", &limits::PORT, p);
         let relay = f.optional("relay", p).unwrap_or(false);
-        let timeout = f.optional("timeout", p);
+        let timeout = f.duration("timeout", &limits::STEP_TIMEOUT, p);
         Some(FilesSyncStep {
             from: from?,
             to: to?,

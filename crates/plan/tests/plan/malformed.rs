@@ -64,6 +64,7 @@ fn every_malformed_plan_reports_its_exact_problems() {
         .chain(crate::cases_refs::CASES)
         .chain(crate::cases_traffic::CASES)
         .chain(crate::cases_files::CASES)
+        .chain(crate::cases_limits::CASES)
         .collect();
     assert!(cases.len() >= 35, "only {} cases", cases.len());
     let mut names = std::collections::BTreeSet::new();
@@ -127,7 +128,7 @@ fn many_problems_are_reported_at_once_in_file_order() {
         [
             "cutover.toml:1:8: `name` of the plan must be a string, found an integer",
             "cutover.toml:2:1: unknown field `descripton` in the plan",
-            "cutover.toml:6:8: `port` of host `old` must be an integer from 0 to 65535, found 70000",
+            "cutover.toml:6:8: `port` of host `old` must be an integer from 1 to 65535, found 70000",
             "cutover.toml:8:8: host `new` has neither `ssh` nor `local = true`",
             "cutover.toml:11:10: secret `pw` has no source",
             "cutover.toml:19:46: `command` of step `dump` uses secret `pw` on a command line, where `ps` would show it",
