@@ -16,6 +16,8 @@ mod downtime;
 mod gates;
 #[path = "cli/hostkeys.rs"]
 mod hostkeys;
+#[path = "cli/plan_file.rs"]
+mod plan_file;
 #[path = "cli/postgres.rs"]
 mod postgres;
 #[path = "cli/postgres_resume.rs"]

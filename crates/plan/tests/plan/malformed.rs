@@ -198,7 +198,7 @@ fn problems_render_as_miette_diagnostics_with_location_label_and_help() {
     use miette::Diagnostic;
     let errors =
         problems("name = \"m\"\n[hosts.old]\nssh = \"old\"\nprot = 22\n").expect("rejected");
-    let d = &errors.diagnostics()[1];
+    let d = errors.diagnostics().nth(1).expect("a second problem");
     assert_eq!(d.location(), "cutover.toml:4:1");
     assert_eq!(d.to_string(), "unknown field `prot` in host `old`");
     assert_eq!(
@@ -240,3 +240,4 @@ fn hints_list_the_registered_fields_and_kinds() {
         Some(format!("step kinds are: {kinds}"))
     );
 }
+
