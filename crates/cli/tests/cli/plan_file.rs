@@ -1,4 +1,5 @@
-//! `cutover check` on plan files broken as files: a thousand problems in a megabyte. No lab is needed: such a plan is refused before any host is contacted.
+//! `cutover check` on plan files broken as files: not UTF-8, or with a thousand problems in a
+//! megabyte. No lab is needed: such a plan is refused before any host is contacted.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -48,6 +49,57 @@ fn cutover(dir: &Path, args: &[&str]) -> Finished {
         stderr: read("stderr"),
         peak_kib: usage.ru_maxrss,
     }
+}
+
+const LATIN1: &[u8] = b"name = \"caf\xE9\"\n[hosts.old]\nssh = \"old\"\n";
+
+#[test]
+fn a_plan_that_is_not_utf8_is_located_with_an_excerpt() {
+    let dir = plan_dir(LATIN1);
+    let run = cutover(dir.path(), &["check", "--offline"]);
+    assert_eq!(run.code, Some(3), "{}", run.stderr);
+    assert_eq!(run.stdout, "");
+    assert_eq!(
+        run.stderr,
+        "cutover::plan
+
+  × the file is not valid UTF-8: byte 0xE9 at byte offset 11
+   ╭─[cutover.toml:1:12]
+ 1 │ name = \"caf\u{FFFD}\"
+   ·            ┬
+   ·            ╰── not UTF-8
+ 2 │ [hosts.old]
+   ╰────
+  help: save the file as UTF-8 (from Latin-1: `iconv -f LATIN1 -t UTF-8`); the rest of the plan is checked once it reads as text
+
+error: cutover.toml has 1 problem
+"
+    );
+}
+
+#[test]
+fn a_plan_that_is_not_utf8_is_reported_as_json() {
+    let dir = plan_dir(LATIN1);
+    let run = cutover(dir.path(), &["check", "--json"]);
+    assert_eq!(run.code, Some(3), "{}", run.stderr);
+    assert_eq!(
+        run.stdout,
+        r#"{
+  "plan_ok": false,
+  "problems": [
+    {
+      "column": 12,
+      "file": "cutover.toml",
+      "help": "save the file as UTF-8 (from Latin-1: `iconv -f LATIN1 -t UTF-8`); the rest of the plan is checked once it reads as text",
+      "label": "not UTF-8",
+      "line": 1,
+      "message": "the file is not valid UTF-8: byte 0xE9 at byte offset 11"
+    }
+  ]
+}
+"#
+    );
+    assert_eq!(run.stderr, "");
 }
 
 /// A 1 MB plan with 1,000 unknown fields (1,001 problems with the missing stages). Each

@@ -241,3 +241,32 @@ fn hints_list_the_registered_fields_and_kinds() {
     );
 }
 
+/// Latin-1 text and a truncated sequence: each undecodable part is located by line and
+/// column (of the text up to it) and by byte offset, and renders with an excerpt.
+#[test]
+fn a_plan_that_is_not_utf8_is_located_at_each_bad_byte() {
+    let src = b"name = \"caf\xE9\"\n[hosts.old]\nssh = \"old\"\n# \xE2\x82 \xF0\n";
+    let errors = match cutover_plan::parse_bytes(src, "cutover.toml", "/plans".into()) {
+        Ok(_) => panic!("a plan that is not UTF-8 was accepted"),
+        Err(e) => e,
+    };
+    assert_eq!(
+        errors.plain_lines(),
+        [
+            "cutover.toml:1:12: the file is not valid UTF-8: byte 0xE9 at byte offset 11",
+            "cutover.toml:4:3: the file is not valid UTF-8: bytes 0xE2 0x82 at byte offset 40",
+            "cutover.toml:4:5: the file is not valid UTF-8: byte 0xF0 at byte offset 43",
+        ]
+    );
+    assert_eq!(
+        errors.problems[0].help.as_deref(),
+        Some("save the file as UTF-8 (from Latin-1: `iconv -f LATIN1 -t UTF-8`); the rest of the plan is checked once it reads as text")
+    );
+    assert_eq!(errors.to_string(), "cutover.toml has 3 problems");
+    // The excerpt shows each bad part as one replacement character, underlined.
+    assert_eq!(&errors.src[11..14], "\u{FFFD}");
+    assert_eq!(
+        (errors.problems[0].span.start, errors.problems[0].span.end),
+        (11, 14)
+    );
+}
