@@ -1,6 +1,7 @@
 //! cutover's plan file (`cutover.toml`): its types, reading with every problem located, and
 //! cross-reference validation. No I/O beyond reading the file itself.
 
+mod bounded;
 pub mod checks;
 mod encoding;
 pub mod host;

@@ -2,9 +2,10 @@
 
 use super::assert::JsonAssert;
 use super::Names;
+use crate::bounded::read_int;
 use crate::limits;
 use crate::problem::{Problem, Problems};
-use crate::read::{read_int, wrong_type, Fields, FromToml, Spanned};
+use crate::read::{wrong_type, Fields, FromToml, Spanned};
 use crate::template::Template;
 use std::collections::BTreeMap;
 use std::time::Duration;
