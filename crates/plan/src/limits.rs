@@ -212,10 +212,13 @@ pub fn show(d: Duration) -> String {
     if ns == 0 {
         return "0s".into();
     }
-    UNITS.iter().find(|(_, unit)| ns % unit == 0).map_or_else(
-        || format!("{ns}ns"),
-        |(name, unit)| format!("{}{name}", ns / unit),
-    )
+    UNITS
+        .iter()
+        .find(|(_, unit)| ns.is_multiple_of(*unit))
+        .map_or_else(
+            || format!("{ns}ns"),
+            |(name, unit)| format!("{}{name}", ns / unit),
+        )
 }
 
 #[cfg(test)]

@@ -22,6 +22,10 @@ struct Finished {
 
 /// Runs `cutover -f cutover.toml ARGS` in `dir` (so messages name the file as the user did)
 /// to its end, measuring its peak memory.
+#[expect(
+    clippy::zombie_processes,
+    reason = "the child is reaped by wait4, which reports its resource usage where std's wait does not"
+)]
 fn cutover(dir: &Path, args: &[&str]) -> Finished {
     let out = |name: &str| std::fs::File::create(dir.join(name)).expect("output file");
     let child = Command::new(env!("CARGO_BIN_EXE_cutover"))
@@ -38,7 +42,6 @@ fn cutover(dir: &Path, args: &[&str]) -> Finished {
     let mut status = 0;
     // SAFETY: a zeroed rusage is a valid value for wait4 to fill in.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // std's `wait` does not report resource usage: reap the child with wait4 instead.
     // SAFETY: `pid` is our own unreaped child; both pointers are to live locals.
     let reaped = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
     assert_eq!(reaped, pid, "wait4: {}", std::io::Error::last_os_error());
