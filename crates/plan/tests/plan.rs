@@ -1,5 +1,6 @@
 //! The plan crate's integration tests: malformed plans with their exact messages and
-//! locations, random mutations of the starter plans, and the JSON Schema against the reader.
+//! locations, random mutations of the starter plans, the JSON Schema against the reader, and
+//! the plans as seeds for the fuzz corpus.
 
 #[path = "plan/cases_file.rs"]
 mod cases_file;
@@ -13,6 +14,8 @@ mod cases_refs;
 mod cases_steps;
 #[path = "plan/cases_traffic.rs"]
 mod cases_traffic;
+#[path = "plan/fuzz_seeds.rs"]
+mod fuzz_seeds;
 #[path = "plan/malformed.rs"]
 mod malformed;
 #[path = "plan/mutations.rs"]

@@ -86,7 +86,7 @@ fn every_malformed_plan_reports_its_exact_problems() {
 
 /// One plan with a problem in nearly every section, in its syntax-free reading and in its
 /// cross-references alike: all of them come back from one call, in file order.
-const MANY: &str = r#"name = 42
+pub const MANY: &str = r#"name = 42
 descripton = "typo"
 
 [hosts.old]
@@ -143,7 +143,7 @@ fn many_problems_are_reported_at_once_in_file_order() {
 }
 
 /// Once the plan reads cleanly, the cross-reference problems are all reported together.
-const MANY_REFERENCES: &str = r#"name = "m"
+pub const MANY_REFERENCES: &str = r#"name = "m"
 
 [hosts.old]
 ssh = "old"
