@@ -2,7 +2,7 @@
 //! never with NO_COLOR.
 
 use cutover_engine::{EngineError, ExitCode, Progress, Ui};
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 
 /// True when stdout is a terminal and NO_COLOR is unset.
 pub fn color_enabled() -> bool {
@@ -100,7 +100,12 @@ pub fn report_error(e: &EngineError) -> ExitCode {
     e.exit_code()
 }
 
-/// Prints every problem of a plan file, with its excerpt, label and hint.
+/// The most problems printed in full. A plan generated wrong can have thousands; the first
+/// ones (the likely cause) would scroll away under the rest, and `check --json` lists all.
+pub const PROBLEMS_SHOWN: usize = 50;
+
+/// Prints the first [`PROBLEMS_SHOWN`] problems of a plan file, each with its excerpt, label
+/// and hint, then how many more there are.
 pub fn print_plan_errors(errors: &cutover_plan::PlanErrors) {
     let theme = if color_enabled() {
         miette::GraphicalTheme::unicode()
@@ -108,7 +113,7 @@ pub fn print_plan_errors(errors: &cutover_plan::PlanErrors) {
         miette::GraphicalTheme::unicode_nocolor()
     };
     let handler = miette::GraphicalReportHandler::new_themed(theme).with_context_lines(1);
-    for d in errors.diagnostics() {
+    for d in errors.diagnostics().take(PROBLEMS_SHOWN) {
         let mut out = String::new();
         if handler.render_report(&mut out, &d).is_ok() {
             eprintln!("{out}");
@@ -116,16 +121,26 @@ pub fn print_plan_errors(errors: &cutover_plan::PlanErrors) {
             eprintln!("{}: {d}", d.location());
         }
     }
+    let more = errors.problems.len().saturating_sub(PROBLEMS_SHOWN);
+    if more > 0 {
+        eprintln!(
+            "... and {more} more problem{} (`cutover check --json` lists every one)",
+            if more == 1 { "" } else { "s" }
+        );
+    }
     eprintln!("{}", paint(Style::Red, &format!("error: {errors}")));
 }
 
-/// Prints `value` as pretty JSON.
+/// Prints `value` as pretty JSON, written as it is rendered (a plan's problems can run to
+/// tens of megabytes).
 pub fn print_json<T: serde::Serialize>(value: &T) -> ExitCode {
-    match serde_json::to_string_pretty(value) {
-        Ok(s) => {
-            println!("{s}");
-            ExitCode::Ok
-        }
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let written = serde_json::to_writer_pretty(&mut out, value)
+        .map_err(std::io::Error::from)
+        .and_then(|()| writeln!(out))
+        .and_then(|()| out.flush());
+    match written {
+        Ok(()) => ExitCode::Ok,
         Err(e) => {
             eprintln!("error: cannot render JSON: {e}");
             ExitCode::Internal

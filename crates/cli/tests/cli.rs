@@ -18,6 +18,8 @@ mod gates;
 mod hostkeys;
 #[path = "cli/journal.rs"]
 mod journal;
+#[path = "cli/plan_file.rs"]
+mod plan_file;
 #[path = "cli/postgres.rs"]
 mod postgres;
 #[path = "cli/postgres_resume.rs"]

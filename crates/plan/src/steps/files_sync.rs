@@ -2,6 +2,7 @@
 //! directly host to host; run again, it sends only what changed (the final sync at the
 //! switch), deleting what the source no longer has when `delete = true`.
 
+use crate::limits;
 use crate::problem::Problems;
 use crate::read::{Fields, FromToml, Spanned};
 use crate::template::Template;
@@ -134,9 +135,9 @@ impl FilesSyncStep {
         let sparse = f.optional("sparse", p).unwrap_or(false);
         let devices = f.optional("devices", p).unwrap_or(false);
         let address = f.optional("address", p);
-        let port = f.optional("port", p);
+        let port = f.int("port", &limits::PORT, p);
         let relay = f.optional("relay", p).unwrap_or(false);
-        let timeout = f.optional("timeout", p);
+        let timeout = f.duration("timeout", &limits::STEP_TIMEOUT, p);
         Some(FilesSyncStep {
             from: from?,
             to: to?,
