@@ -9,6 +9,7 @@ pub mod context;
 mod downtime;
 pub mod error;
 pub mod hosts;
+mod leftovers;
 mod pin;
 pub mod preview;
 pub mod report;
