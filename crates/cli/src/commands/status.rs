@@ -12,8 +12,8 @@ pub struct Args {
     json: bool,
 }
 
-pub fn run(file: &Path, a: Args) -> ExitCode {
-    let s = match cutover_engine::status(file) {
+pub async fn run(file: &Path, a: Args) -> ExitCode {
+    let s = match cutover_engine::status(file).await {
         Ok(s) => s,
         Err(e) => return report_error(&e),
     };
@@ -46,10 +46,14 @@ pub fn run(file: &Path, a: Args) -> ExitCode {
             .as_ref()
             .and_then(|d| d.lines().next())
             .unwrap_or("");
-        println!(
+        let line = format!(
             "  {:<12} {:<20} {:<8} {status:<10} {detail}",
             step.stage, step.id, step.kind
         );
+        println!("{}", line.trim_end());
+    }
+    for w in &s.warnings {
+        println!("{} {w}", paint(Style::Yellow, "warning:"));
     }
     ExitCode::Ok
 }
