@@ -83,6 +83,9 @@ impl Ui for Printer {
                     println!("   {line}");
                 }
             }
+            Progress::StepLeft { step, what } => {
+                println!("   {} {step}: {what}", paint(Style::Yellow, "left"))
+            }
             Progress::Waiting { step, reason } => {
                 println!("   {} {step}: {reason}", paint(Style::Yellow, "waiting"))
             }

@@ -234,7 +234,7 @@ impl Runner<'_> {
         let prior = state.step(id);
         let interrupted = prior
             .is_some_and(|p| matches!(p.status, StepStatus::InFlight | StepStatus::Waiting { .. }));
-        let failures = self.failures(id)?;
+        let ended_tries = self.ended_tries(id)?;
         let attempt = prior.map_or(0, |p| p.attempts) + 1;
         self.record(Event::StepStarted {
             stage: stage.name.value.clone(),
@@ -258,7 +258,7 @@ impl Runner<'_> {
             stage,
             step,
             run_id: &self.run.id,
-            try_number: failures + 1,
+            try_number: ended_tries + 1,
             exec: self.exec,
             journal: self.session.journal.as_ref(),
             secrets: self.secrets,
@@ -348,12 +348,20 @@ impl Runner<'_> {
         }
     }
 
-    /// How many times step `id` failed in this run.
-    fn failures(&self, id: &str) -> Result<u32, EngineError> {
+    /// How many tries of step `id` in this run came to an end: failed, or undone (or not)
+    /// by a rollback. A new try gets new ids for its tracked commands, so that it runs them
+    /// again rather than replaying an ended try's outcome; an interrupted try does not end
+    /// one, so its resume re-attaches.
+    fn ended_tries(&self, id: &str) -> Result<u32, EngineError> {
         let events = self.session.journal.events(&self.run.id)?;
         Ok(events
             .iter()
-            .filter(|r| matches!(&r.event, Event::StepFailed { step, .. } if step == id))
+            .filter(|r| match &r.event {
+                Event::StepFailed { step, .. }
+                | Event::StepRolledBack { step }
+                | Event::StepRollbackFailed { step, .. } => step == id,
+                _ => false,
+            })
             .count() as u32)
     }
 

@@ -69,8 +69,9 @@ pub struct StepCtx<'a> {
     pub step: &'a Step,
     /// The run's id.
     pub run_id: &'a str,
-    /// Number of fresh tries of this step (failures + 1); interrupted tries do not count,
-    /// so a resumed step reuses the ids of its tracked commands.
+    /// Number of fresh tries of this step: while applying, the tries that ended (failed or
+    /// rolled back) + 1; while rolling back, the undos that ran or failed + 1. Interrupted
+    /// tries do not count, so a resumed step reuses the ids of its tracked commands.
     pub try_number: u32,
     /// The executor.
     pub exec: &'a Executor,

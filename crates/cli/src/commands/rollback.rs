@@ -32,8 +32,19 @@ pub async fn run(file: &Path, a: Args) -> ExitCode {
     }
     match cutover_engine::rollback(file, &a.reason, &Printer, interrupt_signal()).await {
         Ok(o) => {
+            let left = match o.left.as_slice() {
+                [] => String::new(),
+                left => format!(
+                    ", {} left in place: {}",
+                    left.len(),
+                    left.iter()
+                        .map(|l| l.step.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            };
             println!(
-                "\n{} run {} rolled back ({} step(s) undone)",
+                "\n{} run {} rolled back ({} step(s) undone{left})",
                 paint(Style::Green, "done:"),
                 o.run,
                 o.undone.len()

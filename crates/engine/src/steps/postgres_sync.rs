@@ -63,6 +63,13 @@ impl StepRunner for PostgresSync<'_> {
         ])
     }
 
+    /// The undo removes whatever of the sync exists (subscription, slot, publication, a
+    /// target database cutover created): a sync killed or failed part-way, its subscription
+    /// still replicating, is undone too.
+    fn undoes_failed(&self) -> bool {
+        true
+    }
+
     async fn verify(&self, ctx: &StepCtx<'_>) -> Result<Verified, EngineError> {
         let (source, target) = (
             endpoint(ctx, &self.0.source)?,
