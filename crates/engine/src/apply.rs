@@ -114,6 +114,11 @@ pub async fn apply(
             .journal
             .append(&run.id, &Event::ApplyStopped { reason })?;
     }
+    let ended = matches!(result, Ok(ApplyOutcome::Completed { .. }));
+    crate::tidy::tidy_hosts(&exec, &session.plan, &run.id, ended).await;
+    if ended {
+        exec.disconnect_all().await;
+    }
     result
 }
 
@@ -212,7 +217,6 @@ impl Runner<'_> {
         self.record(Event::RunFinished {
             outcome: "completed".into(),
         })?;
-        self.cleanup_hosts().await;
         Ok(ApplyOutcome::Completed {
             run: self.run.id.clone(),
             applied,
@@ -363,21 +367,5 @@ impl Runner<'_> {
                 _ => false,
             })
             .count() as u32)
-    }
-
-    /// Removes the outcomes tracked commands kept on the hosts, now that the journal has them.
-    async fn cleanup_hosts(&self) {
-        for host in &self.session.plan.hosts {
-            let cmd = cutover_exec::Command::shell(
-                &host.name.value,
-                cutover_exec::render::cleanup_line(&self.run.id),
-            )
-            .sudo(host.sudo)
-            .timeout(Some(std::time::Duration::from_secs(30)));
-            if let Err(e) = self.exec.run(&cmd).await {
-                tracing::warn!("could not clean up on {}: {e}", host.name.value);
-            }
-        }
-        self.exec.disconnect_all().await;
     }
 }

@@ -19,6 +19,7 @@ pub mod session;
 pub mod status;
 pub mod step;
 pub mod steps;
+mod tidy;
 pub mod ui;
 
 pub use apply::{apply, ApplyOptions, ApplyOutcome};

@@ -84,6 +84,9 @@ pub async fn rollback(
     }
     .undo_all()
     .await;
+    // What tracked commands left on the hosts goes in every outcome: all of it once the run
+    // is rolled back, the finished commands' output when the rollback stopped part-way.
+    crate::tidy::tidy_hosts(&exec, &session.plan, &run.id, rolled_back.is_ok()).await;
     exec.disconnect_all().await;
     rolled_back
 }
