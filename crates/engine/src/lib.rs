@@ -19,6 +19,7 @@ pub mod session;
 pub mod status;
 pub mod step;
 pub mod steps;
+pub mod text;
 mod tidy;
 pub mod ui;
 

@@ -1,7 +1,7 @@
 //! `cutover rollback`: undo every applied step, newest first.
 
 use super::{confirm, interrupt_signal};
-use crate::output::{paint, report_error, Printer, Style};
+use crate::output::{paint, report_error, safe, Printer, Style};
 use cutover_engine::ExitCode;
 use std::path::Path;
 
@@ -44,10 +44,11 @@ pub async fn run(file: &Path, a: Args) -> ExitCode {
                 ),
             };
             println!(
-                "\n{} run {} rolled back ({} step(s) undone{left})",
+                "\n{} run {} rolled back ({} step(s) undone{})",
                 paint(Style::Green, "done:"),
-                o.run,
-                o.undone.len()
+                safe(&o.run),
+                o.undone.len(),
+                safe(&left)
             );
             ExitCode::Ok
         }
