@@ -20,12 +20,16 @@ use std::time::Duration;
 const LOOK_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// One warning per `postgres.sync` step whose objects exist unaccounted for, each naming
-/// them and what to do. Looks only when there is something to explain: a sync step that is
-/// applied in a run still in progress has its objects on purpose.
+/// them and what to do. Looks only when the journal has a run whose state does not explain
+/// them (see [`Accounted`]).
 pub(crate) async fn replication_warnings(
     session: &Session,
     state: Option<&RunState>,
 ) -> Vec<String> {
+    // With no run in the journal, cutover made nothing here to warn about.
+    let Some(state) = state else {
+        return Vec::new();
+    };
     let unexplained: Vec<(&Step, &PostgresSyncStep)> = session
         .plan
         .steps()
@@ -33,7 +37,7 @@ pub(crate) async fn replication_warnings(
             StepKind::PostgresSync(s) => Some((step, s)),
             _ => None,
         })
-        .filter(|(step, _)| !expected(state, &step.id.value))
+        .filter(|(step, _)| accounted(state, &step.id.value) != Accounted::All)
         .collect();
     if unexplained.is_empty() {
         return Vec::new();
@@ -53,15 +57,22 @@ pub(crate) async fn replication_warnings(
     );
     let values = Values {
         plan: &session.plan,
-        run_id: state.map(|s| s.run.id.as_str()),
+        run_id: Some(state.run.id.as_str()),
         secrets: Some(&secrets),
     };
     let mut warnings = Vec::new();
     for (step, sync) in unexplained {
         let id = &step.id.value;
         let (found, dbs) = match look(&exec, &values, session, sync).await {
-            Ok((found, _)) if found.is_empty() => continue,
-            Ok(found) => found,
+            Ok((mut found, dbs)) => {
+                if accounted(state, id) == Accounted::Publication {
+                    found.publication = false;
+                }
+                if found.is_empty() {
+                    continue;
+                }
+                (found, dbs)
+            }
             Err(e) => {
                 warnings.push(format!(
                     "cannot look for replication objects left by `{id}`: {}",
@@ -77,13 +88,27 @@ pub(crate) async fn replication_warnings(
     warnings
 }
 
-/// True when the journal accounts for the step's objects: applied in a run still going.
-fn expected(state: Option<&RunState>, id: &str) -> bool {
-    state.is_some_and(|s| {
-        s.outcome.is_none()
-            && s.step(id)
-                .is_some_and(|st| st.status == StepStatus::Applied)
-    })
+/// Which of a sync step's objects the journal accounts for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Accounted {
+    /// All of them: the step is applied in a run still going (the sync runs on purpose).
+    All,
+    /// The publication: the run completed (the switch dropped the subscription and its
+    /// slot, and keeps the publication for a rollback after the switch).
+    Publication,
+    /// None: the step is not applied (interrupted, failed, rolled back, not yet run).
+    Nothing,
+}
+
+fn accounted(state: &RunState, id: &str) -> Accounted {
+    let applied = state
+        .step(id)
+        .is_some_and(|st| st.status == StepStatus::Applied);
+    match state.outcome.as_deref() {
+        None if applied => Accounted::All,
+        Some("completed") if applied => Accounted::Publication,
+        _ => Accounted::Nothing,
+    }
 }
 
 fn ids(steps: &[(&Step, &PostgresSyncStep)]) -> String {
@@ -129,7 +154,7 @@ fn describe(
     names: &SyncOptions,
     found: Leftovers,
     [source_db, target_db]: [String; 2],
-    state: Option<&RunState>,
+    state: &RunState,
 ) -> String {
     let (source, target) = (&sync.source.host.value, &sync.target.host.value);
     let mut lines = vec![format!(
@@ -169,14 +194,10 @@ fn describe(
             ),
         );
     }
-    let hint = match state.map(|s| s.outcome.as_deref()) {
-        Some(None) => "`cutover rollback` removes them, or `cutover apply` resumes the sync".into(),
-        Some(Some(outcome)) => format!(
+    let hint = match state.outcome.as_deref() {
+        None => "`cutover rollback` removes them, or `cutover apply` resumes the sync".into(),
+        Some(outcome) => format!(
             "the run is {outcome}, so drop them by hand: {}",
-            by_hand.join(", then ")
-        ),
-        None => format!(
-            "no run of this plan made them, yet they carry its names; if they are leftovers, drop them by hand: {}",
             by_hand.join(", then ")
         ),
     };
