@@ -205,41 +205,49 @@ impl Run<'_> {
                 }
             }
         }
-        let wait = self.0.timeout.unwrap_or(DEFAULT_TIMEOUT) + std::time::Duration::from_secs(60);
-        let commands: Vec<Command> = started
+        let waits = started
             .iter()
-            .map(|(host, invocation)| {
-                Command::shell(host, tracked::settle_line(ctx.run_id, invocation))
-                    .sudo(self.sudo(ctx, host))
-                    .timeout(Some(wait))
-            })
-            .collect();
-        let outs: Vec<cutover_exec::Output> = join_all(commands.iter().map(|c| ctx.run(c)))
-            .await
-            .into_iter()
-            .collect::<Result<_, _>>()?;
-        for out in outs {
-            let what = "the command of the interrupted attempt";
-            match tracked::Settled::parse(&out.stdout) {
-                Some(Settled::NotStarted) => {
-                    ctx.detail(format!("{}: {what} never started", out.host))
-                }
-                Some(Settled::Ended(code)) => {
-                    ctx.detail(format!("{}: {what} ended (exit {code})", out.host))
-                }
-                Some(Settled::Lost) => ctx.detail(format!(
-                    "{}: {what} stopped without an exit status (host rebooted or process killed)",
-                    out.host
-                )),
-                None => {
-                    return Err(ctx.failed(format!(
-                        "cannot tell whether {what} still runs on {}:\n{}",
-                        out.host,
-                        describe_failure(&out)
-                    )))
-                }
-            }
+            .map(|(host, invocation)| self.settle_one(ctx, host, invocation));
+        for line in join_all(waits).await {
+            ctx.detail(line?);
         }
         Ok(())
+    }
+
+    /// Settles the command of `invocation` on `host`, journaled as the wait it is; returns
+    /// what became of it, for the operator.
+    async fn settle_one(
+        &self,
+        ctx: &StepCtx<'_>,
+        host: &str,
+        invocation: &str,
+    ) -> Result<String, EngineError> {
+        let wait = self.0.timeout.unwrap_or(DEFAULT_TIMEOUT) + std::time::Duration::from_secs(60);
+        let cmd = Command::shell(host, tracked::settle_line(ctx.run_id, invocation))
+            .sudo(self.sudo(ctx, host))
+            .timeout(Some(wait));
+        ctx.command_started(
+            host,
+            format!("wait for the interrupted attempt's command `{invocation}` to end"),
+        )?;
+        let out = ctx.exec.run(&cmd).await.map_err(|e| ctx.exec_failed(e))?;
+        ctx.command_finished(
+            host,
+            out.code.unwrap_or(-1),
+            out.duration.as_millis() as u64,
+            out.stdout.clone(),
+        )?;
+        let what = "the command of the interrupted attempt";
+        match tracked::Settled::parse(&out.stdout) {
+            Some(Settled::NotStarted) => Ok(format!("{host}: {what} never started")),
+            Some(Settled::Ended(code)) => Ok(format!("{host}: {what} ended (exit {code})")),
+            Some(Settled::Lost) => Ok(format!(
+                "{host}: {what} stopped without an exit status (host rebooted or process killed)"
+            )),
+            None => Err(ctx.failed(format!(
+                "cannot tell whether {what} still runs on {host}:\n{}",
+                describe_failure(&out)
+            ))),
+        }
     }
 }
