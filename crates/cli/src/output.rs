@@ -19,10 +19,17 @@ pub enum Style {
     Dim,
 }
 
-/// `text` in `style` when colour is on.
+/// Text from outside cutover (hosts' output, file names, the journal) as it may reach the
+/// terminal: control and bidirectional characters shown as escapes.
+pub fn safe(text: &str) -> std::borrow::Cow<'_, str> {
+    cutover_engine::text::printable(text)
+}
+
+/// `text` in `style` when colour is on; `text` made [`safe`] either way.
 pub fn paint(style: Style, text: &str) -> String {
+    let text = safe(text);
     if !color_enabled() {
-        return text.to_string();
+        return text.into_owned();
     }
     let code = match style {
         Style::Bold => "1",
@@ -34,12 +41,12 @@ pub fn paint(style: Style, text: &str) -> String {
     format!("\x1b[{code}m{text}\x1b[0m")
 }
 
-/// Prints engine progress to standard output.
+/// Prints engine progress to standard output, every piece of text made [`safe`].
 pub struct Printer;
 
 impl Ui for Printer {
     fn show(&self, p: Progress) {
-        match p {
+        match safe_progress(p) {
             Progress::Run { id, resumed } => {
                 let verb = if resumed {
                     "resuming run"
@@ -83,6 +90,9 @@ impl Ui for Printer {
                     println!("   {line}");
                 }
             }
+            Progress::StepLeft { step, what } => {
+                println!("   {} {step}: {what}", paint(Style::Yellow, "left"))
+            }
             Progress::Waiting { step, reason } => {
                 println!("   {} {step}: {reason}", paint(Style::Yellow, "waiting"))
             }
@@ -91,11 +101,60 @@ impl Ui for Printer {
     }
 }
 
+/// `p` with each of its texts made [`safe`].
+fn safe_progress(p: Progress) -> Progress {
+    let s = |t: String| safe(&t).into_owned();
+    match p {
+        Progress::Run { id, resumed } => Progress::Run { id: s(id), resumed },
+        Progress::Stage(name) => Progress::Stage(s(name)),
+        Progress::StepStarted {
+            step,
+            kind,
+            description,
+        } => Progress::StepStarted {
+            step: s(step),
+            kind: s(kind),
+            description: s(description),
+        },
+        Progress::Detail(line) => Progress::Detail(s(line)),
+        Progress::StepDone {
+            step,
+            summary,
+            seconds,
+        } => Progress::StepDone {
+            step: s(step),
+            summary: s(summary),
+            seconds,
+        },
+        Progress::StepSkipped { step, reason } => Progress::StepSkipped {
+            step: s(step),
+            reason: s(reason),
+        },
+        Progress::StepFailed { step, error } => Progress::StepFailed {
+            step: s(step),
+            error: s(error),
+        },
+        Progress::StepLeft { step, what } => Progress::StepLeft {
+            step: s(step),
+            what: s(what),
+        },
+        Progress::Waiting { step, reason } => Progress::Waiting {
+            step: s(step),
+            reason: s(reason),
+        },
+        Progress::Note(text) => Progress::Note(s(text)),
+    }
+}
+
 /// Prints an engine error (plan problems in full) and returns its exit code.
 pub fn report_error(e: &EngineError) -> ExitCode {
     match e {
         EngineError::Plan(cutover_plan::LoadError::Invalid(errors)) => print_plan_errors(errors),
-        other => eprintln!("{} {other}", paint(Style::Red, "error:")),
+        other => eprintln!(
+            "{} {}",
+            paint(Style::Red, "error:"),
+            safe(&other.to_string())
+        ),
     }
     e.exit_code()
 }
@@ -135,9 +194,9 @@ pub fn print_plan_errors(errors: &cutover_plan::PlanErrors) {
 /// tens of megabytes).
 pub fn print_json<T: serde::Serialize>(value: &T) -> ExitCode {
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    let written = serde_json::to_writer_pretty(&mut out, value)
+    let written = serde_json::to_string_pretty(value)
         .map_err(std::io::Error::from)
-        .and_then(|()| writeln!(out))
+        .and_then(|s| writeln!(out, "{}", cutover_engine::text::json_printable(&s)))
         .and_then(|()| out.flush());
     match written {
         Ok(()) => ExitCode::Ok,

@@ -12,6 +12,8 @@ mod apply;
 mod dns_resume;
 #[path = "cli/downtime.rs"]
 mod downtime;
+#[path = "cli/escaping.rs"]
+mod escaping;
 #[path = "cli/gates.rs"]
 mod gates;
 #[path = "cli/hostkeys.rs"]

@@ -2,12 +2,14 @@
 //! with environment through standard input, timeouts, and output redacted before anyone
 //! sees it.
 
+use crate::command::EnvValue;
 use crate::command::{Command, Stdin};
 use crate::error::ExecError;
 use crate::redact::Redactor;
-use crate::render::{render, OUTCOME_UNKNOWN, UNKNOWN_MARKER};
+use crate::render::render_redacting;
 use crate::ssh::route::Route;
 use crate::ssh::SshTarget;
+use crate::tracked::{OUTCOME_UNKNOWN, UNKNOWN_MARKER};
 use std::collections::HashMap;
 use std::process::Stdio;
 use std::sync::Arc;
@@ -131,6 +133,16 @@ impl Executor {
         cell.get_or_try_init(|| t.connect()).await.map(Some)
     }
 
+    /// True when this executor has reached `host` (always for a local one): the hosts where
+    /// its commands may have left something.
+    pub fn contacted(&self, host: &str) -> bool {
+        match self.targets.get(host) {
+            Some(Target::Local) => true,
+            Some(Target::Ssh(_)) => self.masters.get(host).is_some_and(|c| c.initialized()),
+            None => false,
+        }
+    }
+
     /// Closes every SSH master connection.
     pub async fn disconnect_all(&self) {
         for t in self.targets.values() {
@@ -142,7 +154,18 @@ impl Executor {
 
     /// Starts `cmd` and writes its environment prelude; the caller drives the streams.
     pub async fn spawn(&self, cmd: &Command) -> Result<Spawned, ExecError> {
-        let rendered = render(cmd)?;
+        // A tracked command's output is kept on the host: the secrets it is given are
+        // redacted there before anything is written.
+        let hidden = match &cmd.track {
+            Some(_) => self
+                .redactor
+                .found_in(cmd.env.iter().filter_map(|(_, v)| match v {
+                    EnvValue::Secret(s) => Some(s.expose()),
+                    EnvValue::Plain(_) => None,
+                })),
+            None => Vec::new(),
+        };
+        let rendered = render_redacting(cmd, &hidden)?;
         let route = self
             .connect_route(&cmd.host)
             .await?

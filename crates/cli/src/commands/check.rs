@@ -1,6 +1,6 @@
 //! `cutover check`: every plan problem at once, then a checklist of secrets and hosts.
 
-use crate::output::{paint, print_json, report_error, Style};
+use crate::output::{paint, print_json, report_error, safe, Style};
 use cutover_engine::{EngineError, ExitCode};
 use std::path::Path;
 
@@ -94,9 +94,14 @@ pub async fn run(file: &Path, a: Args) -> ExitCode {
             } else {
                 paint(Style::Red, "✗")
             };
-            println!("{mark} {:<16} {:<16} {}", i.subject, i.check, i.detail);
+            println!(
+                "{mark} {:<16} {:<16} {}",
+                safe(&i.subject),
+                safe(&i.check),
+                safe(&i.detail)
+            );
             if let (false, Some(h)) = (i.ok, &i.hint) {
-                println!("  {} {h}", paint(Style::Yellow, "hint:"));
+                println!("  {} {}", paint(Style::Yellow, "hint:"), safe(h));
             }
         }
     }
