@@ -94,5 +94,9 @@ fuzz_target!(|bytes: &[u8]| {
         .flatten()
         .map(|e| e.file_name())
         .collect();
-    assert_eq!(top.len(), 2, "something was created beside the tree: {top:?}");
+    assert_eq!(
+        top.len(),
+        2,
+        "something was created beside the tree: {top:?}"
+    );
 });
