@@ -104,6 +104,7 @@ impl StepRunner for FilesSync<'_> {
             source_sudo: sudo(ctx, &from.host),
             target_sudo: sudo(ctx, &to.host),
             agent: agent(ctx)?,
+            stall: s.stall_timeout,
         };
         ctx.command_started(
             &format!("{} -> {}", from.host, to.host),

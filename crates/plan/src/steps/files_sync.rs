@@ -93,6 +93,10 @@ pub struct FilesSyncStep {
     /// Give up after this long (default 24h).
     #[schemars(with = "Option<String>")]
     pub timeout: Option<std::time::Duration>,
+    /// How long the connection between the hosts may carry nothing before the sync stops
+    /// as stalled (default "60s"): a link cut between them is then an error that names it,
+    /// not a wait for TCP's own timeouts; the next run resumes.
+    pub stall_timeout: Option<std::time::Duration>,
 }
 
 impl FilesSyncStep {
@@ -117,6 +121,7 @@ impl FilesSyncStep {
         "port",
         "relay",
         "timeout",
+        "stall_timeout",
     ];
 
     pub(crate) fn read(f: &mut Fields<'_>, p: &mut Problems) -> Option<Self> {
@@ -138,6 +143,7 @@ impl FilesSyncStep {
         let port = f.int("port", &limits::PORT, p);
         let relay = f.optional("relay", p).unwrap_or(false);
         let timeout = f.duration("timeout", &limits::STEP_TIMEOUT, p);
+        let stall_timeout = f.duration("stall_timeout", &limits::REQUEST_TIMEOUT, p);
         Some(FilesSyncStep {
             from: from?,
             to: to?,
@@ -155,6 +161,7 @@ impl FilesSyncStep {
             port,
             relay,
             timeout,
+            stall_timeout,
         })
     }
 }
