@@ -3,6 +3,8 @@
 #[path = "cli/fixture.rs"]
 mod fixture;
 
+#[path = "cli/faults.rs"]
+mod faults;
 #[path = "cli/files.rs"]
 mod files;
 

@@ -306,6 +306,15 @@ impl Runner<'_> {
                 Ok(false)
             }
             Err(e @ (EngineError::Waiting { .. } | EngineError::Interrupted { .. })) => Err(e),
+            // Not a failed try: its command may still be running, and the next `apply`
+            // re-attaches to it (same invocation) instead of running it again.
+            Err(e @ EngineError::HostLost { .. }) => {
+                self.ui.show(Progress::StepFailed {
+                    step: id.into(),
+                    error: e.to_string(),
+                });
+                Err(e)
+            }
             Err(e) => {
                 let error = e.to_string();
                 self.record(Event::StepFailed {

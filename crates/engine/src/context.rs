@@ -247,10 +247,34 @@ impl StepCtx<'_> {
         }
     }
 
+    /// The address another host reaches plan host `name` at: its `address`, else the host
+    /// name its SSH configuration resolves to (`ssh -G`: an alias in `~/.ssh/config` means
+    /// nothing on the other host), else its SSH destination.
+    pub async fn reach_address(&self, name: &str) -> Result<String, EngineError> {
+        let host = self
+            .plan
+            .host(name)
+            .ok_or_else(|| self.failed(format!("no host `{name}` in the plan")))?;
+        if let Some(a) = &host.address {
+            return Ok(a.clone());
+        }
+        if let Ok(cutover_exec::Target::Ssh(t)) = self.exec.target(name) {
+            let config = t.resolved_config().await.map_err(|e| self.exec_failed(e))?;
+            if let Some((_, h)) = config.iter().find(|(k, _)| k == "hostname") {
+                return Ok(h.clone());
+            }
+        }
+        Ok(host.address())
+    }
+
     /// A failure to run a command: connection problems keep their own class.
     pub fn exec_failed(&self, e: ExecError) -> EngineError {
         match e {
             e @ ExecError::Connect { .. } => EngineError::Connect(e),
+            e @ ExecError::Lost { .. } => EngineError::HostLost {
+                step: self.id().to_string(),
+                message: e.to_string(),
+            },
             other => self.failed(other.to_string()),
         }
     }

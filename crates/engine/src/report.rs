@@ -212,7 +212,7 @@ impl Report {
             cell(&self.started),
             cell(&self.outcome),
             self.seconds,
-            cell(&self.journal.to_string())
+            self.journal
         );
         for s in &self.steps {
             m += &format!(

@@ -79,6 +79,10 @@ pub struct Executor {
     redactor: Redactor,
 }
 
+/// How long a tracked command whose connection dropped is re-attached to before giving up
+/// (a host rebooting, a flapping link).
+pub const REATTACH_FOR: Duration = Duration::from_secs(60);
+
 impl Executor {
     /// An executor for `targets` (host name to target) redacting with `redactor`.
     pub fn new(targets: HashMap<String, Target>, redactor: Redactor) -> Self {
@@ -230,8 +234,46 @@ impl Executor {
         })
     }
 
-    /// Runs `cmd` to completion and returns its redacted output.
+    /// Runs `cmd` to completion and returns its redacted output. A tracked command whose
+    /// connection drops while it runs is re-attached to (its wrapper, run again with the same
+    /// invocation, waits for it and replays its outcome; it never starts it twice) for up to
+    /// [`REATTACH_FOR`]; after that the error is [`ExecError::Lost`].
     pub async fn run(&self, cmd: &Command) -> Result<Output, ExecError> {
+        if cmd.track.is_none() {
+            return self.run_once(cmd).await;
+        }
+        // A host that cannot be reached at all is said at once: nothing ran there yet.
+        self.connect(&cmd.host).await?;
+        let started = Instant::now();
+        let mut pause = Duration::from_millis(250);
+        loop {
+            let last = match self.run_once(cmd).await {
+                Ok(mut out) => {
+                    if crate::tracked::strip_end_marker(&mut out.stderr) {
+                        out.duration = started.elapsed();
+                        return Ok(out);
+                    }
+                    out.stderr
+                }
+                Err(ExecError::Connect { stderr, .. }) => stderr,
+                Err(ExecError::Io { source, .. }) => source.to_string(),
+                Err(e) => return Err(e),
+            };
+            let local = matches!(self.target(&cmd.host)?, Target::Local);
+            if local || started.elapsed() >= REATTACH_FOR {
+                return Err(ExecError::Lost {
+                    host: cmd.host.clone(),
+                    after: started.elapsed(),
+                    stderr: last,
+                });
+            }
+            tracing::warn!(host = %cmd.host, "connection lost while a tracked command ran; re-attaching");
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_secs(4));
+        }
+    }
+
+    async fn run_once(&self, cmd: &Command) -> Result<Output, ExecError> {
         let started = Instant::now();
         let mut s = self.spawn(cmd).await?;
         drop(s.stdin.take());

@@ -21,6 +21,12 @@ pub const OUTCOME_UNKNOWN: i32 = 254;
 /// stopped without recording its exit status (host rebooted, process killed).
 pub const UNKNOWN_MARKER: &str = "cutover: outcome unknown: the command started earlier but stopped without recording an exit status";
 
+/// The last line every tracked wrapper prints on standard error, once it has the command's
+/// outcome: without it, the wrapper did not end on the host (the connection dropped while it
+/// waited), and the controller re-attaches instead of taking ssh's exit status for the
+/// command's. The executor removes it from the output.
+pub const END_MARKER: &str = "cutover: tracked wrapper ended";
+
 /// How long a command's output may stay open after it ended (a process it started in the
 /// background holding it) before its outcome is given with the output so far, in tenths of
 /// a second.
@@ -73,7 +79,7 @@ pub(crate) fn tracked_script(
     };
     let grace = grace.replace("GRACE", &OUTPUT_GRACE_TENTHS.to_string());
     format!(
-        r#"d={dir}; f="$d"/{inv}; (umask 077; mkdir -p "$d") || exit 125; {env_reads}
+        r#"d={dir}; f="$d"/{inv}; (umask 077; mkdir -p "$d") || {{ echo {end} >&2; exit 125; }}; {env_reads}
 if [ ! -e "$f.rc" ] && [ ! -e "$f.pid" ] && mkdir "$f.claim" 2>/dev/null; then
   {keep}( {body} ) >/dev/null 2>&1 &
   echo $! >"$f.pid.tmp"; mv "$f.pid.tmp" "$f.pid";{wait}
@@ -81,13 +87,30 @@ fi
 g=0; while [ ! -e "$f.rc" ] && [ ! -e "$f.pid" ] && [ "$g" -lt 20 ]; do g=$((g+1)); sleep 0.1; done
 g=0; while [ ! -e "$f.rc" ] && kill -0 "$(cat "$f.pid" 2>/dev/null)" 2>/dev/null; do {grace}sleep 0.1; done
 if [ ! -e "$f.rc" ] && [ -e "$f.code" ]; then cp "$f.code" "$f.rc"; fi
-if [ ! -e "$f.rc" ]; then echo {marker} >&2; exit {unknown}; fi
-if [ -e "$f.out" ]; then cat "$f.out"; fi; if [ -e "$f.err" ]; then cat "$f.err" >&2; fi; exit "$(cat "$f.rc")""#,
+if [ ! -e "$f.rc" ]; then echo {marker} >&2; echo {end} >&2; exit {unknown}; fi
+if [ -e "$f.out" ]; then cat "$f.out"; fi; if [ -e "$f.err" ]; then cat "$f.err" >&2; fi; echo {end} >&2; exit "$(cat "$f.rc")""#,
         dir = track_dir(run),
         inv = quote(invocation),
         marker = quote(UNKNOWN_MARKER),
         unknown = OUTCOME_UNKNOWN,
+        end = quote(END_MARKER),
     )
+}
+
+/// Removes the wrapper's [`END_MARKER`] line from the end of `stderr`; false when it is not
+/// there (the wrapper did not end on the host).
+pub fn strip_end_marker(stderr: &mut String) -> bool {
+    let Some(rest) = stderr
+        .strip_suffix('\n')
+        .and_then(|s| s.strip_suffix(END_MARKER))
+    else {
+        return false;
+    };
+    // The command's own error output may not have ended with a newline: the marker then
+    // sits at the end of its last line, which is given back as it was.
+    let keep = rest.len();
+    stderr.truncate(keep);
+    true
 }
 
 /// An `awk` filter replacing each secret value (from the environment, never from argv) with
@@ -113,13 +136,15 @@ END { sub(/x$/, "", prev); printf "%s", r(prev) }"#;
 /// A script run by a rollback before it undoes an interrupted step: waits for the command
 /// of invocation `invocation` to end if it runs, or makes sure it never starts if it has
 /// not, and prints what became of it (`none`, `ended CODE` or `lost`: see [`Settled`]).
+/// The wrapper renames `.code` to `.rc` when the output is complete: `.code` is read
+/// without testing for it first, then `.rc` again, so the rename cannot fall in between.
 pub fn settle_line(run: &str, invocation: &str) -> String {
     format!(
         r#"d={dir}; f="$d"/{inv}; (umask 077; mkdir -p "$d") || exit 125
 if [ ! -e "$f.rc" ] && [ ! -e "$f.pid" ] && mkdir "$f.claim" 2>/dev/null; then echo none; exit 0; fi
 g=0; while [ ! -e "$f.rc" ] && [ ! -e "$f.pid" ] && [ "$g" -lt 20 ]; do g=$((g+1)); sleep 0.1; done
 while [ ! -e "$f.rc" ] && [ ! -e "$f.code" ] && kill -0 "$(cat "$f.pid" 2>/dev/null)" 2>/dev/null; do sleep 0.1; done
-if [ -e "$f.rc" ]; then echo "ended $(cat "$f.rc")"; elif [ -e "$f.code" ]; then echo "ended $(cat "$f.code")"; else echo lost; fi"#,
+if [ -e "$f.rc" ]; then echo "ended $(cat "$f.rc")"; elif c=$(cat "$f.code" 2>/dev/null); then echo "ended $c"; elif [ -e "$f.rc" ]; then echo "ended $(cat "$f.rc")"; else echo lost; fi"#,
         dir = track_dir(run),
         inv = quote(invocation),
     )
@@ -175,6 +200,18 @@ pub fn cleanup_line(run: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_end_marker_is_taken_off_the_output_as_it_came() {
+        let mut e = format!("oops\n{END_MARKER}\n");
+        assert!(strip_end_marker(&mut e));
+        assert_eq!(e, "oops\n");
+        let mut e = format!("no newline{END_MARKER}\n");
+        assert!(strip_end_marker(&mut e));
+        assert_eq!(e, "no newline");
+        let mut e = "Connection to new closed by remote host.\n".to_string();
+        assert!(!strip_end_marker(&mut e));
+    }
 
     #[test]
     fn settle_output_is_read_back() {

@@ -96,6 +96,7 @@ pub struct FilesSyncStep {
     /// How long the connection between the hosts may carry nothing before the sync stops
     /// as stalled (default "60s"): a link cut between them is then an error that names it,
     /// not a wait for TCP's own timeouts; the next run resumes.
+    #[schemars(with = "Option<String>")]
     pub stall_timeout: Option<std::time::Duration>,
 }
 
