@@ -12,7 +12,7 @@ use cutover_data::files::{
     verify, AgentBinary, Algorithm, Compare, ManifestOptions, OwnerCheck, Side, VerifyOptions,
     VerifyReport,
 };
-use cutover_plan::steps::{FilesVerifyStep, TreeRef};
+use cutover_plan::steps::{FilesVerifyStep, HashAlgorithm, OwnerCheck as PlanOwner, TreeRef};
 use std::time::{Duration, Instant};
 
 pub(crate) struct FilesVerify<'a>(pub &'a FilesVerifyStep);
@@ -41,19 +41,18 @@ impl FilesVerify<'_> {
     fn options(&self) -> ManifestOptions {
         let s = self.0;
         ManifestOptions {
-            algorithm: s
-                .algorithm
-                .as_ref()
-                .and_then(|a| Algorithm::parse(&a.value))
-                .unwrap_or_default(),
+            algorithm: match s.algorithm.as_ref().map(|a| a.value) {
+                Some(HashAlgorithm::Sha256) => Algorithm::Sha256,
+                Some(HashAlgorithm::Blake3) | None => Algorithm::Blake3,
+            },
             exclude: s.exclude.clone(),
             cache: s.cache.unwrap_or(true),
             compare: Compare {
                 mode: s.mode.unwrap_or(true),
-                owner: match s.owner.as_ref().map(|o| o.value.as_str()) {
-                    Some("numeric") => OwnerCheck::Numeric,
-                    Some("ignore") => OwnerCheck::Ignore,
-                    _ => OwnerCheck::Names,
+                owner: match s.owner.as_ref().map(|o| o.value) {
+                    Some(PlanOwner::Numeric) => OwnerCheck::Numeric,
+                    Some(PlanOwner::Ignore) => OwnerCheck::Ignore,
+                    Some(PlanOwner::Names) | None => OwnerCheck::Names,
                 },
                 mtime: s.mtime,
             },

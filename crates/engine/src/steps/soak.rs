@@ -16,13 +16,11 @@ use crate::step::{Applied, StepRunner, Verified};
 use cutover_checks::soak::{self, LogSpec, SoakEnd, SoakSpec, SoakState};
 use cutover_checks::trigger::TriggerSpec;
 use cutover_journal::{now_ms, Event};
-use cutover_plan::steps::SoakStep;
+use cutover_plan::steps::{Role, SoakStep};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
-/// Kinds whose applied steps a fired trigger undoes when the plan names none.
-const SWITCH_KINDS: &[&str] = &["dns.switch", "proxy.switch"];
 /// How often the statistics are checkpointed.
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(2);
 
@@ -51,7 +49,7 @@ impl Soak<'_> {
             .steps()
             .map(|(_, s)| s)
             .take_while(|s| s.id.value != ctx.id())
-            .filter(|s| SWITCH_KINDS.contains(&s.kind.name()))
+            .filter(|s| s.kind.kind().is(Role::TrafficSwitch))
             .map(|s| s.id.value.clone())
             .collect()
     }

@@ -9,7 +9,7 @@ use crate::error::EngineError;
 use async_trait::async_trait;
 use cutover_exec::{Command, Output, SecretValue};
 use cutover_journal::Event;
-use cutover_plan::traffic::DnsRecord;
+use cutover_plan::traffic::{DnsProviderKind, DnsRecord, ProxyKind};
 use cutover_plan::Plan;
 use cutover_traffic::dns::cloudflare::CloudflareConfig;
 use cutover_traffic::dns::manual::ManualConfig;
@@ -66,8 +66,8 @@ fn build_provider(
         .iter()
         .map(|n| socket(n, 53))
         .collect::<Result<Vec<_>, _>>()?;
-    let cfg = match d.provider.value.as_str() {
-        "rfc2136" => ProviderConfig::Rfc2136(Rfc2136Config {
+    let cfg = match d.provider.value {
+        DnsProviderKind::Rfc2136 => ProviderConfig::Rfc2136(Rfc2136Config {
             server: socket(d.server.as_deref().unwrap_or_default(), 53)?,
             zones: d.zones.clone(),
             key: Some(TsigKey {
@@ -80,13 +80,13 @@ fn build_provider(
             }),
             timeout,
         }),
-        "cloudflare" => ProviderConfig::Cloudflare(CloudflareConfig {
+        DnsProviderKind::Cloudflare => ProviderConfig::Cloudflare(CloudflareConfig {
             api: d.api.clone().unwrap_or_else(|| dns::cloudflare::API.into()),
             token: secret(&d.api_token)?,
             zones: d.zones.clone(),
             timeout,
         }),
-        _ => ProviderConfig::Manual(ManualConfig {
+        DnsProviderKind::Manual => ProviderConfig::Manual(ManualConfig {
             zones: d.zones.clone(),
             nameservers,
             wait: d.wait.unwrap_or(Duration::from_secs(3600)),
@@ -133,7 +133,7 @@ pub(crate) fn desired(
 /// Capability problems of a provider for `wish`: the check made before any network call.
 pub(crate) fn capability_problems(plan: &Plan, provider: &str, wish: &[Desired]) -> Vec<String> {
     match plan.dns_provider(provider) {
-        Some(d) => dns::check_capabilities(&d.provider.value, &d.zones, wish),
+        Some(d) => dns::check_capabilities(d.provider.value.name(), &d.zones, wish),
         None => vec![format!("no DNS provider `{provider}`")],
     }
 }
@@ -222,13 +222,13 @@ pub(crate) fn switcher(
         .proxy(name)
         .ok_or_else(|| EngineError::Invalid(format!("no proxy `{name}` in [proxies]")))?;
     let host = x.host.value.clone();
-    Ok(match x.kind.value.as_str() {
-        "caddy" => Box::new(Caddy {
+    Ok(match x.kind.value {
+        ProxyKind::Caddy => Box::new(Caddy {
             host,
             admin: x.admin.clone().unwrap_or_else(|| "localhost:2019".into()),
             id: x.id.clone().unwrap_or_else(|| "cutover".into()),
         }),
-        "haproxy" => Box::new(Haproxy {
+        ProxyKind::Haproxy => Box::new(Haproxy {
             host,
             socket: x
                 .socket
@@ -237,7 +237,7 @@ pub(crate) fn switcher(
             backend: x.backend.clone().unwrap_or_default(),
             server: x.server.clone().unwrap_or_default(),
         }),
-        "dns-name" => {
+        ProxyKind::DnsName => {
             let dns = x.dns.as_ref().map(|d| d.value.as_str()).unwrap_or_default();
             Box::new(DnsName {
                 label: format!("{name} on {host}"),
@@ -247,7 +247,7 @@ pub(crate) fn switcher(
                 settle: x.settle.unwrap_or(Duration::from_secs(1)),
             })
         }
-        _ => Box::new(Nginx {
+        ProxyKind::Nginx => Box::new(Nginx {
             host,
             include: x.include.clone().unwrap_or_default(),
             args: x.nginx_args.clone(),
@@ -362,7 +362,7 @@ pub(crate) fn plan_capabilities(plan: &Plan) -> Vec<PlanCapability> {
                 ttl: ttl.map(|t| t.as_secs() as u32),
                 proxied: r.proxied,
             };
-            for problem in dns::check_capabilities(&d.provider.value, &d.zones, &[wish]) {
+            for problem in dns::check_capabilities(d.provider.value.name(), &d.zones, &[wish]) {
                 out.push(PlanCapability {
                     step: step.id.value.clone(),
                     provider: provider.value.clone(),

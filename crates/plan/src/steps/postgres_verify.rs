@@ -46,8 +46,10 @@ impl PostgresVerifyStep {
         };
         Some(step)
     }
+}
 
-    pub(crate) fn validate(&self, check: &crate::validate::Checker<'_>, p: &mut Problems) {
+impl crate::steps::kind::Validate for PostgresVerifyStep {
+    fn validate(&self, check: &crate::validate::StepCheck<'_>, p: &mut Problems) {
         self.source.validate(check, p);
         self.target.validate(check, p);
     }

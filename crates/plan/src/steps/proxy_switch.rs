@@ -5,6 +5,7 @@
 use crate::limits;
 use crate::problem::Problems;
 use crate::read::{Fields, Spanned};
+use crate::steps::kind::Validate;
 use crate::template::Template;
 use std::time::Duration;
 
@@ -47,3 +48,6 @@ impl ProxySwitchStep {
         })
     }
 }
+
+/// Checked with the traffic sections they name (`crate::traffic::validate`).
+impl Validate for ProxySwitchStep {}
