@@ -230,21 +230,26 @@ impl StepCtx<'_> {
 
     /// A step failure with `message`.
     pub fn failed(&self, message: impl Into<String>) -> EngineError {
+        self.failed_as(cutover_exec::FailureClass::Failed, message)
+    }
+
+    /// A failure of class `class` (which chooses the exit code).
+    pub fn failed_as(
+        &self,
+        class: cutover_exec::FailureClass,
+        message: impl Into<String>,
+    ) -> EngineError {
         EngineError::StepFailed {
             step: self.id().to_string(),
             message: message.into(),
-            verification: false,
+            class,
         }
     }
 
     /// A verification failure (a data proof or health gate found a difference): its own
     /// exit code, and the run stops before any traffic moves.
     pub fn verify_failed(&self, message: impl Into<String>) -> EngineError {
-        EngineError::StepFailed {
-            step: self.id().to_string(),
-            message: message.into(),
-            verification: true,
-        }
+        self.failed_as(cutover_exec::FailureClass::VerificationFailed, message)
     }
 
     /// The address another host reaches plan host `name` at: its `address`, else the host
@@ -275,7 +280,7 @@ impl StepCtx<'_> {
                 step: self.id().to_string(),
                 message: e.to_string(),
             },
-            other => self.failed(other.to_string()),
+            other => self.failed_as(other.class(), other.to_string()),
         }
     }
 }

@@ -125,6 +125,42 @@ fn verify_postgres_refuses_a_password_in_the_url() {
     );
 }
 
+/// The same failure exits the same way from a step and from the standalone command: a
+/// wrong password is an access problem (exit 4), said with its fix, in both.
+#[test]
+fn a_wrong_password_exits_4_from_the_verify_step_and_from_verify_postgres() {
+    // The copy plan's secrets and its verify stage only.
+    let (secrets, rest) = COPY_PLAN.split_once("[[stages]]").expect("stages");
+    let verify = rest.split_once("[[stages]]").expect("two stages").1;
+    let f = Fixture::new(&format!("{secrets}[[stages]]{verify}"));
+    let (_old, new) = servers(&f);
+    new.psql("postgres", APP).expect("create db");
+    let mut c = f.command(&["apply", "--yes"]);
+    c.env("OLD_DB_PW", "not-the-password")
+        .env("NEW_DB_PW", PgServer::PASSWORD);
+    let step = super::fixture::Run(c.output().expect("run cutover"));
+    let text = step.stdout() + &step.stderr();
+    assert_eq!(step.code(), 4, "{text}");
+    assert!(
+        text.contains("check the password given for user `postgres`"),
+        "{text}"
+    );
+    let args = verify_args(&f, &[]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = f
+        .command(&args)
+        .env("CUTOVER_SOURCE_PGPASSWORD", "not-the-password")
+        .env("CUTOVER_TARGET_PGPASSWORD", PgServer::PASSWORD)
+        .output()
+        .expect("run cutover");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    assert!(
+        stderr.contains("check the password given for user `postgres`"),
+        "{stderr}"
+    );
+}
+
 /// A plan copying `app` from old to new and proving the copy, passwords from secrets.
 const COPY_PLAN: &str = r#"
 [secrets.old_db]

@@ -173,7 +173,7 @@ impl StepRunner for FilesVerify<'_> {
 pub(crate) fn files_failed(ctx: &StepCtx<'_>, e: cutover_data::files::FilesError) -> EngineError {
     match e {
         cutover_data::files::FilesError::Exec(e) => ctx.exec_failed(e),
-        other => ctx.failed(other.to_string()),
+        other => ctx.failed_as(other.class(), other.to_string()),
     }
 }
 

@@ -8,9 +8,9 @@
 //! file, and reach remote hosts over the SSH channel's standard input.
 
 use crate::output::{paint, print_json, safe, Style};
-use cutover_data::postgres::{verify, Endpoint, PgError, VerifyOptions};
+use cutover_data::postgres::{verify, Endpoint, VerifyOptions};
 use cutover_engine::ExitCode;
-use cutover_exec::{ExecError, Executor, Redactor, SecretValue, SshTarget, Target};
+use cutover_exec::{Executor, Redactor, SecretValue, SshTarget, Target};
 use std::collections::HashMap;
 use std::path::PathBuf;
 
@@ -148,15 +148,7 @@ pub async fn run(a: Args) -> ExitCode {
         Ok(r) => r,
         Err(e) => {
             eprintln!("{} {}", paint(Style::Red, "error:"), safe(&e.to_string()));
-            return match e {
-                PgError::Exec(ExecError::Connect { .. }) => ExitCode::Unreachable,
-                PgError::Tool { hint: Some(h), .. }
-                    if h.contains("reachable") || h.contains("password") =>
-                {
-                    ExitCode::Unreachable
-                }
-                _ => ExitCode::Internal,
-            };
+            return ExitCode::of_step(e.class());
         }
     };
     if a.json {
