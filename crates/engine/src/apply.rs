@@ -3,7 +3,7 @@
 //! instant resumes here: finished steps are skipped, an interrupted step is re-attached
 //! (tracked commands) or re-checked, never blindly run twice.
 
-use crate::context::StepCtx;
+use crate::context::{RunScope, StepCtx};
 use crate::error::EngineError;
 use crate::hosts::targets;
 use crate::secrets::Secrets;
@@ -257,26 +257,37 @@ impl Runner<'_> {
             .step(id)
             .and_then(|s| s.started_ms)
             .unwrap_or_else(now_ms);
-        let ctx = StepCtx {
+        let scope = RunScope {
             plan: &self.session.plan,
-            stage,
-            step,
             run_id: &self.run.id,
-            try_number: ended_tries + 1,
             exec: self.exec,
             journal: self.session.journal.as_ref(),
             secrets: self.secrets,
-            state: &state,
             ui: self.ui,
             cancel: self.cancel.clone(),
             no_wait: self.opts.no_wait,
-            first_started_ms,
         };
+        let ctx = StepCtx::new(
+            &scope,
+            stage,
+            step,
+            &state,
+            ended_tries + 1,
+            first_started_ms,
+        );
         let started = Instant::now();
         let mut cancel = self.cancel.clone();
         let outcome = tokio::select! {
             r = crate::downtime::around(&ctx, self.drive(&ctx, interrupted)) => r,
             _ = cancel.changed() => Err(EngineError::Interrupted { step: id.to_string() }),
+        };
+        // A step's request to undo others (a soak's trigger) is carried out here, by the
+        // loop, then fails the step like any other failure.
+        let outcome = match outcome {
+            Err(EngineError::RollbackRequested(req)) => {
+                Err(crate::rollback::carry_out(&ctx, *req).await)
+            }
+            other => other,
         };
         match outcome {
             Ok(Some(summary)) => {

@@ -59,6 +59,28 @@ impl Resolve for Values<'_> {
     }
 }
 
+/// What every step of one `apply` or `rollback` shares: the plan, the run, and the means to
+/// run and journal. [`StepCtx::new`] makes a step's context from it.
+#[derive(Clone)]
+pub struct RunScope<'a> {
+    /// The plan.
+    pub plan: &'a Plan,
+    /// The run's id.
+    pub run_id: &'a str,
+    /// The executor.
+    pub exec: &'a Executor,
+    /// The journal.
+    pub journal: &'a dyn Journal,
+    /// Secret values.
+    pub secrets: &'a Secrets,
+    /// Progress output.
+    pub ui: &'a dyn Ui,
+    /// Becomes true when the operator interrupts.
+    pub cancel: watch::Receiver<bool>,
+    /// Stop at gates instead of waiting.
+    pub no_wait: bool,
+}
+
 /// Everything a step needs to run.
 pub struct StepCtx<'a> {
     /// The plan.
@@ -92,7 +114,48 @@ pub struct StepCtx<'a> {
     pub no_wait: bool,
 }
 
-impl StepCtx<'_> {
+impl<'a> StepCtx<'a> {
+    /// The context of `step` (of `stage`) in `scope`: its fresh try `try_number`, the run's
+    /// `state` as the step begins, and when it first started in this run.
+    pub fn new(
+        scope: &RunScope<'a>,
+        stage: &'a Stage,
+        step: &'a Step,
+        state: &'a RunState,
+        try_number: u32,
+        first_started_ms: i64,
+    ) -> Self {
+        StepCtx {
+            plan: scope.plan,
+            stage,
+            step,
+            run_id: scope.run_id,
+            try_number,
+            exec: scope.exec,
+            journal: scope.journal,
+            secrets: scope.secrets,
+            state,
+            first_started_ms,
+            ui: scope.ui,
+            cancel: scope.cancel.clone(),
+            no_wait: scope.no_wait,
+        }
+    }
+
+    /// The scope this step runs in (for the steps a rollback request undoes).
+    pub fn scope(&self) -> RunScope<'a> {
+        RunScope {
+            plan: self.plan,
+            run_id: self.run_id,
+            exec: self.exec,
+            journal: self.journal,
+            secrets: self.secrets,
+            ui: self.ui,
+            cancel: self.cancel.clone(),
+            no_wait: self.no_wait,
+        }
+    }
+
     /// The step's id.
     pub fn id(&self) -> &str {
         &self.step.id.value

@@ -48,6 +48,21 @@ impl ExitCode {
     }
 }
 
+/// What a step asks the apply loop to undo, and why.
+#[derive(Debug)]
+pub struct RollbackRequest {
+    /// The step asking.
+    pub step: String,
+    /// What happened, with its evidence (shown, and the failure's message).
+    pub what: String,
+    /// The applied steps to undo, newest last (they are undone newest first).
+    pub targets: Vec<String>,
+    /// Why, as the journal's rollback records it.
+    pub reason: String,
+    /// When it happened: the rollback's time is measured from here.
+    pub at: std::time::Instant,
+}
+
 /// Why an engine command stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -102,6 +117,10 @@ pub enum EngineError {
         /// What happened, from the executor.
         message: String,
     },
+    /// A step asks for steps of the run to be undone at once (a soak's trigger fired): the
+    /// apply loop does it, journals it as a rollback, and fails the step with the outcome.
+    #[error("step `{}`: {}", .0.step, .0.what)]
+    RollbackRequested(Box<RollbackRequest>),
     /// Rollback failed.
     #[error("rollback of step `{step}` failed: {message}")]
     RollbackFailed {
@@ -130,6 +149,7 @@ impl EngineError {
             EngineError::Waiting { .. } => ExitCode::Waiting,
             EngineError::Interrupted { .. } => ExitCode::Interrupted,
             EngineError::RollbackFailed { .. } => ExitCode::RollbackFailed,
+            EngineError::RollbackRequested(_) => ExitCode::StepFailed,
             EngineError::Invalid(_) => ExitCode::Usage,
         }
     }

@@ -2,8 +2,9 @@
 //! the run was interrupted in (or names what such a step may have left when its kind cannot
 //! undo it), journaled, and resumable: steps already rolled back are not undone twice.
 
-use crate::context::StepCtx;
+use crate::context::{RunScope, StepCtx};
 use crate::error::EngineError;
+use crate::error::RollbackRequest;
 use crate::hosts::targets;
 use crate::secrets::Secrets;
 use crate::session::Session;
@@ -143,21 +144,24 @@ impl Rollback<'_> {
                 }
             }
             let events = session.journal.events(&self.run.id)?;
-            let ctx = StepCtx {
+            let scope = RunScope {
                 plan: &session.plan,
-                stage,
-                step,
                 run_id: &self.run.id,
-                try_number: undo_tries(&events, id) + 1,
                 exec: self.exec,
                 journal: session.journal.as_ref(),
                 secrets: self.secrets,
-                state: &state,
                 ui,
                 cancel: self.cancel.clone(),
                 no_wait: true,
-                first_started_ms: st.started_ms.unwrap_or_else(now_ms),
             };
+            let ctx = StepCtx::new(
+                &scope,
+                stage,
+                step,
+                &state,
+                undo_tries(&events, id) + 1,
+                st.started_ms.unwrap_or_else(now_ms),
+            );
             match undo_one(&ctx, ui).await {
                 Ok(true) => undone.push(id.to_string()),
                 Ok(false) => {}
@@ -240,12 +244,38 @@ async fn undo_one(ctx: &StepCtx<'_>, ui: &dyn Ui) -> Result<bool, EngineError> {
     }
 }
 
+/// Carries out a step's rollback request (a soak's trigger fired) in the running `apply`:
+/// undoes the requested steps at once and returns the step's failure, saying what was undone
+/// and in how long (also measured on the step as `rollback_seconds`).
+pub(crate) async fn carry_out(ctx: &StepCtx<'_>, req: RollbackRequest) -> EngineError {
+    let what = req.what;
+    match undo_now(ctx, &req.targets, &req.reason).await {
+        Ok(undone) => {
+            let took = req.at.elapsed();
+            let _ = ctx.measure("rollback_seconds", took.as_secs_f64(), "s");
+            let done = if undone.is_empty() {
+                "nothing was applied to undo".to_string()
+            } else {
+                format!(
+                    "rolled back {} in {:.2} s",
+                    undone.join(", "),
+                    took.as_secs_f64()
+                )
+            };
+            ctx.failed(format!("{what}\n{done}; fix the cause, then `cutover apply` switches and soaks again, or `cutover rollback` undoes the rest"))
+        }
+        Err(e) => ctx.failed(format!(
+            "{what}\nthe automatic rollback failed: {e}; run `cutover rollback` to continue it"
+        )),
+    }
+}
+
 /// The automatic rollback of a running `apply` (a soak trigger fired): undoes the applied
 /// steps `ids` of this run at once, newest first, with the lock `apply` already holds, and
 /// journals it as a rollback for `reason` (the trigger and its evidence). Returns the steps
 /// undone. The run then stops at the step that called this; `cutover apply` can redo the
 /// undone steps, `cutover rollback` undoes the rest.
-pub(crate) async fn undo_now(
+async fn undo_now(
     ctx: &StepCtx<'_>,
     ids: &[String],
     reason: &str,
@@ -266,21 +296,18 @@ pub(crate) async fn undo_now(
         let Some(st) = state.step(id).filter(|s| s.status == StepStatus::Applied) else {
             continue;
         };
-        let sub = StepCtx {
-            plan: ctx.plan,
+        let scope = RunScope {
+            no_wait: true,
+            ..ctx.scope()
+        };
+        let sub = StepCtx::new(
+            &scope,
             stage,
             step,
-            run_id: ctx.run_id,
-            try_number: undo_tries(&events, id) + 1,
-            exec: ctx.exec,
-            journal: ctx.journal,
-            secrets: ctx.secrets,
-            state: &state,
-            ui: ctx.ui,
-            cancel: ctx.cancel.clone(),
-            no_wait: true,
-            first_started_ms: st.started_ms.unwrap_or_else(now_ms),
-        };
+            &state,
+            undo_tries(&events, id) + 1,
+            st.started_ms.unwrap_or_else(now_ms),
+        );
         if undo_one(&sub, ctx.ui).await? {
             undone.push(id.to_string());
         }
