@@ -227,6 +227,24 @@ impl<'a> StepCtx<'a> {
         })
     }
 
+    /// Journals the proof this step established, in full (text and data).
+    pub fn record_proof<T: serde::Serialize>(
+        &self,
+        hosts: &str,
+        matches: bool,
+        text: String,
+        data: &T,
+    ) -> Result<(), EngineError> {
+        let data = serde_json::to_string(data).map_err(|e| self.failed(e.to_string()))?;
+        self.record(Event::ProofRecorded {
+            step: self.id().to_string(),
+            hosts: hosts.to_string(),
+            matches,
+            text,
+            data,
+        })
+    }
+
     /// Journals a measured figure.
     pub fn measure(&self, name: &str, value: f64, unit: &str) -> Result<(), EngineError> {
         self.record(Event::Measured {

@@ -127,8 +127,13 @@ impl StepRunner for FilesVerify<'_> {
             &host,
             if report.matches() { 0 } else { 1 },
             (report.seconds * 1000.0) as u64,
-            crate::context::tail(&proof(&report, &from, &to)),
+            if report.matches() {
+                "both trees match".to_string()
+            } else {
+                "the trees differ".to_string()
+            },
         )?;
+        ctx.record_proof(&host, report.matches(), proof(&report, &from, &to), &report)?;
         let s = &report.source.summary;
         let t = &report.target.summary;
         ctx.measure("source_entries", s.entries as f64, "entries")?;

@@ -1,8 +1,7 @@
 //! What the `dns.*` and `proxy.switch` steps share: building providers and switchers from the
 //! plan's `[dns]` and `[proxies]` sections, the records a step names, and the step's own state
 //! (previous values, TTL expiry) kept in the journal so that rollback and the TTL gate work
-//! after a crash. State is journaled as a provider call: a `command_started` naming the call
-//! and a `command_finished` whose output is `cutover-state LABEL JSON`.
+//! after a crash. State is a typed journal record ([`Event::StateRecorded`]).
 
 use crate::context::{StepCtx, Values};
 use crate::error::EngineError;
@@ -21,7 +20,8 @@ use cutover_traffic::proxy::{caddy::Caddy, haproxy::Haproxy, nginx::Nginx, Runne
 use std::net::SocketAddr;
 use std::time::Duration;
 
-const STATE_PREFIX: &str = "cutover-state ";
+/// How journals written before typed state records kept it: a command's output.
+const OLD_STATE_PREFIX: &str = "cutover-state ";
 
 /// `address[:port]` with a default port.
 fn socket(text: &str, port: u16) -> Result<SocketAddr, EngineError> {
@@ -177,13 +177,15 @@ pub(crate) fn by_zone(
 /// Journals `value` as this step's state `label`.
 pub(crate) fn save_state<T: serde::Serialize>(
     ctx: &StepCtx<'_>,
-    target: &str,
     label: &str,
     value: &T,
 ) -> Result<(), EngineError> {
-    let json = serde_json::to_string(value).map_err(|e| ctx.failed(e.to_string()))?;
-    ctx.command_started(target, format!("record {label}"))?;
-    ctx.command_finished(target, 0, 0, format!("{STATE_PREFIX}{label} {json}"))
+    let body = serde_json::to_string(value).map_err(|e| ctx.failed(e.to_string()))?;
+    ctx.record(Event::StateRecorded {
+        step: ctx.id().to_string(),
+        label: label.to_string(),
+        body,
+    })
 }
 
 /// The first state `label` step `step` journaled in this run (the first is the original:
@@ -193,20 +195,22 @@ pub(crate) fn load_state<T: serde::de::DeserializeOwned>(
     step: &str,
     label: &str,
 ) -> Result<Option<T>, EngineError> {
-    let prefix = format!("{STATE_PREFIX}{label} ");
+    let old_prefix = format!("{OLD_STATE_PREFIX}{label} ");
     for r in ctx.journal.events(ctx.run_id)? {
-        if let Event::CommandFinished {
-            step: s, stdout, ..
-        } = &r.event
-        {
-            if s == step {
-                if let Some(json) = stdout.strip_prefix(&prefix) {
-                    return serde_json::from_str(json).map(Some).map_err(|e| {
-                        ctx.failed(format!("journaled {label} of `{step}` is unreadable: {e}"))
-                    });
-                }
-            }
-        }
+        let body = match &r.event {
+            Event::StateRecorded {
+                step: s,
+                label: l,
+                body,
+            } if s == step && l == label => body.as_str(),
+            Event::CommandFinished {
+                step: s, stdout, ..
+            } if s == step && stdout.starts_with(&old_prefix) => &stdout[old_prefix.len()..],
+            _ => continue,
+        };
+        return serde_json::from_str(body)
+            .map(Some)
+            .map_err(|e| ctx.failed(format!("journaled {label} of `{step}` is unreadable: {e}")));
     }
     Ok(None)
 }
