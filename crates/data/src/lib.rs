@@ -3,4 +3,5 @@
 //! run on the hosts over SSH and are usable on their own (`cutover verify ...`).
 
 pub mod files;
+pub mod hold;
 pub mod postgres;
