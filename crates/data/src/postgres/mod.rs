@@ -13,10 +13,12 @@
 pub mod checksum;
 pub mod compare;
 pub mod copy;
+pub mod definitions;
 pub mod endpoint;
 pub mod error;
 pub mod inventory;
 pub mod live;
+pub mod normalize;
 pub mod replication;
 pub mod report;
 pub mod session;

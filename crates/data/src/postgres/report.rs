@@ -93,6 +93,18 @@ pub struct Difference {
     pub detail: String,
     /// False for differences reported but not failing the proof (extension versions).
     pub fatal: bool,
+    /// For a definition that differs: both sides' normalized text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub definitions: Option<Definitions>,
+}
+
+/// The two normalized definitions of a facet that differs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Definitions {
+    /// On the source ("" when it has none).
+    pub source: String,
+    /// On the target.
+    pub target: String,
 }
 
 impl std::fmt::Display for Difference {
@@ -103,11 +115,93 @@ impl std::fmt::Display for Difference {
             format!("{}.{}", self.schema, self.object)
         };
         write!(f, "{} {name}: {}", self.object_kind, self.kind)?;
-        if !self.detail.is_empty() {
+        if let Some(d) = &self.definitions {
+            let (a, b) = excerpts(&d.source, &d.target, EXCERPT);
+            write!(f, " (source: {a}; target: {b})")?;
+        } else if !self.detail.is_empty() {
             write!(f, " ({})", self.detail)?;
         }
         Ok(())
     }
+}
+
+/// Definitions longer than this are shown in one line as an excerpt around where they first
+/// differ (the report shows them whole, side by side).
+const EXCERPT: usize = 100;
+
+/// Both texts whole when they are short, else the part of each from shortly before their
+/// first difference, `…` marking what was cut; "(none)" for an empty one.
+fn excerpts(a: &str, b: &str, width: usize) -> (String, String) {
+    let shown = |s: &str| {
+        if s.is_empty() {
+            "(none)".to_string()
+        } else {
+            s.to_string()
+        }
+    };
+    if a.chars().count() <= width && b.chars().count() <= width {
+        return (shown(a), shown(b));
+    }
+    let first = a.chars().zip(b.chars()).take_while(|(x, y)| x == y).count();
+    let start = first.saturating_sub(width / 3);
+    let cut = |s: &str| {
+        if s.is_empty() {
+            return "(none)".to_string();
+        }
+        let total = s.chars().count();
+        let part: String = s.chars().skip(start).take(width).collect();
+        format!(
+            "{}{part}{}",
+            if start > 0 { "…" } else { "" },
+            if start + width < total { "…" } else { "" }
+        )
+    };
+    (cut(a), cut(b))
+}
+
+/// Two definitions side by side, wrapped at spaces into columns of `width` characters;
+/// `✗` marks the lines that differ.
+pub fn side_by_side(a: &str, b: &str, width: usize) -> String {
+    let (left, right) = (wrap(a, width), wrap(b, width));
+    let mut out = format!("      {:<width$} │ target\n", "source");
+    for i in 0..left.len().max(right.len()) {
+        let l = left.get(i).map_or("", String::as_str);
+        let r = right.get(i).map_or("", String::as_str);
+        let mark = if l == r { ' ' } else { '✗' };
+        let line = format!("    {mark} {l:<width$} │ {r}");
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// `text` in lines of at most `width` characters, broken at spaces where possible.
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for word in text.split(' ') {
+        let mut word = word.to_string();
+        while word.chars().count() > width {
+            if !line.is_empty() {
+                lines.push(std::mem::take(&mut line));
+            }
+            let head: String = word.chars().take(width).collect();
+            word = word.chars().skip(width).collect();
+            lines.push(head);
+        }
+        let len = line.chars().count();
+        if len > 0 && len + 1 + word.chars().count() > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(&word);
+    }
+    if !line.is_empty() || lines.is_empty() {
+        lines.push(line);
+    }
+    lines
 }
 
 /// The whole proof.
@@ -184,6 +278,23 @@ impl VerifyReport {
             for d in &self.differences {
                 let mark = if d.fatal { "✗" } else { "!" };
                 let _ = writeln!(out, "  {mark} {d}");
+            }
+            let long = self.differences.iter().filter_map(|d| {
+                let defs = d.definitions.as_ref()?;
+                let len = defs.source.chars().count().max(defs.target.chars().count());
+                (len > EXCERPT).then_some((d, defs))
+            });
+            for (i, (d, defs)) in long.enumerate() {
+                if i == 0 {
+                    let _ = writeln!(out, "\ndefinitions that differ, normalized:");
+                }
+                let name = if d.schema.is_empty() {
+                    d.object.clone()
+                } else {
+                    format!("{}.{}", d.schema, d.object)
+                };
+                let _ = writeln!(out, "  {} {name}: {}", d.object_kind, d.kind);
+                out.push_str(&side_by_side(&defs.source, &defs.target, 56));
             }
         }
         let rows: Vec<[String; 6]> = self
