@@ -70,7 +70,7 @@ fn facets(list: &[(&str, String)], privileges: Option<(String, String)>) -> Stri
 /// "never granted" and "granted back to the default" read the same.
 fn acl(column: &str, kind: char, owner: &str) -> String {
     format!(
-        "SELECT string_agg(x, ' ' ORDER BY x) FROM unnest(coalesce({column}, acldefault('{kind}', {owner}))::text[]) x"
+        "SELECT string_agg(x, ' ' ORDER BY x) FROM unnest(coalesce({column}, acldefault('{kind}'::\"char\", {owner}))::text[]) x"
     )
 }
 
@@ -93,7 +93,7 @@ fn schemas(scope: Scope) -> String {
 }
 
 fn relations(scope: Scope) -> String {
-    let acl_kind = "CASE WHEN c.relkind = 'S' THEN 's' ELSE 'r' END";
+    let acl_kind = "(CASE WHEN c.relkind = 'S' THEN 's' ELSE 'r' END)::\"char\"";
     let list = [
         ("persistence", "CASE c.relpersistence WHEN 'u' THEN 'unlogged' WHEN 't' THEN 'temporary' END".to_string()),
         ("partition key", "CASE WHEN c.relkind = 'p' THEN pg_get_partkeydef(c.oid) END".into()),
@@ -111,7 +111,7 @@ fn relations(scope: Scope) -> String {
   FROM rels r JOIN pg_class c ON c.oid = r.oid {} WHERE r.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')",
         facets(
             &list,
-            owned(scope, "c.relowner", acl("c.relacl", 'r', "c.relowner").replace("'r'", acl_kind))
+            owned(scope, "c.relowner", acl("c.relacl", 'r', "c.relowner").replace("'r'::\"char\"", acl_kind))
         ),
     )
 }
@@ -369,7 +369,9 @@ mod tests {
         let with = objects_query(18, Scope { privileges: true });
         assert!(!without.contains("'owner'"));
         assert!(with.contains("('owner', pg_get_userbyid(c.relowner)::text)"));
-        assert!(with.contains("acldefault(CASE WHEN c.relkind = 'S' THEN 's' ELSE 'r' END"));
+        assert!(
+            with.contains("acldefault((CASE WHEN c.relkind = 'S' THEN 's' ELSE 'r' END)::\"char\"")
+        );
     }
 
     #[test]
