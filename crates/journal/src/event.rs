@@ -126,6 +126,18 @@ pub enum Event {
         /// Its unit ("bytes", "s", "rows").
         unit: String,
     },
+    /// The schema a step started from, as a fingerprint (a `postgres.sync` records the
+    /// source's when it starts, so that its switch can tell whether DDL ran since).
+    SchemaRecorded {
+        /// The step id.
+        step: String,
+        /// The server whose schema it is ("source").
+        side: String,
+        /// Digest of every schema object's definition.
+        digest: String,
+        /// How many schema objects it covers.
+        objects: u64,
+    },
     /// `apply` stopped before the end (`--until`, a gate, or an error).
     ApplyStopped {
         /// Why.
@@ -175,6 +187,7 @@ impl Event {
             | StepWaiting { step, .. }
             | Approved { step, .. }
             | Measured { step, .. }
+            | SchemaRecorded { step, .. }
             | StepRolledBack { step }
             | StepRollbackFailed { step, .. } => Some(step),
             _ => None,
