@@ -411,9 +411,12 @@ fn render(tokens: &[Token]) -> String {
     let mut out = String::new();
     let mut glue = true;
     let mut previous: Option<&Token> = None;
+    let mut before_previous: Option<&Token> = None;
     for t in tokens {
-        let call = matches!(previous, Some(Token::Quoted(_)))
-            || matches!(previous, Some(Token::Word(w)) if w.chars().any(|c| c.is_lowercase()));
+        // `USING btree (a)`: an index method is a name, not a call.
+        let call = !is_word(before_previous, "using")
+            && (matches!(previous, Some(Token::Quoted(_)))
+                || matches!(previous, Some(Token::Word(w)) if w.chars().any(|c| c.is_lowercase())));
         let (text, tight_before, tight_after) = match t {
             Token::Punct(p) => match p.as_str() {
                 "." | "::" => (p.as_str(), true, true),
@@ -431,6 +434,7 @@ fn render(tokens: &[Token]) -> String {
         }
         out.push_str(text);
         glue = tight_after;
+        before_previous = previous;
         previous = Some(t);
     }
     out

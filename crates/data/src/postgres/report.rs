@@ -143,7 +143,15 @@ fn excerpts(a: &str, b: &str, width: usize) -> (String, String) {
         return (shown(a), shown(b));
     }
     let first = a.chars().zip(b.chars()).take_while(|(x, y)| x == y).count();
-    let start = first.saturating_sub(width / 3);
+    // From shortly before the first difference, at the start of a word when one is near.
+    let mut start = first.saturating_sub(width / 3);
+    let chars: Vec<char> = a.chars().collect();
+    if let Some(space) = (start.saturating_sub(12)..start)
+        .rev()
+        .find(|&i| chars.get(i) == Some(&' '))
+    {
+        start = space + 1;
+    }
     let cut = |s: &str| {
         if s.is_empty() {
             return "(none)".to_string();

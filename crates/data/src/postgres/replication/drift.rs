@@ -84,11 +84,20 @@ pub async fn check(
     target: &Endpoint,
     recorded: Option<&SchemaPrint>,
 ) -> Result<Drift, PgError> {
-    let (_, src) = read(exec, source).await?;
-    if recorded.is_some_and(|r| *r == SchemaPrint::of(&src.objects)) {
-        return Ok(Drift::None);
-    }
-    let (_, tgt) = read(exec, target).await?;
+    // Both read at once when the target is needed anyway (nothing recorded to go by).
+    let (src, tgt) = match recorded {
+        Some(r) => {
+            let (_, src) = read(exec, source).await?;
+            if *r == SchemaPrint::of(&src.objects) {
+                return Ok(Drift::None);
+            }
+            (src, read(exec, target).await?.1)
+        }
+        None => {
+            let (s, t) = tokio::join!(read(exec, source), read(exec, target));
+            (s?.1, t?.1)
+        }
+    };
     let (differences, _) = compare::objects(&src.objects, &tgt.objects, &normalizer(&src, &tgt));
     let changed: Vec<Difference> = differences.into_iter().filter(|d| d.fatal).collect();
     Ok(match (changed.is_empty(), recorded) {
