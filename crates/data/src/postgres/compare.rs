@@ -36,7 +36,7 @@ pub fn objects(
                 &s.name,
                 &s.kind,
                 "missing on target",
-                String::new(),
+                summary("on source", s, normalizer),
             )),
             Some(t) => out.extend(facet_differences(s, t, normalizer)),
         }
@@ -48,7 +48,7 @@ pub fn objects(
                 &t.name,
                 &t.kind,
                 "only on target",
-                String::new(),
+                summary("on target", t, normalizer),
             ));
         }
     }
@@ -66,6 +66,23 @@ pub fn objects(
         })
         .collect();
     (out, counts)
+}
+
+/// An object that exists on one side only, in short: its facets as `where: facet value;
+/// ...` (what DDL would recreate it), cut at 160 characters; "" when it has none.
+fn summary(side: &str, o: &Object, normalizer: &Normalizer) -> String {
+    if o.kind == "comment" || o.facets.is_empty() {
+        return String::new();
+    }
+    let text = o
+        .facets
+        .iter()
+        .map(|(f, v)| format!("{f} {}", normalizer.normalize(&o.kind, f, v)))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let cut: String = text.chars().take(160).collect();
+    let more = if cut.len() < text.len() { "…" } else { "" };
+    format!("{side}: {cut}{more}")
 }
 
 /// Each facet whose normalized values differ, named, with both values.
@@ -266,9 +283,9 @@ mod tests {
             vec![
                 "enum public.mood: labels differ (source: 'a', 'b'; target: 'a', 'c')",
                 "extension public.hstore: version differs (source: 1.7; target: 1.8)",
-                "index public.t_a_idx: missing on target",
+                "index public.t_a_idx: missing on target (on source: definition USING btree (a))",
                 "trigger public.t.audit: enabled differs (source: (none); target: disabled)",
-                "index public.t_b_idx: only on target",
+                "index public.t_b_idx: only on target (on target: definition USING btree (a))",
             ]
         );
         assert!(
