@@ -323,7 +323,7 @@ async fn ddl_on_the_source_during_a_sync_stops_the_switch_until_the_target_has_i
         "the source's schema changed since the sync started, and logical replication does not carry DDL: 3 object(s) differ on the target:
   column public.ledger.at: default differs (source: clock_timestamp(); target: now())
   column public.ledger.channel: missing on target (on source: default 'web'::text; type text)
-  index public.tags_tag_idx: missing on target (on source: definition USING btree (tag) WHERE tag <> ''::text; table tags)
+  index public.tags_tag_idx: missing on target (on source: definition USING btree (tag) WHERE (tag <> ''::text); table tags)
 hint: apply the same DDL on the target (nothing was frozen or switched), then run the switch again"
     );
     // Nothing was frozen: the source still takes writes, the sync still runs.
