@@ -13,6 +13,7 @@
 pub mod checksum;
 pub mod compare;
 pub mod copy;
+mod definition_text;
 pub mod definitions;
 pub mod endpoint;
 pub mod error;
@@ -23,6 +24,7 @@ pub mod replication;
 pub mod report;
 pub mod session;
 pub mod sql;
+mod sql_tokens;
 pub mod tools;
 pub mod verify;
 
