@@ -8,6 +8,7 @@ pub(crate) const EXCERPT: usize = 100;
 /// Both texts whole when they are short, else the part of each from shortly before their
 /// first difference, `…` marking what was cut; "(none)" for an empty one.
 pub(crate) fn excerpts(a: &str, b: &str, width: usize) -> (String, String) {
+    let (a, b) = (&one_line(a), &one_line(b));
     let shown = |s: &str| {
         if s.is_empty() {
             "(none)".to_string()
@@ -46,7 +47,7 @@ pub(crate) fn excerpts(a: &str, b: &str, width: usize) -> (String, String) {
 /// Two definitions side by side, wrapped at spaces into columns of `width` characters;
 /// `✗` marks the lines that differ.
 pub fn side_by_side(a: &str, b: &str, width: usize) -> String {
-    let (left, right) = (wrap(a, width), wrap(b, width));
+    let (left, right) = (wrap(&one_line(a), width), wrap(&one_line(b), width));
     let mut out = format!("      {:<width$} │ target\n", "source");
     for i in 0..left.len().max(right.len()) {
         let l = left.get(i).map_or("", String::as_str);
@@ -88,6 +89,12 @@ fn wrap(text: &str, width: usize) -> Vec<String> {
     lines
 }
 
+/// Line breaks and tabs inside string literals shown as `\n` and `\t`: a definition is
+/// shown on one line (or in one column).
+fn one_line(s: &str) -> String {
+    s.replace('\n', "\\n").replace('\t', "\\t")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -100,6 +107,10 @@ mod tests {
         assert_eq!(ea, "…FROM t WHERE a");
         assert_eq!(eb, "…FROM t WHERE NOT a");
         assert_eq!(excerpts("", "b", 40), ("(none)".into(), "b".into()));
+        assert_eq!(
+            excerpts("'a\nb'", "'a\tb'", 40),
+            ("'a\\nb'".into(), "'a\\tb'".into())
+        );
     }
 
     #[test]
