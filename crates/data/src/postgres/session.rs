@@ -64,6 +64,23 @@ pub async fn copy_query_at(
     queries: &[String],
     snapshot: Option<&str>,
 ) -> Result<Vec<Vec<Option<String>>>, PgError> {
+    let statements: Vec<String> = queries
+        .iter()
+        .map(|q| format!("COPY ({q}) TO STDOUT;"))
+        .collect();
+    copy_statements_at(exec, ep, what, &statements, snapshot).await
+}
+
+/// Runs `statements` (COPY ... TO STDOUT and the settings they need, each a whole
+/// statement) and returns the decoded rows of all of them; inside an exported snapshot
+/// when one is given.
+pub async fn copy_statements_at(
+    exec: &Executor,
+    ep: &Endpoint,
+    what: &str,
+    statements: &[String],
+    snapshot: Option<&str>,
+) -> Result<Vec<Vec<Option<String>>>, PgError> {
     let mut script = match snapshot {
         Some(id) => format!(
             "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;\nSET TRANSACTION SNAPSHOT {};\n",
@@ -71,8 +88,9 @@ pub async fn copy_query_at(
         ),
         None => String::new(),
     };
-    for q in queries {
-        script.push_str(&format!("COPY ({q}) TO STDOUT;\n"));
+    for s in statements {
+        script.push_str(s);
+        script.push('\n');
     }
     if snapshot.is_some() {
         script.push_str("COMMIT;\n");

@@ -48,6 +48,9 @@ pub struct Args {
     /// Do not share one snapshot between a server's sessions.
     #[arg(long)]
     pub no_snapshot: bool,
+    /// Compare owners and privileges (grants) too.
+    #[arg(long)]
+    pub privileges: bool,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
@@ -134,6 +137,7 @@ pub async fn run(a: Args) -> ExitCode {
     let options = VerifyOptions {
         jobs: a.jobs as usize,
         consistent: !a.no_snapshot,
+        privileges: a.privileges,
         ..VerifyOptions::default()
     };
     let quiet = a.json;

@@ -4,10 +4,12 @@
 //! advanced, the subscription dropped, and the freeze window measured.
 //!
 //! What logical replication does not carry, and how cutover handles it: sequences (set at
-//! the switch), DDL (the schema is copied first; change none during the sync), large objects
-//! (refused: copy them with `postgres.copy` under a write freeze instead).
+//! the switch), DDL (the schema is copied first; a change made during the sync is caught
+//! before the switch, see [`drift`]), large objects (refused: copy them with
+//! `postgres.copy` under a write freeze instead).
 
 mod checks;
+pub mod drift;
 mod leftovers;
 pub mod switch;
 

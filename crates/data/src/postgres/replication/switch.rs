@@ -22,6 +22,7 @@ use super::super::error::PgError;
 use super::super::live::LiveSession;
 use super::super::session::{copy_query, run_sql, tool_error};
 use super::super::sql::{ident, literal};
+use super::drift::{self, Drift, SchemaPrint};
 use super::{
     conninfo, lag, marker, parse_marker, sides, subscription_exists, Progress, SyncOptions,
 };
@@ -90,12 +91,29 @@ const COMMITTED_POSITION: &str = "SET synchronous_commit = on;
 DO $$ BEGIN PERFORM pg_logical_emit_message(true, 'cutover', 'freeze'); EXCEPTION WHEN insufficient_privilege THEN NULL; END $$;
 SELECT pg_current_wal_insert_lsn();";
 
-/// Switches from `source` to `target`.
+/// Switches from `source` to `target`, after checking that the source's schema still
+/// matches the target's (see [`switch_checked`]; here nothing was recorded, so the two
+/// schemas are always compared).
 pub async fn switch(
     exec: &Executor,
     source: &Endpoint,
     target: &Endpoint,
     options: &SwitchOptions,
+    progress: Progress<'_>,
+) -> Result<SwitchReport, PgError> {
+    switch_checked(exec, source, target, options, None, progress).await
+}
+
+/// Switches from `source` to `target`. Before anything is frozen, the source's schema is
+/// read again: when it is no longer `recorded` (the fingerprint taken when the sync
+/// started; `None` when unknown) it is compared with the target's, and the switch is
+/// refused, naming every object that differs, unless the target has the same changes.
+pub async fn switch_checked(
+    exec: &Executor,
+    source: &Endpoint,
+    target: &Endpoint,
+    options: &SwitchOptions,
+    recorded: Option<&SchemaPrint>,
     progress: Progress<'_>,
 ) -> Result<SwitchReport, PgError> {
     let s = sides(exec, source, target).await?;
@@ -116,6 +134,13 @@ pub async fn switch(
                 "run the postgres.sync step first",
             )),
         };
+    }
+    match drift::check(exec, source, target, recorded).await? {
+        Drift::None => {}
+        Drift::Matched => progress(
+            "the source's schema changed during the sync; the target has the same changes".into(),
+        ),
+        Drift::Changed(changed) => return Err(drift::refusal(&changed)),
     }
     let marker = |state: &str| switch_marker(source, state, created, options);
     target::set_comment(exec, target, &marker("switching")).await?;
