@@ -22,6 +22,8 @@ mod gates;
 mod hostkeys;
 #[path = "cli/journal.rs"]
 mod journal;
+#[path = "cli/moves.rs"]
+mod moves;
 #[path = "cli/plan_file.rs"]
 mod plan_file;
 #[path = "cli/postgres.rs"]

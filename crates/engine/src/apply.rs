@@ -199,6 +199,10 @@ impl Runner<'_> {
                 })?;
                 self.ui.show(Progress::Stage(stage.name.value.clone()));
                 for step in &stage.steps {
+                    // A data switch moved with the traffic runs inside its mover's move.
+                    if plan.mover_of(&step.id.value).is_some() {
+                        continue;
+                    }
                     if self.run_step(stage, step).await? {
                         applied += 1;
                     }
@@ -266,6 +270,7 @@ impl Runner<'_> {
             ui: self.ui,
             cancel: self.cancel.clone(),
             no_wait: self.opts.no_wait,
+            members: Some(self),
         };
         let ctx = StepCtx::new(
             &scope,
@@ -372,6 +377,21 @@ impl Runner<'_> {
         }
     }
 
+    /// The scope of this apply, for undoing steps.
+    fn undo_scope(&self) -> RunScope<'_> {
+        RunScope {
+            plan: &self.session.plan,
+            run_id: &self.run.id,
+            exec: self.exec,
+            journal: self.session.journal.as_ref(),
+            secrets: self.secrets,
+            ui: self.ui,
+            cancel: self.cancel.clone(),
+            no_wait: true,
+            members: None,
+        }
+    }
+
     /// How many tries of step `id` in this run came to an end: failed, or undone (or not)
     /// by a rollback. A new try gets new ids for its tracked commands, so that it runs them
     /// again rather than replaying an ended try's outcome; an interrupted try does not end
@@ -387,5 +407,24 @@ impl Runner<'_> {
                 _ => false,
             })
             .count() as u32)
+    }
+}
+
+/// The apply loop runs and undoes the steps of a coordinated move for its mover.
+#[async_trait::async_trait]
+impl crate::context::Members for Runner<'_> {
+    async fn apply(&self, ids: &[String]) -> Result<(), EngineError> {
+        for id in ids {
+            let Some((stage, step)) = self.session.plan.steps().find(|(_, s)| &s.id.value == id)
+            else {
+                return Err(EngineError::Invalid(format!("no step `{id}` to move")));
+            };
+            self.run_step(stage, step).await?;
+        }
+        Ok(())
+    }
+
+    async fn undo(&self, ids: &[String]) -> Result<Vec<String>, EngineError> {
+        crate::rollback::undo_steps(&self.undo_scope(), self.run.clone(), ids).await
     }
 }

@@ -59,6 +59,17 @@ impl Resolve for Values<'_> {
     }
 }
 
+/// Runs or undoes the steps a coordinated move carries (the data switches a `proxy.switch`
+/// lists in `data`) through the engine's own loop, so that each is journaled as the step it
+/// is. The loop gives a step this, never the other way round.
+#[async_trait::async_trait]
+pub trait Members: Send + Sync {
+    /// Applies steps `ids` in order (a step already done is left as it is).
+    async fn apply(&self, ids: &[String]) -> Result<(), EngineError>;
+    /// Undoes those of steps `ids` this run applied, newest first; returns those undone.
+    async fn undo(&self, ids: &[String]) -> Result<Vec<String>, EngineError>;
+}
+
 /// What every step of one `apply` or `rollback` shares: the plan, the run, and the means to
 /// run and journal. [`StepCtx::new`] makes a step's context from it.
 #[derive(Clone)]
@@ -79,6 +90,8 @@ pub struct RunScope<'a> {
     pub cancel: watch::Receiver<bool>,
     /// Stop at gates instead of waiting.
     pub no_wait: bool,
+    /// Runs the steps of a coordinated move (given by the apply and rollback loops).
+    pub members: Option<&'a dyn Members>,
 }
 
 /// Everything a step needs to run.
@@ -112,6 +125,8 @@ pub struct StepCtx<'a> {
     pub cancel: watch::Receiver<bool>,
     /// Stop at gates instead of waiting.
     pub no_wait: bool,
+    /// Runs the steps of a coordinated move (given by the apply and rollback loops).
+    pub members: Option<&'a dyn Members>,
 }
 
 impl<'a> StepCtx<'a> {
@@ -139,6 +154,7 @@ impl<'a> StepCtx<'a> {
             ui: scope.ui,
             cancel: scope.cancel.clone(),
             no_wait: scope.no_wait,
+            members: scope.members,
         }
     }
 
@@ -153,6 +169,7 @@ impl<'a> StepCtx<'a> {
             ui: self.ui,
             cancel: self.cancel.clone(),
             no_wait: self.no_wait,
+            members: self.members,
         }
     }
 

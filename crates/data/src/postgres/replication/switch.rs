@@ -369,6 +369,21 @@ async fn prepare(
     }
 }
 
+/// Ends every client session of the current database but this one (applications
+/// reconnect; the replication workers are background workers, left alone).
+const END_CLIENT_SESSIONS: &str = "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend';";
+
+/// Stops writes on the target while a switch is undone: new sessions read-only, the
+/// current ones ended. Returns how many were ended.
+async fn end_writes(tgt: &mut LiveSession, target: &Endpoint) -> Result<u64, PgError> {
+    let sql = format!(
+        "ALTER DATABASE {} SET default_transaction_read_only = on;\n{END_CLIENT_SESSIONS}",
+        ident(&target.db)
+    );
+    let n = tgt.query(&sql).await?.last().cloned().unwrap_or_default();
+    Ok(n.trim().parse().unwrap_or(0))
+}
+
 /// Freezes writes; returns how many client sessions were ended.
 async fn freeze(
     exec: &Executor,
@@ -557,6 +572,9 @@ pub async fn undo_switch(
     let mut done = Vec::new();
     if subscription_exists(exec, source, REVERSE).await? {
         let mut tgt = LiveSession::open(exec, target).await?;
+        // Writes on the target stop first (its sessions ended, new ones read-only), so that
+        // the position waited for below is its last write: nothing made on it is lost.
+        let ended = end_writes(&mut tgt, target).await?;
         let lsn = flushed_position(&mut tgt).await?;
         wait_confirmed(
             &mut tgt,
@@ -581,10 +599,28 @@ pub async fn undo_switch(
             "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '{REVERSE}' AND NOT active;\nDROP PUBLICATION IF EXISTS {REVERSE};\n"
         ))
         .await?;
-        done.push(
-            "writes made on the target replayed back to the source, reverse replication removed"
-                .to_string(),
-        );
+        done.push(format!(
+            "writes on the target stopped ({ended} session(s) ended), every write made on it replayed back to the source, reverse replication removed"
+        ));
+        // Back to the state before the switch: the target follows the source again (from
+        // now: it holds every row already), so the switch can simply run again.
+        super::create_subscription(exec, &s, &options.sync, false).await?;
+        run_sql(
+            exec,
+            target,
+            "give the target back its pre-switch settings",
+            &format!(
+                "ALTER DATABASE {} RESET default_transaction_read_only;\n",
+                ident(&target.db)
+            ),
+        )
+        .await?;
+        done.push("the sync runs again (the switch can be retried)".to_string());
+        if matches!(options.freeze, Freeze::ReadOnly) {
+            done.extend(lift_freeze(exec, source, options).await?);
+        }
+        target::set_comment(exec, target, &marked("syncing")).await?;
+        return Ok(Some(done.join(", ")));
     } else {
         let out = exec
             .run(
@@ -628,13 +664,18 @@ async fn lift_freeze(
 ) -> Result<Option<String>, PgError> {
     match &options.freeze {
         Freeze::ReadOnly => {
+            // Sessions opened during the freeze keep `default_transaction_read_only` for
+            // their whole life (a pool's connections, for minutes): they are ended so that
+            // they reconnect writable.
             run_sql(exec, source, "lift the freeze on the source", &format!(
-                "SET default_transaction_read_only = off;\nALTER DATABASE {db} RESET default_transaction_read_only;\nALTER ROLE {} IN DATABASE {db} RESET default_transaction_read_only;\n",
+                "SET default_transaction_read_only = off;\nALTER DATABASE {db} RESET default_transaction_read_only;\nALTER ROLE {} IN DATABASE {db} RESET default_transaction_read_only;\n{END_CLIENT_SESSIONS}\n",
                 ident(&source.user),
                 db = ident(&source.db)
             ))
             .await?;
-            Ok(Some("source writable again".into()))
+            Ok(Some(
+                "source writable again (sessions opened during the freeze ended)".into(),
+            ))
         }
         Freeze::Command {
             unfreeze: Some(cmd),
