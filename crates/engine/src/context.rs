@@ -64,6 +64,9 @@ impl Resolve for Values<'_> {
 /// is. The loop gives a step this, never the other way round.
 #[async_trait::async_trait]
 pub trait Members: Send + Sync {
+    /// Does the part of steps `ids` that can happen before requests are held (their
+    /// `prepare`), kept for their `apply`.
+    async fn prepare(&self, ids: &[String]) -> Result<(), EngineError>;
     /// Applies steps `ids` in order (a step already done is left as it is).
     async fn apply(&self, ids: &[String]) -> Result<(), EngineError>;
     /// Undoes those of steps `ids` this run applied, newest first; returns those undone.
@@ -127,6 +130,8 @@ pub struct StepCtx<'a> {
     pub no_wait: bool,
     /// Runs the steps of a coordinated move (given by the apply and rollback loops).
     pub members: Option<&'a dyn Members>,
+    /// What this step's `prepare` made ready, before a coordinated move held requests.
+    pub prepared: std::sync::Mutex<Option<crate::step::Prepared>>,
 }
 
 impl<'a> StepCtx<'a> {
@@ -155,7 +160,19 @@ impl<'a> StepCtx<'a> {
             cancel: scope.cancel.clone(),
             no_wait: scope.no_wait,
             members: scope.members,
+            prepared: std::sync::Mutex::new(None),
         }
+    }
+
+    /// Takes what this step's `prepare` made ready, if it ran and was of type `T`.
+    pub fn take_prepared<T: 'static>(&self) -> Option<Box<T>> {
+        let p = self.prepared.lock().ok()?.take()?;
+        p.downcast::<T>().ok()
+    }
+
+    /// True when this step's `prepare` ran (its `apply` need not check again).
+    pub fn is_prepared(&self) -> bool {
+        self.prepared.lock().is_ok_and(|p| p.is_some())
     }
 
     /// The scope this step runs in (for the steps a rollback request undoes).

@@ -359,6 +359,10 @@ pub(crate) struct Undoer<'a> {
 
 #[async_trait::async_trait]
 impl crate::context::Members for Undoer<'_> {
+    async fn prepare(&self, _ids: &[String]) -> Result<(), EngineError> {
+        Ok(())
+    }
+
     async fn apply(&self, _ids: &[String]) -> Result<(), EngineError> {
         Err(EngineError::Invalid(
             "a rollback does not apply steps".into(),

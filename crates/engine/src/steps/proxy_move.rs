@@ -123,6 +123,9 @@ pub(crate) async fn forward(
 ) -> Result<String, EngineError> {
     let members = members(ctx)?;
     let data = ids(step);
+    // Checks and connections before anything is held: only the switches themselves run
+    // while requests wait.
+    members.prepare(&data).await?;
     let (hold, held_at) = hold(ctx, step, s, previous).await?;
     // The data switches must end before the first held request would be dropped.
     let budget = step.max_hold().saturating_sub(step.drain());
