@@ -262,6 +262,15 @@ pub struct AppProcess {
     pub addr: std::net::SocketAddr,
 }
 
+impl AppProcess {
+    /// The app's process id (`start_on` execs it in place of its shell), for tests that
+    /// stop it with a signal: `SIGSTOP` makes a backend that accepts connections (the kernel
+    /// completes the handshake) but never answers.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
 impl Drop for AppProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
