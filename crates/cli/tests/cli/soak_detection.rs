@@ -4,9 +4,11 @@
 //! answers). Probes go out every 250 ms whatever earlier ones do, and one unanswered after
 //! the check's 1 s `timeout` counts as failed then; 3 failures in a row fire. The bound, 3 s
 //! from the moment the test broke the backend to the moment HAProxy's runtime API shows the
-//! server back on old, is measured with the test's own clock.
+//! server back on old, is measured with the test's own clock. And the other way round: a
+//! controller paused while probes were outstanding does not count the answers that came in
+//! meanwhile as failures (one stall would otherwise fail every outstanding probe at once).
 
-use super::soak::{cutover, haproxy_plan_header, setup, Setup};
+use super::soak::{control, cutover, haproxy_plan_header, setup, Setup};
 use crate::fixture::Run;
 use std::io::{Read, Write};
 use std::net::SocketAddr;
@@ -135,6 +137,16 @@ fn recovery(s: &Setup, child: Child, broken: Instant, how: &str) -> (Duration, S
     (recovered, text)
 }
 
+/// Prints the figures: from the failure to HAProxy back on old, and the rollback's share.
+fn report(how: &str, recovered: Duration, text: &str) {
+    let rollback = super::soak::figure(text, "rolled back switch in ");
+    eprintln!(
+        "soak detection, {how} backend: HAProxy back on old {:.3} s after the failure (detected after {:.3} s, rollback {rollback:.3} s)",
+        recovered.as_secs_f64(),
+        recovered.as_secs_f64() - rollback
+    );
+}
+
 #[test]
 fn a_killed_backend_is_rolled_back_within_3_s() {
     let s = setup();
@@ -145,7 +157,7 @@ fn a_killed_backend_is_rolled_back_within_3_s() {
     // SAFETY: kill(2) on the app process this test started.
     assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0);
     let (recovered, text) = recovery(&s, child, broken, "killed backend");
-    eprintln!("soak detection, killed backend: HAProxy back on old {recovered:?} after the kill");
+    report("killed", recovered, &text);
     assert!(
         recovered < BOUND,
         "HAProxy back on old {recovered:?} after the kill\n{text}"
@@ -164,7 +176,7 @@ fn a_hung_backend_is_rolled_back_within_3_s() {
     let (recovered, text) = recovery(&s, child, broken, "hung backend");
     // SAFETY: as above; its handle kills it at the end.
     unsafe { libc::kill(pid, libc::SIGCONT) };
-    eprintln!("soak detection, hung backend: HAProxy back on old {recovered:?} after the hang");
+    report("hung", recovered, &text);
     assert!(
         text.contains("last failure: no answer within 1000 ms"),
         "a hang is a timeout\n{text}"
@@ -172,5 +184,42 @@ fn a_hung_backend_is_rolled_back_within_3_s() {
     assert!(
         recovered < BOUND,
         "HAProxy back on old {recovered:?} after the hang\n{text}"
+    );
+}
+
+#[test]
+fn a_paused_controller_does_not_count_answers_that_came_in_meanwhile() {
+    let s = setup();
+    let plan_path = s.dir.path().join("cutover.toml");
+    std::fs::write(
+        &plan_path,
+        plan(&s).replace("duration = \"60s\"", "duration = \"8s\""),
+    )
+    .unwrap();
+    let child = cutover(&plan_path, &["apply", "--yes"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert!(
+        wait_for_server(&s, s.new_app.addr, Duration::from_secs(30)).is_some(),
+        "the switch never happened"
+    );
+    // A slow but healthy app: a probe or two is always outstanding. The controller is then
+    // paused past their deadlines (a starved machine), their answers arriving meanwhile.
+    control(s.new_app.addr, "delay?ms=400");
+    std::thread::sleep(Duration::from_millis(1500));
+    let pid = child.id() as libc::pid_t;
+    // SAFETY: kill(2) on the `cutover` process this test started.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGSTOP) }, 0);
+    std::thread::sleep(Duration::from_millis(2500));
+    // SAFETY: as above.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGCONT) }, 0);
+    let out = Run(child.wait_with_output().unwrap()).expect(0);
+    let text = out.stdout();
+    let probes = super::soak::figure(&text, "soaked 8s with no trigger firing: users: ");
+    assert!(
+        text.contains(&format!("users: {probes} probes, 0 failed (0.00%)")),
+        "{text}"
     );
 }
