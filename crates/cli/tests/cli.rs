@@ -40,5 +40,7 @@ mod rollback;
 mod secrets;
 #[path = "cli/soak.rs"]
 mod soak;
+#[path = "cli/soak_detection.rs"]
+mod soak_detection;
 #[path = "cli/traffic.rs"]
 mod traffic;

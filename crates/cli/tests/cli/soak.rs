@@ -23,7 +23,7 @@ pub(crate) fn get(addr: SocketAddr, path: &str) -> String {
     out
 }
 
-fn control(app: SocketAddr, action: &str) {
+pub(crate) fn control(app: SocketAddr, action: &str) {
     let mut s = std::net::TcpStream::connect(app).unwrap();
     write!(
         s,
@@ -270,7 +270,7 @@ fn a_failing_gate_stops_the_run_before_traffic_moves() {
 }
 
 /// The number after `prefix` in `text`.
-fn figure(text: &str, prefix: &str) -> f64 {
+pub(crate) fn figure(text: &str, prefix: &str) -> f64 {
     let at = text
         .find(prefix)
         .unwrap_or_else(|| panic!("no `{prefix}` in {text}"))

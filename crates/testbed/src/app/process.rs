@@ -50,6 +50,13 @@ impl AppProcess {
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
     }
+
+    /// The app's process id (it is exec'd in place of its shell), for tests that stop it
+    /// with a signal: `SIGSTOP` makes a backend that accepts connections (the kernel
+    /// completes the handshake) but never answers.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
 }
 
 impl Drop for AppProcess {
