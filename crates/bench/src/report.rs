@@ -56,10 +56,19 @@ pub struct Target {
 impl Row {
     /// Which side won, judged by the spreads so that one lucky round decides nothing.
     pub fn verdict(&self) -> &'static str {
+        let time = self.unit == "s";
         if self.ours.max() < self.theirs.min() {
-            "cutover faster in every round"
+            if time {
+                "cutover faster in every round"
+            } else {
+                "cutover lower in every round"
+            }
         } else if self.theirs.max() < self.ours.min() {
-            "baseline faster in every round"
+            if time {
+                "baseline faster in every round"
+            } else {
+                "baseline lower in every round"
+            }
         } else {
             "overlap: no clear winner"
         }

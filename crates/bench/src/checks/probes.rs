@@ -184,6 +184,7 @@ fn curl(args: &[&str]) -> anyhow::Result<()> {
     let ok = Command::new("curl")
         .args(args)
         .stdout(Stdio::null())
+        .stderr(Stdio::null())
         .status()?
         .success();
     anyhow::ensure!(ok, "curl {} failed", args.join(" "));

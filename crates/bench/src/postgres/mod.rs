@@ -185,7 +185,7 @@ pub fn run(options: &Options) -> anyhow::Result<Section> {
     let mut section = Section {
         name: "postgres",
         setup: format!(
-            "`scripts/bench.sh postgres`: PostgreSQL 16 on old -> 18 on new (lab hosts on this machine), {gb:.2} GB = two {} -row tables with 3 indexes; every tool is PostgreSQL 18's.",
+            "`scripts/bench.sh postgres`: PostgreSQL 16 on old -> 18 on new (lab hosts on this machine), {gb:.2} GB = two tables of {} rows with 3 indexes; every tool is PostgreSQL 18's.",
             crate::files::thousands(rows as usize)
         ),
         rounds: options.rounds,
