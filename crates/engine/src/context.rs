@@ -59,6 +59,28 @@ impl Resolve for Values<'_> {
     }
 }
 
+/// What every step of one `apply` or `rollback` shares: the plan, the run, and the means to
+/// run and journal. [`StepCtx::new`] makes a step's context from it.
+#[derive(Clone)]
+pub struct RunScope<'a> {
+    /// The plan.
+    pub plan: &'a Plan,
+    /// The run's id.
+    pub run_id: &'a str,
+    /// The executor.
+    pub exec: &'a Executor,
+    /// The journal.
+    pub journal: &'a dyn Journal,
+    /// Secret values.
+    pub secrets: &'a Secrets,
+    /// Progress output.
+    pub ui: &'a dyn Ui,
+    /// Becomes true when the operator interrupts.
+    pub cancel: watch::Receiver<bool>,
+    /// Stop at gates instead of waiting.
+    pub no_wait: bool,
+}
+
 /// Everything a step needs to run.
 pub struct StepCtx<'a> {
     /// The plan.
@@ -69,8 +91,9 @@ pub struct StepCtx<'a> {
     pub step: &'a Step,
     /// The run's id.
     pub run_id: &'a str,
-    /// Number of fresh tries of this step (failures + 1); interrupted tries do not count,
-    /// so a resumed step reuses the ids of its tracked commands.
+    /// Number of fresh tries of this step: while applying, the tries that ended (failed or
+    /// rolled back) + 1; while rolling back, the undos that ran or failed + 1. Interrupted
+    /// tries do not count, so a resumed step reuses the ids of its tracked commands.
     pub try_number: u32,
     /// The executor.
     pub exec: &'a Executor,
@@ -91,7 +114,48 @@ pub struct StepCtx<'a> {
     pub no_wait: bool,
 }
 
-impl StepCtx<'_> {
+impl<'a> StepCtx<'a> {
+    /// The context of `step` (of `stage`) in `scope`: its fresh try `try_number`, the run's
+    /// `state` as the step begins, and when it first started in this run.
+    pub fn new(
+        scope: &RunScope<'a>,
+        stage: &'a Stage,
+        step: &'a Step,
+        state: &'a RunState,
+        try_number: u32,
+        first_started_ms: i64,
+    ) -> Self {
+        StepCtx {
+            plan: scope.plan,
+            stage,
+            step,
+            run_id: scope.run_id,
+            try_number,
+            exec: scope.exec,
+            journal: scope.journal,
+            secrets: scope.secrets,
+            state,
+            first_started_ms,
+            ui: scope.ui,
+            cancel: scope.cancel.clone(),
+            no_wait: scope.no_wait,
+        }
+    }
+
+    /// The scope this step runs in (for the steps a rollback request undoes).
+    pub fn scope(&self) -> RunScope<'a> {
+        RunScope {
+            plan: self.plan,
+            run_id: self.run_id,
+            exec: self.exec,
+            journal: self.journal,
+            secrets: self.secrets,
+            ui: self.ui,
+            cancel: self.cancel.clone(),
+            no_wait: self.no_wait,
+        }
+    }
+
     /// The step's id.
     pub fn id(&self) -> &str {
         &self.step.id.value
@@ -163,6 +227,24 @@ impl StepCtx<'_> {
         })
     }
 
+    /// Journals the proof this step established, in full (text and data).
+    pub fn record_proof<T: serde::Serialize>(
+        &self,
+        hosts: &str,
+        matches: bool,
+        text: String,
+        data: &T,
+    ) -> Result<(), EngineError> {
+        let data = serde_json::to_string(data).map_err(|e| self.failed(e.to_string()))?;
+        self.record(Event::ProofRecorded {
+            step: self.id().to_string(),
+            hosts: hosts.to_string(),
+            matches,
+            text,
+            data,
+        })
+    }
+
     /// Journals a measured figure.
     pub fn measure(&self, name: &str, value: f64, unit: &str) -> Result<(), EngineError> {
         self.record(Event::Measured {
@@ -190,7 +272,36 @@ impl StepCtx<'_> {
             stdout: tail(&out.stdout),
             stderr: tail(&out.stderr),
         })?;
+        if let Some(track) = &cmd.track {
+            self.forget(cmd, track).await;
+        }
         Ok(out)
+    }
+
+    /// Removes a tracked command's output from its host now that the journal holds it: the
+    /// output would otherwise stay there until the run ends (its exit status stays, for a
+    /// resumed attempt). A failure only leaves the file for the run's end to remove.
+    async fn forget(&self, cmd: &Command, track: &cutover_exec::TrackId) {
+        let forget = Command::shell(
+            &cmd.host,
+            cutover_exec::tracked::forget_line(&track.run, &track.invocation),
+        )
+        .sudo(cmd.sudo)
+        .timeout(Some(std::time::Duration::from_secs(30)));
+        match self.exec.run(&forget).await {
+            Ok(out) if out.success() => {}
+            Ok(out) => tracing::warn!(
+                "could not remove the output of `{}` from {}: {}",
+                track.invocation,
+                cmd.host,
+                out.stderr.trim()
+            ),
+            Err(e) => tracing::warn!(
+                "could not remove the output of `{}` from {}: {e}",
+                track.invocation,
+                cmd.host
+            ),
+        }
     }
 
     /// Shows a line of detail.
@@ -200,28 +311,57 @@ impl StepCtx<'_> {
 
     /// A step failure with `message`.
     pub fn failed(&self, message: impl Into<String>) -> EngineError {
+        self.failed_as(cutover_exec::FailureClass::Failed, message)
+    }
+
+    /// A failure of class `class` (which chooses the exit code).
+    pub fn failed_as(
+        &self,
+        class: cutover_exec::FailureClass,
+        message: impl Into<String>,
+    ) -> EngineError {
         EngineError::StepFailed {
             step: self.id().to_string(),
             message: message.into(),
-            verification: false,
+            class,
         }
     }
 
     /// A verification failure (a data proof or health gate found a difference): its own
     /// exit code, and the run stops before any traffic moves.
     pub fn verify_failed(&self, message: impl Into<String>) -> EngineError {
-        EngineError::StepFailed {
-            step: self.id().to_string(),
-            message: message.into(),
-            verification: true,
+        self.failed_as(cutover_exec::FailureClass::VerificationFailed, message)
+    }
+
+    /// The address another host reaches plan host `name` at: its `address`, else the host
+    /// name its SSH configuration resolves to (`ssh -G`: an alias in `~/.ssh/config` means
+    /// nothing on the other host), else its SSH destination.
+    pub async fn reach_address(&self, name: &str) -> Result<String, EngineError> {
+        let host = self
+            .plan
+            .host(name)
+            .ok_or_else(|| self.failed(format!("no host `{name}` in the plan")))?;
+        if let Some(a) = &host.address {
+            return Ok(a.clone());
         }
+        if let Ok(cutover_exec::Target::Ssh(t)) = self.exec.target(name) {
+            let config = t.resolved_config().await.map_err(|e| self.exec_failed(e))?;
+            if let Some((_, h)) = config.iter().find(|(k, _)| k == "hostname") {
+                return Ok(h.clone());
+            }
+        }
+        Ok(host.address())
     }
 
     /// A failure to run a command: connection problems keep their own class.
     pub fn exec_failed(&self, e: ExecError) -> EngineError {
         match e {
             e @ ExecError::Connect { .. } => EngineError::Connect(e),
-            other => self.failed(other.to_string()),
+            e @ ExecError::Lost { .. } => EngineError::HostLost {
+                step: self.id().to_string(),
+                message: e.to_string(),
+            },
+            other => self.failed_as(other.class(), other.to_string()),
         }
     }
 }

@@ -16,7 +16,7 @@ where
     let Some(spec) = &ctx.plan.downtime else {
         return step.await;
     };
-    if !spec.covers(ctx.id(), ctx.step.kind.name()) {
+    if !spec.covers(ctx.id(), ctx.step.kind.kind()) {
         return step.await;
     }
     let probe = super::steps::check::probes(ctx, std::slice::from_ref(&spec.check))?

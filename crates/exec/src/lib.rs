@@ -1,7 +1,8 @@
 //! Running commands on the plan's hosts: command values, the one quoting function, local and
 //! SSH transports with multiplexing, secrets through standard input, redaction, commands
-//! whose outcome survives the controller's crash, and host-to-host streaming.
+//! whose outcome survives the controller's crash ([`tracked`]), and host-to-host streaming.
 
+pub mod class;
 pub mod command;
 pub mod error;
 pub mod executor;
@@ -10,7 +11,9 @@ pub mod quote;
 pub mod redact;
 pub mod render;
 pub mod ssh;
+pub mod tracked;
 
+pub use class::FailureClass;
 pub use command::{Command, EnvValue, Stdin, TrackId};
 pub use error::{ConnectFailure, ExecError};
 pub use executor::{Executor, Output, Spawned, Target};

@@ -243,6 +243,8 @@ impl RunState {
             | Event::StageStarted { .. }
             | Event::CommandStarted { .. }
             | Event::CommandFinished { .. }
+            | Event::StateRecorded { .. }
+            | Event::ProofRecorded { .. }
             | Event::ApplyStopped { .. } => {}
         }
     }

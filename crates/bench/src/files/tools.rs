@@ -79,6 +79,7 @@ impl Setup {
             source_sudo: false,
             target_sudo: false,
             agent: self.agent.clone(),
+            stall: None,
         };
         let t = Instant::now();
         let r = self.rt.block_on(sync(

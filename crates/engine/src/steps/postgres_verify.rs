@@ -67,8 +67,9 @@ impl StepRunner for PostgresVerify<'_> {
             &host,
             if report.matches() { 0 } else { 1 },
             (report.seconds * 1000.0) as u64,
-            crate::context::tail(&report.render()),
+            report.summary(),
         )?;
+        ctx.record_proof(&host, report.matches(), report.render(), &report)?;
         ctx.measure("tables", report.tables.len() as f64, "tables")?;
         ctx.measure("rows", report.rows as f64, "rows")?;
         ctx.measure("seconds", report.seconds, "s")?;

@@ -70,12 +70,7 @@ impl StepRunner for ProxySwitch<'_> {
             .await
             .map_err(|e| ctx.failed(e.to_string()))?;
         if load_state::<String>(ctx, ctx.id(), PREVIOUS)?.is_none() {
-            save_state(
-                ctx,
-                &format!("proxy:{}", self.0.proxy.value),
-                PREVIOUS,
-                &before,
-            )?;
+            save_state(ctx, PREVIOUS, &before)?;
         }
         let started = Instant::now();
         s.switch(&runner, &to)
@@ -102,7 +97,7 @@ impl StepRunner for ProxySwitch<'_> {
     }
 
     /// The previous values are journaled before any change: a partial switch is undone too.
-    fn undoes_partial(&self) -> bool {
+    fn undoes_failed(&self) -> bool {
         true
     }
 

@@ -1,7 +1,9 @@
 //! `kind = "approve"`: a human gate, opened with `cutover approve ID --by NAME`.
 
+use crate::limits;
 use crate::problem::Problems;
 use crate::read::Fields;
+use crate::steps::kind::Validate;
 use std::time::Duration;
 
 /// Waits until someone approves the gate; the approval (who, when, comment) is journaled.
@@ -33,7 +35,9 @@ impl ApproveStep {
         Some(ApproveStep {
             message: f.optional("message", p),
             approvers: f.optional("approvers", p).unwrap_or_default(),
-            timeout: f.optional("timeout", p),
+            timeout: f.duration("timeout", &limits::WAIT, p),
         })
     }
 }
+
+impl Validate for ApproveStep {}

@@ -2,8 +2,11 @@
 //! until a deadline, and prints a checklist.
 
 use crate::checks::Names;
+use crate::limits;
 use crate::problem::Problems;
 use crate::read::{Fields, Spanned};
+use crate::steps::kind::Validate;
+use crate::validate::StepCheck;
 use std::time::Duration;
 
 /// Runs the named `[checks]`; each failing one is tried again every `interval` until it
@@ -36,14 +39,20 @@ impl CheckStep {
 
     pub(crate) fn read(f: &mut Fields<'_>, p: &mut Problems) -> Option<Self> {
         let checks = f.required::<Names>("checks", p);
-        let deadline = f.optional("deadline", p);
-        let interval = f.optional("interval", p);
-        let retries = f.optional("retries", p);
+        let deadline = f.duration("deadline", &limits::STEP_TIMEOUT, p);
+        let interval = f.duration("interval", &limits::INTERVAL, p);
+        let retries = f.int("retries", &limits::RETRIES, p);
         Some(CheckStep {
             checks: checks?.0,
             deadline,
             interval,
             retries,
         })
+    }
+}
+
+impl Validate for CheckStep {
+    fn validate(&self, c: &StepCheck<'_>, p: &mut Problems) {
+        crate::checks::validate::names(c.plan, &self.checks, c.owner, p);
     }
 }

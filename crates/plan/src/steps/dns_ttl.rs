@@ -3,8 +3,10 @@
 //! the old TTL has expired everywhere; `dns.switch` waits for that. Raising puts long TTLs
 //! back once the new host is settled.
 
+use crate::limits;
 use crate::problem::Problems;
 use crate::read::{Fields, Spanned};
+use crate::steps::kind::Validate;
 use crate::traffic::DnsRecord;
 use std::time::Duration;
 
@@ -28,7 +30,7 @@ impl DnsTtlStep {
     pub(crate) fn read(f: &mut Fields<'_>, p: &mut Problems) -> Option<Self> {
         let provider = f.required("provider", p);
         let records = f.required("records", p);
-        let ttl = f.required("ttl", p);
+        let ttl = f.required_duration("ttl", &limits::DNS_TTL, p);
         Some(DnsTtlStep {
             provider: provider?,
             records: records?,
@@ -36,3 +38,6 @@ impl DnsTtlStep {
         })
     }
 }
+
+/// Checked with the traffic sections they name (`crate::traffic::validate`).
+impl Validate for DnsTtlStep {}

@@ -2,9 +2,12 @@
 //! directly host to host; run again, it sends only what changed (the final sync at the
 //! switch), deleting what the source no longer has when `delete = true`.
 
+use crate::limits;
 use crate::problem::Problems;
 use crate::read::{Fields, FromToml, Spanned};
+use crate::steps::kind::Validate;
 use crate::template::Template;
+use crate::validate::StepCheck;
 use toml_span::value::Value;
 
 /// A tree on a host: `{ host = "old", path = "/srv/app/media" }`.
@@ -92,6 +95,11 @@ pub struct FilesSyncStep {
     /// Give up after this long (default 24h).
     #[schemars(with = "Option<String>")]
     pub timeout: Option<std::time::Duration>,
+    /// How long the connection between the hosts may carry nothing before the sync stops
+    /// as stalled (default "60s"): a link cut between them is then an error that names it,
+    /// not a wait for TCP's own timeouts; the next run resumes.
+    #[schemars(with = "Option<String>")]
+    pub stall_timeout: Option<std::time::Duration>,
 }
 
 impl FilesSyncStep {
@@ -116,6 +124,7 @@ impl FilesSyncStep {
         "port",
         "relay",
         "timeout",
+        "stall_timeout",
     ];
 
     pub(crate) fn read(f: &mut Fields<'_>, p: &mut Problems) -> Option<Self> {
@@ -134,9 +143,10 @@ impl FilesSyncStep {
         let sparse = f.optional("sparse", p).unwrap_or(false);
         let devices = f.optional("devices", p).unwrap_or(false);
         let address = f.optional("address", p);
-        let port = f.optional("port", p);
+        let port = f.int("port", &limits::PORT, p);
         let relay = f.optional("relay", p).unwrap_or(false);
-        let timeout = f.optional("timeout", p);
+        let timeout = f.duration("timeout", &limits::STEP_TIMEOUT, p);
+        let stall_timeout = f.duration("stall_timeout", &limits::REQUEST_TIMEOUT, p);
         Some(FilesSyncStep {
             from: from?,
             to: to?,
@@ -154,6 +164,19 @@ impl FilesSyncStep {
             port,
             relay,
             timeout,
+            stall_timeout,
         })
+    }
+}
+
+impl Validate for FilesSyncStep {
+    fn validate(&self, c: &StepCheck<'_>, p: &mut Problems) {
+        for t in [&self.from, &self.to] {
+            c.host(&t.host, p);
+            c.command("path", &t.path, p);
+        }
+        if let Some(a) = &self.address {
+            c.command("address", a, p);
+        }
     }
 }

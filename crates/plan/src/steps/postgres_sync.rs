@@ -2,6 +2,7 @@
 //! until a `postgres.switch` step (near-zero downtime).
 
 use super::pg_endpoint::PgEndpoint;
+use crate::limits;
 use crate::problem::{Problem, Problems};
 use crate::read::{Fields, Spanned};
 use crate::template::Template;
@@ -80,9 +81,9 @@ impl PostgresSyncStep {
             replica_identity_full: f.optional("replica_identity_full", p).unwrap_or(false),
             no_owner: f.optional("no_owner", p).unwrap_or(false),
             no_privileges: f.optional("no_privileges", p).unwrap_or(false),
-            max_lag_mb: f.optional("max_lag_mb", p),
-            watch: f.optional("watch", p),
-            timeout: f.optional("timeout", p),
+            max_lag_mb: f.int("max_lag_mb", &limits::LAG_MB, p),
+            watch: f.duration("watch", &limits::WAIT, p),
+            timeout: f.duration("timeout", &limits::STEP_TIMEOUT, p),
         };
         let owner = f.owner().to_string();
         let ok = [
@@ -92,14 +93,6 @@ impl PostgresSyncStep {
         .into_iter()
         .all(|(field, v)| v.as_ref().is_none_or(|n| check_name(field, n, &owner, p)));
         ok.then_some(step)
-    }
-
-    pub(crate) fn validate(&self, check: &crate::validate::Checker<'_>, p: &mut Problems) {
-        self.source.validate(check, p);
-        self.target.validate(check, p);
-        if let Some(a) = &self.source_address {
-            check.command("source_address", a, p);
-        }
     }
 }
 
@@ -122,4 +115,14 @@ fn check_name(field: &str, name: &Spanned<String>, owner: &str, p: &mut Problems
         );
     }
     ok
+}
+
+impl crate::steps::kind::Validate for PostgresSyncStep {
+    fn validate(&self, check: &crate::validate::StepCheck<'_>, p: &mut Problems) {
+        self.source.validate(check, p);
+        self.target.validate(check, p);
+        if let Some(a) = &self.source_address {
+            check.command("source_address", a, p);
+        }
+    }
 }

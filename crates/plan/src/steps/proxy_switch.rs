@@ -2,8 +2,10 @@
 //! upstream answers its health check; the previous upstream is journaled and rollback puts it
 //! back in one step.
 
+use crate::limits;
 use crate::problem::Problems;
 use crate::read::{Fields, Spanned};
+use crate::steps::kind::Validate;
 use crate::template::Template;
 use std::time::Duration;
 
@@ -37,7 +39,7 @@ impl ProxySwitchStep {
         let proxy = f.required("proxy", p);
         let to = f.required("to", p);
         let health = f.optional("health", p);
-        let health_timeout = f.optional("health_timeout", p);
+        let health_timeout = f.duration("health_timeout", &limits::REQUEST_TIMEOUT, p);
         Some(ProxySwitchStep {
             proxy: proxy?,
             to: to?,
@@ -46,3 +48,6 @@ impl ProxySwitchStep {
         })
     }
 }
+
+/// Checked with the traffic sections they name (`crate::traffic::validate`).
+impl Validate for ProxySwitchStep {}

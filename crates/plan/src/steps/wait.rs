@@ -1,8 +1,11 @@
 //! `kind = "wait"`: a time gate. Its start is journaled, so a resumed run waits only for
 //! what is left.
 
+use crate::limits;
 use crate::problem::{Problem, Problems, Span};
 use crate::read::{Fields, Spanned};
+use crate::steps::kind::Validate;
+use crate::validate::StepCheck;
 use std::time::{Duration, SystemTime};
 
 /// Waits for a duration, until a point in time, or until a delay after another step finished
@@ -60,10 +63,10 @@ impl WaitStep {
             }
         });
         let step = WaitStep {
-            duration: f.optional("duration", p),
+            duration: f.duration("duration", &limits::WAIT, p),
             until,
             after: f.optional("after", p),
-            delay: f.optional("delay", p),
+            delay: f.duration("delay", &limits::WAIT, p),
         };
         let modes = "use exactly one of: `duration = \"30s\"`, `until = \"2026-12-01T10:00:00Z\"`, or `after = \"STEP\"` with `delay = \"48h\"`";
         // Judged on what is written, so an invalid value (reported by itself) still counts.
@@ -100,5 +103,20 @@ impl WaitStep {
         };
         p.push(problem);
         None
+    }
+}
+
+impl Validate for WaitStep {
+    fn validate(&self, c: &StepCheck<'_>, p: &mut Problems) {
+        let Some(after) = &self.after else {
+            return;
+        };
+        if !c.dropped(&after.value)
+            && (!c.earlier.contains_key(after.value.as_str()) || after.value == c.id.value)
+        {
+            p.push(crate::validate::not_earlier(
+                c.plan, c.id, after, c.earlier, c.src,
+            ));
+        }
     }
 }

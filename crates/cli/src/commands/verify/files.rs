@@ -4,10 +4,9 @@
 //! with cutover's agent (uploaded once to `~/.cache/cutover/bin`, checksum-cached), and only
 //! digests and differences come back.
 
-use crate::output::{paint, print_json, Style};
+use crate::output::{paint, print_json, safe, Style};
 use cutover_data::files::{
-    verify, AgentBinary, Algorithm, Compare, FilesError, ManifestOptions, OwnerCheck, Side,
-    VerifyOptions,
+    verify, AgentBinary, Algorithm, Compare, ManifestOptions, OwnerCheck, Side, VerifyOptions,
 };
 use cutover_engine::ExitCode;
 use cutover_exec::{control_dir_for, Executor, Redactor, SshTarget, Target};
@@ -58,7 +57,7 @@ pub struct Args {
 }
 
 fn usage(message: String) -> ExitCode {
-    eprintln!("{} {message}", paint(Style::Red, "error:"));
+    eprintln!("{} {}", paint(Style::Red, "error:"), safe(&message));
     ExitCode::Usage
 }
 
@@ -148,7 +147,8 @@ pub async fn run(file: &Path, a: Args) -> ExitCode {
     let mut progress = |host: &str, entries: u64, bytes: u64| {
         if show {
             eprint!(
-                "\r{host}: {entries} entries, {} hashed      ",
+                "\r{}: {entries} entries, {} hashed      ",
+                safe(host),
                 cutover_data::files::verify::human_bytes(bytes)
             );
         }
@@ -169,7 +169,7 @@ pub async fn run(file: &Path, a: Args) -> ExitCode {
                 } else {
                     Style::Red
                 };
-                println!("{}\n{rest}", paint(style, head));
+                println!("{}\n{}", paint(style, head), safe(rest));
             }
             if report.matches() {
                 ExitCode::Ok
@@ -178,11 +178,8 @@ pub async fn run(file: &Path, a: Args) -> ExitCode {
             }
         }
         Err(e) => {
-            eprintln!("{} {e}", paint(Style::Red, "error:"));
-            match e {
-                FilesError::Exec(cutover_exec::ExecError::Connect { .. }) => ExitCode::Unreachable,
-                _ => ExitCode::Internal,
-            }
+            eprintln!("{} {}", paint(Style::Red, "error:"), safe(&e.to_string()));
+            ExitCode::of_step(e.class())
         }
     };
     exec.disconnect_all().await;

@@ -8,7 +8,10 @@
 //! (refused: copy them with `postgres.copy` under a write freeze instead).
 
 mod checks;
+mod leftovers;
 pub mod switch;
+
+pub use leftovers::{leftovers, Leftovers};
 
 use super::copy::target::{self, TargetState};
 use super::endpoint::Endpoint;
@@ -346,7 +349,11 @@ async fn create_subscription(
     let out = exec.run(&cmd).await?;
     if !out.success() {
         let mut e = tool_error("create the subscription on the target", &s.target, &out);
-        if let PgError::Tool { hint, .. } = &mut e {
+        if let PgError::Tool { hint, class, .. } = &mut e {
+            // The target could not reach the source, or was refused by it.
+            if *class == cutover_exec::FailureClass::Failed {
+                *class = cutover_exec::FailureClass::Unreachable;
+            }
             *hint = Some(format!(
                 "the target server itself connects to the source at {}:{} (`source_address`): check that address, the source's listen_addresses and pg_hba.conf (a `host {} ...` line for the replication user), and the user's REPLICATION privilege",
                 options.source_address, s.source.port, s.source.db

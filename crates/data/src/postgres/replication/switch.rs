@@ -479,6 +479,7 @@ async fn run_command(exec: &Executor, cmd: &Command, what: &str) -> Result<(), P
                 &out.stderr
             }),
             hint: None,
+            class: cutover_exec::FailureClass::Failed,
         });
     }
     Ok(())
