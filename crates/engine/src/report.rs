@@ -331,6 +331,14 @@ fn detail(e: &Event) -> String {
         Event::RunFinished { outcome } => outcome.clone(),
         Event::RollbackFinished { undone } => format!("undone: {}", undone.join(", ")),
         Event::StateRecorded { label, .. } => format!("state `{label}` recorded"),
+        Event::OutputCaptured { step, name, value } => match value {
+            cutover_journal::OutputValue::Plain { value } => {
+                format!("steps.{step}.{name} = {value}")
+            }
+            cutover_journal::OutputValue::Sealed { .. } => {
+                format!("steps.{step}.{name} captured (secret, sealed)")
+            }
+        },
         Event::ProofRecorded { hosts, matches, .. } => format!(
             "{hosts}: {}",
             if *matches {

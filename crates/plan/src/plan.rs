@@ -243,6 +243,16 @@ impl Plan {
         self.steps().map(|(_, s)| s).find(|s| s.id.value == id)
     }
 
+    /// Output `name` that step `step` captures, if it declares one.
+    pub fn output(&self, step: &str, name: &str) -> Option<&crate::steps::Output> {
+        self.step(step)?.kind.outputs()?.get(name)
+    }
+
+    /// True when step `step` captures output `name` as a secret.
+    pub fn is_secret_output(&self, step: &str, name: &str) -> bool {
+        self.output(step, name).is_some_and(|o| o.secret)
+    }
+
     /// The traffic switch that moves step `id` (a data switch) as part of one coordinated
     /// move (a `proxy.switch` listing it in `data`), if any: the step runs there.
     pub fn mover_of(&self, id: &str) -> Option<&crate::steps::Step> {

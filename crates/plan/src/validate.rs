@@ -63,6 +63,8 @@ pub fn validate(plan: &Plan, declared: &Declared, src: &str, p: &mut Problems) {
         declared,
         host_names: &host_names,
         owner: "",
+        step: None,
+        src,
     };
     crate::checks::validate::section(&base, p);
     crate::checks::downtime::validate(plan, p);
@@ -77,6 +79,12 @@ pub fn validate(plan: &Plan, declared: &Declared, src: &str, p: &mut Problems) {
                 declared,
                 host_names: &host_names,
                 owner: &owner,
+                step: Some(StepScope {
+                    id: &step.id.value,
+                    earlier: &step_ids,
+                    own_outputs: false,
+                }),
+                src,
             },
             id: &step.id,
             earlier: &step_ids,
@@ -164,6 +172,19 @@ pub(crate) struct Checker<'a> {
     pub(crate) declared: &'a Declared,
     pub(crate) host_names: &'a [&'a str],
     pub(crate) owner: &'a str,
+    /// The step whose fields are checked; `None` outside steps, where no step output can be
+    /// used.
+    pub(crate) step: Option<StepScope<'a>>,
+    pub(crate) src: &'a str,
+}
+
+/// Which step outputs a field may use: those of the steps before it (`earlier` holds every
+/// step up to and including `id`), and the step's own when the field is its undo.
+#[derive(Clone, Copy)]
+pub(crate) struct StepScope<'a> {
+    pub(crate) id: &'a str,
+    pub(crate) earlier: &'a BTreeMap<&'a str, Span>,
+    pub(crate) own_outputs: bool,
 }
 
 impl Checker<'_> {
@@ -182,6 +203,22 @@ impl Checker<'_> {
     /// A field that becomes part of a command line: no secrets allowed.
     pub(crate) fn command(&self, field: &str, t: &Template, p: &mut Problems) {
         for (r, span) in t.references() {
+            if let Reference::StepOutput { step, name } = r {
+                // Outside steps the reference itself is reported (see `step_output`).
+                if self.step.is_some() && self.plan.is_secret_output(step, name) {
+                    p.push(
+                        Problem::new(
+                            span,
+                            format!("`{field}` of {} uses secret output `steps.{step}.{name}` on a command line, where `ps` would show it", self.owner),
+                            "secret on a command line",
+                        )
+                        .help(format!(
+                            "pass it through the environment: `env = {{ {var} = \"{{{{ steps.{step}.{name} }}}}\" }}` and write \"${var}\" in the command",
+                            var = name.to_uppercase().replace('-', "_")
+                        )),
+                    );
+                }
+            }
             if let Reference::Secret(name) = r {
                 p.push(
                     Problem::new(
@@ -202,6 +239,57 @@ impl Checker<'_> {
     pub(crate) fn optional_command(&self, field: &str, t: Option<&Template>, p: &mut Problems) {
         if let Some(t) = t {
             self.command(field, t, p);
+        }
+    }
+
+    /// A step's `undo` command: it may also use the step's own outputs (what the step found
+    /// before it changed it).
+    pub(crate) fn undo_command(&self, t: Option<&Template>, p: &mut Problems) {
+        let own = Checker {
+            step: self.step.map(|s| StepScope {
+                own_outputs: true,
+                ..s
+            }),
+            ..*self
+        };
+        own.optional_command("undo", t, p);
+    }
+
+    /// A step's `outputs`: captured from one host's output, and secret ones sealed with a
+    /// key derived from the plan's secrets, so there must be some.
+    pub(crate) fn outputs(
+        &self,
+        outputs: &BTreeMap<String, crate::steps::Output>,
+        hosts: usize,
+        p: &mut Problems,
+    ) {
+        let Some(step) = self.step else { return };
+        let span = self
+            .plan
+            .step(step.id)
+            .map(|s| s.id.span)
+            .unwrap_or_default();
+        if !outputs.is_empty() && hosts > 1 {
+            p.push(
+                Problem::new(
+                    span,
+                    format!("{} captures outputs but runs on {hosts} hosts", self.owner),
+                    "outputs from several hosts",
+                )
+                .help("a value is captured from one host's output: run the capturing command on one host, in a step of its own"),
+            );
+        }
+        if let Some((name, _)) = outputs.iter().find(|(_, o)| o.secret) {
+            if self.plan.secrets.is_empty() && self.declared.secrets.is_empty() {
+                p.push(
+                    Problem::new(
+                        span,
+                        format!("output `{name}` of {} is secret, but the plan has no `[secrets]`", self.owner),
+                        "secret output",
+                    )
+                    .help("a secret output is journaled sealed, with a key derived from the plan's secret values: declare at least one secret in `[secrets]`"),
+                );
+            }
         }
     }
 
@@ -234,6 +322,7 @@ impl Checker<'_> {
                     let names = self.plan.secrets.iter().map(|s| s.name.value.as_str());
                     p.push(unknown("secret", name, span, names, "[secrets]"));
                 }
+                Reference::StepOutput { step, name } => self.step_output(step, name, span, p),
                 Reference::Var(name) if !self.plan.vars.contains_key(name) => {
                     p.push(unknown(
                         "var",
@@ -246,6 +335,92 @@ impl Checker<'_> {
                 _ => {}
             }
         }
+    }
+}
+
+impl Checker<'_> {
+    /// `{{ steps.STEP.NAME }}`: a step that exists, runs before this field's step (or is that
+    /// step, for its undo), and captures `NAME`.
+    fn step_output(&self, step: &str, name: &str, span: Span, p: &mut Problems) {
+        let reference = format!("{{{{ steps.{step}.{name} }}}}");
+        let Some(scope) = self.step else {
+            p.push(
+                Problem::new(
+                    span,
+                    format!(
+                        "{} uses `{reference}`, but step outputs are only known inside steps",
+                        self.owner
+                    ),
+                    "not in a step",
+                )
+                .help("use the value in a step's fields (command, env, undo...) instead"),
+            );
+            return;
+        };
+        let Some(target) = self.plan.step(step) else {
+            if !self.declared.steps.contains(step) {
+                let ids: Vec<&str> = self
+                    .plan
+                    .steps()
+                    .map(|(_, s)| s.id.value.as_str())
+                    .collect();
+                p.push(unknown(
+                    "step",
+                    step,
+                    span,
+                    ids.into_iter(),
+                    "[[stages.steps]]",
+                ));
+            }
+            return;
+        };
+        let own = step == scope.id;
+        if own && !scope.own_outputs {
+            p.push(
+                Problem::new(
+                    span,
+                    format!(
+                        "{} uses its own output `{reference}`, which it has not captured yet",
+                        self.owner
+                    ),
+                    "not captured yet",
+                )
+                .help("a step's own outputs are known to its `undo` and to the steps after it"),
+            );
+            return;
+        }
+        if !own && !scope.earlier.contains_key(step) {
+            let (line, _) = line_col(self.src, target.id.span.start);
+            p.push(
+                Problem::new(span, format!("{} uses `{reference}`, but step `{step}` runs after it", self.owner), "a later step")
+                    .help(format!("`{step}` (line {line}) must run before this step: move it above, or use the value later")),
+            );
+            return;
+        }
+        let outputs = target.kind.outputs();
+        if outputs.is_some_and(|o| o.contains_key(name)) {
+            return;
+        }
+        let problem = Problem::new(
+            span,
+            format!("step `{step}` has no output `{name}`"),
+            "no such output",
+        );
+        let known: Vec<&str> = outputs
+            .into_iter()
+            .flat_map(|o| o.keys().map(String::as_str))
+            .collect();
+        p.push(match (did_you_mean(name, known.iter().copied()), outputs) {
+            (Some(near), _) => problem.help(format!("did you mean `{near}`?")),
+            (None, None) => problem.help(format!(
+                "steps of kind `{}` capture no outputs; only `run` and `pipe` steps do",
+                target.kind.name()
+            )),
+            (None, Some(_)) if known.is_empty() => problem.help(format!(
+                "declare it in step `{step}`: `outputs = {{ {name} = {{ regex = '...' }} }}`"
+            )),
+            (None, Some(_)) => problem.help(format!("its outputs: {}", known.join(", "))),
+        });
     }
 }
 

@@ -8,6 +8,7 @@ mod dns_verify;
 mod files_sync;
 mod files_verify;
 pub(crate) mod kind;
+mod outputs;
 mod pg_endpoint;
 mod pipe;
 mod postgres_copy;
@@ -27,6 +28,7 @@ pub use dns_verify::DnsVerifyStep;
 pub use files_sync::{FilesSyncStep, TreeRef};
 pub use files_verify::{FilesVerifyStep, HashAlgorithm, OwnerCheck};
 pub use kind::Role;
+pub use outputs::{read_outputs, Capture, Output};
 pub use pg_endpoint::PgEndpoint;
 pub use pipe::{PipeEnd, PipeStep};
 pub use postgres_copy::PostgresCopyStep;
@@ -105,6 +107,17 @@ pub fn valid_id(id: &str) -> bool {
         && id
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+impl StepKind {
+    /// The values a step of this kind captures from its output, for kinds that print.
+    pub fn outputs(&self) -> Option<&std::collections::BTreeMap<String, Output>> {
+        match self {
+            StepKind::Run(s) => Some(&s.outputs),
+            StepKind::Pipe(s) => Some(&s.outputs),
+            _ => None,
+        }
+    }
 }
 
 impl Step {
