@@ -24,6 +24,8 @@ mod hostkeys;
 mod journal;
 #[path = "cli/moves.rs"]
 mod moves;
+#[path = "cli/outputs.rs"]
+mod outputs;
 #[path = "cli/plan_file.rs"]
 mod plan_file;
 #[path = "cli/postgres.rs"]

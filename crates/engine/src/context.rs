@@ -2,6 +2,7 @@
 //! that render templates and run commands with everything journaled.
 
 use crate::error::EngineError;
+use crate::outputs::{Outputs, SealKey};
 use crate::secrets::Secrets;
 use crate::ui::{Progress, Ui};
 use cutover_exec::{Command, EnvValue, ExecError, Executor, Output};
@@ -18,6 +19,9 @@ pub struct Values<'a> {
     pub run_id: Option<&'a str>,
     /// Secret values; `None` renders them as `***` (for `cutover plan`).
     pub secrets: Option<&'a Secrets>,
+    /// Values steps captured so far; `None` (for `cutover plan`) shows each reference as
+    /// written, since it is known only once its step ran.
+    pub outputs: Option<&'a Outputs>,
 }
 
 impl Resolve for Values<'_> {
@@ -55,6 +59,10 @@ impl Resolve for Values<'_> {
                 _ => self.plan.name.clone(),
             }),
             Reference::Run(_) => Ok(self.run_id.unwrap_or("RUN").to_string()),
+            Reference::StepOutput { step, name } => match self.outputs {
+                Some(o) => o.get(step, name, self.secrets.is_some()),
+                None => Ok(r.to_string()),
+            },
         }
     }
 }
@@ -132,6 +140,10 @@ pub struct StepCtx<'a> {
     pub members: Option<&'a dyn Members>,
     /// What this step's `prepare` made ready, before a coordinated move held requests.
     pub prepared: std::sync::Mutex<Option<crate::step::Prepared>>,
+    /// Values steps captured in this run (this step's own too, once captured).
+    pub outputs: std::sync::RwLock<Outputs>,
+    /// The key secret outputs of this run are sealed with.
+    pub seal_key: SealKey,
 }
 
 impl<'a> StepCtx<'a> {
@@ -145,6 +157,8 @@ impl<'a> StepCtx<'a> {
         try_number: u32,
         first_started_ms: i64,
     ) -> Self {
+        let seal_key = SealKey::derive(scope.run_id, scope.secrets);
+        let outputs = std::sync::RwLock::new(Outputs::from_state(state, &seal_key));
         StepCtx {
             plan: scope.plan,
             stage,
@@ -161,6 +175,8 @@ impl<'a> StepCtx<'a> {
             no_wait: scope.no_wait,
             members: scope.members,
             prepared: std::sync::Mutex::new(None),
+            outputs,
+            seal_key,
         }
     }
 
@@ -197,12 +213,138 @@ impl<'a> StepCtx<'a> {
 
     /// Renders a template with real values (secrets included: only for env and stdin).
     pub fn render(&self, t: &Template) -> Result<String, EngineError> {
+        let outputs = self
+            .outputs
+            .read()
+            .map_err(|_| self.failed("outputs lock poisoned"))?;
         let values = Values {
             plan: self.plan,
             run_id: Some(self.run_id),
             secrets: Some(self.secrets),
+            outputs: Some(&outputs),
         };
         t.render(&values).map_err(|e| self.failed(e.to_string()))
+    }
+
+    /// Renders a template for display and for values that are never secret (record values,
+    /// paths): secrets and secret outputs masked.
+    pub fn render_shown(&self, t: &Template) -> Result<String, EngineError> {
+        let outputs = self
+            .outputs
+            .read()
+            .map_err(|_| self.failed("outputs lock poisoned"))?;
+        let values = Values {
+            plan: self.plan,
+            run_id: Some(self.run_id),
+            secrets: None,
+            outputs: Some(&outputs),
+        };
+        t.render(&values).map_err(|e| self.failed(e.to_string()))
+    }
+
+    /// Calls `f` with the values templates of this step resolve against, secrets masked.
+    pub fn with_shown_values<T>(
+        &self,
+        f: impl FnOnce(&Values<'_>) -> Result<T, EngineError>,
+    ) -> Result<T, EngineError> {
+        let outputs = self
+            .outputs
+            .read()
+            .map_err(|_| self.failed("outputs lock poisoned"))?;
+        f(&Values {
+            plan: self.plan,
+            run_id: Some(self.run_id),
+            secrets: None,
+            outputs: Some(&outputs),
+        })
+    }
+
+    /// The outputs captured so far, as they stand now.
+    pub fn outputs_now(&self) -> Outputs {
+        self.outputs.read().map(|o| o.clone()).unwrap_or_default()
+    }
+
+    /// True when `t` names a secret or a secret output.
+    pub fn uses_secrets(&self, t: &Template) -> bool {
+        t.uses_secrets_in(&|step, name| self.plan.is_secret_output(step, name))
+    }
+
+    /// Captures this step's `outputs` from `stdout` (of a command that succeeded) and makes
+    /// them known to the rest of the step. Every value found is kept even when another is
+    /// not, so that a secret one is still redacted from the output of the failed step.
+    pub(crate) fn capture(
+        &self,
+        outputs: &BTreeMap<String, cutover_plan::steps::Output>,
+        stdout: &str,
+    ) -> Result<(), EngineError> {
+        let mut known = self
+            .outputs
+            .write()
+            .map_err(|_| self.failed("outputs lock poisoned"))?;
+        let mut first_error = None;
+        for (name, output) in outputs {
+            match output.extract(stdout) {
+                Ok(value) => known.insert(self.id(), name, value, output.secret),
+                Err(why) => {
+                    first_error.get_or_insert(crate::outputs::capture_failed(
+                        self.id(),
+                        name,
+                        &why,
+                    ));
+                }
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    /// Journals what [`capture`](Self::capture) found (after the command's own record).
+    pub(crate) fn record_captures(
+        &self,
+        outputs: &BTreeMap<String, cutover_plan::steps::Output>,
+    ) -> Result<(), EngineError> {
+        for (name, output) in outputs {
+            let value = {
+                let known = self
+                    .outputs
+                    .read()
+                    .map_err(|_| self.failed("outputs lock poisoned"))?;
+                known.get(self.id(), name, true)
+            }
+            .map_err(|why| crate::outputs::capture_failed(self.id(), name, &why))?;
+            let value = if output.secret {
+                self.seal_key
+                    .seal(self.id(), name, &value)
+                    .map_err(|why| crate::outputs::capture_failed(self.id(), name, &why))?
+            } else {
+                cutover_journal::OutputValue::Plain { value }
+            };
+            self.record(Event::OutputCaptured {
+                step: self.id().to_string(),
+                name: name.clone(),
+                value,
+            })?;
+            if !output.secret {
+                if let Ok(v) = self.outputs.read().map(|o| o.get(self.id(), name, false)) {
+                    self.detail(format!(
+                        "steps.{}.{name} = {}",
+                        self.id(),
+                        v.unwrap_or_default()
+                    ));
+                }
+            } else {
+                self.detail(format!("steps.{}.{name} captured (secret)", self.id()));
+            }
+        }
+        Ok(())
+    }
+
+    /// Secret outputs known so far removed from `text`.
+    pub(crate) fn redact_outputs(&self, text: &str) -> String {
+        match self.outputs.read() {
+            Ok(o) => o.redactor().redact(text),
+            // Nothing known is safer shown as nothing.
+            Err(_) => String::new(),
+        }
     }
 
     /// Renders an `env` table; values that use secrets stay secret.
@@ -215,7 +357,7 @@ impl<'a> StepCtx<'a> {
                 let v = self.render(t)?;
                 Ok((
                     k.clone(),
-                    if t.uses_secrets() {
+                    if self.uses_secrets(t) {
                         EnvValue::Secret(cutover_exec::SecretValue::new(v))
                     } else {
                         EnvValue::Plain(v)
@@ -291,13 +433,30 @@ impl<'a> StepCtx<'a> {
 
     /// Runs `cmd`, journaling its start and outcome.
     pub async fn run(&self, cmd: &Command) -> Result<Output, EngineError> {
+        self.run_capturing(cmd, None).await
+    }
+
+    /// Runs `cmd` like [`run`](Self::run); when it succeeds and `outputs` is given, captures
+    /// them from its standard output first, so that a secret one is redacted from the
+    /// output before the journal or the screen sees it.
+    pub async fn run_capturing(
+        &self,
+        cmd: &Command,
+        outputs: Option<&BTreeMap<String, cutover_plan::steps::Output>>,
+    ) -> Result<Output, EngineError> {
         self.record(Event::CommandStarted {
             step: self.id().to_string(),
             host: cmd.host.clone(),
-            command: self.exec.redactor().redact(&cmd.to_string()),
+            command: self.redact_outputs(&self.exec.redactor().redact(&cmd.to_string())),
             invocation: cmd.track.as_ref().map(|t| t.invocation.clone()),
         })?;
-        let out = self.exec.run(cmd).await.map_err(|e| self.exec_failed(e))?;
+        let mut out = self.exec.run(cmd).await.map_err(|e| self.exec_failed(e))?;
+        let captured = match outputs {
+            Some(o) if out.success() && !o.is_empty() => Some(self.capture(o, &out.stdout)),
+            _ => None,
+        };
+        out.stdout = self.redact_outputs(&out.stdout);
+        out.stderr = self.redact_outputs(&out.stderr);
         self.record(Event::CommandFinished {
             step: self.id().to_string(),
             host: cmd.host.clone(),
@@ -306,9 +465,16 @@ impl<'a> StepCtx<'a> {
             stdout: tail(&out.stdout),
             stderr: tail(&out.stderr),
         })?;
+        // The captures are journaled before the host forgets the output, so that a
+        // controller cut off in between captures again from the same output on resume.
+        let journaled = match (captured, outputs) {
+            (Some(result), Some(o)) => result.and_then(|()| self.record_captures(o)),
+            _ => Ok(()),
+        };
         if let Some(track) = &cmd.track {
             self.forget(cmd, track).await;
         }
+        journaled?;
         Ok(out)
     }
 

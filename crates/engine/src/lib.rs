@@ -10,6 +10,7 @@ mod downtime;
 pub mod error;
 pub mod hosts;
 mod leftovers;
+mod outputs;
 mod pin;
 pub mod preview;
 pub mod report;

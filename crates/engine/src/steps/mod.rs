@@ -79,6 +79,17 @@ pub(crate) fn show_env(
     Ok(parts.join(" "))
 }
 
+/// What `cutover plan` says of an output a step captures.
+pub(crate) fn describe_output(name: &str, o: &cutover_plan::steps::Output) -> String {
+    let how = match (&o.regex, &o.json) {
+        (Some(r), _) => format!("regex `{r}`"),
+        (None, Some(j)) => format!("JSON path `{j}`"),
+        (None, None) => "nothing".into(),
+    };
+    let secret = if o.secret { " (secret)" } else { "" };
+    format!("captures {name}{secret} by {how}")
+}
+
 /// A command's failure, with its standard error framed.
 pub(crate) fn describe_failure(out: &cutover_exec::Output) -> String {
     let status = match out.code {
