@@ -5,6 +5,8 @@ mod fixture;
 
 #[path = "cli/faults.rs"]
 mod faults;
+#[path = "cli/file_put.rs"]
+mod file_put;
 #[path = "cli/files.rs"]
 mod files;
 

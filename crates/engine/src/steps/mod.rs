@@ -6,6 +6,7 @@ pub(crate) mod check;
 mod dns_switch;
 mod dns_ttl;
 mod dns_verify;
+mod file_put;
 mod files_sync;
 mod files_verify;
 mod pipe;
@@ -36,6 +37,7 @@ pub fn runner(kind: &StepKind) -> Box<dyn StepRunner + '_> {
         StepKind::PostgresCopy(s) => Box::new(postgres_copy::PostgresCopy(s)),
         StepKind::PostgresVerify(s) => Box::new(postgres_verify::PostgresVerify(s)),
         StepKind::FilesSync(s) => Box::new(files_sync::FilesSync(s)),
+        StepKind::FilePut(s) => Box::new(file_put::FilePut(s)),
         StepKind::FilesVerify(s) => Box::new(files_verify::FilesVerify(s)),
         StepKind::Check(s) => Box::new(check::Check(s)),
         StepKind::Soak(s) => Box::new(soak::Soak(s)),

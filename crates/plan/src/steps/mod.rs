@@ -5,6 +5,7 @@ mod check;
 mod dns_switch;
 mod dns_ttl;
 mod dns_verify;
+mod file_put;
 mod files_sync;
 mod files_verify;
 pub(crate) mod kind;
@@ -25,6 +26,7 @@ pub use check::CheckStep;
 pub use dns_switch::DnsSwitchStep;
 pub use dns_ttl::DnsTtlStep;
 pub use dns_verify::DnsVerifyStep;
+pub use file_put::FilePutStep;
 pub use files_sync::{FilesSyncStep, TreeRef};
 pub use files_verify::{FilesVerifyStep, HashAlgorithm, OwnerCheck};
 pub use kind::Role;
@@ -73,6 +75,9 @@ kind::step_kinds! {
     FilesSync = "files.sync": FilesSyncStep [];
     /// Prove that a target tree holds exactly what the source tree holds.
     FilesVerify = "files.verify": FilesVerifyStep [Proof];
+    /// Write a file on a host from a template (vars, secrets, step outputs), replaced
+    /// atomically; undo restores the previous content, kept on the host.
+    FilePut = "file.put": FilePutStep [];
     /// A health gate: every named check must pass (with retries until a deadline).
     Check = "check": CheckStep [];
     /// A monitoring window whose triggers roll the traffic switch back by themselves.
