@@ -4,6 +4,8 @@
 
 #[path = "plan/cases_file.rs"]
 mod cases_file;
+#[path = "plan/cases_file_put.rs"]
+mod cases_file_put;
 #[path = "plan/cases_files.rs"]
 mod cases_files;
 #[path = "plan/cases_limits.rs"]
