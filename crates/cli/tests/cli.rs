@@ -26,6 +26,8 @@ mod hostkeys;
 mod journal;
 #[path = "cli/moves.rs"]
 mod moves;
+#[path = "cli/notify.rs"]
+mod notify;
 #[path = "cli/outputs.rs"]
 mod outputs;
 #[path = "cli/plan_file.rs"]

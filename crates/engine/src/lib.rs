@@ -10,6 +10,7 @@ mod downtime;
 pub mod error;
 pub mod hosts;
 mod leftovers;
+pub mod notify;
 mod outputs;
 mod pin;
 pub mod preview;

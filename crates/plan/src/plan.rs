@@ -49,6 +49,8 @@ pub struct Plan {
     #[serde(default)]
     #[schemars(with = "BTreeMap<String, crate::traffic::Proxy>")]
     pub proxies: Vec<crate::traffic::Proxy>,
+    /// Receivers of notifications: `[notify.NAME]`.
+    pub notify: Vec<crate::notify::Notifier>,
     /// The stages, in order: `[[stages]]`.
     pub stages: Vec<Stage>,
     /// Directory of the plan file; relative paths in the plan are resolved against it.
@@ -97,6 +99,7 @@ impl Plan {
         "proxies",
         "checks",
         "downtime",
+        "notify",
         "stages",
     ];
 
@@ -157,6 +160,10 @@ impl Plan {
             .take_raw("checks")
             .map(|mut v| named_table(&mut v, "`checks`", p, Check::read))
             .unwrap_or_default();
+        let notify = f
+            .take_raw("notify")
+            .map(|mut v| named_table(&mut v, "`notify`", p, crate::notify::Notifier::read))
+            .unwrap_or_default();
         let downtime = f
             .take_raw("downtime")
             .and_then(|mut v| crate::checks::downtime::Downtime::read(&mut v, p));
@@ -201,6 +208,7 @@ impl Plan {
             proxies,
             checks,
             downtime,
+            notify,
             stages,
             dir,
         })

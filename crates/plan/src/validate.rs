@@ -68,6 +68,14 @@ pub fn validate(plan: &Plan, declared: &Declared, src: &str, p: &mut Problems) {
     };
     crate::checks::validate::section(&base, p);
     crate::checks::downtime::validate(plan, p);
+    for n in &plan.notify {
+        let owner = format!("[notify.{}]", n.name.value);
+        Checker {
+            owner: &owner,
+            ..base
+        }
+        .references(&n.url, p);
+    }
     for (_, step) in plan.steps() {
         if let Some(first) = step_ids.insert(&step.id.value, step.id.span) {
             p.push(duplicate("step id", &step.id, first, src));

@@ -61,7 +61,7 @@ fn outputs_reach_later_steps_and_undo_and_a_secret_one_appears_nowhere_else() {
     let mut apply = f
         .command(&["apply", "--yes"])
         .env("CUTOVER_TEST_PW", "pw-value-1")
-        .env("RUST_LOG", "debug")
+        .env("CUTOVER_LOG", "debug")
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()

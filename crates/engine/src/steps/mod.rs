@@ -9,6 +9,7 @@ mod dns_verify;
 mod file_put;
 mod files_sync;
 mod files_verify;
+mod notify;
 mod pipe;
 pub(crate) mod postgres;
 mod postgres_copy;
@@ -32,6 +33,7 @@ pub fn runner(kind: &StepKind) -> Box<dyn StepRunner + '_> {
         StepKind::Pipe(s) => Box::new(pipe::Pipe(s)),
         StepKind::Approve(s) => Box::new(approve::Approve(s)),
         StepKind::Wait(s) => Box::new(wait::Wait(s)),
+        StepKind::Notify(s) => Box::new(notify::Notify(s)),
         StepKind::PostgresSwitch(s) => Box::new(postgres_switch::PostgresSwitch(s)),
         StepKind::PostgresSync(s) => Box::new(postgres_sync::PostgresSync(s)),
         StepKind::PostgresCopy(s) => Box::new(postgres_copy::PostgresCopy(s)),

@@ -9,6 +9,7 @@ mod file_put;
 mod files_sync;
 mod files_verify;
 pub(crate) mod kind;
+mod notify;
 mod outputs;
 mod pg_endpoint;
 mod pipe;
@@ -30,6 +31,7 @@ pub use file_put::FilePutStep;
 pub use files_sync::{FilesSyncStep, TreeRef};
 pub use files_verify::{FilesVerifyStep, HashAlgorithm, OwnerCheck};
 pub use kind::Role;
+pub use notify::NotifyStep;
 pub use outputs::{read_outputs, Capture, Output};
 pub use pg_endpoint::PgEndpoint;
 pub use pipe::{PipeEnd, PipeStep};
@@ -69,6 +71,8 @@ kind::step_kinds! {
     Pipe = "pipe": PipeStep [];
     /// A human gate: the run waits until `cutover approve ID` is given.
     Approve = "approve": ApproveStep [Gate];
+    /// Send a message to `[notify]` receivers (a failure is logged, never fails the run).
+    Notify = "notify": NotifyStep [];
     /// A time gate: a duration, a point in time, or a delay after another step.
     Wait = "wait": WaitStep [Gate];
     /// Copy a file tree from one host to another, host to host; run again, only what changed.
