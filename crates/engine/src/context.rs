@@ -226,39 +226,6 @@ impl<'a> StepCtx<'a> {
         t.render(&values).map_err(|e| self.failed(e.to_string()))
     }
 
-    /// Renders a template for display and for values that are never secret (record values,
-    /// paths): secrets and secret outputs masked.
-    pub fn render_shown(&self, t: &Template) -> Result<String, EngineError> {
-        let outputs = self
-            .outputs
-            .read()
-            .map_err(|_| self.failed("outputs lock poisoned"))?;
-        let values = Values {
-            plan: self.plan,
-            run_id: Some(self.run_id),
-            secrets: None,
-            outputs: Some(&outputs),
-        };
-        t.render(&values).map_err(|e| self.failed(e.to_string()))
-    }
-
-    /// Calls `f` with the values templates of this step resolve against, secrets masked.
-    pub fn with_shown_values<T>(
-        &self,
-        f: impl FnOnce(&Values<'_>) -> Result<T, EngineError>,
-    ) -> Result<T, EngineError> {
-        let outputs = self
-            .outputs
-            .read()
-            .map_err(|_| self.failed("outputs lock poisoned"))?;
-        f(&Values {
-            plan: self.plan,
-            run_id: Some(self.run_id),
-            secrets: None,
-            outputs: Some(&outputs),
-        })
-    }
-
     /// The outputs captured so far, as they stand now.
     pub fn outputs_now(&self) -> Outputs {
         self.outputs.read().map(|o| o.clone()).unwrap_or_default()
@@ -270,21 +237,33 @@ impl<'a> StepCtx<'a> {
     }
 
     /// Captures this step's `outputs` from `stdout` (of a command that succeeded) and makes
-    /// them known to the rest of the step. Every value found is kept even when another is
-    /// not, so that a secret one is still redacted from the output of the failed step.
+    /// them known to the rest of the step; returns the names captured anew. An output this
+    /// step already captured in the run (it ran again: resumed or retried) keeps its first
+    /// value, what the step read before it changed anything. Every value found is kept even
+    /// when another is not, so that a secret one is still redacted from the output of the
+    /// failed step.
     pub(crate) fn capture(
         &self,
         outputs: &BTreeMap<String, cutover_plan::steps::Output>,
         stdout: &str,
-    ) -> Result<(), EngineError> {
+    ) -> Result<Vec<String>, EngineError> {
         let mut known = self
             .outputs
             .write()
             .map_err(|_| self.failed("outputs lock poisoned"))?;
         let mut first_error = None;
+        let mut fresh = Vec::new();
         for (name, output) in outputs {
             match output.extract(stdout) {
-                Ok(value) => known.insert(self.id(), name, value, output.secret),
+                Ok(value) if known.has(self.id(), name) => {
+                    if output.secret {
+                        known.shadow(self.id(), name, value);
+                    }
+                }
+                Ok(value) => {
+                    known.insert(self.id(), name, value, output.secret);
+                    fresh.push(name.clone());
+                }
                 Err(why) => {
                     first_error.get_or_insert(crate::outputs::capture_failed(
                         self.id(),
@@ -294,15 +273,24 @@ impl<'a> StepCtx<'a> {
                 }
             }
         }
-        first_error.map_or(Ok(()), Err)
+        first_error.map_or(Ok(fresh), Err)
     }
 
-    /// Journals what [`capture`](Self::capture) found (after the command's own record).
+    /// Journals what [`capture`](Self::capture) found anew, `fresh` (after the command's own
+    /// record).
     pub(crate) fn record_captures(
         &self,
         outputs: &BTreeMap<String, cutover_plan::steps::Output>,
+        fresh: &[String],
     ) -> Result<(), EngineError> {
         for (name, output) in outputs {
+            if !fresh.contains(name) {
+                self.detail(format!(
+                    "steps.{}.{name}: kept from this run's first capture",
+                    self.id()
+                ));
+                continue;
+            }
             let value = {
                 let known = self
                     .outputs
@@ -468,7 +456,7 @@ impl<'a> StepCtx<'a> {
         // The captures are journaled before the host forgets the output, so that a
         // controller cut off in between captures again from the same output on resume.
         let journaled = match (captured, outputs) {
-            (Some(result), Some(o)) => result.and_then(|()| self.record_captures(o)),
+            (Some(result), Some(o)) => result.and_then(|fresh| self.record_captures(o, &fresh)),
             _ => Ok(()),
         };
         if let Some(track) = &cmd.track {

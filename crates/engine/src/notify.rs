@@ -147,6 +147,9 @@ pub fn deliver(receivers: &[Receiver], notice: &Notice) -> Vec<(String, Result<(
         .collect()
 }
 
+/// A notice and the receivers it goes to, queued for the worker.
+type Job = (Vec<Receiver>, Notice);
+
 /// The run's events as notifications: a journal that passes every event on to the real one
 /// and queues a notice for those receivers asked for.
 pub struct NotifyingJournal {
@@ -154,7 +157,7 @@ pub struct NotifyingJournal {
     plan: String,
     receivers: Vec<Receiver>,
     redact: cutover_journal::RedactFn,
-    queue: Mutex<Option<mpsc::Sender<(Vec<Receiver>, Notice)>>>,
+    queue: Mutex<Option<mpsc::Sender<Job>>>,
     worker: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
@@ -166,7 +169,7 @@ impl NotifyingJournal {
         receivers: Vec<Receiver>,
         redact: cutover_journal::RedactFn,
     ) -> Self {
-        let (tx, rx) = mpsc::channel::<(Vec<Receiver>, Notice)>();
+        let (tx, rx) = mpsc::channel::<Job>();
         let worker = std::thread::spawn(move || {
             for (to, notice) in rx {
                 deliver(&to, &notice);

@@ -99,6 +99,9 @@ enum Value {
 #[derive(Default, Clone)]
 pub struct Outputs {
     values: BTreeMap<(String, String), Value>,
+    /// Secret values seen again but not kept (a step that ran again in the run keeps its
+    /// first capture): redacted all the same.
+    shadows: Vec<(String, SecretValue)>,
 }
 
 impl Outputs {
@@ -117,7 +120,22 @@ impl Outputs {
                 values.insert((step.id.clone(), name.clone()), v);
             }
         }
-        Outputs { values }
+        Outputs {
+            values,
+            shadows: Vec::new(),
+        }
+    }
+
+    /// True when output `name` of step `step` is known (journaled earlier in the run).
+    pub fn has(&self, step: &str, name: &str) -> bool {
+        self.values
+            .contains_key(&(step.to_string(), name.to_string()))
+    }
+
+    /// A secret value read again but not kept: only redacted.
+    pub fn shadow(&mut self, step: &str, name: &str, value: String) {
+        self.shadows
+            .push((format!("steps.{step}.{name}"), SecretValue::new(value)));
     }
 
     /// Adds a value captured just now (so that the rest of the step, its health checks, sees
@@ -153,6 +171,7 @@ impl Outputs {
                 Value::Secret(s) => Some((format!("steps.{step}.{name}"), s)),
                 _ => None,
             })
+            .chain(self.shadows.iter().map(|(n, v)| (n.clone(), v)))
             .collect();
         Redactor::new(names.iter().map(|(n, v)| (n.as_str(), *v)))
     }

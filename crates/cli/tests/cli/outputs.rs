@@ -158,3 +158,103 @@ fn outputs_reach_later_steps_and_undo_and_a_secret_one_appears_nowhere_else() {
         "canary in the journal"
     );
 }
+
+/// A plan whose `read` step captures the tag on old (also through a pipe) and whose `deploy`
+/// step writes it on new.
+const RESUME_PLAN: &str = r#"
+[secrets.pw]
+env = "CUTOVER_TEST_PW"
+
+[[stages]]
+name = "s"
+
+[[stages.steps]]
+id = "read"
+kind = "run"
+hosts = ["old"]
+command = "echo \"tag=$(cat /srv/tag)\""
+outputs = { tag = { regex = 'tag=(\S+)' }, sealed = { regex = 'tag=(\S+)', secret = true } }
+
+[[stages.steps]]
+id = "piped"
+kind = "pipe"
+from = { host = "old", command = "cat /srv/tag" }
+to = { host = "new", command = "printf 'got=%s\n' \"$(cat)\"" }
+outputs = { tag = { regex = 'got=(\S+)' } }
+
+[[stages.steps]]
+id = "deploy"
+kind = "run"
+hosts = ["new"]
+command = "printf '%s %s %s' '{{ steps.read.tag }}' \"$S\" '{{ steps.piped.tag }}' > /srv/deployed"
+env = { S = "{{ steps.read.sealed }}" }
+"#;
+
+/// Cut off after every journal write in turn, then resumed after the host's value changed: the
+/// later step always gets the values the run captured first (never a second reading), the
+/// secret one unsealed from the journal.
+#[test]
+fn a_run_cut_off_after_any_journal_write_resumes_with_the_values_it_captured() {
+    let f = Fixture::new(RESUME_PLAN);
+    let (old, new) = (f.lab.host("old"), f.lab.host("new"));
+    for n in 1..=40 {
+        // Every earlier point crashed (or the run would have returned).
+        let crashed = n - 1;
+        old.exec_ok("rm -rf /root/.cache/cutover; printf app:1.4 > /srv/tag")
+            .expect("reset old");
+        new.exec_ok("rm -rf /root/.cache/cutover /srv/deployed")
+            .expect("reset new");
+        for suffix in ["", "-wal", "-shm"] {
+            let mut p = f.journal_path().into_os_string();
+            p.push(suffix);
+            let _ = std::fs::remove_file(p);
+        }
+        let first = f
+            .command(&["apply", "--yes"])
+            .env("CUTOVER_TEST_PW", "pw")
+            .env("CUTOVER_TEST_CRASH_AFTER_EVENTS", n.to_string())
+            .output()
+            .expect("apply");
+        if first.status.code() == Some(0) {
+            assert_eq!(
+                f.host_file("new", "/srv/deployed"),
+                "app:1.4 app:1.4 app:1.4"
+            );
+            assert!(crashed >= 10, "only {crashed} crash points were exercised");
+            return;
+        }
+        assert_eq!(first.status.code(), None, "crash expected after event {n}");
+        // Whatever was read before the crash stays what the run uses.
+        let journal = f.run(&["report"]).stdout();
+        old.exec_ok("printf app:2.0 > /srv/tag").expect("change");
+        let resumed = f
+            .command(&["apply", "--yes"])
+            .env("CUTOVER_TEST_PW", "pw")
+            .output()
+            .expect("resume");
+        assert_eq!(
+            resumed.status.code(),
+            Some(0),
+            "after a crash at event {n}: {}",
+            String::from_utf8_lossy(&resumed.stdout)
+        );
+        let deployed = f.host_file("new", "/srv/deployed");
+        let read_tag = if journal.contains("steps.read.tag = app:1.4") {
+            "app:1.4"
+        } else {
+            deployed.split(' ').next().unwrap_or_default()
+        };
+        assert_eq!(
+            deployed.split(' ').take(2).collect::<Vec<_>>(),
+            [read_tag, read_tag],
+            "after a crash at event {n}: the plain and the sealed capture disagree"
+        );
+        if journal.contains("steps.piped.tag = app:1.4") {
+            assert!(
+                deployed.ends_with(" app:1.4"),
+                "after a crash at event {n}: {deployed}"
+            );
+        }
+    }
+    panic!("the run never completed without a crash");
+}

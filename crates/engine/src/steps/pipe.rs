@@ -143,8 +143,7 @@ impl StepRunner for Pipe<'_> {
             return Err(ctx.failed(describe_failure(&report.from)));
         }
         if let Some(captured) = captured {
-            captured?;
-            ctx.record_captures(outputs)?;
+            ctx.record_captures(outputs, &captured?)?;
         }
         ctx.measure("bytes", report.bytes as f64, "bytes")?;
         ctx.measure("seconds", report.duration.as_secs_f64(), "s")?;
