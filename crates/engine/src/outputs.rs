@@ -15,7 +15,9 @@ use crate::secrets::Secrets;
 use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
 use chacha20poly1305::XChaCha20Poly1305;
 use cutover_exec::{Redactor, SecretValue};
+use cutover_journal::Event;
 use cutover_journal::{OutputValue, RunState};
+use cutover_plan::Template;
 use std::collections::BTreeMap;
 
 /// The key secret outputs of one run are sealed with.
@@ -174,6 +176,118 @@ impl Outputs {
             .chain(self.shadows.iter().map(|(n, v)| (n.clone(), v)))
             .collect();
         Redactor::new(names.iter().map(|(n, v)| (n.as_str(), *v)))
+    }
+}
+
+/// Capturing and using outputs, for the step kinds that print.
+impl crate::context::StepCtx<'_> {
+    /// The outputs captured so far, as they stand now.
+    pub fn outputs_now(&self) -> Outputs {
+        self.outputs.read().map(|o| o.clone()).unwrap_or_default()
+    }
+
+    /// True when `t` names a secret or a secret output.
+    pub fn uses_secrets(&self, t: &Template) -> bool {
+        t.uses_secrets_in(&|step, name| self.plan.is_secret_output(step, name))
+    }
+
+    /// Captures this step's `outputs` from `stdout` (of a command that succeeded) and makes
+    /// them known to the rest of the step; returns the names captured anew. An output this
+    /// step already captured in the run (it ran again: resumed or retried) keeps its first
+    /// value, what the step read before it changed anything. Every value found is kept even
+    /// when another is not, so that a secret one is still redacted from the output of the
+    /// failed step.
+    pub(crate) fn capture(
+        &self,
+        outputs: &BTreeMap<String, cutover_plan::steps::Output>,
+        stdout: &str,
+    ) -> Result<Vec<String>, EngineError> {
+        let mut known = self
+            .outputs
+            .write()
+            .map_err(|_| self.failed("outputs lock poisoned"))?;
+        let mut first_error = None;
+        let mut fresh = Vec::new();
+        for (name, output) in outputs {
+            match output.extract(stdout) {
+                Ok(value) if known.has(self.id(), name) => {
+                    if output.secret {
+                        known.shadow(self.id(), name, value);
+                    }
+                }
+                Ok(value) => {
+                    known.insert(self.id(), name, value, output.secret);
+                    fresh.push(name.clone());
+                }
+                Err(why) => {
+                    first_error.get_or_insert(crate::outputs::capture_failed(
+                        self.id(),
+                        name,
+                        &why,
+                    ));
+                }
+            }
+        }
+        first_error.map_or(Ok(fresh), Err)
+    }
+
+    /// Journals what [`capture`](Self::capture) found anew, `fresh` (after the command's own
+    /// record).
+    pub(crate) fn record_captures(
+        &self,
+        outputs: &BTreeMap<String, cutover_plan::steps::Output>,
+        fresh: &[String],
+    ) -> Result<(), EngineError> {
+        for (name, output) in outputs {
+            if !fresh.contains(name) {
+                self.detail(format!(
+                    "steps.{}.{name}: kept from this run's first capture",
+                    self.id()
+                ));
+                continue;
+            }
+            let value = {
+                let known = self
+                    .outputs
+                    .read()
+                    .map_err(|_| self.failed("outputs lock poisoned"))?;
+                known.get(self.id(), name, true)
+            }
+            .map_err(|why| crate::outputs::capture_failed(self.id(), name, &why))?;
+            let value = if output.secret {
+                self.seal_key
+                    .seal(self.id(), name, &value)
+                    .map_err(|why| crate::outputs::capture_failed(self.id(), name, &why))?
+            } else {
+                cutover_journal::OutputValue::Plain { value }
+            };
+            self.record(Event::OutputCaptured {
+                step: self.id().to_string(),
+                name: name.clone(),
+                value,
+            })?;
+            if !output.secret {
+                if let Ok(v) = self.outputs.read().map(|o| o.get(self.id(), name, false)) {
+                    self.detail(format!(
+                        "steps.{}.{name} = {}",
+                        self.id(),
+                        v.unwrap_or_default()
+                    ));
+                }
+            } else {
+                self.detail(format!("steps.{}.{name} captured (secret)", self.id()));
+            }
+        }
+        Ok(())
+    }
+
+    /// Secret outputs known so far removed from `text`.
+    pub(crate) fn redact_outputs(&self, text: &str) -> String {
+        match self.outputs.read() {
+            Ok(o) => o.redactor().redact(text),
+            // Nothing known is safer shown as nothing.
+            Err(_) => String::new(),
+        }
     }
 }
 

@@ -14,8 +14,8 @@ use toml_span::value::Value;
 #[derive(Debug, Default)]
 pub struct Declared {
     hosts: BTreeSet<String>,
-    secrets: BTreeSet<String>,
-    steps: BTreeSet<String>,
+    pub(crate) secrets: BTreeSet<String>,
+    pub(crate) steps: BTreeSet<String>,
 }
 
 impl Declared {
@@ -263,44 +263,6 @@ impl Checker<'_> {
         own.optional_command("undo", t, p);
     }
 
-    /// A step's `outputs`: captured from one host's output, and secret ones sealed with a
-    /// key derived from the plan's secrets, so there must be some.
-    pub(crate) fn outputs(
-        &self,
-        outputs: &BTreeMap<String, crate::steps::Output>,
-        hosts: usize,
-        p: &mut Problems,
-    ) {
-        let Some(step) = self.step else { return };
-        let span = self
-            .plan
-            .step(step.id)
-            .map(|s| s.id.span)
-            .unwrap_or_default();
-        if !outputs.is_empty() && hosts > 1 {
-            p.push(
-                Problem::new(
-                    span,
-                    format!("{} captures outputs but runs on {hosts} hosts", self.owner),
-                    "outputs from several hosts",
-                )
-                .help("a value is captured from one host's output: run the capturing command on one host, in a step of its own"),
-            );
-        }
-        if let Some((name, _)) = outputs.iter().find(|(_, o)| o.secret) {
-            if self.plan.secrets.is_empty() && self.declared.secrets.is_empty() {
-                p.push(
-                    Problem::new(
-                        span,
-                        format!("output `{name}` of {} is secret, but the plan has no `[secrets]`", self.owner),
-                        "secret output",
-                    )
-                    .help("a secret output is journaled sealed, with a key derived from the plan's secret values: declare at least one secret in `[secrets]`"),
-                );
-            }
-        }
-    }
-
     /// Environment values may use secrets (they travel over stdin); names are checked where
     /// they are read, next to their location.
     pub(crate) fn env(&self, env: &BTreeMap<String, Template>, p: &mut Problems) {
@@ -346,93 +308,7 @@ impl Checker<'_> {
     }
 }
 
-impl Checker<'_> {
-    /// `{{ steps.STEP.NAME }}`: a step that exists, runs before this field's step (or is that
-    /// step, for its undo), and captures `NAME`.
-    fn step_output(&self, step: &str, name: &str, span: Span, p: &mut Problems) {
-        let reference = format!("{{{{ steps.{step}.{name} }}}}");
-        let Some(scope) = self.step else {
-            p.push(
-                Problem::new(
-                    span,
-                    format!(
-                        "{} uses `{reference}`, but step outputs are only known inside steps",
-                        self.owner
-                    ),
-                    "not in a step",
-                )
-                .help("use the value in a step's fields (command, env, undo...) instead"),
-            );
-            return;
-        };
-        let Some(target) = self.plan.step(step) else {
-            if !self.declared.steps.contains(step) {
-                let ids: Vec<&str> = self
-                    .plan
-                    .steps()
-                    .map(|(_, s)| s.id.value.as_str())
-                    .collect();
-                p.push(unknown(
-                    "step",
-                    step,
-                    span,
-                    ids.into_iter(),
-                    "[[stages.steps]]",
-                ));
-            }
-            return;
-        };
-        let own = step == scope.id;
-        if own && !scope.own_outputs {
-            p.push(
-                Problem::new(
-                    span,
-                    format!(
-                        "{} uses its own output `{reference}`, which it has not captured yet",
-                        self.owner
-                    ),
-                    "not captured yet",
-                )
-                .help("a step's own outputs are known to its `undo` and to the steps after it"),
-            );
-            return;
-        }
-        if !own && !scope.earlier.contains_key(step) {
-            let (line, _) = line_col(self.src, target.id.span.start);
-            p.push(
-                Problem::new(span, format!("{} uses `{reference}`, but step `{step}` runs after it", self.owner), "a later step")
-                    .help(format!("`{step}` (line {line}) must run before this step: move it above, or use the value later")),
-            );
-            return;
-        }
-        let outputs = target.kind.outputs();
-        if outputs.is_some_and(|o| o.contains_key(name)) {
-            return;
-        }
-        let problem = Problem::new(
-            span,
-            format!("step `{step}` has no output `{name}`"),
-            "no such output",
-        );
-        let known: Vec<&str> = outputs
-            .into_iter()
-            .flat_map(|o| o.keys().map(String::as_str))
-            .collect();
-        p.push(match (did_you_mean(name, known.iter().copied()), outputs) {
-            (Some(near), _) => problem.help(format!("did you mean `{near}`?")),
-            (None, None) => problem.help(format!(
-                "steps of kind `{}` capture no outputs; only `run` and `pipe` steps do",
-                target.kind.name()
-            )),
-            (None, Some(_)) if known.is_empty() => problem.help(format!(
-                "declare it in step `{step}`: `outputs = {{ {name} = {{ regex = '...' }} }}`"
-            )),
-            (None, Some(_)) => problem.help(format!("its outputs: {}", known.join(", "))),
-        });
-    }
-}
-
-fn unknown<'a>(
+pub(crate) fn unknown<'a>(
     what: &str,
     name: &str,
     span: Span,
