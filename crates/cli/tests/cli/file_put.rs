@@ -182,3 +182,47 @@ content = "new\n"
     );
     assert_eq!(f.host_file("new", "/srv/link/target"), "target\n");
 }
+
+/// A file that already has the content, mode and owner is not written again (the step is
+/// skipped, nothing is kept); one whose mode differs is.
+#[test]
+fn file_put_in_place_is_skipped_and_a_wrong_mode_is_not() {
+    let f = Fixture::new(
+        r#"
+[[stages]]
+name = "s"
+
+[[stages.steps]]
+id = "same"
+kind = "file.put"
+host = "new"
+path = "/srv/same.conf"
+content = "listen 80\n"
+
+[[stages.steps]]
+id = "mode"
+kind = "file.put"
+host = "new"
+path = "/srv/mode.conf"
+content = "listen 80\n"
+mode = "0640"
+"#,
+    );
+    f.lab
+        .host("new")
+        .exec_ok("printf 'listen 80\\n' | tee /srv/same.conf > /srv/mode.conf; chmod 644 /srv/same.conf /srv/mode.conf")
+        .expect("files");
+    let out = f.run(&["apply", "--yes"]).expect(0).stdout();
+    assert!(
+        out.contains("skip same: already in place (its check passed)"),
+        "{out}"
+    );
+    assert!(!out.contains("skip mode"), "{out}");
+    assert_eq!(stat(&f, "/srv/mode.conf"), "640 root");
+    let kept = f
+        .lab
+        .host("new")
+        .exec_ok("ls ~/.cache/cutover/files/*/")
+        .expect("kept");
+    assert_eq!(kept, "mode.prev\nmode.state\n");
+}
