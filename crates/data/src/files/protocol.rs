@@ -39,6 +39,11 @@ pub enum Request {
         /// A path.
         path: String,
     },
+    /// A request about a Redis server (see [`crate::redis::protocol`]).
+    Redis {
+        /// The request.
+        request: crate::redis::protocol::RedisRequest,
+    },
     /// Stop.
     Bye,
 }
@@ -101,4 +106,9 @@ pub enum Reply {
     },
     /// The agent binary is not on the host yet.
     Absent,
+    /// An answer about a Redis server.
+    Redis {
+        /// The answer.
+        reply: crate::redis::protocol::RedisReply,
+    },
 }

@@ -1,0 +1,546 @@
+//! The switch of a synced pair, keeping the write pause short: both agents are open before
+//! it, and every step inside it is one round trip.
+//!
+//! 1. (before the pause) the target is less than 1 MB behind; the source gets the
+//!    target's credentials for the reverse replication;
+//! 2. `CLIENT PAUSE ms WRITE` on the source: clients' writes wait (they do not fail); its
+//!    replication offset then covers every write acknowledged so far;
+//! 3. the target's agent polls every millisecond until the target has processed that
+//!    offset, then promotes it (`REPLICAOF NO ONE`);
+//! 4. the plan's clients command, if any (points the clients at the target);
+//! 5. with `reverse`, the source follows the target (a partial resync from the point of
+//!    the promotion: no RDB is sent, so it works across versions), then `CLIENT UNPAUSE`.
+//!    The pause window, measured from before 2 to after 5, is reported.
+//!
+//! The pause carries its own timeout (`max_wait` + the clients command's + 10 s): a
+//! controller killed inside it leaves the source writable again by itself. Who is primary
+//! and whether anyone took writes since the promotion are read from the servers
+//! (replication ids and offsets), so a resumed switch finishes what a killed one began, and
+//! [`Pair::undo_switch`] gives the source its role back without losing writes made on the
+//! target.
+
+use super::error::RedisError;
+use super::info::{Role, State};
+use super::pair::{Pair, Progress};
+use super::protocol::{Conn, RedisReply, RedisRequest};
+use super::sync::{role_text, SyncOptions};
+use cutover_exec::Command;
+use std::time::{Duration, Instant};
+
+/// How a switch runs.
+#[derive(Debug, Clone)]
+pub struct SwitchOptions {
+    /// The sync's settings (how the target reaches the source).
+    pub sync: SyncOptions,
+    /// How the source *server* reaches the target server (reverse replication, rollback).
+    pub target_address: String,
+    /// Keep the source following the target after the switch.
+    pub reverse: bool,
+    /// Longest wait for the target to catch up inside the pause.
+    pub max_wait: Duration,
+    /// Run inside the pause once the target is the primary: points the clients at it.
+    pub clients: Option<Box<Command>>,
+    /// The longest the clients command may take (it extends the pause's own timeout).
+    pub clients_timeout: Duration,
+}
+
+impl SwitchOptions {
+    /// The pause's own timeout: long enough for everything inside it.
+    pub fn pause_timeout(&self) -> Duration {
+        self.max_wait
+            + if self.clients.is_some() {
+                self.clients_timeout
+            } else {
+                Duration::ZERO
+            }
+            + Duration::from_secs(10)
+    }
+}
+
+/// What a switch did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SwitchReport {
+    /// Seconds from the pause to its end.
+    pub pause_window: f64,
+    /// Of which: seconds waiting for the target to catch up.
+    pub catch_up: f64,
+    /// The source's replication offset at the pause.
+    pub offset: u64,
+    /// The source follows the target.
+    pub reverse: bool,
+    /// Finished a switch an interrupted attempt had made (no pause measured).
+    pub resumed: bool,
+    /// Things worth knowing (the reverse link not up yet...).
+    pub notes: Vec<String>,
+}
+
+/// Where a pair stands, read from both servers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stage {
+    /// The target follows the source: not switched.
+    Syncing,
+    /// The target is the primary and the source follows it.
+    Reversed,
+    /// The target was promoted from the source, which is a primary too; writes each took
+    /// since the promotion (replication bytes).
+    Promoted {
+        /// On the source.
+        source_writes: u64,
+        /// On the target.
+        target_writes: u64,
+    },
+    /// Neither: `(source's role, target's role)`.
+    Unrelated(String, String),
+}
+
+/// Reads the stage of a pair.
+pub fn stage(s: &State, t: &State, source_at: (&str, u16), target_at: (&str, u16)) -> Stage {
+    if t.follows(source_at.0, source_at.1) {
+        return Stage::Syncing;
+    }
+    if t.role == Role::Primary {
+        if s.follows(target_at.0, target_at.1) {
+            return Stage::Reversed;
+        }
+        if s.role == Role::Primary && !s.replid().is_empty() && t.replid2() == s.replid() {
+            if let Some(at) = t.promoted_at() {
+                return Stage::Promoted {
+                    source_writes: s.offset().saturating_sub(at),
+                    target_writes: t.offset().saturating_sub(at),
+                };
+            }
+        }
+    }
+    Stage::Unrelated(role_text(s), role_text(t))
+}
+
+impl Pair {
+    fn addresses(&self, options: &SwitchOptions) -> ((String, u16), (String, u16)) {
+        (
+            (
+                options.sync.source_address.clone(),
+                self.source.endpoint.port,
+            ),
+            (options.target_address.clone(), self.target.endpoint.port),
+        )
+    }
+
+    /// Where the pair stands now.
+    pub async fn stage(
+        &mut self,
+        options: &SwitchOptions,
+    ) -> Result<(Stage, State, State), RedisError> {
+        let (s, t) = self.states(&[], &[]).await?;
+        let ((sa, sp), (ta, tp)) = self.addresses(options);
+        Ok((stage(&s, &t, (&sa, sp), (&ta, tp)), s, t))
+    }
+
+    /// The target as the source server reaches it.
+    fn target_seen_from_source(&self, options: &SwitchOptions) -> Conn {
+        Conn {
+            address: options.target_address.clone(),
+            ..self.target.conn()
+        }
+    }
+
+    /// Switches from the source to the target (or finishes a switch an interrupted attempt
+    /// began).
+    pub async fn switch(
+        &mut self,
+        options: &SwitchOptions,
+        progress: Progress<'_>,
+    ) -> Result<SwitchReport, RedisError> {
+        let (stage, _, _) = self.stage(options).await?;
+        match stage {
+            Stage::Syncing => self.fresh_switch(options, progress).await,
+            Stage::Reversed => {
+                self.source
+                    .done(RedisRequest::Unpause {
+                        server: self.source.conn(),
+                        follow: None,
+                    })
+                    .await?;
+                Ok(resumed(
+                    options,
+                    "the switch was made by an interrupted attempt".into(),
+                ))
+            }
+            Stage::Promoted {
+                source_writes: 0, ..
+            } => {
+                progress("an interrupted attempt promoted the target; the source took no writes since: finishing the switch".into());
+                self.run_clients(options).await?;
+                let follow = options
+                    .reverse
+                    .then(|| self.target_seen_from_source(options));
+                self.source
+                    .done(RedisRequest::Unpause {
+                        server: self.source.conn(),
+                        follow,
+                    })
+                    .await?;
+                Ok(resumed(
+                    options,
+                    "finished the switch an interrupted attempt began".into(),
+                ))
+            }
+            Stage::Promoted {
+                source_writes,
+                target_writes: 0,
+            } => {
+                progress(format!("an interrupted attempt promoted the target, then the source took {source_writes} bytes of writes (its pause ran out): the target follows it again, then the switch runs again"));
+                let primary = self.source_seen_from_target(&options.sync);
+                self.target
+                    .done(RedisRequest::Follow {
+                        server: self.target.conn(),
+                        primary,
+                    })
+                    .await?;
+                self.wait_caught_up(options.max_wait.max(Duration::from_secs(30)))
+                    .await?;
+                self.fresh_switch(options, progress).await
+            }
+            Stage::Promoted {
+                source_writes,
+                target_writes,
+            } => Err(both_wrote(source_writes, target_writes)),
+            Stage::Unrelated(s, t) => Err(RedisError::precondition(
+                format!("the target does not follow the source (source: {s}; target: {t})"),
+                "run the redis.sync step first",
+            )),
+        }
+    }
+
+    async fn fresh_switch(
+        &mut self,
+        options: &SwitchOptions,
+        progress: Progress<'_>,
+    ) -> Result<SwitchReport, RedisError> {
+        self.wait_caught_up(options.max_wait.max(Duration::from_secs(30)))
+            .await?;
+        if options.reverse {
+            let target = self.target.conn();
+            self.source
+                .done(RedisRequest::SetMasterAuth {
+                    server: self.source.conn(),
+                    user: target.user.clone().unwrap_or_default(),
+                    password: target.password.clone().unwrap_or_default(),
+                })
+                .await?;
+        }
+        let t0 = Instant::now();
+        let timeout_ms = options.pause_timeout().as_millis() as u64;
+        let offset = match self
+            .source
+            .ask(RedisRequest::Pause {
+                server: self.source.conn(),
+                timeout_ms,
+            })
+            .await?
+        {
+            RedisReply::Paused { offset } => offset,
+            other => return Err(self.source.unexpected(&other)),
+        };
+        let promoted = self
+            .target
+            .ask(RedisRequest::CatchUpAndPromote {
+                server: self.target.conn(),
+                offset,
+                max_wait_ms: options.max_wait.as_millis() as u64,
+            })
+            .await;
+        let catch_up = match promoted {
+            Ok(RedisReply::Promoted { waited_ms, .. }) => waited_ms as f64 / 1000.0,
+            other => {
+                // Nothing switched: give the source its writes back.
+                let _ = self
+                    .source
+                    .done(RedisRequest::Unpause {
+                        server: self.source.conn(),
+                        follow: None,
+                    })
+                    .await;
+                return Err(match other {
+                    Err(e) => with_hint(e, "the pause was lifted and nothing switched; look at the target's replication, then switch again"),
+                    Ok(r) => self.target.unexpected(&r),
+                });
+            }
+        };
+        let clients = self.run_clients(options).await;
+        let follow = options
+            .reverse
+            .then(|| self.target_seen_from_source(options));
+        self.source
+            .done(RedisRequest::Unpause {
+                server: self.source.conn(),
+                follow,
+            })
+            .await?;
+        let pause_window = t0.elapsed().as_secs_f64();
+        clients?;
+        progress(format!("switched: writes paused {pause_window:.3}s ({catch_up:.3}s waiting for the target to reach offset {offset})"));
+        let mut notes = Vec::new();
+        if options.reverse {
+            notes.extend(self.wait_reverse_link(Duration::from_secs(10)).await?);
+            progress(
+                "the source follows the target: writes on the new server flow back to the old one"
+                    .into(),
+            );
+        }
+        Ok(SwitchReport {
+            pause_window,
+            catch_up,
+            offset,
+            reverse: options.reverse,
+            resumed: false,
+            notes,
+        })
+    }
+
+    /// Runs the plan's clients command, if any.
+    async fn run_clients(&self, options: &SwitchOptions) -> Result<(), RedisError> {
+        let Some(cmd) = &options.clients else {
+            return Ok(());
+        };
+        let cmd = cmd.as_ref().clone().timeout(Some(options.clients_timeout));
+        let out = self
+            .exec
+            .run(&cmd)
+            .await
+            .map_err(|e| RedisError::Agent(e.into()))?;
+        if !out.success() {
+            return Err(RedisError::Server {
+                message: format!(
+                    "the clients command failed on host `{}` (exit {}):\n{}",
+                    cmd.host,
+                    out.code.unwrap_or(-1),
+                    cutover_exec::frame(if out.stderr.trim().is_empty() { &out.stdout } else { &out.stderr })
+                ),
+                hint: Some("the target is the primary; fix the command and apply again (it runs again), or `cutover rollback` to switch back".into()),
+            });
+        }
+        Ok(())
+    }
+
+    /// Waits until the target follows the source with its link up and less than 1 MB behind.
+    async fn wait_caught_up(&mut self, max: Duration) -> Result<(), RedisError> {
+        let deadline = Instant::now() + max;
+        loop {
+            match self.lag().await? {
+                Some(l) if l.bytes < (1 << 20) => return Ok(()),
+                lag if Instant::now() > deadline => {
+                    return Err(RedisError::precondition(
+                        format!(
+                            "the target is not in sync with the source ({})",
+                            lag.map_or("link down or full sync running".into(), |l| format!(
+                                "{} bytes behind",
+                                l.bytes
+                            ))
+                        ),
+                        "wait for the sync to catch up (see the redis.sync step), then switch",
+                    ))
+                }
+                _ => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        }
+    }
+
+    /// After a switch with `reverse`: the source's link to the target, once up.
+    async fn wait_reverse_link(&mut self, max: Duration) -> Result<Vec<String>, RedisError> {
+        let deadline = Instant::now() + max;
+        loop {
+            let (s, _) = self.states(&[], &[]).await?;
+            if matches!(s.role, Role::Replica { link_up: true, .. }) {
+                return Ok(Vec::new());
+            }
+            if Instant::now() > deadline {
+                return Ok(vec![format!(
+                    "the source's link to the target is not up after {} s ({}): it refuses writes as a replica, but rollback cannot carry writes back until it is (an older server cannot load a newer one's full copy: only a partial resync works across versions)",
+                    max.as_secs(),
+                    role_text(&s)
+                )]);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// True when the target is the primary and the source follows it, or was promoted from
+    /// a source that took no writes since.
+    pub async fn is_switched(&mut self, options: &SwitchOptions) -> Result<bool, RedisError> {
+        let (stage, _, _) = self.stage(options).await?;
+        Ok(matches!(stage, Stage::Reversed)
+            || (!options.reverse
+                && matches!(
+                    stage,
+                    Stage::Promoted {
+                        source_writes: 0,
+                        ..
+                    }
+                )))
+    }
+
+    /// Undoes a switch (also one cut off part-way): the source becomes the primary again
+    /// and the target follows it, as during the sync, without losing writes made on the
+    /// target since the switch (the source catches up with them first, then the roles swap
+    /// back under a pause of the target's writes). `None` when nothing was switched.
+    pub async fn undo_switch(
+        &mut self,
+        options: &SwitchOptions,
+        source_masterauth_was_set: bool,
+    ) -> Result<Option<String>, RedisError> {
+        let (stage, _, _) = self.stage(options).await?;
+        let mut done = Vec::new();
+        match stage {
+            Stage::Syncing => {
+                // Killed inside the pause before the promotion, or never switched.
+                self.source
+                    .done(RedisRequest::Unpause {
+                        server: self.source.conn(),
+                        follow: None,
+                    })
+                    .await?;
+                return Ok(Some(
+                    "the target had not been promoted: the source's writes are unpaused".into(),
+                ));
+            }
+            Stage::Promoted {
+                target_writes: 0, ..
+            } => {
+                let primary = self.source_seen_from_target(&options.sync);
+                self.target
+                    .done(RedisRequest::Follow {
+                        server: self.target.conn(),
+                        primary,
+                    })
+                    .await?;
+                self.source
+                    .done(RedisRequest::Unpause {
+                        server: self.source.conn(),
+                        follow: None,
+                    })
+                    .await?;
+                done.push("the target took no writes since its promotion: it follows the source again and the source's writes are unpaused".to_string());
+            }
+            Stage::Promoted {
+                source_writes: 0,
+                target_writes,
+            } => {
+                let primary = self.target_seen_from_source(options);
+                self.source
+                    .done(RedisRequest::Follow {
+                        server: self.source.conn(),
+                        primary,
+                    })
+                    .await?;
+                self.source
+                    .done(RedisRequest::Unpause {
+                        server: self.source.conn(),
+                        follow: None,
+                    })
+                    .await?;
+                self.wait_reverse_link(Duration::from_secs(30)).await?;
+                done.push(format!("the source caught up with the {target_writes} bytes of writes made on the target"));
+                done.push(self.switch_back(options).await?);
+            }
+            Stage::Promoted {
+                source_writes,
+                target_writes,
+            } => return Err(both_wrote(source_writes, target_writes)),
+            Stage::Reversed => done.push(self.switch_back(options).await?),
+            Stage::Unrelated(s, t) => {
+                return Err(RedisError::precondition(
+                    format!("cannot tell what the switch left: source: {s}; target: {t}"),
+                    "set the roles by hand (REPLICAOF), then run `cutover rollback` again",
+                ))
+            }
+        }
+        if !source_masterauth_was_set {
+            self.source
+                .done(RedisRequest::SetMasterAuth {
+                    server: self.source.conn(),
+                    user: String::new(),
+                    password: String::new(),
+                })
+                .await?;
+        }
+        Ok(Some(done.join("; ")))
+    }
+
+    /// The switch the other way: the source (a replica of the target) catches up under a
+    /// pause of the target's writes, becomes the primary, and the target follows it again.
+    async fn switch_back(&mut self, options: &SwitchOptions) -> Result<String, RedisError> {
+        let timeout_ms = options.pause_timeout().as_millis() as u64;
+        let t0 = Instant::now();
+        let offset = match self
+            .target
+            .ask(RedisRequest::Pause {
+                server: self.target.conn(),
+                timeout_ms,
+            })
+            .await?
+        {
+            RedisReply::Paused { offset } => offset,
+            other => return Err(self.target.unexpected(&other)),
+        };
+        let promoted = self
+            .source
+            .ask(RedisRequest::CatchUpAndPromote {
+                server: self.source.conn(),
+                offset,
+                max_wait_ms: options.max_wait.max(Duration::from_secs(30)).as_millis() as u64,
+            })
+            .await;
+        if let Err(e) = promoted {
+            let _ = self
+                .target
+                .done(RedisRequest::Unpause {
+                    server: self.target.conn(),
+                    follow: None,
+                })
+                .await;
+            return Err(with_hint(
+                e,
+                "nothing was switched back: the target is still the primary",
+            ));
+        }
+        let follow = Some(self.source_seen_from_target(&options.sync));
+        self.target
+            .done(RedisRequest::Unpause {
+                server: self.target.conn(),
+                follow,
+            })
+            .await?;
+        Ok(format!(
+            "the source is the primary again with every write made on the target (writes paused {:.3}s); the target follows it",
+            t0.elapsed().as_secs_f64()
+        ))
+    }
+}
+
+fn resumed(options: &SwitchOptions, note: String) -> SwitchReport {
+    SwitchReport {
+        pause_window: 0.0,
+        catch_up: 0.0,
+        offset: 0,
+        reverse: options.reverse,
+        resumed: true,
+        notes: vec![note],
+    }
+}
+
+fn both_wrote(source_writes: u64, target_writes: u64) -> RedisError {
+    RedisError::precondition(
+        format!("both servers took writes since the target's promotion ({source_writes} bytes on the source, {target_writes} on the target): neither holds everything"),
+        "decide which writes to keep: `REPLICAOF` the other server to it by hand (the follower's own writes are discarded), then run cutover again",
+    )
+}
+
+fn with_hint(e: RedisError, hint: &str) -> RedisError {
+    match e {
+        RedisError::Server { message, .. } => RedisError::Server {
+            message,
+            hint: Some(hint.into()),
+        },
+        other => other,
+    }
+}

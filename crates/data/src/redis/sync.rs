@@ -1,0 +1,405 @@
+//! The target kept in sync by the servers' own replication: after the preflight, the target
+//! gets the source's credentials (`CONFIG SET masteruser/masterauth`, over the agent's
+//! channel) and `REPLICAOF source_address port`. The full sync (bytes received, keys loaded)
+//! is watched, then the offset lag; a dropped link is retried by the target itself, with a
+//! partial resync from the source's backlog where the servers allow it.
+//!
+//! Why native replication rather than cutover acting as a replica: the servers stream the
+//! RDB and then the command stream at their own speed, resume a dropped link from the
+//! backlog (`PSYNC`), and carry every type (modules included) without cutover parsing the
+//! RDB format of every version. Its limits: the target must reach the source over the
+//! network, and load the RDB format the source sends (checked first).
+
+use super::error::RedisError;
+use super::info::{Role, State};
+use super::pair::{Pair, Progress};
+use super::preflight::{self, check_sync};
+use super::protocol::{Conn, RedisReply, RedisRequest};
+use std::time::{Duration, Instant};
+
+/// How a sync runs.
+#[derive(Debug, Clone)]
+pub struct SyncOptions {
+    /// How the target *server* reaches the source server.
+    pub source_address: String,
+    /// Let the sync replace the keys a target holds.
+    pub replace: bool,
+    /// The sync is done once the target is less than this many bytes behind.
+    pub max_lag_bytes: u64,
+    /// Give up on the full sync after this long.
+    pub timeout: Duration,
+    /// Give up when the link to the source stays down this long.
+    pub link_timeout: Duration,
+}
+
+impl Default for SyncOptions {
+    fn default() -> Self {
+        SyncOptions {
+            source_address: "127.0.0.1".into(),
+            replace: false,
+            max_lag_bytes: 1 << 20,
+            timeout: Duration::from_secs(24 * 3600),
+            link_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// The target's role before the sync, journaled so that rollback restores it. Passwords are
+/// never kept: only whether `masterauth` was set.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Previous {
+    /// The primary it followed (`host`, `port`), if it was a replica.
+    pub primary: Option<(String, u16)>,
+    /// Its `masteruser`.
+    pub masteruser: String,
+    /// Whether `masterauth` was set.
+    pub masterauth_set: bool,
+    /// Keys it held.
+    pub keys: u64,
+}
+
+/// What the preflight found.
+#[derive(Debug, Clone)]
+pub struct Preflight {
+    /// The source's version.
+    pub source_version: String,
+    /// The target's version.
+    pub target_version: String,
+    /// Differences that do not stop the sync.
+    pub warnings: Vec<String>,
+    /// The target's role now (to journal before anything changes).
+    pub previous: Previous,
+    /// The target follows the source already (a resumed sync).
+    pub running: bool,
+}
+
+/// How far behind the target is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
+pub struct Lag {
+    /// Replication bytes the target has not processed.
+    pub bytes: u64,
+}
+
+/// What a finished sync reports.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SyncReport {
+    /// Source version.
+    pub source_version: String,
+    /// Target version.
+    pub target_version: String,
+    /// Keys on the target once in sync.
+    pub keys: u64,
+    /// Bytes received in full syncs (as the target counted them).
+    pub full_sync_bytes: u64,
+    /// Full syncs the source served meanwhile.
+    pub full_syncs: u64,
+    /// Partial resyncs the source accepted meanwhile (a dropped link resumed).
+    pub partial_resyncs: u64,
+    /// Seconds until the target was in sync.
+    pub seconds: f64,
+    /// Lag when the step finished.
+    pub lag: Lag,
+}
+
+impl Pair {
+    /// Checks both servers, refusing before anything changes; reaches the source from the
+    /// target's host with the source's credentials (the path the target server takes).
+    pub async fn preflight(&mut self, options: &SyncOptions) -> Result<Preflight, RedisError> {
+        let (s, t) = self
+            .states(
+                &preflight::names(preflight::SOURCE_COMMANDS),
+                &preflight::names(preflight::TARGET_COMMANDS),
+            )
+            .await?;
+        let port = self.source.endpoint.port;
+        let findings = check_sync(
+            &s,
+            &t,
+            &self.source.endpoint.describe(),
+            &self.target.endpoint.describe(),
+            &options.source_address,
+            port,
+            options.replace,
+        );
+        let warnings = findings.into_result()?;
+        let running = t.follows(&options.source_address, port);
+        if !running {
+            self.reach_source_from_target(options).await?;
+        }
+        Ok(Preflight {
+            source_version: s.version_text(),
+            target_version: t.version_text(),
+            warnings,
+            previous: previous(&t),
+            running,
+        })
+    }
+
+    /// The source as the target server reaches it.
+    pub(crate) fn source_seen_from_target(&self, options: &SyncOptions) -> Conn {
+        Conn {
+            address: options.source_address.clone(),
+            ..self.source.conn()
+        }
+    }
+
+    async fn reach_source_from_target(&mut self, options: &SyncOptions) -> Result<(), RedisError> {
+        let server = self.source_seen_from_target(options);
+        match self.target.ask(RedisRequest::Reach { server }).await {
+            Ok(RedisReply::Reached { .. }) => Ok(()),
+            Ok(other) => Err(self.target.unexpected(&other)),
+            Err(RedisError::Unreachable { message, .. }) => Err(RedisError::Unreachable {
+                message: format!("from the target's host `{}`, the source is out of reach: {message}", self.target.endpoint.host),
+                hint: format!(
+                    "the target server connects to the source at {}:{} (`source_address`): check that address, the source's `bind` and `protected-mode`, and the firewall",
+                    options.source_address, self.source.endpoint.port
+                ),
+            }),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Makes the target follow the source (credentials first).
+    pub async fn start_sync(&mut self, options: &SyncOptions) -> Result<(), RedisError> {
+        let primary = self.source_seen_from_target(options);
+        let server = self.target.conn();
+        self.target
+            .done(RedisRequest::Follow { server, primary })
+            .await
+    }
+
+    /// Watches the full sync, then the lag, until it is under `max_lag_bytes`.
+    pub async fn watch_sync(
+        &mut self,
+        options: &SyncOptions,
+        progress: Progress<'_>,
+    ) -> Result<SyncReport, RedisError> {
+        let started = Instant::now();
+        let (s0, _) = self.states(&[], &[]).await?;
+        let (full0, partial0) = (s0.number("sync_full"), s0.number("sync_partial_ok"));
+        let port = self.source.endpoint.port;
+        let mut bytes = 0u64;
+        let mut last = String::new();
+        // Reset whenever the sync moves (link up, more bytes received, more loaded): a full
+        // sync of a large dataset takes long, one that fails over and over makes no headway.
+        let mut moved = Instant::now();
+        let mut loaded = String::new();
+        loop {
+            let (s, t) = self.states(&[], &[]).await?;
+            if !t.follows(&options.source_address, port) {
+                return Err(RedisError::precondition(
+                    format!("the target {} no longer follows the source at {}:{port} (its role: {})", self.target.endpoint.describe(), options.source_address, role_text(&t)),
+                    "someone changed its replication meanwhile; run the step again to set it up again",
+                ));
+            }
+            let read = t.number("master_sync_read_bytes");
+            let now_loaded = t
+                .info("loading_loaded_bytes")
+                .unwrap_or_default()
+                .to_string();
+            if read > bytes
+                || (t.number("loading") == 1 && now_loaded != loaded)
+                || matches!(t.role, Role::Replica { link_up: true, .. })
+            {
+                moved = Instant::now();
+            }
+            bytes = bytes.max(read);
+            loaded = now_loaded;
+            let (line, lag) = sync_line(&s, &t);
+            if line != last {
+                progress(line.clone());
+                last = line;
+            }
+            if let Some(lag) = lag.filter(|l| *l <= options.max_lag_bytes) {
+                return Ok(SyncReport {
+                    source_version: s.version_text(),
+                    target_version: t.version_text(),
+                    keys: t.keys(),
+                    full_sync_bytes: bytes,
+                    full_syncs: s.number("sync_full").saturating_sub(full0),
+                    partial_resyncs: s.number("sync_partial_ok").saturating_sub(partial0),
+                    seconds: started.elapsed().as_secs_f64(),
+                    lag: Lag { bytes: lag },
+                });
+            }
+            if moved.elapsed() >= options.link_timeout {
+                return Err(RedisError::precondition(
+                    format!(
+                        "the target {} has not been able to sync from the source at {}:{port} for {} s",
+                        self.target.endpoint.describe(),
+                        options.source_address,
+                        options.link_timeout.as_secs()
+                    ),
+                    "look at the target server's log (a refused password, an RDB it cannot load, a network path that drops) and the source's",
+                ));
+            }
+            if started.elapsed() > options.timeout {
+                return Err(RedisError::precondition(
+                    format!("the target was not in sync within {:?}", options.timeout),
+                    "look at both servers' logs; raise `timeout` for a very large dataset",
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// How far behind the target is now (`None`: not in sync: link down or full sync).
+    pub async fn lag(&mut self) -> Result<Option<Lag>, RedisError> {
+        let (s, t) = self.states(&[], &[]).await?;
+        Ok(sync_line(&s, &t).1.map(|bytes| Lag { bytes }))
+    }
+
+    /// True when the target follows the source with its link up.
+    pub async fn is_syncing(&mut self, options: &SyncOptions) -> Result<bool, RedisError> {
+        let (_, t) = self.states(&[], &[]).await?;
+        Ok(
+            t.follows(&options.source_address, self.source.endpoint.port)
+                && matches!(t.role, Role::Replica { link_up: true, .. }),
+        )
+    }
+
+    /// Undoes a sync: the target stops following the source, gets back the primary it
+    /// followed before (if any) and its credentials setting, and loses the copied keys when
+    /// it was a primary (it held none, or `replace` gave them up). A target that no longer
+    /// follows the source is left alone.
+    pub async fn undo_sync(
+        &mut self,
+        options: &SyncOptions,
+        previous: Option<&Previous>,
+    ) -> Result<String, RedisError> {
+        let (s, t) = self.states(&[], &[]).await?;
+        if !t.follows(&options.source_address, self.source.endpoint.port) {
+            if t.role == Role::Primary && !s.replid().is_empty() && t.replid2() == s.replid() {
+                return Err(RedisError::precondition(
+                    "the target was promoted from the source (a switch is not undone)",
+                    "roll back the redis.switch step first (`cutover rollback` does, newest first)",
+                ));
+            }
+            return Ok(format!(
+                "the target does not follow the source (its role: {}): nothing to undo",
+                role_text(&t)
+            ));
+        }
+        let server = self.target.conn();
+        let mut done = Vec::new();
+        let user = previous.map(|p| p.masteruser.clone()).unwrap_or_default();
+        let restore_auth = previous.is_none_or(|p| !p.masterauth_set);
+        match previous.and_then(|p| p.primary.clone()) {
+            Some((host, port)) => {
+                // Its old credentials: the user as it was, the password unknown (never kept).
+                let primary = Conn {
+                    address: host.clone(),
+                    port,
+                    user: Some(user).filter(|u| !u.is_empty()),
+                    password: None,
+                };
+                self.target
+                    .done(RedisRequest::Follow { server, primary })
+                    .await?;
+                done.push(format!("the target follows {host}:{port} again, as before"));
+            }
+            None => {
+                self.target
+                    .done(RedisRequest::Promote {
+                        server: server.clone(),
+                    })
+                    .await?;
+                self.target
+                    .done(RedisRequest::FlushAll {
+                        server: server.clone(),
+                    })
+                    .await?;
+                done.push(format!(
+                    "the target is a primary again and the {} copied key(s) are removed",
+                    t.keys()
+                ));
+                if restore_auth {
+                    self.target
+                        .done(RedisRequest::SetMasterAuth {
+                            server,
+                            user,
+                            password: String::new(),
+                        })
+                        .await?;
+                }
+            }
+        }
+        if !restore_auth {
+            done.push("masterauth was set before the sync and now holds the source's password (cutover keeps no passwords): set it again".into());
+        }
+        Ok(done.join("; "))
+    }
+}
+
+/// The target's role now, journaled before the sync changes it.
+fn previous(t: &State) -> Previous {
+    Previous {
+        primary: match &t.role {
+            Role::Replica { host, port, .. } => Some((host.clone(), *port)),
+            Role::Primary => None,
+        },
+        masteruser: t.config("masteruser").unwrap_or_default().to_string(),
+        masterauth_set: t.facts.masterauth_set,
+        keys: t.keys(),
+    }
+}
+
+/// `master` or `replica of host:port (link up|down)`.
+pub fn role_text(s: &State) -> String {
+    match &s.role {
+        Role::Primary => "primary".into(),
+        Role::Replica {
+            host,
+            port,
+            link_up,
+        } => {
+            format!(
+                "replica of {host}:{port}, link {}",
+                if *link_up { "up" } else { "down" }
+            )
+        }
+    }
+}
+
+/// A progress line, and the lag once the link is up and no sync is loading.
+fn sync_line(s: &State, t: &State) -> (String, Option<u64>) {
+    let link_up = matches!(t.role, Role::Replica { link_up: true, .. });
+    if t.number("master_sync_in_progress") == 1 {
+        let read = t.number("master_sync_read_bytes");
+        let total = t
+            .info("master_sync_total_bytes")
+            .and_then(|v| v.parse::<i64>().ok())
+            .unwrap_or(-1);
+        let of = if total > 0 {
+            format!(" of {:.1} MB", total as f64 / 1e6)
+        } else {
+            String::new()
+        };
+        return (
+            format!("full sync: {:.1} MB received{of}", read as f64 / 1e6),
+            None,
+        );
+    }
+    if t.number("loading") == 1 {
+        return (
+            format!(
+                "full sync: loading, {}% ({} keys so far)",
+                t.info("loading_loaded_perc").unwrap_or("0"),
+                t.keys()
+            ),
+            None,
+        );
+    }
+    if !link_up {
+        let down = t.info("master_link_down_since_seconds").unwrap_or("?");
+        return (
+            format!("link to the source down for {down} s: the target retries by itself"),
+            None,
+        );
+    }
+    let lag = s.offset().saturating_sub(t.number("slave_repl_offset"));
+    (
+        format!("in sync: {} keys, {lag} bytes behind", t.keys()),
+        Some(lag),
+    )
+}
