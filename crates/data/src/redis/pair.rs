@@ -20,6 +20,9 @@ pub struct Pair {
     pub source: Agent,
     /// The target's agent.
     pub target: Agent,
+    /// The source's full and partial sync counters when the preflight read them: the
+    /// sync's own figures count from there (a small full sync is over before it is watched).
+    pub(crate) sync_counters: Option<(u64, u64)>,
 }
 
 impl Pair {
@@ -35,6 +38,7 @@ impl Pair {
             exec: exec.clone(),
             source,
             target,
+            sync_counters: None,
         })
     }
 

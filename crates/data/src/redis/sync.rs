@@ -89,7 +89,8 @@ pub struct SyncReport {
     pub target_version: String,
     /// Keys on the target once in sync.
     pub keys: u64,
-    /// Bytes received in full syncs (as the target counted them).
+    /// The most bytes seen received in a full sync (sampled every 200 ms: a small full sync
+    /// can be over between two samples).
     pub full_sync_bytes: u64,
     /// Full syncs the source served meanwhile.
     pub full_syncs: u64,
@@ -122,6 +123,7 @@ impl Pair {
             options.replace,
         );
         let warnings = findings.into_result()?;
+        self.sync_counters = Some((s.number("sync_full"), s.number("sync_partial_ok")));
         let running = t.follows(&options.source_address, port);
         if !running {
             self.reach_source_from_target(options).await?;
@@ -175,8 +177,13 @@ impl Pair {
         progress: Progress<'_>,
     ) -> Result<SyncReport, RedisError> {
         let started = Instant::now();
-        let (s0, _) = self.states(&[], &[]).await?;
-        let (full0, partial0) = (s0.number("sync_full"), s0.number("sync_partial_ok"));
+        let (full0, partial0) = match self.sync_counters {
+            Some(c) => c,
+            None => {
+                let (s0, _) = self.states(&[], &[]).await?;
+                (s0.number("sync_full"), s0.number("sync_partial_ok"))
+            }
+        };
         let port = self.source.endpoint.port;
         let mut bytes = 0u64;
         let mut last = String::new();

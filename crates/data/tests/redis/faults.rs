@@ -1,0 +1,1 @@
+//! Faults (tested below) live here.

@@ -1,0 +1,1 @@
+//! The mutation suite (tested below) lives here.
