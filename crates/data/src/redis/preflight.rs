@@ -136,7 +136,8 @@ pub fn check_sync(
     missing_commands(&mut f, source, source_desc, "source", SOURCE_COMMANDS);
     missing_commands(&mut f, target, target_desc, "target", TARGET_COMMANDS);
     for (state, desc) in [(source, source_desc), (target, target_desc)] {
-        if let Some(e) = &state.facts.config_error {
+        let renamed = state.facts.missing_commands.iter().any(|m| m == "CONFIG");
+        if let Some(e) = state.facts.config_error.as_ref().filter(|_| !renamed) {
             f.refuse(
                 format!("cannot read the configuration of {desc}: {e}"),
                 "connect as a user allowed CONFIG (e.g. `+@all`)",
