@@ -126,6 +126,9 @@ pub fn validate(plan: &Plan, declared: &Declared, src: &str, p: &mut Problems) {
             StepKind::PostgresSync(s) => s.validate(&check, p),
             StepKind::PostgresCopy(s) => s.validate(&check, p),
             StepKind::PostgresVerify(s) => s.validate(&check, p),
+            StepKind::RedisSwitch(s) => s.validate(&check, &step.id, p),
+            StepKind::RedisSync(s) => s.validate(&check, p),
+            StepKind::RedisVerify(s) => s.validate(&check, p),
             StepKind::FilesSync(s) => {
                 for t in [&s.from, &s.to] {
                     check.host(&t.host, p);

@@ -7,7 +7,7 @@
 //! [downtime]
 //! check = "site"                       # a [checks.NAME] probe, usually http
 //! interval = "100ms"                   # default 100ms
-//! steps = ["db-switch", "dns-switch"]  # default: every dns.switch, proxy.switch, postgres.switch
+//! steps = ["db-switch", "dns-switch"]  # default: every dns.switch, proxy.switch, postgres.switch, redis.switch
 //! settle = "2s"                        # keep probing after each step (default 2s)
 //! ```
 
@@ -18,7 +18,12 @@ use std::time::Duration;
 use toml_span::value::Value;
 
 /// Step kinds probed when `steps` is not given: the ones that move traffic or writes.
-pub const SWITCH_KINDS: &[&str] = &["dns.switch", "proxy.switch", "postgres.switch"];
+pub const SWITCH_KINDS: &[&str] = &[
+    "dns.switch",
+    "proxy.switch",
+    "postgres.switch",
+    "redis.switch",
+];
 
 /// The downtime prober's settings.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
@@ -28,8 +33,8 @@ pub struct Downtime {
     /// Time between requests (default 100ms).
     #[schemars(with = "Option<String>")]
     pub interval: Option<Duration>,
-    /// The steps during which it probes (default: every `dns.switch`, `proxy.switch` and
-    /// `postgres.switch` step).
+    /// The steps during which it probes (default: every `dns.switch`, `proxy.switch`,
+    /// `postgres.switch` and `redis.switch` step).
     #[serde(default)]
     #[schemars(with = "Vec<String>")]
     pub steps: Vec<Spanned<String>>,

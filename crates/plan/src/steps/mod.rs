@@ -14,6 +14,10 @@ mod postgres_switch;
 mod postgres_sync;
 mod postgres_verify;
 mod proxy_switch;
+mod redis_endpoint;
+mod redis_switch;
+mod redis_sync;
+mod redis_verify;
 mod run;
 pub mod soak;
 mod wait;
@@ -32,6 +36,10 @@ pub use postgres_switch::{HostCommand, PostgresSwitchStep};
 pub use postgres_sync::PostgresSyncStep;
 pub use postgres_verify::PostgresVerifyStep;
 pub use proxy_switch::ProxySwitchStep;
+pub use redis_endpoint::RedisEndpoint;
+pub use redis_switch::RedisSwitchStep;
+pub use redis_sync::RedisSyncStep;
+pub use redis_verify::RedisVerifyStep;
 pub use run::RunStep;
 pub use soak::{LogWatch, SoakStep, Trigger};
 pub use wait::WaitStep;
@@ -62,6 +70,9 @@ pub const KINDS: &[&str] = &[
     "postgres.copy",
     "postgres.sync",
     "postgres.switch",
+    "redis.verify",
+    "redis.sync",
+    "redis.switch",
 ];
 
 /// One step of a stage.
@@ -136,6 +147,18 @@ pub enum StepKind {
     /// drop the subscription: the target becomes the primary (freeze window journaled).
     #[serde(rename = "postgres.switch")]
     PostgresSwitch(PostgresSwitchStep),
+    /// Prove that the target Redis/Valkey server holds every key the source holds (type,
+    /// value, TTL); a difference fails with exit code 9.
+    #[serde(rename = "redis.verify")]
+    RedisVerify(RedisVerifyStep),
+    /// Keep the target Redis/Valkey server in sync with the source by replication until the
+    /// switch.
+    #[serde(rename = "redis.sync")]
+    RedisSync(RedisSyncStep),
+    /// Pause writes on the source, let the target catch up, promote it, the source follows
+    /// it (pause window journaled).
+    #[serde(rename = "redis.switch")]
+    RedisSwitch(RedisSwitchStep),
 }
 
 impl StepKind {
@@ -159,6 +182,9 @@ impl StepKind {
             StepKind::PostgresCopy(_) => "postgres.copy",
             StepKind::PostgresSync(_) => "postgres.sync",
             StepKind::PostgresSwitch(_) => "postgres.switch",
+            StepKind::RedisVerify(_) => "redis.verify",
+            StepKind::RedisSync(_) => "redis.sync",
+            StepKind::RedisSwitch(_) => "redis.switch",
         }
     }
 }
@@ -234,6 +260,18 @@ fn read_kind(name: &str, f: &mut Fields<'_>, p: &mut Problems) -> Option<StepKin
         "postgres.switch" => {
             f.set_known(PostgresSwitchStep::FIELDS);
             PostgresSwitchStep::read(f, p).map(StepKind::PostgresSwitch)
+        }
+        "redis.verify" => {
+            f.set_known(RedisVerifyStep::FIELDS);
+            RedisVerifyStep::read(f, p).map(StepKind::RedisVerify)
+        }
+        "redis.sync" => {
+            f.set_known(RedisSyncStep::FIELDS);
+            RedisSyncStep::read(f, p).map(StepKind::RedisSync)
+        }
+        "redis.switch" => {
+            f.set_known(RedisSwitchStep::FIELDS);
+            RedisSwitchStep::read(f, p).map(StepKind::RedisSwitch)
         }
         _ => None,
     }

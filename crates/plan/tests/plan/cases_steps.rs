@@ -409,4 +409,41 @@ message = 1
             ("cutover.toml:10:11: `message` of step `a` must be a string, found an integer", None),
         ],
     },
+    Case {
+        name: "redis switch of a step that is not a redis.sync, and a secret in an address",
+        plan: r#"name = "m"
+[hosts.old]
+ssh = "old"
+[[stages]]
+name = "s"
+[[stages.steps]]
+id = "a"
+kind = "approve"
+[[stages.steps]]
+id = "sw"
+kind = "redis.switch"
+sync = "a"
+[[stages.steps]]
+id = "v"
+kind = "redis.verify"
+source = { host = "old", address = "{{ secrets.x }}" }
+target = { host = "nowhere", prot = 1 }
+"#,
+        expect: &[
+            (
+                "cutover.toml:12:9: step `a` is a `approve` step, not `redis.sync`",
+                Some("name the id of the redis.sync step whose servers are switched"),
+            ),
+            (
+                "cutover.toml:16:37: `address` of step `v` uses secret `x` on a command line, where `ps` would show it",
+                None,
+            ),
+            ("cutover.toml:16:37: unknown secret `x`", None),
+            ("cutover.toml:17:20: unknown host `nowhere`", None),
+            (
+                "cutover.toml:17:30: unknown field `prot` in `target` of step `v`",
+                Some("did you mean `port`?"),
+            ),
+        ],
+    },
 ];
