@@ -217,6 +217,14 @@ impl StepCtx<'_> {
         }
     }
 
+    /// A server the step works with refused its credentials or is out of reach (exit 4).
+    pub fn access_failed(&self, message: impl Into<String>) -> EngineError {
+        EngineError::Access {
+            step: self.id().to_string(),
+            message: message.into(),
+        }
+    }
+
     /// A failure to run a command: connection problems keep their own class.
     pub fn exec_failed(&self, e: ExecError) -> EngineError {
         match e {

@@ -61,6 +61,15 @@ pub enum EngineError {
         /// True when a verification (not an execution) failed.
         verification: bool,
     },
+    /// A step could not reach or log in to a server it works with (a database's wrong
+    /// password, a server out of reach): the same class as an unreachable host.
+    #[error("step `{step}` failed: {message}")]
+    Access {
+        /// The step.
+        step: String,
+        /// What was refused or out of reach, and what to do.
+        message: String,
+    },
     /// The run stopped at a gate.
     #[error("stopped at step `{step}`: {reason}")]
     Waiting {
@@ -96,7 +105,9 @@ impl EngineError {
             EngineError::Plan(_) => ExitCode::PlanInvalid,
             EngineError::Journal(JournalError::Locked { .. }) => ExitCode::Locked,
             EngineError::Journal(_) => ExitCode::Internal,
-            EngineError::Secret { .. } | EngineError::Connect(_) => ExitCode::Unreachable,
+            EngineError::Secret { .. } | EngineError::Connect(_) | EngineError::Access { .. } => {
+                ExitCode::Unreachable
+            }
             EngineError::StepFailed {
                 verification: true, ..
             } => ExitCode::VerifyFailed,

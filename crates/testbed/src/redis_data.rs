@@ -126,7 +126,9 @@ mod tests {
             assert!(text.contains(cmd), "{cmd} missing");
         }
         for kind in 0..10 {
-            let with_ttl = (0..1000).filter(|&i| i % 10 == kind && mixed_has_ttl(i)).count();
+            let with_ttl = (0..1000)
+                .filter(|&i| i % 10 == kind && mixed_has_ttl(i))
+                .count();
             assert_eq!(with_ttl, 30, "type {kind}");
         }
     }

@@ -169,7 +169,7 @@ impl Pair {
                 source_writes: 0, ..
             } => {
                 progress("an interrupted attempt promoted the target; the source took no writes since: finishing the switch".into());
-                self.run_clients(options).await?;
+                run_clients(&self.exec, options).await?;
                 let follow = options
                     .reverse
                     .then(|| self.target_seen_from_source(options));
@@ -266,7 +266,7 @@ impl Pair {
                 });
             }
         };
-        let clients = self.run_clients(options).await;
+        let clients = run_clients(&self.exec, options).await;
         let follow = options
             .reverse
             .then(|| self.target_seen_from_source(options));
@@ -296,20 +296,23 @@ impl Pair {
             notes,
         })
     }
+}
 
-    /// Runs the plan's clients command, if any.
-    async fn run_clients(&self, options: &SwitchOptions) -> Result<(), RedisError> {
-        let Some(cmd) = &options.clients else {
-            return Ok(());
-        };
-        let cmd = cmd.as_ref().clone().timeout(Some(options.clients_timeout));
-        let out = self
-            .exec
-            .run(&cmd)
-            .await
-            .map_err(|e| RedisError::Agent(e.into()))?;
-        if !out.success() {
-            return Err(RedisError::Server {
+/// Runs the plan's clients command, if any.
+async fn run_clients(
+    exec: &cutover_exec::Executor,
+    options: &SwitchOptions,
+) -> Result<(), RedisError> {
+    let Some(cmd) = &options.clients else {
+        return Ok(());
+    };
+    let cmd = cmd.as_ref().clone().timeout(Some(options.clients_timeout));
+    let out = exec
+        .run(&cmd)
+        .await
+        .map_err(|e| RedisError::Agent(e.into()))?;
+    if !out.success() {
+        return Err(RedisError::Server {
                 message: format!(
                     "the clients command failed on host `{}` (exit {}):\n{}",
                     cmd.host,
@@ -318,10 +321,11 @@ impl Pair {
                 ),
                 hint: Some("the target is the primary; fix the command and apply again (it runs again), or `cutover rollback` to switch back".into()),
             });
-        }
-        Ok(())
     }
+    Ok(())
+}
 
+impl Pair {
     /// Waits until the target follows the source with its link up and less than 1 MB behind.
     async fn wait_caught_up(&mut self, max: Duration) -> Result<(), RedisError> {
         let deadline = Instant::now() + max;
@@ -364,6 +368,12 @@ impl Pair {
         }
     }
 
+    /// Whether the source's `masterauth` is set now (before a switch sets it for the reverse
+    /// replication), for its undo.
+    pub async fn source_masterauth_set(&mut self) -> Result<bool, RedisError> {
+        Ok(self.source.state(&[]).await?.facts.masterauth_set)
+    }
+
     /// True when the target is the primary and the source follows it, or was promoted from
     /// a source that took no writes since.
     pub async fn is_switched(&mut self, options: &SwitchOptions) -> Result<bool, RedisError> {
@@ -383,10 +393,12 @@ impl Pair {
     /// and the target follows it, as during the sync, without losing writes made on the
     /// target since the switch (the source catches up with them first, then the roles swap
     /// back under a pause of the target's writes). `None` when nothing was switched.
+    /// `source_masterauth_was_set` is what [`Pair::source_masterauth_set`] said before the
+    /// switch: `Some(false)` clears the credentials the switch gave the source.
     pub async fn undo_switch(
         &mut self,
         options: &SwitchOptions,
-        source_masterauth_was_set: bool,
+        source_masterauth_was_set: Option<bool>,
     ) -> Result<Option<String>, RedisError> {
         let (stage, _, _) = self.stage(options).await?;
         let mut done = Vec::new();
@@ -454,7 +466,7 @@ impl Pair {
                 ))
             }
         }
-        if !source_masterauth_was_set {
+        if source_masterauth_was_set == Some(false) {
             self.source
                 .done(RedisRequest::SetMasterAuth {
                     server: self.source.conn(),

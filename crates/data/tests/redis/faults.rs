@@ -5,7 +5,9 @@
 //! undone or resumed: the source is writable again either way and no acknowledged write is
 //! lost.
 
-use super::fixture::{addr, endpoint, executor, agent, pair, seed, servers, switch_options, sync_options, Lines};
+use super::fixture::{
+    addr, agent, endpoint, executor, pair, seed, servers, switch_options, sync_options, Lines,
+};
 use cutover_data::redis::protocol::{RedisReply, RedisRequest};
 use cutover_data::redis::{Pair, RedisError};
 use cutover_exec::SecretValue;
@@ -14,18 +16,32 @@ use std::time::{Duration, Instant};
 
 fn settings(list: &[(&str, &str)]) -> RedisOptions {
     RedisOptions {
-        settings: list.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        settings: list
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
         ..RedisOptions::default()
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_wrong_password_is_an_access_error_naming_the_server_and_user() {
-    let (lab, old, new) = servers(RedisVersion::Redis70, RedisVersion::Redis70, RedisOptions::default(), RedisOptions::default());
+    let (lab, old, new) = servers(
+        RedisVersion::Redis70,
+        RedisVersion::Redis70,
+        RedisOptions::default(),
+        RedisOptions::default(),
+    );
     let mut target = endpoint(&new);
     target.password = Some(SecretValue::new("not-the-password".into()));
-    let mut pair = Pair::open(&executor(&lab), &agent(), &endpoint(&old), &target).await.unwrap();
-    let err = pair.preflight(&sync_options(&old)).await.err().expect("refused");
+    let mut pair = Pair::open(&executor(&lab), &agent(), &endpoint(&old), &target)
+        .await
+        .unwrap();
+    let err = pair
+        .preflight(&sync_options(&old))
+        .await
+        .err()
+        .expect("refused");
     assert!(err.is_access(), "{err:?}");
     assert_eq!(
         err.to_string(),
@@ -38,13 +54,25 @@ async fn a_wrong_password_is_an_access_error_naming_the_server_and_user() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_target_holding_data_or_too_old_or_a_source_with_renamed_commands_is_refused() {
     let renamed = RedisOptions {
-        renamed: vec![("CONFIG".into(), "cfg-9f2".into()), ("REPLICAOF".into(), String::new())],
+        renamed: vec![
+            ("CONFIG".into(), "cfg-9f2".into()),
+            ("REPLICAOF".into(), String::new()),
+        ],
         ..RedisOptions::default()
     };
-    let (lab, old, new) = servers(RedisVersion::Redis70, RedisVersion::Redis62, renamed, RedisOptions::default());
+    let (lab, old, new) = servers(
+        RedisVersion::Redis70,
+        RedisVersion::Redis62,
+        renamed,
+        RedisOptions::default(),
+    );
     new.cli(&["SET", "precious", "1"]).unwrap();
     let mut pair = pair(&lab, &old, &new).await;
-    let err = pair.preflight(&sync_options(&old)).await.err().expect("refused");
+    let err = pair
+        .preflight(&sync_options(&old))
+        .await
+        .err()
+        .expect("refused");
     assert!(matches!(err, RedisError::Precondition { .. }) && !err.is_access());
     assert_eq!(
         err.to_string(),
@@ -57,7 +85,11 @@ hint: remove `rename-command CONFIG ...` from the source's configuration (a rest
 `REPLICAOF` is renamed or disabled on the source 127.0.0.1:6379 (from host `old`): cutover needs it to follow the new server after the switch (reverse replication) and get its role back on rollback\n\
 hint: remove `rename-command REPLICAOF ...` from the source's configuration (a restart), or move this server another way"
     );
-    assert_eq!(new.info_field("replication", "role").unwrap().as_deref(), Some("master"), "nothing touched");
+    assert_eq!(
+        new.info_field("replication", "role").unwrap().as_deref(),
+        Some("master"),
+        "nothing touched"
+    );
     assert_eq!(new.cli(&["GET", "precious"]).unwrap().trim(), "1");
     pair.close().await;
 }
@@ -77,7 +109,11 @@ async fn a_link_cut_mid_full_sync_is_retried_and_a_later_cut_resumes_partially()
     let (lab, old, new) = servers(
         RedisVersion::Redis70,
         RedisVersion::Redis70,
-        settings(&[("rdb-key-save-delay", "1000"), ("repl-timeout", "2"), ("repl-backlog-size", "64mb")]),
+        settings(&[
+            ("rdb-key-save-delay", "1000"),
+            ("repl-timeout", "2"),
+            ("repl-backlog-size", "64mb"),
+        ]),
         settings(&[("repl-timeout", "2")]),
     );
     seed(&old, 0..3000);
@@ -96,38 +132,63 @@ async fn a_link_cut_mid_full_sync_is_retried_and_a_later_cut_resumes_partially()
     };
     let cutter = async {
         until("a full sync in progress", || {
-            new.info_field("replication", "master_sync_read_bytes").ok().flatten().is_some_and(|b| b.parse::<u64>().unwrap_or(0) > 0)
+            new.info_field("replication", "master_sync_read_bytes")
+                .ok()
+                .flatten()
+                .is_some_and(|b| b.parse::<u64>().unwrap_or(0) > 0)
         })
         .await;
         new.host_shell(&cut).unwrap();
         tokio::time::sleep(Duration::from_secs(4)).await;
         new.host_shell(&mend).unwrap();
-        old.cli(&["CONFIG", "SET", "rdb-key-save-delay", "0"]).unwrap();
+        old.cli(&["CONFIG", "SET", "rdb-key-save-delay", "0"])
+            .unwrap();
     };
     let ((report, mut pair), ()) = tokio::join!(watched, cutter);
     let report = report.expect("the sync finishes once the link is back");
-    assert!(report.full_syncs >= 2, "the cut full sync was started again: {report:?}");
     assert!(
-        lines.all().iter().any(|l| l.starts_with("link to the source down")),
+        report.full_syncs >= 2,
+        "the cut full sync was started again: {report:?}"
+    );
+    assert!(
+        lines
+            .all()
+            .iter()
+            .any(|l| l.starts_with("link to the source down")),
         "{:?}",
         lines.all()
     );
 
     // Once in sync, a cut link resumes from the source's backlog.
     new.host_shell(&cut).unwrap();
-    until("the target to notice", || new.info_field("replication", "master_link_status").ok().flatten().as_deref() == Some("down")).await;
+    until("the target to notice", || {
+        new.info_field("replication", "master_link_status")
+            .ok()
+            .flatten()
+            .as_deref()
+            == Some("down")
+    })
+    .await;
     new.host_shell(&mend).unwrap();
     let report = pair.watch_sync(&o, &show).await.unwrap();
     assert!(report.partial_resyncs >= 1, "{report:?}");
     let written = writer.stop();
     let missing = missing_writes(&written, addr(&new), RedisServer::PASSWORD, "w").unwrap();
-    assert!(missing.len() as u64 <= 1, "at most the write in flight: {missing:?}");
+    assert!(
+        missing.len() as u64 <= 1,
+        "at most the write in flight: {missing:?}"
+    );
     pair.close().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_switch_cut_off_inside_the_pause_leaves_the_source_writable_on_undo_or_resume() {
-    let (lab, old, new) = servers(RedisVersion::Redis70, RedisVersion::Redis70, RedisOptions::default(), RedisOptions::default());
+    let (lab, old, new) = servers(
+        RedisVersion::Redis70,
+        RedisVersion::Redis70,
+        RedisOptions::default(),
+        RedisOptions::default(),
+    );
     seed(&old, 0..500);
     let writer = RedisWriter::start(addr(&old), RedisServer::PASSWORD, 1, "w");
     let mut pair = pair(&lab, &old, &new).await;
@@ -136,19 +197,28 @@ async fn a_switch_cut_off_inside_the_pause_leaves_the_source_writable_on_undo_or
     pair.preflight(&o.sync).await.unwrap();
     pair.start_sync(&o.sync).await.unwrap();
     pair.watch_sync(&o.sync, &quiet).await.unwrap();
-    let pause = |pair: &Pair| RedisRequest::Pause { server: pair.source.conn(), timeout_ms: 60_000 };
+    let pause = |pair: &Pair| RedisRequest::Pause {
+        server: pair.source.conn(),
+        timeout_ms: 60_000,
+    };
 
     // Cut off after the pause, before the promotion: undone, the source takes writes again.
     let r = pause(&pair);
-    assert!(matches!(pair.source.ask(r).await.unwrap(), RedisReply::Paused { .. }));
-    let undone = pair.undo_switch(&o, false).await.unwrap();
-    assert_eq!(undone.as_deref(), Some("the target had not been promoted: the source's writes are unpaused"));
+    assert!(matches!(
+        pair.source.ask(r).await.unwrap(),
+        RedisReply::Paused { .. }
+    ));
+    let undone = pair.undo_switch(&o, Some(false)).await.unwrap();
+    assert_eq!(
+        undone.as_deref(),
+        Some("the target had not been promoted: the source's writes are unpaused")
+    );
     assert_eq!(old.cli(&["SET", "writable", "1"]).unwrap().trim(), "OK");
 
     // Cut off after the promotion: undone, the target follows the source again.
     let offset = paused_and_promoted(&mut pair).await;
     assert!(offset > 0);
-    let undone = pair.undo_switch(&o, false).await.unwrap();
+    let undone = pair.undo_switch(&o, Some(false)).await.unwrap();
     assert_eq!(
         undone.as_deref(),
         Some("the target took no writes since its promotion: it follows the source again and the source's writes are unpaused")
@@ -163,7 +233,10 @@ async fn a_switch_cut_off_inside_the_pause_leaves_the_source_writable_on_undo_or
     let resumed = pair.switch(&o, &show).await.unwrap();
     assert!(resumed.resumed, "{resumed:?}");
     assert_eq!(lines.all(), ["an interrupted attempt promoted the target; the source took no writes since: finishing the switch"]);
-    assert_eq!(old.info_field("replication", "role").unwrap().as_deref(), Some("slave"));
+    assert_eq!(
+        old.info_field("replication", "role").unwrap().as_deref(),
+        Some("slave")
+    );
     tokio::time::sleep(Duration::from_millis(200)).await;
     let written = writer.stop();
     let missing = missing_writes(&written, addr(&new), RedisServer::PASSWORD, "w").unwrap();
@@ -173,11 +246,21 @@ async fn a_switch_cut_off_inside_the_pause_leaves_the_source_writable_on_undo_or
 
 /// Pauses the source and promotes the target as a switch does, and stops there.
 async fn paused_and_promoted(pair: &mut Pair) -> u64 {
-    let r = RedisRequest::Pause { server: pair.source.conn(), timeout_ms: 60_000 };
+    let r = RedisRequest::Pause {
+        server: pair.source.conn(),
+        timeout_ms: 60_000,
+    };
     let RedisReply::Paused { offset } = pair.source.ask(r).await.unwrap() else {
         panic!("not paused")
     };
-    let r = RedisRequest::CatchUpAndPromote { server: pair.target.conn(), offset, max_wait_ms: 5000 };
-    assert!(matches!(pair.target.ask(r).await.unwrap(), RedisReply::Promoted { .. }));
+    let r = RedisRequest::CatchUpAndPromote {
+        server: pair.target.conn(),
+        offset,
+        max_wait_ms: 5000,
+    };
+    assert!(matches!(
+        pair.target.ask(r).await.unwrap(),
+        RedisReply::Promoted { .. }
+    ));
     offset
 }

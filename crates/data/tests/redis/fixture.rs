@@ -106,7 +106,8 @@ impl Lines {
 
 /// Loads the mixed dataset's keys `range` into `r`.
 pub fn seed(r: &RedisServer, range: std::ops::Range<u64>) {
-    r.pipe(&cutover_testbed::redis_data::mixed(range)).expect("seed");
+    r.pipe(&cutover_testbed::redis_data::mixed(range))
+        .expect("seed");
 }
 
 /// The server's address for the writer.

@@ -9,7 +9,12 @@ use cutover_testbed::{missing_writes, RedisOptions, RedisServer, RedisVersion, R
 use std::time::Duration;
 
 async fn sync_switch_prove_and_undo(old_version: RedisVersion, new_version: RedisVersion) {
-    let (lab, old, new) = servers(old_version, new_version, RedisOptions::default(), RedisOptions::default());
+    let (lab, old, new) = servers(
+        old_version,
+        new_version,
+        RedisOptions::default(),
+        RedisOptions::default(),
+    );
     seed(&old, 0..3000);
     let writer = RedisWriter::start(addr(&old), RedisServer::PASSWORD, 1, "w");
     let mut pair = pair(&lab, &old, &new).await;
@@ -30,36 +35,71 @@ async fn sync_switch_prove_and_undo(old_version: RedisVersion, new_version: Redi
     let switched = pair.switch(&o, &show).await.expect("switch");
     assert!(!switched.resumed && switched.reverse, "{switched:?}");
     assert!(switched.pause_window < 1.0, "{switched:?}");
-    assert!(switched.notes.is_empty(), "the reverse link came up: {:?}", switched.notes);
+    assert!(
+        switched.notes.is_empty(),
+        "the reverse link came up: {:?}",
+        switched.notes
+    );
     assert!(pair.is_switched(&o).await.unwrap());
     tokio::time::sleep(Duration::from_millis(200)).await;
     let written = writer.stop();
     assert!(written.total() > 50, "the writer wrote: {written:?}");
     let missing = missing_writes(&written, addr(&new), RedisServer::PASSWORD, "w").unwrap();
-    assert!(missing.is_empty(), "acknowledged writes missing on new: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "acknowledged writes missing on new: {missing:?}"
+    );
     assert!(
         written.errors.iter().all(|e| e.starts_with("-READONLY")),
         "writes to old after the switch are refused, never lost: {:?}",
         written.errors
     );
-    assert_eq!(old.info_field("replication", "role").unwrap().as_deref(), Some("slave"));
+    assert_eq!(
+        old.info_field("replication", "role").unwrap().as_deref(),
+        Some("slave")
+    );
 
-    let proof = pair.verify(&VerifyOptions::default(), &show).await.expect("verify");
+    let proof = pair
+        .verify(&VerifyOptions::default(), &show)
+        .await
+        .expect("verify");
     assert!(proof.matches(), "{}", proof.render());
     assert!(proof.source.keys() >= 3000);
 
     new.cli(&["SET", "written-on-new", "1"]).unwrap();
-    let undone = pair.undo_switch(&o, false).await.expect("undo switch");
+    let undone = pair
+        .undo_switch(&o, Some(false))
+        .await
+        .expect("undo switch");
     assert!(undone.is_some_and(|t| t.contains("the source is the primary again")));
-    assert_eq!(old.info_field("replication", "role").unwrap().as_deref(), Some("master"));
-    assert_eq!(old.cli(&["GET", "written-on-new"]).unwrap().trim(), "1", "the write made on new came back");
-    assert_eq!(new.info_field("replication", "role").unwrap().as_deref(), Some("slave"));
+    assert_eq!(
+        old.info_field("replication", "role").unwrap().as_deref(),
+        Some("master")
+    );
+    assert_eq!(
+        old.cli(&["GET", "written-on-new"]).unwrap().trim(),
+        "1",
+        "the write made on new came back"
+    );
+    assert_eq!(
+        new.info_field("replication", "role").unwrap().as_deref(),
+        Some("slave")
+    );
 
-    let undone = pair.undo_sync(&o.sync, Some(&pre.previous)).await.expect("undo sync");
+    let undone = pair
+        .undo_sync(&o.sync, Some(&pre.previous))
+        .await
+        .expect("undo sync");
     assert!(undone.contains("the target is a primary again"), "{undone}");
-    assert_eq!(new.info_field("replication", "role").unwrap().as_deref(), Some("master"));
+    assert_eq!(
+        new.info_field("replication", "role").unwrap().as_deref(),
+        Some("master")
+    );
     assert_eq!(new.cli(&["DBSIZE"]).unwrap().trim(), "0");
-    assert_eq!(old.cli(&["DBSIZE"]).unwrap().trim().parse::<u64>().unwrap() > 3000, true);
+    assert_eq!(
+        old.cli(&["DBSIZE"]).unwrap().trim().parse::<u64>().unwrap() > 3000,
+        true
+    );
     pair.close().await;
 }
 

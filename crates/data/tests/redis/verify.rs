@@ -19,12 +19,20 @@ fn key(kind: u64, ttl: bool) -> (u64, String) {
 
 fn cli(r: &RedisServer, args: &[&str]) {
     let out = r.cli(args).unwrap();
-    assert!(!out.starts_with("ERR") && !out.contains("WRONGTYPE"), "{args:?}: {out}");
+    assert!(
+        !out.starts_with("ERR") && !out.contains("WRONGTYPE"),
+        "{args:?}: {out}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_mutation_is_detected_and_named() {
-    let (lab, old, new) = servers(RedisVersion::Redis70, RedisVersion::Redis70, RedisOptions::default(), RedisOptions::default());
+    let (lab, old, new) = servers(
+        RedisVersion::Redis70,
+        RedisVersion::Redis70,
+        RedisOptions::default(),
+        RedisOptions::default(),
+    );
     seed(&old, 0..3000);
     let mut pair = pair(&lab, &old, &new).await;
     let o = sync_options(&old);
@@ -33,8 +41,15 @@ async fn every_mutation_is_detected_and_named() {
     pair.start_sync(&o).await.unwrap();
     pair.watch_sync(&o, &quiet).await.unwrap();
     cli(&new, &["REPLICAOF", "NO", "ONE"]);
-    let proof = pair.verify(&VerifyOptions::default(), &quiet).await.unwrap();
-    assert!(proof.matches(), "an exact copy matches:\n{}", proof.render());
+    let proof = pair
+        .verify(&VerifyOptions::default(), &quiet)
+        .await
+        .unwrap();
+    assert!(
+        proof.matches(),
+        "an exact copy matches:\n{}",
+        proof.render()
+    );
 
     let (_, changed) = key(1, false);
     let (_, missing) = key(2, false);
