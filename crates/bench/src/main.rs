@@ -5,6 +5,8 @@
 mod checks;
 mod files;
 mod postgres;
+mod redis;
+mod redis_switch;
 mod table;
 mod traffic;
 
@@ -31,6 +33,11 @@ const BENCHES: &[(&str, &str, Bench)] = &[
         "postgres",
         "PG16 -> PG18, 1.2 GB: copy (vs pg_dump | pg_restore and pgcopydb), verify (vs pg_dump | sha256sum), 10 switches under pgbench load",
         postgres::run,
+    ),
+    (
+        "redis",
+        "Redis 7.0 -> 7.0, 1M mixed keys: sync-ready (vs REPLICAOF and --rdb + copy + restart), verify (vs --scan + DUMP + sha256sum), 10 switches under writes, mutation suite",
+        redis::run,
     ),
 ];
 

@@ -271,6 +271,33 @@ impl RedisServer {
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
 
+    /// The data directory as the host sees it (`dump.rdb` is loaded from there at start).
+    pub fn dir(&self) -> &str {
+        &self.dir
+    }
+
+    /// Stops the server (waiting until it is gone) and starts it again on the same
+    /// configuration and data directory: it loads `dump.rdb` if one is there. Returns once it
+    /// answers (after loading).
+    pub fn restart(&mut self) -> Result<(), LabError> {
+        let pid_file = format!("{}/pid", self.dir);
+        self.host_shell(&format!(
+            "p=$(cat {f} 2>/dev/null); if [ -n \"$p\" ]; then kill $p; while kill -0 $p 2>/dev/null; do sleep 0.01; done; fi",
+            f = sh_quote(&pid_file)
+        ))?;
+        let server = self.version.server().display().to_string();
+        run::run_ok(
+            &mut self.nsenter(&format!(
+                "{} {}",
+                sh_quote(&server),
+                sh_quote(&format!("{}/redis.conf", self.dir))
+            )),
+            &format!("restart {} on host {}", self.version.label(), self.host),
+        )?;
+        self.stopped = false;
+        self.wait_ready()
+    }
+
     /// Stops the server without saving.
     pub fn stop(&mut self) -> Result<(), LabError> {
         self.stopped = true;

@@ -14,8 +14,9 @@
 //!   themselves);
 //! - any other type (modules): its `DUMP` payload, equal only on the same version.
 //!
-//! Keys are read a batch at a time in three pipelined round trips: types and expiry, then
-//! strings and collection sizes, then small collections whole; large collections are paged.
+//! Keys are read a batch at a time in two pipelined round trips: types and expiry, then
+//! each value whole when it is small (one command a key: a scan of a small hash, set or
+//! sorted set returns it at once); larger ones are paged.
 
 use super::client::{server_error, text, Client, Failure};
 use super::protocol::TtlMode;
@@ -109,19 +110,20 @@ pub fn read_keys(
     ttl: TtlMode,
 ) -> Result<Vec<Option<KeyRead>>, Failure> {
     let now = now_ms();
-    let per_key = if ttl == TtlMode::Absolute { 3 } else { 2 };
-    let mut first = Vec::with_capacity(keys.len() * per_key);
+    // PEXPIRETIME is -2 for a missing key, -1 for one without expiry: one command does.
+    let expiry_command: &[u8] = match ttl {
+        TtlMode::Absolute => b"PEXPIRETIME",
+        TtlMode::Relative => b"PTTL",
+    };
+    let mut first = Vec::with_capacity(keys.len() * 2);
     for k in keys {
         first.push(cmd(&[b"TYPE", k]));
-        first.push(cmd(&[b"PTTL", k]));
-        if ttl == TtlMode::Absolute {
-            first.push(cmd(&[b"PEXPIRETIME", k]));
-        }
+        first.push(cmd(&[expiry_command, k]));
     }
     let answers = client.pipeline(&first)?;
     let mut kinds = Vec::with_capacity(keys.len());
     let mut expiry = Vec::with_capacity(keys.len());
-    for (i, chunk) in answers.chunks(per_key).enumerate() {
+    for chunk in answers.chunks(2) {
         if let Some(f) = chunk
             .iter()
             .find_map(|v| server_error(&client.conn, "TYPE", v))
@@ -129,19 +131,13 @@ pub fn read_keys(
             return Err(f);
         }
         let kind = text(&chunk[0]).unwrap_or_default();
-        let pttl = int(&chunk[1]).unwrap_or(-2);
+        let n = int(&chunk[1]).unwrap_or(-2);
         let at = match ttl {
-            TtlMode::Absolute => int(&chunk[2]).unwrap_or(-2),
-            TtlMode::Relative if pttl >= 0 => now + pttl,
-            TtlMode::Relative => pttl,
+            TtlMode::Relative if n >= 0 => now + n,
+            _ => n,
         };
-        kinds.push(if pttl == -2 || kind == "none" {
-            None
-        } else {
-            Some(kind)
-        });
+        kinds.push((n != -2 && kind != "none").then_some(kind));
         expiry.push((at >= 0).then_some(at));
-        let _ = i;
     }
     let values = read_values(client, keys, &kinds)?;
     Ok(values
@@ -160,15 +156,25 @@ pub fn read_keys(
         .collect())
 }
 
-fn size_command(kind: &str) -> Option<&'static [u8]> {
-    Some(match kind {
-        "list" => b"LLEN",
-        "hash" => b"HLEN",
-        "set" => b"SCARD",
-        "zset" => b"ZCARD",
-        "stream" => b"XLEN",
-        _ => return None,
-    })
+/// The commands reading a value whole if it is small: one per type (a stream: its first
+/// entries, its info and its groups). A scan of a small hash, set or sorted set returns
+/// everything at once (cursor 0); a longer one is read again page by page.
+fn first_read(kind: &str, key: &[u8]) -> Vec<Vec<Vec<u8>>> {
+    let whole = WHOLE.to_string();
+    let w = whole.as_bytes();
+    match kind {
+        "string" => vec![cmd(&[b"GET", key])],
+        "list" => vec![cmd(&[b"LRANGE", key, b"0", (WHOLE - 1).to_string().as_bytes()])],
+        "hash" => vec![cmd(&[b"HSCAN", key, b"0", b"COUNT", w])],
+        "set" => vec![cmd(&[b"SSCAN", key, b"0", b"COUNT", w])],
+        "zset" => vec![cmd(&[b"ZSCAN", key, b"0", b"COUNT", w])],
+        "stream" => vec![
+            cmd(&[b"XRANGE", key, b"-", b"+", b"COUNT", (WHOLE + 1).to_string().as_bytes()]),
+            cmd(&[b"XINFO", b"STREAM", key]),
+            cmd(&[b"XINFO", b"GROUPS", key]),
+        ],
+        _ => vec![cmd(&[b"DUMP", key])],
+    }
 }
 
 /// Digests and sizes of each key's value.
@@ -178,91 +184,69 @@ fn read_values(
     kinds: &[Option<String>],
 ) -> Result<Vec<Option<([u8; 32], u64)>>, Failure> {
     let mut second = Vec::new();
+    let mut counts = Vec::with_capacity(keys.len());
     for (k, kind) in keys.iter().zip(kinds) {
-        match kind.as_deref() {
-            None => second.push(cmd(&[b"EXISTS", k])),
-            Some("string") => second.push(cmd(&[b"GET", k])),
-            Some(other) => match size_command(other) {
-                Some(c) => second.push(cmd(&[c, k])),
-                None => second.push(cmd(&[b"DUMP", k])),
-            },
-        }
+        let commands = kind.as_deref().map(|kind| first_read(kind, k)).unwrap_or_default();
+        counts.push(commands.len());
+        second.extend(commands);
     }
     let answers = client.pipeline(&second)?;
     let mut out: Vec<Option<([u8; 32], u64)>> = vec![None; keys.len()];
-    let mut whole = Vec::new();
-    let mut whole_of = Vec::new();
     let mut paged = Vec::new();
-    for (i, (kind, answer)) in kinds.iter().zip(&answers).enumerate() {
-        let Some(kind) = kind.as_deref() else {
+    let mut at = 0;
+    for (i, n) in counts.into_iter().enumerate() {
+        let slice = &answers[at..at + n];
+        at += n;
+        let Some(kind) = kinds[i].as_deref() else { continue };
+        // Changed or gone meanwhile (a wrong type, nil): not counted this pass.
+        if slice.iter().any(|v| matches!(v, Value::ServerError(_) | Value::Nil)) {
             continue;
-        };
-        if matches!(answer, Value::ServerError(_) | Value::Nil) {
-            continue; // changed or gone meanwhile: read again by the caller's next pass
         }
         match kind {
             "string" => {
-                let b = bytes(answer).unwrap_or_default();
+                let b = bytes(&slice[0]).unwrap_or_default();
                 out[i] = Some((framed(&[b"string", b]), b.len() as u64));
             }
-            _ if size_command(kind).is_none() => {
-                let b = bytes(answer).unwrap_or_default();
-                out[i] = Some((framed(&[b"other", kind.as_bytes(), b]), b.len() as u64));
-            }
-            _ => {
-                let len = int(answer).unwrap_or(0).max(0) as u64;
-                if len <= WHOLE {
-                    whole.extend(whole_commands(kind, &keys[i], len));
-                    whole_of.push((i, len));
+            "list" => {
+                let got = items(&slice[0]);
+                if got.len() as u64 >= WHOLE {
+                    paged.push(i);
                 } else {
-                    paged.push((i, len));
+                    out[i] = Some((collection_digest(kind, &got), got.len() as u64));
                 }
             }
+            "hash" | "set" | "zset" => {
+                let parts = items(&slice[0]);
+                let done = parts.first().and_then(|c| bytes(c)) == Some(b"0".as_slice());
+                match parts.get(1) {
+                    Some(list) if done => {
+                        let got = items(list);
+                        let per = if kind == "set" { 1 } else { 2 };
+                        out[i] = Some((collection_digest(kind, &got), (got.len() / per) as u64));
+                    }
+                    _ => paged.push(i),
+                }
+            }
+            "stream" => {
+                let entries = items(&slice[0]);
+                if entries.len() as u64 > WHOLE {
+                    paged.push(i);
+                } else {
+                    let digest = stream_digest(client, &keys[i], &entries, &slice[1], &slice[2])?;
+                    out[i] = Some((digest, entries.len() as u64));
+                }
+            }
+            _ => {
+                let b = bytes(&slice[0]).unwrap_or_default();
+                out[i] = Some((framed(&[b"other", kind.as_bytes(), b]), b.len() as u64));
+            }
         }
     }
-    let answers = client.pipeline(&whole)?;
-    let mut at = 0;
-    for (i, len) in whole_of {
+    for i in paged {
         let kind = kinds[i].as_deref().unwrap_or_default();
-        let n = if kind == "stream" { 3 } else { 1 };
-        let slice = &answers[at..at + n];
-        at += n;
-        if slice.iter().any(|v| matches!(v, Value::ServerError(_))) {
-            continue;
-        }
-        let digest = match kind {
-            "stream" => stream_digest(client, &keys[i], &items(&slice[0]), &slice[1], &slice[2])?,
-            _ => collection_digest(kind, &items(&slice[0])),
-        };
-        out[i] = Some((digest, len));
-    }
-    for (i, len) in paged {
-        let kind = kinds[i].as_deref().unwrap_or_default();
-        out[i] = paged_digest(client, kind, &keys[i])?.map(|d| (d, len));
+        out[i] = paged_digest(client, kind, &keys[i])?;
     }
     Ok(out)
-}
-
-/// The command(s) fetching a small collection whole.
-fn whole_commands(kind: &str, key: &[u8], len: u64) -> Vec<Vec<Vec<u8>>> {
-    match kind {
-        "list" => vec![cmd(&[b"LRANGE", key, b"0", b"-1"])],
-        "hash" => vec![cmd(&[b"HGETALL", key])],
-        "set" => vec![cmd(&[b"SMEMBERS", key])],
-        "zset" => vec![cmd(&[b"ZRANGE", key, b"0", b"-1", b"WITHSCORES"])],
-        _ => vec![
-            cmd(&[
-                b"XRANGE",
-                key,
-                b"-",
-                b"+",
-                b"COUNT",
-                (len + 1).to_string().as_bytes(),
-            ]),
-            cmd(&[b"XINFO", b"STREAM", key]),
-            cmd(&[b"XINFO", b"GROUPS", key]),
-        ],
-    }
 }
 
 /// Running digest state of one collection, fed page by page.
@@ -288,34 +272,36 @@ impl Collection {
     /// Feeds a reply's items: list elements, hash field/value pairs, set members, sorted
     /// set member/score pairs.
     fn feed(&mut self, items: &[&Value]) {
-        let b = |v: &Value| bytes(v).unwrap_or_default().to_vec();
+        fn b(v: &Value) -> &[u8] {
+            bytes(v).unwrap_or_default()
+        }
+        fn second<'a>(pair: &[&'a Value]) -> &'a [u8] {
+            pair.get(1).map(|v| b(v)).unwrap_or_default()
+        }
         match self.kind.as_str() {
             "list" => {
                 for v in items {
                     let e = b(v);
                     self.ordered.update(&(e.len() as u64).to_le_bytes());
-                    self.ordered.update(&e);
+                    self.ordered.update(e);
                     self.count += 1;
                 }
             }
             "hash" => {
                 for pair in items.chunks(2) {
-                    let (f, v) = (b(pair[0]), pair.get(1).map(|v| b(v)).unwrap_or_default());
-                    self.sum.add(&[&f, &v]);
+                    self.sum.add(&[b(pair[0]), second(pair)]);
                     self.count += 1;
                 }
             }
             "zset" => {
                 for pair in items.chunks(2) {
-                    let m = b(pair[0]);
-                    let s = score_bits(&pair.get(1).map(|v| b(v)).unwrap_or_default());
-                    self.sum.add(&[&m, &s]);
+                    self.sum.add(&[b(pair[0]), &score_bits(second(pair))]);
                     self.count += 1;
                 }
             }
             _ => {
                 for v in items {
-                    self.sum.add(&[&b(v)]);
+                    self.sum.add(&[b(v)]);
                     self.count += 1;
                 }
             }
@@ -345,7 +331,7 @@ fn collection_digest(kind: &str, items: &[&Value]) -> [u8; 32] {
 /// A large collection read page by page; `None` when it vanished meanwhile. Hash and set
 /// scans may return an element twice while the server resizes its table: those are
 /// counted once.
-fn paged_digest(client: &mut Client, kind: &str, key: &[u8]) -> Result<Option<[u8; 32]>, Failure> {
+fn paged_digest(client: &mut Client, kind: &str, key: &[u8]) -> Result<Option<([u8; 32], u64)>, Failure> {
     if kind == "stream" {
         let info = client.cmd(&[b"XINFO", b"STREAM", key]);
         let groups = client.cmd(&[b"XINFO", b"GROUPS", key]);
@@ -378,7 +364,8 @@ fn paged_digest(client: &mut Client, kind: &str, key: &[u8]) -> Result<Option<[u
             }
         }
         let refs: Vec<&Value> = entries.iter().collect();
-        return stream_digest(client, key, &refs, &info, &groups).map(Some);
+        let len = refs.len() as u64;
+        return stream_digest(client, key, &refs, &info, &groups).map(|d| Some((d, len)));
     }
     let mut c = Collection::new(kind);
     if kind == "list" || kind == "zset" {
@@ -398,7 +385,8 @@ fn paged_digest(client: &mut Client, kind: &str, key: &[u8]) -> Result<Option<[u
             }
             from += PAGE;
         }
-        return Ok(Some(c.finish()));
+        let len = c.count;
+        return Ok(Some((c.finish(), len)));
     }
     let scan: &[u8] = if kind == "hash" { b"HSCAN" } else { b"SSCAN" };
     let mut seen = std::collections::HashSet::new();
@@ -422,7 +410,8 @@ fn paged_digest(client: &mut Client, kind: &str, key: &[u8]) -> Result<Option<[u
         }
         cursor = next.to_vec();
     }
-    Ok(Some(c.finish()))
+    let len = c.count;
+    Ok(Some((c.finish(), len)))
 }
 
 /// A stream: its entries in order, its last generated id, its groups and their consumers.

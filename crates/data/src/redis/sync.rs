@@ -89,7 +89,7 @@ pub struct SyncReport {
     pub target_version: String,
     /// Keys on the target once in sync.
     pub keys: u64,
-    /// The most bytes seen received in a full sync (sampled every 200 ms: a small full sync
+    /// The most bytes seen received in a full sync (sampled every 50 ms: a small full sync
     /// can be over between two samples).
     pub full_sync_bytes: u64,
     /// Full syncs the source served meanwhile.
@@ -187,6 +187,7 @@ impl Pair {
         let port = self.source.endpoint.port;
         let mut bytes = 0u64;
         let mut last = String::new();
+        let mut shown = Instant::now();
         // Reset whenever the sync moves (link up, more bytes received, more loaded): a full
         // sync of a large dataset takes long, one that fails over and over makes no headway.
         let mut moved = Instant::now();
@@ -213,9 +214,14 @@ impl Pair {
             bytes = bytes.max(read);
             loaded = now_loaded;
             let (line, lag) = sync_line(&s, &t);
-            if line != last {
+            // A line when the phase changes, else at most one a second.
+            let phase = |l: &str| l.split(':').next().unwrap_or_default().to_string();
+            if phase(&line) != phase(&last)
+                || (line != last && shown.elapsed() >= Duration::from_secs(1))
+            {
                 progress(line.clone());
                 last = line;
+                shown = Instant::now();
             }
             if let Some(lag) = lag.filter(|l| *l <= options.max_lag_bytes) {
                 return Ok(SyncReport {
@@ -246,7 +252,7 @@ impl Pair {
                     "look at both servers' logs; raise `timeout` for a very large dataset",
                 ));
             }
-            tokio::time::sleep(Duration::from_millis(200)).await;
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 
