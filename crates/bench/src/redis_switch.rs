@@ -1,5 +1,5 @@
 //! Redis benchmarks, part 2 (the setup is [`super::redis`]'s):
-//! - 10 switches, old -> new -> old..., under a write load of 8 connections: each switch's
+//! - 10 switches, old -> new -> old..., under a write load of 16 connections: each switch's
 //!   clients command tells the writer (a switch-aware client, like one told of a failover)
 //!   where the primary is and waits until every connection moved, inside the pause; the
 //!   pause windows, the write rate, acknowledged writes missing on the final primary, and
@@ -19,7 +19,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 const SWITCHES: usize = 10;
-const CONNECTIONS: usize = 8;
+const CONNECTIONS: usize = 16;
 
 fn addr(r: &RedisServer) -> SocketAddr {
     SocketAddr::from((r.address(), r.port()))
@@ -53,6 +53,8 @@ async fn switch(
     pair.close().await;
     let report = report?;
     ensure!(!report.resumed, "{report:?}");
+    let ms = report.steps.map(|s| format!("{:.1}", s * 1000.0));
+    eprintln!("     pause {} ms, catch-up + promote {} ms (waited {:.1}), clients {} ms, reverse + unpause {} ms", ms[0], ms[1], report.catch_up * 1000.0, ms[2], ms[3]);
     Ok(report.pause_window)
 }
 

@@ -164,12 +164,24 @@ fn first_read(kind: &str, key: &[u8]) -> Vec<Vec<Vec<u8>>> {
     let w = whole.as_bytes();
     match kind {
         "string" => vec![cmd(&[b"GET", key])],
-        "list" => vec![cmd(&[b"LRANGE", key, b"0", (WHOLE - 1).to_string().as_bytes()])],
+        "list" => vec![cmd(&[
+            b"LRANGE",
+            key,
+            b"0",
+            (WHOLE - 1).to_string().as_bytes(),
+        ])],
         "hash" => vec![cmd(&[b"HSCAN", key, b"0", b"COUNT", w])],
         "set" => vec![cmd(&[b"SSCAN", key, b"0", b"COUNT", w])],
         "zset" => vec![cmd(&[b"ZSCAN", key, b"0", b"COUNT", w])],
         "stream" => vec![
-            cmd(&[b"XRANGE", key, b"-", b"+", b"COUNT", (WHOLE + 1).to_string().as_bytes()]),
+            cmd(&[
+                b"XRANGE",
+                key,
+                b"-",
+                b"+",
+                b"COUNT",
+                (WHOLE + 1).to_string().as_bytes(),
+            ]),
             cmd(&[b"XINFO", b"STREAM", key]),
             cmd(&[b"XINFO", b"GROUPS", key]),
         ],
@@ -186,7 +198,10 @@ fn read_values(
     let mut second = Vec::new();
     let mut counts = Vec::with_capacity(keys.len());
     for (k, kind) in keys.iter().zip(kinds) {
-        let commands = kind.as_deref().map(|kind| first_read(kind, k)).unwrap_or_default();
+        let commands = kind
+            .as_deref()
+            .map(|kind| first_read(kind, k))
+            .unwrap_or_default();
         counts.push(commands.len());
         second.extend(commands);
     }
@@ -197,9 +212,14 @@ fn read_values(
     for (i, n) in counts.into_iter().enumerate() {
         let slice = &answers[at..at + n];
         at += n;
-        let Some(kind) = kinds[i].as_deref() else { continue };
+        let Some(kind) = kinds[i].as_deref() else {
+            continue;
+        };
         // Changed or gone meanwhile (a wrong type, nil): not counted this pass.
-        if slice.iter().any(|v| matches!(v, Value::ServerError(_) | Value::Nil)) {
+        if slice
+            .iter()
+            .any(|v| matches!(v, Value::ServerError(_) | Value::Nil))
+        {
             continue;
         }
         match kind {
@@ -331,7 +351,11 @@ fn collection_digest(kind: &str, items: &[&Value]) -> [u8; 32] {
 /// A large collection read page by page; `None` when it vanished meanwhile. Hash and set
 /// scans may return an element twice while the server resizes its table: those are
 /// counted once.
-fn paged_digest(client: &mut Client, kind: &str, key: &[u8]) -> Result<Option<([u8; 32], u64)>, Failure> {
+fn paged_digest(
+    client: &mut Client,
+    kind: &str,
+    key: &[u8],
+) -> Result<Option<([u8; 32], u64)>, Failure> {
     if kind == "stream" {
         let info = client.cmd(&[b"XINFO", b"STREAM", key]);
         let groups = client.cmd(&[b"XINFO", b"GROUPS", key]);

@@ -64,6 +64,9 @@ pub struct SwitchReport {
     pub pause_window: f64,
     /// Of which: seconds waiting for the target to catch up.
     pub catch_up: f64,
+    /// Of which, each step's round trip in seconds: pause (with the offset read),
+    /// catch-up and promotion, the clients command, reverse replication and unpause.
+    pub steps: [f64; 4],
     /// The source's replication offset at the pause.
     pub offset: u64,
     /// The source follows the target.
@@ -241,6 +244,7 @@ impl Pair {
             RedisReply::Paused { offset } => offset,
             other => return Err(self.source.unexpected(&other)),
         };
+        let paused = t0.elapsed().as_secs_f64();
         let promoted = self
             .target
             .ask(RedisRequest::CatchUpAndPromote {
@@ -249,6 +253,7 @@ impl Pair {
                 max_wait_ms: options.max_wait.as_millis() as u64,
             })
             .await;
+        let promoted_at = t0.elapsed().as_secs_f64();
         let catch_up = match promoted {
             Ok(RedisReply::Promoted { waited_ms, .. }) => waited_ms as f64 / 1000.0,
             other => {
@@ -267,6 +272,7 @@ impl Pair {
             }
         };
         let clients = run_clients(&self.exec, options).await;
+        let clients_at = t0.elapsed().as_secs_f64();
         let follow = options
             .reverse
             .then(|| self.target_seen_from_source(options));
@@ -277,6 +283,12 @@ impl Pair {
             })
             .await?;
         let pause_window = t0.elapsed().as_secs_f64();
+        let steps = [
+            paused,
+            promoted_at - paused,
+            clients_at - promoted_at,
+            pause_window - clients_at,
+        ];
         clients?;
         progress(format!("switched: writes paused {pause_window:.3}s ({catch_up:.3}s waiting for the target to reach offset {offset})"));
         let mut notes = Vec::new();
@@ -290,6 +302,7 @@ impl Pair {
         Ok(SwitchReport {
             pause_window,
             catch_up,
+            steps,
             offset,
             reverse: options.reverse,
             resumed: false,
@@ -533,6 +546,7 @@ fn resumed(options: &SwitchOptions, note: String) -> SwitchReport {
     SwitchReport {
         pause_window: 0.0,
         catch_up: 0.0,
+        steps: [0.0; 4],
         offset: 0,
         reverse: options.reverse,
         resumed: true,
