@@ -56,11 +56,14 @@ pub fn databases(client: &mut Client) -> Result<Vec<u32>, Failure> {
         .collect())
 }
 
+/// What [`scan`] calls with each batch of keys.
+pub type BatchFn<'a> = dyn FnMut(&mut Client, Vec<Vec<u8>>) -> Result<(), Failure> + 'a;
+
 /// Calls `each` with every batch of keys of database `db` (selected first).
 pub fn scan(
     client: &mut Client,
     db: u32,
-    each: &mut dyn FnMut(&mut Client, Vec<Vec<u8>>) -> Result<(), Failure>,
+    each: &mut BatchFn<'_>,
 ) -> Result<(), Failure> {
     client.cmd_str(&["SELECT", &db.to_string()])?;
     let mut cursor = "0".to_string();
@@ -294,7 +297,7 @@ pub fn to_hex(b: &[u8]) -> String {
 
 /// Bytes from lowercase or uppercase hex; `None` if it is not hex.
 pub fn from_hex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     (0..s.len())

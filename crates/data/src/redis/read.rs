@@ -40,6 +40,9 @@ pub struct KeyRead {
     pub expire_ms: Option<i64>,
 }
 
+/// A value's digest and its size (elements; bytes for strings).
+type Digested = ([u8; 32], u64);
+
 /// A 128-bit order-free sum of element digests.
 #[derive(Default, Clone, Copy)]
 pub struct Sum(pub u128);
@@ -194,7 +197,7 @@ fn read_values(
     client: &mut Client,
     keys: &[Vec<u8>],
     kinds: &[Option<String>],
-) -> Result<Vec<Option<([u8; 32], u64)>>, Failure> {
+) -> Result<Vec<Option<Digested>>, Failure> {
     let mut second = Vec::new();
     let mut counts = Vec::with_capacity(keys.len());
     for (k, kind) in keys.iter().zip(kinds) {
@@ -206,7 +209,7 @@ fn read_values(
         second.extend(commands);
     }
     let answers = client.pipeline(&second)?;
-    let mut out: Vec<Option<([u8; 32], u64)>> = vec![None; keys.len()];
+    let mut out: Vec<Option<Digested>> = vec![None; keys.len()];
     let mut paged = Vec::new();
     let mut at = 0;
     for (i, n) in counts.into_iter().enumerate() {
