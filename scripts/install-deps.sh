@@ -41,7 +41,7 @@ APT_PACKAGES=(
   curl ca-certificates openssl socat python3-pip iputils-ping
   redis-server mariadb-server mariadb-client
   bind9 bind9-utils bind9-dnsutils knot knot-dnsutils
-  caddy nginx haproxy wrk hey hyperfine prometheus pgcopydb
+  caddy nginx haproxy wrk hey hyperfine prometheus pgcopydb faketime
 )
 # Programs that must exist afterwards: a package can be "installed" yet broken.
 REQUIRED_PROGRAMS=(

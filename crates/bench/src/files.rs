@@ -180,6 +180,7 @@ impl Setup {
             source_sudo: false,
             target_sudo: false,
             agent: self.agent.clone(),
+            stall: None,
         }
     }
 

@@ -82,7 +82,7 @@ async fn run(cli: Cli) -> ExitCode {
         Cmd::Check(a) => commands::check::run(&file, a).await,
         Cmd::Plan(a) => commands::plan::run(&file, a),
         Cmd::Apply(a) => commands::apply::run(&file, a).await,
-        Cmd::Status(a) => commands::status::run(&file, a),
+        Cmd::Status(a) => commands::status::run(&file, a).await,
         Cmd::Approve(a) => commands::approve::run(&file, a),
         Cmd::Rollback(a) => commands::rollback::run(&file, a).await,
         Cmd::Report(a) => commands::report::run(&file, a),

@@ -3,6 +3,8 @@
 #[path = "cli/fixture.rs"]
 mod fixture;
 
+#[path = "cli/faults.rs"]
+mod faults;
 #[path = "cli/files.rs"]
 mod files;
 
@@ -12,12 +14,16 @@ mod apply;
 mod dns_resume;
 #[path = "cli/downtime.rs"]
 mod downtime;
+#[path = "cli/escaping.rs"]
+mod escaping;
 #[path = "cli/gates.rs"]
 mod gates;
 #[path = "cli/hostkeys.rs"]
 mod hostkeys;
 #[path = "cli/journal.rs"]
 mod journal;
+#[path = "cli/plan_file.rs"]
+mod plan_file;
 #[path = "cli/postgres.rs"]
 mod postgres;
 #[path = "cli/postgres_resume.rs"]

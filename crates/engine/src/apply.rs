@@ -114,6 +114,11 @@ pub async fn apply(
             .journal
             .append(&run.id, &Event::ApplyStopped { reason })?;
     }
+    let ended = matches!(result, Ok(ApplyOutcome::Completed { .. }));
+    crate::tidy::tidy_hosts(&exec, &session.plan, &run.id, ended).await;
+    if ended {
+        exec.disconnect_all().await;
+    }
     result
 }
 
@@ -212,7 +217,6 @@ impl Runner<'_> {
         self.record(Event::RunFinished {
             outcome: "completed".into(),
         })?;
-        self.cleanup_hosts().await;
         Ok(ApplyOutcome::Completed {
             run: self.run.id.clone(),
             applied,
@@ -234,7 +238,7 @@ impl Runner<'_> {
         let prior = state.step(id);
         let interrupted = prior
             .is_some_and(|p| matches!(p.status, StepStatus::InFlight | StepStatus::Waiting { .. }));
-        let failures = self.failures(id)?;
+        let ended_tries = self.ended_tries(id)?;
         let attempt = prior.map_or(0, |p| p.attempts) + 1;
         self.record(Event::StepStarted {
             stage: stage.name.value.clone(),
@@ -258,7 +262,7 @@ impl Runner<'_> {
             stage,
             step,
             run_id: &self.run.id,
-            try_number: failures + 1,
+            try_number: ended_tries + 1,
             exec: self.exec,
             journal: self.session.journal.as_ref(),
             secrets: self.secrets,
@@ -302,6 +306,15 @@ impl Runner<'_> {
                 Ok(false)
             }
             Err(e @ (EngineError::Waiting { .. } | EngineError::Interrupted { .. })) => Err(e),
+            // Not a failed try: its command may still be running, and the next `apply`
+            // re-attaches to it (same invocation) instead of running it again.
+            Err(e @ EngineError::HostLost { .. }) => {
+                self.ui.show(Progress::StepFailed {
+                    step: id.into(),
+                    error: e.to_string(),
+                });
+                Err(e)
+            }
             Err(e) => {
                 let error = e.to_string();
                 self.record(Event::StepFailed {
@@ -348,28 +361,20 @@ impl Runner<'_> {
         }
     }
 
-    /// How many times step `id` failed in this run.
-    fn failures(&self, id: &str) -> Result<u32, EngineError> {
+    /// How many tries of step `id` in this run came to an end: failed, or undone (or not)
+    /// by a rollback. A new try gets new ids for its tracked commands, so that it runs them
+    /// again rather than replaying an ended try's outcome; an interrupted try does not end
+    /// one, so its resume re-attaches.
+    fn ended_tries(&self, id: &str) -> Result<u32, EngineError> {
         let events = self.session.journal.events(&self.run.id)?;
         Ok(events
             .iter()
-            .filter(|r| matches!(&r.event, Event::StepFailed { step, .. } if step == id))
+            .filter(|r| match &r.event {
+                Event::StepFailed { step, .. }
+                | Event::StepRolledBack { step }
+                | Event::StepRollbackFailed { step, .. } => step == id,
+                _ => false,
+            })
             .count() as u32)
-    }
-
-    /// Removes the outcomes tracked commands kept on the hosts, now that the journal has them.
-    async fn cleanup_hosts(&self) {
-        for host in &self.session.plan.hosts {
-            let cmd = cutover_exec::Command::shell(
-                &host.name.value,
-                cutover_exec::render::cleanup_line(&self.run.id),
-            )
-            .sudo(host.sudo)
-            .timeout(Some(std::time::Duration::from_secs(30)));
-            if let Err(e) = self.exec.run(&cmd).await {
-                tracing::warn!("could not clean up on {}: {e}", host.name.value);
-            }
-        }
-        self.exec.disconnect_all().await;
     }
 }

@@ -69,8 +69,9 @@ pub struct StepCtx<'a> {
     pub step: &'a Step,
     /// The run's id.
     pub run_id: &'a str,
-    /// Number of fresh tries of this step (failures + 1); interrupted tries do not count,
-    /// so a resumed step reuses the ids of its tracked commands.
+    /// Number of fresh tries of this step: while applying, the tries that ended (failed or
+    /// rolled back) + 1; while rolling back, the undos that ran or failed + 1. Interrupted
+    /// tries do not count, so a resumed step reuses the ids of its tracked commands.
     pub try_number: u32,
     /// The executor.
     pub exec: &'a Executor,
@@ -190,7 +191,36 @@ impl StepCtx<'_> {
             stdout: tail(&out.stdout),
             stderr: tail(&out.stderr),
         })?;
+        if let Some(track) = &cmd.track {
+            self.forget(cmd, track).await;
+        }
         Ok(out)
+    }
+
+    /// Removes a tracked command's output from its host now that the journal holds it: the
+    /// output would otherwise stay there until the run ends (its exit status stays, for a
+    /// resumed attempt). A failure only leaves the file for the run's end to remove.
+    async fn forget(&self, cmd: &Command, track: &cutover_exec::TrackId) {
+        let forget = Command::shell(
+            &cmd.host,
+            cutover_exec::tracked::forget_line(&track.run, &track.invocation),
+        )
+        .sudo(cmd.sudo)
+        .timeout(Some(std::time::Duration::from_secs(30)));
+        match self.exec.run(&forget).await {
+            Ok(out) if out.success() => {}
+            Ok(out) => tracing::warn!(
+                "could not remove the output of `{}` from {}: {}",
+                track.invocation,
+                cmd.host,
+                out.stderr.trim()
+            ),
+            Err(e) => tracing::warn!(
+                "could not remove the output of `{}` from {}: {e}",
+                track.invocation,
+                cmd.host
+            ),
+        }
     }
 
     /// Shows a line of detail.
@@ -225,10 +255,34 @@ impl StepCtx<'_> {
         }
     }
 
+    /// The address another host reaches plan host `name` at: its `address`, else the host
+    /// name its SSH configuration resolves to (`ssh -G`: an alias in `~/.ssh/config` means
+    /// nothing on the other host), else its SSH destination.
+    pub async fn reach_address(&self, name: &str) -> Result<String, EngineError> {
+        let host = self
+            .plan
+            .host(name)
+            .ok_or_else(|| self.failed(format!("no host `{name}` in the plan")))?;
+        if let Some(a) = &host.address {
+            return Ok(a.clone());
+        }
+        if let Ok(cutover_exec::Target::Ssh(t)) = self.exec.target(name) {
+            let config = t.resolved_config().await.map_err(|e| self.exec_failed(e))?;
+            if let Some((_, h)) = config.iter().find(|(k, _)| k == "hostname") {
+                return Ok(h.clone());
+            }
+        }
+        Ok(host.address())
+    }
+
     /// A failure to run a command: connection problems keep their own class.
     pub fn exec_failed(&self, e: ExecError) -> EngineError {
         match e {
             e @ ExecError::Connect { .. } => EngineError::Connect(e),
+            e @ ExecError::Lost { .. } => EngineError::HostLost {
+                step: self.id().to_string(),
+                message: e.to_string(),
+            },
             other => self.failed(other.to_string()),
         }
     }

@@ -84,6 +84,16 @@ pub enum EngineError {
         /// Where.
         step: String,
     },
+    /// The connection to a host dropped while a step's tracked command ran there and did
+    /// not come back: the try is not over (the command may still run), so `cutover apply`
+    /// re-attaches to it rather than running it again.
+    #[error("step `{step}`: {message}")]
+    HostLost {
+        /// The step.
+        step: String,
+        /// What happened, from the executor.
+        message: String,
+    },
     /// Rollback failed.
     #[error("rollback of step `{step}` failed: {message}")]
     RollbackFailed {
@@ -105,9 +115,10 @@ impl EngineError {
             EngineError::Plan(_) => ExitCode::PlanInvalid,
             EngineError::Journal(JournalError::Locked { .. }) => ExitCode::Locked,
             EngineError::Journal(_) => ExitCode::Internal,
-            EngineError::Secret { .. } | EngineError::Connect(_) | EngineError::Access { .. } => {
-                ExitCode::Unreachable
-            }
+            EngineError::Secret { .. }
+            | EngineError::Connect(_)
+            | EngineError::HostLost { .. }
+            | EngineError::Access { .. } => ExitCode::Unreachable,
             EngineError::StepFailed {
                 verification: true, ..
             } => ExitCode::VerifyFailed,

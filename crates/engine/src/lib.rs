@@ -9,6 +9,7 @@ pub mod context;
 mod downtime;
 pub mod error;
 pub mod hosts;
+mod leftovers;
 mod pin;
 pub mod preview;
 pub mod report;
@@ -18,6 +19,8 @@ pub mod session;
 pub mod status;
 pub mod step;
 pub mod steps;
+pub mod text;
+mod tidy;
 pub mod ui;
 
 pub use apply::{apply, ApplyOptions, ApplyOutcome};

@@ -195,26 +195,32 @@ fn timeline_entry(r: &Record) -> TimelineEntry {
     }
 }
 
-/// Escapes a value for a Markdown table cell.
+/// A value for a Markdown table cell or heading: nothing in it is rendered as HTML or
+/// Markdown, and no control or bidirectional character reaches the reader raw.
 fn cell(s: &str) -> String {
-    s.replace('|', "\\|").replace('\n', "<br>")
+    crate::text::markdown_inline(s)
 }
 
 impl Report {
-    /// The report as Markdown.
+    /// The report as Markdown. Every value comes from the journal (hosts' output, file
+    /// names, operators' comments) and is escaped.
     pub fn markdown(&self) -> String {
-        let mut m = format!("# cutover report: {}\n\n", self.plan);
+        let mut m = format!("# cutover report: {}\n\n", cell(&self.plan));
         m += &format!(
-            "Run `{}` started {}; outcome **{}** after {:.1} s.\n\nJournal: {}.\n\n## Steps\n\n| stage | step | kind | outcome | tries | seconds | summary |\n|---|---|---|---|---|---|---|\n",
-            self.run, self.started, self.outcome, self.seconds, self.journal
+            "Run {} started {}; outcome **{}** after {:.1} s.\n\nJournal: {}.\n\n## Steps\n\n| stage | step | kind | outcome | tries | seconds | summary |\n|---|---|---|---|---|---|---|\n",
+            cell(&self.run),
+            cell(&self.started),
+            cell(&self.outcome),
+            self.seconds,
+            self.journal
         );
         for s in &self.steps {
             m += &format!(
                 "| {} | {} | {} | {} | {} | {} | {} |\n",
-                s.stage,
-                s.id,
-                s.kind,
-                s.outcome,
+                cell(&s.stage),
+                cell(&s.id),
+                cell(&s.kind),
+                cell(&s.outcome),
                 s.attempts,
                 s.seconds.map_or("".into(), |x| format!("{x:.2}")),
                 cell(s.summary.as_deref().unwrap_or(""))
@@ -230,19 +236,19 @@ impl Report {
             for (s, x) in measured {
                 m += &format!(
                     "| {} | {} | {} | {} |\n",
-                    s.id,
+                    cell(&s.id),
                     cell(&x.name),
                     figure(x.value),
-                    x.unit
+                    cell(&x.unit)
                 );
             }
         }
         for p in &self.proofs {
             m += &format!(
-                "\n## Proof: {} ({})\n\n```text\n{}\n```\n",
-                p.step,
-                p.host,
-                p.text.trim_end()
+                "\n## Proof: {} ({})\n\n{}",
+                cell(&p.step),
+                cell(&p.host),
+                crate::text::markdown_code_block("text", &p.text)
             );
         }
         if !self.approvals.is_empty() {
@@ -250,9 +256,9 @@ impl Report {
             for a in &self.approvals {
                 m += &format!(
                     "| {} | {} | {} | {} |\n",
-                    a.gate,
+                    cell(&a.gate),
                     cell(&a.by),
-                    a.at,
+                    cell(&a.at),
                     cell(a.comment.as_deref().unwrap_or(""))
                 );
             }
@@ -261,9 +267,9 @@ impl Report {
         for t in &self.timeline {
             m += &format!(
                 "| {} | {} | {} | {} |\n",
-                t.at,
-                t.event.name(),
-                t.event.step().unwrap_or(""),
+                cell(&t.at),
+                cell(&t.event.name()),
+                cell(t.event.step().unwrap_or("")),
                 cell(&detail(&t.event))
             );
         }

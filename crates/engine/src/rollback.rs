@@ -1,14 +1,17 @@
-//! `cutover rollback`: runs the undo of every applied step in reverse order, journaled, and
-//! resumable: steps already rolled back are not undone twice.
+//! `cutover rollback`: runs the undo of every applied step in reverse order, and of a step
+//! the run was interrupted in (or names what such a step may have left when its kind cannot
+//! undo it), journaled, and resumable: steps already rolled back are not undone twice.
 
 use crate::context::StepCtx;
 use crate::error::EngineError;
 use crate::hosts::targets;
+use crate::secrets::Secrets;
 use crate::session::Session;
+use crate::step::Interrupted;
 use crate::steps::runner;
 use crate::ui::{Progress, Ui};
 use cutover_exec::Executor;
-use cutover_journal::{now_ms, Event, Holder, StepStatus};
+use cutover_journal::{now_ms, Event, Holder, Record, RunInfo, StepStatus};
 use tokio::sync::watch;
 
 /// How a rollback ended.
@@ -18,6 +21,18 @@ pub struct RollbackOutcome {
     pub run: String,
     /// Steps whose undo ran.
     pub undone: Vec<String>,
+    /// Interrupted steps whose kind cannot undo what they may have done, with what may be
+    /// left: for the operator to see to.
+    pub left: Vec<Left>,
+}
+
+/// What an interrupted step may have left that the rollback could not undo.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Left {
+    /// The step.
+    pub step: String,
+    /// What may be left, in words.
+    pub what: String,
 }
 
 /// Rolls back the newest run of the plan at `plan_path`.
@@ -42,6 +57,7 @@ pub async fn rollback(
         return Ok(RollbackOutcome {
             run: run.id,
             undone: Vec::new(),
+            left: Vec::new(),
         });
     }
     session.journal.append(
@@ -58,66 +74,126 @@ pub async fn rollback(
         targets(&session.plan, &session.journal_path),
         secrets.redactor(),
     );
-    let steps: Vec<_> = session.plan.steps().collect();
-    let mut undone = Vec::new();
-    for (stage, step) in steps.into_iter().rev() {
-        let id = step.id.value.as_str();
-        let state = session.state(&run)?;
-        // Only what this run applied is undone: a step found already in place was not ours.
-        // Steps that journal their previous state first are undone even when interrupted or
-        // failed part-way (a DNS switch that changed one zone of two, a crash after the update).
-        let partial = runner(&step.kind).undoes_partial();
-        let Some(st) = state.step(id).filter(|s| {
-            s.status == StepStatus::Applied
-                || matches!(s.status, StepStatus::RollbackFailed { .. })
-                || (partial && matches!(s.status, StepStatus::InFlight | StepStatus::Failed { .. }))
-        }) else {
-            continue;
-        };
-        let failures = session
-            .journal
-            .events(&run.id)?
-            .iter()
-            .filter(|r| matches!(&r.event, Event::StepRollbackFailed { step, .. } if step == id))
-            .count() as u32;
-        let ctx = StepCtx {
-            plan: &session.plan,
-            stage,
-            step,
-            run_id: &run.id,
-            try_number: failures + 1,
-            exec: &exec,
-            journal: session.journal.as_ref(),
-            secrets: &secrets,
-            state: &state,
-            ui,
-            cancel: cancel.clone(),
-            no_wait: true,
-            first_started_ms: st.started_ms.unwrap_or_else(now_ms),
-        };
-        match undo_one(&ctx, ui).await {
-            Ok(true) => undone.push(id.to_string()),
-            Ok(false) => {}
-            Err(e) => {
-                ui.show(Progress::Note(
-                    "rollback stopped; fix the cause and run `cutover rollback` again to continue"
-                        .into(),
-                ));
-                return Err(e);
+    let rolled_back = Rollback {
+        session: &session,
+        secrets: &secrets,
+        exec: &exec,
+        run: &run,
+        ui,
+        cancel,
+    }
+    .undo_all()
+    .await;
+    // What tracked commands left on the hosts goes in every outcome: all of it once the run
+    // is rolled back, the finished commands' output when the rollback stopped part-way.
+    crate::tidy::tidy_hosts(&exec, &session.plan, &run.id, rolled_back.is_ok()).await;
+    exec.disconnect_all().await;
+    rolled_back
+}
+
+struct Rollback<'a> {
+    session: &'a Session,
+    secrets: &'a Secrets,
+    exec: &'a Executor,
+    run: &'a RunInfo,
+    ui: &'a dyn Ui,
+    cancel: watch::Receiver<bool>,
+}
+
+impl Rollback<'_> {
+    /// Undoes the run's steps newest first and journals the run as rolled back.
+    async fn undo_all(&self) -> Result<RollbackOutcome, EngineError> {
+        let (session, ui) = (self.session, self.ui);
+        let steps: Vec<_> = session.plan.steps().collect();
+        let mut undone = Vec::new();
+        let mut left = Vec::new();
+        for (stage, step) in steps.into_iter().rev() {
+            let id = step.id.value.as_str();
+            let state = session.state(self.run)?;
+            let r = runner(&step.kind);
+            // Only what this run did is undone: a step found already in place was not ours.
+            // An interrupted step may have done anything up to its end, so it is undone
+            // (or named as left, by a kind that cannot undo it); a failed one only by kinds
+            // whose undo is driven by what they journaled or find in place.
+            let Some(st) = state.step(id) else {
+                continue;
+            };
+            let interrupted =
+                matches!(st.status, StepStatus::InFlight | StepStatus::Waiting { .. });
+            let undo = match &st.status {
+                StepStatus::Applied | StepStatus::RollbackFailed { .. } => true,
+                StepStatus::InFlight | StepStatus::Waiting { .. } => true,
+                StepStatus::Failed { .. } => r.undoes_failed(),
+                _ => false,
+            };
+            if !undo {
+                continue;
+            }
+            if interrupted {
+                if let Interrupted::Leaves(what) = r.interrupted() {
+                    ui.show(Progress::StepLeft {
+                        step: id.into(),
+                        what: what.clone(),
+                    });
+                    left.push(Left {
+                        step: id.into(),
+                        what,
+                    });
+                    continue;
+                }
+            }
+            let events = session.journal.events(&self.run.id)?;
+            let ctx = StepCtx {
+                plan: &session.plan,
+                stage,
+                step,
+                run_id: &self.run.id,
+                try_number: undo_tries(&events, id) + 1,
+                exec: self.exec,
+                journal: session.journal.as_ref(),
+                secrets: self.secrets,
+                state: &state,
+                ui,
+                cancel: self.cancel.clone(),
+                no_wait: true,
+                first_started_ms: st.started_ms.unwrap_or_else(now_ms),
+            };
+            match undo_one(&ctx, ui).await {
+                Ok(true) => undone.push(id.to_string()),
+                Ok(false) => {}
+                Err(e) => {
+                    ui.show(Progress::Note(
+                        "rollback stopped; fix the cause and run `cutover rollback` again to continue"
+                            .into(),
+                    ));
+                    return Err(e);
+                }
             }
         }
+        session.journal.append(
+            &self.run.id,
+            &Event::RunFinished {
+                outcome: "rolled_back".into(),
+            },
+        )?;
+        Ok(RollbackOutcome {
+            run: self.run.id.clone(),
+            undone,
+            left,
+        })
     }
-    session.journal.append(
-        &run.id,
-        &Event::RunFinished {
-            outcome: "rolled_back".into(),
-        },
-    )?;
-    exec.disconnect_all().await;
-    Ok(RollbackOutcome {
-        run: run.id,
-        undone,
-    })
+}
+
+/// How many undos of step `id` ran or failed in this run: each new one gets new ids for its
+/// tracked commands, so that it runs them rather than replaying an earlier one's outcome.
+fn undo_tries(events: &[Record], id: &str) -> u32 {
+    events
+        .iter()
+        .filter(|r| match &r.event {
+            Event::StepRolledBack { step } | Event::StepRollbackFailed { step, .. } => step == id,
+            _ => false,
+        })
+        .count() as u32
 }
 
 /// Runs the undo of `ctx.step`, journaled and shown; `Ok(true)` when something was undone.
@@ -190,16 +266,12 @@ pub(crate) async fn undo_now(
         let Some(st) = state.step(id).filter(|s| s.status == StepStatus::Applied) else {
             continue;
         };
-        let failures = events
-            .iter()
-            .filter(|r| matches!(&r.event, Event::StepRollbackFailed { step, .. } if step == id))
-            .count() as u32;
         let sub = StepCtx {
             plan: ctx.plan,
             stage,
             step,
             run_id: ctx.run_id,
-            try_number: failures + 1,
+            try_number: undo_tries(&events, id) + 1,
             exec: ctx.exec,
             journal: ctx.journal,
             secrets: ctx.secrets,

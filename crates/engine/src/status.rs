@@ -1,9 +1,11 @@
-//! `cutover status`: where the newest run stands and what it waits for.
+//! `cutover status`: where the newest run stands, what it waits for, and replication objects
+//! left on the servers that no finished step accounts for.
 
 use crate::error::EngineError;
 use crate::preview::status_name;
 use crate::session::Session;
-use cutover_journal::{format_ms, StepStatus};
+use cutover_journal::{format_ms, RunState, StepStatus};
+use cutover_plan::{Step, StepKind};
 use serde::Serialize;
 
 /// One step's line in the status.
@@ -40,24 +42,35 @@ pub struct Status {
     pub steps: Vec<StepLine>,
     /// When the run began.
     pub started: Option<String>,
+    /// Things on the hosts that need the operator (replication objects left running), each
+    /// with what to do.
+    pub warnings: Vec<String>,
 }
 
-/// The status of the plan at `plan_path`.
-pub fn status(plan_path: &std::path::Path) -> Result<Status, EngineError> {
+/// The status of the plan at `plan_path`. Looks at the PostgreSQL servers only when a
+/// `postgres.sync` step's objects are not accounted for by the journal.
+pub async fn status(plan_path: &std::path::Path) -> Result<Status, EngineError> {
     let session = Session::open_read_only(plan_path)?;
     let locked_by = session.journal.holder().map(|h| h.to_string());
     let latest = session.latest()?;
+    let state = latest.as_ref().map(|(_, s)| s);
     let mut steps = Vec::new();
     let mut waiting_for = None;
     let mut failed = false;
     for (stage, step) in session.plan.steps() {
-        let st = latest.as_ref().and_then(|(_, s)| s.step(&step.id.value));
+        let st = state.and_then(|s| s.step(&step.id.value));
         let (status, detail) = match st.map(|s| &s.status) {
             None => ("pending".to_string(), None),
-            Some(StepStatus::Waiting { reason, .. }) => {
-                waiting_for.get_or_insert_with(|| format!("{}: {reason}", step.id.value));
-                ("waiting".to_string(), Some(reason.clone()))
-            }
+            Some(StepStatus::Waiting { reason, .. }) => match approved(step, state) {
+                Some(by) => (
+                    "approved".to_string(),
+                    Some(format!("{by}; `cutover apply` passes the gate")),
+                ),
+                None => {
+                    waiting_for.get_or_insert_with(|| format!("{}: {reason}", step.id.value));
+                    ("waiting".to_string(), Some(reason.clone()))
+                }
+            },
             Some(StepStatus::Failed { error }) => {
                 failed = true;
                 ("failed".to_string(), Some(error.clone()))
@@ -74,9 +87,9 @@ pub fn status(plan_path: &std::path::Path) -> Result<Status, EngineError> {
             attempts: st.map_or(0, |s| s.attempts),
         });
     }
-    let state = match &latest {
+    let run_state = match state {
         None => "not started".to_string(),
-        Some((_, s)) => match (&s.outcome, s.rolling_back) {
+        Some(s) => match (&s.outcome, s.rolling_back) {
             (Some(o), _) => o.clone(),
             (None, true) => "rolling back".into(),
             _ if waiting_for.is_some() => "waiting".into(),
@@ -88,9 +101,21 @@ pub fn status(plan_path: &std::path::Path) -> Result<Status, EngineError> {
         plan: session.plan.name.clone(),
         run: latest.as_ref().map(|(r, _)| r.id.clone()),
         started: latest.as_ref().map(|(r, _)| format_ms(r.started_ms)),
-        state,
+        state: run_state,
         waiting_for,
         locked_by,
         steps,
+        warnings: crate::leftovers::replication_warnings(&session, state).await,
     })
+}
+
+/// An approval gate held at `Waiting` whose approval is journaled since: it no longer holds
+/// the run (the next `apply` passes it at once), so it is not shown as waiting.
+fn approved(step: &Step, state: Option<&RunState>) -> Option<String> {
+    match (&step.kind, state) {
+        (StepKind::Approve(gate), Some(state)) => {
+            crate::steps::approve::accepted(gate, &step.id.value, state)
+        }
+        _ => None,
+    }
 }

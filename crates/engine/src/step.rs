@@ -14,6 +14,15 @@ pub enum Applied {
     },
 }
 
+/// What `rollback` can do about an interrupted attempt (see [`StepRunner::interrupted`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Interrupted {
+    /// Its `rollback` undoes whatever the attempt may have done.
+    Undoes,
+    /// It cannot: what may be left, in words for the operator.
+    Leaves(String),
+}
+
 /// What `verify` found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verified {
@@ -44,10 +53,19 @@ pub trait StepRunner: Send + Sync {
         false
     }
 
-    /// True when `rollback` may also run for a step that was interrupted or failed part-way:
-    /// its undo is driven by what it journaled *before* changing anything (the DNS and proxy
-    /// steps), so it restores exactly what changed and does nothing otherwise.
-    fn undoes_partial(&self) -> bool {
+    /// How `rollback` treats an attempt that was cut off (the controller killed or stopped
+    /// mid-step). By default `rollback` runs for it, and must undo whatever such an attempt
+    /// may have done, as far as it got, and nothing else; a kind that cannot says what may be
+    /// left, and the rollback names it.
+    fn interrupted(&self) -> Interrupted {
+        Interrupted::Undoes
+    }
+
+    /// True when `rollback` also runs for a step that *failed* part-way: its undo is driven
+    /// by what it journaled before changing anything, or by what it finds in place (the DNS,
+    /// proxy and PostgreSQL replication steps), so it restores exactly what changed and does
+    /// nothing otherwise. Other kinds leave a failed attempt's effects to the operator.
+    fn undoes_failed(&self) -> bool {
         false
     }
 

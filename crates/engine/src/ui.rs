@@ -49,6 +49,13 @@ pub enum Progress {
         /// The error, with framed command output.
         error: String,
     },
+    /// A rollback could not undo what an interrupted step may have done.
+    StepLeft {
+        /// Its id.
+        step: String,
+        /// What may be left.
+        what: String,
+    },
     /// A gate holds the run.
     Waiting {
         /// Its id.

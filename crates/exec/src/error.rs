@@ -101,6 +101,17 @@ pub enum ExecError {
         /// The timeout.
         after: Duration,
     },
+    /// The connection dropped while a tracked command ran, and the host could not be reached
+    /// again to re-attach to it.
+    #[error("lost the connection to host `{host}` while its command was being started or ran, and could not reach it again within {}; the command may still be running there: once the host is reachable, `cutover apply` re-attaches to it (a tracked command never runs twice){}", humanize(*.after), last_words(.stderr))]
+    Lost {
+        /// The host.
+        host: String,
+        /// How long re-attaching was tried.
+        after: Duration,
+        /// What ssh said last.
+        stderr: String,
+    },
     /// The directory for SSH control sockets is not private to this user.
     #[error("the SSH control directory {} cannot be trusted: {problem}\nhint: {hint}", .path.display())]
     ControlDir {
@@ -129,6 +140,13 @@ pub enum ExecError {
         /// Why.
         reason: String,
     },
+}
+
+fn last_words(stderr: &str) -> String {
+    match stderr.trim() {
+        "" => String::new(),
+        s => format!("\nssh said:\n{}", crate::ssh::frame(s)),
+    }
 }
 
 fn summary(f: &ConnectFailure) -> &'static str {

@@ -2,12 +2,14 @@
 //! with environment through standard input, timeouts, and output redacted before anyone
 //! sees it.
 
+use crate::command::EnvValue;
 use crate::command::{Command, Stdin};
 use crate::error::ExecError;
 use crate::redact::Redactor;
-use crate::render::{render, OUTCOME_UNKNOWN, UNKNOWN_MARKER};
+use crate::render::render_redacting;
 use crate::ssh::route::Route;
 use crate::ssh::SshTarget;
+use crate::tracked::{OUTCOME_UNKNOWN, UNKNOWN_MARKER};
 use std::collections::HashMap;
 use std::process::Stdio;
 use std::sync::Arc;
@@ -77,6 +79,10 @@ pub struct Executor {
     redactor: Redactor,
 }
 
+/// How long a tracked command whose connection dropped is re-attached to before giving up
+/// (a host rebooting, a flapping link).
+pub const REATTACH_FOR: Duration = Duration::from_secs(60);
+
 impl Executor {
     /// An executor for `targets` (host name to target) redacting with `redactor`.
     pub fn new(targets: HashMap<String, Target>, redactor: Redactor) -> Self {
@@ -131,6 +137,16 @@ impl Executor {
         cell.get_or_try_init(|| t.connect()).await.map(Some)
     }
 
+    /// True when this executor has reached `host` (always for a local one): the hosts where
+    /// its commands may have left something.
+    pub fn contacted(&self, host: &str) -> bool {
+        match self.targets.get(host) {
+            Some(Target::Local) => true,
+            Some(Target::Ssh(_)) => self.masters.get(host).is_some_and(|c| c.initialized()),
+            None => false,
+        }
+    }
+
     /// Closes every SSH master connection.
     pub async fn disconnect_all(&self) {
         for t in self.targets.values() {
@@ -142,7 +158,18 @@ impl Executor {
 
     /// Starts `cmd` and writes its environment prelude; the caller drives the streams.
     pub async fn spawn(&self, cmd: &Command) -> Result<Spawned, ExecError> {
-        let rendered = render(cmd)?;
+        // A tracked command's output is kept on the host: the secrets it is given are
+        // redacted there before anything is written.
+        let hidden = match &cmd.track {
+            Some(_) => self
+                .redactor
+                .found_in(cmd.env.iter().filter_map(|(_, v)| match v {
+                    EnvValue::Secret(s) => Some(s.expose()),
+                    EnvValue::Plain(_) => None,
+                })),
+            None => Vec::new(),
+        };
+        let rendered = render_redacting(cmd, &hidden)?;
         let route = self
             .connect_route(&cmd.host)
             .await?
@@ -207,8 +234,46 @@ impl Executor {
         })
     }
 
-    /// Runs `cmd` to completion and returns its redacted output.
+    /// Runs `cmd` to completion and returns its redacted output. A tracked command whose
+    /// connection drops while it runs is re-attached to (its wrapper, run again with the same
+    /// invocation, waits for it and replays its outcome; it never starts it twice) for up to
+    /// [`REATTACH_FOR`]; after that the error is [`ExecError::Lost`].
     pub async fn run(&self, cmd: &Command) -> Result<Output, ExecError> {
+        if cmd.track.is_none() {
+            return self.run_once(cmd).await;
+        }
+        // A host that cannot be reached at all is said at once: nothing ran there yet.
+        self.connect(&cmd.host).await?;
+        let started = Instant::now();
+        let mut pause = Duration::from_millis(250);
+        loop {
+            let last = match self.run_once(cmd).await {
+                Ok(mut out) => {
+                    if crate::tracked::strip_end_marker(&mut out.stderr) {
+                        out.duration = started.elapsed();
+                        return Ok(out);
+                    }
+                    out.stderr
+                }
+                Err(ExecError::Connect { stderr, .. }) => stderr,
+                Err(ExecError::Io { source, .. }) => source.to_string(),
+                Err(e) => return Err(e),
+            };
+            let local = matches!(self.target(&cmd.host)?, Target::Local);
+            if local || started.elapsed() >= REATTACH_FOR {
+                return Err(ExecError::Lost {
+                    host: cmd.host.clone(),
+                    after: started.elapsed(),
+                    stderr: last,
+                });
+            }
+            tracing::warn!(host = %cmd.host, "connection lost while a tracked command ran; re-attaching");
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_secs(4));
+        }
+    }
+
+    async fn run_once(&self, cmd: &Command) -> Result<Output, ExecError> {
         let started = Instant::now();
         let mut s = self.spawn(cmd).await?;
         drop(s.stdin.take());

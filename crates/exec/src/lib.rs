@@ -1,6 +1,6 @@
 //! Running commands on the plan's hosts: command values, the one quoting function, local and
 //! SSH transports with multiplexing, secrets through standard input, redaction, commands
-//! whose outcome survives the controller's crash, and host-to-host streaming.
+//! whose outcome survives the controller's crash ([`tracked`]), and host-to-host streaming.
 
 pub mod command;
 pub mod error;
@@ -10,6 +10,7 @@ pub mod quote;
 pub mod redact;
 pub mod render;
 pub mod ssh;
+pub mod tracked;
 
 pub use command::{Command, EnvValue, Stdin, TrackId};
 pub use error::{ConnectFailure, ExecError};

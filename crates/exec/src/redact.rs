@@ -28,14 +28,18 @@ impl fmt::Debug for SecretValue {
 /// Replaces every known secret value with `[redacted:NAME]`.
 #[derive(Clone, Default)]
 pub struct Redactor {
-    names: Vec<String>,
+    /// (name, value), longest value first.
+    secrets: Vec<(String, SecretValue)>,
     matcher: Option<AhoCorasick>,
 }
 
 impl fmt::Debug for Redactor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Redactor")
-            .field("secrets", &self.names)
+            .field(
+                "secrets",
+                &self.secrets.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+            )
             .finish()
     }
 }
@@ -56,7 +60,10 @@ impl Redactor {
             .ok()
             .filter(|_| !pairs.is_empty());
         Redactor {
-            names: pairs.into_iter().map(|(n, _)| n).collect(),
+            secrets: pairs
+                .into_iter()
+                .map(|(n, v)| (n, SecretValue(v)))
+                .collect(),
             matcher,
         }
     }
@@ -67,13 +74,26 @@ impl Redactor {
             None => text.to_string(),
             Some(m) => {
                 let replacements: Vec<String> = self
-                    .names
+                    .secrets
                     .iter()
-                    .map(|n| format!("[redacted:{n}]"))
+                    .map(|(n, _)| format!("[redacted:{n}]"))
                     .collect();
                 m.replace_all(text, &replacements)
             }
         }
+    }
+
+    /// The secrets (name, value) whose values occur in any of `texts`, longest first: the
+    /// ones a command given `texts` (its secret environment) could print.
+    pub fn found_in<'a>(
+        &self,
+        texts: impl IntoIterator<Item = &'a str> + Clone,
+    ) -> Vec<(String, SecretValue)> {
+        self.secrets
+            .iter()
+            .filter(|(_, v)| texts.clone().into_iter().any(|t| t.contains(v.expose())))
+            .cloned()
+            .collect()
     }
 
     /// Bytes (process output) redacted and decoded lossily as UTF-8.
@@ -95,6 +115,16 @@ mod tests {
             r.redact("x hunter2-extra y hunter2 z"),
             "x [redacted:long] y [redacted:short] z"
         );
+    }
+
+    #[test]
+    fn finds_the_secrets_a_text_holds() {
+        let a = SecretValue::new("hunter2".into());
+        let b = SecretValue::new("swordfish".into());
+        let r = Redactor::new([("a", &a), ("b", &b)]);
+        let found = r.found_in(["postgres://u:hunter2@db/app", "plain"]);
+        assert_eq!(found, vec![("a".to_string(), a)]);
+        assert!(!format!("{r:?}").contains("hunter2"));
     }
 
     #[test]

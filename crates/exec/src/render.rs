@@ -7,16 +7,13 @@
 
 use crate::command::{Command, Stdin};
 use crate::error::ExecError;
-use crate::quote::{join, quote};
+use crate::quote::join;
+use crate::redact::SecretValue;
+use crate::tracked::tracked_script;
+pub use crate::tracked::{cleanup_line, track_dir, OUTCOME_UNKNOWN, UNKNOWN_MARKER};
 
 /// Exit status the wrappers use when the prelude could not read the environment.
 pub const PRELUDE_FAILED: i32 = 123;
-/// Exit status of a tracked command whose outcome was lost (see [`UNKNOWN_MARKER`]).
-pub const OUTCOME_UNKNOWN: i32 = 254;
-/// Printed on standard error with [`OUTCOME_UNKNOWN`]: the command had started earlier but
-/// stopped without recording its exit status (host rebooted, process killed).
-pub const UNKNOWN_MARKER: &str = "cutover: outcome unknown: the command started earlier but stopped without recording an exit status";
-
 /// A command ready to be handed to `sh -c` (locally) or to SSH (remotely).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rendered {
@@ -43,6 +40,16 @@ fn valid_id(id: &str) -> bool {
 
 /// Renders `cmd`.
 pub fn render(cmd: &Command) -> Result<Rendered, ExecError> {
+    render_redacting(cmd, &[])
+}
+
+/// Renders `cmd`; a tracked command's output is redacted of `secrets` (name, value) on the
+/// host before it is written there (the values travel on standard input like the
+/// environment's).
+pub fn render_redacting(
+    cmd: &Command,
+    secrets: &[(String, SecretValue)],
+) -> Result<Rendered, ExecError> {
     let mut prelude = Vec::new();
     let mut reads = String::new();
     for (name, value) in &cmd.env {
@@ -65,6 +72,21 @@ pub fn render(cmd: &Command) -> Result<Rendered, ExecError> {
         ));
         prelude.extend_from_slice(value.expose().as_bytes());
         prelude.push(b'\n');
+    }
+    let mut redact = Vec::new();
+    if cmd.track.is_some() {
+        for (i, (name, value)) in secrets.iter().enumerate() {
+            if value.expose().contains('\n') || value.expose().contains('\0') {
+                // Such a value cannot reach the host this way, nor can it be in the
+                // environment the command was given (refused above).
+                continue;
+            }
+            let var = format!("cutover_secret_{}", i + 1);
+            reads.push_str(&format!("IFS= read -r {var} || exit {PRELUDE_FAILED}; "));
+            prelude.extend_from_slice(value.expose().as_bytes());
+            prelude.push(b'\n');
+            redact.push((var, name.clone()));
+        }
     }
     let mut argv = cmd.argv.clone();
     if let Some(t) = cmd.timeout {
@@ -93,6 +115,7 @@ pub fn render(cmd: &Command) -> Result<Rendered, ExecError> {
                 &track.run,
                 &track.invocation,
                 cmd.stdin != Stdin::Null,
+                &redact,
             ))
         }
         None if reads.is_empty() => None,
@@ -114,47 +137,6 @@ pub fn render(cmd: &Command) -> Result<Rendered, ExecError> {
         }
     };
     Ok(Rendered { line, prelude })
-}
-
-/// The directory on a host where tracked commands of run `run` keep their outcome.
-pub fn track_dir(run: &str) -> String {
-    format!("\"$HOME\"/.cache/cutover/runs/{run}")
-}
-
-/// A wrapper that runs `"$@"` detached from the SSH session, records its exit status and
-/// output on the host, and on a second invocation with the same id (after the controller
-/// was interrupted) waits for or replays that outcome instead of running the command again.
-fn tracked_script(env_reads: &str, run: &str, invocation: &str, has_stdin: bool) -> String {
-    // An asynchronous list reads /dev/null unless told otherwise: keep the input on fd 3.
-    let (keep, input) = if has_stdin {
-        ("exec 3<&0; ", " <&3")
-    } else {
-        ("", " </dev/null")
-    };
-    format!(
-        r#"d={dir}; f="$d"/{inv}; (umask 077; mkdir -p "$d") || exit 125; {env_reads}
-if [ ! -e "$f.rc" ]; then
-  if [ -e "$f.pid" ] && kill -0 "$(cat "$f.pid")" 2>/dev/null; then
-    while [ ! -e "$f.rc" ] && kill -0 "$(cat "$f.pid")" 2>/dev/null; do sleep 0.1; done
-  elif [ -e "$f.pid" ]; then
-    :
-  else
-    {keep}( "$@"{input} >"$f.out" 2>"$f.err"; echo $? >"$f.rc.tmp"; mv "$f.rc.tmp" "$f.rc" ) &
-    echo $! >"$f.pid"; wait $!
-  fi
-fi
-if [ ! -e "$f.rc" ]; then echo {marker} >&2; exit {unknown}; fi
-cat "$f.out"; cat "$f.err" >&2; exit "$(cat "$f.rc")""#,
-        dir = track_dir(run),
-        inv = quote(invocation),
-        marker = quote(UNKNOWN_MARKER),
-        unknown = OUTCOME_UNKNOWN,
-    )
-}
-
-/// A script removing the outcomes kept for run `run` (once the journal holds them).
-pub fn cleanup_line(run: &str) -> String {
-    format!("rm -rf {}", track_dir(run))
 }
 
 #[cfg(test)]

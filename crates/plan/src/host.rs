@@ -1,5 +1,6 @@
 //! `[hosts.NAME]`: the machines a plan touches, reached over SSH or run locally.
 
+use crate::limits;
 use crate::problem::{Problem, Problems};
 use crate::read::{Fields, Spanned};
 use std::path::PathBuf;
@@ -65,7 +66,7 @@ impl Host {
         let host = Host {
             ssh: f.optional("ssh", p),
             local: f.optional("local", p).unwrap_or(false),
-            port: f.optional("port", p),
+            port: f.int("port", &limits::PORT, p),
             user: f.optional("user", p),
             identity: f.optional::<String>("identity", p).map(PathBuf::from),
             jump: f.optional("jump", p),

@@ -1,8 +1,11 @@
 //! cutover's plan file (`cutover.toml`): its types, reading with every problem located, and
 //! cross-reference validation. No I/O beyond reading the file itself.
 
+mod bounded;
 pub mod checks;
+mod encoding;
 pub mod host;
+pub mod limits;
 pub mod plan;
 pub mod problem;
 pub mod read;
@@ -58,18 +61,23 @@ pub fn parse(src: &str, file: &str, dir: PathBuf) -> Result<Plan, PlanErrors> {
             }
             list.sort_by_key(|p| (p.span.start, p.span.end));
             list.dedup();
-            Err(PlanErrors {
-                file: file.to_string(),
-                src: src.to_string(),
-                problems: list,
-            })
+            Err(PlanErrors::new(file, src.into(), list))
         }
+    }
+}
+
+/// Parses and validates a plan from the bytes of its file, which must be UTF-8: each part
+/// that is not is a problem at its line and column.
+pub fn parse_bytes(bytes: &[u8], file: &str, dir: PathBuf) -> Result<Plan, PlanErrors> {
+    match std::str::from_utf8(bytes) {
+        Ok(src) => parse(src, file, dir),
+        Err(_) => Err(encoding::not_utf8(bytes, file)),
     }
 }
 
 /// Reads and parses the plan file at `path`.
 pub fn load(path: &Path) -> Result<(Plan, String), LoadError> {
-    let src = std::fs::read_to_string(path).map_err(|source| LoadError::Read {
+    let bytes = std::fs::read(path).map_err(|source| LoadError::Read {
         path: path.to_path_buf(),
         source,
     })?;
@@ -84,7 +92,10 @@ pub fn load(path: &Path) -> Result<(Plan, String), LoadError> {
         })
         .unwrap_or(Path::new("."));
     let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
-    let plan = parse(&src, &path.display().to_string(), dir)?;
+    let file = path.display().to_string();
+    let src = String::from_utf8(bytes)
+        .map_err(|e| LoadError::Invalid(encoding::not_utf8(e.as_bytes(), &file)))?;
+    let plan = parse(&src, &file, dir)?;
     Ok((plan, src))
 }
 

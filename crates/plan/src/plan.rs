@@ -2,6 +2,7 @@
 
 use crate::checks::Check;
 use crate::host::Host;
+use crate::limits;
 use crate::problem::{Problem, Problems};
 use crate::read::{named_table, Fields};
 use crate::secret::Secret;
@@ -122,7 +123,7 @@ impl Plan {
                 let mut s = Fields::new(&mut v, "[ssh]", SshConfig::FIELDS, p)?;
                 let c = SshConfig {
                     config: s.optional("config", p),
-                    connect_timeout: s.optional("connect_timeout", p),
+                    connect_timeout: s.int("connect_timeout", &limits::CONNECT_TIMEOUT, p),
                 };
                 s.finish(p);
                 Some(c)

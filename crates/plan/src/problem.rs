@@ -2,6 +2,7 @@
 
 use miette::{Diagnostic, LabeledSpan, NamedSource, SourceSpan};
 use std::fmt;
+use std::sync::Arc;
 
 /// A byte range in the plan file.
 pub type Span = toml_span::Span;
@@ -71,43 +72,83 @@ fn floor_char_boundary(s: &str, mut i: usize) -> usize {
     i
 }
 
+/// Where each line of a text starts, to turn byte offsets into lines and columns without
+/// scanning the text from its start for every problem.
+#[derive(Debug, Clone)]
+pub struct LineIndex(Vec<usize>);
+
+impl LineIndex {
+    /// Indexes the lines of `src`.
+    pub fn new(src: &str) -> Self {
+        let starts = std::iter::once(0)
+            .chain(src.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        LineIndex(starts)
+    }
+
+    /// 1-based line and column (in characters) of a byte offset of `src`, the text this
+    /// index was built from; the same as [`line_col`].
+    pub fn line_col(&self, src: &str, offset: usize) -> (usize, usize) {
+        let offset = floor_char_boundary(src, offset.min(src.len()));
+        let line = self.0.partition_point(|&start| start <= offset).max(1);
+        let start = self.0[line - 1];
+        (line, src[start..offset].chars().count() + 1)
+    }
+}
+
 /// All problems of one plan file, renderable by miette (file excerpt, underline, label, help)
 /// or as plain `file:line:col: message` lines.
 #[derive(Debug)]
 pub struct PlanErrors {
     /// The plan file's name as the user gave it.
     pub file: String,
-    /// The plan file's text.
-    pub src: String,
+    /// The plan file's text, shared by every diagnostic (a plan with thousands of problems
+    /// must not hold thousands of copies of itself).
+    pub src: Arc<str>,
     /// Every problem found, in file order.
     pub problems: Vec<Problem>,
+    lines: LineIndex,
 }
 
 impl PlanErrors {
-    /// One `file:line:col: message` line per problem, followed by its help when present.
+    /// The problems of the plan file `file` whose text is `src`.
+    pub fn new(file: impl Into<String>, src: Arc<str>, problems: Vec<Problem>) -> Self {
+        let lines = LineIndex::new(&src);
+        PlanErrors {
+            file: file.into(),
+            src,
+            problems,
+            lines,
+        }
+    }
+
+    /// 1-based line and column of `problem`.
+    pub fn line_col(&self, problem: &Problem) -> (usize, usize) {
+        self.lines.line_col(&self.src, problem.span.start)
+    }
+
+    /// One `file:line:col: message` line per problem.
     pub fn plain_lines(&self) -> Vec<String> {
         self.problems
             .iter()
             .map(|p| {
-                let (line, col) = line_col(&self.src, p.span.start);
+                let (line, col) = self.line_col(p);
                 format!("{}:{line}:{col}: {}", self.file, p.message)
             })
             .collect()
     }
 
-    /// The diagnostics, one per problem, for a miette report handler.
-    pub fn diagnostics(&self) -> Vec<ProblemReport> {
-        self.problems
-            .iter()
-            .map(|p| ProblemReport {
+    /// The diagnostics, one per problem in file order, for a miette report handler; made
+    /// as they are taken, each sharing the plan's text.
+    pub fn diagnostics(&self) -> impl ExactSizeIterator<Item = ProblemReport> + '_ {
+        self.problems.iter().map(|p| {
+            let (l, c) = self.line_col(p);
+            ProblemReport {
                 problem: p.clone(),
-                location: {
-                    let (l, c) = line_col(&self.src, p.span.start);
-                    format!("{}:{l}:{c}", self.file)
-                },
-                source: NamedSource::new(self.file.clone(), self.src.clone()),
-            })
-            .collect()
+                location: format!("{}:{l}:{c}", self.file),
+                source: NamedSource::new(self.file.clone(), Arc::clone(&self.src)),
+            }
+        })
     }
 }
 
@@ -130,7 +171,7 @@ impl std::error::Error for PlanErrors {}
 pub struct ProblemReport {
     problem: Problem,
     location: String,
-    source: NamedSource<String>,
+    source: NamedSource<Arc<str>>,
 }
 
 impl fmt::Display for ProblemReport {
@@ -193,4 +234,23 @@ pub fn did_you_mean<'a>(
         })
         .min_by_key(|(edits, _)| *edits)
         .map(|(_, k)| k)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_line_index_agrees_with_line_col_at_every_offset() {
+        for src in ["", "a", "\n", "a\nbc\n", "é\n😀x\n\nz", "x\r\ny"] {
+            let index = LineIndex::new(src);
+            for offset in 0..=src.len() + 2 {
+                assert_eq!(
+                    index.line_col(src, offset),
+                    line_col(src, offset),
+                    "{src:?} at {offset}"
+                );
+            }
+        }
+    }
 }

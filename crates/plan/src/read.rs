@@ -5,7 +5,6 @@
 
 use crate::problem::{did_you_mean, Problem, Problems, Span};
 use std::collections::BTreeMap;
-use std::time::Duration;
 use toml_span::value::{Table, Value, ValueInner};
 
 /// A type that can be read from a TOML value. `what` names the value in messages, for
@@ -115,6 +114,14 @@ impl<'de> Fields<'de> {
 
     /// Reads a field that must be present.
     pub fn required<T: FromToml>(&mut self, key: &str, p: &mut Problems) -> Option<T> {
+        if !self.present(key, p) {
+            return None;
+        }
+        self.optional(key, p)
+    }
+
+    /// True when `key` is there; otherwise records that it is missing.
+    pub(crate) fn present(&self, key: &str, p: &mut Problems) -> bool {
         if !self.has(key) {
             p.push(
                 Problem::new(
@@ -124,9 +131,8 @@ impl<'de> Fields<'de> {
                 )
                 .help(format!("add `{key} = ...` to {}", self.owner)),
             );
-            return None;
         }
-        self.optional(key, p)
+        self.has(key)
     }
 
     /// Reads a field that may be absent.
@@ -210,47 +216,6 @@ impl FromToml for bool {
     }
 }
 
-macro_rules! integer {
-    ($($ty:ty),*) => {$(
-        impl FromToml for $ty {
-            fn read(value: &mut Value<'_>, what: &str, p: &mut Problems) -> Option<Self> {
-                let expected = format!("an integer from {} to {}", <$ty>::MIN, <$ty>::MAX);
-                match value.take() {
-                    ValueInner::Integer(i) => match <$ty>::try_from(i) {
-                        Ok(v) => Some(v),
-                        Err(_) => {
-                            p.push(Problem::new(
-                                value.span,
-                                format!("{what} must be {expected}, found {i}"),
-                                "out of range",
-                            ));
-                            None
-                        }
-                    },
-                    other => {
-                        wrong_type(value.span, what, &expected, &other, p);
-                        None
-                    }
-                }
-            }
-        }
-    )*};
-}
-integer!(u8, u16, u32, u64, i64);
-
-impl FromToml for f64 {
-    fn read(value: &mut Value<'_>, what: &str, p: &mut Problems) -> Option<Self> {
-        match value.take() {
-            ValueInner::Float(f) => Some(f),
-            ValueInner::Integer(i) => Some(i as f64),
-            other => {
-                wrong_type(value.span, what, "a number", &other, p);
-                None
-            }
-        }
-    }
-}
-
 impl<T: FromToml> FromToml for Vec<T> {
     fn read(value: &mut Value<'_>, what: &str, p: &mut Problems) -> Option<Self> {
         match value.take() {
@@ -289,37 +254,6 @@ impl<T: FromToml> FromToml for BTreeMap<String, T> {
             }
             other => {
                 wrong_type(value.span, what, "a table", &other, p);
-                None
-            }
-        }
-    }
-}
-
-impl FromToml for Duration {
-    fn read(value: &mut Value<'_>, what: &str, p: &mut Problems) -> Option<Self> {
-        let expected = "a duration such as \"30s\", \"5m\" or \"48h\"";
-        match value.take() {
-            ValueInner::String(s) => match humantime::parse_duration(&s) {
-                Ok(d) => Some(d),
-                Err(e) => {
-                    p.push(
-                        Problem::new(value.span, format!("{what} is not a valid duration: {e}"), "invalid duration")
-                            .help("write a number with a unit: \"500ms\", \"30s\", \"5m\", \"2h\", \"7d\""),
-                    );
-                    None
-                }
-            },
-            other => {
-                let problem_found = type_name(&other);
-                let mut problem = Problem::new(
-                    value.span,
-                    format!("{what} must be {expected}, found {problem_found}"),
-                    format!("expected {expected}"),
-                );
-                if let ValueInner::Integer(i) = other {
-                    problem = problem.help(format!("durations carry a unit: write \"{i}s\""));
-                }
-                p.push(problem);
                 None
             }
         }

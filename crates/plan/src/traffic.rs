@@ -3,6 +3,7 @@
 //! kinds exist is the traffic crate's registry; the names are repeated here so that a typo is
 //! a plan problem with its location.
 
+use crate::limits;
 use crate::problem::{did_you_mean, Problem, Problems};
 use crate::read::Fields;
 use crate::read::{FromToml, Spanned};
@@ -83,8 +84,8 @@ impl DnsProvider {
             api_token: f.optional("api_token", p),
             api: f.optional("api", p),
             nameservers: f.optional("nameservers", p).unwrap_or_default(),
-            timeout: f.optional("timeout", p),
-            wait: f.optional("wait", p),
+            timeout: f.duration("timeout", &limits::REQUEST_TIMEOUT, p),
+            wait: f.duration("wait", &limits::WAIT, p),
             name,
         };
         let span = f.span();
@@ -186,6 +187,10 @@ impl Proxy {
         let mut f = Fields::new(value, owner.clone(), Self::FIELDS, p)?;
         let kind: Option<Spanned<String>> = f.required("kind", p);
         let host: Option<Spanned<String>> = f.required("host", p);
+        // What a kind needs is judged on what is written, so that a value out of range
+        // (reported by itself) is not also reported as missing.
+        let written = |key: &str| f.has(key);
+        let has = ["backend", "server", "include", "dns", "record", "port"].map(written);
         let x = Proxy {
             admin: f.optional("admin", p),
             id: f.optional("id", p),
@@ -196,8 +201,8 @@ impl Proxy {
             nginx_args: f.optional("nginx_args", p).unwrap_or_default(),
             dns: f.optional("dns", p),
             record: f.optional("record", p),
-            port: f.optional("port", p),
-            settle: f.optional("settle", p),
+            port: f.int("port", &limits::PORT, p),
+            settle: f.duration("settle", &limits::SETTLE, p),
             kind: kind?,
             host: host?,
             name,
@@ -208,25 +213,19 @@ impl Proxy {
             p.push(unknown_kind("proxy kind", &x.kind, PROXY_KINDS));
             return None;
         }
+        let [backend, server, include, dns, record, port] = has;
         let missing: Vec<&str> = match x.kind.value.as_str() {
-            "haproxy" => [
-                ("backend", x.backend.is_some()),
-                ("server", x.server.is_some()),
-            ]
-            .iter()
-            .filter(|(_, ok)| !ok)
-            .map(|(n, _)| *n)
-            .collect(),
-            "nginx" if x.include.is_none() => vec!["include"],
-            "dns-name" => [
-                ("dns", x.dns.is_some()),
-                ("record", x.record.is_some()),
-                ("port", x.port.is_some()),
-            ]
-            .iter()
-            .filter(|(_, ok)| !ok)
-            .map(|(n, _)| *n)
-            .collect(),
+            "haproxy" => [("backend", backend), ("server", server)]
+                .iter()
+                .filter(|(_, ok)| !ok)
+                .map(|(n, _)| *n)
+                .collect(),
+            "nginx" if !include => vec!["include"],
+            "dns-name" => [("dns", dns), ("record", record), ("port", port)]
+                .iter()
+                .filter(|(_, ok)| !ok)
+                .map(|(n, _)| *n)
+                .collect(),
             _ => Vec::new(),
         };
         for field in missing {
@@ -236,7 +235,11 @@ impl Proxy {
                     format!("{owner} (`{}`) needs `{field}`", x.kind.value),
                     format!("`{field}` is missing"),
                 )
-                .help(format!("add `{field} = \"...\"` to {owner}")),
+                .help(if field == "port" {
+                    format!("add `port = 8080` to {owner}")
+                } else {
+                    format!("add `{field} = \"...\"` to {owner}")
+                }),
             );
         }
         Some(x)

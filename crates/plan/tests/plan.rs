@@ -1,16 +1,21 @@
 //! The plan crate's integration tests: malformed plans with their exact messages and
-//! locations, random mutations of the starter plans, and the JSON Schema against the reader.
+//! locations, random mutations of the starter plans, the JSON Schema against the reader, and
+//! the plans as seeds for the fuzz corpus.
 
 #[path = "plan/cases_file.rs"]
 mod cases_file;
 #[path = "plan/cases_files.rs"]
 mod cases_files;
+#[path = "plan/cases_limits.rs"]
+mod cases_limits;
 #[path = "plan/cases_refs.rs"]
 mod cases_refs;
 #[path = "plan/cases_steps.rs"]
 mod cases_steps;
 #[path = "plan/cases_traffic.rs"]
 mod cases_traffic;
+#[path = "plan/fuzz_seeds.rs"]
+mod fuzz_seeds;
 #[path = "plan/malformed.rs"]
 mod malformed;
 #[path = "plan/mutations.rs"]

@@ -237,6 +237,27 @@ key \"{name}\" {{ algorithm {alg}; secret \"{secret}\"; }};
     )
 }
 
+/// Starts `server` (a BIND of [`BindPair::start`], killed by a test) again on `host` with the
+/// same configuration and zone files (its update journal included).
+pub fn restart(host: &LabHost, server: &DnsServer) -> Result<DnsServer, LabError> {
+    let dir = "/tmp/cutover-bind";
+    let s = spawn_named(host, dir, server.address)?;
+    for _ in 0..200 {
+        let up = std::process::Command::new("dig")
+            .args(["+short", "+norec", "+time=1", "+tries=1"])
+            .arg(format!("@{}", server.address))
+            .args([".", "SOA"])
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false);
+        if up {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+    Ok(s)
+}
+
 fn spawn_named(host: &LabHost, dir: &str, addr: Ipv4Addr) -> Result<DnsServer, LabError> {
     let child = host.spawn(&format!("exec named -g -c {dir}/named.conf"))?;
     Ok(DnsServer {

@@ -1,7 +1,7 @@
 //! `cutover apply`: runs the plan (resuming), asking first on a terminal unless `--yes`.
 
 use super::{confirm, interrupt_signal};
-use crate::output::{paint, report_error, Printer, Style};
+use crate::output::{paint, report_error, safe, Printer, Style};
 use cutover_engine::{ApplyOptions, ApplyOutcome, ExitCode};
 use std::path::Path;
 
@@ -41,17 +41,22 @@ pub async fn run(file: &Path, a: Args) -> ExitCode {
     match cutover_engine::apply(file, &opts, &Printer, interrupt_signal()).await {
         Ok(ApplyOutcome::Completed { run, applied }) => {
             println!(
-                "\n{} run {run} complete ({applied} step(s) applied now); see `cutover report`",
-                paint(Style::Green, "done:")
+                "\n{} run {} complete ({applied} step(s) applied now); see `cutover report`",
+                paint(Style::Green, "done:"),
+                safe(&run)
             );
             ExitCode::Ok
         }
         Ok(ApplyOutcome::AlreadyComplete { run }) => {
-            println!("run {run} is already complete: nothing to do");
+            println!("run {} is already complete: nothing to do", safe(&run));
             ExitCode::Ok
         }
         Ok(ApplyOutcome::StoppedAfter { run, stage }) => {
-            println!("\nstopped after stage {stage} (run {run}); `cutover apply` continues");
+            println!(
+                "\nstopped after stage {} (run {}); `cutover apply` continues",
+                safe(&stage),
+                safe(&run)
+            );
             ExitCode::Ok
         }
         Err(e) => report_error(&e),

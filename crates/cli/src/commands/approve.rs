@@ -1,6 +1,6 @@
 //! `cutover approve GATE`: a journaled sign-off.
 
-use crate::output::{paint, report_error, Style};
+use crate::output::{paint, report_error, safe, Style};
 use cutover_engine::ExitCode;
 use std::path::Path;
 
@@ -22,9 +22,11 @@ pub fn run(file: &Path, a: Args) -> ExitCode {
     match cutover_engine::approve(file, &a.gate, &by, a.comment.as_deref()) {
         Ok(run) => {
             println!(
-                "{} {} by {by} (run {run})",
+                "{} {} by {} (run {})",
                 paint(Style::Green, "approved"),
-                a.gate
+                safe(&a.gate),
+                safe(&by),
+                safe(&run)
             );
             ExitCode::Ok
         }

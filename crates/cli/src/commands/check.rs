@@ -1,8 +1,7 @@
 //! `cutover check`: every plan problem at once, then a checklist of secrets and hosts.
 
-use crate::output::{paint, print_json, report_error, Style};
+use crate::output::{paint, print_json, report_error, safe, Style};
 use cutover_engine::{EngineError, ExitCode};
-use cutover_plan::problem::line_col;
 use std::path::Path;
 
 /// Options of `cutover check`.
@@ -20,14 +19,47 @@ pub struct Args {
     json: bool,
 }
 
+/// `check --json` for a plan with problems: every problem, borrowed from the plan's errors
+/// (a generated plan can have hundreds of thousands). Fields in alphabetical order, as they
+/// were when this went through `serde_json::Value`.
 #[derive(serde::Serialize)]
-struct JsonProblem {
-    file: String,
-    line: usize,
+struct JsonProblems<'a> {
+    plan_ok: bool,
+    problems: Vec<JsonProblem<'a>>,
+}
+
+#[derive(serde::Serialize)]
+struct JsonProblem<'a> {
     column: usize,
-    message: String,
-    label: String,
-    help: Option<String>,
+    file: &'a str,
+    help: Option<&'a str>,
+    label: &'a str,
+    line: usize,
+    message: &'a str,
+}
+
+impl<'a> JsonProblems<'a> {
+    fn new(errors: &'a cutover_plan::PlanErrors) -> Self {
+        let problems = errors
+            .problems
+            .iter()
+            .map(|p| {
+                let (line, column) = errors.line_col(p);
+                JsonProblem {
+                    column,
+                    file: &errors.file,
+                    help: p.help.as_deref(),
+                    label: &p.label,
+                    line,
+                    message: &p.message,
+                }
+            })
+            .collect();
+        JsonProblems {
+            plan_ok: false,
+            problems,
+        }
+    }
 }
 
 pub async fn run(file: &Path, a: Args) -> ExitCode {
@@ -36,22 +68,7 @@ pub async fn run(file: &Path, a: Args) -> ExitCode {
         let e = EngineError::Plan(e);
         if a.json {
             if let EngineError::Plan(cutover_plan::LoadError::Invalid(errors)) = &e {
-                let problems: Vec<JsonProblem> = errors
-                    .problems
-                    .iter()
-                    .map(|p| {
-                        let (line, column) = line_col(&errors.src, p.span.start);
-                        JsonProblem {
-                            file: errors.file.clone(),
-                            line,
-                            column,
-                            message: p.message.clone(),
-                            label: p.label.clone(),
-                            help: p.help.clone(),
-                        }
-                    })
-                    .collect();
-                print_json(&serde_json::json!({ "plan_ok": false, "problems": problems }));
+                print_json(&JsonProblems::new(errors));
                 return e.exit_code();
             }
         }
@@ -77,9 +94,14 @@ pub async fn run(file: &Path, a: Args) -> ExitCode {
             } else {
                 paint(Style::Red, "✗")
             };
-            println!("{mark} {:<16} {:<16} {}", i.subject, i.check, i.detail);
+            println!(
+                "{mark} {:<16} {:<16} {}",
+                safe(&i.subject),
+                safe(&i.check),
+                safe(&i.detail)
+            );
             if let (false, Some(h)) = (i.ok, &i.hint) {
-                println!("  {} {h}", paint(Style::Yellow, "hint:"));
+                println!("  {} {}", paint(Style::Yellow, "hint:"), safe(h));
             }
         }
     }

@@ -1,6 +1,6 @@
 //! `cutover plan`: the changes `apply` would make.
 
-use crate::output::{paint, print_json, report_error, Style};
+use crate::output::{paint, print_json, report_error, safe, Style};
 use cutover_engine::ExitCode;
 use std::path::Path;
 
@@ -22,8 +22,9 @@ pub fn run(file: &Path, a: Args) -> ExitCode {
     }
     match &p.run {
         Some(run) => println!(
-            "plan {} (continuing run {run})",
-            paint(Style::Bold, &p.plan)
+            "plan {} (continuing run {})",
+            paint(Style::Bold, &p.plan),
+            safe(run)
         ),
         None => println!("plan {} (a new run)", paint(Style::Bold, &p.plan)),
     }
@@ -50,9 +51,14 @@ pub fn run(file: &Path, a: Args) -> ExitCode {
                 .as_ref()
                 .map(|d| format!(": {d}"))
                 .unwrap_or_default();
-            println!("{mark} {} ({}){d}", step.id, step.kind);
+            println!(
+                "{mark} {} ({}){}",
+                safe(&step.id),
+                safe(&step.kind),
+                safe(&d)
+            );
             for c in &step.changes {
-                println!("       {c}");
+                println!("       {}", safe(c));
             }
         }
     }

@@ -2,7 +2,7 @@
 //! with judgement: the request goes to the pinned address with the URL's Host header and TLS
 //! name, and the answer is checked (status, JSON fields, body, latency, certificate).
 
-use crate::output::{paint, print_json, Style};
+use crate::output::{paint, print_json, safe, Style};
 use cutover_checks::http::{Client, HttpProbe, Pin};
 use cutover_engine::ExitCode;
 use std::time::Duration;
@@ -127,7 +127,12 @@ pub async fn run(a: Args) -> ExitCode {
             } else {
                 paint(Style::Red, "✗")
             };
-            println!("{mark} {} {}  {}", probe.request.method, a.url, o.line());
+            println!(
+                "{mark} {} {}  {}",
+                probe.request.method,
+                safe(&a.url),
+                safe(&o.line())
+            );
         }
         outcomes.push(o);
     }

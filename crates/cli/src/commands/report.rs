@@ -44,7 +44,10 @@ pub fn run(file: &Path, a: Args) -> ExitCode {
         }
         Some(path) => {
             let text = if json {
-                serde_json::to_string_pretty(&r).unwrap_or_default()
+                cutover_engine::text::json_printable(
+                    &serde_json::to_string_pretty(&r).unwrap_or_default(),
+                )
+                .into_owned()
             } else {
                 r.markdown()
             };

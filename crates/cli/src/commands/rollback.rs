@@ -1,7 +1,7 @@
 //! `cutover rollback`: undo every applied step, newest first.
 
 use super::{confirm, interrupt_signal};
-use crate::output::{paint, report_error, Printer, Style};
+use crate::output::{paint, report_error, safe, Printer, Style};
 use cutover_engine::ExitCode;
 use std::path::Path;
 
@@ -32,11 +32,23 @@ pub async fn run(file: &Path, a: Args) -> ExitCode {
     }
     match cutover_engine::rollback(file, &a.reason, &Printer, interrupt_signal()).await {
         Ok(o) => {
+            let left = match o.left.as_slice() {
+                [] => String::new(),
+                left => format!(
+                    ", {} left in place: {}",
+                    left.len(),
+                    left.iter()
+                        .map(|l| l.step.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            };
             println!(
-                "\n{} run {} rolled back ({} step(s) undone)",
+                "\n{} run {} rolled back ({} step(s) undone{})",
                 paint(Style::Green, "done:"),
-                o.run,
-                o.undone.len()
+                safe(&o.run),
+                o.undone.len(),
+                safe(&left)
             );
             ExitCode::Ok
         }

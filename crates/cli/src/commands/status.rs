@@ -1,6 +1,6 @@
 //! `cutover status`: where the run stands.
 
-use crate::output::{paint, print_json, report_error, Style};
+use crate::output::{paint, print_json, report_error, safe, Style};
 use cutover_engine::ExitCode;
 use std::path::Path;
 
@@ -12,8 +12,8 @@ pub struct Args {
     json: bool,
 }
 
-pub fn run(file: &Path, a: Args) -> ExitCode {
-    let s = match cutover_engine::status(file) {
+pub async fn run(file: &Path, a: Args) -> ExitCode {
+    let s = match cutover_engine::status(file).await {
         Ok(s) => s,
         Err(e) => return report_error(&e),
     };
@@ -22,34 +22,42 @@ pub fn run(file: &Path, a: Args) -> ExitCode {
     }
     match &s.run {
         Some(run) => println!(
-            "plan {}: run {run} {}",
+            "plan {}: run {} {}",
             paint(Style::Bold, &s.plan),
+            safe(run),
             paint(Style::Bold, &s.state)
         ),
-        None => println!("plan {}: {}", paint(Style::Bold, &s.plan), s.state),
+        None => println!("plan {}: {}", paint(Style::Bold, &s.plan), safe(&s.state)),
     }
     if let Some(w) = &s.waiting_for {
-        println!("{} {w}", paint(Style::Yellow, "waiting for"));
+        println!("{} {}", paint(Style::Yellow, "waiting for"), safe(w));
     }
     if let Some(l) = &s.locked_by {
-        println!("locked by {l}");
+        println!("locked by {}", safe(l));
     }
     for step in &s.steps {
         let status = match step.status.as_str() {
             "applied" => paint(Style::Green, "applied"),
             "failed" | "rollback_failed" => paint(Style::Red, &step.status),
             "waiting" | "in_flight" => paint(Style::Yellow, &step.status),
-            other => other.to_string(),
+            other => safe(other).into_owned(),
         };
         let detail = step
             .detail
             .as_ref()
             .and_then(|d| d.lines().next())
             .unwrap_or("");
-        println!(
-            "  {:<12} {:<20} {:<8} {status:<10} {detail}",
-            step.stage, step.id, step.kind
+        let line = format!(
+            "  {:<12} {:<20} {:<8} {status:<10} {}",
+            safe(&step.stage),
+            safe(&step.id),
+            safe(&step.kind),
+            safe(detail)
         );
+        println!("{}", line.trim_end());
+    }
+    for w in &s.warnings {
+        println!("{} {}", paint(Style::Yellow, "warning:"), safe(w));
     }
     ExitCode::Ok
 }

@@ -1,8 +1,10 @@
 //! A lab with a plan file next to its journal, and the `cutover` binary to run against it.
 
 use cutover_testbed::Lab;
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output};
+use std::time::{Duration, Instant};
 
 /// A lab, a temp dir holding `cutover.toml`, and helpers to run `cutover` on it.
 pub struct Fixture {
@@ -118,4 +120,30 @@ pub fn contains(haystack: &[u8], needle: &str) -> bool {
     haystack
         .windows(needle.len())
         .any(|w| w == needle.as_bytes())
+}
+
+/// Kills `apply` with SIGKILL (nothing recorded) as soon as `ready()` holds, and asserts the
+/// kill hit a live `apply`: it was still running when `ready()` turned true (a kill landing
+/// after the run ended, or before `ready`, fails the test instead of testing nothing) and it
+/// died of that very signal. Waits 30 s at most for `ready`.
+pub fn kill_9_when(mut apply: Child, what: &str, mut ready: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        assert!(
+            apply.try_wait().expect("apply").is_none(),
+            "apply ended before {what}"
+        );
+        if ready() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "waited 30 s for {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    apply.kill().expect("kill -9");
+    let status = apply.wait().expect("reap");
+    assert_eq!(
+        status.signal(),
+        Some(9),
+        "apply was not killed by the SIGKILL sent {what}: {status}"
+    );
 }

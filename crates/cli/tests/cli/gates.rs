@@ -77,6 +77,21 @@ fn an_approval_gate_holds_the_run_until_an_allowed_approver_signs() {
         "checked dashboards",
     ])
     .expect(0);
+    // Approved, the gate no longer holds the run, though no `apply` has passed it yet.
+    let json: serde_json::Value =
+        serde_json::from_str(&f.run(&["status", "--json"]).expect(0).stdout()).expect("json");
+    assert_eq!(json["waiting_for"], serde_json::Value::Null, "{json}");
+    let run = json["run"].as_str().expect("run");
+    assert_eq!(
+        f.run(&["status"]).expect(0).stdout().replace(run, "RUN"),
+        "plan test-plan: run RUN in progress
+  switch       before               run      applied    ran on old
+  switch       go-live              approve  approved   approved by alice: checked dashboards; `cutover apply` passes the gate
+  switch       settle               wait     pending
+  switch       decommission         wait     pending
+  switch       after                run      pending
+"
+    );
     let started = Instant::now();
     f.run(&["apply", "--yes"]).expect(0);
     // settle waits 1.5 s from its first start; decommission 1 s after the approval step.

@@ -134,7 +134,7 @@ fn checking_a_plan_writes_nothing_even_when_the_journals_directory_is_missing() 
     );
     assert_eq!(
         p.run(&["status"]).expect(0).stdout(),
-        "plan local-plan: not started\n  s            touch                run      pending    \n"
+        "plan local-plan: not started\n  s            touch                run      pending\n"
     );
     assert_eq!(p.files(), ["cutover.toml"]);
 }
@@ -150,7 +150,7 @@ fn check_plan_status_and_report_need_no_write_access_to_the_plans_directory() {
     );
     assert_eq!(
         p.run_read_only(&["status"]).expect(0).stdout(),
-        "plan local-plan: not started\n  s            touch                run      pending    \n"
+        "plan local-plan: not started\n  s            touch                run      pending\n"
     );
     assert_eq!(p.files(), ["cutover.toml"]);
     // With a journal (its -wal and -shm files gone, as after every clean exit).

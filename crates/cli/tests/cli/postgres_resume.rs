@@ -6,11 +6,23 @@
 //! target, and the journal records the switch once. One lab and one pair of servers serve
 //! every crash point; the databases, replication slots and journal are reset in between.
 
-use super::fixture::{Fixture, Run};
+use super::fixture::{kill_9_when, Fixture, Run};
 use cutover_journal::{Event, Journal, SqliteJournal};
 use cutover_testbed::{PgOptions, PgServer};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
+
+/// `cutover status` of this file's plan, the run id replaced by RUN.
+fn status_text(r: &PgRun) -> String {
+    let json: serde_json::Value =
+        serde_json::from_str(&r.cutover(&["status", "--json"], None).expect(0).stdout())
+            .expect("status json");
+    let run = json["run"].as_str().unwrap_or("no run").to_string();
+    r.cutover(&["status"], None)
+        .expect(0)
+        .stdout()
+        .replace(&run, "RUN")
+}
 
 /// The source's table, given `{rows}` rows.
 const SCHEMA: &str = "CREATE TABLE items (id serial PRIMARY KEY, name text, data jsonb);
@@ -366,22 +378,10 @@ impl PgRun {
 
     /// Kills `apply` (SIGKILL: nothing recorded) once `sql` in database `db` on new reads
     /// `want` (an error, e.g. no such database yet, counts as not yet).
-    fn kill_when(&self, mut apply: Child, db: &str, sql: &str, want: &str, what: &str) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            assert!(
-                apply.try_wait().expect("apply").is_none(),
-                "apply ended before {what}"
-            );
-            let out = self.new.psql(db, sql).unwrap_or_default();
-            if out.trim() == want {
-                break;
-            }
-            assert!(Instant::now() < deadline, "waited 30 s for {what}");
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        apply.kill().expect("kill -9");
-        apply.wait().expect("reap");
+    fn kill_when(&self, apply: Child, db: &str, sql: &str, want: &str, what: &str) {
+        kill_9_when(apply, what, || {
+            self.new.psql(db, sql).unwrap_or_default().trim() == want
+        });
     }
 
     /// Runs the sync stage, then starts `apply` again with a session holding a lock on the
@@ -519,11 +519,12 @@ impl PgRun {
             q(&self.old, "SELECT count(*) FROM pg_subscription"),
             q(&self.new, "SELECT count(*) FROM pg_subscription"),
             q(&self.new, "SELECT count(*) FROM pg_database WHERE datname = 'app'"),
+            self.old.psql("app", "SELECT count(*) FROM pg_publication").expect("publications").trim().to_string(),
         ];
         assert_eq!(
             state,
-            ["0", "0", "0", "0", "0"].map(String::from),
-            "{context}: [freeze settings on old, slots on old, subscriptions on old, subscriptions on new, app on new]\n{}",
+            ["0", "0", "0", "0", "0", "0"].map(String::from),
+            "{context}: [freeze settings on old, slots on old, subscriptions on old, subscriptions on new, app on new, publications on old]\n{}",
             r.stdout()
         );
         let max = self
@@ -568,4 +569,73 @@ fn a_switch_killed_inside_the_freeze_rolls_back_without_a_resume() {
     r.kill_inside_the_freeze(true);
     r.assert_rolled_back_to_old(context);
     drop(writer);
+}
+
+/// The status of a run killed inside `postgres.sync`: the step in flight, and a warning
+/// naming the replication objects it left running.
+const SYNC_KILLED_STATUS: &str = "plan test-plan: run RUN in progress
+  sync         replicate            postgres.sync in_flight
+  switch       promote              postgres.switch pending
+  verify       prove                postgres.verify pending
+warning: `replicate` (postgres.sync) left replication objects that no finished step accounts for:
+  publication `cutover` on old (database app)
+  replication slot `cutover` on old: the server keeps WAL for it until it is dropped
+  subscription `cutover` on new (database app)
+  hint: `cutover rollback` removes them, or `cutover apply` resumes the sync
+";
+
+/// Killed inside `postgres.sync` once it has made the publication, the slot and the
+/// subscription (the initial copy is under way), then `cutover rollback` straight away:
+/// nothing of the sync may be left (an abandoned active slot makes old keep WAL until its
+/// disk fills). `cutover status` warns about the objects until then, and a fresh run
+/// replicates anew instead of taking the leftovers for its own.
+#[test]
+fn a_sync_killed_inside_rolls_back_without_a_resume() {
+    let r = PgRun::start();
+    let context = "rollback after a kill inside the sync's initial copy";
+    r.reset(200_000);
+    r.kill_when(
+        r.spawn_apply(),
+        "app",
+        "SELECT count(*) FROM pg_subscription_rel WHERE srsubstate NOT IN ('r', 's')",
+        "1",
+        "the initial copy",
+    );
+    let last = r.events().last().map(label);
+    assert_eq!(
+        last.as_deref(),
+        Some("step_started replicate"),
+        "{context}: the kill did not land inside the sync"
+    );
+    assert_eq!(status_text(&r), SYNC_KILLED_STATUS, "{context}");
+    r.assert_rolled_back_to_old(context);
+    assert_eq!(
+        status_text(&r),
+        "plan test-plan: run RUN rolled_back
+  sync         replicate            postgres.sync rolled_back
+  switch       promote              postgres.switch pending
+  verify       prove                postgres.verify pending
+",
+        "{context}: nothing left to warn about"
+    );
+
+    let context = "a fresh run after that rollback";
+    r.cutover(&["apply", "--yes", "--until", "sync"], None)
+        .expect(0);
+    let events = r.events();
+    assert_eq!(
+        (
+            count(
+                &events,
+                |e| matches!(e, Event::StepApplied { step, .. } if step == "replicate")
+            ),
+            count(
+                &events,
+                |e| matches!(e, Event::StepSkipped { step, .. } if step == "replicate")
+            ),
+        ),
+        (1, 0),
+        "{context}: the sync must be made anew, not found in place"
+    );
+    r.assert_rolled_back_to_old(context);
 }

@@ -240,7 +240,7 @@ pub fn unhex(text: &str) -> Option<Vec<u8>> {
 
 /// A path for messages: `.` for the root, UTF-8 as it is, newlines, control characters and
 /// bytes that are not UTF-8 escaped (`\n`, `\x0b`, `\xff`), so one difference is one line;
-/// bidirectional formatting characters escaped too (`\u{202e}`), so a name cannot make a
+/// bidirectional formatting characters escaped too (`\u{202E}`), so a name cannot make a
 /// terminal or a report show its text reordered.
 pub fn display(path: &[u8]) -> String {
     if path.is_empty() {
@@ -253,7 +253,7 @@ pub fn display(path: &[u8]) -> String {
                 '\n' => out.push_str("\\n"),
                 '\\' => out.push_str("\\\\"),
                 c if c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
-                c if is_bidi(c) => out.push_str(&format!("\\u{{{:04x}}}", c as u32)),
+                c if is_bidi(c) => out.push_str(&format!("\\u{{{:04X}}}", c as u32)),
                 c => out.push(c),
             }
         }
@@ -309,7 +309,7 @@ mod tests {
         assert_eq!(display(b""), ".");
         assert_eq!(
             display("invoice\u{202e}fdp.exe".as_bytes()),
-            "invoice\\u{202e}fdp.exe"
+            "invoice\\u{202E}fdp.exe"
         );
     }
 }

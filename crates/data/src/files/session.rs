@@ -465,7 +465,7 @@ mod tests {
     #[tokio::test]
     async fn a_reply_line_without_end_is_cut_at_the_limit() {
         let mut s = reading(vec![b'{'; MAX_LINE + 10]);
-        let e = s.recv_line().await.err().expect("refused");
+        let e = s.recv_line().await.expect_err("refused");
         assert!(e.to_string().contains("a line longer than 16 MiB"), "{e}");
     }
 }

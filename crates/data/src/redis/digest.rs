@@ -60,11 +60,7 @@ pub fn databases(client: &mut Client) -> Result<Vec<u32>, Failure> {
 pub type BatchFn<'a> = dyn FnMut(&mut Client, Vec<Vec<u8>>) -> Result<(), Failure> + 'a;
 
 /// Calls `each` with every batch of keys of database `db` (selected first).
-pub fn scan(
-    client: &mut Client,
-    db: u32,
-    each: &mut BatchFn<'_>,
-) -> Result<(), Failure> {
+pub fn scan(client: &mut Client, db: u32, each: &mut BatchFn<'_>) -> Result<(), Failure> {
     client.cmd_str(&["SELECT", &db.to_string()])?;
     let mut cursor = "0".to_string();
     loop {

@@ -29,6 +29,7 @@ fn sync_options(lab: &Lab) -> SyncOptions {
         source_sudo: false,
         target_sudo: false,
         agent: agent(),
+        stall: None,
     }
 }
 

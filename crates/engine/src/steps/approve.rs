@@ -14,19 +14,25 @@ pub(crate) struct Approve<'a>(pub &'a ApproveStep);
 
 const POLL: Duration = Duration::from_millis(500);
 
+/// The first approval of gate `gate` in `state` by one of its allowed approvers, as the
+/// gate's summary (`approved by NAME: comment`).
+pub(crate) fn accepted(gate: &ApproveStep, id: &str, state: &RunState) -> Option<String> {
+    state.approvals.get(id).and_then(|list| {
+        list.iter()
+            .find(|a| gate.approvers.is_empty() || gate.approvers.contains(&a.by))
+            .map(|a| match &a.comment {
+                Some(c) => format!("approved by {}: {c}", a.by),
+                None => format!("approved by {}", a.by),
+            })
+    })
+}
+
 impl Approve<'_> {
     /// The first approval of this gate by an allowed approver.
     fn approval(&self, ctx: &StepCtx<'_>) -> Result<Option<String>, EngineError> {
         let run = ctx.state.run.clone();
         let state = RunState::fold(run, &ctx.journal.events(ctx.run_id)?);
-        Ok(state.approvals.get(ctx.id()).and_then(|list| {
-            list.iter()
-                .find(|a| self.0.approvers.is_empty() || self.0.approvers.contains(&a.by))
-                .map(|a| match &a.comment {
-                    Some(c) => format!("approved by {}: {c}", a.by),
-                    None => format!("approved by {}", a.by),
-                })
-        }))
+        Ok(accepted(self.0, ctx.id(), &state))
     }
 }
 

@@ -165,7 +165,7 @@ impl StepRunner for DnsSwitch<'_> {
     }
 
     /// The previous values are journaled before any change: a partial switch is undone too.
-    fn undoes_partial(&self) -> bool {
+    fn undoes_failed(&self) -> bool {
         true
     }
 

@@ -28,14 +28,12 @@ impl FilesSync<'_> {
         }
     }
 
-    fn address(&self, values: &Values<'_>) -> Result<String, EngineError> {
+    /// How the source reaches the target's agent: the step's `address`, else the target
+    /// host's (see [`StepCtx::reach_address`]).
+    async fn address(&self, ctx: &StepCtx<'_>, values: &Values<'_>) -> Result<String, EngineError> {
         match &self.0.address {
             Some(a) => show(a, values),
-            None => Ok(values
-                .plan
-                .host(&self.0.to.host.value)
-                .map(|h| h.address())
-                .unwrap_or_default()),
+            None => ctx.reach_address(&self.0.to.host.value).await,
         }
     }
 }
@@ -62,7 +60,14 @@ impl StepRunner for FilesSync<'_> {
             "sync {} -> {} host to host (the source connects to {}:{}), sending files whose {} differ; keeps {}",
             tree(&s.from, values)?,
             tree(&s.to, values)?,
-            self.address(values)?,
+            match &s.address {
+                Some(a) => show(a, values)?,
+                None => values
+                    .plan
+                    .host(&s.to.host.value)
+                    .map(|h| h.address())
+                    .unwrap_or_default(),
+            },
             s.port.map_or("any port".to_string(), |p| p.to_string()),
             if s.checksum { "content hashes" } else { "size or mtime" },
             keep.join(", ")
@@ -98,12 +103,13 @@ impl StepRunner for FilesSync<'_> {
             exclude: s.exclude.clone(),
             checksum: s.checksum,
             preserve: self.preserve(),
-            address: self.address(&values)?,
+            address: self.address(ctx, &values).await?,
             port: s.port.unwrap_or(0),
             relay: s.relay,
             source_sudo: sudo(ctx, &from.host),
             target_sudo: sudo(ctx, &to.host),
             agent: agent(ctx)?,
+            stall: s.stall_timeout,
         };
         ctx.command_started(
             &format!("{} -> {}", from.host, to.host),

@@ -1,7 +1,7 @@
 //! The registry of step kinds: one file per kind, each a [`StepRunner`] over its plan
 //! section, chosen here by the step's kind.
 
-mod approve;
+pub(crate) mod approve;
 pub(crate) mod check;
 mod dns_switch;
 mod dns_ttl;
@@ -9,10 +9,10 @@ mod dns_verify;
 mod files_sync;
 mod files_verify;
 mod pipe;
-mod postgres;
+pub(crate) mod postgres;
 mod postgres_copy;
 mod postgres_switch;
-mod postgres_sync;
+pub(crate) mod postgres_sync;
 mod postgres_verify;
 mod proxy_switch;
 mod redis;

@@ -5,7 +5,7 @@
 use super::{describe_failure, show, show_env};
 use crate::context::{StepCtx, Values};
 use crate::error::EngineError;
-use crate::step::{Applied, StepRunner, Verified};
+use crate::step::{Applied, Interrupted, StepRunner, Verified};
 use async_trait::async_trait;
 use cutover_exec::Command;
 use cutover_plan::steps::{PipeEnd, PipeStep};
@@ -70,6 +70,16 @@ impl StepRunner for Pipe<'_> {
             ));
         }
         Ok(lines)
+    }
+
+    fn interrupted(&self) -> Interrupted {
+        match self.0.undo {
+            Some(_) => Interrupted::Undoes,
+            None => Interrupted::Leaves(format!(
+                "interrupted; what it streamed into {} may be there in part and the step has no `undo`, so it stays",
+                self.0.to.host.value
+            )),
+        }
     }
 
     async fn verify(&self, ctx: &StepCtx<'_>) -> Result<Verified, EngineError> {

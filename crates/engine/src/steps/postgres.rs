@@ -8,30 +8,40 @@ use crate::error::EngineError;
 use cutover_data::postgres::{Endpoint, PgError};
 use cutover_exec::SecretValue;
 use cutover_plan::steps::PgEndpoint;
+use cutover_plan::{Plan, Template};
 
 /// The endpoint with real values (the password kept secret).
 pub(crate) fn endpoint(ctx: &StepCtx<'_>, e: &PgEndpoint) -> Result<Endpoint, EngineError> {
+    endpoint_with(ctx.plan, e, |t| ctx.render(t))
+}
+
+/// The endpoint with every template rendered by `render` (outside a step: `cutover status`).
+pub(crate) fn endpoint_with(
+    plan: &Plan,
+    e: &PgEndpoint,
+    render: impl Fn(&Template) -> Result<String, EngineError>,
+) -> Result<Endpoint, EngineError> {
     let host = e.host.value.clone();
     let address = match &e.address {
-        Some(a) => ctx.render(a)?,
+        Some(a) => render(a)?,
         None => "localhost".into(),
     };
-    let mut ep = Endpoint::new(host.clone(), address, ctx.render(&e.db)?);
+    let mut ep = Endpoint::new(host.clone(), address, render(&e.db)?);
     ep.port = e.port.unwrap_or(5432);
     if let Some(u) = &e.user {
-        ep.user = ctx.render(u)?;
+        ep.user = render(u)?;
     }
     if let Some(pw) = &e.password {
-        ep.password = Some(SecretValue::new(ctx.render(pw)?));
+        ep.password = Some(SecretValue::new(render(pw)?));
     }
     if let Some(f) = &e.passfile {
-        ep.passfile = Some(ctx.render(f)?);
+        ep.passfile = Some(render(f)?);
     }
     ep.sslmode = e.sslmode.as_ref().map(|m| m.value.clone());
     if let Some(b) = &e.bin {
-        ep.bin = Some(ctx.render(b)?);
+        ep.bin = Some(render(b)?);
     }
-    ep.sudo = ctx.plan.host(&host).is_some_and(|h| h.sudo);
+    ep.sudo = plan.host(&host).is_some_and(|h| h.sudo);
     Ok(ep)
 }
 

@@ -115,7 +115,7 @@ impl StepRunner for PostgresSwitch<'_> {
     /// The target database's marker says how far a switch got (`switching` is set before
     /// the freeze): a switch killed or failed part-way is undone too, so `cutover rollback`
     /// straight after a crash inside the freeze gives the source its writes back.
-    fn undoes_partial(&self) -> bool {
+    fn undoes_failed(&self) -> bool {
         true
     }
 

@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 pub(crate) struct PostgresSync<'a>(pub &'a PostgresSyncStep);
 
-/// The sync's options with real values (the switch step uses them too).
-pub(crate) fn options(ctx: &StepCtx<'_>, s: &PostgresSyncStep) -> Result<SyncOptions, EngineError> {
+/// The sync's settings that need no rendering: its objects' names and flags.
+pub(crate) fn named(s: &PostgresSyncStep) -> SyncOptions {
     let mut o = SyncOptions {
         replica_identity_full: s.replica_identity_full,
         no_owner: s.no_owner,
@@ -26,6 +26,12 @@ pub(crate) fn options(ctx: &StepCtx<'_>, s: &PostgresSyncStep) -> Result<SyncOpt
     if let Some(n) = &s.subscription {
         o.subscription = n.value.clone();
     }
+    o
+}
+
+/// The sync's options with real values (the switch step uses them too).
+pub(crate) fn options(ctx: &StepCtx<'_>, s: &PostgresSyncStep) -> Result<SyncOptions, EngineError> {
+    let mut o = named(s);
     o.source_address = match &s.source_address {
         Some(a) => ctx.render(a)?,
         None => server_address(ctx, &s.source)?,
@@ -43,14 +49,11 @@ pub(crate) fn options(ctx: &StepCtx<'_>, s: &PostgresSyncStep) -> Result<SyncOpt
 impl StepRunner for PostgresSync<'_> {
     fn plan(&self, values: &Values<'_>) -> Result<Vec<String>, EngineError> {
         let s = self.0;
-        let publication = s
-            .publication
-            .as_ref()
-            .map_or("cutover", |p| p.value.as_str());
-        let subscription = s
-            .subscription
-            .as_ref()
-            .map_or("cutover", |p| p.value.as_str());
+        let SyncOptions {
+            publication,
+            subscription,
+            ..
+        } = named(s);
         Ok(vec![
             format!("replicate {} into {}", describe(values, &s.source)?, describe(values, &s.target)?),
             "preflight: wal_level = logical, free slots and WAL senders, replication role, no large objects, a key on every table".into(),
@@ -58,6 +61,13 @@ impl StepRunner for PostgresSync<'_> {
             format!("initial copy watched to completion, then lag under {} MB", s.max_lag_mb.unwrap_or(1)),
             "undo (before the switch): subscription, slot and publication dropped; the target database too if created".into(),
         ])
+    }
+
+    /// The undo removes whatever of the sync exists (subscription, slot, publication, a
+    /// target database cutover created): a sync killed or failed part-way, its subscription
+    /// still replicating, is undone too.
+    fn undoes_failed(&self) -> bool {
+        true
     }
 
     async fn verify(&self, ctx: &StepCtx<'_>) -> Result<Verified, EngineError> {

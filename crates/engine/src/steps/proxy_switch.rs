@@ -102,7 +102,7 @@ impl StepRunner for ProxySwitch<'_> {
     }
 
     /// The previous values are journaled before any change: a partial switch is undone too.
-    fn undoes_partial(&self) -> bool {
+    fn undoes_failed(&self) -> bool {
         true
     }
 

@@ -69,9 +69,12 @@ pub(crate) fn failed(ctx: &StepCtx<'_>, e: RedisError) -> EngineError {
 }
 
 /// How another *server* reaches this endpoint's server (for replication): its `address`
-/// unless that is local to its host (loopback, a socket), else the host's `address` from
-/// `[hosts]`.
-pub(crate) fn server_address(ctx: &StepCtx<'_>, e: &RedisEndpoint) -> Result<String, EngineError> {
+/// unless that is local to its host (loopback, a socket), else the address other hosts reach
+/// its host at (`[hosts]`' `address`, else what its SSH configuration resolves to).
+pub(crate) async fn server_address(
+    ctx: &StepCtx<'_>,
+    e: &RedisEndpoint,
+) -> Result<String, EngineError> {
     let address = match &e.address {
         Some(a) => ctx.render(a)?,
         None => "127.0.0.1".into(),
@@ -83,13 +86,5 @@ pub(crate) fn server_address(ctx: &StepCtx<'_>, e: &RedisEndpoint) -> Result<Str
     if !local {
         return Ok(address);
     }
-    ctx.plan
-        .host(&e.host.value)
-        .map(|h| h.address())
-        .ok_or_else(|| {
-            ctx.failed(format!(
-                "no host `{}` for the server's address",
-                e.host.value
-            ))
-        })
+    ctx.reach_address(&e.host.value).await
 }

@@ -35,7 +35,7 @@ impl RedisSwitch<'_> {
         }
     }
 
-    fn options(
+    async fn options(
         &self,
         ctx: &StepCtx<'_>,
         sync: &RedisSyncStep,
@@ -50,10 +50,10 @@ impl RedisSwitch<'_> {
             None => None,
         };
         Ok(SwitchOptions {
-            sync: redis_sync::options(ctx, sync)?,
+            sync: redis_sync::options(ctx, sync).await?,
             target_address: match &self.0.target_address {
                 Some(a) => ctx.render(a)?,
-                None => server_address(ctx, &sync.target)?,
+                None => server_address(ctx, &sync.target).await?,
             },
             reverse: self.0.reverse(),
             max_wait: self.0.max_wait.unwrap_or(Duration::from_secs(10)),
@@ -88,7 +88,7 @@ impl StepRunner for RedisSwitch<'_> {
 
     async fn verify(&self, ctx: &StepCtx<'_>) -> Result<Verified, EngineError> {
         let sync = self.sync_step(ctx.plan)?;
-        let o = self.options(ctx, sync)?;
+        let o = self.options(ctx, sync).await?;
         let mut pair = open(ctx, &sync.source, &sync.target).await?;
         let done = pair.is_switched(&o).await;
         pair.close().await;
@@ -105,14 +105,14 @@ impl StepRunner for RedisSwitch<'_> {
         true
     }
 
-    /// A switch killed or failed part-way is undone too: the servers say how far it got.
-    fn undoes_partial(&self) -> bool {
+    /// A switch that failed part-way is undone too: the servers say how far it got.
+    fn undoes_failed(&self) -> bool {
         true
     }
 
     async fn apply(&self, ctx: &StepCtx<'_>) -> Result<Applied, EngineError> {
         let sync = self.sync_step(ctx.plan)?;
-        let o = self.options(ctx, sync)?;
+        let o = self.options(ctx, sync).await?;
         let mut pair = open(ctx, &sync.source, &sync.target).await?;
         let result =
             async {
@@ -153,7 +153,7 @@ impl StepRunner for RedisSwitch<'_> {
 
     async fn rollback(&self, ctx: &StepCtx<'_>) -> Result<Option<String>, EngineError> {
         let sync = self.sync_step(ctx.plan)?;
-        let o = self.options(ctx, sync)?;
+        let o = self.options(ctx, sync).await?;
         let auth: Option<bool> = load_state(ctx, ctx.id(), SOURCE_AUTH)?;
         let mut pair = open(ctx, &sync.source, &sync.target).await?;
         let done = pair.undo_switch(&o, auth).await;

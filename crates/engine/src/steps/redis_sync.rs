@@ -18,14 +18,17 @@ pub(crate) struct RedisSync<'a>(pub &'a RedisSyncStep);
 const PREVIOUS: &str = "redis_previous_role";
 
 /// The sync's options with real values (the switch step uses them too).
-pub(crate) fn options(ctx: &StepCtx<'_>, s: &RedisSyncStep) -> Result<SyncOptions, EngineError> {
+pub(crate) async fn options(
+    ctx: &StepCtx<'_>,
+    s: &RedisSyncStep,
+) -> Result<SyncOptions, EngineError> {
     let mut o = SyncOptions {
         replace: s.replace,
         ..SyncOptions::default()
     };
     o.source_address = match &s.source_address {
         Some(a) => ctx.render(a)?,
-        None => server_address(ctx, &s.source)?,
+        None => server_address(ctx, &s.source).await?,
     };
     if let Some(kb) = s.max_lag_kb {
         o.max_lag_bytes = kb << 10;
@@ -53,7 +56,7 @@ impl StepRunner for RedisSync<'_> {
     }
 
     async fn verify(&self, ctx: &StepCtx<'_>) -> Result<Verified, EngineError> {
-        let o = options(ctx, self.0)?;
+        let o = options(ctx, self.0).await?;
         let mut pair = open(ctx, &self.0.source, &self.0.target).await?;
         let running = pair.is_syncing(&o).await;
         pair.close().await;
@@ -64,8 +67,15 @@ impl StepRunner for RedisSync<'_> {
         })
     }
 
+    /// A sync that failed after the target began to follow the source is undone too: the
+    /// undo acts on what it finds (the target following the source) with the role journaled
+    /// before the change, and does nothing otherwise.
+    fn undoes_failed(&self) -> bool {
+        true
+    }
+
     async fn apply(&self, ctx: &StepCtx<'_>) -> Result<Applied, EngineError> {
-        let o = options(ctx, self.0)?;
+        let o = options(ctx, self.0).await?;
         let mut pair = open(ctx, &self.0.source, &self.0.target).await?;
         let result = async {
             let pre = pair.preflight(&o).await.map_err(|e| failed(ctx, e))?;
@@ -114,7 +124,7 @@ impl StepRunner for RedisSync<'_> {
     }
 
     async fn rollback(&self, ctx: &StepCtx<'_>) -> Result<Option<String>, EngineError> {
-        let o = options(ctx, self.0)?;
+        let o = options(ctx, self.0).await?;
         let previous: Option<Previous> = load_state(ctx, ctx.id(), PREVIOUS)?;
         let mut pair = open(ctx, &self.0.source, &self.0.target).await?;
         let done = pair.undo_sync(&o, previous.as_ref()).await;

@@ -4,12 +4,15 @@
 use super::{describe_failure, show, show_env};
 use crate::context::{StepCtx, Values};
 use crate::error::EngineError;
-use crate::step::{Applied, StepRunner, Verified};
+use crate::step::{Applied, Interrupted, StepRunner, Verified};
 use async_trait::async_trait;
+use cutover_exec::tracked::{self, Settled};
 use cutover_exec::{Command, TrackId};
+use cutover_journal::{Event, StepStatus};
 use cutover_plan::steps::RunStep;
 use cutover_plan::Template;
 use futures_util::future::join_all;
+use std::collections::BTreeSet;
 
 const DEFAULT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3600);
 
@@ -88,6 +91,16 @@ impl StepRunner for Run<'_> {
         true
     }
 
+    fn interrupted(&self) -> Interrupted {
+        match self.0.undo {
+            Some(_) => Interrupted::Undoes,
+            None => Interrupted::Leaves(format!(
+                "interrupted; its command may have run on {} and the step has no `undo`, so what it did stays",
+                self.hosts()
+            )),
+        }
+    }
+
     async fn verify(&self, ctx: &StepCtx<'_>) -> Result<Verified, EngineError> {
         let Some(check) = &self.0.check else {
             return Ok(Verified::Unknown);
@@ -138,6 +151,12 @@ impl StepRunner for Run<'_> {
         let Some(undo) = &self.0.undo else {
             return Ok(None);
         };
+        if !matches!(
+            ctx.state.step(ctx.id()).map(|s| &s.status),
+            Some(StepStatus::Applied)
+        ) {
+            self.settle(ctx).await?;
+        }
         let label = format!("undo{}", ctx.try_number);
         let outs = self.on_every_host(ctx, undo, Some(&label)).await?;
         let failures: Vec<String> = outs
@@ -148,14 +167,87 @@ impl StepRunner for Run<'_> {
         if !failures.is_empty() {
             return Err(ctx.failed(failures.join("\n")));
         }
-        Ok(Some(format!(
-            "undo ran on {}",
-            self.0
-                .hosts
-                .iter()
-                .map(|h| h.value.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        )))
+        Ok(Some(format!("undo ran on {}", self.hosts())))
+    }
+}
+
+impl Run<'_> {
+    fn hosts(&self) -> String {
+        self.0
+            .hosts
+            .iter()
+            .map(|h| h.value.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// Before the undo of an attempt that did not finish: waits for the commands it started
+    /// and did not see end (the controller was cut off; they go on on the hosts), so that
+    /// the undo runs after them rather than beside them, and makes sure one that had not
+    /// started yet never does.
+    async fn settle(&self, ctx: &StepCtx<'_>) -> Result<(), EngineError> {
+        let mut started = BTreeSet::new();
+        for r in ctx.journal.events(ctx.run_id)? {
+            if let Event::CommandStarted {
+                step,
+                host,
+                invocation: Some(invocation),
+                ..
+            } = r.event
+            {
+                // The apply's own commands, not an earlier undo's (`undoN`).
+                let apply = invocation
+                    .rsplit('.')
+                    .next()
+                    .is_some_and(|label| label.bytes().all(|b| b.is_ascii_digit()));
+                if step == ctx.id() && apply {
+                    started.insert((host, invocation));
+                }
+            }
+        }
+        let waits = started
+            .iter()
+            .map(|(host, invocation)| self.settle_one(ctx, host, invocation));
+        for line in join_all(waits).await {
+            ctx.detail(line?);
+        }
+        Ok(())
+    }
+
+    /// Settles the command of `invocation` on `host`, journaled as the wait it is; returns
+    /// what became of it, for the operator.
+    async fn settle_one(
+        &self,
+        ctx: &StepCtx<'_>,
+        host: &str,
+        invocation: &str,
+    ) -> Result<String, EngineError> {
+        let wait = self.0.timeout.unwrap_or(DEFAULT_TIMEOUT) + std::time::Duration::from_secs(60);
+        let cmd = Command::shell(host, tracked::settle_line(ctx.run_id, invocation))
+            .sudo(self.sudo(ctx, host))
+            .timeout(Some(wait));
+        ctx.command_started(
+            host,
+            format!("wait for the interrupted attempt's command `{invocation}` to end"),
+        )?;
+        let out = ctx.exec.run(&cmd).await.map_err(|e| ctx.exec_failed(e))?;
+        ctx.command_finished(
+            host,
+            out.code.unwrap_or(-1),
+            out.duration.as_millis() as u64,
+            out.stdout.clone(),
+        )?;
+        let what = "the command of the interrupted attempt";
+        match tracked::Settled::parse(&out.stdout) {
+            Some(Settled::NotStarted) => Ok(format!("{host}: {what} never started")),
+            Some(Settled::Ended(code)) => Ok(format!("{host}: {what} ended (exit {code})")),
+            Some(Settled::Lost) => Ok(format!(
+                "{host}: {what} stopped without an exit status (host rebooted or process killed)"
+            )),
+            None => Err(ctx.failed(format!(
+                "cannot tell whether {what} still runs on {host}:\n{}",
+                describe_failure(&out)
+            ))),
+        }
     }
 }

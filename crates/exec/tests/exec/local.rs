@@ -89,7 +89,7 @@ async fn a_tracked_command_runs_once_even_when_the_controller_is_interrupted() {
     let _ = ex
         .run(&Command::shell(
             "ctl",
-            cutover_exec::render::cleanup_line(&run_id),
+            cutover_exec::tracked::cleanup_line(&run_id),
         ))
         .await;
 }
@@ -135,4 +135,188 @@ async fn pipe_reports_a_failing_consumer() {
     assert!(!report.success());
     assert_eq!(report.to.code, Some(3));
     assert!(report.to.stderr.contains("disk full"));
+}
+
+/// Every file a tracked run keeps under `$HOME/.cache/cutover/runs/RUN`, with its text.
+fn kept_files(run_id: &str) -> Vec<(String, String)> {
+    let home = std::env::var("HOME").unwrap();
+    let dir = std::path::PathBuf::from(format!("{home}/.cache/cutover/runs/{run_id}"));
+    let mut files: Vec<(String, String)> = std::fs::read_dir(&dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter(|e| e.path().is_file())
+                .map(|e| {
+                    (
+                        e.file_name().to_string_lossy().into_owned(),
+                        String::from_utf8_lossy(&std::fs::read(e.path()).unwrap_or_default())
+                            .into_owned(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    files
+}
+
+async fn clean(ex: &Executor, run_id: &str) {
+    let cmd = Command::shell("ctl", cutover_exec::tracked::cleanup_line(run_id));
+    ex.run(&cmd).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_tracked_command_given_a_secret_never_writes_it_to_the_host() {
+    let canary = SecretValue::new("canary-31c9e0".into());
+    let ex = local(Redactor::new([("token", &canary)]));
+    let run_id = format!("s{}", std::process::id());
+    let cmd = Command::shell(
+        "ctl",
+        "echo \"token=$TOKEN\"; echo \"bad $TOKEN\" >&2; echo second; sleep 1; printf 'no newline %s' \"$TOKEN\"",
+    )
+    .env(
+        "TOKEN",
+        EnvValue::Secret(SecretValue::new("pre-canary-31c9e0-post".into())),
+    )
+    .track(TrackId {
+        run: run_id.clone(),
+        invocation: "leak.ctl.1".into(),
+    });
+    let run = tokio::spawn({
+        let (ex, cmd) = (ex.clone(), cmd.clone());
+        async move { ex.run(&cmd).await }
+    });
+    // While it runs, its output on the host is already redacted.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let during = kept_files(&run_id);
+    assert!(
+        during
+            .iter()
+            .any(|(name, text)| name == "leak.ctl.1.out"
+                && text == "token=pre-[redacted:token]-post\n"),
+        "{during:?}"
+    );
+    let out = run.await.unwrap().unwrap();
+    assert!(out.success(), "{out:?}");
+    assert_eq!(
+        out.stdout,
+        "token=pre-[redacted:token]-post\nsecond\nno newline pre-[redacted:token]-post"
+    );
+    assert_eq!(out.stderr, "bad pre-[redacted:token]-post\n");
+    let after = kept_files(&run_id);
+    assert!(
+        after
+            .iter()
+            .all(|(_, text)| !text.contains("canary-31c9e0")),
+        "{after:?}"
+    );
+    // Replayed from the host, the output is the same.
+    assert_eq!(ex.run(&cmd).await.unwrap().stdout, out.stdout);
+    clean(&ex, &run_id).await;
+}
+
+#[tokio::test]
+async fn a_tracked_command_that_leaves_a_process_holding_its_output_still_ends() {
+    let canary = SecretValue::new("canary-5e0a11".into());
+    let ex = local(Redactor::new([("token", &canary)]));
+    let run_id = format!("b{}", std::process::id());
+    let cmd = Command::shell(
+        "ctl",
+        "echo started; sleep 30 & echo $! > /tmp/cutover-test-bg-$PPID; exit 3",
+    )
+    .env("TOKEN", EnvValue::Secret(canary.clone()))
+    .track(TrackId {
+        run: run_id.clone(),
+        invocation: "daemon.ctl.1".into(),
+    });
+    let started = std::time::Instant::now();
+    let out = tokio::time::timeout(Duration::from_secs(20), ex.run(&cmd))
+        .await
+        .expect("the background process held the command open")
+        .unwrap();
+    assert_eq!((out.code, out.stdout.as_str()), (Some(3), "started\n"));
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let _ = std::process::Command::new("sh")
+        .args([
+            "-c",
+            "kill $(cat /tmp/cutover-test-bg-*) 2>/dev/null; rm -f /tmp/cutover-test-bg-*",
+        ])
+        .status();
+    clean(&ex, &run_id).await;
+}
+
+#[tokio::test]
+async fn settling_waits_for_a_running_command_and_stops_one_from_starting() {
+    use cutover_exec::tracked::{settle_line, Settled};
+    let ex = local(Redactor::default());
+    let run_id = format!("w{}", std::process::id());
+    let track = |inv: &str| TrackId {
+        run: run_id.clone(),
+        invocation: inv.into(),
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("effects");
+    let slow = Command::shell("ctl", format!("sleep 1; echo slow >> {}", marker.display()))
+        .track(track("slow"));
+    // The controller is cut off while the command runs; it goes on on the host.
+    let first = tokio::time::timeout(Duration::from_millis(300), ex.run(&slow)).await;
+    assert!(first.is_err());
+    let settled = ex
+        .run(&Command::shell("ctl", settle_line(&run_id, "slow")))
+        .await
+        .unwrap();
+    assert_eq!(Settled::parse(&settled.stdout), Some(Settled::Ended(0)));
+    assert_eq!(std::fs::read_to_string(&marker).unwrap(), "slow\n");
+    // Settled before it started, a command never starts.
+    let settled = ex
+        .run(&Command::shell("ctl", settle_line(&run_id, "late")))
+        .await
+        .unwrap();
+    assert_eq!(Settled::parse(&settled.stdout), Some(Settled::NotStarted));
+    let late =
+        Command::shell("ctl", format!("echo late >> {}", marker.display())).track(track("late"));
+    let out = ex.run(&late).await.unwrap();
+    assert!(out.outcome_unknown(), "{out:?}");
+    assert_eq!(std::fs::read_to_string(&marker).unwrap(), "slow\n");
+    clean(&ex, &run_id).await;
+}
+
+#[tokio::test]
+async fn forgetting_and_tidying_remove_output_but_keep_the_outcome() {
+    use cutover_exec::tracked::{forget_line, tidy_line};
+    let ex = local(Redactor::default());
+    let run_id = format!("f{}", std::process::id());
+    for inv in ["a", "b"] {
+        let cmd = Command::shell("ctl", format!("echo {inv}")).track(TrackId {
+            run: run_id.clone(),
+            invocation: inv.into(),
+        });
+        ex.run(&cmd).await.unwrap();
+    }
+    ex.run(&Command::shell("ctl", forget_line(&run_id, "a")))
+        .await
+        .unwrap();
+    let names = |files: Vec<(String, String)>| {
+        files
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    assert_eq!(
+        names(kept_files(&run_id)),
+        "a.pid a.rc b.err b.out b.pid b.rc"
+    );
+    ex.run(&Command::shell("ctl", tidy_line(&run_id)))
+        .await
+        .unwrap();
+    assert_eq!(names(kept_files(&run_id)), "a.pid a.rc b.pid b.rc");
+    // A replay after that gives the exit status, without output.
+    let again = Command::shell("ctl", "echo b").track(TrackId {
+        run: run_id.clone(),
+        invocation: "b".into(),
+    });
+    let out = ex.run(&again).await.unwrap();
+    assert_eq!((out.code, out.stdout.as_str()), (Some(0), ""));
+    clean(&ex, &run_id).await;
 }

@@ -11,6 +11,7 @@
 //! settle = "2s"                        # keep probing after each step (default 2s)
 //! ```
 
+use crate::limits;
 use crate::plan::Plan;
 use crate::problem::{did_you_mean, Problem, Problems};
 use crate::read::{Fields, Spanned};
@@ -52,22 +53,13 @@ impl Downtime {
     pub(crate) fn read(value: &mut Value<'_>, p: &mut Problems) -> Option<Self> {
         let mut f = Fields::new(value, "[downtime]", Self::FIELDS, p)?;
         let check = f.required("check", p);
-        let interval_span = f.value_span("interval");
-        let interval: Option<Duration> = f.optional("interval", p);
+        let interval = f.duration("interval", &limits::DOWNTIME_INTERVAL, p);
         let steps = f
             .optional::<super::Names>("steps", p)
             .map(|n| n.0)
             .unwrap_or_default();
-        let settle = f.optional("settle", p);
+        let settle = f.duration("settle", &limits::SETTLE, p);
         f.finish(p);
-        if let (Some(i), Some(span)) = (interval, interval_span) {
-            if i < Duration::from_millis(10) {
-                p.push(
-                    Problem::new(span, "`interval` of [downtime] is below 10ms", "too often")
-                        .help("probe every 50ms-1s: each request must finish or time out well within the step"),
-                );
-            }
-        }
         Some(Downtime {
             check: check?,
             interval,

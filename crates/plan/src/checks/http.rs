@@ -2,6 +2,8 @@
 
 use super::assert::JsonAssert;
 use super::Names;
+use crate::bounded::read_int;
+use crate::limits;
 use crate::problem::{Problem, Problems};
 use crate::read::{wrong_type, Fields, FromToml, Spanned};
 use crate::template::Template;
@@ -104,10 +106,10 @@ impl HttpCheck {
             json,
             body_contains: f.optional("body_contains", p),
             body_matches: f.optional("body_matches", p),
-            max_latency: f.optional("max_latency", p),
+            max_latency: f.duration("max_latency", &limits::LATENCY, p),
             follow_redirects: f.optional("follow_redirects", p),
             ca_file: f.optional("ca_file", p),
-            min_cert_days: f.optional("min_cert_days", p),
+            min_cert_days: f.int("min_cert_days", &limits::CERT_DAYS, p),
         };
         Some(check)
     }
@@ -119,29 +121,28 @@ struct Statuses(Vec<u16>);
 impl FromToml for Statuses {
     fn read(value: &mut Value<'_>, what: &str, p: &mut Problems) -> Option<Self> {
         let span = value.span;
-        let list = match value.take() {
-            ValueInner::Integer(i) => vec![u16::try_from(i).unwrap_or(0)],
+        let status = |mut v: Value<'_>, what: &str, p: &mut Problems| {
+            read_int(&mut v, what, &limits::HTTP_STATUS, p)
+        };
+        match value.take() {
+            ValueInner::Integer(i) => {
+                let one = Value::with_span(ValueInner::Integer(i), span);
+                status(one, what, p).map(|s| Statuses(vec![s]))
+            }
             ValueInner::Array(items) => {
-                let mut out = Vec::new();
-                for (i, mut v) in items.into_iter().enumerate() {
-                    out.push(u16::read(&mut v, &format!("item {} of {what}", i + 1), p)?);
-                }
-                out
+                let before = p.0.len();
+                let list: Vec<u16> = items
+                    .into_iter()
+                    .enumerate()
+                    .filter_map(|(i, v)| status(v, &format!("item {} of {what}", i + 1), p))
+                    .collect();
+                (p.0.len() == before).then_some(Statuses(list))
             }
             other => {
                 wrong_type(span, what, "a status code or a list of them", &other, p);
-                return None;
+                None
             }
-        };
-        if let Some(bad) = list.iter().find(|s| !(100..=599).contains(*s)) {
-            p.push(Problem::new(
-                span,
-                format!("{what}: {bad} is not an HTTP status code"),
-                "not 100-599",
-            ));
-            return None;
         }
-        Some(Statuses(list))
     }
 }
 

@@ -10,6 +10,7 @@ pub(crate) mod validate;
 pub use http::{read_names, HttpCheck, SmokeCheck};
 pub use probes::{ClientCheck, CommandCheck, DnsCheck, TcpCheck};
 
+use crate::limits;
 use crate::problem::{did_you_mean, Problem, Problems};
 use crate::read::{wrong_type, Fields, FromToml, Spanned};
 use std::time::Duration;
@@ -85,7 +86,7 @@ impl Check {
         let kind_span = f.value_span("kind");
         let kind: Option<String> = f.required("kind", p);
         let description = f.optional("description", p);
-        let timeout = f.optional("timeout", p);
+        let timeout = f.duration("timeout", &limits::REQUEST_TIMEOUT, p);
         let kind = match kind {
             Some(k) if KINDS.contains(&k.as_str()) => read_kind(&k, &mut f, p),
             Some(k) => {

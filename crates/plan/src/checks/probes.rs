@@ -2,6 +2,7 @@
 //! which run the usual client on a host through the executor instead of linking drivers.
 
 use super::assert::Predicate;
+use crate::limits;
 use crate::problem::Problems;
 use crate::read::{Fields, Spanned};
 use crate::template::{read_env, Template};
@@ -60,7 +61,7 @@ impl DnsCheck {
         let record = f.optional("type", p);
         let server = f.required("server", p);
         let expect = f.optional("expect", p).unwrap_or_default();
-        let max_ttl = f.optional("max_ttl", p);
+        let max_ttl = f.int("max_ttl", &limits::MAX_TTL, p);
         Some(DnsCheck {
             name: name?,
             record,
@@ -108,7 +109,7 @@ impl CommandCheck {
         let command = f.required("command", p);
         let env = read_env(f, p);
         let sudo = f.optional("sudo", p);
-        let exit = f.optional("exit", p);
+        let exit = f.int("exit", &limits::EXIT_STATUS, p);
         let expect = f.optional("expect", p);
         Some(CommandCheck {
             host: host?,

@@ -1,5 +1,6 @@
 //! `kind = "approve"`: a human gate, opened with `cutover approve ID --by NAME`.
 
+use crate::limits;
 use crate::problem::Problems;
 use crate::read::Fields;
 use std::time::Duration;
@@ -33,7 +34,7 @@ impl ApproveStep {
         Some(ApproveStep {
             message: f.optional("message", p),
             approvers: f.optional("approvers", p).unwrap_or_default(),
-            timeout: f.optional("timeout", p),
+            timeout: f.duration("timeout", &limits::WAIT, p),
         })
     }
 }

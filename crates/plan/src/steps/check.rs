@@ -2,6 +2,7 @@
 //! until a deadline, and prints a checklist.
 
 use crate::checks::Names;
+use crate::limits;
 use crate::problem::Problems;
 use crate::read::{Fields, Spanned};
 use std::time::Duration;
@@ -36,9 +37,9 @@ impl CheckStep {
 
     pub(crate) fn read(f: &mut Fields<'_>, p: &mut Problems) -> Option<Self> {
         let checks = f.required::<Names>("checks", p);
-        let deadline = f.optional("deadline", p);
-        let interval = f.optional("interval", p);
-        let retries = f.optional("retries", p);
+        let deadline = f.duration("deadline", &limits::STEP_TIMEOUT, p);
+        let interval = f.duration("interval", &limits::INTERVAL, p);
+        let retries = f.int("retries", &limits::RETRIES, p);
         Some(CheckStep {
             checks: checks?.0,
             deadline,

@@ -2,6 +2,7 @@
 //! refuses to run before the old TTLs lowered by earlier `dns.lower_ttl` steps have expired
 //! everywhere, and journals the previous values so rollback restores them.
 
+use crate::limits;
 use crate::problem::Problems;
 use crate::read::{Fields, Spanned};
 use crate::traffic::DnsRecord;
@@ -28,7 +29,7 @@ impl DnsSwitchStep {
     pub(crate) fn read(f: &mut Fields<'_>, p: &mut Problems) -> Option<Self> {
         let provider = f.required("provider", p);
         let records = f.required("records", p);
-        let ttl = f.optional("ttl", p);
+        let ttl = f.duration("ttl", &limits::DNS_TTL, p);
         Some(DnsSwitchStep {
             provider: provider?,
             records: records?,

@@ -3,6 +3,7 @@
 //! the old TTL has expired everywhere; `dns.switch` waits for that. Raising puts long TTLs
 //! back once the new host is settled.
 
+use crate::limits;
 use crate::problem::Problems;
 use crate::read::{Fields, Spanned};
 use crate::traffic::DnsRecord;
@@ -28,7 +29,7 @@ impl DnsTtlStep {
     pub(crate) fn read(f: &mut Fields<'_>, p: &mut Problems) -> Option<Self> {
         let provider = f.required("provider", p);
         let records = f.required("records", p);
-        let ttl = f.required("ttl", p);
+        let ttl = f.required_duration("ttl", &limits::DNS_TTL, p);
         Some(DnsTtlStep {
             provider: provider?,
             records: records?,

@@ -2,6 +2,7 @@
 //! the NS records) and the listed resolvers until all answer the new values; journals each
 //! server's time to consistency and fails after `timeout`.
 
+use crate::limits;
 use crate::problem::Problems;
 use crate::read::{Fields, Spanned};
 use crate::traffic::DnsRecord;
@@ -43,8 +44,8 @@ impl DnsVerifyStep {
         let provider = f.required("provider", p);
         let records = f.required("records", p);
         let resolvers = f.optional("resolvers", p).unwrap_or_default();
-        let timeout = f.optional("timeout", p);
-        let interval = f.optional("interval", p);
+        let timeout = f.duration("timeout", &limits::STEP_TIMEOUT, p);
+        let interval = f.duration("interval", &limits::INTERVAL, p);
         Some(DnsVerifyStep {
             provider: provider?,
             records: records?,

@@ -2,6 +2,7 @@
 //! directly host to host; run again, it sends only what changed (the final sync at the
 //! switch), deleting what the source no longer has when `delete = true`.
 
+use crate::limits;
 use crate::problem::Problems;
 use crate::read::{Fields, FromToml, Spanned};
 use crate::template::Template;
@@ -92,6 +93,11 @@ pub struct FilesSyncStep {
     /// Give up after this long (default 24h).
     #[schemars(with = "Option<String>")]
     pub timeout: Option<std::time::Duration>,
+    /// How long the connection between the hosts may carry nothing before the sync stops
+    /// as stalled (default "60s"): a link cut between them is then an error that names it,
+    /// not a wait for TCP's own timeouts; the next run resumes.
+    #[schemars(with = "Option<String>")]
+    pub stall_timeout: Option<std::time::Duration>,
 }
 
 impl FilesSyncStep {
@@ -116,6 +122,7 @@ impl FilesSyncStep {
         "port",
         "relay",
         "timeout",
+        "stall_timeout",
     ];
 
     pub(crate) fn read(f: &mut Fields<'_>, p: &mut Problems) -> Option<Self> {
@@ -134,9 +141,10 @@ impl FilesSyncStep {
         let sparse = f.optional("sparse", p).unwrap_or(false);
         let devices = f.optional("devices", p).unwrap_or(false);
         let address = f.optional("address", p);
-        let port = f.optional("port", p);
+        let port = f.int("port", &limits::PORT, p);
         let relay = f.optional("relay", p).unwrap_or(false);
-        let timeout = f.optional("timeout", p);
+        let timeout = f.duration("timeout", &limits::STEP_TIMEOUT, p);
+        let stall_timeout = f.duration("stall_timeout", &limits::REQUEST_TIMEOUT, p);
         Some(FilesSyncStep {
             from: from?,
             to: to?,
@@ -154,6 +162,7 @@ impl FilesSyncStep {
             port,
             relay,
             timeout,
+            stall_timeout,
         })
     }
 }

@@ -6,6 +6,7 @@
 //! target = { host = "new", port = 5433, db = "shop", user = "shop", password = "{{ secrets.new_db }}" }
 //! ```
 
+use crate::limits;
 use crate::problem::{Problem, Problems};
 use crate::read::{Fields, FromToml, Spanned};
 use crate::template::Template;
@@ -83,7 +84,7 @@ impl FromToml for PgEndpoint {
         let e = PgEndpoint {
             host: f.required("host", p)?,
             address: f.optional("address", p),
-            port: f.optional("port", p),
+            port: f.int("port", &limits::PORT, p),
             db: f.required("db", p)?,
             user: f.optional("user", p),
             password: f.optional("password", p),

@@ -2,7 +2,7 @@
 //! major version, streamed host to host with no temporary file anywhere.
 
 use super::pg_endpoint::PgEndpoint;
-use super::postgres_verify::check_jobs;
+use crate::limits;
 use crate::problem::Problems;
 use crate::read::{Fields, Spanned};
 
@@ -60,14 +60,14 @@ impl PostgresCopyStep {
         let step = PostgresCopyStep {
             source: Box::new(f.required("source", p)?),
             target: Box::new(f.required("target", p)?),
-            jobs: f.optional("jobs", p),
+            jobs: f.spanned_int("jobs", &limits::JOBS, p),
             no_owner: f.optional("no_owner", p).unwrap_or(false),
             no_privileges: f.optional("no_privileges", p).unwrap_or(false),
-            split_mb: f.optional("split_mb", p),
+            split_mb: f.int("split_mb", &limits::SPLIT_MB, p),
             analyze: f.optional("analyze", p),
             maintenance_work_mem: f.optional("maintenance_work_mem", p),
         };
-        check_jobs(step.jobs.as_ref(), f.owner(), p).then_some(step)
+        Some(step)
     }
 
     pub(crate) fn validate(&self, check: &crate::validate::Checker<'_>, p: &mut Problems) {

@@ -2,6 +2,7 @@
 //! the source, the target's catch-up waited for, sequences advanced, the subscription
 //! dropped; the freeze window is measured and journaled.
 
+use crate::limits;
 use crate::problem::{Problem, Problems};
 use crate::read::{Fields, FromToml, Spanned};
 use crate::steps::StepKind;
@@ -96,7 +97,7 @@ impl PostgresSwitchStep {
             unfreeze_command: f.optional("unfreeze_command", p),
             reverse: f.optional("reverse", p).unwrap_or(false),
             reverse_address: f.optional("reverse_address", p),
-            max_wait: f.optional("max_wait", p),
+            max_wait: f.duration("max_wait", &limits::STEP_TIMEOUT, p),
         };
         let owner = f.owner().to_string();
         if let Some(mode) = &step.freeze {

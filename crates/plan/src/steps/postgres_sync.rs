@@ -2,6 +2,7 @@
 //! until a `postgres.switch` step (near-zero downtime).
 
 use super::pg_endpoint::PgEndpoint;
+use crate::limits;
 use crate::problem::{Problem, Problems};
 use crate::read::{Fields, Spanned};
 use crate::template::Template;
@@ -80,9 +81,9 @@ impl PostgresSyncStep {
             replica_identity_full: f.optional("replica_identity_full", p).unwrap_or(false),
             no_owner: f.optional("no_owner", p).unwrap_or(false),
             no_privileges: f.optional("no_privileges", p).unwrap_or(false),
-            max_lag_mb: f.optional("max_lag_mb", p),
-            watch: f.optional("watch", p),
-            timeout: f.optional("timeout", p),
+            max_lag_mb: f.int("max_lag_mb", &limits::LAG_MB, p),
+            watch: f.duration("watch", &limits::WAIT, p),
+            timeout: f.duration("timeout", &limits::STEP_TIMEOUT, p),
         };
         let owner = f.owner().to_string();
         let ok = [

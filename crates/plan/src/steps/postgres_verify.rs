@@ -2,7 +2,8 @@
 //! holds, computed on each server; a difference stops the run before any traffic moves.
 
 use super::pg_endpoint::PgEndpoint;
-use crate::problem::{Problem, Problems};
+use crate::limits;
+use crate::problem::Problems;
 use crate::read::{Fields, Spanned};
 
 /// Compares `source` and `target`: per table the row count and an order-independent content
@@ -40,34 +41,14 @@ impl PostgresVerifyStep {
         let step = PostgresVerifyStep {
             source: Box::new(f.required("source", p)?),
             target: Box::new(f.required("target", p)?),
-            jobs: f.optional("jobs", p),
+            jobs: f.spanned_int("jobs", &limits::JOBS, p),
             consistent: f.optional("consistent", p),
         };
-        check_jobs(step.jobs.as_ref(), f.owner(), p).then_some(step)
+        Some(step)
     }
 
     pub(crate) fn validate(&self, check: &crate::validate::Checker<'_>, p: &mut Problems) {
         self.source.validate(check, p);
         self.target.validate(check, p);
-    }
-}
-
-/// `jobs` must be 1 to 8 (sessions per host are limited by the SSH multiplexing).
-pub(crate) fn check_jobs(jobs: Option<&Spanned<u32>>, owner: &str, p: &mut Problems) -> bool {
-    match jobs {
-        Some(j) if !(1..=8).contains(&j.value) => {
-            p.push(
-                Problem::new(
-                    j.span,
-                    format!("`jobs` of {owner} is {}, outside 1 to 8", j.value),
-                    "out of range",
-                )
-                .help(
-                    "cutover opens at most 8 sessions per host at once; 2 to 4 suits most servers",
-                ),
-            );
-            false
-        }
-        _ => true,
     }
 }

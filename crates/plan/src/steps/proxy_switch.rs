@@ -2,6 +2,7 @@
 //! upstream answers its health check; the previous upstream is journaled and rollback puts it
 //! back in one step.
 
+use crate::limits;
 use crate::problem::Problems;
 use crate::read::{Fields, Spanned};
 use crate::template::Template;
@@ -37,7 +38,7 @@ impl ProxySwitchStep {
         let proxy = f.required("proxy", p);
         let to = f.required("to", p);
         let health = f.optional("health", p);
-        let health_timeout = f.optional("health_timeout", p);
+        let health_timeout = f.duration("health_timeout", &limits::REQUEST_TIMEOUT, p);
         Some(ProxySwitchStep {
             proxy: proxy?,
             to: to?,

@@ -6,6 +6,7 @@
 //! target = { host = "new", port = 6380, user = "cutover", password = "{{ secrets.new_redis }}" }
 //! ```
 
+use crate::limits;
 use crate::problem::Problems;
 use crate::read::{Fields, FromToml, Spanned};
 use crate::template::Template;
@@ -54,7 +55,7 @@ impl FromToml for RedisEndpoint {
         let e = RedisEndpoint {
             host: f.required("host", p)?,
             address: f.optional("address", p),
-            port: f.optional("port", p),
+            port: f.int("port", &limits::PORT, p),
             user: f.optional("user", p),
             password: f.optional("password", p),
         };

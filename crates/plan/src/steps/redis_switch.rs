@@ -2,6 +2,7 @@
 
 use super::postgres_switch::HostCommand;
 use super::StepKind;
+use crate::limits;
 use crate::problem::{Problem, Problems};
 use crate::read::{Fields, Spanned};
 use crate::template::Template;
@@ -59,9 +60,9 @@ impl RedisSwitchStep {
             sync: f.required("sync", p)?,
             reverse: f.optional("reverse", p),
             target_address: f.optional("target_address", p),
-            max_wait: f.optional("max_wait", p),
+            max_wait: f.duration("max_wait", &limits::STEP_TIMEOUT, p),
             clients_command: f.optional("clients_command", p),
-            clients_timeout: f.optional("clients_timeout", p),
+            clients_timeout: f.duration("clients_timeout", &limits::STEP_TIMEOUT, p),
         })
     }
 

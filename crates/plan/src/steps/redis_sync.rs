@@ -2,6 +2,7 @@
 //! replication until a `redis.switch` step.
 
 use super::redis_endpoint::RedisEndpoint;
+use crate::limits;
 use crate::problem::Problems;
 use crate::read::Fields;
 use crate::template::Template;
@@ -66,10 +67,10 @@ impl RedisSyncStep {
             target: Box::new(f.required("target", p)?),
             source_address: f.optional("source_address", p),
             replace: f.optional("replace", p).unwrap_or(false),
-            max_lag_kb: f.optional("max_lag_kb", p),
-            watch: f.optional("watch", p),
-            timeout: f.optional("timeout", p),
-            link_timeout: f.optional("link_timeout", p),
+            max_lag_kb: f.int("max_lag_kb", &limits::LAG_KB, p),
+            watch: f.duration("watch", &limits::WAIT, p),
+            timeout: f.duration("timeout", &limits::STEP_TIMEOUT, p),
+            link_timeout: f.duration("link_timeout", &limits::STEP_TIMEOUT, p),
         })
     }
 

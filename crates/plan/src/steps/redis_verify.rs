@@ -2,6 +2,7 @@
 //! difference stops the run before any traffic moves.
 
 use super::redis_endpoint::RedisEndpoint;
+use crate::limits;
 use crate::problem::Problems;
 use crate::read::Fields;
 use std::time::Duration;
@@ -37,7 +38,7 @@ impl RedisVerifyStep {
         Some(RedisVerifyStep {
             source: Box::new(f.required("source", p)?),
             target: Box::new(f.required("target", p)?),
-            ttl_tolerance: f.optional("ttl_tolerance", p),
+            ttl_tolerance: f.duration("ttl_tolerance", &limits::TTL_TOLERANCE, p),
         })
     }
 

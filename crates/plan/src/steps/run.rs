@@ -1,5 +1,6 @@
 //! `kind = "run"`: a shell command on one or more hosts, with an optional check and undo.
 
+use crate::limits;
 use crate::problem::Problems;
 use crate::read::{Fields, Spanned};
 use crate::template::{read_env, Template};
@@ -62,9 +63,9 @@ impl RunStep {
         let undo = f.optional("undo", p);
         let env = read_env(f, p);
         let sudo = f.optional("sudo", p);
-        let timeout = f.optional("timeout", p);
+        let timeout = f.duration("timeout", &limits::STEP_TIMEOUT, p);
         let health = crate::checks::read_names(f, "health", p);
-        let health_deadline = f.optional("health_deadline", p);
+        let health_deadline = f.duration("health_deadline", &limits::STEP_TIMEOUT, p);
         Some(RunStep {
             hosts: hosts?,
             command: command?,

@@ -4,6 +4,7 @@
 //! back by itself.
 
 use crate::checks::Names;
+use crate::limits;
 use crate::problem::{Problem, Problems};
 use crate::read::{wrong_type, Fields, FromToml, Spanned};
 use crate::template::Template;
@@ -104,8 +105,8 @@ impl SoakStep {
 
     pub(crate) fn read(f: &mut Fields<'_>, p: &mut Problems) -> Option<Self> {
         let checks = f.required::<Names>("checks", p);
-        let duration = f.required("duration", p);
-        let interval = f.optional("interval", p);
+        let duration = f.required_duration("duration", &limits::WAIT, p);
+        let interval = f.duration("interval", &limits::INTERVAL, p);
         // Each trigger is kept when valid, so the others' references are still checked.
         let triggers = match f.take_raw("triggers") {
             Some(mut v) => each(&mut v, &format!("`triggers` of {}", f.owner()), p),
@@ -181,16 +182,16 @@ impl FromToml for Trigger {
             .collect();
         let t = Trigger {
             check: f.optional("check", p),
-            consecutive_failures: f.optional("consecutive_failures", p),
+            consecutive_failures: f.int("consecutive_failures", &limits::COUNT, p),
             error_rate: f.optional::<Rate>("error_rate", p).map(|r| r.0),
-            p50: f.optional("p50", p),
-            p90: f.optional("p90", p),
-            p95: f.optional("p95", p),
-            p99: f.optional("p99", p),
+            p50: f.duration("p50", &limits::LATENCY, p),
+            p90: f.duration("p90", &limits::LATENCY, p),
+            p95: f.duration("p95", &limits::LATENCY, p),
+            p99: f.duration("p99", &limits::LATENCY, p),
             prometheus: f.optional("prometheus", p),
-            log_matches: f.optional("log_matches", p),
-            over: f.optional("over", p),
-            min_samples: f.optional("min_samples", p),
+            log_matches: f.int("log_matches", &limits::COUNT, p),
+            over: f.duration("over", &limits::WINDOW, p),
+            min_samples: f.int("min_samples", &limits::COUNT, p),
         };
         let span = f.span();
         f.finish(p);

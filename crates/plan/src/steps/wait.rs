@@ -1,6 +1,7 @@
 //! `kind = "wait"`: a time gate. Its start is journaled, so a resumed run waits only for
 //! what is left.
 
+use crate::limits;
 use crate::problem::{Problem, Problems, Span};
 use crate::read::{Fields, Spanned};
 use std::time::{Duration, SystemTime};
@@ -60,10 +61,10 @@ impl WaitStep {
             }
         });
         let step = WaitStep {
-            duration: f.optional("duration", p),
+            duration: f.duration("duration", &limits::WAIT, p),
             until,
             after: f.optional("after", p),
-            delay: f.optional("delay", p),
+            delay: f.duration("delay", &limits::WAIT, p),
         };
         let modes = "use exactly one of: `duration = \"30s\"`, `until = \"2026-12-01T10:00:00Z\"`, or `after = \"STEP\"` with `delay = \"48h\"`";
         // Judged on what is written, so an invalid value (reported by itself) still counts.

@@ -224,7 +224,7 @@ kind = "approve"
         expect: &[
             ("cutover.toml:3:1: unknown field `timeout` in [ssh]", Some("did you mean `connect_timeout`?")),
             (
-                "cutover.toml:4:20: `connect_timeout` of [ssh] must be an integer from 0 to 4294967295, found a string",
+                "cutover.toml:4:20: `connect_timeout` of [ssh] must be an integer from 1 to 3600, found a string",
                 None,
             ),
             ("cutover.toml:6:1: unknown field `file` in [journal]", Some("known fields: path")),
@@ -277,7 +277,7 @@ id = "a"
 kind = "approve"
 "#,
         expect: &[(
-            "cutover.toml:4:9: `port` of host `old` must be an integer from 0 to 65535, found a string",
+            "cutover.toml:4:9: `port` of host `old` must be an integer from 1 to 65535, found a string",
             None,
         )],
     },
@@ -294,7 +294,7 @@ id = "a"
 kind = "approve"
 "#,
         expect: &[(
-            "cutover.toml:4:8: `port` of host `old` must be an integer from 0 to 65535, found -1",
+            "cutover.toml:4:8: `port` of host `old` must be an integer from 1 to 65535, found -1",
             None,
         )],
     },

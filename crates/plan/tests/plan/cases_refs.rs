@@ -42,7 +42,7 @@ pub const CASES: &[Case] = &[
         name: "downtime probing too often, with an unknown field",
         plan: step!("kind = \"run\"\nhosts = [\"old\"]\ncommand = \"true\"\n[checks.site]\nkind = \"tcp\"\naddress = \"127.0.0.1:80\"\n[downtime]\ncheck = \"site\"\ninterval = \"1ms\"\nsetle = \"1s\"\n"),
         expect: &[
-            ("cutover.toml:20:13: `interval` of [downtime] is below 10ms", Some("probe every 50ms-1s: each request must finish or time out well within the step")),
+            ("cutover.toml:20:13: `interval` of [downtime] must be a duration from 10ms to 10s, found \"1ms\"", Some("probe every 50ms-1s: each request must finish or time out well within the step")),
             ("cutover.toml:21:1: unknown field `setle` in [downtime]", Some("did you mean `settle`?")),
         ],
     },

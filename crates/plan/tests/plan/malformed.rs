@@ -64,6 +64,7 @@ fn every_malformed_plan_reports_its_exact_problems() {
         .chain(crate::cases_refs::CASES)
         .chain(crate::cases_traffic::CASES)
         .chain(crate::cases_files::CASES)
+        .chain(crate::cases_limits::CASES)
         .collect();
     assert!(cases.len() >= 35, "only {} cases", cases.len());
     let mut names = std::collections::BTreeSet::new();
@@ -85,7 +86,7 @@ fn every_malformed_plan_reports_its_exact_problems() {
 
 /// One plan with a problem in nearly every section, in its syntax-free reading and in its
 /// cross-references alike: all of them come back from one call, in file order.
-const MANY: &str = r#"name = 42
+pub const MANY: &str = r#"name = 42
 descripton = "typo"
 
 [hosts.old]
@@ -127,7 +128,7 @@ fn many_problems_are_reported_at_once_in_file_order() {
         [
             "cutover.toml:1:8: `name` of the plan must be a string, found an integer",
             "cutover.toml:2:1: unknown field `descripton` in the plan",
-            "cutover.toml:6:8: `port` of host `old` must be an integer from 0 to 65535, found 70000",
+            "cutover.toml:6:8: `port` of host `old` must be an integer from 1 to 65535, found 70000",
             "cutover.toml:8:8: host `new` has neither `ssh` nor `local = true`",
             "cutover.toml:11:10: secret `pw` has no source",
             "cutover.toml:19:46: `command` of step `dump` uses secret `pw` on a command line, where `ps` would show it",
@@ -142,7 +143,7 @@ fn many_problems_are_reported_at_once_in_file_order() {
 }
 
 /// Once the plan reads cleanly, the cross-reference problems are all reported together.
-const MANY_REFERENCES: &str = r#"name = "m"
+pub const MANY_REFERENCES: &str = r#"name = "m"
 
 [hosts.old]
 ssh = "old"
@@ -197,7 +198,7 @@ fn problems_render_as_miette_diagnostics_with_location_label_and_help() {
     use miette::Diagnostic;
     let errors =
         problems("name = \"m\"\n[hosts.old]\nssh = \"old\"\nprot = 22\n").expect("rejected");
-    let d = &errors.diagnostics()[1];
+    let d = errors.diagnostics().nth(1).expect("a second problem");
     assert_eq!(d.location(), "cutover.toml:4:1");
     assert_eq!(d.to_string(), "unknown field `prot` in host `old`");
     assert_eq!(
@@ -237,5 +238,35 @@ fn hints_list_the_registered_fields_and_kinds() {
     assert_eq!(
         help(&step("kind = \"kubernetes\"\n")),
         Some(format!("step kinds are: {kinds}"))
+    );
+}
+
+/// Latin-1 text and a truncated sequence: each undecodable part is located by line and
+/// column (of the text up to it) and by byte offset, and renders with an excerpt.
+#[test]
+fn a_plan_that_is_not_utf8_is_located_at_each_bad_byte() {
+    let src = b"name = \"caf\xE9\"\n[hosts.old]\nssh = \"old\"\n# \xE2\x82 \xF0\n";
+    let errors = match cutover_plan::parse_bytes(src, "cutover.toml", "/plans".into()) {
+        Ok(_) => panic!("a plan that is not UTF-8 was accepted"),
+        Err(e) => e,
+    };
+    assert_eq!(
+        errors.plain_lines(),
+        [
+            "cutover.toml:1:12: the file is not valid UTF-8: byte 0xE9 at byte offset 11",
+            "cutover.toml:4:3: the file is not valid UTF-8: bytes 0xE2 0x82 at byte offset 40",
+            "cutover.toml:4:5: the file is not valid UTF-8: byte 0xF0 at byte offset 43",
+        ]
+    );
+    assert_eq!(
+        errors.problems[0].help.as_deref(),
+        Some("save the file as UTF-8 (from Latin-1: `iconv -f LATIN1 -t UTF-8`); the rest of the plan is checked once it reads as text")
+    );
+    assert_eq!(errors.to_string(), "cutover.toml has 3 problems");
+    // The excerpt shows each bad part as one replacement character, underlined.
+    assert_eq!(&errors.src[11..14], "\u{FFFD}");
+    assert_eq!(
+        (errors.problems[0].span.start, errors.problems[0].span.end),
+        (11, 14)
     );
 }

@@ -4,7 +4,7 @@
 //! with cutover's agent (uploaded once to `~/.cache/cutover/bin`, checksum-cached), and only
 //! digests and differences come back.
 
-use crate::output::{paint, print_json, Style};
+use crate::output::{paint, print_json, safe, Style};
 use cutover_data::files::{
     verify, AgentBinary, Algorithm, Compare, FilesError, ManifestOptions, OwnerCheck, Side,
     VerifyOptions,
@@ -58,7 +58,7 @@ pub struct Args {
 }
 
 fn usage(message: String) -> ExitCode {
-    eprintln!("{} {message}", paint(Style::Red, "error:"));
+    eprintln!("{} {}", paint(Style::Red, "error:"), safe(&message));
     ExitCode::Usage
 }
 
@@ -148,7 +148,8 @@ pub async fn run(file: &Path, a: Args) -> ExitCode {
     let mut progress = |host: &str, entries: u64, bytes: u64| {
         if show {
             eprint!(
-                "\r{host}: {entries} entries, {} hashed      ",
+                "\r{}: {entries} entries, {} hashed      ",
+                safe(host),
                 cutover_data::files::verify::human_bytes(bytes)
             );
         }
@@ -169,7 +170,7 @@ pub async fn run(file: &Path, a: Args) -> ExitCode {
                 } else {
                     Style::Red
                 };
-                println!("{}\n{rest}", paint(style, head));
+                println!("{}\n{}", paint(style, head), safe(rest));
             }
             if report.matches() {
                 ExitCode::Ok
@@ -178,7 +179,7 @@ pub async fn run(file: &Path, a: Args) -> ExitCode {
             }
         }
         Err(e) => {
-            eprintln!("{} {e}", paint(Style::Red, "error:"));
+            eprintln!("{} {}", paint(Style::Red, "error:"), safe(&e.to_string()));
             match e {
                 FilesError::Exec(cutover_exec::ExecError::Connect { .. }) => ExitCode::Unreachable,
                 _ => ExitCode::Internal,

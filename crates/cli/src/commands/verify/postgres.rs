@@ -7,7 +7,7 @@
 //! (`CUTOVER_SOURCE_PGPASSWORD`, `CUTOVER_TARGET_PGPASSWORD`, else `PGPASSWORD`) or a pgpass
 //! file, and reach remote hosts over the SSH channel's standard input.
 
-use crate::output::{paint, print_json, Style};
+use crate::output::{paint, print_json, safe, Style};
 use cutover_data::postgres::{verify, Endpoint, PgError, VerifyOptions};
 use cutover_engine::ExitCode;
 use cutover_exec::{ExecError, Executor, Redactor, SecretValue, SshTarget, Target};
@@ -119,7 +119,7 @@ pub async fn run(a: Args) -> ExitCode {
     let (source, target) = match endpoints {
         Ok(e) => e,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", safe(&e.to_string()));
             return ExitCode::Usage;
         }
     };
@@ -147,7 +147,7 @@ pub async fn run(a: Args) -> ExitCode {
     let report = match result {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("{} {e}", paint(Style::Red, "error:"));
+            eprintln!("{} {}", paint(Style::Red, "error:"), safe(&e.to_string()));
             return match e {
                 PgError::Exec(ExecError::Connect { .. }) => ExitCode::Unreachable,
                 PgError::Tool { hint: Some(h), .. }
@@ -165,7 +165,7 @@ pub async fn run(a: Args) -> ExitCode {
             return code;
         }
     } else {
-        print!("{}", report.render());
+        print!("{}", safe(&report.render()));
     }
     if report.matches() {
         ExitCode::Ok

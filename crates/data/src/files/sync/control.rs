@@ -35,6 +35,8 @@ pub struct SyncOptions {
     pub target_sudo: bool,
     /// The agent binary for remote hosts.
     pub agent: AgentBinary,
+    /// How long the connection between the hosts may carry nothing (`None`: 60 s).
+    pub stall: Option<Duration>,
 }
 
 /// Where a sync stands, as shown and journaled.
@@ -150,6 +152,7 @@ pub async fn sync(
                 checksum: opts.checksum,
                 accept_timeout: 60,
                 preserve: opts.preserve,
+                stall_ms: stall_ms(opts),
             },
         })
         .await?;
@@ -168,6 +171,7 @@ pub async fn sync(
                 exclude: opts.exclude.clone(),
                 checksum: opts.checksum,
                 preserve: opts.preserve,
+                stall_ms: stall_ms(opts),
             },
         })
         .await?;
@@ -197,6 +201,10 @@ pub async fn sync(
         // Dropping the sessions stops both agents: the other side must not wait forever.
         Err(e) => Err(e),
     }
+}
+
+fn stall_ms(o: &SyncOptions) -> u64 {
+    o.stall.map_or(0, |d| (d.as_millis() as u64).max(1))
 }
 
 fn bracket(address: &str) -> String {

@@ -81,6 +81,10 @@ pub struct ReceiveOptions {
     /// Seconds to wait for the sender to connect.
     #[serde(default)]
     pub accept_timeout: u64,
+    /// Milliseconds the connection may carry nothing before the sync stops as stalled
+    /// (0: the default, [`STALL_DEFAULT`]).
+    #[serde(default)]
+    pub stall_ms: u64,
     /// What to preserve (owners are set only when the agent runs as root).
     #[serde(default)]
     pub preserve: Preserve,
@@ -108,6 +112,22 @@ pub struct SendOptions {
     /// What to preserve.
     #[serde(default)]
     pub preserve: Preserve,
+    /// Milliseconds the connection may carry nothing before the sync stops as stalled
+    /// (0: the default, [`STALL_DEFAULT`]).
+    #[serde(default)]
+    pub stall_ms: u64,
+}
+
+/// How long a connection between the hosts may carry nothing before a sync stops.
+pub const STALL_DEFAULT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The stall limit for `ms` as the options carry it.
+pub fn stall(ms: u64) -> std::time::Duration {
+    if ms == 0 {
+        STALL_DEFAULT
+    } else {
+        std::time::Duration::from_millis(ms)
+    }
 }
 
 /// What one side of a sync did.
@@ -171,9 +191,18 @@ impl Fail {
         Fail { message, code }
     }
 
-    /// Maps an I/O error during `what`.
+    /// Maps an I/O error during `what`; a socket timeout is a stall, said as one.
     pub fn io(what: &'static str) -> impl Fn(std::io::Error) -> Fail {
         move |e| {
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ) {
+                return Fail::new(
+                    format!("{what}: nothing moved between the hosts for `stall_timeout`: is the link between them down? Run the step again once it is back: the sync resumes"),
+                    "stalled",
+                );
+            }
             let code = if e.raw_os_error() == Some(libc::ENOSPC) {
                 "no-space"
             } else {

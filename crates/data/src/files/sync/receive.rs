@@ -180,7 +180,6 @@ fn handshake(s: TcpStream, key: &str) -> Option<Authenticated> {
     if g != GREETING {
         return None;
     }
-    back.set_read_timeout(None).ok()?;
     Some((r, back))
 }
 
@@ -233,6 +232,12 @@ fn receive(
             o.accept_timeout
         };
         let (r, back) = accept(&listener, &o.key, Duration::from_secs(secs))?;
+        // A link cut between the hosts must end the sync, not hang it on TCP's timeouts
+        // (the socket's options hold for the reader's handle on it too).
+        let stall = super::stall(o.stall_ms);
+        back.set_read_timeout(Some(stall))
+            .and_then(|_| back.set_write_timeout(Some(stall)))
+            .map_err(Fail::io("connection"))?;
         (
             r.boxed(),
             Box::new(BufWriter::with_capacity(1 << 16, back)),

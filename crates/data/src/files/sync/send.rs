@@ -114,6 +114,12 @@ fn send(
     } else {
         let stream = connect(&o.connect)?;
         let _ = stream.set_nodelay(true);
+        // A link cut between the hosts must end the sync, not hang it on TCP's timeouts.
+        let stall = super::stall(o.stall_ms);
+        stream
+            .set_read_timeout(Some(stall))
+            .and_then(|_| stream.set_write_timeout(Some(stall)))
+            .map_err(Fail::io("connection"))?;
         let back = stream.try_clone().map_err(Fail::io("connection"))?;
         (
             Box::new(BufReader::with_capacity(1 << 20, back)),

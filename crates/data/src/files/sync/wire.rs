@@ -74,6 +74,11 @@ impl<W: Write> SealWriter<W> {
         })
     }
 
+    /// The underlying writer (after a `flush`, everything written is in it).
+    pub fn into_inner(self) -> W {
+        self.inner
+    }
+
     fn seal(&mut self) -> io::Result<()> {
         if self.buf.is_empty() {
             return Ok(());

@@ -128,6 +128,13 @@ impl<'a> Receiver<'a> {
     }
 
     fn fail_at(&self, path: &[u8], what: &str, e: std::io::Error) -> Fail {
+        if matches!(
+            e.kind(),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+        ) {
+            // The stream stalled (a socket timeout), not the target's disk.
+            return Fail::io("receiving the sync stream")(e);
+        }
         let code = if e.raw_os_error() == Some(libc::ENOSPC) {
             "no-space"
         } else {

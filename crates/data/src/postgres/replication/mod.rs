@@ -8,7 +8,10 @@
 //! (refused: copy them with `postgres.copy` under a write freeze instead).
 
 mod checks;
+mod leftovers;
 pub mod switch;
+
+pub use leftovers::{leftovers, Leftovers};
 
 use super::copy::target::{self, TargetState};
 use super::endpoint::Endpoint;
