@@ -126,6 +126,10 @@ fn key(kind: u64, ttl: bool) -> String {
     mixed_key(i)
 }
 
+/// A mutation: what it is, where (database, key), what the proof must say differs, and
+/// the commands making it.
+type Mutation = (&'static str, u32, String, DiffKind, Vec<Vec<String>>);
+
 /// One mutation of each kind on an exact copy; how many the proof names.
 pub async fn mutation_rows(s: &Setup) -> anyhow::Result<Vec<Row>> {
     let new = &s.new;
@@ -144,7 +148,7 @@ pub async fn mutation_rows(s: &Setup) -> anyhow::Result<Vec<Row>> {
         set.trim_start_matches("set:").parse::<u64>().unwrap_or(0) * 3 + 2
     );
     let stream = key(8, false);
-    let mutations: Vec<(&str, u32, String, DiffKind, Vec<Vec<String>>)> = vec![
+    let mutations: Vec<Mutation> = vec![
         (
             "changed value",
             0,

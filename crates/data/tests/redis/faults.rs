@@ -40,8 +40,7 @@ async fn a_wrong_password_is_an_access_error_naming_the_server_and_user() {
     let err = pair
         .preflight(&sync_options(&old))
         .await
-        .err()
-        .expect("refused");
+        .expect_err("refused");
     assert!(err.is_access(), "{err:?}");
     assert_eq!(
         err.to_string(),
@@ -71,8 +70,7 @@ async fn a_target_holding_data_or_too_old_or_a_source_with_renamed_commands_is_r
     let err = pair
         .preflight(&sync_options(&old))
         .await
-        .err()
-        .expect("refused");
+        .expect_err("refused");
     assert!(matches!(err, RedisError::Precondition { .. }) && !err.is_access());
     assert_eq!(
         err.to_string(),
