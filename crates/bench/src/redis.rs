@@ -8,8 +8,10 @@
 //!   `redis-cli --scan | DUMP | sha256sum` script run on both hosts at once;
 //! - 10 switches under a write load, and the mutation suite ([`super::redis_switch`]).
 //!
-//! `CUTOVER_BENCH_REDIS_KEYS` sets the key count (default 1,000,000) and
-//! `CUTOVER_BENCH_REDIS_ROUNDS` the rounds per tool (default 3) for quick runs.
+//! `CUTOVER_BENCH_REDIS_KEYS` sets the key count (default 1,000,000),
+//! `CUTOVER_BENCH_REDIS_ROUNDS` the rounds per tool (default 3), and
+//! `CUTOVER_BENCH_REDIS_ONLY` a comma-separated choice of `sync`, `verify`, `switch`,
+//! `mutations` (default all), for quick runs.
 
 use crate::table::{median, Row};
 use anyhow::{ensure, Context};
@@ -338,11 +340,24 @@ pub fn run() -> anyhow::Result<Vec<Row>> {
         keys,
         rounds: env_number("CUTOVER_BENCH_REDIS_ROUNDS", 3) as usize,
     };
+    let only = std::env::var("CUTOVER_BENCH_REDIS_ONLY").unwrap_or_default();
+    let wanted = |part: &str| only.is_empty() || only.split(',').any(|p| p.trim() == part);
     let rt = tokio::runtime::Runtime::new()?;
-    let mut rows = sync_rows(&rt, &mut s)?;
-    rows.extend(verify_rows(&s)?);
-    rows.extend(rt.block_on(super::redis_switch::switch_rows(&s))?);
-    rows.extend(rt.block_on(super::redis_switch::mutation_rows(&s))?);
+    let mut rows = Vec::new();
+    if wanted("sync") {
+        rows.extend(sync_rows(&rt, &mut s)?);
+    } else {
+        rt.block_on(s.ours_sync())?;
+    }
+    if wanted("verify") {
+        rows.extend(verify_rows(&s)?);
+    }
+    if wanted("switch") {
+        rows.extend(rt.block_on(super::redis_switch::switch_rows(&s))?);
+    }
+    if wanted("mutations") {
+        rows.extend(rt.block_on(super::redis_switch::mutation_rows(&s))?);
+    }
     rt.block_on(s.exec.disconnect_all());
     Ok(rows)
 }

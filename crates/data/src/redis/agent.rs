@@ -3,7 +3,7 @@
 //! answers. Requests carry everything they need, so the agent keeps no Redis state between
 //! them; a pause on a server outlives the connection that set it, by design of `CLIENT PAUSE`.
 
-use super::client::{self, connect, server_error, text, Client, Failure};
+use super::client::{self, connect, server_error, text, Batch, Client, Failure};
 use super::digest::{self, from_hex};
 use super::protocol::{Conn, Facts, RedisReply, RedisRequest};
 use crate::files::agent::{error, Out};
@@ -22,6 +22,7 @@ const CONFIG: &[&str] = &[
     "databases",
     "masteruser",
     "replica-read-only",
+    "repl-diskless-load",
 ];
 
 /// Answers one Redis request on `out`.
@@ -116,16 +117,24 @@ fn handle(request: RedisRequest) -> Result<RedisReply, Failure> {
             c.cmd_str(&["CONFIG", "SET", "masterauth", &password])?;
             Ok(RedisReply::Done)
         }
+        RedisRequest::SetConfig {
+            server,
+            name,
+            value,
+        } => {
+            connect(&server, CONNECT)?.cmd_str(&["CONFIG", "SET", &name, &value])?;
+            Ok(RedisReply::Done)
+        }
         RedisRequest::FlushAll { server } => {
             connect(&server, CONNECT)?.cmd_str(&["FLUSHALL"])?;
             Ok(RedisReply::Done)
         }
         RedisRequest::Pause { server, timeout_ms } => {
             let mut c = connect(&server, CONNECT)?;
-            let answers = c.pipeline(&[
-                words(&["CLIENT", "PAUSE", &timeout_ms.to_string(), "WRITE"]),
-                words(&["INFO", "replication"]),
-            ])?;
+            let mut batch = Batch::default();
+            batch.push_str(&["CLIENT", "PAUSE", &timeout_ms.to_string(), "WRITE"]);
+            batch.push_str(&["INFO", "replication"]);
+            let answers = c.pipeline(&batch)?;
             if let Some(f) = answers
                 .iter()
                 .find_map(|v| server_error(&server, "CLIENT PAUSE", v))
@@ -168,10 +177,6 @@ fn handle(request: RedisRequest) -> Result<RedisReply, Failure> {
     }
 }
 
-fn words(w: &[&str]) -> Vec<Vec<u8>> {
-    w.iter().map(|s| s.as_bytes().to_vec()).collect()
-}
-
 /// A number field of INFO text.
 pub fn info_u64(info: &str, name: &str) -> Option<u64> {
     let prefix = format!("{name}:");
@@ -190,11 +195,10 @@ fn facts(c: &mut Client, commands: &[String]) -> Result<RedisReply, Failure> {
             .collect(),
         ..Facts::default()
     };
-    let mut gets: Vec<Vec<Vec<u8>>> = CONFIG
-        .iter()
-        .map(|p| words(&["CONFIG", "GET", p]))
-        .collect();
-    gets.push(words(&["CONFIG", "GET", "masterauth"]));
+    let mut gets = Batch::default();
+    for p in CONFIG.iter().chain(["masterauth"].iter()) {
+        gets.push_str(&["CONFIG", "GET", p]);
+    }
     let answers = c.pipeline(&gets)?;
     for (name, answer) in CONFIG.iter().chain(["masterauth"].iter()).zip(&answers) {
         if let Some(fail) = server_error(&c.conn, "CONFIG GET", answer) {

@@ -88,21 +88,15 @@ impl Client {
         self.cmd(&bytes)
     }
 
-    /// Sends `commands` in one round trip; each result on its own (an error reply of one
+    /// Sends the batch in one round trip; each result on its own (an error reply of one
     /// command does not fail the others).
-    pub fn pipeline(&mut self, commands: &[Vec<Vec<u8>>]) -> Result<Vec<Value>, Failure> {
-        if commands.is_empty() {
+    pub fn pipeline(&mut self, batch: &Batch) -> Result<Vec<Value>, Failure> {
+        use redis::ConnectionLike;
+        if batch.count == 0 {
             return Ok(Vec::new());
         }
-        let mut p = redis::pipe();
-        p.ignore_errors();
-        for args in commands {
-            let c = p.cmd(std::str::from_utf8(&args[0]).unwrap_or("PING"));
-            for a in &args[1..] {
-                c.arg(a.as_slice());
-            }
-        }
-        p.query::<Vec<Value>>(&mut self.con)
+        self.con
+            .req_packed_commands(&batch.buf, 0, batch.count)
             .map_err(|e| classify(&self.conn, "a pipeline", &e))
     }
 
@@ -118,6 +112,48 @@ impl Client {
     /// Sets the read timeout (short ones inside a pause).
     pub fn set_read_timeout(&mut self, t: Duration) {
         let _ = self.con.set_read_timeout(Some(t));
+    }
+}
+
+/// Commands sent in one round trip, written in RESP as they are added (no per-argument
+/// allocation: a digest sends millions).
+#[derive(Debug, Default)]
+pub struct Batch {
+    buf: Vec<u8>,
+    count: usize,
+}
+
+impl Batch {
+    /// Adds one command.
+    pub fn push(&mut self, args: &[&[u8]]) {
+        self.buf.push(b'*');
+        self.buf
+            .extend_from_slice(args.len().to_string().as_bytes());
+        self.buf.extend_from_slice(b"\r\n");
+        for a in args {
+            self.buf.push(b'$');
+            self.buf.extend_from_slice(a.len().to_string().as_bytes());
+            self.buf.extend_from_slice(b"\r\n");
+            self.buf.extend_from_slice(a);
+            self.buf.extend_from_slice(b"\r\n");
+        }
+        self.count += 1;
+    }
+
+    /// Adds one command given as text words.
+    pub fn push_str(&mut self, args: &[&str]) {
+        let bytes: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+        self.push(&bytes);
+    }
+
+    /// Commands added.
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// True when none was added.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
     }
 }
 

@@ -23,6 +23,9 @@ pub struct Pair {
     /// The source's full and partial sync counters when the preflight read them: the
     /// sync's own figures count from there (a small full sync is over before it is watched).
     pub(crate) sync_counters: Option<(u64, u64)>,
+    /// The target's settings before the sync, as the preflight read them: the sync restores
+    /// the one it changes for its time (`repl-diskless-load`).
+    pub(crate) previous: Option<super::sync::Previous>,
 }
 
 impl Pair {
@@ -39,6 +42,7 @@ impl Pair {
             source,
             target,
             sync_counters: None,
+            previous: None,
         })
     }
 

@@ -111,6 +111,15 @@ pub enum RedisRequest {
         /// The value for `masterauth`.
         password: String,
     },
+    /// `CONFIG SET name value` (a setting cutover changes for the time of a sync).
+    SetConfig {
+        /// The server.
+        server: Conn,
+        /// The parameter.
+        name: String,
+        /// Its value.
+        value: String,
+    },
     /// `FLUSHALL`.
     FlushAll {
         /// The server.

@@ -18,7 +18,7 @@
 //! each value whole when it is small (one command a key: a scan of a small hash, set or
 //! sorted set returns it at once); larger ones are paged.
 
-use super::client::{server_error, text, Client, Failure};
+use super::client::{server_error, text, Batch, Client, Failure};
 use super::protocol::TtlMode;
 use redis::Value;
 
@@ -102,10 +102,6 @@ pub fn items(v: &Value) -> Vec<&Value> {
     }
 }
 
-fn cmd(args: &[&[u8]]) -> Vec<Vec<u8>> {
-    args.iter().map(|a| a.to_vec()).collect()
-}
-
 /// Reads `keys` (of the selected database); `None` for a key that vanished meanwhile.
 pub fn read_keys(
     client: &mut Client,
@@ -118,10 +114,10 @@ pub fn read_keys(
         TtlMode::Absolute => b"PEXPIRETIME",
         TtlMode::Relative => b"PTTL",
     };
-    let mut first = Vec::with_capacity(keys.len() * 2);
+    let mut first = Batch::default();
     for k in keys {
-        first.push(cmd(&[b"TYPE", k]));
-        first.push(cmd(&[expiry_command, k]));
+        first.push(&[b"TYPE", k]);
+        first.push(&[expiry_command, k]);
     }
     let answers = client.pipeline(&first)?;
     let mut kinds = Vec::with_capacity(keys.len());
@@ -159,37 +155,30 @@ pub fn read_keys(
         .collect())
 }
 
-/// The commands reading a value whole if it is small: one per type (a stream: its first
-/// entries, its info and its groups). A scan of a small hash, set or sorted set returns
-/// everything at once (cursor 0); a longer one is read again page by page.
-fn first_read(kind: &str, key: &[u8]) -> Vec<Vec<Vec<u8>>> {
-    let whole = WHOLE.to_string();
-    let w = whole.as_bytes();
+/// Adds the commands reading a value whole if it is small, and returns how many: one per
+/// type (a stream: its first entries, its info and its groups). A scan of a small hash, set
+/// or sorted set returns everything at once (cursor 0); a longer one is read again page by
+/// page.
+fn first_read(batch: &mut Batch, kind: &str, key: &[u8]) -> usize {
+    const W: &[u8] = b"1000";
+    const LAST: &[u8] = b"999";
+    const MORE: &[u8] = b"1001";
+    debug_assert_eq!(W, WHOLE.to_string().as_bytes());
     match kind {
-        "string" => vec![cmd(&[b"GET", key])],
-        "list" => vec![cmd(&[
-            b"LRANGE",
-            key,
-            b"0",
-            (WHOLE - 1).to_string().as_bytes(),
-        ])],
-        "hash" => vec![cmd(&[b"HSCAN", key, b"0", b"COUNT", w])],
-        "set" => vec![cmd(&[b"SSCAN", key, b"0", b"COUNT", w])],
-        "zset" => vec![cmd(&[b"ZSCAN", key, b"0", b"COUNT", w])],
-        "stream" => vec![
-            cmd(&[
-                b"XRANGE",
-                key,
-                b"-",
-                b"+",
-                b"COUNT",
-                (WHOLE + 1).to_string().as_bytes(),
-            ]),
-            cmd(&[b"XINFO", b"STREAM", key]),
-            cmd(&[b"XINFO", b"GROUPS", key]),
-        ],
-        _ => vec![cmd(&[b"DUMP", key])],
+        "string" => batch.push(&[b"GET", key]),
+        "list" => batch.push(&[b"LRANGE", key, b"0", LAST]),
+        "hash" => batch.push(&[b"HSCAN", key, b"0", b"COUNT", W]),
+        "set" => batch.push(&[b"SSCAN", key, b"0", b"COUNT", W]),
+        "zset" => batch.push(&[b"ZSCAN", key, b"0", b"COUNT", W]),
+        "stream" => {
+            batch.push(&[b"XRANGE", key, b"-", b"+", b"COUNT", MORE]);
+            batch.push(&[b"XINFO", b"STREAM", key]);
+            batch.push(&[b"XINFO", b"GROUPS", key]);
+            return 3;
+        }
+        _ => batch.push(&[b"DUMP", key]),
     }
+    1
 }
 
 /// Digests and sizes of each key's value.
@@ -198,15 +187,13 @@ fn read_values(
     keys: &[Vec<u8>],
     kinds: &[Option<String>],
 ) -> Result<Vec<Option<Digested>>, Failure> {
-    let mut second = Vec::new();
+    let mut second = Batch::default();
     let mut counts = Vec::with_capacity(keys.len());
     for (k, kind) in keys.iter().zip(kinds) {
-        let commands = kind
-            .as_deref()
-            .map(|kind| first_read(kind, k))
-            .unwrap_or_default();
-        counts.push(commands.len());
-        second.extend(commands);
+        counts.push(
+            kind.as_deref()
+                .map_or(0, |kind| first_read(&mut second, kind, k)),
+        );
     }
     let answers = client.pipeline(&second)?;
     let mut out: Vec<Option<Digested>> = vec![None; keys.len()];

@@ -56,6 +56,9 @@ pub struct Previous {
     pub masterauth_set: bool,
     /// Keys it held.
     pub keys: u64,
+    /// Its `repl-diskless-load` (the sync loads an empty target straight from the socket).
+    #[serde(default)]
+    pub diskless_load: Option<String>,
 }
 
 /// What the preflight found.
@@ -125,6 +128,7 @@ impl Pair {
         let warnings = findings.into_result()?;
         self.sync_counters = Some((s.number("sync_full"), s.number("sync_partial_ok")));
         let running = t.follows(&options.source_address, port);
+        self.previous = Some(previous(&t));
         if !running {
             self.reach_source_from_target(options).await?;
         }
@@ -161,12 +165,36 @@ impl Pair {
         }
     }
 
-    /// Makes the target follow the source (credentials first).
+    /// Makes the target follow the source (credentials first). An empty target loads the
+    /// full sync straight from the socket (`repl-diskless-load on-empty-db`, for the time of
+    /// the sync: no copy of the RDB written to its disk and read back).
     pub async fn start_sync(&mut self, options: &SyncOptions) -> Result<(), RedisError> {
         let primary = self.source_seen_from_target(options);
         let server = self.target.conn();
+        if self.diskless_load_was("disabled") {
+            self.set_diskless_load("on-empty-db").await?;
+        }
         self.target
             .done(RedisRequest::Follow { server, primary })
+            .await
+    }
+
+    fn diskless_load_was(&self, value: &str) -> bool {
+        self.previous
+            .as_ref()
+            .and_then(|p| p.diskless_load.as_deref())
+            == Some(value)
+    }
+
+    async fn set_diskless_load(&mut self, value: &str) -> Result<(), RedisError> {
+        let server = self.target.conn();
+        let (name, value) = ("repl-diskless-load".to_string(), value.to_string());
+        self.target
+            .done(RedisRequest::SetConfig {
+                server,
+                name,
+                value,
+            })
             .await
     }
 
@@ -224,6 +252,9 @@ impl Pair {
                 shown = Instant::now();
             }
             if let Some(lag) = lag.filter(|l| *l <= options.max_lag_bytes) {
+                if self.diskless_load_was("disabled") {
+                    self.set_diskless_load("disabled").await?;
+                }
                 return Ok(SyncReport {
                     source_version: s.version_text(),
                     target_version: t.version_text(),
@@ -295,6 +326,10 @@ impl Pair {
         }
         let server = self.target.conn();
         let mut done = Vec::new();
+        if let Some(value) = previous.and_then(|p| p.diskless_load.clone()) {
+            // A sync cut off before it finished left its own setting.
+            self.set_diskless_load(&value).await?;
+        }
         let user = previous.map(|p| p.masteruser.clone()).unwrap_or_default();
         let restore_auth = previous.is_none_or(|p| !p.masterauth_set);
         match previous.and_then(|p| p.primary.clone()) {
@@ -354,6 +389,7 @@ fn previous(t: &State) -> Previous {
         masteruser: t.config("masteruser").unwrap_or_default().to_string(),
         masterauth_set: t.facts.masterauth_set,
         keys: t.keys(),
+        diskless_load: t.config("repl-diskless-load").map(str::to_string),
     }
 }
 

@@ -129,13 +129,15 @@ async fn a_link_cut_mid_full_sync_is_retried_and_a_later_cut_resumes_partially()
         (r, pair)
     };
     let cutter = async {
+        // Seen on the source (a diskless transfer shows as `wait_bgsave`): the target,
+        // loading straight from the socket, answers only between chunks.
         until("a full sync in progress", || {
-            new.info_field("replication", "master_sync_read_bytes")
-                .ok()
-                .flatten()
-                .is_some_and(|b| b.parse::<u64>().unwrap_or(0) > 0)
+            let replica = old.info_field("replication", "slave0").ok().flatten();
+            replica
+                .is_some_and(|r| r.contains("state=wait_bgsave") || r.contains("state=send_bulk"))
         })
         .await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
         new.host_shell(&cut).unwrap();
         tokio::time::sleep(Duration::from_secs(4)).await;
         new.host_shell(&mend).unwrap();

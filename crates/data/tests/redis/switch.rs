@@ -22,6 +22,7 @@ async fn sync_switch_prove_and_undo(old_version: RedisVersion, new_version: Redi
     let lines = Lines::default();
     let show = |l: String| lines.push(l);
 
+    let diskless_load = new.cli(&["CONFIG", "GET", "repl-diskless-load"]).unwrap();
     let pre = pair.preflight(&o.sync).await.expect("preflight");
     assert!(!pre.running, "nothing runs yet");
     assert_eq!(pre.previous.primary, None);
@@ -30,6 +31,11 @@ async fn sync_switch_prove_and_undo(old_version: RedisVersion, new_version: Redi
     assert!(synced.keys >= 3000, "{synced:?}");
     assert_eq!(synced.full_syncs, 1, "{synced:?}");
     assert!(pair.is_syncing(&o.sync).await.unwrap());
+    assert_eq!(
+        new.cli(&["CONFIG", "GET", "repl-diskless-load"]).unwrap(),
+        diskless_load,
+        "the sync's own setting (on-empty-db while it loads) is restored"
+    );
     tokio::time::sleep(Duration::from_millis(300)).await;
 
     let switched = pair.switch(&o, &show).await.expect("switch");
