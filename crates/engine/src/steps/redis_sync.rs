@@ -49,7 +49,7 @@ impl StepRunner for RedisSync<'_> {
         Ok(vec![
             format!("replicate {} into {}", describe(values, &s.source)?, describe(values, &s.target)?),
             format!("preflight: versions and RDB formats, roles, {}, renamed commands, maxmemory, databases", if s.replace { "the target's keys replaced (replace = true)" } else { "an empty target" }),
-            "the target gets the source's credentials (CONFIG SET masterauth) and REPLICAOF the source".into(),
+            "the target gets the source's credentials (CONFIG SET masterauth) and REPLICAOF the source; an empty target loads straight from the socket (repl-diskless-load on-empty-db, restored when in sync)".into(),
             format!("full sync watched, then the lag under {} KB", s.max_lag_kb.unwrap_or(1024)),
             "undo (before the switch): the target's previous role restored and the copied keys removed".into(),
         ])
