@@ -220,7 +220,7 @@ fn facts(c: &mut Client, commands: &[String]) -> Result<RedisReply, Failure> {
         args.extend(commands.iter().map(String::as_str));
         match c.cmd_str(&args) {
             Ok(v) => {
-                let list = super::read::items(&v);
+                let list = super::reply::items(&v);
                 for (name, entry) in commands.iter().zip(list) {
                     if matches!(entry, redis::Value::Nil) {
                         f.missing_commands.push(name.clone());
@@ -235,7 +235,7 @@ fn facts(c: &mut Client, commands: &[String]) -> Result<RedisReply, Failure> {
 
 /// The value of a `CONFIG GET name` reply (`[name, value]`).
 fn client_pair_value(v: &redis::Value) -> Option<String> {
-    super::read::items(v).get(1).and_then(|x| client::text(x))
+    super::reply::items(v).get(1).and_then(|x| client::text(x))
 }
 
 /// Makes `c`'s server follow `primary`, credentials first.

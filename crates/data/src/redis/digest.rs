@@ -12,7 +12,9 @@
 
 use super::client::{text, Client, Failure};
 use super::protocol::{DbDigest, DigestOptions, Element, KeyEntry};
-use super::read::{field, flatten, group_summaries, items, read_keys, score_bits, KeyRead, Sum};
+use super::read::{read_keys, KeyRead};
+use super::reply::{field, flatten, items};
+use super::value::{group_summaries, score_bits, Sum};
 
 /// Keys asked for per `SCAN` call (and read per batch).
 const SCAN_COUNT: &str = "1000";
@@ -44,7 +46,7 @@ pub fn key_digest(key: &[u8], read: &KeyRead, grid_ms: u64) -> u128 {
         }
         None => vec![0u8],
     };
-    super::read::short(&[key, read.kind.as_bytes(), &read.value, &ttl])
+    super::value::short(&[key, read.kind.as_bytes(), &read.value, &ttl])
 }
 
 /// The databases holding keys, from `INFO keyspace` (`db3:keys=10,expires=2,...`).
@@ -185,7 +187,7 @@ pub fn detail(
 ) -> Result<(String, Vec<Element>, bool), Failure> {
     client.cmd_str(&["SELECT", &db.to_string()])?;
     let kind = text(&client.cmd(&[b"TYPE", key])?).unwrap_or_default();
-    let digest = |parts: &[&[u8]]| to_hex(&super::read::framed(parts));
+    let digest = |parts: &[&[u8]]| to_hex(&super::value::framed(parts));
     let el = |name: &[u8], value: String| Element {
         name: to_hex(name),
         value,
@@ -256,7 +258,7 @@ fn stream_detail(client: &mut Client, key: &[u8], limit: &str) -> Result<Vec<Ele
             let refs: Vec<&[u8]> = parts.iter().skip(1).map(Vec::as_slice).collect();
             Element {
                 name: to_hex(&[b"entry ".as_slice(), &id].concat()),
-                value: to_hex(&super::read::framed(&refs)),
+                value: to_hex(&super::value::framed(&refs)),
             }
         })
         .collect();

@@ -8,11 +8,13 @@
 //!
 //! - [`Pair::preflight`] (versions and RDB formats, roles, data on the target, renamed
 //!   commands, memory, databases, persistence; [`preflight`]);
-//! - [`Pair::start_sync`], [`Pair::watch_sync`], [`Pair::undo_sync`] ([`sync`]);
+//! - [`Pair::start_sync`], [`Pair::watch_sync`], [`Pair::undo_sync`] ([`sync`],
+//!   [`sync_undo`]);
 //! - [`Pair::switch`] (pause, catch-up, promote, reverse, unpause) and
-//!   [`Pair::undo_switch`] ([`switch`]);
+//!   [`Pair::undo_switch`] ([`switch`], [`switch_undo`], where a pair stands: [`stage`]);
 //! - [`Pair::verify`]: digests of logical values per bucket next to the data, compared,
-//!   key by key only where they differ ([`verify`], [`digest`], [`read`], [`compare`]);
+//!   key by key only where they differ ([`verify`], [`digest`], [`read`], [`value`],
+//!   [`compare`]);
 //! - [`health()`](health::health).
 
 pub mod agent;
@@ -27,10 +29,15 @@ pub mod pair;
 pub mod preflight;
 pub mod protocol;
 pub mod read;
+pub mod reply;
 pub mod report;
 pub mod session;
+pub mod stage;
 pub mod switch;
+pub mod switch_undo;
 pub mod sync;
+pub mod sync_undo;
+pub mod value;
 pub mod verify;
 pub mod version;
 

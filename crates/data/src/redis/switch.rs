@@ -20,9 +20,10 @@
 //! target.
 
 use super::error::RedisError;
-use super::info::{Role, State};
+use super::info::Role;
 use super::pair::{Pair, Progress};
 use super::protocol::{Conn, RedisReply, RedisRequest};
+use super::stage::Stage;
 use super::sync::{role_text, SyncOptions};
 use cutover_exec::Command;
 use std::time::{Duration, Instant};
@@ -77,69 +78,9 @@ pub struct SwitchReport {
     pub notes: Vec<String>,
 }
 
-/// Where a pair stands, read from both servers.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Stage {
-    /// The target follows the source: not switched.
-    Syncing,
-    /// The target is the primary and the source follows it.
-    Reversed,
-    /// The target was promoted from the source, which is a primary too; writes each took
-    /// since the promotion (replication bytes).
-    Promoted {
-        /// On the source.
-        source_writes: u64,
-        /// On the target.
-        target_writes: u64,
-    },
-    /// Neither: `(source's role, target's role)`.
-    Unrelated(String, String),
-}
-
-/// Reads the stage of a pair.
-pub fn stage(s: &State, t: &State, source_at: (&str, u16), target_at: (&str, u16)) -> Stage {
-    if t.follows(source_at.0, source_at.1) {
-        return Stage::Syncing;
-    }
-    if t.role == Role::Primary {
-        if s.follows(target_at.0, target_at.1) {
-            return Stage::Reversed;
-        }
-        if s.role == Role::Primary && !s.replid().is_empty() && t.replid2() == s.replid() {
-            if let Some(at) = t.promoted_at() {
-                return Stage::Promoted {
-                    source_writes: s.offset().saturating_sub(at),
-                    target_writes: t.offset().saturating_sub(at),
-                };
-            }
-        }
-    }
-    Stage::Unrelated(role_text(s), role_text(t))
-}
-
 impl Pair {
-    fn addresses(&self, options: &SwitchOptions) -> ((String, u16), (String, u16)) {
-        (
-            (
-                options.sync.source_address.clone(),
-                self.source.endpoint.port,
-            ),
-            (options.target_address.clone(), self.target.endpoint.port),
-        )
-    }
-
-    /// Where the pair stands now.
-    pub async fn stage(
-        &mut self,
-        options: &SwitchOptions,
-    ) -> Result<(Stage, State, State), RedisError> {
-        let (s, t) = self.states(&[], &[]).await?;
-        let ((sa, sp), (ta, tp)) = self.addresses(options);
-        Ok((stage(&s, &t, (&sa, sp), (&ta, tp)), s, t))
-    }
-
     /// The target as the source server reaches it.
-    fn target_seen_from_source(&self, options: &SwitchOptions) -> Conn {
+    pub(crate) fn target_seen_from_source(&self, options: &SwitchOptions) -> Conn {
         Conn {
             address: options.target_address.clone(),
             ..self.target.conn()
@@ -340,7 +281,7 @@ async fn run_clients(
 
 impl Pair {
     /// Waits until the target follows the source with its link up and less than 1 MB behind.
-    async fn wait_caught_up(&mut self, max: Duration) -> Result<(), RedisError> {
+    pub(crate) async fn wait_caught_up(&mut self, max: Duration) -> Result<(), RedisError> {
         let deadline = Instant::now() + max;
         loop {
             match self.lag().await? {
@@ -363,7 +304,10 @@ impl Pair {
     }
 
     /// After a switch with `reverse`: the source's link to the target, once up.
-    async fn wait_reverse_link(&mut self, max: Duration) -> Result<Vec<String>, RedisError> {
+    pub(crate) async fn wait_reverse_link(
+        &mut self,
+        max: Duration,
+    ) -> Result<Vec<String>, RedisError> {
         let deadline = Instant::now() + max;
         loop {
             let (s, _) = self.states(&[], &[]).await?;
@@ -401,145 +345,6 @@ impl Pair {
                     }
                 )))
     }
-
-    /// Undoes a switch (also one cut off part-way): the source becomes the primary again
-    /// and the target follows it, as during the sync, without losing writes made on the
-    /// target since the switch (the source catches up with them first, then the roles swap
-    /// back under a pause of the target's writes). `None` when nothing was switched.
-    /// `source_masterauth_was_set` is what [`Pair::source_masterauth_set`] said before the
-    /// switch: `Some(false)` clears the credentials the switch gave the source.
-    pub async fn undo_switch(
-        &mut self,
-        options: &SwitchOptions,
-        source_masterauth_was_set: Option<bool>,
-    ) -> Result<Option<String>, RedisError> {
-        let (stage, _, _) = self.stage(options).await?;
-        let mut done = Vec::new();
-        match stage {
-            Stage::Syncing => {
-                // Killed inside the pause before the promotion, or never switched.
-                self.source
-                    .done(RedisRequest::Unpause {
-                        server: self.source.conn(),
-                        follow: None,
-                    })
-                    .await?;
-                return Ok(Some(
-                    "the target had not been promoted: the source's writes are unpaused".into(),
-                ));
-            }
-            Stage::Promoted {
-                target_writes: 0, ..
-            } => {
-                let primary = self.source_seen_from_target(&options.sync);
-                self.target
-                    .done(RedisRequest::Follow {
-                        server: self.target.conn(),
-                        primary,
-                    })
-                    .await?;
-                self.source
-                    .done(RedisRequest::Unpause {
-                        server: self.source.conn(),
-                        follow: None,
-                    })
-                    .await?;
-                done.push("the target took no writes since its promotion: it follows the source again and the source's writes are unpaused".to_string());
-            }
-            Stage::Promoted {
-                source_writes: 0,
-                target_writes,
-            } => {
-                let primary = self.target_seen_from_source(options);
-                self.source
-                    .done(RedisRequest::Follow {
-                        server: self.source.conn(),
-                        primary,
-                    })
-                    .await?;
-                self.source
-                    .done(RedisRequest::Unpause {
-                        server: self.source.conn(),
-                        follow: None,
-                    })
-                    .await?;
-                self.wait_reverse_link(Duration::from_secs(30)).await?;
-                done.push(format!("the source caught up with the {target_writes} bytes of writes made on the target"));
-                done.push(self.switch_back(options).await?);
-            }
-            Stage::Promoted {
-                source_writes,
-                target_writes,
-            } => return Err(both_wrote(source_writes, target_writes)),
-            Stage::Reversed => done.push(self.switch_back(options).await?),
-            Stage::Unrelated(s, t) => {
-                return Err(RedisError::precondition(
-                    format!("cannot tell what the switch left: source: {s}; target: {t}"),
-                    "set the roles by hand (REPLICAOF), then run `cutover rollback` again",
-                ))
-            }
-        }
-        if source_masterauth_was_set == Some(false) {
-            self.source
-                .done(RedisRequest::SetMasterAuth {
-                    server: self.source.conn(),
-                    user: String::new(),
-                    password: String::new(),
-                })
-                .await?;
-        }
-        Ok(Some(done.join("; ")))
-    }
-
-    /// The switch the other way: the source (a replica of the target) catches up under a
-    /// pause of the target's writes, becomes the primary, and the target follows it again.
-    async fn switch_back(&mut self, options: &SwitchOptions) -> Result<String, RedisError> {
-        let timeout_ms = options.pause_timeout().as_millis() as u64;
-        let t0 = Instant::now();
-        let offset = match self
-            .target
-            .ask(RedisRequest::Pause {
-                server: self.target.conn(),
-                timeout_ms,
-            })
-            .await?
-        {
-            RedisReply::Paused { offset } => offset,
-            other => return Err(self.target.unexpected(&other)),
-        };
-        let promoted = self
-            .source
-            .ask(RedisRequest::CatchUpAndPromote {
-                server: self.source.conn(),
-                offset,
-                max_wait_ms: options.max_wait.max(Duration::from_secs(30)).as_millis() as u64,
-            })
-            .await;
-        if let Err(e) = promoted {
-            let _ = self
-                .target
-                .done(RedisRequest::Unpause {
-                    server: self.target.conn(),
-                    follow: None,
-                })
-                .await;
-            return Err(with_hint(
-                e,
-                "nothing was switched back: the target is still the primary",
-            ));
-        }
-        let follow = Some(self.source_seen_from_target(&options.sync));
-        self.target
-            .done(RedisRequest::Unpause {
-                server: self.target.conn(),
-                follow,
-            })
-            .await?;
-        Ok(format!(
-            "the source is the primary again with every write made on the target (writes paused {:.3}s); the target follows it",
-            t0.elapsed().as_secs_f64()
-        ))
-    }
 }
 
 fn resumed(options: &SwitchOptions, note: String) -> SwitchReport {
@@ -554,14 +359,14 @@ fn resumed(options: &SwitchOptions, note: String) -> SwitchReport {
     }
 }
 
-fn both_wrote(source_writes: u64, target_writes: u64) -> RedisError {
+pub(crate) fn both_wrote(source_writes: u64, target_writes: u64) -> RedisError {
     RedisError::precondition(
         format!("both servers took writes since the target's promotion ({source_writes} bytes on the source, {target_writes} on the target): neither holds everything"),
         "decide which writes to keep: `REPLICAOF` the other server to it by hand (the follower's own writes are discarded), then run cutover again",
     )
 }
 
-fn with_hint(e: RedisError, hint: &str) -> RedisError {
+pub(crate) fn with_hint(e: RedisError, hint: &str) -> RedisError {
     match e {
         RedisError::Server { message, .. } => RedisError::Server {
             message,
