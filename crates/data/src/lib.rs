@@ -3,5 +3,6 @@
 //! run on the hosts over SSH and are usable on their own (`cutover verify ...`).
 
 pub mod files;
+pub mod hold;
 pub mod postgres;
 pub mod redis;

@@ -33,6 +33,7 @@ mod host;
 mod keys;
 mod lab;
 mod layout;
+pub mod load;
 mod logs;
 mod netns;
 pub mod postgres;

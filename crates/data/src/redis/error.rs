@@ -1,7 +1,7 @@
 //! Errors of the Redis movers and verifiers, each naming the server, the host it was reached
 //! from, and what to do next. Access failures (a wrong password, a server out of reach) are
-//! their own variants, so callers give them the "cannot reach or use" exit code without
-//! reading message text.
+//! their own variants, so [`RedisError::class`] gives them the "cannot reach or use" exit
+//! code without reading message text.
 
 use crate::files::FilesError;
 
@@ -65,14 +65,19 @@ impl RedisError {
         }
     }
 
-    /// True for failures to reach or log in to a server or host (exit code 4), as opposed to
-    /// a server that refused an operation.
-    pub fn is_access(&self) -> bool {
-        matches!(
-            self,
-            RedisError::Auth { .. }
-                | RedisError::Unreachable { .. }
-                | RedisError::Agent(FilesError::Exec(cutover_exec::ExecError::Connect { .. }))
-        )
+    /// The failure's class: exit codes follow from it, never from the text. A refused
+    /// password is [`Auth`](cutover_exec::FailureClass::Auth) and a server out of reach
+    /// [`Unreachable`](cutover_exec::FailureClass::Unreachable) (both exit code 4); an
+    /// agent's failure keeps its own class (an SSH failure, say).
+    pub fn class(&self) -> cutover_exec::FailureClass {
+        use cutover_exec::FailureClass as C;
+        match self {
+            RedisError::Agent(e) => e.class(),
+            RedisError::Auth { .. } => C::Auth,
+            RedisError::Unreachable { .. } => C::Unreachable,
+            RedisError::Server { .. } => C::Failed,
+            RedisError::Precondition { .. } => C::Precondition,
+            RedisError::Usage(_) => C::PlanInvalid,
+        }
     }
 }

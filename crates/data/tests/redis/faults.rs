@@ -41,7 +41,7 @@ async fn a_wrong_password_is_an_access_error_naming_the_server_and_user() {
         .preflight(&sync_options(&old))
         .await
         .expect_err("refused");
-    assert!(err.is_access(), "{err:?}");
+    assert_eq!(err.class(), cutover_exec::FailureClass::Auth, "{err:?}");
     assert_eq!(
         err.to_string(),
         "target: the Redis server at 127.0.0.1:6379 refused user `default`: wrong password, or the user does not exist or is disabled\nhint: check the password of the target (its secret) and `user` (`default`)"
@@ -71,7 +71,8 @@ async fn a_target_holding_data_or_too_old_or_a_source_with_renamed_commands_is_r
         .preflight(&sync_options(&old))
         .await
         .expect_err("refused");
-    assert!(matches!(err, RedisError::Precondition { .. }) && !err.is_access());
+    assert!(matches!(err, RedisError::Precondition { .. }));
+    assert_eq!(err.class(), cutover_exec::FailureClass::Precondition);
     assert_eq!(
         err.to_string(),
         "the target 127.0.0.1:6379 (from host `new`) holds 1 key(s) (database(s) 0): a sync replaces everything on it\n\

@@ -63,8 +63,7 @@ pub(crate) async fn open(
 pub(crate) fn failed(ctx: &StepCtx<'_>, e: RedisError) -> EngineError {
     match e {
         RedisError::Agent(f) => super::files_verify::files_failed(ctx, f),
-        e if e.is_access() => ctx.access_failed(e.to_string()),
-        other => ctx.failed(other.to_string()),
+        other => ctx.failed_as(other.class(), other.to_string()),
     }
 }
 

@@ -56,7 +56,7 @@ impl RedisSwitch<'_> {
                 None => server_address(ctx, &sync.target).await?,
             },
             reverse: self.0.reverse(),
-            max_wait: self.0.max_wait.unwrap_or(Duration::from_secs(10)),
+            max_wait: self.0.max_wait(),
             clients,
             clients_timeout: self.0.clients_timeout.unwrap_or(Duration::from_secs(30)),
         })
@@ -71,7 +71,7 @@ impl StepRunner for RedisSwitch<'_> {
             format!("pause writes on the source of step `{}` (CLIENT PAUSE ... WRITE: clients wait)", s.sync.value),
             format!(
                 "wait (at most {}s) until the target has processed the source's replication offset, then promote it (REPLICAOF NO ONE)",
-                s.max_wait.unwrap_or(Duration::from_secs(10)).as_secs()
+                s.max_wait().as_secs()
             ),
         ];
         if s.clients_command.is_some() {
@@ -121,7 +121,7 @@ impl StepRunner for RedisSwitch<'_> {
                         .source_masterauth_set()
                         .await
                         .map_err(|e| failed(ctx, e))?;
-                    save_state(ctx, &sync.source.host.value, SOURCE_AUTH, &set)?;
+                    save_state(ctx, SOURCE_AUTH, &set)?;
                 }
                 let show = |line: String| ctx.detail(line);
                 let report = pair.switch(&o, &show).await.map_err(|e| failed(ctx, e))?;

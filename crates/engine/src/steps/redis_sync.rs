@@ -86,7 +86,7 @@ impl StepRunner for RedisSync<'_> {
                 ctx.detail("the target follows the source already: watching it");
             } else {
                 // Before anything changes, so rollback restores it even after a crash.
-                save_state(ctx, &self.0.target.host.value, PREVIOUS, &pre.previous)?;
+                save_state(ctx, PREVIOUS, &pre.previous)?;
                 pair.start_sync(&o).await.map_err(|e| failed(ctx, e))?;
             }
             let show = |line: String| ctx.detail(line);

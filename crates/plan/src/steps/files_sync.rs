@@ -5,7 +5,9 @@
 use crate::limits;
 use crate::problem::Problems;
 use crate::read::{Fields, FromToml, Spanned};
+use crate::steps::kind::Validate;
 use crate::template::Template;
+use crate::validate::StepCheck;
 use toml_span::value::Value;
 
 /// A tree on a host: `{ host = "old", path = "/srv/app/media" }`.
@@ -164,5 +166,17 @@ impl FilesSyncStep {
             timeout,
             stall_timeout,
         })
+    }
+}
+
+impl Validate for FilesSyncStep {
+    fn validate(&self, c: &StepCheck<'_>, p: &mut Problems) {
+        for t in [&self.from, &self.to] {
+            c.host(&t.host, p);
+            c.command("path", &t.path, p);
+        }
+        if let Some(a) = &self.address {
+            c.command("address", a, p);
+        }
     }
 }

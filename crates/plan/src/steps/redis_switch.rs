@@ -71,12 +71,15 @@ impl RedisSwitchStep {
         self.reverse.unwrap_or(true)
     }
 
-    pub(crate) fn validate(
-        &self,
-        check: &crate::validate::Checker<'_>,
-        id: &Spanned<String>,
-        p: &mut Problems,
-    ) {
+    /// `max_wait` with its default.
+    pub fn max_wait(&self) -> Duration {
+        self.max_wait.unwrap_or(Duration::from_secs(10))
+    }
+}
+
+impl crate::steps::kind::Validate for RedisSwitchStep {
+    fn validate(&self, check: &crate::validate::StepCheck<'_>, p: &mut Problems) {
+        let id = check.id;
         let plan = check.plan;
         let position = |name: &str| plan.steps().position(|(_, s)| s.id.value == name);
         let found = plan.step(&self.sync.value).map(|s| &s.kind);

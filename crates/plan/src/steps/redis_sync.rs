@@ -73,8 +73,10 @@ impl RedisSyncStep {
             link_timeout: f.duration("link_timeout", &limits::STEP_TIMEOUT, p),
         })
     }
+}
 
-    pub(crate) fn validate(&self, check: &crate::validate::Checker<'_>, p: &mut Problems) {
+impl crate::steps::kind::Validate for RedisSyncStep {
+    fn validate(&self, check: &crate::validate::StepCheck<'_>, p: &mut Problems) {
         self.source.validate(check, p);
         self.target.validate(check, p);
         if let Some(a) = &self.source_address {

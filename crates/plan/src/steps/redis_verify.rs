@@ -41,8 +41,10 @@ impl RedisVerifyStep {
             ttl_tolerance: f.duration("ttl_tolerance", &limits::TTL_TOLERANCE, p),
         })
     }
+}
 
-    pub(crate) fn validate(&self, check: &crate::validate::Checker<'_>, p: &mut Problems) {
+impl crate::steps::kind::Validate for RedisVerifyStep {
+    fn validate(&self, check: &crate::validate::StepCheck<'_>, p: &mut Problems) {
         self.source.validate(check, p);
         self.target.validate(check, p);
     }

@@ -168,9 +168,8 @@ pub async fn run(a: Args) -> ExitCode {
         Err(e) => {
             eprintln!("{} {e}", paint(Style::Red, "error:"));
             return match e {
-                e if e.is_access() => ExitCode::Unreachable,
                 RedisError::Usage(_) => ExitCode::Usage,
-                _ => ExitCode::Internal,
+                e => ExitCode::of_step(e.class()),
             };
         }
     };
