@@ -34,6 +34,8 @@ mod postgres_resume;
 mod proxy_resume;
 #[path = "cli/redis.rs"]
 mod redis;
+#[path = "cli/redis_move.rs"]
+mod redis_move;
 #[path = "cli/redis_resume.rs"]
 mod redis_resume;
 #[path = "cli/resume.rs"]
