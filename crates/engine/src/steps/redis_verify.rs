@@ -52,14 +52,14 @@ impl StepRunner for RedisVerify<'_> {
         let report = pair.verify(&options, &show).await;
         pair.close().await;
         let report = report.map_err(|e| failed(ctx, e))?;
-        let mut shown = report.clone();
-        shown.differences.truncate(40);
         ctx.command_finished(
             &host,
             if report.matches() { 0 } else { 1 },
             (report.seconds * 1000.0) as u64,
-            crate::context::tail(&shown.render()),
+            report.summary(),
         )?;
+        // The whole proof (its differences are bounded by `limit`): the report's section.
+        ctx.record_proof(&host, report.matches(), report.render(), &report)?;
         ctx.measure("keys", report.source.keys() as f64, "keys")?;
         ctx.measure("keys_compared", report.keys_compared as f64, "keys")?;
         ctx.measure(
