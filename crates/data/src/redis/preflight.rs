@@ -149,10 +149,15 @@ pub fn check_sync(
     for (name, what) in [("appendonly", "appendonly"), ("save", "save")] {
         let (a, b) = (source.config(name), target.config(name));
         if a.is_some() && b.is_some() && a != b {
+            // An empty `save` turns snapshots off: say so rather than print empty quotes.
+            let show = |v: Option<&str>| match v.unwrap_or_default() {
+                "" => "empty (off)".to_string(),
+                v => format!("`{v}`"),
+            };
             f.warnings.push(format!(
-                "persistence differs: {what} is `{}` on the source, `{}` on the target",
-                a.unwrap_or_default(),
-                b.unwrap_or_default()
+                "persistence differs: {what} is {} on the source, {} on the target",
+                show(a),
+                show(b)
             ));
         }
     }
@@ -283,6 +288,38 @@ mod tests {
         ]);
         let ok = check_sync(&src, &tgt, "S", "T", "10.0.0.1", 6379, true);
         assert!(!ok.problems.iter().any(|(p, _)| p.contains("holds")));
+    }
+
+    #[test]
+    fn differing_persistence_and_eviction_are_warned_about_not_refused() {
+        let src = state(
+            "redis_version:7.0.15\nrole:master\nused_memory:1000",
+            &[
+                ("appendonly", "yes"),
+                ("save", "3600 1"),
+                ("maxmemory-policy", "noeviction"),
+            ],
+            &[],
+        );
+        let tgt = state(
+            "redis_version:7.0.15\nrole:master",
+            &[
+                ("appendonly", "no"),
+                ("save", ""),
+                ("maxmemory-policy", "allkeys-lru"),
+            ],
+            &[],
+        );
+        let f = check_sync(&src, &tgt, "S", "T", "10.0.0.1", 6379, false);
+        assert!(f.problems.is_empty(), "{:?}", f.problems);
+        assert_eq!(
+            f.warnings,
+            vec![
+                "eviction policy differs: maxmemory-policy is `noeviction` on the source, `allkeys-lru` on the target",
+                "persistence differs: appendonly is `yes` on the source, `no` on the target",
+                "persistence differs: save is `3600 1` on the source, empty (off) on the target",
+            ]
+        );
     }
 
     #[test]
