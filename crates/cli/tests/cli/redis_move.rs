@@ -89,7 +89,8 @@ fn a_redis_switch_moves_with_the_traffic_and_back_with_the_writes_made_on_new() 
     assert!(text.contains("with redis-switch in one move"), "{text}");
     assert!(get(s.front.listen, "/").contains("hello from new"));
     assert_eq!((role(&old), role(&new)), ("slave".into(), "master".into()));
-    new.cli(&["SET", "made-on-new", "1"]).expect("new takes writes");
+    new.cli(&["SET", "made-on-new", "1"])
+        .expect("new takes writes");
 
     // The soak fires and rolls the move back by itself: redis.switch undone with the proxy.
     s.lab
@@ -99,7 +100,10 @@ fn a_redis_switch_moves_with_the_traffic_and_back_with_the_writes_made_on_new() 
     let out = run(&["apply", "--yes"]).expect(5);
     let text = out.stdout() + &out.stderr();
     assert!(text.contains("trigger fired"), "{text}");
-    assert!(text.contains("with redis-switch undone in one move"), "{text}");
+    assert!(
+        text.contains("with redis-switch undone in one move"),
+        "{text}"
+    );
     assert!(get(s.front.listen, "/").contains("hello from old"));
     assert_eq!((role(&old), role(&new)), ("master".into(), "slave".into()));
     assert_eq!(old.cli(&["GET", "made-on-new"]).expect("get").trim(), "1");
