@@ -23,7 +23,7 @@ use std::time::Duration;
     after_help = "Exit codes: 0 the servers hold the same keys, 9 they differ (every difference is named), 4 a server or host cannot be reached or refused the password, 2 usage, 1 other errors."
 )]
 pub struct Args {
-    /// The source server: redis://[user@]host[:port] (no password; valkey:// works too).
+    /// The source server: `redis://[user@]host[:port]` (no password; `valkey://` works too).
     pub source: String,
     /// The target server, same form.
     pub target: String,
