@@ -87,7 +87,7 @@ struct Cli {
     command: Option<Command>,
     #[command(flatten)]
     options: Options,
-    /// Sections to run (default: all): checks, files, traffic, postgres.
+    /// Sections to run (default: all): checks, files, traffic, postgres, redis.
     sections: Vec<String>,
 }
 
