@@ -146,7 +146,7 @@ pub fn run(options: &Options) -> anyhow::Result<Section> {
     let mut section = Section {
         name: "redis",
         setup: format!(
-            "`scripts/bench.sh redis`: Redis 7.0 on old -> 7.0 on new (lab hosts on this machine), {} keys of mixed types (strings, hashes, lists, sets, sorted sets, streams; 30% with TTLs; 4 databases).",
+            "`scripts/bench.sh redis`: Redis 7.0 on old -> 7.0 on new (lab hosts on this machine), {} keys of mixed types (strings, hashes, lists, sets, sorted sets, streams; 30% with TTLs; 5% in database 1).",
             crate::files::thousands(keys as usize)
         ),
         rounds: options.rounds,
