@@ -20,9 +20,10 @@ pub struct Pair {
     pub source: Agent,
     /// The target's agent.
     pub target: Agent,
-    /// The source's full and partial sync counters when the preflight read them: the
-    /// sync's own figures count from there (a small full sync is over before it is watched).
-    pub(crate) sync_counters: Option<(u64, u64)>,
+    /// The source's full and partial sync counters and the target's replication bytes
+    /// received (`total_net_repl_input_bytes`) when the preflight read them: the sync's own
+    /// figures count from there (a small full sync is over before it is watched).
+    pub(crate) sync_counters: Option<(u64, u64, u64)>,
     /// The target's settings before the sync, as the preflight read them: the sync restores
     /// the one it changes for its time (`repl-diskless-load`).
     pub(crate) previous: Option<super::sync::Previous>,

@@ -17,6 +17,9 @@ use super::preflight::{self, check_sync};
 use super::protocol::{Conn, RedisReply, RedisRequest};
 use std::time::{Duration, Instant};
 
+/// The target's replication bytes received since it started (INFO stats, Redis 6.2+).
+const INPUT_BYTES: &str = "total_net_repl_input_bytes";
+
 /// How a sync runs.
 #[derive(Debug, Clone)]
 pub struct SyncOptions {
@@ -92,8 +95,10 @@ pub struct SyncReport {
     pub target_version: String,
     /// Keys on the target once in sync.
     pub keys: u64,
-    /// The most bytes seen received in a full sync (sampled every 50 ms: a small full sync
-    /// can be over between two samples).
+    /// Bytes the target received from the source during the sync: the RDB and the command
+    /// stream until in sync (the target's `total_net_repl_input_bytes`); on a server
+    /// without that figure, the most bytes seen received in a full sync (sampled: a small
+    /// full sync can be over between two samples).
     pub full_sync_bytes: u64,
     /// Full syncs the source served meanwhile.
     pub full_syncs: u64,
@@ -126,7 +131,11 @@ impl Pair {
             options.replace,
         );
         let warnings = findings.into_result()?;
-        self.sync_counters = Some((s.number("sync_full"), s.number("sync_partial_ok")));
+        self.sync_counters = Some((
+            s.number("sync_full"),
+            s.number("sync_partial_ok"),
+            t.number(INPUT_BYTES),
+        ));
         let running = t.follows(&options.source_address, port);
         self.previous = Some(previous(&t));
         if !running {
@@ -205,11 +214,15 @@ impl Pair {
         progress: Progress<'_>,
     ) -> Result<SyncReport, RedisError> {
         let started = Instant::now();
-        let (full0, partial0) = match self.sync_counters {
+        let (full0, partial0, input0) = match self.sync_counters {
             Some(c) => c,
             None => {
-                let (s0, _) = self.states(&[], &[]).await?;
-                (s0.number("sync_full"), s0.number("sync_partial_ok"))
+                let (s0, t0) = self.states(&[], &[]).await?;
+                (
+                    s0.number("sync_full"),
+                    s0.number("sync_partial_ok"),
+                    t0.number(INPUT_BYTES),
+                )
             }
         };
         let port = self.source.endpoint.port;
@@ -259,7 +272,7 @@ impl Pair {
                     source_version: s.version_text(),
                     target_version: t.version_text(),
                     keys: t.keys(),
-                    full_sync_bytes: bytes,
+                    full_sync_bytes: bytes.max(t.number(INPUT_BYTES).saturating_sub(input0)),
                     full_syncs: s.number("sync_full").saturating_sub(full0),
                     partial_resyncs: s.number("sync_partial_ok").saturating_sub(partial0),
                     seconds: started.elapsed().as_secs_f64(),
