@@ -1,8 +1,9 @@
 //! The `cutover` binary: parses the command line, runs the engine, prints results, and maps
 //! every error class to its exit code (see the README's table).
 
-mod commands;
+#[macro_use]
 mod output;
+mod commands;
 
 use clap::{Parser, Subcommand};
 use cutover_engine::ExitCode;
@@ -76,7 +77,22 @@ fn main() {
 }
 
 async fn run(cli: Cli) -> ExitCode {
-    let file = cli.file;
+    // `cutover check plan.toml` names the plan as `-f plan.toml` does.
+    let file = match &cli.command {
+        Cmd::Check(commands::check::Args {
+            plan_file: Some(f), ..
+        })
+        | Cmd::Plan(commands::plan::Args {
+            plan_file: Some(f), ..
+        }) => f.clone(),
+        _ => cli.file,
+    };
+    if matches!(
+        cli.command,
+        Cmd::Check(_) | Cmd::Plan(_) | Cmd::Apply(_) | Cmd::Rollback(_)
+    ) {
+        output::print_plan_warnings(&file);
+    }
     match cli.command {
         Cmd::Init(a) => commands::init::run(&file, a),
         Cmd::Check(a) => commands::check::run(&file, a).await,
@@ -90,7 +106,7 @@ async fn run(cli: Cli) -> ExitCode {
         Cmd::Verify(a) => commands::verify::run(&file, a).await,
         Cmd::Agent(a) => commands::agent::run(a),
         Cmd::Schema => {
-            println!("{}", cutover_plan::schema::json_schema());
+            outln!("{}", cutover_plan::schema::json_schema());
             ExitCode::Ok
         }
     }

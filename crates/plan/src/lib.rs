@@ -12,6 +12,7 @@ pub mod problem;
 pub mod read;
 pub mod schema;
 pub mod secret;
+mod secret_hint;
 pub mod stage;
 pub mod steps;
 pub mod template;
@@ -50,7 +51,10 @@ pub fn parse(src: &str, file: &str, dir: PathBuf) -> Result<Plan, PlanErrors> {
         }
     };
     match plan {
-        Some(plan) if problems.is_empty() => Ok(plan),
+        Some(mut plan) if problems.is_empty() => {
+            plan.warnings = problems.warnings(file, src);
+            Ok(plan)
+        }
         _ => {
             let mut list = problems.0;
             for p in &mut list {

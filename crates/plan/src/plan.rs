@@ -54,6 +54,11 @@ pub struct Plan {
     /// Directory of the plan file; relative paths in the plan are resolved against it.
     #[serde(skip)]
     pub dir: PathBuf,
+    /// What the plan should change but still works (a deprecated spelling), each as
+    /// `FILE:LINE:COL: message` with its help: printed by every command that reads it.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub warnings: Vec<String>,
 }
 
 /// `[journal]`: where the run's durable state lives.
@@ -203,6 +208,7 @@ impl Plan {
             downtime,
             stages,
             dir,
+            warnings: Vec::new(),
         })
     }
 

@@ -28,7 +28,7 @@ pub async fn run(file: &Path, a: Args) -> ExitCode {
         match confirm(&question, "apply") {
             Ok(true) => {}
             Ok(false) => {
-                println!("nothing applied");
+                outln!("nothing applied");
                 return ExitCode::Ok;
             }
             Err(code) => return code,
@@ -40,7 +40,7 @@ pub async fn run(file: &Path, a: Args) -> ExitCode {
     };
     match cutover_engine::apply(file, &opts, &Printer, interrupt_signal()).await {
         Ok(ApplyOutcome::Completed { run, applied }) => {
-            println!(
+            outln!(
                 "\n{} run {} complete ({applied} step(s) applied now); see `cutover report`",
                 paint(Style::Green, "done:"),
                 safe(&run)
@@ -48,11 +48,11 @@ pub async fn run(file: &Path, a: Args) -> ExitCode {
             ExitCode::Ok
         }
         Ok(ApplyOutcome::AlreadyComplete { run }) => {
-            println!("run {} is already complete: nothing to do", safe(&run));
+            outln!("run {} is already complete: nothing to do", safe(&run));
             ExitCode::Ok
         }
         Ok(ApplyOutcome::StoppedAfter { run, stage }) => {
-            println!(
+            outln!(
                 "\nstopped after stage {} (run {}); `cutover apply` continues",
                 safe(&stage),
                 safe(&run)

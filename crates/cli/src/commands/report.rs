@@ -39,7 +39,7 @@ pub fn run(file: &Path, a: Args) -> ExitCode {
     match a.output {
         None if json => print_json(&r),
         None => {
-            print!("{}", r.markdown());
+            out!("{}", r.markdown());
             ExitCode::Ok
         }
         Some(path) => {

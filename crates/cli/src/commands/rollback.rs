@@ -24,7 +24,7 @@ pub async fn run(file: &Path, a: Args) -> ExitCode {
         ) {
             Ok(true) => {}
             Ok(false) => {
-                println!("nothing rolled back");
+                outln!("nothing rolled back");
                 return ExitCode::Ok;
             }
             Err(code) => return code,
@@ -43,7 +43,7 @@ pub async fn run(file: &Path, a: Args) -> ExitCode {
                         .join(", ")
                 ),
             };
-            println!(
+            outln!(
                 "\n{} run {} rolled back ({} step(s) undone{})",
                 paint(Style::Green, "done:"),
                 safe(&o.run),

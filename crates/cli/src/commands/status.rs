@@ -21,19 +21,19 @@ pub async fn run(file: &Path, a: Args) -> ExitCode {
         return print_json(&s);
     }
     match &s.run {
-        Some(run) => println!(
+        Some(run) => outln!(
             "plan {}: run {} {}",
             paint(Style::Bold, &s.plan),
             safe(run),
             paint(Style::Bold, &s.state)
         ),
-        None => println!("plan {}: {}", paint(Style::Bold, &s.plan), safe(&s.state)),
+        None => outln!("plan {}: {}", paint(Style::Bold, &s.plan), safe(&s.state)),
     }
     if let Some(w) = &s.waiting_for {
-        println!("{} {}", paint(Style::Yellow, "waiting for"), safe(w));
+        outln!("{} {}", paint(Style::Yellow, "waiting for"), safe(w));
     }
     if let Some(l) = &s.locked_by {
-        println!("locked by {}", safe(l));
+        outln!("locked by {}", safe(l));
     }
     for step in &s.steps {
         let status = match step.status.as_str() {
@@ -54,10 +54,10 @@ pub async fn run(file: &Path, a: Args) -> ExitCode {
             safe(&step.kind),
             safe(detail)
         );
-        println!("{}", line.trim_end());
+        outln!("{}", line.trim_end());
     }
     for w in &s.warnings {
-        println!("{} {}", paint(Style::Yellow, "warning:"), safe(w));
+        outln!("{} {}", paint(Style::Yellow, "warning:"), safe(w));
     }
     ExitCode::Ok
 }

@@ -155,6 +155,7 @@ pub struct SmokeCheck {
     /// Pins for every request, like `curl --resolve`: an address (every request goes
     /// there) or "HOST:PORT:ADDRESS" entries; one or a list.
     #[serde(default)]
+    #[schemars(with = "crate::schema::OneOrMany<Template>")]
     pub resolve: Vec<Template>,
     /// Values for `{{name}}` in the file (may use secrets; they are redacted from output).
     #[serde(default)]

@@ -52,6 +52,7 @@ pub struct Trigger {
     /// Fires when a check fails this many times in a row.
     pub consecutive_failures: Option<u32>,
     /// Fires when the share of failed probes over `over` exceeds this ("1%", or 0.01).
+    #[schemars(with = "Option<crate::schema::Share>")]
     pub error_rate: Option<f64>,
     /// Fires when the median latency over `over` exceeds this (e.g. "300ms").
     #[schemars(with = "Option<String>")]
