@@ -16,6 +16,8 @@ mod dns_resume;
 mod downtime;
 #[path = "cli/escaping.rs"]
 mod escaping;
+#[path = "cli/friction.rs"]
+mod friction;
 #[path = "cli/gates.rs"]
 mod gates;
 #[path = "cli/hostkeys.rs"]
