@@ -12,7 +12,7 @@ use std::path::PathBuf;
 /// Move a running production application from one server to another: copy and prove the
 /// data, gate every traffic move on health, roll back by itself, resume after a crash.
 #[derive(Parser)]
-#[command(name = "cutover", version, about, long_about = None, after_help = EXIT_CODES)]
+#[command(name = "cutover", version, about, long_about = None, after_help = AFTER_HELP)]
 struct Cli {
     /// The plan file.
     #[arg(
@@ -27,7 +27,7 @@ struct Cli {
     command: Cmd,
 }
 
-const EXIT_CODES: &str = "Exit codes: 0 ok, 1 internal error, 2 usage, 3 plan invalid, 4 host/secret unreachable, 5 step failed, 6 locked, 7 stopped at a gate, 8 rollback failed, 9 verification failed, 10 interrupted.";
+const AFTER_HELP: &str = "Plan strings: {{ vars.NAME }}, {{ hosts.NAME.address }}, {{ plan.dir }}, {{ run.id }}; {{ secrets.NAME }} only in env and stdin. A literal {{ is written {{{{ and }} is written }}}} (docker inspect -f '{{{{ .State.Health.Status }}}}').\n\nExit codes: 0 ok, 1 internal error, 2 usage, 3 plan invalid, 4 host/secret unreachable, 5 step failed, 6 locked, 7 stopped at a gate, 8 rollback failed, 9 verification failed, 10 interrupted.";
 
 #[derive(Subcommand)]
 enum Cmd {

@@ -38,6 +38,8 @@ mod proxy_resume;
 mod resume;
 #[path = "cli/rollback.rs"]
 mod rollback;
+#[path = "cli/scoped_rollback.rs"]
+mod scoped_rollback;
 #[path = "cli/secrets.rs"]
 mod secrets;
 #[path = "cli/soak.rs"]

@@ -17,6 +17,10 @@ pub struct Args {
     /// Stop at an approval or time gate instead of waiting there (exit code 7).
     #[arg(long)]
     no_wait: bool,
+    /// Start a new run of a plan whose newest run completed (the next release), in the same
+    /// journal; `cutover status --run N` and `cutover report --run N` show older runs.
+    #[arg(long)]
+    new_run: bool,
 }
 
 pub async fn run(file: &Path, a: Args) -> ExitCode {
@@ -37,6 +41,7 @@ pub async fn run(file: &Path, a: Args) -> ExitCode {
     let opts = ApplyOptions {
         until: a.until,
         no_wait: a.no_wait,
+        new_run: a.new_run,
     };
     match cutover_engine::apply(file, &opts, &Printer, interrupt_signal()).await {
         Ok(ApplyOutcome::Completed { run, applied }) => {
@@ -48,7 +53,10 @@ pub async fn run(file: &Path, a: Args) -> ExitCode {
             ExitCode::Ok
         }
         Ok(ApplyOutcome::AlreadyComplete { run }) => {
-            outln!("run {} is already complete: nothing to do", safe(&run));
+            outln!(
+                "run {} is already complete: nothing to do (`cutover apply --new-run` starts another)",
+                safe(&run)
+            );
             ExitCode::Ok
         }
         Ok(ApplyOutcome::StoppedAfter { run, stage }) => {

@@ -10,10 +10,13 @@ pub struct Args {
     /// Print the status as JSON.
     #[arg(long)]
     json: bool,
+    /// The run to show: its id, or N for the journal's Nth run (default: the newest).
+    #[arg(long, value_name = "RUN")]
+    run: Option<String>,
 }
 
 pub async fn run(file: &Path, a: Args) -> ExitCode {
-    let s = match cutover_engine::status(file).await {
+    let s = match cutover_engine::status(file, a.run.as_deref()).await {
         Ok(s) => s,
         Err(e) => return report_error(&e),
     };
@@ -28,6 +31,19 @@ pub async fn run(file: &Path, a: Args) -> ExitCode {
             paint(Style::Bold, &s.state)
         ),
         None => outln!("plan {}: {}", paint(Style::Bold, &s.plan), safe(&s.state)),
+    }
+    if let Some(n) = s
+        .run
+        .as_ref()
+        .and_then(|r| s.runs.iter().position(|x| x == r))
+    {
+        if s.runs.len() > 1 {
+            outln!(
+                "run {} of {} in the journal (`cutover status --run N` shows another)",
+                n + 1,
+                s.runs.len()
+            );
+        }
     }
     if let Some(w) = &s.waiting_for {
         outln!("{} {}", paint(Style::Yellow, "waiting for"), safe(w));

@@ -98,6 +98,11 @@ fn doubled_braces_reach_the_command_as_literal_braces() {
     );
     d.run(&["apply", "--yes", "--no-wait"]).expect(7);
     assert_eq!(d.effects(), "{{ .State.Health.Status }} on ctl\n");
+    let help = d.run(&["--help"]).expect(0).stdout();
+    assert!(
+        help.contains("A literal {{ is written {{{{ and }} is written }}}} (docker inspect -f '{{{{ .State.Health.Status }}}}')."),
+        "{help}"
+    );
 }
 
 #[test]
