@@ -23,6 +23,16 @@ struct Cli {
         default_value = "cutover.toml"
     )]
     file: PathBuf,
+    /// Run the plan in one of its `[environments.NAME]` (its vars and hosts, its own
+    /// journal).
+    #[arg(
+        short = 'e',
+        long = "environment",
+        global = true,
+        env = "CUTOVER_ENVIRONMENT",
+        value_name = "NAME"
+    )]
+    environment: Option<String>,
     #[command(subcommand)]
     command: Cmd,
 }
@@ -60,6 +70,9 @@ enum Cmd {
 
 fn main() {
     let cli = Cli::parse();
+    if let Some(name) = &cli.environment {
+        cutover_plan::environment::select(name);
+    }
     init_logging();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -14,6 +14,8 @@ mod apply;
 mod dns_resume;
 #[path = "cli/downtime.rs"]
 mod downtime;
+#[path = "cli/environments.rs"]
+mod environments;
 #[path = "cli/escaping.rs"]
 mod escaping;
 #[path = "cli/friction.rs"]
