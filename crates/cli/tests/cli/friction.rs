@@ -240,3 +240,48 @@ fn every_command_ends_quietly_when_its_output_is_closed() {
     // The run still did its work with no one reading its output.
     assert_eq!(d.effects(), "{{ .State.Health.Status }} on ctl\nundone\n");
 }
+
+#[test]
+fn check_reads_every_scenario_the_plan_names_before_anything_runs() {
+    let d = Dir::new(
+        r#"name = "smoke"
+[hosts.ctl]
+local = true
+[checks.good]
+kind = "smoke"
+file = "good.hurl"
+[checks.gone]
+kind = "smoke"
+file = "missing.hurl"
+[checks.cookies]
+kind = "smoke"
+file = "cookies.hurl"
+[[stages]]
+name = "s"
+[[stages.steps]]
+id = "gate"
+kind = "check"
+checks = ["good", "gone", "cookies"]
+"#,
+    );
+    std::fs::write(
+        d.path().join("good.hurl"),
+        "GET http://app.example/healthz\nHTTP 200\n[Asserts]\njsonpath \"$.status\" == \"ok\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.path().join("cookies.hurl"),
+        "GET http://app.example/\nHTTP 200\n  [Cookies]\n",
+    )
+    .unwrap();
+    let run = d.run(&["check", "--offline"]).expect(3);
+    assert_eq!(
+        run.stdout(),
+        "ok cutover.toml is valid\n\
+         ✗ check cookies    scenario reads   cookies.hurl:3:3: section [Cookies] is not supported; supported: [QueryStringParams], [BasicAuth], [MultipartFormData], [Options], [Captures], [Asserts]\n  \
+         hint: change the scenario to the supported subset (see the README's smoke scenarios)\n\
+         ✗ check gone       scenario reads   cutover.toml:9:9: missing.hurl: cannot read: No such file or directory (os error 2)\n  \
+         hint: fix `file` (relative to the plan's directory) or add the scenario\n\
+         ✓ check good       scenario reads   good.hurl: 1 requests, 1 asserts\n"
+    );
+}
