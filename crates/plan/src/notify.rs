@@ -37,6 +37,7 @@ crate::named::named_enum! {
 #[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
 pub struct Notifier {
     /// Its name (`[notify.NAME]`), named by `notify` steps.
+    #[serde(skip)]
     pub name: Spanned<String>,
     /// The webhook's URL (`http://` or `https://`); may be `{{ secrets.NAME }}`, as a Slack
     /// webhook URL is a credential: it is used by cutover itself and never shown.

@@ -50,6 +50,8 @@ pub struct Plan {
     #[schemars(with = "BTreeMap<String, crate::traffic::Proxy>")]
     pub proxies: Vec<crate::traffic::Proxy>,
     /// Receivers of notifications: `[notify.NAME]`.
+    #[serde(default)]
+    #[schemars(with = "BTreeMap<String, crate::notify::Notifier>")]
     pub notify: Vec<crate::notify::Notifier>,
     /// The stages, in order: `[[stages]]`.
     pub stages: Vec<Stage>,
