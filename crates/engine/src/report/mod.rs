@@ -6,6 +6,17 @@ use crate::session::Session;
 use cutover_journal::{format_ms, ChainStatus, Event, Record, RunState};
 use serde::Serialize;
 
+mod incidents;
+mod markdown;
+pub mod proofs;
+mod series;
+mod spans;
+pub use incidents::{DowntimeWindow, RollbackReport};
+pub use markdown::detail;
+pub use proofs::{ProofDifference, ProofView, SideBySide};
+pub use series::{Point, Series, Threshold};
+pub use spans::{SpanKind, StepSpan};
+
 /// One step in the report.
 #[derive(Debug, Clone, Serialize)]
 pub struct StepReport {
@@ -21,6 +32,10 @@ pub struct StepReport {
     pub attempts: u32,
     /// Seconds from first start to finish.
     pub seconds: Option<f64>,
+    /// First start (unix ms).
+    pub started_ms: Option<i64>,
+    /// Finish (unix ms).
+    pub finished_ms: Option<i64>,
     /// What it did, or its error.
     pub summary: Option<String>,
     /// Figures it measured.
@@ -36,6 +51,8 @@ pub struct ApprovalReport {
     pub by: String,
     /// When.
     pub at: String,
+    /// When (unix ms).
+    pub at_ms: i64,
     /// Their comment.
     pub comment: Option<String>,
 }
@@ -43,8 +60,12 @@ pub struct ApprovalReport {
 /// A timeline entry.
 #[derive(Debug, Clone, Serialize)]
 pub struct TimelineEntry {
+    /// Position in the journal.
+    pub seq: i64,
     /// When.
     pub at: String,
+    /// When (unix ms).
+    pub at_ms: i64,
     /// What happened.
     #[serde(flatten)]
     pub event: Event,
@@ -55,10 +76,16 @@ pub struct TimelineEntry {
 pub struct ProofReport {
     /// The verifying step.
     pub step: String,
+    /// The step's kind.
+    pub kind: String,
     /// Where it ran.
     pub host: String,
+    /// True when both sides matched.
+    pub matches: bool,
     /// The verifier's own rendering, as it printed it.
     pub text: String,
+    /// Its data side by side and its differences by name (for kinds with a reader).
+    pub view: Option<ProofView>,
 }
 
 /// The whole report.
@@ -70,8 +97,12 @@ pub struct Report {
     pub run: String,
     /// When it began.
     pub started: String,
+    /// When it began (unix ms).
+    pub started_ms: i64,
     /// Its last event.
     pub last_event: Option<String>,
+    /// Its last event (unix ms).
+    pub last_event_ms: Option<i64>,
     /// Seconds from start to last event.
     pub seconds: f64,
     /// "completed", "rolled_back", or "in progress".
@@ -82,6 +113,16 @@ pub struct Report {
     pub approvals: Vec<ApprovalReport>,
     /// The latest output of every verification step.
     pub proofs: Vec<ProofReport>,
+    /// When each step worked and waited.
+    pub spans: Vec<StepSpan>,
+    /// Time series the steps sampled (lag, soak checks).
+    pub series: Vec<Series>,
+    /// The soak triggers' limits on sampled figures.
+    pub thresholds: Vec<Threshold>,
+    /// Measured downtime windows.
+    pub downtime: Vec<DowntimeWindow>,
+    /// Rollbacks, with their causes.
+    pub rollbacks: Vec<RollbackReport>,
     /// Every event.
     pub timeline: Vec<TimelineEntry>,
     /// Whether the journal's events still hash as cutover wrote them.
@@ -116,6 +157,8 @@ pub fn report(plan_path: &std::path::Path, run_id: Option<&str>) -> Result<Repor
                 outcome: st.map_or("not run".into(), |s| status_name(&s.status)),
                 attempts: st.map_or(0, |s| s.attempts),
                 seconds: st.and_then(|s| Some((s.finished_ms? - s.started_ms?) as f64 / 1000.0)),
+                started_ms: st.and_then(|s| s.started_ms),
+                finished_ms: st.and_then(|s| s.finished_ms),
                 summary: st.and_then(|s| match &s.status {
                     cutover_journal::StepStatus::Failed { error } => Some(error.clone()),
                     cutover_journal::StepStatus::Skipped { reason } => Some(reason.clone()),
@@ -124,7 +167,7 @@ pub fn report(plan_path: &std::path::Path, run_id: Option<&str>) -> Result<Repor
                 measurements: st.map(|s| s.measurements.clone()).unwrap_or_default(),
             }
         })
-        .collect();
+        .collect::<Vec<_>>();
     let approvals = state
         .approvals
         .iter()
@@ -133,6 +176,7 @@ pub fn report(plan_path: &std::path::Path, run_id: Option<&str>) -> Result<Repor
                 gate: gate.clone(),
                 by: a.by.clone(),
                 at: format_ms(a.at_ms),
+                at_ms: a.at_ms,
                 comment: a.comment.clone(),
             })
         })
@@ -142,13 +186,20 @@ pub fn report(plan_path: &std::path::Path, run_id: Option<&str>) -> Result<Repor
         plan: session.plan.name.clone(),
         run: run.id.clone(),
         started: format_ms(run.started_ms),
+        started_ms: run.started_ms,
         last_event: last.map(format_ms),
+        last_event_ms: last,
         seconds: last.map_or(0.0, |l| (l - run.started_ms) as f64 / 1000.0),
         outcome: state
             .outcome
             .clone()
             .unwrap_or_else(|| "in progress".into()),
         proofs: proofs(&session.plan, &records),
+        spans: spans::spans(&records),
+        series: series::series(&records),
+        thresholds: series::thresholds(&session.plan),
+        downtime: incidents::downtime(&steps),
+        rollbacks: incidents::rollbacks(&records),
         steps,
         approvals,
         timeline: records.iter().map(timeline_entry).collect(),
@@ -165,11 +216,15 @@ fn proofs(plan: &cutover_plan::Plan, records: &[Record]) -> Vec<ProofReport> {
                     step: id,
                     hosts,
                     text,
-                    ..
+                    matches,
+                    data,
                 } if *id == step.id.value => Some(ProofReport {
                     step: id.clone(),
+                    kind: step.kind.name().into(),
                     host: hosts.clone(),
+                    matches: *matches,
                     text: text.clone(),
+                    view: proofs::view(Some(step.kind.kind()), data),
                 }),
                 _ => None,
             })
@@ -178,7 +233,7 @@ fn proofs(plan: &cutover_plan::Plan, records: &[Record]) -> Vec<ProofReport> {
 }
 
 /// A measured value as people read it: whole above 100, else four decimals at most.
-fn figure(v: f64) -> String {
+pub fn figure(v: f64) -> String {
     if v.fract() == 0.0 || v.abs() >= 100.0 {
         format!("{v:.0}")
     } else {
@@ -189,156 +244,9 @@ fn figure(v: f64) -> String {
 
 fn timeline_entry(r: &Record) -> TimelineEntry {
     TimelineEntry {
+        seq: r.seq,
         at: format_ms(r.at_ms),
+        at_ms: r.at_ms,
         event: r.event.clone(),
-    }
-}
-
-/// A value for a Markdown table cell or heading: nothing in it is rendered as HTML or
-/// Markdown, and no control or bidirectional character reaches the reader raw.
-fn cell(s: &str) -> String {
-    crate::text::markdown_inline(s)
-}
-
-impl Report {
-    /// The report as Markdown. Every value comes from the journal (hosts' output, file
-    /// names, operators' comments) and is escaped.
-    pub fn markdown(&self) -> String {
-        let mut m = format!("# cutover report: {}\n\n", cell(&self.plan));
-        m += &format!(
-            "Run {} started {}; outcome **{}** after {:.1} s.\n\nJournal: {}.\n\n## Steps\n\n| stage | step | kind | outcome | tries | seconds | summary |\n|---|---|---|---|---|---|---|\n",
-            cell(&self.run),
-            cell(&self.started),
-            cell(&self.outcome),
-            self.seconds,
-            self.journal
-        );
-        for s in &self.steps {
-            m += &format!(
-                "| {} | {} | {} | {} | {} | {} | {} |\n",
-                cell(&s.stage),
-                cell(&s.id),
-                cell(&s.kind),
-                cell(&s.outcome),
-                s.attempts,
-                s.seconds.map_or("".into(), |x| format!("{x:.2}")),
-                cell(s.summary.as_deref().unwrap_or(""))
-            );
-        }
-        let measured: Vec<_> = self
-            .steps
-            .iter()
-            .flat_map(|s| s.measurements.iter().map(move |x| (s, x)))
-            .collect();
-        if !measured.is_empty() {
-            m += "\n## Measurements\n\n| step | measure | value | unit |\n|---|---|---|---|\n";
-            for (s, x) in measured {
-                m += &format!(
-                    "| {} | {} | {} | {} |\n",
-                    cell(&s.id),
-                    cell(&x.name),
-                    figure(x.value),
-                    cell(&x.unit)
-                );
-            }
-        }
-        for p in &self.proofs {
-            m += &format!(
-                "\n## Proof: {} ({})\n\n{}",
-                cell(&p.step),
-                cell(&p.host),
-                crate::text::markdown_code_block("text", &p.text)
-            );
-        }
-        if !self.approvals.is_empty() {
-            m += "\n## Approvals\n\n| gate | by | at | comment |\n|---|---|---|---|\n";
-            for a in &self.approvals {
-                m += &format!(
-                    "| {} | {} | {} | {} |\n",
-                    cell(&a.gate),
-                    cell(&a.by),
-                    cell(&a.at),
-                    cell(a.comment.as_deref().unwrap_or(""))
-                );
-            }
-        }
-        m += "\n## Timeline\n\n| time | event | step | detail |\n|---|---|---|---|\n";
-        for t in &self.timeline {
-            m += &format!(
-                "| {} | {} | {} | {} |\n",
-                cell(&t.at),
-                cell(&t.event.name()),
-                cell(t.event.step().unwrap_or("")),
-                cell(&detail(&t.event))
-            );
-        }
-        m
-    }
-}
-
-/// A short description of an event for the timeline.
-fn detail(e: &Event) -> String {
-    match e {
-        Event::RunStarted {
-            operator, version, ..
-        } => format!("by {operator}, cutover {version}"),
-        Event::ApplyStarted { operator, until } => match until {
-            Some(u) => format!("by {operator}, until stage {u}"),
-            None => format!("by {operator}"),
-        },
-        Event::StageStarted { stage } => stage.clone(),
-        Event::StepStarted { kind, attempt, .. } => format!("{kind}, attempt {attempt}"),
-        Event::CommandStarted { command, .. } => command.clone(),
-        Event::CommandFinished {
-            host,
-            code,
-            duration_ms,
-            ..
-        } => {
-            format!(
-                "{host}: exit {} in {} ms",
-                code.map_or("signal".into(), |c| c.to_string()),
-                duration_ms
-            )
-        }
-        Event::StepApplied { summary, .. } => summary.clone(),
-        Event::StepSkipped { reason, .. }
-        | Event::StepWaiting { reason, .. }
-        | Event::ApplyStopped { reason }
-        | Event::RollbackStarted { reason } => reason.clone(),
-        Event::StepFailed { error, .. } | Event::StepRollbackFailed { error, .. } => {
-            error.lines().next().unwrap_or("").to_string()
-        }
-        Event::Approved { by, comment, .. } => format!(
-            "by {by}{}",
-            comment
-                .as_ref()
-                .map(|c| format!(": {c}"))
-                .unwrap_or_default()
-        ),
-        Event::Measured {
-            name, value, unit, ..
-        } => format!("{name} = {} {unit}", figure(*value)),
-        Event::SchemaRecorded {
-            side,
-            digest,
-            objects,
-            ..
-        } => format!(
-            "{side} schema: {objects} objects, fingerprint {}",
-            digest.get(..16).unwrap_or(digest)
-        ),
-        Event::RunFinished { outcome } => outcome.clone(),
-        Event::RollbackFinished { undone } => format!("undone: {}", undone.join(", ")),
-        Event::StateRecorded { label, .. } => format!("state `{label}` recorded"),
-        Event::ProofRecorded { hosts, matches, .. } => format!(
-            "{hosts}: {}",
-            if *matches {
-                "proven identical"
-            } else {
-                "differences found"
-            }
-        ),
-        Event::PlanChanged { .. } | Event::StepRolledBack { .. } => String::new(),
     }
 }
