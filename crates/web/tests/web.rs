@@ -2,6 +2,7 @@
 //! JSON report's figures) and, in a real headless Chromium, a lab run's report and the live
 //! dashboard.
 
+mod chromium;
 mod synth;
 mod web {
     pub mod report;

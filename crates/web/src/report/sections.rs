@@ -6,6 +6,7 @@ use crate::svg::figure;
 use cutover_engine::Report;
 use cutover_journal::Event;
 use maud::{html, Markup};
+use std::fmt::Write;
 
 /// Steps in plan order with their outcome, tries and duration.
 pub fn steps(r: &Report) -> Markup {
@@ -114,30 +115,35 @@ pub fn rollbacks(r: &Report) -> Markup {
     }
 }
 
-/// Every event of the run but the samples, which the charts show.
+/// Every event of the run but the samples (which the charts show), one line each: plain text
+/// keeps a run of thousands of events quick to open.
 pub fn events(r: &Report) -> Markup {
     let samples = r
         .timeline
         .iter()
         .filter(|t| matches!(t.event, Event::Sampled { .. }))
         .count();
+    let mut log = String::new();
+    for t in r
+        .timeline
+        .iter()
+        .filter(|t| !matches!(t.event, Event::Sampled { .. }))
+    {
+        let detail = cutover_engine::report::detail(&t.event);
+        let _ = writeln!(
+            log,
+            "{:>6}  {}  {:<18} {:<24} {}",
+            t.seq,
+            t.at,
+            t.event.name(),
+            t.event.step().unwrap_or("-"),
+            detail.lines().next().unwrap_or("")
+        );
+    }
     html! {
         @if samples > 0 {
             p { (samples) " samples of lag and soak checks are drawn in the charts above, not listed here." }
         }
-        table.events {
-            thead { tr { th { "#" } th { "time" } th { "event" } th { "step" } th { "detail" } } }
-            tbody {
-                @for t in r.timeline.iter().filter(|t| !matches!(t.event, Event::Sampled { .. })) {
-                    tr {
-                        td.num { (t.seq) }
-                        td { (t.at) }
-                        td { (t.event.name()) }
-                        td { (shown(t.event.step().unwrap_or(""))) }
-                        td { (shown(&cutover_engine::report::detail(&t.event))) }
-                    }
-                }
-            }
-        }
+        pre.events { (shown(&log)) }
     }
 }
