@@ -5,6 +5,7 @@
 
 #![deny(missing_docs)]
 
+pub mod dashboard;
 pub mod report;
 pub mod svg;
 

@@ -144,9 +144,25 @@ pub fn report(plan_path: &std::path::Path, run_id: Option<&str>) -> Result<Repor
             .ok_or_else(|| EngineError::Invalid("no run yet: nothing to report".into()))?,
     };
     let records = session.journal.events(&run.id)?;
-    let state = RunState::fold(run.clone(), &records);
-    let steps = session
-        .plan
+    Ok(build(
+        &session.plan,
+        &run,
+        &records,
+        session.journal.verify_chain()?,
+    ))
+}
+
+/// The report of run `run` of `plan` from its events `records` (all of them, in order), with
+/// the journal's chain status as verified by the caller: what a live view rebuilds as events
+/// arrive, without reading the journal again.
+pub fn build(
+    plan: &cutover_plan::Plan,
+    run: &cutover_journal::RunInfo,
+    records: &[Record],
+    journal: ChainStatus,
+) -> Report {
+    let state = RunState::fold(run.clone(), records);
+    let steps = plan
         .steps()
         .map(|(stage, step)| {
             let st = state.step(&step.id.value);
@@ -182,8 +198,8 @@ pub fn report(plan_path: &std::path::Path, run_id: Option<&str>) -> Result<Repor
         })
         .collect();
     let last = records.last().map(|r| r.at_ms);
-    Ok(Report {
-        plan: session.plan.name.clone(),
+    Report {
+        plan: plan.name.clone(),
         run: run.id.clone(),
         started: format_ms(run.started_ms),
         started_ms: run.started_ms,
@@ -194,17 +210,17 @@ pub fn report(plan_path: &std::path::Path, run_id: Option<&str>) -> Result<Repor
             .outcome
             .clone()
             .unwrap_or_else(|| "in progress".into()),
-        proofs: proofs(&session.plan, &records),
-        spans: spans::spans(&records),
-        series: series::series(&records),
-        thresholds: series::thresholds(&session.plan),
+        proofs: proofs(plan, records),
+        spans: spans::spans(records),
+        series: series::series(records),
+        thresholds: series::thresholds(plan),
         downtime: incidents::downtime(&steps),
-        rollbacks: incidents::rollbacks(&records),
+        rollbacks: incidents::rollbacks(records),
         steps,
         approvals,
         timeline: records.iter().map(timeline_entry).collect(),
-        journal: session.journal.verify_chain()?,
-    })
+        journal,
+    }
 }
 
 /// The latest proof of each step that recorded one, in plan order, in full.

@@ -16,14 +16,19 @@ const PERCENTILES: &[(&str, &str, &str)] = &[
 
 /// Every series' charts, grouped by step.
 pub fn charts(r: &Report) -> Markup {
+    charts_of(&r.series.iter().collect::<Vec<_>>(), &r.thresholds)
+}
+
+/// The charts of `series`, with the limits of `thresholds` that apply to each.
+pub fn charts_of(series: &[&Series], thresholds: &[Threshold]) -> Markup {
     html! {
-        @for s in &r.series {
+        @for s in series {
             section.series data-step=(s.step) data-subject=(s.subject) {
                 h3 { (shown(&s.step)) ": " (shown(&s.subject)) }
                 @if s.subject == "lag" {
                     (lag(s))
                 } @else {
-                    (soak(s, &r.thresholds))
+                    (soak(s, thresholds))
                 }
             }
         }

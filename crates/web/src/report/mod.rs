@@ -2,10 +2,10 @@
 //! same [`Report`] as the JSON report. Inline CSS (with a print style), SVG drawn here, no
 //! script and no reference outside the file: it reads the same from an email attachment.
 
-mod charts;
+pub(crate) mod charts;
 mod proofs;
 mod sections;
-mod timeline;
+pub(crate) mod timeline;
 
 use crate::shown;
 use cutover_engine::Report;
