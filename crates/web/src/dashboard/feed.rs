@@ -99,7 +99,8 @@ impl Feed {
         };
         let last = w.session.journal.last_seq()?;
         if last <= w.seen {
-            return Ok(Some(w));
+            // An empty journal may be one opened before the file existed: open it afresh.
+            return Ok((last > 0).then_some(w));
         }
         w.seen = last;
         let run = match &self.run_id {
