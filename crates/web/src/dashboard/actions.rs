@@ -26,22 +26,22 @@ pub struct RollbackForm {
 }
 
 /// A name to journal: trimmed, one line, not empty, not endless.
-fn operator(by: &str) -> Result<String, Response> {
+fn operator(by: &str) -> Option<String> {
     let by = by.trim();
-    if by.is_empty() || by.len() > 200 || by.chars().any(char::is_control) {
-        return Err((
-            StatusCode::BAD_REQUEST,
-            "give your name (one line, at most 200 characters): it is journaled with the action\n",
-        )
-            .into_response());
-    }
-    Ok(by.to_string())
+    (!by.is_empty() && by.len() <= 200 && !by.chars().any(char::is_control)).then(|| by.to_string())
+}
+
+fn no_operator() -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        "give your name (one line, at most 200 characters): it is journaled with the action\n",
+    )
+        .into_response()
 }
 
 pub async fn approve(State(app): State<Arc<App>>, Json(f): Json<ApproveForm>) -> Response {
-    let by = match operator(&f.by) {
-        Ok(by) => by,
-        Err(r) => return r,
+    let Some(by) = operator(&f.by) else {
+        return no_operator();
     };
     let plan = app.plan_path.clone();
     let gate = f.gate.clone();
@@ -71,9 +71,8 @@ pub async fn approve(State(app): State<Arc<App>>, Json(f): Json<ApproveForm>) ->
 }
 
 pub async fn rollback(State(app): State<Arc<App>>, Json(f): Json<RollbackForm>) -> Response {
-    let by = match operator(&f.by) {
-        Ok(by) => by,
-        Err(r) => return r,
+    let Some(by) = operator(&f.by) else {
+        return no_operator();
     };
     let reason = match f.reason.as_deref().map(str::trim).filter(|r| !r.is_empty()) {
         Some(r) => format!("requested from the dashboard by {by}: {r}"),
