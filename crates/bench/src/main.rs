@@ -10,6 +10,7 @@ mod checks;
 mod files;
 mod machine;
 mod postgres;
+mod redis;
 mod report;
 mod rounds;
 mod splice;
@@ -42,6 +43,11 @@ const BENCHES: &[(&str, &str, Bench)] = &[
         "postgres",
         "PG16 -> PG18, 1.2 GB: copy (vs pg_dump | pg_restore, -Z0, -Fd -j2, pgcopydb), verify (vs pg_dump | sha256sum), switches under pgbench load as a client sees them",
         postgres::run,
+    ),
+    (
+        "redis",
+        "Redis 7.0 -> 7.0, 1M mixed keys: sync-ready (vs REPLICAOF and --rdb + copy + restart), verify (vs --scan + DUMP + sha256sum), 10 switches under writes, mutation suite",
+        redis::run,
     ),
 ];
 
@@ -81,7 +87,7 @@ struct Cli {
     command: Option<Command>,
     #[command(flatten)]
     options: Options,
-    /// Sections to run (default: all): checks, files, traffic, postgres.
+    /// Sections to run (default: all): checks, files, traffic, postgres, redis.
     sections: Vec<String>,
 }
 
