@@ -56,3 +56,7 @@ mod soak;
 mod soak_detection;
 #[path = "cli/traffic.rs"]
 mod traffic;
+#[path = "cli/web.rs"]
+mod web;
+#[path = "cli/web_client.rs"]
+mod web_client;

@@ -275,6 +275,7 @@ impl RunState {
             | Event::CommandStarted { .. }
             | Event::CommandFinished { .. }
             | Event::StateRecorded { .. }
+            | Event::Sampled { .. }
             | Event::ProofRecorded { .. }
             | Event::ApplyStopped { .. } => {}
         }

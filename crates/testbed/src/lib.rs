@@ -25,6 +25,7 @@
 #![deny(missing_docs)]
 
 pub mod app;
+pub mod browser;
 mod build;
 pub mod cloudflare_fake;
 pub mod dns;
