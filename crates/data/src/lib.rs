@@ -4,4 +4,5 @@
 
 pub mod files;
 pub mod hold;
+pub mod mysql;
 pub mod postgres;

@@ -57,6 +57,11 @@ pub enum Request {
     RelayStats,
     /// Stop the relay (open connections finish): answered by `Relayed`.
     Unhold,
+    /// A request about a MariaDB/MySQL server (see [`crate::mysql::protocol`]).
+    Mysql {
+        /// The request.
+        request: crate::mysql::protocol::MysqlRequest,
+    },
     /// Stop.
     Bye,
 }
@@ -129,4 +134,9 @@ pub enum Reply {
     },
     /// The agent binary is not on the host yet.
     Absent,
+    /// An answer about a MariaDB/MySQL server.
+    Mysql {
+        /// The answer.
+        reply: crate::mysql::protocol::MysqlReply,
+    },
 }

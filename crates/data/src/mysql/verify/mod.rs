@@ -1,0 +1,3 @@
+//! `verify`: the proof that a copy is whole.
+
+pub mod digest;

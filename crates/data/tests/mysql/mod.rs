@@ -1,0 +1,2 @@
+mod copy;
+mod fixture;
