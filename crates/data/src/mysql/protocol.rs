@@ -242,6 +242,7 @@ pub enum MysqlReply {
     /// Inner bounds per table, in the request's order.
     Bounds {
         /// Per table.
+        #[serde(with = "bounds_text")]
         bounds: Vec<Vec<i128>>,
     },
     /// The digests of every chunk.
@@ -254,4 +255,49 @@ pub enum MysqlReply {
         /// In key order.
         rows: Vec<RowHash>,
     },
+}
+
+/// Key bounds travel as text: JSON numbers inside tagged enums cannot carry 128-bit values.
+pub mod bounds_text {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    /// Serializes each bound as its decimal text.
+    pub fn serialize<S: Serializer>(v: &[Vec<i128>], s: S) -> Result<S::Ok, S::Error> {
+        let text: Vec<Vec<String>> = v
+            .iter()
+            .map(|b| b.iter().map(i128::to_string).collect())
+            .collect();
+        text.serialize(s)
+    }
+
+    /// Reads bounds back from their text.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Vec<i128>>, D::Error> {
+        let text: Vec<Vec<String>> = Vec::deserialize(d)?;
+        text.into_iter()
+            .map(|b| {
+                b.iter()
+                    .map(|x| x.parse().map_err(serde::de::Error::custom))
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// One table's bounds, as text.
+    pub mod one {
+        use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+        /// Serializes each bound as its decimal text.
+        pub fn serialize<S: Serializer>(v: &[i128], s: S) -> Result<S::Ok, S::Error> {
+            let text: Vec<String> = v.iter().map(i128::to_string).collect();
+            text.serialize(s)
+        }
+
+        /// Reads bounds back from their text.
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<i128>, D::Error> {
+            let text: Vec<String> = Vec::deserialize(d)?;
+            text.iter()
+                .map(|x| x.parse().map_err(serde::de::Error::custom))
+                .collect()
+        }
+    }
 }

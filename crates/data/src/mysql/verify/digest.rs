@@ -31,6 +31,7 @@ pub struct TableChunks {
     /// The single integer key column the bounds cut.
     pub split_key: Option<String>,
     /// Inner bounds: chunk `i` holds keys in `[bounds[i-1], bounds[i])`.
+    #[serde(with = "crate::mysql::protocol::bounds_text::one")]
     pub bounds: Vec<i128>,
 }
 
