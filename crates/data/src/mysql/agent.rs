@@ -36,9 +36,9 @@ fn handle(request: MysqlRequest, state: &mut State, out: &Out) -> Result<MysqlRe
             server,
             session,
             statements,
-        } => {
-            sql(state, &server, session, &statements).map(|results| MysqlReply::Results { results })
-        }
+            ignore,
+        } => sql(state, &server, session, &statements, &ignore)
+            .map(|(columns, results)| MysqlReply::Results { results, columns }),
         MysqlRequest::Close { server, session } => {
             state.sessions.remove(&(key(&server), session));
             Ok(MysqlReply::Done)
@@ -93,19 +93,27 @@ fn sql(
     server: &Conn,
     session: String,
     statements: &[String],
-) -> Result<Vec<Rows>, Failure> {
+    ignore: &[u16],
+) -> Result<(Vec<Vec<String>>, Vec<Rows>), Failure> {
     let k = (key(server), session);
     if !state.sessions.contains_key(&k) {
         let c = client::connect(server, false)?;
         state.sessions.insert(k.clone(), c);
     }
-    let mut results = Vec::new();
+    let (mut columns, mut results) = (Vec::new(), Vec::new());
     for s in statements {
         let Some(c) = state.sessions.get_mut(&k) else {
             break;
         };
-        match client::rows(c, server, s) {
-            Ok(r) => results.push(r),
+        match client::result(c, server, s) {
+            Ok((names, r)) => {
+                columns.push(names);
+                results.push(r);
+            }
+            Err(f) if f.server_code().is_some_and(|c| ignore.contains(&c)) => {
+                columns.push(Vec::new());
+                results.push(Vec::new());
+            }
             Err(f) => {
                 if f.server_code().is_none() {
                     state.sessions.remove(&k);
@@ -114,7 +122,7 @@ fn sql(
             }
         }
     }
-    Ok(results)
+    Ok((columns, results))
 }
 
 /// Inner bounds of each table's integer key for ranges of about `chunk_rows` rows.

@@ -107,15 +107,30 @@ fn connect_failure(server: &Conn, e: mysql::Error) -> Failure {
 
 /// Runs `sql` and returns its rows as text (NULL as `None`).
 pub fn rows(c: &mut mysql::Conn, server: &Conn, sql: &str) -> Result<Rows, Failure> {
-    let result = c
+    result(c, server, sql).map(|(_, rows)| rows)
+}
+
+/// Runs `sql` and returns its column names and rows as text.
+pub fn result(
+    c: &mut mysql::Conn,
+    server: &Conn,
+    sql: &str,
+) -> Result<(Vec<String>, Rows), Failure> {
+    let mut result = c
         .query_iter(sql)
         .map_err(|e| fail(server, &short(sql), e))?;
+    let names: Vec<String> = result
+        .columns()
+        .as_ref()
+        .iter()
+        .map(|c| c.name_str().into_owned())
+        .collect();
     let mut out = Vec::new();
-    for row in result {
+    for row in result.by_ref() {
         let row = row.map_err(|e| fail(server, &short(sql), e))?;
         out.push(row.unwrap().into_iter().map(text).collect());
     }
-    Ok(out)
+    Ok((names, out))
 }
 
 /// Runs `sql`, dropping its result.

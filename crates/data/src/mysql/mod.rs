@@ -26,8 +26,11 @@ pub mod flavor;
 pub mod inventory;
 pub mod objects;
 pub mod protocol;
+pub mod replication;
 pub mod session;
 pub mod sql;
+pub mod switch;
+pub mod sync;
 pub mod verify;
 
 pub use endpoint::Endpoint;

@@ -43,6 +43,8 @@ pub fn create(server: &Conn, o: &Objects) -> Result<Created, Failure> {
     let mut c = client::connect(server, false)?;
     let run = |c: &mut mysql::Conn, sql: &str| client::run(c, server, sql);
     run(&mut c, "SET SESSION foreign_key_checks = 0")?;
+    // What the copy creates stays out of the target's binary log (see `load`).
+    let _ = mysql::prelude::Queryable::query_drop(&mut c, "SET SESSION sql_log_bin = 0");
     let mut done = Created::default();
     for (db, table, clauses) in &o.foreign_keys {
         run(

@@ -70,6 +70,10 @@ pub enum MysqlRequest {
         session: String,
         /// The statements.
         statements: Vec<String>,
+        /// Server error numbers that do not stop the statements (each such statement
+        /// answers no rows): `KILL` of a session that ended meanwhile, say.
+        #[serde(default)]
+        ignore: Vec<u16>,
     },
     /// Closes the session `session` (releasing what it holds).
     Close {
@@ -192,6 +196,9 @@ pub enum MysqlReply {
     Results {
         /// Each statement's rows.
         results: Vec<Rows>,
+        /// Each statement's column names.
+        #[serde(default)]
+        columns: Vec<Vec<String>>,
     },
     /// Done, nothing to say.
     Done,

@@ -9,11 +9,14 @@ use super::protocol::{Conn, MysqlReply, MysqlRequest, Rows};
 use crate::files::protocol::{Reply, Request};
 use crate::files::session::Session;
 use crate::files::{AgentBinary, FilesError};
-use cutover_exec::{Executor, FailureClass};
+use cutover_exec::{Executor, FailureClass, Redactor, SecretValue};
 
 /// An agent serving one server.
 pub struct Agent {
     session: Session,
+    /// The plan's secrets, and the passwords this agent was given: a server's error can
+    /// quote a statement, and the statement a password.
+    redactors: Vec<Redactor>,
     /// The server.
     pub endpoint: Endpoint,
     /// `source` or `target`, for messages.
@@ -29,11 +32,29 @@ impl Agent {
         side: &'static str,
     ) -> Result<Agent, MysqlError> {
         let session = Session::open(exec, &endpoint.host, binary, endpoint.sudo).await?;
+        let own: Vec<(&str, &SecretValue)> = endpoint
+            .password
+            .iter()
+            .map(|p| ("mysql_password", p))
+            .collect();
         Ok(Agent {
             session,
+            redactors: vec![exec.redactor().clone(), Redactor::new(own)],
             endpoint: endpoint.clone(),
             side,
         })
+    }
+
+    /// Also hides `secret` from the errors this agent reports (a password sent in a
+    /// statement, such as the replication account's).
+    pub fn hide(&mut self, name: &str, secret: &SecretValue) {
+        self.redactors.push(Redactor::new([(name, secret)]));
+    }
+
+    fn redact(&self, text: &str) -> String {
+        self.redactors
+            .iter()
+            .fold(text.to_string(), |t, r| r.redact(&t))
     }
 
     /// How the agent reaches the server.
@@ -89,9 +110,37 @@ impl Agent {
             server: self.conn(),
             session: session.into(),
             statements: statements.iter().map(|s| s.to_string()).collect(),
+            ignore: Vec::new(),
         };
         match self.call(request, &mut |_, _| {}).await? {
-            MysqlReply::Results { results } => Ok(results),
+            MysqlReply::Results { results, .. } => Ok(results),
+            other => Err(self.unexpected(&other)),
+        }
+    }
+
+    /// The rows of one statement, each as `column -> value` (for `SHOW ... STATUS`, whose
+    /// columns differ between versions).
+    pub async fn named(
+        &mut self,
+        statement: &str,
+    ) -> Result<Vec<std::collections::HashMap<String, Option<String>>>, MysqlError> {
+        let request = MysqlRequest::Sql {
+            server: self.conn(),
+            session: String::new(),
+            statements: vec![statement.to_string()],
+            ignore: Vec::new(),
+        };
+        match self.call(request, &mut |_, _| {}).await? {
+            MysqlReply::Results { results, columns } => {
+                let names = columns.into_iter().next().unwrap_or_default();
+                Ok(results
+                    .into_iter()
+                    .next()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|row| names.iter().cloned().zip(row).collect())
+                    .collect())
+            }
             other => Err(self.unexpected(&other)),
         }
     }
@@ -121,6 +170,24 @@ impl Agent {
         self.sql(statements).await.map(drop)
     }
 
+    /// Runs statements, going on past server errors numbered in `ignore`.
+    pub async fn run_ignoring(
+        &mut self,
+        statements: &[String],
+        ignore: &[u16],
+    ) -> Result<(), MysqlError> {
+        let request = MysqlRequest::Sql {
+            server: self.conn(),
+            session: String::new(),
+            statements: statements.to_vec(),
+            ignore: ignore.to_vec(),
+        };
+        match self.call(request, &mut |_, _| {}).await? {
+            MysqlReply::Results { .. } => Ok(()),
+            other => Err(self.unexpected(&other)),
+        }
+    }
+
     /// An error for a reply that does not fit.
     pub fn unexpected(&self, r: &MysqlReply) -> MysqlError {
         MysqlError::Agent(FilesError::Protocol {
@@ -140,7 +207,7 @@ impl Agent {
             return MysqlError::Agent(e);
         };
         let (side, ep) = (self.side, &self.endpoint);
-        let message = format!("{side}: {message}");
+        let message = self.redact(&format!("{side}: {message}"));
         let (class, hint) = match code.as_str() {
             "mysql-auth" => (
                 FailureClass::Auth,

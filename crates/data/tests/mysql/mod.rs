@@ -1,3 +1,4 @@
 mod copy;
 mod fixture;
+mod sync;
 mod verify;

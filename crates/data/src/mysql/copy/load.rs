@@ -32,6 +32,8 @@ const LOAD_SETUP: &[&str] = &[
 pub fn prepare(server: &Conn, o: &PrepareOptions) -> Result<Vec<String>, Failure> {
     let mut c = client::connect(server, false)?;
     client::run(&mut c, server, "SET SESSION foreign_key_checks = 0")?;
+    // Like the rows, the schema stays out of the target's binary log.
+    let _ = c.query_drop("SET SESSION sql_log_bin = 0");
     let mut created = Vec::new();
     for (db, create) in &o.databases {
         let exists = client::value(
