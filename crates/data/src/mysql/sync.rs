@@ -224,19 +224,22 @@ async fn reach(t: &mut Agent, p: &Primary) -> Result<(), MysqlError> {
     })
 }
 
-/// Starts replication on the target; returns what it changed there.
+/// Starts replication on the target (or, when it already replicates from the source, makes
+/// sure it runs: its position is never reset); `previous` gets what the target was before
+/// anything changes there (journal it: the undo puts it back).
 pub async fn start(
     exec: &Executor,
     source: &Endpoint,
     target: &Endpoint,
     o: &SyncOptions,
+    previous: &(dyn Fn(&Previous) + Send + Sync),
     progress: &(dyn Fn(String) + Send + Sync),
 ) -> Result<Previous, MysqlError> {
     let (mut s, mut t) = open_pair(exec, &o.agent, source, target).await?;
     if let Some(pw) = &o.primary.password {
         t.hide("replication_password", pw);
     }
-    let result = start_with(&mut s, &mut t, o, progress).await;
+    let result = start_with(&mut s, &mut t, o, previous, progress).await;
     tokio::join!(s.close(), t.close());
     result
 }
@@ -245,11 +248,14 @@ async fn start_with(
     s: &mut Agent,
     t: &mut Agent,
     o: &SyncOptions,
+    on_previous: &(dyn Fn(&Previous) + Send + Sync),
     progress: &(dyn Fn(String) + Send + Sync),
 ) -> Result<Previous, MysqlError> {
     let flavor = preflight(s, t, o).await?;
     let current = replication::status(t, flavor).await?;
-    if current.configured() && current.primary != o.primary.address {
+    if current.configured()
+        && (current.primary != o.primary.address || current.port != o.primary.port)
+    {
         return Err(MysqlError::precondition(
             format!("the target already replicates from {}:{}", current.primary, current.port),
             "stop that replication first (`STOP SLAVE; RESET SLAVE ALL`) if it is not needed, or use another target",
@@ -264,6 +270,24 @@ async fn start_with(
             .flatten()
             .unwrap_or_default(),
     };
+    on_previous(&previous);
+    if current.configured() {
+        // An earlier attempt set it up: its position stands (setting it again would replay).
+        if let Some(e) = replication::broken("target", &current) {
+            return Err(e);
+        }
+        if !current.running() {
+            t.run(&[replication::start(flavor)]).await?;
+        }
+        progress(format!(
+            "target already replicates from {}:{}",
+            current.primary, current.port
+        ));
+        if let Some(later) = &o.converge {
+            converge(t, flavor, later, o.timeout, progress).await?;
+        }
+        return Ok(previous);
+    }
     let start = Start::from(&o.start, flavor);
     let mut statements: Vec<String> = vec![replication::stop(flavor).into()];
     statements.extend(replication::read_only(flavor, true));
@@ -353,32 +377,43 @@ pub async fn lag(s: &mut Agent, t: &mut Agent, flavor: Flavor) -> Result<Lag, My
     })
 }
 
-/// Waits until the target is at most `o.max_behind` transactions behind, reporting the lag
-/// every `every`.
+/// Waits until the target is at most `o.max_behind` transactions behind, then keeps
+/// reporting the lag for `hold`; reports every `every` and returns the worst lag seen once
+/// caught up.
 pub async fn watch(
     exec: &Executor,
     source: &Endpoint,
     target: &Endpoint,
     o: &SyncOptions,
     every: Duration,
+    hold: Duration,
     progress: &(dyn Fn(&Lag) + Send + Sync),
 ) -> Result<Lag, MysqlError> {
     let (mut s, mut t) = open_pair(exec, &o.agent, source, target).await?;
     let result = async {
         let flavor = replication::flavor(&mut s).await?;
         let started = Instant::now();
+        let mut caught: Option<(Instant, Lag)> = None;
         loop {
             let l = lag(&mut s, &mut t, flavor).await?;
             progress(&l);
-            if l.transactions <= o.max_behind {
-                return Ok(l);
+            match &mut caught {
+                None if l.transactions <= o.max_behind => caught = Some((Instant::now(), l)),
+                None if started.elapsed() > o.timeout => {
+                    return Err(MysqlError::failed(format!(
+                        "the target is still {} after {}s",
+                        l.line(),
+                        o.timeout.as_secs()
+                    )))
+                }
+                None => {}
+                Some((_, worst)) if l.transactions > worst.transactions => *worst = l,
+                Some(_) => {}
             }
-            if started.elapsed() > o.timeout {
-                return Err(MysqlError::failed(format!(
-                    "the target is still {} after {}s",
-                    l.line(),
-                    o.timeout.as_secs()
-                )));
+            if let Some((at, worst)) = &caught {
+                if at.elapsed() >= hold {
+                    return Ok(worst.clone());
+                }
             }
             tokio::time::sleep(every).await;
         }
@@ -393,12 +428,10 @@ pub async fn watch(
 /// undo removes it).
 pub async fn undo(
     exec: &Executor,
-    source: &Endpoint,
     target: &Endpoint,
     previous: Option<&Previous>,
     agent: &AgentBinary,
 ) -> Result<String, MysqlError> {
-    let _ = source;
     let mut t = Agent::open(exec, agent, target, "target").await?;
     let result = async {
         let flavor = replication::flavor(&mut t).await?;

@@ -73,7 +73,7 @@ async fn copy_sync_switch_and_back_under_writes_lose_nothing() {
         timeout: Duration::from_secs(120),
         agent: agent(),
     };
-    let previous = sync::start(&exec, &source, &target, &so, &|_| {})
+    let previous = sync::start(&exec, &source, &target, &so, &|_| {}, &|_| {})
         .await
         .unwrap_or_else(|e| panic!("sync: {e}\n{}", lab.failure_report()));
     assert!(!previous.read_only);
@@ -163,7 +163,7 @@ async fn copy_sync_switch_and_back_under_writes_lose_nothing() {
     old.sql("INSERT INTO shop.items (name) VALUES ('after rollback')")
         .expect("old writable");
     assert_eq!(new.sql("SELECT @@read_only").unwrap().trim(), "1");
-    let undone = sync::undo(&exec, &source, &target, None, &agent())
+    let undone = sync::undo(&exec, &target, None, &agent())
         .await
         .expect("sync undo");
     assert_eq!(undone, "the target did not replicate (nothing to stop)");

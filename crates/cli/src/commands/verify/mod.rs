@@ -1,7 +1,8 @@
 //! `cutover verify ...`: the data proofs as standalone tools, useful without a plan.
-//! `files` proves file trees, `postgres` databases.
+//! `files` proves file trees, `postgres` and `mysql` databases.
 
 pub mod files;
+pub mod mysql;
 pub mod postgres;
 
 /// Options of `cutover verify`.
@@ -19,11 +20,15 @@ enum What {
     /// Prove that TARGET_URL holds what SOURCE_URL holds: per-table row counts and content
     /// checksums computed on each server, sequences, schema objects.
     Postgres(postgres::Args),
+    /// Prove that TARGET_URL's databases hold what SOURCE_URL's hold: row counts and row
+    /// digests hashed next to each server, narrowed to rows; definitions; counters.
+    Mysql(mysql::Args),
 }
 
 pub async fn run(file: &std::path::Path, a: Args) -> cutover_engine::ExitCode {
     match a.what {
         What::Files(f) => files::run(file, f).await,
         What::Postgres(p) => postgres::run(p).await,
+        What::Mysql(m) => mysql::run(m).await,
     }
 }

@@ -100,6 +100,8 @@ pub enum CopyEvent {
     },
     /// A table is loaded and its keys built.
     Table(TableLoaded),
+    /// The databases the copy created (they did not exist): what its undo drops.
+    Created(Vec<String>),
 }
 
 /// Progress callback.
@@ -154,6 +156,12 @@ async fn run(
 ) -> Result<CopyReport, MysqlError> {
     let started = Instant::now();
     let (source_version, target_version) = preflight(s, t, o).await?;
+    // The databases the copy creates are reported before any is, so an undo after a crash
+    // knows them (and never drops one it did not create).
+    let missing = missing_on_target(t, &o.databases).await?;
+    if !missing.is_empty() {
+        progress(CopyEvent::Created(missing));
+    }
     progress(CopyEvent::Note(format!(
         "{source_version} -> {target_version}"
     )));
@@ -241,6 +249,52 @@ async fn preflight(
     }
     check_target_empty(t, o).await?;
     Ok((label(sf, &sv), label(tf, &tv)))
+}
+
+/// The databases of `databases` the target does not have.
+async fn missing_on_target(t: &mut Agent, databases: &[String]) -> Result<Vec<String>, MysqlError> {
+    let mut missing = Vec::new();
+    for db in databases {
+        let n = t
+            .value(&format!(
+                "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = {}",
+                super::sql::literal(db)
+            ))
+            .await?;
+        if n.as_deref() == Some("0") {
+            missing.push(db.clone());
+        }
+    }
+    Ok(missing)
+}
+
+/// Drops the databases a copy created (`created`, as it reported them); returns what it did.
+pub async fn undo(
+    exec: &Executor,
+    target: &Endpoint,
+    created: &[String],
+    agent: &AgentBinary,
+) -> Result<String, MysqlError> {
+    if created.is_empty() {
+        return Ok("the copy created no database (any it copied into existed before: their tables are left)".into());
+    }
+    let mut t = Agent::open(exec, agent, target, "target").await?;
+    let statements: Vec<String> = created
+        .iter()
+        .map(|d| format!("DROP DATABASE IF EXISTS {}", super::sql::ident(d)))
+        .collect();
+    let refs: Vec<&str> = statements.iter().map(String::as_str).collect();
+    let result = t.run(&refs).await;
+    t.close().await;
+    result?;
+    Ok(format!(
+        "dropped database(s) {} (created by the copy)",
+        created
+            .iter()
+            .map(|d| format!("`{d}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))
 }
 
 /// A first attempt copies only into missing or empty databases.
