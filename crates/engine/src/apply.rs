@@ -96,6 +96,7 @@ pub async fn apply(
         secrets.redactor(),
     );
     let runner = Runner {
+        prepared: Default::default(),
         session: &session,
         secrets: &secrets,
         exec: &exec,
@@ -169,6 +170,8 @@ fn open_run(session: &Session, ui: &dyn Ui) -> Result<Option<RunInfo>, EngineErr
 }
 
 struct Runner<'a> {
+    /// What the steps of a coordinated move prepared before it held requests, by step id.
+    prepared: std::sync::Mutex<std::collections::HashMap<String, crate::step::Prepared>>,
     session: &'a Session,
     secrets: &'a Secrets,
     exec: &'a Executor,
@@ -199,6 +202,10 @@ impl Runner<'_> {
                 })?;
                 self.ui.show(Progress::Stage(stage.name.value.clone()));
                 for step in &stage.steps {
+                    // A data switch moved with the traffic runs inside its mover's move.
+                    if plan.mover_of(&step.id.value).is_some() {
+                        continue;
+                    }
                     if self.run_step(stage, step).await? {
                         applied += 1;
                     }
@@ -266,6 +273,7 @@ impl Runner<'_> {
             ui: self.ui,
             cancel: self.cancel.clone(),
             no_wait: self.opts.no_wait,
+            members: Some(self),
         };
         let ctx = StepCtx::new(
             &scope,
@@ -275,6 +283,10 @@ impl Runner<'_> {
             ended_tries + 1,
             first_started_ms,
         );
+        let prepared = self.prepared.lock().ok().and_then(|mut m| m.remove(id));
+        if let (Some(p), Ok(mut slot)) = (prepared, ctx.prepared.lock()) {
+            *slot = Some(p);
+        }
         let started = Instant::now();
         let mut cancel = self.cancel.clone();
         let outcome = tokio::select! {
@@ -357,7 +369,9 @@ impl Runner<'_> {
         interrupted: bool,
     ) -> Result<Option<String>, EngineError> {
         let r = runner(&ctx.step.kind);
-        if !(interrupted && r.reattaches()) && r.verify(ctx).await? == Verified::InPlace {
+        // A prepared step (in a coordinated move) was checked before requests were held.
+        let checked = ctx.is_prepared() || (interrupted && r.reattaches());
+        if !checked && r.verify(ctx).await? == Verified::InPlace {
             // In place after this run's own attempt was cut off: that attempt made it, so it
             // is journaled as applied and a rollback undoes it (a skip would not be undone).
             if interrupted {
@@ -369,6 +383,21 @@ impl Runner<'_> {
         }
         match r.apply(ctx).await? {
             Applied::Done { summary } => Ok(Some(summary)),
+        }
+    }
+
+    /// The scope of this apply, for undoing steps.
+    fn undo_scope(&self) -> RunScope<'_> {
+        RunScope {
+            plan: &self.session.plan,
+            run_id: &self.run.id,
+            exec: self.exec,
+            journal: self.session.journal.as_ref(),
+            secrets: self.secrets,
+            ui: self.ui,
+            cancel: self.cancel.clone(),
+            no_wait: true,
+            members: None,
         }
     }
 
@@ -387,5 +416,52 @@ impl Runner<'_> {
                 _ => false,
             })
             .count() as u32)
+    }
+}
+
+/// The apply loop runs and undoes the steps of a coordinated move for its mover.
+#[async_trait::async_trait]
+impl crate::context::Members for Runner<'_> {
+    async fn prepare(&self, ids: &[String]) -> Result<(), EngineError> {
+        let state = self.state()?;
+        for id in ids {
+            if state.is_done(id) {
+                continue;
+            }
+            let Some((stage, step)) = self.session.plan.steps().find(|(_, s)| &s.id.value == id)
+            else {
+                return Err(EngineError::Invalid(format!("no step `{id}` to move")));
+            };
+            let scope = self.undo_scope();
+            let ctx = StepCtx::new(
+                &scope,
+                stage,
+                step,
+                &state,
+                self.ended_tries(id)? + 1,
+                now_ms(),
+            );
+            if let Some(p) = runner(&step.kind).prepare(&ctx).await? {
+                if let Ok(mut m) = self.prepared.lock() {
+                    m.insert(id.clone(), p);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn apply(&self, ids: &[String]) -> Result<(), EngineError> {
+        for id in ids {
+            let Some((stage, step)) = self.session.plan.steps().find(|(_, s)| &s.id.value == id)
+            else {
+                return Err(EngineError::Invalid(format!("no step `{id}` to move")));
+            };
+            self.run_step(stage, step).await?;
+        }
+        Ok(())
+    }
+
+    async fn undo(&self, ids: &[String]) -> Result<Vec<String>, EngineError> {
+        crate::rollback::undo_steps(&self.undo_scope(), self.run.clone(), ids).await
     }
 }

@@ -59,6 +59,20 @@ impl Resolve for Values<'_> {
     }
 }
 
+/// Runs or undoes the steps a coordinated move carries (the data switches a `proxy.switch`
+/// lists in `data`) through the engine's own loop, so that each is journaled as the step it
+/// is. The loop gives a step this, never the other way round.
+#[async_trait::async_trait]
+pub trait Members: Send + Sync {
+    /// Does the part of steps `ids` that can happen before requests are held (their
+    /// `prepare`), kept for their `apply`.
+    async fn prepare(&self, ids: &[String]) -> Result<(), EngineError>;
+    /// Applies steps `ids` in order (a step already done is left as it is).
+    async fn apply(&self, ids: &[String]) -> Result<(), EngineError>;
+    /// Undoes those of steps `ids` this run applied, newest first; returns those undone.
+    async fn undo(&self, ids: &[String]) -> Result<Vec<String>, EngineError>;
+}
+
 /// What every step of one `apply` or `rollback` shares: the plan, the run, and the means to
 /// run and journal. [`StepCtx::new`] makes a step's context from it.
 #[derive(Clone)]
@@ -79,6 +93,8 @@ pub struct RunScope<'a> {
     pub cancel: watch::Receiver<bool>,
     /// Stop at gates instead of waiting.
     pub no_wait: bool,
+    /// Runs the steps of a coordinated move (given by the apply and rollback loops).
+    pub members: Option<&'a dyn Members>,
 }
 
 /// Everything a step needs to run.
@@ -112,6 +128,10 @@ pub struct StepCtx<'a> {
     pub cancel: watch::Receiver<bool>,
     /// Stop at gates instead of waiting.
     pub no_wait: bool,
+    /// Runs the steps of a coordinated move (given by the apply and rollback loops).
+    pub members: Option<&'a dyn Members>,
+    /// What this step's `prepare` made ready, before a coordinated move held requests.
+    pub prepared: std::sync::Mutex<Option<crate::step::Prepared>>,
 }
 
 impl<'a> StepCtx<'a> {
@@ -139,7 +159,20 @@ impl<'a> StepCtx<'a> {
             ui: scope.ui,
             cancel: scope.cancel.clone(),
             no_wait: scope.no_wait,
+            members: scope.members,
+            prepared: std::sync::Mutex::new(None),
         }
+    }
+
+    /// Takes what this step's `prepare` made ready, if it ran and was of type `T`.
+    pub fn take_prepared<T: 'static>(&self) -> Option<Box<T>> {
+        let p = self.prepared.lock().ok()?.take()?;
+        p.downcast::<T>().ok()
+    }
+
+    /// True when this step's `prepare` ran (its `apply` need not check again).
+    pub fn is_prepared(&self) -> bool {
+        self.prepared.lock().is_ok_and(|p| p.is_some())
     }
 
     /// The scope this step runs in (for the steps a rollback request undoes).
@@ -153,6 +186,7 @@ impl<'a> StepCtx<'a> {
             ui: self.ui,
             cancel: self.cancel.clone(),
             no_wait: self.no_wait,
+            members: self.members,
         }
     }
 

@@ -110,6 +110,10 @@ impl Rollback<'_> {
         let mut left = Vec::new();
         for (stage, step) in steps.into_iter().rev() {
             let id = step.id.value.as_str();
+            // Moved with the traffic: its mover undoes it as part of the move back.
+            if session.plan.mover_of(id).is_some() {
+                continue;
+            }
             let state = session.state(self.run)?;
             let r = runner(&step.kind);
             // Only what this run did is undone: a step found already in place was not ours.
@@ -144,7 +148,7 @@ impl Rollback<'_> {
                 }
             }
             let events = session.journal.events(&self.run.id)?;
-            let scope = RunScope {
+            let base = RunScope {
                 plan: &session.plan,
                 run_id: &self.run.id,
                 exec: self.exec,
@@ -153,6 +157,15 @@ impl Rollback<'_> {
                 ui,
                 cancel: self.cancel.clone(),
                 no_wait: true,
+                members: None,
+            };
+            let undoer = Undoer {
+                scope: base.clone(),
+                run: self.run.clone(),
+            };
+            let scope = RunScope {
+                members: Some(&undoer),
+                ..base
             };
             let ctx = StepCtx::new(
                 &scope,
@@ -283,7 +296,34 @@ async fn undo_now(
     ctx.record(Event::RollbackStarted {
         reason: reason.to_string(),
     })?;
-    let steps: Vec<_> = ctx
+    let scope = RunScope {
+        no_wait: true,
+        ..ctx.scope()
+    };
+    let undone = undo_steps(&scope, ctx.state.run.clone(), ids).await?;
+    ctx.record(Event::RollbackFinished {
+        undone: undone.clone(),
+    })?;
+    Ok(undone)
+}
+
+/// Undoes the applied steps `ids` of the run, newest first (in plan order); returns those
+/// undone. A step that moves others (a coordinated `proxy.switch`) undoes them itself,
+/// through the [`Undoer`] its context is given.
+pub(crate) async fn undo_steps(
+    scope: &RunScope<'_>,
+    run: cutover_journal::RunInfo,
+    ids: &[String],
+) -> Result<Vec<String>, EngineError> {
+    let undoer = Undoer {
+        scope: scope.clone(),
+        run: run.clone(),
+    };
+    let scope = RunScope {
+        members: Some(&undoer),
+        ..scope.clone()
+    };
+    let steps: Vec<_> = scope
         .plan
         .steps()
         .filter(|(_, s)| ids.contains(&s.id.value))
@@ -291,14 +331,10 @@ async fn undo_now(
     let mut undone = Vec::new();
     for (stage, step) in steps.into_iter().rev() {
         let id = step.id.value.as_str();
-        let events = ctx.journal.events(ctx.run_id)?;
-        let state = cutover_journal::RunState::fold(ctx.state.run.clone(), &events);
+        let events = scope.journal.events(scope.run_id)?;
+        let state = cutover_journal::RunState::fold(run.clone(), &events);
         let Some(st) = state.step(id).filter(|s| s.status == StepStatus::Applied) else {
             continue;
-        };
-        let scope = RunScope {
-            no_wait: true,
-            ..ctx.scope()
         };
         let sub = StepCtx::new(
             &scope,
@@ -308,12 +344,36 @@ async fn undo_now(
             undo_tries(&events, id) + 1,
             st.started_ms.unwrap_or_else(now_ms),
         );
-        if undo_one(&sub, ctx.ui).await? {
+        if undo_one(&sub, scope.ui).await? {
             undone.push(id.to_string());
         }
     }
-    ctx.record(Event::RollbackFinished {
-        undone: undone.clone(),
-    })?;
     Ok(undone)
+}
+
+/// Undoes the steps of a coordinated move for the step that moves them.
+pub(crate) struct Undoer<'a> {
+    pub(crate) scope: RunScope<'a>,
+    pub(crate) run: cutover_journal::RunInfo,
+}
+
+#[async_trait::async_trait]
+impl crate::context::Members for Undoer<'_> {
+    async fn prepare(&self, _ids: &[String]) -> Result<(), EngineError> {
+        Ok(())
+    }
+
+    async fn apply(&self, _ids: &[String]) -> Result<(), EngineError> {
+        Err(EngineError::Invalid(
+            "a rollback does not apply steps".into(),
+        ))
+    }
+
+    async fn undo(&self, ids: &[String]) -> Result<Vec<String>, EngineError> {
+        let scope = RunScope {
+            members: None,
+            ..self.scope.clone()
+        };
+        undo_steps(&scope, self.run.clone(), ids).await
+    }
 }

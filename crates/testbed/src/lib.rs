@@ -33,6 +33,7 @@ mod host;
 mod keys;
 mod lab;
 mod layout;
+pub mod load;
 mod logs;
 pub mod mysql;
 pub mod mysql_writer;

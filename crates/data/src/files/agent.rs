@@ -64,10 +64,8 @@ pub fn serve(mut input: Box<dyn BufRead + Send>, out: Out) -> std::io::Result<()
     loop {
         line.clear();
         if input.read_line(&mut line)? == 0 {
-            // The controller went away: a relay it left must not leave its proxy pointing
-            // at a closed port.
             if let Some(r) = relay.take() {
-                r.run_unattended();
+                end_relay(&r);
             }
             return Ok(());
         }
@@ -81,7 +79,7 @@ pub fn serve(mut input: Box<dyn BufRead + Send>, out: Out) -> std::io::Result<()
         match request {
             Request::Bye => {
                 if let Some(r) = relay.take() {
-                    r.run_unattended();
+                    end_relay(&r);
                 }
                 return Ok(());
             }
@@ -119,7 +117,7 @@ pub fn serve(mut input: Box<dyn BufRead + Send>, out: Out) -> std::io::Result<()
                 Some(r) => out.reply(&Reply::Relayed { stats: r.stats() })?,
                 None => out.reply(&error("no hold relay runs", "protocol"))?,
             },
-            Request::Unhold => match relay.take() {
+            Request::Unhold => match &relay {
                 Some(r) => {
                     r.stop();
                     out.reply(&Reply::Relayed { stats: r.stats() })?;
@@ -175,6 +173,18 @@ pub fn serve(mut input: Box<dyn BufRead + Send>, out: Out) -> std::io::Result<()
                 out.reply(&r)?;
             }
         }
+    }
+}
+
+/// The end of the agent with a relay still there: one the controller stopped (its proxy
+/// points elsewhere) carries its last connections to their end; one the controller never
+/// stopped (it went away mid-move) must not leave its proxy pointing at a closed port, so it
+/// releases to its fallback and forwards until the proxy sends it nothing more.
+fn end_relay(r: &crate::hold::Relay) {
+    if r.is_stopped() {
+        r.wait_closed(std::time::Duration::from_secs(60));
+    } else {
+        r.run_unattended();
     }
 }
 

@@ -80,7 +80,7 @@ impl Hold {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         let stats = self.ask(Request::Unhold).await?;
-        self.session.close().await;
+        self.session.leave().await;
         Ok(stats)
     }
 

@@ -142,6 +142,20 @@ impl Relay {
         );
     }
 
+    /// True once told to stop accepting.
+    pub fn is_stopped(&self) -> bool {
+        self.shared.stop.load(Ordering::SeqCst)
+    }
+
+    /// Waits (up to `max`) for the connections it still carries to end: the proxy may keep
+    /// reusing a connection it opened to the relay for a while after it was pointed away.
+    pub fn wait_closed(&self, max: Duration) {
+        let started = Instant::now();
+        while self.shared.open.load(Ordering::SeqCst) > 0 && started.elapsed() < max {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// The controller went away: a relay still holding releases to the fallback (the
     /// previous upstream), then forwards until the proxy has sent it nothing for a while.
     pub fn run_unattended(&self) {

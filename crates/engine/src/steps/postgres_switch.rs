@@ -6,7 +6,7 @@ use super::postgres::{endpoint, failed, server_address};
 use super::postgres_sync;
 use crate::context::{StepCtx, Values};
 use crate::error::EngineError;
-use crate::step::{Applied, StepRunner, Verified};
+use crate::step::{Applied, Prepared, StepRunner, Verified};
 use async_trait::async_trait;
 use cutover_data::postgres::replication::switch::{self, Freeze, SwitchOptions};
 use cutover_data::postgres::Endpoint;
@@ -123,11 +123,11 @@ impl StepRunner for PostgresSwitch<'_> {
         true
     }
 
-    async fn apply(&self, ctx: &StepCtx<'_>) -> Result<Applied, EngineError> {
+    async fn prepare(&self, ctx: &StepCtx<'_>) -> Result<Option<Prepared>, EngineError> {
         let (source, target, options) = self.setup(ctx)?;
         let show = |line: String| ctx.detail(line);
         let recorded = postgres_sync::recorded_schema(ctx.state, &self.0.sync.value);
-        let report = switch::switch_checked(
+        let ready = switch::prepare_switch(
             ctx.exec,
             &source,
             &target,
@@ -136,6 +136,29 @@ impl StepRunner for PostgresSwitch<'_> {
             &show,
         )
         .await
+        .map_err(|e| failed(ctx, e))?;
+        Ok(Some(Box::new(ready)))
+    }
+
+    async fn apply(&self, ctx: &StepCtx<'_>) -> Result<Applied, EngineError> {
+        let (source, target, options) = self.setup(ctx)?;
+        let show = |line: String| ctx.detail(line);
+        let report = match ctx.take_prepared::<switch::Prepared>() {
+            // Made ready before a coordinated move held requests: only the switch itself.
+            Some(ready) => ready.commit(ctx.exec, &options, &show).await,
+            None => {
+                let recorded = postgres_sync::recorded_schema(ctx.state, &self.0.sync.value);
+                switch::switch_checked(
+                    ctx.exec,
+                    &source,
+                    &target,
+                    &options,
+                    recorded.as_ref(),
+                    &show,
+                )
+                .await
+            }
+        }
         .map_err(|e| failed(ctx, e))?;
         if report.resumed {
             return Ok(Applied::Done {

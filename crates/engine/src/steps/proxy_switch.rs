@@ -43,6 +43,10 @@ impl StepRunner for ProxySwitch<'_> {
         if load_state::<String>(ctx, ctx.id(), PREVIOUS)?.is_some() {
             return Ok(Verified::NotInPlace);
         }
+        // A move is in place only when the data switches it carries are too.
+        if !self.0.data.iter().all(|d| ctx.state.is_done(&d.value)) {
+            return Ok(Verified::NotInPlace);
+        }
         let to = ctx.render(&self.0.to)?;
         let s = switcher(ctx.plan, &self.0.proxy.value, Some(ctx.secrets))?;
         let now = s
@@ -69,8 +73,17 @@ impl StepRunner for ProxySwitch<'_> {
             .current(&runner)
             .await
             .map_err(|e| ctx.failed(e.to_string()))?;
-        if load_state::<String>(ctx, ctx.id(), PREVIOUS)?.is_none() {
-            save_state(ctx, PREVIOUS, &before)?;
+        let previous = match load_state::<String>(ctx, ctx.id(), PREVIOUS)? {
+            Some(p) => p,
+            None => {
+                save_state(ctx, PREVIOUS, &before)?;
+                before.clone()
+            }
+        };
+        if !self.0.data.is_empty() {
+            let summary =
+                super::proxy_move::forward(ctx, self.0, s.as_ref(), &previous, &to).await?;
+            return Ok(Applied::Done { summary });
         }
         let started = Instant::now();
         s.switch(&runner, &to)
@@ -107,6 +120,15 @@ impl StepRunner for ProxySwitch<'_> {
         };
         let s = switcher(ctx.plan, &self.0.proxy.value, Some(ctx.secrets))?;
         let runner = CtxRunner(ctx);
+        if !self.0.data.is_empty() {
+            let current = s
+                .current(&runner)
+                .await
+                .map_err(|e| ctx.failed(e.to_string()))?;
+            let summary =
+                super::proxy_move::backward(ctx, self.0, s.as_ref(), &current, &previous).await?;
+            return Ok(Some(summary));
+        }
         s.switch(&runner, &previous)
             .await
             .map_err(|e| ctx.failed(e.to_string()))?;

@@ -126,6 +126,23 @@ impl Validate for ProxySwitchStep {
             } else {
                 None
             };
+            let problem = problem.or_else(|| match &step.kind {
+                crate::steps::StepKind::PostgresSwitch(x) if !x.reverse => Some(format!(
+                    "`{}` is moved with the traffic, so a rollback moves it back: it needs `reverse = true` (writes made on new flow back to old)",
+                    d.value
+                )),
+                crate::steps::StepKind::PostgresSwitch(x)
+                    if x.max_wait.unwrap_or(Duration::from_secs(30)) >= self.max_hold() =>
+                {
+                    Some(format!(
+                        "`{}` may wait {} for the target to catch up, longer than the move holds requests ({}): set its `max_wait` below the move's `max_hold`",
+                        d.value,
+                        humantime::format_duration(x.max_wait.unwrap_or(Duration::from_secs(30))),
+                        humantime::format_duration(self.max_hold())
+                    ))
+                }
+                _ => None,
+            });
             if let Some(message) = problem {
                 p.push(
                     Problem::new(d.span, message, "not a data switch before this step")

@@ -205,7 +205,7 @@ pub async fn sync(
         create_publication(exec, source, &options.publication).await?;
         checks::set_identity_full(exec, source, &options.publication, &keyless).await?;
         identity_full = keyless.iter().map(|(s, t)| format!("{s}.{t}")).collect();
-        create_subscription(exec, &s, options).await?;
+        create_subscription(exec, &s, options, true).await?;
         progress("subscription created: the initial copy of the rows has begun".into());
     } else {
         progress("the subscription exists already: waiting for it".into());
@@ -331,13 +331,18 @@ pub(crate) fn conninfo(source: &Endpoint, address: &str) -> String {
     parts.join(" ")
 }
 
-async fn create_subscription(
+/// Creates the subscription of the sync on the target; `copy_data` copies the tables
+/// first (a fresh sync), else replication starts from now (the target already has the data,
+/// as after a switch undone with its writes carried back).
+pub(super) async fn create_subscription(
     exec: &Executor,
     s: &Sides,
     options: &SyncOptions,
+    copy_data: bool,
 ) -> Result<(), PgError> {
+    // The target may be frozen read-only for applications (a switch being undone).
     let sql = format!(
-        "CREATE SUBSCRIPTION {} CONNECTION {} PUBLICATION {} WITH (copy_data = true, synchronous_commit = 'off');\n",
+        "SET default_transaction_read_only = off;\nCREATE SUBSCRIPTION {} CONNECTION {} PUBLICATION {} WITH (copy_data = {copy_data}, synchronous_commit = 'off');\n",
         ident(&options.subscription),
         literal(&conninfo(&s.source, &options.source_address)),
         ident(&options.publication)
