@@ -345,6 +345,13 @@ impl MariaServer {
         self.launch()
     }
 
+    /// Restarts the server with `options` (its data kept): a binary log turned on or off.
+    pub fn reconfigure(&mut self, options: MariaOptions) -> Result<(), LabError> {
+        self.stop()?;
+        self.options = options;
+        self.launch()
+    }
+
     /// Leaves the server running after this value is gone (the lab's teardown kills it).
     pub fn keep_running(mut self) {
         self.child = None;

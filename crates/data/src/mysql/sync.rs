@@ -128,6 +128,12 @@ pub async fn preflight(
     if !o.allow_no_primary_key {
         no_primary_key(s, &o.databases).await?;
     }
+    if o.start.file.is_empty() {
+        return Err(MysqlError::precondition(
+            "the copy was taken while the source's binary log was off: the writes made since are in no binary log, so replication cannot start from the copy",
+            "roll the copy back (`cutover rollback`) and apply again now that the binary log is on",
+        ));
+    }
     reach(t, &o.primary).await?;
     Ok(flavor)
 }

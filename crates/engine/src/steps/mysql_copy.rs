@@ -49,6 +49,8 @@ impl MysqlCopy<'_> {
             .into_iter()
             .map(|t| (t.db, t.name))
             .collect();
+        // An attempt killed after it began writing leaves partial tables: resumable.
+        o.resume = !states::<Vec<String>>(ctx, ctx.id(), "created")?.is_empty();
         // A copy a sync follows creates its events disabled on the replica (the switch
         // enables them): meanwhile the source's events already write to it.
         let id = ctx.id();

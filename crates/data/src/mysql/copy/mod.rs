@@ -55,6 +55,10 @@ pub struct CopyOptions {
     pub lock_timeout: u64,
     /// Tables already copied by an interrupted attempt: kept as they are.
     pub done: Vec<(String, String)>,
+    /// An earlier attempt of this copy started writing to the target (it reported
+    /// [`CopyEvent::Created`]): the target's databases may hold its partial tables, which are
+    /// made again, so they need not be empty.
+    pub resume: bool,
     /// Create events enabled on the source `DISABLE ON SLAVE` (the target is to replicate).
     pub events_off: bool,
     /// The agent binary for remote hosts.
@@ -73,6 +77,7 @@ impl CopyOptions {
             port: 0,
             lock_timeout: 30,
             done: Vec::new(),
+            resume: false,
             events_off: false,
             agent,
         }
@@ -100,7 +105,8 @@ pub enum CopyEvent {
     },
     /// A table is loaded and its keys built.
     Table(TableLoaded),
-    /// The databases the copy created (they did not exist): what its undo drops.
+    /// The databases the copy creates (they did not exist; possibly none): what its undo
+    /// drops. Reported once per attempt before anything is written to the target.
     Created(Vec<String>),
 }
 
@@ -158,10 +164,10 @@ async fn run(
     let (source_version, target_version) = preflight(s, t, o).await?;
     // The databases the copy creates are reported before any is, so an undo after a crash
     // knows them (and never drops one it did not create).
+    // Reported even when empty: it also marks that this copy is about to write to the
+    // target, so that a resumed attempt knows the tables there are its own.
     let missing = missing_on_target(t, &o.databases).await?;
-    if !missing.is_empty() {
-        progress(CopyEvent::Created(missing));
-    }
+    progress(CopyEvent::Created(missing));
     progress(CopyEvent::Note(format!(
         "{source_version} -> {target_version}"
     )));
@@ -299,7 +305,7 @@ pub async fn undo(
 
 /// A first attempt copies only into missing or empty databases.
 async fn check_target_empty(t: &mut Agent, o: &CopyOptions) -> Result<(), MysqlError> {
-    if !o.done.is_empty() {
+    if o.resume || !o.done.is_empty() {
         return Ok(());
     }
     for db in &o.databases {
