@@ -294,7 +294,7 @@ fn verify_mysql_proves_a_copy_names_each_mutation_and_refuses_a_wrong_password()
             "  ✗ table shop.files: auto-increment behind (source next 1000, target next 3)",
             "  ✗ event shop.cleanup: definition (source: …T `cleanup` ON SCHEDULE EVERY 1 DAY STARTS '2030-01-01 00:00:00' ON COMPLETION N; target: …T `cleanup` ON SCHEDULE EVERY 2 DAY STARTS '2030-01-01 00:00:00' ON COMPLETION N)",
             "  ✗ procedure shop.restock: missing on target",
-            "  ✗ trigger shop.items_name: definition (TRIGGER)",
+            "  ✗ trigger shop.items_name: definition (source: …s FOR EACH ROW SET NEW.name = TRIM(NEW.name); target: …s FOR EACH ROW SET NEW.name = UPPER(NEW.name))",
             "  ✗ view shop.cheap: definition (source: …here `shop`.`items`.`price` < 1; target: …here `shop`.`items`.`price` < 2)",
             "  ✗ table shop.files: row differs (id=1)",
             "  ✗ table shop.items: row count (2000 rows on source, 1999 on target)",
@@ -311,7 +311,7 @@ fn verify_mysql_proves_a_copy_names_each_mutation_and_refuses_a_wrong_password()
     assert_eq!(denied.code(), 4, "{}\n{}", denied.stdout(), denied.stderr());
     assert_eq!(
         denied.stderr().trim(),
-        "error: source: cannot connect to root@127.0.0.1:3306: ..."
+        "error: source: connect on root@127.0.0.1:3306: ERROR 1045 (28000): Access denied for user 'root'@'127.0.0.1' (using password: YES)\nhint: check the password of the source (its secret) and `user` (`root`), and that the account may connect from host `source`"
     );
 }
 

@@ -26,13 +26,23 @@ fn a_plan_killed_during_the_copy_and_inside_the_freeze_resumes_to_one_switch() {
     let r = MysqlRun::start(300_000);
     let writer = r.writer();
 
-    kill_9_when(spawn_apply(&r, Some("sync")), "the copy's first rows", || {
-        r.new
-            .sql("SELECT COUNT(*) > 0 FROM shop.items")
-            .is_ok_and(|v| v.trim() == "1")
-    });
+    kill_9_when(
+        spawn_apply(&r, Some("sync")),
+        "the copy's first rows",
+        || {
+            r.new
+                .sql("SELECT COUNT(*) > 0 FROM shop.items")
+                .is_ok_and(|v| v.trim() == "1")
+        },
+    );
     let resumed = r.cutover(&["apply", "--yes", "--until", "sync"]);
-    assert_eq!(resumed.code(), 0, "{}\n{}", resumed.stdout(), resumed.stderr());
+    assert_eq!(
+        resumed.code(),
+        0,
+        "{}\n{}",
+        resumed.stdout(),
+        resumed.stderr()
+    );
 
     // A session on new holds a lock on the table the writer fills: replication stalls, so the
     // switch waits for the target inside its freeze, where the kill lands.
