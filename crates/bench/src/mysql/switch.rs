@@ -136,11 +136,10 @@ fn one_switch(s: &Setup, round: usize) -> anyhow::Result<(f64, u64)> {
     s.old.sql(&format!("TRUNCATE {DB}.writes"))?;
     let writer = MysqlWriter::start(at(&s.old), "app", "app-pw", DB, 4);
     std::thread::sleep(Duration::from_millis(500));
-    let applied = cutover(&plan_path, &["apply", "--yes"]);
-    if applied.is_err() {
+    if let Err(e) = cutover(&plan_path, &["apply", "--yes"]) {
         writer.stop();
+        return Err(e);
     }
-    applied?;
     writer.repoint(at(&s.new));
     std::thread::sleep(Duration::from_millis(300));
     let done = writer.stop();
