@@ -82,10 +82,10 @@ fn old_server(lab: &Lab, rows: u64) -> anyhow::Result<MariaServer> {
     let started = Instant::now();
     let mut server = MariaServer::start(lab.host("old"), 3306, options(1, None))?;
     server.sql(&generate_sql(rows))?;
-    server.sql(&format!(
+    server.sql(
         "CREATE USER 'app'@'%' IDENTIFIED BY 'app-pw'; GRANT SELECT, INSERT, UPDATE, DELETE ON *.* TO 'app'@'%';
-         CREATE USER 'repl'@'%' IDENTIFIED BY 'repl-pw'; GRANT REPLICATION SLAVE ON *.* TO 'repl'@'%';"
-    ))?;
+         CREATE USER 'repl'@'%' IDENTIFIED BY 'repl-pw'; GRANT REPLICATION SLAVE ON *.* TO 'repl'@'%';",
+    )?;
     server.stop()?;
     std::fs::create_dir_all(cache_dir())?;
     let staging = cache_dir().join(format!("{dataset}.partial"));

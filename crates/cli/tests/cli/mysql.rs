@@ -190,9 +190,9 @@ fn a_plan_copies_syncs_switches_and_proves_under_writes_then_rolls_back() {
     assert_eq!(back.code(), 0, "{}\n{}", back.stdout(), back.stderr());
     MysqlRun::assert_none_lost(&done, &r.old, "after the rollback");
     r.old
-        .shell(&format!(
-            "mariadb --no-defaults -h 127.0.0.1 -uapp -papp-pw shop -e \"INSERT INTO items (name) VALUES ('after rollback')\""
-        ))
+        .shell(
+            "mariadb --no-defaults -h 127.0.0.1 -uapp -papp-pw shop -e \"INSERT INTO items (name) VALUES ('after rollback')\"",
+        )
         .expect("old takes the application's writes again");
     assert_eq!(
         r.new.sql("SELECT @@read_only").unwrap().trim(),

@@ -83,6 +83,7 @@ async fn copy_sync_switch_and_back_under_writes_lose_nothing() {
         &target,
         &so,
         Duration::from_millis(200),
+        Duration::ZERO,
         &|_| {},
     )
     .await

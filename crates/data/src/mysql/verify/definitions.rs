@@ -84,7 +84,7 @@ pub fn compare(source: &Inventory, target: &Inventory) -> Vec<Difference> {
             }
         }
     }
-    for ((db, kind, name), _) in &to {
+    for (db, kind, name) in to.keys() {
         if !so.contains_key(&(db.clone(), kind, name.clone())) {
             out.push(diff(db, name, kind, "only on target", String::new()));
         }

@@ -297,7 +297,7 @@ fn chunk(
         let values = row.map_err(|e| fail(server, &what, e))?.unwrap();
         d.sum = d.sum.wrapping_add(row_hash(&values));
         d.rows += 1;
-        if d.rows % 65536 == 0 {
+        if d.rows.is_multiple_of(65536) {
             progress(rows.fetch_add(65536, Ordering::Relaxed) + 65536);
         }
     }
