@@ -11,6 +11,7 @@ mod files;
 mod machine;
 mod mysql;
 mod postgres;
+mod redis;
 mod report;
 mod rounds;
 mod splice;
@@ -48,6 +49,11 @@ const BENCHES: &[(&str, &str, Bench)] = &[
         "mysql",
         "MariaDB 10.11, ~1 GB: copy (vs mariadb-dump | mariadb over SSH, mydumper + myloader), verify (vs mariadb-dump | sha256sum), 10 switches under a write load",
         mysql::run,
+    ),
+    (
+        "redis",
+        "Redis 7.0 -> 7.0, 1M mixed keys: sync-ready (vs REPLICAOF and --rdb + copy + restart), verify (vs --scan + DUMP + sha256sum), 10 switches under writes, mutation suite",
+        redis::run,
     ),
 ];
 
@@ -87,7 +93,7 @@ struct Cli {
     command: Option<Command>,
     #[command(flatten)]
     options: Options,
-    /// Sections to run (default: all): checks, files, traffic, postgres, mysql.
+    /// Sections to run (default: all): checks, files, traffic, postgres, mysql, redis.
     sections: Vec<String>,
 }
 

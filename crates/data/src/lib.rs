@@ -7,3 +7,4 @@ pub mod files;
 pub mod hold;
 pub mod mysql;
 pub mod postgres;
+pub mod redis;

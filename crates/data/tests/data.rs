@@ -3,3 +3,4 @@
 mod files;
 mod mysql;
 mod postgres;
+mod redis;

@@ -21,6 +21,10 @@ pub(crate) mod postgres_sync;
 mod postgres_verify;
 mod proxy_move;
 mod proxy_switch;
+mod redis;
+mod redis_switch;
+mod redis_sync;
+mod redis_verify;
 mod run;
 mod soak;
 pub(crate) mod traffic;
@@ -59,6 +63,9 @@ pub fn runner(kind: &StepKind) -> Box<dyn StepRunner + '_> {
         StepKind::MysqlSync(s) => Box::new(mysql_sync::MysqlSync(s)),
         StepKind::MysqlSwitch(s) => Box::new(mysql_switch::MysqlSwitch(s)),
         StepKind::MysqlVerify(s) => Box::new(mysql_verify::MysqlVerify(s)),
+        StepKind::RedisSwitch(s) => Box::new(redis_switch::RedisSwitch(s)),
+        StepKind::RedisSync(s) => Box::new(redis_sync::RedisSync(s)),
+        StepKind::RedisVerify(s) => Box::new(redis_verify::RedisVerify(s)),
     }
 }
 

@@ -126,3 +126,28 @@ fn the_mysql_starter_copies_syncs_gates_switches_with_a_way_back_then_proves() {
     });
     assert!(reverse, "the switch keeps reverse replication for rollback");
 }
+
+#[test]
+fn the_redis_starter_syncs_gates_switches_then_proves() {
+    let redis = template("redis").expect("a `redis` starter");
+    let plan = cutover_plan::parse(redis.text, "cutover.toml", "/plans".into()).expect("parses");
+    let kinds: Vec<&str> = plan.steps().map(|(_, s)| s.kind.name()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "check",
+            "redis.sync",
+            "approve",
+            "redis.switch",
+            "redis.verify"
+        ]
+    );
+    let switch = plan
+        .steps()
+        .find_map(|(_, s)| match &s.kind {
+            StepKind::RedisSwitch(sw) => Some(sw),
+            _ => None,
+        })
+        .expect("a switch");
+    assert!(switch.reverse(), "old follows new by default: the way back");
+}

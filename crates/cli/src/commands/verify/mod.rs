@@ -1,9 +1,11 @@
 //! `cutover verify ...`: the data proofs as standalone tools, useful without a plan.
-//! `files` proves file trees, `postgres` and `mysql` databases.
+//! `files` proves file trees, `postgres` and `mysql` databases, `redis` Redis/Valkey
+//! servers.
 
 pub mod files;
 pub mod mysql;
 pub mod postgres;
+pub mod redis;
 
 /// Options of `cutover verify`.
 #[derive(clap::Args)]
@@ -23,6 +25,9 @@ enum What {
     /// Prove that TARGET_URL's databases hold what SOURCE_URL's hold: row counts and row
     /// digests hashed next to each server, narrowed to rows; definitions; counters.
     Mysql(mysql::Args),
+    /// Prove that TARGET_URL holds every key SOURCE_URL holds: type, value and TTL of every
+    /// key of every database, digested next to the data by cutover's agent.
+    Redis(redis::Args),
 }
 
 pub async fn run(file: &std::path::Path, a: Args) -> cutover_engine::ExitCode {
@@ -30,5 +35,6 @@ pub async fn run(file: &std::path::Path, a: Args) -> cutover_engine::ExitCode {
         What::Files(f) => files::run(file, f).await,
         What::Postgres(p) => postgres::run(p).await,
         What::Mysql(m) => mysql::run(m).await,
+        What::Redis(r) => redis::run(r).await,
     }
 }
