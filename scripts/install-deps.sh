@@ -45,7 +45,7 @@ MBDATA_VERSION=31.0.1
 APT_PACKAGES=(
   openssh-server openssh-client rsync sudo acl attr iproute2 procps psmisc util-linux
   curl ca-certificates openssl socat python3-pip iputils-ping
-  redis-server mariadb-server mariadb-client
+  redis-server mariadb-server mariadb-client mydumper percona-toolkit
   bind9 bind9-utils bind9-dnsutils knot knot-dnsutils
   caddy nginx haproxy wrk hey hyperfine prometheus pgcopydb faketime
   chromium chromium-driver
@@ -55,6 +55,7 @@ REQUIRED_PROGRAMS=(
   /usr/sbin/sshd ssh ssh-keygen rsync sudo setfacl setfattr ip nsenter unshare flock
   pkill fuser ping curl openssl socat redis-server mariadbd mariadb named nsupdate dig knotd knotc
   kdig caddy nginx haproxy wrk hey hyperfine prometheus pgcopydb chromium chromedriver
+  mydumper myloader pt-table-checksum
 )
 # Daemons an install could start despite policy-rc.d; any new one the install started is
 # stopped at the end.

@@ -28,6 +28,10 @@ mod hostkeys;
 mod journal;
 #[path = "cli/moves.rs"]
 mod moves;
+#[path = "cli/mysql.rs"]
+mod mysql;
+#[path = "cli/mysql_resume.rs"]
+mod mysql_resume;
 #[path = "cli/plan_file.rs"]
 mod plan_file;
 #[path = "cli/postgres.rs"]

@@ -8,6 +8,8 @@ mod cases_file;
 mod cases_files;
 #[path = "plan/cases_limits.rs"]
 mod cases_limits;
+#[path = "plan/cases_mysql.rs"]
+mod cases_mysql;
 #[path = "plan/cases_refs.rs"]
 mod cases_refs;
 #[path = "plan/cases_steps.rs"]

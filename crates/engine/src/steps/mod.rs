@@ -8,6 +8,11 @@ mod dns_ttl;
 mod dns_verify;
 mod files_sync;
 mod files_verify;
+pub(crate) mod mysql;
+mod mysql_copy;
+mod mysql_switch;
+mod mysql_sync;
+mod mysql_verify;
 mod pipe;
 pub(crate) mod postgres;
 mod postgres_copy;
@@ -54,6 +59,10 @@ pub fn runner(kind: &StepKind) -> Box<dyn StepRunner + '_> {
         StepKind::DnsSwitch(s) => Box::new(dns_switch::DnsSwitch(s)),
         StepKind::DnsVerify(s) => Box::new(dns_verify::DnsVerify(s)),
         StepKind::ProxySwitch(s) => Box::new(proxy_switch::ProxySwitch(s)),
+        StepKind::MysqlCopy(s) => Box::new(mysql_copy::MysqlCopy(s)),
+        StepKind::MysqlSync(s) => Box::new(mysql_sync::MysqlSync(s)),
+        StepKind::MysqlSwitch(s) => Box::new(mysql_switch::MysqlSwitch(s)),
+        StepKind::MysqlVerify(s) => Box::new(mysql_verify::MysqlVerify(s)),
         StepKind::RedisSwitch(s) => Box::new(redis_switch::RedisSwitch(s)),
         StepKind::RedisSync(s) => Box::new(redis_sync::RedisSync(s)),
         StepKind::RedisVerify(s) => Box::new(redis_verify::RedisVerify(s)),

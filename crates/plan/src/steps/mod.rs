@@ -8,6 +8,11 @@ mod dns_verify;
 mod files_sync;
 mod files_verify;
 pub(crate) mod kind;
+mod mysql_copy;
+mod mysql_endpoint;
+mod mysql_switch;
+mod mysql_sync;
+mod mysql_verify;
 mod pg_endpoint;
 mod pipe;
 mod postgres_copy;
@@ -31,6 +36,11 @@ pub use dns_verify::DnsVerifyStep;
 pub use files_sync::{FilesSyncStep, TreeRef};
 pub use files_verify::{FilesVerifyStep, HashAlgorithm, OwnerCheck};
 pub use kind::Role;
+pub use mysql_copy::MysqlCopyStep;
+pub use mysql_endpoint::MysqlEndpoint;
+pub use mysql_switch::{MysqlSwitchStep, SessionsMode};
+pub use mysql_sync::MysqlSyncStep;
+pub use mysql_verify::MysqlVerifyStep;
 pub use pg_endpoint::PgEndpoint;
 pub use pipe::{PipeEnd, PipeStep};
 pub use postgres_copy::PostgresCopyStep;
@@ -110,6 +120,17 @@ kind::step_kinds! {
     /// Freeze writes on the source, wait for the target to replay them, advance sequences,
     /// drop the subscription: the target becomes the primary (freeze window journaled).
     PostgresSwitch = "postgres.switch": PostgresSwitchStep [DataSwitch];
+    /// Prove that the target's MariaDB/MySQL databases hold what the source's hold (counts,
+    /// row digests narrowed to rows, definitions, counters); a difference fails with exit 9.
+    MysqlVerify = "mysql.verify": MysqlVerifyStep [Proof];
+    /// Copy MariaDB/MySQL databases from one consistent snapshot, host to host in parallel
+    /// primary-key ranges, keys after the rows, then views, routines, triggers and events.
+    MysqlCopy = "mysql.copy": MysqlCopyStep [];
+    /// Keep the target of a `mysql.copy` in sync by replication from the copy's position.
+    MysqlSync = "mysql.sync": MysqlSyncStep [];
+    /// Freeze writes on the source, wait for the target's catch-up, stop replication, make
+    /// the target writable (freeze window journaled); optional reverse replication.
+    MysqlSwitch = "mysql.switch": MysqlSwitchStep [DataSwitch];
     /// Prove that the target Redis/Valkey server holds every key the source holds (type,
     /// value, TTL); a difference fails with exit code 9.
     RedisVerify = "redis.verify": RedisVerifyStep [Proof];
