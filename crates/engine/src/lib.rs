@@ -9,6 +9,7 @@ pub mod context;
 mod downtime;
 pub mod error;
 pub mod hosts;
+mod left_running;
 mod leftovers;
 mod pin;
 pub mod preview;

@@ -46,6 +46,9 @@ pub struct Status {
     /// Things on the hosts that need the operator (replication objects left running, DDL
     /// on a sync's source that its target lacks), each with what to do.
     pub warnings: Vec<String>,
+    /// What switches left running on purpose until a `postgres.finish` ends it (reverse
+    /// replication, slots, a frozen source), one entry per switch with a line per host.
+    pub left_running: Vec<String>,
 }
 
 /// The status of the plan at `plan_path`. Looks at the PostgreSQL servers only when a
@@ -111,6 +114,7 @@ pub async fn status(plan_path: &std::path::Path) -> Result<Status, EngineError> 
             w.extend(crate::schema_drift::drift_warnings(&session, state).await);
             w
         },
+        left_running: crate::left_running::left_by_switches(&session, state).await,
     })
 }
 

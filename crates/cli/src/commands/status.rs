@@ -56,6 +56,9 @@ pub async fn run(file: &Path, a: Args) -> ExitCode {
         );
         println!("{}", line.trim_end());
     }
+    for l in &s.left_running {
+        println!("{} {}", paint(Style::Yellow, "left running:"), safe(l));
+    }
     for w in &s.warnings {
         println!("{} {}", paint(Style::Yellow, "warning:"), safe(w));
     }

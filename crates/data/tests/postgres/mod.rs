@@ -2,6 +2,7 @@
 
 mod copy;
 mod definitions;
+mod finish;
 mod fixture;
 mod sample;
 mod sync;

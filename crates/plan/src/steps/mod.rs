@@ -11,6 +11,7 @@ pub(crate) mod kind;
 mod pg_endpoint;
 mod pipe;
 mod postgres_copy;
+mod postgres_finish;
 mod postgres_switch;
 mod postgres_sync;
 mod postgres_verify;
@@ -30,6 +31,7 @@ pub use kind::Role;
 pub use pg_endpoint::PgEndpoint;
 pub use pipe::{PipeEnd, PipeStep};
 pub use postgres_copy::PostgresCopyStep;
+pub use postgres_finish::{PostgresFinishStep, SourceAfter};
 pub use postgres_switch::{FreezeMode, HostCommand, PostgresSwitchStep};
 pub use postgres_sync::PostgresSyncStep;
 pub use postgres_verify::PostgresVerifyStep;
@@ -96,6 +98,9 @@ kind::step_kinds! {
     /// Freeze writes on the source, wait for the target to replay them, advance sequences,
     /// drop the subscription: the target becomes the primary (freeze window journaled).
     PostgresSwitch = "postgres.switch": PostgresSwitchStep [DataSwitch];
+    /// End the reverse replication a `postgres.switch` left running once the soak passed:
+    /// the replication objects cutover created dropped, the source left read-only or writable.
+    PostgresFinish = "postgres.finish": PostgresFinishStep [];
 }
 
 /// True when `id` is a valid step id.

@@ -10,6 +10,7 @@
 
 mod checks;
 pub mod drift;
+pub mod finish;
 mod leftovers;
 pub mod switch;
 
