@@ -16,6 +16,8 @@ mod dns_resume;
 mod downtime;
 #[path = "cli/escaping.rs"]
 mod escaping;
+#[path = "cli/finish.rs"]
+mod finish;
 #[path = "cli/gates.rs"]
 mod gates;
 #[path = "cli/hostkeys.rs"]

@@ -129,7 +129,7 @@ fn describe(
 ) -> String {
     let (old, new) = (&sync.source.host.value, &sync.target.host.value);
     let names = crate::steps::postgres_sync::named(sync);
-    let mut lines = vec![format!("`{id}` (postgres.switch) left running:")];
+    let mut lines = vec![format!("by `{id}` (postgres.switch):")];
     if found.reverse_subscription {
         lines.push(format!(
             "  {old}: subscription `cutover_reverse`: writes made on {new} flow back"
