@@ -24,6 +24,7 @@ pub mod steps;
 pub mod text;
 mod tidy;
 pub mod ui;
+pub mod users_saw;
 
 pub use apply::{apply, ApplyOptions, ApplyOutcome};
 pub use approve::approve;

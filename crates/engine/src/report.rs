@@ -80,6 +80,8 @@ pub struct Report {
     pub steps: Vec<StepReport>,
     /// Approvals.
     pub approvals: Vec<ApprovalReport>,
+    /// What users saw during each coordinated move and each probed switch.
+    pub users_saw: Vec<crate::users_saw::UserWindow>,
     /// The latest output of every verification step.
     pub proofs: Vec<ProofReport>,
     /// Every event.
@@ -104,7 +106,7 @@ pub fn report(plan_path: &std::path::Path, run_id: Option<&str>) -> Result<Repor
     };
     let records = session.journal.events(&run.id)?;
     let state = RunState::fold(run.clone(), &records);
-    let steps = session
+    let steps: Vec<StepReport> = session
         .plan
         .steps()
         .map(|(stage, step)| {
@@ -124,6 +126,10 @@ pub fn report(plan_path: &std::path::Path, run_id: Option<&str>) -> Result<Repor
                 measurements: st.map(|s| s.measurements.clone()).unwrap_or_default(),
             }
         })
+        .collect();
+    let users_saw = steps
+        .iter()
+        .flat_map(|s| crate::users_saw::windows(&s.id, &s.measurements))
         .collect();
     let approvals = state
         .approvals
@@ -149,6 +155,7 @@ pub fn report(plan_path: &std::path::Path, run_id: Option<&str>) -> Result<Repor
             .clone()
             .unwrap_or_else(|| "in progress".into()),
         proofs: proofs(&session.plan, &records),
+        users_saw,
         steps,
         approvals,
         timeline: records.iter().map(timeline_entry).collect(),
@@ -223,6 +230,28 @@ impl Report {
                 s.attempts,
                 s.seconds.map_or("".into(), |x| format!("{x:.2}")),
                 cell(s.summary.as_deref().unwrap_or(""))
+            );
+        }
+        if !self.users_saw.is_empty() {
+            m += "\n## What users saw\n\n| step | window | requests held (s) | requests held | longest held (s) | unavailable (s) | failed requests |\n|---|---|---|---|---|---|---|\n";
+            let opt = |v: Option<f64>| v.map_or(String::new(), |x| format!("{x:.3}"));
+            for w in &self.users_saw {
+                m += &format!(
+                    "| {} | {} | {} | {} | {} | {} | {} |\n",
+                    cell(&w.step),
+                    cell(&w.window),
+                    opt(w.held_seconds),
+                    w.requests_held.map_or(String::new(), |n| n.to_string()),
+                    opt(w.longest_held_seconds),
+                    opt(w.unavailable_seconds),
+                    w.failed
+                );
+            }
+            m += &format!(
+                "\nFailed requests are reads and writes together: {}.\n",
+                crate::users_saw::NOT_BY_METHOD
+                    .split_once(": ")
+                    .map_or("", |(_, why)| why)
             );
         }
         let measured: Vec<_> = self

@@ -2,6 +2,7 @@
 //! running until a `postgres.finish` step ends it; HAProxy keeps the move across a restart
 //! (its config file follows the switch); the finish drops the replication objects, gives
 //! old its writes back as the plan asks, and a rollback afterwards is refused naming it.
+//! Status and the report show the window users saw during the move.
 
 use super::soak::{cutover, get, haproxy_plan_header, setup};
 use crate::fixture::Run;
@@ -105,6 +106,31 @@ fn status_lists_what_a_move_left_running_until_finish_ends_it_and_rollback_is_re
   old: the database is frozen read-only
   until step `finish` (postgres.finish) runs: `cutover apply` runs it",
         "{status}"
+    );
+
+    // The user-visible window of the move, in status and in the report.
+    let saw: Vec<&str> = status
+        .lines()
+        .filter(|l| l.starts_with("users saw:"))
+        .collect();
+    assert_eq!(saw.len(), 1, "{status}");
+    assert!(
+        saw[0].starts_with("users saw: move of `move`: requests held ")
+            && saw[0].ends_with(", 0 failed"),
+        "{status}"
+    );
+    assert!(
+        status.contains("\n  (reads and writes are not told apart: the hold relay carries the proxy's connections without reading HTTP)\n"),
+        "{status}"
+    );
+    let report = run(&["report"]).expect(0).stdout();
+    assert!(
+        report.contains("## What users saw\n\n| step | window | requests held (s) | requests held | longest held (s) | unavailable (s) | failed requests |\n|---|---|---|---|---|---|---|\n| move | move | "),
+        "{report}"
+    );
+    assert!(
+        report.contains("\nFailed requests are reads and writes together: the hold relay carries the proxy's connections without reading HTTP.\n"),
+        "{report}"
     );
 
     // HAProxy restarted (its runtime state gone): it reads the moved upstream from its file.
