@@ -4,6 +4,7 @@ mod copy;
 mod definitions;
 mod finish;
 mod fixture;
+mod roles;
 mod sample;
 mod sync;
 mod verify;
