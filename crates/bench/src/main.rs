@@ -9,6 +9,7 @@
 mod checks;
 mod files;
 mod machine;
+mod moves;
 mod postgres;
 mod report;
 mod rounds;
@@ -37,6 +38,11 @@ const BENCHES: &[(&str, &str, Bench)] = &[
         "traffic",
         "DNS switch until every authoritative server answers (vs nsupdate); proxy switch + back x10 under load",
         traffic::run,
+    ),
+    (
+        "moves",
+        "10 coordinated moves (proxy.switch with data = [postgres.switch]) vs the two-step switch, under the pooled app's write load",
+        moves::run,
     ),
     (
         "postgres",
@@ -81,7 +87,7 @@ struct Cli {
     command: Option<Command>,
     #[command(flatten)]
     options: Options,
-    /// Sections to run (default: all): checks, files, traffic, postgres.
+    /// Sections to run (default: all): checks, files, traffic, moves, postgres.
     sections: Vec<String>,
 }
 
