@@ -140,13 +140,17 @@ pub fn run(options: &Options) -> anyhow::Result<Section> {
             own: None,
         },
     ];
-    let notes = vec![format!(
+    let mut notes = Vec::new();
+    if cfg!(debug_assertions) {
+        notes.push("This run used cutover built without optimizations (`cargo build`, not `--release`); the switches' own work is a small part of the window, most of it is SSH and PostgreSQL round trips.".to_string());
+    }
+    notes.push(format!(
         "Moves: {} writes acknowledged during the coordinated switches and {} during the separate ones; acknowledged writes missing from new: {} and {}. The separate switch fails writes between its two steps (the old database frozen, traffic not moved yet); the coordinated one holds them at HAProxy until both have moved.",
         total(&ours, |s| s.acknowledged),
         total(&theirs, |s| s.acknowledged),
         total(&ours, |s| s.lost),
         total(&theirs, |s| s.lost),
-    )];
+    ));
     Ok(Section {
         name: "moves",
         setup: format!("`scripts/bench.sh moves`: PostgreSQL 16 on old -> 18 on new with a reverse subscription, the testbed's app on each host writing through a pool of 4 connections, HAProxy on old in front; {switches} switches of each kind, alternating, each followed by `cutover rollback`."),
