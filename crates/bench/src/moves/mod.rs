@@ -213,14 +213,16 @@ fn one(url: &str, plan: &Path, new: &PgServer) -> anyhow::Result<Seen> {
 }
 
 /// The time covered by the writes that failed or waited over [`SLOW`]: the union of their
-/// spans from send to answer (a lone slow write on a loaded machine adds its own span, not
-/// everything between it and the switch).
+/// spans from send to answer, each at least one send interval long (so that writes failing
+/// one after another cover the time between them; a lone slow write on a loaded machine adds
+/// its own span, not everything between it and the switch).
 fn window(s: &LoadSummary) -> f64 {
     let mut spans: Vec<(Duration, Duration)> = s
         .records
         .iter()
         .filter(|r| r.id.is_none() || r.latency() > SLOW)
-        .map(|r| (r.sent, r.answered.max(r.sent)))
+        // A write that failed at once still stands for the interval until the next one.
+        .map(|r| (r.sent, r.answered.max(r.sent + s.interval)))
         .collect();
     spans.sort();
     let mut total = Duration::ZERO;

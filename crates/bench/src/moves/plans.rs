@@ -11,7 +11,8 @@ pub fn write(lab: &Lab, dir: &Path, name: &str, coordinated: bool) -> anyhow::Re
     std::fs::create_dir_all(&plan_dir)?;
     let path = plan_dir.join("cutover.toml");
     let traffic = if coordinated {
-        "data = [\"db-switch\"]\nmax_hold = \"8s\"\ndrain = \"200ms\""
+        // `drain` and `max_hold` left at their defaults (500 ms, 10 s).
+        "data = [\"db-switch\"]"
     } else {
         ""
     };
