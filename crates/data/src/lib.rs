@@ -6,3 +6,4 @@
 pub mod files;
 pub mod hold;
 pub mod postgres;
+pub mod redis;

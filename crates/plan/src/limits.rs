@@ -57,14 +57,15 @@ const fn millis(ms: u64) -> Duration {
 }
 
 /// A time gate or a window that only waits: `wait` (`duration`, `delay`), a soak's
-/// `duration`, an approval's `timeout`, `postgres.sync`'s `watch`, a manual DNS provider's
-/// `wait`.
+/// `duration`, an approval's `timeout`, `postgres.sync`'s and `redis.sync`'s `watch`, a
+/// manual DNS provider's `wait`.
 pub const WAIT: DurationRange =
     DurationRange::new(Duration::ZERO, secs(365 * DAY), "a step waits at most 365d");
 
 /// How long a whole step may take before it gives up: `run` (`timeout`,
 /// `health_deadline`), `check` `deadline`, `dns.verify` and `files.sync` `timeout`,
-/// `postgres.sync` `timeout`, `postgres.switch` `max_wait`.
+/// `postgres.sync` `timeout`, `postgres.switch` `max_wait`, `redis.sync` `timeout` and
+/// `link_timeout`, `redis.switch` `max_wait` and `clients_timeout`.
 pub const STEP_TIMEOUT: DurationRange = DurationRange::new(
     millis(1),
     secs(30 * DAY),
@@ -174,6 +175,20 @@ pub const LAG_MB: IntRange<u64> = IntRange {
     max: 1 << 20,
     why: "the lag is given in MB, from 0 (fully caught up) to 1048576 (1 TiB)",
 };
+
+/// `redis.sync` `max_lag_kb` (turned into bytes).
+pub const LAG_KB: IntRange<u64> = IntRange {
+    min: 0,
+    max: 1 << 30,
+    why: "the lag is given in KB, from 0 (fully caught up) to 1073741824 (1 TiB)",
+};
+
+/// `redis.verify` `ttl_tolerance`: two expiry times this close are equal.
+pub const TTL_TOLERANCE: DurationRange = DurationRange::new(
+    millis(1),
+    secs(DAY),
+    "a TTL tolerance is from 1ms (the expiry times' resolution) to 1d",
+);
 
 /// `postgres.copy` `split_mb` (turned into bytes).
 pub const SPLIT_MB: IntRange<u64> = IntRange {

@@ -39,6 +39,11 @@ pub const TEMPLATES: &[StarterPlan] = &[
         text: include_str!("../templates/postgres.toml"),
     },
     StarterPlan {
+        name: "redis",
+        summary: "Redis on old to Valkey or a newer Redis on new by replication: lag watched, an approval, a short write pause with old following new for rollback, then every key proven",
+        text: include_str!("../templates/redis.toml"),
+    },
+    StarterPlan {
         name: "proxy",
         summary: "start on new, switch a reverse proxy (HAProxy, Caddy or nginx) to it once healthy, roll back in one step",
         text: include_str!("../templates/proxy.toml"),

@@ -162,6 +162,7 @@ pub fn serve(mut input: Box<dyn BufRead + Send>, out: Out) -> std::io::Result<()
                 })?;
             }
             Request::Space { path } => out.reply(&space(&path))?,
+            Request::Redis { request } => crate::redis::agent::serve(request, &out)?,
             Request::Receive { root, options } => {
                 let r = super::sync::receive::run(&root, &options, &mut input, &out);
                 out.reply(&r)?;

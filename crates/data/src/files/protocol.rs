@@ -39,6 +39,11 @@ pub enum Request {
         /// A path.
         path: String,
     },
+    /// A request about a Redis server (see [`crate::redis::protocol`]).
+    Redis {
+        /// The request.
+        request: crate::redis::protocol::RedisRequest,
+    },
     /// Start a hold relay (see [`crate::hold`]): answered by `Holding`.
     Hold {
         /// `ADDRESS:PORT` to listen on (port 0: any free one).
@@ -129,4 +134,9 @@ pub enum Reply {
     },
     /// The agent binary is not on the host yet.
     Absent,
+    /// An answer about a Redis server.
+    Redis {
+        /// The answer.
+        reply: crate::redis::protocol::RedisReply,
+    },
 }

@@ -17,6 +17,10 @@ pub(crate) mod postgres_sync;
 mod postgres_verify;
 mod proxy_move;
 mod proxy_switch;
+mod redis;
+mod redis_switch;
+mod redis_sync;
+mod redis_verify;
 mod run;
 mod soak;
 pub(crate) mod traffic;
@@ -52,6 +56,9 @@ pub fn runner(kind: &StepKind) -> Box<dyn StepRunner + '_> {
         StepKind::DnsSwitch(s) => Box::new(dns_switch::DnsSwitch(s)),
         StepKind::DnsVerify(s) => Box::new(dns_verify::DnsVerify(s)),
         StepKind::ProxySwitch(s) => Box::new(proxy_switch::ProxySwitch(s)),
+        StepKind::RedisSwitch(s) => Box::new(redis_switch::RedisSwitch(s)),
+        StepKind::RedisSync(s) => Box::new(redis_sync::RedisSync(s)),
+        StepKind::RedisVerify(s) => Box::new(redis_verify::RedisVerify(s)),
     }
 }
 

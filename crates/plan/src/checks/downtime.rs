@@ -7,7 +7,7 @@
 //! [downtime]
 //! check = "site"                       # a [checks.NAME] probe, usually http
 //! interval = "100ms"                   # default 100ms
-//! steps = ["db-switch", "dns-switch"]  # default: every dns.switch, proxy.switch, postgres.switch
+//! steps = ["db-switch", "dns-switch"]  # default: every dns.switch, proxy.switch, postgres.switch, redis.switch
 //! settle = "2s"                        # keep probing after each step (default 2s)
 //! ```
 
@@ -27,8 +27,8 @@ pub struct Downtime {
     /// Time between requests (default 100ms).
     #[schemars(with = "Option<String>")]
     pub interval: Option<Duration>,
-    /// The steps during which it probes (default: every `dns.switch`, `proxy.switch` and
-    /// `postgres.switch` step).
+    /// The steps during which it probes (default: every `dns.switch`, `proxy.switch`,
+    /// `postgres.switch` and `redis.switch` step).
     #[serde(default)]
     #[schemars(with = "Vec<String>")]
     pub steps: Vec<Spanned<String>>,

@@ -16,6 +16,10 @@ mod postgres_switch;
 mod postgres_sync;
 mod postgres_verify;
 mod proxy_switch;
+mod redis_endpoint;
+mod redis_switch;
+mod redis_sync;
+mod redis_verify;
 mod run;
 pub mod soak;
 mod wait;
@@ -36,6 +40,10 @@ pub use postgres_switch::{FreezeMode, HostCommand, PostgresSwitchStep};
 pub use postgres_sync::PostgresSyncStep;
 pub use postgres_verify::PostgresVerifyStep;
 pub use proxy_switch::ProxySwitchStep;
+pub use redis_endpoint::RedisEndpoint;
+pub use redis_switch::RedisSwitchStep;
+pub use redis_sync::RedisSyncStep;
+pub use redis_verify::RedisVerifyStep;
 pub use run::RunStep;
 pub use soak::{LogWatch, SoakStep, Trigger};
 pub use wait::WaitStep;
@@ -101,6 +109,15 @@ kind::step_kinds! {
     /// End the reverse replication a `postgres.switch` left running once the soak passed:
     /// the replication objects cutover created dropped, the source left read-only or writable.
     PostgresFinish = "postgres.finish": PostgresFinishStep [];
+    /// Prove that the target Redis/Valkey server holds every key the source holds (type,
+    /// value, TTL); a difference fails with exit code 9.
+    RedisVerify = "redis.verify": RedisVerifyStep [Proof];
+    /// Keep the target Redis/Valkey server in sync with the source by replication until the
+    /// switch.
+    RedisSync = "redis.sync": RedisSyncStep [];
+    /// Pause writes on the source, let the target catch up, promote it, the source follows
+    /// it (pause window journaled).
+    RedisSwitch = "redis.switch": RedisSwitchStep [DataSwitch];
 }
 
 /// True when `id` is a valid step id.

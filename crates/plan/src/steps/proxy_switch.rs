@@ -141,12 +141,26 @@ impl Validate for ProxySwitchStep {
                         humantime::format_duration(self.max_hold())
                     ))
                 }
+                crate::steps::StepKind::RedisSwitch(x) if !x.reverse() => Some(format!(
+                    "`{}` is moved with the traffic, so a rollback moves it back: it needs `reverse = true` (the source follows the target, with the writes made there)",
+                    d.value
+                )),
+                crate::steps::StepKind::RedisSwitch(x)
+                    if x.max_wait() >= self.max_hold() =>
+                {
+                    Some(format!(
+                        "`{}` may wait {} for the target to catch up, longer than the move holds requests ({}): set its `max_wait` below the move's `max_hold`",
+                        d.value,
+                        humantime::format_duration(x.max_wait()),
+                        humantime::format_duration(self.max_hold())
+                    ))
+                }
                 _ => None,
             });
             if let Some(message) = problem {
                 p.push(
                     Problem::new(d.span, message, "not a data switch before this step")
-                        .help("list data switches (postgres.switch...) placed just before this step, in its stage"),
+                        .help("list data switches (postgres.switch, redis.switch) placed just before this step, in its stage"),
                 );
             }
             let others: Vec<&str> = c

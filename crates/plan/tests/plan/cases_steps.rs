@@ -409,4 +409,85 @@ message = 1
             ("cutover.toml:10:11: `message` of step `a` must be a string, found an integer", None),
         ],
     },
+    Case {
+        name: "redis switches moved with a proxy's traffic need reverse and a wait within the hold",
+        plan: r#"name = "m"
+[hosts.old]
+ssh = "old"
+[proxies.front]
+kind = "caddy"
+host = "old"
+[[stages]]
+name = "s"
+[[stages.steps]]
+id = "r"
+kind = "redis.sync"
+source = { host = "old" }
+target = { host = "old", port = 6380 }
+[[stages.steps]]
+id = "one-way"
+kind = "redis.switch"
+sync = "r"
+reverse = false
+[[stages.steps]]
+id = "slow"
+kind = "redis.switch"
+sync = "r"
+max_wait = "20s"
+[[stages.steps]]
+id = "move"
+kind = "proxy.switch"
+proxy = "front"
+to = "192.0.2.1:80"
+data = ["one-way", "slow"]
+max_hold = "15s"
+"#,
+        expect: &[
+            (
+                "cutover.toml:29:10: `one-way` is moved with the traffic, so a rollback moves it back: it needs `reverse = true` (the source follows the target, with the writes made there)",
+                Some("list data switches (postgres.switch, redis.switch) placed just before this step, in its stage"),
+            ),
+            (
+                "cutover.toml:29:21: `slow` may wait 20s for the target to catch up, longer than the move holds requests (15s): set its `max_wait` below the move's `max_hold`",
+                Some("list data switches (postgres.switch, redis.switch) placed just before this step, in its stage"),
+            ),
+        ],
+    },
+    Case {
+        name: "redis switch of a step that is not a redis.sync, and a secret in an address",
+        plan: r#"name = "m"
+[hosts.old]
+ssh = "old"
+[[stages]]
+name = "s"
+[[stages.steps]]
+id = "a"
+kind = "approve"
+[[stages.steps]]
+id = "sw"
+kind = "redis.switch"
+sync = "a"
+[[stages.steps]]
+id = "v"
+kind = "redis.verify"
+source = { host = "old", address = "{{ secrets.x }}" }
+target = { host = "nowhere", prot = 1 }
+"#,
+        expect: &[
+            (
+                "cutover.toml:12:9: step `a` is a `approve` step, not `redis.sync`",
+                Some("name the id of the redis.sync step whose servers are switched"),
+            ),
+            (
+                "cutover.toml:16:37: `address` of step `v` uses secret `x` on a command line, where `ps` would show it",
+                None,
+            ),
+            ("cutover.toml:16:37: unknown secret `x`", None),
+            ("cutover.toml:17:20: unknown host `nowhere`", None),
+            (
+                "cutover.toml:17:30: unknown field `prot` in `target` of step `v`",
+                Some("did you mean `port`?"),
+            ),
+        ],
+    },
 ];

@@ -103,3 +103,28 @@ fn the_postgres_starters_commented_copy_step_parses() {
         .steps()
         .any(|(_, s)| matches!(s.kind, StepKind::PostgresCopy(_))));
 }
+
+#[test]
+fn the_redis_starter_syncs_gates_switches_then_proves() {
+    let redis = template("redis").expect("a `redis` starter");
+    let plan = cutover_plan::parse(redis.text, "cutover.toml", "/plans".into()).expect("parses");
+    let kinds: Vec<&str> = plan.steps().map(|(_, s)| s.kind.name()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "check",
+            "redis.sync",
+            "approve",
+            "redis.switch",
+            "redis.verify"
+        ]
+    );
+    let switch = plan
+        .steps()
+        .find_map(|(_, s)| match &s.kind {
+            StepKind::RedisSwitch(sw) => Some(sw),
+            _ => None,
+        })
+        .expect("a switch");
+    assert!(switch.reverse(), "old follows new by default: the way back");
+}

@@ -1,8 +1,9 @@
 //! `cutover verify ...`: the data proofs as standalone tools, useful without a plan.
-//! `files` proves file trees, `postgres` databases.
+//! `files` proves file trees, `postgres` databases, `redis` Redis/Valkey servers.
 
 pub mod files;
 pub mod postgres;
+pub mod redis;
 
 /// Options of `cutover verify`.
 #[derive(clap::Args)]
@@ -19,11 +20,15 @@ enum What {
     /// Prove that TARGET_URL holds what SOURCE_URL holds: per-table row counts and content
     /// checksums computed on each server, sequences, schema objects.
     Postgres(postgres::Args),
+    /// Prove that TARGET_URL holds every key SOURCE_URL holds: type, value and TTL of every
+    /// key of every database, digested next to the data by cutover's agent.
+    Redis(redis::Args),
 }
 
 pub async fn run(file: &std::path::Path, a: Args) -> cutover_engine::ExitCode {
     match a.what {
         What::Files(f) => files::run(file, f).await,
         What::Postgres(p) => postgres::run(p).await,
+        What::Redis(r) => redis::run(r).await,
     }
 }

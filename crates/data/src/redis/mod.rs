@@ -1,0 +1,50 @@
+//! Redis and Valkey: keep a new server in sync by the servers' own replication, switch to it
+//! under a short write pause, prove every key arrived.
+//!
+//! Everything that touches a server runs in cutover's agent on the server's host (the files
+//! agent's `redis` request family: [`protocol`], served by [`agent`]), speaking to it through
+//! the `redis` crate; credentials travel only over the agent's SSH channel. The controller
+//! drives both agents through a [`Pair`]:
+//!
+//! - [`Pair::preflight`] (versions and RDB formats, roles, data on the target, renamed
+//!   commands, memory, databases, persistence; [`preflight`]);
+//! - [`Pair::start_sync`], [`Pair::watch_sync`], [`Pair::undo_sync`] ([`sync`],
+//!   [`sync_undo`]);
+//! - [`Pair::switch`] (pause, catch-up, promote, reverse, unpause) and
+//!   [`Pair::undo_switch`] ([`switch`], [`switch_undo`], where a pair stands: [`stage`]);
+//! - [`Pair::verify`]: digests of logical values per bucket next to the data, compared,
+//!   key by key only where they differ ([`verify`], [`digest`], [`read`], [`value`],
+//!   [`compare`]);
+//! - [`health()`](health::health).
+
+pub mod agent;
+pub mod client;
+pub mod compare;
+pub mod digest;
+pub mod endpoint;
+pub mod error;
+pub mod health;
+pub mod info;
+pub mod pair;
+pub mod preflight;
+pub mod protocol;
+pub mod read;
+pub mod reply;
+pub mod report;
+pub mod session;
+pub mod stage;
+pub mod switch;
+pub mod switch_undo;
+pub mod sync;
+pub mod sync_undo;
+pub mod value;
+pub mod verify;
+pub mod version;
+
+pub use endpoint::Endpoint;
+pub use error::RedisError;
+pub use pair::Pair;
+pub use report::VerifyReport;
+pub use switch::{SwitchOptions, SwitchReport};
+pub use sync::{Previous, SyncOptions, SyncReport};
+pub use verify::VerifyOptions;

@@ -1,0 +1,286 @@
+//! Reading keys next to the data (in the agent): a batch at a time in two pipelined round
+//! trips (types and expiry, then each value whole when it is small: one command a key, a
+//! scan of a small hash, set or sorted set returning it at once); larger values are paged.
+//! The values are digested by [`super::value`].
+
+use super::client::{server_error, text, Batch, Client, Failure};
+use super::protocol::TtlMode;
+use super::reply::{bytes, int, items};
+use super::value::{collection_digest, framed, short, stream_digest, Collection};
+use redis::Value;
+
+/// Collections up to this many elements are fetched in one command.
+const WHOLE: u64 = 1000;
+/// Page size for larger ones.
+const PAGE: u64 = 1000;
+
+/// One key as read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyRead {
+    /// The key's type.
+    pub kind: String,
+    /// The digest of its logical value.
+    pub value: [u8; 32],
+    /// Elements (strings: bytes).
+    pub len: u64,
+    /// Absolute expiry (unix ms).
+    pub expire_ms: Option<i64>,
+}
+
+/// A value's digest and its size (elements; bytes for strings).
+type Digested = ([u8; 32], u64);
+
+/// Reads `keys` (of the selected database); `None` for a key that vanished meanwhile.
+pub fn read_keys(
+    client: &mut Client,
+    keys: &[Vec<u8>],
+    ttl: TtlMode,
+) -> Result<Vec<Option<KeyRead>>, Failure> {
+    let now = now_ms();
+    // PEXPIRETIME is -2 for a missing key, -1 for one without expiry: one command does.
+    let expiry_command: &[u8] = match ttl {
+        TtlMode::Absolute => b"PEXPIRETIME",
+        TtlMode::Relative => b"PTTL",
+    };
+    let mut first = Batch::default();
+    for k in keys {
+        first.push(&[b"TYPE", k]);
+        first.push(&[expiry_command, k]);
+    }
+    let answers = client.pipeline(&first)?;
+    let mut kinds = Vec::with_capacity(keys.len());
+    let mut expiry = Vec::with_capacity(keys.len());
+    for chunk in answers.chunks(2) {
+        if let Some(f) = chunk
+            .iter()
+            .find_map(|v| server_error(&client.conn, "TYPE", v))
+        {
+            return Err(f);
+        }
+        let kind = text(&chunk[0]).unwrap_or_default();
+        let n = int(&chunk[1]).unwrap_or(-2);
+        let at = match ttl {
+            TtlMode::Relative if n >= 0 => now + n,
+            _ => n,
+        };
+        kinds.push((n != -2 && kind != "none").then_some(kind));
+        expiry.push((at >= 0).then_some(at));
+    }
+    let values = read_values(client, keys, &kinds)?;
+    Ok(values
+        .into_iter()
+        .zip(kinds)
+        .zip(expiry)
+        .map(|((v, kind), expire_ms)| {
+            let (value, len) = v?;
+            Some(KeyRead {
+                kind: kind?,
+                value,
+                len,
+                expire_ms,
+            })
+        })
+        .collect())
+}
+
+/// Adds the commands reading a value whole if it is small, and returns how many: one per
+/// type (a stream: its first entries, its info and its groups). A scan of a small hash, set
+/// or sorted set returns everything at once (cursor 0); a longer one is read again page by
+/// page.
+fn first_read(batch: &mut Batch, kind: &str, key: &[u8]) -> usize {
+    const W: &[u8] = b"1000";
+    const LAST: &[u8] = b"999";
+    const MORE: &[u8] = b"1001";
+    debug_assert_eq!(W, WHOLE.to_string().as_bytes());
+    match kind {
+        "string" => batch.push(&[b"GET", key]),
+        "list" => batch.push(&[b"LRANGE", key, b"0", LAST]),
+        "hash" => batch.push(&[b"HSCAN", key, b"0", b"COUNT", W]),
+        "set" => batch.push(&[b"SSCAN", key, b"0", b"COUNT", W]),
+        "zset" => batch.push(&[b"ZSCAN", key, b"0", b"COUNT", W]),
+        "stream" => {
+            batch.push(&[b"XRANGE", key, b"-", b"+", b"COUNT", MORE]);
+            batch.push(&[b"XINFO", b"STREAM", key]);
+            batch.push(&[b"XINFO", b"GROUPS", key]);
+            return 3;
+        }
+        _ => batch.push(&[b"DUMP", key]),
+    }
+    1
+}
+
+/// Digests and sizes of each key's value.
+fn read_values(
+    client: &mut Client,
+    keys: &[Vec<u8>],
+    kinds: &[Option<String>],
+) -> Result<Vec<Option<Digested>>, Failure> {
+    let mut second = Batch::default();
+    let mut counts = Vec::with_capacity(keys.len());
+    for (k, kind) in keys.iter().zip(kinds) {
+        counts.push(
+            kind.as_deref()
+                .map_or(0, |kind| first_read(&mut second, kind, k)),
+        );
+    }
+    let answers = client.pipeline(&second)?;
+    let mut out: Vec<Option<Digested>> = vec![None; keys.len()];
+    let mut paged = Vec::new();
+    let mut at = 0;
+    for (i, n) in counts.into_iter().enumerate() {
+        let slice = &answers[at..at + n];
+        at += n;
+        let Some(kind) = kinds[i].as_deref() else {
+            continue;
+        };
+        // Changed or gone meanwhile (a wrong type, nil): not counted this pass.
+        if slice
+            .iter()
+            .any(|v| matches!(v, Value::ServerError(_) | Value::Nil))
+        {
+            continue;
+        }
+        match kind {
+            "string" => {
+                let b = bytes(&slice[0]).unwrap_or_default();
+                out[i] = Some((framed(&[b"string", b]), b.len() as u64));
+            }
+            "list" => {
+                let got = items(&slice[0]);
+                if got.len() as u64 >= WHOLE {
+                    paged.push(i);
+                } else {
+                    out[i] = Some((collection_digest(kind, &got), got.len() as u64));
+                }
+            }
+            "hash" | "set" | "zset" => {
+                let parts = items(&slice[0]);
+                let done = parts.first().and_then(|c| bytes(c)) == Some(b"0".as_slice());
+                match parts.get(1) {
+                    Some(list) if done => {
+                        let got = items(list);
+                        let per = if kind == "set" { 1 } else { 2 };
+                        out[i] = Some((collection_digest(kind, &got), (got.len() / per) as u64));
+                    }
+                    _ => paged.push(i),
+                }
+            }
+            "stream" => {
+                let entries = items(&slice[0]);
+                if entries.len() as u64 > WHOLE {
+                    paged.push(i);
+                } else {
+                    let digest = stream_digest(client, &keys[i], &entries, &slice[1], &slice[2])?;
+                    out[i] = Some((digest, entries.len() as u64));
+                }
+            }
+            _ => {
+                let b = bytes(&slice[0]).unwrap_or_default();
+                out[i] = Some((framed(&[b"other", kind.as_bytes(), b]), b.len() as u64));
+            }
+        }
+    }
+    for i in paged {
+        let kind = kinds[i].as_deref().unwrap_or_default();
+        out[i] = paged_digest(client, kind, &keys[i])?;
+    }
+    Ok(out)
+}
+
+/// A large collection read page by page; `None` when it vanished meanwhile. Hash and set
+/// scans may return an element twice while the server resizes its table: those are
+/// counted once.
+fn paged_digest(
+    client: &mut Client,
+    kind: &str,
+    key: &[u8],
+) -> Result<Option<([u8; 32], u64)>, Failure> {
+    if kind == "stream" {
+        let info = client.cmd(&[b"XINFO", b"STREAM", key]);
+        let groups = client.cmd(&[b"XINFO", b"GROUPS", key]);
+        let (Ok(info), Ok(groups)) = (info, groups) else {
+            return Ok(None);
+        };
+        let mut entries = Vec::new();
+        let mut start = b"-".to_vec();
+        loop {
+            let page = client.cmd(&[
+                b"XRANGE",
+                key,
+                &start,
+                b"+",
+                b"COUNT",
+                PAGE.to_string().as_bytes(),
+            ])?;
+            let page: Vec<Value> = items(&page).into_iter().cloned().collect();
+            let last = page.last().and_then(|e| {
+                items(e)
+                    .first()
+                    .and_then(|id| bytes(id))
+                    .map(<[u8]>::to_vec)
+            });
+            let n = page.len() as u64;
+            entries.extend(page);
+            match last {
+                Some(id) if n == PAGE => start = [b"(".as_slice(), &id].concat(),
+                _ => break,
+            }
+        }
+        let refs: Vec<&Value> = entries.iter().collect();
+        let len = refs.len() as u64;
+        return stream_digest(client, key, &refs, &info, &groups).map(|d| Some((d, len)));
+    }
+    let mut c = Collection::new(kind);
+    if kind == "list" || kind == "zset" {
+        let mut from = 0u64;
+        loop {
+            let (a, b) = (from.to_string(), (from + PAGE - 1).to_string());
+            let page = if kind == "list" {
+                client.cmd(&[b"LRANGE", key, a.as_bytes(), b.as_bytes()])?
+            } else {
+                client.cmd(&[b"ZRANGE", key, a.as_bytes(), b.as_bytes(), b"WITHSCORES"])?
+            };
+            let got = items(&page);
+            let per = if kind == "zset" { 2 } else { 1 };
+            c.feed(&got);
+            if (got.len() / per) < PAGE as usize {
+                break;
+            }
+            from += PAGE;
+        }
+        let len = c.count;
+        return Ok(Some((c.finish(), len)));
+    }
+    let scan: &[u8] = if kind == "hash" { b"HSCAN" } else { b"SSCAN" };
+    let mut seen = std::collections::HashSet::new();
+    let mut cursor = b"0".to_vec();
+    loop {
+        let page = client.cmd(&[scan, key, &cursor, b"COUNT", PAGE.to_string().as_bytes()])?;
+        let parts = items(&page);
+        let (Some(next), Some(list)) = (parts.first().and_then(|v| bytes(v)), parts.get(1)) else {
+            return Ok(None);
+        };
+        let list = items(list);
+        let per = if kind == "hash" { 2 } else { 1 };
+        for group in list.chunks(per) {
+            let name = bytes(group[0]).unwrap_or_default();
+            if seen.insert(short(&[name])) {
+                c.feed(group);
+            }
+        }
+        if next == b"0" {
+            break;
+        }
+        cursor = next.to_vec();
+    }
+    let len = c.count;
+    Ok(Some((c.finish(), len)))
+}
+
+/// Milliseconds since the epoch on this host.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

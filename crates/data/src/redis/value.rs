@@ -1,0 +1,226 @@
+//! Digests of *logical* values, so that equal data digests alike on every server version:
+//! `DUMP` payloads differ between versions and encodings (a listpack and a hash table
+//! holding the same fields), so each type is read through its own commands and digested
+//! here:
+//!
+//! - string: its bytes;
+//! - list: its elements in order;
+//! - hash, set: order-free (a sum of per-element digests: servers return them in any order);
+//! - sorted set: members with their scores as numbers (6.2 prints `0.10000000000000001`
+//!   where 7.0 prints `0.1`);
+//! - stream: every entry (id, fields, values) in order, the last generated id, and each
+//!   consumer group's name, last delivered id and pending count, with its consumers' names
+//!   and pending counts (idle times and delivery counts are not compared: they change by
+//!   themselves);
+//! - any other type (modules): its `DUMP` payload, equal only on the same version.
+
+use super::client::{Client, Failure};
+use super::reply::{bytes, field, flatten, items};
+use redis::Value;
+
+/// A 128-bit order-free sum of element digests.
+#[derive(Default, Clone, Copy)]
+pub struct Sum(pub u128);
+
+impl Sum {
+    /// Adds one element's digest.
+    pub fn add(&mut self, parts: &[&[u8]]) {
+        self.0 = self.0.wrapping_add(short(parts));
+    }
+}
+
+/// The first 16 bytes of the BLAKE3 digest of length-prefixed `parts`.
+pub fn short(parts: &[&[u8]]) -> u128 {
+    let d = framed(parts);
+    u128::from_le_bytes(d[..16].try_into().unwrap_or([0; 16]))
+}
+
+/// BLAKE3 of length-prefixed `parts` (no two part lists hash alike by concatenation).
+pub fn framed(parts: &[&[u8]]) -> [u8; 32] {
+    let mut h = blake3::Hasher::new();
+    for p in parts {
+        h.update(&(p.len() as u64).to_le_bytes());
+        h.update(p);
+    }
+    *h.finalize().as_bytes()
+}
+
+/// A sorted-set score as its exact bits (-0 and 0 alike), from its text.
+pub fn score_bits(text: &[u8]) -> [u8; 8] {
+    let s = String::from_utf8_lossy(text);
+    let f: f64 = s.trim().parse().unwrap_or(f64::NAN);
+    let f = if f == 0.0 { 0.0 } else { f };
+    f.to_bits().to_le_bytes()
+}
+
+/// Running digest state of one collection, fed page by page.
+pub(crate) struct Collection {
+    kind: String,
+    ordered: blake3::Hasher,
+    sum: Sum,
+    pub(crate) count: u64,
+}
+
+impl Collection {
+    pub(crate) fn new(kind: &str) -> Self {
+        let mut ordered = blake3::Hasher::new();
+        ordered.update(kind.as_bytes());
+        Collection {
+            kind: kind.into(),
+            ordered,
+            sum: Sum::default(),
+            count: 0,
+        }
+    }
+
+    /// Feeds a reply's items: list elements, hash field/value pairs, set members, sorted
+    /// set member/score pairs.
+    pub(crate) fn feed(&mut self, items: &[&Value]) {
+        fn b(v: &Value) -> &[u8] {
+            bytes(v).unwrap_or_default()
+        }
+        fn second<'a>(pair: &[&'a Value]) -> &'a [u8] {
+            pair.get(1).map(|v| b(v)).unwrap_or_default()
+        }
+        match self.kind.as_str() {
+            "list" => {
+                for v in items {
+                    let e = b(v);
+                    self.ordered.update(&(e.len() as u64).to_le_bytes());
+                    self.ordered.update(e);
+                    self.count += 1;
+                }
+            }
+            "hash" => {
+                for pair in items.chunks(2) {
+                    self.sum.add(&[b(pair[0]), second(pair)]);
+                    self.count += 1;
+                }
+            }
+            "zset" => {
+                for pair in items.chunks(2) {
+                    self.sum.add(&[b(pair[0]), &score_bits(second(pair))]);
+                    self.count += 1;
+                }
+            }
+            _ => {
+                for v in items {
+                    self.sum.add(&[b(v)]);
+                    self.count += 1;
+                }
+            }
+        }
+    }
+
+    pub(crate) fn finish(self) -> [u8; 32] {
+        if self.kind == "list" {
+            let mut h = self.ordered;
+            h.update(&self.count.to_le_bytes());
+            return *h.finalize().as_bytes();
+        }
+        framed(&[
+            self.kind.as_bytes(),
+            &self.count.to_le_bytes(),
+            &self.sum.0.to_le_bytes(),
+        ])
+    }
+}
+
+pub(crate) fn collection_digest(kind: &str, items: &[&Value]) -> [u8; 32] {
+    let mut c = Collection::new(kind);
+    c.feed(items);
+    c.finish()
+}
+
+/// A stream: its entries in order, its last generated id, its groups and their consumers.
+pub(crate) fn stream_digest(
+    client: &mut Client,
+    key: &[u8],
+    entries: &[&Value],
+    info: &Value,
+    groups: &Value,
+) -> Result<[u8; 32], Failure> {
+    let mut h = blake3::Hasher::new();
+    h.update(b"stream");
+    for e in entries {
+        for part in flatten(e) {
+            h.update(&(part.len() as u64).to_le_bytes());
+            h.update(&part);
+        }
+    }
+    let last = field(info, "last-generated-id").unwrap_or_default();
+    h.update(&(last.len() as u64).to_le_bytes());
+    h.update(&last);
+    for g in group_summaries(client, key, groups)? {
+        h.update(&(g.len() as u64).to_le_bytes());
+        h.update(&g);
+    }
+    Ok(*h.finalize().as_bytes())
+}
+
+/// Each group as `name last-delivered-id pending [consumer pending]...`, sorted by name.
+pub fn group_summaries(
+    client: &mut Client,
+    key: &[u8],
+    groups: &Value,
+) -> Result<Vec<Vec<u8>>, Failure> {
+    let mut out = Vec::new();
+    for g in items(groups) {
+        let name = field(g, "name").unwrap_or_default();
+        let mut s = name.clone();
+        for f in ["last-delivered-id", "pending"] {
+            s.push(b' ');
+            s.extend(field(g, f).unwrap_or_default());
+        }
+        let consumers = client.cmd(&[b"XINFO", b"CONSUMERS", key, &name])?;
+        let mut cs: Vec<Vec<u8>> = items(&consumers)
+            .into_iter()
+            .map(|c| {
+                let mut t = field(c, "name").unwrap_or_default();
+                t.push(b' ');
+                t.extend(field(c, "pending").unwrap_or_default());
+                t
+            })
+            .collect();
+        cs.sort();
+        for c in cs {
+            s.push(b' ');
+            s.extend(c);
+        }
+        out.push(s);
+    }
+    out.sort();
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scores_compare_as_numbers_and_sums_ignore_order() {
+        assert_eq!(score_bits(b"0.1"), score_bits(b"0.10000000000000001"));
+        assert_eq!(score_bits(b"-0"), score_bits(b"0"));
+        assert_eq!(score_bits(b"inf"), f64::INFINITY.to_bits().to_le_bytes());
+        assert_ne!(score_bits(b"1.5"), score_bits(b"2.5"));
+        let a = [
+            Value::BulkString(b"x".to_vec()),
+            Value::BulkString(b"y".to_vec()),
+        ];
+        let b = [
+            Value::BulkString(b"y".to_vec()),
+            Value::BulkString(b"x".to_vec()),
+        ];
+        let (ra, rb): (Vec<&Value>, Vec<&Value>) = (a.iter().collect(), b.iter().collect());
+        assert_eq!(collection_digest("set", &ra), collection_digest("set", &rb));
+        assert_ne!(
+            collection_digest("list", &ra),
+            collection_digest("list", &rb)
+        );
+        assert_ne!(
+            collection_digest("set", &ra),
+            collection_digest("list", &ra)
+        );
+        assert_ne!(framed(&[b"ab", b"c"]), framed(&[b"a", b"bc"]));
+    }
+}

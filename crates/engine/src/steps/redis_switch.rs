@@ -1,0 +1,163 @@
+//! `redis.switch`: the target becomes the primary under a short write pause, measured and
+//! journaled. Where the pair stands is read from the servers, so a resumed switch finishes
+//! what a killed one began and rollback gives the source its role back (also after a kill
+//! inside the pause).
+
+use super::redis::{failed, open, server_address};
+use super::redis_sync;
+use super::traffic::{load_state, save_state};
+use crate::context::{StepCtx, Values};
+use crate::error::EngineError;
+use crate::step::{Applied, StepRunner, Verified};
+use async_trait::async_trait;
+use cutover_data::redis::SwitchOptions;
+use cutover_exec::Command;
+use cutover_plan::steps::{RedisSwitchStep, RedisSyncStep};
+use cutover_plan::StepKind;
+use std::time::Duration;
+
+pub(crate) struct RedisSwitch<'a>(pub &'a RedisSwitchStep);
+
+/// The journaled: was the source's `masterauth` set before the switch gave it the target's.
+const SOURCE_AUTH: &str = "redis_source_masterauth_set";
+
+impl RedisSwitch<'_> {
+    fn sync_step<'p>(
+        &self,
+        plan: &'p cutover_plan::Plan,
+    ) -> Result<&'p RedisSyncStep, EngineError> {
+        match plan.step(&self.0.sync.value).map(|s| &s.kind) {
+            Some(StepKind::RedisSync(s)) => Ok(s),
+            _ => Err(EngineError::Invalid(format!(
+                "`{}` is not a redis.sync step",
+                self.0.sync.value
+            ))),
+        }
+    }
+
+    async fn options(
+        &self,
+        ctx: &StepCtx<'_>,
+        sync: &RedisSyncStep,
+    ) -> Result<SwitchOptions, EngineError> {
+        let clients = match &self.0.clients_command {
+            Some(c) => {
+                let sudo = ctx.plan.host(&c.host.value).is_some_and(|h| h.sudo);
+                Some(Box::new(
+                    Command::shell(&c.host.value, ctx.render(&c.command)?).sudo(sudo),
+                ))
+            }
+            None => None,
+        };
+        Ok(SwitchOptions {
+            sync: redis_sync::options(ctx, sync).await?,
+            target_address: match &self.0.target_address {
+                Some(a) => ctx.render(a)?,
+                None => server_address(ctx, &sync.target).await?,
+            },
+            reverse: self.0.reverse(),
+            max_wait: self.0.max_wait(),
+            clients,
+            clients_timeout: self.0.clients_timeout.unwrap_or(Duration::from_secs(30)),
+        })
+    }
+}
+
+#[async_trait]
+impl StepRunner for RedisSwitch<'_> {
+    fn plan(&self, _values: &Values<'_>) -> Result<Vec<String>, EngineError> {
+        let s = self.0;
+        let mut lines = vec![
+            format!("pause writes on the source of step `{}` (CLIENT PAUSE ... WRITE: clients wait)", s.sync.value),
+            format!(
+                "wait (at most {}s) until the target has processed the source's replication offset, then promote it (REPLICAOF NO ONE)",
+                s.max_wait().as_secs()
+            ),
+        ];
+        if s.clients_command.is_some() {
+            lines.push("run the clients command (point the clients at the target)".into());
+        }
+        lines.push(if s.reverse() {
+            "the source follows the target (reverse replication), then its writes are unpaused: it refuses writes from now on".into()
+        } else {
+            "the source's writes are unpaused: it stays a primary, and writes still reaching it are not on the target".into()
+        });
+        lines.push("the pause window is measured and journaled".into());
+        Ok(lines)
+    }
+
+    async fn verify(&self, ctx: &StepCtx<'_>) -> Result<Verified, EngineError> {
+        let sync = self.sync_step(ctx.plan)?;
+        let o = self.options(ctx, sync).await?;
+        let mut pair = open(ctx, &sync.source, &sync.target).await?;
+        let done = pair.is_switched(&o).await;
+        pair.close().await;
+        Ok(if done.map_err(|e| failed(ctx, e))? {
+            Verified::InPlace
+        } else {
+            Verified::NotInPlace
+        })
+    }
+
+    /// A resumed switch is applied again: it reads where the servers stand and finishes
+    /// what an interrupted attempt began (journaled as applied, so rollback undoes it).
+    fn reattaches(&self) -> bool {
+        true
+    }
+
+    /// A switch that failed part-way is undone too: the servers say how far it got.
+    fn undoes_failed(&self) -> bool {
+        true
+    }
+
+    async fn apply(&self, ctx: &StepCtx<'_>) -> Result<Applied, EngineError> {
+        let sync = self.sync_step(ctx.plan)?;
+        let o = self.options(ctx, sync).await?;
+        let mut pair = open(ctx, &sync.source, &sync.target).await?;
+        let result =
+            async {
+                if o.reverse && load_state::<bool>(ctx, ctx.id(), SOURCE_AUTH)?.is_none() {
+                    let set = pair
+                        .source_masterauth_set()
+                        .await
+                        .map_err(|e| failed(ctx, e))?;
+                    save_state(ctx, SOURCE_AUTH, &set)?;
+                }
+                let show = |line: String| ctx.detail(line);
+                let report = pair.switch(&o, &show).await.map_err(|e| failed(ctx, e))?;
+                for note in &report.notes {
+                    ctx.detail(format!("note: {note}"));
+                }
+                if report.resumed {
+                    return Ok(Applied::Done {
+                        summary: format!("target is the primary: {}", report.notes.join("; ")),
+                    });
+                }
+                ctx.measure("pause_window", report.pause_window, "s")?;
+                ctx.measure("catch_up", report.catch_up, "s")?;
+                ctx.measure("offset", report.offset as f64, "bytes")?;
+                Ok(Applied::Done {
+                    summary: format!(
+                    "target is the primary: writes paused {:.3}s (catch-up {:.3}s to offset {}){}",
+                    report.pause_window,
+                    report.catch_up,
+                    report.offset,
+                    if report.reverse { ", the source follows it" } else { "" }
+                ),
+                })
+            }
+            .await;
+        pair.close().await;
+        result
+    }
+
+    async fn rollback(&self, ctx: &StepCtx<'_>) -> Result<Option<String>, EngineError> {
+        let sync = self.sync_step(ctx.plan)?;
+        let o = self.options(ctx, sync).await?;
+        let auth: Option<bool> = load_state(ctx, ctx.id(), SOURCE_AUTH)?;
+        let mut pair = open(ctx, &sync.source, &sync.target).await?;
+        let done = pair.undo_switch(&o, auth).await;
+        pair.close().await;
+        done.map_err(|e| failed(ctx, e))
+    }
+}
