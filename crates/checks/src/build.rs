@@ -116,7 +116,7 @@ pub fn build(check: &Check, plan: &Plan, render: Render<'_>) -> Result<NamedProb
                 variables.push((k.clone(), field("variables", v)?, v.uses_secrets()));
             }
             Probe::Smoke(SmokeProbe {
-                file: dir.join(&s.file),
+                file: dir.join(&s.file.value),
                 pins,
                 variables,
                 ca_file: s.ca_file.as_ref().map(|f| dir.join(f)),
@@ -244,6 +244,6 @@ pub fn describe(check: &Check, render: Render<'_>) -> String {
                 c.host.value
             )
         }
-        CheckKind::Smoke(s) => format!("{name}: smoke scenario {}", s.file),
+        CheckKind::Smoke(s) => format!("{name}: smoke scenario {}", s.file.value),
     }
 }

@@ -1,6 +1,8 @@
-//! Log files tailed over SSH during a soak (`tail -n0 -F`, through the executor), counting
+//! Logs followed over SSH during a soak, through the executor: a file (`tail -n0 -F`) or a
+//! command that prints the log (`journalctl -fu app`, started again if it ends), counting
 //! lines that contain any of the patterns, with their times, for `log_matches` triggers.
 
+use crate::soak::LogSource;
 use cutover_exec::{Command, Executor};
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -39,44 +41,66 @@ impl Drop for LogTail {
     }
 }
 
-/// Starts `tail -n0 -F path` on `host`; lines containing any of `patterns` are counted.
+/// How long a log command that ended waits before it is started again.
+const RESTART: Duration = Duration::from_secs(1);
+
+/// Starts following `source` on `host`; lines containing any of `patterns` are counted.
 pub async fn tail(
     exec: &Executor,
     host: &str,
-    path: &str,
+    source: &LogSource,
     patterns: Vec<String>,
     sudo: bool,
 ) -> Result<LogTail, String> {
-    let cmd = Command::new(
-        host,
-        vec!["tail".into(), "-n0".into(), "-F".into(), path.into()],
-    )
-    .sudo(sudo);
-    let spawned = exec
+    let (cmd, label) = match source {
+        LogSource::File(path) => (
+            Command::new(
+                host,
+                vec!["tail".into(), "-n0".into(), "-F".into(), path.clone()],
+            ),
+            format!("{host}:{path}"),
+        ),
+        LogSource::Command(script) => (
+            Command::shell(host, script.clone()),
+            format!("{host}$ {script}"),
+        ),
+    };
+    let cmd = cmd.sudo(sudo);
+    let first = exec
         .spawn(&cmd)
         .await
-        .map_err(|e| format!("cannot tail {path} on {host}: {e}"))?;
+        .map_err(|e| format!("cannot follow {label}: {e}"))?;
     let matches = Arc::new(Mutex::new(Matches::default()));
     let redactor = exec.redactor().clone();
     let sink = matches.clone();
+    let exec = exec.clone();
     let task = tokio::spawn(async move {
-        let mut child = spawned.child;
-        let mut lines = BufReader::new(spawned.stdout).lines();
-        while let Ok(Some(line)) = lines.next_line().await {
-            if patterns.iter().any(|p| line.contains(p.as_str())) {
-                let mut m = sink.lock().unwrap_or_else(|e| e.into_inner());
-                m.total += 1;
-                m.lines.push_back((now_ms(), redactor.redact(&line)));
-                while m.lines.len() > 10_000 {
-                    m.lines.pop_front();
+        let mut spawned = Some(first);
+        loop {
+            let Some(running) = spawned.take() else {
+                tokio::time::sleep(RESTART).await;
+                spawned = exec.spawn(&cmd).await.ok();
+                continue;
+            };
+            let mut child = running.child;
+            let mut lines = BufReader::new(running.stdout).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                if patterns.iter().any(|p| line.contains(p.as_str())) {
+                    let mut m = sink.lock().unwrap_or_else(|e| e.into_inner());
+                    m.total += 1;
+                    m.lines.push_back((now_ms(), redactor.redact(&line)));
+                    while m.lines.len() > 10_000 {
+                        m.lines.pop_front();
+                    }
                 }
             }
+            let _ = child.kill().await;
+            // The log ended (the command exited, the connection dropped): follow it again.
         }
-        let _ = child.kill().await;
     });
     Ok(LogTail {
         matches,
-        label: format!("{host}:{path}"),
+        label,
         task,
     })
 }

@@ -15,13 +15,22 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
-/// A log file to watch.
+/// Where a watched log comes from on its host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogSource {
+    /// A file, followed like `tail -F`.
+    File(String),
+    /// A shell command whose output is the log (`journalctl -fu app`).
+    Command(String),
+}
+
+/// A log to watch.
 #[derive(Debug, Clone)]
 pub struct LogSpec {
     /// Its host.
     pub host: String,
-    /// Its path there.
-    pub path: String,
+    /// A file there, or a command that prints it.
+    pub source: LogSource,
     /// Text that makes a line count.
     pub patterns: Vec<String>,
     /// Read it through `sudo -n`.
@@ -204,7 +213,7 @@ async fn start_tails(spec: &SoakSpec, env: &ProbeEnv) -> Result<Vec<LogTail>, St
     let mut tails = Vec::new();
     for l in &spec.logs {
         let exec = env.exec.as_ref().ok_or("watching logs needs an executor")?;
-        tails.push(crate::logs::tail(exec, &l.host, &l.path, l.patterns.clone(), l.sudo).await?);
+        tails.push(crate::logs::tail(exec, &l.host, &l.source, l.patterns.clone(), l.sudo).await?);
     }
     Ok(tails)
 }

@@ -13,3 +13,5 @@ mod smoke;
 mod soak;
 #[path = "checks/support.rs"]
 mod support;
+#[path = "checks/upload.rs"]
+mod upload;

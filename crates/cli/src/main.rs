@@ -1,8 +1,9 @@
 //! The `cutover` binary: parses the command line, runs the engine, prints results, and maps
 //! every error class to its exit code (see the README's table).
 
-mod commands;
+#[macro_use]
 mod output;
+mod commands;
 
 use clap::{Parser, Subcommand};
 use cutover_engine::ExitCode;
@@ -11,7 +12,7 @@ use std::path::PathBuf;
 /// Move a running production application from one server to another: copy and prove the
 /// data, gate every traffic move on health, roll back by itself, resume after a crash.
 #[derive(Parser)]
-#[command(name = "cutover", version, about, long_about = None, after_help = EXIT_CODES)]
+#[command(name = "cutover", version, about, long_about = None, after_help = AFTER_HELP)]
 struct Cli {
     /// The plan file.
     #[arg(
@@ -22,11 +23,21 @@ struct Cli {
         default_value = "cutover.toml"
     )]
     file: PathBuf,
+    /// Run the plan in one of its `[environments.NAME]` (its vars and hosts, its own
+    /// journal).
+    #[arg(
+        short = 'e',
+        long = "environment",
+        global = true,
+        env = "CUTOVER_ENVIRONMENT",
+        value_name = "NAME"
+    )]
+    environment: Option<String>,
     #[command(subcommand)]
     command: Cmd,
 }
 
-const EXIT_CODES: &str = "Exit codes: 0 ok, 1 internal error, 2 usage, 3 plan invalid, 4 host/secret unreachable, 5 step failed, 6 locked, 7 stopped at a gate, 8 rollback failed, 9 verification failed, 10 interrupted.";
+const AFTER_HELP: &str = "Plan strings: {{ vars.NAME }}, {{ hosts.NAME.address }}, {{ plan.dir }}, {{ run.id }}; {{ secrets.NAME }} only in env and stdin. A literal {{ is written {{{{ and }} is written }}}} (docker inspect -f '{{{{ .State.Health.Status }}}}').\n\nExit codes: 0 ok, 1 internal error, 2 usage, 3 plan invalid, 4 host/secret unreachable, 5 step failed, 6 locked, 7 stopped at a gate, 8 rollback failed, 9 verification failed, 10 interrupted.";
 
 #[derive(Subcommand)]
 enum Cmd {
@@ -59,6 +70,9 @@ enum Cmd {
 
 fn main() {
     let cli = Cli::parse();
+    if let Some(name) = &cli.environment {
+        cutover_plan::environment::select(name);
+    }
     init_logging();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -76,7 +90,22 @@ fn main() {
 }
 
 async fn run(cli: Cli) -> ExitCode {
-    let file = cli.file;
+    // `cutover check plan.toml` names the plan as `-f plan.toml` does.
+    let file = match &cli.command {
+        Cmd::Check(commands::check::Args {
+            plan_file: Some(f), ..
+        })
+        | Cmd::Plan(commands::plan::Args {
+            plan_file: Some(f), ..
+        }) => f.clone(),
+        _ => cli.file,
+    };
+    if matches!(
+        cli.command,
+        Cmd::Check(_) | Cmd::Plan(_) | Cmd::Apply(_) | Cmd::Rollback(_)
+    ) {
+        output::print_plan_warnings(&file);
+    }
     match cli.command {
         Cmd::Init(a) => commands::init::run(&file, a),
         Cmd::Check(a) => commands::check::run(&file, a).await,
@@ -90,7 +119,7 @@ async fn run(cli: Cli) -> ExitCode {
         Cmd::Verify(a) => commands::verify::run(&file, a).await,
         Cmd::Agent(a) => commands::agent::run(a),
         Cmd::Schema => {
-            println!("{}", cutover_plan::schema::json_schema());
+            outln!("{}", cutover_plan::schema::json_schema());
             ExitCode::Ok
         }
     }

@@ -3,6 +3,43 @@
 
 use cutover_engine::{EngineError, ExitCode, Progress, Ui};
 use std::io::{IsTerminal, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Writes to standard output like `print!`, without panicking when the output is closed.
+macro_rules! out {
+    ($($arg:tt)*) => { $crate::output::write_out(format_args!($($arg)*)) };
+}
+
+/// Writes a line to standard output like `println!`, without panicking when the output is
+/// closed.
+macro_rules! outln {
+    () => { $crate::output::write_out(format_args!("\n")) };
+    ($($arg:tt)*) => { $crate::output::write_out(format_args!("{}\n", format_args!($($arg)*))) };
+}
+
+/// Set once standard output could not be written: everything later is dropped.
+static STDOUT_GONE: AtomicBool = AtomicBool::new(false);
+
+/// Writes `text` to standard output. When the reader went away (`cutover plan | head -1`)
+/// the rest of the output is dropped quietly and the command carries on to its own exit
+/// code: `apply` must not stop half-way through a step because its reader did. Any other
+/// write error is said once on standard error.
+pub fn write_out(text: std::fmt::Arguments<'_>) {
+    if STDOUT_GONE.load(Ordering::Relaxed) {
+        return;
+    }
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout.write_fmt(text) {
+        output_failed(&e);
+    }
+}
+
+/// Records that standard output failed with `e`, saying so unless its reader just left.
+fn output_failed(e: &std::io::Error) {
+    if !STDOUT_GONE.swap(true, Ordering::Relaxed) && e.kind() != std::io::ErrorKind::BrokenPipe {
+        eprintln!("error: cannot write to standard output: {e}");
+    }
+}
 
 /// True when stdout is a terminal and NO_COLOR is unset.
 pub fn color_enabled() -> bool {
@@ -53,10 +90,10 @@ impl Ui for Printer {
                 } else {
                     "starting run"
                 };
-                println!("{} {}", paint(Style::Bold, verb), id);
+                outln!("{} {}", paint(Style::Bold, verb), id);
             }
             Progress::Stage(name) => {
-                println!("\n{}", paint(Style::Bold, &format!("== stage {name}")))
+                outln!("\n{}", paint(Style::Bold, &format!("== stage {name}")))
             }
             Progress::StepStarted {
                 step,
@@ -68,35 +105,35 @@ impl Ui for Printer {
                 } else {
                     format!(": {description}")
                 };
-                println!("-> {step} ({kind}){d}");
+                outln!("-> {step} ({kind}){d}");
             }
-            Progress::Detail(line) => println!("   {}", paint(Style::Dim, &line)),
+            Progress::Detail(line) => outln!("   {}", paint(Style::Dim, &line)),
             Progress::StepDone {
                 step,
                 summary,
                 seconds,
             } => {
-                println!(
+                outln!(
                     "   {} {step}: {summary} ({seconds:.1}s)",
                     paint(Style::Green, "ok")
                 );
             }
             Progress::StepSkipped { step, reason } => {
-                println!("   {} {step}: {reason}", paint(Style::Dim, "skip"))
+                outln!("   {} {step}: {reason}", paint(Style::Dim, "skip"))
             }
             Progress::StepFailed { step, error } => {
-                println!("   {} {step}", paint(Style::Red, "FAILED"));
+                outln!("   {} {step}", paint(Style::Red, "FAILED"));
                 for line in error.lines() {
-                    println!("   {line}");
+                    outln!("   {line}");
                 }
             }
             Progress::StepLeft { step, what } => {
-                println!("   {} {step}: {what}", paint(Style::Yellow, "left"))
+                outln!("   {} {step}: {what}", paint(Style::Yellow, "left"))
             }
             Progress::Waiting { step, reason } => {
-                println!("   {} {step}: {reason}", paint(Style::Yellow, "waiting"))
+                outln!("   {} {step}: {reason}", paint(Style::Yellow, "waiting"))
             }
-            Progress::Note(text) => println!("{}", paint(Style::Yellow, &format!("note: {text}"))),
+            Progress::Note(text) => outln!("{}", paint(Style::Yellow, &format!("note: {text}"))),
         }
     }
 }
@@ -159,6 +196,16 @@ pub fn report_error(e: &EngineError) -> ExitCode {
     e.exit_code()
 }
 
+/// Prints the warnings of the plan at `file` (deprecated spellings) on standard error; a
+/// plan that does not load is left to the command, which reports its problems.
+pub fn print_plan_warnings(file: &std::path::Path) {
+    if let Ok((plan, _)) = cutover_plan::load(file) {
+        for w in &plan.warnings {
+            eprintln!("warning: {}", safe(w));
+        }
+    }
+}
+
 /// The most problems printed in full. A plan generated wrong can have thousands; the first
 /// ones (the likely cause) would scroll away under the rest, and `check --json` lists all.
 pub const PROBLEMS_SHOWN: usize = 50;
@@ -194,15 +241,20 @@ pub fn print_plan_errors(errors: &cutover_plan::PlanErrors) {
 /// tens of megabytes).
 pub fn print_json<T: serde::Serialize>(value: &T) -> ExitCode {
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    let written = serde_json::to_string_pretty(value)
-        .map_err(std::io::Error::from)
-        .and_then(|s| writeln!(out, "{}", cutover_engine::text::json_printable(&s)))
-        .and_then(|()| out.flush());
-    match written {
-        Ok(()) => ExitCode::Ok,
+    let rendered = match serde_json::to_string_pretty(value) {
+        Ok(s) => s,
         Err(e) => {
             eprintln!("error: cannot render JSON: {e}");
-            ExitCode::Internal
+            return ExitCode::Internal;
         }
+    };
+    if STDOUT_GONE.load(Ordering::Relaxed) {
+        return ExitCode::Ok;
     }
+    let written = writeln!(out, "{}", cutover_engine::text::json_printable(&rendered))
+        .and_then(|()| out.flush());
+    if let Err(e) = written {
+        output_failed(&e);
+    }
+    ExitCode::Ok
 }

@@ -14,10 +14,14 @@ mod apply;
 mod dns_resume;
 #[path = "cli/downtime.rs"]
 mod downtime;
+#[path = "cli/environments.rs"]
+mod environments;
 #[path = "cli/escaping.rs"]
 mod escaping;
 #[path = "cli/finish.rs"]
 mod finish;
+#[path = "cli/friction.rs"]
+mod friction;
 #[path = "cli/gates.rs"]
 mod gates;
 #[path = "cli/hostkeys.rs"]
@@ -44,6 +48,8 @@ mod redis_resume;
 mod resume;
 #[path = "cli/rollback.rs"]
 mod rollback;
+#[path = "cli/scoped_rollback.rs"]
+mod scoped_rollback;
 #[path = "cli/secrets.rs"]
 mod secrets;
 #[path = "cli/soak.rs"]

@@ -24,6 +24,9 @@ pub struct ApplyOptions {
     pub until: Option<String>,
     /// Stop at gates instead of waiting.
     pub no_wait: bool,
+    /// Start a new run when the newest one completed (the next release with the same
+    /// plan); refused while the newest run is still open.
+    pub new_run: bool,
 }
 
 /// How `apply` ended when it did not fail.
@@ -73,7 +76,7 @@ pub async fn apply(
         }
     }
     let _lock = session.journal.lock(Holder::me("apply"))?;
-    let run = match open_run(&session, ui)? {
+    let run = match open_run(&session, opts.new_run, ui)? {
         Some(run) => run,
         None => {
             let run = session
@@ -124,10 +127,16 @@ pub async fn apply(
 }
 
 /// Resumes the newest unfinished run, or starts one; `None` when the newest run completed.
-fn open_run(session: &Session, ui: &dyn Ui) -> Result<Option<RunInfo>, EngineError> {
+fn open_run(session: &Session, new_run: bool, ui: &dyn Ui) -> Result<Option<RunInfo>, EngineError> {
     let digest = session.plan_digest();
     if let Some((run, state)) = session.latest()? {
         match state.outcome.as_deref() {
+            None if new_run => {
+                return Err(EngineError::Invalid(format!(
+                    "run {} is still open: finish it with `cutover apply` or undo it with `cutover rollback` before starting a new one",
+                    run.id
+                )))
+            }
             None => {
                 if let Some(before) = state.plan_digest.filter(|d| *d != digest) {
                     session.journal.append(
@@ -148,8 +157,8 @@ fn open_run(session: &Session, ui: &dyn Ui) -> Result<Option<RunInfo>, EngineErr
                 });
                 return Ok(Some(run));
             }
-            Some("completed") => return Ok(None),
-            Some(_) => {} // rolled back: start afresh
+            Some("completed") if !new_run => return Ok(None),
+            Some(_) => {} // rolled back, or completed with `--new-run`: start afresh
         }
     }
     let run = session.journal.create_run(&session.plan.name)?;

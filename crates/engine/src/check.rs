@@ -53,10 +53,11 @@ pub fn offline_check(plan_path: &std::path::Path) -> Result<Vec<CheckItem>, Engi
 /// Whether a failed item is a plan problem (a provider asked for what it cannot do), as
 /// opposed to a host or secret out of reach.
 pub fn is_plan_problem(item: &CheckItem) -> bool {
-    !item.ok && item.check == CAPABILITY
+    !item.ok && (item.check == CAPABILITY || item.check == SCENARIO)
 }
 
 const CAPABILITY: &str = "provider can";
+const SCENARIO: &str = "scenario reads";
 
 /// Runs the checks for the plan at `plan_path`; with `pin`, unknown host keys are recorded.
 pub async fn check(plan_path: &std::path::Path, pin: bool) -> Result<Vec<CheckItem>, EngineError> {
@@ -158,6 +159,7 @@ fn capability_items(session: &Session) -> Vec<CheckItem> {
             )
         })
         .collect();
+    items.extend(scenario_items(session));
     for d in &plan.dns {
         if !problems.iter().any(|c| c.provider == d.name.value) {
             items.push(item(
@@ -282,4 +284,47 @@ fn jump_hosts(hops: &[String]) -> String {
         1 => format!("jump host {}", names[0]),
         _ => format!("jump hosts {}", names.join(", ")),
     }
+}
+
+/// Every Hurl file the plan's smoke checks name, read and parsed without sending anything:
+/// a missing file (located at its `file` field in the plan) or a feature outside the
+/// supported subset (at its line and column in the Hurl file) is found before the run.
+fn scenario_items(session: &Session) -> Vec<CheckItem> {
+    let plan = &session.plan;
+    let plan_file = session.plan_path.display().to_string();
+    let shown_dir = session
+        .plan_path
+        .parent()
+        .unwrap_or(std::path::Path::new(""));
+    let mut items = Vec::new();
+    for check in &plan.checks {
+        let cutover_plan::CheckKind::Smoke(smoke) = &check.kind else {
+            continue;
+        };
+        let path = plan.resolve_path(std::path::Path::new(&smoke.file.value));
+        let shown = shown_dir.join(&smoke.file.value).display().to_string();
+        let subject = format!("check {}", check.name.value);
+        items.push(match cutover_checks::smoke::read_scenario(&path, &shown) {
+            Ok(summary) => item(&subject, SCENARIO, true, format!("{shown}: {summary}"), None),
+            Err(e) if !path.exists() => {
+                let (line, col) =
+                    cutover_plan::problem::line_col(&session.plan_src, smoke.file.span.start);
+                item(
+                    &subject,
+                    SCENARIO,
+                    false,
+                    format!("{plan_file}:{line}:{col}: {e}"),
+                    Some("fix `file` (relative to the plan's directory) or add the scenario"),
+                )
+            }
+            Err(e) => item(
+                &subject,
+                SCENARIO,
+                false,
+                e,
+                Some("change the scenario to the supported subset (see the README's smoke scenarios)"),
+            ),
+        });
+    }
+    items
 }

@@ -32,6 +32,6 @@ pub use check::{check, is_plan_problem, offline_check, CheckItem};
 pub use error::{EngineError, ExitCode};
 pub use preview::{preview, Preview};
 pub use report::{report, Report};
-pub use rollback::{rollback, RollbackOutcome};
+pub use rollback::{rollback, RollbackOutcome, RollbackScope};
 pub use status::{status, Status};
 pub use ui::{Progress, Ui};

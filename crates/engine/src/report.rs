@@ -93,17 +93,9 @@ pub struct Report {
 /// The report of the newest run (or run `run_id`) of the plan at `plan_path`.
 pub fn report(plan_path: &std::path::Path, run_id: Option<&str>) -> Result<Report, EngineError> {
     let session = Session::open_read_only(plan_path)?;
-    let runs = session.journal.runs()?;
-    let run = match run_id {
-        Some(id) => runs
-            .into_iter()
-            .find(|r| r.id == id)
-            .ok_or_else(|| EngineError::Invalid(format!("no run `{id}` in the journal")))?,
-        None => runs
-            .into_iter()
-            .last()
-            .ok_or_else(|| EngineError::Invalid("no run yet: nothing to report".into()))?,
-    };
+    let run = session
+        .find_run(run_id)?
+        .ok_or_else(|| EngineError::Invalid("no run yet: nothing to report".into()))?;
     let records = session.journal.events(&run.id)?;
     let state = RunState::fold(run.clone(), &records);
     let steps: Vec<StepReport> = session

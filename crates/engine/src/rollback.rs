@@ -15,6 +15,29 @@ use cutover_exec::Executor;
 use cutover_journal::{now_ms, Event, Holder, Record, RunInfo, StepStatus};
 use tokio::sync::watch;
 
+/// Which applied steps a rollback undoes.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum RollbackScope {
+    /// Every one, newest first; the run ends rolled back.
+    #[default]
+    All,
+    /// Newest first down to and including this step; the run stays resumable (`apply`
+    /// applies the undone steps again).
+    To(String),
+    /// Only this step (also one marked `keep`); the run stays resumable.
+    Only(String),
+}
+
+impl RollbackScope {
+    /// The step the scope names, if any.
+    fn step(&self) -> Option<&str> {
+        match self {
+            RollbackScope::All => None,
+            RollbackScope::To(s) | RollbackScope::Only(s) => Some(s),
+        }
+    }
+}
+
 /// How a rollback ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RollbackOutcome {
@@ -22,6 +45,10 @@ pub struct RollbackOutcome {
     pub run: String,
     /// Steps whose undo ran.
     pub undone: Vec<String>,
+    /// Applied steps left in place because they are marked `keep = true`.
+    pub kept: Vec<String>,
+    /// True when the run ended rolled back (the whole run was in scope).
+    pub whole: bool,
     /// Interrupted steps whose kind cannot undo what they may have done, with what may be
     /// left: for the operator to see to.
     pub left: Vec<Left>,
@@ -40,17 +67,22 @@ pub struct Left {
 pub async fn rollback(
     plan_path: &std::path::Path,
     reason: &str,
+    scope: &RollbackScope,
     ui: &dyn Ui,
     cancel: watch::Receiver<bool>,
 ) -> Result<RollbackOutcome, EngineError> {
     let (session, secrets) = Session::open_with_secrets(plan_path)?;
+    if let Some(step) = scope.step() {
+        check_scope_step(&session.plan, step)?;
+    }
     let _lock = session.journal.lock(Holder::me("rollback"))?;
     let Some((run, state)) = session.latest()? else {
         return Err(EngineError::Invalid(
             "nothing to roll back: this plan has no run in its journal".into(),
         ));
     };
-    if state.outcome.as_deref() == Some("rolled_back") {
+    let was_rolled_back = state.outcome.as_deref() == Some("rolled_back");
+    if was_rolled_back && *scope == RollbackScope::All {
         ui.show(Progress::Note(format!(
             "run {} is already rolled back",
             run.id
@@ -58,6 +90,8 @@ pub async fn rollback(
         return Ok(RollbackOutcome {
             run: run.id,
             undone: Vec::new(),
+            kept: Vec::new(),
+            whole: true,
             left: Vec::new(),
         });
     }
@@ -83,11 +117,12 @@ pub async fn rollback(
         ui,
         cancel,
     }
-    .undo_all()
+    .undo_all(scope, was_rolled_back)
     .await;
     // What tracked commands left on the hosts goes in every outcome: all of it once the run
     // is rolled back, the finished commands' output when the rollback stopped part-way.
-    crate::tidy::tidy_hosts(&exec, &session.plan, &run.id, rolled_back.is_ok()).await;
+    let ended = rolled_back.as_ref().is_ok_and(|o| o.whole);
+    crate::tidy::tidy_hosts(&exec, &session.plan, &run.id, ended).await;
     exec.disconnect_all().await;
     rolled_back
 }
@@ -102,14 +137,33 @@ struct Rollback<'a> {
 }
 
 impl Rollback<'_> {
-    /// Undoes the run's steps newest first and journals the run as rolled back.
-    async fn undo_all(&self) -> Result<RollbackOutcome, EngineError> {
+    /// Undoes the run's steps in `scope` newest first; journals the run as rolled back when
+    /// the scope is the whole run, else as a partial rollback that leaves it resumable.
+    /// A run `was_rolled_back` (a kept step undone on its own afterwards) stays rolled back.
+    async fn undo_all(
+        &self,
+        scope: &RollbackScope,
+        was_rolled_back: bool,
+    ) -> Result<RollbackOutcome, EngineError> {
         let (session, ui) = (self.session, self.ui);
         let steps: Vec<_> = session.plan.steps().collect();
+        let first = match scope {
+            RollbackScope::To(to) => steps.iter().position(|(_, s)| &s.id.value == to),
+            _ => None,
+        };
         let mut undone = Vec::new();
+        let mut kept = Vec::new();
         let mut left = Vec::new();
-        for (stage, step) in steps.into_iter().rev() {
+        for (at, (stage, step)) in steps.into_iter().enumerate().rev() {
             let id = step.id.value.as_str();
+            let in_scope = match scope {
+                RollbackScope::All => true,
+                RollbackScope::To(_) => first.is_some_and(|first| at >= first),
+                RollbackScope::Only(only) => only == id,
+            };
+            if !in_scope {
+                continue;
+            }
             // Moved with the traffic: its mover undoes it as part of the move back.
             if session.plan.mover_of(id).is_some() {
                 continue;
@@ -132,6 +186,14 @@ impl Rollback<'_> {
                 _ => false,
             };
             if !undo {
+                continue;
+            }
+            if step.keep && !matches!(scope, RollbackScope::Only(_)) {
+                ui.show(Progress::StepLeft {
+                    step: id.into(),
+                    what: format!("kept (`keep = true`); `cutover rollback --only {id}` undoes it"),
+                });
+                kept.push(id.to_string());
                 continue;
             }
             if interrupted {
@@ -187,18 +249,47 @@ impl Rollback<'_> {
                 }
             }
         }
-        session.journal.append(
-            &self.run.id,
-            &Event::RunFinished {
+        let whole = *scope == RollbackScope::All || was_rolled_back;
+        let end = if whole {
+            Event::RunFinished {
                 outcome: "rolled_back".into(),
-            },
-        )?;
+            }
+        } else {
+            Event::RollbackFinished {
+                undone: undone.clone(),
+            }
+        };
+        session.journal.append(&self.run.id, &end)?;
         Ok(RollbackOutcome {
             run: self.run.id.clone(),
             undone,
+            kept,
+            whole,
             left,
         })
     }
+}
+
+/// Refuses a `--to`/`--only` step the plan does not have, or one moved with the traffic by
+/// another step (its mover undoes it).
+fn check_scope_step(plan: &cutover_plan::Plan, step: &str) -> Result<(), EngineError> {
+    if plan.step(step).is_none() {
+        let ids: Vec<&str> = plan.steps().map(|(_, s)| s.id.value.as_str()).collect();
+        let hint = match cutover_plan::problem::did_you_mean(step, ids.iter().copied()) {
+            Some(near) => format!("did you mean `{near}`?"),
+            None => format!("steps are {}", ids.join(", ")),
+        };
+        return Err(EngineError::Invalid(format!(
+            "no step `{step}` in the plan: {hint}"
+        )));
+    }
+    if let Some(mover) = plan.mover_of(step) {
+        return Err(EngineError::Invalid(format!(
+            "`{step}` is moved with the traffic by `{}`: roll back `{}` (it undoes `{step}` as part of the move back)",
+            mover.id.value, mover.id.value
+        )));
+    }
+    Ok(())
 }
 
 /// How many undos of step `id` ran or failed in this run: each new one gets new ids for its
@@ -336,6 +427,13 @@ pub(crate) async fn undo_steps(
         let Some(st) = state.step(id).filter(|s| s.status == StepStatus::Applied) else {
             continue;
         };
+        if step.keep {
+            scope.ui.show(Progress::StepLeft {
+                step: id.into(),
+                what: "kept (`keep = true`)".into(),
+            });
+            continue;
+        }
         let sub = StepCtx::new(
             &scope,
             stage,

@@ -84,6 +84,32 @@ impl Session {
         Ok(Some((run, state)))
     }
 
+    /// The run `spec` names: a run id, or `N` for the journal's Nth run (1 is the first);
+    /// the newest when `None`. `Ok(None)` when the journal has no run yet.
+    pub fn find_run(&self, spec: Option<&str>) -> Result<Option<RunInfo>, EngineError> {
+        let runs = self.journal.runs()?;
+        let Some(spec) = spec else {
+            return Ok(runs.into_iter().last());
+        };
+        let count = runs.len();
+        let by_number = spec
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=count).contains(n))
+            .map(|n| n - 1);
+        match runs.iter().position(|r| r.id == spec).or(by_number) {
+            Some(i) => Ok(runs.into_iter().nth(i)),
+            None => Err(EngineError::Invalid(format!(
+                "no run `{spec}` in the journal: give a run id or a number from 1 to {count} (`cutover status --json` lists their ids)"
+            ))),
+        }
+    }
+
+    /// The ids of every run in the journal, oldest first.
+    pub fn run_ids(&self) -> Result<Vec<String>, EngineError> {
+        Ok(self.journal.runs()?.into_iter().map(|r| r.id).collect())
+    }
+
     /// The state of run `run`.
     pub fn state(&self, run: &RunInfo) -> Result<RunState, EngineError> {
         Ok(RunState::fold(run.clone(), &self.journal.events(&run.id)?))

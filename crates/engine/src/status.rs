@@ -37,6 +37,8 @@ pub struct Status {
     pub state: String,
     /// What the run waits for, if anything.
     pub waiting_for: Option<String>,
+    /// Every run in the journal, oldest first (`cutover apply --new-run` adds one).
+    pub runs: Vec<String>,
     /// Who holds the plan's lock now, if anyone.
     pub locked_by: Option<String>,
     /// Every step of the plan.
@@ -54,12 +56,19 @@ pub struct Status {
     pub users_saw: Vec<String>,
 }
 
-/// The status of the plan at `plan_path`. Looks at the PostgreSQL servers only when a
-/// `postgres.sync` step's objects are not accounted for by the journal.
-pub async fn status(plan_path: &std::path::Path) -> Result<Status, EngineError> {
+/// The status of the plan at `plan_path`: of its newest run, or of run `run` (an id, or
+/// `N` for the Nth). Looks at the PostgreSQL servers only when a `postgres.sync` step's
+/// objects are not accounted for by the journal.
+pub async fn status(plan_path: &std::path::Path, run: Option<&str>) -> Result<Status, EngineError> {
     let session = Session::open_read_only(plan_path)?;
     let locked_by = session.journal.holder().map(|h| h.to_string());
-    let latest = session.latest()?;
+    let latest = match session.find_run(run)? {
+        Some(info) => {
+            let state = session.state(&info)?;
+            Some((info, state))
+        }
+        None => None,
+    };
     let state = latest.as_ref().map(|(_, s)| s);
     let mut steps = Vec::new();
     let mut waiting_for = None;
@@ -107,6 +116,7 @@ pub async fn status(plan_path: &std::path::Path) -> Result<Status, EngineError> 
     Ok(Status {
         plan: session.plan.name.clone(),
         run: latest.as_ref().map(|(r, _)| r.id.clone()),
+        runs: session.run_ids()?,
         started: latest.as_ref().map(|(r, _)| format_ms(r.started_ms)),
         state: run_state,
         waiting_for,

@@ -2,7 +2,7 @@
 //! rolled back through the library, asserting the commands as rendered and journaled, where
 //! secrets go, and what a second pass finds already in place. Runs in well under a second.
 
-use cutover_engine::{apply, rollback, ApplyOptions, ApplyOutcome};
+use cutover_engine::{apply, rollback, ApplyOptions, ApplyOutcome, RollbackScope};
 use cutover_journal::{Event, Journal, SqliteJournal};
 use std::path::{Path, PathBuf};
 use tokio::sync::watch;
@@ -39,7 +39,7 @@ impl Plan {
 
     async fn rollback(&self) -> Vec<String> {
         let (_tx, cancel) = watch::channel(false);
-        rollback(&self.path(), "test", &Silent, cancel)
+        rollback(&self.path(), "test", &RollbackScope::All, &Silent, cancel)
             .await
             .expect("rollback")
             .undone

@@ -257,7 +257,12 @@ impl RunState {
                 });
             }
             Event::RollbackStarted { .. } => self.rolling_back = true,
-            Event::RollbackFinished { .. } => self.rolling_back = false,
+            // A partial rollback leaves the run resumable, also one that had completed:
+            // `apply` applies the undone steps again.
+            Event::RollbackFinished { .. } => {
+                self.rolling_back = false;
+                self.outcome = None;
+            }
             Event::StepRolledBack { step } => self.step_mut(step).status = StepStatus::RolledBack,
             Event::StepRollbackFailed { step, error } => {
                 self.step_mut(step).status = StepStatus::RollbackFailed {

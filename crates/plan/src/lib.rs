@@ -5,6 +5,7 @@
 mod bounded;
 pub mod checks;
 mod encoding;
+pub mod environment;
 pub mod host;
 pub mod limits;
 mod named;
@@ -13,6 +14,7 @@ pub mod problem;
 pub mod read;
 pub mod schema;
 pub mod secret;
+mod secret_hint;
 pub mod stage;
 pub mod steps;
 pub mod template;
@@ -51,7 +53,10 @@ pub fn parse(src: &str, file: &str, dir: PathBuf) -> Result<Plan, PlanErrors> {
         }
     };
     match plan {
-        Some(plan) if problems.is_empty() => Ok(plan),
+        Some(mut plan) if problems.is_empty() => {
+            plan.warnings = problems.warnings(file, src);
+            Ok(plan)
+        }
         _ => {
             let mut list = problems.0;
             for p in &mut list {
@@ -98,6 +103,15 @@ pub fn load(path: &Path) -> Result<(Plan, String), LoadError> {
     let src = String::from_utf8(bytes)
         .map_err(|e| LoadError::Invalid(encoding::not_utf8(e.as_bytes(), &file)))?;
     let plan = parse(&src, &file, dir)?;
+    let plan = match environment::selected() {
+        Some(name) => plan
+            .in_environment(name)
+            .map_err(|reason| LoadError::Environment {
+                path: path.to_path_buf(),
+                reason,
+            })?,
+        None => plan,
+    };
     Ok((plan, src))
 }
 
@@ -115,6 +129,14 @@ pub enum LoadError {
     /// The file has problems.
     #[error(transparent)]
     Invalid(#[from] PlanErrors),
+    /// The environment chosen with `-e` is not in the plan.
+    #[error("{}: {reason}", path.display())]
+    Environment {
+        /// The plan file.
+        path: PathBuf,
+        /// What is wrong, with the environments there are.
+        reason: String,
+    },
 }
 
 fn syntax_problem(e: &toml_span::Error, src: &str) -> P {

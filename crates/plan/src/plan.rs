@@ -51,9 +51,27 @@ pub struct Plan {
     pub proxies: Vec<crate::traffic::Proxy>,
     /// The stages, in order: `[[stages]]`.
     pub stages: Vec<Stage>,
+    /// Other places to run the same plan, by name: `[environments.staging]` replaces vars
+    /// and hosts when run with `cutover -e staging`, with a journal of its own.
+    #[serde(default)]
+    #[schemars(with = "BTreeMap<String, crate::environment::Environment>")]
+    pub environments: Vec<crate::environment::Environment>,
+    /// The environment the plan was loaded for (`cutover -e NAME`), if any.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub environment: Option<String>,
+    /// The journal its environment names, if any.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub environment_journal: Option<String>,
     /// Directory of the plan file; relative paths in the plan are resolved against it.
     #[serde(skip)]
     pub dir: PathBuf,
+    /// What the plan should change but still works (a deprecated spelling), each as
+    /// `FILE:LINE:COL: message` with its help: printed by every command that reads it.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub warnings: Vec<String>,
 }
 
 /// `[journal]`: where the run's durable state lives.
@@ -98,6 +116,7 @@ impl Plan {
         "checks",
         "downtime",
         "stages",
+        "environments",
     ];
 
     /// Reads the whole document; `None` only when it is not a table. Parts with problems
@@ -186,6 +205,14 @@ impl Plan {
                 Vec::new()
             }
         };
+        let environments = f
+            .take_raw("environments")
+            .map(|mut v| {
+                named_table(&mut v, "`environments`", p, |name, v, p| {
+                    crate::environment::Environment::read(name, v, &vars, &hosts, p)
+                })
+            })
+            .unwrap_or_default();
         f.finish(p);
         // Without a name the plan is still returned (and rejected, the problem being
         // recorded) so that its cross-references are checked in the same pass.
@@ -202,7 +229,11 @@ impl Plan {
             checks,
             downtime,
             stages,
+            environments,
+            environment: None,
+            environment_journal: None,
             dir,
+            warnings: Vec::new(),
         })
     }
 
@@ -253,15 +284,32 @@ impl Plan {
     }
 
     /// The journal file's path.
+    /// In an environment, its own: the one it names, else the plan's with `.ENV` before the
+    /// extension (`cutover.staging.journal.db`), so that environments never share a run.
     pub fn journal_path(&self, plan_file: &std::path::Path) -> PathBuf {
+        if let Some(p) = &self.environment_journal {
+            return self.dir.join(p);
+        }
+        let env = self
+            .environment
+            .as_deref()
+            .map(|e| format!(".{e}"))
+            .unwrap_or_default();
         match &self.journal.path {
-            Some(p) => self.dir.join(p),
+            Some(p) => {
+                let p = self.dir.join(p);
+                match (env.is_empty(), p.extension().and_then(|x| x.to_str())) {
+                    (true, _) => p,
+                    (false, Some(ext)) => p.with_extension(format!("{}.{ext}", &env[1..])),
+                    (false, None) => p.with_extension(&env[1..]),
+                }
+            }
             None => {
                 let stem = plan_file
                     .file_stem()
                     .and_then(|s| s.to_str())
                     .unwrap_or("cutover");
-                self.dir.join(format!("{stem}.journal.db"))
+                self.dir.join(format!("{stem}{env}.journal.db"))
             }
         }
     }

@@ -39,14 +39,34 @@ impl Problem {
 }
 
 /// The problems collected while reading a plan; reading goes on after each one so that
-/// `cutover check` can report all of them at once.
+/// `cutover check` can report all of them at once. Warnings (a deprecated spelling) are
+/// kept apart: they do not make the plan invalid.
 #[derive(Debug, Default)]
-pub struct Problems(pub Vec<Problem>);
+pub struct Problems(pub Vec<Problem>, Vec<Problem>);
 
 impl Problems {
     /// Records a problem.
     pub fn push(&mut self, problem: Problem) {
         self.0.push(problem);
+    }
+
+    /// Records a warning: something the plan should change that still works.
+    pub fn warn(&mut self, warning: Problem) {
+        self.1.push(warning);
+    }
+
+    /// The warnings recorded, each as `FILE:LINE:COL: message` followed by its help.
+    pub fn warnings(&self, file: &str, src: &str) -> Vec<String> {
+        self.1
+            .iter()
+            .map(|w| {
+                let (line, col) = line_col(src, w.span.start);
+                match &w.help {
+                    Some(h) => format!("{file}:{line}:{col}: {}\n  help: {h}", w.message),
+                    None => format!("{file}:{line}:{col}: {}", w.message),
+                }
+            })
+            .collect()
     }
 
     /// True when nothing was recorded.

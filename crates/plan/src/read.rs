@@ -47,6 +47,9 @@ pub struct Fields<'de> {
     span: Span,
     owner: String,
     known: &'static [&'static str],
+    /// Fields every table of this sort accepts besides `known` (a step's `keep`), read before
+    /// its kind was known.
+    common: &'static [&'static str],
 }
 
 impl<'de> Fields<'de> {
@@ -65,6 +68,7 @@ impl<'de> Fields<'de> {
                 span: value.span,
                 owner,
                 known,
+                common: &[],
             }),
             other => {
                 wrong_type(value.span, &owner, "a table", &other, p);
@@ -80,6 +84,13 @@ impl<'de> Fields<'de> {
 
     /// Changes the accepted fields once the table's kind is known (steps).
     pub fn set_known(&mut self, known: &'static [&'static str]) {
+        self.known = known;
+    }
+
+    /// Changes the accepted fields once the table's kind is known, keeping the fields
+    /// accepted until then as accepted too (a step's common fields, already read).
+    pub fn set_kind_fields(&mut self, known: &'static [&'static str]) {
+        self.common = self.known;
         self.known = known;
     }
 
@@ -153,9 +164,11 @@ impl<'de> Fields<'de> {
                 format!("unknown field `{}` in {}", key.name, self.owner),
                 "unknown field",
             );
-            problem = match did_you_mean(&key.name, self.known.iter().copied()) {
+            let mut known: Vec<&str> = self.known.to_vec();
+            known.extend(self.common.iter().filter(|c| !self.known.contains(c)));
+            problem = match did_you_mean(&key.name, known.iter().copied()) {
                 Some(near) => problem.help(format!("did you mean `{near}`?")),
-                None => problem.help(format!("known fields: {}", self.known.join(", "))),
+                None => problem.help(format!("known fields: {}", known.join(", "))),
             };
             p.push(problem);
         }

@@ -30,3 +30,35 @@ pub fn describe_variant_fields(schema: &mut schemars::Schema) {
         }
     }
 }
+
+/// How the schema shows a field written either as one value or as a list of them
+/// (`resolve = "10.0.0.2"` or `resolve = ["a.example:443:10.0.0.2", ...]`); the reader
+/// accepts both.
+#[derive(schemars::JsonSchema)]
+#[schemars(untagged)]
+#[allow(dead_code)] // only its schema is used
+pub(crate) enum OneOrMany<T> {
+    /// One value.
+    One(T),
+    /// Several values.
+    Many(Vec<T>),
+}
+
+/// How the schema shows a share: a percentage ("1%") or a fraction (0.01).
+#[derive(schemars::JsonSchema)]
+#[schemars(untagged)]
+#[allow(dead_code)] // only its schema is used
+pub(crate) enum Share {
+    /// A percentage such as "1%" or "0.5%".
+    Percent(String),
+    /// A fraction such as 0.01.
+    Fraction(f64),
+}
+
+/// The record type `dns.*` steps assume when a record names none.
+pub(crate) fn default_record_type() -> crate::read::Spanned<String> {
+    crate::read::Spanned {
+        value: "A".into(),
+        span: Default::default(),
+    }
+}

@@ -13,6 +13,13 @@ pub const PLAN_FIELDS: &[&str] = &["dir", "name"];
 /// Names a `{{ run.NAME }}` reference may use.
 pub const RUN_FIELDS: &[&str] = &["id"];
 
+/// `{{{{` in a plan string is a literal `{{`.
+const LITERAL_OPEN: (&str, &str) = ("{{{{", "{{");
+/// `}}}}` in a plan string is a literal `}}`.
+const LITERAL_CLOSE: (&str, &str) = ("}}}}", "}}");
+/// How to write braces that are not a reference, in every message about a bad one.
+pub const ESCAPE_HELP: &str = "close the reference with `}}`, or write a literal `{{` as `{{{{` (and `}}` as `}}}}`), e.g. `docker inspect -f '{{{{ .State.Health.Status }}}}'`";
+
 /// What a reference points at.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reference {
@@ -66,7 +73,7 @@ impl schemars::JsonSchema for Template {
     fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
         schemars::json_schema!({
             "type": "string",
-            "description": "Text with optional references: {{ hosts.NAME.address }}, {{ vars.NAME }}, {{ plan.dir }}, {{ run.id }}; {{ secrets.NAME }} only in fields that never reach a command line (env, stdin)."
+            "description": "Text with optional references: {{ hosts.NAME.address }}, {{ vars.NAME }}, {{ plan.dir }}, {{ run.id }}; {{ secrets.NAME }} only in fields that never reach a command line (env, stdin). Write a literal {{ as {{{{ and }} as }}}}."
         })
     }
 }
@@ -97,32 +104,50 @@ impl Template {
         }
     }
 
-    /// Parses `raw` (written at `span`), recording malformed references.
+    /// Parses `raw` (written at `span`), recording malformed references. `{{{{` and `}}}}`
+    /// stand for a literal `{{` and `}}` (Docker's and Go's `{{ .State.Health.Status }}`
+    /// is written `{{{{ .State.Health.Status }}}}`); a single `}}` outside a reference is
+    /// plain text too.
     pub fn parse(raw: &str, span: Span, p: &mut Problems) -> Option<Self> {
         // toml-span's string spans start at the first character inside the quotes.
         let base = span.start;
         let mut parts = Vec::new();
-        let mut rest = raw;
-        let mut offset = 0;
+        let mut text = String::new();
+        let mut at = 0;
         let mut ok = true;
-        while let Some(open) = rest.find("{{") {
-            if open > 0 {
-                parts.push(Part::Text(rest[..open].to_string()));
+        while at < raw.len() {
+            let rest = &raw[at..];
+            if let Some(literal) = [LITERAL_OPEN, LITERAL_CLOSE]
+                .into_iter()
+                .find(|(escape, _)| rest.starts_with(escape))
+            {
+                text.push_str(literal.1);
+                at += literal.0.len();
+                continue;
             }
-            let Some(close) = rest[open..].find("}}") else {
-                let at = base + offset + open;
+            if !rest.starts_with("{{") {
+                let c = rest.chars().next().unwrap_or_default();
+                text.push(c);
+                at += c.len_utf8();
+                continue;
+            }
+            let Some(close) = rest.find("}}") else {
+                let at = base + at;
                 p.push(
                     Problem::new(
                         Span::new(at, at + 2),
                         "unclosed `{{` in a template",
                         "opened here",
                     )
-                    .help("close the reference with `}}`"),
+                    .help(ESCAPE_HELP),
                 );
                 return None;
             };
-            let inner = &rest[open + 2..open + close];
-            let ref_span = Span::new(base + offset + open, base + offset + open + close + 2);
+            if !text.is_empty() {
+                parts.push(Part::Text(std::mem::take(&mut text)));
+            }
+            let inner = &rest[2..close];
+            let ref_span = Span::new(base + at, base + at + close + 2);
             match parse_reference(inner.trim()) {
                 Ok(r) => parts.push(Part::Ref(r, ref_span)),
                 Err((msg, help)) => {
@@ -130,12 +155,10 @@ impl Template {
                     ok = false;
                 }
             }
-            let consumed = open + close + 2;
-            rest = &rest[consumed..];
-            offset += consumed;
+            at += close + 2;
         }
-        if !rest.is_empty() {
-            parts.push(Part::Text(rest.to_string()));
+        if !text.is_empty() {
+            parts.push(Part::Text(text));
         }
         ok.then(|| Template {
             raw: raw.to_string(),
@@ -201,13 +224,13 @@ fn parse_reference(inner: &str) -> Result<Reference, (String, String)> {
     if inner.is_empty() {
         return Err((
             "empty reference `{{ }}`".into(),
-            "write what it refers to, such as {{ vars.app_dir }}, or remove it".into(),
+            "write what it refers to, such as {{ vars.app_dir }}, or write a literal `{{` as `{{{{`".into(),
         ));
     }
     if segments.iter().any(|s| !valid(s)) {
         return Err((
             format!("malformed reference `{{{{ {inner} }}}}`"),
-            "references look like {{ hosts.new.address }}, {{ secrets.db_password }} or {{ vars.app_dir }}".into(),
+            "references look like {{ hosts.new.address }}, {{ secrets.db_password }} or {{ vars.app_dir }}; for a literal `{{` (a Docker or Go template), write `{{{{` and `}}}}`".into(),
         ));
     }
     let wrong_shape = |shape: &str| {
@@ -343,6 +366,26 @@ mod tests {
         let mut p = Problems::default();
         let t = Template::parse("ping {{hosts.new.address}} now", Span::new(0, 0), &mut p).unwrap();
         assert_eq!(t.render(&Fixed).unwrap(), "ping new:address now");
+    }
+
+    #[test]
+    fn doubled_braces_are_literal_braces() {
+        let mut p = Problems::default();
+        let raw = "docker inspect -f '{{{{ .State.Health.Status }}}}' {{ hosts.new.name }} }}";
+        let t = Template::parse(raw, Span::new(0, 0), &mut p).unwrap();
+        assert_eq!(
+            t.render(&Fixed).unwrap(),
+            "docker inspect -f '{{ .State.Health.Status }}' new:name }}"
+        );
+        assert_eq!(t.references().count(), 1);
+        assert!(p.is_empty());
+    }
+
+    #[test]
+    fn a_reference_after_an_escape_is_located_where_written() {
+        let mut p = Problems::default();
+        assert!(Template::parse("{{{{ x }}}} {{ nope }}", Span::new(10, 30), &mut p).is_none());
+        assert_eq!(p.0[0].span, Span::new(22, 32));
     }
 
     #[test]

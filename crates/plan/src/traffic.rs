@@ -328,6 +328,7 @@ pub struct DnsRecord {
     pub name: Spanned<String>,
     /// `A`, `AAAA` or `CNAME` (default `A`).
     #[serde(rename = "type")]
+    #[schemars(default = "crate::schema::default_record_type")]
     pub rtype: Spanned<String>,
     /// The new value (`{{ hosts.new.address }}`, a CNAME target); `dns.switch` and
     /// `dns.verify` need it or `values`, TTL steps ignore it.

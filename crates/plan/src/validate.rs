@@ -189,10 +189,24 @@ impl Checker<'_> {
                         format!("`{field}` of {} uses secret `{name}` on a command line, where `ps` would show it", self.owner),
                         "secret on a command line",
                     )
-                    .help(format!(
-                        "pass it through the environment: `env = {{ {var} = \"{{{{ secrets.{name} }}}}\" }}` and write \"${var}\" in the command",
-                        var = name.to_uppercase().replace('-', "_")
-                    )),
+                    .help(crate::secret_hint::hint(&t.raw, name)),
+                );
+            }
+        }
+        self.references(t, p);
+    }
+
+    /// A field shown to people and kept in the journal (an `approve` message): no secrets.
+    pub(crate) fn shown(&self, field: &str, t: &Template, p: &mut Problems) {
+        for (r, span) in t.references() {
+            if let Reference::Secret(name) = r {
+                p.push(
+                    Problem::new(
+                        span,
+                        format!("`{field}` of {} shows secret `{name}`, which would be printed and journaled", self.owner),
+                        "secret in a message",
+                    )
+                    .help("name what to check without the secret's value"),
                 );
             }
         }

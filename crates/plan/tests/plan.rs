@@ -24,3 +24,7 @@ mod mutations;
 mod schema;
 #[path = "plan/starters.rs"]
 mod starters;
+#[path = "plan/starters_schema.rs"]
+mod starters_schema;
+#[path = "plan/warnings.rs"]
+mod warnings;

@@ -58,7 +58,7 @@ id = "move"
 kind = "proxy.switch"
 proxy = "front"
 to = "{{{{ hosts.new.address }}}}:8080"
-health = "/healthz"
+health_path = "/healthz"
 {traffic}
 "#,
         ssh = lab.ssh_config().display(),

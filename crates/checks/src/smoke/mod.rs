@@ -4,10 +4,12 @@
 //! Why not the `hurl` crate: it links libcurl and libxml2 (C builds and system libraries on
 //! every machine) and drives its own HTTP stack, so requests could not share the probes'
 //! pinning, TLS checks and keep-alive pool; the subset below covers the smoke scenarios of
-//! the runbooks and reads real `.hurl` files. Anything outside it is refused with `file:line`.
+//! the runbooks and reads real `.hurl` files. Anything outside it is refused with
+//! `file:line:col`, by `cutover check` already ([`read_scenario`]).
 //!
 //! Secret variables and `redact` captures never appear in output: every message is redacted.
 
+mod multipart;
 pub mod parse;
 
 use crate::eval;
@@ -65,6 +67,30 @@ impl Vars {
         }
         t
     }
+}
+
+/// Reads and parses the Hurl file at `path` (named `shown` in messages) without sending
+/// anything, as `cutover check` does: the requests it holds, or the first thing wrong with it
+/// at `file:line:col` (a missing file, a feature outside the supported subset, an upload
+/// whose file is missing).
+pub fn read_scenario(path: &std::path::Path, shown: &str) -> Result<String, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{shown}: cannot read: {e}"))?;
+    let entries = parse::parse(&text, shown).map_err(|e| e.to_string())?;
+    let dir = path.parent().unwrap_or(std::path::Path::new("."));
+    for e in &entries {
+        for part in &e.multipart {
+            if let parse::FormValue::File { path: file, .. } = &part.value {
+                if !dir.join(file).is_file() {
+                    return Err(format!(
+                        "{shown}:{}:1: upload field `{}` names {file}, which does not exist (paths are relative to the Hurl file)",
+                        part.line, part.name
+                    ));
+                }
+            }
+        }
+    }
+    let asserts: usize = entries.iter().map(|e| e.asserts.len()).sum();
+    Ok(format!("{} requests, {asserts} asserts", entries.len()))
 }
 
 impl SmokeProbe {
@@ -238,6 +264,13 @@ impl SmokeProbe {
                 req.headers
                     .push(("Content-Type".into(), "application/json".into()));
             }
+            req.body = body.into();
+        }
+        if !e.multipart.is_empty() {
+            let dir = self.file.parent().unwrap_or(std::path::Path::new("."));
+            let (kind, body) = multipart::encode(&e.multipart, dir, |t| vars.render(t, at))
+                .map_err(|m| format!("{at}: {m}"))?;
+            req.headers.push(("Content-Type".into(), kind));
             req.body = body.into();
         }
         req.pins = self.pins.clone();

@@ -75,6 +75,8 @@ pub struct Entry {
     pub basic_auth: Option<(String, String)>,
     /// Body template.
     pub body: Option<String>,
+    /// `[MultipartFormData]` fields, sent as a `multipart/form-data` body.
+    pub multipart: Vec<FormPart>,
     /// Expected status (`None`: any, as in Hurl without a response section or `HTTP *`).
     pub status: Option<u16>,
     /// Response headers that must equal these.
@@ -89,14 +91,41 @@ pub struct Entry {
     pub retry_interval: Duration,
 }
 
+/// One field of a `[MultipartFormData]` section.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FormPart {
+    /// The field's name.
+    pub name: String,
+    /// Its line in the file.
+    pub line: usize,
+    /// Its value.
+    pub value: FormValue,
+}
+
+/// What a multipart field holds.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FormValue {
+    /// A text value (a template).
+    Text(String),
+    /// `file,PATH;` or `file,PATH; TYPE`: a file's bytes, the path relative to the Hurl file.
+    File {
+        /// The path as written.
+        path: String,
+        /// Its content type (default `application/octet-stream`).
+        content_type: Option<String>,
+    },
+}
+
 /// A parse error at a line.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{file}:{line}: {message}")]
+#[error("{file}:{line}:{column}: {message}")]
 pub struct HurlError {
     /// The file as named.
     pub file: String,
     /// 1-based line.
     pub line: usize,
+    /// 1-based column of the line's first character.
+    pub column: usize,
     /// What is wrong and what to write instead.
     pub message: String,
 }
@@ -110,16 +139,20 @@ enum Section {
     RespHeaders,
     Captures,
     Asserts,
+    Multipart,
 }
 
 /// Parses Hurl text; `file` names it in errors.
 pub fn parse(text: &str, file: &str) -> Result<Vec<Entry>, HurlError> {
+    let lines: Vec<&str> = text.lines().collect();
     let err = |line: usize, message: String| HurlError {
         file: file.to_string(),
         line,
+        column: lines.get(line.saturating_sub(1)).map_or(1, |l| {
+            l.chars().take_while(|c| c.is_whitespace()).count() + 1
+        }),
         message,
     };
-    let lines: Vec<&str> = text.lines().collect();
     let mut entries: Vec<Entry> = Vec::new();
     let mut section = Section::Headers;
     let mut i = 0;
@@ -170,8 +203,9 @@ pub fn parse(text: &str, file: &str) -> Result<Vec<Entry>, HurlError> {
                 "[Options]" => Section::Options,
                 "[Captures]" => Section::Captures,
                 "[Asserts]" => Section::Asserts,
+                "[MultipartFormData]" | "[Multipart]" => Section::Multipart,
                 other => {
-                    return Err(err(n, format!("section {other} is not supported; supported: [QueryStringParams], [BasicAuth], [Options], [Captures], [Asserts]")))
+                    return Err(err(n, format!("section {other} is not supported; supported: [QueryStringParams], [BasicAuth], [MultipartFormData], [Options], [Captures], [Asserts]")))
                 }
             };
             continue;
@@ -207,6 +241,19 @@ pub fn parse(text: &str, file: &str) -> Result<Vec<Entry>, HurlError> {
                     .split_once(':')
                     .ok_or_else(|| err(n, format!("expected `name: value`, found `{line}`")))?;
                 entry.query.push((k.trim().into(), v.trim().into()));
+            }
+            Section::Multipart => {
+                let (k, v) = line.split_once(':').ok_or_else(|| {
+                    err(
+                        n,
+                        format!("expected `name: value` or `name: file,PATH;`, found `{line}`"),
+                    )
+                })?;
+                entry.multipart.push(FormPart {
+                    name: k.trim().into(),
+                    line: n,
+                    value: form_value(v.trim()).map_err(|m| err(n, m))?,
+                });
             }
             Section::BasicAuth => {
                 let (k, v) = line
@@ -279,6 +326,24 @@ pub fn parse(text: &str, file: &str) -> Result<Vec<Entry>, HurlError> {
         return Err(err(1, "the file has no request; start an entry with a line such as `GET https://app.example.com/healthz`".into()));
     }
     Ok(entries)
+}
+
+/// A multipart value: `file,PATH;` (optionally followed by a content type) or text.
+fn form_value(v: &str) -> Result<FormValue, String> {
+    let Some(rest) = v.strip_prefix("file,") else {
+        return Ok(FormValue::Text(v.into()));
+    };
+    let (path, content_type) = rest.split_once(';').ok_or_else(|| {
+        format!("a file field is written `file,PATH;` (with the `;`), found `{v}`")
+    })?;
+    let content_type = Some(content_type.trim()).filter(|t| !t.is_empty());
+    if path.trim().is_empty() {
+        return Err(format!("`{v}` names no file"));
+    }
+    Ok(FormValue::File {
+        path: path.trim().into(),
+        content_type: content_type.map(str::to_string),
+    })
 }
 
 fn request_line(line: &str) -> Option<(&str, &str)> {
@@ -453,7 +518,7 @@ duration < 1000
     #[test]
     fn errors_name_the_line() {
         let e = parse("GET https://a/\nHTTP 200\n[Cookies]\n", "x.hurl").unwrap_err();
-        assert_eq!(e.to_string(), "x.hurl:3: section [Cookies] is not supported; supported: [QueryStringParams], [BasicAuth], [Options], [Captures], [Asserts]");
+        assert_eq!(e.to_string(), "x.hurl:3:1: section [Cookies] is not supported; supported: [QueryStringParams], [BasicAuth], [MultipartFormData], [Options], [Captures], [Asserts]");
         let e = parse(
             "GET https://a/\nHTTP 200\n[Asserts]\nxpath \"//a\" exists\n",
             "x.hurl",
@@ -461,18 +526,18 @@ duration < 1000
         .unwrap_err();
         assert!(
             e.to_string()
-                .starts_with("x.hurl:4: query `xpath` is not supported"),
+                .starts_with("x.hurl:4:1: query `xpath` is not supported"),
             "{e}"
         );
         let e = parse("GET https://a/\n[Asserts]\nstatus === 200\n", "x.hurl").unwrap_err();
         assert!(
             e.to_string()
-                .starts_with("x.hurl:3: unknown predicate `===`"),
+                .starts_with("x.hurl:3:1: unknown predicate `===`"),
             "{e}"
         );
         assert!(parse("hello\n", "x.hurl")
             .unwrap_err()
             .to_string()
-            .starts_with("x.hurl:1: expected a request line"));
+            .starts_with("x.hurl:1:1: expected a request line"));
     }
 }

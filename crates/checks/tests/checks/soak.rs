@@ -4,7 +4,7 @@
 
 use crate::support::{control, executor, wait_port};
 use cutover_checks::host::HostProbe;
-use cutover_checks::soak::{self, LogSpec, SoakEnd, SoakSpec, SoakState};
+use cutover_checks::soak::{self, LogSource, LogSpec, SoakEnd, SoakSpec, SoakState};
 use cutover_checks::trigger::{Condition, TriggerSpec};
 use cutover_checks::{dns::DnsProbe, http::HttpProbe, NamedProbe, Probe, ProbeEnv};
 use cutover_plan::checks::assert::parse_predicate;
@@ -175,7 +175,7 @@ async fn host_probes_and_log_triggers_run_over_ssh() {
     );
     s.logs = vec![LogSpec {
         host: "new".into(),
-        path: "/srv/app/app.log".into(),
+        source: LogSource::File("/srv/app/app.log".into()),
         patterns: vec!["ERROR".into()],
         sudo: false,
     }];
@@ -205,6 +205,27 @@ async fn host_probes_and_log_triggers_run_over_ssh() {
     assert!(
         f.evidence.starts_with(
             "2 matching line(s) in the last 1m; last: new:/srv/app/app.log: ERROR db timeout again"
+        ),
+        "{}",
+        f.evidence
+    );
+
+    // A log fed by a command (as `journalctl -fu app` would be): its output is the log, and
+    // a command that ends is started again, so this one's single ERROR line counts twice.
+    s.logs = vec![LogSpec {
+        host: "new".into(),
+        source: LogSource::Command("echo INFO starting; echo ERROR from the command".into()),
+        patterns: vec!["ERROR".into()],
+        sudo: false,
+    }];
+    let mut state = SoakState::default();
+    let end = soak::run(&s, &env, &mut state, |_| {}).await.unwrap();
+    let SoakEnd::Fired(f) = end else {
+        panic!("no log trigger from the command")
+    };
+    assert!(
+        f.evidence.starts_with(
+            "2 matching line(s) in the last 1m; last: new$ echo INFO starting; echo ERROR from the command: ERROR from the command"
         ),
         "{}",
         f.evidence

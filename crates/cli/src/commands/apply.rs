@@ -17,6 +17,10 @@ pub struct Args {
     /// Stop at an approval or time gate instead of waiting there (exit code 7).
     #[arg(long)]
     no_wait: bool,
+    /// Start a new run of a plan whose newest run completed (the next release), in the same
+    /// journal; `cutover status --run N` and `cutover report --run N` show older runs.
+    #[arg(long)]
+    new_run: bool,
 }
 
 pub async fn run(file: &Path, a: Args) -> ExitCode {
@@ -28,7 +32,7 @@ pub async fn run(file: &Path, a: Args) -> ExitCode {
         match confirm(&question, "apply") {
             Ok(true) => {}
             Ok(false) => {
-                println!("nothing applied");
+                outln!("nothing applied");
                 return ExitCode::Ok;
             }
             Err(code) => return code,
@@ -37,10 +41,11 @@ pub async fn run(file: &Path, a: Args) -> ExitCode {
     let opts = ApplyOptions {
         until: a.until,
         no_wait: a.no_wait,
+        new_run: a.new_run,
     };
     match cutover_engine::apply(file, &opts, &Printer, interrupt_signal()).await {
         Ok(ApplyOutcome::Completed { run, applied }) => {
-            println!(
+            outln!(
                 "\n{} run {} complete ({applied} step(s) applied now); see `cutover report`",
                 paint(Style::Green, "done:"),
                 safe(&run)
@@ -48,11 +53,14 @@ pub async fn run(file: &Path, a: Args) -> ExitCode {
             ExitCode::Ok
         }
         Ok(ApplyOutcome::AlreadyComplete { run }) => {
-            println!("run {} is already complete: nothing to do", safe(&run));
+            outln!(
+                "run {} is already complete: nothing to do (`cutover apply --new-run` starts another)",
+                safe(&run)
+            );
             ExitCode::Ok
         }
         Ok(ApplyOutcome::StoppedAfter { run, stage }) => {
-            println!(
+            outln!(
                 "\nstopped after stage {} (run {}); `cutover apply` continues",
                 safe(&stage),
                 safe(&run)

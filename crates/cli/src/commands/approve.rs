@@ -21,7 +21,7 @@ pub fn run(file: &Path, a: Args) -> ExitCode {
     let by = a.by.unwrap_or_else(cutover_journal::lock::operator);
     match cutover_engine::approve(file, &a.gate, &by, a.comment.as_deref()) {
         Ok(run) => {
-            println!(
+            outln!(
                 "{} {} by {} (run {})",
                 paint(Style::Green, "approved"),
                 safe(&a.gate),

@@ -7,6 +7,9 @@ use std::path::Path;
 /// Options of `cutover check`.
 #[derive(clap::Args)]
 pub struct Args {
+    /// The plan file (the same as `-f`, which it overrides).
+    #[arg(value_name = "PLAN")]
+    pub plan_file: Option<std::path::PathBuf>,
     /// Only the checks that need no network: the plan file, and what it asks of its DNS
     /// providers against what they can do; no host or API is contacted.
     #[arg(long)]
@@ -87,21 +90,21 @@ pub async fn run(file: &Path, a: Args) -> ExitCode {
     if a.json {
         print_json(&serde_json::json!({ "plan_ok": true, "checks": items }));
     } else {
-        println!("{} {} is valid", paint(Style::Green, "ok"), file.display());
+        outln!("{} {} is valid", paint(Style::Green, "ok"), file.display());
         for i in &items {
             let mark = if i.ok {
                 paint(Style::Green, "✓")
             } else {
                 paint(Style::Red, "✗")
             };
-            println!(
+            outln!(
                 "{mark} {:<16} {:<16} {}",
                 safe(&i.subject),
                 safe(&i.check),
                 safe(&i.detail)
             );
             if let (false, Some(h)) = (i.ok, &i.hint) {
-                println!("  {} {}", paint(Style::Yellow, "hint:"), safe(h));
+                outln!("  {} {}", paint(Style::Yellow, "hint:"), safe(h));
             }
         }
     }

@@ -22,7 +22,7 @@ pub struct Args {
 pub fn run(file: &Path, a: Args) -> ExitCode {
     if a.list {
         for t in TEMPLATES {
-            println!("{:<10} {}", t.name, t.summary);
+            outln!("{:<10} {}", t.name, t.summary);
         }
         return ExitCode::Ok;
     }
@@ -46,12 +46,12 @@ pub fn run(file: &Path, a: Args) -> ExitCode {
         eprintln!("error: cannot write {}: {e}", file.display());
         return ExitCode::Internal;
     }
-    println!(
+    outln!(
         "{} {} ({})",
         paint(Style::Green, "wrote"),
         file.display(),
         t.summary
     );
-    println!("next: edit it, then `cutover check` and `cutover plan`");
+    outln!("next: edit it, then `cutover check` and `cutover plan`");
     ExitCode::Ok
 }

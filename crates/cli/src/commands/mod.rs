@@ -22,7 +22,7 @@ pub fn confirm(question: &str, action: &str) -> Result<bool, cutover_engine::Exi
         );
         return Err(cutover_engine::ExitCode::Usage);
     }
-    print!("{question} [y/N] ");
+    out!("{question} [y/N] ");
     let _ = std::io::stdout().flush();
     let mut answer = String::new();
     let _ = std::io::stdin().lock().read_line(&mut answer);

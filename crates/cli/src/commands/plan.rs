@@ -7,6 +7,9 @@ use std::path::Path;
 /// Options of `cutover plan`.
 #[derive(clap::Args)]
 pub struct Args {
+    /// The plan file (the same as `-f`, which it overrides).
+    #[arg(value_name = "PLAN")]
+    pub plan_file: Option<std::path::PathBuf>,
     /// Print the plan as JSON.
     #[arg(long)]
     json: bool,
@@ -21,16 +24,16 @@ pub fn run(file: &Path, a: Args) -> ExitCode {
         return print_json(&p);
     }
     match &p.run {
-        Some(run) => println!(
+        Some(run) => outln!(
             "plan {} (continuing run {})",
             paint(Style::Bold, &p.plan),
             safe(run)
         ),
-        None => println!("plan {} (a new run)", paint(Style::Bold, &p.plan)),
+        None => outln!("plan {} (a new run)", paint(Style::Bold, &p.plan)),
     }
     let mut pending = 0;
     for stage in &p.stages {
-        println!(
+        outln!(
             "\n{}",
             paint(Style::Bold, &format!("== stage {}", stage.name))
         );
@@ -51,17 +54,17 @@ pub fn run(file: &Path, a: Args) -> ExitCode {
                 .as_ref()
                 .map(|d| format!(": {d}"))
                 .unwrap_or_default();
-            println!(
+            outln!(
                 "{mark} {} ({}){}",
                 safe(&step.id),
                 safe(&step.kind),
                 safe(&d)
             );
             for c in &step.changes {
-                println!("       {}", safe(c));
+                outln!("       {}", safe(c));
             }
         }
     }
-    println!("\n{pending} step(s) to apply");
+    outln!("\n{pending} step(s) to apply");
     ExitCode::Ok
 }

@@ -127,7 +127,7 @@ pub async fn run(a: Args) -> ExitCode {
             } else {
                 paint(Style::Red, "✗")
             };
-            println!(
+            outln!(
                 "{mark} {} {}  {}",
                 probe.request.method,
                 safe(&a.url),
@@ -140,7 +140,7 @@ pub async fn run(a: Args) -> ExitCode {
     if a.json {
         print_json(&serde_json::json!({ "url": a.url, "ok": failed == 0, "outcomes": outcomes }));
     } else if outcomes.len() > 1 {
-        println!("{} of {} probes failed", failed, outcomes.len());
+        outln!("{} of {} probes failed", failed, outcomes.len());
     }
     if failed == 0 {
         ExitCode::Ok

@@ -22,7 +22,7 @@ pub struct Args {
     /// Same as --format json.
     #[arg(long)]
     json: bool,
-    /// The run to report (default: the newest).
+    /// The run to report: its id, or N for the journal's Nth run (default: the newest).
     #[arg(long)]
     run: Option<String>,
     /// Write to this file instead of standard output.
@@ -39,7 +39,7 @@ pub fn run(file: &Path, a: Args) -> ExitCode {
     match a.output {
         None if json => print_json(&r),
         None => {
-            print!("{}", r.markdown());
+            out!("{}", r.markdown());
             ExitCode::Ok
         }
         Some(path) => {

@@ -10,10 +10,13 @@ pub struct Args {
     /// Print the status as JSON.
     #[arg(long)]
     json: bool,
+    /// The run to show: its id, or N for the journal's Nth run (default: the newest).
+    #[arg(long, value_name = "RUN")]
+    run: Option<String>,
 }
 
 pub async fn run(file: &Path, a: Args) -> ExitCode {
-    let s = match cutover_engine::status(file).await {
+    let s = match cutover_engine::status(file, a.run.as_deref()).await {
         Ok(s) => s,
         Err(e) => return report_error(&e),
     };
@@ -21,19 +24,32 @@ pub async fn run(file: &Path, a: Args) -> ExitCode {
         return print_json(&s);
     }
     match &s.run {
-        Some(run) => println!(
+        Some(run) => outln!(
             "plan {}: run {} {}",
             paint(Style::Bold, &s.plan),
             safe(run),
             paint(Style::Bold, &s.state)
         ),
-        None => println!("plan {}: {}", paint(Style::Bold, &s.plan), safe(&s.state)),
+        None => outln!("plan {}: {}", paint(Style::Bold, &s.plan), safe(&s.state)),
+    }
+    if let Some(n) = s
+        .run
+        .as_ref()
+        .and_then(|r| s.runs.iter().position(|x| x == r))
+    {
+        if s.runs.len() > 1 {
+            outln!(
+                "run {} of {} in the journal (`cutover status --run N` shows another)",
+                n + 1,
+                s.runs.len()
+            );
+        }
     }
     if let Some(w) = &s.waiting_for {
-        println!("{} {}", paint(Style::Yellow, "waiting for"), safe(w));
+        outln!("{} {}", paint(Style::Yellow, "waiting for"), safe(w));
     }
     if let Some(l) = &s.locked_by {
-        println!("locked by {}", safe(l));
+        outln!("locked by {}", safe(l));
     }
     for step in &s.steps {
         let status = match step.status.as_str() {
@@ -54,7 +70,7 @@ pub async fn run(file: &Path, a: Args) -> ExitCode {
             safe(&step.kind),
             safe(detail)
         );
-        println!("{}", line.trim_end());
+        outln!("{}", line.trim_end());
     }
     for u in &s.users_saw {
         println!("users saw: {}", safe(u));
@@ -66,7 +82,7 @@ pub async fn run(file: &Path, a: Args) -> ExitCode {
         println!("{} {}", paint(Style::Yellow, "left running:"), safe(l));
     }
     for w in &s.warnings {
-        println!("{} {}", paint(Style::Yellow, "warning:"), safe(w));
+        outln!("{} {}", paint(Style::Yellow, "warning:"), safe(w));
     }
     ExitCode::Ok
 }

@@ -19,7 +19,7 @@ id = "switch"
 kind = "proxy.switch"
 proxy = "front"
 to = "{{{{ hosts.new.address }}}}:8080"
-health = "/healthz"
+health_path = "/healthz"
 "#
     )
 }

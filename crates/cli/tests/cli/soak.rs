@@ -94,7 +94,7 @@ id = "switch"
 kind = "proxy.switch"
 proxy = "front"
 to = "{{{{ hosts.new.address }}}}:8080"
-health = "/healthz"
+health_path = "/healthz"
 
 [[stages]]
 name = "soak"

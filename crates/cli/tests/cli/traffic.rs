@@ -364,7 +364,7 @@ id = "to-new"
 kind = "proxy.switch"
 proxy = "front"
 to = "{{{{ hosts.new.address }}}}:8080"
-health = "/healthz"
+health_path = "/healthz"
 "#,
             ssh = lab.ssh_config().display(),
             dns = bind.primary.address,

@@ -38,9 +38,10 @@ impl Approve<'_> {
 
 #[async_trait]
 impl StepRunner for Approve<'_> {
-    fn plan(&self, _: &Values<'_>) -> Result<Vec<String>, EngineError> {
+    fn plan(&self, values: &Values<'_>) -> Result<Vec<String>, EngineError> {
         let mut line = "wait for `cutover approve ID --by NAME`".to_string();
         if let Some(m) = &self.0.message {
+            let m = super::show(m, values)?;
             line = format!("{line}: {m}");
         }
         if !self.0.approvers.is_empty() {
@@ -57,14 +58,13 @@ impl StepRunner for Approve<'_> {
         if let Some(summary) = self.approval(ctx)? {
             return Ok(Applied::Done { summary });
         }
+        let message = match &self.0.message {
+            Some(m) => format!(" ({})", ctx.render(m)?),
+            None => String::new(),
+        };
         let reason = format!(
-            "approval: run `cutover approve {} --by NAME [--comment TEXT]`{}",
+            "approval: run `cutover approve {} --by NAME [--comment TEXT]`{message}",
             ctx.id(),
-            self.0
-                .message
-                .as_ref()
-                .map(|m| format!(" ({m})"))
-                .unwrap_or_default()
         );
         ctx.record(Event::StepWaiting {
             step: ctx.id().to_string(),

@@ -19,7 +19,7 @@ const PREVIOUS: &str = "previous-upstream";
 impl ProxySwitch<'_> {
     fn gate(&self) -> HttpGet {
         HttpGet {
-            path: self.0.health.clone().unwrap_or_else(|| "/".into()),
+            path: self.0.health_path.clone().unwrap_or_else(|| "/".into()),
             host: None,
             timeout: self.0.health_timeout.unwrap_or(Duration::from_secs(3)),
         }

@@ -14,7 +14,7 @@ use super::check::{describe, probe_env, probes};
 use crate::context::{StepCtx, Values};
 use crate::error::{EngineError, RollbackRequest};
 use crate::step::{Applied, StepRunner, Verified};
-use cutover_checks::soak::{self, LogSpec, SoakEnd, SoakSpec, SoakState};
+use cutover_checks::soak::{self, LogSource, LogSpec, SoakEnd, SoakSpec, SoakState};
 use cutover_checks::trigger::TriggerSpec;
 use cutover_journal::{now_ms, Event};
 use cutover_plan::steps::{Role, SoakStep};
@@ -162,9 +162,14 @@ impl StepRunner for Soak<'_> {
                 .logs
                 .iter()
                 .map(|l| {
+                    let source = match (&l.path, &l.command) {
+                        (Some(path), _) => LogSource::File(ctx.render(path)?),
+                        (None, Some(command)) => LogSource::Command(ctx.render(command)?),
+                        (None, None) => return Err(ctx.failed("a log with no path or command")),
+                    };
                     Ok(LogSpec {
                         host: l.host.value.clone(),
-                        path: ctx.render(&l.path)?,
+                        source,
                         patterns: l.patterns.clone(),
                         sudo: ctx.plan.host(&l.host.value).is_some_and(|h| h.sudo),
                     })

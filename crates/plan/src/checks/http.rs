@@ -151,10 +151,11 @@ impl FromToml for Statuses {
 #[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
 pub struct SmokeCheck {
     /// The `.hurl` file (relative to the plan's directory).
-    pub file: String,
+    pub file: Spanned<String>,
     /// Pins for every request, like `curl --resolve`: an address (every request goes
     /// there) or "HOST:PORT:ADDRESS" entries; one or a list.
     #[serde(default)]
+    #[schemars(with = "crate::schema::OneOrMany<Template>")]
     pub resolve: Vec<Template>,
     /// Values for `{{name}}` in the file (may use secrets; they are redacted from output).
     #[serde(default)]

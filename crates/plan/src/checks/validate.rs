@@ -162,7 +162,8 @@ pub(crate) fn soak(
     }
     for log in &soak.logs {
         c.host(&log.host, p);
-        c.command("path", &log.path, p);
+        c.optional_command("path", log.path.as_ref(), p);
+        c.optional_command("command", log.command.as_ref(), p);
     }
     for r in &soak.rollback {
         if r.value == id || !earlier.contains_key(r.value.as_str()) {

@@ -4,13 +4,16 @@ use crate::limits;
 use crate::problem::Problems;
 use crate::read::Fields;
 use crate::steps::kind::Validate;
+use crate::template::Template;
+use crate::validate::StepCheck;
 use std::time::Duration;
 
 /// Waits until someone approves the gate; the approval (who, when, comment) is journaled.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
 pub struct ApproveStep {
-    /// What the approver is asked to confirm.
-    pub message: Option<String>,
+    /// What the approver is asked to confirm; may use `{{ vars.NAME }}`, `{{ hosts.NAME.FIELD }}`,
+    /// `{{ plan.name }}` and `{{ run.id }}` (not secrets: the message is printed and journaled).
+    pub message: Option<Template>,
     /// Names allowed to approve; anyone when empty.
     #[serde(default)]
     pub approvers: Vec<String>,
@@ -40,4 +43,10 @@ impl ApproveStep {
     }
 }
 
-impl Validate for ApproveStep {}
+impl Validate for ApproveStep {
+    fn validate(&self, c: &StepCheck<'_>, p: &mut Problems) {
+        if let Some(m) = &self.message {
+            c.shown("message", m, p);
+        }
+    }
+}

@@ -85,7 +85,7 @@ macro_rules! step_kinds {
             ) -> Option<StepKind> {
                 match self {
                     $(Kind::$variant => {
-                        f.set_known(<$ty>::FIELDS);
+                        f.set_kind_fields(<$ty>::FIELDS);
                         <$ty>::read(f, p).map(StepKind::$variant)
                     })*
                 }

@@ -53,7 +53,7 @@ use crate::read::{Fields, Spanned};
 use toml_span::value::Value;
 
 /// Fields every step has, whatever its kind.
-pub const COMMON_FIELDS: &[&str] = &["id", "kind", "description"];
+pub const COMMON_FIELDS: &[&str] = &["id", "kind", "description", "keep"];
 
 /// One step of a stage.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
@@ -63,6 +63,12 @@ pub struct Step {
     pub id: Spanned<String>,
     /// What the step is for, shown by `cutover plan` and in the report.
     pub description: Option<String>,
+    /// Never undone by a rollback (`cutover rollback`, `--to`, a soak's automatic one):
+    /// for what must outlive a rollback, such as a production database a copy created. The
+    /// rollback leaves it in place and names it; `cutover rollback --only ID` undoes it on
+    /// purpose.
+    #[serde(default)]
+    pub keep: bool,
     /// The step's kind and its fields.
     #[serde(flatten)]
     pub kind: StepKind,
@@ -171,6 +177,7 @@ impl Step {
         }
         let kind: Option<String> = f.optional("kind", p);
         let description = f.optional("description", p);
+        let keep = f.optional("keep", p).unwrap_or(false);
         let kind = match kind {
             Some(name) if Kind::parse(&name).is_some() => {
                 Kind::parse(&name).and_then(|k| k.read(&mut f, p))
@@ -197,6 +204,7 @@ impl Step {
         Some(Step {
             id: id?,
             description,
+            keep,
             kind: kind?,
         })
     }

@@ -18,6 +18,11 @@ pub struct ProxySwitchStep {
     /// The new upstream, `address:port` (e.g. "{{ hosts.new.address }}:8080").
     pub to: Template,
     /// The path the new upstream must answer with 2xx/3xx before the switch (default "/").
+    pub health_path: Option<String>,
+    /// Deprecated: the old name of `health_path`, still read as it with a warning. `health`
+    /// names checks from `[checks]` (in `run` steps); here it was a URL path.
+    #[serde(skip_serializing)]
+    #[schemars(extend("deprecated" = true))]
     pub health: Option<String>,
     /// How long the health check may take (default "3s").
     #[schemars(with = "Option<String>")]
@@ -49,6 +54,7 @@ impl ProxySwitchStep {
         "description",
         "proxy",
         "to",
+        "health_path",
         "health",
         "health_timeout",
         "data",
@@ -59,7 +65,7 @@ impl ProxySwitchStep {
     pub(crate) fn read(f: &mut Fields<'_>, p: &mut Problems) -> Option<Self> {
         let proxy = f.required("proxy", p);
         let to = f.required("to", p);
-        let health = f.optional("health", p);
+        let health_path = read_health_path(f, p);
         let health_timeout = f.duration("health_timeout", &limits::REQUEST_TIMEOUT, p);
         let data = crate::checks::read_names(f, "data", p);
         let max_hold = f.duration("max_hold", &limits::REQUEST_TIMEOUT, p);
@@ -67,7 +73,8 @@ impl ProxySwitchStep {
         Some(ProxySwitchStep {
             proxy: proxy?,
             to: to?,
-            health,
+            health_path,
+            health: None,
             health_timeout,
             data,
             max_hold,
@@ -84,6 +91,37 @@ impl ProxySwitchStep {
     pub fn drain(&self) -> Duration {
         self.drain.unwrap_or(Duration::from_millis(500))
     }
+}
+
+/// `health_path`, or the deprecated `health` with a warning (both at once is a problem).
+fn read_health_path(f: &mut Fields<'_>, p: &mut Problems) -> Option<String> {
+    let path: Option<String> = f.optional("health_path", p);
+    let Some(mut old) = f.take_raw("health") else {
+        return path;
+    };
+    let span = old.span;
+    let what = format!("`health` of {}", f.owner());
+    let old: String = crate::read::FromToml::read(&mut old, &what, p)?;
+    if path.is_some() {
+        p.push(
+            Problem::new(
+                span,
+                format!("{} sets both `health_path` and `health`", f.owner()),
+                "remove this one",
+            )
+            .help("`health` is the old name of `health_path`: keep only `health_path`"),
+        );
+        return path;
+    }
+    p.warn(
+        Problem::new(
+            span,
+            format!("`health` of {} is deprecated: it is named `health_path` in `proxy.switch` steps", f.owner()),
+            "deprecated",
+        )
+        .help(format!("write `health_path = \"{old}\"`; `health` names checks from `[checks]`, as in `run` steps")),
+    );
+    Some(old)
 }
 
 /// The proxy itself is checked with the traffic sections (`crate::traffic::validate`); the

@@ -52,6 +52,7 @@ pub struct Trigger {
     /// Fires when a check fails this many times in a row.
     pub consecutive_failures: Option<u32>,
     /// Fires when the share of failed probes over `over` exceeds this ("1%", or 0.01).
+    #[schemars(with = "Option<crate::schema::Share>")]
     pub error_rate: Option<f64>,
     /// Fires when the median latency over `over` exceeds this (e.g. "300ms").
     #[schemars(with = "Option<String>")]
@@ -81,10 +82,14 @@ pub struct Trigger {
 /// A log file watched during the soak.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
 pub struct LogWatch {
-    /// The host the file is on.
+    /// The host the log is on.
     pub host: Spanned<String>,
-    /// The file's path on that host.
-    pub path: Template,
+    /// A file on that host, followed like `tail -F` (or `command`).
+    pub path: Option<Template>,
+    /// A command on that host whose output is the log, for logs that are not files:
+    /// `journalctl -fu app`, `docker compose logs -f --since 0s web` (or `path`). It must
+    /// keep running; one that ends is started again.
+    pub command: Option<Template>,
     /// Text a line must contain to count (any of them), e.g. ["ERROR", "panic"].
     pub patterns: Vec<String>,
 }
@@ -115,7 +120,11 @@ impl SoakStep {
             None => Vec::new(),
         };
         let prometheus = f.optional("prometheus", p);
-        let logs = f.optional("logs", p).unwrap_or_default();
+        // Bad logs leave the step out of the cross-checks ("watches no log" would mislead).
+        let logs = match f.has("logs") {
+            true => f.optional::<Vec<LogWatch>>("logs", p),
+            false => Some(Vec::new()),
+        };
         let on_failure_span = f.value_span("on_failure");
         let on_failure: Option<String> = f.optional("on_failure", p);
         if let (Some(v), Some(span)) = (&on_failure, on_failure_span) {
@@ -136,7 +145,7 @@ impl SoakStep {
             interval,
             triggers,
             prometheus,
-            logs,
+            logs: logs?,
             on_failure,
             rollback,
         })
@@ -224,14 +233,36 @@ impl FromToml for Trigger {
 
 impl FromToml for LogWatch {
     fn read(value: &mut Value<'_>, what: &str, p: &mut Problems) -> Option<Self> {
-        let mut f = Fields::new(value, what.to_string(), &["host", "path", "patterns"], p)?;
+        let mut f = Fields::new(
+            value,
+            what.to_string(),
+            &["host", "path", "command", "patterns"],
+            p,
+        )?;
+        let span = f.span();
         let host = f.required("host", p);
-        let path = f.required("path", p);
+        let path: Option<Template> = f.optional("path", p);
+        let command: Option<Template> = f.optional("command", p);
         let patterns = f.required("patterns", p);
         f.finish(p);
+        if path.is_some() == command.is_some() {
+            let (message, label) = if path.is_some() {
+                (
+                    format!("{what} has both `path` and `command`"),
+                    "one source",
+                )
+            } else {
+                (format!("{what} has no `path` or `command`"), "which log?")
+            };
+            p.push(Problem::new(span, message, label).help(
+                "give a file (`path = \"/var/log/app.log\"`) or a command that follows the log (`command = \"journalctl -fu app\"`), not both",
+            ));
+            return None;
+        }
         Some(LogWatch {
             host: host?,
-            path: path?,
+            path,
+            command,
             patterns: patterns?,
         })
     }

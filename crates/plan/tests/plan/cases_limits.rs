@@ -118,6 +118,33 @@ timeout = "31d"
         ],
     },
     Case {
+        name: "a soak log is a file or a command, exactly one",
+        plan: r#"name = "m"
+[hosts.new]
+ssh = "new"
+[checks.site]
+kind = "tcp"
+address = "127.0.0.1:80"
+[[stages]]
+name = "s"
+[[stages.steps]]
+id = "soak"
+kind = "soak"
+checks = "site"
+duration = "5m"
+triggers = [{ log_matches = 3 }]
+logs = [
+  { host = "new", command = "journalctl -fu app", patterns = ["ERROR"] },
+  { host = "new", path = "/var/log/app.log", command = "journalctl -fu app", patterns = ["ERROR"] },
+  { host = "new", patterns = ["ERROR"] },
+]
+"#,
+        expect: &[
+            ("cutover.toml:17:3: item 2 of `logs` of step `soak` has both `path` and `command`", Some("give a file (`path = \"/var/log/app.log\"`) or a command that follows the log (`command = \"journalctl -fu app\"`), not both")),
+            ("cutover.toml:18:3: item 3 of `logs` of step `soak` has no `path` or `command`", None),
+        ],
+    },
+    Case {
         name: "soak windows, intervals and trigger counts out of range",
         plan: r#"name = "m"
 [hosts.old]

@@ -173,7 +173,31 @@ delay = "48h"
         plan: step!("kind = \"run\"\nhosts = [\"old\"]\ncommand = \"psql -W {{ secrets.pw }}\"\n"),
         expect: &[(
             "cutover.toml:14:20: `command` of step `a` uses secret `pw` on a command line, where `ps` would show it",
-            Some("pass it through the environment: `env = { PW = \"{{ secrets.pw }}\" }` and write \"$PW\" in the command"),
+            Some("`psql` reads its password from $PGPASSWORD: set `env = { PGPASSWORD = \"{{ secrets.pw }}\" }` and leave it off the command line (an argument such as -p\"$PGPASSWORD\" is as visible in `ps`)"),
+        )],
+    },
+    Case {
+        name: "secret given to mysql: the hint is MYSQL_PWD, never -p\"$VAR\"",
+        plan: step!("kind = \"run\"\nhosts = [\"old\"]\ncommand = \"mysql -uroot -p{{ secrets.pw }} app < dump.sql\"\n"),
+        expect: &[(
+            "cutover.toml:14:27: `command` of step `a` uses secret `pw` on a command line, where `ps` would show it",
+            Some("`mysql` reads its password from $MYSQL_PWD: set `env = { MYSQL_PWD = \"{{ secrets.pw }}\" }` and leave it off the command line (an argument such as -p\"$MYSQL_PWD\" is as visible in `ps`)"),
+        )],
+    },
+    Case {
+        name: "secret given to docker login: the hint is standard input",
+        plan: step!("kind = \"run\"\nhosts = [\"old\"]\ncommand = \"docker login -u ci -p {{ secrets.pw }} registry.example\"\n"),
+        expect: &[(
+            "cutover.toml:14:34: `command` of step `a` uses secret `pw` on a command line, where `ps` would show it",
+            Some("pass it through the environment and into `docker` on standard input: `env = { PW = \"{{ secrets.pw }}\" }` and `printf '%s' \"$PW\" | docker login --password-stdin ...` (printf is a shell builtin: no command line shows it)"),
+        )],
+    },
+    Case {
+        name: "secret given to an unknown program: environment or standard input",
+        plan: step!("kind = \"run\"\nhosts = [\"old\"]\ncommand = \"./deploy --token {{ secrets.pw }}\"\n"),
+        expect: &[(
+            "cutover.toml:14:29: `command` of step `a` uses secret `pw` on a command line, where `ps` would show it",
+            Some("pass it through the environment: `env = { PW = \"{{ secrets.pw }}\" }`, for a program that reads $PW itself or from standard input (`printf '%s' \"$PW\" | PROGRAM`); an argument such as --password=\"$PW\" is as visible in `ps`"),
         )],
     },
     Case {
@@ -201,7 +225,20 @@ delay = "48h"
     Case {
         name: "unclosed reference",
         plan: step!("kind = \"run\"\nhosts = [\"old\"]\ncommand = \"ls {{ vars.dir }}/{{ vars.dir\"\n"),
-        expect: &[("cutover.toml:14:30: unclosed `{{` in a template", Some("close the reference with `}}`"))],
+        expect: &[("cutover.toml:14:30: unclosed `{{` in a template", Some("close the reference with `}}`, or write a literal `{{` as `{{{{` (and `}}` as `}}}}`), e.g. `docker inspect -f '{{{{ .State.Health.Status }}}}'`"))],
+    },
+    Case {
+        name: "a Docker template unescaped is refused with the escape in its help",
+        plan: step!("kind = \"run\"\nhosts = [\"old\"]\ncommand = \"docker inspect -f '{{ .State.Health.Status }}' app\"\n"),
+        expect: &[(
+            "cutover.toml:14:31: malformed reference `{{ .State.Health.Status }}`",
+            Some("references look like {{ hosts.new.address }}, {{ secrets.db_password }} or {{ vars.app_dir }}; for a literal `{{` (a Docker or Go template), write `{{{{` and `}}}}`"),
+        )],
+    },
+    Case {
+        name: "a Docker template escaped is accepted (the next problem is the one after it)",
+        plan: step!("kind = \"run\"\nhosts = [\"old\"]\ncommand = \"docker inspect -f '{{{{ .State.Health.Status }}}}' {{ vars.dri }}\"\n"),
+        expect: &[("cutover.toml:14:63: unknown var `dri`", Some("did you mean `dir`?"))],
     },
     Case {
         name: "unknown reference namespace",

@@ -273,7 +273,7 @@ command = "sleep 60"
 "#,
         expect: &[(
             "cutover.toml:10:1: unknown field `command` in step `a`",
-            Some("known fields: id, kind, description, duration, until, after, delay"),
+            Some("known fields: id, kind, description, duration, until, after, delay, keep"),
         )],
     },
     // --- run and pipe ---

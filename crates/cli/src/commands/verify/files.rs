@@ -169,7 +169,7 @@ pub async fn run(file: &Path, a: Args) -> ExitCode {
                 } else {
                     Style::Red
                 };
-                println!("{}\n{}", paint(style, head), safe(rest));
+                outln!("{}\n{}", paint(style, head), safe(rest));
             }
             if report.matches() {
                 ExitCode::Ok

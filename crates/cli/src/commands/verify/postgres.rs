@@ -161,7 +161,7 @@ pub async fn run(a: Args) -> ExitCode {
             return code;
         }
     } else {
-        print!("{}", safe(&report.render()));
+        out!("{}", safe(&report.render()));
     }
     if report.matches() {
         ExitCode::Ok
