@@ -9,6 +9,7 @@
 mod checks;
 mod files;
 mod machine;
+mod moves;
 mod mysql;
 mod postgres;
 mod redis;
@@ -39,6 +40,11 @@ const BENCHES: &[(&str, &str, Bench)] = &[
         "traffic",
         "DNS switch until every authoritative server answers (vs nsupdate); proxy switch + back x10 under load",
         traffic::run,
+    ),
+    (
+        "moves",
+        "10 coordinated moves (proxy.switch with data = [postgres.switch]) vs the two-step switch, under the pooled app's write load",
+        moves::run,
     ),
     (
         "postgres",
@@ -93,7 +99,7 @@ struct Cli {
     command: Option<Command>,
     #[command(flatten)]
     options: Options,
-    /// Sections to run (default: all): checks, files, traffic, postgres, mysql, redis.
+    /// Sections to run (default: all): checks, files, traffic, moves, postgres, mysql, redis.
     sections: Vec<String>,
 }
 

@@ -18,6 +18,8 @@ mod downtime;
 mod environments;
 #[path = "cli/escaping.rs"]
 mod escaping;
+#[path = "cli/finish.rs"]
+mod finish;
 #[path = "cli/friction.rs"]
 mod friction;
 #[path = "cli/gates.rs"]

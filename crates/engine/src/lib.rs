@@ -9,6 +9,7 @@ pub mod context;
 mod downtime;
 pub mod error;
 pub mod hosts;
+mod left_running;
 mod leftovers;
 mod pin;
 pub mod preview;
@@ -23,6 +24,7 @@ pub mod steps;
 pub mod text;
 mod tidy;
 pub mod ui;
+pub mod users_saw;
 
 pub use apply::{apply, ApplyOptions, ApplyOutcome};
 pub use approve::approve;

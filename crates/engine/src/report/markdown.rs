@@ -34,6 +34,28 @@ impl Report {
                 cell(s.summary.as_deref().unwrap_or(""))
             );
         }
+        if !self.users_saw.is_empty() {
+            m += "\n## What users saw\n\n| step | window | requests held (s) | requests held | longest held (s) | unavailable (s) | failed requests |\n|---|---|---|---|---|---|---|\n";
+            let opt = |v: Option<f64>| v.map_or(String::new(), |x| format!("{x:.3}"));
+            for w in &self.users_saw {
+                m += &format!(
+                    "| {} | {} | {} | {} | {} | {} | {} |\n",
+                    cell(&w.step),
+                    cell(&w.window),
+                    opt(w.held_seconds),
+                    w.requests_held.map_or(String::new(), |n| n.to_string()),
+                    opt(w.longest_held_seconds),
+                    opt(w.unavailable_seconds),
+                    w.failed
+                );
+            }
+            m += &format!(
+                "\nFailed requests are reads and writes together: {}.\n",
+                crate::users_saw::NOT_BY_METHOD
+                    .split_once(": ")
+                    .map_or("", |(_, why)| why)
+            );
+        }
         let measured: Vec<_> = self
             .steps
             .iter()

@@ -111,6 +111,8 @@ pub struct Report {
     pub steps: Vec<StepReport>,
     /// Approvals.
     pub approvals: Vec<ApprovalReport>,
+    /// What users saw during each coordinated move and each probed switch.
+    pub users_saw: Vec<crate::users_saw::UserWindow>,
     /// The latest output of every verification step.
     pub proofs: Vec<ProofReport>,
     /// When each step worked and waited.
@@ -176,6 +178,10 @@ pub fn build(
             }
         })
         .collect::<Vec<_>>();
+    let users_saw = steps
+        .iter()
+        .flat_map(|s| crate::users_saw::windows(&s.id, &s.measurements))
+        .collect();
     let approvals = state
         .approvals
         .iter()
@@ -203,6 +209,7 @@ pub fn build(
             .clone()
             .unwrap_or_else(|| "in progress".into()),
         proofs: proofs(plan, records),
+        users_saw,
         spans: spans::spans(records),
         series: series::series(records),
         thresholds: series::thresholds(plan),

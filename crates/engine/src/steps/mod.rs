@@ -16,7 +16,8 @@ mod mysql_verify;
 mod pipe;
 pub(crate) mod postgres;
 mod postgres_copy;
-mod postgres_switch;
+mod postgres_finish;
+pub(crate) mod postgres_switch;
 pub(crate) mod postgres_sync;
 mod postgres_verify;
 mod proxy_move;
@@ -41,6 +42,7 @@ pub fn runner(kind: &StepKind) -> Box<dyn StepRunner + '_> {
         StepKind::Approve(s) => Box::new(approve::Approve(s)),
         StepKind::Wait(s) => Box::new(wait::Wait(s)),
         StepKind::PostgresSwitch(s) => Box::new(postgres_switch::PostgresSwitch(s)),
+        StepKind::PostgresFinish(s) => Box::new(postgres_finish::PostgresFinish(s)),
         StepKind::PostgresSync(s) => Box::new(postgres_sync::PostgresSync(s)),
         StepKind::PostgresCopy(s) => Box::new(postgres_copy::PostgresCopy(s)),
         StepKind::PostgresVerify(s) => Box::new(postgres_verify::PostgresVerify(s)),

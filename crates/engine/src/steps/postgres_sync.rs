@@ -20,6 +20,7 @@ pub(crate) fn named(s: &PostgresSyncStep) -> SyncOptions {
         replica_identity_full: s.replica_identity_full,
         no_owner: s.no_owner,
         no_privileges: s.no_privileges,
+        roles: s.roles,
         ..SyncOptions::default()
     };
     if let Some(p) = &s.publication {

@@ -16,6 +16,7 @@ mod mysql_verify;
 mod pg_endpoint;
 mod pipe;
 mod postgres_copy;
+mod postgres_finish;
 mod postgres_switch;
 mod postgres_sync;
 mod postgres_verify;
@@ -44,6 +45,7 @@ pub use mysql_verify::MysqlVerifyStep;
 pub use pg_endpoint::PgEndpoint;
 pub use pipe::{PipeEnd, PipeStep};
 pub use postgres_copy::PostgresCopyStep;
+pub use postgres_finish::{PostgresFinishStep, SourceAfter};
 pub use postgres_switch::{FreezeMode, HostCommand, PostgresSwitchStep};
 pub use postgres_sync::PostgresSyncStep;
 pub use postgres_verify::PostgresVerifyStep;
@@ -120,6 +122,9 @@ kind::step_kinds! {
     /// Freeze writes on the source, wait for the target to replay them, advance sequences,
     /// drop the subscription: the target becomes the primary (freeze window journaled).
     PostgresSwitch = "postgres.switch": PostgresSwitchStep [DataSwitch];
+    /// End the reverse replication a `postgres.switch` left running once the soak passed:
+    /// the replication objects cutover created dropped, the source left read-only or writable.
+    PostgresFinish = "postgres.finish": PostgresFinishStep [];
     /// Prove that the target's MariaDB/MySQL databases hold what the source's hold (counts,
     /// row digests narrowed to rows, definitions, counters); a difference fails with exit 9.
     MysqlVerify = "mysql.verify": MysqlVerifyStep [Proof];
