@@ -5,6 +5,8 @@ mod fixture;
 
 #[path = "cli/faults.rs"]
 mod faults;
+#[path = "cli/file_put.rs"]
+mod file_put;
 #[path = "cli/files.rs"]
 mod files;
 
@@ -34,6 +36,10 @@ mod moves;
 mod mysql;
 #[path = "cli/mysql_resume.rs"]
 mod mysql_resume;
+#[path = "cli/notify.rs"]
+mod notify;
+#[path = "cli/outputs.rs"]
+mod outputs;
 #[path = "cli/plan_file.rs"]
 mod plan_file;
 #[path = "cli/postgres.rs"]

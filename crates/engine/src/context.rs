@@ -2,6 +2,7 @@
 //! that render templates and run commands with everything journaled.
 
 use crate::error::EngineError;
+use crate::outputs::{Outputs, SealKey};
 use crate::secrets::Secrets;
 use crate::ui::{Progress, Ui};
 use cutover_exec::{Command, EnvValue, ExecError, Executor, Output};
@@ -18,6 +19,9 @@ pub struct Values<'a> {
     pub run_id: Option<&'a str>,
     /// Secret values; `None` renders them as `***` (for `cutover plan`).
     pub secrets: Option<&'a Secrets>,
+    /// Values steps captured so far; `None` (for `cutover plan`) shows each reference as
+    /// written, since it is known only once its step ran.
+    pub outputs: Option<&'a Outputs>,
 }
 
 impl Resolve for Values<'_> {
@@ -55,6 +59,10 @@ impl Resolve for Values<'_> {
                 _ => self.plan.name.clone(),
             }),
             Reference::Run(_) => Ok(self.run_id.unwrap_or("RUN").to_string()),
+            Reference::StepOutput { step, name } => match self.outputs {
+                Some(o) => o.get(step, name, self.secrets.is_some()),
+                None => Ok(r.to_string()),
+            },
         }
     }
 }
@@ -132,6 +140,10 @@ pub struct StepCtx<'a> {
     pub members: Option<&'a dyn Members>,
     /// What this step's `prepare` made ready, before a coordinated move held requests.
     pub prepared: std::sync::Mutex<Option<crate::step::Prepared>>,
+    /// Values steps captured in this run (this step's own too, once captured).
+    pub outputs: std::sync::RwLock<Outputs>,
+    /// The key secret outputs of this run are sealed with.
+    pub seal_key: SealKey,
 }
 
 impl<'a> StepCtx<'a> {
@@ -145,6 +157,8 @@ impl<'a> StepCtx<'a> {
         try_number: u32,
         first_started_ms: i64,
     ) -> Self {
+        let seal_key = SealKey::derive(scope.run_id, scope.secrets);
+        let outputs = std::sync::RwLock::new(Outputs::from_state(state, &seal_key));
         StepCtx {
             plan: scope.plan,
             stage,
@@ -161,6 +175,8 @@ impl<'a> StepCtx<'a> {
             no_wait: scope.no_wait,
             members: scope.members,
             prepared: std::sync::Mutex::new(None),
+            outputs,
+            seal_key,
         }
     }
 
@@ -197,10 +213,15 @@ impl<'a> StepCtx<'a> {
 
     /// Renders a template with real values (secrets included: only for env and stdin).
     pub fn render(&self, t: &Template) -> Result<String, EngineError> {
+        let outputs = self
+            .outputs
+            .read()
+            .map_err(|_| self.failed("outputs lock poisoned"))?;
         let values = Values {
             plan: self.plan,
             run_id: Some(self.run_id),
             secrets: Some(self.secrets),
+            outputs: Some(&outputs),
         };
         t.render(&values).map_err(|e| self.failed(e.to_string()))
     }
@@ -215,7 +236,7 @@ impl<'a> StepCtx<'a> {
                 let v = self.render(t)?;
                 Ok((
                     k.clone(),
-                    if t.uses_secrets() {
+                    if self.uses_secrets(t) {
                         EnvValue::Secret(cutover_exec::SecretValue::new(v))
                     } else {
                         EnvValue::Plain(v)
@@ -305,13 +326,30 @@ impl<'a> StepCtx<'a> {
 
     /// Runs `cmd`, journaling its start and outcome.
     pub async fn run(&self, cmd: &Command) -> Result<Output, EngineError> {
+        self.run_capturing(cmd, None).await
+    }
+
+    /// Runs `cmd` like [`run`](Self::run); when it succeeds and `outputs` is given, captures
+    /// them from its standard output first, so that a secret one is redacted from the
+    /// output before the journal or the screen sees it.
+    pub async fn run_capturing(
+        &self,
+        cmd: &Command,
+        outputs: Option<&BTreeMap<String, cutover_plan::steps::Output>>,
+    ) -> Result<Output, EngineError> {
         self.record(Event::CommandStarted {
             step: self.id().to_string(),
             host: cmd.host.clone(),
-            command: self.exec.redactor().redact(&cmd.to_string()),
+            command: self.redact_outputs(&self.exec.redactor().redact(&cmd.to_string())),
             invocation: cmd.track.as_ref().map(|t| t.invocation.clone()),
         })?;
-        let out = self.exec.run(cmd).await.map_err(|e| self.exec_failed(e))?;
+        let mut out = self.exec.run(cmd).await.map_err(|e| self.exec_failed(e))?;
+        let captured = match outputs {
+            Some(o) if out.success() && !o.is_empty() => Some(self.capture(o, &out.stdout)),
+            _ => None,
+        };
+        out.stdout = self.redact_outputs(&out.stdout);
+        out.stderr = self.redact_outputs(&out.stderr);
         self.record(Event::CommandFinished {
             step: self.id().to_string(),
             host: cmd.host.clone(),
@@ -320,9 +358,16 @@ impl<'a> StepCtx<'a> {
             stdout: tail(&out.stdout),
             stderr: tail(&out.stderr),
         })?;
+        // The captures are journaled before the host forgets the output, so that a
+        // controller cut off in between captures again from the same output on resume.
+        let journaled = match (captured, outputs) {
+            (Some(result), Some(o)) => result.and_then(|fresh| self.record_captures(o, &fresh)),
+            _ => Ok(()),
+        };
         if let Some(track) = &cmd.track {
             self.forget(cmd, track).await;
         }
+        journaled?;
         Ok(out)
     }
 

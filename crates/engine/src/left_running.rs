@@ -62,6 +62,9 @@ pub(crate) async fn left_by_switches(session: &Session, state: Option<&RunState>
         plan,
         run_id: Some(state.run.id.as_str()),
         secrets: Some(&secrets),
+        // What the switches left running is read from the journal's state, not from
+        // captured step outputs.
+        outputs: None,
     };
     let mut lines = Vec::new();
     for (step, switch, sync) in open {

@@ -59,6 +59,7 @@ pub(crate) async fn replication_warnings(
         plan: &session.plan,
         run_id: Some(state.run.id.as_str()),
         secrets: Some(&secrets),
+        outputs: None,
     };
     let mut warnings = Vec::new();
     for (step, sync) in unexplained {

@@ -11,6 +11,8 @@ pub mod error;
 pub mod hosts;
 mod left_running;
 mod leftovers;
+pub mod notify;
+mod outputs;
 mod pin;
 pub mod preview;
 pub mod report;

@@ -50,6 +50,7 @@ pub fn preview(plan_path: &std::path::Path) -> Result<Preview, EngineError> {
         plan: &session.plan,
         run_id: latest.as_ref().map(|(r, _)| r.id.as_str()),
         secrets: None,
+        outputs: None,
     };
     let mut stages = Vec::new();
     for stage in &session.plan.stages {

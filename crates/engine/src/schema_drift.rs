@@ -49,6 +49,7 @@ pub(crate) async fn drift_warnings(session: &Session, state: Option<&RunState>) 
         plan: &session.plan,
         run_id: Some(state.run.id.as_str()),
         secrets: Some(&secrets),
+        outputs: None,
     };
     let mut warnings = Vec::new();
     for (id, sync) in running {

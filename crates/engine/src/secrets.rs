@@ -30,6 +30,21 @@ impl Secrets {
         self.0.get(name)
     }
 
+    /// Every secret, by name in order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &SecretValue)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v))
+    }
+
+    /// Secrets with the given values (for tests and tools).
+    pub fn from_values<'a>(values: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
+        Secrets(
+            values
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), SecretValue::new(v.to_string())))
+                .collect(),
+        )
+    }
+
     /// A redactor for every value.
     pub fn redactor(&self) -> Redactor {
         Redactor::new(self.0.iter().map(|(k, v)| (k.as_str(), v)))

@@ -61,7 +61,18 @@ impl Session {
     pub fn open_with_secrets(plan_path: &Path) -> Result<(Self, Secrets), EngineError> {
         let (plan, _) = cutover_plan::load(plan_path)?;
         let secrets = Secrets::resolve(&plan)?;
-        Ok((Self::open(plan_path, Some(&secrets))?, secrets))
+        let mut session = Self::open(plan_path, Some(&secrets))?;
+        let receivers = crate::notify::receivers(&session.plan, &secrets);
+        if !receivers.is_empty() {
+            let redactor = secrets.redactor();
+            session.journal = Arc::new(crate::notify::NotifyingJournal::new(
+                session.journal.clone(),
+                session.plan.name.clone(),
+                receivers,
+                Arc::new(move |s: &str| redactor.redact(s)),
+            ));
+        }
+        Ok((session, secrets))
     }
 
     /// A digest of the plan's text, to notice edits between resumes (not a security hash).

@@ -149,6 +149,16 @@ pub enum Event {
         /// The state, JSON.
         body: String,
     },
+    /// A value a step captured from its output (`outputs`), for later steps and undo
+    /// commands: a resumed run and a rollback read it back instead of capturing again.
+    OutputCaptured {
+        /// The step id.
+        step: String,
+        /// The output's name (`{{ steps.STEP.NAME }}`).
+        name: String,
+        /// The value, in clear or sealed.
+        value: OutputValue,
+    },
     /// A proof a step established (files, a database): in full, as the report shows it,
     /// and as data for tools.
     ProofRecorded {
@@ -227,6 +237,7 @@ impl Event {
             | Sampled { step, .. }
             | StateRecorded { step, .. }
             | ProofRecorded { step, .. }
+            | OutputCaptured { step, .. }
             | SchemaRecorded { step, .. }
             | StepRolledBack { step }
             | StepRollbackFailed { step, .. } => Some(step),
@@ -241,6 +252,23 @@ impl Event {
             .and_then(|v| v.get("event").and_then(|e| e.as_str()).map(str::to_string))
             .unwrap_or_default()
     }
+}
+
+/// A captured output's value as journaled.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "form", rename_all = "snake_case")]
+pub enum OutputValue {
+    /// Not secret: the value itself.
+    Plain {
+        /// The value.
+        value: String,
+    },
+    /// Secret: sealed (authenticated encryption) with a key only the controller can derive
+    /// from the plan's secret values; the journal never holds the value itself.
+    Sealed {
+        /// Nonce and ciphertext, hex.
+        sealed: String,
+    },
 }
 
 /// An event as stored: with its run, sequence number and time.

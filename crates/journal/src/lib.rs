@@ -11,7 +11,7 @@ pub mod sqlite;
 pub mod state;
 
 pub use chain::ChainStatus;
-pub use event::{format_ms, now_ms, Event, Record, RunInfo};
+pub use event::{format_ms, now_ms, Event, OutputValue, Record, RunInfo};
 pub use lock::{Holder, LockGuard};
 pub use sqlite::SqliteJournal;
 pub use state::{RunState, SchemaRecord, StepState, StepStatus};

@@ -1,7 +1,7 @@
 //! The state of a run, folded from its events: what `apply` resumes from, what `status`
 //! shows and what the report renders.
 
-use crate::event::{Event, Record, RunInfo};
+use crate::event::{Event, OutputValue, Record, RunInfo};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -105,6 +105,10 @@ pub struct StepState {
     pub measurements: Vec<Measurement>,
     /// The schema it recorded (a `postgres.sync`: the source's when it first started).
     pub schema: Option<SchemaRecord>,
+    /// Values it captured from its output, by name (the latest capture of each); sealed
+    /// ones are left out of `status --json`.
+    #[serde(skip)]
+    pub outputs: BTreeMap<String, OutputValue>,
 }
 
 /// A run's state.
@@ -169,6 +173,7 @@ impl RunState {
             summary: None,
             measurements: Vec::new(),
             schema: None,
+            outputs: BTreeMap::new(),
         });
         let last = self.steps.len() - 1;
         &mut self.steps[last]
@@ -255,6 +260,11 @@ impl RunState {
                     digest: digest.clone(),
                     objects: *objects,
                 });
+            }
+            Event::OutputCaptured { step, name, value } => {
+                self.step_mut(step)
+                    .outputs
+                    .insert(name.clone(), value.clone());
             }
             Event::RollbackStarted { .. } => self.rolling_back = true,
             // A partial rollback leaves the run resumable, also one that had completed:

@@ -9,6 +9,7 @@ pub mod environment;
 pub mod host;
 pub mod limits;
 mod named;
+pub mod notify;
 pub mod plan;
 pub mod problem;
 pub mod read;
@@ -24,6 +25,7 @@ mod validate;
 
 pub use checks::{Check, CheckKind};
 pub use host::Host;
+pub use notify::{Notifier, NotifyEvent, NotifyFormat};
 pub use plan::{JournalConfig, Plan, SshConfig};
 pub use problem::{PlanErrors, Problem};
 pub use secret::{Secret, SecretSource};

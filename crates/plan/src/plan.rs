@@ -49,6 +49,8 @@ pub struct Plan {
     #[serde(default)]
     #[schemars(with = "BTreeMap<String, crate::traffic::Proxy>")]
     pub proxies: Vec<crate::traffic::Proxy>,
+    /// Receivers of notifications: `[notify.NAME]`.
+    pub notify: Vec<crate::notify::Notifier>,
     /// The stages, in order: `[[stages]]`.
     pub stages: Vec<Stage>,
     /// Other places to run the same plan, by name: `[environments.staging]` replaces vars
@@ -115,6 +117,7 @@ impl Plan {
         "proxies",
         "checks",
         "downtime",
+        "notify",
         "stages",
         "environments",
     ];
@@ -176,6 +179,10 @@ impl Plan {
             .take_raw("checks")
             .map(|mut v| named_table(&mut v, "`checks`", p, Check::read))
             .unwrap_or_default();
+        let notify = f
+            .take_raw("notify")
+            .map(|mut v| named_table(&mut v, "`notify`", p, crate::notify::Notifier::read))
+            .unwrap_or_default();
         let downtime = f
             .take_raw("downtime")
             .and_then(|mut v| crate::checks::downtime::Downtime::read(&mut v, p));
@@ -228,6 +235,7 @@ impl Plan {
             proxies,
             checks,
             downtime,
+            notify,
             stages,
             environments,
             environment: None,
@@ -272,6 +280,16 @@ impl Plan {
     /// The step with id `id`.
     pub fn step(&self, id: &str) -> Option<&crate::steps::Step> {
         self.steps().map(|(_, s)| s).find(|s| s.id.value == id)
+    }
+
+    /// Output `name` that step `step` captures, if it declares one.
+    pub fn output(&self, step: &str, name: &str) -> Option<&crate::steps::Output> {
+        self.step(step)?.kind.outputs()?.get(name)
+    }
+
+    /// True when step `step` captures output `name` as a secret.
+    pub fn is_secret_output(&self, step: &str, name: &str) -> bool {
+        self.output(step, name).is_some_and(|o| o.secret)
     }
 
     /// The traffic switch that moves step `id` (a data switch) as part of one coordinated

@@ -38,6 +38,13 @@ pub enum Reference {
     Plan(String),
     /// `{{ run.id }}`
     Run(String),
+    /// `{{ steps.ID.NAME }}`: a value an earlier step captured from its output.
+    StepOutput {
+        /// The step's id.
+        step: String,
+        /// The output's name in the step's `outputs`.
+        name: String,
+    },
 }
 
 /// One piece of a template.
@@ -73,7 +80,7 @@ impl schemars::JsonSchema for Template {
     fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
         schemars::json_schema!({
             "type": "string",
-            "description": "Text with optional references: {{ hosts.NAME.address }}, {{ vars.NAME }}, {{ plan.dir }}, {{ run.id }}; {{ secrets.NAME }} only in fields that never reach a command line (env, stdin). Write a literal {{ as {{{{ and }} as }}}}."
+            "description": "Text with optional references: {{ hosts.NAME.address }}, {{ vars.NAME }}, {{ plan.dir }}, {{ run.id }}, {{ steps.ID.OUTPUT }} (a value an earlier step captured); {{ secrets.NAME }} only in fields that never reach a command line (env, stdin). Write a literal {{ as {{{{ and }} as }}}}."
         })
     }
 }
@@ -181,6 +188,15 @@ impl Template {
             .any(|(r, _)| matches!(r, Reference::Secret(_)))
     }
 
+    /// True when the template names a secret or one of the `secret_outputs` (step, name).
+    pub fn uses_secrets_in(&self, secret_outputs: &dyn Fn(&str, &str) -> bool) -> bool {
+        self.references().any(|(r, _)| match r {
+            Reference::Secret(_) => true,
+            Reference::StepOutput { step, name } => secret_outputs(step, name),
+            _ => false,
+        })
+    }
+
     /// Renders the template with values from `resolver`.
     pub fn render(&self, resolver: &dyn Resolve) -> Result<String, RenderError> {
         let mut out = String::new();
@@ -210,6 +226,7 @@ impl std::fmt::Display for Reference {
             Reference::Var(n) => write!(f, "{{{{ vars.{n} }}}}"),
             Reference::Plan(n) => write!(f, "{{{{ plan.{n} }}}}"),
             Reference::Run(n) => write!(f, "{{{{ run.{n} }}}}"),
+            Reference::StepOutput { step, name } => write!(f, "{{{{ steps.{step}.{name} }}}}"),
         }
     }
 }
@@ -262,8 +279,13 @@ fn parse_reference(inner: &str) -> Result<Reference, (String, String)> {
         ["plan", ..] => wrong_shape("{{ plan.dir }} or {{ plan.name }}"),
         ["run", name] if RUN_FIELDS.contains(name) => Ok(Reference::Run(name.to_string())),
         ["run", ..] => wrong_shape("{{ run.id }}"),
+        ["steps", step, name] => Ok(Reference::StepOutput {
+            step: step.to_string(),
+            name: name.to_string(),
+        }),
+        ["steps", ..] => wrong_shape("{{ steps.STEP_ID.OUTPUT }}"),
         [ns, ..] => {
-            let known = ["hosts", "secrets", "vars", "plan", "run"];
+            let known = ["hosts", "secrets", "vars", "plan", "run", "steps"];
             let help = match crate::problem::did_you_mean(ns, known) {
                 Some(near) => format!("did you mean `{near}`?"),
                 None => format!("references start with one of: {}", known.join(", ")),

@@ -14,8 +14,8 @@ use toml_span::value::Value;
 #[derive(Debug, Default)]
 pub struct Declared {
     hosts: BTreeSet<String>,
-    secrets: BTreeSet<String>,
-    steps: BTreeSet<String>,
+    pub(crate) secrets: BTreeSet<String>,
+    pub(crate) steps: BTreeSet<String>,
 }
 
 impl Declared {
@@ -63,9 +63,19 @@ pub fn validate(plan: &Plan, declared: &Declared, src: &str, p: &mut Problems) {
         declared,
         host_names: &host_names,
         owner: "",
+        step: None,
+        src,
     };
     crate::checks::validate::section(&base, p);
     crate::checks::downtime::validate(plan, p);
+    for n in &plan.notify {
+        let owner = format!("[notify.{}]", n.name.value);
+        Checker {
+            owner: &owner,
+            ..base
+        }
+        .references(&n.url, p);
+    }
     for (_, step) in plan.steps() {
         if let Some(first) = step_ids.insert(&step.id.value, step.id.span) {
             p.push(duplicate("step id", &step.id, first, src));
@@ -77,6 +87,12 @@ pub fn validate(plan: &Plan, declared: &Declared, src: &str, p: &mut Problems) {
                 declared,
                 host_names: &host_names,
                 owner: &owner,
+                step: Some(StepScope {
+                    id: &step.id.value,
+                    earlier: &step_ids,
+                    own_outputs: false,
+                }),
+                src,
             },
             id: &step.id,
             earlier: &step_ids,
@@ -164,6 +180,19 @@ pub(crate) struct Checker<'a> {
     pub(crate) declared: &'a Declared,
     pub(crate) host_names: &'a [&'a str],
     pub(crate) owner: &'a str,
+    /// The step whose fields are checked; `None` outside steps, where no step output can be
+    /// used.
+    pub(crate) step: Option<StepScope<'a>>,
+    pub(crate) src: &'a str,
+}
+
+/// Which step outputs a field may use: those of the steps before it (`earlier` holds every
+/// step up to and including `id`), and the step's own when the field is its undo.
+#[derive(Clone, Copy)]
+pub(crate) struct StepScope<'a> {
+    pub(crate) id: &'a str,
+    pub(crate) earlier: &'a BTreeMap<&'a str, Span>,
+    pub(crate) own_outputs: bool,
 }
 
 impl Checker<'_> {
@@ -182,6 +211,22 @@ impl Checker<'_> {
     /// A field that becomes part of a command line: no secrets allowed.
     pub(crate) fn command(&self, field: &str, t: &Template, p: &mut Problems) {
         for (r, span) in t.references() {
+            if let Reference::StepOutput { step, name } = r {
+                // Outside steps the reference itself is reported (see `step_output`).
+                if self.step.is_some() && self.plan.is_secret_output(step, name) {
+                    p.push(
+                        Problem::new(
+                            span,
+                            format!("`{field}` of {} uses secret output `steps.{step}.{name}` on a command line, where `ps` would show it", self.owner),
+                            "secret on a command line",
+                        )
+                        .help(format!(
+                            "pass it through the environment: `env = {{ {var} = \"{{{{ steps.{step}.{name} }}}}\" }}` and write \"${var}\" in the command",
+                            var = name.to_uppercase().replace('-', "_")
+                        )),
+                    );
+                }
+            }
             if let Reference::Secret(name) = r {
                 p.push(
                     Problem::new(
@@ -219,6 +264,19 @@ impl Checker<'_> {
         }
     }
 
+    /// A step's `undo` command: it may also use the step's own outputs (what the step found
+    /// before it changed it).
+    pub(crate) fn undo_command(&self, t: Option<&Template>, p: &mut Problems) {
+        let own = Checker {
+            step: self.step.map(|s| StepScope {
+                own_outputs: true,
+                ..s
+            }),
+            ..*self
+        };
+        own.optional_command("undo", t, p);
+    }
+
     /// Environment values may use secrets (they travel over stdin); names are checked where
     /// they are read, next to their location.
     pub(crate) fn env(&self, env: &BTreeMap<String, Template>, p: &mut Problems) {
@@ -248,6 +306,7 @@ impl Checker<'_> {
                     let names = self.plan.secrets.iter().map(|s| s.name.value.as_str());
                     p.push(unknown("secret", name, span, names, "[secrets]"));
                 }
+                Reference::StepOutput { step, name } => self.step_output(step, name, span, p),
                 Reference::Var(name) if !self.plan.vars.contains_key(name) => {
                     p.push(unknown(
                         "var",
@@ -263,7 +322,7 @@ impl Checker<'_> {
     }
 }
 
-fn unknown<'a>(
+pub(crate) fn unknown<'a>(
     what: &str,
     name: &str,
     span: Span,

@@ -4,12 +4,18 @@
 
 #[path = "plan/cases_file.rs"]
 mod cases_file;
+#[path = "plan/cases_file_put.rs"]
+mod cases_file_put;
 #[path = "plan/cases_files.rs"]
 mod cases_files;
 #[path = "plan/cases_limits.rs"]
 mod cases_limits;
 #[path = "plan/cases_mysql.rs"]
 mod cases_mysql;
+#[path = "plan/cases_notify.rs"]
+mod cases_notify;
+#[path = "plan/cases_outputs.rs"]
+mod cases_outputs;
 #[path = "plan/cases_refs.rs"]
 mod cases_refs;
 #[path = "plan/cases_steps.rs"]

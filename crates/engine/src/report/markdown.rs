@@ -172,6 +172,14 @@ pub fn detail(e: &Event) -> String {
                 .join(", ")
         ),
         Event::StateRecorded { label, .. } => format!("state `{label}` recorded"),
+        Event::OutputCaptured { step, name, value } => match value {
+            cutover_journal::OutputValue::Plain { value } => {
+                format!("steps.{step}.{name} = {value}")
+            }
+            cutover_journal::OutputValue::Sealed { .. } => {
+                format!("steps.{step}.{name} captured (secret, sealed)")
+            }
+        },
         Event::ProofRecorded { hosts, matches, .. } => format!(
             "{hosts}: {}",
             if *matches {

@@ -21,10 +21,12 @@ pub(crate) const PREVIOUS: &str = "previous";
 
 impl DnsSwitch<'_> {
     fn wish(&self, ctx: &StepCtx<'_>) -> Result<Vec<Desired>, EngineError> {
+        let outputs = ctx.outputs_now();
         let values = Values {
             plan: ctx.plan,
             run_id: Some(ctx.run_id),
             secrets: None,
+            outputs: Some(&outputs),
         };
         desired(&values, &self.0.records, true, self.0.ttl)
     }

@@ -28,10 +28,12 @@ pub(crate) const EXPIRY: &str = "ttl-expiry";
 
 impl DnsTtl<'_> {
     fn wish(&self, ctx: &StepCtx<'_>) -> Result<Vec<Desired>, EngineError> {
+        let outputs = ctx.outputs_now();
         let values = Values {
             plan: ctx.plan,
             run_id: Some(ctx.run_id),
             secrets: None,
+            outputs: Some(&outputs),
         };
         desired(&values, &self.step.records, false, Some(self.step.ttl))
     }

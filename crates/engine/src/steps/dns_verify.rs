@@ -65,10 +65,12 @@ impl StepRunner for DnsVerify<'_> {
     }
 
     async fn apply(&self, ctx: &StepCtx<'_>) -> Result<Applied, EngineError> {
+        let outputs = ctx.outputs_now();
         let values = Values {
             plan: ctx.plan,
             run_id: Some(ctx.run_id),
             secrets: None,
+            outputs: Some(&outputs),
         };
         let wish = desired(&values, &self.0.records, true, None)?;
         let want: Vec<(RecordKey, Vec<String>)> = wish

@@ -93,10 +93,12 @@ impl StepRunner for FilesSync<'_> {
         let s = self.0;
         let from = side(ctx, &s.from)?;
         let to = side(ctx, &s.to)?;
+        let outputs = ctx.outputs_now();
         let values = Values {
             plan: ctx.plan,
             run_id: Some(ctx.run_id),
             secrets: None,
+            outputs: Some(&outputs),
         };
         let opts = SyncOptions {
             delete: s.delete,

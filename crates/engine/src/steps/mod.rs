@@ -6,6 +6,7 @@ pub(crate) mod check;
 mod dns_switch;
 mod dns_ttl;
 mod dns_verify;
+mod file_put;
 mod files_sync;
 mod files_verify;
 pub(crate) mod mysql;
@@ -13,6 +14,7 @@ mod mysql_copy;
 mod mysql_switch;
 mod mysql_sync;
 mod mysql_verify;
+mod notify;
 mod pipe;
 pub(crate) mod postgres;
 mod postgres_copy;
@@ -41,12 +43,14 @@ pub fn runner(kind: &StepKind) -> Box<dyn StepRunner + '_> {
         StepKind::Pipe(s) => Box::new(pipe::Pipe(s)),
         StepKind::Approve(s) => Box::new(approve::Approve(s)),
         StepKind::Wait(s) => Box::new(wait::Wait(s)),
+        StepKind::Notify(s) => Box::new(notify::Notify(s)),
         StepKind::PostgresSwitch(s) => Box::new(postgres_switch::PostgresSwitch(s)),
         StepKind::PostgresFinish(s) => Box::new(postgres_finish::PostgresFinish(s)),
         StepKind::PostgresSync(s) => Box::new(postgres_sync::PostgresSync(s)),
         StepKind::PostgresCopy(s) => Box::new(postgres_copy::PostgresCopy(s)),
         StepKind::PostgresVerify(s) => Box::new(postgres_verify::PostgresVerify(s)),
         StepKind::FilesSync(s) => Box::new(files_sync::FilesSync(s)),
+        StepKind::FilePut(s) => Box::new(file_put::FilePut(s)),
         StepKind::FilesVerify(s) => Box::new(files_verify::FilesVerify(s)),
         StepKind::Check(s) => Box::new(check::Check(s)),
         StepKind::Soak(s) => Box::new(soak::Soak(s)),
@@ -95,6 +99,17 @@ pub(crate) fn show_env(
         parts.push(format!("{k}={}", cutover_exec::quote::quote(&v)));
     }
     Ok(parts.join(" "))
+}
+
+/// What `cutover plan` says of an output a step captures.
+pub(crate) fn describe_output(name: &str, o: &cutover_plan::steps::Output) -> String {
+    let how = match (&o.regex, &o.json) {
+        (Some(r), _) => format!("regex `{r}`"),
+        (None, Some(j)) => format!("JSON path `{j}`"),
+        (None, None) => "nothing".into(),
+    };
+    let secret = if o.secret { " (secret)" } else { "" };
+    format!("captures {name}{secret} by {how}")
 }
 
 /// A command's failure, with its standard error framed.

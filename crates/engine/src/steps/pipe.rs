@@ -55,6 +55,9 @@ impl StepRunner for Pipe<'_> {
             ))
         };
         let mut lines = vec![format!("{}  |  {}", side(&self.0.from)?, side(&self.0.to)?)];
+        for (name, output) in &self.0.outputs {
+            lines.push(super::describe_output(name, output));
+        }
         if let Some(check) = &self.0.check {
             lines.push(format!(
                 "skipped when `{}` passes on {}",
@@ -109,11 +112,19 @@ impl StepRunner for Pipe<'_> {
                 ctx.detail(format!("{} so far", rate(bytes, started.elapsed())));
             }
         };
-        let report = ctx
+        let mut report = ctx
             .exec
             .pipe(&from, &to, &mut show_progress)
             .await
             .map_err(|e| ctx.exec_failed(e))?;
+        let outputs = &self.0.outputs;
+        // Captured before anything is journaled, so that a secret one is redacted first.
+        let captured = (report.to.success() && report.from.success() && !outputs.is_empty())
+            .then(|| ctx.capture(outputs, &report.to.stdout));
+        for out in [&mut report.from, &mut report.to] {
+            out.stdout = ctx.redact_outputs(&out.stdout);
+            out.stderr = ctx.redact_outputs(&out.stderr);
+        }
         for out in [&report.from, &report.to] {
             ctx.record(cutover_journal::Event::CommandFinished {
                 step: ctx.id().to_string(),
@@ -130,6 +141,9 @@ impl StepRunner for Pipe<'_> {
         }
         if !report.from.success() {
             return Err(ctx.failed(describe_failure(&report.from)));
+        }
+        if let Some(captured) = captured {
+            ctx.record_captures(outputs, &captured?)?;
         }
         ctx.measure("bytes", report.bytes as f64, "bytes")?;
         ctx.measure("seconds", report.duration.as_secs_f64(), "s")?;

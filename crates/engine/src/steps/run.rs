@@ -30,6 +30,7 @@ impl Run<'_> {
         ctx: &StepCtx<'_>,
         script: &Template,
         track: Option<&str>,
+        capture: bool,
     ) -> Result<Vec<cutover_exec::Output>, EngineError> {
         let rendered = ctx.render(script)?;
         let env = ctx.env(&self.0.env)?;
@@ -51,7 +52,9 @@ impl Run<'_> {
                 c
             })
             .collect();
-        join_all(commands.iter().map(|c| ctx.run(c)))
+        // A step with outputs runs on one host (`cutover check` sees to it).
+        let outputs = (capture && !self.0.outputs.is_empty()).then_some(&self.0.outputs);
+        join_all(commands.iter().map(|c| ctx.run_capturing(c, outputs)))
             .await
             .into_iter()
             .collect()
@@ -80,6 +83,9 @@ impl StepRunner for Run<'_> {
                 show(check, values)?
             ));
         }
+        for (name, output) in &self.0.outputs {
+            lines.push(super::describe_output(name, output));
+        }
         if let Some(undo) = &self.0.undo {
             lines.push(format!("undo: {}", show(undo, values)?));
         }
@@ -105,7 +111,7 @@ impl StepRunner for Run<'_> {
         let Some(check) = &self.0.check else {
             return Ok(Verified::Unknown);
         };
-        let outs = self.on_every_host(ctx, check, None).await?;
+        let outs = self.on_every_host(ctx, check, None, false).await?;
         Ok(if outs.iter().all(|o| o.success()) {
             Verified::InPlace
         } else {
@@ -116,7 +122,7 @@ impl StepRunner for Run<'_> {
     async fn apply(&self, ctx: &StepCtx<'_>) -> Result<Applied, EngineError> {
         let label = ctx.try_number.to_string();
         let outs = self
-            .on_every_host(ctx, &self.0.command, Some(&label))
+            .on_every_host(ctx, &self.0.command, Some(&label), true)
             .await?;
         let mut failures = Vec::new();
         for out in &outs {
@@ -158,7 +164,7 @@ impl StepRunner for Run<'_> {
             self.settle(ctx).await?;
         }
         let label = format!("undo{}", ctx.try_number);
-        let outs = self.on_every_host(ctx, undo, Some(&label)).await?;
+        let outs = self.on_every_host(ctx, undo, Some(&label), false).await?;
         let failures: Vec<String> = outs
             .iter()
             .filter(|o| !o.success())

@@ -5,6 +5,7 @@ mod check;
 mod dns_switch;
 mod dns_ttl;
 mod dns_verify;
+mod file_put;
 mod files_sync;
 mod files_verify;
 pub(crate) mod kind;
@@ -13,6 +14,8 @@ mod mysql_endpoint;
 mod mysql_switch;
 mod mysql_sync;
 mod mysql_verify;
+mod notify;
+mod outputs;
 mod pg_endpoint;
 mod pipe;
 mod postgres_copy;
@@ -34,6 +37,7 @@ pub use check::CheckStep;
 pub use dns_switch::DnsSwitchStep;
 pub use dns_ttl::DnsTtlStep;
 pub use dns_verify::DnsVerifyStep;
+pub use file_put::FilePutStep;
 pub use files_sync::{FilesSyncStep, TreeRef};
 pub use files_verify::{FilesVerifyStep, HashAlgorithm, OwnerCheck};
 pub use kind::Role;
@@ -42,6 +46,8 @@ pub use mysql_endpoint::MysqlEndpoint;
 pub use mysql_switch::{MysqlSwitchStep, SessionsMode};
 pub use mysql_sync::MysqlSyncStep;
 pub use mysql_verify::MysqlVerifyStep;
+pub use notify::NotifyStep;
+pub use outputs::{read_outputs, Capture, Output};
 pub use pg_endpoint::PgEndpoint;
 pub use pipe::{PipeEnd, PipeStep};
 pub use postgres_copy::PostgresCopyStep;
@@ -91,12 +97,17 @@ kind::step_kinds! {
     Pipe = "pipe": PipeStep [];
     /// A human gate: the run waits until `cutover approve ID` is given.
     Approve = "approve": ApproveStep [Gate];
+    /// Send a message to `[notify]` receivers (a failure is logged, never fails the run).
+    Notify = "notify": NotifyStep [];
     /// A time gate: a duration, a point in time, or a delay after another step.
     Wait = "wait": WaitStep [Gate];
     /// Copy a file tree from one host to another, host to host; run again, only what changed.
     FilesSync = "files.sync": FilesSyncStep [];
     /// Prove that a target tree holds exactly what the source tree holds.
     FilesVerify = "files.verify": FilesVerifyStep [Proof];
+    /// Write a file on a host from a template (vars, secrets, step outputs), replaced
+    /// atomically; undo restores the previous content, kept on the host.
+    FilePut = "file.put": FilePutStep [];
     /// A health gate: every named check must pass (with retries until a deadline).
     Check = "check": CheckStep [];
     /// A monitoring window whose triggers roll the traffic switch back by themselves.
@@ -154,6 +165,17 @@ pub fn valid_id(id: &str) -> bool {
         && id
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+impl StepKind {
+    /// The values a step of this kind captures from its output, for kinds that print.
+    pub fn outputs(&self) -> Option<&std::collections::BTreeMap<String, Output>> {
+        match self {
+            StepKind::Run(s) => Some(&s.outputs),
+            StepKind::Pipe(s) => Some(&s.outputs),
+            _ => None,
+        }
+    }
 }
 
 impl Step {

@@ -54,23 +54,37 @@ pub struct PipeStep {
     pub check: Option<Template>,
     /// Shell command on the `to` host that removes what the pipe wrote, for rollback.
     pub undo: Option<Template>,
+    /// Values captured from the consuming command's standard output, by name, for later
+    /// steps and undo commands as `{{ steps.ID.NAME }}`.
+    #[serde(default)]
+    pub outputs: BTreeMap<String, crate::steps::Output>,
 }
 
 impl PipeStep {
     /// The fields a `pipe` step accepts.
-    pub const FIELDS: &'static [&'static str] =
-        &["id", "kind", "description", "from", "to", "check", "undo"];
+    pub const FIELDS: &'static [&'static str] = &[
+        "id",
+        "kind",
+        "description",
+        "from",
+        "to",
+        "check",
+        "undo",
+        "outputs",
+    ];
 
     pub(crate) fn read(f: &mut Fields<'_>, p: &mut Problems) -> Option<Self> {
         let from = f.required("from", p);
         let to = f.required("to", p);
         let check = f.optional("check", p);
         let undo = f.optional("undo", p);
+        let outputs = crate::steps::read_outputs(f, p);
         Some(PipeStep {
             from: from?,
             to: to?,
             check,
             undo,
+            outputs,
         })
     }
 }
@@ -83,6 +97,7 @@ impl Validate for PipeStep {
             c.env(&end.env, p);
         }
         c.optional_command("check", self.check.as_ref(), p);
-        c.optional_command("undo", self.undo.as_ref(), p);
+        c.undo_command(self.undo.as_ref(), p);
+        c.outputs(&self.outputs, 1, p);
     }
 }

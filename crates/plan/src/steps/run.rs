@@ -5,6 +5,7 @@ use crate::problem::Problem;
 use crate::problem::Problems;
 use crate::read::{Fields, Spanned};
 use crate::steps::kind::Validate;
+use crate::steps::{read_outputs, Output};
 use crate::template::{read_env, Template};
 use crate::validate::StepCheck;
 use std::collections::BTreeMap;
@@ -39,6 +40,10 @@ pub struct RunStep {
     /// How long `health` may take to pass (default "60s").
     #[schemars(with = "Option<String>")]
     pub health_deadline: Option<Duration>,
+    /// Values captured from the command's standard output, by name, for later steps and
+    /// undo commands as `{{ steps.ID.NAME }}` (the step must run on one host).
+    #[serde(default)]
+    pub outputs: BTreeMap<String, Output>,
 }
 
 impl RunStep {
@@ -56,6 +61,7 @@ impl RunStep {
         "timeout",
         "health",
         "health_deadline",
+        "outputs",
     ];
 
     pub(crate) fn read(f: &mut Fields<'_>, p: &mut Problems) -> Option<Self> {
@@ -69,6 +75,7 @@ impl RunStep {
         let timeout = f.duration("timeout", &limits::STEP_TIMEOUT, p);
         let health = crate::checks::read_names(f, "health", p);
         let health_deadline = f.duration("health_deadline", &limits::STEP_TIMEOUT, p);
+        let outputs = read_outputs(f, p);
         Some(RunStep {
             hosts: hosts?,
             command: command?,
@@ -79,6 +86,7 @@ impl RunStep {
             timeout,
             health,
             health_deadline,
+            outputs,
         })
     }
 }
@@ -103,8 +111,9 @@ impl Validate for RunStep {
         }
         c.command("command", &self.command, p);
         c.optional_command("check", self.check.as_ref(), p);
-        c.optional_command("undo", self.undo.as_ref(), p);
+        c.undo_command(self.undo.as_ref(), p);
         c.env(&self.env, p);
+        c.outputs(&self.outputs, self.hosts.len(), p);
         crate::checks::validate::names(c.plan, &self.health, c.owner, p);
     }
 }

@@ -66,6 +66,9 @@ fn every_malformed_plan_reports_its_exact_problems() {
         .chain(crate::cases_files::CASES)
         .chain(crate::cases_limits::CASES)
         .chain(crate::cases_mysql::CASES)
+        .chain(crate::cases_outputs::CASES)
+        .chain(crate::cases_file_put::CASES)
+        .chain(crate::cases_notify::CASES)
         .collect();
     assert!(cases.len() >= 35, "only {} cases", cases.len());
     let mut names = std::collections::BTreeSet::new();
