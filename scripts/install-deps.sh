@@ -45,18 +45,25 @@ MBDATA_VERSION=31.0.1
 APT_PACKAGES=(
   openssh-server openssh-client rsync sudo acl attr iproute2 procps psmisc util-linux
   curl ca-certificates openssl socat python3-pip iputils-ping
-  redis-server mariadb-server mariadb-client
+  redis-server mariadb-server mariadb-client mydumper percona-toolkit
   bind9 bind9-utils bind9-dnsutils knot knot-dnsutils
   caddy nginx haproxy wrk hey hyperfine prometheus pgcopydb faketime
+  chromium chromium-driver
 )
 # Programs that must exist afterwards: a package can be "installed" yet broken.
 REQUIRED_PROGRAMS=(
   /usr/sbin/sshd ssh ssh-keygen rsync sudo setfacl setfattr ip nsenter unshare flock
   pkill fuser ping curl openssl socat redis-server mariadbd mariadb named nsupdate dig knotd knotc
-  kdig caddy nginx haproxy wrk hey hyperfine prometheus pgcopydb
+  kdig caddy nginx haproxy wrk hey hyperfine prometheus pgcopydb chromium chromedriver
+  mydumper myloader pt-table-checksum
 )
-# Daemons an install could start despite policy-rc.d; any new one is stopped at the end.
+# Daemons an install could start despite policy-rc.d; any new one the install started is
+# stopped at the end.
 DAEMONS=(sshd redis-server mariadbd mysqld named knotd caddy nginx haproxy prometheus postgres)
+# Carried in the environment of everything the install runs, so that a daemon it started can
+# be told from one another lab (a test, another checkout) started meanwhile: those share
+# the names in DAEMONS and must be left alone.
+INSTALL_MARK="CUTOVER_DEPS_INSTALL=$$.$(date +%s%N)"
 
 START=$(date +%s.%N)
 NEWLY_INSTALLED=()
@@ -99,6 +106,11 @@ missing_packages() {
   done
 }
 
+# True when process $1 carries INSTALL_MARK in its environment: the install started it.
+started_by_install() {
+  tr '\0' '\n' <"/proc/$1/environ" 2>/dev/null | grep -qxF "$INSTALL_MARK"
+}
+
 running_daemon_pids() {
   local d
   for d in "${DAEMONS[@]}"; do pgrep -x "$d" || true; done | sort
@@ -114,12 +126,14 @@ install_apt_packages() {
   local before after pid
   before=$(running_daemon_pids)
   apt-get update -qq || { sleep 2 && apt-get update -qq; } || die "apt-get update failed"
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >"$CACHE/apt-install.log" 2>&1 ||
+  env "$INSTALL_MARK" apt-get install -y -qq --no-install-recommends "${missing[@]}" >"$CACHE/apt-install.log" 2>&1 ||
     die "apt-get install failed; see $CACHE/apt-install.log: $(tail -n 5 "$CACHE/apt-install.log")"
   after=$(running_daemon_pids)
   for pid in $(comm -13 <(echo "$before") <(echo "$after")); do
-    log "stopping daemon started by an install: pid $pid ($(cat /proc/"$pid"/comm 2>/dev/null || echo '?'))"
-    kill "$pid" 2>/dev/null || true
+    if started_by_install "$pid"; then
+      log "stopping daemon started by an install: pid $pid ($(cat /proc/"$pid"/comm 2>/dev/null || echo '?'))"
+      kill "$pid" 2>/dev/null || true
+    fi
   done
   NEWLY_INSTALLED=("${missing[@]}")
 }

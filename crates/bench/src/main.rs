@@ -9,6 +9,8 @@
 mod checks;
 mod files;
 mod machine;
+mod moves;
+mod mysql;
 mod postgres;
 mod redis;
 mod report;
@@ -40,9 +42,19 @@ const BENCHES: &[(&str, &str, Bench)] = &[
         traffic::run,
     ),
     (
+        "moves",
+        "10 coordinated moves (proxy.switch with data = [postgres.switch]) vs the two-step switch, under the pooled app's write load",
+        moves::run,
+    ),
+    (
         "postgres",
         "PG16 -> PG18, 1.2 GB: copy (vs pg_dump | pg_restore, -Z0, -Fd -j2, pgcopydb), verify (vs pg_dump | sha256sum), switches under pgbench load as a client sees them",
         postgres::run,
+    ),
+    (
+        "mysql",
+        "MariaDB 10.11, ~1 GB: copy (vs mariadb-dump | mariadb over SSH, mydumper + myloader), verify (vs mariadb-dump | sha256sum), 10 switches under a write load",
+        mysql::run,
     ),
     (
         "redis",
@@ -87,7 +99,7 @@ struct Cli {
     command: Option<Command>,
     #[command(flatten)]
     options: Options,
-    /// Sections to run (default: all): checks, files, traffic, postgres, redis.
+    /// Sections to run (default: all): checks, files, traffic, moves, postgres, mysql, redis.
     sections: Vec<String>,
 }
 

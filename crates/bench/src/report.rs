@@ -141,7 +141,12 @@ pub fn render(s: &Section, machine: &Machine) -> String {
         md.push_str("| measure | cache | cutover | baseline | baseline's figure | baseline / cutover | verdict |\n");
         md.push_str("| --- | --- | --- | --- | --- | --- | --- |\n");
         for r in &s.rows {
-            let ratio = r.theirs.median() / r.ours.median().max(1e-9);
+            // A ratio to zero says nothing: the baseline's own figure stands.
+            let ratio = if r.ours.median() == 0.0 {
+                "n/a (cutover 0)".to_string()
+            } else {
+                figure(r.theirs.median() / r.ours.median(), "x")
+            };
             md.push_str(&format!(
                 "| {} | {} | {} | {} | {} | {} | {} |\n",
                 cell(&r.what),
@@ -149,7 +154,7 @@ pub fn render(s: &Section, machine: &Machine) -> String {
                 spread(&r.ours, r.unit),
                 cell(&r.baseline),
                 spread(&r.theirs, r.unit),
-                figure(ratio, "x"),
+                ratio,
                 r.verdict()
             ));
             verdicts.push(format!(

@@ -254,6 +254,7 @@ async fn proxies() -> anyhow::Result<String> {
                     socket: p.control.clone(),
                     backend: "app".into(),
                     server: "web".into(),
+                    config: None,
                 };
                 (p, Box::new(s))
             }

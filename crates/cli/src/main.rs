@@ -55,8 +55,10 @@ enum Cmd {
     Approve(commands::approve::Args),
     /// Undo every applied step, newest first.
     Rollback(commands::rollback::Args),
-    /// Render the run's journal as a report.
+    /// Render the run's journal as a report (Markdown, JSON or a self-contained HTML page).
     Report(commands::report::Args),
+    /// Watch the run live in a browser, approve its gate or roll it back (loopback by default).
+    Dashboard(commands::dashboard::Args),
     /// Prove a copy on its own, without a plan (`verify files SRC DST`, `verify postgres SRC_URL DST_URL`).
     Verify(commands::verify::Args),
     /// Probe a URL on its own, pinned to an address like curl --resolve (status, JSON, TLS).
@@ -115,6 +117,7 @@ async fn run(cli: Cli) -> ExitCode {
         Cmd::Approve(a) => commands::approve::run(&file, a),
         Cmd::Rollback(a) => commands::rollback::run(&file, a).await,
         Cmd::Report(a) => commands::report::run(&file, a),
+        Cmd::Dashboard(a) => commands::dashboard::run(&file, a).await,
         Cmd::Probe(a) => commands::probe::run(a).await,
         Cmd::Verify(a) => commands::verify::run(&file, a).await,
         Cmd::Agent(a) => commands::agent::run(a),

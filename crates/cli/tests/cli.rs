@@ -20,6 +20,8 @@ mod downtime;
 mod environments;
 #[path = "cli/escaping.rs"]
 mod escaping;
+#[path = "cli/finish.rs"]
+mod finish;
 #[path = "cli/friction.rs"]
 mod friction;
 #[path = "cli/gates.rs"]
@@ -30,6 +32,10 @@ mod hostkeys;
 mod journal;
 #[path = "cli/moves.rs"]
 mod moves;
+#[path = "cli/mysql.rs"]
+mod mysql;
+#[path = "cli/mysql_resume.rs"]
+mod mysql_resume;
 #[path = "cli/notify.rs"]
 mod notify;
 #[path = "cli/outputs.rs"]
@@ -62,3 +68,7 @@ mod soak;
 mod soak_detection;
 #[path = "cli/traffic.rs"]
 mod traffic;
+#[path = "cli/web.rs"]
+mod web;
+#[path = "cli/web_client.rs"]
+mod web_client;

@@ -5,5 +5,6 @@
 
 pub mod files;
 pub mod hold;
+pub mod mysql;
 pub mod postgres;
 pub mod redis;

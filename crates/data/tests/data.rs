@@ -1,5 +1,6 @@
 //! Integration tests of the data crate against real servers on lab hosts.
 
 mod files;
+mod mysql;
 mod postgres;
 mod redis;

@@ -310,6 +310,20 @@ impl<'a> StepCtx<'a> {
         })
     }
 
+    /// Journals one point of a time series (`figures` of `subject` now), for the charts of
+    /// the HTML report and the dashboard.
+    pub fn sample(&self, subject: &str, figures: &[(&str, f64)]) -> Result<(), EngineError> {
+        self.record(Event::Sampled {
+            step: self.id().to_string(),
+            subject: subject.into(),
+            figures: figures
+                .iter()
+                .filter(|(_, v)| v.is_finite())
+                .map(|(k, v)| (k.to_string(), *v))
+                .collect(),
+        })
+    }
+
     /// Runs `cmd`, journaling its start and outcome.
     pub async fn run(&self, cmd: &Command) -> Result<Output, EngineError> {
         self.run_capturing(cmd, None).await

@@ -9,6 +9,7 @@ pub mod context;
 mod downtime;
 pub mod error;
 pub mod hosts;
+mod left_running;
 mod leftovers;
 pub mod notify;
 mod outputs;
@@ -25,6 +26,7 @@ pub mod steps;
 pub mod text;
 mod tidy;
 pub mod ui;
+pub mod users_saw;
 
 pub use apply::{apply, ApplyOptions, ApplyOutcome};
 pub use approve::approve;

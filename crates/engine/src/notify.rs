@@ -271,6 +271,12 @@ impl Journal for NotifyingJournal {
     fn events(&self, run: &str) -> Result<Vec<Record>, JournalError> {
         self.inner.events(run)
     }
+    fn events_after(&self, run: &str, after: i64) -> Result<Vec<Record>, JournalError> {
+        self.inner.events_after(run, after)
+    }
+    fn last_seq(&self) -> Result<i64, JournalError> {
+        self.inner.last_seq()
+    }
     fn lock(
         &self,
         holder: cutover_journal::Holder,

@@ -48,6 +48,12 @@ pub struct Status {
     /// Things on the hosts that need the operator (replication objects left running, DDL
     /// on a sync's source that its target lacks), each with what to do.
     pub warnings: Vec<String>,
+    /// What switches left running on purpose until a `postgres.finish` ends it (reverse
+    /// replication, slots, a frozen source), one entry per switch with a line per host.
+    pub left_running: Vec<String>,
+    /// What users saw during each coordinated move and probed switch of the run, one line
+    /// each (see [`crate::users_saw`]).
+    pub users_saw: Vec<String>,
 }
 
 /// The status of the plan at `plan_path`: of its newest run, or of run `run` (an id, or
@@ -121,6 +127,14 @@ pub async fn status(plan_path: &std::path::Path, run: Option<&str>) -> Result<St
             w.extend(crate::schema_drift::drift_warnings(&session, state).await);
             w
         },
+        users_saw: session
+            .plan
+            .steps()
+            .filter_map(|(_, step)| Some((step, state?.step(&step.id.value)?)))
+            .flat_map(|(step, st)| crate::users_saw::windows(&step.id.value, &st.measurements))
+            .map(|w| w.line())
+            .collect(),
+        left_running: crate::left_running::left_by_switches(&session, state).await,
     })
 }
 

@@ -126,6 +126,17 @@ pub enum Event {
         /// Its unit ("bytes", "s", "rows").
         unit: String,
     },
+    /// One point of a time series a step watches (replication lag while a sync is watched,
+    /// a soak check's probes and latency percentiles): what the HTML report and the
+    /// dashboard chart. Steps sample at a bounded rate, so a long window stays small.
+    Sampled {
+        /// The step id.
+        step: String,
+        /// What is sampled ("lag", or a soak check's name).
+        subject: String,
+        /// The figures at this moment, by name ("bytes", "p95_ms"...).
+        figures: std::collections::BTreeMap<String, f64>,
+    },
     /// A step's own state, typed by the step kind and kept as JSON under a label (the DNS
     /// records it is about to change, a proxy's previous upstream, a schema fingerprint):
     /// what a resumed run and a rollback read back. The first record of a label in a run is
@@ -223,6 +234,7 @@ impl Event {
             | StepWaiting { step, .. }
             | Approved { step, .. }
             | Measured { step, .. }
+            | Sampled { step, .. }
             | StateRecorded { step, .. }
             | ProofRecorded { step, .. }
             | OutputCaptured { step, .. }

@@ -69,6 +69,12 @@ pub trait Journal: Send + Sync {
     fn append(&self, run: &str, event: &Event) -> Result<Record, JournalError>;
     /// Every event of run `run`, in order.
     fn events(&self, run: &str) -> Result<Vec<Record>, JournalError>;
+    /// Run `run`'s events after sequence number `after`, in order (what a viewer that has
+    /// seen up to `after` is missing).
+    fn events_after(&self, run: &str, after: i64) -> Result<Vec<Record>, JournalError>;
+    /// The newest event's sequence number in any run (0 when there is none): a cheap
+    /// question to ask often.
+    fn last_seq(&self) -> Result<i64, JournalError>;
     /// Takes the plan's exclusive lock for `holder`; it is released when the guard drops or
     /// the process dies.
     fn lock(&self, holder: Holder) -> Result<LockGuard, JournalError>;

@@ -285,6 +285,7 @@ impl RunState {
             | Event::CommandStarted { .. }
             | Event::CommandFinished { .. }
             | Event::StateRecorded { .. }
+            | Event::Sampled { .. }
             | Event::ProofRecorded { .. }
             | Event::ApplyStopped { .. } => {}
         }

@@ -169,6 +169,28 @@ pub const JOBS: IntRange<u32> = IntRange {
     why: "cutover opens at most 8 sessions per host at once; 2 to 4 suits most servers",
 };
 
+/// Parallel workers of a `mysql.*` step: threads of cutover's agent, each with its own
+/// connection to the server (not SSH sessions).
+pub const WORKERS: IntRange<u32> = IntRange {
+    min: 1,
+    max: 32,
+    why: "workers are from 1 to 32; about the server's cores suits most",
+};
+
+/// `mysql.copy` `chunk_mb`.
+pub const CHUNK_MB: IntRange<u64> = IntRange {
+    min: 1,
+    max: 1 << 20,
+    why: "the size is given in MB, from 1 to 1048576 (1 TiB)",
+};
+
+/// `mysql.sync` `max_behind` (transactions).
+pub const BEHIND: IntRange<u64> = IntRange {
+    min: 0,
+    max: 1_000_000_000,
+    why: "the lag is counted in transactions, from 0 (fully caught up) to 1000000000",
+};
+
 /// `postgres.sync` `max_lag_mb` (turned into bytes).
 pub const LAG_MB: IntRange<u64> = IntRange {
     min: 0,

@@ -34,6 +34,11 @@ pub const TEMPLATES: &[StarterPlan] = &[
         text: include_str!("../templates/files.toml"),
     },
     StarterPlan {
+        name: "mysql",
+        summary: "MariaDB/MySQL on old to new: a consistent parallel copy, replication from its GTID position, an approval, a short write freeze with reverse replication for rollback, then rows and definitions proven",
+        text: include_str!("../templates/mysql.toml"),
+    },
+    StarterPlan {
         name: "postgres",
         summary: "PostgreSQL 16 on old to 18 on new by logical replication: lag watched, an approval, a short write freeze with a reverse subscription for rollback, then row counts and checksums proven",
         text: include_str!("../templates/postgres.toml"),

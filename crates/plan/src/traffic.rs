@@ -184,6 +184,11 @@ pub struct Proxy {
     pub backend: Option<String>,
     /// haproxy: the server entry to move.
     pub server: Option<String>,
+    /// haproxy: its configuration file on the host (e.g. `/etc/haproxy/haproxy.cfg`). After
+    /// each switch the server's line in it is rewritten to the new address (atomically,
+    /// checked with `haproxy -c`), so that a reload or restart keeps the switch; rollback
+    /// rewrites it back. Without it the switch lives in HAProxy's memory only.
+    pub config: Option<String>,
     /// nginx: the include file holding the upstream's `server ADDRESS:PORT;` line.
     pub include: Option<String>,
     /// nginx: extra arguments for `nginx -t` and `nginx -s reload` (e.g. ["-c", "/etc/nginx/x.conf"]).
@@ -211,6 +216,7 @@ impl Proxy {
         "socket",
         "backend",
         "server",
+        "config",
         "include",
         "nginx_args",
         "dns",
@@ -234,6 +240,7 @@ impl Proxy {
         let socket = f.optional("socket", p);
         let backend = f.optional("backend", p);
         let server = f.optional("server", p);
+        let config: Option<Spanned<String>> = f.optional("config", p);
         let include = f.optional("include", p);
         let nginx_args = f.optional("nginx_args", p).unwrap_or_default();
         let dns = f.optional("dns", p);
@@ -253,6 +260,7 @@ impl Proxy {
             socket,
             backend,
             server,
+            config: config.as_ref().map(|c| c.value.clone()),
             include,
             nginx_args,
             dns,
@@ -281,6 +289,19 @@ impl Proxy {
                 .collect(),
             ProxyKind::Nginx | ProxyKind::Caddy => Vec::new(),
         };
+        if let Some(c) = config.filter(|_| x.kind.value != ProxyKind::Haproxy) {
+            p.push(
+                Problem::new(
+                    c.span,
+                    format!(
+                        "{owner} (`{}`) has `config`, which only an `haproxy` proxy uses",
+                        x.kind.value.name()
+                    ),
+                    "not used by this kind",
+                )
+                .help("remove `config`: this kind's switch already outlives a reload"),
+            );
+        }
         for field in missing {
             p.push(
                 Problem::new(

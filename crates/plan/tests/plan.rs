@@ -10,6 +10,8 @@ mod cases_file_put;
 mod cases_files;
 #[path = "plan/cases_limits.rs"]
 mod cases_limits;
+#[path = "plan/cases_mysql.rs"]
+mod cases_mysql;
 #[path = "plan/cases_notify.rs"]
 mod cases_notify;
 #[path = "plan/cases_outputs.rs"]

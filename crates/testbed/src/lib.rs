@@ -25,6 +25,7 @@
 #![deny(missing_docs)]
 
 pub mod app;
+pub mod browser;
 mod build;
 pub mod cloudflare_fake;
 pub mod dns;
@@ -35,6 +36,8 @@ mod lab;
 mod layout;
 pub mod load;
 mod logs;
+pub mod mysql;
+pub mod mysql_writer;
 mod netns;
 pub mod postgres;
 mod preflight;
@@ -53,6 +56,8 @@ pub use error::LabError;
 pub use host::LabHost;
 pub use lab::{Lab, KEEP_ENV};
 pub use layout::{CANONICAL_SLOT, LAST_SLOT, PREFIX_LEN};
+pub use mysql::{MariaOptions, MariaServer};
+pub use mysql_writer::{MysqlWriter, MysqlWriterReport};
 pub use postgres::{PgOptions, PgServer};
 pub use redis::{RedisOptions, RedisServer, RedisVersion};
 pub use redis_writer::{missing_writes, RedisWriter, WriterReport};

@@ -29,6 +29,34 @@ pub struct Proxy {
     child: Option<Child>,
 }
 
+/// HAProxy's configuration file on its host (for a plan's `config`).
+pub const HAPROXY_CONFIG: &str = "/tmp/cutover-haproxy/haproxy.cfg";
+
+impl Proxy {
+    /// Stops HAProxy and starts it again from its configuration file, as a restart (or a
+    /// reload, which also re-reads the file) does: the runtime API's changes are gone, what
+    /// the file says is what it serves. Only for a proxy from [`start_haproxy`].
+    pub fn restart_haproxy(&mut self, host: &LabHost) -> Result<(), LabError> {
+        if let Some(c) = &mut self.child {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        // The old process's listening socket must be gone before the new one binds.
+        let started = Instant::now();
+        while std::net::TcpStream::connect_timeout(&self.listen, Duration::from_millis(100)).is_ok()
+        {
+            if started.elapsed() > Duration::from_secs(5) {
+                return Err(LabError::Invalid(
+                    "haproxy still listens after being killed".into(),
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.child = Some(host.spawn(&format!("exec haproxy -db -f {HAPROXY_CONFIG}"))?);
+        wait_listening(self.listen, "haproxy")
+    }
+}
+
 impl Drop for Proxy {
     fn drop(&mut self) {
         if let Some(c) = &mut self.child {
@@ -103,8 +131,8 @@ defaults\n  mode http\n  timeout connect 2s\n  timeout client 30s\n  timeout ser
 frontend web\n  bind {listen}\n  default_backend app\n\
 backend app\n  server web {upstream}\n"
     );
-    write(host, &format!("{HAPROXY_DIR}/haproxy.cfg"), &conf)?;
-    let child = host.spawn(&format!("exec haproxy -db -f {HAPROXY_DIR}/haproxy.cfg"))?;
+    write(host, HAPROXY_CONFIG, &conf)?;
+    let child = host.spawn(&format!("exec haproxy -db -f {HAPROXY_CONFIG}"))?;
     let proxy = Proxy {
         listen,
         control: socket,

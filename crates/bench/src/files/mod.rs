@@ -11,7 +11,7 @@
 //! - the controller's peak RSS verifying two trees of a million files (a target).
 
 mod data;
-mod tools;
+pub(crate) mod tools;
 
 pub use data::thousands;
 pub use tools::cutover_bin;

@@ -4,6 +4,7 @@ pub mod agent;
 pub mod apply;
 pub mod approve;
 pub mod check;
+pub mod dashboard;
 pub mod init;
 pub mod plan;
 pub mod probe;

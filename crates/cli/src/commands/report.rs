@@ -1,4 +1,4 @@
-//! `cutover report`: the journal as Markdown or JSON.
+//! `cutover report`: the journal as Markdown, JSON or a self-contained HTML page.
 
 use crate::output::{print_json, report_error};
 use cutover_engine::ExitCode;
@@ -11,6 +11,8 @@ pub enum Format {
     Md,
     /// JSON.
     Json,
+    /// One self-contained HTML page (inline CSS and SVG charts, no script, no network).
+    Html,
 }
 
 /// Options of `cutover report`.
@@ -35,22 +37,15 @@ pub fn run(file: &Path, a: Args) -> ExitCode {
         Ok(r) => r,
         Err(e) => return report_error(&e),
     };
-    let json = a.json || matches!(a.format, Format::Json);
+    let format = if a.json { Format::Json } else { a.format };
     match a.output {
-        None if json => print_json(&r),
+        None if matches!(format, Format::Json) => print_json(&r),
         None => {
-            out!("{}", r.markdown());
+            out!("{}", render(&r, format));
             ExitCode::Ok
         }
         Some(path) => {
-            let text = if json {
-                cutover_engine::text::json_printable(
-                    &serde_json::to_string_pretty(&r).unwrap_or_default(),
-                )
-                .into_owned()
-            } else {
-                r.markdown()
-            };
+            let text = render(&r, format);
             match std::fs::write(&path, text) {
                 Ok(()) => ExitCode::Ok,
                 Err(e) => {
@@ -59,5 +54,16 @@ pub fn run(file: &Path, a: Args) -> ExitCode {
                 }
             }
         }
+    }
+}
+
+fn render(r: &cutover_engine::Report, format: Format) -> String {
+    match format {
+        Format::Md => r.markdown(),
+        Format::Json => cutover_engine::text::json_printable(
+            &serde_json::to_string_pretty(r).unwrap_or_default(),
+        )
+        .into_owned(),
+        Format::Html => cutover_web::report::page(r),
     }
 }

@@ -72,6 +72,15 @@ pub async fn run(file: &Path, a: Args) -> ExitCode {
         );
         outln!("{}", line.trim_end());
     }
+    for u in &s.users_saw {
+        println!("users saw: {}", safe(u));
+    }
+    if !s.users_saw.is_empty() {
+        println!("  ({})", cutover_engine::users_saw::NOT_BY_METHOD);
+    }
+    for l in &s.left_running {
+        println!("{} {}", paint(Style::Yellow, "left running:"), safe(l));
+    }
     for w in &s.warnings {
         outln!("{} {}", paint(Style::Yellow, "warning:"), safe(w));
     }

@@ -13,7 +13,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 fn plan(lab: &cutover_testbed::Lab) -> String {
-    let header = haproxy_plan_header(lab, "move-test");
+    // The switch is kept in HAProxy's config file too (a reload keeps it).
+    let header = format!(
+        "{}config = \"{}\"\n",
+        haproxy_plan_header(lab, "move-test"),
+        cutover_testbed::proxy::HAPROXY_CONFIG
+    );
     format!(
         r#"{header}
 [secrets.db]
@@ -215,6 +220,16 @@ fn a_move_holds_requests_instead_of_failing_them_and_its_rollback_gives_writes_b
         "a request waited {slowest:?}"
     );
     assert!(get(s.front.listen, "/").contains("hello from old"));
+    let config = std::fs::read_to_string(
+        s.lab
+            .host("old")
+            .fs_path(cutover_testbed::proxy::HAPROXY_CONFIG),
+    )
+    .unwrap();
+    assert!(
+        config.contains(&format!("server web {}", s.old_app.addr)),
+        "the rollback put HAProxy's config file back:\n{config}"
+    );
     // Old takes writes again, through a fresh session, and has new's write.
     old.shell(
         "psql -X -U writer app -c \"INSERT INTO orders (note) VALUES ('after the rollback')\"",

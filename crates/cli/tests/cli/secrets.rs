@@ -141,6 +141,7 @@ fn a_canary_secret_appears_in_no_journal_report_output_or_process_list() {
     for args in [
         &["report"][..],
         &["report", "--json"],
+        &["report", "--format", "html"],
         &["status", "--json"],
         &["plan"],
     ] {

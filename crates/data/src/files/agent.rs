@@ -59,6 +59,7 @@ pub fn serve(mut input: Box<dyn BufRead + Send>, out: Out) -> std::io::Result<()
     })?;
     let mut last: Option<Manifest> = None;
     let mut relay: Option<crate::hold::Relay> = None;
+    let mut mysql = crate::mysql::agent::State::default();
     let mut line = String::new();
     loop {
         line.clear();
@@ -162,6 +163,7 @@ pub fn serve(mut input: Box<dyn BufRead + Send>, out: Out) -> std::io::Result<()
                 })?;
             }
             Request::Space { path } => out.reply(&space(&path))?,
+            Request::Mysql { request } => crate::mysql::agent::serve(request, &mut mysql, &out)?,
             Request::Redis { request } => crate::redis::agent::serve(request, &out)?,
             Request::Receive { root, options } => {
                 let r = super::sync::receive::run(&root, &options, &mut input, &out);

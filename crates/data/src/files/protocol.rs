@@ -62,6 +62,11 @@ pub enum Request {
     RelayStats,
     /// Stop the relay (open connections finish): answered by `Relayed`.
     Unhold,
+    /// A request about a MariaDB/MySQL server (see [`crate::mysql::protocol`]).
+    Mysql {
+        /// The request.
+        request: crate::mysql::protocol::MysqlRequest,
+    },
     /// Stop.
     Bye,
 }
@@ -134,6 +139,11 @@ pub enum Reply {
     },
     /// The agent binary is not on the host yet.
     Absent,
+    /// An answer about a MariaDB/MySQL server.
+    Mysql {
+        /// The answer.
+        reply: crate::mysql::protocol::MysqlReply,
+    },
     /// An answer about a Redis server.
     Redis {
         /// The answer.

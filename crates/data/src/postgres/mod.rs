@@ -22,6 +22,7 @@ pub mod live;
 pub mod normalize;
 pub mod replication;
 pub mod report;
+pub mod roles;
 pub mod session;
 pub mod sql;
 mod sql_tokens;

@@ -2,7 +2,9 @@
 
 mod copy;
 mod definitions;
+mod finish;
 mod fixture;
+mod roles;
 mod sample;
 mod sync;
 mod verify;

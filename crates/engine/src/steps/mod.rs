@@ -9,11 +9,17 @@ mod dns_verify;
 mod file_put;
 mod files_sync;
 mod files_verify;
+pub(crate) mod mysql;
+mod mysql_copy;
+mod mysql_switch;
+mod mysql_sync;
+mod mysql_verify;
 mod notify;
 mod pipe;
 pub(crate) mod postgres;
 mod postgres_copy;
-mod postgres_switch;
+mod postgres_finish;
+pub(crate) mod postgres_switch;
 pub(crate) mod postgres_sync;
 mod postgres_verify;
 mod proxy_move;
@@ -39,6 +45,7 @@ pub fn runner(kind: &StepKind) -> Box<dyn StepRunner + '_> {
         StepKind::Wait(s) => Box::new(wait::Wait(s)),
         StepKind::Notify(s) => Box::new(notify::Notify(s)),
         StepKind::PostgresSwitch(s) => Box::new(postgres_switch::PostgresSwitch(s)),
+        StepKind::PostgresFinish(s) => Box::new(postgres_finish::PostgresFinish(s)),
         StepKind::PostgresSync(s) => Box::new(postgres_sync::PostgresSync(s)),
         StepKind::PostgresCopy(s) => Box::new(postgres_copy::PostgresCopy(s)),
         StepKind::PostgresVerify(s) => Box::new(postgres_verify::PostgresVerify(s)),
@@ -58,6 +65,10 @@ pub fn runner(kind: &StepKind) -> Box<dyn StepRunner + '_> {
         StepKind::DnsSwitch(s) => Box::new(dns_switch::DnsSwitch(s)),
         StepKind::DnsVerify(s) => Box::new(dns_verify::DnsVerify(s)),
         StepKind::ProxySwitch(s) => Box::new(proxy_switch::ProxySwitch(s)),
+        StepKind::MysqlCopy(s) => Box::new(mysql_copy::MysqlCopy(s)),
+        StepKind::MysqlSync(s) => Box::new(mysql_sync::MysqlSync(s)),
+        StepKind::MysqlSwitch(s) => Box::new(mysql_switch::MysqlSwitch(s)),
+        StepKind::MysqlVerify(s) => Box::new(mysql_verify::MysqlVerify(s)),
         StepKind::RedisSwitch(s) => Box::new(redis_switch::RedisSwitch(s)),
         StepKind::RedisSync(s) => Box::new(redis_sync::RedisSync(s)),
         StepKind::RedisVerify(s) => Box::new(redis_verify::RedisVerify(s)),

@@ -19,6 +19,7 @@ impl PostgresCopy<'_> {
         let mut o = CopyOptions {
             no_owner: s.no_owner,
             no_privileges: s.no_privileges,
+            roles: s.roles,
             ..CopyOptions::default()
         };
         if let Some(j) = &s.jobs {

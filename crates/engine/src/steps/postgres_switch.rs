@@ -31,7 +31,10 @@ impl PostgresSwitch<'_> {
         }
     }
 
-    fn setup(&self, ctx: &StepCtx<'_>) -> Result<(Endpoint, Endpoint, SwitchOptions), EngineError> {
+    pub(crate) fn setup(
+        &self,
+        ctx: &StepCtx<'_>,
+    ) -> Result<(Endpoint, Endpoint, SwitchOptions), EngineError> {
         let sync = self.sync_step(ctx.plan)?;
         let (source, target) = (endpoint(ctx, &sync.source)?, endpoint(ctx, &sync.target)?);
         let command = |c: &HostCommand| -> Result<Box<Command>, EngineError> {

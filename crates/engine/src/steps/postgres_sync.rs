@@ -20,6 +20,7 @@ pub(crate) fn named(s: &PostgresSyncStep) -> SyncOptions {
         replica_identity_full: s.replica_identity_full,
         no_owner: s.no_owner,
         no_privileges: s.no_privileges,
+        roles: s.roles,
         ..SyncOptions::default()
     };
     if let Some(p) = &s.publication {
@@ -142,6 +143,10 @@ impl StepRunner for PostgresSync<'_> {
         ctx.measure("tables", report.tables as f64, "tables")?;
         ctx.measure("initial_sync_seconds", report.initial_sync_seconds, "s")?;
         let mut worst = report.lag;
+        ctx.sample(
+            "lag",
+            &[("bytes", worst.bytes as f64), ("seconds", worst.seconds)],
+        )?;
         if let Some(watch) = self.0.watch {
             let end = Instant::now() + watch;
             while Instant::now() < end {
@@ -150,6 +155,7 @@ impl StepRunner for PostgresSync<'_> {
                     .await
                     .map_err(|e| failed(ctx, e))?;
                 ctx.detail(format!("lag: {} bytes, {:.3}s", l.bytes, l.seconds));
+                ctx.sample("lag", &[("bytes", l.bytes as f64), ("seconds", l.seconds)])?;
                 if l.bytes > worst.bytes {
                     worst = l;
                 }

@@ -22,6 +22,9 @@ pub(crate) struct Moved {
     pub(crate) relay: RelayStats,
     /// From the first held request's moment (the proxy pointed at the relay) to the release.
     pub(crate) held_for: Duration,
+    /// `"; WHAT"` when the proxy's config file was updated too (see
+    /// [`super::proxy_switch::persist`]), else empty.
+    pub(crate) persisted: String,
 }
 
 fn members<'a>(ctx: &StepCtx<'a>) -> Result<&'a dyn Members, EngineError> {
@@ -95,11 +98,17 @@ async fn land(
             s.name()
         ))
     })?;
+    // A failure to persist is reported once the relay's connections have ended.
+    let persisted = super::proxy_switch::persist(ctx, s, to).await;
     let relay = hold
         .finish(Duration::from_secs(5))
         .await
         .map_err(|e| super::files_verify::files_failed(ctx, e))?;
-    Ok(Moved { relay, held_for })
+    Ok(Moved {
+        relay,
+        held_for,
+        persisted: persisted?,
+    })
 }
 
 fn journal(ctx: &StepCtx<'_>, m: &Moved) -> Result<(), EngineError> {
@@ -163,13 +172,14 @@ pub(crate) async fn forward(
     let m = land(ctx, s, hold, to, held_at).await?;
     journal(ctx, &m)?;
     Ok(format!(
-        "{}: {previous} -> {to} with {} in one move: {} request(s) held up to {} ms, {} failed; held {:.3} s",
+        "{}: {previous} -> {to} with {} in one move: {} request(s) held up to {} ms, {} failed; held {:.3} s{}",
         s.name(),
         data.join(", "),
         m.relay.held,
         m.relay.longest_held_ms,
         m.relay.failed,
-        m.held_for.as_secs_f64()
+        m.held_for.as_secs_f64(),
+        m.persisted
     ))
 }
 
@@ -190,12 +200,13 @@ pub(crate) async fn backward(
             let m = land(ctx, s, hold, previous, held_at).await?;
             journal(ctx, &m)?;
             Ok(format!(
-                "{}: back to {previous} with {} undone in one move: {} request(s) held up to {} ms, {} failed",
+                "{}: back to {previous} with {} undone in one move: {} request(s) held up to {} ms, {} failed{}",
                 s.name(),
                 if undone.is_empty() { "nothing".to_string() } else { undone.join(", ") },
                 m.relay.held,
                 m.relay.longest_held_ms,
-                m.relay.failed
+                m.relay.failed,
+                m.persisted
             ))
         }
         Err(e) => {

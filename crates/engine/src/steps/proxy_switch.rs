@@ -100,12 +100,10 @@ impl StepRunner for ProxySwitch<'_> {
             )));
         }
         ctx.measure("switch_ms", started.elapsed().as_secs_f64() * 1000.0, "ms")?;
+        let took = started.elapsed().as_millis();
+        let persisted = persist(ctx, s.as_ref(), &to).await?;
         Ok(Applied::Done {
-            summary: format!(
-                "{}: {before} -> {to} in {} ms",
-                s.name(),
-                started.elapsed().as_millis()
-            ),
+            summary: format!("{}: {before} -> {to} in {took} ms{persisted}", s.name()),
         })
     }
 
@@ -132,6 +130,21 @@ impl StepRunner for ProxySwitch<'_> {
         s.switch(&runner, &previous)
             .await
             .map_err(|e| ctx.failed(e.to_string()))?;
-        Ok(Some(format!("{}: back to {previous}", s.name())))
+        let persisted = persist(ctx, s.as_ref(), &previous).await?;
+        Ok(Some(format!("{}: back to {previous}{persisted}", s.name())))
+    }
+}
+
+/// Makes the switch to `to` outlive a reload of the proxy where the plan asks (an HAProxy
+/// `config`); `"; WHAT"` for the summary, or nothing.
+pub(crate) async fn persist(
+    ctx: &StepCtx<'_>,
+    s: &dyn cutover_traffic::proxy::Switcher,
+    to: &str,
+) -> Result<String, EngineError> {
+    match s.persist(&CtxRunner(ctx), to).await {
+        Ok(Some(done)) => Ok(format!("; {done}")),
+        Ok(None) => Ok(String::new()),
+        Err(e) => Err(ctx.failed(e.to_string())),
     }
 }

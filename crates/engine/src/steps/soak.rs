@@ -179,6 +179,8 @@ impl StepRunner for Soak<'_> {
         let env = probe_env(ctx);
         let redact = |s: &str| ctx.exec.redactor().redact(s);
         let mut saved = Instant::now();
+        let mut sampler = Sampler::new(self.0.duration, self.interval());
+        let mut sample_error = None;
         let end = soak::run(&spec, &env, &mut state, |tick| {
             for (name, o) in &tick.failures {
                 ctx.detail(redact(&format!("{name}: {}", o.line())));
@@ -190,9 +192,18 @@ impl StepRunner for Soak<'_> {
                 save(ctx, tick.state);
                 saved = Instant::now();
             }
+            if sample_error.is_none() {
+                sample_error = sampler.sample(ctx, tick.state).err();
+            }
         })
         .await
         .map_err(|e| ctx.failed(e))?;
+        if let Some(e) = sample_error {
+            return Err(e);
+        }
+        // The window's last figures, whenever the previous sample was.
+        sampler.last = None;
+        sampler.sample(ctx, &state)?;
         let fired_at = Instant::now();
         // The window is over either way: its figures go to the journal. Its checkpoint
         // stays, harmless: a later try starts a new window, which does not match it.
@@ -215,6 +226,60 @@ impl StepRunner for Soak<'_> {
 
     async fn rollback(&self, _ctx: &StepCtx<'_>) -> Result<Option<String>, EngineError> {
         Ok(None)
+    }
+}
+
+/// Journals each check's figures at most every `period`: about [`Sampler::POINTS`] points a
+/// window whatever its length, so a 48 h watch stays as small as a 10 min one.
+struct Sampler {
+    period: Duration,
+    last: Option<Instant>,
+}
+
+impl Sampler {
+    const POINTS: u32 = 300;
+    /// Percentiles and error rates of a sample are over this last stretch of probes.
+    const OVER: Duration = Duration::from_secs(60);
+
+    fn new(window: Duration, interval: Duration) -> Self {
+        Sampler {
+            period: (window / Self::POINTS)
+                .max(interval)
+                .max(Duration::from_secs(1)),
+            last: None,
+        }
+    }
+
+    fn sample(&mut self, ctx: &StepCtx<'_>, state: &SoakState) -> Result<(), EngineError> {
+        if self.last.is_some_and(|l| l.elapsed() < self.period) {
+            return Ok(());
+        }
+        self.last = Some(Instant::now());
+        let now = now_ms();
+        for (name, s) in &state.checks {
+            let ms = |q| {
+                s.quantile(now, Self::OVER, q)
+                    .map(|d| d.as_secs_f64() * 1000.0)
+            };
+            let view = s.view(now, Self::OVER);
+            let mut figures = vec![
+                ("probes", s.requests as f64),
+                ("failed", s.failed as f64),
+                ("error_rate", view.error_rate()),
+            ];
+            for (key, q) in [
+                ("p50_ms", 0.50),
+                ("p90_ms", 0.90),
+                ("p95_ms", 0.95),
+                ("p99_ms", 0.99),
+            ] {
+                if let Some(v) = ms(q) {
+                    figures.push((key, v));
+                }
+            }
+            ctx.sample(name, &figures)?;
+        }
+        Ok(())
     }
 }
 

@@ -240,6 +240,7 @@ pub(crate) fn switcher(
                 .unwrap_or_else(|| "/run/haproxy/admin.sock".into()),
             backend: x.backend.clone().unwrap_or_default(),
             server: x.server.clone().unwrap_or_default(),
+            config: x.config.clone(),
         }),
         ProxyKind::DnsName => {
             let dns = x.dns.as_ref().map(|d| d.value.as_str()).unwrap_or_default();

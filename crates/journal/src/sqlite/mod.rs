@@ -101,6 +101,68 @@ impl SqliteJournal {
         &self.path
     }
 
+    /// Appends `event` to run `run` stamped `at_ms` rather than now: for importing a run and
+    /// for tests that need a run spread over time. Redacted and chained like any event.
+    pub fn append_at(&self, run: &str, event: &Event, at_ms: i64) -> Result<Record, JournalError> {
+        self.writable()?;
+        let body = self.redacted(serde_json::to_string(event).map_err(|e| self.err(e))?);
+        // Read back what is stored, so the caller sees exactly what the journal holds.
+        let event: Event = serde_json::from_str(&body).map_err(|e| self.err(e))?;
+        let kind = event.name();
+        let row = EventRow {
+            seq: 0,
+            run,
+            at_ms,
+            kind: &kind,
+            step: event.step(),
+            body: &body,
+        };
+        let seq = schema::insert_chained(&mut *self.conn()?, &self.path, row)?;
+        let n = self
+            .appended
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+            + 1;
+        if self.crash_after == Some(n) {
+            std::process::abort();
+        }
+        Ok(Record {
+            seq,
+            run: run.to_string(),
+            at_ms,
+            event,
+        })
+    }
+
+    /// Run `run`'s events after sequence number `after`, in order.
+    fn read_events(&self, run: &str, after: i64) -> Result<Vec<Record>, JournalError> {
+        let conn = self.conn()?;
+        let mut stmt = conn
+            .prepare("SELECT seq, at_ms, body FROM events WHERE run = ?1 AND seq > ?2 ORDER BY seq")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map(params![run, after], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, String>(2)?,
+                ))
+            })
+            .map_err(|e| self.err(e))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (seq, at_ms, body) = row.map_err(|e| self.err(e))?;
+            let event = serde_json::from_str(&body)
+                .map_err(|e| self.err(format!("event {seq} is unreadable: {e}")))?;
+            out.push(Record {
+                seq,
+                run: run.to_string(),
+                at_ms,
+                event,
+            });
+        }
+        Ok(out)
+    }
+
     fn lock_path(&self) -> PathBuf {
         let mut p = self.path.clone().into_os_string();
         p.push(".lock");
@@ -192,63 +254,21 @@ impl Journal for SqliteJournal {
     }
 
     fn append(&self, run: &str, event: &Event) -> Result<Record, JournalError> {
-        self.writable()?;
-        let body = self.redacted(serde_json::to_string(event).map_err(|e| self.err(e))?);
-        // Read back what is stored, so the caller sees exactly what the journal holds.
-        let event: Event = serde_json::from_str(&body).map_err(|e| self.err(e))?;
-        let at_ms = now_ms();
-        let kind = event.name();
-        let row = EventRow {
-            seq: 0,
-            run,
-            at_ms,
-            kind: &kind,
-            step: event.step(),
-            body: &body,
-        };
-        let seq = schema::insert_chained(&mut *self.conn()?, &self.path, row)?;
-        let n = self
-            .appended
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
-            + 1;
-        if self.crash_after == Some(n) {
-            std::process::abort();
-        }
-        Ok(Record {
-            seq,
-            run: run.to_string(),
-            at_ms,
-            event,
-        })
+        self.append_at(run, event, now_ms())
+    }
+
+    fn events_after(&self, run: &str, after: i64) -> Result<Vec<Record>, JournalError> {
+        self.read_events(run, after)
+    }
+
+    fn last_seq(&self) -> Result<i64, JournalError> {
+        self.conn()?
+            .query_row("SELECT coalesce(max(seq), 0) FROM events", [], |r| r.get(0))
+            .map_err(|e| self.err(e))
     }
 
     fn events(&self, run: &str) -> Result<Vec<Record>, JournalError> {
-        let conn = self.conn()?;
-        let mut stmt = conn
-            .prepare("SELECT seq, at_ms, body FROM events WHERE run = ?1 ORDER BY seq")
-            .map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map([run], |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, i64>(1)?,
-                    r.get::<_, String>(2)?,
-                ))
-            })
-            .map_err(|e| self.err(e))?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (seq, at_ms, body) = row.map_err(|e| self.err(e))?;
-            let event = serde_json::from_str(&body)
-                .map_err(|e| self.err(format!("event {seq} is unreadable: {e}")))?;
-            out.push(Record {
-                seq,
-                run: run.to_string(),
-                at_ms,
-                event,
-            });
-        }
-        Ok(out)
+        self.read_events(run, i64::MIN)
     }
 
     fn save_checkpoint(&self, run: &str, step: &str, body: &str) -> Result<(), JournalError> {

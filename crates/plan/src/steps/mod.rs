@@ -9,11 +9,17 @@ mod file_put;
 mod files_sync;
 mod files_verify;
 pub(crate) mod kind;
+mod mysql_copy;
+mod mysql_endpoint;
+mod mysql_switch;
+mod mysql_sync;
+mod mysql_verify;
 mod notify;
 mod outputs;
 mod pg_endpoint;
 mod pipe;
 mod postgres_copy;
+mod postgres_finish;
 mod postgres_switch;
 mod postgres_sync;
 mod postgres_verify;
@@ -35,11 +41,17 @@ pub use file_put::FilePutStep;
 pub use files_sync::{FilesSyncStep, TreeRef};
 pub use files_verify::{FilesVerifyStep, HashAlgorithm, OwnerCheck};
 pub use kind::Role;
+pub use mysql_copy::MysqlCopyStep;
+pub use mysql_endpoint::MysqlEndpoint;
+pub use mysql_switch::{MysqlSwitchStep, SessionsMode};
+pub use mysql_sync::MysqlSyncStep;
+pub use mysql_verify::MysqlVerifyStep;
 pub use notify::NotifyStep;
 pub use outputs::{read_outputs, Capture, Output};
 pub use pg_endpoint::PgEndpoint;
 pub use pipe::{PipeEnd, PipeStep};
 pub use postgres_copy::PostgresCopyStep;
+pub use postgres_finish::{PostgresFinishStep, SourceAfter};
 pub use postgres_switch::{FreezeMode, HostCommand, PostgresSwitchStep};
 pub use postgres_sync::PostgresSyncStep;
 pub use postgres_verify::PostgresVerifyStep;
@@ -121,6 +133,20 @@ kind::step_kinds! {
     /// Freeze writes on the source, wait for the target to replay them, advance sequences,
     /// drop the subscription: the target becomes the primary (freeze window journaled).
     PostgresSwitch = "postgres.switch": PostgresSwitchStep [DataSwitch];
+    /// End the reverse replication a `postgres.switch` left running once the soak passed:
+    /// the replication objects cutover created dropped, the source left read-only or writable.
+    PostgresFinish = "postgres.finish": PostgresFinishStep [];
+    /// Prove that the target's MariaDB/MySQL databases hold what the source's hold (counts,
+    /// row digests narrowed to rows, definitions, counters); a difference fails with exit 9.
+    MysqlVerify = "mysql.verify": MysqlVerifyStep [Proof];
+    /// Copy MariaDB/MySQL databases from one consistent snapshot, host to host in parallel
+    /// primary-key ranges, keys after the rows, then views, routines, triggers and events.
+    MysqlCopy = "mysql.copy": MysqlCopyStep [];
+    /// Keep the target of a `mysql.copy` in sync by replication from the copy's position.
+    MysqlSync = "mysql.sync": MysqlSyncStep [];
+    /// Freeze writes on the source, wait for the target's catch-up, stop replication, make
+    /// the target writable (freeze window journaled); optional reverse replication.
+    MysqlSwitch = "mysql.switch": MysqlSwitchStep [DataSwitch];
     /// Prove that the target Redis/Valkey server holds every key the source holds (type,
     /// value, TTL); a difference fails with exit code 9.
     RedisVerify = "redis.verify": RedisVerifyStep [Proof];

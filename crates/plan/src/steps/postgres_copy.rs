@@ -30,6 +30,12 @@ pub struct PostgresCopyStep {
     /// Leave privileges (GRANTs) out (`pg_dump --no-privileges`; default false).
     #[serde(default)]
     pub no_privileges: bool,
+    /// Create the roles that own or are granted the source's objects and that the target
+    /// lacks, from the source's definitions (attributes and memberships) without passwords
+    /// (default false: their absence is refused before anything starts, naming each).
+    /// Roles are server-wide: rollback leaves them.
+    #[serde(default)]
+    pub roles: bool,
     /// Tables larger than this many MB are split into page ranges copied in parallel
     /// (default 4096; 0 never splits; sources on PostgreSQL 14+). Split parts load in parallel
     /// but without `COPY FREEZE`: worth it for tables much larger than the others.
@@ -51,6 +57,7 @@ impl PostgresCopyStep {
         "jobs",
         "no_owner",
         "no_privileges",
+        "roles",
         "split_mb",
         "analyze",
         "maintenance_work_mem",
@@ -63,6 +70,7 @@ impl PostgresCopyStep {
             jobs: f.spanned_int("jobs", &limits::JOBS, p),
             no_owner: f.optional("no_owner", p).unwrap_or(false),
             no_privileges: f.optional("no_privileges", p).unwrap_or(false),
+            roles: f.optional("roles", p).unwrap_or(false),
             split_mb: f.int("split_mb", &limits::SPLIT_MB, p),
             analyze: f.optional("analyze", p),
             maintenance_work_mem: f.optional("maintenance_work_mem", p),

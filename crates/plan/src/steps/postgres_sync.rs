@@ -42,6 +42,12 @@ pub struct PostgresSyncStep {
     /// Leave privileges out (`--no-privileges`; default false).
     #[serde(default)]
     pub no_privileges: bool,
+    /// Create the roles that own or are granted the source's objects and that the target
+    /// lacks, from the source's definitions (attributes and memberships) without passwords
+    /// (default false: their absence is refused before anything starts, naming each).
+    /// Roles are server-wide: rollback leaves them.
+    #[serde(default)]
+    pub roles: bool,
     /// The step finishes once the target is less than this many MB behind (default 1).
     pub max_lag_mb: Option<u64>,
     /// Once caught up, keep reporting the lag for this long (e.g. "30s"; default 0).
@@ -66,6 +72,7 @@ impl PostgresSyncStep {
         "replica_identity_full",
         "no_owner",
         "no_privileges",
+        "roles",
         "max_lag_mb",
         "watch",
         "timeout",
@@ -81,6 +88,7 @@ impl PostgresSyncStep {
             replica_identity_full: f.optional("replica_identity_full", p).unwrap_or(false),
             no_owner: f.optional("no_owner", p).unwrap_or(false),
             no_privileges: f.optional("no_privileges", p).unwrap_or(false),
+            roles: f.optional("roles", p).unwrap_or(false),
             max_lag_mb: f.int("max_lag_mb", &limits::LAG_MB, p),
             watch: f.duration("watch", &limits::WAIT, p),
             timeout: f.duration("timeout", &limits::STEP_TIMEOUT, p),

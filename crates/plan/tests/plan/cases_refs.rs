@@ -28,7 +28,40 @@ macro_rules! step {
 
 const MODES: &str = "use exactly one of: `duration = \"30s\"`, `until = \"2026-12-01T10:00:00Z\"`, or `after = \"STEP\"` with `delay = \"48h\"`";
 
+/// A plan with a sync, a switch (`reverse` given by `$reverse`) and finish steps from line 23.
+macro_rules! finish {
+    ($reverse:literal, $steps:literal) => {
+        concat!(
+            "name = \"m\"\n[hosts.old]\nssh = \"old\"\n[hosts.new]\nssh = \"new\"\n[[stages]]\nname = \"s\"\n",
+            "[[stages.steps]]\nid = \"replicate\"\nkind = \"postgres.sync\"\n",
+            "source = { host = \"old\", db = \"app\" }\ntarget = { host = \"new\", db = \"app\" }\n",
+            "[[stages.steps]]\nid = \"db\"\nkind = \"postgres.switch\"\nsync = \"replicate\"\nreverse = ",
+            $reverse,
+            "\n[[stages.steps]]\nid = \"note\"\nkind = \"run\"\nhosts = [\"old\"]\ncommand = \"true\"\n",
+            $steps
+        )
+    };
+}
+
 pub const CASES: &[Case] = &[
+    // --- postgres.finish ---
+    Case {
+        name: "finish naming an unknown step, a run step, and with an unknown source mode",
+        plan: finish!("true", "[[stages.steps]]\nid = \"f1\"\nkind = \"postgres.finish\"\nswitch = \"dbs\"\n[[stages.steps]]\nid = \"f2\"\nkind = \"postgres.finish\"\nswitch = \"note\"\nsource = \"writeable\"\n"),
+        expect: &[
+            ("cutover.toml:26:11: no step `dbs` to finish", Some("postgres.switch steps: db")),
+            ("cutover.toml:30:11: step `note` is a `run` step, not `postgres.switch`", Some("name the id of the postgres.switch step whose reverse replication ends")),
+            ("cutover.toml:31:11: `source` of step `f2` is `writeable`, which is not known", Some("did you mean `writable`?")),
+        ],
+    },
+    Case {
+        name: "finish of a switch without reverse",
+        plan: finish!("false", "[[stages.steps]]\nid = \"f\"\nkind = \"postgres.finish\"\nswitch = \"db\"\n"),
+        expect: &[(
+            "cutover.toml:26:11: step `f` finishes `db`, which keeps no reverse replication to end",
+            Some("set `reverse = true` on the switch, or remove this step (a switch without `reverse` leaves nothing running)"),
+        )],
+    },
     // --- [downtime] ---
     Case {
         name: "downtime naming an unknown check and step",

@@ -7,6 +7,28 @@ const HELP: &str =
 
 pub const CASES: &[Case] = &[
     Case {
+        name: "a config file on a proxy that is not haproxy",
+        plan: r#"name = "m"
+[hosts.old]
+ssh = "old"
+[proxies.front]
+kind = "caddy"
+host = "old"
+config = "/etc/caddy/Caddyfile"
+[[stages]]
+name = "s"
+[[stages.steps]]
+id = "flip"
+kind = "proxy.switch"
+proxy = "front"
+to = "192.0.2.1:8080"
+"#,
+        expect: &[(
+            "cutover.toml:7:11: proxy `front` (`caddy`) has `config`, which only an `haproxy` proxy uses",
+            Some("remove `config`: this kind's switch already outlives a reload"),
+        )],
+    },
+    Case {
         name: "dns record with both value and values",
         plan: r#"name = "m"
 [hosts.old]

@@ -65,6 +65,7 @@ fn every_malformed_plan_reports_its_exact_problems() {
         .chain(crate::cases_traffic::CASES)
         .chain(crate::cases_files::CASES)
         .chain(crate::cases_limits::CASES)
+        .chain(crate::cases_mysql::CASES)
         .chain(crate::cases_outputs::CASES)
         .chain(crate::cases_file_put::CASES)
         .chain(crate::cases_notify::CASES)

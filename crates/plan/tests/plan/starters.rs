@@ -105,6 +105,29 @@ fn the_postgres_starters_commented_copy_step_parses() {
 }
 
 #[test]
+fn the_mysql_starter_copies_syncs_gates_switches_with_a_way_back_then_proves() {
+    let my = template("mysql").expect("a `mysql` starter");
+    let plan = cutover_plan::parse(my.text, "cutover.toml", "/plans".into()).expect("parses");
+    let kinds: Vec<&str> = plan.steps().map(|(_, s)| s.kind.name()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "run",
+            "mysql.copy",
+            "mysql.sync",
+            "approve",
+            "mysql.switch",
+            "mysql.verify"
+        ]
+    );
+    let reverse = plan.steps().any(|(_, s)| match &s.kind {
+        StepKind::MysqlSwitch(switch) => switch.reverse,
+        _ => false,
+    });
+    assert!(reverse, "the switch keeps reverse replication for rollback");
+}
+
+#[test]
 fn the_redis_starter_syncs_gates_switches_then_proves() {
     let redis = template("redis").expect("a `redis` starter");
     let plan = cutover_plan::parse(redis.text, "cutover.toml", "/plans".into()).expect("parses");

@@ -64,6 +64,7 @@ fn haproxy() -> Haproxy {
         socket: "/run/haproxy/admin.sock".into(),
         backend: "app".into(),
         server: "web".into(),
+        config: None,
     }
 }
 
@@ -210,4 +211,98 @@ fn nginx_script_puts_the_include_back_and_never_reloads_when_the_test_fails() {
     );
     assert_eq!(include, "server 192.0.2.10:8080;\n");
     assert!(!log.contains("reload"), "{log}");
+}
+
+/// Runs the HAProxy persist script for real on `config` (content `text`) with a shim
+/// `haproxy` first in `PATH` whose `-c` exits `check_exit`. Returns the exit code and the
+/// file afterwards.
+fn run_persist(
+    dir: &std::path::Path,
+    h: &Haproxy,
+    text: &str,
+    to: &str,
+    check_exit: i32,
+) -> (i32, String) {
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).expect("bin");
+    let shim = bin.join("haproxy");
+    std::fs::write(&shim, format!("#!/bin/sh\nexit {check_exit}\n")).expect("shim");
+    std::process::Command::new("chmod")
+        .args(["+x", &shim.display().to_string()])
+        .status()
+        .expect("chmod");
+    let config = dir.join("haproxy's.cfg");
+    std::fs::write(&config, text).expect("config");
+    let cmd = h.persist_command(&config.display().to_string(), to);
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let status = std::process::Command::new(&cmd.argv[0])
+        .args(&cmd.argv[1..])
+        .current_dir(dir)
+        .env("PATH", path)
+        .status()
+        .expect("sh");
+    (
+        status.code().unwrap_or(-1),
+        std::fs::read_to_string(&config).unwrap_or_default(),
+    )
+}
+
+const CONFIG: &str = "global\n  stats socket /run/haproxy/admin.sock level admin\n\
+defaults\n  mode http\n\
+backend other\n  server web 10.0.0.9:80 check\n\
+backend app\n\tserver  web   10.0.0.1:8080 check inter 1s\n  server web2 10.0.0.3:8080\n\
+listen stats\n  bind :9000\n";
+
+#[test]
+fn haproxy_persist_rewrites_only_the_named_servers_address_in_its_backend() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (code, after) = run_persist(dir.path(), &haproxy(), CONFIG, "10.0.0.2:9090", 0);
+    assert_eq!(code, 0);
+    assert_eq!(
+        after,
+        CONFIG.replace("10.0.0.1:8080 check inter", "10.0.0.2:9090 check inter"),
+        "every other byte kept, the other backend's `web` untouched"
+    );
+    assert!(!dir.path().join("haproxy's.cfg.cutover-new").exists());
+}
+
+#[test]
+fn haproxy_persist_leaves_the_file_when_the_server_is_missing_or_the_check_fails() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut h = haproxy();
+    h.backend = "app'; touch pwned; '".into();
+    let (code, after) = run_persist(dir.path(), &h, CONFIG, "10.0.0.2:9090", 0);
+    assert_eq!((code, after.as_str()), (4, CONFIG), "no such backend");
+    assert!(
+        !dir.path().join("pwned").exists(),
+        "a plan value was executed"
+    );
+    let (code, after) = run_persist(dir.path(), &haproxy(), CONFIG, "10.0.0.2:9090", 1);
+    assert_eq!((code, after.as_str()), (5, CONFIG), "haproxy -c refused it");
+    assert!(!dir.path().join("haproxy's.cfg.cutover-new").exists());
+}
+
+#[tokio::test]
+async fn haproxy_persist_without_a_config_runs_nothing_and_names_a_missing_line() {
+    let r = Recorder::answering("");
+    assert_eq!(haproxy().persist(&r, "10.0.0.2:9090").await.unwrap(), None);
+    assert!(r.seen.lock().expect("lock").is_empty());
+    struct Exits(i32);
+    #[async_trait]
+    impl Runner for Exits {
+        async fn run(&self, cmd: &Command) -> Result<Output, String> {
+            Ok(output(&cmd.host, self.0, ""))
+        }
+    }
+    let mut h = haproxy();
+    h.config = Some("/etc/haproxy/haproxy.cfg".into());
+    let err = h.persist(&Exits(4), "10.0.0.2:9090").await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "haproxy on proxy: /etc/haproxy/haproxy.cfg has no `server web` line in a `backend app` or `listen app` section; HAProxy itself runs with the change, which a reload or restart would undo: fix `config` of the proxy and run again"
+    );
 }

@@ -1,11 +1,15 @@
 //! HAProxy, through its runtime API (a stats socket with `level admin`) on the proxy's host:
 //! `set server BACKEND/SERVER addr IP port P` moves the server entry to the new upstream
 //! without a reload, so established client connections are kept. `socat` on the host talks
-//! to the socket. Runtime changes do not survive an HAProxy restart: update its config file
-//! as well before the next restart.
+//! to the socket. Runtime changes do not survive an HAProxy reload or restart: with `config`
+//! (the configuration file on the proxy's host), the server's line in it is rewritten after
+//! each switch, atomically (a new file checked with `haproxy -c`, then renamed over the old),
+//! so that a reload keeps the new upstream. The rewrite runs on the host: the file's text,
+//! which may hold credentials (`stats auth`), never travels to the controller or the journal.
 
 use super::{run_ok, split_upstream, ProxyError, Runner, Switcher};
 use async_trait::async_trait;
+use cutover_exec::quote::quote;
 use cutover_exec::{Command, Stdin};
 
 /// An HAProxy server entry.
@@ -19,7 +23,30 @@ pub struct Haproxy {
     pub backend: String,
     /// The server entry in that backend.
     pub server: String,
+    /// The configuration file whose `server` line follows each switch, if the plan names it.
+    pub config: Option<String>,
 }
+
+/// Exit status of the persist script when the file has no such server line.
+const NO_SERVER_LINE: i32 = 4;
+/// Exit status of the persist script when `haproxy -c` refused the rewritten file.
+const CHECK_FAILED: i32 = 5;
+
+/// Rewrites the address of `server SRV ADDRESS ...` in section `backend BE` (or `listen
+/// BE`), keeping every other byte of the file; exits 4 when no such line exists.
+const REWRITE: &str = r#"
+/^[ \t]*(global|defaults|frontend|backend|listen|resolvers|peers|userlist|program|http-errors|ring|cache|mailers)([ \t]|$)/ {
+  inside = ($1 == "backend" || $1 == "listen") && $2 == be
+}
+inside && $1 == "server" && $2 == srv {
+  match($0, /^[ \t]*server[ \t]+[^ \t]+[ \t]+/)
+  head = substr($0, 1, RLENGTH); rest = substr($0, RLENGTH + 1)
+  match(rest, /^[^ \t]+/)
+  print head to substr(rest, RLENGTH + 1); found = 1; next
+}
+{ print }
+END { if (!found) exit 4 }
+"#;
 
 impl Haproxy {
     /// The command sending `line` to the runtime API.
@@ -34,6 +61,26 @@ impl Haproxy {
             ],
         )
         .stdin(Stdin::Bytes(format!("{line}\n").into_bytes()))
+    }
+
+    /// The script on the proxy's host that makes `config` point `server` at `to`: a copy
+    /// rewritten next to the file, given its owner and mode, checked by `haproxy -c` when
+    /// HAProxy is on the PATH, then renamed over the file (a reload reads the old file or the
+    /// new one, never half of one).
+    pub fn persist_command(&self, config: &str, to: &str) -> Command {
+        let script = format!(
+            "f={f}; tmp=\"$f.cutover-new\"; \
+             awk -v be={be} -v srv={srv} -v to={to} {prog} \"$f\" > \"$tmp\" || {{ rc=$?; rm -f \"$tmp\"; exit $rc; }}; \
+             chmod --reference=\"$f\" \"$tmp\" && {{ chown --reference=\"$f\" \"$tmp\" 2>/dev/null || true; }} || {{ rm -f \"$tmp\"; exit 1; }}; \
+             if command -v haproxy >/dev/null 2>&1 && ! haproxy -c -q -f \"$tmp\" >&2; then rm -f \"$tmp\"; exit {CHECK_FAILED}; fi; \
+             mv \"$tmp\" \"$f\"",
+            f = quote(config),
+            be = quote(&self.backend),
+            srv = quote(&self.server),
+            to = quote(to),
+            prog = quote(REWRITE),
+        );
+        Command::shell(&self.host, script)
     }
 
     fn set_line(&self, to: &str) -> Result<String, ProxyError> {
@@ -73,10 +120,50 @@ impl Switcher for Haproxy {
 
     fn preview(&self, to: &str) -> Vec<String> {
         let line = self.set_line(to).unwrap_or_else(|e| e.to_string());
-        vec![format!(
+        let mut lines = vec![format!(
             "{}$ {line}  (runtime API {})",
             self.host, self.socket
-        )]
+        )];
+        lines.push(match &self.config {
+            Some(c) => format!(
+                "{}: the `server {}` line of backend `{}` in {c} rewritten to {to} (atomically, checked with haproxy -c), so a reload keeps it",
+                self.host, self.server, self.backend
+            ),
+            None => "the change lives in HAProxy's memory only: a reload or restart goes back to its config file (set `config` on the proxy to persist it)".into(),
+        });
+        lines
+    }
+
+    async fn persist(&self, r: &dyn Runner, to: &str) -> Result<Option<String>, ProxyError> {
+        let Some(config) = &self.config else {
+            return Ok(None);
+        };
+        let cmd = self.persist_command(config, to);
+        let out = r.run(&cmd).await.map_err(|e| ProxyError::Failed {
+            proxy: self.name(),
+            message: format!("update {config}: {e}"),
+        })?;
+        let why = match out.code {
+            Some(0) => return Ok(Some(format!("{config} updated"))),
+            Some(NO_SERVER_LINE) => format!(
+                "{config} has no `server {}` line in a `backend {}` or `listen {}` section",
+                self.server, self.backend, self.backend
+            ),
+            Some(CHECK_FAILED) => format!(
+                "`haproxy -c` refused the rewritten {config} (the file is unchanged):\n{}",
+                cutover_exec::frame(&out.stderr)
+            ),
+            _ => format!(
+                "could not rewrite {config} (the file is unchanged):\n{}",
+                cutover_exec::frame(&out.stderr)
+            ),
+        };
+        Err(ProxyError::Failed {
+            proxy: self.name(),
+            message: format!(
+                "{why}; HAProxy itself runs with the change, which a reload or restart would undo: fix `config` of the proxy and run again"
+            ),
+        })
     }
 
     async fn current(&self, r: &dyn Runner) -> Result<String, ProxyError> {

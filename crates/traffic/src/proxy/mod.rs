@@ -65,6 +65,13 @@ pub trait Switcher: Send + Sync {
 
     /// Points the proxy at `to`.
     async fn switch(&self, r: &dyn Runner, to: &str) -> Result<(), ProxyError>;
+
+    /// Makes the switch to `to` outlive a reload or restart of the proxy, where its
+    /// runtime change would not by itself (HAProxy's runtime API with a `config` file);
+    /// what was done, or `None` when there is nothing to do.
+    async fn persist(&self, _r: &dyn Runner, _to: &str) -> Result<Option<String>, ProxyError> {
+        Ok(None)
+    }
 }
 
 /// Runs `cmd`, turning a failure into a [`ProxyError`] with the command's output framed.

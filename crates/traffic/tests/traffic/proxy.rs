@@ -153,6 +153,7 @@ async fn haproxy_switches_under_keep_alive_load_without_a_failed_request_or_rese
         socket: p.control.clone(),
         backend: "app".into(),
         server: "web".into(),
+        config: None,
     };
     switches_and_back(&s, &ex, p.listen, &l).await;
     let load = switch_under_load(&ex, &s, p.listen, &l, 3).await;
@@ -168,6 +169,78 @@ async fn haproxy_switches_under_keep_alive_load_without_a_failed_request_or_rese
 }
 
 #[tokio::test]
+async fn haproxy_keeps_a_switch_across_a_restart_when_its_config_file_is_named() {
+    let l = lab();
+    let lb = l.lab.host("lb");
+    let mut p = proxy::start_haproxy(lb, 80, l.old).unwrap();
+    let ex = executor(&l.lab, &["lb"]);
+    let config = proxy::HAPROXY_CONFIG;
+    let before = std::fs::read_to_string(lb.fs_path(config)).unwrap();
+    let mut s = Haproxy {
+        host: "lb".into(),
+        socket: p.control.clone(),
+        backend: "app".into(),
+        server: "web".into(),
+        config: None,
+    };
+    // Without `config`: the regression this guards, a switch lost at restart.
+    s.switch(&ex, &l.new.to_string()).await.expect("switch");
+    assert_eq!(s.persist(&ex, &l.new.to_string()).await.unwrap(), None);
+    p.restart_haproxy(lb).unwrap();
+    assert!(
+        get(p.listen).contains("hello from old"),
+        "{}",
+        get(p.listen)
+    );
+
+    s.config = Some(config.into());
+    s.switch(&ex, &l.new.to_string()).await.expect("switch");
+    assert_eq!(
+        s.persist(&ex, &l.new.to_string()).await.unwrap(),
+        Some(format!("{config} updated"))
+    );
+    assert_eq!(
+        std::fs::read_to_string(lb.fs_path(config)).unwrap(),
+        before.replace(
+            &format!("server web {}", l.old),
+            &format!("server web {}", l.new)
+        ),
+        "only the server's address changed"
+    );
+    p.restart_haproxy(lb).unwrap();
+    assert!(
+        get(p.listen).contains("hello from new"),
+        "{}",
+        get(p.listen)
+    );
+    assert_eq!(s.current(&ex).await.unwrap(), l.new.to_string());
+
+    // Back, as a rollback does: the file is as it was.
+    s.switch(&ex, &l.old.to_string())
+        .await
+        .expect("switch back");
+    s.persist(&ex, &l.old.to_string()).await.unwrap();
+    assert_eq!(std::fs::read_to_string(lb.fs_path(config)).unwrap(), before);
+    p.restart_haproxy(lb).unwrap();
+    assert!(
+        get(p.listen).contains("hello from old"),
+        "{}",
+        get(p.listen)
+    );
+
+    // A server the file lacks: refused, the file untouched, no temporary file left.
+    s.server = "nosuch".into();
+    let e = s.persist(&ex, &l.new.to_string()).await.unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        format!("haproxy on lb: {config} has no `server nosuch` line in a `backend app` or `listen app` section; HAProxy itself runs with the change, which a reload or restart would undo: fix `config` of the proxy and run again")
+    );
+    assert_eq!(std::fs::read_to_string(lb.fs_path(config)).unwrap(), before);
+    assert!(!lb.fs_path(format!("{config}.cutover-new")).exists());
+    ex.disconnect_all().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn caddy_switches_through_its_admin_api_without_failed_requests() {
     let l = lab();
     let p = proxy::start_caddy(l.lab.host("lb"), 80, l.old).unwrap();

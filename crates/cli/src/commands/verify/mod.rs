@@ -1,7 +1,9 @@
 //! `cutover verify ...`: the data proofs as standalone tools, useful without a plan.
-//! `files` proves file trees, `postgres` databases, `redis` Redis/Valkey servers.
+//! `files` proves file trees, `postgres` and `mysql` databases, `redis` Redis/Valkey
+//! servers.
 
 pub mod files;
+pub mod mysql;
 pub mod postgres;
 pub mod redis;
 
@@ -20,6 +22,9 @@ enum What {
     /// Prove that TARGET_URL holds what SOURCE_URL holds: per-table row counts and content
     /// checksums computed on each server, sequences, schema objects.
     Postgres(postgres::Args),
+    /// Prove that TARGET_URL's databases hold what SOURCE_URL's hold: row counts and row
+    /// digests hashed next to each server, narrowed to rows; definitions; counters.
+    Mysql(mysql::Args),
     /// Prove that TARGET_URL holds every key SOURCE_URL holds: type, value and TTL of every
     /// key of every database, digested next to the data by cutover's agent.
     Redis(redis::Args),
@@ -29,6 +34,7 @@ pub async fn run(file: &std::path::Path, a: Args) -> cutover_engine::ExitCode {
     match a.what {
         What::Files(f) => files::run(file, f).await,
         What::Postgres(p) => postgres::run(p).await,
+        What::Mysql(m) => mysql::run(m).await,
         What::Redis(r) => redis::run(r).await,
     }
 }

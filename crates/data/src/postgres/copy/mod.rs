@@ -14,7 +14,7 @@
 //! The target database carries a marker (its comment) so a finished copy is not redone and
 //! an interrupted one (in a database cutover created) is dropped and started again.
 
-mod catalog;
+pub(crate) mod catalog;
 mod pool;
 pub mod postdata;
 pub mod stream;
@@ -53,6 +53,8 @@ pub struct CopyOptions {
     pub maintenance_work_mem: String,
     /// Stream tables whose columns all allow it in COPY's binary format.
     pub binary: bool,
+    /// Create the roles the schema needs that the target lacks (see [`crate::postgres::roles`]).
+    pub roles: bool,
 }
 
 impl Default for CopyOptions {
@@ -65,6 +67,7 @@ impl Default for CopyOptions {
             analyze: true,
             maintenance_work_mem: "256MB".into(),
             binary: true,
+            roles: false,
         }
     }
 }
@@ -138,6 +141,8 @@ pub struct Ready {
     /// The target database now.
     pub target_state: target::TargetState,
     facts: catalog::SourceFacts,
+    /// Roles the schema needs that the target lacks (created by the copy with `roles`).
+    pub missing_roles: Vec<String>,
 }
 
 /// Checks everything a copy needs without changing anything.
@@ -214,11 +219,8 @@ pub async fn preflight(
             format!("install them on the target host for PostgreSQL {tmaj} (e.g. the postgresql-{tmaj}-NAME package), then run again"),
         ));
     }
-    if !missing_roles.is_empty() {
-        return Err(PgError::precondition(
-            format!("role(s) owning or granted objects on the source do not exist on the target: {}", missing_roles.join(", ")),
-            "create them on the target (pg_dumpall --roles-only from the source, piped into psql), or set no_owner / no_privileges",
-        ));
+    if !missing_roles.is_empty() && !options.roles {
+        return Err(super::roles::missing_refusal(&missing_roles));
     }
     Ok(Ready {
         source,
@@ -228,6 +230,7 @@ pub async fn preflight(
         tools: st.version,
         target_state,
         facts,
+        missing_roles,
     })
 }
 
@@ -283,6 +286,14 @@ pub async fn copy(
         version_text(ready.target_version),
         ready.tools
     ));
+    if !ready.missing_roles.is_empty() {
+        let wanted = ready.missing_roles.iter().cloned().collect();
+        let created = super::roles::create_missing(exec, source, target, &wanted).await?;
+        note(format!(
+            "roles created on the target (without passwords): {}",
+            created.join(", ")
+        ));
+    }
     match (&ready.target_state.exists, &ready.target_state.marker) {
         (false, _) => target::create(exec, target, &ready.facts.encoding, &source_name).await?,
         (true, Marker::InProgress { created: true }) => {

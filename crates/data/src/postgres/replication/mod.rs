@@ -10,6 +10,7 @@
 
 mod checks;
 pub mod drift;
+pub mod finish;
 mod leftovers;
 pub mod switch;
 
@@ -42,6 +43,9 @@ pub struct SyncOptions {
     pub no_owner: bool,
     /// Privileges left out (`--no-privileges`).
     pub no_privileges: bool,
+    /// Create the roles the schema needs that the target lacks (see
+    /// [`crate::postgres::roles`]); otherwise their absence is refused before anything starts.
+    pub roles: bool,
     /// Give up waiting for the initial sync after this long.
     pub timeout: Duration,
     /// The sync is done once the target is less than this many bytes behind.
@@ -57,6 +61,7 @@ impl Default for SyncOptions {
             replica_identity_full: false,
             no_owner: false,
             no_privileges: false,
+            roles: false,
             timeout: Duration::from_secs(24 * 3600),
             max_lag_bytes: 1 << 20,
         }
@@ -201,6 +206,7 @@ pub async fn sync(
     let mut identity_full = Vec::new();
     if !running {
         let keyless = checks::publisher(exec, source, options).await?;
+        needed_roles(exec, &s, options, progress).await?;
         prepare_target(exec, &s, &state, options, progress).await?;
         create_publication(exec, source, &options.publication).await?;
         checks::set_identity_full(exec, source, &options.publication, &keyless).await?;
@@ -224,6 +230,41 @@ pub async fn sync(
         lag,
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// The roles owning or granted the source's objects (as far as the schema copy keeps
+/// them) exist on the target: created from the source's definitions with `roles`, else
+/// their absence is refused naming each, before anything is created.
+async fn needed_roles(
+    exec: &Executor,
+    s: &Sides,
+    options: &SyncOptions,
+    progress: Progress<'_>,
+) -> Result<(), PgError> {
+    let facts = super::copy::catalog::read(exec, &s.source).await?;
+    let mut roles = std::collections::BTreeSet::new();
+    if !options.no_owner {
+        roles.extend(facts.owners);
+    }
+    if !options.no_privileges {
+        roles.extend(facts.grantees);
+    }
+    let (missing, _) =
+        super::copy::catalog::missing_on_target(exec, &s.target, &roles, &Default::default())
+            .await?;
+    if missing.is_empty() {
+        return Ok(());
+    }
+    if !options.roles {
+        return Err(super::roles::missing_refusal(&missing));
+    }
+    let wanted = missing.into_iter().collect();
+    let created = super::roles::create_missing(exec, &s.source, &s.target, &wanted).await?;
+    progress(format!(
+        "roles created on the target (without passwords): {}",
+        created.join(", ")
+    ));
+    Ok(())
 }
 
 /// A new (or interrupted, cutover-created) target database with the source's schema.

@@ -80,7 +80,8 @@ pub struct SwitchReport {
     pub resumed: bool,
 }
 
-const REVERSE: &str = "cutover_reverse";
+/// The reverse publication, its slot and the reverse subscription share this name.
+pub(super) const REVERSE: &str = "cutover_reverse";
 
 /// The WAL position covering every commit made so far: the *insert* position, since commits
 /// acknowledged under `synchronous_commit = off` may not be written or flushed yet (and only
@@ -167,7 +168,7 @@ pub async fn prepare_switch(
                 s: Box::new(s),
                 created,
             })),
-            "switched" => Ok(Prepared(Stage::Done)),
+            "switched" | "finishing" | "finished" => Ok(Prepared(Stage::Done)),
             _ => Err(PgError::precondition(
                 format!("no subscription `{sub}` in the target database: the sync is not running"),
                 "run the postgres.sync step first",
@@ -284,7 +285,12 @@ impl Prepared {
 }
 
 /// The target database's comment during (`switching`) and after (`switched`) a switch.
-fn switch_marker(source: &Endpoint, state: &str, created: bool, options: &SwitchOptions) -> String {
+pub(super) fn switch_marker(
+    source: &Endpoint,
+    state: &str,
+    created: bool,
+    options: &SwitchOptions,
+) -> String {
     let yes_no = |b: bool| if b { "yes" } else { "no" };
     format!(
         "cutover sync from {}; state={state}; created={}; reverse={}",
@@ -444,7 +450,7 @@ async fn prepare(
 
 /// Ends every client session of the current database but this one (applications
 /// reconnect; the replication workers are background workers, left alone).
-const END_CLIENT_SESSIONS: &str = "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend';";
+pub(super) const END_CLIENT_SESSIONS: &str = "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend';";
 
 /// Stops writes on the target while a switch is undone: new sessions read-only, the
 /// current ones ended. Returns how many were ended.
@@ -607,7 +613,8 @@ pub async fn is_switched(
     let s = sides(exec, source, target).await?;
     let state = target::state(exec, &s.target).await?;
     Ok(state.exists
-        && parse_marker(state.comment.as_deref()).is_some_and(|(_, st)| st == "switched"))
+        && parse_marker(state.comment.as_deref())
+            .is_some_and(|(_, st)| matches!(st.as_str(), "switched" | "finishing" | "finished")))
 }
 
 /// Undoes a switch: writes made on the target since (carried back by the reverse
@@ -626,6 +633,9 @@ pub async fn undo_switch(
     let state = target::state(exec, target).await?;
     let created = match parse_marker(state.comment.as_deref()) {
         Some((created, stage)) if stage == "switching" || stage == "switched" => created,
+        Some((_, stage)) if stage == "finishing" || stage == "finished" => {
+            return Err(super::finish::refusal(&target.db))
+        }
         // The marker is set before anything is frozen: without it, nothing was switched
         // (the switch failed before it began, or this undo already ran).
         _ => return Ok(None),

@@ -1,0 +1,71 @@
+//! The two plans of the moves bench: the same sync and database switch, then either one
+//! coordinated move (`proxy.switch` with `data`) or a `proxy.switch` of its own.
+
+use cutover_testbed::Lab;
+use std::path::{Path, PathBuf};
+
+/// Writes plan `name` into its own directory under `dir` (its own journal) and returns
+/// its path.
+pub fn write(lab: &Lab, dir: &Path, name: &str, coordinated: bool) -> anyhow::Result<PathBuf> {
+    let plan_dir = dir.join(name);
+    std::fs::create_dir_all(&plan_dir)?;
+    let path = plan_dir.join("cutover.toml");
+    let traffic = if coordinated {
+        // `drain` and `max_hold` left at their defaults (500 ms, 10 s).
+        "data = [\"db-switch\"]"
+    } else {
+        ""
+    };
+    let plan = format!(
+        r#"name = "moves-bench-{name}"
+[ssh]
+config = "{ssh}"
+[hosts.old]
+ssh = "old"
+address = "{old}"
+[hosts.new]
+ssh = "new"
+address = "{new}"
+[proxies.front]
+kind = "haproxy"
+host = "old"
+socket = "{haproxy}/admin.sock"
+backend = "app"
+server = "web"
+
+[secrets.db]
+env = "DB_PW"
+
+[[stages]]
+name = "sync"
+[[stages.steps]]
+id = "replicate"
+kind = "postgres.sync"
+source = {{ host = "old", address = "127.0.0.1", db = "app", password = "{{{{ secrets.db }}}}" }}
+target = {{ host = "new", address = "127.0.0.1", db = "app", password = "{{{{ secrets.db }}}}" }}
+source_address = "{{{{ hosts.old.address }}}}"
+
+[[stages]]
+name = "switch"
+[[stages.steps]]
+id = "db-switch"
+kind = "postgres.switch"
+sync = "replicate"
+reverse = true
+max_wait = "3s"
+[[stages.steps]]
+id = "move"
+kind = "proxy.switch"
+proxy = "front"
+to = "{{{{ hosts.new.address }}}}:8080"
+health_path = "/healthz"
+{traffic}
+"#,
+        ssh = lab.ssh_config().display(),
+        old = lab.host("old").address(),
+        new = lab.host("new").address(),
+        haproxy = cutover_testbed::proxy::HAPROXY_DIR,
+    );
+    std::fs::write(&path, plan)?;
+    Ok(path)
+}

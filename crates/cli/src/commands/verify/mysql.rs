@@ -1,0 +1,178 @@
+//! `cutover verify mysql SOURCE_URL TARGET_URL --databases shop`: the MariaDB/MySQL proof on
+//! its own, outside any plan. cutover's agent hashes each server's rows next to it (here, or
+//! on a host reached over SSH with `--source-ssh`/`--target-ssh`: then the URL's host is as
+//! that machine sees it); only digests travel, and rows only where they differ.
+//!
+//! Passwords never go on the command line: they are read from the environment
+//! (`CUTOVER_SOURCE_MYSQL_PWD`, `CUTOVER_TARGET_MYSQL_PWD`, else `MYSQL_PWD`) and reach
+//! remote agents over the SSH channel's standard input.
+
+use crate::output::{paint, print_json, safe, Style};
+use cutover_data::files::AgentBinary;
+use cutover_data::mysql::verify::{verify, VerifyOptions};
+use cutover_data::mysql::Endpoint;
+use cutover_engine::ExitCode;
+use cutover_exec::{Executor, Redactor, SecretValue, SshTarget, Target};
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+/// Options of `cutover verify mysql`.
+#[derive(clap::Args)]
+#[command(
+    after_help = "Exit codes: 0 the databases match, 9 they differ (every difference is listed), 4 a server or host cannot be reached or refused the credentials, 2 usage, 1 other errors."
+)]
+pub struct Args {
+    /// The source server: mysql://[user@]host[:port] (no password).
+    pub source: String,
+    /// The target server, same form.
+    pub target: String,
+    /// The databases to compare (comma-separated, or the flag repeated).
+    #[arg(long, value_name = "DB", required = true, value_delimiter = ',')]
+    pub databases: Vec<String>,
+    /// Run the source's agent on this SSH host (an ssh destination or config alias).
+    #[arg(long, value_name = "DEST")]
+    pub source_ssh: Option<String>,
+    /// Run the target's agent on this SSH host.
+    #[arg(long, value_name = "DEST")]
+    pub target_ssh: Option<String>,
+    /// SSH config file for --source-ssh/--target-ssh.
+    #[arg(long, value_name = "FILE")]
+    pub ssh_config: Option<PathBuf>,
+    /// Environment variable holding the source's password.
+    #[arg(long, value_name = "VAR", default_value = "CUTOVER_SOURCE_MYSQL_PWD")]
+    pub source_password_env: String,
+    /// Environment variable holding the target's password.
+    #[arg(long, value_name = "VAR", default_value = "CUTOVER_TARGET_MYSQL_PWD")]
+    pub target_password_env: String,
+    /// Parallel sessions per server.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=32))]
+    pub workers: u16,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn side(
+    url: &str,
+    ssh: &Option<String>,
+    name: &str,
+    password_env: &str,
+    a: &Args,
+    targets: &mut HashMap<String, Target>,
+) -> Result<Endpoint, String> {
+    let host = match ssh {
+        Some(dest) => {
+            targets.insert(
+                name.to_string(),
+                Target::Ssh(SshTarget {
+                    name: name.into(),
+                    destination: dest.clone(),
+                    port: None,
+                    user: None,
+                    identity: None,
+                    jump: None,
+                    known_hosts: None,
+                    config: a.ssh_config.clone(),
+                    connect_timeout: 10,
+                    control_dir: cutover_exec::control_dir_for("cutover verify mysql"),
+                }),
+            );
+            name
+        }
+        None => {
+            targets.insert("local".into(), Target::Local);
+            "local"
+        }
+    };
+    let mut ep = Endpoint::from_url(url, host)?;
+    let password = std::env::var(password_env)
+        .ok()
+        .or_else(|| std::env::var("MYSQL_PWD").ok());
+    ep.password = password.filter(|p| !p.is_empty()).map(SecretValue::new);
+    Ok(ep)
+}
+
+pub async fn run(a: Args) -> ExitCode {
+    let mut targets = HashMap::new();
+    let endpoints = side(
+        &a.source,
+        &a.source_ssh,
+        "source",
+        &a.source_password_env,
+        &a,
+        &mut targets,
+    )
+    .and_then(|s| {
+        side(
+            &a.target,
+            &a.target_ssh,
+            "target",
+            &a.target_password_env,
+            &a,
+            &mut targets,
+        )
+        .map(|t| (s, t))
+    });
+    let (source, target) = match endpoints {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("error: {}", safe(&e));
+            return ExitCode::Usage;
+        }
+    };
+    let databases: Vec<String> = a
+        .databases
+        .iter()
+        .map(|d| d.trim().to_string())
+        .filter(|d| !d.is_empty())
+        .collect();
+    if databases.is_empty() {
+        eprintln!("error: --databases names no database");
+        return ExitCode::Usage;
+    }
+    let agent = match AgentBinary::current() {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("error: {}", safe(&e.to_string()));
+            return ExitCode::Internal;
+        }
+    };
+    let secrets: Vec<(&str, &SecretValue)> = [
+        ("source password", &source.password),
+        ("target password", &target.password),
+    ]
+    .into_iter()
+    .filter_map(|(n, p)| p.as_ref().map(|p| (n, p)))
+    .collect();
+    let exec = Executor::new(targets, Redactor::new(secrets));
+    let mut options = VerifyOptions::new(databases, agent);
+    options.workers = a.workers as usize;
+    let quiet = a.json;
+    let progress = move |line: String| {
+        if !quiet {
+            eprintln!("{}", paint(Style::Dim, &line));
+        }
+    };
+    let result = verify(&exec, &source, &target, &options, &progress).await;
+    exec.disconnect_all().await;
+    let report = match result {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("{} {}", paint(Style::Red, "error:"), safe(&e.to_string()));
+            return ExitCode::of_step(e.class());
+        }
+    };
+    if a.json {
+        let code = print_json(&report);
+        if code != ExitCode::Ok {
+            return code;
+        }
+    } else {
+        println!("{}", safe(&report.render()));
+    }
+    if report.matches() {
+        ExitCode::Ok
+    } else {
+        ExitCode::VerifyFailed
+    }
+}

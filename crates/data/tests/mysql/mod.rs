@@ -1,0 +1,4 @@
+mod copy;
+mod fixture;
+mod sync;
+mod verify;

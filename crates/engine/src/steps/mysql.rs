@@ -1,0 +1,189 @@
+//! What the `mysql.*` steps share: a plan endpoint rendered into the data crate's
+//! [`Endpoint`] (the password as a secret), its display for `cutover plan`, error mapping
+//! (each failure in its class: a refused password is exit code 4), the steps a sync and a
+//! switch name, and the states the copy journals (its snapshots and the tables it loaded),
+//! from which a resumed copy and the sync read where to go on.
+
+use super::show;
+use super::traffic::save_state;
+use crate::context::{StepCtx, Values};
+use crate::error::EngineError;
+use cutover_data::mysql::protocol::Position;
+use cutover_data::mysql::{Endpoint, MysqlError};
+use cutover_exec::SecretValue;
+use cutover_journal::Event;
+use cutover_plan::steps::{MysqlCopyStep, MysqlEndpoint, MysqlSyncStep};
+use cutover_plan::{Plan, StepKind};
+
+/// The endpoint with real values (the password kept secret).
+pub(crate) fn endpoint(ctx: &StepCtx<'_>, e: &MysqlEndpoint) -> Result<Endpoint, EngineError> {
+    let host = e.host.value.clone();
+    let address = match &e.address {
+        Some(a) => ctx.render(a)?,
+        None => "127.0.0.1".into(),
+    };
+    let mut ep = Endpoint::new(host.clone(), address);
+    ep.port = e.port.unwrap_or(3306);
+    if let Some(s) = &e.socket {
+        ep.socket = Some(ctx.render(s)?);
+    }
+    if let Some(u) = &e.user {
+        ep.user = ctx.render(u)?;
+    }
+    if let Some(pw) = &e.password {
+        ep.password = Some(SecretValue::new(ctx.render(pw)?));
+    }
+    ep.sudo = ctx.plan.host(&host).is_some_and(|h| h.sudo);
+    Ok(ep)
+}
+
+/// `user@address:port (agent on HOST)` for `cutover plan`, no secret.
+pub(crate) fn describe(values: &Values<'_>, e: &MysqlEndpoint) -> Result<String, EngineError> {
+    let user = match &e.user {
+        Some(u) => show(u, values)?,
+        None => "root".into(),
+    };
+    let at = match (&e.socket, &e.address) {
+        (Some(s), _) => show(s, values)?,
+        (None, Some(a)) => format!("{}:{}", show(a, values)?, e.port.unwrap_or(3306)),
+        (None, None) => format!("127.0.0.1:{}", e.port.unwrap_or(3306)),
+    };
+    Ok(format!("{user}@{at} (agent on {})", e.host.value))
+}
+
+/// A MariaDB/MySQL failure as a step failure in its class (exit code 4 for access).
+pub(crate) fn failed(ctx: &StepCtx<'_>, e: MysqlError) -> EngineError {
+    match e {
+        MysqlError::Agent(f) => super::files_verify::files_failed(ctx, f),
+        other => ctx.failed_as(other.class(), other.to_string()),
+    }
+}
+
+/// How another *server* reaches this endpoint's server (for replication): its `address`
+/// unless that is local to its host, else the address other hosts reach its host at.
+pub(crate) async fn server_address(
+    ctx: &StepCtx<'_>,
+    e: &MysqlEndpoint,
+) -> Result<String, EngineError> {
+    let address = match &e.address {
+        Some(a) => ctx.render(a)?,
+        None => "127.0.0.1".into(),
+    };
+    let local = address == "localhost"
+        || address.starts_with("127.")
+        || address == "::1"
+        || e.socket.is_some();
+    if !local {
+        return Ok(address);
+    }
+    ctx.reach_address(&e.host.value).await
+}
+
+/// The `mysql.copy` step a sync names.
+pub(crate) fn copy_step<'p>(plan: &'p Plan, id: &str) -> Result<&'p MysqlCopyStep, EngineError> {
+    match plan.step(id).map(|s| &s.kind) {
+        Some(StepKind::MysqlCopy(c)) => Ok(c),
+        _ => Err(EngineError::Invalid(format!(
+            "`{id}` is not a mysql.copy step"
+        ))),
+    }
+}
+
+/// The `mysql.sync` step a switch names.
+pub(crate) fn sync_step<'p>(plan: &'p Plan, id: &str) -> Result<&'p MysqlSyncStep, EngineError> {
+    match plan.step(id).map(|s| &s.kind) {
+        Some(StepKind::MysqlSync(c)) => Ok(c),
+        _ => Err(EngineError::Invalid(format!(
+            "`{id}` is not a mysql.sync step"
+        ))),
+    }
+}
+
+/// Every state `label` step `step` journaled in this run since it was last rolled back, in
+/// order (a copy's tables and snapshots: each attempt adds its own).
+pub(crate) fn states<T: serde::de::DeserializeOwned>(
+    ctx: &StepCtx<'_>,
+    step: &str,
+    label: &str,
+) -> Result<Vec<T>, EngineError> {
+    let mut out = Vec::new();
+    for r in ctx.journal.events(ctx.run_id)? {
+        match &r.event {
+            Event::StepRolledBack { step: s } if s == step => out.clear(),
+            Event::StateRecorded {
+                step: s,
+                label: l,
+                body,
+            } if s == step && l == label => {
+                let v = serde_json::from_str(body).map_err(|e| {
+                    ctx.failed(format!("journaled {label} of `{step}` is unreadable: {e}"))
+                })?;
+                out.push(v);
+            }
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+/// A snapshot a copy attempt took.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct Snapshot {
+    /// The attempt's number among the step's snapshots (0 first).
+    pub attempt: usize,
+    /// The source's position.
+    pub position: Position,
+}
+
+/// A table a copy attempt loaded.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct TableDone {
+    /// Database.
+    pub db: String,
+    /// Table.
+    pub name: String,
+    /// The snapshot it was read from.
+    pub attempt: usize,
+}
+
+/// Journals a snapshot of this copy step; returns its attempt number.
+pub(crate) fn save_snapshot(ctx: &StepCtx<'_>, position: &Position) -> Result<usize, EngineError> {
+    let attempt = states::<Snapshot>(ctx, ctx.id(), "snapshot")?.len();
+    save_state(
+        ctx,
+        "snapshot",
+        &Snapshot {
+            attempt,
+            position: position.clone(),
+        },
+    )?;
+    Ok(attempt)
+}
+
+/// Where the sync of copy step `copy` starts, and (for a copy resumed from later
+/// snapshots) up to where it replays idempotently.
+pub(crate) fn copy_positions(
+    ctx: &StepCtx<'_>,
+    copy: &str,
+) -> Result<(Position, Option<Position>), EngineError> {
+    let snapshots: Vec<Snapshot> = states(ctx, copy, "snapshot")?;
+    let tables: Vec<TableDone> = states(ctx, copy, "table")?;
+    let used: Vec<&Snapshot> = snapshots
+        .iter()
+        .filter(|s| tables.iter().any(|t| t.attempt == s.attempt))
+        .collect();
+    // A copy of databases without tables loaded none: its last snapshot is where to start.
+    if used.is_empty() {
+        if let Some(last) = snapshots.last() {
+            return Ok((last.position.clone(), None));
+        }
+    }
+    let (Some(first), Some(last)) = (used.first(), used.last()) else {
+        return Err(ctx.failed_as(
+            cutover_exec::FailureClass::Precondition,
+            format!("the copy step `{copy}` recorded no snapshot in this run: replication starts from the copy's position, so run it first (`cutover apply`)"),
+        ));
+    };
+    let converge = (first.attempt != last.attempt).then(|| last.position.clone());
+    Ok((first.position.clone(), converge))
+}

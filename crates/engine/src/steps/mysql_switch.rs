@@ -1,0 +1,204 @@
+//! `mysql.switch`: the target becomes the primary; the freeze window is measured and
+//! journaled, and the target's position at promotion too (before it takes writes: a resumed
+//! switch sets the reverse replication up from there). Rollback gives the writes back to the
+//! source wherever an attempt stopped.
+
+use super::mysql::{copy_step, endpoint, failed, server_address, sync_step};
+use super::mysql_sync::primary;
+use super::traffic::{load_state, save_state};
+use crate::context::{StepCtx, Values};
+use crate::error::EngineError;
+use crate::step::{Applied, StepRunner, Verified};
+use async_trait::async_trait;
+use cutover_data::mysql::protocol::Position;
+use cutover_data::mysql::replication::Primary;
+use cutover_data::mysql::switch::{self, Freeze, Sessions, SwitchEvent, SwitchOptions};
+use cutover_data::mysql::sync::Previous;
+use cutover_data::mysql::Endpoint;
+use cutover_exec::Command;
+use cutover_plan::steps::{HostCommand, MysqlSwitchStep, SessionsMode};
+use std::sync::Mutex;
+use std::time::Duration;
+
+pub(crate) struct MysqlSwitch<'a>(pub &'a MysqlSwitchStep);
+
+impl MysqlSwitch<'_> {
+    async fn setup(
+        &self,
+        ctx: &StepCtx<'_>,
+    ) -> Result<(Endpoint, Endpoint, SwitchOptions), EngineError> {
+        let s = self.0;
+        let sync = sync_step(ctx.plan, &s.sync.value)?;
+        let copy = copy_step(ctx.plan, &sync.copy.value)?;
+        let command = |c: &HostCommand| -> Result<Box<Command>, EngineError> {
+            let sudo = ctx.plan.host(&c.host.value).is_some_and(|h| h.sudo);
+            Ok(Box::new(
+                Command::shell(&c.host.value, ctx.render(&c.command)?).sudo(sudo),
+            ))
+        };
+        let freeze = match &s.freeze_command {
+            Some(f) if s.by_command() => Freeze::Command {
+                freeze: command(f)?,
+                unfreeze: s.unfreeze_command.as_ref().map(command).transpose()?,
+            },
+            _ => Freeze::ReadOnly,
+        };
+        let reverse = if s.reverse {
+            let account = primary(ctx, sync, copy).await?;
+            Some(Primary {
+                address: match &s.reverse_address {
+                    Some(a) => ctx.render(a)?,
+                    None => server_address(ctx, &copy.target).await?,
+                },
+                port: copy.target.port.unwrap_or(3306),
+                ..account
+            })
+        } else {
+            None
+        };
+        let options = SwitchOptions {
+            databases: copy.databases.iter().map(|d| d.value.clone()).collect(),
+            freeze,
+            sessions: match s.sessions.as_ref().map(|m| m.value) {
+                Some(SessionsMode::Keep) => Sessions::Keep,
+                Some(SessionsMode::Kill) | None => Sessions::Kill,
+            },
+            max_wait: s.max_wait.unwrap_or(Duration::from_secs(30)),
+            reverse,
+            previous: load_state::<Previous>(ctx, &sync_id(self.0), "previous")?,
+            promoted: load_state::<Position>(ctx, ctx.id(), "promoted")?,
+            agent: super::files_verify::agent(ctx)?,
+        };
+        Ok((
+            endpoint(ctx, &copy.source)?,
+            endpoint(ctx, &copy.target)?,
+            options,
+        ))
+    }
+}
+
+fn sync_id(s: &MysqlSwitchStep) -> String {
+    s.sync.value.clone()
+}
+
+#[async_trait]
+impl StepRunner for MysqlSwitch<'_> {
+    fn plan(&self, _values: &Values<'_>) -> Result<Vec<String>, EngineError> {
+        let s = self.0;
+        let mut lines = vec![if s.by_command() {
+            "freeze writes with the plan's freeze_command, then read_only = 1 on the source"
+                .to_string()
+        } else {
+            "freeze writes on the source: read_only = 1".to_string()
+        }];
+        if !matches!(
+            s.sessions.as_ref().map(|m| m.value),
+            Some(SessionsMode::Keep)
+        ) {
+            lines.push("end the source's client sessions (KILL CONNECTION)".into());
+        }
+        lines.push(format!(
+            "wait (at most {}s) until the target has applied the source's last GTID; stop replication of step `{}`; advance auto-increment counters behind; enable events; the target writable",
+            s.max_wait.unwrap_or(Duration::from_secs(30)).as_secs(),
+            s.sync.value
+        ));
+        if s.unfreeze_command.is_some() {
+            lines.push("run the plan's unfreeze_command".into());
+        }
+        if s.reverse {
+            lines.push("then the source replicates from the target (reverse): a rollback loses nothing written on the target".into());
+        }
+        lines.push("the freeze window is measured and journaled".into());
+        Ok(lines)
+    }
+
+    async fn verify(&self, ctx: &StepCtx<'_>) -> Result<Verified, EngineError> {
+        let (source, target, o) = self.setup(ctx).await?;
+        let done = switch::is_switched(ctx.exec, &source, &target, &o.agent)
+            .await
+            .map_err(|e| failed(ctx, e))?;
+        Ok(if done {
+            Verified::InPlace
+        } else {
+            Verified::NotInPlace
+        })
+    }
+
+    /// A resumed switch is applied again: it finishes what an interrupted attempt left (or
+    /// finds it finished). Journaled as skipped, `cutover rollback` would leave the source
+    /// frozen.
+    fn reattaches(&self) -> bool {
+        true
+    }
+
+    /// The undo reads how far an attempt got from the servers: one cut off or failed inside
+    /// the freeze is undone too (the source gets its writes back).
+    fn undoes_failed(&self) -> bool {
+        true
+    }
+
+    async fn apply(&self, ctx: &StepCtx<'_>) -> Result<Applied, EngineError> {
+        let (source, target, options) = self.setup(ctx).await?;
+        let journal_error: Mutex<Option<EngineError>> = Mutex::new(None);
+        let on_event = |e: SwitchEvent| match e {
+            SwitchEvent::Note(line) => ctx.detail(line),
+            SwitchEvent::Promoting(p) => {
+                let r = match load_state::<Position>(ctx, ctx.id(), "promoted") {
+                    Ok(Some(_)) => Ok(()),
+                    Ok(None) => save_state(ctx, "promoted", &p),
+                    Err(e) => Err(e),
+                };
+                if let Err(e) = r {
+                    journal_error
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .get_or_insert(e);
+                }
+            }
+        };
+        let result = switch::switch(ctx.exec, &source, &target, &options, &on_event).await;
+        if let Some(e) = journal_error
+            .into_inner()
+            .unwrap_or_else(|p| p.into_inner())
+        {
+            return Err(e);
+        }
+        let report = result.map_err(|e| failed(ctx, e))?;
+        if report.resumed {
+            return Ok(Applied::Done {
+                summary: format!(
+                    "target is the primary: switched by the interrupted attempt{}",
+                    if report.reverse {
+                        ", reverse replication running"
+                    } else {
+                        ""
+                    }
+                ),
+            });
+        }
+        ctx.measure("freeze_window", report.freeze_window, "s")?;
+        ctx.measure("catch_up", report.catch_up, "s")?;
+        ctx.measure("sessions_ended", report.sessions_ended as f64, "sessions")?;
+        ctx.measure("counters_advanced", report.counters as f64, "tables")?;
+        Ok(Applied::Done {
+            summary: format!(
+                "target is the primary: writes frozen {:.3}s (catch-up {:.3}s to {}), {} session(s) ended, {} counter(s) advanced, {} event(s) enabled{}",
+                report.freeze_window,
+                report.catch_up,
+                report.position,
+                report.sessions_ended,
+                report.counters,
+                report.events,
+                if report.reverse { ", reverse replication running" } else { "" }
+            ),
+        })
+    }
+
+    async fn rollback(&self, ctx: &StepCtx<'_>) -> Result<Option<String>, EngineError> {
+        let (source, target, options) = self.setup(ctx).await?;
+        switch::undo(ctx.exec, &source, &target, &options)
+            .await
+            .map(Some)
+            .map_err(|e| failed(ctx, e))
+    }
+}
