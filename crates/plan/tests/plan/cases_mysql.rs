@@ -37,7 +37,7 @@ pub const CASES: &[Case] = &[
         name: "mysql endpoints with a secret in the address and a password that names no secret",
         plan: mysql!("kind = \"mysql.verify\"\nsource = { host = \"old\", address = \"{{ secrets.pw }}\" }\ntarget = { host = \"nwe\", password = \"{{ secrets.pq }}\" }\ndatabases = [\"shop\"]\nworkers = 99\n"),
         expect: &[
-            ("cutover.toml:13:37: `address` of step `a` uses secret `pw` on a command line, where `ps` would show it", Some("pass it through the environment: `env = { PW = \"{{ secrets.pw }}\" }` and write \"$PW\" in the command")),
+            ("cutover.toml:13:37: `address` of step `a` uses secret `pw` on a command line, where `ps` would show it", Some("pass it through the environment: `env = { PW = \"{{ secrets.pw }}\" }`, for a program that reads $PW itself or from standard input (`printf '%s' \"$PW\" | PROGRAM`); an argument such as --password=\"$PW\" is as visible in `ps`")),
             ("cutover.toml:14:20: unknown host `nwe`", Some("did you mean `new`?")),
             ("cutover.toml:14:38: unknown secret `pq`", Some("did you mean `pw`?")),
             ("cutover.toml:16:11: `workers` of step `a` must be an integer from 1 to 32, found 99", Some("workers are from 1 to 32; about the server's cores suits most")),
