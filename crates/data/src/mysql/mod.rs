@@ -12,8 +12,7 @@
 //!   [`sync::watch`], [`sync::undo`]);
 //! - [`switch`]: freeze, catch-up, promote, optional reverse replication, and its undo;
 //! - [`verify()`](verify::verify): per-chunk digests next to each server, narrowed to rows
-//!   where they differ, and every definition compared ([`verify`]);
-//! - [`health()`](health::health).
+//!   where they differ, and every definition compared ([`verify`]).
 //!
 //! The code knows both flavors ([`flavor`]); MariaDB 10.11 is what it is tested with.
 

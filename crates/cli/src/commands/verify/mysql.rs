@@ -22,7 +22,7 @@ use std::path::PathBuf;
     after_help = "Exit codes: 0 the databases match, 9 they differ (every difference is listed), 4 a server or host cannot be reached or refused the credentials, 2 usage, 1 other errors."
 )]
 pub struct Args {
-    /// The source server: mysql://[user@]host[:port] (no password).
+    /// The source server: `mysql://[user@]host[:port]` (no password).
     pub source: String,
     /// The target server, same form.
     pub target: String,

@@ -1,7 +1,7 @@
 //! Proofs as tables people compare: each verifier's journaled data (its JSON, untrusted like
 //! the rest of the journal) read into one shape, both sides' figures side by side and every
 //! difference by name, whatever the store. One reader per proof step kind, listed once in
-//! [`reader`]; a proof of a kind without a reader shows its text alone.
+//! `reader`; a proof of a kind without a reader shows its text alone.
 
 mod files;
 mod postgres;
