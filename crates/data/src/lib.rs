@@ -2,5 +2,6 @@
 //! sync) and verifiers (the proof that the copy is whole), built on `cutover-exec` so they
 //! run on the hosts over SSH and are usable on their own (`cutover verify ...`).
 
+pub mod docker;
 pub mod files;
 pub mod postgres;
