@@ -141,6 +141,23 @@ impl Command {
     }
 }
 
+impl fmt::Display for Command {
+    /// `host: [sudo] [NAME=value NAME=***] command`, secrets masked.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: ", self.host)?;
+        if self.sudo {
+            f.write_str("sudo ")?;
+        }
+        for (name, value) in &self.env {
+            match value {
+                EnvValue::Plain(v) => write!(f, "{name}={} ", quote::quote(v))?,
+                EnvValue::Secret(_) => write!(f, "{name}=*** ")?,
+            }
+        }
+        f.write_str(&self.display_command())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -173,22 +190,5 @@ mod tests {
         );
         assert!(!c.to_string().contains("s3cret"), "{c}");
         assert_eq!(c.env.len(), 2, "the values still reach the host's shell");
-    }
-}
-
-impl fmt::Display for Command {
-    /// `host: [sudo] [NAME=value NAME=***] command`, secrets masked.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: ", self.host)?;
-        if self.sudo {
-            f.write_str("sudo ")?;
-        }
-        for (name, value) in &self.env {
-            match value {
-                EnvValue::Plain(v) => write!(f, "{name}={} ", quote::quote(v))?,
-                EnvValue::Secret(_) => write!(f, "{name}=*** ")?,
-            }
-        }
-        f.write_str(&self.display_command())
     }
 }
