@@ -1,5 +1,6 @@
-//! Log files tailed over SSH during a soak (`tail -n0 -F`, through the executor), counting
-//! lines that contain any of the patterns, with their times, for `log_matches` triggers.
+//! Logs followed over SSH during a soak (files with `tail -n0 -F`, Compose services with
+//! `docker compose logs -f`, through the executor), counting lines that contain any of the
+//! patterns, with their times, for `log_matches` triggers.
 
 use cutover_exec::{Command, Executor};
 use std::collections::VecDeque;
@@ -39,23 +40,31 @@ impl Drop for LogTail {
     }
 }
 
-/// Starts `tail -n0 -F path` on `host`; lines containing any of `patterns` are counted.
+/// Starts following `source` on `host` (`tail -n0 -F` for a file); lines containing any of
+/// `patterns` are counted.
 pub async fn tail(
     exec: &Executor,
     host: &str,
-    path: &str,
+    source: &crate::soak::LogSource,
     patterns: Vec<String>,
     sudo: bool,
 ) -> Result<LogTail, String> {
-    let cmd = Command::new(
-        host,
-        vec!["tail".into(), "-n0".into(), "-F".into(), path.into()],
-    )
-    .sudo(sudo);
+    use crate::soak::LogSource;
+    let (cmd, label) = match source {
+        LogSource::File(path) => (
+            Command::new(
+                host,
+                vec!["tail".into(), "-n0".into(), "-F".into(), path.into()],
+            ),
+            path.clone(),
+        ),
+        LogSource::Follow { label, command } => (command.clone(), label.clone()),
+    };
+    let cmd = cmd.sudo(sudo);
     let spawned = exec
         .spawn(&cmd)
         .await
-        .map_err(|e| format!("cannot tail {path} on {host}: {e}"))?;
+        .map_err(|e| format!("cannot follow {label} on {host}: {e}"))?;
     let matches = Arc::new(Mutex::new(Matches::default()));
     let redactor = exec.redactor().clone();
     let sink = matches.clone();
@@ -76,7 +85,7 @@ pub async fn tail(
     });
     Ok(LogTail {
         matches,
-        label: format!("{host}:{path}"),
+        label: format!("{host}:{label}"),
         task,
     })
 }

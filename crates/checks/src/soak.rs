@@ -12,17 +12,32 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-/// A log file to watch.
+/// A log to watch.
 #[derive(Debug, Clone)]
 pub struct LogSpec {
     /// Its host.
     pub host: String,
-    /// Its path there.
-    pub path: String,
+    /// Where its lines come from.
+    pub source: LogSource,
     /// Text that makes a line count.
     pub patterns: Vec<String>,
     /// Read it through `sudo -n`.
     pub sudo: bool,
+}
+
+/// Where a watched log's lines come from.
+#[derive(Debug, Clone)]
+pub enum LogSource {
+    /// A file, tailed with `tail -n0 -F`.
+    File(String),
+    /// A command printing new lines as they come (`docker compose logs -f SERVICE`), named
+    /// for messages by `label`.
+    Follow {
+        /// What it follows, e.g. `compose shop-green/web`.
+        label: String,
+        /// The command (on the spec's host).
+        command: cutover_exec::Command,
+    },
 }
 
 /// What a soak watches and for how long.
@@ -159,7 +174,7 @@ async fn start_tails(spec: &SoakSpec, env: &ProbeEnv) -> Result<Vec<LogTail>, St
     let mut tails = Vec::new();
     for l in &spec.logs {
         let exec = env.exec.as_ref().ok_or("watching logs needs an executor")?;
-        tails.push(crate::logs::tail(exec, &l.host, &l.path, l.patterns.clone(), l.sudo).await?);
+        tails.push(crate::logs::tail(exec, &l.host, &l.source, l.patterns.clone(), l.sudo).await?);
     }
     Ok(tails)
 }

@@ -129,7 +129,9 @@ pub fn validate(plan: &Plan, declared: &Declared, src: &str, p: &mut Problems) {
             StepKind::FilesSync(s) => {
                 for t in [&s.from, &s.to] {
                     check.host(&t.host, p);
-                    check.command("path", &t.path, p);
+                    if let Some(path) = &t.path {
+                        check.command("path", path, p);
+                    }
                 }
                 if let Some(a) = &s.address {
                     check.command("address", a, p);
@@ -138,10 +140,16 @@ pub fn validate(plan: &Plan, declared: &Declared, src: &str, p: &mut Problems) {
             StepKind::FilesVerify(s) => {
                 for t in [&s.from, &s.to] {
                     check.host(&t.host, p);
-                    check.command("path", &t.path, p);
+                    if let Some(path) = &t.path {
+                        check.command("path", path, p);
+                    }
                 }
             }
             StepKind::Check(c) => crate::checks::validate::names(plan, &c.checks, &owner, p),
+            StepKind::ImagesCopy(s) => s.validate(&check, p),
+            StepKind::ComposeUp(s) => s.project.validate(&check, p),
+            StepKind::ComposeDeploy(s) => s.validate(&check, p),
+            StepKind::ComposeRetire(s) => s.validate(plan, &step.id, p),
             StepKind::Soak(s) => crate::checks::validate::soak(&check, s, &step_ids, &step.id, p),
             // Checked with the traffic sections (crate::traffic::validate).
             StepKind::DnsLowerTtl(_)

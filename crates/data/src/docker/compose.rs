@@ -92,6 +92,17 @@ impl Project {
         in_dir(&self.host, &self.dir, &argv).sudo(self.sudo)
     }
 
+    /// The same project found by its name alone (compose's labels), not its files: for
+    /// `down`, `ps` and `logs` when the files may be gone or broken.
+    pub fn by_name(&self) -> Project {
+        Project {
+            dir: "/".into(),
+            files: Vec::new(),
+            env_file: None,
+            ..self.clone()
+        }
+    }
+
     /// The compose files as compose resolves them, for messages.
     pub fn file_paths(&self) -> Vec<String> {
         if self.files.is_empty() {
@@ -194,6 +205,20 @@ impl Project {
     pub fn inspect(&self) -> Command {
         containers_of(&self.host, &self.name).sudo(self.sudo)
     }
+}
+
+/// The files compose reads in `dir` when given none, one a line: the first of its default
+/// names and the first default override. Needed to add a file (a rollback's pin) without
+/// changing which files are read.
+pub fn default_files(host: &str, dir: &str) -> Command {
+    Command::shell(
+        host,
+        format!(
+            "cd {} || exit; for f in compose.yaml compose.yml docker-compose.yaml docker-compose.yml; do [ -e \"$f\" ] && {{ echo \"$f\"; break; }}; done; \
+             for f in compose.override.yaml compose.override.yml docker-compose.override.yaml docker-compose.override.yml; do [ -e \"$f\" ] && {{ echo \"$f\"; break; }}; done; true",
+            quote(dir)
+        ),
+    )
 }
 
 /// `docker inspect` of every container of compose project `name` on `host`.

@@ -12,6 +12,7 @@ pub mod compose;
 pub mod engine;
 pub mod failure;
 pub mod hostfiles;
+pub mod images;
 pub mod inspect;
 pub mod release;
 

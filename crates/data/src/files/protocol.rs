@@ -39,6 +39,17 @@ pub enum Request {
         /// A path.
         path: String,
     },
+    /// Receive Docker images and `docker load` them: answered by `Listening`, then
+    /// `ImagesDone`.
+    ImagesReceive {
+        /// How.
+        options: crate::docker::images::ReceiveOptions,
+    },
+    /// Send Docker images to a receiver: answered by progress and `ImagesDone`.
+    ImagesSend {
+        /// What and how.
+        options: crate::docker::images::SendOptions,
+    },
     /// Stop.
     Bye,
 }
@@ -98,6 +109,11 @@ pub enum Reply {
         /// A machine-readable class (`stale-binary`, `missing`, `no-space`...).
         #[serde(default)]
         code: String,
+    },
+    /// An image copy finished on this side.
+    ImagesDone {
+        /// What it did.
+        stats: crate::docker::images::ImagesStats,
     },
     /// The agent binary is not on the host yet.
     Absent,

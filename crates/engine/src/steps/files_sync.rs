@@ -91,8 +91,8 @@ impl StepRunner for FilesSync<'_> {
 
     async fn apply(&self, ctx: &StepCtx<'_>) -> Result<Applied, EngineError> {
         let s = self.0;
-        let from = side(ctx, &s.from)?;
-        let to = side(ctx, &s.to)?;
+        let from = side(ctx, &s.from, false).await?;
+        let to = side(ctx, &s.to, true).await?;
         let values = Values {
             plan: ctx.plan,
             run_id: Some(ctx.run_id),

@@ -3,11 +3,16 @@
 
 pub(crate) mod approve;
 pub(crate) mod check;
+mod compose_deploy;
+mod compose_retire;
+mod compose_up;
 mod dns_switch;
 mod dns_ttl;
 mod dns_verify;
+mod docker;
 mod files_sync;
 mod files_verify;
+mod images_copy;
 mod pipe;
 pub(crate) mod postgres;
 mod postgres_copy;
@@ -49,6 +54,10 @@ pub fn runner(kind: &StepKind) -> Box<dyn StepRunner + '_> {
         StepKind::DnsSwitch(s) => Box::new(dns_switch::DnsSwitch(s)),
         StepKind::DnsVerify(s) => Box::new(dns_verify::DnsVerify(s)),
         StepKind::ProxySwitch(s) => Box::new(proxy_switch::ProxySwitch(s)),
+        StepKind::ImagesCopy(s) => Box::new(images_copy::ImagesCopy(s)),
+        StepKind::ComposeUp(s) => Box::new(compose_up::ComposeUp(s)),
+        StepKind::ComposeDeploy(s) => Box::new(compose_deploy::ComposeDeploy(s)),
+        StepKind::ComposeRetire(s) => Box::new(compose_retire::ComposeRetire(s)),
     }
 }
 

@@ -58,47 +58,8 @@ impl StepRunner for ProxySwitch<'_> {
 
     async fn apply(&self, ctx: &StepCtx<'_>) -> Result<Applied, EngineError> {
         let to = ctx.render(&self.0.to)?;
-        let s = switcher(ctx.plan, &self.0.proxy.value, Some(ctx.secrets))?;
-        let seen =
-            self.gate().check(&to).await.map_err(|reason| {
-                ctx.verify_failed(format!("{}: not switched: {reason}", s.name()))
-            })?;
-        ctx.detail(seen);
-        let runner = CtxRunner(ctx);
-        let before = s
-            .current(&runner)
-            .await
-            .map_err(|e| ctx.failed(e.to_string()))?;
-        if load_state::<String>(ctx, ctx.id(), PREVIOUS)?.is_none() {
-            save_state(
-                ctx,
-                &format!("proxy:{}", self.0.proxy.value),
-                PREVIOUS,
-                &before,
-            )?;
-        }
-        let started = Instant::now();
-        s.switch(&runner, &to)
-            .await
-            .map_err(|e| ctx.failed(e.to_string()))?;
-        let after = s
-            .current(&runner)
-            .await
-            .map_err(|e| ctx.failed(e.to_string()))?;
-        if after != to {
-            return Err(ctx.failed(format!(
-                "{}: after the switch it still sends traffic to {after}, not {to}",
-                s.name()
-            )));
-        }
-        ctx.measure("switch_ms", started.elapsed().as_secs_f64() * 1000.0, "ms")?;
-        Ok(Applied::Done {
-            summary: format!(
-                "{}: {before} -> {to} in {} ms",
-                s.name(),
-                started.elapsed().as_millis()
-            ),
-        })
+        let summary = switch_to(ctx, &self.0.proxy.value, &to, &self.gate()).await?;
+        Ok(Applied::Done { summary })
     }
 
     /// The previous values are journaled before any change: a partial switch is undone too.
@@ -107,14 +68,98 @@ impl StepRunner for ProxySwitch<'_> {
     }
 
     async fn rollback(&self, ctx: &StepCtx<'_>) -> Result<Option<String>, EngineError> {
-        let Some(previous) = load_state::<String>(ctx, ctx.id(), PREVIOUS)? else {
-            return Ok(None);
-        };
-        let s = switcher(ctx.plan, &self.0.proxy.value, Some(ctx.secrets))?;
-        let runner = CtxRunner(ctx);
-        s.switch(&runner, &previous)
-            .await
-            .map_err(|e| ctx.failed(e.to_string()))?;
-        Ok(Some(format!("{}: back to {previous}", s.name())))
+        switch_back(ctx, &self.0.proxy.value).await
     }
+}
+
+/// Where proxy `name` sends traffic now.
+pub(crate) async fn current(ctx: &StepCtx<'_>, name: &str) -> Result<String, EngineError> {
+    let s = switcher(ctx.plan, name, Some(ctx.secrets))?;
+    s.current(&CtxRunner(ctx))
+        .await
+        .map_err(|e| ctx.failed(e.to_string()))
+}
+
+/// Points proxy `name` at `to` once `to` passes `gate` ([`gate_passes`], then
+/// [`switch_now`]). `compose.deploy` moves traffic through these same two.
+pub(crate) async fn switch_to(
+    ctx: &StepCtx<'_>,
+    name: &str,
+    to: &str,
+    gate: &HttpGet,
+) -> Result<String, EngineError> {
+    gate_passes(ctx, name, to, gate).await?;
+    switch_now(ctx, name, to).await
+}
+
+/// Fails unless `to` answers `gate` (a verification failure: nothing switched).
+pub(crate) async fn gate_passes(
+    ctx: &StepCtx<'_>,
+    name: &str,
+    to: &str,
+    gate: &HttpGet,
+) -> Result<(), EngineError> {
+    let s = switcher(ctx.plan, name, None)?;
+    let seen = gate
+        .check(to)
+        .await
+        .map_err(|reason| ctx.verify_failed(format!("{}: not switched: {reason}", s.name())))?;
+    ctx.detail(seen);
+    Ok(())
+}
+
+/// Points proxy `name` at `to`: the upstream before the step's first switch is journaled
+/// under the step (a retried switch keeps the original), the switch is checked by reading
+/// the proxy back, and its time is measured.
+pub(crate) async fn switch_now(
+    ctx: &StepCtx<'_>,
+    name: &str,
+    to: &str,
+) -> Result<String, EngineError> {
+    let s = switcher(ctx.plan, name, Some(ctx.secrets))?;
+    let runner = CtxRunner(ctx);
+    let before = s
+        .current(&runner)
+        .await
+        .map_err(|e| ctx.failed(e.to_string()))?;
+    if load_state::<String>(ctx, ctx.id(), PREVIOUS)?.is_none() {
+        save_state(ctx, &format!("proxy:{name}"), PREVIOUS, &before)?;
+    }
+    let started = Instant::now();
+    s.switch(&runner, to)
+        .await
+        .map_err(|e| ctx.failed(e.to_string()))?;
+    let after = s
+        .current(&runner)
+        .await
+        .map_err(|e| ctx.failed(e.to_string()))?;
+    if after != to {
+        return Err(ctx.failed(format!(
+            "{}: after the switch it still sends traffic to {after}, not {to}",
+            s.name()
+        )));
+    }
+    ctx.measure("switch_ms", started.elapsed().as_secs_f64() * 1000.0, "ms")?;
+    Ok(format!(
+        "{}: {before} -> {to} in {} ms",
+        s.name(),
+        started.elapsed().as_millis()
+    ))
+}
+
+/// Puts proxy `name` back on the upstream the step journaled before its first switch;
+/// `None` when the step never got that far.
+pub(crate) async fn switch_back(
+    ctx: &StepCtx<'_>,
+    name: &str,
+) -> Result<Option<String>, EngineError> {
+    let Some(previous) = load_state::<String>(ctx, ctx.id(), PREVIOUS)? else {
+        return Ok(None);
+    };
+    let s = switcher(ctx.plan, name, Some(ctx.secrets))?;
+    let runner = CtxRunner(ctx);
+    s.switch(&runner, &previous)
+        .await
+        .map_err(|e| ctx.failed(e.to_string()))?;
+    Ok(Some(format!("{}: back to {previous}", s.name())))
 }

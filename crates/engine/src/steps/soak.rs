@@ -13,7 +13,7 @@ use super::check::{describe, probe_env, probes};
 use crate::context::{StepCtx, Values};
 use crate::error::EngineError;
 use crate::step::{Applied, StepRunner, Verified};
-use cutover_checks::soak::{self, LogSpec, SoakEnd, SoakSpec, SoakState};
+use cutover_checks::soak::{self, LogSource, LogSpec, SoakEnd, SoakSpec, SoakState};
 use cutover_checks::trigger::TriggerSpec;
 use cutover_journal::{now_ms, Event};
 use cutover_plan::steps::SoakStep;
@@ -21,8 +21,9 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
-/// Kinds whose applied steps a fired trigger undoes when the plan names none.
-const SWITCH_KINDS: &[&str] = &["dns.switch", "proxy.switch"];
+/// Kinds whose applied steps a fired trigger undoes when the plan names none (a
+/// `compose.deploy` switches its proxy: its undo switches back to the previous colour).
+const SWITCH_KINDS: &[&str] = &["dns.switch", "proxy.switch", "compose.deploy"];
 /// How often the statistics are checkpointed.
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(2);
 
@@ -55,6 +56,52 @@ impl Soak<'_> {
             .map(|s| s.id.value.clone())
             .collect()
     }
+}
+
+/// The soak's logs as the checks crate follows them: files tailed, Compose services'
+/// logs followed (`deploy`: the colour that step made live, from its journaled state).
+fn log_specs(
+    ctx: &StepCtx<'_>,
+    logs: &[cutover_plan::steps::LogWatch],
+) -> Result<Vec<LogSpec>, EngineError> {
+    logs.iter()
+        .map(|l| {
+            let host = l.host.value.clone();
+            let source = match (&l.path, &l.service, &l.project, &l.deploy) {
+                (Some(path), _, _, _) => LogSource::File(ctx.render(path)?),
+                (None, Some(service), project, deploy) => {
+                    let project = match (project, deploy) {
+                        (Some(p), _) => p.value.clone(),
+                        (None, Some(d)) => super::compose_deploy::live_project(ctx, &d.value)?,
+                        (None, None) => {
+                            return Err(ctx.failed("a watched service needs `project` or `deploy`"))
+                        }
+                    };
+                    let p = cutover_data::docker::Project {
+                        host: host.clone(),
+                        sudo: false,
+                        dir: "/".into(),
+                        name: project.clone(),
+                        files: Vec::new(),
+                        env_file: None,
+                    };
+                    LogSource::Follow {
+                        label: format!("compose {project}/{service}"),
+                        command: p.follow_logs(service),
+                    }
+                }
+                (None, None, _, _) => {
+                    return Err(ctx.failed("a watched log needs `path` or `service`"))
+                }
+            };
+            Ok(LogSpec {
+                sudo: ctx.plan.host(&host).is_some_and(|h| h.sudo),
+                host,
+                source,
+                patterns: l.patterns.clone(),
+            })
+        })
+        .collect()
 }
 
 /// When the current try of the step began: its first start after its last failure.
@@ -158,19 +205,7 @@ impl StepRunner for Soak<'_> {
                 .as_ref()
                 .map(|t| ctx.render(t))
                 .transpose()?,
-            logs: self
-                .0
-                .logs
-                .iter()
-                .map(|l| {
-                    Ok(LogSpec {
-                        host: l.host.value.clone(),
-                        path: ctx.render(&l.path)?,
-                        patterns: l.patterns.clone(),
-                        sudo: ctx.plan.host(&l.host.value).is_some_and(|h| h.sudo),
-                    })
-                })
-                .collect::<Result<_, EngineError>>()?,
+            logs: log_specs(ctx, &self.0.logs)?,
         };
         let env = probe_env(ctx);
         let redact = |s: &str| ctx.exec.redactor().redact(s);

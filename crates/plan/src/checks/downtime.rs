@@ -19,7 +19,12 @@ use std::time::Duration;
 use toml_span::value::Value;
 
 /// Step kinds probed when `steps` is not given: the ones that move traffic or writes.
-pub const SWITCH_KINDS: &[&str] = &["dns.switch", "proxy.switch", "postgres.switch"];
+pub const SWITCH_KINDS: &[&str] = &[
+    "dns.switch",
+    "proxy.switch",
+    "postgres.switch",
+    "compose.deploy",
+];
 
 /// The downtime prober's settings.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]

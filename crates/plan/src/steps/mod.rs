@@ -2,11 +2,16 @@
 
 mod approve;
 mod check;
+mod compose_deploy;
+pub mod compose_project;
+mod compose_retire;
+mod compose_up;
 mod dns_switch;
 mod dns_ttl;
 mod dns_verify;
 mod files_sync;
 mod files_verify;
+mod images_copy;
 mod pg_endpoint;
 mod pipe;
 mod postgres_copy;
@@ -20,11 +25,16 @@ mod wait;
 
 pub use approve::ApproveStep;
 pub use check::CheckStep;
+pub use compose_deploy::{ColourPorts, ComposeDeployStep};
+pub use compose_project::ComposeProject;
+pub use compose_retire::ComposeRetireStep;
+pub use compose_up::ComposeUpStep;
 pub use dns_switch::DnsSwitchStep;
 pub use dns_ttl::DnsTtlStep;
 pub use dns_verify::DnsVerifyStep;
 pub use files_sync::{FilesSyncStep, TreeRef};
 pub use files_verify::FilesVerifyStep;
+pub use images_copy::ImagesCopyStep;
 pub use pg_endpoint::PgEndpoint;
 pub use pipe::{PipeEnd, PipeStep};
 pub use postgres_copy::PostgresCopyStep;
@@ -62,6 +72,10 @@ pub const KINDS: &[&str] = &[
     "postgres.copy",
     "postgres.sync",
     "postgres.switch",
+    "images.copy",
+    "compose.up",
+    "compose.deploy",
+    "compose.retire",
 ];
 
 /// One step of a stage.
@@ -136,6 +150,21 @@ pub enum StepKind {
     /// drop the subscription: the target becomes the primary (freeze window journaled).
     #[serde(rename = "postgres.switch")]
     PostgresSwitch(PostgresSwitchStep),
+    /// Copy Docker images from one host's engine to another's, host to host: only the
+    /// layers the target lacks, verified by image id.
+    #[serde(rename = "images.copy")]
+    ImagesCopy(ImagesCopyStep),
+    /// Bring a Compose project up on a host, gated on its healthchecks and the plan's checks;
+    /// the release is journaled and undo brings back what ran before.
+    #[serde(rename = "compose.up")]
+    ComposeUp(ComposeUpStep),
+    /// A blue/green release of a Compose project: the new colour next to the live one,
+    /// gated, then the proxy switched to it; rollback is one switch back.
+    #[serde(rename = "compose.deploy")]
+    ComposeDeploy(ComposeDeployStep),
+    /// Drain and stop the colour a `compose.deploy` took traffic from.
+    #[serde(rename = "compose.retire")]
+    ComposeRetire(ComposeRetireStep),
 }
 
 impl StepKind {
@@ -159,6 +188,10 @@ impl StepKind {
             StepKind::PostgresCopy(_) => "postgres.copy",
             StepKind::PostgresSync(_) => "postgres.sync",
             StepKind::PostgresSwitch(_) => "postgres.switch",
+            StepKind::ImagesCopy(_) => "images.copy",
+            StepKind::ComposeUp(_) => "compose.up",
+            StepKind::ComposeDeploy(_) => "compose.deploy",
+            StepKind::ComposeRetire(_) => "compose.retire",
         }
     }
 }
@@ -234,6 +267,22 @@ fn read_kind(name: &str, f: &mut Fields<'_>, p: &mut Problems) -> Option<StepKin
         "postgres.switch" => {
             f.set_known(PostgresSwitchStep::FIELDS);
             PostgresSwitchStep::read(f, p).map(StepKind::PostgresSwitch)
+        }
+        "images.copy" => {
+            f.set_known(ImagesCopyStep::FIELDS);
+            ImagesCopyStep::read(f, p).map(StepKind::ImagesCopy)
+        }
+        "compose.up" => {
+            f.set_known(ComposeUpStep::FIELDS);
+            ComposeUpStep::read(f, p).map(StepKind::ComposeUp)
+        }
+        "compose.deploy" => {
+            f.set_known(ComposeDeployStep::FIELDS);
+            ComposeDeployStep::read(f, p).map(StepKind::ComposeDeploy)
+        }
+        "compose.retire" => {
+            f.set_known(ComposeRetireStep::FIELDS);
+            ComposeRetireStep::read(f, p).map(StepKind::ComposeRetire)
         }
         _ => None,
     }

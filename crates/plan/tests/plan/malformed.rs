@@ -65,6 +65,7 @@ fn every_malformed_plan_reports_its_exact_problems() {
         .chain(crate::cases_traffic::CASES)
         .chain(crate::cases_files::CASES)
         .chain(crate::cases_limits::CASES)
+        .chain(crate::cases_compose::CASES)
         .collect();
     assert!(cases.len() >= 35, "only {} cases", cases.len());
     let mut names = std::collections::BTreeSet::new();
