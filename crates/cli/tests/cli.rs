@@ -1,5 +1,7 @@
 //! The `cutover` binary against real SSH hosts of the lab.
 
+#[path = "cli/compose_fixture.rs"]
+mod compose_fixture;
 #[path = "cli/fixture.rs"]
 mod fixture;
 
@@ -10,6 +12,8 @@ mod files;
 
 #[path = "cli/apply.rs"]
 mod apply;
+#[path = "cli/compose.rs"]
+mod compose;
 #[path = "cli/dns_resume.rs"]
 mod dns_resume;
 #[path = "cli/downtime.rs"]

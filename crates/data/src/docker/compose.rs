@@ -208,13 +208,13 @@ impl Project {
 }
 
 /// The files compose reads in `dir` when given none, one a line: the first of its default
-/// names and the first default override. Needed to add a file (a rollback's pin) without
+/// names and the first default override (none when `dir` does not exist yet). Needed to add a file (a rollback's pin) without
 /// changing which files are read.
 pub fn default_files(host: &str, dir: &str) -> Command {
     Command::shell(
         host,
         format!(
-            "cd {} || exit; for f in compose.yaml compose.yml docker-compose.yaml docker-compose.yml; do [ -e \"$f\" ] && {{ echo \"$f\"; break; }}; done; \
+            "cd {} 2>/dev/null || exit 0; for f in compose.yaml compose.yml docker-compose.yaml docker-compose.yml; do [ -e \"$f\" ] && {{ echo \"$f\"; break; }}; done; \
              for f in compose.override.yaml compose.override.yml docker-compose.override.yaml docker-compose.override.yml; do [ -e \"$f\" ] && {{ echo \"$f\"; break; }}; done; true",
             quote(dir)
         ),

@@ -59,12 +59,13 @@ fn valid_name(name: &str) -> bool {
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-/// Copies `names` (relative to `dir`) that exist into `backup` (relative to `dir`), once:
+/// Copies `names` (relative to `dir`, created when missing) that exist into `backup`
+/// (relative to `dir`), once:
 /// when `backup` exists already (a retried step), the first copy, which holds what was
 /// there before the first try, is kept.
 pub fn backup(host: &str, dir: &str, backup: &str, names: &[String]) -> Command {
     let mut script = format!(
-        "cd {dir} || exit; b={b}; [ -d \"$b\" ] && exit 0; umask 077; rm -rf \"$b.part\" && mkdir -p \"$b.part\" || exit",
+        "umask 077; mkdir -p {dir} && cd {dir} || exit; b={b}; [ -d \"$b\" ] && exit 0; rm -rf \"$b.part\" && mkdir -p \"$b.part\" || exit",
         dir = quote(dir),
         b = quote(backup)
     );

@@ -280,15 +280,15 @@ impl StepRunner for ComposeDeploy<'_> {
         }
         .await;
         if let Err(e) = prepared {
-            return Err(self.abandon(ctx, &project, &state, e.to_string()).await);
+            return Err(self.abandon(ctx, &project, &state, d::message_of(e)).await);
         }
         if let Err(f) = d::up(ctx, &project, &up_options(p, true)).await {
-            let why = f.into_error(ctx).to_string();
+            let why = d::message_of(f.into_error(ctx));
             return Err(self.abandon(ctx, &project, &state, why).await);
         }
         if !p.checks.is_empty() {
             if let Err(e) = super::check::run_gate(ctx, &p.checks, checks_policy(p)).await {
-                return Err(self.abandon(ctx, &project, &state, e.to_string()).await);
+                return Err(self.abandon(ctx, &project, &state, d::message_of(e)).await);
             }
         }
         let mut release = d::release(ctx, &project)
@@ -304,7 +304,7 @@ impl StepRunner for ComposeDeploy<'_> {
         let to = self.upstream(ctx, state.new)?;
         if let Err(e) = proxy_switch::gate_passes(ctx, &self.0.proxy.value, &to, &self.gate()).await
         {
-            return Err(self.abandon(ctx, &project, &state, e.to_string()).await);
+            return Err(self.abandon(ctx, &project, &state, d::message_of(e)).await);
         }
         // A switch cut off part-way is undone by the rollback, which runs for a failed try:
         // it switches back and takes the new colour down.

@@ -311,17 +311,17 @@ impl StepRunner for ComposeUp<'_> {
         .await;
         if let Err(e) = result {
             return Err(self
-                .undo_failed(ctx, &project, &before, e.to_string())
+                .undo_failed(ctx, &project, &before, d::message_of(e))
                 .await);
         }
         if let Err(f) = d::up(ctx, &project, &up_options(p, false)).await {
-            let why = f.into_error(ctx).to_string();
+            let why = d::message_of(f.into_error(ctx));
             return Err(self.undo_failed(ctx, &project, &before, why).await);
         }
         if !p.checks.is_empty() {
             if let Err(e) = run_gate(ctx, &p.checks, checks_policy(p)).await {
                 return Err(self
-                    .undo_failed(ctx, &project, &before, e.to_string())
+                    .undo_failed(ctx, &project, &before, d::message_of(e))
                     .await);
             }
         }

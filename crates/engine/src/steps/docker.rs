@@ -36,6 +36,14 @@ impl From<EngineError> for Failed {
     }
 }
 
+/// The words of a step failure without its `step X failed:` frame, to wrap in another.
+pub(crate) fn message_of(e: EngineError) -> String {
+    match e {
+        EngineError::StepFailed { message, .. } => message,
+        other => other.to_string(),
+    }
+}
+
 /// Whether `host` runs commands through sudo.
 pub(crate) fn sudo(ctx: &StepCtx<'_>, host: &str) -> bool {
     ctx.plan.host(host).is_some_and(|h| h.sudo)

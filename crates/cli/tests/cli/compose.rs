@@ -1,0 +1,219 @@
+//! `compose.up` end to end on lab hosts with their own Docker daemons: the release journaled,
+//! `.env` from vars and secrets (0600, never in the journal), rollback to what ran before
+//! (pinned by image id), and the faults users meet, each with its exact message and
+//! nothing left half up.
+
+use crate::compose_fixture::{app_compose, DockerLab};
+use crate::fixture::contains;
+
+const SECRET: &str = "pa$$ word#1";
+
+fn up_plan(dir: &str, project: &str, extra: &str) -> String {
+    format!(
+        r#"[secrets.db]
+env = "TEST_DB_PASSWORD"
+[[stages]]
+name = "deploy"
+[[stages.steps]]
+id = "stack"
+kind = "compose.up"
+host = "new"
+dir = "{dir}"
+project = "{project}"
+upload = ["compose.yaml"]
+env = {{ APP_VERSION = "1", DB_PASSWORD = "{{{{ secrets.db }}}}" }}
+{wait}
+{extra}
+"#,
+        wait = if extra.contains("wait_timeout") {
+            ""
+        } else {
+            "wait_timeout = \"30s\""
+        }
+    )
+}
+
+#[test]
+fn compose_up_journals_the_release_writes_env_0600_and_rollback_takes_it_down() {
+    let d = DockerLab::start(&["new"]);
+    let id1 = d.app_image("new", "app:1", "1");
+    let plan = d.plan(
+        &up_plan("/srv/shop", "shop", ""),
+        &[("compose.yaml", &app_compose("18080"))],
+    );
+    let env = [("TEST_DB_PASSWORD", SECRET)];
+    let out = plan.run(&["apply", "--yes"], &env).expect(0).stdout();
+    let short = &id1["sha256:".len()..][..12];
+    assert!(
+        out.contains(&format!("up and healthy: shop: web app:1 (sha256:{short})")),
+        "{out}"
+    );
+    let new = d.lab.host("new");
+    let (status, body) = DockerLab::get(&format!("{}:18080", new.address()), "/readyz");
+    assert_eq!((status, body.as_str()), (200, "ready web 1\n"));
+    // .env: 0600, the secret read back exactly by compose, never in the journal.
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::metadata(new.fs_path("/srv/shop/.env")).unwrap();
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    assert_eq!(
+        d.sh("new", "exec shop-web-1 sh -c 'printf %s \"$DB_PASSWORD\"'"),
+        SECRET
+    );
+    assert!(
+        !contains(&plan.journal_bytes(), "word#1"),
+        "the secret is in the journal"
+    );
+    // Applying again changes nothing.
+    let again = plan.run(&["apply", "--yes"], &env).expect(0).stdout();
+    assert!(again.contains("already complete"), "{again}");
+    // Rollback: nothing ran before, so the project goes and the uploaded files with it.
+    let rb = plan.run(&["rollback", "--yes"], &env).expect(0).stdout();
+    assert!(
+        rb.contains("shop taken down (nothing ran before; volumes kept)"),
+        "{rb}"
+    );
+    assert_eq!(d.sh("new", "ps -aq"), "");
+    assert!(!new.fs_path("/srv/shop/compose.yaml").exists());
+    assert!(!new.fs_path("/srv/shop/.env").exists());
+}
+
+#[test]
+fn compose_up_rollback_brings_back_the_previous_images_by_id_though_the_tag_moved() {
+    let d = DockerLab::start(&["new"]);
+    let id1 = d.app_image("new", "app:1", "1");
+    let id2 = d.app_image("new", "app:2", "2");
+    d.sh("new", "tag app:1 app:live");
+    let compose = app_compose("18080").replace("app:${APP_VERSION}", "app:live");
+    let first = d.plan(
+        &up_plan("/srv/shop", "shop", ""),
+        &[("compose.yaml", &compose)],
+    );
+    let env = [("TEST_DB_PASSWORD", SECRET)];
+    first.run(&["apply", "--yes"], &env).expect(0);
+    // The release moves the tag, as a CI pipeline would, and deploys it.
+    d.sh("new", "tag app:2 app:live");
+    let second = d.plan(
+        &up_plan("/srv/shop", "shop", "").replace("APP_VERSION = \"1\"", "APP_VERSION = \"2\""),
+        &[("compose.yaml", &compose)],
+    );
+    let out = second.run(&["apply", "--yes"], &env).expect(0).stdout();
+    assert!(out.contains("; before: shop: web app:live"), "{out}");
+    assert_eq!(d.sh("new", "inspect -f '{{.Image}}' shop-web-1"), id2);
+    let rb = second.run(&["rollback", "--yes"], &env).expect(0).stdout();
+    let short = &id1["sha256:".len()..][..12];
+    assert!(
+        rb.contains(&format!("back on shop: web app:live (sha256:{short})")),
+        "{rb}"
+    );
+    assert_eq!(d.sh("new", "inspect -f '{{.Image}}' shop-web-1"), id1);
+    let new = d.lab.host("new");
+    let (status, body) = DockerLab::get(&format!("{}:18080", new.address()), "/readyz");
+    assert_eq!((status, body.as_str()), (200, "ready web 1\n"));
+    assert!(
+        std::fs::read_to_string(new.fs_path("/srv/shop/.env"))
+            .unwrap()
+            .contains("APP_VERSION='1'"),
+        "the .env of the first release is back"
+    );
+}
+
+/// The faults users meet, one plan each on one lab: every one is a clear error with
+/// Docker's own words, exit 5, and nothing is left half up.
+#[test]
+fn compose_up_faults_are_clear_and_leave_nothing_half_up() {
+    let mut d = DockerLab::start(&["new"]);
+    d.app_image("new", "app:1", "1");
+    let env = [("TEST_DB_PASSWORD", SECRET)];
+    let error_of = |run: crate::fixture::Run| -> String {
+        let err = run.expect(5).stderr();
+        err.strip_prefix("error: step `stack` failed: ")
+            .unwrap_or(&err)
+            .trim_end()
+            .to_string()
+    };
+
+    // A compose file that does not parse: named, with compose's own message.
+    let bad = d.plan(
+        &up_plan("/srv/bad", "bad", ""),
+        &[(
+            "compose.yaml",
+            "services:\n  web:\n    image: app:1\n    ports: [\"18080:8080\"\n",
+        )],
+    );
+    assert_eq!(
+        error_of(bad.run(&["apply", "--yes"], &env)),
+        "the compose file /srv/bad/compose.yaml on new is not valid: yaml: line 3: did not find expected ',' or ']'\n\
+         nothing is left half up: bad taken down (nothing ran before; volumes kept)"
+    );
+    assert!(!d.lab.host("new").fs_path("/srv/bad/compose.yaml").exists());
+
+    // An image that is not on the host, with pulling off.
+    let missing = d.plan(
+        &up_plan("/srv/missing", "missing", "pull = \"never\""),
+        &[(
+            "compose.yaml",
+            &app_compose("18080").replace("app:${APP_VERSION}", "nothere:9"),
+        )],
+    );
+    assert_eq!(
+        error_of(missing.run(&["apply", "--yes"], &env)),
+        "image `nothere:9` is not on new: copy it there first (an `images.copy` step, or `docker load`), or set `pull = \"missing\"` to pull it\n\
+         nothing is left half up: missing taken down (nothing ran before; volumes kept)"
+    );
+
+    // A container that never gets healthy: its last log lines are shown.
+    let sick = d.plan(
+        &up_plan("/srv/sick", "sick", "wait_timeout = \"8s\""),
+        &[(
+            "compose.yaml",
+            &format!(
+                "{}    healthcheck:\n      test: [\"CMD\", \"false\"]\n      interval: 1s\n      retries: 2\n",
+                app_compose("18081")
+            ),
+        )],
+    );
+    assert_eq!(
+        error_of(sick.run(&["apply", "--yes"], &env)),
+        "container sick-web-1 is unhealthy on new; its last log lines:\n  | cutover-testapp web listening on 0.0.0.0:8080\n\
+         nothing is left half up: sick taken down (nothing ran before; volumes kept)"
+    );
+
+    // A port another project holds: that project is left alone.
+    let other = d.plan(
+        &up_plan("/srv/other", "other", ""),
+        &[("compose.yaml", &app_compose("18082"))],
+    );
+    other.run(&["apply", "--yes"], &env).expect(0);
+    let clash = d.plan(
+        &up_plan("/srv/clash", "clash", ""),
+        &[("compose.yaml", &app_compose("18082"))],
+    );
+    assert_eq!(
+        error_of(clash.run(&["apply", "--yes"], &env)),
+        "port 0.0.0.0:18082 on new is already taken (by another container or process): free it or publish another port\n\
+         nothing is left half up: clash taken down (nothing ran before; volumes kept)"
+    );
+    assert_eq!(
+        d.sh(
+            "new",
+            "ps -q --filter label=com.docker.compose.project=clash"
+        ),
+        ""
+    );
+    assert_eq!(
+        d.sh("new", "inspect -f '{{.State.Status}}' other-web-1"),
+        "running"
+    );
+
+    // The daemon down: said before anything changes.
+    d.docker_mut("new").stop().unwrap();
+    let down = d.plan(
+        &up_plan("/srv/down", "down", ""),
+        &[("compose.yaml", &app_compose("18083"))],
+    );
+    assert_eq!(
+        error_of(down.run(&["apply", "--yes"], &env)),
+        "the Docker daemon on new does not answer (Cannot connect to the Docker daemon at unix:///run/docker/docker.sock. Is the docker daemon running?): start it (`systemctl start docker`) and run the step again"
+    );
+    assert!(!d.lab.host("new").fs_path("/srv/down").exists());
+}
