@@ -12,6 +12,8 @@ mod files;
 
 #[path = "cli/apply.rs"]
 mod apply;
+#[path = "cli/blue_green.rs"]
+mod blue_green;
 #[path = "cli/compose.rs"]
 mod compose;
 #[path = "cli/dns_resume.rs"]

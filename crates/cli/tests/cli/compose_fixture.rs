@@ -121,6 +121,19 @@ impl PlanDir {
         Run(c.output().expect("run cutover"))
     }
 
+    /// Starts `cutover ARGS` on this plan in the background.
+    pub fn run_spawned(&self, args: &[&str]) -> std::process::Child {
+        Command::new(env!("CARGO_BIN_EXE_cutover"))
+            .arg("-f")
+            .arg(self.path())
+            .args(args)
+            .env("NO_COLOR", "1")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("start cutover")
+    }
+
     /// Every byte of the journal (for leak checks).
     pub fn journal_bytes(&self) -> Vec<u8> {
         let mut all = Vec::new();

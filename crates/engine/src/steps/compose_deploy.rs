@@ -351,9 +351,10 @@ impl StepRunner for ComposeDeploy<'_> {
             // Requests the new colour is serving finish before it stops.
             tokio::time::sleep(self.drain()).await;
         }
+        // Drained, it serves nobody: it gets little time to stop.
         d::run(
             ctx,
-            project.by_name().down(Duration::from_secs(10)),
+            project.by_name().down(Duration::from_secs(2)),
             "docker compose down",
             QUICK,
         )
