@@ -26,6 +26,8 @@ mod escaping;
 mod gates;
 #[path = "cli/hostkeys.rs"]
 mod hostkeys;
+#[path = "cli/images.rs"]
+mod images;
 #[path = "cli/journal.rs"]
 mod journal;
 #[path = "cli/plan_file.rs"]

@@ -1,4 +1,5 @@
 //! Integration tests of the data crate against real servers on lab hosts.
 
+mod docker;
 mod files;
 mod postgres;
