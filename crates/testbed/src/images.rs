@@ -144,6 +144,84 @@ pub fn random_layers(
     build(docker, &dir, tag, &[])
 }
 
+/// A PostgreSQL server image of `major` (the toolset of `scripts/install-deps.sh` with the
+/// libraries it links, on busybox): the server runs as uid 70 with its data in
+/// `/var/lib/postgresql/data` (made at first start, `trust` auth), its tools on `PATH`, and
+/// a `pg_isready` healthcheck. What a Compose stack's `db` service is, built offline.
+pub fn postgres(
+    host: &LabHost,
+    docker: &DockerDaemon,
+    tag: &str,
+    major: u32,
+) -> Result<String, LabError> {
+    let bin = crate::postgres::pg_bin(major);
+    let tree = bin.parent().map(Path::to_path_buf).unwrap_or_default();
+    let name = format!("postgres-{major}");
+    let dir = format!("{CONTEXTS}/{name}");
+    let real = host.fs_path(&dir);
+    if !real.join("pg").exists() {
+        std::fs::create_dir_all(real.join("zoneinfo-root/usr/share"))
+            .map_err(|e| LabError::io("create build context", &real, e))?;
+        crate::run::run_ok(
+            std::process::Command::new("cp")
+                .arg("-a")
+                .arg(&tree)
+                .arg(real.join("pg")),
+            "copy the PostgreSQL toolset into a build context",
+        )?;
+        // The toolset reads the system's time zone data (--with-system-tzdata).
+        crate::run::run_ok(
+            std::process::Command::new("cp")
+                .arg("-a")
+                .arg("/usr/share/zoneinfo")
+                .arg(real.join("zoneinfo-root/usr/share/zoneinfo")),
+            "copy the time zone data into a build context",
+        )?;
+    }
+    let mut files: Vec<(String, PathBuf)> = vec![("busybox".into(), PathBuf::from(BUSYBOX))];
+    for tool in [
+        "postgres",
+        "initdb",
+        "psql",
+        "pg_dump",
+        "pg_restore",
+        "pg_isready",
+    ] {
+        for lib in libraries(&bin.join(tool))? {
+            if !lib.starts_with(&tree) {
+                let name = format!("rootfs{}", lib.display());
+                if !files.iter().any(|(n, _)| *n == name) {
+                    files.push((name, lib));
+                }
+            }
+        }
+    }
+    let refs: Vec<(&str, &Path)> = files
+        .iter()
+        .map(|(n, p)| (n.as_str(), p.as_path()))
+        .collect();
+    let data = "/var/lib/postgresql/data";
+    let dockerfile = format!(
+        "FROM scratch
+         COPY busybox /bin/busybox
+         RUN [\"/bin/busybox\", \"--install\", \"-s\", \"/bin\"]
+         COPY rootfs/ /
+         COPY pg/ /opt/pg/
+         COPY zoneinfo-root/ /
+         RUN mkdir -p /etc /tmp /var/lib/postgresql /var/run/postgresql && chmod 1777 /tmp \\
+          && echo 'root:x:0:0::/root:/bin/sh' > /etc/passwd && echo 'postgres:x:70:70::/var/lib/postgresql:/bin/sh' >> /etc/passwd \\
+          && echo 'root:x:0:' > /etc/group && echo 'postgres:x:70:' >> /etc/group \\
+          && chown 70:70 /var/lib/postgresql /var/run/postgresql
+         ENV PATH=/opt/pg/bin:/bin
+         USER 70
+         HEALTHCHECK --interval=1s --timeout=3s --retries=30 CMD pg_isready -q -h 127.0.0.1 -U postgres || exit 1
+         CMD [\"sh\", \"-c\", \"[ -f {data}/PG_VERSION ] || initdb -D {data} -U postgres -A trust --no-sync -E UTF8 --locale=C >/dev/null && exec postgres -D {data} -c listen_addresses='*' -c fsync=off -k /var/run/postgresql,/tmp\"]
+"
+    );
+    let dir = context(host, &name, &refs, &dockerfile)?;
+    build(docker, &dir, tag, &[])
+}
+
 /// The shared libraries `bin` loads (absolute paths from `ldd`), the loader included.
 fn libraries(bin: &Path) -> Result<Vec<PathBuf>, LabError> {
     let out = crate::run::run_ok(

@@ -217,3 +217,78 @@ fn compose_up_faults_are_clear_and_leave_nothing_half_up() {
     );
     assert!(!d.lab.host("new").fs_path("/srv/down").exists());
 }
+
+/// A database in a Compose stack: `compose.up` starts it, `postgres.copy` fills it from the
+/// old host's server with the container's own tools (`docker exec`, the password passed by
+/// name), `postgres.verify` proves it, and a `postgres` check probes it in its container.
+#[test]
+fn a_database_in_a_container_is_copied_verified_and_probed_through_docker_exec() {
+    use cutover_testbed::{PgOptions, PgServer};
+    let d = DockerLab::start(&["new"]);
+    cutover_testbed::images::postgres(d.lab.host("new"), d.docker("new"), "pg:16", 16).unwrap();
+    let pg = PgServer::start(d.lab.host("old"), 16, 5432, PgOptions::default()).unwrap();
+    pg.psql("postgres", "CREATE DATABASE app").unwrap();
+    pg.psql(
+        "app",
+        "CREATE TABLE items (id int PRIMARY KEY, name text); INSERT INTO items SELECT g, 'item ' || g FROM generate_series(1, 1000) g;",
+    )
+    .unwrap();
+    let compose = "services:\n  db:\n    image: pg:16\n";
+    let plan = d.plan(
+        &format!(
+            r#"[secrets.pg]
+env = "TEST_PG_PASSWORD"
+[checks.db]
+kind = "postgres"
+host = "new"
+container = "shop-db-1"
+args = ["-U", "postgres", "-d", "app"]
+query = "select count(*) from items"
+expect = '== "1000"'
+env = {{ PGPASSWORD = "{{{{ secrets.pg }}}}" }}
+[[stages]]
+name = "db"
+[[stages.steps]]
+id = "stack"
+kind = "compose.up"
+host = "new"
+dir = "/srv/shop"
+project = "shop"
+upload = ["compose.yaml"]
+wait_timeout = "60s"
+[[stages.steps]]
+id = "copy"
+kind = "postgres.copy"
+source = {{ host = "old", address = "127.0.0.1", db = "app", password = "{{{{ secrets.pg }}}}" }}
+target = {{ host = "new", container = "shop-db-1", db = "app", password = "{{{{ secrets.pg }}}}" }}
+[[stages.steps]]
+id = "proof"
+kind = "postgres.verify"
+source = {{ host = "old", address = "127.0.0.1", db = "app", password = "{{{{ secrets.pg }}}}" }}
+target = {{ host = "new", container = "shop-db-1", db = "app", password = "{{{{ secrets.pg }}}}" }}
+[[stages.steps]]
+id = "probe"
+kind = "check"
+checks = ["db"]
+"#
+        ),
+        &[("compose.yaml", compose)],
+    );
+    let env = [("TEST_PG_PASSWORD", PgServer::PASSWORD)];
+    let shown = plan.run(&["plan"], &env).expect(0).stdout();
+    assert!(
+        shown.contains("(tools on container shop-db-1 on new)"),
+        "{shown}"
+    );
+    let out = plan.run(&["apply", "--yes"], &env).expect(0).stdout();
+    assert!(out.contains("ok proof"), "{out}");
+    assert!(out.contains("1 check(s) passed: db"), "{out}");
+    assert_eq!(
+        d.sh(
+            "new",
+            "exec shop-db-1 psql -U postgres -d app -tAc 'select count(*) from items'"
+        ),
+        "1000"
+    );
+    assert!(!contains(&plan.journal_bytes(), PgServer::PASSWORD));
+}
