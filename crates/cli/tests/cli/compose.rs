@@ -235,8 +235,7 @@ fn a_database_in_a_container_is_copied_verified_and_probed_through_docker_exec()
     .unwrap();
     let compose = "services:\n  db:\n    image: pg:16\n";
     let plan = d.plan(
-        &format!(
-            r#"[secrets.pg]
+        r#"[secrets.pg]
 env = "TEST_PG_PASSWORD"
 [checks.db]
 kind = "postgres"
@@ -245,7 +244,7 @@ container = "shop-db-1"
 args = ["-U", "postgres", "-d", "app"]
 query = "select count(*) from items"
 expect = '== "1000"'
-env = {{ PGPASSWORD = "{{{{ secrets.pg }}}}" }}
+env = { PGPASSWORD = "{{ secrets.pg }}" }
 [[stages]]
 name = "db"
 [[stages.steps]]
@@ -259,19 +258,18 @@ wait_timeout = "60s"
 [[stages.steps]]
 id = "copy"
 kind = "postgres.copy"
-source = {{ host = "old", address = "127.0.0.1", db = "app", password = "{{{{ secrets.pg }}}}" }}
-target = {{ host = "new", container = "shop-db-1", db = "app", password = "{{{{ secrets.pg }}}}" }}
+source = { host = "old", address = "127.0.0.1", db = "app", password = "{{ secrets.pg }}" }
+target = { host = "new", container = "shop-db-1", db = "app", password = "{{ secrets.pg }}" }
 [[stages.steps]]
 id = "proof"
 kind = "postgres.verify"
-source = {{ host = "old", address = "127.0.0.1", db = "app", password = "{{{{ secrets.pg }}}}" }}
-target = {{ host = "new", container = "shop-db-1", db = "app", password = "{{{{ secrets.pg }}}}" }}
+source = { host = "old", address = "127.0.0.1", db = "app", password = "{{ secrets.pg }}" }
+target = { host = "new", container = "shop-db-1", db = "app", password = "{{ secrets.pg }}" }
 [[stages.steps]]
 id = "probe"
 kind = "check"
 checks = ["db"]
-"#
-        ),
+"#,
         &[("compose.yaml", compose)],
     );
     let env = [("TEST_PG_PASSWORD", PgServer::PASSWORD)];
