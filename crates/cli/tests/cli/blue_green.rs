@@ -113,7 +113,7 @@ duration = "30s"
 interval = "200ms"
 triggers = [{ consecutive_failures = 2 }]"#;
     let second = bg.plan(&deploy("2", soak, "/readyz"));
-    let apply = second.run_spawned(&["apply", "--yes"]);
+    let apply = second.run_spawned(&["apply", "--yes"], &[]);
     let deadline = Instant::now() + Duration::from_secs(90);
     while bg.answer() != "hello from green\n" {
         assert!(Instant::now() < deadline, "green never went live");

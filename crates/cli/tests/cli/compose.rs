@@ -290,3 +290,52 @@ checks = ["db"]
     );
     assert!(!contains(&plan.journal_bytes(), PgServer::PASSWORD));
 }
+
+/// A soak's log trigger fed by `docker compose logs -f SERVICE`: a line the service prints
+/// during the soak fires it, with the line as evidence.
+#[test]
+fn a_soak_log_trigger_reads_a_compose_services_logs() {
+    let d = DockerLab::start(&["new"]);
+    d.app_image("new", "app:1", "1");
+    let soak = r#"[checks.web]
+kind = "tcp"
+address = "{{ hosts.new.address }}:18080"
+[[stages.steps]]
+id = "watch"
+kind = "soak"
+checks = ["web"]
+duration = "60s"
+interval = "500ms"
+on_failure = "stop"
+triggers = [{ log_matches = 1, over = "1m" }]
+logs = [{ host = "new", service = "web", project = "shop", patterns = ["panic"] }]"#;
+    let plan = d.plan(
+        &up_plan("/srv/shop", "shop", soak),
+        &[("compose.yaml", &app_compose("18080"))],
+    );
+    let apply = plan.run_spawned(&["apply", "--yes"], &[("TEST_DB_PASSWORD", SECRET)]);
+    let addr = format!("{}:18080", d.lab.host("new").address());
+    let started = std::time::Instant::now();
+    let mut apply = apply;
+    let status = loop {
+        if let Some(status) = apply.try_wait().unwrap() {
+            break status;
+        }
+        assert!(started.elapsed().as_secs() < 90, "the soak never fired");
+        if DockerLab::get(&addr, "/readyz").0 == 200 {
+            // What the app prints goes to its container's log.
+            let _ = d
+                .docker("new")
+                .docker("exec shop-web-1 sh -c 'echo \"panic: boom\" > /proc/1/fd/1'");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    };
+    let out = apply.wait_with_output().unwrap();
+    assert_eq!(status.code(), Some(5));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("trigger fired: 1 matching log line(s) within 1m"),
+        "{err}"
+    );
+    assert!(err.contains("panic: boom"), "{err}");
+}

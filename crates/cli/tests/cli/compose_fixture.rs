@@ -122,11 +122,12 @@ impl PlanDir {
     }
 
     /// Starts `cutover ARGS` on this plan in the background.
-    pub fn run_spawned(&self, args: &[&str]) -> std::process::Child {
+    pub fn run_spawned(&self, args: &[&str], env: &[(&str, &str)]) -> std::process::Child {
         Command::new(env!("CARGO_BIN_EXE_cutover"))
             .arg("-f")
             .arg(self.path())
             .args(args)
+            .envs(env.iter().copied())
             .env("NO_COLOR", "1")
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
