@@ -88,7 +88,7 @@ pub(crate) fn plan_lines(
     let o = up_options(p, false);
     let pull = match o.pull {
         Pull::Missing => "pulling missing images",
-        Pull::Never => "never pulling (images must be on the host)",
+        Pull::Never => "never pulling: images must be on the host",
         Pull::Always => "pulling every image",
     };
     lines.push(format!(

@@ -103,3 +103,32 @@ fn the_postgres_starters_commented_copy_step_parses() {
         .steps()
         .any(|(_, s)| matches!(s.kind, StepKind::PostgresCopy(_))));
 }
+
+#[test]
+fn the_compose_starters_use_the_compose_kinds() {
+    for (name, expected) in [
+        (
+            "compose",
+            &[
+                "images.copy",
+                "files.sync",
+                "compose.up",
+                "postgres.copy",
+                "postgres.verify",
+                "files.sync",
+                "check",
+                "proxy.switch",
+                "soak",
+            ][..],
+        ),
+        (
+            "blue-green-compose",
+            &["compose.deploy", "soak", "compose.retire"][..],
+        ),
+    ] {
+        let t = template(name).unwrap_or_else(|| panic!("a `{name}` starter"));
+        let plan = cutover_plan::parse(t.text, "cutover.toml", "/plans".into()).expect("parses");
+        let kinds: Vec<&str> = plan.steps().map(|(_, s)| s.kind.name()).collect();
+        assert_eq!(kinds, expected, "`{name}`");
+    }
+}
