@@ -112,10 +112,15 @@ impl ComposeDeploy<'_> {
         }
     }
 
-    fn address(&self, ctx: &StepCtx<'_>) -> Result<String, EngineError> {
-        match &self.0.address {
-            Some(a) => ctx.render(a),
-            None => Ok(ctx
+    /// The address the proxy reaches `colour` at.
+    fn address(&self, ctx: &StepCtx<'_>, colour: Colour) -> Result<String, EngineError> {
+        match (&self.0.addresses, &self.0.address) {
+            (Some(a), _) => ctx.render(match colour {
+                Colour::Blue => &a.blue,
+                Colour::Green => &a.green,
+            }),
+            (None, Some(a)) => ctx.render(a),
+            (None, None) => Ok(ctx
                 .plan
                 .host(&self.0.project.host.value)
                 .map(|h| h.address())
@@ -124,7 +129,11 @@ impl ComposeDeploy<'_> {
     }
 
     fn upstream(&self, ctx: &StepCtx<'_>, colour: Colour) -> Result<String, EngineError> {
-        Ok(format!("{}:{}", self.address(ctx)?, self.port(colour)))
+        Ok(format!(
+            "{}:{}",
+            self.address(ctx, colour)?,
+            self.port(colour)
+        ))
     }
 
     fn gate(&self) -> HttpGet {
@@ -172,9 +181,10 @@ impl ComposeDeploy<'_> {
     /// The new colour's env file: the plan's values, then the colour's own.
     fn env(&self, ctx: &StepCtx<'_>, colour: Colour) -> Result<Vec<(String, String)>, EngineError> {
         let mut vars = d::env_values(ctx, &self.0.project)?;
-        vars.retain(|(k, _)| k != "CUTOVER_COLOR" && k != "CUTOVER_PORT");
+        vars.retain(|(k, _)| !k.starts_with("CUTOVER_"));
         vars.push(("CUTOVER_COLOR".into(), colour.name().into()));
         vars.push(("CUTOVER_PORT".into(), self.port(colour).to_string()));
+        vars.push(("CUTOVER_ADDRESS".into(), self.address(ctx, colour)?));
         Ok(vars)
     }
 
@@ -227,20 +237,25 @@ impl StepRunner for ComposeDeploy<'_> {
             .project
             .as_ref()
             .map_or_else(|| "PROJECT".to_string(), |n| n.value.clone());
-        let address = match &s.address {
-            Some(a) => super::show(a, values)?,
-            None => values
+        let host_address = || {
+            values
                 .plan
                 .host(&p.host.value)
                 .map(|h| h.address())
-                .unwrap_or_default(),
+                .unwrap_or_default()
         };
-        let mut lines = vec![
-            format!(
-                "blue/green in {}:{dir}: the colour `{}` does not send traffic to ({base}-blue on {address}:{}, {base}-green on {address}:{}) gets the release",
-                p.host.value, s.proxy.value, s.ports.blue, s.ports.green
+        let (blue, green) = match (&s.addresses, &s.address) {
+            (Some(a), _) => (
+                super::show(&a.blue, values)?,
+                super::show(&a.green, values)?,
             ),
-        ];
+            (None, Some(a)) => (super::show(a, values)?, super::show(a, values)?),
+            (None, None) => (host_address(), host_address()),
+        };
+        let mut lines = vec![format!(
+            "blue/green in {}:{dir}: the colour `{}` does not send traffic to ({base}-blue on {blue}:{}, {base}-green on {green}:{}) gets the release",
+            p.host.value, s.proxy.value, s.ports.blue, s.ports.green
+        )];
         lines.extend(plan_lines(p, values, ".cutover/COLOUR.env")?);
         lines.push(format!(
             "only if GET {} on the new colour answers 2xx/3xx: switch `{}` to it (the previous upstream journaled)",

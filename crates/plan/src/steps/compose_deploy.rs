@@ -49,18 +49,43 @@ impl FromToml for ColourPorts {
             blue: blue?,
             green: green?,
         };
-        if ports.blue == ports.green {
-            p.push(
-                Problem::new(
-                    span,
-                    format!("{what} gives both colours port {}", ports.blue),
-                    "same port",
-                )
-                .help("the colours run side by side: give each its own port"),
+        Some(ports)
+    }
+}
+
+/// Each colour's own address: `addresses = { blue = "10.0.0.21", green = "10.0.0.22" }`,
+/// for proxies that switch by address alone (`dns-name`: the port is the proxy's). A
+/// colour's compose files publish on it through `${CUTOVER_ADDRESS}`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
+pub struct ColourAddresses {
+    /// The blue colour's address.
+    pub blue: Template,
+    /// The green colour's address.
+    pub green: Template,
+}
+
+impl FromToml for ColourAddresses {
+    fn read(value: &mut Value<'_>, what: &str, p: &mut Problems) -> Option<Self> {
+        let span = value.span;
+        if value.as_table().is_none() {
+            let other = value.take();
+            wrong_type(
+                span,
+                what,
+                "a table `{ blue = ADDRESS, green = ADDRESS }`",
+                &other,
+                p,
             );
             return None;
         }
-        Some(ports)
+        let mut f = Fields::new(value, what.to_string(), &["blue", "green"], p)?;
+        let blue = f.required("blue", p);
+        let green = f.required("green", p);
+        f.finish(p);
+        Some(ColourAddresses {
+            blue: blue?,
+            green: green?,
+        })
     }
 }
 
@@ -71,14 +96,16 @@ pub struct ComposeDeployStep {
     /// values, pull policy and gates. Each colour's env file also gets `CUTOVER_COLOR`
     /// (`blue`/`green`) and `CUTOVER_PORT` (its port).
     #[serde(flatten)]
-    pub project: ComposeProject,
+    pub project: Box<ComposeProject>,
     /// The proxy (a name from `[proxies]`) whose upstream moves to the new colour.
     pub proxy: Spanned<String>,
-    /// Each colour's published port.
+    /// Each colour's published port (one port for both is fine with `addresses`).
     pub ports: ColourPorts,
     /// How the proxy reaches the colours' ports (default: the host's `address`); the
     /// upstream is `ADDRESS:PORT`.
     pub address: Option<Template>,
+    /// Each colour's own address instead of `address` (then both may use one port).
+    pub addresses: Option<ColourAddresses>,
     /// The path the new colour must answer with 2xx/3xx before the switch (default "/").
     pub health: Option<String>,
     /// How long that request may take (default "3s").
@@ -111,6 +138,7 @@ impl ComposeDeployStep {
         "proxy",
         "ports",
         "address",
+        "addresses",
         "health",
         "health_timeout",
         "drain",
@@ -119,16 +147,37 @@ impl ComposeDeployStep {
     pub(crate) fn read(f: &mut Fields<'_>, p: &mut Problems) -> Option<Self> {
         let project = ComposeProject::read(f, p);
         let proxy = f.required("proxy", p);
+        let span = f.value_span("ports").unwrap_or(f.span());
         let ports = f.required("ports", p);
-        let address = f.optional("address", p);
+        let address: Option<Template> = f.optional("address", p);
+        let addresses: Option<ColourAddresses> = f.optional("addresses", p);
         let health = f.optional("health", p);
         let health_timeout = f.duration("health_timeout", &limits::REQUEST_TIMEOUT, p);
         let drain = f.duration("drain", &limits::WAIT, p);
+        let owner = f.owner().to_string();
+        if let (Some(a), Some(_)) = (&address, &addresses) {
+            p.push(
+                Problem::new(a.span, format!("{owner} has both `address` and `addresses`"), "one or the other")
+                    .help("keep `address` for one address with a port per colour, or `addresses` for an address per colour"),
+            );
+            return None;
+        }
+        let ports: Option<ColourPorts> = ports;
+        if let Some(ports) = &ports {
+            if ports.blue == ports.green && addresses.is_none() {
+                p.push(
+                    Problem::new(span, format!("`ports` of {owner} gives both colours port {}", ports.blue), "same port")
+                        .help("the colours run side by side: give each its own port, or each its own address with `addresses`"),
+                );
+                return None;
+            }
+        }
         Some(ComposeDeployStep {
-            project: project?,
+            project: Box::new(project?),
             proxy: proxy?,
             ports: ports?,
             address,
+            addresses,
             health,
             health_timeout,
             drain,
@@ -141,6 +190,10 @@ impl ComposeDeployStep {
         self.project.validate(check, p);
         if let Some(a) = &self.address {
             check.command("address", a, p);
+        }
+        if let Some(a) = &self.addresses {
+            check.command("addresses", &a.blue, p);
+            check.command("addresses", &a.green, p);
         }
     }
 }

@@ -25,7 +25,7 @@ mod wait;
 
 pub use approve::ApproveStep;
 pub use check::CheckStep;
-pub use compose_deploy::{ColourPorts, ComposeDeployStep};
+pub use compose_deploy::{ColourAddresses, ColourPorts, ComposeDeployStep};
 pub use compose_project::ComposeProject;
 pub use compose_retire::ComposeRetireStep;
 pub use compose_up::ComposeUpStep;

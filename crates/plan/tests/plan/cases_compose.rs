@@ -133,7 +133,7 @@ ports = { blue = 18081, green = 18081 }
             ),
             (
                 "cutover.toml:31:9: `ports` of step `release3` gives both colours port 18081",
-                Some("the colours run side by side: give each its own port"),
+                Some("the colours run side by side: give each its own port, or each its own address with `addresses`"),
             ),
         ],
     },
