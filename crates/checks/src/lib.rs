@@ -14,6 +14,7 @@ pub mod outcome;
 pub mod probe;
 pub mod prober;
 pub mod prom;
+pub mod schedule;
 pub mod smoke;
 pub mod soak;
 pub mod trigger;

@@ -17,10 +17,9 @@
 use crate::logs::now_ms;
 use crate::outcome::short;
 use crate::probe::{NamedProbe, ProbeEnv};
-use std::sync::Arc;
+use crate::schedule::{Schedule, Sent};
 use std::time::Duration;
-use tokio::sync::{watch, Semaphore};
-use tokio::task::JoinSet;
+use tokio::sync::watch;
 
 /// Requests in flight at most (a hung endpoint must not pile up connections without bound).
 const MAX_IN_FLIGHT: usize = 256;
@@ -117,7 +116,7 @@ impl Prober {
     /// Sends `probe` every `interval` in the background until stopped.
     pub fn start(probe: NamedProbe, env: ProbeEnv, interval: Duration) -> ProberHandle {
         let (stop, stopped) = watch::channel(false);
-        let task = tokio::spawn(run(Arc::new(probe), Arc::new(env), interval, stopped));
+        let task = tokio::spawn(run(probe, env, interval, stopped));
         ProberHandle { stop, task }
     }
 }
@@ -143,43 +142,37 @@ impl ProberHandle {
 }
 
 async fn run(
-    probe: Arc<NamedProbe>,
-    env: Arc<ProbeEnv>,
+    probe: NamedProbe,
+    env: ProbeEnv,
     interval: Duration,
     mut stopped: watch::Receiver<bool>,
 ) -> DowntimeReport {
     let started_ms = now_ms();
-    let slots = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
-    let mut inflight: JoinSet<(i64, bool, String)> = JoinSet::new();
+    let name = probe.name.clone();
+    let mut schedule = Schedule::new(vec![probe], env, MAX_IN_FLIGHT);
     let mut results: Vec<(i64, bool, String)> = Vec::new();
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
         tokio::select! {
-            _ = ticker.tick() => {
-                let Ok(permit) = slots.clone().try_acquire_owned() else {
-                    // Every slot hangs: count the request that could not be sent as failed.
-                    results.push((now_ms(), false, format!("{MAX_IN_FLIGHT} requests still pending")));
-                    continue;
-                };
-                let (probe, env) = (probe.clone(), env.clone());
-                inflight.spawn(async move {
-                    let at = now_ms();
-                    let o = probe.run(&env).await;
-                    drop(permit);
-                    (at, o.ok, if o.ok { String::new() } else { o.line() })
-                });
-            }
-            Some(Ok(r)) = inflight.join_next(), if !inflight.is_empty() => results.push(r),
+            _ = ticker.tick() => schedule.send(0),
+            Some(r) = schedule.next(), if !schedule.is_idle() => results.push(result(r)),
             _ = stopped.changed() => break,
         }
     }
-    while let Some(r) = inflight.join_next().await {
-        if let Ok(r) = r {
-            results.push(r);
-        }
+    while let Some(r) = schedule.next().await {
+        results.push(result(r));
     }
-    report(&probe.name, started_ms, now_ms(), results)
+    report(&name, started_ms, now_ms(), results)
+}
+
+fn result(r: Sent) -> (i64, bool, String) {
+    let error = if r.outcome.ok {
+        String::new()
+    } else {
+        r.outcome.line()
+    };
+    (r.at_ms, r.outcome.ok, error)
 }
 
 /// Builds the report from (sent at, passed, error) results in any order.

@@ -1,15 +1,18 @@
-//! The soak loop: probes on an interval until the window ends, statistics per check, log
-//! tails and Prometheus queries, and the triggers judged after every tick. The caller keeps
+//! The soak loop: probes on a fixed schedule until the window ends (see [`run`]), statistics
+//! per check, log tails and Prometheus queries, and the triggers judged after every result. The caller keeps
 //! the [`SoakState`] (it checkpoints it) so that a resumed soak continues its window.
 
 use crate::logs::{now_ms, LogTail};
 use crate::outcome::{short, Outcome};
 use crate::probe::{NamedProbe, ProbeEnv};
+use crate::schedule::Schedule;
 use crate::trigger::{Condition, Fired, TriggerSpec};
 use crate::window::CheckStats;
 use futures_util::future::join_all;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
 
 /// A log to watch.
@@ -81,17 +84,31 @@ pub enum SoakEnd {
     Fired(Fired),
 }
 
-/// What happened during one tick, for progress and checkpoints.
+/// What happened since the last call: a tick's probes sent, one probe's result (in send
+/// order), or a round of Prometheus queries; for progress and checkpoints.
 pub struct Tick<'a> {
-    /// The state after the tick.
+    /// The state after it.
     pub state: &'a SoakState,
-    /// Failed probes of this tick.
+    /// Failed probes among what happened.
     pub failures: Vec<(&'a str, &'a Outcome)>,
-    /// Problems of the tick that fire nothing (Prometheus unreachable...).
+    /// Problems that fire nothing (Prometheus unreachable...).
     pub notes: Vec<String>,
 }
 
-/// Runs the soak until its window ends or a trigger fires; `on_tick` sees every tick.
+/// Probes of one check outstanding at most. Each ends by its deadline, so a hung endpoint
+/// keeps about deadline / interval outstanding; the bound only matters when that is huge
+/// (a long `timeout` with a short `interval`): probes over it are not sent and count as failed.
+pub const MAX_OUTSTANDING: usize = 256;
+
+/// Runs the soak until its window ends or a trigger fires; `on_tick` sees every event.
+///
+/// Probes go out every `interval` on a fixed schedule (a late tick is skipped, never
+/// bunched), whatever earlier probes are doing: a probe still unanswered at its deadline, the
+/// check's `timeout` (at most two intervals or 2 s, whichever is longer), counts as failed at
+/// that moment. Triggers see each check's results in the order the probes were *sent*, each
+/// stamped with its send time: a probe that failed fast waits, at most until the deadline of
+/// an earlier one still outstanding, so that "N failures in a row" means N probes sent one
+/// after the other. Probes sent before the window ends are still judged after it.
 pub async fn run(
     spec: &SoakSpec,
     env: &ProbeEnv,
@@ -111,49 +128,63 @@ pub async fn run(
         .max(Duration::from_secs(60));
     let tails = start_tails(spec, env).await?;
     let mut probes = spec.probes.clone();
-    // A hung endpoint must not stretch the ticks: a probe gets at most two intervals.
+    // Without the cap a hang would be counted only after the default 10 s timeout.
     let cap = (spec.interval * 2).max(Duration::from_secs(2));
     for p in &mut probes {
         p.timeout = p.timeout.min(cap);
     }
+    let names: Vec<String> = probes.iter().map(|p| p.name.clone()).collect();
+    let mut schedule = Schedule::new(probes, env.clone(), MAX_OUTSTANDING);
     let mut ticker = tokio::time::interval(spec.interval);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut queries: Option<PromRound<'_>> = None;
+    let mut sending = true;
     loop {
-        ticker.tick().await;
-        if now_ms() >= spec.ends_at_ms {
-            return Ok(SoakEnd::Completed);
-        }
-        let at = now_ms();
-        let prom = prometheus(spec, env, &triggers);
-        let (outcomes, prom) = tokio::join!(join_all(probes.iter().map(|p| p.run(env))), prom);
-        for (p, o) in probes.iter().zip(&outcomes) {
-            let failure = (!o.ok).then(|| o.line());
-            state
-                .checks
-                .entry(p.name.clone())
-                .or_default()
-                .record(at, o.ok, o.latency, failure, keep);
-        }
-        state.ticks += 1;
         let mut notes = Vec::new();
         let mut fired = None;
-        for r in prom {
-            match r {
-                Ok(Some(f)) => fired = fired.or(Some(f)),
-                Ok(None) => {}
-                Err(e) => {
-                    state.prometheus_errors += 1;
-                    notes.push(e);
+        let mut result = None;
+        tokio::select! {
+            _ = ticker.tick(), if sending => {
+                if now_ms() >= spec.ends_at_ms {
+                    sending = false;
+                } else {
+                    schedule.send_all();
+                    state.ticks += 1;
+                    // One round of queries at a time: a slow Prometheus skips ticks.
+                    if queries.is_none() && spec.prometheus.is_some() {
+                        queries = Some(Box::pin(prometheus(spec, env, &triggers)));
+                    }
+                }
+            }
+            Some(sent) = schedule.next(), if !schedule.is_idle() => {
+                let o = &sent.outcome;
+                state
+                    .checks
+                    .entry(names[sent.check].clone())
+                    .or_default()
+                    .record(sent.at_ms, o.ok, o.latency, (!o.ok).then(|| o.line()), keep);
+                result = Some(sent);
+            }
+            answers = finish(&mut queries), if queries.is_some() => {
+                queries = None;
+                for r in answers {
+                    match r {
+                        Ok(Some(f)) => fired = fired.or(Some(f)),
+                        Ok(None) => {}
+                        Err(e) => {
+                            state.prometheus_errors += 1;
+                            notes.push(e);
+                        }
+                    }
                 }
             }
         }
         state.log_matches = tails.iter().map(|t| lock(t).total).sum();
         fired = fired.or_else(|| judge(&triggers, state, &tails, now_ms()));
-        let failures = probes
+        let failures = result
             .iter()
-            .zip(&outcomes)
-            .filter(|(_, o)| !o.ok)
-            .map(|(p, o)| (p.name.as_str(), o))
+            .filter(|r| !r.outcome.ok)
+            .map(|r| (names[r.check].as_str(), &r.outcome))
             .collect();
         on_tick(Tick {
             state,
@@ -163,6 +194,20 @@ pub async fn run(
         if let Some(f) = fired {
             return Ok(SoakEnd::Fired(f));
         }
+        if !sending && schedule.is_idle() {
+            return Ok(SoakEnd::Completed);
+        }
+    }
+}
+
+/// A round of Prometheus queries in progress.
+type PromRound<'a> = Pin<Box<dyn Future<Output = Vec<Result<Option<Fired>, String>>> + Send + 'a>>;
+
+/// Awaits `round`; never finishes when there is none.
+async fn finish<F: Future + Unpin>(round: &mut Option<F>) -> F::Output {
+    match round {
+        Some(f) => f.await,
+        None => std::future::pending().await,
     }
 }
 

@@ -5,6 +5,8 @@
 mod https;
 #[path = "checks/prober.rs"]
 mod prober;
+#[path = "checks/schedule.rs"]
+mod schedule;
 #[path = "checks/smoke.rs"]
 mod smoke;
 #[path = "checks/soak.rs"]

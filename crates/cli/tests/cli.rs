@@ -30,6 +30,8 @@ mod hostkeys;
 mod images;
 #[path = "cli/journal.rs"]
 mod journal;
+#[path = "cli/moves.rs"]
+mod moves;
 #[path = "cli/plan_file.rs"]
 mod plan_file;
 #[path = "cli/postgres.rs"]
@@ -46,5 +48,7 @@ mod rollback;
 mod secrets;
 #[path = "cli/soak.rs"]
 mod soak;
+#[path = "cli/soak_detection.rs"]
+mod soak_detection;
 #[path = "cli/traffic.rs"]
 mod traffic;

@@ -4,4 +4,5 @@
 
 pub mod docker;
 pub mod files;
+pub mod hold;
 pub mod postgres;

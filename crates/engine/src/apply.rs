@@ -3,7 +3,7 @@
 //! instant resumes here: finished steps are skipped, an interrupted step is re-attached
 //! (tracked commands) or re-checked, never blindly run twice.
 
-use crate::context::StepCtx;
+use crate::context::{RunScope, StepCtx};
 use crate::error::EngineError;
 use crate::hosts::targets;
 use crate::secrets::Secrets;
@@ -96,6 +96,7 @@ pub async fn apply(
         secrets.redactor(),
     );
     let runner = Runner {
+        prepared: Default::default(),
         session: &session,
         secrets: &secrets,
         exec: &exec,
@@ -169,6 +170,8 @@ fn open_run(session: &Session, ui: &dyn Ui) -> Result<Option<RunInfo>, EngineErr
 }
 
 struct Runner<'a> {
+    /// What the steps of a coordinated move prepared before it held requests, by step id.
+    prepared: std::sync::Mutex<std::collections::HashMap<String, crate::step::Prepared>>,
     session: &'a Session,
     secrets: &'a Secrets,
     exec: &'a Executor,
@@ -199,6 +202,10 @@ impl Runner<'_> {
                 })?;
                 self.ui.show(Progress::Stage(stage.name.value.clone()));
                 for step in &stage.steps {
+                    // A data switch moved with the traffic runs inside its mover's move.
+                    if plan.mover_of(&step.id.value).is_some() {
+                        continue;
+                    }
                     if self.run_step(stage, step).await? {
                         applied += 1;
                     }
@@ -257,26 +264,42 @@ impl Runner<'_> {
             .step(id)
             .and_then(|s| s.started_ms)
             .unwrap_or_else(now_ms);
-        let ctx = StepCtx {
+        let scope = RunScope {
             plan: &self.session.plan,
-            stage,
-            step,
             run_id: &self.run.id,
-            try_number: ended_tries + 1,
             exec: self.exec,
             journal: self.session.journal.as_ref(),
             secrets: self.secrets,
-            state: &state,
             ui: self.ui,
             cancel: self.cancel.clone(),
             no_wait: self.opts.no_wait,
-            first_started_ms,
+            members: Some(self),
         };
+        let ctx = StepCtx::new(
+            &scope,
+            stage,
+            step,
+            &state,
+            ended_tries + 1,
+            first_started_ms,
+        );
+        let prepared = self.prepared.lock().ok().and_then(|mut m| m.remove(id));
+        if let (Some(p), Ok(mut slot)) = (prepared, ctx.prepared.lock()) {
+            *slot = Some(p);
+        }
         let started = Instant::now();
         let mut cancel = self.cancel.clone();
         let outcome = tokio::select! {
             r = crate::downtime::around(&ctx, self.drive(&ctx, interrupted)) => r,
             _ = cancel.changed() => Err(EngineError::Interrupted { step: id.to_string() }),
+        };
+        // A step's request to undo others (a soak's trigger) is carried out here, by the
+        // loop, then fails the step like any other failure.
+        let outcome = match outcome {
+            Err(EngineError::RollbackRequested(req)) => {
+                Err(crate::rollback::carry_out(&ctx, *req).await)
+            }
+            other => other,
         };
         match outcome {
             Ok(Some(summary)) => {
@@ -346,7 +369,9 @@ impl Runner<'_> {
         interrupted: bool,
     ) -> Result<Option<String>, EngineError> {
         let r = runner(&ctx.step.kind);
-        if !(interrupted && r.reattaches()) && r.verify(ctx).await? == Verified::InPlace {
+        // A prepared step (in a coordinated move) was checked before requests were held.
+        let checked = ctx.is_prepared() || (interrupted && r.reattaches());
+        if !checked && r.verify(ctx).await? == Verified::InPlace {
             // In place after this run's own attempt was cut off: that attempt made it, so it
             // is journaled as applied and a rollback undoes it (a skip would not be undone).
             if interrupted {
@@ -358,6 +383,21 @@ impl Runner<'_> {
         }
         match r.apply(ctx).await? {
             Applied::Done { summary } => Ok(Some(summary)),
+        }
+    }
+
+    /// The scope of this apply, for undoing steps.
+    fn undo_scope(&self) -> RunScope<'_> {
+        RunScope {
+            plan: &self.session.plan,
+            run_id: &self.run.id,
+            exec: self.exec,
+            journal: self.session.journal.as_ref(),
+            secrets: self.secrets,
+            ui: self.ui,
+            cancel: self.cancel.clone(),
+            no_wait: true,
+            members: None,
         }
     }
 
@@ -376,5 +416,52 @@ impl Runner<'_> {
                 _ => false,
             })
             .count() as u32)
+    }
+}
+
+/// The apply loop runs and undoes the steps of a coordinated move for its mover.
+#[async_trait::async_trait]
+impl crate::context::Members for Runner<'_> {
+    async fn prepare(&self, ids: &[String]) -> Result<(), EngineError> {
+        let state = self.state()?;
+        for id in ids {
+            if state.is_done(id) {
+                continue;
+            }
+            let Some((stage, step)) = self.session.plan.steps().find(|(_, s)| &s.id.value == id)
+            else {
+                return Err(EngineError::Invalid(format!("no step `{id}` to move")));
+            };
+            let scope = self.undo_scope();
+            let ctx = StepCtx::new(
+                &scope,
+                stage,
+                step,
+                &state,
+                self.ended_tries(id)? + 1,
+                now_ms(),
+            );
+            if let Some(p) = runner(&step.kind).prepare(&ctx).await? {
+                if let Ok(mut m) = self.prepared.lock() {
+                    m.insert(id.clone(), p);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn apply(&self, ids: &[String]) -> Result<(), EngineError> {
+        for id in ids {
+            let Some((stage, step)) = self.session.plan.steps().find(|(_, s)| &s.id.value == id)
+            else {
+                return Err(EngineError::Invalid(format!("no step `{id}` to move")));
+            };
+            self.run_step(stage, step).await?;
+        }
+        Ok(())
+    }
+
+    async fn undo(&self, ids: &[String]) -> Result<Vec<String>, EngineError> {
+        crate::rollback::undo_steps(&self.undo_scope(), self.run.clone(), ids).await
     }
 }

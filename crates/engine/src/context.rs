@@ -59,6 +59,44 @@ impl Resolve for Values<'_> {
     }
 }
 
+/// Runs or undoes the steps a coordinated move carries (the data switches a `proxy.switch`
+/// lists in `data`) through the engine's own loop, so that each is journaled as the step it
+/// is. The loop gives a step this, never the other way round.
+#[async_trait::async_trait]
+pub trait Members: Send + Sync {
+    /// Does the part of steps `ids` that can happen before requests are held (their
+    /// `prepare`), kept for their `apply`.
+    async fn prepare(&self, ids: &[String]) -> Result<(), EngineError>;
+    /// Applies steps `ids` in order (a step already done is left as it is).
+    async fn apply(&self, ids: &[String]) -> Result<(), EngineError>;
+    /// Undoes those of steps `ids` this run applied, newest first; returns those undone.
+    async fn undo(&self, ids: &[String]) -> Result<Vec<String>, EngineError>;
+}
+
+/// What every step of one `apply` or `rollback` shares: the plan, the run, and the means to
+/// run and journal. [`StepCtx::new`] makes a step's context from it.
+#[derive(Clone)]
+pub struct RunScope<'a> {
+    /// The plan.
+    pub plan: &'a Plan,
+    /// The run's id.
+    pub run_id: &'a str,
+    /// The executor.
+    pub exec: &'a Executor,
+    /// The journal.
+    pub journal: &'a dyn Journal,
+    /// Secret values.
+    pub secrets: &'a Secrets,
+    /// Progress output.
+    pub ui: &'a dyn Ui,
+    /// Becomes true when the operator interrupts.
+    pub cancel: watch::Receiver<bool>,
+    /// Stop at gates instead of waiting.
+    pub no_wait: bool,
+    /// Runs the steps of a coordinated move (given by the apply and rollback loops).
+    pub members: Option<&'a dyn Members>,
+}
+
 /// Everything a step needs to run.
 pub struct StepCtx<'a> {
     /// The plan.
@@ -90,9 +128,68 @@ pub struct StepCtx<'a> {
     pub cancel: watch::Receiver<bool>,
     /// Stop at gates instead of waiting.
     pub no_wait: bool,
+    /// Runs the steps of a coordinated move (given by the apply and rollback loops).
+    pub members: Option<&'a dyn Members>,
+    /// What this step's `prepare` made ready, before a coordinated move held requests.
+    pub prepared: std::sync::Mutex<Option<crate::step::Prepared>>,
 }
 
-impl StepCtx<'_> {
+impl<'a> StepCtx<'a> {
+    /// The context of `step` (of `stage`) in `scope`: its fresh try `try_number`, the run's
+    /// `state` as the step begins, and when it first started in this run.
+    pub fn new(
+        scope: &RunScope<'a>,
+        stage: &'a Stage,
+        step: &'a Step,
+        state: &'a RunState,
+        try_number: u32,
+        first_started_ms: i64,
+    ) -> Self {
+        StepCtx {
+            plan: scope.plan,
+            stage,
+            step,
+            run_id: scope.run_id,
+            try_number,
+            exec: scope.exec,
+            journal: scope.journal,
+            secrets: scope.secrets,
+            state,
+            first_started_ms,
+            ui: scope.ui,
+            cancel: scope.cancel.clone(),
+            no_wait: scope.no_wait,
+            members: scope.members,
+            prepared: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// Takes what this step's `prepare` made ready, if it ran and was of type `T`.
+    pub fn take_prepared<T: 'static>(&self) -> Option<Box<T>> {
+        let p = self.prepared.lock().ok()?.take()?;
+        p.downcast::<T>().ok()
+    }
+
+    /// True when this step's `prepare` ran (its `apply` need not check again).
+    pub fn is_prepared(&self) -> bool {
+        self.prepared.lock().is_ok_and(|p| p.is_some())
+    }
+
+    /// The scope this step runs in (for the steps a rollback request undoes).
+    pub fn scope(&self) -> RunScope<'a> {
+        RunScope {
+            plan: self.plan,
+            run_id: self.run_id,
+            exec: self.exec,
+            journal: self.journal,
+            secrets: self.secrets,
+            ui: self.ui,
+            cancel: self.cancel.clone(),
+            no_wait: self.no_wait,
+            members: self.members,
+        }
+    }
+
     /// The step's id.
     pub fn id(&self) -> &str {
         &self.step.id.value
@@ -164,6 +261,24 @@ impl StepCtx<'_> {
         })
     }
 
+    /// Journals the proof this step established, in full (text and data).
+    pub fn record_proof<T: serde::Serialize>(
+        &self,
+        hosts: &str,
+        matches: bool,
+        text: String,
+        data: &T,
+    ) -> Result<(), EngineError> {
+        let data = serde_json::to_string(data).map_err(|e| self.failed(e.to_string()))?;
+        self.record(Event::ProofRecorded {
+            step: self.id().to_string(),
+            hosts: hosts.to_string(),
+            matches,
+            text,
+            data,
+        })
+    }
+
     /// Journals a measured figure.
     pub fn measure(&self, name: &str, value: f64, unit: &str) -> Result<(), EngineError> {
         self.record(Event::Measured {
@@ -230,21 +345,26 @@ impl StepCtx<'_> {
 
     /// A step failure with `message`.
     pub fn failed(&self, message: impl Into<String>) -> EngineError {
+        self.failed_as(cutover_exec::FailureClass::Failed, message)
+    }
+
+    /// A failure of class `class` (which chooses the exit code).
+    pub fn failed_as(
+        &self,
+        class: cutover_exec::FailureClass,
+        message: impl Into<String>,
+    ) -> EngineError {
         EngineError::StepFailed {
             step: self.id().to_string(),
             message: message.into(),
-            verification: false,
+            class,
         }
     }
 
     /// A verification failure (a data proof or health gate found a difference): its own
     /// exit code, and the run stops before any traffic moves.
     pub fn verify_failed(&self, message: impl Into<String>) -> EngineError {
-        EngineError::StepFailed {
-            step: self.id().to_string(),
-            message: message.into(),
-            verification: true,
-        }
+        self.failed_as(cutover_exec::FailureClass::VerificationFailed, message)
     }
 
     /// The address another host reaches plan host `name` at: its `address`, else the host
@@ -275,7 +395,7 @@ impl StepCtx<'_> {
                 step: self.id().to_string(),
                 message: e.to_string(),
             },
-            other => self.failed(other.to_string()),
+            other => self.failed_as(other.class(), other.to_string()),
         }
     }
 }

@@ -16,7 +16,8 @@ where
     let Some(spec) = &ctx.plan.downtime else {
         return step.await;
     };
-    if !spec.covers(ctx.id(), ctx.step.kind.name()) {
+    // A step moved with the traffic is measured as part of its mover's move.
+    if !spec.covers(ctx.id(), ctx.step.kind.kind()) || ctx.plan.mover_of(ctx.id()).is_some() {
         return step.await;
     }
     let probe = super::steps::check::probes(ctx, std::slice::from_ref(&spec.check))?

@@ -1,6 +1,6 @@
 //! Engine errors, each in a class with its own exit code (documented in the README).
 
-use cutover_exec::ExecError;
+use cutover_exec::{ExecError, FailureClass};
 use cutover_journal::JournalError;
 
 /// Exit codes of the `cutover` binary, one per error class.
@@ -31,6 +31,38 @@ pub enum ExitCode {
     Interrupted = 10,
 }
 
+impl ExitCode {
+    /// The exit code of a step that failed with `class`: access problems (auth, unreachable)
+    /// are 4, a proof's difference 9, an invalid plan 3, anything else 5. The standalone
+    /// commands (`cutover verify ...`) use it too, so the same failure exits the same way.
+    pub fn of_step(class: FailureClass) -> ExitCode {
+        match class {
+            FailureClass::Auth | FailureClass::Unreachable => ExitCode::Unreachable,
+            FailureClass::VerificationFailed => ExitCode::VerifyFailed,
+            FailureClass::PlanInvalid => ExitCode::PlanInvalid,
+            FailureClass::MissingObject
+            | FailureClass::Permission
+            | FailureClass::Precondition
+            | FailureClass::Failed => ExitCode::StepFailed,
+        }
+    }
+}
+
+/// What a step asks the apply loop to undo, and why.
+#[derive(Debug)]
+pub struct RollbackRequest {
+    /// The step asking.
+    pub step: String,
+    /// What happened, with its evidence (shown, and the failure's message).
+    pub what: String,
+    /// The applied steps to undo, newest last (they are undone newest first).
+    pub targets: Vec<String>,
+    /// Why, as the journal's rollback records it.
+    pub reason: String,
+    /// When it happened: the rollback's time is measured from here.
+    pub at: std::time::Instant,
+}
+
 /// Why an engine command stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -58,8 +90,8 @@ pub enum EngineError {
         step: String,
         /// What went wrong.
         message: String,
-        /// True when a verification (not an execution) failed.
-        verification: bool,
+        /// What kind of failure it was: it chooses the exit code.
+        class: FailureClass,
     },
     /// The run stopped at a gate.
     #[error("stopped at step `{step}`: {reason}")]
@@ -85,6 +117,10 @@ pub enum EngineError {
         /// What happened, from the executor.
         message: String,
     },
+    /// A step asks for steps of the run to be undone at once (a soak's trigger fired): the
+    /// apply loop does it, journals it as a rollback, and fails the step with the outcome.
+    #[error("step `{}`: {}", .0.step, .0.what)]
+    RollbackRequested(Box<RollbackRequest>),
     /// Rollback failed.
     #[error("rollback of step `{step}` failed: {message}")]
     RollbackFailed {
@@ -109,13 +145,11 @@ impl EngineError {
             EngineError::Secret { .. } | EngineError::Connect(_) | EngineError::HostLost { .. } => {
                 ExitCode::Unreachable
             }
-            EngineError::StepFailed {
-                verification: true, ..
-            } => ExitCode::VerifyFailed,
-            EngineError::StepFailed { .. } => ExitCode::StepFailed,
+            EngineError::StepFailed { class, .. } => ExitCode::of_step(*class),
             EngineError::Waiting { .. } => ExitCode::Waiting,
             EngineError::Interrupted { .. } => ExitCode::Interrupted,
             EngineError::RollbackFailed { .. } => ExitCode::RollbackFailed,
+            EngineError::RollbackRequested(_) => ExitCode::StepFailed,
             EngineError::Invalid(_) => ExitCode::Usage,
         }
     }

@@ -14,6 +14,7 @@ mod pin;
 pub mod preview;
 pub mod report;
 pub mod rollback;
+mod schema_drift;
 pub mod secrets;
 pub mod session;
 pub mod status;

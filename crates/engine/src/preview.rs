@@ -62,7 +62,7 @@ pub fn preview(plan_path: &std::path::Path) -> Result<Preview, EngineError> {
             };
             let mut changes = runner(&step.kind).plan(&values)?;
             if let Some(d) = &session.plan.downtime {
-                if d.covers(&step.id.value, step.kind.name()) {
+                if d.covers(&step.id.value, step.kind.kind()) {
                     changes.push(format!(
                         "downtime prober: check `{}` every {} during the step and {} after it",
                         d.check.value,

@@ -156,21 +156,20 @@ pub fn report(plan_path: &std::path::Path, run_id: Option<&str>) -> Result<Repor
     })
 }
 
-/// The last command output of each `*.verify` step, in plan order.
+/// The latest proof of each step that recorded one, in plan order, in full.
 fn proofs(plan: &cutover_plan::Plan, records: &[Record]) -> Vec<ProofReport> {
     plan.steps()
-        .filter(|(_, step)| step.kind.name().ends_with(".verify"))
         .filter_map(|(_, step)| {
             records.iter().rev().find_map(|r| match &r.event {
-                Event::CommandFinished {
+                Event::ProofRecorded {
                     step: id,
-                    host,
-                    stdout,
+                    hosts,
+                    text,
                     ..
-                } if *id == step.id.value && !stdout.trim().is_empty() => Some(ProofReport {
+                } if *id == step.id.value => Some(ProofReport {
                     step: id.clone(),
-                    host: host.clone(),
-                    text: stdout.clone(),
+                    host: hosts.clone(),
+                    text: text.clone(),
                 }),
                 _ => None,
             })
@@ -320,8 +319,26 @@ fn detail(e: &Event) -> String {
         Event::Measured {
             name, value, unit, ..
         } => format!("{name} = {} {unit}", figure(*value)),
+        Event::SchemaRecorded {
+            side,
+            digest,
+            objects,
+            ..
+        } => format!(
+            "{side} schema: {objects} objects, fingerprint {}",
+            digest.get(..16).unwrap_or(digest)
+        ),
         Event::RunFinished { outcome } => outcome.clone(),
         Event::RollbackFinished { undone } => format!("undone: {}", undone.join(", ")),
+        Event::StateRecorded { label, .. } => format!("state `{label}` recorded"),
+        Event::ProofRecorded { hosts, matches, .. } => format!(
+            "{hosts}: {}",
+            if *matches {
+                "proven identical"
+            } else {
+                "differences found"
+            }
+        ),
         Event::PlanChanged { .. } | Event::StepRolledBack { .. } => String::new(),
     }
 }

@@ -2,8 +2,9 @@
 //! the run was interrupted in (or names what such a step may have left when its kind cannot
 //! undo it), journaled, and resumable: steps already rolled back are not undone twice.
 
-use crate::context::StepCtx;
+use crate::context::{RunScope, StepCtx};
 use crate::error::EngineError;
+use crate::error::RollbackRequest;
 use crate::hosts::targets;
 use crate::secrets::Secrets;
 use crate::session::Session;
@@ -109,6 +110,10 @@ impl Rollback<'_> {
         let mut left = Vec::new();
         for (stage, step) in steps.into_iter().rev() {
             let id = step.id.value.as_str();
+            // Moved with the traffic: its mover undoes it as part of the move back.
+            if session.plan.mover_of(id).is_some() {
+                continue;
+            }
             let state = session.state(self.run)?;
             let r = runner(&step.kind);
             // Only what this run did is undone: a step found already in place was not ours.
@@ -143,21 +148,33 @@ impl Rollback<'_> {
                 }
             }
             let events = session.journal.events(&self.run.id)?;
-            let ctx = StepCtx {
+            let base = RunScope {
                 plan: &session.plan,
-                stage,
-                step,
                 run_id: &self.run.id,
-                try_number: undo_tries(&events, id) + 1,
                 exec: self.exec,
                 journal: session.journal.as_ref(),
                 secrets: self.secrets,
-                state: &state,
                 ui,
                 cancel: self.cancel.clone(),
                 no_wait: true,
-                first_started_ms: st.started_ms.unwrap_or_else(now_ms),
+                members: None,
             };
+            let undoer = Undoer {
+                scope: base.clone(),
+                run: self.run.clone(),
+            };
+            let scope = RunScope {
+                members: Some(&undoer),
+                ..base
+            };
+            let ctx = StepCtx::new(
+                &scope,
+                stage,
+                step,
+                &state,
+                undo_tries(&events, id) + 1,
+                st.started_ms.unwrap_or_else(now_ms),
+            );
             match undo_one(&ctx, ui).await {
                 Ok(true) => undone.push(id.to_string()),
                 Ok(false) => {}
@@ -240,12 +257,38 @@ async fn undo_one(ctx: &StepCtx<'_>, ui: &dyn Ui) -> Result<bool, EngineError> {
     }
 }
 
+/// Carries out a step's rollback request (a soak's trigger fired) in the running `apply`:
+/// undoes the requested steps at once and returns the step's failure, saying what was undone
+/// and in how long (also measured on the step as `rollback_seconds`).
+pub(crate) async fn carry_out(ctx: &StepCtx<'_>, req: RollbackRequest) -> EngineError {
+    let what = req.what;
+    match undo_now(ctx, &req.targets, &req.reason).await {
+        Ok(undone) => {
+            let took = req.at.elapsed();
+            let _ = ctx.measure("rollback_seconds", took.as_secs_f64(), "s");
+            let done = if undone.is_empty() {
+                "nothing was applied to undo".to_string()
+            } else {
+                format!(
+                    "rolled back {} in {:.2} s",
+                    undone.join(", "),
+                    took.as_secs_f64()
+                )
+            };
+            ctx.failed(format!("{what}\n{done}; fix the cause, then `cutover apply` switches and soaks again, or `cutover rollback` undoes the rest"))
+        }
+        Err(e) => ctx.failed(format!(
+            "{what}\nthe automatic rollback failed: {e}; run `cutover rollback` to continue it"
+        )),
+    }
+}
+
 /// The automatic rollback of a running `apply` (a soak trigger fired): undoes the applied
 /// steps `ids` of this run at once, newest first, with the lock `apply` already holds, and
 /// journals it as a rollback for `reason` (the trigger and its evidence). Returns the steps
 /// undone. The run then stops at the step that called this; `cutover apply` can redo the
 /// undone steps, `cutover rollback` undoes the rest.
-pub(crate) async fn undo_now(
+async fn undo_now(
     ctx: &StepCtx<'_>,
     ids: &[String],
     reason: &str,
@@ -253,7 +296,34 @@ pub(crate) async fn undo_now(
     ctx.record(Event::RollbackStarted {
         reason: reason.to_string(),
     })?;
-    let steps: Vec<_> = ctx
+    let scope = RunScope {
+        no_wait: true,
+        ..ctx.scope()
+    };
+    let undone = undo_steps(&scope, ctx.state.run.clone(), ids).await?;
+    ctx.record(Event::RollbackFinished {
+        undone: undone.clone(),
+    })?;
+    Ok(undone)
+}
+
+/// Undoes the applied steps `ids` of the run, newest first (in plan order); returns those
+/// undone. A step that moves others (a coordinated `proxy.switch`) undoes them itself,
+/// through the [`Undoer`] its context is given.
+pub(crate) async fn undo_steps(
+    scope: &RunScope<'_>,
+    run: cutover_journal::RunInfo,
+    ids: &[String],
+) -> Result<Vec<String>, EngineError> {
+    let undoer = Undoer {
+        scope: scope.clone(),
+        run: run.clone(),
+    };
+    let scope = RunScope {
+        members: Some(&undoer),
+        ..scope.clone()
+    };
+    let steps: Vec<_> = scope
         .plan
         .steps()
         .filter(|(_, s)| ids.contains(&s.id.value))
@@ -261,32 +331,49 @@ pub(crate) async fn undo_now(
     let mut undone = Vec::new();
     for (stage, step) in steps.into_iter().rev() {
         let id = step.id.value.as_str();
-        let events = ctx.journal.events(ctx.run_id)?;
-        let state = cutover_journal::RunState::fold(ctx.state.run.clone(), &events);
+        let events = scope.journal.events(scope.run_id)?;
+        let state = cutover_journal::RunState::fold(run.clone(), &events);
         let Some(st) = state.step(id).filter(|s| s.status == StepStatus::Applied) else {
             continue;
         };
-        let sub = StepCtx {
-            plan: ctx.plan,
+        let sub = StepCtx::new(
+            &scope,
             stage,
             step,
-            run_id: ctx.run_id,
-            try_number: undo_tries(&events, id) + 1,
-            exec: ctx.exec,
-            journal: ctx.journal,
-            secrets: ctx.secrets,
-            state: &state,
-            ui: ctx.ui,
-            cancel: ctx.cancel.clone(),
-            no_wait: true,
-            first_started_ms: st.started_ms.unwrap_or_else(now_ms),
-        };
-        if undo_one(&sub, ctx.ui).await? {
+            &state,
+            undo_tries(&events, id) + 1,
+            st.started_ms.unwrap_or_else(now_ms),
+        );
+        if undo_one(&sub, scope.ui).await? {
             undone.push(id.to_string());
         }
     }
-    ctx.record(Event::RollbackFinished {
-        undone: undone.clone(),
-    })?;
     Ok(undone)
+}
+
+/// Undoes the steps of a coordinated move for the step that moves them.
+pub(crate) struct Undoer<'a> {
+    pub(crate) scope: RunScope<'a>,
+    pub(crate) run: cutover_journal::RunInfo,
+}
+
+#[async_trait::async_trait]
+impl crate::context::Members for Undoer<'_> {
+    async fn prepare(&self, _ids: &[String]) -> Result<(), EngineError> {
+        Ok(())
+    }
+
+    async fn apply(&self, _ids: &[String]) -> Result<(), EngineError> {
+        Err(EngineError::Invalid(
+            "a rollback does not apply steps".into(),
+        ))
+    }
+
+    async fn undo(&self, ids: &[String]) -> Result<Vec<String>, EngineError> {
+        let scope = RunScope {
+            members: None,
+            ..self.scope.clone()
+        };
+        undo_steps(&scope, self.run.clone(), ids).await
+    }
 }

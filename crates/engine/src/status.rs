@@ -1,5 +1,6 @@
-//! `cutover status`: where the newest run stands, what it waits for, and replication objects
-//! left on the servers that no finished step accounts for.
+//! `cutover status`: where the newest run stands, what it waits for, replication objects
+//! left on the servers that no finished step accounts for, and schema changes made on the
+//! source of a running sync that the target lacks.
 
 use crate::error::EngineError;
 use crate::preview::status_name;
@@ -42,8 +43,8 @@ pub struct Status {
     pub steps: Vec<StepLine>,
     /// When the run began.
     pub started: Option<String>,
-    /// Things on the hosts that need the operator (replication objects left running), each
-    /// with what to do.
+    /// Things on the hosts that need the operator (replication objects left running, DDL
+    /// on a sync's source that its target lacks), each with what to do.
     pub warnings: Vec<String>,
 }
 
@@ -105,7 +106,11 @@ pub async fn status(plan_path: &std::path::Path) -> Result<Status, EngineError> 
         waiting_for,
         locked_by,
         steps,
-        warnings: crate::leftovers::replication_warnings(&session, state).await,
+        warnings: {
+            let mut w = crate::leftovers::replication_warnings(&session, state).await;
+            w.extend(crate::schema_drift::drift_warnings(&session, state).await);
+            w
+        },
     })
 }
 

@@ -4,6 +4,9 @@ use crate::context::{StepCtx, Values};
 use crate::error::EngineError;
 use async_trait::async_trait;
 
+/// What a step's `prepare` made ready for its `apply`, of the kind's own type.
+pub type Prepared = Box<dyn std::any::Any + Send>;
+
 /// What `apply` did.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Applied {
@@ -67,6 +70,14 @@ pub trait StepRunner: Send + Sync {
     /// nothing otherwise. Other kinds leave a failed attempt's effects to the operator.
     fn undoes_failed(&self) -> bool {
         false
+    }
+
+    /// The part of `apply` that can happen before a coordinated move holds requests (checks,
+    /// connections); what it returns is handed back to `apply` through
+    /// [`StepCtx::take_prepared`], and `verify` is then not run again. `None` by default:
+    /// the kind does all its work in `apply`.
+    async fn prepare(&self, _ctx: &StepCtx<'_>) -> Result<Option<Prepared>, EngineError> {
+        Ok(None)
     }
 
     /// Reverses the change; returns what was done, or `None` when there is nothing to undo.

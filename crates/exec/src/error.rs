@@ -142,6 +142,26 @@ pub enum ExecError {
     },
 }
 
+impl ExecError {
+    /// The failure's class.
+    pub fn class(&self) -> crate::FailureClass {
+        use crate::FailureClass as C;
+        match self {
+            ExecError::Connect { failure, .. } => match failure {
+                ConnectFailure::AuthDenied => C::Auth,
+                _ => C::Unreachable,
+            },
+            ExecError::Lost { .. } => C::Unreachable,
+            ExecError::UnknownHost(_) | ExecError::Route { .. } | ExecError::BadEnv { .. } => {
+                C::PlanInvalid
+            }
+            ExecError::ControlDir { .. } => C::Permission,
+            ExecError::Spawn { .. } => C::MissingObject,
+            ExecError::Io { .. } | ExecError::Timeout { .. } => C::Failed,
+        }
+    }
+}
+
 fn last_words(stderr: &str) -> String {
     match stderr.trim() {
         "" => String::new(),

@@ -2,6 +2,7 @@
 //! SSH transports with multiplexing, secrets through standard input, redaction, commands
 //! whose outcome survives the controller's crash ([`tracked`]), and host-to-host streaming.
 
+pub mod class;
 pub mod command;
 pub mod error;
 pub mod executor;
@@ -12,6 +13,7 @@ pub mod render;
 pub mod ssh;
 pub mod tracked;
 
+pub use class::FailureClass;
 pub use command::{Command, EnvValue, Stdin, TrackId};
 pub use error::{ConnectFailure, ExecError};
 pub use executor::{Executor, Output, Spawned, Target};

@@ -126,6 +126,44 @@ pub enum Event {
         /// Its unit ("bytes", "s", "rows").
         unit: String,
     },
+    /// A step's own state, typed by the step kind and kept as JSON under a label (the DNS
+    /// records it is about to change, a proxy's previous upstream, a schema fingerprint):
+    /// what a resumed run and a rollback read back. The first record of a label in a run is
+    /// the original.
+    StateRecorded {
+        /// The step id.
+        step: String,
+        /// What the state is (`previous`, `expiry`...).
+        label: String,
+        /// The state, JSON.
+        body: String,
+    },
+    /// A proof a step established (files, a database): in full, as the report shows it,
+    /// and as data for tools.
+    ProofRecorded {
+        /// The step id.
+        step: String,
+        /// The hosts compared ("old + new").
+        hosts: String,
+        /// True when both sides matched.
+        matches: bool,
+        /// The proof as people read it (Markdown).
+        text: String,
+        /// The proof as data (JSON), for the JSON and HTML reports.
+        data: String,
+    },
+    /// The schema a step started from, as a fingerprint (a `postgres.sync` records the
+    /// source's when it starts, so that its switch can tell whether DDL ran since).
+    SchemaRecorded {
+        /// The step id.
+        step: String,
+        /// The server whose schema it is ("source").
+        side: String,
+        /// Digest of every schema object's definition.
+        digest: String,
+        /// How many schema objects it covers.
+        objects: u64,
+    },
     /// `apply` stopped before the end (`--until`, a gate, or an error).
     ApplyStopped {
         /// Why.
@@ -175,6 +213,9 @@ impl Event {
             | StepWaiting { step, .. }
             | Approved { step, .. }
             | Measured { step, .. }
+            | StateRecorded { step, .. }
+            | ProofRecorded { step, .. }
+            | SchemaRecorded { step, .. }
             | StepRolledBack { step }
             | StepRollbackFailed { step, .. } => Some(step),
             _ => None,

@@ -14,7 +14,7 @@ pub use chain::ChainStatus;
 pub use event::{format_ms, now_ms, Event, Record, RunInfo};
 pub use lock::{Holder, LockGuard};
 pub use sqlite::SqliteJournal;
-pub use state::{RunState, StepState, StepStatus};
+pub use state::{RunState, SchemaRecord, StepState, StepStatus};
 
 use std::sync::Arc;
 

@@ -70,6 +70,17 @@ pub struct Measurement {
     pub unit: String,
 }
 
+/// A schema fingerprint a step recorded.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SchemaRecord {
+    /// Which server's schema ("source").
+    pub side: String,
+    /// Digest of every schema object's definition.
+    pub digest: String,
+    /// How many objects it covers.
+    pub objects: u64,
+}
+
 /// One step's history.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StepState {
@@ -92,6 +103,8 @@ pub struct StepState {
     pub summary: Option<String>,
     /// Figures it measured.
     pub measurements: Vec<Measurement>,
+    /// The schema it recorded (a `postgres.sync`: the source's when it first started).
+    pub schema: Option<SchemaRecord>,
 }
 
 /// A run's state.
@@ -155,6 +168,7 @@ impl RunState {
             finished_ms: None,
             summary: None,
             measurements: Vec::new(),
+            schema: None,
         });
         let last = self.steps.len() - 1;
         &mut self.steps[last]
@@ -230,6 +244,18 @@ impl RunState {
                     unit: unit.clone(),
                 });
             }
+            Event::SchemaRecorded {
+                step,
+                side,
+                digest,
+                objects,
+            } => {
+                self.step_mut(step).schema = Some(SchemaRecord {
+                    side: side.clone(),
+                    digest: digest.clone(),
+                    objects: *objects,
+                });
+            }
             Event::RollbackStarted { .. } => self.rolling_back = true,
             Event::RollbackFinished { .. } => self.rolling_back = false,
             Event::StepRolledBack { step } => self.step_mut(step).status = StepStatus::RolledBack,
@@ -243,6 +269,8 @@ impl RunState {
             | Event::StageStarted { .. }
             | Event::CommandStarted { .. }
             | Event::CommandFinished { .. }
+            | Event::StateRecorded { .. }
+            | Event::ProofRecorded { .. }
             | Event::ApplyStopped { .. } => {}
         }
     }

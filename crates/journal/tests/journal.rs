@@ -45,6 +45,36 @@ fn events_survive_reopening_and_fold_into_state() {
     assert_eq!(state.step("b").unwrap().status, StepStatus::InFlight);
 }
 
+/// The schema fingerprint a `postgres.sync` records survives reopening and folds into its
+/// step's state, for the switch and `cutover status` to compare the source with.
+#[test]
+fn a_recorded_schema_folds_into_its_steps_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("plan.journal.db");
+    let j = SqliteJournal::open(&path).unwrap();
+    let run = j.create_run("demo").unwrap();
+    j.append(&run.id, &started("sync")).unwrap();
+    j.append(
+        &run.id,
+        &Event::SchemaRecorded {
+            step: "sync".into(),
+            side: "source".into(),
+            digest: "ab12".into(),
+            objects: 42,
+        },
+    )
+    .unwrap();
+    drop(j);
+    let j = SqliteJournal::open(&path).unwrap();
+    let state = RunState::fold(run.clone(), &j.events(&run.id).unwrap());
+    let schema = state.step("sync").unwrap().schema.clone().unwrap();
+    assert_eq!(
+        (schema.side.as_str(), schema.digest.as_str(), schema.objects),
+        ("source", "ab12", 42)
+    );
+    assert_eq!(state.step("sync").unwrap().status, StepStatus::InFlight);
+}
+
 #[test]
 fn the_journal_file_is_private() {
     let dir = tempfile::tempdir().unwrap();

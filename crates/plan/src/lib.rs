@@ -6,6 +6,7 @@ pub mod checks;
 mod encoding;
 pub mod host;
 pub mod limits;
+mod named;
 pub mod plan;
 pub mod problem;
 pub mod read;

@@ -243,6 +243,15 @@ impl Plan {
         self.steps().map(|(_, s)| s).find(|s| s.id.value == id)
     }
 
+    /// The traffic switch that moves step `id` (a data switch) as part of one coordinated
+    /// move (a `proxy.switch` listing it in `data`), if any: the step runs there.
+    pub fn mover_of(&self, id: &str) -> Option<&crate::steps::Step> {
+        self.steps().map(|(_, s)| s).find(|s| match &s.kind {
+            crate::steps::StepKind::ProxySwitch(x) => x.data.iter().any(|d| d.value == id),
+            _ => false,
+        })
+    }
+
     /// The journal file's path.
     pub fn journal_path(&self, plan_file: &std::path::Path) -> PathBuf {
         match &self.journal.path {

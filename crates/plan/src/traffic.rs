@@ -11,10 +11,31 @@ use crate::template::Template;
 use std::time::Duration;
 use toml_span::value::Value;
 
-/// DNS provider kinds.
-pub const DNS_PROVIDERS: &[&str] = &["rfc2136", "cloudflare", "manual"];
-/// Proxy kinds.
-pub const PROXY_KINDS: &[&str] = &["caddy", "haproxy", "nginx", "dns-name"];
+crate::named::named_enum! {
+    /// The kind of a `[dns.NAME]` provider (the traffic crate's registry has one module each).
+    pub enum DnsProviderKind {
+        /// RFC 2136 dynamic updates signed with TSIG (BIND, Knot, PowerDNS).
+        Rfc2136 = "rfc2136",
+        /// Cloudflare's API.
+        Cloudflare = "cloudflare",
+        /// The operator makes the change; cutover waits and verifies.
+        Manual = "manual",
+    }
+}
+
+crate::named::named_enum! {
+    /// The kind of a `[proxies.NAME]` reverse proxy (the traffic crate has one switcher each).
+    pub enum ProxyKind {
+        /// Caddy, through its admin API.
+        Caddy = "caddy",
+        /// HAProxy, through its runtime API.
+        Haproxy = "haproxy",
+        /// nginx: an upstream include rewritten, `nginx -t`, reload.
+        Nginx = "nginx",
+        /// A proxy resolving its upstream by a DNS name, switched through a `[dns]` provider.
+        DnsName = "dns-name",
+    }
+}
 /// Record types the `dns.*` steps change.
 pub const RECORD_TYPES: &[&str] = &["A", "AAAA", "CNAME"];
 
@@ -25,7 +46,7 @@ pub struct DnsProvider {
     #[serde(skip)]
     pub name: Spanned<String>,
     /// `rfc2136` (dynamic updates with TSIG: BIND, Knot, PowerDNS), `cloudflare` or `manual`.
-    pub provider: Spanned<String>,
+    pub provider: Spanned<DnsProviderKind>,
     /// The zones the plan changes (`example.com`); each record belongs to the longest match.
     pub zones: Vec<String>,
     /// rfc2136: the primary server that takes updates, `address` or `address:port`.
@@ -74,27 +95,44 @@ impl DnsProvider {
         let mut f = Fields::new(value, owner.clone(), Self::FIELDS, p)?;
         let provider: Option<Spanned<String>> = f.required("provider", p);
         let zones: Option<Vec<String>> = f.required("zones", p);
-        let d = DnsProvider {
-            provider: provider.clone()?,
-            zones: zones.unwrap_or_default(),
-            server: f.optional("server", p),
-            tsig_key: f.optional("tsig_key", p),
-            tsig_algorithm: f.optional("tsig_algorithm", p),
-            tsig_secret: f.optional("tsig_secret", p),
-            api_token: f.optional("api_token", p),
-            api: f.optional("api", p),
-            nameservers: f.optional("nameservers", p).unwrap_or_default(),
-            timeout: f.duration("timeout", &limits::REQUEST_TIMEOUT, p),
-            wait: f.duration("wait", &limits::WAIT, p),
-            name,
-        };
+        let server = f.optional("server", p);
+        let tsig_key = f.optional("tsig_key", p);
+        let tsig_algorithm = f.optional("tsig_algorithm", p);
+        let tsig_secret = f.optional("tsig_secret", p);
+        let api_token = f.optional("api_token", p);
+        let api = f.optional("api", p);
+        let nameservers = f.optional("nameservers", p).unwrap_or_default();
+        let timeout = f.duration("timeout", &limits::REQUEST_TIMEOUT, p);
+        let wait = f.duration("wait", &limits::WAIT, p);
         let span = f.span();
         f.finish(p);
-        let kind = d.provider.value.as_str();
-        if !DNS_PROVIDERS.contains(&kind) {
-            p.push(unknown_kind("DNS provider", &d.provider, DNS_PROVIDERS));
+        let provider = provider?;
+        let Some(kind) = DnsProviderKind::parse(&provider.value) else {
+            p.push(unknown_kind(
+                "DNS provider",
+                &provider,
+                DnsProviderKind::NAMES,
+            ));
             return None;
-        }
+        };
+        let d = DnsProvider {
+            provider: Spanned {
+                value: kind,
+                span: provider.span,
+            },
+            zones: zones.unwrap_or_default(),
+            server,
+            tsig_key,
+            tsig_algorithm,
+            tsig_secret,
+            api_token,
+            api,
+            nameservers,
+            timeout,
+            wait,
+            name,
+        };
+        let kind = d.provider.value.name();
         let need = |field: &str, present: bool, p: &mut Problems| {
             if !present {
                 p.push(
@@ -107,8 +145,8 @@ impl DnsProvider {
                 );
             }
         };
-        match kind {
-            "rfc2136" => {
+        match d.provider.value {
+            DnsProviderKind::Rfc2136 => {
                 need("server", d.server.is_some(), p);
                 need(
                     "tsig_secret",
@@ -116,8 +154,8 @@ impl DnsProvider {
                     p,
                 );
             }
-            "cloudflare" => need("api_token", d.api_token.is_some(), p),
-            _ => {}
+            DnsProviderKind::Cloudflare => need("api_token", d.api_token.is_some(), p),
+            DnsProviderKind::Manual => {}
         }
         Some(d)
     }
@@ -133,7 +171,7 @@ pub struct Proxy {
     /// `dns-name`: a proxy that resolves its upstream by a DNS name (Caddy `dynamic_upstreams`,
     /// nginx `resolver` + `proxy_pass http://$name`), switched by updating that name's A record
     /// through a `[dns]` provider: no reload, so no keep-alive connection is closed.
-    pub kind: Spanned<String>,
+    pub kind: Spanned<ProxyKind>,
     /// The plan host the proxy runs on; its control interface is used from there.
     pub host: Spanned<String>,
     /// caddy: the admin API address on the host (default `localhost:2019`).
@@ -191,48 +229,63 @@ impl Proxy {
         // (reported by itself) is not also reported as missing.
         let written = |key: &str| f.has(key);
         let has = ["backend", "server", "include", "dns", "record", "port"].map(written);
+        let admin = f.optional("admin", p);
+        let id = f.optional("id", p);
+        let socket = f.optional("socket", p);
+        let backend = f.optional("backend", p);
+        let server = f.optional("server", p);
+        let include = f.optional("include", p);
+        let nginx_args = f.optional("nginx_args", p).unwrap_or_default();
+        let dns = f.optional("dns", p);
+        let record = f.optional("record", p);
+        let port = f.int("port", &limits::PORT, p);
+        let settle = f.duration("settle", &limits::SETTLE, p);
+        let span = f.span();
+        f.finish(p);
+        let kind = kind?;
+        let Some(value) = ProxyKind::parse(&kind.value) else {
+            p.push(unknown_kind("proxy kind", &kind, ProxyKind::NAMES));
+            return None;
+        };
         let x = Proxy {
-            admin: f.optional("admin", p),
-            id: f.optional("id", p),
-            socket: f.optional("socket", p),
-            backend: f.optional("backend", p),
-            server: f.optional("server", p),
-            include: f.optional("include", p),
-            nginx_args: f.optional("nginx_args", p).unwrap_or_default(),
-            dns: f.optional("dns", p),
-            record: f.optional("record", p),
-            port: f.int("port", &limits::PORT, p),
-            settle: f.duration("settle", &limits::SETTLE, p),
-            kind: kind?,
+            admin,
+            id,
+            socket,
+            backend,
+            server,
+            include,
+            nginx_args,
+            dns,
+            record,
+            port,
+            settle,
+            kind: Spanned {
+                value,
+                span: kind.span,
+            },
             host: host?,
             name,
         };
-        let span = f.span();
-        f.finish(p);
-        if !PROXY_KINDS.contains(&x.kind.value.as_str()) {
-            p.push(unknown_kind("proxy kind", &x.kind, PROXY_KINDS));
-            return None;
-        }
         let [backend, server, include, dns, record, port] = has;
-        let missing: Vec<&str> = match x.kind.value.as_str() {
-            "haproxy" => [("backend", backend), ("server", server)]
+        let missing: Vec<&str> = match x.kind.value {
+            ProxyKind::Haproxy => [("backend", backend), ("server", server)]
                 .iter()
                 .filter(|(_, ok)| !ok)
                 .map(|(n, _)| *n)
                 .collect(),
-            "nginx" if !include => vec!["include"],
-            "dns-name" => [("dns", dns), ("record", record), ("port", port)]
+            ProxyKind::Nginx if !include => vec!["include"],
+            ProxyKind::DnsName => [("dns", dns), ("record", record), ("port", port)]
                 .iter()
                 .filter(|(_, ok)| !ok)
                 .map(|(n, _)| *n)
                 .collect(),
-            _ => Vec::new(),
+            ProxyKind::Nginx | ProxyKind::Caddy => Vec::new(),
         };
         for field in missing {
             p.push(
                 Problem::new(
                     span,
-                    format!("{owner} (`{}`) needs `{field}`", x.kind.value),
+                    format!("{owner} (`{}`) needs `{field}`", x.kind.value.name()),
                     format!("`{field}` is missing"),
                 )
                 .help(if field == "port" {

@@ -4,7 +4,6 @@
 use crate::plan::Plan;
 use crate::problem::{did_you_mean, line_col, Problem, Problems, Span};
 use crate::read::Spanned;
-use crate::steps::StepKind;
 use crate::template::{Reference, Template};
 use std::collections::{BTreeMap, BTreeSet};
 use toml_span::value::Value;
@@ -72,97 +71,23 @@ pub fn validate(plan: &Plan, declared: &Declared, src: &str, p: &mut Problems) {
             p.push(duplicate("step id", &step.id, first, src));
         }
         let owner = format!("step `{}`", step.id.value);
-        let check = Checker {
-            plan,
-            declared,
-            host_names: &host_names,
-            owner: &owner,
+        let check = StepCheck {
+            base: Checker {
+                plan,
+                declared,
+                host_names: &host_names,
+                owner: &owner,
+            },
+            id: &step.id,
+            earlier: &step_ids,
+            src,
         };
-        match &step.kind {
-            StepKind::Run(run) => {
-                if run.hosts.is_empty() {
-                    p.push(
-                        Problem::new(
-                            step.id.span,
-                            format!("{owner} runs on no host"),
-                            "`hosts` is empty",
-                        )
-                        .help(format!("name at least one host: {}", host_names.join(", "))),
-                    );
-                }
-                for h in &run.hosts {
-                    check.host(h, p);
-                }
-                check.command("command", &run.command, p);
-                check.optional_command("check", run.check.as_ref(), p);
-                check.optional_command("undo", run.undo.as_ref(), p);
-                check.env(&run.env, p);
-                crate::checks::validate::names(plan, &run.health, &owner, p);
-            }
-            StepKind::Pipe(pipe) => {
-                for end in [&pipe.from, &pipe.to] {
-                    check.host(&end.host, p);
-                    check.command("command", &end.command, p);
-                    check.env(&end.env, p);
-                }
-                check.optional_command("check", pipe.check.as_ref(), p);
-                check.optional_command("undo", pipe.undo.as_ref(), p);
-            }
-            StepKind::Wait(wait) => {
-                if let Some(after) = &wait.after {
-                    // A step left out for its own problems cannot be judged.
-                    let dropped =
-                        plan.step(&after.value).is_none() && declared.steps.contains(&after.value);
-                    if !dropped
-                        && (!step_ids.contains_key(after.value.as_str())
-                            || after.value == step.id.value)
-                    {
-                        p.push(not_earlier(plan, &step.id, after, &step_ids, src));
-                    }
-                }
-            }
-            StepKind::Approve(_) => {}
-            StepKind::PostgresSwitch(s) => s.validate(&check, &step.id, p),
-            StepKind::PostgresSync(s) => s.validate(&check, p),
-            StepKind::PostgresCopy(s) => s.validate(&check, p),
-            StepKind::PostgresVerify(s) => s.validate(&check, p),
-            StepKind::FilesSync(s) => {
-                for t in [&s.from, &s.to] {
-                    check.host(&t.host, p);
-                    if let Some(path) = &t.path {
-                        check.command("path", path, p);
-                    }
-                }
-                if let Some(a) = &s.address {
-                    check.command("address", a, p);
-                }
-            }
-            StepKind::FilesVerify(s) => {
-                for t in [&s.from, &s.to] {
-                    check.host(&t.host, p);
-                    if let Some(path) = &t.path {
-                        check.command("path", path, p);
-                    }
-                }
-            }
-            StepKind::Check(c) => crate::checks::validate::names(plan, &c.checks, &owner, p),
-            StepKind::ImagesCopy(s) => s.validate(&check, p),
-            StepKind::ComposeUp(s) => s.project.validate(&check, p),
-            StepKind::ComposeDeploy(s) => s.validate(&check, p),
-            StepKind::ComposeRetire(s) => s.validate(plan, &step.id, p),
-            StepKind::Soak(s) => crate::checks::validate::soak(&check, s, &step_ids, &step.id, p),
-            // Checked with the traffic sections (crate::traffic::validate).
-            StepKind::DnsLowerTtl(_)
-            | StepKind::DnsSwitch(_)
-            | StepKind::DnsVerify(_)
-            | StepKind::DnsRaiseTtl(_)
-            | StepKind::ProxySwitch(_) => {}
-        }
+        step.kind.validate(&check, p);
     }
 }
 
 /// `wait.after` names itself, a later step or no step at all.
-fn not_earlier(
+pub(crate) fn not_earlier(
     plan: &Plan,
     id: &Spanned<String>,
     after: &Spanned<String>,
@@ -210,6 +135,30 @@ fn duplicate(what: &str, name: &Spanned<String>, first: Span, src: &str) -> Prob
     ))
 }
 
+/// What a step kind's [`Validate`](crate::steps::kind::Validate) sees: the plan-wide
+/// checker (as `Deref`), the step's id, the steps before it, and the text for line numbers.
+pub(crate) struct StepCheck<'a> {
+    pub(crate) base: Checker<'a>,
+    pub(crate) id: &'a Spanned<String>,
+    pub(crate) earlier: &'a BTreeMap<&'a str, Span>,
+    pub(crate) src: &'a str,
+}
+
+impl<'a> std::ops::Deref for StepCheck<'a> {
+    type Target = Checker<'a>;
+    fn deref(&self) -> &Checker<'a> {
+        &self.base
+    }
+}
+
+impl StepCheck<'_> {
+    /// True when a step id named by this step was declared but left out of the plan for
+    /// its own problems: it cannot be judged, so it is not reported again.
+    pub(crate) fn dropped(&self, id: &str) -> bool {
+        self.plan.step(id).is_none() && self.declared.steps.contains(id)
+    }
+}
+
 pub(crate) struct Checker<'a> {
     pub(crate) plan: &'a Plan,
     pub(crate) declared: &'a Declared,
@@ -250,7 +199,7 @@ impl Checker<'_> {
         self.references(t, p);
     }
 
-    fn optional_command(&self, field: &str, t: Option<&Template>, p: &mut Problems) {
+    pub(crate) fn optional_command(&self, field: &str, t: Option<&Template>, p: &mut Problems) {
         if let Some(t) = t {
             self.command(field, t, p);
         }

@@ -116,6 +116,17 @@ impl LabHost {
     /// and stderr go to a log file registered with the lab, so they are printed if the test
     /// fails; the lab kills it at teardown if the caller has not.
     pub fn spawn(&self, cmd: &str) -> Result<Child, LabError> {
+        self.spawn_with_env(cmd, &[])
+    }
+
+    /// Like [`spawn`](LabHost::spawn), with environment changes: `Some(value)` sets a
+    /// variable, `None` removes it from what the host would inherit. Values go to the
+    /// process's environment only, never to a command line or the log.
+    pub fn spawn_with_env(
+        &self,
+        cmd: &str,
+        env: &[(&str, Option<String>)],
+    ) -> Result<Child, LabError> {
         let n = self.spawned.fetch_add(1, Ordering::Relaxed) + 1;
         let log = self.dir.join(format!("spawn-{n}.log"));
         let out = OpenOptions::new()
@@ -129,6 +140,12 @@ impl LabHost {
         self.logs
             .add(format!("{}: spawn {n} `{cmd}`", self.name), log);
         let mut c = self.command(cmd);
+        for (name, value) in env {
+            match value {
+                Some(v) => c.env(name, v),
+                None => c.env_remove(name),
+            };
+        }
         c.stdin(Stdio::null()).stdout(out).stderr(err);
         c.spawn().map_err(|e| LabError::Command {
             what: format!("start on host {}", self.name),

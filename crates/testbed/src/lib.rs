@@ -35,6 +35,7 @@ pub mod images;
 mod keys;
 mod lab;
 mod layout;
+pub mod load;
 mod logs;
 mod netns;
 pub mod postgres;

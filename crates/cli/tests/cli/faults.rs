@@ -105,7 +105,7 @@ fn a_link_cut_mid_sync_stops_the_step_and_the_next_run_resumes_the_file() {
     });
     link(&f, false);
     let cut = Instant::now();
-    let r = finish_within(apply, Duration::from_secs(30), "apply with the link cut").expect(5);
+    let r = finish_within(apply, Duration::from_secs(30), "apply with the link cut").expect(4);
     let text = r.stdout() + &r.stderr();
     assert!(
         text.contains("nothing moved between the hosts for `stall_timeout`"),

@@ -125,6 +125,81 @@ fn verify_postgres_refuses_a_password_in_the_url() {
     );
 }
 
+/// The same failure exits the same way from a step and from the standalone command: a
+/// wrong password is an access problem (exit 4), said with its fix, in both.
+#[test]
+fn a_wrong_password_exits_4_from_the_verify_step_and_from_verify_postgres() {
+    // The copy plan's secrets and its verify stage only.
+    let (secrets, rest) = COPY_PLAN.split_once("[[stages]]").expect("stages");
+    let verify = rest.split_once("[[stages]]").expect("two stages").1;
+    let f = Fixture::new(&format!("{secrets}[[stages]]{verify}"));
+    let (_old, new) = servers(&f);
+    new.psql("postgres", APP).expect("create db");
+    let mut c = f.command(&["apply", "--yes"]);
+    c.env("OLD_DB_PW", "not-the-password")
+        .env("NEW_DB_PW", PgServer::PASSWORD);
+    let step = super::fixture::Run(c.output().expect("run cutover"));
+    let text = step.stdout() + &step.stderr();
+    assert_eq!(step.code(), 4, "{text}");
+    assert!(
+        text.contains("check the password given for user `postgres`"),
+        "{text}"
+    );
+    let args = verify_args(&f, &[]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = f
+        .command(&args)
+        .env("CUTOVER_SOURCE_PGPASSWORD", "not-the-password")
+        .env("CUTOVER_TARGET_PGPASSWORD", PgServer::PASSWORD)
+        .output()
+        .expect("run cutover");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    assert!(
+        stderr.contains("check the password given for user `postgres`"),
+        "{stderr}"
+    );
+}
+
+/// A proof is journaled whole, not cut to a few KiB: the report of a 300-table database's
+/// verification names every table, in Markdown and in JSON.
+#[test]
+fn the_report_holds_the_whole_proof_of_a_300_table_database() {
+    let (secrets, rest) = COPY_PLAN.split_once("[[stages]]").expect("stages");
+    let verify = rest.split_once("[[stages]]").expect("two stages").1;
+    let f = Fixture::new(&format!("{secrets}[[stages]]{verify}"));
+    let (old, new) = servers(&f);
+    old.psql(
+        "app",
+        "DO $$ BEGIN FOR i IN 1..300 LOOP EXECUTE format('CREATE TABLE wide_%s (id int PRIMARY KEY, v text); INSERT INTO wide_%s SELECT g, md5(g::text) FROM generate_series(1, 3) g', lpad(i::text, 3, '0'), lpad(i::text, 3, '0')); END LOOP; END $$;",
+    )
+    .expect("300 tables");
+    new.psql("postgres", APP).expect("create db");
+    new.shell(&format!(
+        "PGPASSWORD='{}' pg_dump -h {} -U postgres app | psql -q -v ON_ERROR_STOP=1 app >/dev/null",
+        PgServer::PASSWORD,
+        old.address()
+    ))
+    .expect("copy");
+    let run = |args: &[&str]| {
+        let mut c = f.command(args);
+        c.env("OLD_DB_PW", PgServer::PASSWORD)
+            .env("NEW_DB_PW", PgServer::PASSWORD);
+        super::fixture::Run(c.output().expect("run cutover"))
+    };
+    run(&["apply", "--yes"]).expect(0);
+    let md = run(&["report"]).expect(0).stdout();
+    let json = run(&["report", "--json"]).expect(0).stdout();
+    for i in 1..=300 {
+        let name = format!("public.wide_{i:03}");
+        assert!(
+            md.contains(&name),
+            "{name} missing from the Markdown report"
+        );
+        assert!(json.contains(&name), "{name} missing from the JSON report");
+    }
+}
+
 /// A plan copying `app` from old to new and proving the copy, passwords from secrets.
 const COPY_PLAN: &str = r#"
 [secrets.old_db]

@@ -471,9 +471,8 @@ fn sync_and_switch_killed_inside_resume_to_one_switch() {
     );
     let events = r.events();
     assert!(
-        !events
-            .iter()
-            .any(|e| e.step() == Some("replicate") && !matches!(e, Event::StepStarted { .. })),
+        !events.iter().any(|e| e.step() == Some("replicate")
+            && !matches!(e, Event::StepStarted { .. } | Event::SchemaRecorded { .. })),
         "{context}: the sync step got further: {events:#?}"
     );
     r.finish(context);
@@ -601,10 +600,11 @@ fn a_sync_killed_inside_rolls_back_without_a_resume() {
         "1",
         "the initial copy",
     );
+    // The sync's last journal write before the copy is the source's schema fingerprint.
     let last = r.events().last().map(label);
     assert_eq!(
         last.as_deref(),
-        Some("step_started replicate"),
+        Some("schema_recorded replicate"),
         "{context}: the kill did not land inside the sync"
     );
     assert_eq!(status_text(&r), SYNC_KILLED_STATUS, "{context}");
@@ -638,4 +638,52 @@ fn a_sync_killed_inside_rolls_back_without_a_resume() {
         "{context}: the sync must be made anew, not found in place"
     );
     r.assert_rolled_back_to_old(context);
+}
+
+/// A hotfix run on old while the sync replicates: DDL logical replication does not carry.
+const HOTFIX: &str = "ALTER TABLE items ADD COLUMN price numeric(10,2) DEFAULT 0;
+CREATE INDEX items_name_idx ON items (lower(name));";
+
+/// DDL on the source while the sync runs: `cutover status` names each object the target
+/// lacks; the switch refuses before freezing anything, naming them with the fix; with the
+/// same DDL run on the target, `cutover apply` switches and the proof passes.
+#[test]
+fn ddl_on_the_source_during_the_sync_is_shown_and_holds_the_switch() {
+    let r = PgRun::start();
+    r.reset(ROWS);
+    r.cutover(&["apply", "--yes", "--until", "sync"], None)
+        .expect(0);
+    r.old.psql("app", HOTFIX).expect("the hotfix on old");
+    let status = status_text(&r);
+    let warning = status.split_once("warning: ").map(|(_, w)| w);
+    assert_eq!(
+        warning,
+        Some(
+            "`replicate` (postgres.sync): the source's schema changed since the sync started, and logical replication does not carry DDL: 2 object(s) differ on the target:
+  column public.items.price: missing on target (on source: default 0; type numeric(10,2))
+  index public.items_name_idx: missing on target (on source: definition USING btree (lower(name)); table items)
+  hint: apply the same DDL on the target; the switch refuses until then
+"
+        ),
+        "{status}"
+    );
+    let refused = r.cutover(&["apply", "--yes"], None).expect(5);
+    assert_eq!(
+        refused.stderr(),
+        "error: step `promote` failed: the source's schema changed since the sync started, and logical replication does not carry DDL: 2 object(s) differ on the target:
+  column public.items.price: missing on target (on source: default 0; type numeric(10,2))
+  index public.items_name_idx: missing on target (on source: definition USING btree (lower(name)); table items)
+hint: apply the same DDL on the target (nothing was frozen or switched), then run the switch again
+"
+    );
+    // Nothing was frozen: old still takes writes.
+    r.old
+        .shell("psql -X -U writer app -c \"INSERT INTO items (name) VALUES ('after the refusal')\"")
+        .expect("old takes writes after the refusal");
+    r.new.psql("app", HOTFIX).expect("the same DDL on new");
+    assert!(
+        !status_text(&r).contains("warning:"),
+        "drift still shown once the target has the DDL"
+    );
+    r.finish("the same DDL applied on the target");
 }

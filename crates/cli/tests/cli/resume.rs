@@ -155,33 +155,88 @@ fn a_crash_after_any_journal_write_resumes_with_every_step_applied_once() {
     assert!(crashed >= 20, "only {crashed} crash points were exercised");
 }
 
+/// Starts `apply`, waits until it prints a line containing `mark` (the phase that line opens
+/// is then under way), waits `after` more, and sends SIGKILL. Panics unless the kill hit the
+/// live apply: a kill sent after apply had exited, or one the process outran, tests nothing.
+fn kill_apply_at(f: &Fixture, mark: &str, after: Duration, context: &str) {
+    use std::io::BufRead;
+    use std::os::unix::process::ExitStatusExt;
+    let mut child = f
+        .command(&["apply", "--yes", "--no-wait"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (lines, printed) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = lines.send(line);
+        }
+    });
+    let mut seen = Vec::new();
+    loop {
+        match printed.recv_timeout(Duration::from_secs(30)) {
+            Ok(line) => {
+                let found = line.contains(mark);
+                seen.push(line);
+                if found {
+                    break;
+                }
+            }
+            Err(_) => panic!(
+                "{context}: apply ended or stalled before printing `{mark}`:\n{}",
+                seen.join("\n")
+            ),
+        }
+    }
+    std::thread::sleep(after);
+    let before = child.try_wait().unwrap();
+    assert!(
+        before.is_none(),
+        "{context}: apply had exited ({before:?}) before the kill:\n{}",
+        seen.join("\n")
+    );
+    child.kill().unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(
+        status.signal(),
+        Some(9),
+        "{context}: apply exited ({status:?}) before the kill landed:\n{}",
+        seen.join("\n")
+    );
+    reader.join().unwrap();
+}
+
 #[test]
 fn kill_9_at_arbitrary_moments_never_runs_a_step_twice() {
     let f = Fixture::new(PLAN);
-    // Deterministic spread of kill times across the run (which takes about a second).
-    let delays_ms = [30u64, 90, 160, 240, 330, 450];
-    for (round, delay) in delays_ms.iter().enumerate() {
+    // Kill points spread over the run, each after the line that opens its phase, so that
+    // every kill lands in a live apply however fast or loaded the machine is.
+    let points = [
+        ("starting run", 0u64),
+        ("-> s1 (run)", 0),
+        ("-> s2 (run)", 0),
+        ("-> s2 (run)", 50),
+        ("ok s2", 0),
+        ("-> s3 (pipe)", 0),
+    ];
+    for (round, (mark, after)) in points.iter().enumerate() {
         reset(&f);
         f.run(&["approve", "gate", "--by", "tester"]).expect(2); // no run yet: refused
-        let mut child = f
-            .command(&["apply", "--yes", "--no-wait"])
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(Duration::from_millis(*delay));
-        // SIGKILL: no chance to record anything.
-        let _ = child.kill();
-        let _ = child.wait();
-        // A second kill during the resume, half as late.
-        let mut again = f
-            .command(&["apply", "--yes", "--no-wait"])
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(Duration::from_millis(delay / 2));
-        let _ = again.kill();
-        let _ = again.wait();
+        let context = format!("round {round}, kill {after} ms after `{mark}`");
+        kill_apply_at(&f, mark, Duration::from_millis(*after), &context);
+        // A second kill during the resume, as it starts its first step.
+        kill_apply_at(
+            &f,
+            "-> ",
+            Duration::ZERO,
+            &format!("{context}, then in the resume"),
+        );
         finish(&f);
-        assert_exactly_once(&f, &format!("kills at {delay} ms (round {round})"));
+        assert_exactly_once(&f, &context);
     }
 }

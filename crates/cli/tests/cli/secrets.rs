@@ -5,6 +5,45 @@ use std::time::Duration;
 
 const CANARY: &str = "canary-9d41f7e2c0";
 
+/// A step that carries the secret, and the text of its command as `ps` shows it.
+struct SecretStep {
+    id: &'static str,
+    command: &'static str,
+    /// The hosts it runs on.
+    hosts: &'static [&'static str],
+}
+
+impl SecretStep {
+    /// True when the process lists of one round show this step running: on each of its
+    /// hosts, the shell running the command (its environment holds the secret); on the
+    /// controller, the ssh client that started it.
+    fn running_in(&self, lists: &[(&str, String)]) -> bool {
+        lists.iter().all(|(whose, list)| {
+            let prefix = match *whose {
+                "controller" => "ssh ",
+                host if self.hosts.contains(&host) => "sh -c ",
+                _ => return true,
+            };
+            list.lines()
+                .any(|line| line.starts_with(prefix) && line.contains(self.command))
+        })
+    }
+}
+
+/// Both secret-carrying steps sleep first, so that the sampling can catch them.
+const STEPS: [SecretStep; 2] = [
+    SecretStep {
+        id: "use-it",
+        command: "sleep 1.5; echo",
+        hosts: &["old", "new"],
+    },
+    SecretStep {
+        id: "pipe-it",
+        command: "sleep 1.2; printf",
+        hosts: &["old"],
+    },
+];
+
 fn plan() -> String {
     r#"
 [secrets.token]
@@ -23,7 +62,7 @@ env = { TOKEN = "{{ secrets.token }}" }
 [[stages.steps]]
 id = "pipe-it"
 kind = "pipe"
-from = { host = "old", command = "printf '%s' \"$T\"", env = { T = "{{ secrets.token }}" } }
+from = { host = "old", command = "sleep 1.2; printf '%s' \"$T\"", env = { T = "{{ secrets.token }}" } }
 to = { host = "new", command = "cat > /srv/token" }
 
 [[stages.steps]]
@@ -39,32 +78,51 @@ env = { TOKEN = "{{ secrets.token }}" }
 #[test]
 fn a_canary_secret_appears_in_no_journal_report_output_or_process_list() {
     let f = Fixture::new(&plan());
-    let child = f
+    let mut child = f
         .command(&["apply", "--yes"])
         .env("CUTOVER_TEST_TOKEN", CANARY)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    // Sample the process lists of the controller and both hosts while the step runs.
-    let mut samples = 0;
-    for _ in 0..10 {
-        std::thread::sleep(Duration::from_millis(120));
-        let local = std::process::Command::new("ps")
-            .args(["-eo", "args"])
-            .output()
-            .unwrap();
-        assert!(
-            !contains(&local.stdout, CANARY),
-            "canary in the controller's process list"
-        );
+    // Sample the process lists of the controller and both hosts until apply ends. A round
+    // counts for a step only when its lists show that step running (see `running_in`):
+    // samples taken before or after the secret-carrying steps would prove nothing.
+    let mut rounds_during = [0; STEPS.len()];
+    let mut rounds = 0;
+    while child.try_wait().unwrap().is_none() {
+        let mut lists = vec![(
+            "controller",
+            String::from_utf8_lossy(
+                &std::process::Command::new("ps")
+                    .args(["-eo", "args"])
+                    .output()
+                    .unwrap()
+                    .stdout,
+            )
+            .into_owned(),
+        )];
         for host in ["old", "new"] {
-            let remote = f.lab.host(host).exec_ok("ps -eo args").unwrap();
-            assert!(!remote.contains(CANARY), "canary in {host}'s process list");
+            lists.push((host, f.lab.host(host).exec_ok("ps -eo args").unwrap()));
         }
-        samples += 1;
+        for (whose, list) in &lists {
+            assert!(!list.contains(CANARY), "canary in {whose}'s process list");
+        }
+        for (i, step) in STEPS.iter().enumerate() {
+            if step.running_in(&lists) {
+                rounds_during[i] += 1;
+            }
+        }
+        rounds += 1;
+        std::thread::sleep(Duration::from_millis(50));
     }
-    assert_eq!(samples, 10);
+    for (step, during) in STEPS.iter().zip(rounds_during) {
+        assert!(
+            during >= 1,
+            "none of {rounds} process-list rounds caught step `{}` running",
+            step.id
+        );
+    }
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(5), "the last step fails on purpose");
     let stdout = String::from_utf8_lossy(&out.stdout);

@@ -58,10 +58,14 @@ pub fn serve(mut input: Box<dyn BufRead + Send>, out: Out) -> std::io::Result<()
         version: env!("CARGO_PKG_VERSION").into(),
     })?;
     let mut last: Option<Manifest> = None;
+    let mut relay: Option<crate::hold::Relay> = None;
     let mut line = String::new();
     loop {
         line.clear();
         if input.read_line(&mut line)? == 0 {
+            if let Some(r) = relay.take() {
+                end_relay(&r);
+            }
             return Ok(());
         }
         let request: Request = match serde_json::from_str(&line) {
@@ -72,7 +76,53 @@ pub fn serve(mut input: Box<dyn BufRead + Send>, out: Out) -> std::io::Result<()
             }
         };
         match request {
-            Request::Bye => return Ok(()),
+            Request::Bye => {
+                if let Some(r) = relay.take() {
+                    end_relay(&r);
+                }
+                return Ok(());
+            }
+            Request::Hold {
+                listen,
+                max_hold_ms,
+                fallback,
+            } => {
+                if let Some(old) = relay.take() {
+                    old.stop();
+                }
+                let max_hold = std::time::Duration::from_millis(max_hold_ms);
+                match crate::hold::Relay::start(&listen, max_hold, &fallback) {
+                    Ok(r) => {
+                        out.reply(&Reply::Holding { port: r.port() })?;
+                        relay = Some(r);
+                    }
+                    Err(e) => out.reply(&error(
+                        format!("cannot start the hold relay on {listen}: {e}"),
+                        "listen",
+                    ))?,
+                }
+            }
+            Request::Release { to } => match &relay {
+                Some(r) => match r.release(&to) {
+                    Ok(stats) => out.reply(&Reply::Relayed { stats })?,
+                    Err(e) => out.reply(&error(
+                        format!("cannot release the hold to {to}: {e}"),
+                        "connect",
+                    ))?,
+                },
+                None => out.reply(&error("no hold relay runs", "protocol"))?,
+            },
+            Request::RelayStats => match &relay {
+                Some(r) => out.reply(&Reply::Relayed { stats: r.stats() })?,
+                None => out.reply(&error("no hold relay runs", "protocol"))?,
+            },
+            Request::Unhold => match &relay {
+                Some(r) => {
+                    r.stop();
+                    out.reply(&Reply::Relayed { stats: r.stats() })?;
+                }
+                None => out.reply(&error("no hold relay runs", "protocol"))?,
+            },
             Request::Manifest { root, options } => {
                 let progress = |entries, bytes| {
                     let _ = out.reply(&Reply::Progress {
@@ -127,6 +177,18 @@ pub fn serve(mut input: Box<dyn BufRead + Send>, out: Out) -> std::io::Result<()
                 out.reply(&r)?;
             }
         }
+    }
+}
+
+/// The end of the agent with a relay still there: one the controller stopped (its proxy
+/// points elsewhere) carries its last connections to their end; one the controller never
+/// stopped (it went away mid-move) must not leave its proxy pointing at a closed port, so it
+/// releases to its fallback and forwards until the proxy sends it nothing more.
+fn end_relay(r: &crate::hold::Relay) {
+    if r.is_stopped() {
+        r.wait_closed(std::time::Duration::from_secs(60));
+    } else {
+        r.run_unattended();
     }
 }
 

@@ -55,3 +55,24 @@ pub enum FilesError {
     #[error("{0}")]
     Usage(String),
 }
+
+impl FilesError {
+    /// The failure's class (an agent's error code is its own typed class, sent by the agent).
+    pub fn class(&self) -> cutover_exec::FailureClass {
+        use cutover_exec::FailureClass as C;
+        match self {
+            FilesError::Exec(e) => e.class(),
+            FilesError::Agent { code, .. } => match code.as_str() {
+                "missing" => C::MissingObject,
+                "unreadable" | "busy" => C::Permission,
+                "no-space" => C::Precondition,
+                "connect" | "listen" | "stalled" => C::Unreachable,
+                "auth" => C::Auth,
+                "protocol" => C::Failed,
+                _ => C::Failed,
+            },
+            FilesError::Usage(_) => C::PlanInvalid,
+            _ => C::Failed,
+        }
+    }
+}

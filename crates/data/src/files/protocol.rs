@@ -50,6 +50,24 @@ pub enum Request {
         /// What and how.
         options: crate::docker::images::SendOptions,
     },
+    /// Start a hold relay (see [`crate::hold`]): answered by `Holding`.
+    Hold {
+        /// `ADDRESS:PORT` to listen on (port 0: any free one).
+        listen: String,
+        /// The longest a connection is held (ms).
+        max_hold_ms: u64,
+        /// Where connections go if the controller goes away while holding.
+        fallback: String,
+    },
+    /// Carry held and new connections to `to`: answered by `Relayed`.
+    Release {
+        /// `ADDRESS:PORT` of the new upstream.
+        to: String,
+    },
+    /// The relay's figures: answered by `Relayed`.
+    RelayStats,
+    /// Stop the relay (open connections finish): answered by `Relayed`.
+    Unhold,
     /// Stop.
     Bye,
 }
@@ -92,6 +110,16 @@ pub enum Reply {
     Synced {
         /// What it did.
         stats: SyncStats,
+    },
+    /// A hold relay listens on this port of the agent's host.
+    Holding {
+        /// The port.
+        port: u16,
+    },
+    /// A hold relay's figures.
+    Relayed {
+        /// What it did so far.
+        stats: crate::hold::RelayStats,
     },
     /// Free space.
     Space {

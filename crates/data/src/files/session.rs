@@ -376,6 +376,23 @@ impl Session {
         }
     }
 
+    /// Says goodbye and lets the agent end on its own time (a hold relay carrying its last
+    /// connections to their end), without waiting for it.
+    pub async fn leave(mut self) {
+        let _ = self.send(&Request::Bye).await;
+        drop(self.writer.take());
+        if let Some(mut c) = self.child.take() {
+            tokio::spawn(async move {
+                let _ = c.wait().await;
+            });
+        }
+        if let Some(t) = self.local.take() {
+            std::thread::spawn(move || {
+                let _ = t.join();
+            });
+        }
+    }
+
     /// Says goodbye and waits for the agent to stop.
     pub async fn close(mut self) {
         let _ = self.send(&Request::Bye).await;

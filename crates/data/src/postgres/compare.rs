@@ -2,7 +2,8 @@
 //! their next value, tables by row count and checksum. Pure functions, no I/O.
 
 use super::inventory::{Object, Sequence};
-use super::report::{Difference, ObjectCount, SequenceCheck, TableCheck, Tally};
+use super::normalize::Normalizer;
+use super::report::{Definitions, Difference, ObjectCount, SequenceCheck, TableCheck, Tally};
 use std::collections::{BTreeMap, BTreeSet};
 
 fn diff(schema: &str, object: &str, object_kind: &str, kind: &str, detail: String) -> Difference {
@@ -13,11 +14,17 @@ fn diff(schema: &str, object: &str, object_kind: &str, kind: &str, detail: Strin
         kind: kind.to_string(),
         detail,
         fatal: true,
+        definitions: None,
     }
 }
 
-/// Differences between the two object lists, and the count of each kind on each side.
-pub fn objects(source: &[Object], target: &[Object]) -> (Vec<Difference>, Vec<ObjectCount>) {
+/// Differences between the two object lists (every facet of a definition compared after
+/// `normalizer`), and the count of each kind on each side.
+pub fn objects(
+    source: &[Object],
+    target: &[Object],
+    normalizer: &Normalizer,
+) -> (Vec<Difference>, Vec<ObjectCount>) {
     let key = |o: &Object| (o.kind.clone(), o.schema.clone(), o.name.clone());
     let src: BTreeMap<_, &Object> = source.iter().map(|o| (key(o), o)).collect();
     let tgt: BTreeMap<_, &Object> = target.iter().map(|o| (key(o), o)).collect();
@@ -29,10 +36,9 @@ pub fn objects(source: &[Object], target: &[Object]) -> (Vec<Difference>, Vec<Ob
                 &s.name,
                 &s.kind,
                 "missing on target",
-                String::new(),
+                summary("on source", s, normalizer),
             )),
-            Some(t) if t.detail != s.detail => out.push(detail_difference(s, t)),
-            Some(_) => {}
+            Some(t) => out.extend(facet_differences(s, t, normalizer)),
         }
     }
     for (k, t) in &tgt {
@@ -42,7 +48,7 @@ pub fn objects(source: &[Object], target: &[Object]) -> (Vec<Difference>, Vec<Ob
                 &t.name,
                 &t.kind,
                 "only on target",
-                String::new(),
+                summary("on target", t, normalizer),
             ));
         }
     }
@@ -62,24 +68,59 @@ pub fn objects(source: &[Object], target: &[Object]) -> (Vec<Difference>, Vec<Ob
     (out, counts)
 }
 
-fn detail_difference(s: &Object, t: &Object) -> Difference {
-    let shown = |d: &str| {
-        if d.is_empty() {
-            "(none)".to_string()
-        } else {
-            d.to_string()
-        }
-    };
-    let detail = format!("source: {}; target: {}", shown(&s.detail), shown(&t.detail));
-    match s.kind.as_str() {
-        "enum" => diff(&s.schema, &s.name, "enum", "labels differ", detail),
+/// An object that exists on one side only, in short: its facets as `where: facet value;
+/// ...` (what DDL would recreate it), cut at 160 characters; "" when it has none.
+fn summary(side: &str, o: &Object, normalizer: &Normalizer) -> String {
+    if o.kind == "comment" || o.facets.is_empty() {
+        return String::new();
+    }
+    let text = o
+        .facets
+        .iter()
+        .map(|(f, v)| format!("{f} {}", normalizer.normalize(&o.kind, f, v)))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let cut: String = text.chars().take(160).collect();
+    let more = if cut.len() < text.len() { "…" } else { "" };
+    format!("{side}: {cut}{more}")
+}
+
+/// Each facet whose normalized values differ, named, with both values.
+fn facet_differences(s: &Object, t: &Object, normalizer: &Normalizer) -> Vec<Difference> {
+    let names: BTreeSet<&str> = s
+        .facets
+        .iter()
+        .chain(&t.facets)
+        .map(|(f, _)| f.as_str())
+        .collect();
+    names
+        .into_iter()
+        .filter_map(|facet| {
+            let a = normalizer.normalize(&s.kind, facet, s.facet(facet));
+            let b = normalizer.normalize(&s.kind, facet, t.facet(facet));
+            (a != b).then(|| facet_difference(s, facet, a, b))
+        })
+        .collect()
+}
+
+fn facet_difference(s: &Object, facet: &str, a: String, b: String) -> Difference {
+    let (kind, fatal) = match (s.kind.as_str(), facet) {
+        ("enum", "labels") => ("labels differ".to_string(), true),
         // A newer server often ships a newer extension version: worth seeing, not failing.
-        "extension" => Difference {
-            fatal: false,
-            ..diff(&s.schema, &s.name, "extension", "version differs", detail)
-        },
-        "comment" => diff(&s.schema, &s.name, "comment", "text differs", String::new()),
-        kind => diff(&s.schema, &s.name, kind, "definition differs", detail),
+        ("extension", "version") => ("version differs".into(), false),
+        // Comments are compared by digest: there is nothing to show.
+        ("comment", _) => {
+            return diff(&s.schema, &s.name, "comment", "text differs", String::new())
+        }
+        (_, facet) => (format!("{facet} differs"), true),
+    };
+    Difference {
+        fatal,
+        definitions: Some(Definitions {
+            source: a,
+            target: b,
+        }),
+        ..diff(&s.schema, &s.name, &s.kind, &kind, String::new())
     }
 }
 
@@ -209,36 +250,47 @@ pub fn tables(items: Vec<TableTallies>) -> (Vec<TableCheck>, Vec<Difference>) {
 mod tests {
     use super::*;
 
-    fn obj(kind: &str, name: &str, detail: &str) -> Object {
+    fn obj(kind: &str, name: &str, facets: &[(&str, &str)]) -> Object {
         Object {
             kind: kind.into(),
             schema: "public".into(),
             name: name.into(),
-            detail: detail.into(),
+            facets: facets
+                .iter()
+                .map(|(f, v)| (f.to_string(), v.to_string()))
+                .collect(),
         }
     }
 
     #[test]
     fn names_missing_changed_and_extra_objects() {
         let src = vec![
-            obj("index", "t_a_idx", "t btree"),
-            obj("enum", "mood", "'a', 'b'"),
-            obj("trigger", "t.audit", "O"),
+            obj("index", "t_a_idx", &[("definition", "USING btree (a)")]),
+            obj("enum", "mood", &[("labels", "'a', 'b'")]),
+            obj("trigger", "t.audit", &[]),
+            obj("extension", "hstore", &[("version", "1.7")]),
         ];
         let tgt = vec![
-            obj("enum", "mood", "'a', 'c'"),
-            obj("trigger", "t.audit", "O"),
-            obj("index", "t_b_idx", "t btree"),
+            obj("enum", "mood", &[("labels", "'a', 'c'")]),
+            obj("trigger", "t.audit", &[("enabled", "disabled")]),
+            obj("index", "t_b_idx", &[("definition", "USING btree (a)")]),
+            obj("extension", "hstore", &[("version", "1.8")]),
         ];
-        let (d, counts) = objects(&src, &tgt);
+        let (d, counts) = objects(&src, &tgt, &Normalizer::default());
         let lines: Vec<String> = d.iter().map(|d| d.to_string()).collect();
         assert_eq!(
             lines,
             vec![
                 "enum public.mood: labels differ (source: 'a', 'b'; target: 'a', 'c')",
-                "index public.t_a_idx: missing on target",
-                "index public.t_b_idx: only on target",
+                "extension public.hstore: version differs (source: 1.7; target: 1.8)",
+                "index public.t_a_idx: missing on target (on source: definition USING btree (a))",
+                "trigger public.t.audit: enabled differs (source: (none); target: disabled)",
+                "index public.t_b_idx: only on target (on target: definition USING btree (a))",
             ]
+        );
+        assert!(
+            !d[1].fatal,
+            "a newer extension version does not fail the proof"
         );
         assert_eq!(
             counts
@@ -246,6 +298,19 @@ mod tests {
                 .find(|c| c.kind == "index")
                 .map(|c| (c.source, c.target)),
             Some((1, 1))
+        );
+    }
+
+    #[test]
+    fn definitions_are_compared_normalized_and_shown_both() {
+        let src = [obj("view", "v", &[("query", "SELECT id,\n  name FROM t;")])];
+        let same = [obj("view", "v", &[("query", " SELECT id, name\nFROM t;")])];
+        assert!(objects(&src, &same, &Normalizer::default()).0.is_empty());
+        let other = [obj("view", "v", &[("query", "SELECT id, name FROM u;")])];
+        let (d, _) = objects(&src, &other, &Normalizer::default());
+        assert_eq!(
+            d[0].to_string(),
+            "view public.v: query differs (source: SELECT id, name FROM t;; target: SELECT id, name FROM u;)"
         );
     }
 

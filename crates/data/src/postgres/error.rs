@@ -24,6 +24,8 @@ pub enum PgError {
         stderr: String,
         /// What to do about it, when known.
         hint: Option<String>,
+        /// What kind of failure it is (from the tool's message, read where it was made).
+        class: cutover_exec::FailureClass,
     },
     /// The client tools needed are not on the host.
     #[error("PostgreSQL {want} client tools not found on host `{host}` (looked in: {looked}); install them (e.g. the postgresql-client-{want} package) or set `bin` to their directory")]
@@ -74,6 +76,19 @@ pub enum PgError {
 }
 
 impl PgError {
+    /// The failure's class: an exit code and a report follow from it, never from the text.
+    pub fn class(&self) -> cutover_exec::FailureClass {
+        use cutover_exec::FailureClass as C;
+        match self {
+            PgError::Exec(e) => e.class(),
+            PgError::Tool { class, .. } => *class,
+            PgError::ToolsMissing { .. } => C::MissingObject,
+            PgError::ToolsTooOld { .. } | PgError::Precondition { .. } => C::Precondition,
+            PgError::Protocol { .. } => C::Failed,
+            PgError::BadUrl { .. } => C::PlanInvalid,
+        }
+    }
+
     /// A precondition failure.
     pub fn precondition(problem: impl Into<String>, hint: impl Into<String>) -> Self {
         PgError::Precondition {

@@ -3,13 +3,15 @@
 //! sizes, and its sequences' positions. Objects that belong to extensions are left out: the
 //! extension itself is compared.
 
+use super::definitions::{objects_query, Scope, SEARCH_PATH};
 use super::endpoint::Endpoint;
 use super::error::PgError;
-use super::session::copy_query_at;
+use super::session::copy_statements_at;
 use super::tools::major_of;
 use cutover_exec::Executor;
+use std::collections::BTreeMap;
 
-/// A schema object: its kind, schema, name and a short comparable definition.
+/// A schema object: its kind, schema, name and definition, split into named facets.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 pub struct Object {
     /// "table", "index", "constraint", "trigger", "view", "function", "enum"...
@@ -18,8 +20,19 @@ pub struct Object {
     pub schema: String,
     /// Its name; for objects of a table, `table.name`.
     pub name: String,
-    /// What must match besides the name (enum labels, column type, index method...).
-    pub detail: String,
+    /// Its definition as (facet, value) pairs sorted by facet ("body", "query", "default"...),
+    /// empty values left out.
+    pub facets: Vec<(String, String)>,
+}
+
+impl Object {
+    /// The value of `facet` ("" when the object has none).
+    pub fn facet(&self, facet: &str) -> &str {
+        self.facets
+            .iter()
+            .find(|(f, _)| f == facet)
+            .map_or("", |(_, v)| v.as_str())
+    }
 }
 
 /// A relation whose rows are compared.
@@ -129,84 +142,20 @@ impl Inventory {
 /// Schemas that belong to PostgreSQL itself.
 const USER_SCHEMA: &str = "NOT IN ('pg_catalog', 'information_schema') AND {} NOT LIKE 'pg\\_%'";
 
-fn user_schema(expr: &str) -> String {
+pub(crate) fn user_schema(expr: &str) -> String {
     format!("{expr} {}", USER_SCHEMA.replace("{}", expr))
 }
 
-fn not_extension_member(catalog: &str, oid: &str) -> String {
+pub(crate) fn not_extension_member(catalog: &str, oid: &str) -> String {
     format!("NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = '{catalog}'::regclass AND d.objid = {oid} AND d.deptype = 'e')")
 }
 
 /// Relations that belong to the user (not to the system or an extension).
-fn user_relations() -> String {
+pub(crate) fn user_relations() -> String {
     format!(
         "SELECT c.oid, n.nspname, c.relname, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE {} AND {}",
         user_schema("n.nspname"),
         not_extension_member("pg_class", "c.oid")
-    )
-}
-
-/// The query listing schema objects as (kind, schema, name, detail).
-pub fn objects_query() -> String {
-    let rels = user_relations();
-    let schema_ok = user_schema("n.nspname");
-    let comment_schema = "coalesce(o.schema, CASE WHEN o.type = 'schema' THEN o.identity END)";
-    format!(
-        "WITH rels AS ({rels})
-SELECT 'schema', n.nspname, '', '' FROM pg_namespace n WHERE {schema_ok} AND {ns_member}
-UNION ALL
-SELECT CASE r.relkind WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view' WHEN 'S' THEN 'sequence' WHEN 'f' THEN 'foreign table' ELSE 'table' END,
-  r.nspname, r.relname, CASE WHEN r.relkind = 'p' THEN 'partitioned' WHEN c.relpersistence = 'u' THEN 'unlogged' ELSE '' END
-  FROM rels r JOIN pg_class c ON c.oid = r.oid WHERE r.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
-UNION ALL
-SELECT 'column', r.nspname, r.relname || '.' || a.attname,
-  format_type(a.atttypid, a.atttypmod) || CASE WHEN a.attnotnull THEN ' not null' ELSE '' END
-  FROM pg_attribute a JOIN rels r ON r.oid = a.attrelid
-  WHERE a.attnum > 0 AND NOT a.attisdropped AND r.relkind IN ('r', 'p', 'm', 'f', 'v')
-UNION ALL
-SELECT 'index', r.nspname, r.relname, t.relname || ' ' || am.amname || CASE WHEN i.indisunique THEN ' unique' ELSE '' END
-  FROM pg_index i JOIN rels r ON r.oid = i.indexrelid JOIN pg_class ic ON ic.oid = i.indexrelid
-  JOIN pg_class t ON t.oid = i.indrelid JOIN pg_am am ON am.oid = ic.relam
-UNION ALL
-SELECT 'constraint', r.nspname, r.relname || '.' || co.conname,
-  co.contype::text || CASE WHEN co.convalidated THEN '' ELSE ' not valid' END
-  FROM pg_constraint co JOIN rels r ON r.oid = co.conrelid WHERE co.contype <> 'n'
-UNION ALL
-SELECT 'constraint', n.nspname, t.typname || '.' || co.conname, co.contype::text
-  FROM pg_constraint co JOIN pg_type t ON t.oid = co.contypid JOIN pg_namespace n ON n.oid = t.typnamespace
-  WHERE co.contypid <> 0 AND co.contype <> 'n' AND {schema_ok}
-UNION ALL
-SELECT 'trigger', r.nspname, r.relname || '.' || tg.tgname, tg.tgenabled::text
-  FROM pg_trigger tg JOIN rels r ON r.oid = tg.tgrelid WHERE NOT tg.tgisinternal
-UNION ALL
-SELECT 'policy', r.nspname, r.relname || '.' || po.polname, po.polcmd::text
-  FROM pg_policy po JOIN rels r ON r.oid = po.polrelid
-UNION ALL
-SELECT 'rule', r.nspname, r.relname || '.' || ru.rulename, ru.ev_type::text
-  FROM pg_rewrite ru JOIN rels r ON r.oid = ru.ev_class WHERE ru.rulename <> '_RETURN'
-UNION ALL
-SELECT CASE p.prokind WHEN 'p' THEN 'procedure' WHEN 'a' THEN 'aggregate' WHEN 'w' THEN 'window function' ELSE 'function' END,
-  n.nspname, p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')', ''
-  FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE {schema_ok} AND {proc_member}
-UNION ALL
-SELECT 'extension', '', e.extname, e.extversion FROM pg_extension e
-UNION ALL
-SELECT CASE t.typtype WHEN 'e' THEN 'enum' WHEN 'd' THEN 'domain' WHEN 'r' THEN 'range type' ELSE 'type' END,
-  n.nspname, t.typname,
-  CASE t.typtype
-    WHEN 'e' THEN (SELECT string_agg(quote_literal(e.enumlabel), ', ' ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = t.oid)
-    WHEN 'd' THEN format_type(t.typbasetype, t.typtypmod) ELSE '' END
-  FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
-  WHERE t.typtype IN ('e', 'd', 'c', 'r') AND {schema_ok} AND {type_member}
-    AND (t.typtype <> 'c' OR (SELECT c.relkind FROM pg_class c WHERE c.oid = t.typrelid) = 'c')
-UNION ALL
-SELECT 'comment', coalesce(o.schema, ''), o.type || ' ' || o.identity, md5(d.description)
-  FROM pg_description d, LATERAL pg_identify_object(d.classoid, d.objoid, d.objsubid) o
-  WHERE {comment_ok}",
-        ns_member = not_extension_member("pg_namespace", "n.oid"),
-        proc_member = not_extension_member("pg_proc", "p.oid"),
-        type_member = not_extension_member("pg_type", "t.oid"),
-        comment_ok = user_schema(comment_schema),
     )
 }
 
@@ -254,8 +203,13 @@ SELECT s.schemaname, s.sequencename, s.last_value, s.start_value, s.increment_by
 }
 
 /// Reads the inventory of `ep`'s database (`version_num` chooses query variants).
-pub async fn read(exec: &Executor, ep: &Endpoint, version_num: u32) -> Result<Inventory, PgError> {
-    read_at(exec, ep, version_num, None).await
+pub async fn read(
+    exec: &Executor,
+    ep: &Endpoint,
+    version_num: u32,
+    scope: Scope,
+) -> Result<Inventory, PgError> {
+    read_at(exec, ep, version_num, None, scope).await
 }
 
 /// Like [`read`], inside an exported snapshot when one is given.
@@ -264,21 +218,21 @@ pub async fn read_at(
     ep: &Endpoint,
     version_num: u32,
     snapshot: Option<&str>,
+    scope: Scope,
 ) -> Result<Inventory, PgError> {
     let major = major_of(version_num);
-    let queries = [
-        objects_query(),
-        relations_query(),
-        columns_query(major),
-        sequences_query(),
+    // One round trip: each query's rows are told apart by a leading tag. The definitions
+    // are deparsed with every name qualified; the other queries keep the usual path.
+    let copy = |tag: usize, q: String| format!("COPY (SELECT {tag}, q.* FROM ({q}) q) TO STDOUT;");
+    let statements = [
+        SEARCH_PATH.to_string(),
+        copy(0, objects_query(major, scope)),
+        "RESET search_path;".to_string(),
+        copy(1, relations_query()),
+        copy(2, columns_query(major)),
+        copy(3, sequences_query()),
     ];
-    // One round trip: each query's rows are told apart by their width and a leading tag.
-    let tagged: Vec<String> = queries
-        .iter()
-        .enumerate()
-        .map(|(i, q)| format!("SELECT {i}, q.* FROM ({q}) q"))
-        .collect();
-    let rows = copy_query_at(exec, ep, "read the catalog", &tagged, snapshot).await?;
+    let rows = copy_statements_at(exec, ep, "read the catalog", &statements, snapshot).await?;
     let bad = |detail: String| PgError::Protocol {
         what: "the catalog query".into(),
         host: ep.host.clone(),
@@ -289,6 +243,7 @@ pub async fn read_at(
         ..Inventory::default()
     };
     let mut columns: Vec<(String, String, Column)> = Vec::new();
+    let mut objects: BTreeMap<(String, String, String), Vec<(String, String)>> = BTreeMap::new();
     for row in rows {
         let f = |i: usize| row.get(i).cloned().flatten().unwrap_or_default();
         let opt = |i: usize| row.get(i).cloned().flatten();
@@ -297,12 +252,10 @@ pub async fn read_at(
                 .map_err(|_| bad(format!("`{}` is not a number", f(i))))
         };
         match f(0).as_str() {
-            "0" => inv.objects.push(Object {
-                kind: f(1),
-                schema: f(2),
-                name: f(3),
-                detail: f(4),
-            }),
+            "0" => objects
+                .entry((f(1), f(2), f(3)))
+                .or_default()
+                .extend((!f(4).is_empty()).then(|| (f(4), f(5)))),
             "1" => inv.relations.push(Relation {
                 schema: f(1),
                 name: f(2),
@@ -344,7 +297,18 @@ pub async fn read_at(
             r.columns.push(column);
         }
     }
-    inv.objects.sort();
+    inv.objects = objects
+        .into_iter()
+        .map(|((kind, schema, name), mut facets)| {
+            facets.sort();
+            Object {
+                kind,
+                schema,
+                name,
+                facets,
+            }
+        })
+        .collect();
     inv.relations
         .sort_by(|a, b| (&a.schema, &a.name).cmp(&(&b.schema, &b.name)));
     inv.sequences

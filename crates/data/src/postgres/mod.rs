@@ -13,14 +13,18 @@
 pub mod checksum;
 pub mod compare;
 pub mod copy;
+mod definition_text;
+pub mod definitions;
 pub mod endpoint;
 pub mod error;
 pub mod inventory;
 pub mod live;
+pub mod normalize;
 pub mod replication;
 pub mod report;
 pub mod session;
 pub mod sql;
+mod sql_tokens;
 pub mod tools;
 pub mod verify;
 

@@ -2,6 +2,7 @@
 //! every difference named by schema, object and kind. Serialisable for `--json` and the
 //! journal; rendered as text tables for people.
 
+use super::definition_text::{excerpts, side_by_side, EXCERPT};
 use serde::Serialize;
 use std::fmt::Write;
 
@@ -93,6 +94,18 @@ pub struct Difference {
     pub detail: String,
     /// False for differences reported but not failing the proof (extension versions).
     pub fatal: bool,
+    /// For a definition that differs: both sides' normalized text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub definitions: Option<Definitions>,
+}
+
+/// The two normalized definitions of a facet that differs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Definitions {
+    /// On the source ("" when it has none).
+    pub source: String,
+    /// On the target.
+    pub target: String,
 }
 
 impl std::fmt::Display for Difference {
@@ -103,7 +116,10 @@ impl std::fmt::Display for Difference {
             format!("{}.{}", self.schema, self.object)
         };
         write!(f, "{} {name}: {}", self.object_kind, self.kind)?;
-        if !self.detail.is_empty() {
+        if let Some(d) = &self.definitions {
+            let (a, b) = excerpts(&d.source, &d.target, EXCERPT);
+            write!(f, " (source: {a}; target: {b})")?;
+        } else if !self.detail.is_empty() {
             write!(f, " ({})", self.detail)?;
         }
         Ok(())
@@ -184,6 +200,23 @@ impl VerifyReport {
             for d in &self.differences {
                 let mark = if d.fatal { "✗" } else { "!" };
                 let _ = writeln!(out, "  {mark} {d}");
+            }
+            let long = self.differences.iter().filter_map(|d| {
+                let defs = d.definitions.as_ref()?;
+                let len = defs.source.chars().count().max(defs.target.chars().count());
+                (len > EXCERPT).then_some((d, defs))
+            });
+            for (i, (d, defs)) in long.enumerate() {
+                if i == 0 {
+                    let _ = writeln!(out, "\ndefinitions that differ, normalized:");
+                }
+                let name = if d.schema.is_empty() {
+                    d.object.clone()
+                } else {
+                    format!("{}.{}", d.schema, d.object)
+                };
+                let _ = writeln!(out, "  {} {name}: {}", d.object_kind, d.kind);
+                out.push_str(&side_by_side(&defs.source, &defs.target, 56));
             }
         }
         let rows: Vec<[String; 6]> = self

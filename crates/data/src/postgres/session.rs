@@ -5,6 +5,7 @@
 use super::endpoint::Endpoint;
 use super::error::PgError;
 use super::sql;
+use cutover_exec::FailureClass;
 use cutover_exec::{frame, Executor, Output, Spawned, Stdin};
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -63,6 +64,23 @@ pub async fn copy_query_at(
     queries: &[String],
     snapshot: Option<&str>,
 ) -> Result<Vec<Vec<Option<String>>>, PgError> {
+    let statements: Vec<String> = queries
+        .iter()
+        .map(|q| format!("COPY ({q}) TO STDOUT;"))
+        .collect();
+    copy_statements_at(exec, ep, what, &statements, snapshot).await
+}
+
+/// Runs `statements` (COPY ... TO STDOUT and the settings they need, each a whole
+/// statement) and returns the decoded rows of all of them; inside an exported snapshot
+/// when one is given.
+pub async fn copy_statements_at(
+    exec: &Executor,
+    ep: &Endpoint,
+    what: &str,
+    statements: &[String],
+    snapshot: Option<&str>,
+) -> Result<Vec<Vec<Option<String>>>, PgError> {
     let mut script = match snapshot {
         Some(id) => format!(
             "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;\nSET TRANSACTION SNAPSHOT {};\n",
@@ -70,8 +88,9 @@ pub async fn copy_query_at(
         ),
         None => String::new(),
     };
-    for q in queries {
-        script.push_str(&format!("COPY ({q}) TO STDOUT;\n"));
+    for s in statements {
+        script.push_str(s);
+        script.push('\n');
     }
     if snapshot.is_some() {
         script.push_str("COMMIT;\n");
@@ -87,41 +106,56 @@ pub fn tool_error(what: &str, ep: &Endpoint, out: &Output) -> PgError {
     } else {
         &out.stderr
     };
+    let (class, hint) = diagnose(text, ep);
     PgError::Tool {
         what: what.to_string(),
         host: ep.host.clone(),
         db: ep.db.clone(),
         code: out.code.unwrap_or(-1),
         stderr: frame(text),
-        hint: hint_for(text, ep),
+        hint,
+        class,
     }
 }
 
-fn hint_for(stderr: &str, ep: &Endpoint) -> Option<String> {
+/// The class of a client tool's failure and what to do about it, from libpq's and the
+/// server's messages (read here, where the error is made, once).
+fn diagnose(stderr: &str, ep: &Endpoint) -> (FailureClass, Option<String>) {
     let s = stderr.to_ascii_lowercase();
     let server = format!("{}:{}", ep.address, ep.port);
     if s.contains("password authentication failed") || s.contains("no password supplied") {
-        Some(format!(
-            "check the password given for user `{}` (its secret) or the pgpass file",
-            ep.user
-        ))
+        (
+            FailureClass::Auth,
+            Some(format!(
+                "check the password given for user `{}` (its secret) or the pgpass file",
+                ep.user
+            )),
+        )
     } else if s.contains("connection refused")
         || s.contains("could not connect")
         || s.contains("could not translate host name")
         || s.contains("timeout expired")
     {
-        Some(format!("is the server running, listening on {server} and reachable from host `{}`? (`address` is how that host reaches it)", ep.host))
+        (FailureClass::Unreachable, Some(format!("is the server running, listening on {server} and reachable from host `{}`? (`address` is how that host reaches it)", ep.host)))
     } else if s.contains("database") && s.contains("does not exist") {
-        Some(format!("create database `{}` first, or fix `db`", ep.db))
+        (
+            FailureClass::MissingObject,
+            Some(format!("create database `{}` first, or fix `db`", ep.db)),
+        )
     } else if s.contains("permission denied")
         || s.contains("must be superuser")
         || s.contains("must be owner")
     {
-        Some(format!("connect as a role with the needed privileges (a superuser, or the owner of the objects) instead of `{}`", ep.user))
+        (FailureClass::Permission, Some(format!("connect as a role with the needed privileges (a superuser, or the owner of the objects) instead of `{}`", ep.user)))
     } else if s.contains("no such file or directory") || s.contains("not found") {
-        Some("the client tools may be missing on that host: set `bin` to their directory".into())
+        (
+            FailureClass::MissingObject,
+            Some(
+                "the client tools may be missing on that host: set `bin` to their directory".into(),
+            ),
+        )
     } else {
-        None
+        (FailureClass::Failed, None)
     }
 }
 

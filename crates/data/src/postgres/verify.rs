@@ -5,9 +5,11 @@
 
 use super::checksum::{common_class, large_objects_query, table_query, Chunk, HashClass, Hashed};
 use super::compare::{self, TableTallies};
+use super::definitions::Scope;
 use super::endpoint::Endpoint;
 use super::error::PgError;
 use super::inventory::{self, Inventory, Relation};
+use super::normalize::Normalizer;
 use super::report::{Side, Tally, VerifyReport};
 use super::session::{run_streaming, SnapshotHolder};
 use super::sql::literal;
@@ -32,6 +34,9 @@ pub struct VerifyOptions {
     /// verifications through one executor one at a time (it opens at most 8 sessions per
     /// host, and many waiting snapshot holders could take them all).
     pub consistent: bool,
+    /// Compare owners and privileges (grants) too. Off by default: copies are often made
+    /// with `--no-owner`/`--no-privileges` on purpose.
+    pub privileges: bool,
 }
 
 impl Default for VerifyOptions {
@@ -40,6 +45,7 @@ impl Default for VerifyOptions {
             jobs: 4,
             split_bytes: 8 << 30,
             consistent: true,
+            privileges: false,
         }
     }
 }
@@ -58,14 +64,14 @@ pub struct Prepared {
 }
 
 /// Finds `psql` on the endpoint's host, reads the server's version and its inventory.
-pub async fn prepare(exec: &Executor, ep: &Endpoint) -> Result<Prepared, PgError> {
+pub async fn prepare(exec: &Executor, ep: &Endpoint, scope: Scope) -> Result<Prepared, PgError> {
     let mut ep = ep.clone();
     if ep.bin.is_none() {
         ep.bin = Some(tools::select(exec, &ep, None, false, 0).await?.bin);
     }
     let version_num = tools::server_version(exec, &ep).await?;
     tools::check_supported(&ep, version_num)?;
-    let inventory = inventory::read(exec, &ep, version_num).await?;
+    let inventory = inventory::read(exec, &ep, version_num, scope).await?;
     Ok(Prepared {
         ep,
         version_num,
@@ -91,7 +97,10 @@ pub async fn verify(
     progress: Progress<'_>,
 ) -> Result<VerifyReport, PgError> {
     let started = Instant::now();
-    let (s, t) = tokio::join!(prepare(exec, source), prepare(exec, target));
+    let scope = Scope {
+        privileges: options.privileges,
+    };
+    let (s, t) = tokio::join!(prepare(exec, source, scope), prepare(exec, target, scope));
     let (s, t) = (s?, t?);
     progress(format!(
         "source: {} tables, {} objects; target: {} tables, {} objects",
@@ -117,7 +126,9 @@ fn build_report(
     tr: &HashMap<usize, Tally>,
     started: Instant,
 ) -> VerifyReport {
-    let (mut differences, objects) = compare::objects(&s.inventory.objects, &t.inventory.objects);
+    let normalizer = normalizer(&s.inventory, &t.inventory);
+    let (mut differences, objects) =
+        compare::objects(&s.inventory.objects, &t.inventory.objects, &normalizer);
     let (sequences, seq_diffs) = compare::sequences(&s.inventory.sequences, &t.inventory.sequences);
     differences.extend(seq_diffs);
     let tallies = |side: &Option<bool>, results: &HashMap<usize, Tally>, tag: usize| match side {
@@ -160,6 +171,17 @@ fn build_report(
         rows,
         seconds: started.elapsed().as_secs_f64(),
     }
+}
+
+/// How the definitions of `s` and `t` are normalized before they are compared.
+pub fn normalizer(s: &Inventory, t: &Inventory) -> Normalizer {
+    let schemas = s
+        .objects
+        .iter()
+        .chain(&t.objects)
+        .filter(|o| o.kind == "schema")
+        .map(|o| o.schema.as_str());
+    Normalizer::new(s.major(), t.major(), schemas)
 }
 
 /// Something whose rows are counted and hashed on both sides.

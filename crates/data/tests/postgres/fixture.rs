@@ -60,7 +60,8 @@ pub fn servers(old_major: u32, new_major: u32, logical: bool) -> (Lab, PgServer,
 
 /// A small database with every kind of object and awkward values: enums, domains, arrays,
 /// jsonb, bytea, NULLs next to empty strings, partitions, a materialized view, a trigger,
-/// comments, a large object, identity and serial sequences, a generated column, odd names.
+/// comments, a large object, identity and serial sequences, a generated column, a policy,
+/// odd names.
 pub const SCHEMA: &str = r#"
 CREATE EXTENSION hstore;
 CREATE EXTENSION citext;
@@ -101,6 +102,7 @@ CREATE TABLE events (
   at timestamptz NOT NULL DEFAULT '2024-01-01 00:00:00+00'
 );
 CREATE TABLE audit (event_id int, seen timestamptz);
+CREATE POLICY audit_recent ON audit FOR SELECT USING (seen > '2020-01-01 00:00:00+00');
 CREATE FUNCTION audit_event() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN INSERT INTO audit VALUES (NEW.id, NEW.at); RETURN NEW; END $$;
 CREATE TRIGGER events_audit AFTER INSERT ON events FOR EACH ROW EXECUTE FUNCTION audit_event();

@@ -1,6 +1,8 @@
 //! PostgreSQL: verify, copy, sync and switch between real servers on the lab's hosts.
 
 mod copy;
+mod definitions;
 mod fixture;
+mod sample;
 mod sync;
 mod verify;

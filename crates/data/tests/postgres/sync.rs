@@ -3,6 +3,7 @@
 //! rollbacks; and the preflight that refuses a source which cannot publish.
 
 use super::fixture::{endpoint, executor, servers};
+use cutover_data::postgres::replication::drift;
 use cutover_data::postgres::replication::switch::{self, Freeze, SwitchOptions};
 use cutover_data::postgres::replication::{self, SyncOptions};
 use cutover_data::postgres::{verify, PgError, VerifyOptions};
@@ -285,5 +286,62 @@ async fn the_preflight_names_what_the_source_lacks_with_the_fix() {
         .psql("postgres", "SELECT datname FROM pg_database")
         .expect("dbs")
         .contains("app"));
+    ex.disconnect_all().await;
+}
+
+/// DDL run on the source while the sync runs (logical replication does not carry it): the
+/// switch refuses before freezing anything, naming each object with both definitions and
+/// what to do; once the same DDL runs on the target, the switch goes ahead.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn ddl_on_the_source_during_a_sync_stops_the_switch_until_the_target_has_it() {
+    let (lab, old, new) = servers(16, 18, true);
+    prepare(&old, &new);
+    let ex = executor(&lab);
+    let (source, target) = (endpoint(&old, "app"), endpoint(&new, "app"));
+    let recorded = drift::fingerprint(&ex, &source)
+        .await
+        .expect("the source's schema");
+    let options = sync_options(&old);
+    replication::sync(&ex, &source, &target, &options, &|_| {})
+        .await
+        .expect("sync");
+    let sw = SwitchOptions {
+        sync: options.clone(),
+        freeze: Freeze::ReadOnly,
+        reverse: None,
+        max_wait: Duration::from_secs(30),
+    };
+    let hotfix = "ALTER TABLE ledger ADD COLUMN channel text DEFAULT 'web';
+        CREATE INDEX tags_tag_idx ON tags (tag) WHERE tag <> '';
+        ALTER TABLE ledger ALTER COLUMN at SET DEFAULT clock_timestamp();";
+    old.psql("app", hotfix).expect("a hotfix on the source");
+    let err = switch::switch_checked(&ex, &source, &target, &sw, Some(&recorded), &|_| {})
+        .await
+        .expect_err("the switch must refuse");
+    assert_eq!(
+        err.to_string(),
+        "the source's schema changed since the sync started, and logical replication does not carry DDL: 3 object(s) differ on the target:
+  column public.ledger.at: default differs (source: clock_timestamp(); target: now())
+  column public.ledger.channel: missing on target (on source: default 'web'::text; type text)
+  index public.tags_tag_idx: missing on target (on source: definition USING btree (tag) WHERE (tag <> ''::text); table tags)
+hint: apply the same DDL on the target (nothing was frozen or switched), then run the switch again"
+    );
+    // Nothing was frozen: the source still takes writes, the sync still runs.
+    old.shell(
+        "psql -X -U writer app -c \"INSERT INTO ledger (note) VALUES ('after the refusal')\"",
+    )
+    .expect("the source takes writes");
+    assert!(replication::is_running(&ex, &source, &target, &options)
+        .await
+        .expect("state"));
+    new.psql("app", hotfix).expect("the same DDL on the target");
+    let done = switch::switch_checked(&ex, &source, &target, &sw, Some(&recorded), &|_| {})
+        .await
+        .expect("the switch goes ahead");
+    assert!(done.freeze_window < 5.0, "{done:?}");
+    let proof = verify(&ex, &source, &target, &VerifyOptions::default(), &|_| {})
+        .await
+        .expect("verify");
+    assert!(proof.matches(), "{}", proof.render());
     ex.disconnect_all().await;
 }

@@ -174,7 +174,7 @@ impl ComposeDeploy<'_> {
             upstream_before,
             previous,
         };
-        save_state(ctx, &self.0.project.host.value, STATE, &state)?;
+        save_state(ctx, STATE, &state)?;
         Ok(state)
     }
 
@@ -315,7 +315,7 @@ impl StepRunner for ComposeDeploy<'_> {
                 .await
                 .map_err(|f| f.into_error(ctx))?,
         );
-        save_state(ctx, &project.host, RELEASE, &release)?;
+        save_state(ctx, RELEASE, &release)?;
         let to = self.upstream(ctx, state.new)?;
         if let Err(e) = proxy_switch::gate_passes(ctx, &self.0.proxy.value, &to, &self.gate()).await
         {

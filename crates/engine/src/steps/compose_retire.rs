@@ -69,7 +69,7 @@ impl StepRunner for ComposeRetire<'_> {
                 deploy.proxy.value, project.name
             )));
         }
-        save_state(ctx, &project.host, STOPPED, &project.name)?;
+        save_state(ctx, STOPPED, &project.name)?;
         ctx.detail(format!(
             "draining {} for {}",
             project.name,

@@ -188,7 +188,7 @@ impl ComposeUp<'_> {
         )
         .await
         .map_err(|f| f.into_error(ctx))?;
-        save_state(ctx, &project.host, BEFORE, &before)?;
+        save_state(ctx, BEFORE, &before)?;
         Ok(before)
     }
 
@@ -337,7 +337,7 @@ impl StepRunner for ComposeUp<'_> {
                 .await
                 .map_err(|f| f.into_error(ctx))?,
         );
-        save_state(ctx, &project.host, RELEASE, &release)?;
+        save_state(ctx, RELEASE, &release)?;
         let was = match &before.previous {
             Some(r) if r.services == release.services => " (unchanged)".to_string(),
             Some(r) => format!("; before: {}", r.describe()),

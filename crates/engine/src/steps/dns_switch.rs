@@ -110,7 +110,6 @@ impl StepRunner for DnsSwitch<'_> {
         check_capabilities(ctx, &self.0.provider.value, &wish)?;
         self.ttl_gate(ctx)?;
         let p = provider(ctx, &self.0.provider.value)?;
-        let target = format!("dns:{}", self.0.provider.value);
         let mut plan: Vec<(String, Vec<Correction>)> = Vec::new();
         let mut previous: Vec<RecordSet> = Vec::new();
         for (zone, list) in by_zone(ctx, p.as_ref(), wish)? {
@@ -125,7 +124,7 @@ impl StepRunner for DnsSwitch<'_> {
             plan.push((zone, fixes));
         }
         if load_state::<Vec<RecordSet>>(ctx, ctx.id(), PREVIOUS)?.is_none() {
-            save_state(ctx, &target, PREVIOUS, &previous)?;
+            save_state(ctx, PREVIOUS, &previous)?;
         }
         for line in super::traffic::manual_instructions(p.as_ref(), &plan) {
             ctx.detail(line);

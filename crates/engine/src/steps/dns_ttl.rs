@@ -110,7 +110,6 @@ impl StepRunner for DnsTtl<'_> {
         let wish = self.wish(ctx)?;
         check_capabilities(ctx, &self.step.provider.value, &wish)?;
         let p = provider(ctx, &self.step.provider.value)?;
-        let target = format!("dns:{}", self.step.provider.value);
         let earlier = load_state::<Vec<RecordSet>>(ctx, ctx.id(), PREVIOUS)?;
         let mut previous = Vec::new();
         let mut old_max = 0;
@@ -134,7 +133,7 @@ impl StepRunner for DnsTtl<'_> {
         let previous = match earlier {
             Some(first) => first,
             None => {
-                save_state(ctx, &target, PREVIOUS, &previous)?;
+                save_state(ctx, PREVIOUS, &previous)?;
                 previous
             }
         };
@@ -194,7 +193,7 @@ impl StepRunner for DnsTtl<'_> {
             }
         }
         let expiry = now_ms() + i64::from(old_max) * 1000;
-        save_state(ctx, &target, EXPIRY, &expiry)?;
+        save_state(ctx, EXPIRY, &expiry)?;
         ctx.measure("old_ttl_max", f64::from(old_max), "s")?;
         Ok(Applied::Done {
             summary: format!(

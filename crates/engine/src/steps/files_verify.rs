@@ -12,7 +12,7 @@ use cutover_data::files::{
     verify, AgentBinary, Algorithm, Compare, ManifestOptions, OwnerCheck, Side, VerifyOptions,
     VerifyReport,
 };
-use cutover_plan::steps::{FilesVerifyStep, TreeRef};
+use cutover_plan::steps::{FilesVerifyStep, HashAlgorithm, OwnerCheck as PlanOwner, TreeRef};
 use std::time::{Duration, Instant};
 
 pub(crate) struct FilesVerify<'a>(pub &'a FilesVerifyStep);
@@ -63,19 +63,18 @@ impl FilesVerify<'_> {
     fn options(&self) -> ManifestOptions {
         let s = self.0;
         ManifestOptions {
-            algorithm: s
-                .algorithm
-                .as_ref()
-                .and_then(|a| Algorithm::parse(&a.value))
-                .unwrap_or_default(),
+            algorithm: match s.algorithm.as_ref().map(|a| a.value) {
+                Some(HashAlgorithm::Sha256) => Algorithm::Sha256,
+                Some(HashAlgorithm::Blake3) | None => Algorithm::Blake3,
+            },
             exclude: s.exclude.clone(),
             cache: s.cache.unwrap_or(true),
             compare: Compare {
                 mode: s.mode.unwrap_or(true),
-                owner: match s.owner.as_ref().map(|o| o.value.as_str()) {
-                    Some("numeric") => OwnerCheck::Numeric,
-                    Some("ignore") => OwnerCheck::Ignore,
-                    _ => OwnerCheck::Names,
+                owner: match s.owner.as_ref().map(|o| o.value) {
+                    Some(PlanOwner::Numeric) => OwnerCheck::Numeric,
+                    Some(PlanOwner::Ignore) => OwnerCheck::Ignore,
+                    Some(PlanOwner::Names) | None => OwnerCheck::Names,
                 },
                 mtime: s.mtime,
             },
@@ -150,8 +149,13 @@ impl StepRunner for FilesVerify<'_> {
             &host,
             if report.matches() { 0 } else { 1 },
             (report.seconds * 1000.0) as u64,
-            crate::context::tail(&proof(&report, &from, &to)),
+            if report.matches() {
+                "both trees match".to_string()
+            } else {
+                "the trees differ".to_string()
+            },
         )?;
+        ctx.record_proof(&host, report.matches(), proof(&report, &from, &to), &report)?;
         let s = &report.source.summary;
         let t = &report.target.summary;
         ctx.measure("source_entries", s.entries as f64, "entries")?;
@@ -196,7 +200,7 @@ impl StepRunner for FilesVerify<'_> {
 pub(crate) fn files_failed(ctx: &StepCtx<'_>, e: cutover_data::files::FilesError) -> EngineError {
     match e {
         cutover_data::files::FilesError::Exec(e) => ctx.exec_failed(e),
-        other => ctx.failed(other.to_string()),
+        other => ctx.failed_as(other.class(), other.to_string()),
     }
 }
 

@@ -19,6 +19,7 @@ mod postgres_copy;
 mod postgres_switch;
 pub(crate) mod postgres_sync;
 mod postgres_verify;
+mod proxy_move;
 mod proxy_switch;
 mod run;
 mod soak;

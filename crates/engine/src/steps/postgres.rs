@@ -73,7 +73,7 @@ pub(crate) fn describe(values: &Values<'_>, e: &PgEndpoint) -> Result<String, En
 pub(crate) fn failed(ctx: &StepCtx<'_>, e: PgError) -> EngineError {
     match e {
         PgError::Exec(e) => ctx.exec_failed(e),
-        other => ctx.failed(other.to_string()),
+        other => ctx.failed_as(other.class(), other.to_string()),
     }
 }
 

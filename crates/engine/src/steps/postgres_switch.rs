@@ -6,7 +6,7 @@ use super::postgres::{endpoint, failed, server_address};
 use super::postgres_sync;
 use crate::context::{StepCtx, Values};
 use crate::error::EngineError;
-use crate::step::{Applied, StepRunner, Verified};
+use crate::step::{Applied, Prepared, StepRunner, Verified};
 use async_trait::async_trait;
 use cutover_data::postgres::replication::switch::{self, Freeze, SwitchOptions};
 use cutover_data::postgres::Endpoint;
@@ -69,12 +69,16 @@ impl PostgresSwitch<'_> {
 impl StepRunner for PostgresSwitch<'_> {
     fn plan(&self, _values: &Values<'_>) -> Result<Vec<String>, EngineError> {
         let s = self.0;
-        let mut lines = vec![if s.by_command() {
+        let mut lines = vec![format!(
+            "before the freeze: the source's schema compared with the fingerprint step `{}` journaled; if DDL ran since and the target lacks it, refuse and name each object",
+            s.sync.value
+        )];
+        lines.push(if s.by_command() {
             "freeze writes with the plan's freeze_command".to_string()
         } else {
             "freeze writes on the source: default_transaction_read_only = on, client sessions ended"
                 .to_string()
-        }];
+        });
         lines.push(format!(
             "wait (at most {}s) until the target has replayed the source's WAL position; advance every sequence on the target; drop the subscription of step `{}`",
             s.max_wait.unwrap_or(Duration::from_secs(30)).as_secs(),
@@ -119,12 +123,43 @@ impl StepRunner for PostgresSwitch<'_> {
         true
     }
 
+    async fn prepare(&self, ctx: &StepCtx<'_>) -> Result<Option<Prepared>, EngineError> {
+        let (source, target, options) = self.setup(ctx)?;
+        let show = |line: String| ctx.detail(line);
+        let recorded = postgres_sync::recorded_schema(ctx.state, &self.0.sync.value);
+        let ready = switch::prepare_switch(
+            ctx.exec,
+            &source,
+            &target,
+            &options,
+            recorded.as_ref(),
+            &show,
+        )
+        .await
+        .map_err(|e| failed(ctx, e))?;
+        Ok(Some(Box::new(ready)))
+    }
+
     async fn apply(&self, ctx: &StepCtx<'_>) -> Result<Applied, EngineError> {
         let (source, target, options) = self.setup(ctx)?;
         let show = |line: String| ctx.detail(line);
-        let report = switch::switch(ctx.exec, &source, &target, &options, &show)
-            .await
-            .map_err(|e| failed(ctx, e))?;
+        let report = match ctx.take_prepared::<switch::Prepared>() {
+            // Made ready before a coordinated move held requests: only the switch itself.
+            Some(ready) => ready.commit(ctx.exec, &options, &show).await,
+            None => {
+                let recorded = postgres_sync::recorded_schema(ctx.state, &self.0.sync.value);
+                switch::switch_checked(
+                    ctx.exec,
+                    &source,
+                    &target,
+                    &options,
+                    recorded.as_ref(),
+                    &show,
+                )
+                .await
+            }
+        }
+        .map_err(|e| failed(ctx, e))?;
         if report.resumed {
             return Ok(Applied::Done {
                 summary: format!(

@@ -6,7 +6,9 @@ use crate::context::{StepCtx, Values};
 use crate::error::EngineError;
 use crate::step::{Applied, StepRunner, Verified};
 use async_trait::async_trait;
+use cutover_data::postgres::replication::drift::{self, SchemaPrint};
 use cutover_data::postgres::replication::{self, SyncOptions};
+use cutover_journal::{Event, RunState};
 use cutover_plan::steps::PostgresSyncStep;
 use std::time::{Duration, Instant};
 
@@ -45,6 +47,41 @@ pub(crate) fn options(ctx: &StepCtx<'_>, s: &PostgresSyncStep) -> Result<SyncOpt
     Ok(o)
 }
 
+/// Journals the source's schema fingerprint as the sync starts (before its schema is
+/// copied), for the switch to notice DDL run on the source since. A sync started again
+/// (resumed, or retried) keeps the fingerprint of its first start: an older fingerprint
+/// can only make the switch compare the two schemas when it need not, never miss a change.
+async fn record_schema(
+    ctx: &StepCtx<'_>,
+    source: &cutover_data::postgres::Endpoint,
+) -> Result<(), EngineError> {
+    if recorded_schema(ctx.state, ctx.id()).is_some() {
+        return Ok(());
+    }
+    let print = drift::fingerprint(ctx.exec, source)
+        .await
+        .map_err(|e| failed(ctx, e))?;
+    ctx.detail(format!(
+        "source schema recorded: {} objects (DDL on the source from now on is caught before the switch)",
+        print.objects
+    ));
+    ctx.record(Event::SchemaRecorded {
+        step: ctx.id().to_string(),
+        side: "source".into(),
+        digest: print.digest,
+        objects: print.objects as u64,
+    })
+}
+
+/// The fingerprint step `id` journaled, if any.
+pub(crate) fn recorded_schema(state: &RunState, id: &str) -> Option<SchemaPrint> {
+    let record = state.step(id)?.schema.as_ref()?;
+    Some(SchemaPrint {
+        digest: record.digest.clone(),
+        objects: record.objects as usize,
+    })
+}
+
 #[async_trait]
 impl StepRunner for PostgresSync<'_> {
     fn plan(&self, values: &Values<'_>) -> Result<Vec<String>, EngineError> {
@@ -58,6 +95,7 @@ impl StepRunner for PostgresSync<'_> {
             format!("replicate {} into {}", describe(values, &s.source)?, describe(values, &s.target)?),
             "preflight: wal_level = logical, free slots and WAL senders, replication role, no large objects, a key on every table".into(),
             format!("schema copied, publication `{publication}` FOR ALL TABLES on the source, subscription `{subscription}` on the target"),
+            "the source's schema fingerprint journaled first: the switch refuses if DDL ran on the source since".into(),
             format!("initial copy watched to completion, then lag under {} MB", s.max_lag_mb.unwrap_or(1)),
             "undo (before the switch): subscription, slot and publication dropped; the target database too if created".into(),
         ])
@@ -91,6 +129,7 @@ impl StepRunner for PostgresSync<'_> {
             endpoint(ctx, &self.0.target)?,
         );
         let o = options(ctx, self.0)?;
+        record_schema(ctx, &source).await?;
         let show = |line: String| ctx.detail(line);
         let report = replication::sync(ctx.exec, &source, &target, &o, &show)
             .await

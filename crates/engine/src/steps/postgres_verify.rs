@@ -21,6 +21,7 @@ impl PostgresVerify<'_> {
         if let Some(c) = self.0.consistent {
             o.consistent = c;
         }
+        o.privileges = self.0.privileges.unwrap_or(false);
         o
     }
 }
@@ -35,8 +36,9 @@ impl StepRunner for PostgresVerify<'_> {
                 describe(values, &self.0.target)?
             ),
             format!(
-                "per table: row count and content checksum computed on each server ({} sessions each); sequences; schema objects",
-                self.options().jobs
+                "per table: row count and content checksum computed on each server ({} sessions each); sequences; schema objects and their definitions{}",
+                self.options().jobs,
+                if self.options().privileges { ", owners and privileges" } else { "" }
             ),
             "any difference fails the step (exit code 9) before traffic moves".into(),
         ])
@@ -67,8 +69,9 @@ impl StepRunner for PostgresVerify<'_> {
             &host,
             if report.matches() { 0 } else { 1 },
             (report.seconds * 1000.0) as u64,
-            crate::context::tail(&report.render()),
+            report.summary(),
         )?;
+        ctx.record_proof(&host, report.matches(), report.render(), &report)?;
         ctx.measure("tables", report.tables.len() as f64, "tables")?;
         ctx.measure("rows", report.rows as f64, "rows")?;
         ctx.measure("seconds", report.seconds, "s")?;

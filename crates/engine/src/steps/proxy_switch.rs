@@ -43,6 +43,10 @@ impl StepRunner for ProxySwitch<'_> {
         if load_state::<String>(ctx, ctx.id(), PREVIOUS)?.is_some() {
             return Ok(Verified::NotInPlace);
         }
+        // A move is in place only when the data switches it carries are too.
+        if !self.0.data.iter().all(|d| ctx.state.is_done(&d.value)) {
+            return Ok(Verified::NotInPlace);
+        }
         let to = ctx.render(&self.0.to)?;
         let s = switcher(ctx.plan, &self.0.proxy.value, Some(ctx.secrets))?;
         let now = s
@@ -58,7 +62,26 @@ impl StepRunner for ProxySwitch<'_> {
 
     async fn apply(&self, ctx: &StepCtx<'_>) -> Result<Applied, EngineError> {
         let to = ctx.render(&self.0.to)?;
-        let summary = switch_to(ctx, &self.0.proxy.value, &to, &self.gate()).await?;
+        let name = &self.0.proxy.value;
+        gate_passes(ctx, name, &to, &self.gate()).await?;
+        if !self.0.data.is_empty() {
+            let s = switcher(ctx.plan, name, Some(ctx.secrets))?;
+            let before = s
+                .current(&CtxRunner(ctx))
+                .await
+                .map_err(|e| ctx.failed(e.to_string()))?;
+            let previous = match load_state::<String>(ctx, ctx.id(), PREVIOUS)? {
+                Some(p) => p,
+                None => {
+                    save_state(ctx, PREVIOUS, &before)?;
+                    before
+                }
+            };
+            let summary =
+                super::proxy_move::forward(ctx, self.0, s.as_ref(), &previous, &to).await?;
+            return Ok(Applied::Done { summary });
+        }
+        let summary = switch_now(ctx, name, &to).await?;
         Ok(Applied::Done { summary })
     }
 
@@ -68,7 +91,20 @@ impl StepRunner for ProxySwitch<'_> {
     }
 
     async fn rollback(&self, ctx: &StepCtx<'_>) -> Result<Option<String>, EngineError> {
-        switch_back(ctx, &self.0.proxy.value).await
+        if self.0.data.is_empty() {
+            return switch_back(ctx, &self.0.proxy.value).await;
+        }
+        let Some(previous) = load_state::<String>(ctx, ctx.id(), PREVIOUS)? else {
+            return Ok(None);
+        };
+        let s = switcher(ctx.plan, &self.0.proxy.value, Some(ctx.secrets))?;
+        let current = s
+            .current(&CtxRunner(ctx))
+            .await
+            .map_err(|e| ctx.failed(e.to_string()))?;
+        let summary =
+            super::proxy_move::backward(ctx, self.0, s.as_ref(), &current, &previous).await?;
+        Ok(Some(summary))
     }
 }
 
@@ -78,18 +114,6 @@ pub(crate) async fn current(ctx: &StepCtx<'_>, name: &str) -> Result<String, Eng
     s.current(&CtxRunner(ctx))
         .await
         .map_err(|e| ctx.failed(e.to_string()))
-}
-
-/// Points proxy `name` at `to` once `to` passes `gate` ([`gate_passes`], then
-/// [`switch_now`]). `compose.deploy` moves traffic through these same two.
-pub(crate) async fn switch_to(
-    ctx: &StepCtx<'_>,
-    name: &str,
-    to: &str,
-    gate: &HttpGet,
-) -> Result<String, EngineError> {
-    gate_passes(ctx, name, to, gate).await?;
-    switch_now(ctx, name, to).await
 }
 
 /// Fails unless `to` answers `gate` (a verification failure: nothing switched).
@@ -123,7 +147,7 @@ pub(crate) async fn switch_now(
         .await
         .map_err(|e| ctx.failed(e.to_string()))?;
     if load_state::<String>(ctx, ctx.id(), PREVIOUS)?.is_none() {
-        save_state(ctx, &format!("proxy:{name}"), PREVIOUS, &before)?;
+        save_state(ctx, PREVIOUS, &before)?;
     }
     let started = Instant::now();
     s.switch(&runner, to)

@@ -1,7 +1,8 @@
 //! `soak`: the monitoring window after traffic moved. The loop, statistics and triggers live
 //! in `cutover_checks::soak`; this file gives it the plan's checks, keeps its window across
 //! restarts, journals its figures, and on a fired trigger rolls the traffic switch back
-//! at once (through `rollback::undo_now`) before failing with the trigger's evidence.
+//! at once (the step returns a rollback request the apply loop carries out) and fails with
+//! the trigger's evidence.
 //!
 //! Resume: the window starts when the current try of the step started (the first
 //! `StepStarted` after its last failure, from the journal), so a restarted `cutover apply`
@@ -11,19 +12,16 @@
 
 use super::check::{describe, probe_env, probes};
 use crate::context::{StepCtx, Values};
-use crate::error::EngineError;
+use crate::error::{EngineError, RollbackRequest};
 use crate::step::{Applied, StepRunner, Verified};
 use cutover_checks::soak::{self, LogSource, LogSpec, SoakEnd, SoakSpec, SoakState};
 use cutover_checks::trigger::TriggerSpec;
 use cutover_journal::{now_ms, Event};
-use cutover_plan::steps::SoakStep;
+use cutover_plan::steps::{Role, SoakStep};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
-/// Kinds whose applied steps a fired trigger undoes when the plan names none (a
-/// `compose.deploy` switches its proxy: its undo switches back to the previous colour).
-const SWITCH_KINDS: &[&str] = &["dns.switch", "proxy.switch", "compose.deploy"];
 /// How often the statistics are checkpointed.
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(2);
 
@@ -52,7 +50,7 @@ impl Soak<'_> {
             .steps()
             .map(|(_, s)| s)
             .take_while(|s| s.id.value != ctx.id())
-            .filter(|s| SWITCH_KINDS.contains(&s.kind.name()))
+            .filter(|s| s.kind.kind().is(Role::TrafficSwitch))
             .map(|s| s.id.value.clone())
             .collect()
     }
@@ -279,24 +277,12 @@ impl Soak<'_> {
             return ctx.failed(format!("{what}\nno traffic switch step to roll back (name them in `rollback`); `cutover rollback` undoes the run"));
         }
         let reason = format!("soak `{}`: {what}", ctx.id());
-        match crate::rollback::undo_now(ctx, &targets, &reason).await {
-            Ok(undone) => {
-                let took = at.elapsed();
-                let _ = ctx.measure("rollback_seconds", took.as_secs_f64(), "s");
-                let done = if undone.is_empty() {
-                    "nothing was applied to undo".to_string()
-                } else {
-                    format!(
-                        "rolled back {} in {:.2} s",
-                        undone.join(", "),
-                        took.as_secs_f64()
-                    )
-                };
-                ctx.failed(format!("{what}\n{done}; fix the cause, then `cutover apply` switches and soaks again, or `cutover rollback` undoes the rest"))
-            }
-            Err(e) => ctx.failed(format!(
-                "{what}\nthe automatic rollback failed: {e}; run `cutover rollback` to continue it"
-            )),
-        }
+        EngineError::RollbackRequested(Box::new(RollbackRequest {
+            step: ctx.id().to_string(),
+            what,
+            targets,
+            reason,
+            at,
+        }))
     }
 }

@@ -1,15 +1,14 @@
 //! What the `dns.*` and `proxy.switch` steps share: building providers and switchers from the
 //! plan's `[dns]` and `[proxies]` sections, the records a step names, and the step's own state
 //! (previous values, TTL expiry) kept in the journal so that rollback and the TTL gate work
-//! after a crash. State is journaled as a provider call: a `command_started` naming the call
-//! and a `command_finished` whose output is `cutover-state LABEL JSON`.
+//! after a crash. State is a typed journal record ([`Event::StateRecorded`]).
 
 use crate::context::{StepCtx, Values};
 use crate::error::EngineError;
 use async_trait::async_trait;
 use cutover_exec::{Command, Output, SecretValue};
 use cutover_journal::Event;
-use cutover_plan::traffic::DnsRecord;
+use cutover_plan::traffic::{DnsProviderKind, DnsRecord, ProxyKind};
 use cutover_plan::Plan;
 use cutover_traffic::dns::cloudflare::CloudflareConfig;
 use cutover_traffic::dns::manual::ManualConfig;
@@ -21,7 +20,8 @@ use cutover_traffic::proxy::{caddy::Caddy, haproxy::Haproxy, nginx::Nginx, Runne
 use std::net::SocketAddr;
 use std::time::Duration;
 
-const STATE_PREFIX: &str = "cutover-state ";
+/// How journals written before typed state records kept it: a command's output.
+const OLD_STATE_PREFIX: &str = "cutover-state ";
 
 /// `address[:port]` with a default port.
 fn socket(text: &str, port: u16) -> Result<SocketAddr, EngineError> {
@@ -66,8 +66,8 @@ fn build_provider(
         .iter()
         .map(|n| socket(n, 53))
         .collect::<Result<Vec<_>, _>>()?;
-    let cfg = match d.provider.value.as_str() {
-        "rfc2136" => ProviderConfig::Rfc2136(Rfc2136Config {
+    let cfg = match d.provider.value {
+        DnsProviderKind::Rfc2136 => ProviderConfig::Rfc2136(Rfc2136Config {
             server: socket(d.server.as_deref().unwrap_or_default(), 53)?,
             zones: d.zones.clone(),
             key: Some(TsigKey {
@@ -80,13 +80,13 @@ fn build_provider(
             }),
             timeout,
         }),
-        "cloudflare" => ProviderConfig::Cloudflare(CloudflareConfig {
+        DnsProviderKind::Cloudflare => ProviderConfig::Cloudflare(CloudflareConfig {
             api: d.api.clone().unwrap_or_else(|| dns::cloudflare::API.into()),
             token: secret(&d.api_token)?,
             zones: d.zones.clone(),
             timeout,
         }),
-        _ => ProviderConfig::Manual(ManualConfig {
+        DnsProviderKind::Manual => ProviderConfig::Manual(ManualConfig {
             zones: d.zones.clone(),
             nameservers,
             wait: d.wait.unwrap_or(Duration::from_secs(3600)),
@@ -133,7 +133,7 @@ pub(crate) fn desired(
 /// Capability problems of a provider for `wish`: the check made before any network call.
 pub(crate) fn capability_problems(plan: &Plan, provider: &str, wish: &[Desired]) -> Vec<String> {
     match plan.dns_provider(provider) {
-        Some(d) => dns::check_capabilities(&d.provider.value, &d.zones, wish),
+        Some(d) => dns::check_capabilities(d.provider.value.name(), &d.zones, wish),
         None => vec![format!("no DNS provider `{provider}`")],
     }
 }
@@ -177,13 +177,15 @@ pub(crate) fn by_zone(
 /// Journals `value` as this step's state `label`.
 pub(crate) fn save_state<T: serde::Serialize>(
     ctx: &StepCtx<'_>,
-    target: &str,
     label: &str,
     value: &T,
 ) -> Result<(), EngineError> {
-    let json = serde_json::to_string(value).map_err(|e| ctx.failed(e.to_string()))?;
-    ctx.command_started(target, format!("record {label}"))?;
-    ctx.command_finished(target, 0, 0, format!("{STATE_PREFIX}{label} {json}"))
+    let body = serde_json::to_string(value).map_err(|e| ctx.failed(e.to_string()))?;
+    ctx.record(Event::StateRecorded {
+        step: ctx.id().to_string(),
+        label: label.to_string(),
+        body,
+    })
 }
 
 /// The first state `label` step `step` journaled in this run (the first is the original:
@@ -193,20 +195,22 @@ pub(crate) fn load_state<T: serde::de::DeserializeOwned>(
     step: &str,
     label: &str,
 ) -> Result<Option<T>, EngineError> {
-    let prefix = format!("{STATE_PREFIX}{label} ");
+    let old_prefix = format!("{OLD_STATE_PREFIX}{label} ");
     for r in ctx.journal.events(ctx.run_id)? {
-        if let Event::CommandFinished {
-            step: s, stdout, ..
-        } = &r.event
-        {
-            if s == step {
-                if let Some(json) = stdout.strip_prefix(&prefix) {
-                    return serde_json::from_str(json).map(Some).map_err(|e| {
-                        ctx.failed(format!("journaled {label} of `{step}` is unreadable: {e}"))
-                    });
-                }
-            }
-        }
+        let body = match &r.event {
+            Event::StateRecorded {
+                step: s,
+                label: l,
+                body,
+            } if s == step && l == label => body.as_str(),
+            Event::CommandFinished {
+                step: s, stdout, ..
+            } if s == step && stdout.starts_with(&old_prefix) => &stdout[old_prefix.len()..],
+            _ => continue,
+        };
+        return serde_json::from_str(body)
+            .map(Some)
+            .map_err(|e| ctx.failed(format!("journaled {label} of `{step}` is unreadable: {e}")));
     }
     Ok(None)
 }
@@ -222,13 +226,13 @@ pub(crate) fn switcher(
         .proxy(name)
         .ok_or_else(|| EngineError::Invalid(format!("no proxy `{name}` in [proxies]")))?;
     let host = x.host.value.clone();
-    Ok(match x.kind.value.as_str() {
-        "caddy" => Box::new(Caddy {
+    Ok(match x.kind.value {
+        ProxyKind::Caddy => Box::new(Caddy {
             host,
             admin: x.admin.clone().unwrap_or_else(|| "localhost:2019".into()),
             id: x.id.clone().unwrap_or_else(|| "cutover".into()),
         }),
-        "haproxy" => Box::new(Haproxy {
+        ProxyKind::Haproxy => Box::new(Haproxy {
             host,
             socket: x
                 .socket
@@ -237,7 +241,7 @@ pub(crate) fn switcher(
             backend: x.backend.clone().unwrap_or_default(),
             server: x.server.clone().unwrap_or_default(),
         }),
-        "dns-name" => {
+        ProxyKind::DnsName => {
             let dns = x.dns.as_ref().map(|d| d.value.as_str()).unwrap_or_default();
             Box::new(DnsName {
                 label: format!("{name} on {host}"),
@@ -247,7 +251,7 @@ pub(crate) fn switcher(
                 settle: x.settle.unwrap_or(Duration::from_secs(1)),
             })
         }
-        _ => Box::new(Nginx {
+        ProxyKind::Nginx => Box::new(Nginx {
             host,
             include: x.include.clone().unwrap_or_default(),
             args: x.nginx_args.clone(),
@@ -362,7 +366,7 @@ pub(crate) fn plan_capabilities(plan: &Plan) -> Vec<PlanCapability> {
                 ttl: ttl.map(|t| t.as_secs() as u32),
                 proxied: r.proxied,
             };
-            for problem in dns::check_capabilities(&d.provider.value, &d.zones, &[wish]) {
+            for problem in dns::check_capabilities(d.provider.value.name(), &d.zones, &[wish]) {
                 out.push(PlanCapability {
                     step: step.id.value.clone(),
                     provider: provider.value.clone(),

@@ -15,16 +15,9 @@ use crate::limits;
 use crate::plan::Plan;
 use crate::problem::{did_you_mean, Problem, Problems};
 use crate::read::{Fields, Spanned};
+use crate::steps::{Kind, Role};
 use std::time::Duration;
 use toml_span::value::Value;
-
-/// Step kinds probed when `steps` is not given: the ones that move traffic or writes.
-pub const SWITCH_KINDS: &[&str] = &[
-    "dns.switch",
-    "proxy.switch",
-    "postgres.switch",
-    "compose.deploy",
-];
 
 /// The downtime prober's settings.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
@@ -68,10 +61,11 @@ impl Downtime {
         })
     }
 
-    /// Whether the prober runs during step `id` of kind `kind`.
-    pub fn covers(&self, id: &str, kind: &str) -> bool {
+    /// Whether the prober runs during step `id` of kind `kind`: the listed steps, else every
+    /// step that moves traffic or writes (a traffic or data switch).
+    pub fn covers(&self, id: &str, kind: Kind) -> bool {
         if self.steps.is_empty() {
-            SWITCH_KINDS.contains(&kind)
+            kind.is(Role::TrafficSwitch) || kind.is(Role::DataSwitch)
         } else {
             self.steps.iter().any(|s| s.value == id)
         }

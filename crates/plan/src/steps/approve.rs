@@ -3,6 +3,7 @@
 use crate::limits;
 use crate::problem::Problems;
 use crate::read::Fields;
+use crate::steps::kind::Validate;
 use std::time::Duration;
 
 /// Waits until someone approves the gate; the approval (who, when, comment) is journaled.
@@ -38,3 +39,5 @@ impl ApproveStep {
         })
     }
 }
+
+impl Validate for ApproveStep {}

@@ -5,6 +5,8 @@ use crate::checks::Names;
 use crate::limits;
 use crate::problem::Problems;
 use crate::read::{Fields, Spanned};
+use crate::steps::kind::Validate;
+use crate::validate::StepCheck;
 use std::time::Duration;
 
 /// Runs the named `[checks]`; each failing one is tried again every `interval` until it
@@ -46,5 +48,11 @@ impl CheckStep {
             interval,
             retries,
         })
+    }
+}
+
+impl Validate for CheckStep {
+    fn validate(&self, c: &StepCheck<'_>, p: &mut Problems) {
+        crate::checks::validate::names(c.plan, &self.checks, c.owner, p);
     }
 }

@@ -9,7 +9,9 @@ use super::compose_project::ComposeProject;
 use crate::limits;
 use crate::problem::{Problem, Problems};
 use crate::read::{wrong_type, Fields, FromToml, Spanned};
+use crate::steps::kind::Validate;
 use crate::template::Template;
+use crate::validate::StepCheck;
 use std::time::Duration;
 use toml_span::value::Value;
 
@@ -183,10 +185,11 @@ impl ComposeDeployStep {
             drain,
         })
     }
+}
 
-    /// Cross-reference checks: the project's (the proxy is checked with the traffic
-    /// sections).
-    pub(crate) fn validate(&self, check: &crate::validate::Checker<'_>, p: &mut Problems) {
+/// Cross-reference checks: the project's (the proxy is checked with the traffic sections).
+impl Validate for ComposeDeployStep {
+    fn validate(&self, check: &StepCheck<'_>, p: &mut Problems) {
         self.project.validate(check, p);
         if let Some(a) = &self.address {
             check.command("address", a, p);

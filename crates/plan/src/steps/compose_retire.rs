@@ -5,7 +5,9 @@
 use crate::limits;
 use crate::problem::{Problem, Problems};
 use crate::read::{Fields, Spanned};
+use crate::steps::kind::Validate;
 use crate::steps::StepKind;
+use crate::validate::StepCheck;
 use std::time::Duration;
 
 /// Retires the previous colour of `deploy`.
@@ -43,9 +45,15 @@ impl ComposeRetireStep {
             stop_timeout,
         })
     }
+}
 
-    /// `deploy` names an earlier `compose.deploy` step.
-    pub(crate) fn validate(&self, plan: &crate::Plan, id: &Spanned<String>, p: &mut Problems) {
+/// `deploy` names an earlier `compose.deploy` step.
+impl Validate for ComposeRetireStep {
+    fn validate(&self, c: &StepCheck<'_>, p: &mut Problems) {
+        if c.dropped(&self.deploy.value) {
+            return;
+        }
+        let (plan, id) = (c.plan, c.id);
         let position = |name: &str| plan.steps().position(|(_, s)| s.id.value == name);
         match (
             plan.step(&self.deploy.value).map(|s| &s.kind),

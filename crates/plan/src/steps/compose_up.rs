@@ -5,6 +5,8 @@
 use super::compose_project::ComposeProject;
 use crate::problem::Problems;
 use crate::read::Fields;
+use crate::steps::kind::Validate;
+use crate::validate::StepCheck;
 
 /// Brings up `project` on its host (see [`ComposeProject`] for the fields).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
@@ -38,5 +40,12 @@ impl ComposeUpStep {
         Some(ComposeUpStep {
             project: ComposeProject::read(f, p)?,
         })
+    }
+}
+
+/// Cross-reference checks: the project's host, templates and check names.
+impl Validate for ComposeUpStep {
+    fn validate(&self, c: &StepCheck<'_>, p: &mut Problems) {
+        self.project.validate(c, p);
     }
 }

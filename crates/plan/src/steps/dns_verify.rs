@@ -5,6 +5,7 @@
 use crate::limits;
 use crate::problem::Problems;
 use crate::read::{Fields, Spanned};
+use crate::steps::kind::Validate;
 use crate::traffic::DnsRecord;
 use std::time::Duration;
 
@@ -55,3 +56,6 @@ impl DnsVerifyStep {
         })
     }
 }
+
+/// Checked with the traffic sections they name (`crate::traffic::validate`).
+impl Validate for DnsVerifyStep {}

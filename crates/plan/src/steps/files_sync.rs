@@ -5,7 +5,9 @@
 use crate::limits;
 use crate::problem::{Problem, Problems};
 use crate::read::{Fields, FromToml, Spanned};
+use crate::steps::kind::Validate;
 use crate::template::Template;
+use crate::validate::StepCheck;
 use toml_span::value::Value;
 
 /// A tree on a host: `{ host = "old", path = "/srv/app/media" }`, or a Docker named volume
@@ -215,5 +217,19 @@ impl FilesSyncStep {
             timeout,
             stall_timeout,
         })
+    }
+}
+
+impl Validate for FilesSyncStep {
+    fn validate(&self, c: &StepCheck<'_>, p: &mut Problems) {
+        for t in [&self.from, &self.to] {
+            c.host(&t.host, p);
+            if let Some(path) = &t.path {
+                c.command("path", path, p);
+            }
+        }
+        if let Some(a) = &self.address {
+            c.command("address", a, p);
+        }
     }
 }

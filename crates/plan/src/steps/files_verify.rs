@@ -2,8 +2,10 @@
 //! holds, byte for byte; any difference fails the step (exit code 9) before traffic moves.
 
 use super::files_sync::TreeRef;
-use crate::problem::{Problem, Problems};
+use crate::problem::Problems;
 use crate::read::{Fields, Spanned};
+use crate::steps::kind::Validate;
+use crate::validate::StepCheck;
 
 /// Builds a manifest of each tree on its own host, in parallel (path, type, size, mode,
 /// owner, mtime, symlink target, content hash), and compares them on the controller. The
@@ -20,12 +22,12 @@ pub struct FilesVerifyStep {
     #[serde(default)]
     pub exclude: Vec<String>,
     /// Content hash: "blake3" (default, multi-threaded) or "sha256".
-    pub algorithm: Option<Spanned<String>>,
+    pub algorithm: Option<Spanned<HashAlgorithm>>,
     /// Compare permission bits (default true).
     pub mode: Option<bool>,
     /// Compare owners: "names" (default; numbers where a host has no name), "numeric" or
     /// "ignore".
-    pub owner: Option<Spanned<String>>,
+    pub owner: Option<Spanned<OwnerCheck>>,
     /// Compare modification times of files and symlinks (default false).
     #[serde(default)]
     pub mtime: bool,
@@ -34,10 +36,27 @@ pub struct FilesVerifyStep {
     pub cache: Option<bool>,
 }
 
-/// Values `algorithm` accepts.
-pub const ALGORITHMS: &[&str] = &["blake3", "sha256"];
-/// Values `owner` accepts.
-pub const OWNER_CHECKS: &[&str] = &["names", "numeric", "ignore"];
+crate::named::named_enum! {
+    /// A content hash a `files.verify` step may use.
+    pub enum HashAlgorithm {
+        /// BLAKE3 (default): multi-threaded, the fastest.
+        Blake3 = "blake3",
+        /// SHA-256, for rules that name it.
+        Sha256 = "sha256",
+    }
+}
+
+crate::named::named_enum! {
+    /// How a `files.verify` step compares owners.
+    pub enum OwnerCheck {
+        /// By name where a host has one, else by number.
+        Names = "names",
+        /// By numeric uid and gid.
+        Numeric = "numeric",
+        /// Not at all.
+        Ignore = "ignore",
+    }
+}
 
 impl FilesVerifyStep {
     /// The fields a `files.verify` step accepts.
@@ -64,7 +83,7 @@ impl FilesVerifyStep {
         let owner_check = f.optional("owner", p);
         let mtime = f.optional("mtime", p).unwrap_or(false);
         let cache = f.optional("cache", p);
-        let step = FilesVerifyStep {
+        Some(FilesVerifyStep {
             from: from?,
             to: to?,
             exclude,
@@ -73,27 +92,17 @@ impl FilesVerifyStep {
             owner: owner_check,
             mtime,
             cache,
-        };
-        let owner = f.owner().to_string();
-        let mut ok = true;
-        for (field, value, allowed) in [
-            ("algorithm", &step.algorithm, ALGORITHMS),
-            ("owner", &step.owner, OWNER_CHECKS),
-        ] {
-            if let Some(v) = value {
-                if !allowed.contains(&v.value.as_str()) {
-                    p.push(
-                        Problem::new(
-                            v.span,
-                            format!("`{field}` of {owner} is `{}`, which is not known", v.value),
-                            "unknown value",
-                        )
-                        .help(format!("use one of: {}", allowed.join(", "))),
-                    );
-                    ok = false;
-                }
+        })
+    }
+}
+
+impl Validate for FilesVerifyStep {
+    fn validate(&self, c: &StepCheck<'_>, p: &mut Problems) {
+        for t in [&self.from, &self.to] {
+            c.host(&t.host, p);
+            if let Some(path) = &t.path {
+                c.command("path", path, p);
             }
         }
-        ok.then_some(step)
     }
 }

@@ -7,7 +7,9 @@
 use crate::limits;
 use crate::problem::{Problem, Problems};
 use crate::read::{Fields, Spanned};
+use crate::steps::kind::Validate;
 use crate::template::Template;
+use crate::validate::StepCheck;
 use std::time::Duration;
 
 /// Copies `images` from host `from` to host `to`.
@@ -80,9 +82,11 @@ impl ImagesCopyStep {
             stall_timeout,
         })
     }
+}
 
-    /// Cross-reference checks: hosts exist and differ; images and address hold no secret.
-    pub(crate) fn validate(&self, check: &crate::validate::Checker<'_>, p: &mut Problems) {
+/// Cross-reference checks: hosts exist and differ; images and address hold no secret.
+impl Validate for ImagesCopyStep {
+    fn validate(&self, check: &StepCheck<'_>, p: &mut Problems) {
         check.host(&self.from, p);
         check.host(&self.to, p);
         if self.from.value == self.to.value {

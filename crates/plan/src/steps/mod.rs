@@ -1,4 +1,4 @@
-//! Steps: one kind per file, listed in the registry below ([`KINDS`] and [`read_kind`]).
+//! Steps: one kind per file, each declared once in the registry below (see [`kind`]).
 
 mod approve;
 mod check;
@@ -12,6 +12,7 @@ mod dns_verify;
 mod files_sync;
 mod files_verify;
 mod images_copy;
+pub(crate) mod kind;
 mod pg_endpoint;
 mod pipe;
 mod postgres_copy;
@@ -33,12 +34,13 @@ pub use dns_switch::DnsSwitchStep;
 pub use dns_ttl::DnsTtlStep;
 pub use dns_verify::DnsVerifyStep;
 pub use files_sync::{FilesSyncStep, TreeRef};
-pub use files_verify::FilesVerifyStep;
+pub use files_verify::{FilesVerifyStep, HashAlgorithm, OwnerCheck};
 pub use images_copy::ImagesCopyStep;
+pub use kind::Role;
 pub use pg_endpoint::PgEndpoint;
 pub use pipe::{PipeEnd, PipeStep};
 pub use postgres_copy::PostgresCopyStep;
-pub use postgres_switch::{HostCommand, PostgresSwitchStep};
+pub use postgres_switch::{FreezeMode, HostCommand, PostgresSwitchStep};
 pub use postgres_sync::PostgresSyncStep;
 pub use postgres_verify::PostgresVerifyStep;
 pub use proxy_switch::ProxySwitchStep;
@@ -53,31 +55,6 @@ use toml_span::value::Value;
 /// Fields every step has, whatever its kind.
 pub const COMMON_FIELDS: &[&str] = &["id", "kind", "description"];
 
-/// Every step kind, in the order `cutover init` documents them.
-pub const KINDS: &[&str] = &[
-    "run",
-    "pipe",
-    "approve",
-    "wait",
-    "files.sync",
-    "files.verify",
-    "check",
-    "soak",
-    "dns.lower_ttl",
-    "dns.switch",
-    "dns.verify",
-    "dns.raise_ttl",
-    "proxy.switch",
-    "postgres.verify",
-    "postgres.copy",
-    "postgres.sync",
-    "postgres.switch",
-    "images.copy",
-    "compose.up",
-    "compose.deploy",
-    "compose.retire",
-];
-
 /// One step of a stage.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
 pub struct Step {
@@ -91,201 +68,55 @@ pub struct Step {
     pub kind: StepKind,
 }
 
-/// The kind of a step, chosen by its `kind` field.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
-#[serde(tag = "kind")]
-#[schemars(transform = crate::schema::describe_variant_fields)]
-pub enum StepKind {
+kind::step_kinds! {
     /// Run a shell command on one or more hosts.
-    #[serde(rename = "run")]
-    Run(RunStep),
+    Run = "run": RunStep [];
     /// Stream one host's command output into another host's command (dump | restore).
-    #[serde(rename = "pipe")]
-    Pipe(PipeStep),
+    Pipe = "pipe": PipeStep [];
     /// A human gate: the run waits until `cutover approve ID` is given.
-    #[serde(rename = "approve")]
-    Approve(ApproveStep),
+    Approve = "approve": ApproveStep [Gate];
     /// A time gate: a duration, a point in time, or a delay after another step.
-    #[serde(rename = "wait")]
-    Wait(WaitStep),
+    Wait = "wait": WaitStep [Gate];
     /// Copy a file tree from one host to another, host to host; run again, only what changed.
-    #[serde(rename = "files.sync")]
-    FilesSync(FilesSyncStep),
+    FilesSync = "files.sync": FilesSyncStep [];
     /// Prove that a target tree holds exactly what the source tree holds.
-    #[serde(rename = "files.verify")]
-    FilesVerify(FilesVerifyStep),
+    FilesVerify = "files.verify": FilesVerifyStep [Proof];
     /// A health gate: every named check must pass (with retries until a deadline).
-    #[serde(rename = "check")]
-    Check(CheckStep),
+    Check = "check": CheckStep [];
     /// A monitoring window whose triggers roll the traffic switch back by themselves.
-    #[serde(rename = "soak")]
-    Soak(SoakStep),
+    Soak = "soak": SoakStep [];
     /// Lower the TTL of records and journal when the old TTL has expired everywhere.
-    #[serde(rename = "dns.lower_ttl")]
-    DnsLowerTtl(DnsTtlStep),
+    DnsLowerTtl = "dns.lower_ttl": DnsTtlStep [];
     /// Point records at the new host, one atomic change per zone.
-    #[serde(rename = "dns.switch")]
-    DnsSwitch(DnsSwitchStep),
+    DnsSwitch = "dns.switch": DnsSwitchStep [TrafficSwitch];
     /// Wait until every authoritative server and listed resolver answers the new values.
-    #[serde(rename = "dns.verify")]
-    DnsVerify(DnsVerifyStep),
+    DnsVerify = "dns.verify": DnsVerifyStep [];
     /// Raise the TTL of records back once the new host is settled.
-    #[serde(rename = "dns.raise_ttl")]
-    DnsRaiseTtl(DnsTtlStep),
+    DnsRaiseTtl = "dns.raise_ttl": DnsTtlStep [];
     /// Point a reverse proxy at a new upstream once it is healthy (blue/green).
-    #[serde(rename = "proxy.switch")]
-    ProxySwitch(ProxySwitchStep),
+    ProxySwitch = "proxy.switch": ProxySwitchStep [TrafficSwitch];
     /// Prove that the target database holds what the source holds (counts, checksums,
     /// sequences, schema objects); a difference fails with exit code 9.
-    #[serde(rename = "postgres.verify")]
-    PostgresVerify(PostgresVerifyStep),
+    PostgresVerify = "postgres.verify": PostgresVerifyStep [Proof];
     /// Copy a PostgreSQL database to another server (any major version up), streamed with
     /// parallel per-table COPY and overlapped index builds, then `ANALYZE`.
-    #[serde(rename = "postgres.copy")]
-    PostgresCopy(PostgresCopyStep),
+    PostgresCopy = "postgres.copy": PostgresCopyStep [];
     /// Keep the target in sync with the source by logical replication until the switch.
-    #[serde(rename = "postgres.sync")]
-    PostgresSync(PostgresSyncStep),
+    PostgresSync = "postgres.sync": PostgresSyncStep [];
     /// Freeze writes on the source, wait for the target to replay them, advance sequences,
     /// drop the subscription: the target becomes the primary (freeze window journaled).
-    #[serde(rename = "postgres.switch")]
-    PostgresSwitch(PostgresSwitchStep),
+    PostgresSwitch = "postgres.switch": PostgresSwitchStep [DataSwitch];
     /// Copy Docker images from one host's engine to another's, host to host: only the
     /// layers the target lacks, verified by image id.
-    #[serde(rename = "images.copy")]
-    ImagesCopy(ImagesCopyStep),
+    ImagesCopy = "images.copy": ImagesCopyStep [];
     /// Bring a Compose project up on a host, gated on its healthchecks and the plan's checks;
     /// the release is journaled and undo brings back what ran before.
-    #[serde(rename = "compose.up")]
-    ComposeUp(ComposeUpStep),
+    ComposeUp = "compose.up": ComposeUpStep [];
     /// A blue/green release of a Compose project: the new colour next to the live one,
     /// gated, then the proxy switched to it; rollback is one switch back.
-    #[serde(rename = "compose.deploy")]
-    ComposeDeploy(ComposeDeployStep),
+    ComposeDeploy = "compose.deploy": ComposeDeployStep [TrafficSwitch];
     /// Drain and stop the colour a `compose.deploy` took traffic from.
-    #[serde(rename = "compose.retire")]
-    ComposeRetire(ComposeRetireStep),
-}
-
-impl StepKind {
-    /// The kind's name as written in plans.
-    pub fn name(&self) -> &'static str {
-        match self {
-            StepKind::Run(_) => "run",
-            StepKind::Pipe(_) => "pipe",
-            StepKind::Approve(_) => "approve",
-            StepKind::Wait(_) => "wait",
-            StepKind::FilesSync(_) => "files.sync",
-            StepKind::FilesVerify(_) => "files.verify",
-            StepKind::Check(_) => "check",
-            StepKind::Soak(_) => "soak",
-            StepKind::DnsLowerTtl(_) => "dns.lower_ttl",
-            StepKind::DnsSwitch(_) => "dns.switch",
-            StepKind::DnsVerify(_) => "dns.verify",
-            StepKind::DnsRaiseTtl(_) => "dns.raise_ttl",
-            StepKind::ProxySwitch(_) => "proxy.switch",
-            StepKind::PostgresVerify(_) => "postgres.verify",
-            StepKind::PostgresCopy(_) => "postgres.copy",
-            StepKind::PostgresSync(_) => "postgres.sync",
-            StepKind::PostgresSwitch(_) => "postgres.switch",
-            StepKind::ImagesCopy(_) => "images.copy",
-            StepKind::ComposeUp(_) => "compose.up",
-            StepKind::ComposeDeploy(_) => "compose.deploy",
-            StepKind::ComposeRetire(_) => "compose.retire",
-        }
-    }
-}
-
-/// The registry: reads the kind-specific fields of a step whose `kind` is `name`.
-fn read_kind(name: &str, f: &mut Fields<'_>, p: &mut Problems) -> Option<StepKind> {
-    match name {
-        "run" => {
-            f.set_known(RunStep::FIELDS);
-            RunStep::read(f, p).map(StepKind::Run)
-        }
-        "pipe" => {
-            f.set_known(PipeStep::FIELDS);
-            PipeStep::read(f, p).map(StepKind::Pipe)
-        }
-        "approve" => {
-            f.set_known(ApproveStep::FIELDS);
-            ApproveStep::read(f, p).map(StepKind::Approve)
-        }
-        "wait" => {
-            f.set_known(WaitStep::FIELDS);
-            WaitStep::read(f, p).map(StepKind::Wait)
-        }
-        "files.sync" => {
-            f.set_known(FilesSyncStep::FIELDS);
-            FilesSyncStep::read(f, p).map(StepKind::FilesSync)
-        }
-        "files.verify" => {
-            f.set_known(FilesVerifyStep::FIELDS);
-            FilesVerifyStep::read(f, p).map(StepKind::FilesVerify)
-        }
-        "check" => {
-            f.set_known(CheckStep::FIELDS);
-            CheckStep::read(f, p).map(StepKind::Check)
-        }
-        "soak" => {
-            f.set_known(SoakStep::FIELDS);
-            SoakStep::read(f, p).map(StepKind::Soak)
-        }
-        "dns.lower_ttl" | "dns.raise_ttl" => {
-            f.set_known(DnsTtlStep::FIELDS);
-            let step = DnsTtlStep::read(f, p)?;
-            Some(if name == "dns.lower_ttl" {
-                StepKind::DnsLowerTtl(step)
-            } else {
-                StepKind::DnsRaiseTtl(step)
-            })
-        }
-        "dns.switch" => {
-            f.set_known(DnsSwitchStep::FIELDS);
-            DnsSwitchStep::read(f, p).map(StepKind::DnsSwitch)
-        }
-        "dns.verify" => {
-            f.set_known(DnsVerifyStep::FIELDS);
-            DnsVerifyStep::read(f, p).map(StepKind::DnsVerify)
-        }
-        "proxy.switch" => {
-            f.set_known(ProxySwitchStep::FIELDS);
-            ProxySwitchStep::read(f, p).map(StepKind::ProxySwitch)
-        }
-        "postgres.verify" => {
-            f.set_known(PostgresVerifyStep::FIELDS);
-            PostgresVerifyStep::read(f, p).map(StepKind::PostgresVerify)
-        }
-        "postgres.copy" => {
-            f.set_known(PostgresCopyStep::FIELDS);
-            PostgresCopyStep::read(f, p).map(StepKind::PostgresCopy)
-        }
-        "postgres.sync" => {
-            f.set_known(PostgresSyncStep::FIELDS);
-            PostgresSyncStep::read(f, p).map(StepKind::PostgresSync)
-        }
-        "postgres.switch" => {
-            f.set_known(PostgresSwitchStep::FIELDS);
-            PostgresSwitchStep::read(f, p).map(StepKind::PostgresSwitch)
-        }
-        "images.copy" => {
-            f.set_known(ImagesCopyStep::FIELDS);
-            ImagesCopyStep::read(f, p).map(StepKind::ImagesCopy)
-        }
-        "compose.up" => {
-            f.set_known(ComposeUpStep::FIELDS);
-            ComposeUpStep::read(f, p).map(StepKind::ComposeUp)
-        }
-        "compose.deploy" => {
-            f.set_known(ComposeDeployStep::FIELDS);
-            ComposeDeployStep::read(f, p).map(StepKind::ComposeDeploy)
-        }
-        "compose.retire" => {
-            f.set_known(ComposeRetireStep::FIELDS);
-            ComposeRetireStep::read(f, p).map(StepKind::ComposeRetire)
-        }
-        _ => None,
-    }
+    ComposeRetire = "compose.retire": ComposeRetireStep [];
 }
 
 /// True when `id` is a valid step id.
@@ -340,7 +171,9 @@ impl Step {
         let kind: Option<String> = f.optional("kind", p);
         let description = f.optional("description", p);
         let kind = match kind {
-            Some(name) if KINDS.contains(&name.as_str()) => read_kind(&name, &mut f, p),
+            Some(name) if Kind::parse(&name).is_some() => {
+                Kind::parse(&name).and_then(|k| k.read(&mut f, p))
+            }
             Some(name) => {
                 let help = match did_you_mean(&name, KINDS.iter().copied()) {
                     Some(near) => format!("did you mean `{near}`?"),

@@ -3,7 +3,9 @@
 
 use crate::problem::Problems;
 use crate::read::{Fields, FromToml, Spanned};
+use crate::steps::kind::Validate;
 use crate::template::{read_env, Template};
+use crate::validate::StepCheck;
 use std::collections::BTreeMap;
 use toml_span::value::Value;
 
@@ -70,5 +72,17 @@ impl PipeStep {
             check,
             undo,
         })
+    }
+}
+
+impl Validate for PipeStep {
+    fn validate(&self, c: &StepCheck<'_>, p: &mut Problems) {
+        for end in [&self.from, &self.to] {
+            c.host(&end.host, p);
+            c.command("command", &end.command, p);
+            c.env(&end.env, p);
+        }
+        c.optional_command("check", self.check.as_ref(), p);
+        c.optional_command("undo", self.undo.as_ref(), p);
     }
 }

@@ -69,8 +69,10 @@ impl PostgresCopyStep {
         };
         Some(step)
     }
+}
 
-    pub(crate) fn validate(&self, check: &crate::validate::Checker<'_>, p: &mut Problems) {
+impl crate::steps::kind::Validate for PostgresCopyStep {
+    fn validate(&self, check: &crate::validate::StepCheck<'_>, p: &mut Problems) {
         self.source.validate(check, p);
         self.target.validate(check, p);
     }

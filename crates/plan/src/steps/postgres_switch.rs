@@ -45,7 +45,7 @@ pub struct PostgresSwitchStep {
     /// The id of the `postgres.sync` step whose databases are switched.
     pub sync: Spanned<String>,
     /// How writes are frozen on the source: "read-only" (default) or "command".
-    pub freeze: Option<Spanned<String>>,
+    pub freeze: Option<Spanned<FreezeMode>>,
     /// With `freeze = "command"`: the command that stops the writes (maintenance mode,
     /// a paused proxy).
     pub freeze_command: Option<HostCommand>,
@@ -65,8 +65,15 @@ pub struct PostgresSwitchStep {
     pub max_wait: Option<Duration>,
 }
 
-/// Values `freeze` accepts.
-pub const FREEZE_MODES: &[&str] = &["read-only", "command"];
+crate::named::named_enum! {
+    /// How a `postgres.switch` freezes writes on the source.
+    pub enum FreezeMode {
+        /// The database's default transactions become read-only and its sessions end.
+        ReadOnly = "read-only",
+        /// The plan's `freeze_command` (maintenance mode, a paused proxy).
+        Command = "command",
+    }
+}
 
 impl PostgresSwitchStep {
     /// The fields a `postgres.switch` step accepts.
@@ -85,7 +92,9 @@ impl PostgresSwitchStep {
 
     /// True when writes are frozen by the plan's command.
     pub fn by_command(&self) -> bool {
-        self.freeze.as_ref().is_some_and(|f| f.value == "command")
+        self.freeze
+            .as_ref()
+            .is_some_and(|f| f.value == FreezeMode::Command)
     }
 
     pub(crate) fn read(f: &mut Fields<'_>, p: &mut Problems) -> Option<Self> {
@@ -100,22 +109,6 @@ impl PostgresSwitchStep {
             max_wait: f.duration("max_wait", &limits::STEP_TIMEOUT, p),
         };
         let owner = f.owner().to_string();
-        if let Some(mode) = &step.freeze {
-            if !FREEZE_MODES.contains(&mode.value.as_str()) {
-                p.push(
-                    Problem::new(
-                        mode.span,
-                        format!(
-                            "`freeze` of {owner} is `{}`, which is not known",
-                            mode.value
-                        ),
-                        "unknown value",
-                    )
-                    .help(format!("use one of: {}", FREEZE_MODES.join(", "))),
-                );
-                return None;
-            }
-        }
         if step.by_command() != step.freeze_command.is_some() {
             let (message, help) = if step.by_command() {
                 (
@@ -133,13 +126,11 @@ impl PostgresSwitchStep {
         }
         Some(step)
     }
+}
 
-    pub(crate) fn validate(
-        &self,
-        check: &crate::validate::Checker<'_>,
-        id: &Spanned<String>,
-        p: &mut Problems,
-    ) {
+impl crate::steps::kind::Validate for PostgresSwitchStep {
+    fn validate(&self, check: &crate::validate::StepCheck<'_>, p: &mut Problems) {
+        let id = check.id;
         let plan = check.plan;
         let position = |name: &str| plan.steps().position(|(_, s)| s.id.value == name);
         match (

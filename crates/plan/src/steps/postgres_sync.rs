@@ -94,14 +94,6 @@ impl PostgresSyncStep {
         .all(|(field, v)| v.as_ref().is_none_or(|n| check_name(field, n, &owner, p)));
         ok.then_some(step)
     }
-
-    pub(crate) fn validate(&self, check: &crate::validate::Checker<'_>, p: &mut Problems) {
-        self.source.validate(check, p);
-        self.target.validate(check, p);
-        if let Some(a) = &self.source_address {
-            check.command("source_address", a, p);
-        }
-    }
 }
 
 /// Publication and subscription names: 1 to 63 lowercase letters, digits or `_`.
@@ -123,4 +115,14 @@ fn check_name(field: &str, name: &Spanned<String>, owner: &str, p: &mut Problems
         );
     }
     ok
+}
+
+impl crate::steps::kind::Validate for PostgresSyncStep {
+    fn validate(&self, check: &crate::validate::StepCheck<'_>, p: &mut Problems) {
+        self.source.validate(check, p);
+        self.target.validate(check, p);
+        if let Some(a) = &self.source_address {
+            check.command("source_address", a, p);
+        }
+    }
 }

@@ -8,8 +8,10 @@ use crate::read::{Fields, Spanned};
 
 /// Compares `source` and `target`: per table the row count and an order-independent content
 /// checksum (computed by each server, only the results travel), sequences' next values,
-/// and the schema objects (tables, columns, indexes, constraints, triggers, views,
-/// functions, extensions, enum labels, comments). Any difference is named (schema, object,
+/// and the schema objects with their definitions (view queries, function bodies and
+/// attributes, triggers, constraints, indexes, column defaults and generated expressions,
+/// identity, collations, domains, policies, rules, enum labels, extensions, comments),
+/// normalized where major versions print them differently. Any difference is named (schema, object,
 /// kind) and fails the step with exit code 9; the journal keeps the table of counts and
 /// checksums of both sides.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
@@ -23,6 +25,9 @@ pub struct PostgresVerifyStep {
     /// Read all of a server's tables at one instant (one exported snapshot shared by the
     /// sessions; default true).
     pub consistent: Option<bool>,
+    /// Compare owners and privileges (grants) too (default false: copies are often made
+    /// with `no_owner`/`no_privileges` on purpose).
+    pub privileges: Option<bool>,
 }
 
 impl PostgresVerifyStep {
@@ -35,6 +40,7 @@ impl PostgresVerifyStep {
         "target",
         "jobs",
         "consistent",
+        "privileges",
     ];
 
     pub(crate) fn read(f: &mut Fields<'_>, p: &mut Problems) -> Option<Self> {
@@ -43,11 +49,14 @@ impl PostgresVerifyStep {
             target: Box::new(f.required("target", p)?),
             jobs: f.spanned_int("jobs", &limits::JOBS, p),
             consistent: f.optional("consistent", p),
+            privileges: f.optional("privileges", p),
         };
         Some(step)
     }
+}
 
-    pub(crate) fn validate(&self, check: &crate::validate::Checker<'_>, p: &mut Problems) {
+impl crate::steps::kind::Validate for PostgresVerifyStep {
+    fn validate(&self, check: &crate::validate::StepCheck<'_>, p: &mut Problems) {
         self.source.validate(check, p);
         self.target.validate(check, p);
     }

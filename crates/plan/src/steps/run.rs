@@ -1,9 +1,12 @@
 //! `kind = "run"`: a shell command on one or more hosts, with an optional check and undo.
 
 use crate::limits;
+use crate::problem::Problem;
 use crate::problem::Problems;
 use crate::read::{Fields, Spanned};
+use crate::steps::kind::Validate;
 use crate::template::{read_env, Template};
+use crate::validate::StepCheck;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -77,5 +80,31 @@ impl RunStep {
             health,
             health_deadline,
         })
+    }
+}
+
+impl Validate for RunStep {
+    fn validate(&self, c: &StepCheck<'_>, p: &mut Problems) {
+        if self.hosts.is_empty() {
+            p.push(
+                Problem::new(
+                    c.id.span,
+                    format!("{} runs on no host", c.owner),
+                    "`hosts` is empty",
+                )
+                .help(format!(
+                    "name at least one host: {}",
+                    c.host_names.join(", ")
+                )),
+            );
+        }
+        for h in &self.hosts {
+            c.host(h, p);
+        }
+        c.command("command", &self.command, p);
+        c.optional_command("check", self.check.as_ref(), p);
+        c.optional_command("undo", self.undo.as_ref(), p);
+        c.env(&self.env, p);
+        crate::checks::validate::names(c.plan, &self.health, c.owner, p);
     }
 }

@@ -7,7 +7,9 @@ use crate::checks::Names;
 use crate::limits;
 use crate::problem::{Problem, Problems};
 use crate::read::{wrong_type, Fields, FromToml, Spanned};
+use crate::steps::kind::Validate;
 use crate::template::Template;
+use crate::validate::StepCheck;
 use std::time::Duration;
 use toml_span::value::{Value, ValueInner};
 
@@ -335,5 +337,11 @@ impl FromToml for Rate {
                 None
             }
         }
+    }
+}
+
+impl Validate for SoakStep {
+    fn validate(&self, c: &StepCheck<'_>, p: &mut Problems) {
+        crate::checks::validate::soak(c, self, c.earlier, c.id, p);
     }
 }

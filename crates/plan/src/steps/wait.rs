@@ -4,6 +4,8 @@
 use crate::limits;
 use crate::problem::{Problem, Problems, Span};
 use crate::read::{Fields, Spanned};
+use crate::steps::kind::Validate;
+use crate::validate::StepCheck;
 use std::time::{Duration, SystemTime};
 
 /// Waits for a duration, until a point in time, or until a delay after another step finished
@@ -101,5 +103,20 @@ impl WaitStep {
         };
         p.push(problem);
         None
+    }
+}
+
+impl Validate for WaitStep {
+    fn validate(&self, c: &StepCheck<'_>, p: &mut Problems) {
+        let Some(after) = &self.after else {
+            return;
+        };
+        if !c.dropped(&after.value)
+            && (!c.earlier.contains_key(after.value.as_str()) || after.value == c.id.value)
+        {
+            p.push(crate::validate::not_earlier(
+                c.plan, c.id, after, c.earlier, c.src,
+            ));
+        }
     }
 }

@@ -17,13 +17,23 @@
 //!   `GET /api/feed` -> `{"items":[...]}`
 //! - `POST /_control/fail`, `/_control/ok`, `/_control/delay?ms=N`, `/_control/db?state=down|ok`
 //!   change the behaviour of every other endpoint.
+//!
+//! With a database in its environment (see [`db_config`]) the app also writes to
+//! PostgreSQL: `POST /api/orders` `{"note"}` -> 201 `{"id"}` or 500 `{"error","code"}` with
+//! the database's error, `GET /api/orders/ID` -> the row; `/healthz` then reports
+//! `"db": "ok"|"fail"` from its connection pool (and the pool's size).
 
+pub mod db;
+pub mod db_config;
 pub mod http;
+mod orders;
+mod process;
+
+pub use process::{binary, start_on, start_with_database, AppDatabase, AppProcess};
 
 use http::{Request, Response};
 use serde_json::json;
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -41,6 +51,7 @@ pub struct App {
     tokens: Mutex<HashMap<String, String>>,
     tasks: Mutex<Vec<(String, String, u32)>>,
     next_id: AtomicU64,
+    db: Option<db::Database>,
 }
 
 impl App {
@@ -49,6 +60,16 @@ impl App {
         Arc::new(App {
             name: name.into(),
             version: version.into(),
+            ..Default::default()
+        })
+    }
+
+    /// An app named `name` that keeps its orders in `db`.
+    pub fn with_database(name: &str, version: &str, db: db::Database) -> Arc<Self> {
+        Arc::new(App {
+            name: name.into(),
+            version: version.into(),
+            db: Some(db),
             ..Default::default()
         })
     }
@@ -75,25 +96,37 @@ impl App {
         }
         let failing = self.failing.load(Ordering::Relaxed);
         match (req.method.as_str(), req.path.as_str()) {
-            ("GET", "/healthz") => {
-                let db = if self.db_down.load(Ordering::Relaxed) {
-                    "down"
-                } else {
-                    "ok"
-                };
-                let ok = !failing && db == "ok";
-                let body = json!({"status": if ok {"ok"} else {"fail"}, "host": self.name, "db": db, "cache": "ok", "version": self.version});
-                Response::json(if ok { 200 } else { 503 }, body)
-            }
+            ("GET", "/healthz") => self.health(failing),
             ("GET", "/readyz") if failing => Response::text(503, "not ready\n"),
             ("GET", "/readyz") => {
                 Response::text(200, format!("ready {} {}\n", self.name, self.version))
             }
             _ if failing => Response::text(500, "failing on purpose\n"),
             ("GET", "/") => Response::text(200, format!("hello from {}\n", self.name)),
+            ("POST", "/api/orders") => orders::create(self.db.as_ref(), &req.body),
+            ("GET", p) if p.starts_with("/api/orders/") => {
+                orders::read(self.db.as_ref(), &p["/api/orders/".len()..])
+            }
             (_, p) if p.starts_with("/api/") => self.api(&req),
             _ => Response::text(404, "not found\n"),
         }
+    }
+
+    fn health(&self, failing: bool) -> Response {
+        let db = if self.db_down.load(Ordering::Relaxed) {
+            "down"
+        } else if self.db.as_ref().is_some_and(|db| !db.healthy()) {
+            "fail"
+        } else {
+            "ok"
+        };
+        let ok = !failing && db == "ok";
+        let mut body = json!({"status": if ok {"ok"} else {"fail"}, "host": self.name, "db": db, "cache": "ok", "version": self.version});
+        if let Some(database) = &self.db {
+            let (open, idle) = database.pool_state();
+            body["pool"] = json!({"connections": open, "idle": idle});
+        }
+        Response::json(if ok { 200 } else { 503 }, body)
     }
 
     fn control(&self, action: &str, req: &Request) -> Response {
@@ -225,101 +258,4 @@ impl App {
             _ => Response::text(404, "not found\n"),
         }
     }
-}
-
-/// Where the `cutover-testapp` binary is: next to the running test's target directory,
-/// built on demand when a single-crate test run did not build it.
-pub fn binary() -> Result<std::path::PathBuf, crate::LabError> {
-    let exe = std::env::current_exe()
-        .map_err(|e| crate::LabError::Invalid(format!("cannot find the test binary: {e}")))?;
-    for dir in exe.ancestors().skip(1).take(3) {
-        let candidate = dir.join("cutover-testapp");
-        if candidate.is_file() {
-            return Ok(candidate);
-        }
-    }
-    let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let status = std::process::Command::new(env!("CARGO"))
-        .args([
-            "build",
-            "--quiet",
-            "-p",
-            "cutover-testbed",
-            "--bin",
-            "cutover-testapp",
-        ])
-        .current_dir(&workspace)
-        .status()
-        .map_err(|e| crate::LabError::Invalid(format!("cannot build cutover-testapp: {e}")))?;
-    let built = workspace.join("target/debug/cutover-testapp");
-    if status.success() && built.is_file() {
-        Ok(built)
-    } else {
-        Err(crate::LabError::Invalid(
-            "cutover-testapp could not be built".into(),
-        ))
-    }
-}
-
-/// A running test app; stopped when dropped (and in any case with its lab).
-pub struct AppProcess {
-    child: std::process::Child,
-    /// Where it listens.
-    pub addr: std::net::SocketAddr,
-}
-
-impl Drop for AppProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// `bin` as the host sees it: a build under a directory the host keeps private (a checkout
-/// in `/tmp` or `/root`) is invisible inside it, so it is copied into the host's lab directory.
-fn visible_on(host: &crate::LabHost, bin: &Path) -> Result<PathBuf, crate::LabError> {
-    if host.fs_path(bin) == bin {
-        return Ok(bin.to_path_buf());
-    }
-    let copy = host.dir.join("bin/cutover-testapp");
-    if !copy.is_file() {
-        let dir = host.dir.join("bin");
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| crate::LabError::io("create directory", &dir, e))?;
-        // Copied aside then renamed: two apps started at once on one host never exec a
-        // half-written file.
-        let partial = dir.join(format!(
-            ".cutover-testapp.{:?}",
-            std::thread::current().id()
-        ));
-        std::fs::copy(bin, &partial)
-            .map_err(|e| crate::LabError::io("copy test app", &partial, e))?;
-        std::fs::rename(&partial, &copy)
-            .map_err(|e| crate::LabError::io("install test app", &copy, e))?;
-    }
-    Ok(copy)
-}
-
-/// Starts the test app on `host` at its address and `port`, named after the host, and waits
-/// until it accepts connections.
-pub fn start_on(host: &crate::LabHost, port: u16) -> Result<AppProcess, crate::LabError> {
-    let bin = visible_on(host, &binary()?)?;
-    let addr = std::net::SocketAddr::from((host.address(), port));
-    let child = host.spawn(&format!(
-        "exec {} --listen {addr} --name {}",
-        bin.display(),
-        host.name()
-    ))?;
-    let app = AppProcess { child, addr };
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    while std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_err() {
-        if std::time::Instant::now() > deadline {
-            return Err(crate::LabError::Invalid(format!(
-                "the test app on {} did not start listening on {addr}",
-                host.name()
-            )));
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Ok(app)
 }

@@ -1,12 +1,17 @@
 //! `cutover-lab`: the canonical demo lab (slot 0) from the command line. `up` builds hosts `old`
 //! (198.51.100.10) and `new` (198.51.100.20) that outlive the command, `status` checks them,
-//! `pg` starts a PostgreSQL server in one, `exec` runs a command inside one, `down` removes them.
+//! `pg` starts a PostgreSQL server in one, `exec` runs a command inside one, `load` writes
+//! through the test app's API on a schedule and summarises, `down` removes them.
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
+use cutover_testbed::load::{LoadOptions, WriteLoad};
 use cutover_testbed::{Lab, LabBuilder, PgOptions, PgServer};
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+/// The exit status of `load` when some writes were not acknowledged.
+const EXIT_WRITES_FAILED: i32 = 3;
 
 #[derive(Parser)]
 #[command(
@@ -73,6 +78,24 @@ enum Cmd {
         /// The command; its words are joined with spaces and run by `sh -c`, as ssh does.
         #[arg(last = true, required = true)]
         command: Vec<String>,
+    },
+    /// POST /api/orders to the test app (in database mode) at URL on a fixed schedule, then
+    /// print every failed request and the totals. Exits 3 if any write was not acknowledged.
+    Load {
+        /// The app or the proxy in front of it: http://HOST:PORT.
+        url: String,
+        /// Time between two requests.
+        #[arg(long, default_value = "20ms", value_parser = humantime::parse_duration)]
+        every: Duration,
+        /// How long to send.
+        #[arg(long = "for", default_value = "10s", value_parser = humantime::parse_duration)]
+        duration: Duration,
+        /// How long one request may take before it counts as failed.
+        #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+        deadline: Duration,
+        /// Print the summary and every request as JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -144,6 +167,31 @@ fn run(command: Cmd) -> Result<i32> {
                 .status()
                 .with_context(|| format!("running a command on host {host}"))?;
             Ok(status.code().unwrap_or(128))
+        }
+        Cmd::Load {
+            url,
+            every,
+            duration,
+            deadline,
+            json,
+        } => {
+            let options = LoadOptions {
+                interval: every,
+                deadline,
+            };
+            let load = WriteLoad::start(&url, options)?;
+            std::thread::sleep(duration);
+            let summary = load.stop();
+            if json {
+                println!("{}", summary.to_json());
+            } else {
+                print!("{summary}");
+            }
+            Ok(if summary.failures().is_empty() {
+                0
+            } else {
+                EXIT_WRITES_FAILED
+            })
         }
     }
 }

@@ -30,7 +30,6 @@ async fn back_to_back_switches_reach_primary_and_secondary_within_a_few_tens_of_
     let mut took = Vec::new();
     for i in 0..8 {
         let to = &addrs[(i + 1) % 2];
-        let started = Instant::now();
         let current = p.read(ZONE, std::slice::from_ref(&www)).await.unwrap();
         let want = [Desired {
             key: www.clone(),
@@ -41,12 +40,15 @@ async fn back_to_back_switches_reach_primary_and_secondary_within_a_few_tens_of_
         p.apply(ZONE, &corrections(&p, &current, &want).unwrap())
             .await
             .unwrap();
+        // Timed from the primary's acknowledgement of the update: the read and the update's
+        // own round trip are not the propagation this guards.
+        let acked = Instant::now();
         let seen = wait_consistent(
             &servers,
             &[(www.clone(), vec![to.clone()])],
-            started,
+            acked,
             Duration::from_millis(5),
-            started + Duration::from_secs(5),
+            acked + Duration::from_secs(5),
         )
         .await;
         let slowest = seen
@@ -56,10 +58,11 @@ async fn back_to_back_switches_reach_primary_and_secondary_within_a_few_tens_of_
             .unwrap_or_default();
         took.push(slowest.as_millis());
     }
-    // Without the raised rates half of these take ~500 ms; allow one slow outlier for load.
+    // Without the raised rates every other one takes ~500 ms; one slow outlier is allowed.
     let slow = took.iter().filter(|ms| **ms > 250).count();
     assert!(
         slow <= 1,
         "consistency times (ms) of back-to-back switches: {took:?}"
     );
+    eprintln!("ms from the update's acknowledgement to every server answering it: {took:?}");
 }

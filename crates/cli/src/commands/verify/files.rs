@@ -6,8 +6,7 @@
 
 use crate::output::{paint, print_json, safe, Style};
 use cutover_data::files::{
-    verify, AgentBinary, Algorithm, Compare, FilesError, ManifestOptions, OwnerCheck, Side,
-    VerifyOptions,
+    verify, AgentBinary, Algorithm, Compare, ManifestOptions, OwnerCheck, Side, VerifyOptions,
 };
 use cutover_engine::ExitCode;
 use cutover_exec::{control_dir_for, Executor, Redactor, SshTarget, Target};
@@ -180,10 +179,7 @@ pub async fn run(file: &Path, a: Args) -> ExitCode {
         }
         Err(e) => {
             eprintln!("{} {}", paint(Style::Red, "error:"), safe(&e.to_string()));
-            match e {
-                FilesError::Exec(cutover_exec::ExecError::Connect { .. }) => ExitCode::Unreachable,
-                _ => ExitCode::Internal,
-            }
+            ExitCode::of_step(e.class())
         }
     };
     exec.disconnect_all().await;

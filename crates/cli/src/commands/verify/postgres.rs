@@ -8,9 +8,9 @@
 //! file, and reach remote hosts over the SSH channel's standard input.
 
 use crate::output::{paint, print_json, safe, Style};
-use cutover_data::postgres::{verify, Endpoint, PgError, VerifyOptions};
+use cutover_data::postgres::{verify, Endpoint, VerifyOptions};
 use cutover_engine::ExitCode;
-use cutover_exec::{ExecError, Executor, Redactor, SecretValue, SshTarget, Target};
+use cutover_exec::{Executor, Redactor, SecretValue, SshTarget, Target};
 use std::collections::HashMap;
 use std::path::PathBuf;
 
@@ -48,6 +48,9 @@ pub struct Args {
     /// Do not share one snapshot between a server's sessions.
     #[arg(long)]
     pub no_snapshot: bool,
+    /// Compare owners and privileges (grants) too.
+    #[arg(long)]
+    pub privileges: bool,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
@@ -134,6 +137,7 @@ pub async fn run(a: Args) -> ExitCode {
     let options = VerifyOptions {
         jobs: a.jobs as usize,
         consistent: !a.no_snapshot,
+        privileges: a.privileges,
         ..VerifyOptions::default()
     };
     let quiet = a.json;
@@ -148,15 +152,7 @@ pub async fn run(a: Args) -> ExitCode {
         Ok(r) => r,
         Err(e) => {
             eprintln!("{} {}", paint(Style::Red, "error:"), safe(&e.to_string()));
-            return match e {
-                PgError::Exec(ExecError::Connect { .. }) => ExitCode::Unreachable,
-                PgError::Tool { hint: Some(h), .. }
-                    if h.contains("reachable") || h.contains("password") =>
-                {
-                    ExitCode::Unreachable
-                }
-                _ => ExitCode::Internal,
-            };
+            return ExitCode::of_step(e.class());
         }
     };
     if a.json {

@@ -345,7 +345,14 @@ async fn copy_in_snapshot(
 ) -> Result<CopyReport, PgError> {
     let (source, target) = (&ready.source, &ready.target);
     let note = |s: String| progress(CopyEvent::Note(s));
-    let inv = inventory::read_at(exec, source, ready.source_version, Some(snapshot)).await?;
+    let inv = inventory::read_at(
+        exec,
+        source,
+        ready.source_version,
+        Some(snapshot),
+        super::definitions::Scope::default(),
+    )
+    .await?;
     let restore: Vec<String> = PSQL_RESTORE.iter().map(|s| s.to_string()).collect();
     let mut quiet = |_| {};
     let pre = stream::pipe(

@@ -4,10 +4,12 @@
 //! advanced, the subscription dropped, and the freeze window measured.
 //!
 //! What logical replication does not carry, and how cutover handles it: sequences (set at
-//! the switch), DDL (the schema is copied first; change none during the sync), large objects
-//! (refused: copy them with `postgres.copy` under a write freeze instead).
+//! the switch), DDL (the schema is copied first; a change made during the sync is caught
+//! before the switch, see [`drift`]), large objects (refused: copy them with
+//! `postgres.copy` under a write freeze instead).
 
 mod checks;
+pub mod drift;
 mod leftovers;
 pub mod switch;
 
@@ -203,7 +205,7 @@ pub async fn sync(
         create_publication(exec, source, &options.publication).await?;
         checks::set_identity_full(exec, source, &options.publication, &keyless).await?;
         identity_full = keyless.iter().map(|(s, t)| format!("{s}.{t}")).collect();
-        create_subscription(exec, &s, options).await?;
+        create_subscription(exec, &s, options, true).await?;
         progress("subscription created: the initial copy of the rows has begun".into());
     } else {
         progress("the subscription exists already: waiting for it".into());
@@ -329,13 +331,18 @@ pub(crate) fn conninfo(source: &Endpoint, address: &str) -> String {
     parts.join(" ")
 }
 
-async fn create_subscription(
+/// Creates the subscription of the sync on the target; `copy_data` copies the tables
+/// first (a fresh sync), else replication starts from now (the target already has the data,
+/// as after a switch undone with its writes carried back).
+pub(super) async fn create_subscription(
     exec: &Executor,
     s: &Sides,
     options: &SyncOptions,
+    copy_data: bool,
 ) -> Result<(), PgError> {
+    // The target may be frozen read-only for applications (a switch being undone).
     let sql = format!(
-        "CREATE SUBSCRIPTION {} CONNECTION {} PUBLICATION {} WITH (copy_data = true, synchronous_commit = 'off');\n",
+        "SET default_transaction_read_only = off;\nCREATE SUBSCRIPTION {} CONNECTION {} PUBLICATION {} WITH (copy_data = {copy_data}, synchronous_commit = 'off');\n",
         ident(&options.subscription),
         literal(&conninfo(&s.source, &options.source_address)),
         ident(&options.publication)
@@ -349,7 +356,11 @@ async fn create_subscription(
     let out = exec.run(&cmd).await?;
     if !out.success() {
         let mut e = tool_error("create the subscription on the target", &s.target, &out);
-        if let PgError::Tool { hint, .. } = &mut e {
+        if let PgError::Tool { hint, class, .. } = &mut e {
+            // The target could not reach the source, or was refused by it.
+            if *class == cutover_exec::FailureClass::Failed {
+                *class = cutover_exec::FailureClass::Unreachable;
+            }
             *hint = Some(format!(
                 "the target server itself connects to the source at {}:{} (`source_address`): check that address, the source's listen_addresses and pg_hba.conf (a `host {} ...` line for the replication user), and the user's REPLICATION privilege",
                 options.source_address, s.source.port, s.source.db

@@ -22,8 +22,9 @@ use super::super::error::PgError;
 use super::super::live::LiveSession;
 use super::super::session::{copy_query, run_sql, tool_error};
 use super::super::sql::{ident, literal};
+use super::drift::{self, Drift, SchemaPrint};
 use super::{
-    conninfo, lag, marker, parse_marker, sides, subscription_exists, Progress, SyncOptions,
+    conninfo, lag, marker, parse_marker, sides, subscription_exists, Progress, Sides, SyncOptions,
 };
 use cutover_exec::{Command, Executor};
 use std::time::{Duration, Instant};
@@ -90,7 +91,9 @@ const COMMITTED_POSITION: &str = "SET synchronous_commit = on;
 DO $$ BEGIN PERFORM pg_logical_emit_message(true, 'cutover', 'freeze'); EXCEPTION WHEN insufficient_privilege THEN NULL; END $$;
 SELECT pg_current_wal_insert_lsn();";
 
-/// Switches from `source` to `target`.
+/// Switches from `source` to `target`, after checking that the source's schema still
+/// matches the target's (see [`switch_checked`]; here nothing was recorded, so the two
+/// schemas are always compared).
 pub async fn switch(
     exec: &Executor,
     source: &Endpoint,
@@ -98,91 +101,186 @@ pub async fn switch(
     options: &SwitchOptions,
     progress: Progress<'_>,
 ) -> Result<SwitchReport, PgError> {
+    switch_checked(exec, source, target, options, None, progress).await
+}
+
+/// Switches from `source` to `target`. Before anything is frozen, the source's schema is
+/// read again: when it is no longer `recorded` (the fingerprint taken when the sync
+/// started; `None` when unknown) it is compared with the target's, and the switch is
+/// refused, naming every object that differs, unless the target has the same changes.
+pub async fn switch_checked(
+    exec: &Executor,
+    source: &Endpoint,
+    target: &Endpoint,
+    options: &SwitchOptions,
+    recorded: Option<&SchemaPrint>,
+    progress: Progress<'_>,
+) -> Result<SwitchReport, PgError> {
+    prepare_switch(exec, source, target, options, recorded, progress)
+        .await?
+        .commit(exec, options, progress)
+        .await
+}
+
+/// A switch made ready: every check done, the subscriber flushing each commit and close
+/// behind, both sessions open; nothing frozen or marked yet. A coordinated move prepares
+/// its data switches before it holds requests, so that only [`Prepared::commit`] (the
+/// freeze, the catch-up, the promotion) runs while they wait.
+pub struct Prepared(Stage);
+
+enum Stage {
+    /// Ready to freeze and switch.
+    Ready(Box<Ready>),
+    /// A switch killed after it dropped the subscription: `commit` finishes it.
+    Interrupted { s: Box<Sides>, created: bool },
+    /// Already switched (by an earlier attempt).
+    Done,
+}
+
+struct Ready {
+    s: Sides,
+    src: LiveSession,
+    tgt: LiveSession,
+    created: bool,
+}
+
+/// The checks and warm-up of a switch: tools found, the sync found running, the source's
+/// schema compared with `recorded` (see [`switch_checked`]), the subscriber made to flush
+/// each commit and found close behind, both sessions opened.
+pub async fn prepare_switch(
+    exec: &Executor,
+    source: &Endpoint,
+    target: &Endpoint,
+    options: &SwitchOptions,
+    recorded: Option<&SchemaPrint>,
+    progress: Progress<'_>,
+) -> Result<Prepared, PgError> {
     let s = sides(exec, source, target).await?;
-    let (source, target) = (&s.source, &s.target);
     let sub = &options.sync.subscription;
-    let (created, stage) = parse_marker(target::state(exec, target).await?.comment.as_deref())
+    let (created, stage) = parse_marker(target::state(exec, &s.target).await?.comment.as_deref())
         .unwrap_or((false, String::new()));
-    if !subscription_exists(exec, target, sub).await? {
+    if !subscription_exists(exec, &s.target, sub).await? {
         // Only a switch drops the subscription once the marker says `switching` (it is set
         // before the freeze): a switch killed after the drop is finished, not started again.
         return match stage.as_str() {
-            "switching" => {
-                finish_interrupted(exec, source, target, options, created, progress).await
-            }
-            "switched" => Ok(resumed_report(options)),
+            "switching" => Ok(Prepared(Stage::Interrupted {
+                s: Box::new(s),
+                created,
+            })),
+            "switched" => Ok(Prepared(Stage::Done)),
             _ => Err(PgError::precondition(
                 format!("no subscription `{sub}` in the target database: the sync is not running"),
                 "run the postgres.sync step first",
             )),
         };
     }
-    let marker = |state: &str| switch_marker(source, state, created, options);
-    target::set_comment(exec, target, &marker("switching")).await?;
-    prepare(exec, target, source, options, progress).await?;
-    let mut src = LiveSession::open(exec, source).await?;
-    let mut tgt = LiveSession::open(exec, target).await?;
-    let t0 = Instant::now();
-    let frozen = match freeze(exec, &mut src, source, options).await {
-        Ok(n) => n,
-        Err(e) => {
-            let _ = thaw(exec, &mut src, source, options).await;
-            return Err(e);
+    match drift::check(exec, &s.source, &s.target, recorded).await? {
+        Drift::None => {}
+        Drift::Matched => progress(
+            "the source's schema changed during the sync; the target has the same changes".into(),
+        ),
+        Drift::Changed(changed) => return Err(drift::refusal(&changed)),
+    }
+    prepare(exec, &s.target, &s.source, options, progress).await?;
+    let src = LiveSession::open(exec, &s.source).await?;
+    let tgt = LiveSession::open(exec, &s.target).await?;
+    Ok(Prepared(Stage::Ready(Box::new(Ready {
+        s,
+        src,
+        tgt,
+        created,
+    }))))
+}
+
+impl Prepared {
+    /// The switch itself: writes frozen on the source, the target caught up, sequences
+    /// advanced, the subscription dropped, the reverse subscription started.
+    pub async fn commit(
+        self,
+        exec: &Executor,
+        options: &SwitchOptions,
+        progress: Progress<'_>,
+    ) -> Result<SwitchReport, PgError> {
+        let r = match self.0 {
+            Stage::Done => return Ok(resumed_report(options)),
+            Stage::Interrupted { s, created } => {
+                return finish_interrupted(exec, &s.source, &s.target, options, created, progress)
+                    .await
+            }
+            Stage::Ready(r) => r,
+        };
+        let Ready {
+            s,
+            mut src,
+            mut tgt,
+            created,
+        } = *r;
+        let (source, target) = (&s.source, &s.target);
+        let sub = &options.sync.subscription;
+        let marker = |state: &str| switch_marker(source, state, created, options);
+        target::set_comment(exec, target, &marker("switching")).await?;
+        let t0 = Instant::now();
+        let frozen = match freeze(exec, &mut src, source, options).await {
+            Ok(n) => n,
+            Err(e) => {
+                let _ = thaw(exec, &mut src, source, options).await;
+                return Err(e);
+            }
+        };
+        let inside = async {
+            let lsn = flushed_position(&mut src).await?;
+            let catch_up = wait_confirmed(&mut src, sub, &lsn, options.max_wait).await?;
+            let setvals = src.query(&advance_sequences_sql()).await?.join("\n");
+            Ok::<_, PgError>((lsn, catch_up, setvals))
         }
-    };
-    let inside = async {
-        let lsn = flushed_position(&mut src).await?;
-        let catch_up = wait_confirmed(&mut src, sub, &lsn, options.max_wait).await?;
-        let setvals = src.query(&advance_sequences_sql()).await?.join("\n");
-        Ok::<_, PgError>((lsn, catch_up, setvals))
-    }
-    .await;
-    let (lsn, catch_up, setvals) = match inside {
-        Ok(v) => v,
-        Err(e) => {
-            // Nothing is switched yet: give the source its writes back.
-            let _ = thaw(exec, &mut src, source, options).await;
-            return Err(e);
+        .await;
+        let (lsn, catch_up, setvals) = match inside {
+            Ok(v) => v,
+            Err(e) => {
+                // Nothing is switched yet: give the source its writes back.
+                let _ = thaw(exec, &mut src, source, options).await;
+                return Err(e);
+            }
+        };
+        let sequences = setvals.lines().filter(|l| l.contains("setval")).count();
+        // The sequences are set before the drop (psql stops at the first error): a
+        // subscription found dropped after a kill means they were set.
+        tgt.query(&format!("{setvals}\nDROP SUBSCRIPTION {};", ident(sub)))
+            .await?;
+        if options.reverse.is_some() {
+            tgt.query(&reverse_publication()).await?;
         }
-    };
-    let sequences = setvals.lines().filter(|l| l.contains("setval")).count();
-    // The sequences are set before the drop (psql stops at the first error): a subscription
-    // found dropped after a kill means they were set.
-    tgt.query(&format!("{setvals}\nDROP SUBSCRIPTION {};", ident(sub)))
-        .await?;
-    if options.reverse.is_some() {
-        tgt.query(&reverse_publication()).await?;
+        if let Freeze::Command {
+            unfreeze: Some(cmd),
+            ..
+        } = &options.freeze
+        {
+            run_command(exec, cmd, "lift the freeze").await?;
+        }
+        let freeze_window = t0.elapsed().as_secs_f64();
+        progress(format!(
+            "switched: writes frozen {freeze_window:.3}s ({catch_up:.3}s waiting for the target to replay up to {lsn}), {sequences} sequences advanced"
+        ));
+        if let Some(address) = &options.reverse {
+            src.query(&reverse_subscription(target, address)).await?;
+            progress(
+                "reverse subscription running: writes on the new server flow back to the old one"
+                    .into(),
+            );
+        }
+        src.close().await;
+        tgt.close().await;
+        target::set_comment(exec, target, &marker("switched")).await?;
+        Ok(SwitchReport {
+            freeze_window,
+            catch_up,
+            lsn,
+            sessions_ended: frozen,
+            sequences,
+            reverse: options.reverse.is_some(),
+            resumed: false,
+        })
     }
-    if let Freeze::Command {
-        unfreeze: Some(cmd),
-        ..
-    } = &options.freeze
-    {
-        run_command(exec, cmd, "lift the freeze").await?;
-    }
-    let freeze_window = t0.elapsed().as_secs_f64();
-    progress(format!(
-        "switched: writes frozen {freeze_window:.3}s ({catch_up:.3}s waiting for the target to replay up to {lsn}), {sequences} sequences advanced"
-    ));
-    if let Some(address) = &options.reverse {
-        src.query(&reverse_subscription(target, address)).await?;
-        progress(
-            "reverse subscription running: writes on the new server flow back to the old one"
-                .into(),
-        );
-    }
-    src.close().await;
-    tgt.close().await;
-    target::set_comment(exec, target, &marker("switched")).await?;
-    Ok(SwitchReport {
-        freeze_window,
-        catch_up,
-        lsn,
-        sessions_ended: frozen,
-        sequences,
-        reverse: options.reverse.is_some(),
-        resumed: false,
-    })
 }
 
 /// The target database's comment during (`switching`) and after (`switched`) a switch.
@@ -344,6 +442,21 @@ async fn prepare(
     }
 }
 
+/// Ends every client session of the current database but this one (applications
+/// reconnect; the replication workers are background workers, left alone).
+const END_CLIENT_SESSIONS: &str = "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend';";
+
+/// Stops writes on the target while a switch is undone: new sessions read-only, the
+/// current ones ended. Returns how many were ended.
+async fn end_writes(tgt: &mut LiveSession, target: &Endpoint) -> Result<u64, PgError> {
+    let sql = format!(
+        "ALTER DATABASE {} SET default_transaction_read_only = on;\n{END_CLIENT_SESSIONS}",
+        ident(&target.db)
+    );
+    let n = tgt.query(&sql).await?.last().cloned().unwrap_or_default();
+    Ok(n.trim().parse().unwrap_or(0))
+}
+
 /// Freezes writes; returns how many client sessions were ended.
 async fn freeze(
     exec: &Executor,
@@ -479,6 +592,7 @@ async fn run_command(exec: &Executor, cmd: &Command, what: &str) -> Result<(), P
                 &out.stderr
             }),
             hint: None,
+            class: cutover_exec::FailureClass::Failed,
         });
     }
     Ok(())
@@ -531,6 +645,9 @@ pub async fn undo_switch(
     let mut done = Vec::new();
     if subscription_exists(exec, source, REVERSE).await? {
         let mut tgt = LiveSession::open(exec, target).await?;
+        // Writes on the target stop first (its sessions ended, new ones read-only), so that
+        // the position waited for below is its last write: nothing made on it is lost.
+        let ended = end_writes(&mut tgt, target).await?;
         let lsn = flushed_position(&mut tgt).await?;
         wait_confirmed(
             &mut tgt,
@@ -552,13 +669,31 @@ pub async fn undo_switch(
         )
         .await?;
         run_sql(exec, target, "remove the reverse publication", &format!(
-            "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '{REVERSE}' AND NOT active;\nDROP PUBLICATION IF EXISTS {REVERSE};\n"
+            "SET default_transaction_read_only = off;\nSELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '{REVERSE}' AND NOT active;\nDROP PUBLICATION IF EXISTS {REVERSE};\n"
         ))
         .await?;
-        done.push(
-            "writes made on the target replayed back to the source, reverse replication removed"
-                .to_string(),
-        );
+        done.push(format!(
+            "writes on the target stopped ({ended} session(s) ended), every write made on it replayed back to the source, reverse replication removed"
+        ));
+        // Back to the state before the switch: the target follows the source again (from
+        // now: it holds every row already), so the switch can simply run again.
+        super::create_subscription(exec, &s, &options.sync, false).await?;
+        run_sql(
+            exec,
+            target,
+            "give the target back its pre-switch settings",
+            &format!(
+                "SET default_transaction_read_only = off;\nALTER DATABASE {} RESET default_transaction_read_only;\n",
+                ident(&target.db)
+            ),
+        )
+        .await?;
+        done.push("the sync runs again (the switch can be retried)".to_string());
+        if matches!(options.freeze, Freeze::ReadOnly) {
+            done.extend(lift_freeze(exec, source, options).await?);
+        }
+        target::set_comment(exec, target, &marked("syncing")).await?;
+        return Ok(Some(done.join(", ")));
     } else {
         let out = exec
             .run(
@@ -602,13 +737,18 @@ async fn lift_freeze(
 ) -> Result<Option<String>, PgError> {
     match &options.freeze {
         Freeze::ReadOnly => {
+            // Sessions opened during the freeze keep `default_transaction_read_only` for
+            // their whole life (a pool's connections, for minutes): they are ended so that
+            // they reconnect writable.
             run_sql(exec, source, "lift the freeze on the source", &format!(
-                "SET default_transaction_read_only = off;\nALTER DATABASE {db} RESET default_transaction_read_only;\nALTER ROLE {} IN DATABASE {db} RESET default_transaction_read_only;\n",
+                "SET default_transaction_read_only = off;\nALTER DATABASE {db} RESET default_transaction_read_only;\nALTER ROLE {} IN DATABASE {db} RESET default_transaction_read_only;\n{END_CLIENT_SESSIONS}\n",
                 ident(&source.user),
                 db = ident(&source.db)
             ))
             .await?;
-            Ok(Some("source writable again".into()))
+            Ok(Some(
+                "source writable again (sessions opened during the freeze ended)".into(),
+            ))
         }
         Freeze::Command {
             unfreeze: Some(cmd),

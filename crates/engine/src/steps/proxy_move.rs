@@ -1,0 +1,209 @@
+//! A coordinated move (a `proxy.switch` with `data`): writes and traffic move together while
+//! the proxy holds requests. The proxy's upstream is pointed at a hold relay on its host
+//! (cutover_data::hold), requests in flight on the old upstream get `drain` to finish, the
+//! data switches run through the apply loop ([`Members`]), then the relay is released to the
+//! new upstream and the proxy pointed at it directly. Clients see latency for the length of
+//! the move. A move that fails (or outlasts `max_hold`) goes back the same way: data
+//! switches undone, held requests released to the old upstream. The rollback of a move is the
+//! same move backwards.
+
+use super::files_verify::{agent, sudo};
+use super::traffic::CtxRunner;
+use crate::context::{Members, StepCtx};
+use crate::error::EngineError;
+use cutover_data::hold::{Hold, RelayStats};
+use cutover_plan::steps::ProxySwitchStep;
+use cutover_traffic::proxy::Switcher;
+use std::time::{Duration, Instant};
+
+/// What a move did, as journaled and shown.
+pub(crate) struct Moved {
+    /// The relay's figures (held requests, the longest hold, failures).
+    pub(crate) relay: RelayStats,
+    /// From the first held request's moment (the proxy pointed at the relay) to the release.
+    pub(crate) held_for: Duration,
+}
+
+fn members<'a>(ctx: &StepCtx<'a>) -> Result<&'a dyn Members, EngineError> {
+    ctx.members.ok_or_else(|| {
+        ctx.failed("a coordinated move runs only from `cutover apply` or `cutover rollback`")
+    })
+}
+
+fn ids(step: &ProxySwitchStep) -> Vec<String> {
+    step.data.iter().map(|d| d.value.clone()).collect()
+}
+
+/// Points the proxy at a hold relay (falling back to `fallback`), lets the requests in
+/// flight elsewhere drain, and returns the running hold.
+async fn hold(
+    ctx: &StepCtx<'_>,
+    step: &ProxySwitchStep,
+    s: &dyn Switcher,
+    fallback: &str,
+) -> Result<(Hold, Instant), EngineError> {
+    let proxy = ctx
+        .plan
+        .proxy(&step.proxy.value)
+        .ok_or_else(|| ctx.failed(format!("no proxy `{}`", step.proxy.value)))?;
+    let host = proxy.host.value.clone();
+    let mut hold = Hold::start(
+        ctx.exec,
+        &host,
+        &agent(ctx)?,
+        sudo(ctx, &host),
+        step.max_hold(),
+        fallback,
+    )
+    .await
+    .map_err(|e| super::files_verify::files_failed(ctx, e))?;
+    let runner = CtxRunner(ctx);
+    if let Err(e) = s.switch(&runner, &hold.upstream()).await {
+        let _ = hold.release(fallback).await;
+        let _ = hold.finish(Duration::from_secs(2)).await;
+        return Err(ctx.failed(format!("cannot hold requests at {}: {e}", s.name())));
+    }
+    let at = Instant::now();
+    ctx.detail(format!(
+        "{}: requests held (relay {}); {} for those in flight on {fallback} to finish",
+        s.name(),
+        hold.upstream(),
+        humantime::format_duration(step.drain())
+    ));
+    tokio::time::sleep(step.drain()).await;
+    Ok((hold, at))
+}
+
+/// Releases the relay to `to`, points the proxy at `to`, and lets the relay's connections
+/// end. The proxy keeps pointing at the relay (which forwards to `to`) if the last switch
+/// fails: nothing is dropped, and the error says so.
+async fn land(
+    ctx: &StepCtx<'_>,
+    s: &dyn Switcher,
+    mut hold: Hold,
+    to: &str,
+    held_at: Instant,
+) -> Result<Moved, EngineError> {
+    hold.release(to)
+        .await
+        .map_err(|e| super::files_verify::files_failed(ctx, e))?;
+    let held_for = held_at.elapsed();
+    let runner = CtxRunner(ctx);
+    s.switch(&runner, to).await.map_err(|e| {
+        ctx.failed(format!(
+            "{}: requests reach {to} through the hold relay, but the proxy could not be pointed at it directly: {e}",
+            s.name()
+        ))
+    })?;
+    let relay = hold
+        .finish(Duration::from_secs(5))
+        .await
+        .map_err(|e| super::files_verify::files_failed(ctx, e))?;
+    Ok(Moved { relay, held_for })
+}
+
+fn journal(ctx: &StepCtx<'_>, m: &Moved) -> Result<(), EngineError> {
+    ctx.measure("move_held_seconds", m.held_for.as_secs_f64(), "s")?;
+    ctx.measure("move_requests_held", m.relay.held as f64, "requests")?;
+    ctx.measure(
+        "move_longest_hold",
+        m.relay.longest_held_ms as f64 / 1000.0,
+        "s",
+    )?;
+    ctx.measure("move_requests_failed", m.relay.failed as f64, "requests")
+}
+
+/// The move forward: from `previous` to `to` with the data switches of `step`.
+pub(crate) async fn forward(
+    ctx: &StepCtx<'_>,
+    step: &ProxySwitchStep,
+    s: &dyn Switcher,
+    previous: &str,
+    to: &str,
+) -> Result<String, EngineError> {
+    let members = members(ctx)?;
+    let data = ids(step);
+    // Checks and connections before anything is held: only the switches themselves run
+    // while requests wait.
+    members.prepare(&data).await?;
+    let (hold, held_at) = hold(ctx, step, s, previous).await?;
+    // The data switches must end before the first held request would be dropped.
+    let budget = step.max_hold().saturating_sub(step.drain());
+    let moved = tokio::time::timeout(budget, members.apply(&data)).await;
+    let failure = match moved {
+        Ok(Ok(())) => None,
+        Ok(Err(e)) => Some(e.to_string()),
+        Err(_) => Some(format!(
+            "the data switches took longer than the hold allows ({} of `max_hold`)",
+            humantime::format_duration(budget)
+        )),
+    };
+    if let Some(why) = failure {
+        // Back where we came from: the data switches undone (writes back on the old side),
+        // then the held requests released to the old upstream.
+        let undone = members.undo(&data).await;
+        let back = land(ctx, s, hold, previous, held_at).await;
+        let undone = match undone {
+            Ok(u) if u.is_empty() => "no data switch had been made".to_string(),
+            Ok(u) => format!("undone: {}", u.join(", ")),
+            Err(e) => format!("undoing the data switches failed: {e}; run `cutover rollback`"),
+        };
+        let back = match back {
+            Ok(m) => {
+                journal(ctx, &m)?;
+                format!(
+                    "traffic back on {previous} ({} request(s) held, released there)",
+                    m.relay.held
+                )
+            }
+            Err(e) => format!("{e}"),
+        };
+        return Err(ctx.failed(format!("the move stopped: {why}\n{undone}; {back}")));
+    }
+    let m = land(ctx, s, hold, to, held_at).await?;
+    journal(ctx, &m)?;
+    Ok(format!(
+        "{}: {previous} -> {to} with {} in one move: {} request(s) held up to {} ms, {} failed; held {:.3} s",
+        s.name(),
+        data.join(", "),
+        m.relay.held,
+        m.relay.longest_held_ms,
+        m.relay.failed,
+        m.held_for.as_secs_f64()
+    ))
+}
+
+/// The move backwards (a rollback): from where traffic is now (`current`) back to
+/// `previous`, the data switches undone while requests are held.
+pub(crate) async fn backward(
+    ctx: &StepCtx<'_>,
+    step: &ProxySwitchStep,
+    s: &dyn Switcher,
+    current: &str,
+    previous: &str,
+) -> Result<String, EngineError> {
+    let members = members(ctx)?;
+    let data = ids(step);
+    let (hold, held_at) = hold(ctx, step, s, current).await?;
+    match members.undo(&data).await {
+        Ok(undone) => {
+            let m = land(ctx, s, hold, previous, held_at).await?;
+            journal(ctx, &m)?;
+            Ok(format!(
+                "{}: back to {previous} with {} undone in one move: {} request(s) held up to {} ms, {} failed",
+                s.name(),
+                if undone.is_empty() { "nothing".to_string() } else { undone.join(", ") },
+                m.relay.held,
+                m.relay.longest_held_ms,
+                m.relay.failed
+            ))
+        }
+        Err(e) => {
+            // The data could not go back: traffic stays where the data is.
+            let _ = land(ctx, s, hold, current, held_at).await;
+            Err(ctx.failed(format!(
+                "the move back stopped: {e}; traffic stays on {current}, where the writes are"
+            )))
+        }
+    }
+}
