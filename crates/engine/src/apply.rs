@@ -411,7 +411,7 @@ impl Runner<'_> {
             .iter()
             .filter(|r| match &r.event {
                 Event::StepFailed { step, .. }
-                | Event::StepRolledBack { step }
+                | Event::StepRolledBack { step, .. }
                 | Event::StepRollbackFailed { step, .. } => step == id,
                 _ => false,
             })

@@ -339,6 +339,7 @@ fn detail(e: &Event) -> String {
                 "differences found"
             }
         ),
-        Event::PlanChanged { .. } | Event::StepRolledBack { .. } => String::new(),
+        Event::StepRolledBack { summary, .. } => summary.clone().unwrap_or_default(),
+        Event::PlanChanged { .. } => String::new(),
     }
 }

@@ -178,6 +178,10 @@ pub enum Event {
     StepRolledBack {
         /// The step id.
         step: String,
+        /// What the undo did ("traffic back on the previous release ..."); absent in
+        /// journals written before it was recorded.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        summary: Option<String>,
     },
     /// A step's undo failed; rollback stopped there.
     StepRollbackFailed {
@@ -216,7 +220,7 @@ impl Event {
             | StateRecorded { step, .. }
             | ProofRecorded { step, .. }
             | SchemaRecorded { step, .. }
-            | StepRolledBack { step }
+            | StepRolledBack { step, .. }
             | StepRollbackFailed { step, .. } => Some(step),
             _ => None,
         }

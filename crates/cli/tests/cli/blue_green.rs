@@ -140,6 +140,13 @@ triggers = [{ consecutive_failures = 2 }]"#;
         ),
         ""
     );
+    let report = second.run(&["report"], &[]).expect(0).stdout();
+    assert!(
+        report.contains(&format!(
+            "traffic back on the previous release blue (shop-blue: web app:1 ({blue_id}))"
+        )),
+        "the report does not name the release rolled back to:\n{report}"
+    );
 }
 
 #[test]
@@ -147,7 +154,8 @@ fn retire_stops_the_old_colour_and_a_rollback_brings_it_back_first() {
     let (bg, blue_id) = BlueGreen::start();
     // A release whose new colour fails its gate: never switched, taken down.
     let broken = bg.plan(&deploy("2", "", "/nope"));
-    let err = broken.run(&["apply", "--yes"], &[]).expect(5).stderr();
+    // A failed health gate: exit 9, as any verification that found a difference.
+    let err = broken.run(&["apply", "--yes"], &[]).expect(9).stderr();
     assert!(
         err.contains(&format!("not switched: traffic stays on blue (shop-blue: web app:1 ({blue_id})); shop-green taken down")),
         "{err}"
