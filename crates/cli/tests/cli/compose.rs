@@ -115,17 +115,50 @@ fn compose_up_rollback_brings_back_the_previous_images_by_id_though_the_tag_move
             .contains("APP_VERSION='1'"),
         "the .env of the first release is back"
     );
+    // A release whose container never gets healthy is put back on the running release's
+    // images by itself, named in the error and in the report (the running release is the
+    // rollback's, pinned by image id: that is the name it runs under).
+    let sick = d.plan(
+        &up_plan("/srv/shop", "shop", "wait_timeout = \"8s\"")
+            .replace("APP_VERSION = \"1\"", "APP_VERSION = \"3\""),
+        &[(
+            "compose.yaml",
+            &format!(
+                "{compose}    healthcheck:\n      test: [\"CMD\", \"false\"]\n      interval: 1s\n      retries: 2\n"
+            ),
+        )],
+    );
+    let failed = sick.run(&["apply", "--yes"], &env).expect(9).stderr();
+    let back = format!("back on shop: web sha256:{short}");
+    assert_eq!(
+        failed.trim_end(),
+        format!(
+            "error: step `stack` failed: container shop-web-1 is unhealthy on new; its last log lines:\n  | cutover-testapp web listening on 0.0.0.0:8080\n\
+             nothing is left half up: {back}"
+        )
+    );
+    assert_eq!(d.sh("new", "inspect -f '{{.Image}}' shop-web-1"), id1);
+    let (status, body) = DockerLab::get(&format!("{}:18080", new.address()), "/readyz");
+    assert_eq!((status, body.as_str()), (200, "ready web 1\n"));
+    let report = sick.run(&["report"], &env).expect(0).stdout();
+    assert!(
+        report
+            .lines()
+            .any(|l| l.contains("stack") && l.contains(&back)),
+        "the report does not name the release put back:\n{report}"
+    );
 }
 
 /// The faults users meet, one plan each on one lab: every one is a clear error with
-/// Docker's own words, exit 5, and nothing is left half up.
+/// Docker's own words and the exit code of its class (4: the daemon cannot be reached, 9: a
+/// failed health gate, 5: the rest), and nothing is left half up.
 #[test]
 fn compose_up_faults_are_clear_and_leave_nothing_half_up() {
     let mut d = DockerLab::start(&["new"]);
     d.app_image("new", "app:1", "1");
     let env = [("TEST_DB_PASSWORD", SECRET)];
-    let error_of = |run: crate::fixture::Run| -> String {
-        let err = run.expect(5).stderr();
+    let error_of = |run: crate::fixture::Run, code: i32| -> String {
+        let err = run.expect(code).stderr();
         err.strip_prefix("error: step `stack` failed: ")
             .unwrap_or(&err)
             .trim_end()
@@ -141,7 +174,7 @@ fn compose_up_faults_are_clear_and_leave_nothing_half_up() {
         )],
     );
     assert_eq!(
-        error_of(bad.run(&["apply", "--yes"], &env)),
+        error_of(bad.run(&["apply", "--yes"], &env), 5),
         "the compose file /srv/bad/compose.yaml on new is not valid: yaml: line 3: did not find expected ',' or ']'\n\
          nothing is left half up: bad taken down (nothing ran before; volumes kept)"
     );
@@ -156,7 +189,7 @@ fn compose_up_faults_are_clear_and_leave_nothing_half_up() {
         )],
     );
     assert_eq!(
-        error_of(missing.run(&["apply", "--yes"], &env)),
+        error_of(missing.run(&["apply", "--yes"], &env), 5),
         "image `nothere:9` is not on new: copy it there first (an `images.copy` step, or `docker load`), or set `pull = \"missing\"` to pull it\n\
          nothing is left half up: missing taken down (nothing ran before; volumes kept)"
     );
@@ -173,7 +206,7 @@ fn compose_up_faults_are_clear_and_leave_nothing_half_up() {
         )],
     );
     assert_eq!(
-        error_of(sick.run(&["apply", "--yes"], &env)),
+        error_of(sick.run(&["apply", "--yes"], &env), 9),
         "container sick-web-1 is unhealthy on new; its last log lines:\n  | cutover-testapp web listening on 0.0.0.0:8080\n\
          nothing is left half up: sick taken down (nothing ran before; volumes kept)"
     );
@@ -189,7 +222,7 @@ fn compose_up_faults_are_clear_and_leave_nothing_half_up() {
         &[("compose.yaml", &app_compose("18082"))],
     );
     assert_eq!(
-        error_of(clash.run(&["apply", "--yes"], &env)),
+        error_of(clash.run(&["apply", "--yes"], &env), 5),
         "port 0.0.0.0:18082 on new is already taken (by another container or process): free it or publish another port\n\
          nothing is left half up: clash taken down (nothing ran before; volumes kept)"
     );
@@ -212,7 +245,7 @@ fn compose_up_faults_are_clear_and_leave_nothing_half_up() {
         &[("compose.yaml", &app_compose("18083"))],
     );
     assert_eq!(
-        error_of(down.run(&["apply", "--yes"], &env)),
+        error_of(down.run(&["apply", "--yes"], &env), 4),
         "the Docker daemon on new does not answer (Cannot connect to the Docker daemon at unix:///run/docker/docker.sock. Is the docker daemon running?): start it (`systemctl start docker`) and run the step again"
     );
     assert!(!d.lab.host("new").fs_path("/srv/down").exists());

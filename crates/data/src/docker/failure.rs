@@ -103,6 +103,23 @@ impl DockerFailure {
         }
     }
 
+    /// What kind of failure this is (it chooses the exit code): a daemon that does not
+    /// answer is an access problem, a container that never gets healthy a failed health
+    /// gate, a missing image a missing object, an invalid file or a taken port a condition
+    /// the project needs.
+    pub fn class(&self) -> cutover_exec::FailureClass {
+        use cutover_exec::FailureClass as C;
+        match self {
+            DockerFailure::DaemonDown { .. } => C::Unreachable,
+            DockerFailure::InvalidConfig { .. } | DockerFailure::PortTaken { .. } => {
+                C::Precondition
+            }
+            DockerFailure::ImageMissing { .. } => C::MissingObject,
+            DockerFailure::Unhealthy { .. } => C::VerificationFailed,
+            DockerFailure::PullFailed { .. } | DockerFailure::Other { .. } => C::Failed,
+        }
+    }
+
     /// The container named in an `Unhealthy` failure (for fetching its logs).
     pub fn container(&self) -> Option<&str> {
         match self {

@@ -203,7 +203,7 @@ impl ComposeDeploy<'_> {
         ctx: &StepCtx<'_>,
         project: &Project,
         state: &DeployState,
-        why: String,
+        why: d::Why,
     ) -> EngineError {
         let down = d::run(
             ctx,
@@ -220,10 +220,10 @@ impl ComposeDeploy<'_> {
                 f.into_error(ctx)
             ),
         };
-        ctx.failed(format!(
-            "{why}\nnot switched: {}; {cleanup}",
-            self.stays(state)
-        ))
+        why.with(
+            ctx,
+            &format!("not switched: {}; {cleanup}", self.stays(state)),
+        )
     }
 }
 
@@ -295,15 +295,15 @@ impl StepRunner for ComposeDeploy<'_> {
         }
         .await;
         if let Err(e) = prepared {
-            return Err(self.abandon(ctx, &project, &state, d::message_of(e)).await);
+            return Err(self.abandon(ctx, &project, &state, d::Why::of(e)).await);
         }
         if let Err(f) = d::up(ctx, &project, &up_options(p, true)).await {
-            let why = d::message_of(f.into_error(ctx));
+            let why = d::Why::of(f.into_error(ctx));
             return Err(self.abandon(ctx, &project, &state, why).await);
         }
         if !p.checks.is_empty() {
             if let Err(e) = super::check::run_gate(ctx, &p.checks, checks_policy(p)).await {
-                return Err(self.abandon(ctx, &project, &state, d::message_of(e)).await);
+                return Err(self.abandon(ctx, &project, &state, d::Why::of(e)).await);
             }
         }
         let mut release = d::release(ctx, &project)
@@ -319,7 +319,7 @@ impl StepRunner for ComposeDeploy<'_> {
         let to = self.upstream(ctx, state.new)?;
         if let Err(e) = proxy_switch::gate_passes(ctx, &self.0.proxy.value, &to, &self.gate()).await
         {
-            return Err(self.abandon(ctx, &project, &state, d::message_of(e)).await);
+            return Err(self.abandon(ctx, &project, &state, d::Why::of(e)).await);
         }
         // A switch cut off part-way is undone by the rollback, which runs for a failed try:
         // it switches back and takes the new colour down.

@@ -263,13 +263,14 @@ impl ComposeUp<'_> {
         ctx: &StepCtx<'_>,
         project: &Project,
         before: &Before,
-        why: String,
+        why: d::Why,
     ) -> EngineError {
         match self.restore(ctx, project, before).await {
-            Ok(done) => ctx.failed(format!("{why}\nnothing is left half up: {done}")),
-            Err(e) => ctx.failed(format!(
-                "{why}\nputting back what ran before failed too: {e}; run `cutover rollback`"
-            )),
+            Ok(done) => why.with(ctx, &format!("nothing is left half up: {done}")),
+            Err(e) => why.with(
+                ctx,
+                &format!("putting back what ran before failed too: {e}; run `cutover rollback`"),
+            ),
         }
     }
 }
@@ -311,17 +312,17 @@ impl StepRunner for ComposeUp<'_> {
         .await;
         if let Err(e) = result {
             return Err(self
-                .undo_failed(ctx, &project, &before, d::message_of(e))
+                .undo_failed(ctx, &project, &before, d::Why::of(e))
                 .await);
         }
         if let Err(f) = d::up(ctx, &project, &up_options(p, false)).await {
-            let why = d::message_of(f.into_error(ctx));
+            let why = d::Why::of(f.into_error(ctx));
             return Err(self.undo_failed(ctx, &project, &before, why).await);
         }
         if !p.checks.is_empty() {
             if let Err(e) = run_gate(ctx, &p.checks, checks_policy(p)).await {
                 return Err(self
-                    .undo_failed(ctx, &project, &before, d::message_of(e))
+                    .undo_failed(ctx, &project, &before, d::Why::of(e))
                     .await);
             }
         }

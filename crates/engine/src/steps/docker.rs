@@ -8,7 +8,7 @@ use crate::error::EngineError;
 use cutover_data::docker::{
     self, compose::Up, hostfiles, inspect, Container, DockerFailure, Project, Release,
 };
-use cutover_exec::Command;
+use cutover_exec::{Command, FailureClass};
 use cutover_plan::steps::ComposeProject;
 use std::time::{Duration, Instant};
 
@@ -24,7 +24,7 @@ impl Failed {
     /// As a step failure.
     pub(crate) fn into_error(self, ctx: &StepCtx<'_>) -> EngineError {
         match self {
-            Failed::Docker(f) => ctx.failed(f.to_string()),
+            Failed::Docker(f) => ctx.failed_as(f.class(), f.to_string()),
             Failed::Engine(e) => e,
         }
     }
@@ -36,11 +36,30 @@ impl From<EngineError> for Failed {
     }
 }
 
-/// The words of a step failure without its `step X failed:` frame, to wrap in another.
-pub(crate) fn message_of(e: EngineError) -> String {
-    match e {
-        EngineError::StepFailed { message, .. } => message,
-        other => other.to_string(),
+/// Why a step failed, without its `step X failed:` frame, to wrap in another: its class
+/// stays (it chooses the exit code).
+pub(crate) struct Why {
+    /// What kind of failure.
+    pub(crate) class: FailureClass,
+    /// Its words.
+    pub(crate) message: String,
+}
+
+impl Why {
+    /// Unframes `e`.
+    pub(crate) fn of(e: EngineError) -> Why {
+        match e {
+            EngineError::StepFailed { message, class, .. } => Why { class, message },
+            other => Why {
+                class: FailureClass::Failed,
+                message: other.to_string(),
+            },
+        }
+    }
+
+    /// A failure of step `ctx` with these words followed by `more` (on its own line).
+    pub(crate) fn with(self, ctx: &StepCtx<'_>, more: &str) -> EngineError {
+        ctx.failed_as(self.class, format!("{}\n{more}", self.message))
     }
 }
 
