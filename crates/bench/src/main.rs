@@ -7,6 +7,7 @@
 //! file (`docs/bench/NAME.md`) that `scripts/bench.sh` splices into the README.
 
 mod checks;
+mod compose;
 mod files;
 mod machine;
 mod postgres;
@@ -42,6 +43,11 @@ const BENCHES: &[(&str, &str, Bench)] = &[
         "postgres",
         "PG16 -> PG18, 1.2 GB: copy (vs pg_dump | pg_restore, -Z0, -Fd -j2, pgcopydb), verify (vs pg_dump | sha256sum), switches under pgbench load as a client sees them",
         postgres::run,
+    ),
+    (
+        "compose",
+        "blue/green Compose releases x10 under load through HAProxy and Caddy; a release failing /readyz after the switch; images.copy of 500 MB (vs docker save | ssh docker load)",
+        compose::run,
     ),
 ];
 
@@ -81,7 +87,7 @@ struct Cli {
     command: Option<Command>,
     #[command(flatten)]
     options: Options,
-    /// Sections to run (default: all): checks, files, traffic, postgres.
+    /// Sections to run (default: all): checks, files, traffic, postgres, compose.
     sections: Vec<String>,
 }
 
