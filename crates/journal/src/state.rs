@@ -258,15 +258,8 @@ impl RunState {
             }
             Event::RollbackStarted { .. } => self.rolling_back = true,
             Event::RollbackFinished { .. } => self.rolling_back = false,
-            Event::StepRolledBack { step, summary } => {
-                let st = self.step_mut(step);
-                st.status = StepStatus::RolledBack;
-                if let Some(undone) = summary {
-                    st.summary = Some(match st.summary.take() {
-                        Some(applied) => format!("{applied}; undone: {undone}"),
-                        None => format!("undone: {undone}"),
-                    });
-                }
+            Event::StepRolledBack { step, .. } => {
+                self.step_mut(step).status = StepStatus::RolledBack
             }
             Event::StepRollbackFailed { step, error } => {
                 self.step_mut(step).status = StepStatus::RollbackFailed {
