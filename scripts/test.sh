@@ -14,6 +14,8 @@ cargo fmt --all -- --check
 cargo fmt --manifest-path fuzz/Cargo.toml -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
+echo "== cargo doc (warnings are errors: broken links, missing docs where denied)"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
 echo "== fuzz (${CUTOVER_FUZZ_SECONDS:-60} s per target; CUTOVER_FUZZ_SECONDS=0 skips)"
 # Before the tests, not beside them: both want the two cores, and tests time their servers.
 # A crash fails the run here, printing the input that reproduces it.

@@ -1,6 +1,7 @@
 //! Running commands on the plan's hosts: command values, the one quoting function, local and
 //! SSH transports with multiplexing, secrets through standard input, redaction, commands
 //! whose outcome survives the controller's crash ([`tracked`]), and host-to-host streaming.
+#![deny(missing_docs)]
 
 pub mod class;
 pub mod command;

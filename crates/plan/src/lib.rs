@@ -1,5 +1,6 @@
 //! cutover's plan file (`cutover.toml`): its types, reading with every problem located, and
 //! cross-reference validation. No I/O beyond reading the file itself.
+#![deny(missing_docs)]
 
 mod bounded;
 pub mod checks;

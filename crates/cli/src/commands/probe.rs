@@ -10,7 +10,7 @@ use std::time::Duration;
 /// Options of `cutover probe`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// The URL users would request, e.g. https://app.example.com/healthz.
+    /// The URL users would request, e.g. `https://app.example.com/healthz`.
     url: String,
     /// Send requests for HOST:PORT to ADDRESS (curl's form), or every request to ADDRESS.
     #[arg(long, value_name = "HOST:PORT:ADDRESS")]

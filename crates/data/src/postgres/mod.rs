@@ -3,11 +3,11 @@
 //! Everything runs through the endpoint's host with the PostgreSQL client tools found there
 //! ([`tools`]); credentials travel only in the environment ([`Endpoint::env`]).
 //!
-//! - [`copy`]: the schema and rows streamed to a server of the same or a newer major, in
+//! - [`copy`](mod@copy): the schema and rows streamed to a server of the same or a newer major, in
 //!   parallel, with no temporary file anywhere;
 //! - [`replication`]: the target kept in sync by logical replication, and the switch with
 //!   its freeze window measured;
-//! - [`verify`]: per-table row counts and order-independent checksums computed on each
+//! - [`verify`](mod@verify): per-table row counts and order-independent checksums computed on each
 //!   server, sequences and schema objects compared, every difference named.
 
 pub mod checksum;

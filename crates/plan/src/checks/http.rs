@@ -14,7 +14,7 @@ use toml_span::value::{Value, ValueInner};
 /// One HTTP(S) request and what its response must show.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
 pub struct HttpCheck {
-    /// The URL users would request, e.g. "https://app.example.com/healthz".
+    /// The URL users would request, e.g. `"https://app.example.com/healthz"`.
     pub url: Template,
     /// Send the request to this address instead of what the URL's name resolves to, keeping
     /// the Host header and TLS name of the URL (`curl --resolve`): an address such as

@@ -1,4 +1,4 @@
-//! Steps: one kind per file, each declared once in the registry below (see [`kind`]).
+//! Steps: one kind per file, each declared once in the registry below (see the `kind` module).
 
 mod approve;
 mod check;

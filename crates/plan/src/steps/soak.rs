@@ -66,7 +66,7 @@ pub struct Trigger {
     #[schemars(with = "Option<String>")]
     pub p99: Option<Duration>,
     /// Fires when this Prometheus expression returns any sample, like an alerting rule (a
-    /// scalar: when non-zero), e.g. 'sum(rate(app_requests_total{code=~"5.."}[1m])) > 0'.
+    /// scalar: when non-zero), e.g. `sum(rate(app_requests_total{code=~"5.."}[1m])) > 0`.
     pub prometheus: Option<String>,
     /// Fires when the watched logs show this many matching lines within `over`.
     pub log_matches: Option<u32>,

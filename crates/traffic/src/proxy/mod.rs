@@ -103,3 +103,6 @@ pub fn split_upstream(upstream: &str) -> Option<(String, u16)> {
     let host = host.trim_start_matches('[').trim_end_matches(']');
     Some((host.to_string(), port.parse().ok()?))
 }
+
+#[cfg(test)]
+mod commands_test;

@@ -20,7 +20,7 @@ use std::path::PathBuf;
     after_help = "Exit codes: 0 the databases match, 9 they differ (every difference is listed), 4 a server or host cannot be reached, 2 usage, 1 other errors."
 )]
 pub struct Args {
-    /// The source database: postgres://[user@]host[:port]/db[?sslmode=...] (no password).
+    /// The source database: `postgres://[user@]host[:port]/db[?sslmode=...]` (no password).
     pub source: String,
     /// The target database, same form.
     pub target: String,

@@ -1,6 +1,6 @@
 //! The receiving end of a sync, on the target host: listens, describes its tree to the
 //! sender, checks there is room for what is coming before writing anything, then applies the
-//! stream (see [`super::write`]). The stream is untrusted input: whoever holds the key (a
+//! stream (see `super::write`). The stream is untrusted input: whoever holds the key (a
 //! compromised source host) is confined to the target tree and to what the plan allows.
 
 use super::plan::{prefix_hash_of, write_index};
