@@ -7,6 +7,7 @@
 //! file (`docs/bench/NAME.md`) that `scripts/bench.sh` splices into the README.
 
 mod checks;
+mod compose;
 mod files;
 mod machine;
 mod moves;
@@ -61,6 +62,11 @@ const BENCHES: &[(&str, &str, Bench)] = &[
         "Redis 7.0 -> 7.0, 1M mixed keys: sync-ready (vs REPLICAOF and --rdb + copy + restart), verify (vs --scan + DUMP + sha256sum), 10 switches under writes, mutation suite",
         redis::run,
     ),
+    (
+        "compose",
+        "blue/green Compose releases x10 under load through HAProxy and Caddy; a release failing /readyz after the switch; images.copy of 500 MB (vs docker save | ssh docker load)",
+        compose::run,
+    ),
 ];
 
 /// How a run is sized and where its results go.
@@ -99,7 +105,7 @@ struct Cli {
     command: Option<Command>,
     #[command(flatten)]
     options: Options,
-    /// Sections to run (default: all): checks, files, traffic, moves, postgres, mysql, redis.
+    /// Sections to run (default: all): checks, files, traffic, moves, postgres, mysql, redis, compose.
     sections: Vec<String>,
 }
 

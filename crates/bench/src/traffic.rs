@@ -332,26 +332,12 @@ async fn proxies() -> anyhow::Result<String> {
             }
         }
         let out = wrk.wait_with_output()?;
-        let text = String::from_utf8_lossy(&out.stdout);
-        let (mut reqs, mut failed, mut errors, mut rate) = (0u64, 0u64, 0u64, 0.0);
-        for line in text.lines().map(str::trim) {
-            if let Some(r) = line.strip_prefix("Socket errors:") {
-                errors = r
-                    .split(',')
-                    .filter_map(|p| p.split_whitespace().last()?.parse::<u64>().ok())
-                    .sum();
-            } else if let Some(r) = line.strip_prefix("Non-2xx or 3xx responses:") {
-                failed = r.trim().parse().unwrap_or(0);
-            } else if line.contains("requests in") {
-                reqs = line
-                    .split_whitespace()
-                    .next()
-                    .and_then(|n| n.parse().ok())
-                    .unwrap_or(0);
-            } else if let Some(r) = line.strip_prefix("Requests/sec:") {
-                rate = r.trim().parse().unwrap_or(0.0);
-            }
-        }
+        let Wrk {
+            requests: reqs,
+            failed,
+            socket_errors: errors,
+            rate,
+        } = Wrk::parse(&String::from_utf8_lossy(&out.stdout));
         let took = Samples(took);
         table.push_str(&format!(
             "| {} | {rate:.0} | {reqs} | {failed} | {errors} | {:.0} ms ({:.0}-{:.0}) |\n",
@@ -365,4 +351,47 @@ async fn proxies() -> anyhow::Result<String> {
         drop(front);
     }
     Ok(table)
+}
+
+/// wrk's summary: what a load run saw.
+pub(crate) struct Wrk {
+    /// Requests completed.
+    pub requests: u64,
+    /// Answers that were not 2xx or 3xx.
+    pub failed: u64,
+    /// Connect, read, write and timeout errors (connections the server closed under it).
+    pub socket_errors: u64,
+    /// Requests per second.
+    pub rate: f64,
+}
+
+impl Wrk {
+    /// Reads wrk's text output.
+    pub(crate) fn parse(text: &str) -> Wrk {
+        let mut w = Wrk {
+            requests: 0,
+            failed: 0,
+            socket_errors: 0,
+            rate: 0.0,
+        };
+        for line in text.lines().map(str::trim) {
+            if let Some(r) = line.strip_prefix("Socket errors:") {
+                w.socket_errors = r
+                    .split(',')
+                    .filter_map(|p| p.split_whitespace().last()?.parse::<u64>().ok())
+                    .sum();
+            } else if let Some(r) = line.strip_prefix("Non-2xx or 3xx responses:") {
+                w.failed = r.trim().parse().unwrap_or(0);
+            } else if line.contains("requests in") {
+                w.requests = line
+                    .split_whitespace()
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or(0);
+            } else if let Some(r) = line.strip_prefix("Requests/sec:") {
+                w.rate = r.trim().parse().unwrap_or(0.0);
+            }
+        }
+        w
+    }
 }

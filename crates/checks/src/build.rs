@@ -160,6 +160,9 @@ fn client(
         env(&c.env, field)?,
     );
     p.expect = c.expect.clone();
+    if let Some(container) = &c.container {
+        p.command = p.command.in_container(&field("container", container)?);
+    }
     Ok(p)
 }
 

@@ -1,5 +1,7 @@
 //! The `cutover` binary against real SSH hosts of the lab.
 
+#[path = "cli/compose_fixture.rs"]
+mod compose_fixture;
 #[path = "cli/fixture.rs"]
 mod fixture;
 
@@ -12,6 +14,10 @@ mod files;
 
 #[path = "cli/apply.rs"]
 mod apply;
+#[path = "cli/blue_green.rs"]
+mod blue_green;
+#[path = "cli/compose.rs"]
+mod compose;
 #[path = "cli/dns_resume.rs"]
 mod dns_resume;
 #[path = "cli/downtime.rs"]
@@ -28,6 +34,8 @@ mod friction;
 mod gates;
 #[path = "cli/hostkeys.rs"]
 mod hostkeys;
+#[path = "cli/images.rs"]
+mod images;
 #[path = "cli/journal.rs"]
 mod journal;
 #[path = "cli/moves.rs"]

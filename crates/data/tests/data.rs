@@ -1,5 +1,6 @@
 //! Integration tests of the data crate against real servers on lab hosts.
 
+mod docker;
 mod files;
 mod mysql;
 mod postgres;

@@ -420,7 +420,7 @@ impl Runner<'_> {
             .iter()
             .filter(|r| match &r.event {
                 Event::StepFailed { step, .. }
-                | Event::StepRolledBack { step }
+                | Event::StepRolledBack { step, .. }
                 | Event::StepRollbackFailed { step, .. } => step == id,
                 _ => false,
             })

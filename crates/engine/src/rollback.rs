@@ -298,7 +298,9 @@ fn undo_tries(events: &[Record], id: &str) -> u32 {
     events
         .iter()
         .filter(|r| match &r.event {
-            Event::StepRolledBack { step } | Event::StepRollbackFailed { step, .. } => step == id,
+            Event::StepRolledBack { step, .. } | Event::StepRollbackFailed { step, .. } => {
+                step == id
+            }
             _ => false,
         })
         .count() as u32
@@ -315,7 +317,10 @@ async fn undo_one(ctx: &StepCtx<'_>, ui: &dyn Ui) -> Result<bool, EngineError> {
     let started = std::time::Instant::now();
     match runner(&ctx.step.kind).rollback(ctx).await {
         Ok(Some(summary)) => {
-            ctx.record(Event::StepRolledBack { step: id.into() })?;
+            ctx.record(Event::StepRolledBack {
+                step: id.into(),
+                summary: Some(summary.clone()),
+            })?;
             ui.show(Progress::StepDone {
                 step: id.into(),
                 summary,

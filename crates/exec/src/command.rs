@@ -114,6 +114,23 @@ impl Command {
         self
     }
 
+    /// The same command run inside container `container` on the same host, through
+    /// `docker exec -i`: the environment still travels on standard input to the host's
+    /// shell, and `-e NAME` (a name, never a value) hands each variable on to the container,
+    /// so no value reaches a command line on the host either. Standard input and output
+    /// pass through, so pipes and streamed copies work as on the host.
+    pub fn in_container(mut self, container: &str) -> Self {
+        let mut argv = vec!["docker".to_string(), "exec".into(), "-i".into()];
+        for (name, _) in &self.env {
+            argv.push("-e".into());
+            argv.push(name.clone());
+        }
+        argv.push(container.to_string());
+        argv.append(&mut self.argv);
+        self.argv = argv;
+        self
+    }
+
     /// The script when the command is `sh -c SCRIPT`, else the quoted argv: what a reader
     /// of `cutover plan` wants to see.
     pub fn display_command(&self) -> String {
@@ -138,5 +155,40 @@ impl fmt::Display for Command {
             }
         }
         f.write_str(&self.display_command())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::redact::SecretValue;
+
+    #[test]
+    fn in_container_names_variables_but_never_their_values() {
+        let c = Command::new("new", vec!["psql".into(), "-c".into(), "select 1".into()])
+            .env(
+                "PGPASSWORD",
+                EnvValue::Secret(SecretValue::new("s3cret".into())),
+            )
+            .env("PGHOST", EnvValue::Plain("localhost".into()))
+            .in_container("shop-db-1");
+        assert_eq!(
+            c.argv,
+            [
+                "docker",
+                "exec",
+                "-i",
+                "-e",
+                "PGPASSWORD",
+                "-e",
+                "PGHOST",
+                "shop-db-1",
+                "psql",
+                "-c",
+                "select 1"
+            ]
+        );
+        assert!(!c.to_string().contains("s3cret"), "{c}");
+        assert_eq!(c.env.len(), 2, "the values still reach the host's shell");
     }
 }

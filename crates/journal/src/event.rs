@@ -199,6 +199,10 @@ pub enum Event {
     StepRolledBack {
         /// The step id.
         step: String,
+        /// What the undo did ("traffic back on the previous release ..."); absent in
+        /// journals written before it was recorded.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        summary: Option<String>,
     },
     /// A step's undo failed; rollback stopped there.
     StepRollbackFailed {
@@ -239,7 +243,7 @@ impl Event {
             | ProofRecorded { step, .. }
             | OutputCaptured { step, .. }
             | SchemaRecorded { step, .. }
-            | StepRolledBack { step }
+            | StepRolledBack { step, .. }
             | StepRollbackFailed { step, .. } => Some(step),
             _ => None,
         }

@@ -24,6 +24,16 @@ pub const TEMPLATES: &[StarterPlan] = &[
         text: include_str!("../templates/blue-green.toml"),
     },
     StarterPlan {
+        name: "blue-green-compose",
+        summary: "a blue/green release of a Docker Compose app: the new colour next to the live one, gated on its healthchecks and /readyz, the proxy switched, a soak that switches straight back, then the old colour retired",
+        text: include_str!("../templates/blue-green-compose.toml"),
+    },
+    StarterPlan {
+        name: "compose",
+        summary: "a Docker Compose stack moved to a new host: images host to host, named volumes and the database in its container, the stack up and gated, the proxy switched, a soak watching the app's logs",
+        text: include_str!("../templates/compose.toml"),
+    },
+    StarterPlan {
         name: "dns",
         summary: "lower DNS TTLs and wait them out, switch A records in one atomic change, verify at every authoritative server, raise TTLs",
         text: include_str!("../templates/dns.toml"),

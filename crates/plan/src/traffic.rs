@@ -462,6 +462,12 @@ pub(crate) fn validate(plan: &crate::Plan, p: &mut Problems) {
                 }
                 continue;
             }
+            K::ComposeDeploy(s) => {
+                if plan.proxy(&s.proxy.value).is_none() {
+                    p.push(missing("proxy", &s.proxy, &proxies, "[proxies]"));
+                }
+                continue;
+            }
             _ => continue,
         };
         if plan.dns_provider(&provider.value).is_none() {

@@ -2,6 +2,8 @@
 //! locations, random mutations of the starter plans, the JSON Schema against the reader, and
 //! the plans as seeds for the fuzz corpus.
 
+#[path = "plan/cases_compose.rs"]
+mod cases_compose;
 #[path = "plan/cases_file.rs"]
 mod cases_file;
 #[path = "plan/cases_file_put.rs"]

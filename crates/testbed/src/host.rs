@@ -69,7 +69,8 @@ impl LabHost {
     }
 
     /// A command running `sh -c cmd` inside the host (its network, mount and UTS namespaces,
-    /// working directory `/root`, `HOME=/root`), for callers that want their own stdio.
+    /// working directory `/root`, `HOME=/root`, and `DOCKER_HOST` naming the host's own Docker
+    /// daemon as its SSH sessions have it), for callers that want their own stdio.
     pub fn command(&self, cmd: &str) -> Command {
         let mut c = Command::new("nsenter");
         c.arg("--target")
@@ -84,7 +85,11 @@ impl LabHost {
                 "-c",
                 cmd,
             ])
-            .env("HOME", "/root");
+            .env("HOME", "/root")
+            .env(
+                "DOCKER_HOST",
+                format!("unix://{}", crate::sshd::DOCKER_SOCKET),
+            );
         c
     }
 

@@ -75,6 +75,10 @@ pub(crate) fn destroy(namespaces: &[String], root_veth: &str) -> Vec<String> {
             problems.push(e.to_string());
         }
     }
+    for ns in namespaces {
+        // Containers live in network namespaces of their own: found by their cgroups.
+        crate::docker::kill_cgroup(ns);
+    }
     for ns in namespaces.iter().filter(|ns| exists(ns)) {
         problems.extend(kill_all(ns));
         if let Err(e) = ip(&["netns", "del", ns], &format!("delete namespace {ns}")) {

@@ -13,8 +13,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 /// Directories every host gets its own copy of, as real servers have: data, temp and home
-/// directories of the servers tests run, the log and runtime dirs tests use, and sshd's
-/// privilege-separation dir (which nothing creates without systemd).
+/// directories of the servers tests run, the log and runtime dirs tests use, sshd's
+/// privilege-separation dir (which nothing creates without systemd), and what a Docker daemon
+/// writes (data root, exec root, and the shims' sockets under `/run/containerd`).
 pub const DEFAULT_PRIVATE_DIRS: &[&str] = &[
     "/srv",
     "/tmp",
@@ -23,10 +24,18 @@ pub const DEFAULT_PRIVATE_DIRS: &[&str] = &[
     "/var/lib/postgresql",
     "/var/lib/redis",
     "/var/lib/mysql",
+    "/var/lib/docker",
     "/var/log/lab",
     "/run/lab",
     "/run/sshd",
+    "/run/docker",
+    "/run/containerd",
 ];
+
+/// The socket of a host's Docker daemon ([`crate::docker`]): inside the host's private
+/// `/run/docker`, announced to every SSH session as `DOCKER_HOST` (the default
+/// `/var/run/docker.sock` is in the shared `/run`).
+pub const DOCKER_SOCKET: &str = "/run/docker/docker.sock";
 
 pub(crate) const SSHD: &str = "/usr/sbin/sshd";
 
@@ -105,12 +114,14 @@ pub(crate) fn config_text(host: &HostLayout, files: &HostFiles, authorized_keys:
          LogLevel VERBOSE\n\
          # Tests open many connections at once; sshd's default 10:30:100 drops some at random.\n\
          MaxStartups 100\n\
-         MaxSessions 100\n",
+         MaxSessions 100\n\
+         SetEnv DOCKER_HOST=unix://{docker}\n",
         name = host.name,
         addr = host.address,
         key = files.host_key().display(),
         pid = files.dir.join("sshd.pid").display(),
         auth = authorized_keys.display(),
+        docker = DOCKER_SOCKET,
     )
 }
 
@@ -125,6 +136,7 @@ pub(crate) fn boot_script_text(
          echo {name} > /proc/sys/kernel/hostname\n",
         name = host.name
     );
+    out.push_str(&cgroup_lines(&read_mountinfo()));
     for dir in private {
         let src = mirror_path(&files.fs_root(), dir);
         let (src, dir) = (src.to_string_lossy(), dir.to_string_lossy());
@@ -140,6 +152,44 @@ pub(crate) fn boot_script_text(
         sh_quote(&files.log().to_string_lossy())
     ));
     out
+}
+
+/// The cgroup hierarchies of the controller's mount namespace, mounted again inside the host:
+/// `ip netns exec` remounts `/sys` for the namespace, which leaves `/sys/fs/cgroup` empty, and
+/// a Docker daemon refuses to start without them ("Devices cgroup isn't mounted"). Mounting a
+/// hierarchy again attaches the same one, so the host sees the machine's cgroups. A failure
+/// is only logged: hosts that run no daemon do not need them.
+fn cgroup_lines(mountinfo: &str) -> String {
+    let mut out = String::new();
+    for line in mountinfo.lines() {
+        let Some((left, right)) = line.split_once(" - ") else {
+            continue;
+        };
+        let point = left.split_whitespace().nth(4).unwrap_or_default();
+        let mut right = right.split_whitespace();
+        let (fstype, options) = match (right.next(), right.nth(1)) {
+            (Some(t), Some(o)) => (t, o),
+            _ => continue,
+        };
+        if !point.starts_with("/sys/fs/cgroup") || point.contains(['\'', '\\']) {
+            continue;
+        }
+        let mount = match fstype {
+            "tmpfs" if point == "/sys/fs/cgroup" => "mount -t tmpfs -o mode=755 cgroup-root".into(),
+            "cgroup" => format!("mount -t cgroup -o {} cgroup", sh_quote(options)),
+            "cgroup2" => "mount -t cgroup2 cgroup2".to_string(),
+            _ => continue,
+        };
+        out.push_str(&format!(
+            "mkdir -p {p} && {mount} {p} || echo 'cutover-testbed: cannot mount {p}' >&2\n",
+            p = sh_quote(point)
+        ));
+    }
+    out
+}
+
+fn read_mountinfo() -> String {
+    fs::read_to_string("/proc/self/mountinfo").unwrap_or_default()
 }
 
 /// Writes the boot script and starts it inside the host. The child's pid becomes sshd's (ip,
@@ -222,6 +272,23 @@ mod tests {
             "{script}"
         );
         assert!(script.ends_with("exec /usr/sbin/sshd -D -f '/lab dir/hosts/old/sshd_config' -E '/lab dir/hosts/old/sshd.log'\n"), "{script}");
+    }
+
+    #[test]
+    fn boot_script_mounts_the_controller_cgroup_hierarchies_again() {
+        let info = "\
+25 1 0:22 / /sys rw,relatime shared:7 - sysfs sysfs rw
+30 25 0:26 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
+31 30 0:27 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu
+40 30 0:36 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw
+41 25 0:37 / /sys/kernel/debug rw - debugfs debugfs rw
+";
+        assert_eq!(
+            cgroup_lines(info),
+            "mkdir -p /sys/fs/cgroup && mount -t tmpfs -o mode=755 cgroup-root /sys/fs/cgroup || echo 'cutover-testbed: cannot mount /sys/fs/cgroup' >&2\n\
+             mkdir -p /sys/fs/cgroup/cpu && mount -t cgroup -o rw,cpu cgroup /sys/fs/cgroup/cpu || echo 'cutover-testbed: cannot mount /sys/fs/cgroup/cpu' >&2\n\
+             mkdir -p /sys/fs/cgroup/unified && mount -t cgroup2 cgroup2 /sys/fs/cgroup/unified || echo 'cutover-testbed: cannot mount /sys/fs/cgroup/unified' >&2\n"
+        );
     }
 
     #[test]

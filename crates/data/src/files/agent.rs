@@ -169,6 +169,12 @@ pub fn serve(mut input: Box<dyn BufRead + Send>, out: Out) -> std::io::Result<()
                 let r = super::sync::receive::run(&root, &options, &mut input, &out);
                 out.reply(&r)?;
             }
+            Request::ImagesReceive { options } => {
+                out.reply(&crate::docker::images::receive::run(&options, &out))?;
+            }
+            Request::ImagesSend { options } => {
+                out.reply(&crate::docker::images::send::run(&options, &out))?;
+            }
             Request::Send { root, options } => {
                 let r = super::sync::send::run(&root, &options, &mut input, &out);
                 out.reply(&r)?;

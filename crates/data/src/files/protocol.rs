@@ -43,6 +43,16 @@ pub enum Request {
     Redis {
         /// The request.
         request: crate::redis::protocol::RedisRequest,
+    /// Receive Docker images and `docker load` them: answered by `Listening`, then
+    /// `ImagesDone`.
+    ImagesReceive {
+        /// How.
+        options: crate::docker::images::ReceiveOptions,
+    },
+    /// Send Docker images to a receiver: answered by progress and `ImagesDone`.
+    ImagesSend {
+        /// What and how.
+        options: crate::docker::images::SendOptions,
     },
     /// Start a hold relay (see [`crate::hold`]): answered by `Holding`.
     Hold {
@@ -136,6 +146,11 @@ pub enum Reply {
         /// A machine-readable class (`stale-binary`, `missing`, `no-space`...).
         #[serde(default)]
         code: String,
+    },
+    /// An image copy finished on this side.
+    ImagesDone {
+        /// What it did.
+        stats: crate::docker::images::ImagesStats,
     },
     /// The agent binary is not on the host yet.
     Absent,

@@ -29,6 +29,8 @@ pub struct Endpoint {
     pub bin: Option<String>,
     /// Run the tools through `sudo -n`.
     pub sudo: bool,
+    /// A container on `host` the tools run in (`docker exec`), the server's own.
+    pub container: Option<String>,
 }
 
 impl Endpoint {
@@ -45,6 +47,7 @@ impl Endpoint {
             sslmode: None,
             bin: None,
             sudo: false,
+            container: None,
         }
     }
 
@@ -58,10 +61,24 @@ impl Endpoint {
 
     /// `user@address:port/db on host`, for messages (never a password).
     pub fn describe(&self) -> String {
-        format!(
-            "{}@{}:{}/{} (from host `{}`)",
-            self.user, self.address, self.port, self.db, self.host
-        )
+        match &self.container {
+            Some(c) => format!(
+                "{}@{}:{}/{} (from container `{c}` on host `{}`)",
+                self.user, self.address, self.port, self.db, self.host
+            ),
+            None => format!(
+                "{}@{}:{}/{} (from host `{}`)",
+                self.user, self.address, self.port, self.db, self.host
+            ),
+        }
+    }
+
+    /// `cmd` run where the tools are: in the container when there is one.
+    pub fn place(&self, cmd: Command) -> Command {
+        match &self.container {
+            Some(c) => cmd.in_container(c),
+            None => cmd,
+        }
     }
 
     /// The path of client tool `tool` (`psql`, `pg_dump`...) on the host.
@@ -101,7 +118,7 @@ impl Endpoint {
         argv.extend(args.iter().map(|a| a.to_string()));
         let mut c = Command::new(&self.host, argv).sudo(self.sudo);
         c.env = self.env();
-        c
+        self.place(c)
     }
 
     /// A shell pipeline on the host whose `psql`/`pg_dump` words are already full paths; the
@@ -109,7 +126,7 @@ impl Endpoint {
     pub fn shell(&self, script: String) -> Command {
         let mut c = Command::shell(&self.host, script).sudo(self.sudo);
         c.env = self.env();
-        c
+        self.place(c)
     }
 
     /// Parses `postgres://[user@]host[:port]/db[?sslmode=...]` for commands run on `host`.

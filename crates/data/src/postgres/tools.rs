@@ -47,8 +47,14 @@ if p=$(command -v psql 2>/dev/null); then
 fi
 exit 0"#;
 
-/// Every toolset on `host`: `bin` alone when given, else the usual locations and `PATH`.
-pub async fn find(exec: &Executor, host: &str, bin: Option<&str>) -> Result<Vec<ToolSet>, PgError> {
+/// Every toolset on `host` (inside `container` when given): `bin` alone when given, else
+/// the usual locations and `PATH`.
+pub async fn find(
+    exec: &Executor,
+    host: &str,
+    bin: Option<&str>,
+    container: Option<&str>,
+) -> Result<Vec<ToolSet>, PgError> {
     let dirs: Vec<String> = match bin {
         Some(b) => vec![b.trim_end_matches('/').to_string()],
         None => MAJORS.iter().flat_map(|m| candidates(*m)).collect(),
@@ -60,7 +66,11 @@ pub async fn find(exec: &Executor, host: &str, bin: Option<&str>) -> Result<Vec<
         "sh".into(),
     ];
     argv.extend(dirs);
-    let out = exec.run(&Command::new(host, argv)).await?;
+    let mut cmd = Command::new(host, argv);
+    if let Some(c) = container {
+        cmd = cmd.in_container(c);
+    }
+    let out = exec.run(&cmd).await?;
     let mut found: Vec<ToolSet> = Vec::new();
     for line in out.stdout.lines() {
         let mut parts = line.splitn(3, '\t');
@@ -103,7 +113,7 @@ pub async fn select(
     dump: bool,
     min_major: u32,
 ) -> Result<ToolSet, PgError> {
-    let found = find(exec, &ep.host, ep.bin.as_deref()).await?;
+    let found = find(exec, &ep.host, ep.bin.as_deref(), ep.container.as_deref()).await?;
     let usable: Vec<&ToolSet> = found.iter().filter(|t| !dump || t.dump).collect();
     let looked = || match &ep.bin {
         Some(b) => b.clone(),

@@ -1,7 +1,7 @@
 //! Files: manifests, verification and sync on the lab's hosts, through the real agent
 //! uploaded over SSH.
 
-mod fixture;
+pub(crate) mod fixture;
 mod hostile;
 mod sync;
 mod verify;

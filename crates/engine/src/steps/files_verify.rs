@@ -17,12 +17,26 @@ use std::time::{Duration, Instant};
 
 pub(crate) struct FilesVerify<'a>(pub &'a FilesVerifyStep);
 
-/// A tree of the plan as a side, its path rendered.
-pub(crate) fn side(ctx: &StepCtx<'_>, t: &TreeRef) -> Result<Side, EngineError> {
-    Ok(Side {
-        host: t.host.value.clone(),
-        path: ctx.render(&t.path)?,
-    })
+/// A tree of the plan as a side, its path rendered; a named volume is its mount point on
+/// its host, created first when `create` (the target of a sync).
+pub(crate) async fn side(
+    ctx: &StepCtx<'_>,
+    t: &TreeRef,
+    create: bool,
+) -> Result<Side, EngineError> {
+    let host = t.host.value.clone();
+    let path = match (&t.volume, &t.path) {
+        (Some(v), inner) => {
+            let root = super::docker::volume_path(ctx, &host, &v.value, create).await?;
+            match inner {
+                Some(p) => format!("{}/{}", root.trim_end_matches('/'), ctx.render(p)?),
+                None => root,
+            }
+        }
+        (None, Some(p)) => ctx.render(p)?,
+        (None, None) => return Err(ctx.failed("the tree has neither `path` nor `volume`")),
+    };
+    Ok(Side { host, path })
 }
 
 pub(crate) fn sudo(ctx: &StepCtx<'_>, host: &str) -> bool {
@@ -34,7 +48,15 @@ pub(crate) fn agent(ctx: &StepCtx<'_>) -> Result<AgentBinary, EngineError> {
 }
 
 pub(crate) fn tree(t: &TreeRef, values: &Values<'_>) -> Result<String, EngineError> {
-    Ok(format!("{}:{}", t.host.value, show(&t.path, values)?))
+    let path = match &t.path {
+        Some(p) => show(p, values)?,
+        None => String::new(),
+    };
+    Ok(match &t.volume {
+        Some(v) if path.is_empty() => format!("{}:volume {}", t.host.value, v.value),
+        Some(v) => format!("{}:volume {}/{path}", t.host.value, v.value),
+        None => format!("{}:{path}", t.host.value),
+    })
 }
 
 impl FilesVerify<'_> {
@@ -96,8 +118,8 @@ impl StepRunner for FilesVerify<'_> {
     }
 
     async fn apply(&self, ctx: &StepCtx<'_>) -> Result<Applied, EngineError> {
-        let from = side(ctx, &self.0.from)?;
-        let to = side(ctx, &self.0.to)?;
+        let from = side(ctx, &self.0.from, false).await?;
+        let to = side(ctx, &self.0.to, false).await?;
         let opts = VerifyOptions {
             manifest: self.options(),
             source_sudo: sudo(ctx, &from.host),

@@ -3,6 +3,9 @@
 
 pub(crate) mod approve;
 pub(crate) mod check;
+mod compose_deploy;
+mod compose_retire;
+mod compose_up;
 mod dns_switch;
 mod dns_ttl;
 mod dns_verify;
@@ -15,6 +18,10 @@ mod mysql_switch;
 mod mysql_sync;
 mod mysql_verify;
 mod notify;
+mod docker;
+mod files_sync;
+mod files_verify;
+mod images_copy;
 mod pipe;
 pub(crate) mod postgres;
 mod postgres_copy;
@@ -72,6 +79,10 @@ pub fn runner(kind: &StepKind) -> Box<dyn StepRunner + '_> {
         StepKind::RedisSwitch(s) => Box::new(redis_switch::RedisSwitch(s)),
         StepKind::RedisSync(s) => Box::new(redis_sync::RedisSync(s)),
         StepKind::RedisVerify(s) => Box::new(redis_verify::RedisVerify(s)),
+        StepKind::ImagesCopy(s) => Box::new(images_copy::ImagesCopy(s)),
+        StepKind::ComposeUp(s) => Box::new(compose_up::ComposeUp(s)),
+        StepKind::ComposeDeploy(s) => Box::new(compose_deploy::ComposeDeploy(s)),
+        StepKind::ComposeRetire(s) => Box::new(compose_retire::ComposeRetire(s)),
     }
 }
 

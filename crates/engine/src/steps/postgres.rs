@@ -41,6 +41,9 @@ pub(crate) fn endpoint_with(
     if let Some(b) = &e.bin {
         ep.bin = Some(render(b)?);
     }
+    if let Some(c) = &e.container {
+        ep.container = Some(render(c)?);
+    }
     ep.sudo = plan.host(&host).is_some_and(|h| h.sudo);
     Ok(ep)
 }
@@ -55,11 +58,14 @@ pub(crate) fn describe(values: &Values<'_>, e: &PgEndpoint) -> Result<String, En
         Some(u) => show(u, values)?,
         None => "postgres".into(),
     };
+    let tools = match &e.container {
+        Some(c) => format!("container {} on {}", show(c, values)?, e.host.value),
+        None => e.host.value.clone(),
+    };
     Ok(format!(
-        "{user}@{address}:{}/{} (tools on {})",
+        "{user}@{address}:{}/{} (tools on {tools})",
         e.port.unwrap_or(5432),
         show(&e.db, values)?,
-        e.host.value
     ))
 }
 

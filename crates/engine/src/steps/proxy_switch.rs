@@ -62,29 +62,26 @@ impl StepRunner for ProxySwitch<'_> {
 
     async fn apply(&self, ctx: &StepCtx<'_>) -> Result<Applied, EngineError> {
         let to = ctx.render(&self.0.to)?;
-        let s = switcher(ctx.plan, &self.0.proxy.value, Some(ctx.secrets))?;
-        let seen =
-            self.gate().check(&to).await.map_err(|reason| {
-                ctx.verify_failed(format!("{}: not switched: {reason}", s.name()))
-            })?;
-        ctx.detail(seen);
-        let runner = CtxRunner(ctx);
-        let before = s
-            .current(&runner)
-            .await
-            .map_err(|e| ctx.failed(e.to_string()))?;
-        let previous = match load_state::<String>(ctx, ctx.id(), PREVIOUS)? {
-            Some(p) => p,
-            None => {
-                save_state(ctx, PREVIOUS, &before)?;
-                before.clone()
-            }
-        };
+        let name = &self.0.proxy.value;
+        gate_passes(ctx, name, &to, &self.gate()).await?;
         if !self.0.data.is_empty() {
+            let s = switcher(ctx.plan, name, Some(ctx.secrets))?;
+            let before = s
+                .current(&CtxRunner(ctx))
+                .await
+                .map_err(|e| ctx.failed(e.to_string()))?;
+            let previous = match load_state::<String>(ctx, ctx.id(), PREVIOUS)? {
+                Some(p) => p,
+                None => {
+                    save_state(ctx, PREVIOUS, &before)?;
+                    before
+                }
+            };
             let summary =
                 super::proxy_move::forward(ctx, self.0, s.as_ref(), &previous, &to).await?;
             return Ok(Applied::Done { summary });
         }
+<<<<<<< HEAD
         let started = Instant::now();
         s.switch(&runner, &to)
             .await
@@ -105,6 +102,10 @@ impl StepRunner for ProxySwitch<'_> {
         Ok(Applied::Done {
             summary: format!("{}: {before} -> {to} in {took} ms{persisted}", s.name()),
         })
+=======
+        let summary = switch_now(ctx, name, &to).await?;
+        Ok(Applied::Done { summary })
+>>>>>>> compose
     }
 
     /// The previous values are journaled before any change: a partial switch is undone too.
@@ -113,23 +114,18 @@ impl StepRunner for ProxySwitch<'_> {
     }
 
     async fn rollback(&self, ctx: &StepCtx<'_>) -> Result<Option<String>, EngineError> {
+        if self.0.data.is_empty() {
+            return switch_back(ctx, &self.0.proxy.value).await;
+        }
         let Some(previous) = load_state::<String>(ctx, ctx.id(), PREVIOUS)? else {
             return Ok(None);
         };
         let s = switcher(ctx.plan, &self.0.proxy.value, Some(ctx.secrets))?;
-        let runner = CtxRunner(ctx);
-        if !self.0.data.is_empty() {
-            let current = s
-                .current(&runner)
-                .await
-                .map_err(|e| ctx.failed(e.to_string()))?;
-            let summary =
-                super::proxy_move::backward(ctx, self.0, s.as_ref(), &current, &previous).await?;
-            return Ok(Some(summary));
-        }
-        s.switch(&runner, &previous)
+        let current = s
+            .current(&CtxRunner(ctx))
             .await
             .map_err(|e| ctx.failed(e.to_string()))?;
+<<<<<<< HEAD
         let persisted = persist(ctx, s.as_ref(), &previous).await?;
         Ok(Some(format!("{}: back to {previous}{persisted}", s.name())))
     }
@@ -146,5 +142,90 @@ pub(crate) async fn persist(
         Ok(Some(done)) => Ok(format!("; {done}")),
         Ok(None) => Ok(String::new()),
         Err(e) => Err(ctx.failed(e.to_string())),
+=======
+        let summary =
+            super::proxy_move::backward(ctx, self.0, s.as_ref(), &current, &previous).await?;
+        Ok(Some(summary))
+>>>>>>> compose
     }
+}
+
+/// Where proxy `name` sends traffic now.
+pub(crate) async fn current(ctx: &StepCtx<'_>, name: &str) -> Result<String, EngineError> {
+    let s = switcher(ctx.plan, name, Some(ctx.secrets))?;
+    s.current(&CtxRunner(ctx))
+        .await
+        .map_err(|e| ctx.failed(e.to_string()))
+}
+
+/// Fails unless `to` answers `gate` (a verification failure: nothing switched).
+pub(crate) async fn gate_passes(
+    ctx: &StepCtx<'_>,
+    name: &str,
+    to: &str,
+    gate: &HttpGet,
+) -> Result<(), EngineError> {
+    let s = switcher(ctx.plan, name, None)?;
+    let seen = gate
+        .check(to)
+        .await
+        .map_err(|reason| ctx.verify_failed(format!("{}: not switched: {reason}", s.name())))?;
+    ctx.detail(seen);
+    Ok(())
+}
+
+/// Points proxy `name` at `to`: the upstream before the step's first switch is journaled
+/// under the step (a retried switch keeps the original), the switch is checked by reading
+/// the proxy back, and its time is measured.
+pub(crate) async fn switch_now(
+    ctx: &StepCtx<'_>,
+    name: &str,
+    to: &str,
+) -> Result<String, EngineError> {
+    let s = switcher(ctx.plan, name, Some(ctx.secrets))?;
+    let runner = CtxRunner(ctx);
+    let before = s
+        .current(&runner)
+        .await
+        .map_err(|e| ctx.failed(e.to_string()))?;
+    if load_state::<String>(ctx, ctx.id(), PREVIOUS)?.is_none() {
+        save_state(ctx, PREVIOUS, &before)?;
+    }
+    let started = Instant::now();
+    s.switch(&runner, to)
+        .await
+        .map_err(|e| ctx.failed(e.to_string()))?;
+    let after = s
+        .current(&runner)
+        .await
+        .map_err(|e| ctx.failed(e.to_string()))?;
+    if after != to {
+        return Err(ctx.failed(format!(
+            "{}: after the switch it still sends traffic to {after}, not {to}",
+            s.name()
+        )));
+    }
+    ctx.measure("switch_ms", started.elapsed().as_secs_f64() * 1000.0, "ms")?;
+    Ok(format!(
+        "{}: {before} -> {to} in {} ms",
+        s.name(),
+        started.elapsed().as_millis()
+    ))
+}
+
+/// Puts proxy `name` back on the upstream the step journaled before its first switch;
+/// `None` when the step never got that far.
+pub(crate) async fn switch_back(
+    ctx: &StepCtx<'_>,
+    name: &str,
+) -> Result<Option<String>, EngineError> {
+    let Some(previous) = load_state::<String>(ctx, ctx.id(), PREVIOUS)? else {
+        return Ok(None);
+    };
+    let s = switcher(ctx.plan, name, Some(ctx.secrets))?;
+    let runner = CtxRunner(ctx);
+    s.switch(&runner, &previous)
+        .await
+        .map_err(|e| ctx.failed(e.to_string()))?;
+    Ok(Some(format!("{}: back to {previous}", s.name())))
 }

@@ -56,6 +56,52 @@ impl Soak<'_> {
     }
 }
 
+/// The soak's logs as the checks crate follows them: files tailed, Compose services'
+/// logs followed (`deploy`: the colour that step made live, from its journaled state).
+fn log_specs(
+    ctx: &StepCtx<'_>,
+    logs: &[cutover_plan::steps::LogWatch],
+) -> Result<Vec<LogSpec>, EngineError> {
+    logs.iter()
+        .map(|l| {
+            let host = l.host.value.clone();
+            let source = match (&l.path, &l.service, &l.project, &l.deploy) {
+                (Some(path), _, _, _) => LogSource::File(ctx.render(path)?),
+                (None, Some(service), project, deploy) => {
+                    let project = match (project, deploy) {
+                        (Some(p), _) => p.value.clone(),
+                        (None, Some(d)) => super::compose_deploy::live_project(ctx, &d.value)?,
+                        (None, None) => {
+                            return Err(ctx.failed("a watched service needs `project` or `deploy`"))
+                        }
+                    };
+                    let p = cutover_data::docker::Project {
+                        host: host.clone(),
+                        sudo: false,
+                        dir: "/".into(),
+                        name: project.clone(),
+                        files: Vec::new(),
+                        env_file: None,
+                    };
+                    LogSource::Follow {
+                        label: format!("compose {project}/{service}"),
+                        command: p.follow_logs(service),
+                    }
+                }
+                (None, None, _, _) => {
+                    return Err(ctx.failed("a watched log needs `path` or `service`"))
+                }
+            };
+            Ok(LogSpec {
+                sudo: ctx.plan.host(&host).is_some_and(|h| h.sudo),
+                host,
+                source,
+                patterns: l.patterns.clone(),
+            })
+        })
+        .collect()
+}
+
 /// When the current try of the step began: its first start after its last failure.
 fn window_start(ctx: &StepCtx<'_>) -> Result<i64, EngineError> {
     let events = ctx.journal.events(ctx.run_id)?;
@@ -157,6 +203,7 @@ impl StepRunner for Soak<'_> {
                 .as_ref()
                 .map(|t| ctx.render(t))
                 .transpose()?,
+<<<<<<< HEAD
             logs: self
                 .0
                 .logs
@@ -175,6 +222,9 @@ impl StepRunner for Soak<'_> {
                     })
                 })
                 .collect::<Result<_, EngineError>>()?,
+=======
+            logs: log_specs(ctx, &self.0.logs)?,
+>>>>>>> compose
         };
         let env = probe_env(ctx);
         let redact = |s: &str| ctx.exec.redactor().redact(s);

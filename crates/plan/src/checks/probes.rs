@@ -143,6 +143,10 @@ pub struct ClientCheck {
     pub expect: Option<Predicate>,
     /// Run through `sudo -n`, overriding the host's setting.
     pub sudo: Option<bool>,
+    /// A container on `host` the server runs in (e.g. "shop-db-1"): the client runs inside
+    /// it through `docker exec` (the image's own `psql`, `mariadb`, `redis-cli`); `env`
+    /// reaches it by name, never by value on a command line.
+    pub container: Option<Template>,
 }
 
 impl ClientCheck {
@@ -158,6 +162,7 @@ impl ClientCheck {
         "client",
         "expect",
         "sudo",
+        "container",
     ];
 
     pub(crate) fn read(f: &mut Fields<'_>, p: &mut Problems) -> Option<Self> {
@@ -168,6 +173,7 @@ impl ClientCheck {
         let client = f.optional("client", p);
         let expect = f.optional("expect", p);
         let sudo = f.optional("sudo", p);
+        let container = f.optional("container", p);
         Some(ClientCheck {
             host: host?,
             query,
@@ -176,6 +182,7 @@ impl ClientCheck {
             client,
             expect,
             sudo,
+            container,
         })
     }
 }

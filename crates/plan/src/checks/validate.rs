@@ -70,6 +70,9 @@ pub(crate) fn section(base: &Checker<'_>, p: &mut Problems) {
                 for a in &q.args {
                     c.command("args", a, p);
                 }
+                if let Some(container) = &q.container {
+                    c.command("container", container, p);
+                }
                 c.env(&q.env, p);
             }
         }
@@ -162,8 +165,30 @@ pub(crate) fn soak(
     }
     for log in &soak.logs {
         c.host(&log.host, p);
+<<<<<<< HEAD
         c.optional_command("path", log.path.as_ref(), p);
         c.optional_command("command", log.command.as_ref(), p);
+=======
+        if let Some(path) = &log.path {
+            c.command("path", path, p);
+        }
+        if let Some(deploy) = &log.deploy {
+            let is_deploy = matches!(
+                c.plan.step(&deploy.value).map(|s| &s.kind),
+                Some(crate::steps::StepKind::ComposeDeploy(_))
+            );
+            if !is_deploy || !earlier.contains_key(deploy.value.as_str()) {
+                p.push(
+                    Problem::new(
+                        deploy.span,
+                        format!("{} follows the logs of `{}`, which is not an earlier compose.deploy step", c.owner, deploy.value),
+                        "not an earlier compose.deploy step",
+                    )
+                    .help("name the id of a compose.deploy step that runs before the soak"),
+                );
+            }
+        }
+>>>>>>> compose
     }
     for r in &soak.rollback {
         if r.value == id || !earlier.contains_key(r.value.as_str()) {

@@ -3,38 +3,89 @@
 //! switch), deleting what the source no longer has when `delete = true`.
 
 use crate::limits;
-use crate::problem::Problems;
+use crate::problem::{Problem, Problems};
 use crate::read::{Fields, FromToml, Spanned};
 use crate::steps::kind::Validate;
 use crate::template::Template;
 use crate::validate::StepCheck;
 use toml_span::value::Value;
 
-/// A tree on a host: `{ host = "old", path = "/srv/app/media" }`.
+/// A tree on a host: `{ host = "old", path = "/srv/app/media" }`, or a Docker named volume
+/// `{ host = "old", volume = "shop_media" }` (its mount point on that host; with `path`, a
+/// directory inside the volume).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
 pub struct TreeRef {
     /// The host (a name from `[hosts]`).
     pub host: Spanned<String>,
-    /// The tree's path on that host (a directory, or a single file).
-    pub path: Template,
+    /// The tree's path on that host (a directory, or a single file); with `volume`, a path
+    /// relative to the volume's root.
+    pub path: Option<Template>,
+    /// A Docker named volume (as `docker volume ls` names it, e.g. `shop_media` for the
+    /// `media` volume of compose project `shop`): the tree is its mount point, found with
+    /// `docker volume inspect`. A sync's target volume is created when missing.
+    pub volume: Option<Spanned<String>>,
 }
 
 impl TreeRef {
     /// The fields `from` and `to` accept.
-    pub const FIELDS: &'static [&'static str] = &["host", "path"];
+    pub const FIELDS: &'static [&'static str] = &["host", "path", "volume"];
 }
 
 impl FromToml for TreeRef {
     fn read(value: &mut Value<'_>, what: &str, p: &mut Problems) -> Option<Self> {
+        let span = value.span;
         let mut f = Fields::new(value, what.to_string(), Self::FIELDS, p)?;
         let host = f.required("host", p);
-        let path = f.required("path", p);
+        let path: Option<Template> = f.optional("path", p);
+        let volume: Option<Spanned<String>> = f.optional("volume", p);
         f.finish(p);
+        match (&path, &volume) {
+            (None, None) => {
+                p.push(
+                    Problem::new(span, format!("{what} is missing the required field `path`"), "`path` is missing here")
+                        .help("add `path = \"/srv/app/media\"`, or `volume = \"NAME\"` for a Docker named volume"),
+                );
+                return None;
+            }
+            (_, Some(v)) if !valid_volume(&v.value) => {
+                p.push(
+                    Problem::new(
+                        v.span,
+                        format!(
+                            "`volume` of {what} is `{}`, which is not a Docker volume name",
+                            v.value
+                        ),
+                        "invalid volume name",
+                    )
+                    .help("use letters, digits, `_`, `.` and `-`, starting with a letter or digit"),
+                );
+                return None;
+            }
+            (Some(t), Some(_)) if t.raw.starts_with('/') || t.raw.split('/').any(|c| c == "..") => {
+                p.push(
+                    Problem::new(t.span, format!("`path` of {what} must be relative to the volume, without `..`"), "not inside the volume")
+                        .help("write the directory inside the volume, e.g. `path = \"uploads\"`, or leave `path` out for the whole volume"),
+                );
+                return None;
+            }
+            _ => {}
+        }
         Some(TreeRef {
             host: host?,
-            path: path?,
+            path,
+            volume,
         })
     }
+}
+
+/// True for a name Docker accepts for a volume (`[a-zA-Z0-9][a-zA-Z0-9_.-]*`).
+pub fn valid_volume(name: &str) -> bool {
+    name.chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
 }
 
 /// Copies the tree `from` into `to` (contents to contents, like `rsync -a from/ to/`): only
@@ -173,7 +224,9 @@ impl Validate for FilesSyncStep {
     fn validate(&self, c: &StepCheck<'_>, p: &mut Problems) {
         for t in [&self.from, &self.to] {
             c.host(&t.host, p);
-            c.command("path", &t.path, p);
+            if let Some(path) = &t.path {
+                c.command("path", path, p);
+            }
         }
         if let Some(a) = &self.address {
             c.command("address", a, p);

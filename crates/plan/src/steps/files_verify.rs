@@ -100,7 +100,9 @@ impl Validate for FilesVerifyStep {
     fn validate(&self, c: &StepCheck<'_>, p: &mut Problems) {
         for t in [&self.from, &self.to] {
             c.host(&t.host, p);
-            c.command("path", &t.path, p);
+            if let Some(path) = &t.path {
+                c.command("path", path, p);
+            }
         }
     }
 }

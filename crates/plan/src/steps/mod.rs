@@ -2,12 +2,17 @@
 
 mod approve;
 mod check;
+mod compose_deploy;
+pub mod compose_project;
+mod compose_retire;
+mod compose_up;
 mod dns_switch;
 mod dns_ttl;
 mod dns_verify;
 mod file_put;
 mod files_sync;
 mod files_verify;
+mod images_copy;
 pub(crate) mod kind;
 mod mysql_copy;
 mod mysql_endpoint;
@@ -34,12 +39,17 @@ mod wait;
 
 pub use approve::ApproveStep;
 pub use check::CheckStep;
+pub use compose_deploy::{ColourAddresses, ColourPorts, ComposeDeployStep};
+pub use compose_project::ComposeProject;
+pub use compose_retire::ComposeRetireStep;
+pub use compose_up::ComposeUpStep;
 pub use dns_switch::DnsSwitchStep;
 pub use dns_ttl::DnsTtlStep;
 pub use dns_verify::DnsVerifyStep;
 pub use file_put::FilePutStep;
 pub use files_sync::{FilesSyncStep, TreeRef};
 pub use files_verify::{FilesVerifyStep, HashAlgorithm, OwnerCheck};
+pub use images_copy::ImagesCopyStep;
 pub use kind::Role;
 pub use mysql_copy::MysqlCopyStep;
 pub use mysql_endpoint::MysqlEndpoint;
@@ -156,6 +166,17 @@ kind::step_kinds! {
     /// Pause writes on the source, let the target catch up, promote it, the source follows
     /// it (pause window journaled).
     RedisSwitch = "redis.switch": RedisSwitchStep [DataSwitch];
+    /// Copy Docker images from one host's engine to another's, host to host: only the
+    /// layers the target lacks, verified by image id.
+    ImagesCopy = "images.copy": ImagesCopyStep [];
+    /// Bring a Compose project up on a host, gated on its healthchecks and the plan's checks;
+    /// the release is journaled and undo brings back what ran before.
+    ComposeUp = "compose.up": ComposeUpStep [];
+    /// A blue/green release of a Compose project: the new colour next to the live one,
+    /// gated, then the proxy switched to it; rollback is one switch back.
+    ComposeDeploy = "compose.deploy": ComposeDeployStep [TrafficSwitch];
+    /// Drain and stop the colour a `compose.deploy` took traffic from.
+    ComposeRetire = "compose.retire": ComposeRetireStep [];
 }
 
 /// True when `id` is a valid step id.

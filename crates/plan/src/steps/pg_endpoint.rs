@@ -40,6 +40,11 @@ pub struct PgEndpoint {
     /// Directory of the client tools on `host` (default: found in the usual places, e.g.
     /// `/usr/lib/postgresql/MAJOR/bin`, choosing the target server's major version).
     pub bin: Option<Template>,
+    /// A container on `host` the server runs in (e.g. "shop-db-1"): the client tools run
+    /// inside it through `docker exec` (the server's own tools, found on its `PATH`), and
+    /// `address` defaults to the container's own `localhost`. To use the host's tools over
+    /// a published port instead, leave this out and set `address`/`port` to it.
+    pub container: Option<Template>,
 }
 
 /// Values `sslmode` accepts.
@@ -55,7 +60,16 @@ pub const SSLMODES: &[&str] = &[
 impl PgEndpoint {
     /// The fields `source` and `target` accept.
     pub const FIELDS: &'static [&'static str] = &[
-        "host", "address", "port", "db", "user", "password", "passfile", "sslmode", "bin",
+        "host",
+        "address",
+        "port",
+        "db",
+        "user",
+        "password",
+        "passfile",
+        "sslmode",
+        "bin",
+        "container",
     ];
 
     /// Cross-reference checks: the host exists; only `password` may name a secret.
@@ -67,6 +81,7 @@ impl PgEndpoint {
             ("user", &self.user),
             ("passfile", &self.passfile),
             ("bin", &self.bin),
+            ("container", &self.container),
         ] {
             if let Some(t) = t {
                 check.command(field, t, p);
@@ -91,6 +106,7 @@ impl FromToml for PgEndpoint {
             passfile: f.optional("passfile", p),
             sslmode: f.optional("sslmode", p),
             bin: f.optional("bin", p),
+            container: f.optional("container", p),
         };
         let owner = f.owner().to_string();
         f.finish(p);

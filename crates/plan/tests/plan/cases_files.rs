@@ -46,7 +46,9 @@ to = { host = "nwe", path = "/srv" }
 "#,
         expect: &[(
             "cutover.toml:9:8: `from` of step `copy` is missing the required field `path`",
-            Some("add `path = ...` to `from` of step `copy`"),
+            Some(
+                "add `path = \"/srv/app/media\"`, or `volume = \"NAME\"` for a Docker named volume",
+            ),
         )],
     },
 ];

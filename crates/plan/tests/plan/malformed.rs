@@ -69,6 +69,7 @@ fn every_malformed_plan_reports_its_exact_problems() {
         .chain(crate::cases_outputs::CASES)
         .chain(crate::cases_file_put::CASES)
         .chain(crate::cases_notify::CASES)
+        .chain(crate::cases_compose::CASES)
         .collect();
     assert!(cases.len() >= 35, "only {} cases", cases.len());
     let mut names = std::collections::BTreeSet::new();

@@ -150,4 +150,30 @@ fn the_redis_starter_syncs_gates_switches_then_proves() {
         })
         .expect("a switch");
     assert!(switch.reverse(), "old follows new by default: the way back");
+fn the_compose_starters_use_the_compose_kinds() {
+    for (name, expected) in [
+        (
+            "compose",
+            &[
+                "images.copy",
+                "files.sync",
+                "compose.up",
+                "postgres.copy",
+                "postgres.verify",
+                "files.sync",
+                "check",
+                "proxy.switch",
+                "soak",
+            ][..],
+        ),
+        (
+            "blue-green-compose",
+            &["compose.deploy", "soak", "compose.retire"][..],
+        ),
+    ] {
+        let t = template(name).unwrap_or_else(|| panic!("a `{name}` starter"));
+        let plan = cutover_plan::parse(t.text, "cutover.toml", "/plans".into()).expect("parses");
+        let kinds: Vec<&str> = plan.steps().map(|(_, s)| s.kind.name()).collect();
+        assert_eq!(kinds, expected, "`{name}`");
+    }
 }

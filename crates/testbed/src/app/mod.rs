@@ -7,6 +7,8 @@
 //! - `GET /` : `hello from NAME`
 //! - `GET /healthz` : 200 `{"status":"ok","host":NAME,"db":"ok","cache":"ok","version":V}`,
 //!   503 with `"status":"fail"` while failing
+//! - `GET /readyz` : 200 `ready NAME V`, 503 `not ready` while failing (the readiness gate
+//!   of blue/green releases)
 //! - `GET /metrics` : `app_requests_total{code="200"} N` ...
 //! - `POST /api/register` `{"user","password"}` -> 201 `{"id"}`;
 //!   `POST /api/login` -> `{"token"}`; with `Authorization: Bearer TOKEN`:
@@ -95,6 +97,10 @@ impl App {
         let failing = self.failing.load(Ordering::Relaxed);
         match (req.method.as_str(), req.path.as_str()) {
             ("GET", "/healthz") => self.health(failing),
+            ("GET", "/readyz") if failing => Response::text(503, "not ready\n"),
+            ("GET", "/readyz") => {
+                Response::text(200, format!("ready {} {}\n", self.name, self.version))
+            }
             _ if failing => Response::text(500, "failing on purpose\n"),
             ("GET", "/") => Response::text(200, format!("hello from {}\n", self.name)),
             ("POST", "/api/orders") => orders::create(self.db.as_ref(), &req.body),

@@ -86,7 +86,7 @@ fn index(tree: Option<&Tree>, staging: &Staging, o: &ReceiveOptions) -> Result<T
 
 /// Binds the address the source will connect to: a name is resolved here, on the target,
 /// and only one of its addresses is bound, never every address of the host.
-fn listen(o: &ReceiveOptions) -> Result<TcpListener, Fail> {
+pub(crate) fn listen(o: &ReceiveOptions) -> Result<TcpListener, Fail> {
     let addrs: Vec<_> = (o.listen.as_str(), o.port)
         .to_socket_addrs()
         .map_err(|e| {
@@ -112,12 +112,16 @@ fn listen(o: &ReceiveOptions) -> Result<TcpListener, Fail> {
     ))
 }
 
-type Authenticated = (OpenReader<BufReader<TcpStream>>, TcpStream);
+pub(crate) type Authenticated = (OpenReader<BufReader<TcpStream>>, TcpStream);
 
 /// Accepts connections until one presents the key, or the deadline passes. Each handshake
 /// runs on its own thread with its own timeout: a silent or wrong connection (a port scan,
 /// someone else's client) neither blocks nor aborts the sync.
-fn accept(listener: &TcpListener, key: &str, timeout: Duration) -> Result<Authenticated, Fail> {
+pub(crate) fn accept(
+    listener: &TcpListener,
+    key: &str,
+    timeout: Duration,
+) -> Result<Authenticated, Fail> {
     let deadline = Instant::now() + timeout;
     listener.set_nonblocking(true).map_err(Fail::io("listen"))?;
     let (tx, rx) = mpsc::channel::<Authenticated>();

@@ -76,7 +76,7 @@ fn list(root: &Path, o: &SendOptions) -> Result<Vec<Entry>, Fail> {
         })
 }
 
-fn connect(addr: &str) -> Result<TcpStream, Fail> {
+pub(crate) fn connect(addr: &str) -> Result<TcpStream, Fail> {
     let fail = |e: String| {
         Fail::new(
             format!("cannot reach the receiving agent at {addr}: {e} (is that port open from this host? set `address`/`port`, or `relay = true`)"),

@@ -245,6 +245,17 @@ pub fn local_pipeline(
         }
         let mut argv = vec![ep.tool(tool)];
         argv.extend(args);
+        if let Some(container) = &ep.container {
+            // The variables set for `docker exec` reach the container by name.
+            let mut exec = vec!["docker".to_string(), "exec".into(), "-i".into()];
+            for (k, _) in ep.env() {
+                exec.push("-e".into());
+                exec.push(k);
+            }
+            exec.push(container.clone());
+            exec.append(&mut argv);
+            argv = exec;
+        }
         format!("{} {}", words.join(" "), quote::join(&argv))
     };
     let src = side("CUTOVER_S_", source, src_tool, src_args);
@@ -341,6 +352,26 @@ mod tests {
         );
         let prelude = String::from_utf8_lossy(&r.prelude);
         assert!(prelude.contains("old-secret") && prelude.contains("new-secret"));
+    }
+
+    #[test]
+    fn a_container_side_runs_its_tool_through_docker_exec_by_variable_name() {
+        let s = Endpoint::new("new", "198.51.100.10", "app");
+        let mut t = Endpoint::new("new", "localhost", "app");
+        t.password = Some(SecretValue::new("new-secret".into()));
+        t.container = Some("shop-db-1".into());
+        let u = unit(Chunk::Whole);
+        let cmd = local_pipeline(
+            (&s, "psql", u.source_args("snap")),
+            (&t, "psql", u.target_args()),
+        );
+        let r = cutover_exec::render::render(&cmd).unwrap();
+        assert!(!r.line.contains("new-secret"), "{}", r.line);
+        assert!(
+            r.line.contains("PGPASSWORD=\"$CUTOVER_T_PGPASSWORD\" docker exec -i -e PGHOST -e PGPORT -e PGDATABASE -e PGUSER -e PGAPPNAME -e PGCONNECT_TIMEOUT -e PGPASSWORD shop-db-1 psql"),
+            "{}",
+            r.line
+        );
     }
 
     #[test]
