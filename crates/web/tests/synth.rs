@@ -291,6 +291,7 @@ pub fn write_run(dir: &Path, shape: &Shape) -> PathBuf {
         &j,
         Event::StepRolledBack {
             step: "s1-0".into(),
+            summary: None,
         },
         300,
     );

@@ -175,11 +175,7 @@ async fn host_probes_and_log_triggers_run_over_ssh() {
     );
     s.logs = vec![LogSpec {
         host: "new".into(),
-<<<<<<< HEAD
         source: LogSource::File("/srv/app/app.log".into()),
-=======
-        source: cutover_checks::soak::LogSource::File("/srv/app/app.log".into()),
->>>>>>> compose
         patterns: vec!["ERROR".into()],
         sudo: false,
     }];

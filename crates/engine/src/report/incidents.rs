@@ -84,7 +84,7 @@ pub fn rollbacks(records: &[Record]) -> Vec<RollbackReport> {
                 });
                 open = true;
             }
-            Event::StepRolledBack { step } if open => {
+            Event::StepRolledBack { step, .. } if open => {
                 if let Some(last) = out.last_mut() {
                     last.undone.push(step.clone());
                 }

@@ -188,6 +188,7 @@ pub fn detail(e: &Event) -> String {
                 "differences found"
             }
         ),
-        Event::PlanChanged { .. } | Event::StepRolledBack { .. } => String::new(),
+        Event::StepRolledBack { summary, .. } => summary.clone().unwrap_or_default(),
+        Event::PlanChanged { .. } => String::new(),
     }
 }

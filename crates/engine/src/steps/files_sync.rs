@@ -91,14 +91,9 @@ impl StepRunner for FilesSync<'_> {
 
     async fn apply(&self, ctx: &StepCtx<'_>) -> Result<Applied, EngineError> {
         let s = self.0;
-<<<<<<< HEAD
-        let from = side(ctx, &s.from)?;
-        let to = side(ctx, &s.to)?;
-        let outputs = ctx.outputs_now();
-=======
         let from = side(ctx, &s.from, false).await?;
         let to = side(ctx, &s.to, true).await?;
->>>>>>> compose
+        let outputs = ctx.outputs_now();
         let values = Values {
             plan: ctx.plan,
             run_id: Some(ctx.run_id),

@@ -109,7 +109,7 @@ pub(crate) fn states<T: serde::de::DeserializeOwned>(
     let mut out = Vec::new();
     for r in ctx.journal.events(ctx.run_id)? {
         match &r.event {
-            Event::StepRolledBack { step: s } if s == step => out.clear(),
+            Event::StepRolledBack { step: s, .. } if s == step => out.clear(),
             Event::StateRecorded {
                 step: s,
                 label: l,

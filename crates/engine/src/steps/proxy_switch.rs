@@ -81,31 +81,8 @@ impl StepRunner for ProxySwitch<'_> {
                 super::proxy_move::forward(ctx, self.0, s.as_ref(), &previous, &to).await?;
             return Ok(Applied::Done { summary });
         }
-<<<<<<< HEAD
-        let started = Instant::now();
-        s.switch(&runner, &to)
-            .await
-            .map_err(|e| ctx.failed(e.to_string()))?;
-        let after = s
-            .current(&runner)
-            .await
-            .map_err(|e| ctx.failed(e.to_string()))?;
-        if after != to {
-            return Err(ctx.failed(format!(
-                "{}: after the switch it still sends traffic to {after}, not {to}",
-                s.name()
-            )));
-        }
-        ctx.measure("switch_ms", started.elapsed().as_secs_f64() * 1000.0, "ms")?;
-        let took = started.elapsed().as_millis();
-        let persisted = persist(ctx, s.as_ref(), &to).await?;
-        Ok(Applied::Done {
-            summary: format!("{}: {before} -> {to} in {took} ms{persisted}", s.name()),
-        })
-=======
         let summary = switch_now(ctx, name, &to).await?;
         Ok(Applied::Done { summary })
->>>>>>> compose
     }
 
     /// The previous values are journaled before any change: a partial switch is undone too.
@@ -125,9 +102,9 @@ impl StepRunner for ProxySwitch<'_> {
             .current(&CtxRunner(ctx))
             .await
             .map_err(|e| ctx.failed(e.to_string()))?;
-<<<<<<< HEAD
-        let persisted = persist(ctx, s.as_ref(), &previous).await?;
-        Ok(Some(format!("{}: back to {previous}{persisted}", s.name())))
+        let summary =
+            super::proxy_move::backward(ctx, self.0, s.as_ref(), &current, &previous).await?;
+        Ok(Some(summary))
     }
 }
 
@@ -142,11 +119,6 @@ pub(crate) async fn persist(
         Ok(Some(done)) => Ok(format!("; {done}")),
         Ok(None) => Ok(String::new()),
         Err(e) => Err(ctx.failed(e.to_string())),
-=======
-        let summary =
-            super::proxy_move::backward(ctx, self.0, s.as_ref(), &current, &previous).await?;
-        Ok(Some(summary))
->>>>>>> compose
     }
 }
 
@@ -206,11 +178,9 @@ pub(crate) async fn switch_now(
         )));
     }
     ctx.measure("switch_ms", started.elapsed().as_secs_f64() * 1000.0, "ms")?;
-    Ok(format!(
-        "{}: {before} -> {to} in {} ms",
-        s.name(),
-        started.elapsed().as_millis()
-    ))
+    let took = started.elapsed().as_millis();
+    let persisted = persist(ctx, s.as_ref(), to).await?;
+    Ok(format!("{}: {before} -> {to} in {took} ms{persisted}", s.name()))
 }
 
 /// Puts proxy `name` back on the upstream the step journaled before its first switch;
@@ -227,5 +197,6 @@ pub(crate) async fn switch_back(
     s.switch(&runner, &previous)
         .await
         .map_err(|e| ctx.failed(e.to_string()))?;
-    Ok(Some(format!("{}: back to {previous}", s.name())))
+    let persisted = persist(ctx, s.as_ref(), &previous).await?;
+    Ok(Some(format!("{}: back to {previous}{persisted}", s.name())))
 }

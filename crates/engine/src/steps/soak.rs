@@ -56,8 +56,9 @@ impl Soak<'_> {
     }
 }
 
-/// The soak's logs as the checks crate follows them: files tailed, Compose services'
-/// logs followed (`deploy`: the colour that step made live, from its journaled state).
+/// The soak's logs as the checks crate follows them: files tailed, commands run, Compose
+/// services' logs followed (`deploy`: the colour that step made live, from its journaled
+/// state).
 fn log_specs(
     ctx: &StepCtx<'_>,
     logs: &[cutover_plan::steps::LogWatch],
@@ -65,9 +66,11 @@ fn log_specs(
     logs.iter()
         .map(|l| {
             let host = l.host.value.clone();
-            let source = match (&l.path, &l.service, &l.project, &l.deploy) {
-                (Some(path), _, _, _) => LogSource::File(ctx.render(path)?),
-                (None, Some(service), project, deploy) => {
+            let source = match (&l.path, &l.command, &l.service) {
+                (Some(path), _, _) => LogSource::File(ctx.render(path)?),
+                (None, Some(command), _) => LogSource::Command(ctx.render(command)?),
+                (None, None, Some(service)) => {
+                    let (project, deploy) = (&l.project, &l.deploy);
                     let project = match (project, deploy) {
                         (Some(p), _) => p.value.clone(),
                         (None, Some(d)) => super::compose_deploy::live_project(ctx, &d.value)?,
@@ -88,8 +91,8 @@ fn log_specs(
                         command: p.follow_logs(service),
                     }
                 }
-                (None, None, _, _) => {
-                    return Err(ctx.failed("a watched log needs `path` or `service`"))
+                (None, None, None) => {
+                    return Err(ctx.failed("a watched log needs `path`, `command` or `service`"))
                 }
             };
             Ok(LogSpec {
@@ -203,28 +206,7 @@ impl StepRunner for Soak<'_> {
                 .as_ref()
                 .map(|t| ctx.render(t))
                 .transpose()?,
-<<<<<<< HEAD
-            logs: self
-                .0
-                .logs
-                .iter()
-                .map(|l| {
-                    let source = match (&l.path, &l.command) {
-                        (Some(path), _) => LogSource::File(ctx.render(path)?),
-                        (None, Some(command)) => LogSource::Command(ctx.render(command)?),
-                        (None, None) => return Err(ctx.failed("a log with no path or command")),
-                    };
-                    Ok(LogSpec {
-                        host: l.host.value.clone(),
-                        source,
-                        patterns: l.patterns.clone(),
-                        sudo: ctx.plan.host(&l.host.value).is_some_and(|h| h.sudo),
-                    })
-                })
-                .collect::<Result<_, EngineError>>()?,
-=======
             logs: log_specs(ctx, &self.0.logs)?,
->>>>>>> compose
         };
         let env = probe_env(ctx);
         let redact = |s: &str| ctx.exec.redactor().redact(s);

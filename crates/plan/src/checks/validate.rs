@@ -165,13 +165,8 @@ pub(crate) fn soak(
     }
     for log in &soak.logs {
         c.host(&log.host, p);
-<<<<<<< HEAD
         c.optional_command("path", log.path.as_ref(), p);
         c.optional_command("command", log.command.as_ref(), p);
-=======
-        if let Some(path) = &log.path {
-            c.command("path", path, p);
-        }
         if let Some(deploy) = &log.deploy {
             let is_deploy = matches!(
                 c.plan.step(&deploy.value).map(|s| &s.kind),
@@ -188,7 +183,6 @@ pub(crate) fn soak(
                 );
             }
         }
->>>>>>> compose
     }
     for r in &soak.rollback {
         if r.value == id || !earlier.contains_key(r.value.as_str()) {

@@ -79,32 +79,25 @@ pub struct Trigger {
     pub min_samples: Option<u32>,
 }
 
-/// A log watched during the soak: a file tailed over SSH, or a Compose service's logs
-/// (`docker compose logs -f SERVICE`).
+/// A log watched during the soak: a file tailed over SSH, a command that prints it, or a
+/// Compose service's logs (`docker compose logs -f SERVICE`).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
 pub struct LogWatch {
-<<<<<<< HEAD
     /// The host the log is on.
     pub host: Spanned<String>,
-    /// A file on that host, followed like `tail -F` (or `command`).
+    /// A file on that host, followed like `tail -F` (or `command`, or `service`).
     pub path: Option<Template>,
     /// A command on that host whose output is the log, for logs that are not files:
-    /// `journalctl -fu app`, `docker compose logs -f --since 0s web` (or `path`). It must
-    /// keep running; one that ends is started again.
+    /// `journalctl -fu app` (or `path`, or `service`). It must keep running; one that ends is
+    /// started again.
     pub command: Option<Template>,
-=======
-    /// The host the file or the service is on.
-    pub host: Spanned<String>,
-    /// The file's path on that host (or `service` instead).
-    pub path: Option<Template>,
-    /// A Compose service whose logs are followed instead of a file, with `project` or
-    /// `deploy`.
+    /// A Compose service whose logs are followed (`docker compose logs -f SERVICE`), with
+    /// `project` or `deploy` (or `path`, or `command`).
     pub service: Option<String>,
     /// The service's Compose project name.
     pub project: Option<Spanned<String>>,
     /// A `compose.deploy` step (its id): the service of the colour it made live is followed.
     pub deploy: Option<Spanned<String>>,
->>>>>>> compose
     /// Text a line must contain to count (any of them), e.g. ["ERROR", "panic"].
     pub patterns: Vec<String>,
 }
@@ -135,17 +128,10 @@ impl SoakStep {
             None => Vec::new(),
         };
         let prometheus = f.optional("prometheus", p);
-<<<<<<< HEAD
         // Bad logs leave the step out of the cross-checks ("watches no log" would mislead).
         let logs = match f.has("logs") {
             true => f.optional::<Vec<LogWatch>>("logs", p),
             false => Some(Vec::new()),
-=======
-        // Like triggers: each watch is kept when valid, so the others are still checked.
-        let logs = match f.take_raw("logs") {
-            Some(mut v) => each(&mut v, &format!("`logs` of {}", f.owner()), p),
-            None => Vec::new(),
->>>>>>> compose
         };
         let on_failure_span = f.value_span("on_failure");
         let on_failure: Option<String> = f.optional("on_failure", p);
@@ -255,75 +241,47 @@ impl FromToml for Trigger {
 
 impl FromToml for LogWatch {
     fn read(value: &mut Value<'_>, what: &str, p: &mut Problems) -> Option<Self> {
-<<<<<<< HEAD
         let mut f = Fields::new(
             value,
             what.to_string(),
-            &["host", "path", "command", "patterns"],
+            &["host", "path", "command", "service", "project", "deploy", "patterns"],
             p,
         )?;
         let span = f.span();
         let host = f.required("host", p);
         let path: Option<Template> = f.optional("path", p);
         let command: Option<Template> = f.optional("command", p);
-        let patterns = f.required("patterns", p);
-        f.finish(p);
-        if path.is_some() == command.is_some() {
-            let (message, label) = if path.is_some() {
-                (
-                    format!("{what} has both `path` and `command`"),
-                    "one source",
-                )
-            } else {
-                (format!("{what} has no `path` or `command`"), "which log?")
-            };
-            p.push(Problem::new(span, message, label).help(
-                "give a file (`path = \"/var/log/app.log\"`) or a command that follows the log (`command = \"journalctl -fu app\"`), not both",
-            ));
-=======
-        let span = value.span;
-        let mut f = Fields::new(
-            value,
-            what.to_string(),
-            &["host", "path", "service", "project", "deploy", "patterns"],
-            p,
-        )?;
-        let host = f.required("host", p);
-        let path: Option<Template> = f.optional("path", p);
         let service: Option<String> = f.optional("service", p);
         let project: Option<Spanned<String>> = f.optional("project", p);
         let deploy: Option<Spanned<String>> = f.optional("deploy", p);
         let patterns = f.required("patterns", p);
         f.finish(p);
-        let problem = match (&path, &service, &project, &deploy) {
-            (Some(_), None, None, None) | (None, Some(_), Some(_), None) | (None, Some(_), None, Some(_)) => None,
-            (None, None, _, _) => Some(("no log to watch", "add `path = \"/var/log/app.log\"`, or `service = \"web\"` with `project` (or `deploy`) for a Compose service's logs")),
-            (Some(_), _, _, _) => Some(("both a file and a Compose service", "keep `path`, or `service` with `project`/`deploy`, not both")),
-            (None, Some(_), None, None) => Some(("a service without its project", "add `project = \"NAME\"` (the compose project), or `deploy = \"STEP\"` to follow the colour a compose.deploy step made live")),
-            (None, _, _, _) => Some(("a Compose service named twice over", "use `project` or `deploy` with `service`, not both (and `service` with them)")),
+        let sources = [path.is_some(), command.is_some(), service.is_some()]
+            .into_iter()
+            .filter(|s| *s)
+            .count();
+        let problem = match (sources, &service, project.is_some(), deploy.is_some()) {
+            (0, ..) => Some(("no log to watch", "give a file (`path = \"/var/log/app.log\"`), a command that follows the log (`command = \"journalctl -fu app\"`), or a Compose service (`service = \"web\"` with `project` or `deploy`)")),
+            (2.., ..) => Some(("more than one log", "keep one of `path`, `command` or `service`: a watch follows one log (add another watch for the next)")),
+            (1, Some(_), false, false) => Some(("a service without its project", "add `project = \"NAME\"` (the compose project), or `deploy = \"STEP\"` to follow the colour a compose.deploy step made live")),
+            (1, Some(_), true, true) => Some(("a Compose service named twice over", "use `project` or `deploy` with `service`, not both")),
+            (1, None, true, _) | (1, None, _, true) => Some(("`project` or `deploy` without a service", "add `service = \"web\"`, or drop `project`/`deploy`: they name whose logs a service watch follows")),
+            _ => None,
         };
         if let Some((what_is_wrong, help)) = problem {
             p.push(
-                Problem::new(
-                    span,
-                    format!("{what} watches {what_is_wrong}"),
-                    what_is_wrong,
-                )
-                .help(help),
+                Problem::new(span, format!("{what} watches {what_is_wrong}"), what_is_wrong)
+                    .help(help),
             );
->>>>>>> compose
             return None;
         }
         Some(LogWatch {
             host: host?,
             path,
-<<<<<<< HEAD
             command,
-=======
             service,
             project,
             deploy,
->>>>>>> compose
             patterns: patterns?,
         })
     }
