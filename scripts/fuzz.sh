@@ -29,6 +29,10 @@ SECONDS_PER_TARGET=${CUTOVER_FUZZ_SECONDS:-60}
 export CARGO_TARGET_DIR=${CUTOVER_FUZZ_TARGET_DIR:-$CACHE/fuzz-target}
 # One input may take this many seconds before it counts as a hang.
 INPUT_TIMEOUT=10
+# `run` (what CI calls) mutates from a fixed seed, so a red run is the same red run again and
+# a green one does not turn red by luck; `grow` explores with a fresh seed each time, and what
+# it finds is fixed and kept in the corpus, which `run` then replays.
+RUN_SEED=${CUTOVER_FUZZ_SEED:-1}
 BUILD_FLAGS=(--fuzz-dir fuzz --sanitizer none --debug-assertions)
 
 log() { printf 'fuzz: %s\n' "$*" >&2; }
@@ -71,11 +75,11 @@ check_targets() {
   done
 }
 
-# Runs TARGET for SECONDS_PER_TARGET; new inputs go to NEW_DIR, the corpus is read from the
-# directories that follow. Returns non-zero, after printing the reproducer, on a failure.
+# Runs TARGET for SECONDS_PER_TARGET from SEED (0: a fresh one); new inputs go to NEW_DIR, the
+# corpus is read from the directories that follow. Returns non-zero, after printing the reproducer, on a failure.
 fuzz_target() {
-  local target=$1 new_dir=$2
-  shift 2
+  local target=$1 new_dir=$2 seed=$3
+  shift 3
   local artifacts=fuzz/artifacts/$target
   local out rc=0
   out=$(mktemp)
@@ -84,6 +88,7 @@ fuzz_target() {
   marker=$(mktemp)
   cargo fuzz run "${BUILD_FLAGS[@]}" "$target" "$new_dir" "$@" -- \
     -max_total_time="$SECONDS_PER_TARGET" -timeout="$INPUT_TIMEOUT" -print_final_stats=1 \
+    -seed="$seed" \
     >"$out" 2>&1 || rc=$?
   if [[ $rc == 0 ]]; then
     local runs coverage
@@ -131,7 +136,7 @@ cmd_run() {
     local scratch
     # What this run finds stays out of the work tree: the committed corpus is only read.
     scratch=$(mktemp -d)
-    fuzz_target "$t" "$scratch" "fuzz/corpus/$t" || failed+=("$t")
+    fuzz_target "$t" "$scratch" "$RUN_SEED" "fuzz/corpus/$t" || failed+=("$t")
     rm -rf "$scratch"
   done
   if [[ ${#failed[@]} -gt 0 ]]; then
@@ -145,7 +150,7 @@ cmd_grow() {
   check_targets "${list[@]}"
   for t in "${list[@]}"; do
     build "$t"
-    fuzz_target "$t" "fuzz/corpus/$t" || die "$t failed: fix it before growing its corpus"
+    fuzz_target "$t" "fuzz/corpus/$t" 0 || die "$t failed: fix it before growing its corpus"
     cargo fuzz cmin "${BUILD_FLAGS[@]}" "$t" "fuzz/corpus/$t" >/dev/null 2>&1 ||
       die "$t: minimizing its corpus failed"
     log "$t: corpus of $(find "fuzz/corpus/$t" -type f | wc -l) inputs, $(du -sh "fuzz/corpus/$t" | cut -f1)"

@@ -8,7 +8,18 @@ use std::path::Path;
 /// Targets for every host of `plan`; SSH control sockets are scoped to the journal so that a
 /// resumed run reuses its connections and two plans never share them.
 pub fn targets(plan: &Plan, journal_path: &Path) -> HashMap<String, Target> {
-    let control_dir = control_dir_for(&journal_path.display().to_string());
+    targets_in(plan, control_dir_for(&journal_path.display().to_string()))
+}
+
+/// Targets for a command that only looks (`status`) while an `apply` may run: its SSH
+/// connections are its own, so closing them when it is done never cuts the master
+/// connection a running `apply` multiplexes its commands (and an agent upload) over.
+pub fn observer_targets(plan: &Plan, journal_path: &Path) -> HashMap<String, Target> {
+    let key = format!("{}#observer-{}", journal_path.display(), std::process::id());
+    targets_in(plan, control_dir_for(&key))
+}
+
+fn targets_in(plan: &Plan, control_dir: std::path::PathBuf) -> HashMap<String, Target> {
     plan.hosts
         .iter()
         .map(|h| {

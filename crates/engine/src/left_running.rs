@@ -5,7 +5,7 @@
 //! long as it exists.
 
 use crate::context::Values;
-use crate::hosts::targets;
+use crate::hosts::observer_targets;
 use crate::secrets::Secrets;
 use crate::session::Session;
 use crate::steps::postgres::endpoint_with;
@@ -57,7 +57,10 @@ pub(crate) async fn left_by_switches(session: &Session, state: Option<&RunState>
             )]
         }
     };
-    let exec = Executor::new(targets(plan, &session.journal_path), secrets.redactor());
+    let exec = Executor::new(
+        observer_targets(plan, &session.journal_path),
+        secrets.redactor(),
+    );
     let values = Values {
         plan,
         run_id: Some(state.run.id.as_str()),

@@ -4,7 +4,7 @@
 //! keep its WAL until its disk fills.
 
 use crate::context::Values;
-use crate::hosts::targets;
+use crate::hosts::observer_targets;
 use crate::secrets::Secrets;
 use crate::session::Session;
 use crate::steps::postgres::endpoint_with;
@@ -52,7 +52,7 @@ pub(crate) async fn replication_warnings(
         }
     };
     let exec = Executor::new(
-        targets(&session.plan, &session.journal_path),
+        observer_targets(&session.plan, &session.journal_path),
         secrets.redactor(),
     );
     let values = Values {

@@ -4,7 +4,7 @@
 //! it changed, with the target's, and names each object the target lacks.
 
 use crate::context::Values;
-use crate::hosts::targets;
+use crate::hosts::observer_targets;
 use crate::secrets::Secrets;
 use crate::session::Session;
 use crate::steps::postgres::endpoint_with;
@@ -42,7 +42,7 @@ pub(crate) async fn drift_warnings(session: &Session, state: Option<&RunState>) 
         Err(e) => return vec![format!("cannot look for schema drift: {e}")],
     };
     let exec = Executor::new(
-        targets(&session.plan, &session.journal_path),
+        observer_targets(&session.plan, &session.journal_path),
         secrets.redactor(),
     );
     let values = Values {

@@ -38,3 +38,39 @@ pub async fn run(file: &std::path::Path, a: Args) -> cutover_engine::ExitCode {
         What::Redis(r) => redis::run(r).await,
     }
 }
+
+/// The executor host for one side of a `verify` command: `name`, reached over SSH at `ssh`
+/// (connections scoped to `scope`), or `local` when no SSH destination is given. Registers
+/// the target in `targets`.
+pub(crate) fn host_for<'a>(
+    name: &'a str,
+    ssh: &Option<String>,
+    ssh_config: &Option<std::path::PathBuf>,
+    scope: &str,
+    targets: &mut std::collections::HashMap<String, cutover_exec::Target>,
+) -> &'a str {
+    match ssh {
+        Some(dest) => {
+            targets.insert(
+                name.to_string(),
+                cutover_exec::Target::Ssh(cutover_exec::SshTarget {
+                    name: name.into(),
+                    destination: dest.clone(),
+                    port: None,
+                    user: None,
+                    identity: None,
+                    jump: None,
+                    known_hosts: None,
+                    config: ssh_config.clone(),
+                    connect_timeout: 10,
+                    control_dir: cutover_exec::control_dir_for(scope),
+                }),
+            );
+            name
+        }
+        None => {
+            targets.insert("local".into(), cutover_exec::Target::Local);
+            "local"
+        }
+    }
+}

@@ -12,7 +12,7 @@ use cutover_data::files::AgentBinary;
 use cutover_data::mysql::verify::{verify, VerifyOptions};
 use cutover_data::mysql::Endpoint;
 use cutover_engine::ExitCode;
-use cutover_exec::{Executor, Redactor, SecretValue, SshTarget, Target};
+use cutover_exec::{Executor, Redactor, SecretValue, Target};
 use std::collections::HashMap;
 use std::path::PathBuf;
 
@@ -60,30 +60,7 @@ fn side(
     a: &Args,
     targets: &mut HashMap<String, Target>,
 ) -> Result<Endpoint, String> {
-    let host = match ssh {
-        Some(dest) => {
-            targets.insert(
-                name.to_string(),
-                Target::Ssh(SshTarget {
-                    name: name.into(),
-                    destination: dest.clone(),
-                    port: None,
-                    user: None,
-                    identity: None,
-                    jump: None,
-                    known_hosts: None,
-                    config: a.ssh_config.clone(),
-                    connect_timeout: 10,
-                    control_dir: cutover_exec::control_dir_for("cutover verify mysql"),
-                }),
-            );
-            name
-        }
-        None => {
-            targets.insert("local".into(), Target::Local);
-            "local"
-        }
-    };
+    let host = super::host_for(name, ssh, &a.ssh_config, "cutover verify mysql", targets);
     let mut ep = Endpoint::from_url(url, host)?;
     let password = std::env::var(password_env)
         .ok()

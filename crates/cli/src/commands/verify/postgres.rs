@@ -10,7 +10,7 @@
 use crate::output::{paint, print_json, safe, Style};
 use cutover_data::postgres::{verify, Endpoint, VerifyOptions};
 use cutover_engine::ExitCode;
-use cutover_exec::{Executor, Redactor, SecretValue, SshTarget, Target};
+use cutover_exec::{Executor, Redactor, SecretValue, Target};
 use std::collections::HashMap;
 use std::path::PathBuf;
 
@@ -64,30 +64,7 @@ fn side(
     a: &Args,
     targets: &mut HashMap<String, Target>,
 ) -> Result<Endpoint, String> {
-    let host = match ssh {
-        Some(dest) => {
-            targets.insert(
-                name.to_string(),
-                Target::Ssh(SshTarget {
-                    name: name.into(),
-                    destination: dest.clone(),
-                    port: None,
-                    user: None,
-                    identity: None,
-                    jump: None,
-                    known_hosts: None,
-                    config: a.ssh_config.clone(),
-                    connect_timeout: 10,
-                    control_dir: cutover_exec::control_dir_for("cutover verify postgres"),
-                }),
-            );
-            name
-        }
-        None => {
-            targets.insert("local".into(), Target::Local);
-            "local"
-        }
-    };
+    let host = super::host_for(name, ssh, &a.ssh_config, "cutover verify postgres", targets);
     let mut ep = Endpoint::from_url(url, host).map_err(|e| e.to_string())?;
     let password = std::env::var(password_env)
         .ok()

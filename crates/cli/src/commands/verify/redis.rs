@@ -12,7 +12,7 @@ use crate::output::{paint, print_json, Style};
 use cutover_data::files::AgentBinary;
 use cutover_data::redis::{Endpoint, Pair, RedisError, VerifyOptions};
 use cutover_engine::ExitCode;
-use cutover_exec::{Executor, Redactor, SecretValue, SshTarget, Target};
+use cutover_exec::{Executor, Redactor, SecretValue, Target};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -69,30 +69,7 @@ fn side(
     a: &Args,
     targets: &mut HashMap<String, Target>,
 ) -> Result<Endpoint, String> {
-    let host = match ssh {
-        Some(dest) => {
-            targets.insert(
-                name.to_string(),
-                Target::Ssh(SshTarget {
-                    name: name.into(),
-                    destination: dest.clone(),
-                    port: None,
-                    user: None,
-                    identity: None,
-                    jump: None,
-                    known_hosts: None,
-                    config: a.ssh_config.clone(),
-                    connect_timeout: 10,
-                    control_dir: cutover_exec::control_dir_for("cutover verify redis"),
-                }),
-            );
-            name
-        }
-        None => {
-            targets.insert("local".into(), Target::Local);
-            "local"
-        }
-    };
+    let host = super::host_for(name, ssh, &a.ssh_config, "cutover verify redis", targets);
     let mut ep = Endpoint::from_url(url, host).map_err(|e| e.to_string())?;
     let password = std::env::var(password_env)
         .ok()

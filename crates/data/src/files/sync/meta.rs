@@ -183,9 +183,15 @@ impl Apply {
         (uid, gid)
     }
 
+    /// The owner to set. `u32::MAX` is no id on Linux but chown's "leave it as it is", so a
+    /// record carrying it (only a broken or hostile sender sends one) keeps the receiver's
+    /// own id rather than reaching rustix, which asserts against it.
     fn owner(&self, m: &Meta) -> (Option<rfs::Uid>, Option<rfs::Gid>) {
         let (uid, gid) = self.ids(m);
-        (Some(rfs::Uid::from_raw(uid)), Some(rfs::Gid::from_raw(gid)))
+        (
+            (uid != u32::MAX).then(|| rfs::Uid::from_raw(uid)),
+            (gid != u32::MAX).then(|| rfs::Gid::from_raw(gid)),
+        )
     }
 
     /// Applies owner, xattrs, mode and mtime through `fd`, an open (not `O_PATH`) handle of
@@ -252,5 +258,33 @@ impl Apply {
         }
         rfs::utimensat(dir, os, &timestamps(m), rfs::AtFlags::SYMLINK_NOFOLLOW)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_id_of_minus_one_leaves_the_owner_as_it_is() {
+        let apply = Apply {
+            chown: true,
+            numeric_ids: true,
+            owners: Owners::default(),
+        };
+        let hostile = Meta {
+            uid: u32::MAX,
+            gid: u32::MAX,
+            ..Meta::default()
+        };
+        assert_eq!(apply.owner(&hostile), (None, None));
+        let plain = Meta {
+            uid: 1000,
+            gid: 33,
+            ..Meta::default()
+        };
+        let (u, g) = apply.owner(&plain);
+        assert_eq!(u.map(|u| u.as_raw()), Some(1000));
+        assert_eq!(g.map(|g| g.as_raw()), Some(33));
     }
 }
