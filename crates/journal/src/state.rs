@@ -273,7 +273,9 @@ impl RunState {
                 self.rolling_back = false;
                 self.outcome = None;
             }
-            Event::StepRolledBack { step, .. } => self.step_mut(step).status = StepStatus::RolledBack,
+            Event::StepRolledBack { step, .. } => {
+                self.step_mut(step).status = StepStatus::RolledBack
+            }
             Event::StepRollbackFailed { step, error } => {
                 self.step_mut(step).status = StepStatus::RollbackFailed {
                     error: error.clone(),

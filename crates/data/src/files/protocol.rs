@@ -43,6 +43,7 @@ pub enum Request {
     Redis {
         /// The request.
         request: crate::redis::protocol::RedisRequest,
+    },
     /// Receive Docker images and `docker load` them: answered by `Listening`, then
     /// `ImagesDone`.
     ImagesReceive {

@@ -180,7 +180,10 @@ pub(crate) async fn switch_now(
     ctx.measure("switch_ms", started.elapsed().as_secs_f64() * 1000.0, "ms")?;
     let took = started.elapsed().as_millis();
     let persisted = persist(ctx, s.as_ref(), to).await?;
-    Ok(format!("{}: {before} -> {to} in {took} ms{persisted}", s.name()))
+    Ok(format!(
+        "{}: {before} -> {to} in {took} ms{persisted}",
+        s.name()
+    ))
 }
 
 /// Puts proxy `name` back on the upstream the step journaled before its first switch;

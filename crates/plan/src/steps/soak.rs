@@ -128,10 +128,16 @@ impl SoakStep {
             None => Vec::new(),
         };
         let prometheus = f.optional("prometheus", p);
-        // Bad logs leave the step out of the cross-checks ("watches no log" would mislead).
-        let logs = match f.has("logs") {
-            true => f.optional::<Vec<LogWatch>>("logs", p),
-            false => Some(Vec::new()),
+        // Like triggers: each watch is kept when valid, so the others are still checked; but
+        // when none is, the step is left out of the cross-checks ("watches no log" would
+        // mislead).
+        let logs = match f.take_raw("logs") {
+            Some(mut v) => {
+                let problems_before = p.0.len();
+                let logs = each::<LogWatch>(&mut v, &format!("`logs` of {}", f.owner()), p);
+                (!logs.is_empty() || p.0.len() == problems_before).then_some(logs)
+            }
+            None => Some(Vec::new()),
         };
         let on_failure_span = f.value_span("on_failure");
         let on_failure: Option<String> = f.optional("on_failure", p);
@@ -244,7 +250,9 @@ impl FromToml for LogWatch {
         let mut f = Fields::new(
             value,
             what.to_string(),
-            &["host", "path", "command", "service", "project", "deploy", "patterns"],
+            &[
+                "host", "path", "command", "service", "project", "deploy", "patterns",
+            ],
             p,
         )?;
         let span = f.span();
@@ -261,8 +269,8 @@ impl FromToml for LogWatch {
             .filter(|s| *s)
             .count();
         let problem = match (sources, &service, project.is_some(), deploy.is_some()) {
-            (0, ..) => Some(("no log to watch", "give a file (`path = \"/var/log/app.log\"`), a command that follows the log (`command = \"journalctl -fu app\"`), or a Compose service (`service = \"web\"` with `project` or `deploy`)")),
-            (2.., ..) => Some(("more than one log", "keep one of `path`, `command` or `service`: a watch follows one log (add another watch for the next)")),
+            (0, ..) => Some(("no log", "give a file (`path = \"/var/log/app.log\"`), a command that follows the log (`command = \"journalctl -fu app\"`), or a Compose service (`service = \"web\"` with `project` or `deploy`)")),
+            (2.., ..) => Some(("more than one log at once", "keep one of `path`, `command` or `service`: a watch follows one log (add another watch for the next)")),
             (1, Some(_), false, false) => Some(("a service without its project", "add `project = \"NAME\"` (the compose project), or `deploy = \"STEP\"` to follow the colour a compose.deploy step made live")),
             (1, Some(_), true, true) => Some(("a Compose service named twice over", "use `project` or `deploy` with `service`, not both")),
             (1, None, true, _) | (1, None, _, true) => Some(("`project` or `deploy` without a service", "add `service = \"web\"`, or drop `project`/`deploy`: they name whose logs a service watch follows")),
@@ -270,8 +278,12 @@ impl FromToml for LogWatch {
         };
         if let Some((what_is_wrong, help)) = problem {
             p.push(
-                Problem::new(span, format!("{what} watches {what_is_wrong}"), what_is_wrong)
-                    .help(help),
+                Problem::new(
+                    span,
+                    format!("{what} watches {what_is_wrong}"),
+                    what_is_wrong,
+                )
+                .help(help),
             );
             return None;
         }

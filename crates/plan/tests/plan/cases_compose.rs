@@ -269,8 +269,8 @@ logs = [
                 Some("name the id of a compose.deploy step that runs before the soak"),
             ),
             (
-                "cutover.toml:18:3: item 3 of `logs` of step `watch` watches both a file and a Compose service",
-                Some("keep `path`, or `service` with `project`/`deploy`, not both"),
+                "cutover.toml:18:3: item 3 of `logs` of step `watch` watches more than one log at once",
+                Some("keep one of `path`, `command` or `service`: a watch follows one log (add another watch for the next)"),
             ),
         ],
     },

@@ -118,7 +118,7 @@ timeout = "31d"
         ],
     },
     Case {
-        name: "a soak log is a file or a command, exactly one",
+        name: "a soak log is a file, a command or a service, exactly one",
         plan: r#"name = "m"
 [hosts.new]
 ssh = "new"
@@ -137,11 +137,13 @@ logs = [
   { host = "new", command = "journalctl -fu app", patterns = ["ERROR"] },
   { host = "new", path = "/var/log/app.log", command = "journalctl -fu app", patterns = ["ERROR"] },
   { host = "new", patterns = ["ERROR"] },
+  { host = "new", path = "/var/log/app.log", project = "shop", patterns = ["ERROR"] },
 ]
 "#,
         expect: &[
-            ("cutover.toml:17:3: item 2 of `logs` of step `soak` has both `path` and `command`", Some("give a file (`path = \"/var/log/app.log\"`) or a command that follows the log (`command = \"journalctl -fu app\"`), not both")),
-            ("cutover.toml:18:3: item 3 of `logs` of step `soak` has no `path` or `command`", None),
+            ("cutover.toml:17:3: item 2 of `logs` of step `soak` watches more than one log at once", Some("keep one of `path`, `command` or `service`: a watch follows one log (add another watch for the next)")),
+            ("cutover.toml:18:3: item 3 of `logs` of step `soak` watches no log", None),
+            ("cutover.toml:19:3: item 4 of `logs` of step `soak` watches `project` or `deploy` without a service", None),
         ],
     },
     Case {

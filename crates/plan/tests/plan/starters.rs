@@ -150,6 +150,9 @@ fn the_redis_starter_syncs_gates_switches_then_proves() {
         })
         .expect("a switch");
     assert!(switch.reverse(), "old follows new by default: the way back");
+}
+
+#[test]
 fn the_compose_starters_use_the_compose_kinds() {
     for (name, expected) in [
         (
