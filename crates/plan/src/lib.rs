@@ -22,6 +22,7 @@ pub mod template;
 pub mod templates;
 pub mod traffic;
 mod validate;
+mod var_duration;
 
 pub use checks::{Check, CheckKind};
 pub use host::Host;

@@ -225,7 +225,7 @@ impl Plan {
         f.finish(p);
         // Without a name the plan is still returned (and rejected, the problem being
         // recorded) so that its cross-references are checked in the same pass.
-        Some(Plan {
+        let mut plan = Plan {
             name: name.unwrap_or_default(),
             description,
             journal,
@@ -244,7 +244,10 @@ impl Plan {
             environment_journal: None,
             dir,
             warnings: Vec::new(),
-        })
+        };
+        plan.resolve_duration_vars(p);
+        plan.check_environment_duration_vars(p);
+        Some(plan)
     }
 
     /// The host named `name`.

@@ -19,10 +19,14 @@ use toml_span::value::{Value, ValueInner};
 pub struct SoakStep {
     /// The checks probed on every tick (names from `[checks]`), one or a list.
     pub checks: Vec<Spanned<String>>,
-    /// How long the window lasts (e.g. "30m", "48h"); a resumed run waits only for what is
-    /// left.
+    /// How long the window lasts (e.g. "30m", "48h", or a var: "{{ vars.soak }}", which an
+    /// environment may set shorter); a resumed run waits only for what is left.
     #[schemars(with = "String")]
     pub duration: Duration,
+    /// The var `duration` was written as (`"{{ vars.NAME }}"`), resolved into `duration`.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub duration_var: Option<Spanned<String>>,
     /// Time between probes (default "1s").
     #[schemars(with = "Option<String>")]
     pub interval: Option<Duration>,
@@ -120,7 +124,11 @@ impl SoakStep {
 
     pub(crate) fn read(f: &mut Fields<'_>, p: &mut Problems) -> Option<Self> {
         let checks = f.required::<Names>("checks", p);
-        let duration = f.required_duration("duration", &limits::WAIT, p);
+        let (duration, duration_var) = if f.has("duration") {
+            f.wait_duration("duration", p)
+        } else {
+            (f.required_duration("duration", &limits::WAIT, p), None)
+        };
         let interval = f.duration("interval", &limits::INTERVAL, p);
         // Each trigger is kept when valid, so the others' references are still checked.
         let triggers = match f.take_raw("triggers") {
@@ -156,6 +164,7 @@ impl SoakStep {
         Some(SoakStep {
             checks: checks?.0,
             duration: duration?,
+            duration_var,
             interval,
             triggers,
             prometheus,

@@ -1,7 +1,6 @@
 //! `kind = "wait"`: a time gate. Its start is journaled, so a resumed run waits only for
 //! what is left.
 
-use crate::limits;
 use crate::problem::{Problem, Problems, Span};
 use crate::read::{Fields, Spanned};
 use crate::steps::kind::Validate;
@@ -12,7 +11,8 @@ use std::time::{Duration, SystemTime};
 /// (for example: decommission 48 h after the switch).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
 pub struct WaitStep {
-    /// Wait this long from when the step starts (e.g. "30s", "48h").
+    /// Wait this long from when the step starts (e.g. "30s", "48h", or a var:
+    /// "{{ vars.confidence_window }}", which an environment may set shorter).
     #[schemars(with = "Option<String>")]
     pub duration: Option<Duration>,
     /// Wait until this time, RFC 3339 (e.g. "2026-12-01T10:00:00Z").
@@ -23,6 +23,14 @@ pub struct WaitStep {
     /// With `after`: how long after that step (e.g. "48h").
     #[schemars(with = "Option<String>")]
     pub delay: Option<Duration>,
+    /// The var `duration` was written as (`"{{ vars.NAME }}"`), resolved into `duration`.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub duration_var: Option<Spanned<String>>,
+    /// The var `delay` was written as, resolved into `delay`.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub delay_var: Option<Spanned<String>>,
 }
 
 impl WaitStep {
@@ -62,11 +70,15 @@ impl WaitStep {
                 }
             }
         });
+        let (duration, duration_var) = f.wait_duration("duration", p);
+        let (delay, delay_var) = f.wait_duration("delay", p);
         let step = WaitStep {
-            duration: f.duration("duration", &limits::WAIT, p),
+            duration,
             until,
             after: f.optional("after", p),
-            delay: f.duration("delay", &limits::WAIT, p),
+            delay,
+            duration_var,
+            delay_var,
         };
         let modes = "use exactly one of: `duration = \"30s\"`, `until = \"2026-12-01T10:00:00Z\"`, or `after = \"STEP\"` with `delay = \"48h\"`";
         // Judged on what is written, so an invalid value (reported by itself) still counts.
