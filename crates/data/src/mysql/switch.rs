@@ -61,6 +61,11 @@ pub struct SwitchOptions {
     /// The target as the source's *server* reaches it, with the replication account: the
     /// source then replicates from the target.
     pub reverse: Option<Primary>,
+    /// The source as the target's *server* reaches it, with the replication account (the
+    /// sync's): a rollback after the promotion that carried the target's writes back points
+    /// the target at the source again, so that the sync runs on and the switch can be made
+    /// again (a coordinated move rolled back by a soak, then applied again).
+    pub forward: Option<Primary>,
     /// What the sync changed on the target (its filter is put back).
     pub previous: Option<Previous>,
     /// The target's position at promotion, reported by an earlier attempt.
@@ -476,7 +481,24 @@ async fn undo_with(
         }
         s.run(&[replication::stop(flavor), replication::reset(flavor)])
             .await?;
-        "writes made on the target flowed back; the source takes writes again; the target is read-only"
+        match &o.forward {
+            Some(primary) => {
+                // The source is still frozen: its position now is where both servers agree.
+                let at = replication::position(s, flavor).await?;
+                let mut statements: Vec<String> = vec![replication::stop(flavor).into()];
+                statements.push(replication::only(flavor, &o.databases));
+                statements.extend(replication::point_at(
+                    flavor,
+                    primary,
+                    &Start::File(at.file.clone(), at.offset),
+                ));
+                statements.push(replication::start(flavor).into());
+                let refs: Vec<&str> = statements.iter().map(String::as_str).collect();
+                t.run(&refs).await?;
+                "writes made on the target flowed back; the source takes writes again; the target is read-only and replicates from it again (the switch can be made again)"
+            }
+            None => "writes made on the target flowed back; the source takes writes again; the target is read-only",
+        }
     } else {
         "the source takes writes again; the target is read-only (without reverse replication, writes made on it after the switch were not carried back)"
     };

@@ -102,6 +102,7 @@ async fn copy_sync_switch_and_back_under_writes_lose_nothing() {
         sessions: Sessions::Kill,
         max_wait: Duration::from_secs(30),
         reverse: Some(primary(&new)),
+        forward: Some(primary(&old)),
         previous: Some(previous),
         promoted: None,
         agent: agent(),
@@ -159,11 +160,54 @@ async fn copy_sync_switch_and_back_under_writes_lose_nothing() {
     let message = switch::undo(&exec, &source, &target, &options)
         .await
         .expect("undo");
-    assert_eq!(message, "writes made on the target flowed back; the source takes writes again; the target is read-only");
+    assert_eq!(message, "writes made on the target flowed back; the source takes writes again; the target is read-only and replicates from it again (the switch can be made again)");
     assert!(done.lost(&writes(&old)).is_empty());
     old.sql("INSERT INTO shop.items (name) VALUES ('after rollback')")
         .expect("old writable");
     assert_eq!(new.sql("SELECT @@read_only").unwrap().trim(), "1");
+    // The sync runs on: old's new write reaches new, and the switch can be made again.
+    let mut arrived = false;
+    for _ in 0..50 {
+        let n = new
+            .sql("SELECT COUNT(*) FROM shop.items WHERE name = 'after rollback'")
+            .expect("count");
+        if n.trim() == "1" {
+            arrived = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        arrived,
+        "new does not replicate from old after the rollback"
+    );
+    let again = switch::switch(
+        &exec,
+        &source,
+        &target,
+        &SwitchOptions {
+            promoted: None,
+            ..options.clone()
+        },
+        &|_| {},
+    )
+    .await
+    .unwrap_or_else(|e| panic!("the second switch: {e}\n{}", lab.failure_report()));
+    assert!(again.reverse, "{again:?}");
+    new.sql("INSERT INTO shop.items (name) VALUES ('after the second switch')")
+        .expect("new writable again");
+    let message = switch::undo(
+        &exec,
+        &source,
+        &target,
+        &SwitchOptions {
+            forward: None,
+            ..options
+        },
+    )
+    .await
+    .expect("undo again");
+    assert_eq!(message, "writes made on the target flowed back; the source takes writes again; the target is read-only");
     let undone = sync::undo(&exec, &target, None, &agent())
         .await
         .expect("sync undo");

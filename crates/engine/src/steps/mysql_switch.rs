@@ -16,6 +16,7 @@ use cutover_data::mysql::switch::{self, Freeze, Sessions, SwitchEvent, SwitchOpt
 use cutover_data::mysql::sync::Previous;
 use cutover_data::mysql::Endpoint;
 use cutover_exec::Command;
+use cutover_journal::Event;
 use cutover_plan::steps::{HostCommand, MysqlSwitchStep, SessionsMode};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -43,8 +44,9 @@ impl MysqlSwitch<'_> {
             },
             _ => Freeze::ReadOnly,
         };
+        let forward = primary(ctx, sync, copy).await?;
         let reverse = if s.reverse {
-            let account = primary(ctx, sync, copy).await?;
+            let account = forward.clone();
             Some(Primary {
                 address: match &s.reverse_address {
                     Some(a) => ctx.render(a)?,
@@ -65,8 +67,9 @@ impl MysqlSwitch<'_> {
             },
             max_wait: s.max_wait.unwrap_or(Duration::from_secs(30)),
             reverse,
+            forward: Some(forward),
             previous: load_state::<Previous>(ctx, &sync_id(self.0), "previous")?,
-            promoted: load_state::<Position>(ctx, ctx.id(), "promoted")?,
+            promoted: this_attempts_promotion(ctx)?,
             agent: super::files_verify::agent(ctx)?,
         };
         Ok((
@@ -76,6 +79,35 @@ impl MysqlSwitch<'_> {
         ))
     }
 }
+
+/// The target's position at promotion journaled by this attempt: the last `promoted`
+/// since the last undo (after an undo, the target follows the source again and a new
+/// attempt promotes it at a new position; a resumed attempt keeps its own).
+fn this_attempts_promotion(ctx: &StepCtx<'_>) -> Result<Option<Position>, EngineError> {
+    let mut found = None;
+    for r in ctx.journal.events(ctx.run_id)? {
+        if let Event::StateRecorded { step, label, body } = &r.event {
+            if step != ctx.id() {
+                continue;
+            }
+            match label.as_str() {
+                PROMOTED => {
+                    found = Some(serde_json::from_str(body).map_err(|e| {
+                        ctx.failed(format!(
+                            "journaled promotion of `{step}` is unreadable: {e}"
+                        ))
+                    })?)
+                }
+                UNDONE => found = None,
+                _ => {}
+            }
+        }
+    }
+    Ok(found)
+}
+
+const PROMOTED: &str = "promoted";
+const UNDONE: &str = "undone";
 
 fn sync_id(s: &MysqlSwitchStep) -> String {
     s.sync.value.clone()
@@ -143,9 +175,9 @@ impl StepRunner for MysqlSwitch<'_> {
         let on_event = |e: SwitchEvent| match e {
             SwitchEvent::Note(line) => ctx.detail(line),
             SwitchEvent::Promoting(p) => {
-                let r = match load_state::<Position>(ctx, ctx.id(), "promoted") {
+                let r = match this_attempts_promotion(ctx) {
                     Ok(Some(_)) => Ok(()),
-                    Ok(None) => save_state(ctx, "promoted", &p),
+                    Ok(None) => save_state(ctx, PROMOTED, &p),
                     Err(e) => Err(e),
                 };
                 if let Err(e) = r {
@@ -196,9 +228,11 @@ impl StepRunner for MysqlSwitch<'_> {
 
     async fn rollback(&self, ctx: &StepCtx<'_>) -> Result<Option<String>, EngineError> {
         let (source, target, options) = self.setup(ctx).await?;
-        switch::undo(ctx.exec, &source, &target, &options)
+        let message = switch::undo(ctx.exec, &source, &target, &options)
             .await
-            .map(Some)
-            .map_err(|e| failed(ctx, e))
+            .map_err(|e| failed(ctx, e))?;
+        // The next attempt (a move applied again) promotes at a position of its own.
+        save_state(ctx, UNDONE, &true)?;
+        Ok(Some(message))
     }
 }
