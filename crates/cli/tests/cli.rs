@@ -72,6 +72,8 @@ mod rollback;
 mod scoped_rollback;
 #[path = "cli/secrets.rs"]
 mod secrets;
+#[path = "cli/seed_001.rs"]
+mod seed_001;
 #[path = "cli/seed_002.rs"]
 mod seed_002;
 #[path = "cli/soak.rs"]

@@ -14,13 +14,13 @@ const CANARY: &str = "canary-notify-0c5f2e88";
 
 /// A webhook receiver on loopback: records each request's path and body; answers 200, or
 /// never (holding the connection) when `hang`.
-struct Receiver {
-    port: u16,
+pub(crate) struct Receiver {
+    pub(crate) port: u16,
     got: Arc<Mutex<Vec<(String, String)>>>,
 }
 
 impl Receiver {
-    fn start(hang: bool) -> Self {
+    pub(crate) fn start(hang: bool) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let port = listener.local_addr().expect("addr").port();
         let got = Arc::new(Mutex::new(Vec::new()));
@@ -61,7 +61,7 @@ impl Receiver {
         Receiver { port, got }
     }
 
-    fn bodies(&self) -> Vec<String> {
+    pub(crate) fn bodies(&self) -> Vec<String> {
         self.got
             .lock()
             .unwrap()

@@ -62,6 +62,26 @@ pub(crate) fn cutover(plan: &Path, env: &[(&str, &str)], args: &[&str]) -> Run {
     Run(c.output().expect("run cutover"))
 }
 
+/// HAProxy on old at port 80 sending users to `app`, closing its server-side connections
+/// after each response, so that no keep-alive connection to the old app outlives a move's
+/// switch to the hold relay (README, "Coordinated moves", known gap: without it writes
+/// reached the old, frozen database during the move here).
+pub(crate) fn start_lb(lab: &Lab, app: SocketAddr) -> cutover_testbed::proxy::Proxy {
+    let mut lb = cutover_testbed::proxy::start_haproxy(lab.host("old"), 80, app).expect("the LB");
+    let config = lab
+        .host("old")
+        .fs_path(cutover_testbed::proxy::HAPROXY_CONFIG);
+    let text = std::fs::read_to_string(&config).expect("haproxy.cfg");
+    std::fs::write(
+        &config,
+        text.replace("backend app\n", "backend app\n  option http-server-close\n"),
+    )
+    .expect("write haproxy.cfg");
+    lb.restart_haproxy(lab.host("old"))
+        .expect("the LB restarted");
+    lb
+}
+
 const APP_PW: &str = "myapp-pw";
 const REPL_PW: &str = "strong-pass";
 
@@ -160,23 +180,7 @@ impl World {
             start_with_database(lab.host("old"), 3000, &app_db(&pg.0)).expect("app on A"),
             start_with_database(lab.host("new"), 3000, &app_db(&pg.1)).expect("app on B"),
         );
-        let mut lb = cutover_testbed::proxy::start_haproxy(lab.host("old"), 80, apps.0.addr)
-            .expect("the LB");
-        // The LB closes its server-side connections after each response, so that no
-        // keep-alive connection to A's app outlives the move's switch to the hold relay
-        // (README, "Coordinated moves", known gap; without it writes reached A's frozen
-        // database during the move here).
-        let config = lab
-            .host("old")
-            .fs_path(cutover_testbed::proxy::HAPROXY_CONFIG);
-        let text = std::fs::read_to_string(&config).expect("haproxy.cfg");
-        std::fs::write(
-            &config,
-            text.replace("backend app\n", "backend app\n  option http-server-close\n"),
-        )
-        .expect("write haproxy.cfg");
-        lb.restart_haproxy(lab.host("old"))
-            .expect("the LB restarted");
+        let lb = start_lb(&lab, apps.0.addr);
         World {
             lab,
             pg,
