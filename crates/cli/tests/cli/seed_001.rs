@@ -198,6 +198,17 @@ fn seed_001_goes_live_after_approval_and_backup_rolls_back_on_its_triggers_and_a
         serde_json::from_str(&run(&["report", "--format", "json"]).expect(0).stdout())
             .expect("json report");
     assert_eq!(json["outcome"], "completed", "{json}");
+    let steps = json["steps"].as_array().expect("steps");
+    assert_eq!(steps.len(), 14, "every step of the plan is in the record");
+    for step in steps {
+        assert!(
+            step["outcome"] == "applied" || step["outcome"] == "approved",
+            "{step}"
+        );
+    }
+    let md = run(&["report"]).expect(0).stdout();
+    assert!(md.contains("## Proof: data-verified"), "{md}");
+    assert!(!md.contains(PgServer::PASSWORD) && !md.contains(&webhook));
     assert_eq!(json["approvals"][0]["by"], "release-manager", "{json}");
     assert_eq!(json["approvals"][0]["comment"], "staging run verified");
     let windows = json["users_saw"].as_array().expect("users_saw");
