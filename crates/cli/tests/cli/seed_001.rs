@@ -157,7 +157,7 @@ fn seed_001_goes_live_after_approval_and_backup_rolls_back_on_its_triggers_and_a
     assert_orders_on(&first, &new, "after the go-live");
     // The backup holds the data as it was before the go-live, on the backup server.
     let backed_up = new
-        .psql("vendure_before_golive", "SELECT count(*) FROM vendor")
+        .psql("vendure_before_golive_lab", "SELECT count(*) FROM vendor")
         .expect("the backup");
     assert_eq!(backed_up.trim(), "50");
     std::thread::sleep(Duration::from_secs(1));
