@@ -7,8 +7,8 @@
 //! database is backed up, then the database and the traffic go live in one move under users
 //! writing through the edge; the data is verified and the launch announced. Then
 //! production's health fails and the automatic rollback triggers move everything back
-//! (nothing lost, the old side serves); healed, the same plan goes live again, monitors and
-//! finishes.
+//! (nothing lost, the old side serves); healed, the same plan goes live again and a critical
+//! error in the app's log moves it back too; applied once more, it monitors and finishes.
 
 use super::notify::Receiver;
 use super::seed_002::{cutover, lab_copy, seed_dir, start_lb};
@@ -16,6 +16,7 @@ use super::soak::{control, get};
 use cutover_testbed::app::{start_with_database, AppDatabase};
 use cutover_testbed::load::{LoadOptions, LoadSummary, WriteLoad};
 use cutover_testbed::{Lab, PgOptions, PgServer};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const SEED: &str = "001-phased-go-live";
@@ -187,8 +188,45 @@ fn seed_001_goes_live_after_approval_and_backup_rolls_back_on_its_triggers_and_a
         "the old side takes writes again: {second}"
     );
 
-    // Healed, the same plan goes live again (already approved), monitors and finishes.
+    // Healed, the same plan goes live again (already approved), but a critical error in
+    // production's log (the lab's stand-in for `journalctl -fu vendure`) rolls it back too.
     control(new_app.addr, "ok");
+    let log = lab.host("new").fs_path("/tmp/vendure.log");
+    std::fs::write(&log, "").expect("the app's log");
+    let mut apply = Command::new(env!("CARGO_BIN_EXE_cutover"))
+        .args([
+            "-f",
+            plan.to_str().expect("utf-8 path"),
+            "-e",
+            "lab",
+            "apply",
+            "--yes",
+        ])
+        .envs(env)
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("apply");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    // The soak follows the log from when it starts: write once its `tail` runs.
+    let tail = "pgrep -f '[t]ail -n 0 -F /tmp/vendure.log'";
+    while !lab.host("new").exec(tail).is_ok_and(|o| o.status.success()) {
+        assert!(Instant::now() < deadline, "the soak never followed the log");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    std::fs::write(&log, "CRITICAL payment provider unreachable\n").expect("an error");
+    let out = apply.wait_with_output().expect("apply");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(5), "{text}");
+    assert!(text.contains("trigger fired"), "{text}");
+    assert!(
+        text.contains("CRITICAL payment provider unreachable"),
+        "{text}"
+    );
+    assert!(get(edge.listen, "/").contains("hello from old"));
+    // Fixed, the go-live is applied once more and this time the window passes.
     run(&["apply", "--yes"]).expect(0);
     assert!(get(edge.listen, "/").contains("hello from new"));
     assert_orders_on(&second, &new, "after the second go-live");
