@@ -193,7 +193,7 @@ fn seed_001_goes_live_after_approval_and_backup_rolls_back_on_its_triggers_and_a
     control(new_app.addr, "ok");
     let log = lab.host("new").fs_path("/tmp/vendure.log");
     std::fs::write(&log, "").expect("the app's log");
-    let mut apply = Command::new(env!("CARGO_BIN_EXE_cutover"))
+    let apply = Command::new(env!("CARGO_BIN_EXE_cutover"))
         .args([
             "-f",
             plan.to_str().expect("utf-8 path"),
