@@ -70,6 +70,10 @@ mod rollback;
 mod scoped_rollback;
 #[path = "cli/secrets.rs"]
 mod secrets;
+#[path = "cli/seed_003.rs"]
+mod seed_003;
+#[path = "cli/seeds_check.rs"]
+mod seeds_check;
 #[path = "cli/soak.rs"]
 mod soak;
 #[path = "cli/soak_detection.rs"]
