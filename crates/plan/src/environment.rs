@@ -166,6 +166,7 @@ impl Plan {
             });
         };
         self.vars.extend(env.vars);
+        crate::steps::resolve_var_lengths(&mut self.stages, &self.vars);
         for host in env.hosts {
             if let Some(slot) = self
                 .hosts

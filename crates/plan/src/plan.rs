@@ -223,6 +223,8 @@ impl Plan {
             })
             .unwrap_or_default();
         f.finish(p);
+        let mut stages = stages;
+        crate::steps::resolve_var_lengths(&mut stages, &vars);
         // Without a name the plan is still returned (and rejected, the problem being
         // recorded) so that its cross-references are checked in the same pass.
         Some(Plan {
