@@ -22,10 +22,10 @@ const DOWNTIME_BUDGET_SECS: f64 = 15.0 * 60.0;
 
 /// The seed's plan and smoke scenario copied into `dir` for this lab. The plan's `lab`
 /// environment names the canonical lab (slot 0, `cutover-lab up`); this test's lab has its
-/// own slot, so the slot-0 addresses and key directory are replaced by this lab's, the DNS
-/// primary (not part of environments) by the lab's BIND, and the waits whose lengths are
-/// literals (durations cannot be `{{ vars }}` yet) are shortened. Each text replaced must be
-/// in the plan, so a changed plan fails here instead of running half-adapted.
+/// own slot, so the slot-0 addresses and key directory are replaced by this lab's, and the
+/// DNS primary (not part of environments) by the lab's BIND. The monitoring window and the
+/// decommission waits are the lab environment's own vars (seconds). Each text replaced must
+/// be in the plan, so a changed plan fails here instead of running half-adapted.
 fn lab_copy(lab: &Lab, bind: Ipv4, dir: &Path) -> PathBuf {
     let seed = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../..")
@@ -37,10 +37,6 @@ fn lab_copy(lab: &Lab, bind: Ipv4, dir: &Path) -> PathBuf {
         ("198.51.100.30", lab.host("edge").address().to_string()),
         ("/var/lib/cutover-lab/demo", lab.dir().display().to_string()),
         ("server = \"192.0.2.53\"", format!("server = \"{bind}\"")),
-        ("delay = \"48h\"", "delay = \"1s\"".into()),
-        ("delay = \"7d\"", "delay = \"2s\"".into()),
-        ("delay = \"30d\"", "delay = \"3s\"".into()),
-        ("duration = \"30m\"", "duration = \"6s\"".into()),
     ];
     // Through placeholders, so that a replaced value is never replaced again.
     for (i, (from, _)) in replacements.iter().enumerate() {
