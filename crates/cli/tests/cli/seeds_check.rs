@@ -106,7 +106,7 @@ fn the_seed_plan_finder_needs_a_plan_in_each_directory_and_sees_the_lab_environm
     std::fs::create_dir(dir.path().join("008-plan")).unwrap();
     let plan = dir.path().join("008-plan/cutover.toml");
     std::fs::write(&plan, "name = \"x\"\n[environments.lab.hosts.old]\n").unwrap();
-    assert_eq!(seed_plans(dir.path()), [plan.clone()]);
+    assert_eq!(seed_plans(dir.path()), std::slice::from_ref(&plan));
     assert!(has_lab_environment(&plan));
     std::fs::write(&plan, "name = \"x\"\n# [environments.labs]\n").unwrap();
     assert!(!has_lab_environment(&plan));
