@@ -80,6 +80,20 @@ fn get(url: &str) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// api.paletai.com's CNAME as the lab's BIND answers it.
+fn cname(bind: &BindPair) -> String {
+    let out = Command::new("dig")
+        .args([
+            "+short",
+            &format!("@{}", bind.primary.address),
+            "api.paletai.com",
+            "CNAME",
+        ])
+        .output()
+        .expect("dig");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// Waits up to 10 s until `GET url` says `expected`.
 fn wait_for_body(url: &str, expected: &str) {
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -327,9 +341,21 @@ fn seed_003_moves_app_documents_and_cname_rolls_back_a_failing_new_app_then_deco
         "the monitoring's rollback:\n{text}"
     );
     assert!(text.contains("trigger fired"), "{text}");
-    // Old serves again, takes writes, and holds every write acknowledged so far.
+    // The CNAME is back on old, old serves and takes writes again, and holds every write
+    // acknowledged so far.
+    assert!(
+        cname(&bind).contains("old.app.paletai.com."),
+        "{}",
+        cname(&bind)
+    );
     wait_for_body(&format!("{users_url}/"), "hello from old");
+    let before = load.progress().acknowledged;
     std::thread::sleep(Duration::from_secs(1));
+    assert!(
+        load.progress().acknowledged > before + 10,
+        "old takes no writes after the rollback: {:?}",
+        load.progress()
+    );
     let summary = load.stop();
     assert_all_acknowledged_in(&summary, &order_ids(&old_pg), "old after the rollback");
     assert_eq!(documents(&old_pg), "300 users, 120 games");
@@ -355,6 +381,11 @@ fn seed_003_moves_app_documents_and_cname_rolls_back_a_failing_new_app_then_deco
     let done = apply_to_the_end(&plan, &key).expect(0);
     let summary2 = load.stop();
     assert!(get(&format!("{users_url}/")).contains("hello from new"));
+    assert!(
+        cname(&bind).contains("new.app.paletai.com."),
+        "{}",
+        cname(&bind)
+    );
     let on_new = order_ids(&new_pg);
     assert_all_acknowledged_in(&summary, &on_new, "new (writes of the first attempt)");
     assert_all_acknowledged_in(&summary2, &on_new, "new");
