@@ -74,6 +74,8 @@ mod scoped_rollback;
 mod secrets;
 #[path = "cli/seed_003.rs"]
 mod seed_003;
+#[path = "cli/seed_003_lab.rs"]
+mod seed_003_lab;
 #[path = "cli/seeds_check.rs"]
 mod seeds_check;
 #[path = "cli/soak.rs"]
