@@ -70,6 +70,8 @@ mod rollback;
 mod scoped_rollback;
 #[path = "cli/secrets.rs"]
 mod secrets;
+#[path = "cli/seed_004.rs"]
+mod seed_004;
 #[path = "cli/soak.rs"]
 mod soak;
 #[path = "cli/soak_detection.rs"]
