@@ -18,6 +18,8 @@ mod apply;
 mod blue_green;
 #[path = "cli/compose.rs"]
 mod compose;
+#[path = "cli/dns_records.rs"]
+mod dns_records;
 #[path = "cli/dns_resume.rs"]
 mod dns_resume;
 #[path = "cli/downtime.rs"]

@@ -37,7 +37,7 @@ crate::named::named_enum! {
     }
 }
 /// Record types the `dns.*` steps change.
-pub const RECORD_TYPES: &[&str] = &["A", "AAAA", "CNAME"];
+pub const RECORD_TYPES: &[&str] = &["A", "AAAA", "CNAME", "TXT", "MX", "NS"];
 
 /// `[dns.NAME]`: a DNS provider holding the zones whose records move.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
@@ -326,7 +326,7 @@ impl Proxy {
 pub struct DnsRecord {
     /// The fully qualified name (`www.example.com`).
     pub name: Spanned<String>,
-    /// `A`, `AAAA` or `CNAME` (default `A`).
+    /// `A`, `AAAA`, `CNAME`, `TXT`, `MX` (`"10 mx.example.com"`) or `NS` (default `A`).
     #[serde(rename = "type")]
     #[schemars(default = "crate::schema::default_record_type")]
     pub rtype: Spanned<String>,
@@ -401,7 +401,7 @@ impl FromToml for DnsRecord {
                     ),
                     "unsupported type",
                 )
-                .help("switch A, AAAA or CNAME records"),
+                .help("use A, AAAA, CNAME, TXT, MX or NS"),
             );
             return None;
         }
@@ -455,6 +455,8 @@ pub(crate) fn validate(plan: &crate::Plan, p: &mut Problems) {
         let (provider, records, needs_value) = match &step.kind {
             K::DnsLowerTtl(s) | K::DnsRaiseTtl(s) => (&s.provider, &s.records, false),
             K::DnsSwitch(s) => (&s.provider, &s.records, true),
+            // Its values are checked by the step itself (none when it deletes).
+            K::DnsRecord(s) => (&s.provider, &s.records, false),
             K::DnsVerify(s) => (&s.provider, &s.records, true),
             K::ProxySwitch(s) => {
                 if plan.proxy(&s.proxy.value).is_none() {
@@ -504,6 +506,12 @@ pub(crate) fn validate(plan: &crate::Plan, p: &mut Problems) {
             }
         }
     }
+}
+
+/// True when two DNS names are the same name (case and the trailing dot do not count).
+pub(crate) fn same_name(a: &str, b: &str) -> bool {
+    a.trim_end_matches('.')
+        .eq_ignore_ascii_case(b.trim_end_matches('.'))
 }
 
 fn missing(what: &str, name: &Spanned<String>, known: &[&str], section: &str) -> Problem {

@@ -5,6 +5,7 @@ mod traffic {
     pub mod cloudflare;
     pub mod dns_bind;
     pub mod dns_propagation;
+    pub mod dns_records;
     pub mod fixture;
     pub mod proxy;
     pub mod proxy_dns;

@@ -6,6 +6,7 @@ pub(crate) mod check;
 mod compose_deploy;
 mod compose_retire;
 mod compose_up;
+mod dns_record;
 mod dns_switch;
 mod dns_ttl;
 mod dns_verify;
@@ -68,6 +69,7 @@ pub fn runner(kind: &StepKind) -> Box<dyn StepRunner + '_> {
             lower: false,
         }),
         StepKind::DnsSwitch(s) => Box::new(dns_switch::DnsSwitch(s)),
+        StepKind::DnsRecord(s) => Box::new(dns_record::DnsRecord(s)),
         StepKind::DnsVerify(s) => Box::new(dns_verify::DnsVerify(s)),
         StepKind::ProxySwitch(s) => Box::new(proxy_switch::ProxySwitch(s)),
         StepKind::MysqlCopy(s) => Box::new(mysql_copy::MysqlCopy(s)),

@@ -352,6 +352,7 @@ pub(crate) fn plan_capabilities(plan: &Plan) -> Vec<PlanCapability> {
         let (provider, records, ttl) = match &step.kind {
             K::DnsLowerTtl(s) | K::DnsRaiseTtl(s) => (&s.provider, &s.records, Some(s.ttl)),
             K::DnsSwitch(s) => (&s.provider, &s.records, s.ttl),
+            K::DnsRecord(s) => (&s.provider, &s.records, s.ttl),
             _ => continue,
         };
         let Some(d) = plan.dns_provider(&provider.value) else {

@@ -6,6 +6,7 @@ mod compose_deploy;
 pub mod compose_project;
 mod compose_retire;
 mod compose_up;
+mod dns_record;
 mod dns_switch;
 mod dns_ttl;
 mod dns_verify;
@@ -43,6 +44,7 @@ pub use compose_deploy::{ColourAddresses, ColourPorts, ComposeDeployStep};
 pub use compose_project::ComposeProject;
 pub use compose_retire::ComposeRetireStep;
 pub use compose_up::ComposeUpStep;
+pub use dns_record::{DnsRecordStep, DEFAULT_CREATED_TTL};
 pub use dns_switch::DnsSwitchStep;
 pub use dns_ttl::DnsTtlStep;
 pub use dns_verify::DnsVerifyStep;
@@ -130,6 +132,9 @@ kind::step_kinds! {
     DnsVerify = "dns.verify": DnsVerifyStep [];
     /// Raise the TTL of records back once the new host is settled.
     DnsRaiseTtl = "dns.raise_ttl": DnsTtlStep [];
+    /// Create, change or delete record sets (test subdomains, TXT, MX, NS), one atomic change
+    /// per zone; rollback puts back what was there.
+    DnsRecord = "dns.record": DnsRecordStep [];
     /// Point a reverse proxy at a new upstream once it is healthy (blue/green).
     ProxySwitch = "proxy.switch": ProxySwitchStep [TrafficSwitch];
     /// Prove that the target database holds what the source holds (counts, checksums,

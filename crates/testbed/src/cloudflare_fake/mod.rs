@@ -45,6 +45,8 @@ pub struct FakeRecord {
     pub ttl: u32,
     /// The orange cloud.
     pub proxied: bool,
+    /// An MX record's preference (Cloudflare keeps it apart from `content`).
+    pub priority: Option<u16>,
 }
 
 #[derive(Debug, Clone)]
@@ -156,6 +158,7 @@ impl CloudflareFake {
                 content: content.into(),
                 ttl: if proxied { 1 } else { ttl },
                 proxied,
+                priority: None,
             });
         }
         id

@@ -8,7 +8,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 pub(super) fn show(z: &FakeZone, r: &FakeRecord) -> Value {
     json!({"id": r.id, "zone_id": z.id, "zone_name": z.name, "name": r.name, "type": r.rtype,
            "content": r.content, "proxiable": proxiable(&r.rtype), "proxied": r.proxied,
-           "ttl": r.ttl, "meta": {}, "comment": null, "tags": []})
+           "ttl": r.ttl, "priority": r.priority, "meta": {}, "comment": null, "tags": []})
 }
 
 fn proxiable(rtype: &str) -> bool {
@@ -66,6 +66,7 @@ pub(super) fn create(s: &mut State, z: &mut FakeZone, b: &Value) -> Result<Value
         content: b["content"].as_str().unwrap_or_default().to_string(),
         ttl: b["ttl"].as_u64().unwrap_or(1) as u32,
         proxied: b["proxied"].as_bool().unwrap_or(false),
+        priority: b["priority"].as_u64().map(|p| p as u16),
     };
     if !r.name.is_empty() && !r.name.contains('.') {
         r.name = format!("{}.{}", r.name, z.name);
@@ -102,6 +103,9 @@ pub(super) fn edit(z: &mut FakeZone, id: &str, b: &Value, put: bool) -> Result<V
     if let Some(p) = b["proxied"].as_bool() {
         r.proxied = p;
     }
+    if let Some(p) = b["priority"].as_u64() {
+        r.priority = Some(p as u16);
+    }
     let others: Vec<FakeRecord> = z.records.iter().filter(|x| x.id != id).cloned().collect();
     let view = FakeZone {
         records: others,
@@ -137,11 +141,18 @@ fn validate(z: &FakeZone, r: &mut FakeRecord) -> Result<(), ApiError> {
         "CNAME" if r.content.is_empty() || r.content.contains(' ') => {
             return bad(9007, "Content for CNAME record is invalid.".into())
         }
+        // The documented contract: an MX's preference is `priority`, its host `content`.
+        "MX" if r.priority.is_none() || r.content.is_empty() || r.content.contains(' ') => {
+            return bad(
+                9101,
+                "MX records need a `priority` and a host name as `content`.".into(),
+            )
+        }
         "A" | "AAAA" | "CNAME" | "TXT" | "MX" | "NS" => {}
         other => return bad(9000, format!("DNS record type {other} is invalid.")),
     }
     r.content = match r.rtype.as_str() {
-        "CNAME" => r.content.trim_end_matches('.').to_ascii_lowercase(),
+        "CNAME" | "MX" | "NS" => r.content.trim_end_matches('.').to_ascii_lowercase(),
         _ => r.content.clone(),
     };
     if r.proxied && !proxiable(&r.rtype) {

@@ -17,7 +17,7 @@
 //! there is no conditional write, so a concurrent edit between the re-read and the batch
 //! (a window of one request) is not detected.
 
-use super::{Correction, DnsError, DnsProvider, RecordKey, RecordSet};
+use super::{Correction, DnsError, DnsProvider, RecordKey, RecordSet, RecordType};
 use async_trait::async_trait;
 use cutover_exec::SecretValue;
 use serde_json::{json, Value};
@@ -178,11 +178,30 @@ impl Cloudflare {
             })
             .map(|x| ApiRecord {
                 id: x["id"].as_str().unwrap_or_default().to_string(),
-                content: super::normalize_value(key.rtype, x["content"].as_str().unwrap_or("")),
+                content: content_of(key.rtype, x),
                 ttl: x["ttl"].as_u64().unwrap_or(1) as u32,
                 proxied: x["proxied"].as_bool().unwrap_or(false),
             })
             .collect())
+    }
+}
+
+/// A record's value as cutover writes it: an MX's `priority` field goes in front of its
+/// `content` (`10 mx.example.com`).
+fn content_of(rtype: RecordType, x: &Value) -> String {
+    let content = x["content"].as_str().unwrap_or("");
+    match (rtype, x["priority"].as_u64()) {
+        (RecordType::Mx, Some(p)) => super::normalize_value(rtype, &format!("{p} {content}")),
+        _ => super::normalize_value(rtype, content),
+    }
+}
+
+/// The fields of a posted or patched record holding `value`: an MX's preference goes in
+/// `priority`, apart from its host.
+fn value_fields(rtype: RecordType, value: &str) -> Value {
+    match (rtype, super::mx_parts(value)) {
+        (RecordType::Mx, Some((priority, host))) => json!({"content": host, "priority": priority}),
+        _ => json!({"content": value}),
     }
 }
 
@@ -247,11 +266,25 @@ fn operations(
     }
     let mut spare = spare.into_iter();
     for value in after.values.iter().filter(|v| !kept.contains(&v.as_str())) {
+        let mut fields = value_fields(after.key.rtype, value);
+        fields["ttl"] = json!(after.ttl);
+        // Only address and alias records go through Cloudflare's proxy.
+        if matches!(
+            after.key.rtype,
+            RecordType::A | RecordType::Aaaa | RecordType::Cname
+        ) {
+            fields["proxied"] = json!(proxied);
+        }
         match spare.next() {
-            Some(r) => patches.push(
-                json!({"id": r.id, "content": value, "ttl": after.ttl, "proxied": proxied}),
-            ),
-            None => posts.push(json!({"type": after.key.rtype.to_string(), "name": after.key.name, "content": value, "ttl": after.ttl, "proxied": proxied})),
+            Some(r) => {
+                fields["id"] = json!(r.id);
+                patches.push(fields);
+            }
+            None => {
+                fields["type"] = json!(after.key.rtype.to_string());
+                fields["name"] = json!(after.key.name);
+                posts.push(fields);
+            }
         }
     }
     for r in spare {
@@ -290,7 +323,11 @@ impl DnsProvider for Cloudflare {
         let (mut deletes, mut patches, mut posts) = (Vec::new(), Vec::new(), Vec::new());
         for c in changes {
             let recs = self.records(&id, &c.before.key).await?;
-            if as_set(&c.before.key, &recs).as_ref() != Some(&c.before) {
+            let unchanged = match as_set(&c.before.key, &recs) {
+                None => c.before.values.is_empty(),
+                Some(now) => now == c.before,
+            };
+            if !unchanged {
                 return Err(DnsError::Refused {
                     server: "Cloudflare API".into(),
                     message: format!("{} changed since it was read (someone else edited the zone); nothing was changed, run the step again", c.before.key),

@@ -20,7 +20,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-/// The record types a switch changes.
+/// The record types the DNS steps read, switch, create and delete.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum RecordType {
     /// IPv4 address.
@@ -31,17 +31,32 @@ pub enum RecordType {
     /// Canonical name.
     #[serde(rename = "CNAME")]
     Cname,
+    /// Text (one string per value; verification tokens, SPF).
+    #[serde(rename = "TXT")]
+    Txt,
+    /// Mail exchanger: `PREFERENCE HOST` per value (`10 mx.example.com`).
+    #[serde(rename = "MX")]
+    Mx,
+    /// Name server (a host name per value).
+    #[serde(rename = "NS")]
+    Ns,
 }
 
 impl RecordType {
-    /// Parses `A`, `AAAA` or `CNAME` (any case).
+    /// Every type, in the order messages list them.
+    pub const ALL: [RecordType; 6] = [
+        RecordType::A,
+        RecordType::Aaaa,
+        RecordType::Cname,
+        RecordType::Txt,
+        RecordType::Mx,
+        RecordType::Ns,
+    ];
+
+    /// Parses `A`, `AAAA`, `CNAME`, `TXT`, `MX` or `NS` (any case).
     pub fn parse(s: &str) -> Option<Self> {
-        match s.to_ascii_uppercase().as_str() {
-            "A" => Some(RecordType::A),
-            "AAAA" => Some(RecordType::Aaaa),
-            "CNAME" => Some(RecordType::Cname),
-            _ => None,
-        }
+        let s = s.to_ascii_uppercase();
+        Self::ALL.into_iter().find(|t| t.to_string() == s)
     }
 }
 
@@ -51,6 +66,9 @@ impl fmt::Display for RecordType {
             RecordType::A => "A",
             RecordType::Aaaa => "AAAA",
             RecordType::Cname => "CNAME",
+            RecordType::Txt => "TXT",
+            RecordType::Mx => "MX",
+            RecordType::Ns => "NS",
         })
     }
 }
@@ -80,7 +98,8 @@ impl fmt::Display for RecordKey {
     }
 }
 
-/// A record set as a provider holds it.
+/// A record set as a provider holds it. In a [`Correction`], a set with no values stands for
+/// a record set that does not exist (before a creation, after a deletion).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecordSet {
     /// Name and type.
@@ -328,11 +347,100 @@ fn describe(before: &RecordSet, after: &RecordSet) -> String {
     format!("{}: {}", before.key, parts.join(", "))
 }
 
-/// A record value in the form providers compare: CNAME targets lower case without the dot.
+/// A record value in the form providers compare: host names (CNAME, NS and MX targets) lower
+/// case without the dot, an MX as `PREFERENCE HOST`, TXT as written.
 pub fn normalize_value(rtype: RecordType, v: &str) -> String {
     match rtype {
-        RecordType::Cname => normalize(v),
-        _ => v.trim().to_string(),
+        RecordType::Cname | RecordType::Ns => normalize(v),
+        RecordType::Mx => match v.split_whitespace().collect::<Vec<_>>()[..] {
+            [pref, host] => format!("{pref} {}", normalize(host)),
+            _ => v.trim().to_string(),
+        },
+        RecordType::Txt => v.to_string(),
+        RecordType::A | RecordType::Aaaa => v.trim().to_string(),
+    }
+}
+
+/// The preference and host of an MX value (`10 mx.example.com`).
+pub fn mx_parts(v: &str) -> Option<(u16, String)> {
+    match v.split_whitespace().collect::<Vec<_>>()[..] {
+        [pref, host] => Some((pref.parse().ok()?, normalize(host))),
+        _ => None,
+    }
+}
+
+/// The corrections that make each of `desired` exist with exactly its values (`values:
+/// None` or empty: make it absent), for `dns.record`; empty when all are in place. Unlike
+/// [`corrections`], a record set may be created or deleted, and a created one takes `ttl`
+/// from the wish (else `default_ttl`).
+pub fn record_corrections(
+    provider: &dyn DnsProvider,
+    current: &[Option<RecordSet>],
+    desired: &[Desired],
+    default_ttl: u32,
+) -> Result<Vec<Correction>, DnsError> {
+    let mut out = Vec::new();
+    for (want, have) in desired.iter().zip(current) {
+        let zone = provider
+            .zone_of(&want.key.name)
+            .ok_or_else(|| no_zone(&want.key))?;
+        let before = have.clone().unwrap_or_else(|| RecordSet {
+            key: want.key.clone(),
+            ttl: 0,
+            values: Vec::new(),
+            proxied: None,
+        });
+        let mut values: Vec<String> = want
+            .values
+            .iter()
+            .flatten()
+            .map(|x| normalize_value(want.key.rtype, x))
+            .collect();
+        values.sort();
+        values.dedup();
+        let mut after = RecordSet {
+            key: want.key.clone(),
+            ttl: want.ttl.unwrap_or(if before.values.is_empty() {
+                default_ttl
+            } else {
+                before.ttl
+            }),
+            proxied: want.proxied.or(before.proxied),
+            values,
+        };
+        if after.values.is_empty() {
+            after.ttl = 0;
+            after.proxied = None;
+        } else {
+            provider.normalize(&mut after);
+        }
+        let same = if after.values.is_empty() {
+            before.values.is_empty()
+        } else {
+            after == before
+        };
+        if !same {
+            out.push(Correction {
+                msg: describe_record(&before, &after),
+                zone,
+                before,
+                after,
+            });
+        }
+    }
+    Ok(out)
+}
+
+fn describe_record(before: &RecordSet, after: &RecordSet) -> String {
+    match (before.values.is_empty(), after.values.is_empty()) {
+        (true, _) => format!(
+            "{}: created ({} ttl {})",
+            after.key,
+            after.values.join(","),
+            after.ttl
+        ),
+        (_, true) => format!("{}: deleted (was {})", before.key, before.values.join(",")),
+        _ => describe(before, after),
     }
 }
 

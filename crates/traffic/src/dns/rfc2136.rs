@@ -8,7 +8,7 @@ use super::wire::{self, fqdn, htype};
 use super::{Correction, DnsError, DnsProvider, RecordKey, RecordSet, RecordType};
 use async_trait::async_trait;
 use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode, UpdateMessage};
-use hickory_proto::rr::rdata::{A, AAAA, CNAME};
+use hickory_proto::rr::rdata::{A, AAAA, CNAME, MX, NS, TXT};
 use hickory_proto::rr::{DNSClass, RData, Record, RecordType as HRecordType};
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -54,13 +54,27 @@ impl Rfc2136 {
             .set_query_type(HRecordType::SOA);
         msg.add_zone(z);
         for c in changes {
+            let name = fqdn(&c.before.key.name)?;
+            let rtype = htype(c.before.key.rtype);
+            if c.before.values.is_empty() {
+                // A creation: the RRset does not exist (RFC 2136 2.4.3), and for a CNAME the
+                // name holds nothing else (2.4.5), which a server would otherwise answer by
+                // silently ignoring the CNAME (3.4.2.2).
+                let mut absent = Record::update0(name.clone(), 0, rtype);
+                absent.set_dns_class(DNSClass::NONE);
+                msg.add_pre_requisite(absent);
+                if c.before.key.rtype == RecordType::Cname {
+                    let mut unused = Record::update0(name.clone(), 0, HRecordType::ANY);
+                    unused.set_dns_class(DNSClass::NONE);
+                    msg.add_pre_requisite(unused);
+                }
+            }
             // Prerequisite (RFC 2136 2.4.2): the RRset is exactly what we read.
             for r in records(&c.before, 0, DNSClass::IN)? {
                 msg.add_pre_requisite(r);
             }
             // Delete the RRset (class ANY, empty rdata), then add the new one.
-            let mut delete =
-                Record::update0(fqdn(&c.before.key.name)?, 0, htype(c.before.key.rtype));
+            let mut delete = Record::update0(name, 0, rtype);
             delete.set_dns_class(DNSClass::ANY);
             msg.add_update(delete);
             for r in records(&c.after, c.after.ttl, DNSClass::IN)? {
@@ -69,6 +83,21 @@ impl Rfc2136 {
         }
         Ok(msg)
     }
+}
+
+/// A TXT value as the character-strings of one record: at most 255 bytes each, cut between
+/// characters (RFC 1035 3.3.14).
+fn txt_strings(v: &str) -> Vec<String> {
+    let mut out = vec![String::new()];
+    for c in v.chars() {
+        if out.last().is_some_and(|s| s.len() + c.len_utf8() > 255) {
+            out.push(String::new());
+        }
+        if let Some(last) = out.last_mut() {
+            last.push(c);
+        }
+    }
+    out
 }
 
 /// The records of `set` with `ttl` and `class`.
@@ -84,6 +113,14 @@ fn records(set: &RecordSet, ttl: u32, class: DNSClass) -> Result<Vec<Record>, Dn
                 RecordType::A => RData::A(A(v.parse().map_err(|e| bad(format!("{e}")))?)),
                 RecordType::Aaaa => RData::AAAA(AAAA(v.parse().map_err(|e| bad(format!("{e}")))?)),
                 RecordType::Cname => RData::CNAME(CNAME(fqdn(v)?)),
+                RecordType::Ns => RData::NS(NS(fqdn(v)?)),
+                RecordType::Mx => {
+                    let (pref, host) = super::mx_parts(v).ok_or_else(|| {
+                        bad("an MX value is `PREFERENCE HOST` (`10 mx.example.com`)".into())
+                    })?;
+                    RData::MX(MX::new(pref, fqdn(&host)?))
+                }
+                RecordType::Txt => RData::TXT(TXT::new(txt_strings(v))),
             };
             let mut r = Record::from_rdata(name.clone(), ttl, data);
             r.set_dns_class(class);
@@ -198,10 +235,13 @@ impl Rfc2136 {
                 "is not authoritative for zone {zone} ({code}): point `server` at the zone's primary, or fix `zones`"
             ),
             ResponseCode::Refused => format!(
-                "refused the update of zone {zone} (REFUSED): the zone is not served there, or its update-policy does not grant this key"
+                "refused the update of zone {zone} (REFUSED): the zone is not served there, or its update-policy does not grant this key, or (BIND) an MX or SRV record names a host without an address record in the zone: check the server's log"
             ),
             ResponseCode::NXRRSet | ResponseCode::YXRRSet => format!(
                 "refused the update of zone {zone} ({code}): the records changed since they were read (someone else edited the zone); nothing was changed, run the step again"
+            ),
+            ResponseCode::YXDomain => format!(
+                "refused the update of zone {zone} (YXDOMAIN): a CNAME cannot be created at a name that holds other records; delete those first, or create the CNAME elsewhere"
             ),
             other => format!("refused the update of zone {zone} ({other}); nothing was changed"),
         };

@@ -48,6 +48,9 @@ pub fn htype(t: RecordType) -> HRecordType {
         RecordType::A => HRecordType::A,
         RecordType::Aaaa => HRecordType::AAAA,
         RecordType::Cname => HRecordType::CNAME,
+        RecordType::Txt => HRecordType::TXT,
+        RecordType::Mx => HRecordType::MX,
+        RecordType::Ns => HRecordType::NS,
     }
 }
 
@@ -77,18 +80,42 @@ pub async fn query(
     } else {
         reply
     };
+    // The NS records of a delegation inside the zone come back as a referral (in the
+    // authority section, not authoritative): they are what the zone holds for that name.
+    let asked = fqdn(name)?;
+    let referral = rtype == HRecordType::NS
+        && reply.answers().is_empty()
+        && reply
+            .name_servers()
+            .iter()
+            .any(|r| r.record_type() == HRecordType::NS && r.name() == &asked);
+    let records = if referral {
+        reply.name_servers()
+    } else {
+        reply.answers()
+    };
     Ok(Answer {
         rcode: reply.response_code(),
-        authoritative: reply.authoritative(),
-        records: reply
-            .answers()
+        authoritative: reply.authoritative() || referral,
+        records: records
             .iter()
+            .filter(|r| !referral || r.name() == &asked)
             .filter_map(|r| {
                 let value = match r.data() {
                     RData::A(a) => a.0.to_string(),
                     RData::AAAA(a) => a.0.to_string(),
                     RData::CNAME(c) => normalize(&c.0.to_ascii()),
                     RData::NS(n) => normalize(&n.0.to_ascii()),
+                    RData::MX(m) => {
+                        format!("{} {}", m.preference(), normalize(&m.exchange().to_ascii()))
+                    }
+                    // A value is one string; a TXT record longer than 255 bytes travels as
+                    // several, which are one value again here.
+                    RData::TXT(t) => t
+                        .txt_data()
+                        .iter()
+                        .map(|b| String::from_utf8_lossy(b))
+                        .collect::<String>(),
                     _ => return None,
                 };
                 Some((r.record_type(), r.ttl(), value))
