@@ -72,6 +72,8 @@ mod rollback;
 mod scoped_rollback;
 #[path = "cli/secrets.rs"]
 mod secrets;
+#[path = "cli/seed_000.rs"]
+mod seed_000;
 #[path = "cli/seed_004.rs"]
 mod seed_004;
 #[path = "cli/soak.rs"]
