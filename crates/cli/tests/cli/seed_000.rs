@@ -189,6 +189,17 @@ impl Users {
             .collect()
     }
 
+    /// The last `n` requests, for a failure message.
+    fn last(&self, n: usize) -> String {
+        let log = self.log.lock().unwrap();
+        log.iter()
+            .rev()
+            .take(n)
+            .map(|(_, a, r)| format!("{a}: {r:?}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
     /// Acknowledged writes served by `addr` so far.
     fn acked_on(&self, addr: Ipv4Addr) -> usize {
         self.log
@@ -223,6 +234,17 @@ impl Users {
             let _ = t.join();
         }
     }
+}
+
+/// A figure the report measured for `step`.
+fn measured(report: &serde_json::Value, step: &str, name: &str) -> f64 {
+    report["steps"]
+        .as_array()
+        .and_then(|steps| steps.iter().find(|s| s["id"] == step))
+        .and_then(|s| s["measurements"].as_array())
+        .and_then(|ms| ms.iter().find(|m| m["name"] == name))
+        .and_then(|m| m["value"].as_f64())
+        .unwrap_or_else(|| panic!("no {name} for {step} in {report}"))
 }
 
 fn order_ids(pg: &PgServer) -> Vec<i64> {
@@ -471,7 +493,11 @@ fn seed_000_vps_move_rolls_back_a_failing_new_vps_then_completes() {
     let before = users.acked_on(new_a);
     let deadline = Instant::now() + Duration::from_secs(30);
     while users.acked_on(new_a) < before + 20 {
-        assert!(Instant::now() < deadline, "new takes no writes");
+        assert!(
+            Instant::now() < deadline,
+            "new takes no writes:\n{}",
+            users.last(8)
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     let (window, failures) = users.failure_window();
@@ -499,8 +525,23 @@ fn seed_000_vps_move_rolls_back_a_failing_new_vps_then_completes() {
     let report: serde_json::Value =
         serde_json::from_str(&run(&["report", "--format", "json"]).expect(0).stdout())
             .expect("json");
-    let text = report.to_string();
-    assert!(text.contains("\"dns-flip\""), "{text}");
+    // The report is complete: every step of the plan applied, the run completed, both
+    // proofs there; the data switches' write windows (journaled) within the budget.
+    let steps = report["steps"].as_array().expect("steps");
+    assert_eq!(steps.len(), 23, "{report}");
+    for s in steps {
+        assert_eq!(s["outcome"], "applied", "{s}");
+    }
+    assert_eq!(report["outcome"], "completed", "{}", report["outcome"]);
+    assert_eq!(
+        report["proofs"].as_array().map(Vec::len),
+        Some(2),
+        "{}",
+        report["proofs"]
+    );
+    let freeze = measured(&report, "db-switch", "freeze_window");
+    let pause = measured(&report, "redis-switch", "pause_window");
+    assert!(freeze < 120.0 && pause < 120.0, "{freeze} s / {pause} s");
     eprintln!(
         "seed 000 fault run:\n{}\n{}",
         failed.stdout(),
@@ -508,8 +549,35 @@ fn seed_000_vps_move_rolls_back_a_failing_new_vps_then_completes() {
     );
     eprintln!("seed 000 final run:\n{out}");
     eprintln!(
-        "seed 000: {} orders acknowledged in the final flip, {failures} writes failed over {window:.2} s; test took {:?}",
+        "seed 000: {} orders acknowledged in the final flip, {failures} writes failed over {window:.2} s; PostgreSQL frozen {freeze:.3} s, Redis paused {pause:.3} s; test took {:?}",
         acked.len(),
         started.elapsed()
     );
+}
+
+#[test]
+fn seed_000_plan_checks_offline_in_production_and_on_the_lab() {
+    let plan = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/seeds")
+        .join(SEED)
+        .join("cutover.toml");
+    for env in [&[][..], &["-e", "lab"][..]] {
+        let out = Command::new(env!("CARGO_BIN_EXE_cutover"))
+            .args(env)
+            .arg("-f")
+            .arg(&plan)
+            .args(["check", "--offline"])
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("cutover check");
+        let run = Run(out).expect(0);
+        assert_eq!(
+            run.stdout(),
+            format!(
+                "ok {} is valid\n\u{2713} dns registrar    provider can     every record fits what `rfc2136` can do\n",
+                plan.display()
+            ),
+            "{env:?}"
+        );
+    }
 }

@@ -247,6 +247,12 @@ fn seed_004_blue_green_release_and_its_automatic_rollback() {
     let report: serde_json::Value =
         serde_json::from_str(&run(&["report", "--format", "json"]).expect(0).stdout())
             .expect("report json");
+    let steps = report["steps"].as_array().expect("steps");
+    assert_eq!(steps.len(), 6, "{report}");
+    for s in steps {
+        assert_eq!(s["outcome"], "applied", "{s}");
+    }
+    assert_eq!(report["outcome"], "completed", "{}", report["outcome"]);
     let failed = measured(&report, "release", "downtime_failed");
     let probed = measured(&report, "release", "downtime_requests");
     assert_eq!(failed, 0.0, "the switch failed requests: {report}");
