@@ -688,15 +688,12 @@ pub async fn undo_switch(
         // Back to the state before the switch: the target follows the source again (from
         // now: it holds every row already), so the switch can simply run again.
         super::create_subscription(exec, &s, &options.sync, false).await?;
-        // Sessions opened on the target since `end_writes` (an app's pool reconnecting)
-        // keep `default_transaction_read_only` for their whole life: ended, so that a
-        // later switch does not find them unable to write.
         run_sql(
             exec,
             target,
             "give the target back its pre-switch settings",
             &format!(
-                "SET default_transaction_read_only = off;\nALTER DATABASE {} RESET default_transaction_read_only;\n{END_CLIENT_SESSIONS}\n",
+                "SET default_transaction_read_only = off;\nALTER DATABASE {} RESET default_transaction_read_only;\n",
                 ident(&target.db)
             ),
         )
@@ -705,6 +702,17 @@ pub async fn undo_switch(
         if matches!(options.freeze, Freeze::ReadOnly) {
             done.extend(lift_freeze(exec, source, options).await?);
         }
+        // Sessions opened on the target since `end_writes` (an app's pool reconnecting)
+        // keep `default_transaction_read_only` for their whole life: ended, so that a
+        // later switch does not find them unable to write. After the source's thaw, which
+        // the users' traffic is waiting for.
+        run_sql(
+            exec,
+            target,
+            "end the target's read-only sessions",
+            END_CLIENT_SESSIONS,
+        )
+        .await?;
         target::set_comment(exec, target, &marked("syncing")).await?;
         return Ok(Some(done.join(", ")));
     } else {
