@@ -143,11 +143,14 @@ fn post_order(addr: Ipv4Addr) -> Result<i64, String> {
         .ok_or_else(|| format!("no id in {json}"))
 }
 
+/// One write: when it was sent, to which address, and the id acknowledged or why not.
+type Attempt = (Instant, Ipv4Addr, Result<i64, String>);
+
 /// A user: an order every 25 ms to whatever `api.igny8.com` resolves to, the answer cached
 /// for the record's lowered TTL (1 s) as a resolver would.
 struct Users {
     stop: Arc<AtomicBool>,
-    log: Arc<Mutex<Vec<(Instant, Ipv4Addr, Result<i64, String>)>>>,
+    log: Arc<Mutex<Vec<Attempt>>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -372,8 +375,7 @@ fn seed_000_vps_move_rolls_back_a_failing_new_vps_then_completes() {
         .pipe(&cutover_testbed::redis_data::mixed(0..300))
         .expect("redis data");
     old_vps(&w);
-    let _caddy_old = start_caddy(w.host("old"));
-    let _caddy_new = start_caddy(w.host("new"));
+    let mut caddies = [start_caddy(w.host("old")), start_caddy(w.host("new"))];
 
     let users = Users::start(ns_a);
     let cache = RedisWriter::start(
@@ -542,6 +544,10 @@ fn seed_000_vps_move_rolls_back_a_failing_new_vps_then_completes() {
     let freeze = measured(&report, "db-switch", "freeze_window");
     let pause = measured(&report, "redis-switch", "pause_window");
     assert!(freeze < 120.0 && pause < 120.0, "{freeze} s / {pause} s");
+    for c in &mut caddies {
+        let _ = c.kill();
+        let _ = c.wait();
+    }
     eprintln!(
         "seed 000 fault run:\n{}\n{}",
         failed.stdout(),
