@@ -62,9 +62,13 @@ pub fn build(check: &Check, plan: &Plan, render: Render<'_>) -> Result<NamedProb
             if let Some(days) = h.min_cert_days {
                 probe.min_cert_days = i64::from(days);
             }
+            probe.from = h.from.as_ref().map(|f| f.value.clone());
             Probe::Http(probe)
         }
-        CheckKind::Tcp(t) => Probe::Tcp(field("address", &t.address)?),
+        CheckKind::Tcp(t) => Probe::Tcp(crate::probe::TcpProbe {
+            address: field("address", &t.address)?,
+            from: t.from.as_ref().map(|f| f.value.clone()),
+        }),
         CheckKind::Dns(d) => {
             let expect = d
                 .expect
@@ -199,6 +203,9 @@ pub fn describe(check: &Check, render: Render<'_>) -> String {
             if let Some(r) = &h.resolve {
                 line += &format!(" via {}", show(r));
             }
+            if let Some(f) = &h.from {
+                line += &format!(" from {}", f.value);
+            }
             let status = if h.status.is_empty() {
                 "2xx".to_string()
             } else {
@@ -220,7 +227,14 @@ pub fn describe(check: &Check, render: Render<'_>) -> String {
             }
             line
         }
-        CheckKind::Tcp(t) => format!("{name}: TCP connect to {}", show(&t.address)),
+        CheckKind::Tcp(t) => match &t.from {
+            Some(f) => format!(
+                "{name}: TCP connect to {} from {}",
+                show(&t.address),
+                f.value
+            ),
+            None => format!("{name}: TCP connect to {}", show(&t.address)),
+        },
         CheckKind::Dns(d) => {
             let expect: Vec<String> = d.expect.iter().map(show).collect();
             format!(

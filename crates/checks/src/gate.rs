@@ -104,7 +104,10 @@ mod tests {
 
     fn closed() -> NamedProbe {
         // Nothing listens on port 1 of loopback: every try fails at once.
-        NamedProbe::new("closed", Probe::Tcp("127.0.0.1:1".into()))
+        NamedProbe::new(
+            "closed",
+            Probe::Tcp(crate::probe::TcpProbe::to("127.0.0.1:1")),
+        )
     }
 
     #[tokio::test]

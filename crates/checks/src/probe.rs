@@ -21,8 +21,8 @@ pub struct ProbeEnv {
 pub enum Probe {
     /// An HTTP(S) request.
     Http(HttpProbe),
-    /// A TCP connection to "host:port".
-    Tcp(String),
+    /// A TCP connection.
+    Tcp(TcpProbe),
     /// A DNS answer.
     Dns(DnsProbe),
     /// A command on a host (also PostgreSQL, MySQL and Redis through their clients).
@@ -30,6 +30,29 @@ pub enum Probe {
     /// A Hurl scenario.
     Smoke(SmokeProbe),
 }
+
+/// A TCP connection to open.
+#[derive(Debug, Clone)]
+pub struct TcpProbe {
+    /// "HOST:PORT".
+    pub address: String,
+    /// The plan host it is opened from (`None`: this machine).
+    pub from: Option<String>,
+}
+
+impl TcpProbe {
+    /// A connection from this machine to `address`.
+    pub fn to(address: impl Into<String>) -> Self {
+        TcpProbe {
+            address: address.into(),
+            from: None,
+        }
+    }
+}
+
+/// How long a connection opened from a host must stand before it counts as open: `ssh -W`
+/// says nothing on success and ends on failure (refused, unreachable).
+const FORWARD_CONFIRM: Duration = Duration::from_millis(300);
 
 /// A probe with its name and time limit.
 #[derive(Debug, Clone)]
@@ -78,8 +101,8 @@ impl NamedProbe {
         let started = Instant::now();
         let work = async {
             match &self.probe {
-                Probe::Http(h) => h.run(&env.client).await,
-                Probe::Tcp(addr) => tcp(addr).await,
+                Probe::Http(h) => h.run(&env.client, env.exec.as_ref()).await,
+                Probe::Tcp(t) => tcp(t, env.exec.as_ref()).await,
                 Probe::Dns(d) => d.run().await,
                 Probe::Host(h) => h.run(env.exec.as_ref()).await,
                 Probe::Smoke(s) => s.run(&env.client).await,
@@ -109,8 +132,29 @@ impl NamedProbe {
     }
 }
 
-async fn tcp(addr: &str) -> Outcome {
+async fn tcp(t: &TcpProbe, exec: Option<&Executor>) -> Outcome {
     let started = Instant::now();
+    let addr = &t.address;
+    if let Some(host) = &t.from {
+        let Some(exec) = exec else {
+            return Outcome::fail(
+                started.elapsed(),
+                "",
+                format!("this probe connects from host `{host}`, which cannot be reached here"),
+            );
+        };
+        match exec.forward(host, addr, FORWARD_CONFIRM).await {
+            Ok(Some(f)) => {
+                f.close().await;
+                return Outcome::pass(
+                    started.elapsed(),
+                    format!("connected to {addr} from {host}"),
+                );
+            }
+            Ok(None) => {} // the host is this machine
+            Err(e) => return Outcome::fail(started.elapsed(), "", e.to_string()),
+        }
+    }
     match tokio::net::TcpStream::connect(addr).await {
         Ok(s) => {
             let peer = s

@@ -56,6 +56,8 @@ mod plan_file;
 mod postgres;
 #[path = "cli/postgres_resume.rs"]
 mod postgres_resume;
+#[path = "cli/probes_from.rs"]
+mod probes_from;
 #[path = "cli/proxy_resume.rs"]
 mod proxy_resume;
 #[path = "cli/redis.rs"]

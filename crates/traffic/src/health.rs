@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 /// Decides whether an upstream may receive traffic.
@@ -23,6 +23,9 @@ pub struct HttpGet {
     pub host: Option<String>,
     /// Connect + answer deadline.
     pub timeout: Duration,
+    /// The host the request is sent from: the proxy's, which is what will connect to the
+    /// upstream (`None`: this machine).
+    pub from: Option<FromHost>,
 }
 
 impl Default for HttpGet {
@@ -31,7 +34,46 @@ impl Default for HttpGet {
             path: "/".into(),
             host: None,
             timeout: Duration::from_secs(3),
+            from: None,
         }
+    }
+}
+
+/// A plan host connections are opened from, and the executor that reaches it.
+#[derive(Clone)]
+pub struct FromHost {
+    /// The host's name in the plan.
+    pub host: String,
+    /// Reaches it.
+    pub exec: cutover_exec::Executor,
+}
+
+impl std::fmt::Debug for FromHost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "FromHost({})", self.host)
+    }
+}
+
+/// A connection's byte stream: TCP from here, or `ssh -W` from a plan host.
+trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
+
+impl HttpGet {
+    /// A connection to `upstream` from [`HttpGet::from`], else from here; with what to call
+    /// the upstream in messages.
+    async fn open(&self, upstream: &str) -> Result<(Box<dyn Stream>, String), String> {
+        if let Some(f) = &self.from {
+            let seen = format!("{upstream} (from {})", f.host);
+            match f.exec.forward(&f.host, upstream, Duration::ZERO).await {
+                Ok(Some(s)) => return Ok((Box::new(s), seen)),
+                Ok(None) => {} // the proxy runs on this machine
+                Err(e) => return Err(format!("TCP connect to {seen} failed: {e}")),
+            }
+        }
+        let s = TcpStream::connect(upstream)
+            .await
+            .map_err(|e| format!("TCP connect to {upstream} failed: {e}"))?;
+        Ok((Box::new(s), upstream.to_string()))
     }
 }
 
@@ -39,10 +81,9 @@ impl Default for HttpGet {
 impl HealthGate for HttpGet {
     async fn check(&self, upstream: &str) -> Result<String, String> {
         let work = async {
-            let mut s = TcpStream::connect(upstream)
-                .await
-                .map_err(|e| format!("TCP connect to {upstream} failed: {e}"))?;
+            let (mut s, shown) = self.open(upstream).await?;
             let host = self.host.as_deref().unwrap_or(upstream);
+            let upstream = shown.as_str();
             let req = format!(
                 "GET {} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: cutover-health\r\nConnection: close\r\n\r\n",
                 self.path

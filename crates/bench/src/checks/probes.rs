@@ -165,7 +165,7 @@ async fn engine(url: &str, n: usize) -> anyhow::Result<Duration> {
             tokio::spawn(async move {
                 let mut failed = 0;
                 for _ in 0..per {
-                    failed += usize::from(!p.run(&c).await.ok);
+                    failed += usize::from(!p.run(&c, None).await.ok);
                 }
                 failed
             })

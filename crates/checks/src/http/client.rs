@@ -28,7 +28,7 @@ type Sender = SendRequest<Full<Bytes>>;
 
 struct Conn {
     sender: Sender,
-    peer: SocketAddr,
+    peer: String,
     tls: Option<Arc<TlsInfo>>,
 }
 
@@ -39,7 +39,13 @@ struct Key {
     port: u16,
     connect: String,
     ca: Option<PathBuf>,
+    /// The plan host the connection is opened from (`None`: this machine).
+    from: Option<String>,
 }
+
+/// A connection's byte stream: TCP from here, or `ssh -W` from a plan host.
+trait Stream: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Stream for T {}
 
 /// A probe HTTP client; cheap to clone (clones share connections).
 #[derive(Clone)]
@@ -121,15 +127,43 @@ impl Client {
         }
     }
 
-    async fn connect(&self, key: &Key, req: &Request) -> Result<Conn, HttpError> {
+    /// Opens the stream for `key`: from the plan host the request names, else from here.
+    async fn open(&self, key: &Key, req: &Request) -> Result<(Box<dyn Stream>, String), HttpError> {
+        if let Some(via) = &req.from {
+            let target = match key.connect.contains(':') {
+                true => format!("[{}]:{}", key.connect, key.port),
+                false => format!("{}:{}", key.connect, key.port),
+            };
+            let peer = format!("{target} from {}", via.host);
+            // No wait for a confirmation: the request itself fails on a refused connection.
+            match via
+                .exec
+                .forward(&via.host, &target, std::time::Duration::ZERO)
+                .await
+            {
+                Ok(Some(f)) => return Ok((Box::new(f), peer)),
+                Ok(None) => {} // the host is this machine
+                Err(e) => {
+                    return Err(HttpError::Connect {
+                        addr: peer,
+                        reason: e.to_string(),
+                    })
+                }
+            }
+        }
         let peer = resolve(&key.connect, key.port).await?;
         let tcp = TcpStream::connect(peer)
             .await
             .map_err(|e| HttpError::Connect {
-                addr: peer,
+                addr: peer.to_string(),
                 reason: e.to_string(),
             })?;
         let _ = tcp.set_nodelay(true);
+        Ok((Box::new(tcp), peer.to_string()))
+    }
+
+    async fn connect(&self, key: &Key, req: &Request) -> Result<Conn, HttpError> {
+        let (tcp, peer) = self.open(key, req).await?;
         if !key.https {
             let sender = handshake(TokioIo::new(tcp)).await?;
             return Ok(Conn {
@@ -144,7 +178,7 @@ impl Client {
             .get(req.ca_file.as_deref())
             .map_err(|reason| HttpError::Tls {
                 host: key.host.clone(),
-                addr: peer,
+                addr: peer.clone(),
                 reason,
             })?;
         let name = ServerName::try_from(key.host.clone()).map_err(|e| HttpError::Url {
@@ -156,7 +190,7 @@ impl Client {
             .await
             .map_err(|e| HttpError::Tls {
                 host: key.host.clone(),
-                addr: peer,
+                addr: peer.clone(),
                 reason: tls::explain(&e, &key.host).unwrap_or_else(|| e.to_string()),
             })?;
         let session = stream.get_ref().1;
@@ -237,7 +271,7 @@ impl Client {
         let close = headers
             .iter()
             .any(|(k, v)| k == "connection" && v.eq_ignore_ascii_case("close"));
-        let (peer, tls) = (conn.peer, conn.tls.clone());
+        let (peer, tls) = (conn.peer.clone(), conn.tls.clone());
         if self.inner.keep_alive && !close {
             self.put_idle(key, conn);
         }
@@ -308,6 +342,7 @@ fn key(req: &Request) -> Result<Key, HttpError> {
         port,
         connect,
         ca: req.ca_file.clone(),
+        from: req.from.as_ref().map(|v| v.host.clone()),
     })
 }
 

@@ -5,7 +5,6 @@ use super::cert::CertFacts;
 use super::pin::Pin;
 use bytes::Bytes;
 use hyper::{Method, Uri};
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,6 +26,23 @@ pub struct Request {
     pub ca_file: Option<PathBuf>,
     /// Deadline for the whole exchange.
     pub timeout: Duration,
+    /// Open the connection from this plan host (`from = "new"`), not from this machine.
+    pub from: Option<Box<Via>>,
+}
+
+/// A plan host connections are opened from, and the executor that reaches it.
+#[derive(Clone)]
+pub struct Via {
+    /// The host's name in the plan.
+    pub host: String,
+    /// Reaches it.
+    pub exec: cutover_exec::Executor,
+}
+
+impl std::fmt::Debug for Via {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Via({})", self.host)
+    }
 }
 
 impl Request {
@@ -40,6 +56,7 @@ impl Request {
             pins: Vec::new(),
             ca_file: None,
             timeout: Duration::from_secs(10),
+            from: None,
         }
     }
 }
@@ -66,8 +83,9 @@ pub struct Response {
     pub body: Bytes,
     /// From sending the request to the last body byte (connecting included when new).
     pub elapsed: Duration,
-    /// The address the connection reached.
-    pub peer: SocketAddr,
+    /// The address the connection reached (`ADDRESS:PORT`, and `from HOST` when the
+    /// connection was opened from a plan host).
+    pub peer: String,
     /// The TLS session, for https.
     pub tls: Option<Arc<TlsInfo>>,
     /// True when a kept-alive connection carried it.
@@ -107,7 +125,7 @@ pub enum HttpError {
     #[error("cannot connect to {addr}: {reason}")]
     Connect {
         /// Where.
-        addr: SocketAddr,
+        addr: String,
         /// Why.
         reason: String,
     },
@@ -117,7 +135,7 @@ pub enum HttpError {
         /// The server name sent.
         host: String,
         /// Where.
-        addr: SocketAddr,
+        addr: String,
         /// What was wrong, in words.
         reason: String,
     },

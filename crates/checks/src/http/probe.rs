@@ -2,8 +2,10 @@
 //! response: status, JSON fields, body text or pattern, latency, certificate lifetime.
 
 use super::client::{Client, Request, Response};
+use super::message::Via;
 use crate::eval;
 use crate::outcome::{short, Outcome};
+use cutover_exec::Executor;
 use cutover_plan::checks::assert::JsonAssert;
 use hyper::{Method, Uri};
 use std::time::{Duration, Instant};
@@ -30,6 +32,8 @@ pub struct HttpProbe {
     pub follow_redirects: bool,
     /// Fewest days the certificate must still be valid.
     pub min_cert_days: i64,
+    /// The plan host the request is sent from (`None`: this machine).
+    pub from: Option<String>,
 }
 
 impl HttpProbe {
@@ -44,13 +48,14 @@ impl HttpProbe {
             max_latency: None,
             follow_redirects: false,
             min_cert_days: 7,
+            from: None,
         }
     }
 
-    /// Sends the request and judges the response.
-    pub async fn run(&self, client: &Client) -> Outcome {
+    /// Sends the request (from `self.from` through `exec` when set) and judges the response.
+    pub async fn run(&self, client: &Client, exec: Option<&Executor>) -> Outcome {
         let started = Instant::now();
-        let response = match self.fetch(client).await {
+        let response = match self.fetch(client, exec).await {
             Ok(r) => r,
             Err(why) => return Outcome::fail(started.elapsed(), "", why),
         };
@@ -59,8 +64,17 @@ impl HttpProbe {
         Outcome::judged(latency, summary, failures)
     }
 
-    async fn fetch(&self, client: &Client) -> Result<Response, String> {
+    async fn fetch(&self, client: &Client, exec: Option<&Executor>) -> Result<Response, String> {
         let mut req = self.request.clone();
+        if let Some(host) = &self.from {
+            let exec = exec.ok_or_else(|| {
+                format!("this probe is sent from host `{host}`, which cannot be reached here")
+            })?;
+            req.from = Some(Box::new(Via {
+                host: host.clone(),
+                exec: exec.clone(),
+            }));
+        }
         for _ in 0..=MAX_REDIRECTS {
             let resp = client
                 .send(&req)

@@ -34,7 +34,7 @@ async fn pinned_https_reaches_the_new_host_with_a_valid_certificate() {
         parse_json_assert("$.status == \"ok\"").unwrap(),
         parse_json_assert("$.host == \"new\"").unwrap(),
     ];
-    let o = p.run(&client).await;
+    let o = p.run(&client, None).await;
     assert!(o.ok, "{o:?}");
     assert!(
         o.summary.contains(&proxy.listen.to_string()),
@@ -52,7 +52,7 @@ async fn pinned_https_reaches_the_new_host_with_a_valid_certificate() {
 
     // Asking for 60 days of validity fails with the count and what to do.
     p.min_cert_days = 60;
-    let o = p.run(&client).await;
+    let o = p.run(&client, None).await;
     assert!(!o.ok);
     assert!(
         o.failures[0].contains(&format!("expires in {days} days (fewer than 60)")),
@@ -63,7 +63,7 @@ async fn pinned_https_reaches_the_new_host_with_a_valid_certificate() {
     // The app failing is a failed status with the body's start, and a failed JSON field.
     control(app.addr, "fail");
     p.min_cert_days = 7;
-    let o = p.run(&client).await;
+    let o = p.run(&client, None).await;
     assert!(!o.ok);
     assert!(
         o.failures[0].starts_with("status 503 (expected 2xx)"),
@@ -78,7 +78,7 @@ async fn pinned_https_reaches_the_new_host_with_a_valid_certificate() {
         o.failures
     );
     control(app.addr, "ok");
-    assert!(p.run(&client).await.ok);
+    assert!(p.run(&client, None).await.ok);
 }
 
 #[tokio::test]
@@ -93,7 +93,7 @@ async fn certificate_problems_are_named() {
 
     // Without the test CA the chain leads to no trusted root.
     let o = probe(&format!("https://{NAME}/"), &addr, None)
-        .run(&client)
+        .run(&client, None)
         .await;
     assert!(!o.ok);
     assert!(
@@ -106,7 +106,7 @@ async fn certificate_problems_are_named() {
     // A name the server has no certificate for: it ends the handshake, and the message says
     // what that probably means.
     let o = probe("https://www.example.test/", &addr, Some(certs.ca()))
-        .run(&client)
+        .run(&client, None)
         .await;
     assert!(!o.ok);
     assert!(
@@ -117,7 +117,7 @@ async fn certificate_problems_are_named() {
 
     // By address (no SNI) the server presents its default certificate, which does not name it.
     let o = probe(&format!("https://{addr}/"), &addr, Some(certs.ca()))
-        .run(&client)
+        .run(&client, None)
         .await;
     assert!(!o.ok);
     assert!(
@@ -130,10 +130,10 @@ async fn certificate_problems_are_named() {
     let mut p = probe("http://app.example.test:8080/", &addr, None);
     p.body_contains = Some("hello from new".into());
     p.max_latency = Some(std::time::Duration::from_millis(50));
-    let o = p.run(&client).await;
+    let o = p.run(&client, None).await;
     assert!(o.ok, "{o:?}");
     control(app.addr, "delay?ms=200");
-    let o = p.run(&client).await;
+    let o = p.run(&client, None).await;
     assert!(!o.ok);
     assert!(o.failures[0].starts_with("took 2"), "{:?}", o.failures);
 }

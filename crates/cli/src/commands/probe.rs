@@ -120,7 +120,7 @@ pub async fn run(a: Args) -> ExitCode {
         if i > 0 {
             tokio::time::sleep(a.interval).await;
         }
-        let o = probe.run(&client).await;
+        let o = probe.run(&client, None).await;
         if !a.json {
             let mark = if o.ok {
                 paint(Style::Green, "✓")

@@ -141,6 +141,7 @@ impl ComposeDeploy<'_> {
             path: self.0.health.clone().unwrap_or_else(|| "/".into()),
             host: None,
             timeout: self.0.health_timeout.unwrap_or(Duration::from_secs(3)),
+            from: None,
         }
     }
 

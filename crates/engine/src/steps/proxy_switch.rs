@@ -22,6 +22,7 @@ impl ProxySwitch<'_> {
             path: self.0.health_path.clone().unwrap_or_else(|| "/".into()),
             host: None,
             timeout: self.0.health_timeout.unwrap_or(Duration::from_secs(3)),
+            from: None,
         }
     }
 }
@@ -138,6 +139,16 @@ pub(crate) async fn gate_passes(
     gate: &HttpGet,
 ) -> Result<(), EngineError> {
     let s = switcher(ctx.plan, name, None)?;
+    // Asked from the proxy's host: it is what will connect to the upstream (which may listen
+    // on that host's loopback, or be reachable only from there).
+    let mut gate = gate.clone();
+    gate.from = ctx
+        .plan
+        .proxy(name)
+        .map(|p| cutover_traffic::health::FromHost {
+            host: p.host.value.clone(),
+            exec: ctx.exec.clone(),
+        });
     let seen = gate
         .check(to)
         .await

@@ -46,6 +46,10 @@ pub struct HttpCheck {
     pub ca_file: Option<String>,
     /// Fail when the TLS certificate expires in fewer days than this (default 7).
     pub min_cert_days: Option<u32>,
+    /// Open the connection from this host (`ssh -W` through its connection), not from the
+    /// controller: an upstream on the host's loopback (`http://127.0.0.1:8080/healthz`), or
+    /// one only the host can reach. Names in the URL are resolved by the host.
+    pub from: Option<Spanned<String>>,
 }
 
 impl HttpCheck {
@@ -67,6 +71,7 @@ impl HttpCheck {
         "follow_redirects",
         "ca_file",
         "min_cert_days",
+        "from",
     ];
 
     pub(crate) fn read(f: &mut Fields<'_>, p: &mut Problems) -> Option<Self> {
@@ -110,6 +115,7 @@ impl HttpCheck {
             follow_redirects: f.optional("follow_redirects", p),
             ca_file: f.optional("ca_file", p),
             min_cert_days: f.int("min_cert_days", &limits::CERT_DAYS, p),
+            from: f.optional("from", p),
         };
         Some(check)
     }

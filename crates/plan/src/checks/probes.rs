@@ -13,15 +13,22 @@ use std::collections::BTreeMap;
 pub struct TcpCheck {
     /// "HOST:PORT" to connect to, e.g. "{{ hosts.new.address }}:5432".
     pub address: Template,
+    /// Connect from this host (`ssh -W` through its connection), not from the controller:
+    /// `address = "127.0.0.1:5432"` with `from = "new"` is new's own loopback.
+    pub from: Option<Spanned<String>>,
 }
 
 impl TcpCheck {
     /// The fields a `tcp` check accepts.
-    pub const FIELDS: &'static [&'static str] = &["kind", "description", "timeout", "address"];
+    pub const FIELDS: &'static [&'static str] =
+        &["kind", "description", "timeout", "address", "from"];
 
     pub(crate) fn read(f: &mut Fields<'_>, p: &mut Problems) -> Option<Self> {
+        let address = f.required("address", p);
+        let from = f.optional("from", p);
         Some(TcpCheck {
-            address: f.required("address", p)?,
+            address: address?,
+            from,
         })
     }
 }

@@ -40,6 +40,9 @@ pub(crate) fn section(base: &Checker<'_>, p: &mut Problems) {
                 if let Some(b) = &h.body {
                     c.references(b, p);
                 }
+                if let Some(from) = &h.from {
+                    c.host(from, p);
+                }
             }
             CheckKind::Smoke(s) => {
                 for r in &s.resolve {
@@ -49,7 +52,12 @@ pub(crate) fn section(base: &Checker<'_>, p: &mut Problems) {
                     c.references(t, p);
                 }
             }
-            CheckKind::Tcp(t) => c.command("address", &t.address, p),
+            CheckKind::Tcp(t) => {
+                c.command("address", &t.address, p);
+                if let Some(from) = &t.from {
+                    c.host(from, p);
+                }
+            }
             CheckKind::Dns(d) => {
                 c.command("name", &d.name, p);
                 c.command("server", &d.server, p);
