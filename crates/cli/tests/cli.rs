@@ -74,10 +74,20 @@ mod rollback;
 mod scoped_rollback;
 #[path = "cli/secrets.rs"]
 mod secrets;
+#[path = "cli/seed_000.rs"]
+mod seed_000;
 #[path = "cli/seed_001.rs"]
 mod seed_001;
 #[path = "cli/seed_002.rs"]
 mod seed_002;
+#[path = "cli/seed_003.rs"]
+mod seed_003;
+#[path = "cli/seed_003_lab.rs"]
+mod seed_003_lab;
+#[path = "cli/seed_004.rs"]
+mod seed_004;
+#[path = "cli/seeds_check.rs"]
+mod seeds_check;
 #[path = "cli/soak.rs"]
 mod soak;
 #[path = "cli/soak_detection.rs"]

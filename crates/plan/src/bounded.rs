@@ -127,45 +127,39 @@ pub fn read_duration(
             return None;
         }
     };
-    match parse_in_range(&text, what, range) {
-        Ok(d) => Some(d),
-        Err((message, label, help)) => {
-            p.push(Problem::new(value.span, message, label).help(help));
-            None
+    let d = match humantime::parse_duration(&text) {
+        Ok(d) => d,
+        Err(e) => {
+            p.push(
+                Problem::new(
+                    value.span,
+                    format!("{what} is not a valid duration: {e}"),
+                    "invalid duration",
+                )
+                .help("write a number with a unit: \"500ms\", \"30s\", \"5m\", \"2h\", \"7d\""),
+            );
+            return None;
         }
-    }
-}
-
-/// Parses `text` as a duration in `range`; else (message, label, help) naming it `what`.
-pub(crate) fn parse_in_range(
-    text: &str,
-    what: &str,
-    range: &DurationRange,
-) -> Result<Duration, (String, &'static str, String)> {
-    let d = humantime::parse_duration(text).map_err(|e| {
-        (
-            format!("{what} is not a valid duration: {e}"),
-            "invalid duration",
-            "write a number with a unit: \"500ms\", \"30s\", \"5m\", \"2h\", \"7d\"".to_string(),
-        )
-    })?;
-    if d < range.min || d > range.max {
-        Err((
+    };
+    let problem = if d < range.min || d > range.max {
+        Problem::new(
+            value.span,
             format!(
                 "{what} must be a duration from {} to {}, found \"{text}\"",
                 limits::show(range.min),
                 limits::show(range.max)
             ),
             "out of range",
-            range.why.to_string(),
-        ))
+        )
     } else if range.whole_seconds && d.subsec_nanos() != 0 {
-        Err((
+        Problem::new(
+            value.span,
             format!("{what} must be a whole number of seconds, found \"{text}\""),
             "not whole seconds",
-            range.why.to_string(),
-        ))
+        )
     } else {
-        Ok(d)
-    }
+        return Some(d);
+    };
+    p.push(problem.help(range.why));
+    None
 }

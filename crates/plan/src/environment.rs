@@ -166,12 +166,7 @@ impl Plan {
             });
         };
         self.vars.extend(env.vars);
-        // Durations written as vars take the environment's values (judged when read).
-        let mut problems = Problems::default();
-        self.resolve_duration_vars(&mut problems);
-        if let Some(first) = problems.0.first() {
-            return Err(format!("environment `{name}`: {}", first.message));
-        }
+        crate::steps::resolve_var_lengths(&mut self.stages, &self.vars);
         for host in env.hosts {
             if let Some(slot) = self
                 .hosts

@@ -22,7 +22,6 @@ pub mod template;
 pub mod templates;
 pub mod traffic;
 mod validate;
-mod var_duration;
 
 pub use checks::{Check, CheckKind};
 pub use host::Host;

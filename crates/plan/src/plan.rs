@@ -223,9 +223,11 @@ impl Plan {
             })
             .unwrap_or_default();
         f.finish(p);
+        let mut stages = stages;
+        crate::steps::resolve_var_lengths(&mut stages, &vars);
         // Without a name the plan is still returned (and rejected, the problem being
         // recorded) so that its cross-references are checked in the same pass.
-        let mut plan = Plan {
+        Some(Plan {
             name: name.unwrap_or_default(),
             description,
             journal,
@@ -244,10 +246,7 @@ impl Plan {
             environment_journal: None,
             dir,
             warnings: Vec::new(),
-        };
-        plan.resolve_duration_vars(p);
-        plan.check_environment_duration_vars(p);
-        Some(plan)
+        })
     }
 
     /// The host named `name`.

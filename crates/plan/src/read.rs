@@ -114,11 +114,6 @@ impl<'de> Fields<'de> {
         self.table.get(key).map(|v| v.span)
     }
 
-    /// `key`'s value when it is a string, left in place (to choose how to read it).
-    pub fn peek_str(&self, key: &str) -> Option<&str> {
-        self.table.get(key).and_then(|v| v.as_str())
-    }
-
     /// Takes `key`'s value unread, to be read later with more context.
     pub fn take_raw(&mut self, key: &str) -> Option<Value<'de>> {
         debug_assert!(

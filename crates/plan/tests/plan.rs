@@ -36,7 +36,7 @@ mod schema;
 mod starters;
 #[path = "plan/starters_schema.rs"]
 mod starters_schema;
-#[path = "plan/var_durations.rs"]
-mod var_durations;
+#[path = "plan/var_lengths.rs"]
+mod var_lengths;
 #[path = "plan/warnings.rs"]
 mod warnings;

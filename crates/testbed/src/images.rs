@@ -78,6 +78,18 @@ pub fn app(
     tag: &str,
     version: &str,
 ) -> Result<String, LabError> {
+    app_named(host, docker, tag, "app", version)
+}
+
+/// [`app`] naming itself `name` (its `/version` says `{"service": NAME, ...}`), for a
+/// compose file that, like a real app's, leaves the image's own command alone.
+pub fn app_named(
+    host: &LabHost,
+    docker: &DockerDaemon,
+    tag: &str,
+    name: &str,
+    version: &str,
+) -> Result<String, LabError> {
     let bin = crate::app::binary()?;
     let mut files: Vec<(String, PathBuf)> = vec![
         ("busybox".into(), PathBuf::from(BUSYBOX)),
@@ -102,9 +114,9 @@ pub fn app(
          LABEL org.cutover.test.version=\"$VERSION\"\n\
          EXPOSE {APP_PORT}\n\
          HEALTHCHECK --interval=1s --timeout=2s --retries=3 CMD wget -q -O /dev/null http://127.0.0.1:{APP_PORT}/readyz || exit 1\n\
-         CMD [\"/app\", \"--listen\", \"0.0.0.0:{APP_PORT}\", \"--name\", \"app\", \"--version\", \"{version}\"]\n"
+         CMD [\"/app\", \"--listen\", \"0.0.0.0:{APP_PORT}\", \"--name\", \"{name}\", \"--version\", \"{version}\"]\n"
     );
-    let dir = context(host, &format!("app-{version}"), &refs, &dockerfile)?;
+    let dir = context(host, &format!("{name}-{version}"), &refs, &dockerfile)?;
     build(docker, &dir, tag, &[("VERSION", version)])
 }
 

@@ -6,5 +6,6 @@ mod finish;
 mod fixture;
 mod roles;
 mod sample;
+mod switch_undo;
 mod sync;
 mod verify;

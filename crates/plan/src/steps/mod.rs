@@ -36,7 +36,10 @@ mod redis_sync;
 mod redis_verify;
 mod run;
 pub mod soak;
+mod var_length;
 mod wait;
+
+use std::collections::BTreeMap;
 
 pub use approve::ApproveStep;
 pub use check::CheckStep;
@@ -100,6 +103,18 @@ pub struct Step {
     /// The step's kind and its fields.
     #[serde(flatten)]
     pub kind: StepKind,
+}
+
+/// Fills in every step length given as `{{ vars.NAME }}` from `vars` (the plan's, or an
+/// environment's once it replaced them).
+pub(crate) fn resolve_var_lengths(stages: &mut [crate::Stage], vars: &BTreeMap<String, String>) {
+    for step in stages.iter_mut().flat_map(|s| s.steps.iter_mut()) {
+        match &mut step.kind {
+            StepKind::Wait(wait) => wait.resolve_vars(vars),
+            StepKind::Soak(soak) => soak.resolve_vars(vars),
+            _ => {}
+        }
+    }
 }
 
 kind::step_kinds! {

@@ -19,11 +19,11 @@ use toml_span::value::{Value, ValueInner};
 pub struct SoakStep {
     /// The checks probed on every tick (names from `[checks]`), one or a list.
     pub checks: Vec<Spanned<String>>,
-    /// How long the window lasts (e.g. "30m", "48h", or a var: "{{ vars.soak }}", which an
-    /// environment may set shorter); a resumed run waits only for what is left.
+    /// How long the window lasts (e.g. "30m", "48h", or `{{ vars.NAME }}`); a resumed run
+    /// waits only for what is left.
     #[schemars(with = "String")]
     pub duration: Duration,
-    /// The var `duration` was written as (`"{{ vars.NAME }}"`), resolved into `duration`.
+    /// The var `duration` was given as (`duration = "{{ vars.NAME }}"`), with its location.
     #[serde(skip)]
     #[schemars(skip)]
     pub duration_var: Option<Spanned<String>>,
@@ -124,11 +124,13 @@ impl SoakStep {
 
     pub(crate) fn read(f: &mut Fields<'_>, p: &mut Problems) -> Option<Self> {
         let checks = f.required::<Names>("checks", p);
-        let (duration, duration_var) = if f.has("duration") {
-            f.wait_duration("duration", p)
+        let (duration, duration_var) = if f.present("duration", p) {
+            crate::steps::var_length::read(f, "duration", &limits::WAIT, p)
         } else {
-            (f.required_duration("duration", &limits::WAIT, p), None)
+            (None, None)
         };
+        // A var's length is filled in once the vars are known (`resolve_vars`).
+        let duration = duration.or(duration_var.as_ref().map(|_| Duration::ZERO));
         let interval = f.duration("interval", &limits::INTERVAL, p);
         // Each trigger is kept when valid, so the others' references are still checked.
         let triggers = match f.take_raw("triggers") {
@@ -369,8 +371,21 @@ impl FromToml for Rate {
     }
 }
 
+impl SoakStep {
+    /// Fills in a `duration` given as a var from `vars` (the plan's, or an environment's).
+    pub(crate) fn resolve_vars(&mut self, vars: &std::collections::BTreeMap<String, String>) {
+        if let Some(reference) = &self.duration_var {
+            self.duration = crate::steps::var_length::resolve(reference, vars, &limits::WAIT)
+                .unwrap_or(Duration::ZERO);
+        }
+    }
+}
+
 impl Validate for SoakStep {
     fn validate(&self, c: &StepCheck<'_>, p: &mut Problems) {
+        if let Some(reference) = &self.duration_var {
+            crate::steps::var_length::check(c, "duration", reference, &limits::WAIT, p);
+        }
         crate::checks::validate::soak(c, self, c.earlier, c.id, p);
     }
 }

@@ -1,18 +1,21 @@
 //! `kind = "wait"`: a time gate. Its start is journaled, so a resumed run waits only for
 //! what is left.
 
+use crate::limits;
 use crate::problem::{Problem, Problems, Span};
 use crate::read::{Fields, Spanned};
 use crate::steps::kind::Validate;
+use crate::steps::var_length;
 use crate::validate::StepCheck;
+use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
 /// Waits for a duration, until a point in time, or until a delay after another step finished
-/// (for example: decommission 48 h after the switch).
+/// (for example: decommission 48 h after the switch). `duration` and `delay` may be a
+/// `{{ vars.NAME }}` reference, so that an environment gives the gate another length.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
 pub struct WaitStep {
-    /// Wait this long from when the step starts (e.g. "30s", "48h", or a var:
-    /// "{{ vars.confidence_window }}", which an environment may set shorter).
+    /// Wait this long from when the step starts (e.g. "30s", "48h").
     #[schemars(with = "Option<String>")]
     pub duration: Option<Duration>,
     /// Wait until this time, RFC 3339 (e.g. "2026-12-01T10:00:00Z").
@@ -23,11 +26,11 @@ pub struct WaitStep {
     /// With `after`: how long after that step (e.g. "48h").
     #[schemars(with = "Option<String>")]
     pub delay: Option<Duration>,
-    /// The var `duration` was written as (`"{{ vars.NAME }}"`), resolved into `duration`.
+    /// The var `duration` was given as (`duration = "{{ vars.NAME }}"`), with its location.
     #[serde(skip)]
     #[schemars(skip)]
     pub duration_var: Option<Spanned<String>>,
-    /// The var `delay` was written as, resolved into `delay`.
+    /// The var `delay` was given as.
     #[serde(skip)]
     #[schemars(skip)]
     pub delay_var: Option<Spanned<String>>,
@@ -70,12 +73,13 @@ impl WaitStep {
                 }
             }
         });
-        let (duration, duration_var) = f.wait_duration("duration", p);
-        let (delay, delay_var) = f.wait_duration("delay", p);
+        let (duration, duration_var) = var_length::read(f, "duration", &limits::WAIT, p);
+        let after = f.optional("after", p);
+        let (delay, delay_var) = var_length::read(f, "delay", &limits::WAIT, p);
         let step = WaitStep {
             duration,
             until,
-            after: f.optional("after", p),
+            after,
             delay,
             duration_var,
             delay_var,
@@ -118,8 +122,25 @@ impl WaitStep {
     }
 }
 
+impl WaitStep {
+    /// Fills in the lengths given as vars from `vars` (the plan's, or an environment's).
+    pub(crate) fn resolve_vars(&mut self, vars: &BTreeMap<String, String>) {
+        if let Some(reference) = &self.duration_var {
+            self.duration = var_length::resolve(reference, vars, &limits::WAIT);
+        }
+        if let Some(reference) = &self.delay_var {
+            self.delay = var_length::resolve(reference, vars, &limits::WAIT);
+        }
+    }
+}
+
 impl Validate for WaitStep {
     fn validate(&self, c: &StepCheck<'_>, p: &mut Problems) {
+        for (key, reference) in [("duration", &self.duration_var), ("delay", &self.delay_var)] {
+            if let Some(reference) = reference {
+                var_length::check(c, key, reference, &limits::WAIT, p);
+            }
+        }
         let Some(after) = &self.after else {
             return;
         };

@@ -276,6 +276,56 @@ command = "sleep 60"
             Some("known fields: id, kind, description, duration, until, after, delay, keep"),
         )],
     },
+    Case {
+        name: "wait length from a var the plan does not define",
+        plan: r#"name = "m"
+[hosts.old]
+ssh = "old"
+[vars]
+decommission_after = "48h"
+[[stages]]
+name = "s"
+[[stages.steps]]
+id = "a"
+kind = "approve"
+[[stages.steps]]
+id = "gone"
+kind = "wait"
+after = "a"
+delay = "{{ vars.decomission_after }}"
+"#,
+        expect: &[(
+            "cutover.toml:15:10: `delay` of step `gone` names var `decomission_after`, which `[vars]` does not define",
+            Some("did you mean `decommission_after`?"),
+        )],
+    },
+    Case {
+        name: "wait length from a var that is no duration, in the plan or an environment",
+        plan: r#"name = "m"
+[hosts.old]
+ssh = "old"
+[vars]
+settle = "soon"
+[environments.lab.vars]
+settle = "400d"
+[[stages]]
+name = "s"
+[[stages.steps]]
+id = "w"
+kind = "wait"
+duration = "{{ vars.settle }}"
+"#,
+        expect: &[
+            (
+                "cutover.toml:13:13: `duration` of step `w` (var `settle`) is not a valid duration: expected number at 0",
+                Some("write a number with a unit: \"500ms\", \"30s\", \"5m\", \"2h\", \"7d\""),
+            ),
+            (
+                "cutover.toml:13:13: `duration` of step `w` (var `settle` in environment `lab`) must be a duration from 0s to 365d, found \"400d\"",
+                Some("a step waits at most 365d"),
+            ),
+        ],
+    },
     // --- run and pipe ---
     Case {
         name: "run without hosts and command",

@@ -8,7 +8,10 @@
 //! - `GET /healthz` : 200 `{"status":"ok","host":NAME,"db":"ok","cache":"ok","version":V}`,
 //!   503 with `"status":"fail"` while failing
 //! - `GET /readyz` : 200 `ready NAME V`, 503 `not ready` while failing (the readiness gate
-//!   of blue/green releases)
+//!   of blue/green releases); asked with `Accept: application/json`, 200
+//!   `{"ready":true,"service":NAME,"version":V}` or 503 `{"ready":false,...}`, as JSON APIs
+//!   answer it
+//! - `GET /version` : `{"service":NAME,"version":V}` (what a release check compares)
 //! - `GET /metrics` : `app_requests_total{code="200"} N` ...
 //! - `POST /api/register` `{"user","password"}` -> 201 `{"id"}`;
 //!   `POST /api/login` -> `{"token"}`; with `Authorization: Bearer TOKEN`:
@@ -37,6 +40,13 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+/// True when the client asked for JSON (`Accept: application/json`).
+fn wants_json(req: &Request) -> bool {
+    req.headers
+        .get("accept")
+        .is_some_and(|a| a.contains("application/json"))
+}
 
 /// The app's state.
 #[derive(Default)]
@@ -97,11 +107,15 @@ impl App {
         let failing = self.failing.load(Ordering::Relaxed);
         match (req.method.as_str(), req.path.as_str()) {
             ("GET", "/healthz") => self.health(failing),
+            ("GET", "/readyz") if wants_json(&req) => self.ready_json(failing),
             ("GET", "/readyz") if failing => Response::text(503, "not ready\n"),
             ("GET", "/readyz") => {
                 Response::text(200, format!("ready {} {}\n", self.name, self.version))
             }
             _ if failing => Response::text(500, "failing on purpose\n"),
+            ("GET", "/version") => {
+                Response::json(200, json!({"service": self.name, "version": self.version}))
+            }
             ("GET", "/") => Response::text(200, format!("hello from {}\n", self.name)),
             ("POST", "/api/orders") => orders::create(self.db.as_ref(), &req.body),
             ("GET", p) if p.starts_with("/api/orders/") => {
@@ -110,6 +124,11 @@ impl App {
             (_, p) if p.starts_with("/api/") => self.api(&req),
             _ => Response::text(404, "not found\n"),
         }
+    }
+
+    fn ready_json(&self, failing: bool) -> Response {
+        let body = json!({"ready": !failing, "service": self.name, "version": self.version});
+        Response::json(if failing { 503 } else { 200 }, body)
     }
 
     fn health(&self, failing: bool) -> Response {
@@ -257,5 +276,73 @@ impl App {
             }
             _ => Response::text(404, "not found\n"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn get(app: &App, path: &str, accept: Option<&str>) -> (u16, String) {
+        let mut headers = HashMap::new();
+        if let Some(a) = accept {
+            headers.insert("accept".to_string(), a.to_string());
+        }
+        let resp = app.handle(Request {
+            method: "GET".into(),
+            path: path.into(),
+            query: HashMap::new(),
+            headers,
+            body: Vec::new(),
+        });
+        (
+            resp.status,
+            String::from_utf8_lossy(&resp.body).into_owned(),
+        )
+    }
+
+    #[test]
+    fn readyz_answers_json_to_a_json_client_and_text_otherwise() {
+        let app = App::new("recall-api", "sha-2222222");
+        assert_eq!(
+            get(&app, "/readyz", Some("application/json")),
+            (
+                200,
+                r#"{"ready":true,"service":"recall-api","version":"sha-2222222"}"#.into()
+            )
+        );
+        assert_eq!(
+            get(&app, "/readyz", None),
+            (200, "ready recall-api sha-2222222\n".into())
+        );
+        app.control(
+            "fail",
+            &Request {
+                method: "POST".into(),
+                path: "/_control/fail".into(),
+                query: HashMap::new(),
+                headers: HashMap::new(),
+                body: Vec::new(),
+            },
+        );
+        assert_eq!(
+            get(&app, "/readyz", Some("application/json")),
+            (
+                503,
+                r#"{"ready":false,"service":"recall-api","version":"sha-2222222"}"#.into()
+            )
+        );
+    }
+
+    #[test]
+    fn version_names_the_service_and_its_version() {
+        let app = App::new("recall-api", "sha-1111111");
+        assert_eq!(
+            get(&app, "/version", None),
+            (
+                200,
+                r#"{"service":"recall-api","version":"sha-1111111"}"#.into()
+            )
+        );
     }
 }

@@ -702,6 +702,17 @@ pub async fn undo_switch(
         if matches!(options.freeze, Freeze::ReadOnly) {
             done.extend(lift_freeze(exec, source, options).await?);
         }
+        // Sessions opened on the target since `end_writes` (an app's pool reconnecting)
+        // keep `default_transaction_read_only` for their whole life: ended, so that a
+        // later switch does not find them unable to write. After the source's thaw, which
+        // the users' traffic is waiting for.
+        run_sql(
+            exec,
+            target,
+            "end the target's read-only sessions",
+            END_CLIENT_SESSIONS,
+        )
+        .await?;
         target::set_comment(exec, target, &marked("syncing")).await?;
         return Ok(Some(done.join(", ")));
     } else {
