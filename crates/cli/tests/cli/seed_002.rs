@@ -62,24 +62,10 @@ pub(crate) fn cutover(plan: &Path, env: &[(&str, &str)], args: &[&str]) -> Run {
     Run(c.output().expect("run cutover"))
 }
 
-/// HAProxy on old at port 80 sending users to `app`, closing its server-side connections
-/// after each response, so that no keep-alive connection to the old app outlives a move's
-/// switch to the hold relay (README, "Coordinated moves", known gap: without it writes
-/// reached the old, frozen database during the move here).
+/// HAProxy on old at port 80 sending users to `app`, with HAProxy's default keep-alive to
+/// its servers: the move must not let a kept server connection reach A's frozen database.
 pub(crate) fn start_lb(lab: &Lab, app: SocketAddr) -> cutover_testbed::proxy::Proxy {
-    let mut lb = cutover_testbed::proxy::start_haproxy(lab.host("old"), 80, app).expect("the LB");
-    let config = lab
-        .host("old")
-        .fs_path(cutover_testbed::proxy::HAPROXY_CONFIG);
-    let text = std::fs::read_to_string(&config).expect("haproxy.cfg");
-    std::fs::write(
-        &config,
-        text.replace("backend app\n", "backend app\n  option http-server-close\n"),
-    )
-    .expect("write haproxy.cfg");
-    lb.restart_haproxy(lab.host("old"))
-        .expect("the LB restarted");
-    lb
+    cutover_testbed::proxy::start_haproxy(lab.host("old"), 80, app).expect("the LB")
 }
 
 const APP_PW: &str = "myapp-pw";

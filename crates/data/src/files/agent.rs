@@ -94,7 +94,10 @@ pub fn serve(mut input: Box<dyn BufRead + Send>, out: Out) -> std::io::Result<()
                 let max_hold = std::time::Duration::from_millis(max_hold_ms);
                 match crate::hold::Relay::start(&listen, max_hold, &fallback) {
                     Ok(r) => {
-                        out.reply(&Reply::Holding { port: r.port() })?;
+                        out.reply(&Reply::Holding {
+                            port: r.port(),
+                            alt_port: r.alt_port(),
+                        })?;
                         relay = Some(r);
                     }
                     Err(e) => out.reply(&error(

@@ -121,10 +121,13 @@ pub enum Reply {
         /// What it did.
         stats: SyncStats,
     },
-    /// A hold relay listens on this port of the agent's host.
+    /// A hold relay listens on these ports of the agent's host.
     Holding {
         /// The port.
         port: u16,
+        /// A second port to the same relay.
+        #[serde(default)]
+        alt_port: u16,
     },
     /// A hold relay's figures.
     Relayed {

@@ -21,6 +21,8 @@ pub struct Hold {
     pub host: String,
     /// The relay's port on that host (the proxy's upstream is `127.0.0.1:PORT`).
     pub port: u16,
+    /// A second port of the same relay (0 when the agent has none).
+    pub alt_port: u16,
 }
 
 impl Hold {
@@ -44,10 +46,11 @@ impl Hold {
             })
             .await?;
         match session.recv().await? {
-            Reply::Holding { port } => Ok(Hold {
+            Reply::Holding { port, alt_port } => Ok(Hold {
                 session,
                 host: host.into(),
                 port,
+                alt_port,
             }),
             other => Err(session.unexpected(&other)),
         }
@@ -56,6 +59,14 @@ impl Hold {
     /// The upstream the proxy is pointed at to hold: `127.0.0.1:PORT`.
     pub fn upstream(&self) -> String {
         format!("127.0.0.1:{}", self.port)
+    }
+
+    /// The same relay at another port. HAProxy keeps a server connection that carried a
+    /// request when its server's address changed, and reuses it for the client's next
+    /// request: to the old upstream, around the relay. A second address change, once those
+    /// requests have drained, makes it drop them (it drops idle connections on a change).
+    pub fn alt_upstream(&self) -> Option<String> {
+        (self.alt_port != 0).then(|| format!("127.0.0.1:{}", self.alt_port))
     }
 
     /// Carries every held and new connection to `to`.

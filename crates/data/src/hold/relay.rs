@@ -63,6 +63,7 @@ struct Shared {
 pub struct Relay {
     shared: Arc<Shared>,
     port: u16,
+    alt_port: u16,
     fallback: String,
 }
 
@@ -73,10 +74,14 @@ fn resolve(addr: &str) -> std::io::Result<SocketAddr> {
 }
 
 impl Relay {
-    /// Listens on `listen` (port 0: any free one) and starts holding.
+    /// Listens on `listen` (port 0: any free one), and on a second port of the same address,
+    /// and starts holding.
     pub fn start(listen: &str, max_hold: Duration, fallback: &str) -> std::io::Result<Relay> {
-        let listener = TcpListener::bind(resolve(listen)?)?;
+        let at = resolve(listen)?;
+        let listener = TcpListener::bind(at)?;
         let port = listener.local_addr()?.port();
+        let alt = TcpListener::bind(SocketAddr::new(at.ip(), 0))?;
+        let alt_port = alt.local_addr()?.port();
         let shared = Arc::new(Shared {
             mode: Mutex::new(Mode::Holding),
             released: Condvar::new(),
@@ -88,13 +93,16 @@ impl Relay {
             last_activity: Mutex::new(Instant::now()),
             stop: AtomicBool::new(false),
         });
-        let s = shared.clone();
-        std::thread::Builder::new()
-            .name("hold-accept".into())
-            .spawn(move || accept_loop(listener, s, max_hold))?;
+        for l in [listener, alt] {
+            let s = shared.clone();
+            std::thread::Builder::new()
+                .name("hold-accept".into())
+                .spawn(move || accept_loop(l, s, max_hold))?;
+        }
         Ok(Relay {
             shared,
             port,
+            alt_port,
             fallback: fallback.to_string(),
         })
     }
@@ -102,6 +110,12 @@ impl Relay {
     /// The port the proxy is pointed at.
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// A second port to the same relay: pointing a proxy there after the first makes it drop
+    /// the server connections it kept from before (see `Hold::alt_upstream`).
+    pub fn alt_port(&self) -> u16 {
+        self.alt_port
     }
 
     /// Carries every held and every new connection to `to` from now on.
@@ -135,11 +149,13 @@ impl Relay {
             }
         }
         self.shared.released.notify_all();
-        // Wake the accept loop so it sees the stop.
-        let _ = TcpStream::connect_timeout(
-            &SocketAddr::from(([127, 0, 0, 1], self.port)),
-            Duration::from_millis(200),
-        );
+        // Wake the accept loops so that they see the stop.
+        for port in [self.port, self.alt_port] {
+            let _ = TcpStream::connect_timeout(
+                &SocketAddr::from(([127, 0, 0, 1], port)),
+                Duration::from_millis(200),
+            );
+        }
     }
 
     /// True once told to stop accepting.

@@ -74,6 +74,19 @@ async fn hold(
         humantime::format_duration(step.drain())
     ));
     tokio::time::sleep(step.drain()).await;
+    // Requests that were in flight on `fallback` at the switch kept their server connections,
+    // which HAProxy would reuse for the same clients' next requests, around the relay and
+    // into a frozen database. Re-pointed at the relay's other port, it drops them.
+    if let (true, Some(alt)) = (s.keeps_server_connections(), hold.alt_upstream()) {
+        if let Err(e) = s.switch(&runner, &alt).await {
+            let _ = hold.release(fallback).await;
+            let _ = hold.finish(Duration::from_secs(2)).await;
+            return Err(ctx.failed(format!(
+                "cannot hold requests at {}: {e}",
+                s.name()
+            )));
+        }
+    }
     Ok((hold, at))
 }
 

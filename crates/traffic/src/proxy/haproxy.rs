@@ -118,6 +118,10 @@ impl Switcher for Haproxy {
         format!("haproxy on {}", self.host)
     }
 
+    fn keeps_server_connections(&self) -> bool {
+        true
+    }
+
     fn preview(&self, to: &str) -> Vec<String> {
         let line = self.set_line(to).unwrap_or_else(|e| e.to_string());
         let mut lines = vec![format!(

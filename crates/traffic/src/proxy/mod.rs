@@ -72,6 +72,14 @@ pub trait Switcher: Send + Sync {
     async fn persist(&self, _r: &dyn Runner, _to: &str) -> Result<Option<String>, ProxyError> {
         Ok(None)
     }
+
+    /// True when a server connection that carried a request across a switch stays with the
+    /// old upstream and is reused for the same client's next request (HAProxy; a second
+    /// switch makes it drop such connections once idle). Caddy and nginx open connections
+    /// to the new upstream after a switch.
+    fn keeps_server_connections(&self) -> bool {
+        false
+    }
 }
 
 /// Runs `cmd`, turning a failure into a [`ProxyError`] with the command's output framed.
