@@ -160,7 +160,9 @@ async fn host_probes_and_log_triggers_run_over_ssh() {
     );
 
     // A log trigger: 2 ERROR lines within a minute end the soak with the line as evidence.
-    new.exec_ok("mkdir -p /srv/app && : > /srv/app/app.log")
+    // The log's name is this test's own, so that its follower can be looked for afterwards.
+    let log_path = format!("/srv/app/app-{}.log", std::process::id());
+    new.exec_ok(&format!("mkdir -p /srv/app && : > {log_path}"))
         .unwrap();
     let mut s = spec(
         vec![],
@@ -175,12 +177,12 @@ async fn host_probes_and_log_triggers_run_over_ssh() {
     );
     s.logs = vec![LogSpec {
         host: "new".into(),
-        source: LogSource::File("/srv/app/app.log".into()),
+        source: LogSource::File(log_path.clone()),
         patterns: vec!["ERROR".into()],
         sudo: false,
     }];
     let writer = tokio::spawn({
-        let log = new.fs_path("/srv/app/app.log");
+        let log = new.fs_path(&log_path);
         async move {
             tokio::time::sleep(Duration::from_millis(1500)).await;
             for line in [
@@ -203,12 +205,27 @@ async fn host_probes_and_log_triggers_run_over_ssh() {
         panic!("no log trigger")
     };
     assert!(
-        f.evidence.starts_with(
-            "2 matching line(s) in the last 1m; last: new:/srv/app/app.log: ERROR db timeout again"
-        ),
+        f.evidence.starts_with(&format!(
+            "2 matching line(s) in the last 1m; last: new:{log_path}: ERROR db timeout again"
+        )),
         "{}",
         f.evidence
     );
+    // The soak is over: its follower on the host ends too (no terminal tells it so by itself).
+    let follower = format!("tail -n0 -F {log_path}");
+    let mut left = true;
+    for _ in 0..50 {
+        let found = std::process::Command::new("pgrep")
+            .args(["-f", &follower])
+            .output()
+            .unwrap();
+        left = found.status.success();
+        if !left {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(!left, "`{follower}` still runs on the host after the soak");
 
     // A log fed by a command (as `journalctl -fu app` would be): its output is the log, and
     // a command that ends is started again, so this one's single ERROR line counts twice.

@@ -81,10 +81,7 @@ async fn hold(
         if let Err(e) = s.switch(&runner, &alt).await {
             let _ = hold.release(fallback).await;
             let _ = hold.finish(Duration::from_secs(2)).await;
-            return Err(ctx.failed(format!(
-                "cannot hold requests at {}: {e}",
-                s.name()
-            )));
+            return Err(ctx.failed(format!("cannot hold requests at {}: {e}", s.name())));
         }
     }
     Ok((hold, at))
