@@ -312,3 +312,85 @@ async fn the_health_gate_refuses_an_upstream_that_is_down_or_failing() {
         "{e}"
     );
 }
+
+/// One GET on a kept-alive connection; the body of the answer.
+fn get_on(conn: &mut std::net::TcpStream) -> String {
+    use std::io::{BufRead, BufReader, Read, Write};
+    conn.write_all(b"GET / HTTP/1.1\r\nHost: app\r\n\r\n")
+        .expect("send");
+    let mut reader = BufReader::new(conn.try_clone().expect("clone"));
+    let mut length = 0;
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).expect("header");
+        if line.trim().is_empty() {
+            break;
+        }
+        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+            length = v.trim().parse().expect("length");
+        }
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).expect("body");
+    String::from_utf8_lossy(&body).into_owned()
+}
+
+/// What the coordinated move's second switch rests on: HAProxy reuses a server connection
+/// that carried a request across a switch for the same client's next request (to the old
+/// upstream), and drops it, once idle, at the next address change.
+#[tokio::test]
+async fn haproxy_reuses_a_connection_in_flight_at_a_switch_until_the_next_switch() {
+    let l = lab();
+    let new2 = app::start_on(l.lab.host("new"), 8081).expect("second app on new");
+    let p = proxy::start_haproxy(l.lab.host("lb"), 80, l.old).unwrap();
+    let ex = executor(&l.lab, &["lb"]);
+    let s = Haproxy {
+        host: "lb".into(),
+        socket: p.control.clone(),
+        backend: "app".into(),
+        server: "web".into(),
+        config: None,
+    };
+    let delay = |ms: u32| {
+        let out = std::process::Command::new("curl")
+            .args(["-sS", &format!("http://{}/_control/delay?ms={ms}", l.old)])
+            .output()
+            .expect("curl");
+        assert!(out.status.success());
+    };
+    // `second`: the address of a second switch made once the slow request is answered.
+    for second in [None, Some(new2.addr.to_string())] {
+        s.switch(&ex, &l.old.to_string()).await.unwrap();
+        let mut conn = std::net::TcpStream::connect(p.listen).expect("connect");
+        conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        assert!(get_on(&mut conn).contains("hello from old"));
+        delay(1500);
+        let slow = std::thread::spawn({
+            let mut c = conn.try_clone().unwrap();
+            move || get_on(&mut c)
+        });
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        s.switch(&ex, &l.new.to_string()).await.unwrap();
+        let answered = slow.join().unwrap();
+        assert!(answered.contains("hello from old"), "in flight: {answered}");
+        delay(0);
+        let next = match &second {
+            None => get_on(&mut conn),
+            Some(to) => {
+                s.switch(&ex, to).await.unwrap();
+                get_on(&mut conn)
+            }
+        };
+        match second {
+            None => assert!(
+                next.contains("hello from old"),
+                "the kept connection is reused, to old: {next}"
+            ),
+            Some(_) => assert!(
+                next.contains("hello from new"),
+                "after a second switch the kept connection is gone: {next}"
+            ),
+        }
+    }
+    ex.disconnect_all().await;
+}
