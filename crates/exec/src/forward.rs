@@ -12,6 +12,38 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::process::{Child, ChildStdin, ChildStdout};
 
+/// A connection's byte stream, whichever way it was opened: TCP from this machine, or a
+/// [`Forwarded`] one from a plan host.
+pub trait ByteStream: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> ByteStream for T {}
+
+/// A plan host that connections are opened from, and the executor that reaches it.
+#[derive(Clone)]
+pub struct FromHost {
+    /// The host's name in the plan.
+    pub host: String,
+    /// Reaches it.
+    pub exec: Executor,
+}
+
+impl std::fmt::Debug for FromHost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "FromHost({})", self.host)
+    }
+}
+
+impl FromHost {
+    /// A connection from the host to `target`, or `None` when the host is this machine; see
+    /// [`Executor::forward`].
+    pub async fn forward(
+        &self,
+        target: &str,
+        confirm: Duration,
+    ) -> Result<Option<Forwarded>, ExecError> {
+        self.exec.forward(&self.host, target, confirm).await
+    }
+}
+
 /// A TCP connection from a host, as a byte stream; the `ssh` process ends when it is dropped.
 pub struct Forwarded {
     child: Child,

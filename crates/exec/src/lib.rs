@@ -19,7 +19,7 @@ pub use class::FailureClass;
 pub use command::{Command, EnvValue, Stdin, TrackId};
 pub use error::{ConnectFailure, ExecError};
 pub use executor::{Executor, Output, Spawned, Target};
-pub use forward::Forwarded;
+pub use forward::{ByteStream, Forwarded, FromHost};
 pub use pipe::PipeReport;
 pub use redact::{Redactor, SecretValue};
 pub use ssh::control_dir::control_dir_for;

@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 /// Decides whether an upstream may receive traffic.
@@ -25,7 +25,7 @@ pub struct HttpGet {
     pub timeout: Duration,
     /// The host the request is sent from: the proxy's, which is what will connect to the
     /// upstream (`None`: this machine).
-    pub from: Option<FromHost>,
+    pub from: Option<cutover_exec::FromHost>,
 }
 
 impl Default for HttpGet {
@@ -39,32 +39,16 @@ impl Default for HttpGet {
     }
 }
 
-/// A plan host connections are opened from, and the executor that reaches it.
-#[derive(Clone)]
-pub struct FromHost {
-    /// The host's name in the plan.
-    pub host: String,
-    /// Reaches it.
-    pub exec: cutover_exec::Executor,
-}
-
-impl std::fmt::Debug for FromHost {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "FromHost({})", self.host)
-    }
-}
-
-/// A connection's byte stream: TCP from here, or `ssh -W` from a plan host.
-trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
-impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
-
 impl HttpGet {
     /// A connection to `upstream` from [`HttpGet::from`], else from here; with what to call
     /// the upstream in messages.
-    async fn open(&self, upstream: &str) -> Result<(Box<dyn Stream>, String), String> {
+    async fn open(
+        &self,
+        upstream: &str,
+    ) -> Result<(Box<dyn cutover_exec::ByteStream>, String), String> {
         if let Some(f) = &self.from {
             let seen = format!("{upstream} (from {})", f.host);
-            match f.exec.forward(&f.host, upstream, Duration::ZERO).await {
+            match f.forward(upstream, Duration::ZERO).await {
                 Ok(Some(s)) => return Ok((Box::new(s), seen)),
                 Ok(None) => {} // the proxy runs on this machine
                 Err(e) => return Err(format!("TCP connect to {seen} failed: {e}")),

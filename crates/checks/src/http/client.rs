@@ -43,10 +43,6 @@ struct Key {
     from: Option<String>,
 }
 
-/// A connection's byte stream: TCP from here, or `ssh -W` from a plan host.
-trait Stream: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
-impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Stream for T {}
-
 /// A probe HTTP client; cheap to clone (clones share connections).
 #[derive(Clone)]
 pub struct Client {
@@ -128,7 +124,11 @@ impl Client {
     }
 
     /// Opens the stream for `key`: from the plan host the request names, else from here.
-    async fn open(&self, key: &Key, req: &Request) -> Result<(Box<dyn Stream>, String), HttpError> {
+    async fn open(
+        &self,
+        key: &Key,
+        req: &Request,
+    ) -> Result<(Box<dyn cutover_exec::ByteStream>, String), HttpError> {
         if let Some(via) = &req.from {
             let target = match key.connect.contains(':') {
                 true => format!("[{}]:{}", key.connect, key.port),
@@ -136,11 +136,7 @@ impl Client {
             };
             let peer = format!("{target} from {}", via.host);
             // No wait for a confirmation: the request itself fails on a refused connection.
-            match via
-                .exec
-                .forward(&via.host, &target, std::time::Duration::ZERO)
-                .await
-            {
+            match via.forward(&target, std::time::Duration::ZERO).await {
                 Ok(Some(f)) => return Ok((Box::new(f), peer)),
                 Ok(None) => {} // the host is this machine
                 Err(e) => {

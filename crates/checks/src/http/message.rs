@@ -27,22 +27,7 @@ pub struct Request {
     /// Deadline for the whole exchange.
     pub timeout: Duration,
     /// Open the connection from this plan host (`from = "new"`), not from this machine.
-    pub from: Option<Box<Via>>,
-}
-
-/// A plan host connections are opened from, and the executor that reaches it.
-#[derive(Clone)]
-pub struct Via {
-    /// The host's name in the plan.
-    pub host: String,
-    /// Reaches it.
-    pub exec: cutover_exec::Executor,
-}
-
-impl std::fmt::Debug for Via {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Via({})", self.host)
-    }
+    pub from: Option<Box<cutover_exec::FromHost>>,
 }
 
 impl Request {

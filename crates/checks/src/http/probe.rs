@@ -2,7 +2,6 @@
 //! response: status, JSON fields, body text or pattern, latency, certificate lifetime.
 
 use super::client::{Client, Request, Response};
-use super::message::Via;
 use crate::eval;
 use crate::outcome::{short, Outcome};
 use cutover_exec::Executor;
@@ -70,7 +69,7 @@ impl HttpProbe {
             let exec = exec.ok_or_else(|| {
                 format!("this probe is sent from host `{host}`, which cannot be reached here")
             })?;
-            req.from = Some(Box::new(Via {
+            req.from = Some(Box::new(cutover_exec::FromHost {
                 host: host.clone(),
                 exec: exec.clone(),
             }));

@@ -142,13 +142,10 @@ pub(crate) async fn gate_passes(
     // Asked from the proxy's host: it is what will connect to the upstream (which may listen
     // on that host's loopback, or be reachable only from there).
     let mut gate = gate.clone();
-    gate.from = ctx
-        .plan
-        .proxy(name)
-        .map(|p| cutover_traffic::health::FromHost {
-            host: p.host.value.clone(),
-            exec: ctx.exec.clone(),
-        });
+    gate.from = ctx.plan.proxy(name).map(|p| cutover_exec::FromHost {
+        host: p.host.value.clone(),
+        exec: ctx.exec.clone(),
+    });
     let seen = gate
         .check(to)
         .await
