@@ -220,6 +220,7 @@ fn a_move_holds_requests_instead_of_failing_them_and_its_rollback_gives_writes_b
         "a request waited {slowest:?}"
     );
     assert!(get(s.front.listen, "/").contains("hello from old"));
+    eprintln!("move back: {requests} requests, 0 failed, slowest {slowest:?}");
     let config = std::fs::read_to_string(
         s.lab
             .host("old")
