@@ -46,7 +46,8 @@ pub(crate) async fn left_by_switches(session: &Session, state: Option<&RunState>
             },
         )
         .collect();
-    if open.is_empty() {
+    let replicas = crate::left_by_replicas::open(plan, state);
+    if open.is_empty() && replicas.is_empty() {
         return Vec::new();
     }
     let secrets = match Secrets::resolve(plan) {
@@ -87,6 +88,7 @@ pub(crate) async fn left_by_switches(session: &Session, state: Option<&RunState>
         }
         lines.push(describe(plan, id, switch, sync, &found));
     }
+    lines.extend(crate::left_by_replicas::lines(&exec, &values, &replicas).await);
     exec.disconnect_all().await;
     lines
 }

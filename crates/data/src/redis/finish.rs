@@ -29,8 +29,9 @@ pub enum SourceAfter {
     Writable,
 }
 
-/// The configuration cutover set for the sync and the switch and had not set before:
-/// cleared by the finish (`None`: not known, left alone).
+/// Whether the credentials cutover set for the sync and the switch were set before it
+/// did: those that were not (`Some(false)`) are cleared by the finish (`None`: not known,
+/// left alone).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SetByCutover {
     /// The source's `masterauth` was not set before the switch gave it the target's.
@@ -42,7 +43,8 @@ pub struct SetByCutover {
 /// What a switch left running, as found on the servers (for `cutover status`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LeftRunning {
-    /// The source follows the target (writes made on the target flow back).
+    /// The source follows the target (writes made on the target flow back) and refuses
+    /// writes as a replica.
     pub source_follows: bool,
 }
 
@@ -88,7 +90,9 @@ impl Pair {
                     server: self.source.conn(),
                 })
                 .await?;
-            done.push(format!("{source} no longer follows {target} (REPLICAOF NO ONE)"));
+            done.push(format!(
+                "{source} no longer follows {target} (REPLICAOF NO ONE)"
+            ));
         }
         if set.source_masterauth == Some(false) && s.facts.masterauth_set {
             self.source
@@ -128,16 +132,21 @@ impl Pair {
     ) -> Result<bool, RedisError> {
         let (s, t) = self.states(&[], &[]).await?;
         let refuses = s.config("min-replicas-to-write") == Some(REFUSE_WRITES);
-        Ok(!s.follows(&options.target_address, self.target.endpoint.port)
-            && detached(&s, &t)
-            && refuses == (after == SourceAfter::ReadOnly))
+        Ok(
+            !s.follows(&options.target_address, self.target.endpoint.port)
+                && detached(&s, &t)
+                && refuses == (after == SourceAfter::ReadOnly),
+        )
     }
 
-    /// Looks for what the switch left running.
-    pub async fn left_running(&mut self, options: &SwitchOptions) -> Result<LeftRunning, RedisError> {
+    /// Looks for what the switch left running: the source following a server on the
+    /// target's port (`cutover status` has no address the source was told for the target:
+    /// that may come from the target host's SSH configuration).
+    pub async fn left_running(&mut self) -> Result<LeftRunning, RedisError> {
         let s = self.source.state(&[]).await?;
+        let port = self.target.endpoint.port;
         Ok(LeftRunning {
-            source_follows: s.follows(&options.target_address, self.target.endpoint.port),
+            source_follows: matches!(s.role, Role::Replica { port: p, .. } if p == port),
         })
     }
 

@@ -32,7 +32,7 @@ pub(crate) mod postgres_sync;
 mod postgres_verify;
 mod proxy_move;
 mod proxy_switch;
-mod redis;
+pub(crate) mod redis;
 mod redis_finish;
 pub(crate) mod redis_switch;
 mod redis_sync;
