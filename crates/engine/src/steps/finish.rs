@@ -9,7 +9,7 @@ use crate::error::EngineError;
 use cutover_plan::{Plan, StepKind};
 
 /// Journaled by a finish before it changes anything.
-pub(crate) const FINISHING: &str = "finishing";
+pub(crate) const FINISHING: &str = "finish_began";
 
 /// The finish step of switch `switch` (any store) and its kind's name, if the plan has one.
 pub(crate) fn finish_of<'p>(plan: &'p Plan, switch: &str) -> Option<(&'p str, &'static str)> {

@@ -84,15 +84,10 @@ impl StepRunner for RedisFinish<'_> {
             target_masterauth: load_state::<Previous>(ctx, &switch.0.sync.value, PREVIOUS)?
                 .map(|p| p.masterauth_set),
         };
-        let mut pair = open(ctx, &sync.source, &sync.target).await?;
         // Before anything changes: from here an undo of the switch is refused.
-        let done = match save_state(ctx, FINISHING, &true) {
-            Ok(()) => pair.finish(&o, self.after(), set).await,
-            Err(e) => {
-                pair.close().await;
-                return Err(e);
-            }
-        };
+        save_state(ctx, FINISHING, &true)?;
+        let mut pair = open(ctx, &sync.source, &sync.target).await?;
+        let done = pair.finish(&o, self.after(), set).await;
         pair.close().await;
         let done = done.map_err(|e| failed(ctx, e))?;
         Ok(Applied::Done {
