@@ -135,4 +135,21 @@ fn redis_finish_ends_the_reverse_replication_and_refuses_a_rollback_even_when_ki
         refused.stderr()
     );
     assert_eq!(role(&new), "master", "new is left as it was");
+
+    // Nor can the switch be undone on its own.
+    let refused = cutover(&f, &["rollback", "--yes", "--only", "promote"]);
+    assert_eq!(
+        refused.code(),
+        8,
+        "{}{}",
+        refused.stdout(),
+        refused.stderr()
+    );
+    assert!(
+        (refused.stdout() + &refused.stderr()).contains(REFUSAL),
+        "{}{}",
+        refused.stdout(),
+        refused.stderr()
+    );
+    assert_eq!(role(&old), "master", "old is left as the finish made it");
 }
