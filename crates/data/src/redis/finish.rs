@@ -169,3 +169,48 @@ fn detached(s: &State, t: &State) -> bool {
         && !t.replid().is_empty()
         && s.replid2() == t.replid()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::redis::protocol::Facts;
+
+    fn state(fields: &[(&str, &str)]) -> State {
+        State::new(Facts {
+            info: fields
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            ..Facts::default()
+        })
+    }
+
+    #[test]
+    fn a_source_promoted_away_from_the_target_is_detached() {
+        let new = state(&[("role", "master"), ("master_replid", "bbb")]);
+        let old = state(&[
+            ("role", "master"),
+            ("master_replid", "ccc"),
+            ("master_replid2", "bbb"),
+        ]);
+        assert!(detached(&old, &new));
+    }
+
+    #[test]
+    fn a_source_still_following_or_never_switched_is_not_detached() {
+        let new = state(&[("role", "master"), ("master_replid", "bbb")]);
+        let following = state(&[
+            ("role", "slave"),
+            ("master_host", "10.0.0.2"),
+            ("master_port", "6379"),
+            ("master_replid", "bbb"),
+        ]);
+        let unswitched = state(&[
+            ("role", "master"),
+            ("master_replid", "aaa"),
+            ("master_replid2", "0000000000000000000000000000000000000000"),
+        ]);
+        assert!(!detached(&following, &new));
+        assert!(!detached(&unswitched, &new));
+    }
+}
