@@ -54,7 +54,10 @@ impl UserWindow {
                 self.failed
             ),
             (Some(held), _) => {
-                let (all, writes) = (self.requests_held.unwrap_or(0), self.writes_held.unwrap_or(0));
+                let (all, writes) = (
+                    self.requests_held.unwrap_or(0),
+                    self.writes_held.unwrap_or(0),
+                );
                 let failed_writes = self.writes_failed.unwrap_or(0);
                 format!(
                     "{} of `{}`: requests held {held:.3} s ({all} held: {} reads, {writes} writes; longest {:.3} s, longest write {:.3} s), {} failed ({} reads, {failed_writes} writes)",

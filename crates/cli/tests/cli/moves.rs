@@ -359,7 +359,10 @@ fn a_real_app_moved_with_its_database_fails_no_write_and_gets_writes_back_after_
         .and_then(|(n, _)| n.parse().ok())
         .unwrap_or_else(|| panic!("no writes held in: {saw}"));
     assert!(writes_held > 0, "no held request counted as a write: {saw}");
-    assert!(saw.contains(" held: 0 reads, "), "a POST counted as a read: {saw}");
+    assert!(
+        saw.contains(" held: 0 reads, "),
+        "a POST counted as a read: {saw}"
+    );
     eprintln!("{saw}");
 
     // The soak fires and moves everything back while the client keeps writing.

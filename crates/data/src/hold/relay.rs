@@ -340,7 +340,8 @@ fn first_request_writes(client: &TcpStream) -> bool {
     let method = head[..n].split(|b| *b == b' ').next().unwrap_or_default();
     let is_token = !method.is_empty() && method.iter().all(u8::is_ascii_uppercase);
     // A method cut off by the 8 bytes is longer than any safe one: it writes.
-    is_token && !matches!(method, b"GET" | b"HEAD" | b"OPTIONS" | b"TRACE")
+    is_token
+        && !matches!(method, b"GET" | b"HEAD" | b"OPTIONS" | b"TRACE")
         && (n > method.len() || method.len() == head.len())
 }
 

@@ -120,7 +120,10 @@ async fn the_source_takes_writes_before_the_sync_is_made_again_and_none_is_lost(
     // What the source and the target look like at the moment the undo says "writable".
     let seen = std::sync::Mutex::new(None);
     let writable = || {
-        let wrote = old.psql("app", "INSERT INTO t (v) VALUES ('in the gap') RETURNING id");
+        let wrote = old.psql(
+            "app",
+            "INSERT INTO t (v) VALUES ('in the gap') RETURNING id",
+        );
         let subs = new.psql("app", "SELECT count(*) FROM pg_subscription");
         *seen.lock().expect("seen") = Some((wrote, subs));
     };
@@ -128,7 +131,11 @@ async fn the_source_takes_writes_before_the_sync_is_made_again_and_none_is_lost(
         .await
         .expect("undo")
         .expect("a switch to undo");
-    let (wrote, subs) = seen.lock().expect("seen").take().expect("writable never said");
+    let (wrote, subs) = seen
+        .lock()
+        .expect("seen")
+        .take()
+        .expect("writable never said");
     wrote.expect("the source refused a write once the undo said it was writable");
     assert_eq!(
         subs.expect("subscriptions").trim(),
@@ -136,7 +143,10 @@ async fn the_source_takes_writes_before_the_sync_is_made_again_and_none_is_lost(
         "the forward sync was made before the source took writes: requests were held longer than needed"
     );
     let all = "SELECT string_agg(v, ',' ORDER BY id) FROM t";
-    assert_eq!(old.psql("app", all).expect("old").trim(), "before,on new,in the gap");
+    assert_eq!(
+        old.psql("app", all).expect("old").trim(),
+        "before,on new,in the gap"
+    );
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     loop {
         let on_new = new.psql("app", all).expect("new");

@@ -137,7 +137,11 @@ fn journal(ctx: &StepCtx<'_>, m: &Moved) -> Result<(), EngineError> {
         m.relay.longest_write_ms as f64 / 1000.0,
         "s",
     )?;
-    ctx.measure("move_writes_failed", m.relay.failed_writes as f64, "requests")
+    ctx.measure(
+        "move_writes_failed",
+        m.relay.failed_writes as f64,
+        "requests",
+    )
 }
 
 /// The move forward: from `previous` to `to` with the data switches of `step`.

@@ -46,6 +46,8 @@ pub struct SyncOptions {
     /// Create the roles the schema needs that the target lacks (see
     /// [`crate::postgres::roles`]); otherwise their absence is refused before anything starts.
     pub roles: bool,
+    /// Passwords for the roles `roles` creates.
+    pub role_passwords: super::roles::RolePasswords,
     /// Give up waiting for the initial sync after this long.
     pub timeout: Duration,
     /// The sync is done once the target is less than this many bytes behind.
@@ -62,6 +64,7 @@ impl Default for SyncOptions {
             no_owner: false,
             no_privileges: false,
             roles: false,
+            role_passwords: Default::default(),
             timeout: Duration::from_secs(24 * 3600),
             max_lag_bytes: 1 << 20,
         }
@@ -259,11 +262,10 @@ async fn needed_roles(
         return Err(super::roles::missing_refusal(&missing));
     }
     let wanted = missing.into_iter().collect();
-    let created = super::roles::create_missing(exec, &s.source, &s.target, &wanted).await?;
-    progress(format!(
-        "roles created on the target (without passwords): {}",
-        created.join(", ")
-    ));
+    let created =
+        super::roles::create_missing(exec, &s.source, &s.target, &wanted, &options.role_passwords)
+            .await?;
+    progress(options.role_passwords.summary(&created));
     Ok(())
 }
 

@@ -780,7 +780,9 @@ async fn follow_again(
     )
     .await?;
     target::set_comment(exec, target, marker).await?;
-    Ok(vec!["the sync runs again (the switch can be retried)".to_string()])
+    Ok(vec![
+        "the sync runs again (the switch can be retried)".to_string()
+    ])
 }
 
 /// Whether logical replication slot `name` exists on `ep`'s server.
