@@ -93,12 +93,9 @@ pub(crate) async fn left_by_switches(session: &Session, state: Option<&RunState>
     lines
 }
 
-/// The `postgres.finish` step of switch `id`, if the plan has one.
+/// The finish step of switch `id`, if the plan has one.
 fn finish_of<'p>(plan: &'p Plan, id: &str) -> Option<&'p str> {
-    plan.steps().find_map(|(_, s)| match &s.kind {
-        StepKind::PostgresFinish(f) if f.switch.value == id => Some(s.id.value.as_str()),
-        _ => None,
-    })
+    crate::steps::finish::finish_of(plan, id).map(|(f, _)| f)
 }
 
 async fn look(
