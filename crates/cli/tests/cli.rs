@@ -44,6 +44,8 @@ mod journal;
 mod moves;
 #[path = "cli/mysql.rs"]
 mod mysql;
+#[path = "cli/mysql_finish.rs"]
+mod mysql_finish;
 #[path = "cli/mysql_resume.rs"]
 mod mysql_resume;
 #[path = "cli/notify.rs"]
@@ -62,6 +64,8 @@ mod probes_from;
 mod proxy_resume;
 #[path = "cli/redis.rs"]
 mod redis;
+#[path = "cli/redis_finish.rs"]
+mod redis_finish;
 #[path = "cli/redis_move.rs"]
 mod redis_move;
 #[path = "cli/redis_resume.rs"]

@@ -46,7 +46,8 @@ pub(crate) async fn left_by_switches(session: &Session, state: Option<&RunState>
             },
         )
         .collect();
-    if open.is_empty() {
+    let replicas = crate::left_by_replicas::open(plan, state);
+    if open.is_empty() && replicas.is_empty() {
         return Vec::new();
     }
     let secrets = match Secrets::resolve(plan) {
@@ -87,16 +88,14 @@ pub(crate) async fn left_by_switches(session: &Session, state: Option<&RunState>
         }
         lines.push(describe(plan, id, switch, sync, &found));
     }
+    lines.extend(crate::left_by_replicas::lines(&exec, &values, &replicas).await);
     exec.disconnect_all().await;
     lines
 }
 
-/// The `postgres.finish` step of switch `id`, if the plan has one.
+/// The finish step of switch `id`, if the plan has one.
 fn finish_of<'p>(plan: &'p Plan, id: &str) -> Option<&'p str> {
-    plan.steps().find_map(|(_, s)| match &s.kind {
-        StepKind::PostgresFinish(f) if f.switch.value == id => Some(s.id.value.as_str()),
-        _ => None,
-    })
+    crate::steps::finish::finish_of(plan, id).map(|(f, _)| f)
 }
 
 async fn look(

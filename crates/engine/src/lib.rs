@@ -9,6 +9,7 @@ pub mod context;
 mod downtime;
 pub mod error;
 pub mod hosts;
+mod left_by_replicas;
 mod left_running;
 mod leftovers;
 pub mod notify;

@@ -48,7 +48,7 @@ pub struct Status {
     /// Things on the hosts that need the operator (replication objects left running, DDL
     /// on a sync's source that its target lacks), each with what to do.
     pub warnings: Vec<String>,
-    /// What switches left running on purpose until a `postgres.finish` ends it (reverse
+    /// What switches left running on purpose until a `*.finish` step ends it (reverse
     /// replication, slots, a frozen source), one entry per switch with a line per host.
     pub left_running: Vec<String>,
     /// What users saw during each coordinated move and probed switch of the run, one line

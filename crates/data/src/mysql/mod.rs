@@ -47,6 +47,7 @@ pub mod client;
 pub mod copy;
 pub mod endpoint;
 pub mod error;
+pub mod finish;
 pub mod flavor;
 pub mod inventory;
 pub mod objects;

@@ -122,7 +122,7 @@ pub async fn switch(
     result
 }
 
-async fn read_only(a: &mut Agent) -> Result<bool, MysqlError> {
+pub(super) async fn read_only(a: &mut Agent) -> Result<bool, MysqlError> {
     Ok(a.value("SELECT @@GLOBAL.read_only").await?.as_deref() == Some("1"))
 }
 

@@ -23,6 +23,7 @@ const CONFIG: &[&str] = &[
     "masteruser",
     "replica-read-only",
     "repl-diskless-load",
+    "min-replicas-to-write",
 ];
 
 /// Answers one Redis request on `out`.

@@ -12,6 +12,8 @@
 //!   [`sync_undo`]);
 //! - [`Pair::switch`] (pause, catch-up, promote, reverse, unpause) and
 //!   [`Pair::undo_switch`] ([`switch`], [`switch_undo`], where a pair stands: [`stage`]);
+//! - [`Pair::finish`]: the reverse replication ended once the run no longer needs it
+//!   ([`finish`]);
 //! - [`Pair::verify`]: digests of logical values per bucket next to the data, compared,
 //!   key by key only where they differ ([`verify`], [`digest`], [`read`], [`value`],
 //!   [`compare`]);
@@ -49,6 +51,7 @@ pub mod compare;
 pub mod digest;
 pub mod endpoint;
 pub mod error;
+pub mod finish;
 pub mod health;
 pub mod info;
 pub mod pair;

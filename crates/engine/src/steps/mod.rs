@@ -14,9 +14,11 @@ mod docker;
 mod file_put;
 mod files_sync;
 mod files_verify;
+pub(crate) mod finish;
 mod images_copy;
 pub(crate) mod mysql;
 mod mysql_copy;
+mod mysql_finish;
 mod mysql_switch;
 mod mysql_sync;
 mod mysql_verify;
@@ -30,8 +32,9 @@ pub(crate) mod postgres_sync;
 mod postgres_verify;
 mod proxy_move;
 mod proxy_switch;
-mod redis;
-mod redis_switch;
+pub(crate) mod redis;
+mod redis_finish;
+pub(crate) mod redis_switch;
 mod redis_sync;
 mod redis_verify;
 mod run;
@@ -52,6 +55,8 @@ pub fn runner(kind: &StepKind) -> Box<dyn StepRunner + '_> {
         StepKind::Notify(s) => Box::new(notify::Notify(s)),
         StepKind::PostgresSwitch(s) => Box::new(postgres_switch::PostgresSwitch(s)),
         StepKind::PostgresFinish(s) => Box::new(postgres_finish::PostgresFinish(s)),
+        StepKind::RedisFinish(s) => Box::new(redis_finish::RedisFinish(s)),
+        StepKind::MysqlFinish(s) => Box::new(mysql_finish::MysqlFinish(s)),
         StepKind::PostgresSync(s) => Box::new(postgres_sync::PostgresSync(s)),
         StepKind::PostgresCopy(s) => Box::new(postgres_copy::PostgresCopy(s)),
         StepKind::PostgresVerify(s) => Box::new(postgres_verify::PostgresVerify(s)),

@@ -17,23 +17,32 @@ use cutover_plan::{Plan, StepKind};
 
 /// The endpoint with real values (the password kept secret).
 pub(crate) fn endpoint(ctx: &StepCtx<'_>, e: &MysqlEndpoint) -> Result<Endpoint, EngineError> {
+    endpoint_with(ctx.plan, e, |t| ctx.render(t))
+}
+
+/// The endpoint with every template rendered by `render` (outside a step: `cutover status`).
+pub(crate) fn endpoint_with(
+    plan: &Plan,
+    e: &MysqlEndpoint,
+    render: impl Fn(&cutover_plan::Template) -> Result<String, EngineError>,
+) -> Result<Endpoint, EngineError> {
     let host = e.host.value.clone();
     let address = match &e.address {
-        Some(a) => ctx.render(a)?,
+        Some(a) => render(a)?,
         None => "127.0.0.1".into(),
     };
     let mut ep = Endpoint::new(host.clone(), address);
     ep.port = e.port.unwrap_or(3306);
     if let Some(s) = &e.socket {
-        ep.socket = Some(ctx.render(s)?);
+        ep.socket = Some(render(s)?);
     }
     if let Some(u) = &e.user {
-        ep.user = ctx.render(u)?;
+        ep.user = render(u)?;
     }
     if let Some(pw) = &e.password {
-        ep.password = Some(SecretValue::new(ctx.render(pw)?));
+        ep.password = Some(SecretValue::new(render(pw)?));
     }
-    ep.sudo = ctx.plan.host(&host).is_some_and(|h| h.sudo);
+    ep.sudo = plan.host(&host).is_some_and(|h| h.sudo);
     Ok(ep)
 }
 

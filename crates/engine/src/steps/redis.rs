@@ -11,20 +11,29 @@ use cutover_plan::steps::RedisEndpoint;
 
 /// The endpoint with real values (the password kept secret).
 pub(crate) fn endpoint(ctx: &StepCtx<'_>, e: &RedisEndpoint) -> Result<Endpoint, EngineError> {
+    endpoint_with(ctx.plan, e, |t| ctx.render(t))
+}
+
+/// The endpoint with every template rendered by `render` (outside a step: `cutover status`).
+pub(crate) fn endpoint_with(
+    plan: &cutover_plan::Plan,
+    e: &RedisEndpoint,
+    render: impl Fn(&cutover_plan::Template) -> Result<String, EngineError>,
+) -> Result<Endpoint, EngineError> {
     let host = e.host.value.clone();
     let address = match &e.address {
-        Some(a) => ctx.render(a)?,
+        Some(a) => render(a)?,
         None => "127.0.0.1".into(),
     };
     let mut ep = Endpoint::new(host.clone(), address);
     ep.port = e.port.unwrap_or(6379);
     if let Some(u) = &e.user {
-        ep.user = Some(ctx.render(u)?);
+        ep.user = Some(render(u)?);
     }
     if let Some(pw) = &e.password {
-        ep.password = Some(SecretValue::new(ctx.render(pw)?));
+        ep.password = Some(SecretValue::new(render(pw)?));
     }
-    ep.sudo = ctx.plan.host(&host).is_some_and(|h| h.sudo);
+    ep.sudo = plan.host(&host).is_some_and(|h| h.sudo);
     Ok(ep)
 }
 

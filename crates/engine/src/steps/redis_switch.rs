@@ -19,10 +19,10 @@ use std::time::Duration;
 pub(crate) struct RedisSwitch<'a>(pub &'a RedisSwitchStep);
 
 /// The journaled: was the source's `masterauth` set before the switch gave it the target's.
-const SOURCE_AUTH: &str = "redis_source_masterauth_set";
+pub(crate) const SOURCE_AUTH: &str = "redis_source_masterauth_set";
 
 impl RedisSwitch<'_> {
-    fn sync_step<'p>(
+    pub(crate) fn sync_step<'p>(
         &self,
         plan: &'p cutover_plan::Plan,
     ) -> Result<&'p RedisSyncStep, EngineError> {
@@ -35,7 +35,7 @@ impl RedisSwitch<'_> {
         }
     }
 
-    async fn options(
+    pub(crate) async fn options(
         &self,
         ctx: &StepCtx<'_>,
         sync: &RedisSyncStep,
@@ -152,6 +152,7 @@ impl StepRunner for RedisSwitch<'_> {
     }
 
     async fn rollback(&self, ctx: &StepCtx<'_>) -> Result<Option<String>, EngineError> {
+        super::finish::refuse_undo(ctx, ctx.id())?;
         let sync = self.sync_step(ctx.plan)?;
         let o = self.options(ctx, sync).await?;
         let auth: Option<bool> = load_state(ctx, ctx.id(), SOURCE_AUTH)?;

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 pub(crate) struct RedisSync<'a>(pub &'a RedisSyncStep);
 
 /// The journaled role of the target before the sync.
-const PREVIOUS: &str = "redis_previous_role";
+pub(crate) const PREVIOUS: &str = "redis_previous_role";
 
 /// The sync's options with real values (the switch step uses them too).
 pub(crate) async fn options(

@@ -17,6 +17,7 @@ mod images_copy;
 pub(crate) mod kind;
 mod mysql_copy;
 mod mysql_endpoint;
+mod mysql_finish;
 mod mysql_switch;
 mod mysql_sync;
 mod mysql_verify;
@@ -31,6 +32,7 @@ mod postgres_sync;
 mod postgres_verify;
 mod proxy_switch;
 mod redis_endpoint;
+mod redis_finish;
 mod redis_switch;
 mod redis_sync;
 mod redis_verify;
@@ -59,6 +61,7 @@ pub use images_copy::ImagesCopyStep;
 pub use kind::Role;
 pub use mysql_copy::MysqlCopyStep;
 pub use mysql_endpoint::MysqlEndpoint;
+pub use mysql_finish::MysqlFinishStep;
 pub use mysql_switch::{MysqlSwitchStep, SessionsMode};
 pub use mysql_sync::MysqlSyncStep;
 pub use mysql_verify::MysqlVerifyStep;
@@ -73,6 +76,7 @@ pub use postgres_sync::PostgresSyncStep;
 pub use postgres_verify::PostgresVerifyStep;
 pub use proxy_switch::ProxySwitchStep;
 pub use redis_endpoint::RedisEndpoint;
+pub use redis_finish::RedisFinishStep;
 pub use redis_switch::RedisSwitchStep;
 pub use redis_sync::RedisSyncStep;
 pub use redis_verify::RedisVerifyStep;
@@ -178,6 +182,9 @@ kind::step_kinds! {
     /// Freeze writes on the source, wait for the target's catch-up, stop replication, make
     /// the target writable (freeze window journaled); optional reverse replication.
     MysqlSwitch = "mysql.switch": MysqlSwitchStep [DataSwitch];
+    /// End the reverse replication a `mysql.switch` left running once the soak passed: the
+    /// source stops replicating from the target, left read-only or writable.
+    MysqlFinish = "mysql.finish": MysqlFinishStep [];
     /// Prove that the target Redis/Valkey server holds every key the source holds (type,
     /// value, TTL); a difference fails with exit code 9.
     RedisVerify = "redis.verify": RedisVerifyStep [Proof];
@@ -187,6 +194,9 @@ kind::step_kinds! {
     /// Pause writes on the source, let the target catch up, promote it, the source follows
     /// it (pause window journaled).
     RedisSwitch = "redis.switch": RedisSwitchStep [DataSwitch];
+    /// End the reverse replication a `redis.switch` left running once the soak passed: the
+    /// source stops following the target, left refusing writes or writable.
+    RedisFinish = "redis.finish": RedisFinishStep [];
     /// Copy Docker images from one host's engine to another's, host to host: only the
     /// layers the target lacks, verified by image id.
     ImagesCopy = "images.copy": ImagesCopyStep [];

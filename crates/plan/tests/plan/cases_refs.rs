@@ -80,6 +80,15 @@ pub const CASES: &[Case] = &[
             Some("set `reverse = true` on the switch, or remove this step (a switch without `reverse` leaves nothing running)"),
         )],
     },
+    // --- redis.finish, mysql.finish ---
+    Case {
+        name: "redis finish of a switch without reverse, mysql finish naming a redis switch",
+        plan: "name = \"m\"\n[hosts.old]\nssh = \"old\"\n[hosts.new]\nssh = \"new\"\n[[stages]]\nname = \"s\"\n[[stages.steps]]\nid = \"replicate\"\nkind = \"redis.sync\"\nsource = { host = \"old\" }\ntarget = { host = \"new\" }\n[[stages.steps]]\nid = \"cache\"\nkind = \"redis.switch\"\nsync = \"replicate\"\nreverse = false\n[[stages.steps]]\nid = \"f\"\nkind = \"redis.finish\"\nswitch = \"cache\"\n[[stages.steps]]\nid = \"g\"\nkind = \"mysql.finish\"\nswitch = \"cache\"\nsource = \"read-only\"\n",
+        expect: &[
+            ("cutover.toml:21:11: step `f` finishes `cache`, which keeps no reverse replication to end", Some("set `reverse = true` on the switch, or remove this step (a switch without reverse replication leaves nothing running)")),
+            ("cutover.toml:25:11: step `cache` is a `redis.switch` step, not `mysql.switch`", Some("name the id of a mysql.switch step in `switch`")),
+        ],
+    },
     // --- [downtime] ---
     Case {
         name: "downtime naming an unknown check and step",
