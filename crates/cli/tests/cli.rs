@@ -4,6 +4,8 @@
 mod compose_fixture;
 #[path = "cli/fixture.rs"]
 mod fixture;
+#[path = "cli/keepalive_load.rs"]
+mod keepalive_load;
 
 #[path = "cli/faults.rs"]
 mod faults;
@@ -16,6 +18,8 @@ mod files;
 mod apply;
 #[path = "cli/blue_green.rs"]
 mod blue_green;
+#[path = "cli/blue_green_keepalive.rs"]
+mod blue_green_keepalive;
 #[path = "cli/compose.rs"]
 mod compose;
 #[path = "cli/dns_records.rs"]

@@ -6,6 +6,7 @@
 pub mod caddy;
 pub mod dns_name;
 pub mod haproxy;
+pub mod kept;
 pub mod nginx;
 
 use async_trait::async_trait;
@@ -79,6 +80,22 @@ pub trait Switcher: Send + Sync {
     /// to the new upstream after a switch.
     fn keeps_server_connections(&self) -> bool {
         false
+    }
+
+    /// For a proxy that [keeps server connections](Self::keeps_server_connections): makes it
+    /// drop them, between two requests, while it keeps sending traffic to `live`, for at
+    /// most `within` or until none is left open from its host to `old` (the upstream it was
+    /// switched away from); how many are left. `None` when the proxy keeps none (each
+    /// request after a switch goes to `live`), or cannot be made to drop them (HAProxy
+    /// with an upstream other than an IPv4 address).
+    async fn release_kept(
+        &self,
+        _r: &dyn Runner,
+        _old: &str,
+        _live: &str,
+        _within: std::time::Duration,
+    ) -> Result<Option<usize>, ProxyError> {
+        Ok(None)
     }
 }
 
