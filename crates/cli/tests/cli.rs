@@ -22,6 +22,8 @@ mod blue_green;
 mod blue_green_keepalive;
 #[path = "cli/compose.rs"]
 mod compose;
+#[path = "cli/compose_build.rs"]
+mod compose_build;
 #[path = "cli/dns_records.rs"]
 mod dns_records;
 #[path = "cli/dns_resume.rs"]
