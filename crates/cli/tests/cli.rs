@@ -20,6 +20,8 @@ mod apply;
 mod blue_green;
 #[path = "cli/blue_green_keepalive.rs"]
 mod blue_green_keepalive;
+#[path = "cli/blue_green_reloading.rs"]
+mod blue_green_reloading;
 #[path = "cli/compose.rs"]
 mod compose;
 #[path = "cli/compose_build.rs"]

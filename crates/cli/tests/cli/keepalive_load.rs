@@ -39,6 +39,7 @@ pub struct Tally {
 
 /// Connections busy with keep-alive requests until [`KeepAliveLoad::stop`].
 pub struct KeepAliveLoad {
+    started: Instant,
     stop: Arc<AtomicBool>,
     threads: Vec<JoinHandle<Tally>>,
 }
@@ -55,7 +56,16 @@ impl KeepAliveLoad {
                 std::thread::spawn(move || client(&addr, conn, started, &stop))
             })
             .collect();
-        KeepAliveLoad { stop, threads }
+        KeepAliveLoad {
+            started,
+            stop,
+            threads,
+        }
+    }
+
+    /// Time since the load started (the clock of [`Failure::at`]).
+    pub fn now(&self) -> Duration {
+        self.started.elapsed()
     }
 
     /// Stops every client; what they saw, together.
