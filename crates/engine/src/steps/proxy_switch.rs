@@ -10,6 +10,7 @@ use crate::step::{Applied, StepRunner, Verified};
 use async_trait::async_trait;
 use cutover_plan::steps::ProxySwitchStep;
 use cutover_traffic::health::{HealthGate, HttpGet};
+use cutover_traffic::proxy::Kept;
 use std::time::{Duration, Instant};
 
 pub(crate) struct ProxySwitch<'a>(pub &'a ProxySwitchStep);
@@ -234,13 +235,17 @@ pub(crate) async fn drain_old(
     tokio::time::sleep(drain.saturating_sub(emptied)).await;
     let waited = humantime::format_duration(drain);
     Ok(match left {
-        None => format!("{old} drained for {waited}"),
-        Some(0) => format!(
+        Kept::NotKept => format!("{old} drained for {waited}"),
+        Kept::CannotRelease(why) => format!(
+            "{old} drained for {waited}; {} may still hold connections to it, which break under their clients when it stops: {why}",
+            s.name()
+        ),
+        Kept::Left(0) => format!(
             "{old} drained for {waited}; {} holds no connection to it (none left after {} ms)",
             s.name(),
             emptied.as_millis()
         ),
-        Some(n) => format!(
+        Kept::Left(n) => format!(
             "{old} drained for {waited}; {} still holds {n} connection(s) to it, which break under their clients when it stops: give the drain more time",
             s.name()
         ),

@@ -7,7 +7,7 @@
 //! so that a reload keeps the new upstream. The rewrite runs on the host: the file's text,
 //! which may hold credentials (`stats auth`), never travels to the controller or the journal.
 
-use super::{kept, run_ok, split_upstream, ProxyError, Runner, Switcher};
+use super::{kept, run_ok, split_upstream, Kept, ProxyError, Runner, Switcher};
 use async_trait::async_trait;
 use cutover_exec::quote::quote;
 use cutover_exec::{Command, Stdin};
@@ -177,7 +177,7 @@ impl Switcher for Haproxy {
         old: &str,
         live: &str,
         within: Duration,
-    ) -> Result<Option<usize>, ProxyError> {
+    ) -> Result<Kept, ProxyError> {
         let Some(cmd) = kept::release_command(
             &self.host,
             &self.socket,
@@ -187,14 +187,23 @@ impl Switcher for Haproxy {
             old,
             within,
         ) else {
-            return Ok(None);
+            return Ok(Kept::CannotRelease(format!(
+                "HAProxy's connections can be released only with IPv4 addresses (live {live}, old {old})"
+            )));
         };
         let out = r.run(&cmd).await.map_err(|e| ProxyError::Failed {
             proxy: self.name(),
             message: format!("drain the connections kept to {old}: {e}"),
         })?;
         let why = match (out.code, out.stdout.trim().parse::<usize>()) {
-            (Some(0), Ok(left)) => return Ok(Some(left)),
+            (Some(0), Ok(left)) => return Ok(Kept::Left(left)),
+            (Some(kept::NO_STAND_IN), _) => {
+                return Ok(Kept::CannotRelease(format!(
+                    "HAProxy refused the stand-in server `{}` (dynamic servers need HAProxy 2.4+ and a backend whose `balance` is dynamic): {}",
+                    kept::STAND_IN,
+                    out.stderr.trim()
+                )))
+            }
             (Some(kept::REFUSED), _) => format!(
                 "the runtime API refused a step of the drain of {old} (a stand-in server `{}` at {live} while `{}` drains; `{}` is ready again):\n{}",
                 kept::STAND_IN,

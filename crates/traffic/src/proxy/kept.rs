@@ -29,6 +29,9 @@ use std::time::Duration;
 pub const STAND_IN: &str = "cutover-drain";
 /// Exit status of the release script when the runtime API refused a command.
 pub const REFUSED: i32 = 4;
+/// Exit status of the release script when HAProxy refused the stand-in server (before 2.4,
+/// or a backend whose `balance` is not dynamic): nothing was changed.
+pub const NO_STAND_IN: i32 = 5;
 
 /// `live`'s address in its two spellings and port (`IP`, `::ffff:IP`, port); `None` when
 /// `live` is not an IPv4 endpoint (an IPv6 address has no second spelling).
@@ -72,7 +75,8 @@ pub fn release_command(
          left() {{ ss -Htn state established dst \"$dst\" | wc -l; }}; \
          n=$(left); [ \"$n\" -eq 0 ] && {{ echo 0; exit 0; }}; \
          end=$(( $(date +%s%3N) + {ms} )); \
-         api \"add server $tmp {ip}:{port}\" '*New server registered*'; \
+         said=$(printf '%s\\n' \"add server $tmp {ip}:{port}\" | socat -t5 stdio \"UNIX-CONNECT:$sock\") || exit 3; \
+         case \"$said\" in *'New server registered'*) ;; *) printf '%s\\n' \"$said\" >&2; exit {NO_STAND_IN};; esac; \
          trap 'printf \"%s\\n\" \"set server $srv state ready\" | socat -t5 stdio \"UNIX-CONNECT:$sock\" >/dev/null; \
                printf \"%s\\n\" \"set server $tmp state maint\" | socat -t5 stdio \"UNIX-CONNECT:$sock\" >/dev/null; \
                i=0; while [ $i -lt 50 ]; do \

@@ -83,20 +83,29 @@ pub trait Switcher: Send + Sync {
     }
 
     /// For a proxy that [keeps server connections](Self::keeps_server_connections): makes it
-    /// drop them, between two requests, while it keeps sending traffic to `live`, for at
-    /// most `within` or until none is left open from its host to `old` (the upstream it was
-    /// switched away from); how many are left. `None` when the proxy keeps none (each
-    /// request after a switch goes to `live`), or cannot be made to drop them (HAProxy
-    /// with an upstream other than an IPv4 address).
+    /// let go of them, while it keeps sending traffic to `live`, for at most `within` or
+    /// until none is left open from its host to `old` (the upstream it was switched away
+    /// from).
     async fn release_kept(
         &self,
         _r: &dyn Runner,
         _old: &str,
         _live: &str,
         _within: std::time::Duration,
-    ) -> Result<Option<usize>, ProxyError> {
-        Ok(None)
+    ) -> Result<Kept, ProxyError> {
+        Ok(Kept::NotKept)
     }
+}
+
+/// What [`Switcher::release_kept`] achieved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Kept {
+    /// The proxy keeps no connection across a switch (each request goes to `live`).
+    NotKept,
+    /// This many connections to `old` were still open when it stopped.
+    Left(usize),
+    /// The proxy cannot be made to let go of them (why): a plain wait is all there is.
+    CannotRelease(String),
 }
 
 /// Runs `cmd`, turning a failure into a [`ProxyError`] with the command's output framed.
