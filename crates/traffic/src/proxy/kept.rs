@@ -53,8 +53,11 @@ pub fn ss_destination(old: &str) -> Option<String> {
 }
 
 /// The release script on the proxy's host (see the module's text): `api` sends one line to
-/// the runtime API at `socket` and fails with [`REFUSED`] unless the answer matches; prints
-/// how many connections to `old` are left when `within` is up or none is left.
+/// the runtime API at `socket` and fails with [`REFUSED`] unless the answer matches (a
+/// refused stand-in exits [`NO_STAND_IN`] before any change); on any exit or signal after
+/// the stand-in was added, `back` makes the server ready and removes the stand-in (waiting
+/// up to 5 s for its connections to end). Prints how many connections to `old` are left
+/// when `within` is up or none is left.
 pub fn release_command(
     host: &str,
     socket: &str,
@@ -77,11 +80,12 @@ pub fn release_command(
          end=$(( $(date +%s%3N) + {ms} )); \
          said=$(printf '%s\\n' \"add server $tmp {ip}:{port}\" | socat -t5 stdio \"UNIX-CONNECT:$sock\") || exit 3; \
          case \"$said\" in *'New server registered'*) ;; *) printf '%s\\n' \"$said\" >&2; exit {NO_STAND_IN};; esac; \
-         trap 'printf \"%s\\n\" \"set server $srv state ready\" | socat -t5 stdio \"UNIX-CONNECT:$sock\" >/dev/null; \
-               printf \"%s\\n\" \"set server $tmp state maint\" | socat -t5 stdio \"UNIX-CONNECT:$sock\" >/dev/null; \
-               i=0; while [ $i -lt 50 ]; do \
-                 case $(printf \"%s\\n\" \"del server $tmp\" | socat -t5 stdio \"UNIX-CONNECT:$sock\") in *removed*) break;; esac; \
-                 i=$((i+1)); sleep 0.1; done' EXIT; \
+         back() {{ printf '%s\\n' \"set server $srv state ready\" | socat -t5 stdio \"UNIX-CONNECT:$sock\" >/dev/null; \
+           printf '%s\\n' \"set server $tmp state maint\" | socat -t5 stdio \"UNIX-CONNECT:$sock\" >/dev/null; \
+           i=0; while [ $i -lt 50 ]; do \
+             case $(printf '%s\\n' \"del server $tmp\" | socat -t5 stdio \"UNIX-CONNECT:$sock\") in *removed*) break;; esac; \
+             i=$((i+1)); sleep 0.1; done; }}; \
+         trap back EXIT; trap 'exit 1' HUP INT TERM; \
          api \"set server $tmp state ready\" '*'; \
          api \"set server $srv state drain\" '*'; \
          while :; do \
@@ -146,7 +150,7 @@ mod tests {
         );
         assert!(script.contains("+ 1500 ))"), "{script}");
         assert!(
-            script.contains("api \"add server $tmp 10.0.0.1:80\""),
+            script.contains("\"add server $tmp 10.0.0.1:80\""),
             "{script}"
         );
         assert!(
