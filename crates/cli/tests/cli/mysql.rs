@@ -296,12 +296,12 @@ fn verify_mysql_proves_a_copy_names_each_mutation_and_refuses_a_wrong_password()
             "  ✗ procedure shop.restock: missing on target",
             "  ✗ trigger shop.items_name: definition (source: …s FOR EACH ROW SET NEW.name = TRIM(NEW.name); target: …s FOR EACH ROW SET NEW.name = UPPER(NEW.name))",
             "  ✗ view shop.cheap: definition (source: …here `shop`.`items`.`price` < 1; target: …here `shop`.`items`.`price` < 2)",
-            "  ✗ table shop.files: row differs (id=1)",
+            "  ✗ table shop.files: row differs (id=1 in `data`)",
             "  ✗ table shop.items: row count (2000 rows on source, 1999 on target)",
-            "  ✗ table shop.items: row differs (id=7)",
+            "  ✗ table shop.items: row differs (id=7 in `price`)",
             "  ✗ table shop.items: row missing on target (id=8)",
             "  ✗ table shop.notes: row count (4 rows on source, 5 on target)",
-            "  ✗ table shop.notes: row differs (code=\"b\")",
+            "  ✗ table shop.notes: row differs (code=\"b\" in `body` (NULL on source, empty on target))",
             "  ✗ table shop.notes: row only on target (code=\"z\")",
         ],
         "{out}"
@@ -311,7 +311,7 @@ fn verify_mysql_proves_a_copy_names_each_mutation_and_refuses_a_wrong_password()
     assert_eq!(denied.code(), 4, "{}\n{}", denied.stdout(), denied.stderr());
     assert_eq!(
         denied.stderr().trim(),
-        "error: source: connect on root@127.0.0.1:3306: ERROR 1045 (28000): Access denied for user 'root'@'127.0.0.1' (using password: YES)\nhint: check the password of the source (its secret) and `user` (`root`), and that the account may connect from host `source`"
+        "error: source: connect on root@127.0.0.1:3306: ERROR 1045 (28000): Access denied for user 'root'@'127.0.0.1' (using password: YES)\nhint: check the password of the source (its secret) and `user` (`root`), and that the server lets the account connect from the address its message names (`'root'@'ADDRESS'`)"
     );
 }
 
