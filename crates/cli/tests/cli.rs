@@ -4,6 +4,8 @@
 mod compose_fixture;
 #[path = "cli/fixture.rs"]
 mod fixture;
+#[path = "cli/keepalive_load.rs"]
+mod keepalive_load;
 
 #[path = "cli/faults.rs"]
 mod faults;
@@ -16,8 +18,14 @@ mod files;
 mod apply;
 #[path = "cli/blue_green.rs"]
 mod blue_green;
+#[path = "cli/blue_green_keepalive.rs"]
+mod blue_green_keepalive;
+#[path = "cli/blue_green_reloading.rs"]
+mod blue_green_reloading;
 #[path = "cli/compose.rs"]
 mod compose;
+#[path = "cli/compose_build.rs"]
+mod compose_build;
 #[path = "cli/dns_records.rs"]
 mod dns_records;
 #[path = "cli/dns_resume.rs"]

@@ -9,4 +9,5 @@ mod traffic {
     pub mod fixture;
     pub mod proxy;
     pub mod proxy_dns;
+    pub mod proxy_kept;
 }

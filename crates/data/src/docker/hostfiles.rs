@@ -59,8 +59,8 @@ fn valid_name(name: &str) -> bool {
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-/// Copies `names` (relative to `dir`, created when missing) that exist into `backup`
-/// (relative to `dir`), once:
+/// Copies `names` (relative to `dir`, created when missing; files or uploaded directories)
+/// that exist into `backup` (relative to `dir`), once:
 /// when `backup` exists already (a retried step), the first copy, which holds what was
 /// there before the first try, is kept.
 pub fn backup(host: &str, dir: &str, backup: &str, names: &[String]) -> Command {
@@ -71,7 +71,7 @@ pub fn backup(host: &str, dir: &str, backup: &str, names: &[String]) -> Command 
     );
     for n in names {
         script.push_str(&format!(
-            "; if [ -e {n} ]; then cp -p --parents -- {n} \"$b.part/\" || exit; fi",
+            "; if [ -e {n} ]; then cp -pR --parents -- {n} \"$b.part/\" || exit; fi",
             n = quote(n)
         ));
     }
@@ -79,8 +79,9 @@ pub fn backup(host: &str, dir: &str, backup: &str, names: &[String]) -> Command 
     Command::shell(host, script)
 }
 
-/// Puts `names` back as `backup` holds them: copied back when it has them, removed when
-/// they did not exist before.
+/// Puts `names` back as `backup` holds them: copied back when it has them (a directory
+/// replaced as a whole, so that no uploaded file stays in it), removed when they did not
+/// exist before.
 pub fn restore(host: &str, dir: &str, backup: &str, names: &[String]) -> Command {
     let mut script = format!(
         "cd {dir} || exit; b={b}; [ -d \"$b\" ] || {{ echo \"no backup $b in {shown}\" >&2; exit 1; }}",
@@ -90,7 +91,7 @@ pub fn restore(host: &str, dir: &str, backup: &str, names: &[String]) -> Command
     );
     for n in names {
         script.push_str(&format!(
-            "; if [ -e \"$b\"/{n} ]; then cp -p -- \"$b\"/{n} {n} || exit; else rm -f -- {n}; fi",
+            "; if [ -e \"$b\"/{n} ]; then rm -rf -- {n} && cp -pR -- \"$b\"/{n} {n} || exit; else rm -rf -- {n}; fi",
             n = quote(n)
         ));
     }
@@ -121,6 +122,21 @@ fn parent(path: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn uploaded_directories_are_backed_up_and_restored_whole() {
+        let names = ["compose.yaml".to_string(), "web".to_string()];
+        let b = backup("new", "/srv/shop", ".cutover/r1-stack", &names).to_string();
+        assert!(
+            b.contains("if [ -e web ]; then cp -pR --parents -- web \"$b.part/\" || exit; fi"),
+            "{b}"
+        );
+        let r = restore("new", "/srv/shop", ".cutover/r1-stack", &names).to_string();
+        assert!(
+            r.contains("if [ -e \"$b\"/web ]; then rm -rf -- web && cp -pR -- \"$b\"/web web || exit; else rm -rf -- web; fi"),
+            "{r}"
+        );
+    }
 
     #[test]
     fn env_values_are_literal_and_never_on_the_command_line() {

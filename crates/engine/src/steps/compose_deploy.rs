@@ -364,8 +364,17 @@ impl StepRunner for ComposeDeploy<'_> {
         let project = colour_project(ctx, self.0, state.new)?;
         let release = load_state::<Release>(ctx, ctx.id(), RELEASE)?;
         if back.is_some() {
-            // Requests the new colour is serving finish before it stops.
-            tokio::time::sleep(self.drain()).await;
+            // Requests the new colour is serving finish, and the proxy lets go of the
+            // connections it kept to it, before it stops.
+            let drained = proxy_switch::drain_old(
+                ctx,
+                &self.0.proxy.value,
+                &self.upstream(ctx, state.new)?,
+                &state.upstream_before,
+                self.drain(),
+            )
+            .await?;
+            ctx.detail(drained);
         }
         // Drained, it serves nobody: it gets little time to stop.
         d::run(

@@ -75,7 +75,15 @@ impl StepRunner for ComposeRetire<'_> {
             project.name,
             humantime::format_duration(self.drain())
         ));
-        tokio::time::sleep(self.drain()).await;
+        let drained = proxy_switch::drain_old(
+            ctx,
+            &deploy.proxy.value,
+            &state.upstream_before,
+            &now,
+            self.drain(),
+        )
+        .await?;
+        ctx.detail(drained);
         d::run(
             ctx,
             project.by_name().stop(self.stop_timeout()),

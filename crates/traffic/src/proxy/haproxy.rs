@@ -7,10 +7,11 @@
 //! so that a reload keeps the new upstream. The rewrite runs on the host: the file's text,
 //! which may hold credentials (`stats auth`), never travels to the controller or the journal.
 
-use super::{run_ok, split_upstream, ProxyError, Runner, Switcher};
+use super::{kept, run_ok, split_upstream, Kept, ProxyError, Runner, Switcher};
 use async_trait::async_trait;
 use cutover_exec::quote::quote;
 use cutover_exec::{Command, Stdin};
+use std::time::Duration;
 
 /// An HAProxy server entry.
 #[derive(Debug, Clone)]
@@ -167,6 +168,57 @@ impl Switcher for Haproxy {
             message: format!(
                 "{why}; HAProxy itself runs with the change, which a reload or restart would undo: fix `config` of the proxy and run again"
             ),
+        })
+    }
+
+    async fn release_kept(
+        &self,
+        r: &dyn Runner,
+        old: &str,
+        live: &str,
+        within: Duration,
+    ) -> Result<Kept, ProxyError> {
+        let Some(cmd) = kept::release_command(
+            &self.host,
+            &self.socket,
+            &self.backend,
+            &self.server,
+            live,
+            old,
+            within,
+        ) else {
+            return Ok(Kept::CannotRelease(format!(
+                "HAProxy's connections can be released only with IPv4 addresses (live {live}, old {old})"
+            )));
+        };
+        let out = r.run(&cmd).await.map_err(|e| ProxyError::Failed {
+            proxy: self.name(),
+            message: format!("drain the connections kept to {old}: {e}"),
+        })?;
+        let why = match (out.code, out.stdout.trim().parse::<usize>()) {
+            (Some(0), Ok(left)) => return Ok(Kept::Left(left)),
+            (Some(kept::NO_STAND_IN), _) => {
+                return Ok(Kept::CannotRelease(format!(
+                    "HAProxy refused the stand-in server `{}` (dynamic servers need HAProxy 2.4+ and a backend whose `balance` is dynamic): {}",
+                    kept::STAND_IN,
+                    out.stderr.trim()
+                )))
+            }
+            (Some(kept::REFUSED), _) => format!(
+                "the runtime API refused a step of the drain of {old} (a stand-in server `{}` at {live} while `{}` drains; `{}` is ready again):\n{}",
+                kept::STAND_IN,
+                self.server,
+                self.server,
+                cutover_exec::frame(&out.stderr)
+            ),
+            _ => format!(
+                "could not drain the connections kept to {old} (`ss` and `socat` on the host):\n{}",
+                cutover_exec::frame(&out.stderr)
+            ),
+        };
+        Err(ProxyError::Failed {
+            proxy: self.name(),
+            message: why,
         })
     }
 

@@ -6,6 +6,7 @@
 pub mod caddy;
 pub mod dns_name;
 pub mod haproxy;
+pub mod kept;
 pub mod nginx;
 
 use async_trait::async_trait;
@@ -80,6 +81,31 @@ pub trait Switcher: Send + Sync {
     fn keeps_server_connections(&self) -> bool {
         false
     }
+
+    /// For a proxy that [keeps server connections](Self::keeps_server_connections): makes it
+    /// let go of them, while it keeps sending traffic to `live`, for at most `within` or
+    /// until none is left open from its host to `old` (the upstream it was switched away
+    /// from).
+    async fn release_kept(
+        &self,
+        _r: &dyn Runner,
+        _old: &str,
+        _live: &str,
+        _within: std::time::Duration,
+    ) -> Result<Kept, ProxyError> {
+        Ok(Kept::NotKept)
+    }
+}
+
+/// What [`Switcher::release_kept`] achieved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Kept {
+    /// The proxy keeps no connection across a switch (each request goes to `live`).
+    NotKept,
+    /// This many connections to `old` were still open when it stopped.
+    Left(usize),
+    /// The proxy cannot be made to let go of them (why): a plain wait is all there is.
+    CannotRelease(String),
 }
 
 /// Runs `cmd`, turning a failure into a [`ProxyError`] with the command's output framed.

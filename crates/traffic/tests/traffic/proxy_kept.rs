@@ -1,0 +1,129 @@
+//! HAProxy letting go of the server connections it kept across a switch
+//! (`Switcher::release_kept`): through a stand-in server while the switched one drains, and
+//! the plain wait it falls back to when HAProxy refuses the stand-in.
+
+use super::proxy::{executor, lab};
+use cutover_testbed::proxy;
+use cutover_traffic::proxy::{haproxy::Haproxy, Kept, Switcher};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::time::Duration;
+
+/// One GET on a kept-alive connection; the body of the answer.
+fn get_on(conn: &mut std::net::TcpStream) -> String {
+    conn.write_all(b"GET / HTTP/1.1\r\nHost: app\r\n\r\n")
+        .expect("send");
+    let mut reader = BufReader::new(conn.try_clone().expect("clone"));
+    let mut length = 0;
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).expect("header");
+        if line.trim().is_empty() {
+            break;
+        }
+        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+            length = v.trim().parse().expect("length");
+        }
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).expect("body");
+    String::from_utf8_lossy(&body).into_owned()
+}
+
+fn haproxy(control: &str) -> Haproxy {
+    Haproxy {
+        host: "lb".into(),
+        socket: control.into(),
+        backend: "app".into(),
+        server: "web".into(),
+        config: None,
+    }
+}
+
+#[tokio::test]
+async fn a_connection_kept_across_a_switch_is_let_go_and_the_next_request_goes_to_the_new_upstream()
+{
+    let l = lab();
+    let p = proxy::start_haproxy(l.lab.host("lb"), 80, l.old).unwrap();
+    let ex = executor(&l.lab, &["lb"]);
+    let s = haproxy(&p.control);
+    let mut conn = std::net::TcpStream::connect(p.listen).expect("connect");
+    conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    assert!(get_on(&mut conn).contains("hello from old"));
+    // A slow request in flight at the switch: HAProxy keeps its server connection.
+    let delay = |ms: u32| {
+        let out = std::process::Command::new("curl")
+            .args(["-sS", &format!("http://{}/_control/delay?ms={ms}", l.old)])
+            .output()
+            .expect("curl");
+        assert!(out.status.success());
+    };
+    delay(1500);
+    let slow = std::thread::spawn({
+        let mut c = conn.try_clone().unwrap();
+        move || get_on(&mut c)
+    });
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    s.switch(&ex, &l.new.to_string()).await.unwrap();
+    assert!(slow.join().unwrap().contains("hello from old"));
+    delay(0);
+    let kept = s
+        .release_kept(
+            &ex,
+            &l.old.to_string(),
+            &l.new.to_string(),
+            Duration::from_secs(5),
+        )
+        .await
+        .unwrap();
+    assert_eq!(kept, Kept::Left(0));
+    assert!(
+        get_on(&mut conn).contains("hello from new"),
+        "the same client's next request still went to the old upstream"
+    );
+    // HAProxy is left as it was: `web` alone, ready, at the new upstream.
+    assert_eq!(s.current(&ex).await.unwrap(), l.new.to_string());
+    let state = l
+        .lab
+        .host("lb")
+        .exec_ok(&format!(
+            "echo 'show servers state app' | socat -t5 stdio UNIX-CONNECT:{}",
+            p.control
+        ))
+        .unwrap();
+    assert!(!state.contains("cutover-drain"), "{state}");
+    ex.disconnect_all().await;
+}
+
+#[tokio::test]
+async fn without_a_dynamic_balance_the_drain_is_a_plain_wait_and_says_why() {
+    let l = lab();
+    let lb = l.lab.host("lb");
+    let mut p = proxy::start_haproxy(lb, 80, l.old).unwrap();
+    let config = lb.fs_path(proxy::HAPROXY_CONFIG);
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        text.replace("backend app\n", "backend app\n  balance static-rr\n"),
+    )
+    .unwrap();
+    p.restart_haproxy(lb).unwrap();
+    let ex = executor(&l.lab, &["lb"]);
+    let s = haproxy(&p.control);
+    // A client connection kept to old, so that there is something to let go of.
+    let mut conn = std::net::TcpStream::connect(p.listen).expect("connect");
+    conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    assert!(get_on(&mut conn).contains("hello from old"));
+    let old = l.old.to_string();
+    let kept = s
+        .release_kept(&ex, &old, &l.new.to_string(), Duration::from_secs(1))
+        .await
+        .unwrap();
+    assert_eq!(
+        kept,
+        Kept::CannotRelease(
+            "HAProxy refused the stand-in server `cutover-drain` (dynamic servers need HAProxy 2.4+ and a backend whose `balance` is dynamic): Backend must use a dynamic load balancing to support dynamic servers.".into()
+        )
+    );
+    assert_eq!(s.current(&ex).await.unwrap(), old, "nothing was changed");
+    ex.disconnect_all().await;
+}
