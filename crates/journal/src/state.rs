@@ -288,6 +288,7 @@ impl RunState {
             | Event::CommandFinished { .. }
             | Event::StateRecorded { .. }
             | Event::Sampled { .. }
+            | Event::Progressed { .. }
             | Event::ProofRecorded { .. }
             | Event::ApplyStopped { .. } => {}
         }

@@ -171,6 +171,22 @@ pub fn detail(e: &Event) -> String {
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
+        Event::Progressed {
+            unit,
+            done,
+            total,
+            figures,
+            ..
+        } => {
+            let mut line = match total {
+                Some(t) => format!("{} of {} {unit}", figure(*done), figure(*t)),
+                None => format!("{} {unit}", figure(*done)),
+            };
+            for (k, v) in figures {
+                line += &format!(", {k} {}", figure(*v));
+            }
+            line
+        }
         Event::StateRecorded { label, .. } => format!("state `{label}` recorded"),
         Event::OutputCaptured { step, name, value } => match value {
             cutover_journal::OutputValue::Plain { value } => {
