@@ -117,6 +117,9 @@ fn markup(r: &Report, open: &[&StepSpan], outcome: Option<&str>) -> Markup {
                         SpanKind::Wait => { ", waiting for " (secs(now - c.from_ms)) }
                     }
                 }
+                @if c.kind == SpanKind::Run {
+                    @if let Some(bar) = super::step_progress::progress(&r.timeline, c) { (bar) }
+                }
             }
             progress #progress max=(total) value=(done) {}
             span #progress-text { (done) " of " (r.steps.len()) " steps done" }
