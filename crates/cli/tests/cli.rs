@@ -96,5 +96,7 @@ mod soak_detection;
 mod traffic;
 #[path = "cli/web.rs"]
 mod web;
+#[path = "cli/web_actions.rs"]
+mod web_actions;
 #[path = "cli/web_client.rs"]
 mod web_client;

@@ -46,7 +46,13 @@ impl View {
 
 /// The view of `r`.
 pub fn view(r: &Report, plan: &cutover_plan::Plan) -> View {
-    let open: Vec<&StepSpan> = r.spans.iter().filter(|s| s.to_ms.is_none()).collect();
+    let outcome = (r.outcome != "in progress").then(|| r.outcome.clone());
+    // A run that ended (rolled back while it waited at a gate) holds at nothing any more.
+    let open: Vec<&StepSpan> = r
+        .spans
+        .iter()
+        .filter(|s| s.to_ms.is_none() && outcome.is_none())
+        .collect();
     let gate = open
         .iter()
         .filter(|s| s.kind == SpanKind::Wait)
@@ -70,7 +76,6 @@ pub fn view(r: &Report, plan: &cutover_plan::Plan) -> View {
                 })
                 .unwrap_or_default(),
         });
-    let outcome = (r.outcome != "in progress").then(|| r.outcome.clone());
     View {
         seq: r.timeline.last().map_or(0, |t| t.seq),
         html: markup(r, &open, outcome.as_deref()).into_string(),
