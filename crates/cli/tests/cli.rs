@@ -100,3 +100,5 @@ mod web;
 mod web_actions;
 #[path = "cli/web_client.rs"]
 mod web_client;
+#[path = "cli/web_tls.rs"]
+mod web_tls;
