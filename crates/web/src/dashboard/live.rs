@@ -135,8 +135,12 @@ fn markup(r: &Report, open: &[&StepSpan], outcome: Option<&str>) -> Markup {
                 h2 { "Replication lag" }
                 p {
                     (shown(&l.step)) ": "
-                    span #lag-bytes { (last.and_then(|p| p.figures.get("bytes")).map(|v| crate::svg::figure(*v)).unwrap_or_default()) } " bytes, "
-                    span #lag-seconds { (last.and_then(|p| p.figures.get("seconds")).map(|v| crate::svg::figure(*v)).unwrap_or_default()) } " s behind"
+                    span #lag-bytes { (last.and_then(|p| p.figures.get("bytes")).map(|v| crate::svg::figure(*v)).unwrap_or_default()) } " bytes"
+                    // Not every store says how far behind in time (Redis does not).
+                    @if let Some(s) = last.and_then(|p| p.figures.get("seconds")) {
+                        ", " span #lag-seconds { (crate::svg::figure(*s)) } " s"
+                    }
+                    " behind"
                 }
             }
         }
