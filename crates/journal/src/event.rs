@@ -154,6 +154,19 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
         figures: std::collections::BTreeMap<String, f64>,
     },
+    /// A stretch users could notice, timed where it began and ended: a database's writes
+    /// frozen by its switch, requests held by a coordinated move. The HTML report draws it
+    /// on the timeline. Journaled once it ended, so that journaling never lengthens it.
+    Outage {
+        /// The step id.
+        step: String,
+        /// What users met ("writes frozen", "requests held").
+        what: String,
+        /// When it began (unix ms).
+        from_ms: i64,
+        /// When it ended (unix ms).
+        to_ms: i64,
+    },
     /// A step's own state, typed by the step kind and kept as JSON under a label (the DNS
     /// records it is about to change, a proxy's previous upstream, a schema fingerprint):
     /// what a resumed run and a rollback read back. The first record of a label in a run is
@@ -257,6 +270,7 @@ impl Event {
             | Measured { step, .. }
             | Sampled { step, .. }
             | Progressed { step, .. }
+            | Outage { step, .. }
             | StateRecorded { step, .. }
             | ProofRecorded { step, .. }
             | OutputCaptured { step, .. }

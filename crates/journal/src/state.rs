@@ -289,6 +289,7 @@ impl RunState {
             | Event::StateRecorded { .. }
             | Event::Sampled { .. }
             | Event::Progressed { .. }
+            | Event::Outage { .. }
             | Event::ProofRecorded { .. }
             | Event::ApplyStopped { .. } => {}
         }

@@ -1,7 +1,7 @@
 //! The report as Markdown: every value from the journal escaped.
 
 use super::{figure, Report};
-use cutover_journal::Event;
+use cutover_journal::{format_ms, Event};
 
 /// A value for a Markdown table cell or heading: nothing in it is rendered as HTML or
 /// Markdown, and no control or bidirectional character reaches the reader raw.
@@ -187,6 +187,17 @@ pub fn detail(e: &Event) -> String {
             }
             line
         }
+        Event::Outage {
+            what,
+            from_ms,
+            to_ms,
+            ..
+        } => format!(
+            "{what} from {} to {} ({:.3}s)",
+            format_ms(*from_ms),
+            format_ms(*to_ms),
+            (to_ms - from_ms) as f64 / 1000.0
+        ),
         Event::StateRecorded { label, .. } => format!("state `{label}` recorded"),
         Event::OutputCaptured { step, name, value } => match value {
             cutover_journal::OutputValue::Plain { value } => {
