@@ -9,6 +9,7 @@ pub mod hold;
 pub mod mysql;
 pub mod postgres;
 pub mod redis;
+pub mod store;
 
 /// Milliseconds since the Unix epoch, now: when a freeze begins, for the journal's outage
 /// window (0 if the clock is before 1970).

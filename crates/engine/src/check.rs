@@ -6,6 +6,7 @@ use crate::error::EngineError;
 use crate::hosts::targets;
 use crate::secrets::read_source;
 use crate::session::Session;
+use cutover_data::store::{Store, Verb};
 use cutover_exec::{
     Command, ConnectFailure, ExecError, Executor, Redactor, Route, SshTarget, Target,
 };
@@ -50,6 +51,12 @@ pub fn offline_check(plan_path: &std::path::Path) -> Result<Vec<CheckItem>, Engi
     Ok(capability_items(&session))
 }
 
+/// Whether an item is a note to read rather than a check (what a data step's store cannot
+/// carry): it passes, and its hint says what to do.
+pub fn is_note(item: &CheckItem) -> bool {
+    item.check == STORE_LIMIT
+}
+
 /// Whether a failed item is a plan problem (a provider asked for what it cannot do), as
 /// opposed to a host or secret out of reach.
 pub fn is_plan_problem(item: &CheckItem) -> bool {
@@ -57,6 +64,53 @@ pub fn is_plan_problem(item: &CheckItem) -> bool {
 }
 
 const CAPABILITY: &str = "provider can";
+const STORE_LIMIT: &str = "store limit";
+
+/// The store and verb of a data step, for its declared limits.
+fn store_verb(kind: &cutover_plan::StepKind) -> Option<(Store, Verb)> {
+    use cutover_plan::StepKind as K;
+    Some(match kind {
+        K::PostgresCopy(_) => (Store::Postgres, Verb::Copy),
+        K::PostgresSync(_) => (Store::Postgres, Verb::Sync),
+        K::PostgresSwitch(_) => (Store::Postgres, Verb::Switch),
+        K::PostgresVerify(_) => (Store::Postgres, Verb::Verify),
+        K::RedisSync(_) => (Store::Redis, Verb::Sync),
+        K::RedisSwitch(_) => (Store::Redis, Verb::Switch),
+        K::RedisVerify(_) => (Store::Redis, Verb::Verify),
+        K::MysqlCopy(_) => (Store::Mysql, Verb::Copy),
+        K::MysqlSync(_) => (Store::Mysql, Verb::Sync),
+        K::MysqlSwitch(_) => (Store::Mysql, Verb::Switch),
+        K::MysqlVerify(_) => (Store::Mysql, Verb::Verify),
+        _ => return None,
+    })
+}
+
+/// What each data step's store declares it cannot carry, at the step's file:line:col: not
+/// failures (the plan may hold none of it), the things to know before the migration.
+fn store_limit_items(session: &Session) -> Vec<CheckItem> {
+    let file = session.plan_path.display().to_string();
+    let mut items = Vec::new();
+    for (_, step) in session.plan.steps() {
+        let Some((store, verb)) = store_verb(&step.kind) else {
+            continue;
+        };
+        let (line, col) = cutover_plan::problem::line_col(&session.plan_src, step.id.span.start);
+        for limit in cutover_data::store::limits_of(store, verb) {
+            items.push(item(
+                &format!("step {}", step.id.value),
+                STORE_LIMIT,
+                true,
+                format!(
+                    "{file}:{line}:{col}: {} cannot {}",
+                    step.kind.name(),
+                    limit.cannot
+                ),
+                Some(limit.instead),
+            ));
+        }
+    }
+    items
+}
 const SCENARIO: &str = "scenario reads";
 
 /// Runs the checks for the plan at `plan_path`; with `pin`, unknown host keys are recorded.
@@ -160,6 +214,7 @@ fn capability_items(session: &Session) -> Vec<CheckItem> {
         })
         .collect();
     items.extend(scenario_items(session));
+    items.extend(store_limit_items(session));
     for d in &plan.dns {
         if !problems.iter().any(|c| c.provider == d.name.value) {
             items.push(item(
