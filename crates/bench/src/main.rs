@@ -8,6 +8,7 @@
 
 mod checks;
 mod compose;
+mod dashboard;
 mod files;
 mod machine;
 mod moves;
@@ -67,6 +68,11 @@ const BENCHES: &[(&str, &str, Bench)] = &[
         "blue/green Compose releases x10 under load through HAProxy and Caddy; a release failing /readyz after the switch; images.copy of 500 MB (vs docker save | ssh docker load)",
         compose::run,
     ),
+    (
+        "dashboard",
+        "cutover dashboard's memory and CPU while a lab run soaks, 20 viewers on its event stream",
+        dashboard::run,
+    ),
 ];
 
 /// How a run is sized and where its results go.
@@ -105,7 +111,7 @@ struct Cli {
     command: Option<Command>,
     #[command(flatten)]
     options: Options,
-    /// Sections to run (default: all): checks, files, traffic, moves, postgres, mysql, redis, compose.
+    /// Sections to run (default: all): checks, files, traffic, moves, postgres, mysql, redis, compose, dashboard.
     sections: Vec<String>,
 }
 

@@ -110,5 +110,9 @@ mod soak_detection;
 mod traffic;
 #[path = "cli/web.rs"]
 mod web;
+#[path = "cli/web_actions.rs"]
+mod web_actions;
 #[path = "cli/web_client.rs"]
 mod web_client;
+#[path = "cli/web_tls.rs"]
+mod web_tls;

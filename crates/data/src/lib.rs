@@ -10,3 +10,11 @@ pub mod mysql;
 pub mod postgres;
 pub mod redis;
 pub mod store;
+
+/// Milliseconds since the Unix epoch, now: when a freeze begins, for the journal's outage
+/// window (0 if the clock is before 1970).
+pub fn unix_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}

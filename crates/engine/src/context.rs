@@ -329,6 +329,20 @@ impl<'a> StepCtx<'a> {
         })
     }
 
+    /// Journals a stretch users could notice (`what`: "writes frozen"...), timed where it
+    /// began and ended; nothing when its start is not known (0: a resumed switch).
+    pub fn outage(&self, what: &str, from_ms: i64, to_ms: i64) -> Result<(), EngineError> {
+        if from_ms <= 0 {
+            return Ok(());
+        }
+        self.record(Event::Outage {
+            step: self.id().to_string(),
+            what: what.into(),
+            from_ms,
+            to_ms: to_ms.max(from_ms),
+        })
+    }
+
     /// Journals one point of a time series (`figures` of `subject` now), for the charts of
     /// the HTML report and the dashboard.
     pub fn sample(&self, subject: &str, figures: &[(&str, f64)]) -> Result<(), EngineError> {

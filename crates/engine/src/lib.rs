@@ -16,6 +16,7 @@ pub mod notify;
 mod outputs;
 mod pin;
 pub mod preview;
+pub mod progress;
 pub mod report;
 pub mod rollback;
 mod schema_drift;

@@ -137,6 +137,36 @@ pub enum Event {
         /// The figures at this moment, by name ("bytes", "p95_ms"...).
         figures: std::collections::BTreeMap<String, f64>,
     },
+    /// How far a long step has got while it runs (a copy's bytes, a verifier's tables): what
+    /// the dashboard's progress bar and ETA show. Steps sample at most once a second and
+    /// thin out as they go on, so that a day-long copy keeps a few hundred of these; the
+    /// final figures are `Measured` when the step ends.
+    Progressed {
+        /// The step id.
+        step: String,
+        /// What `done` and `total` count ("bytes", "rows", "tables", "keys").
+        unit: String,
+        /// How much is done.
+        done: f64,
+        /// Out of how much, when the step knows.
+        total: Option<f64>,
+        /// Other figures of the moment, by name ("files": 1200, "bytes": 3.1e8...).
+        #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+        figures: std::collections::BTreeMap<String, f64>,
+    },
+    /// A stretch users could notice, timed where it began and ended: a database's writes
+    /// frozen by its switch, requests held by a coordinated move. The HTML report draws it
+    /// on the timeline. Journaled once it ended, so that journaling never lengthens it.
+    Outage {
+        /// The step id.
+        step: String,
+        /// What users met ("writes frozen", "requests held").
+        what: String,
+        /// When it began (unix ms).
+        from_ms: i64,
+        /// When it ended (unix ms).
+        to_ms: i64,
+    },
     /// A step's own state, typed by the step kind and kept as JSON under a label (the DNS
     /// records it is about to change, a proxy's previous upstream, a schema fingerprint):
     /// what a resumed run and a rollback read back. The first record of a label in a run is
@@ -239,6 +269,8 @@ impl Event {
             | Approved { step, .. }
             | Measured { step, .. }
             | Sampled { step, .. }
+            | Progressed { step, .. }
+            | Outage { step, .. }
             | StateRecorded { step, .. }
             | ProofRecorded { step, .. }
             | OutputCaptured { step, .. }

@@ -288,6 +288,8 @@ impl RunState {
             | Event::CommandFinished { .. }
             | Event::StateRecorded { .. }
             | Event::Sampled { .. }
+            | Event::Progressed { .. }
+            | Event::Outage { .. }
             | Event::ProofRecorded { .. }
             | Event::ApplyStopped { .. } => {}
         }

@@ -275,6 +275,18 @@ pub fn write_run(dir: &Path, shape: &Shape) -> PathBuf {
                 },
                 5,
             );
+            // A freeze of 0.25 s, a second into the run.
+            let frozen = run.started_ms + 1000;
+            at(
+                &j,
+                Event::Outage {
+                    step: id.clone(),
+                    what: "writes frozen".into(),
+                    from_ms: frozen,
+                    to_ms: frozen + 250,
+                },
+                5,
+            );
         }
         at(
             &j,

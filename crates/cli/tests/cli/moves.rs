@@ -364,6 +364,20 @@ fn a_real_app_moved_with_its_database_fails_no_write_and_gets_writes_back_after_
         "a POST counted as a read: {saw}"
     );
     eprintln!("{saw}");
+    // The hold and the database's freeze are journaled where they began and ended.
+    let report: serde_json::Value =
+        serde_json::from_str(&run(&["report", "--json"]).expect(0).stdout()).unwrap();
+    let outages: Vec<&str> = report["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["event"] == "outage")
+        .filter_map(|t| t["what"].as_str())
+        .collect();
+    assert!(
+        outages.contains(&"requests held") && outages.contains(&"writes frozen"),
+        "{outages:?}"
+    );
 
     // The soak fires and moves everything back while the client keeps writing.
     lab.host("new").exec_ok("touch /tmp/break").expect("break");

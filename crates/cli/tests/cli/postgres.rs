@@ -254,6 +254,16 @@ fn a_plan_copies_proves_and_rolls_back_a_database() {
     );
     let report = apply(&["report", "--json"]).expect(0).stdout();
     assert!(report.contains("rows public.items"), "{report}");
+    // The copy's progress reached the journal: the table done, of all.
+    let json: serde_json::Value = serde_json::from_str(&report).unwrap();
+    let progressed: Vec<_> = json["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["event"] == "progressed" && t["step"] == "copy-db")
+        .map(|t| (t["unit"].as_str(), t["done"].as_f64(), t["total"].as_f64()))
+        .collect();
+    assert_eq!(progressed, [(Some("tables"), Some(1.0), Some(1.0))]);
     let markdown = apply(&["report"]).expect(0).stdout();
     let proof = super::fixture::proof_section(&markdown, "prove-db (old + new)");
     assert!(
@@ -380,6 +390,34 @@ fn a_plan_replicates_switches_under_writes_and_rolls_back() {
     assert!(
         report.contains("freeze_window") && report.contains("lag_bytes"),
         "{report}"
+    );
+    // The freeze is journaled where it began and ended, as long as its measure says.
+    let json: serde_json::Value = serde_json::from_str(&report).unwrap();
+    let outage = json["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["event"] == "outage" && t["step"] == "promote")
+        .unwrap_or_else(|| panic!("no outage journaled: {report}"));
+    assert_eq!(outage["what"], "writes frozen");
+    let window_ms = outage["to_ms"].as_i64().unwrap() - outage["from_ms"].as_i64().unwrap();
+    let measured = json["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == "promote")
+        .and_then(|s| {
+            s["measurements"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|m| m["name"] == "freeze_window")
+        })
+        .and_then(|m| m["value"].as_f64())
+        .unwrap();
+    assert!(
+        (window_ms as f64 - measured * 1000.0).abs() <= 1.0,
+        "outage {window_ms} ms, freeze_window {measured} s"
     );
     run(&["rollback", "--yes"]).expect(0);
     old.shell("psql -X -U writer app -c \"INSERT INTO items (name) VALUES ('after rollback')\"")

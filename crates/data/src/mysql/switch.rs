@@ -89,6 +89,8 @@ pub enum SwitchEvent {
 pub struct SwitchReport {
     /// Seconds from the freeze to the target taking writes.
     pub freeze_window: f64,
+    /// When the freeze began (unix ms; 0 for a resumed switch, whose freeze is not known).
+    pub frozen_from_ms: i64,
     /// Seconds the target took to reach the source's last position.
     pub catch_up: f64,
     /// The source's last position.
@@ -155,6 +157,7 @@ async fn run(
     }
     let mut report = SwitchReport::default();
     let frozen_at = Instant::now();
+    report.frozen_from_ms = crate::unix_ms();
     freeze(exec, s, o, flavor, &mut report).await?;
     events(SwitchEvent::Note(format!(
         "source frozen; {} session(s) ended",

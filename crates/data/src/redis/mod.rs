@@ -65,6 +65,7 @@ pub mod stage;
 pub mod switch;
 pub mod switch_undo;
 pub mod sync;
+pub mod sync_stage;
 pub mod sync_undo;
 pub mod value;
 pub mod verify;

@@ -15,6 +15,7 @@ use super::info::{Role, State};
 use super::pair::{Pair, Progress};
 use super::preflight::{self, check_sync};
 use super::protocol::{Conn, RedisReply, RedisRequest};
+use super::sync_stage::{StageSink, SyncStage};
 use std::time::{Duration, Instant};
 
 /// The target's replication bytes received since it started (INFO stats, Redis 6.2+).
@@ -213,6 +214,17 @@ impl Pair {
         options: &SyncOptions,
         progress: Progress<'_>,
     ) -> Result<SyncReport, RedisError> {
+        self.watch_sync_staged(options, progress, &|_| {}).await
+    }
+
+    /// [`watch_sync`](Self::watch_sync), also giving `stages` the figures of every look at
+    /// the servers (about 20 a second: the receiver keeps what it needs).
+    pub async fn watch_sync_staged(
+        &mut self,
+        options: &SyncOptions,
+        progress: Progress<'_>,
+        stages: StageSink<'_>,
+    ) -> Result<SyncReport, RedisError> {
         let started = Instant::now();
         let (full0, partial0, input0) = match self.sync_counters {
             Some(c) => c,
@@ -254,7 +266,9 @@ impl Pair {
             }
             bytes = bytes.max(read);
             loaded = now_loaded;
-            let (line, lag) = sync_line(&s, &t);
+            let stage = SyncStage::of(&s, &t);
+            stages(stage.clone());
+            let (line, lag) = (stage.line(), stage.lag());
             // A line when the phase changes, else at most one a second.
             let phase = |l: &str| l.split(':').next().unwrap_or_default().to_string();
             if phase(&line) != phase(&last)
@@ -303,7 +317,7 @@ impl Pair {
     /// How far behind the target is now (`None`: not in sync: link down or full sync).
     pub async fn lag(&mut self) -> Result<Option<Lag>, RedisError> {
         let (s, t) = self.states(&[], &[]).await?;
-        Ok(sync_line(&s, &t).1.map(|bytes| Lag { bytes }))
+        Ok(SyncStage::of(&s, &t).lag().map(|bytes| Lag { bytes }))
     }
 
     /// True when the target follows the source with its link up.
@@ -345,47 +359,4 @@ pub fn role_text(s: &State) -> String {
             )
         }
     }
-}
-
-/// A progress line, and the lag once the link is up and no sync is loading.
-fn sync_line(s: &State, t: &State) -> (String, Option<u64>) {
-    let link_up = matches!(t.role, Role::Replica { link_up: true, .. });
-    if t.number("master_sync_in_progress") == 1 {
-        let read = t.number("master_sync_read_bytes");
-        let total = t
-            .info("master_sync_total_bytes")
-            .and_then(|v| v.parse::<i64>().ok())
-            .unwrap_or(-1);
-        let of = if total > 0 {
-            format!(" of {:.1} MB", total as f64 / 1e6)
-        } else {
-            String::new()
-        };
-        return (
-            format!("full sync: {:.1} MB received{of}", read as f64 / 1e6),
-            None,
-        );
-    }
-    if t.number("loading") == 1 {
-        return (
-            format!(
-                "full sync: loading, {}% ({} keys so far)",
-                t.info("loading_loaded_perc").unwrap_or("0"),
-                t.keys()
-            ),
-            None,
-        );
-    }
-    if !link_up {
-        let down = t.info("master_link_down_since_seconds").unwrap_or("?");
-        return (
-            format!("link to the source down for {down} s: the target retries by itself"),
-            None,
-        );
-    }
-    let lag = s.offset().saturating_sub(t.number("slave_repl_offset"));
-    (
-        format!("in sync: {} keys, {lag} bytes behind", t.keys()),
-        Some(lag),
-    )
 }

@@ -1,7 +1,7 @@
 //! The report as Markdown: every value from the journal escaped.
 
 use super::{figure, Report};
-use cutover_journal::Event;
+use cutover_journal::{format_ms, Event};
 
 /// A value for a Markdown table cell or heading: nothing in it is rendered as HTML or
 /// Markdown, and no control or bidirectional character reaches the reader raw.
@@ -169,6 +169,33 @@ pub fn detail(e: &Event) -> String {
                 .map(|(k, v)| format!("{k} {}", figure(*v)))
                 .collect::<Vec<_>>()
                 .join(", ")
+        ),
+        Event::Progressed {
+            unit,
+            done,
+            total,
+            figures,
+            ..
+        } => {
+            let mut line = match total {
+                Some(t) => format!("{} of {} {unit}", figure(*done), figure(*t)),
+                None => format!("{} {unit}", figure(*done)),
+            };
+            for (k, v) in figures {
+                line += &format!(", {k} {}", figure(*v));
+            }
+            line
+        }
+        Event::Outage {
+            what,
+            from_ms,
+            to_ms,
+            ..
+        } => format!(
+            "{what} from {} to {} ({:.3}s)",
+            format_ms(*from_ms),
+            format_ms(*to_ms),
+            (to_ms - from_ms) as f64 / 1000.0
         ),
         Event::StateRecorded { label, .. } => format!("state `{label}` recorded"),
         Event::OutputCaptured { step, name, value } => match value {

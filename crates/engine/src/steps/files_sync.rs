@@ -6,6 +6,7 @@ use super::files_verify::{agent, files_failed, side, sudo, tree};
 use super::show;
 use crate::context::{StepCtx, Values};
 use crate::error::EngineError;
+use crate::progress::{ProgressSampler, Sample};
 use crate::step::{Applied, StepRunner, Verified};
 use async_trait::async_trait;
 use cutover_data::files::sync::{sync, Preserve, SyncOptions, SyncProgress};
@@ -118,7 +119,8 @@ impl StepRunner for FilesSync<'_> {
             format!("cutover agent: sync {from} -> {to}"),
         )?;
         let mut shown = Instant::now();
-        let mut journaled = Instant::now();
+        let mut sampler = ProgressSampler::default();
+        let mut journal_error = None;
         let mut last = SyncProgress::default();
         let mut progress = |p: &SyncProgress| {
             last = p.clone();
@@ -126,9 +128,17 @@ impl StepRunner for FilesSync<'_> {
                 shown = Instant::now();
                 ctx.detail(p.line());
             }
-            if journaled.elapsed() >= Duration::from_secs(30) {
-                journaled = Instant::now();
-                let _ = ctx.measure("progress_bytes", p.bytes as f64, "bytes");
+            let sample = Sample {
+                unit: "bytes",
+                done: p.bytes as f64,
+                total: Some(p.total_bytes as f64),
+                figures: &[
+                    ("files", p.files as f64),
+                    ("total_files", p.total_files as f64),
+                ],
+            };
+            if let Err(e) = sampler.offer(ctx, sample) {
+                journal_error.get_or_insert(e);
             }
         };
         let timeout = s.timeout.unwrap_or(Duration::from_secs(24 * 3600));
@@ -142,6 +152,9 @@ impl StepRunner for FilesSync<'_> {
                 )))
             }
         };
+        if let Some(e) = journal_error {
+            return Err(e);
+        }
         let r = &report;
         ctx.measure("files_sent", r.sent.files_sent as f64, "files")?;
         ctx.measure("bytes_sent", r.sent.bytes_sent as f64, "bytes")?;

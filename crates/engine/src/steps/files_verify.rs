@@ -6,6 +6,7 @@
 use super::show;
 use crate::context::{StepCtx, Values};
 use crate::error::EngineError;
+use crate::progress::{ProgressSampler, Sample};
 use crate::step::{Applied, StepRunner, Verified};
 use async_trait::async_trait;
 use cutover_data::files::{
@@ -13,6 +14,7 @@ use cutover_data::files::{
     VerifyReport,
 };
 use cutover_plan::steps::{FilesVerifyStep, HashAlgorithm, OwnerCheck as PlanOwner, TreeRef};
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 pub(crate) struct FilesVerify<'a>(pub &'a FilesVerifyStep);
@@ -133,7 +135,24 @@ impl StepRunner for FilesVerify<'_> {
         ctx.command_started(&host, format!("verify files {from} against {to}"))?;
         let started = Instant::now();
         let mut last = Instant::now();
+        // Both hosts hash at once: the sample adds up what each said last.
+        let mut hashed: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+        let mut sampler = ProgressSampler::default();
+        let mut journal_error = None;
         let mut progress = |host: &str, entries: u64, bytes: u64| {
+            hashed.insert(host.to_string(), (entries, bytes));
+            let (entries_all, bytes_all) = hashed
+                .values()
+                .fold((0, 0), |(e, b), (e1, b1)| (e + e1, b + b1));
+            let sample = Sample {
+                unit: "bytes",
+                done: bytes_all as f64,
+                total: None,
+                figures: &[("entries", entries_all as f64)],
+            };
+            if let Err(e) = sampler.offer(ctx, sample) {
+                journal_error.get_or_insert(e);
+            }
             if last.elapsed() >= Duration::from_secs(2) {
                 last = Instant::now();
                 ctx.detail(format!(
@@ -142,9 +161,11 @@ impl StepRunner for FilesVerify<'_> {
                 ));
             }
         };
-        let report = verify(ctx.exec, &from, &to, &opts, &mut progress)
-            .await
-            .map_err(|e| files_failed(ctx, e))?;
+        let verified = verify(ctx.exec, &from, &to, &opts, &mut progress).await;
+        if let Some(e) = journal_error {
+            return Err(e);
+        }
+        let report = verified.map_err(|e| files_failed(ctx, e))?;
         ctx.command_finished(
             &host,
             if report.matches() { 0 } else { 1 },

@@ -6,6 +6,7 @@ use super::mysql::{describe, endpoint, failed, save_snapshot, states, TableDone}
 use super::traffic::save_state;
 use crate::context::{StepCtx, Values};
 use crate::error::EngineError;
+use crate::progress::{ProgressSampler, Sample};
 use crate::step::{Applied, StepRunner, Verified};
 use async_trait::async_trait;
 use cutover_data::mysql::copy::{self, CopyEvent, CopyOptions};
@@ -112,6 +113,7 @@ impl StepRunner for MysqlCopy<'_> {
         let journal_error: Mutex<Option<EngineError>> = Mutex::new(None);
         let attempt: Mutex<usize> = Mutex::new(0);
         let shown = Mutex::new(Instant::now());
+        let sampler = Mutex::new(ProgressSampler::default());
         let keep = |r: Result<(), EngineError>| {
             if let Err(e) = r {
                 journal_error
@@ -139,6 +141,18 @@ impl StepRunner for MysqlCopy<'_> {
                     *last = Instant::now();
                     ctx.detail(format!("{rows} rows, {} loaded", mb(bytes)));
                 }
+                let sample = Sample {
+                    unit: "rows",
+                    done: rows as f64,
+                    total: None,
+                    figures: &[("bytes", bytes as f64)],
+                };
+                keep(
+                    sampler
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .offer(ctx, sample),
+                );
             }
             CopyEvent::Table(t) => {
                 let name = format!("{}.{}", t.db, t.name);

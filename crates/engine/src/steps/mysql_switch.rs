@@ -209,6 +209,12 @@ impl StepRunner for MysqlSwitch<'_> {
             });
         }
         ctx.measure("freeze_window", report.freeze_window, "s")?;
+        let frozen_ms = (report.freeze_window * 1000.0).round() as i64;
+        ctx.outage(
+            "writes frozen",
+            report.frozen_from_ms,
+            report.frozen_from_ms + frozen_ms,
+        )?;
         ctx.measure("catch_up", report.catch_up, "s")?;
         ctx.measure("sessions_ended", report.sessions_ended as f64, "sessions")?;
         ctx.measure("counters_advanced", report.counters as f64, "tables")?;

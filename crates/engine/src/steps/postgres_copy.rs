@@ -4,6 +4,7 @@
 use super::postgres::{describe, endpoint, failed};
 use crate::context::{StepCtx, Values};
 use crate::error::EngineError;
+use crate::progress::{ProgressSampler, Sample};
 use crate::step::{Applied, StepRunner, Verified};
 use async_trait::async_trait;
 use cutover_data::postgres::copy::{self, CopyEvent, CopyOptions};
@@ -94,8 +95,28 @@ impl StepRunner for PostgresCopy<'_> {
         let what = format!("copy {} into {}", source.describe(), target.describe());
         ctx.command_started(&format!("{} -> {}", source.host, target.host), what.clone())?;
         let journal_error: Mutex<Option<EngineError>> = Mutex::new(None);
+        let sampler = Mutex::new(ProgressSampler::default());
         let on_event = |e: CopyEvent| match e {
             CopyEvent::Note(line) => ctx.detail(line),
+            CopyEvent::Streamed {
+                tables_done,
+                tables,
+                bytes,
+            } => {
+                let sample = Sample {
+                    unit: "tables",
+                    done: tables_done as f64,
+                    total: Some(tables as f64),
+                    figures: &[("bytes", bytes as f64)],
+                };
+                let r = sampler
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .offer(ctx, sample);
+                if let Err(e) = r {
+                    *journal_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+                }
+            }
             CopyEvent::TableDone(t) => {
                 let name = format!("{}.{}", t.schema, t.name);
                 ctx.detail(format!(

@@ -23,6 +23,8 @@ pub(crate) struct Moved {
     pub(crate) relay: RelayStats,
     /// From the first held request's moment (the proxy pointed at the relay) to the release.
     pub(crate) held_for: Duration,
+    /// When the relay released the held requests (unix ms).
+    pub(crate) released_ms: i64,
     /// `"; WHAT"` when the proxy's config file was updated too (see
     /// [`super::proxy_switch::persist`]), else empty.
     pub(crate) persisted: String,
@@ -102,6 +104,7 @@ async fn land(
         .await
         .map_err(|e| super::files_verify::files_failed(ctx, e))?;
     let held_for = held_at.elapsed();
+    let released_ms = cutover_journal::now_ms();
     let runner = CtxRunner(ctx);
     s.switch(&runner, to).await.map_err(|e| {
         ctx.failed(format!(
@@ -118,12 +121,18 @@ async fn land(
     Ok(Moved {
         relay,
         held_for,
+        released_ms,
         persisted: persisted?,
     })
 }
 
 fn journal(ctx: &StepCtx<'_>, m: &Moved) -> Result<(), EngineError> {
     ctx.measure("move_held_seconds", m.held_for.as_secs_f64(), "s")?;
+    ctx.outage(
+        "requests held",
+        m.released_ms - m.held_for.as_millis() as i64,
+        m.released_ms,
+    )?;
     ctx.measure("move_requests_held", m.relay.held as f64, "requests")?;
     ctx.measure(
         "move_longest_hold",

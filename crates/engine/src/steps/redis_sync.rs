@@ -6,10 +6,13 @@ use super::redis::{describe, failed, open, server_address};
 use super::traffic::{load_state, save_state};
 use crate::context::{StepCtx, Values};
 use crate::error::EngineError;
+use crate::progress::{ProgressSampler, Sample};
 use crate::step::{Applied, StepRunner, Verified};
 use async_trait::async_trait;
+use cutover_data::redis::sync_stage::SyncStage;
 use cutover_data::redis::{Previous, SyncOptions};
 use cutover_plan::steps::RedisSyncStep;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 pub(crate) struct RedisSync<'a>(pub &'a RedisSyncStep);
@@ -90,8 +93,40 @@ impl StepRunner for RedisSync<'_> {
                 pair.start_sync(&o).await.map_err(|e| failed(ctx, e))?;
             }
             let show = |line: String| ctx.detail(line);
-            let report = pair.watch_sync(&o, &show).await.map_err(|e| failed(ctx, e))?;
+            let sampler = Mutex::new(ProgressSampler::default());
+            let journal_error = Mutex::new(None);
+            let stages = |stage: SyncStage| {
+                let figures;
+                let sample = match stage {
+                    SyncStage::Receiving { read, total } => Sample {
+                        unit: "bytes",
+                        done: read as f64,
+                        total: total.map(|t| t as f64),
+                        figures: &[],
+                    },
+                    SyncStage::Loading { percent, keys } => {
+                        figures = [("keys", keys as f64)];
+                        Sample {
+                            unit: "% loaded",
+                            done: percent,
+                            total: Some(100.0),
+                            figures: &figures,
+                        }
+                    }
+                    SyncStage::LinkDown { .. } | SyncStage::Following { .. } => return,
+                };
+                let r = lock(&sampler).offer(ctx, sample);
+                if let Err(e) = r {
+                    lock(&journal_error).get_or_insert(e);
+                }
+            };
+            let watched = pair.watch_sync_staged(&o, &show, &stages).await;
+            if let Some(e) = lock(&journal_error).take() {
+                return Err(e);
+            }
+            let report = watched.map_err(|e| failed(ctx, e))?;
             let mut worst = report.lag;
+            ctx.sample("lag", &[("bytes", worst.bytes as f64)])?;
             if let Some(watch) = self.0.watch {
                 let end = Instant::now() + watch;
                 while Instant::now() < end {
@@ -99,6 +134,7 @@ impl StepRunner for RedisSync<'_> {
                     match pair.lag().await.map_err(|e| failed(ctx, e))? {
                         Some(l) => {
                             ctx.detail(format!("lag: {} bytes", l.bytes));
+                            ctx.sample("lag", &[("bytes", l.bytes as f64)])?;
                             worst.bytes = worst.bytes.max(l.bytes);
                         }
                         None => ctx.detail("lag: the link is down or a full sync runs again"),
@@ -131,4 +167,9 @@ impl StepRunner for RedisSync<'_> {
         pair.close().await;
         done.map(Some).map_err(|e| failed(ctx, e))
     }
+}
+
+/// A lock, also one a panicking holder left (what it guards stays consistent).
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }

@@ -46,7 +46,13 @@ impl View {
 
 /// The view of `r`.
 pub fn view(r: &Report, plan: &cutover_plan::Plan) -> View {
-    let open: Vec<&StepSpan> = r.spans.iter().filter(|s| s.to_ms.is_none()).collect();
+    let outcome = (r.outcome != "in progress").then(|| r.outcome.clone());
+    // A run that ended (rolled back while it waited at a gate) holds at nothing any more.
+    let open: Vec<&StepSpan> = r
+        .spans
+        .iter()
+        .filter(|s| s.to_ms.is_none() && outcome.is_none())
+        .collect();
     let gate = open
         .iter()
         .filter(|s| s.kind == SpanKind::Wait)
@@ -70,7 +76,6 @@ pub fn view(r: &Report, plan: &cutover_plan::Plan) -> View {
                 })
                 .unwrap_or_default(),
         });
-    let outcome = (r.outcome != "in progress").then(|| r.outcome.clone());
     View {
         seq: r.timeline.last().map_or(0, |t| t.seq),
         html: markup(r, &open, outcome.as_deref()).into_string(),
@@ -117,6 +122,9 @@ fn markup(r: &Report, open: &[&StepSpan], outcome: Option<&str>) -> Markup {
                         SpanKind::Wait => { ", waiting for " (secs(now - c.from_ms)) }
                     }
                 }
+                @if c.kind == SpanKind::Run {
+                    @if let Some(bar) = super::step_progress::progress(&r.timeline, c) { (bar) }
+                }
             }
             progress #progress max=(total) value=(done) {}
             span #progress-text { (done) " of " (r.steps.len()) " steps done" }
@@ -127,8 +135,12 @@ fn markup(r: &Report, open: &[&StepSpan], outcome: Option<&str>) -> Markup {
                 h2 { "Replication lag" }
                 p {
                     (shown(&l.step)) ": "
-                    span #lag-bytes { (last.and_then(|p| p.figures.get("bytes")).map(|v| crate::svg::figure(*v)).unwrap_or_default()) } " bytes, "
-                    span #lag-seconds { (last.and_then(|p| p.figures.get("seconds")).map(|v| crate::svg::figure(*v)).unwrap_or_default()) } " s behind"
+                    span #lag-bytes { (last.and_then(|p| p.figures.get("bytes")).map(|v| crate::svg::figure(*v)).unwrap_or_default()) } " bytes"
+                    // Not every store says how far behind in time (Redis does not).
+                    @if let Some(s) = last.and_then(|p| p.figures.get("seconds")) {
+                        ", " span #lag-seconds { (crate::svg::figure(*s)) } " s"
+                    }
+                    " behind"
                 }
             }
         }

@@ -9,6 +9,7 @@ mod feed;
 mod guard;
 mod live;
 mod page;
+mod step_progress;
 mod tls;
 
 use axum::extract::State;

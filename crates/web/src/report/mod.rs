@@ -76,6 +76,7 @@ fn legend() -> Markup {
             li { span.swatch.wait {} "waiting at a gate" }
             li { span.swatch.approval {} "approval" }
             li { span.swatch.band.downtime {} "downtime window" }
+            li { span.swatch.band.outage {} "writes frozen or requests held" }
             li { span.swatch.band.rollback {} "rollback" }
         }
     }

@@ -115,8 +115,9 @@ pub fn rollbacks(r: &Report) -> Markup {
     }
 }
 
-/// Every event of the run but the samples (which the charts show), one line each: plain text
-/// keeps a run of thousands of events quick to open.
+/// Every event of the run but the samples (which the charts show) and the progress reports
+/// of running steps (their final figures are measured), one line each: plain text keeps a
+/// run of thousands of events quick to open.
 pub fn events(r: &Report) -> Markup {
     let samples = r
         .timeline
@@ -127,7 +128,7 @@ pub fn events(r: &Report) -> Markup {
     for t in r
         .timeline
         .iter()
-        .filter(|t| !matches!(t.event, Event::Sampled { .. }))
+        .filter(|t| !matches!(t.event, Event::Sampled { .. } | Event::Progressed { .. }))
     {
         let detail = cutover_engine::report::detail(&t.event);
         let _ = writeln!(

@@ -49,6 +49,12 @@ pub fn timeline(r: &Report) -> Markup {
                     }
                 }
             }
+            @for o in outages(r) {
+                rect.band.outage data-step=(o.step) data-from-ms=(o.from_ms) data-to-ms=(o.to_ms)
+                    x=(sx.at(o.from_ms as f64)) y=(AXIS) width=(width(&sx, o.from_ms, o.to_ms)) height=(height - AXIS) {
+                    title { (shown(o.what)) " by " (shown(o.step)) ": " (format!("{:.3}", (o.to_ms - o.from_ms) as f64 / 1000.0)) " s from " (clock(o.from_ms)) }
+                }
+            }
             @for rb in &r.rollbacks {
                 rect.band.rollback x=(sx.at(rb.from_ms as f64)) y=(AXIS) width=(width(&sx, rb.from_ms, rb.to_ms.unwrap_or(to))) height=(height - AXIS) {
                     title { "rollback: " (shown(&rb.cause)) }
@@ -80,6 +86,32 @@ pub fn timeline(r: &Report) -> Markup {
             }
         }
     }
+}
+
+/// A stretch users could notice, as the step journaled it.
+struct Outage<'a> {
+    step: &'a str,
+    what: &'a str,
+    from_ms: i64,
+    to_ms: i64,
+}
+
+/// The run's journaled outages (database freezes, held requests), in order.
+fn outages(r: &Report) -> impl Iterator<Item = Outage<'_>> {
+    r.timeline.iter().filter_map(|t| match &t.event {
+        cutover_journal::Event::Outage {
+            step,
+            what,
+            from_ms,
+            to_ms,
+        } => Some(Outage {
+            step,
+            what,
+            from_ms: *from_ms,
+            to_ms: *to_ms,
+        }),
+        _ => None,
+    })
 }
 
 fn stage_of<'a>(row: &Row<'a>) -> Option<&'a str> {

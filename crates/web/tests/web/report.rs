@@ -180,3 +180,28 @@ fn the_500_step_report_renders_in_chromium_within_a_second_with_no_network() {
         c.close().await.unwrap();
     });
 }
+
+#[test]
+fn a_journaled_outage_is_drawn_on_the_timeline_where_it_began_and_ended() {
+    let small = Shape {
+        stages: 2,
+        steps_per_stage: 5,
+        soaks: 1,
+        samples_per_soak: 3,
+    };
+    let (_dir, report, html) = render(&small);
+    let (from, to) = report
+        .timeline
+        .iter()
+        .find_map(|t| match t.event {
+            cutover_journal::Event::Outage { from_ms, to_ms, .. } => Some((from_ms, to_ms)),
+            _ => None,
+        })
+        .expect("the synthesised run has an outage");
+    assert_eq!(to - from, 250);
+    let band = format!(
+        r#"<rect class="band outage" data-step="s1-0" data-from-ms="{from}" data-to-ms="{to}""#
+    );
+    assert!(html.contains(&band), "no {band} in the timeline");
+    assert!(html.contains("<title>writes frozen by s1-0: 0.250 s from "));
+}

@@ -97,6 +97,16 @@ pub enum CopyEvent {
     Note(String),
     /// A table is loaded and indexed.
     TableDone(TableCopy),
+    /// How far the copy is: tables done of all, bytes streamed so far (at most every 2 s
+    /// while streaming, and at each table done).
+    Streamed {
+        /// Tables loaded and indexed.
+        tables_done: u64,
+        /// Tables to copy.
+        tables: u64,
+        /// Bytes streamed so far.
+        bytes: u64,
+    },
 }
 
 /// Progress callback.

@@ -250,6 +250,11 @@ impl Shared<'_> {
         };
         (p.progress)(CopyEvent::TableDone(copied.clone()));
         s.done.push(copied);
+        (p.progress)(CopyEvent::Streamed {
+            tables_done: s.done.len() as u64,
+            tables: s.tables.len() as u64,
+            bytes: self.bytes.load(Ordering::Relaxed),
+        });
         if p.analyze {
             s.queue.push_back(Item::Analyze(table));
         }
@@ -273,6 +278,16 @@ impl Shared<'_> {
             return;
         }
         *last = Instant::now();
+        drop(last);
+        let (tables_done, tables) = {
+            let s = self.lock();
+            (s.done.len() as u64, s.tables.len() as u64)
+        };
+        (self.pool.progress)(CopyEvent::Streamed {
+            tables_done,
+            tables,
+            bytes: self.bytes.load(Ordering::Relaxed),
+        });
         let bytes = self.bytes.load(Ordering::Relaxed) as f64;
         let secs = self.started.elapsed().as_secs_f64().max(1e-3);
         (self.pool.progress)(CopyEvent::Note(format!(

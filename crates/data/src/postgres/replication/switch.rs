@@ -65,6 +65,8 @@ pub struct SwitchOptions {
 pub struct SwitchReport {
     /// Seconds from the freeze to the target taking writes.
     pub freeze_window: f64,
+    /// When the freeze began (unix ms; 0 for a resumed switch, whose freeze is not known).
+    pub frozen_from_ms: i64,
     /// Of which: seconds waiting for the target to replay the source's last write.
     pub catch_up: f64,
     /// The source's WAL position at the freeze.
@@ -221,6 +223,7 @@ impl Prepared {
         let marker = |state: &str| switch_marker(source, state, created, options);
         target::set_comment(exec, target, &marker("switching")).await?;
         let t0 = Instant::now();
+        let frozen_from_ms = crate::unix_ms();
         let frozen = match freeze(exec, &mut src, source, options).await {
             Ok(n) => n,
             Err(e) => {
@@ -274,6 +277,7 @@ impl Prepared {
         target::set_comment(exec, target, &marker("switched")).await?;
         Ok(SwitchReport {
             freeze_window,
+            frozen_from_ms,
             catch_up,
             lsn,
             sessions_ended: frozen,
@@ -319,6 +323,7 @@ fn reverse_subscription(target: &Endpoint, address: &str) -> String {
 fn resumed_report(options: &SwitchOptions) -> SwitchReport {
     SwitchReport {
         freeze_window: 0.0,
+        frozen_from_ms: 0,
         catch_up: 0.0,
         lsn: String::new(),
         sessions_ended: 0,

@@ -4,7 +4,9 @@
 //! `reader`; a proof of a kind without a reader shows its text alone.
 
 mod files;
+mod mysql;
 mod postgres;
+mod redis;
 
 use cutover_plan::steps::Kind;
 use serde::Serialize;
@@ -50,6 +52,8 @@ fn reader(kind: Kind) -> Option<fn(&Value) -> ProofView> {
     match kind {
         Kind::FilesVerify => Some(files::view),
         Kind::PostgresVerify => Some(postgres::view),
+        Kind::RedisVerify => Some(redis::view),
+        Kind::MysqlVerify => Some(mysql::view),
         _ => None,
     }
 }
