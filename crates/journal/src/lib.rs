@@ -1,18 +1,21 @@
 //! cutover's durable state and audit trail: an append-only journal of events per run, a lock
 //! so that one plan is applied by one process at a time, and the run state those events
-//! imply. Storage sits behind [`Journal`] so that a shared PostgreSQL journal can follow the
-//! embedded SQLite one.
+//! imply. Storage sits behind [`Journal`]: the embedded SQLite file next to the plan
+//! ([`SqliteJournal`]) or a PostgreSQL database a team shares ([`PgJournal`]).
 #![deny(missing_docs)]
 
 pub mod chain;
+mod crash;
 pub mod event;
 pub mod lock;
+pub mod pg;
 pub mod sqlite;
 pub mod state;
 
 pub use chain::ChainStatus;
 pub use event::{format_ms, now_ms, Event, OutputValue, Record, RunInfo};
 pub use lock::{Holder, LockGuard};
+pub use pg::{PgJournal, PgTarget, PgTls};
 pub use sqlite::SqliteJournal;
 pub use state::{RunState, SchemaRecord, StepState, StepStatus};
 
