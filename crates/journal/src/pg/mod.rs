@@ -66,7 +66,7 @@ impl PgJournal {
         let mut journal = Self::connect(target, plan_key, true)?;
         let found = journal
             .session
-            .run(|c| schema::find(c))
+            .run(|c: &mut postgres::Client| schema::find(c))
             .map_err(|e| journal.err(e))?
             .map_err(|e| journal.err(describe(&e)))?;
         journal.refuse_newer(found)?;
