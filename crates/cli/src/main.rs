@@ -33,6 +33,16 @@ struct Cli {
         value_name = "NAME"
     )]
     environment: Option<String>,
+    /// Keep the run in a shared PostgreSQL journal instead of the plan's:
+    /// `postgres://USER:{{ secrets.NAME }}@HOST:PORT/DB?sslmode=verify-full` (the password
+    /// only as a reference to one of the plan's secrets).
+    #[arg(
+        long = "journal",
+        global = true,
+        env = "CUTOVER_JOURNAL",
+        value_name = "URL"
+    )]
+    journal: Option<String>,
     #[command(subcommand)]
     command: Cmd,
 }
@@ -74,6 +84,9 @@ fn main() {
     let cli = Cli::parse();
     if let Some(name) = &cli.environment {
         cutover_plan::environment::select(name);
+    }
+    if let Some(url) = &cli.journal {
+        cutover_plan::journal_url::select(url);
     }
     init_logging();
     let runtime = match tokio::runtime::Builder::new_multi_thread()

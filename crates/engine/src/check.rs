@@ -46,8 +46,9 @@ fn item(
 /// The checks that need no network: what the plan asks of its DNS providers against what
 /// they can do (`cutover check --offline`).
 pub fn offline_check(plan_path: &std::path::Path) -> Result<Vec<CheckItem>, EngineError> {
-    let session = Session::open_read_only(plan_path)?;
-    Ok(capability_items(&session))
+    // The plan alone: a shared journal is on the network, so it is not opened.
+    let (plan, plan_src) = cutover_plan::load(plan_path)?;
+    Ok(capability_items(&plan, plan_path, &plan_src))
 }
 
 /// Whether a failed item is a plan problem (a provider asked for what it cannot do), as
@@ -77,7 +78,11 @@ pub async fn check(plan_path: &std::path::Path, pin: bool) -> Result<Vec<CheckIt
             ),
         });
     }
-    items.extend(capability_items(&session));
+    items.extend(capability_items(
+        &session.plan,
+        &session.plan_path,
+        &session.plan_src,
+    ));
     let exec = Executor::new(targets(plan, &session.journal_path), Redactor::default());
     for host in &plan.hosts {
         let name = host.name.value.as_str();
@@ -142,14 +147,17 @@ pub async fn check(plan_path: &std::path::Path, pin: bool) -> Result<Vec<CheckIt
 /// network call; the table is the traffic crate's provider registry, which the plan crate
 /// cannot see, so this is a checklist line with the record's file:line:col rather than a plan
 /// problem). One line per problem, or one passing line per DNS provider.
-fn capability_items(session: &Session) -> Vec<CheckItem> {
-    let plan = &session.plan;
+fn capability_items(
+    plan: &cutover_plan::Plan,
+    plan_path: &std::path::Path,
+    plan_src: &str,
+) -> Vec<CheckItem> {
     let problems = crate::steps::traffic::plan_capabilities(plan);
-    let file = session.plan_path.display().to_string();
+    let file = plan_path.display().to_string();
     let mut items: Vec<CheckItem> = problems
         .iter()
         .map(|c| {
-            let (line, col) = cutover_plan::problem::line_col(&session.plan_src, c.at);
+            let (line, col) = cutover_plan::problem::line_col(plan_src, c.at);
             item(
                 &format!("step {}", c.step),
                 CAPABILITY,
@@ -159,7 +167,7 @@ fn capability_items(session: &Session) -> Vec<CheckItem> {
             )
         })
         .collect();
-    items.extend(scenario_items(session));
+    items.extend(scenario_items(plan, plan_path, plan_src));
     for d in &plan.dns {
         if !problems.iter().any(|c| c.provider == d.name.value) {
             items.push(item(
@@ -289,13 +297,13 @@ fn jump_hosts(hops: &[String]) -> String {
 /// Every Hurl file the plan's smoke checks name, read and parsed without sending anything:
 /// a missing file (located at its `file` field in the plan) or a feature outside the
 /// supported subset (at its line and column in the Hurl file) is found before the run.
-fn scenario_items(session: &Session) -> Vec<CheckItem> {
-    let plan = &session.plan;
-    let plan_file = session.plan_path.display().to_string();
-    let shown_dir = session
-        .plan_path
-        .parent()
-        .unwrap_or(std::path::Path::new(""));
+fn scenario_items(
+    plan: &cutover_plan::Plan,
+    plan_path: &std::path::Path,
+    plan_src: &str,
+) -> Vec<CheckItem> {
+    let plan_file = plan_path.display().to_string();
+    let shown_dir = plan_path.parent().unwrap_or(std::path::Path::new(""));
     let mut items = Vec::new();
     for check in &plan.checks {
         let cutover_plan::CheckKind::Smoke(smoke) = &check.kind else {
@@ -308,7 +316,7 @@ fn scenario_items(session: &Session) -> Vec<CheckItem> {
             Ok(summary) => item(&subject, SCENARIO, true, format!("{shown}: {summary}"), None),
             Err(e) if !path.exists() => {
                 let (line, col) =
-                    cutover_plan::problem::line_col(&session.plan_src, smoke.file.span.start);
+                    cutover_plan::problem::line_col(plan_src, smoke.file.span.start);
                 item(
                     &subject,
                     SCENARIO,

@@ -35,6 +35,14 @@ pub enum JournalError {
         /// What failed.
         message: String,
     },
+    /// The journal's server cannot be reached, or refused the login or the TLS handshake.
+    #[error("journal {path}: {message}\nhint: check that the server is up and reachable from this machine, and the role, the password's secret and the TLS settings of the journal URL")]
+    Unreachable {
+        /// Where the journal is (no password).
+        path: String,
+        /// What failed.
+        message: String,
+    },
     /// Another process holds the plan's lock.
     #[error("the plan is locked by {holder}\nhint: wait for that run to finish, or stop it; if it is gone, the lock is released by itself")]
     Locked {

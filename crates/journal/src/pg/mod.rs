@@ -76,8 +76,12 @@ impl PgJournal {
 
     fn connect(target: &PgTarget, plan_key: &str, read_only: bool) -> Result<Self, JournalError> {
         let owned = target.clone();
-        let session = Worker::start("cutover-journal", move || owned.connect("cutover"))
-            .map_err(|e| storage(target, e))?;
+        let session = Worker::start("cutover-journal", move || owned.connect("cutover")).map_err(
+            |message| JournalError::Unreachable {
+                path: target.to_string(),
+                message,
+            },
+        )?;
         Ok(PgJournal {
             session,
             target: target.clone(),
