@@ -88,6 +88,8 @@ mod seed_003_lab;
 mod seed_004;
 #[path = "cli/seeds_check.rs"]
 mod seeds_check;
+#[path = "cli/shared_journal.rs"]
+mod shared_journal;
 #[path = "cli/soak.rs"]
 mod soak;
 #[path = "cli/soak_detection.rs"]
