@@ -69,6 +69,8 @@ enum Cmd {
     Report(commands::report::Args),
     /// Watch the run live in a browser, approve its gate or roll it back (loopback by default).
     Dashboard(commands::dashboard::Args),
+    /// Move runs between journals (`journal copy FROM TO`: SQLite file <-> PostgreSQL).
+    Journal(commands::journal::Args),
     /// Prove a copy on its own, without a plan (`verify files SRC DST`, `verify postgres SRC_URL DST_URL`).
     Verify(commands::verify::Args),
     /// Probe a URL on its own, pinned to an address like curl --resolve (status, JSON, TLS).
@@ -132,6 +134,7 @@ async fn run(cli: Cli) -> ExitCode {
         Cmd::Report(a) => commands::report::run(&file, a),
         Cmd::Dashboard(a) => commands::dashboard::run(&file, a).await,
         Cmd::Probe(a) => commands::probe::run(a).await,
+        Cmd::Journal(a) => commands::journal::run(&file, a),
         Cmd::Verify(a) => commands::verify::run(&file, a).await,
         Cmd::Agent(a) => commands::agent::run(a),
         Cmd::Schema => {

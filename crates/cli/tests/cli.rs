@@ -40,6 +40,8 @@ mod hostkeys;
 mod images;
 #[path = "cli/journal.rs"]
 mod journal;
+#[path = "cli/journal_copy.rs"]
+mod journal_copy;
 #[path = "cli/moves.rs"]
 mod moves;
 #[path = "cli/mysql.rs"]

@@ -95,7 +95,7 @@ pub fn plan_key(plan: &Plan) -> String {
 
 /// The connection settings of `url`, its password read from the secret it names (from
 /// `secrets` when the command read them all, else that one secret alone).
-fn target(
+pub(crate) fn target(
     plan: &Plan,
     url: &JournalUrl,
     secrets: Option<&Secrets>,

@@ -9,6 +9,7 @@ pub mod context;
 mod downtime;
 pub mod error;
 pub mod hosts;
+pub mod journal_copy;
 pub mod journal_store;
 mod left_running;
 mod leftovers;

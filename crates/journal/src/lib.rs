@@ -5,6 +5,7 @@
 #![deny(missing_docs)]
 
 pub mod chain;
+pub mod copy;
 mod crash;
 pub mod event;
 pub mod lock;

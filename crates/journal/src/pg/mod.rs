@@ -140,6 +140,19 @@ impl PgJournal {
         })
     }
 
+    /// Adds run `info` as given (a new run, or one copied in).
+    pub(crate) fn insert_run(&self, info: &RunInfo) -> Result<(), JournalError> {
+        self.writable()?;
+        let (plan_key, row) = (self.plan_key.clone(), info.clone());
+        self.call(move |c| {
+            c.execute(
+                "INSERT INTO cutover.runs (id, plan_key, plan, started_ms) VALUES ($1, $2, $3, $4)",
+                &[&row.id, &plan_key, &row.plan, &row.started_ms],
+            )
+        })?;
+        Ok(())
+    }
+
     /// Runs `job` in the session; either failure is a storage error naming the journal.
     fn call<R: Send + 'static>(
         &self,
@@ -267,19 +280,12 @@ fn run_info(r: &postgres::Row) -> RunInfo {
 
 impl Journal for PgJournal {
     fn create_run(&self, plan: &str) -> Result<RunInfo, JournalError> {
-        self.writable()?;
         let info = RunInfo {
             id: new_run_id(),
             plan: plan.to_string(),
             started_ms: now_ms(),
         };
-        let (plan_key, row) = (self.plan_key.clone(), info.clone());
-        self.call(move |c| {
-            c.execute(
-                "INSERT INTO cutover.runs (id, plan_key, plan, started_ms) VALUES ($1, $2, $3, $4)",
-                &[&row.id, &plan_key, &row.plan, &row.started_ms],
-            )
-        })?;
+        self.insert_run(&info)?;
         Ok(info)
     }
 

@@ -121,6 +121,18 @@ impl SqliteJournal {
         })
     }
 
+    /// Adds run `info` as given (a new run, or one copied in).
+    pub(crate) fn insert_run(&self, info: &RunInfo) -> Result<(), JournalError> {
+        self.writable()?;
+        self.conn()?
+            .execute(
+                "INSERT INTO runs (id, plan, started_ms) VALUES (?1, ?2, ?3)",
+                params![info.id, info.plan, info.started_ms],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
     /// Run `run`'s events after sequence number `after`, in order.
     fn read_events(&self, run: &str, after: i64) -> Result<Vec<Record>, JournalError> {
         let conn = self.conn()?;
@@ -194,18 +206,12 @@ fn storage(path: &Path, e: impl std::fmt::Display) -> JournalError {
 
 impl Journal for SqliteJournal {
     fn create_run(&self, plan: &str) -> Result<RunInfo, JournalError> {
-        self.writable()?;
         let info = RunInfo {
             id: new_run_id(),
             plan: plan.to_string(),
             started_ms: now_ms(),
         };
-        self.conn()?
-            .execute(
-                "INSERT INTO runs (id, plan, started_ms) VALUES (?1, ?2, ?3)",
-                params![info.id, info.plan, info.started_ms],
-            )
-            .map_err(|e| self.err(e))?;
+        self.insert_run(&info)?;
         Ok(info)
     }
 
