@@ -22,6 +22,7 @@ use crate::lock::{Holder, LockGuard};
 use crate::{Journal, JournalError, RedactFn};
 use connect::describe;
 use schema::Found;
+use std::sync::atomic::{AtomicBool, Ordering};
 use worker::Worker;
 
 /// A journal in a PostgreSQL database.
@@ -31,8 +32,9 @@ pub struct PgJournal {
     plan_key: String,
     /// Opened by a command that only reads: every write is refused.
     read_only: bool,
-    /// No journal in the database yet (read-only opening): everything reads as empty.
-    absent: bool,
+    /// No journal in the database yet (read-only opening): everything reads as empty until
+    /// one appears (a dashboard opened before the first `apply` keeps watching).
+    absent: AtomicBool,
     redact: Option<RedactFn>,
     crash: CrashHook,
 }
@@ -70,7 +72,7 @@ impl PgJournal {
             .map_err(|e| journal.err(e))?
             .map_err(|e| journal.err(describe(&e)))?;
         journal.refuse_newer(found)?;
-        journal.absent = found == Found::Nothing;
+        journal.absent = AtomicBool::new(found == Found::Nothing);
         Ok(journal)
     }
 
@@ -87,7 +89,7 @@ impl PgJournal {
             target: target.clone(),
             plan_key: plan_key.to_string(),
             read_only,
-            absent: false,
+            absent: AtomicBool::new(false),
             redact: None,
             crash: CrashHook::from_env(),
         })
@@ -165,7 +167,7 @@ impl PgJournal {
     }
 
     fn read_events(&self, run: &str, after: i64) -> Result<Vec<Record>, JournalError> {
-        if self.absent {
+        if self.absent() {
             return Ok(Vec::new());
         }
         let (plan_key, run_id) = (self.plan_key.clone(), run.to_string());
@@ -193,6 +195,17 @@ impl PgJournal {
 
     fn err(&self, e: impl std::fmt::Display) -> JournalError {
         storage(&self.target, e)
+    }
+
+    /// True while the database holds no journal (looked at again each time until it does).
+    fn absent(&self) -> bool {
+        if !self.absent.load(Ordering::Relaxed) {
+            return false;
+        }
+        let found = self.session.run(|c: &mut postgres::Client| schema::find(c));
+        let absent = !matches!(found, Ok(Ok(Found::Version(_))));
+        self.absent.store(absent, Ordering::Relaxed);
+        absent
     }
 
     fn writable(&self) -> Result<(), JournalError> {
@@ -290,7 +303,7 @@ impl Journal for PgJournal {
     }
 
     fn runs(&self) -> Result<Vec<RunInfo>, JournalError> {
-        if self.absent {
+        if self.absent() {
             return Ok(Vec::new());
         }
         let plan_key = self.plan_key.clone();
@@ -317,7 +330,7 @@ impl Journal for PgJournal {
     }
 
     fn last_seq(&self) -> Result<i64, JournalError> {
-        if self.absent {
+        if self.absent() {
             return Ok(0);
         }
         let plan_key = self.plan_key.clone();
@@ -339,7 +352,7 @@ impl Journal for PgJournal {
     }
 
     fn holder(&self) -> Option<Holder> {
-        if self.absent {
+        if self.absent() {
             return None;
         }
         let plan_key = self.plan_key.clone();
@@ -363,7 +376,7 @@ impl Journal for PgJournal {
     }
 
     fn checkpoint(&self, run: &str, step: &str) -> Result<Option<String>, JournalError> {
-        if self.absent {
+        if self.absent() {
             return Ok(None);
         }
         let (run, step) = (run.to_string(), step.to_string());
@@ -377,7 +390,7 @@ impl Journal for PgJournal {
     }
 
     fn verify_chain(&self) -> Result<ChainStatus, JournalError> {
-        if self.absent {
+        if self.absent() {
             return Ok(Verifier::new(0).finish());
         }
         let plan_key = self.plan_key.clone();
@@ -405,7 +418,7 @@ impl Journal for PgJournal {
     }
 
     fn latest_run(&self) -> Result<Option<RunInfo>, JournalError> {
-        if self.absent {
+        if self.absent() {
             return Ok(None);
         }
         let plan_key = self.plan_key.clone();

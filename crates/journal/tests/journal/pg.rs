@@ -223,6 +223,10 @@ fn an_empty_database_reads_as_no_run_and_is_left_untouched_by_readers() {
             .trim(),
         "t"
     );
+    // A reader opened before the first `apply` (a dashboard) sees the run once there is one.
+    let writer = PgJournal::open(&s.target(), "demo").unwrap();
+    let run = writer.create_run("demo").unwrap();
+    assert_eq!(j.latest_run().unwrap(), Some(run));
 }
 
 #[test]
