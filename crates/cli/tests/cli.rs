@@ -70,6 +70,8 @@ mod redis_move;
 mod redis_resume;
 #[path = "cli/resume.rs"]
 mod resume;
+#[path = "cli/role_passwords.rs"]
+mod role_passwords;
 #[path = "cli/rollback.rs"]
 mod rollback;
 #[path = "cli/scoped_rollback.rs"]

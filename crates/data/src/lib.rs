@@ -9,3 +9,4 @@ pub mod hold;
 pub mod mysql;
 pub mod postgres;
 pub mod redis;
+pub mod store;

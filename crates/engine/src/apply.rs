@@ -283,6 +283,7 @@ impl Runner<'_> {
             cancel: self.cancel.clone(),
             no_wait: self.opts.no_wait,
             members: Some(self),
+            writable: None,
         };
         let ctx = StepCtx::new(
             &scope,
@@ -407,6 +408,7 @@ impl Runner<'_> {
             cancel: self.cancel.clone(),
             no_wait: true,
             members: None,
+            writable: None,
         }
     }
 
@@ -470,7 +472,11 @@ impl crate::context::Members for Runner<'_> {
         Ok(())
     }
 
-    async fn undo(&self, ids: &[String]) -> Result<Vec<String>, EngineError> {
-        crate::rollback::undo_steps(&self.undo_scope(), self.run.clone(), ids).await
+    async fn undo(
+        &self,
+        ids: &[String],
+        writable: Option<&crate::writable::WritableAgain>,
+    ) -> Result<Vec<String>, EngineError> {
+        crate::rollback::undo_steps(&self.undo_scope(), self.run.clone(), ids, writable).await
     }
 }

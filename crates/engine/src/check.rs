@@ -6,6 +6,7 @@ use crate::error::EngineError;
 use crate::hosts::targets;
 use crate::secrets::read_source;
 use crate::session::Session;
+use cutover_data::store::{Store, Verb};
 use cutover_exec::{
     Command, ConnectFailure, ExecError, Executor, Redactor, Route, SshTarget, Target,
 };
@@ -47,8 +48,14 @@ fn item(
 /// they can do (`cutover check --offline`).
 pub fn offline_check(plan_path: &std::path::Path) -> Result<Vec<CheckItem>, EngineError> {
     // The plan alone: a shared journal is on the network, so it is not opened.
-    let (plan, plan_src) = cutover_plan::load(plan_path)?;
-    Ok(capability_items(&plan, plan_path, &plan_src))
+    let session = Session::open_plan_only(plan_path)?;
+    Ok(capability_items(&session))
+}
+
+/// Whether an item is a note to read rather than a check (what a data step's store cannot
+/// carry): it passes, and its hint says what to do.
+pub fn is_note(item: &CheckItem) -> bool {
+    item.check == STORE_LIMIT
 }
 
 /// Whether a failed item is a plan problem (a provider asked for what it cannot do), as
@@ -58,6 +65,53 @@ pub fn is_plan_problem(item: &CheckItem) -> bool {
 }
 
 const CAPABILITY: &str = "provider can";
+const STORE_LIMIT: &str = "store limit";
+
+/// The store and verb of a data step, for its declared limits.
+fn store_verb(kind: &cutover_plan::StepKind) -> Option<(Store, Verb)> {
+    use cutover_plan::StepKind as K;
+    Some(match kind {
+        K::PostgresCopy(_) => (Store::Postgres, Verb::Copy),
+        K::PostgresSync(_) => (Store::Postgres, Verb::Sync),
+        K::PostgresSwitch(_) => (Store::Postgres, Verb::Switch),
+        K::PostgresVerify(_) => (Store::Postgres, Verb::Verify),
+        K::RedisSync(_) => (Store::Redis, Verb::Sync),
+        K::RedisSwitch(_) => (Store::Redis, Verb::Switch),
+        K::RedisVerify(_) => (Store::Redis, Verb::Verify),
+        K::MysqlCopy(_) => (Store::Mysql, Verb::Copy),
+        K::MysqlSync(_) => (Store::Mysql, Verb::Sync),
+        K::MysqlSwitch(_) => (Store::Mysql, Verb::Switch),
+        K::MysqlVerify(_) => (Store::Mysql, Verb::Verify),
+        _ => return None,
+    })
+}
+
+/// What each data step's store declares it cannot carry, at the step's file:line:col: not
+/// failures (the plan may hold none of it), the things to know before the migration.
+fn store_limit_items(session: &Session) -> Vec<CheckItem> {
+    let file = session.plan_path.display().to_string();
+    let mut items = Vec::new();
+    for (_, step) in session.plan.steps() {
+        let Some((store, verb)) = store_verb(&step.kind) else {
+            continue;
+        };
+        let (line, col) = cutover_plan::problem::line_col(&session.plan_src, step.id.span.start);
+        for limit in cutover_data::store::limits_of(store, verb) {
+            items.push(item(
+                &format!("step {}", step.id.value),
+                STORE_LIMIT,
+                true,
+                format!(
+                    "{file}:{line}:{col}: {} cannot {}",
+                    step.kind.name(),
+                    limit.cannot
+                ),
+                Some(limit.instead),
+            ));
+        }
+    }
+    items
+}
 const SCENARIO: &str = "scenario reads";
 
 /// Runs the checks for the plan at `plan_path`; with `pin`, unknown host keys are recorded.
@@ -78,11 +132,7 @@ pub async fn check(plan_path: &std::path::Path, pin: bool) -> Result<Vec<CheckIt
             ),
         });
     }
-    items.extend(capability_items(
-        &session.plan,
-        &session.plan_path,
-        &session.plan_src,
-    ));
+    items.extend(capability_items(&session));
     let exec = Executor::new(targets(plan, &session.journal_path), Redactor::default());
     for host in &plan.hosts {
         let name = host.name.value.as_str();
@@ -147,17 +197,14 @@ pub async fn check(plan_path: &std::path::Path, pin: bool) -> Result<Vec<CheckIt
 /// network call; the table is the traffic crate's provider registry, which the plan crate
 /// cannot see, so this is a checklist line with the record's file:line:col rather than a plan
 /// problem). One line per problem, or one passing line per DNS provider.
-fn capability_items(
-    plan: &cutover_plan::Plan,
-    plan_path: &std::path::Path,
-    plan_src: &str,
-) -> Vec<CheckItem> {
+fn capability_items(session: &Session) -> Vec<CheckItem> {
+    let plan = &session.plan;
     let problems = crate::steps::traffic::plan_capabilities(plan);
-    let file = plan_path.display().to_string();
+    let file = session.plan_path.display().to_string();
     let mut items: Vec<CheckItem> = problems
         .iter()
         .map(|c| {
-            let (line, col) = cutover_plan::problem::line_col(plan_src, c.at);
+            let (line, col) = cutover_plan::problem::line_col(&session.plan_src, c.at);
             item(
                 &format!("step {}", c.step),
                 CAPABILITY,
@@ -167,7 +214,8 @@ fn capability_items(
             )
         })
         .collect();
-    items.extend(scenario_items(plan, plan_path, plan_src));
+    items.extend(scenario_items(session));
+    items.extend(store_limit_items(session));
     for d in &plan.dns {
         if !problems.iter().any(|c| c.provider == d.name.value) {
             items.push(item(
@@ -297,13 +345,13 @@ fn jump_hosts(hops: &[String]) -> String {
 /// Every Hurl file the plan's smoke checks name, read and parsed without sending anything:
 /// a missing file (located at its `file` field in the plan) or a feature outside the
 /// supported subset (at its line and column in the Hurl file) is found before the run.
-fn scenario_items(
-    plan: &cutover_plan::Plan,
-    plan_path: &std::path::Path,
-    plan_src: &str,
-) -> Vec<CheckItem> {
-    let plan_file = plan_path.display().to_string();
-    let shown_dir = plan_path.parent().unwrap_or(std::path::Path::new(""));
+fn scenario_items(session: &Session) -> Vec<CheckItem> {
+    let plan = &session.plan;
+    let plan_file = session.plan_path.display().to_string();
+    let shown_dir = session
+        .plan_path
+        .parent()
+        .unwrap_or(std::path::Path::new(""));
     let mut items = Vec::new();
     for check in &plan.checks {
         let cutover_plan::CheckKind::Smoke(smoke) = &check.kind else {
@@ -316,7 +364,7 @@ fn scenario_items(
             Ok(summary) => item(&subject, SCENARIO, true, format!("{shown}: {summary}"), None),
             Err(e) if !path.exists() => {
                 let (line, col) =
-                    cutover_plan::problem::line_col(plan_src, smoke.file.span.start);
+                    cutover_plan::problem::line_col(&session.plan_src, smoke.file.span.start);
                 item(
                     &subject,
                     SCENARIO,

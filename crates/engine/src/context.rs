@@ -78,7 +78,12 @@ pub trait Members: Send + Sync {
     /// Applies steps `ids` in order (a step already done is left as it is).
     async fn apply(&self, ids: &[String]) -> Result<(), EngineError>;
     /// Undoes those of steps `ids` this run applied, newest first; returns those undone.
-    async fn undo(&self, ids: &[String]) -> Result<Vec<String>, EngineError>;
+    /// Each step marks `writable` once its source takes writes again (or its undo ended).
+    async fn undo(
+        &self,
+        ids: &[String],
+        writable: Option<&crate::writable::WritableAgain>,
+    ) -> Result<Vec<String>, EngineError>;
 }
 
 /// What every step of one `apply` or `rollback` shares: the plan, the run, and the means to
@@ -103,6 +108,8 @@ pub struct RunScope<'a> {
     pub no_wait: bool,
     /// Runs the steps of a coordinated move (given by the apply and rollback loops).
     pub members: Option<&'a dyn Members>,
+    /// Told when a data switch undone inside a move back gives its source writes back.
+    pub writable: Option<&'a crate::writable::WritableAgain>,
 }
 
 /// Everything a step needs to run.
@@ -138,6 +145,8 @@ pub struct StepCtx<'a> {
     pub no_wait: bool,
     /// Runs the steps of a coordinated move (given by the apply and rollback loops).
     pub members: Option<&'a dyn Members>,
+    /// Told when this step's undo gives its source writes back (inside a move back).
+    pub writable: Option<&'a crate::writable::WritableAgain>,
     /// What this step's `prepare` made ready, before a coordinated move held requests.
     pub prepared: std::sync::Mutex<Option<crate::step::Prepared>>,
     /// Values steps captured in this run (this step's own too, once captured).
@@ -174,6 +183,7 @@ impl<'a> StepCtx<'a> {
             cancel: scope.cancel.clone(),
             no_wait: scope.no_wait,
             members: scope.members,
+            writable: scope.writable,
             prepared: std::sync::Mutex::new(None),
             outputs,
             seal_key,
@@ -203,6 +213,15 @@ impl<'a> StepCtx<'a> {
             cancel: self.cancel.clone(),
             no_wait: self.no_wait,
             members: self.members,
+            writable: self.writable,
+        }
+    }
+
+    /// Says that this step's source takes writes again, so that a move back may release its
+    /// held requests before the rest of this undo.
+    pub fn writable_again(&self) {
+        if let Some(w) = self.writable {
+            w.mark(self.id());
         }
     }
 

@@ -29,6 +29,7 @@ pub mod text;
 mod tidy;
 pub mod ui;
 pub mod users_saw;
+pub mod writable;
 
 pub use apply::{apply, ApplyOptions, ApplyOutcome};
 pub use approve::approve;

@@ -220,6 +220,7 @@ impl Rollback<'_> {
                 cancel: self.cancel.clone(),
                 no_wait: true,
                 members: None,
+                writable: None,
             };
             let undoer = Undoer {
                 scope: base.clone(),
@@ -396,7 +397,7 @@ async fn undo_now(
         no_wait: true,
         ..ctx.scope()
     };
-    let undone = undo_steps(&scope, ctx.state.run.clone(), ids).await?;
+    let undone = undo_steps(&scope, ctx.state.run.clone(), ids, None).await?;
     ctx.record(Event::RollbackFinished {
         undone: undone.clone(),
     })?;
@@ -410,6 +411,22 @@ pub(crate) async fn undo_steps(
     scope: &RunScope<'_>,
     run: cutover_journal::RunInfo,
     ids: &[String],
+    writable: Option<&crate::writable::WritableAgain>,
+) -> Result<Vec<String>, EngineError> {
+    let undone = undo_each(scope, run, ids, writable).await?;
+    // What the undo left (steps not applied, or kept) has nothing more to give back. A
+    // failed undo settles nothing: the move back sees its error, not a release.
+    if let Some(w) = writable {
+        w.mark_all();
+    }
+    Ok(undone)
+}
+
+async fn undo_each(
+    scope: &RunScope<'_>,
+    run: cutover_journal::RunInfo,
+    ids: &[String],
+    writable: Option<&crate::writable::WritableAgain>,
 ) -> Result<Vec<String>, EngineError> {
     let undoer = Undoer {
         scope: scope.clone(),
@@ -417,6 +434,7 @@ pub(crate) async fn undo_steps(
     };
     let scope = RunScope {
         members: Some(&undoer),
+        writable,
         ..scope.clone()
     };
     let steps: Vec<_> = scope
@@ -430,9 +448,15 @@ pub(crate) async fn undo_steps(
         let events = scope.journal.events(scope.run_id)?;
         let state = cutover_journal::RunState::fold(run.clone(), &events);
         let Some(st) = state.step(id).filter(|s| s.status == StepStatus::Applied) else {
+            if let Some(w) = scope.writable {
+                w.mark(id);
+            }
             continue;
         };
         if step.keep {
+            if let Some(w) = scope.writable {
+                w.mark(id);
+            }
             scope.ui.show(Progress::StepLeft {
                 step: id.into(),
                 what: "kept (`keep = true`)".into(),
@@ -447,7 +471,9 @@ pub(crate) async fn undo_steps(
             undo_tries(&events, id) + 1,
             st.started_ms.unwrap_or_else(now_ms),
         );
-        if undo_one(&sub, scope.ui).await? {
+        let was_undone = undo_one(&sub, scope.ui).await?;
+        sub.writable_again();
+        if was_undone {
             undone.push(id.to_string());
         }
     }
@@ -472,11 +498,15 @@ impl crate::context::Members for Undoer<'_> {
         ))
     }
 
-    async fn undo(&self, ids: &[String]) -> Result<Vec<String>, EngineError> {
+    async fn undo(
+        &self,
+        ids: &[String],
+        writable: Option<&crate::writable::WritableAgain>,
+    ) -> Result<Vec<String>, EngineError> {
         let scope = RunScope {
             members: None,
             ..self.scope.clone()
         };
-        undo_steps(&scope, self.run.clone(), ids).await
+        undo_steps(&scope, self.run.clone(), ids, writable).await
     }
 }

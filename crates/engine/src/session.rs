@@ -53,6 +53,23 @@ impl Session {
         })
     }
 
+    /// Loads the plan at `plan_path` without opening its journal, for checks that need the
+    /// plan alone and no network (`check --offline`): the journal reads as empty.
+    pub fn open_plan_only(plan_path: &Path) -> Result<Self, EngineError> {
+        let (plan, plan_src) = cutover_plan::load(plan_path)?;
+        let journal_path = plan.journal_path(plan_path);
+        // A path that cannot exist: an empty journal in memory, never a file.
+        let nowhere = Path::new("/nonexistent/cutover-plan-only.journal.db");
+        let journal = cutover_journal::SqliteJournal::open_read_only(nowhere)?;
+        Ok(Session {
+            plan,
+            plan_path: plan_path.to_path_buf(),
+            plan_src,
+            journal_path,
+            journal: Arc::new(journal),
+        })
+    }
+
     /// Loads the plan, reads its secrets, and opens the journal redacting them.
     pub fn open_with_secrets(plan_path: &Path) -> Result<(Self, Secrets), EngineError> {
         let (plan, _) = cutover_plan::load(plan_path)?;

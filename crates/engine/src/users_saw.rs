@@ -4,16 +4,16 @@
 //! probe found the service unavailable and how many of its requests failed. `cutover report`
 //! shows them as a table, `cutover status` as one line each.
 //!
-//! Reads and writes are not told apart: the hold relay carries the proxy's TCP connections
-//! byte for byte without reading HTTP, so it counts connections held (one request each, or
-//! the first of a keep-alive connection's requests), whatever their method.
+//! Reads and writes are told apart by the method of the request each held connection
+//! starts with (the relay peeks at it and carries the bytes on untouched): a connection is
+//! held once, for its first request, so that is the request that waited.
 
 use cutover_journal::state::Measurement;
 use serde::Serialize;
 
-/// Why the figures do not split reads from writes.
-pub const NOT_BY_METHOD: &str =
-    "reads and writes are not told apart: the hold relay carries the proxy's connections without reading HTTP";
+/// How the figures split reads from writes.
+pub const BY_METHOD: &str =
+    "writes are requests with a method other than GET, HEAD, OPTIONS or TRACE, read from the first request of each held connection";
 
 /// What users saw during one move or one probed switch.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -30,6 +30,12 @@ pub struct UserWindow {
     pub longest_held_seconds: Option<f64>,
     /// Requests that failed: closed by the relay (a move), or the probe's failures.
     pub failed: u64,
+    /// Of the requests held, the writes (a move).
+    pub writes_held: Option<u64>,
+    /// The longest any write was held (a move).
+    pub longest_write_seconds: Option<f64>,
+    /// Of the failed requests, the writes (a move).
+    pub writes_failed: Option<u64>,
     /// Seconds the `[downtime]` probe found the service unavailable (a probed switch).
     pub unavailable_seconds: Option<f64>,
 }
@@ -38,7 +44,8 @@ impl UserWindow {
     /// One line: `move` of `cutover`: held 0.412 s (37 requests, longest 0.398 s), 0 failed.
     pub fn line(&self) -> String {
         match (self.held_seconds, self.unavailable_seconds) {
-            (Some(held), _) => format!(
+            (Some(held), _) if self.writes_held.is_none() => format!(
+                // Journaled before the relay told reads from writes.
                 "{} of `{}`: requests held {held:.3} s ({} held, longest {:.3} s), {} failed",
                 self.window,
                 self.step,
@@ -46,6 +53,23 @@ impl UserWindow {
                 self.longest_held_seconds.unwrap_or(0.0),
                 self.failed
             ),
+            (Some(held), _) => {
+                let (all, writes) = (
+                    self.requests_held.unwrap_or(0),
+                    self.writes_held.unwrap_or(0),
+                );
+                let failed_writes = self.writes_failed.unwrap_or(0);
+                format!(
+                    "{} of `{}`: requests held {held:.3} s ({all} held: {} reads, {writes} writes; longest {:.3} s, longest write {:.3} s), {} failed ({} reads, {failed_writes} writes)",
+                    self.window,
+                    self.step,
+                    all.saturating_sub(writes),
+                    self.longest_held_seconds.unwrap_or(0.0),
+                    self.longest_write_seconds.unwrap_or(0.0),
+                    self.failed,
+                    self.failed.saturating_sub(failed_writes)
+                )
+            }
             (None, unavailable) => format!(
                 "`{}` (probed by [downtime]): unavailable {:.3} s, {} probe request(s) failed",
                 self.step,
@@ -68,6 +92,9 @@ pub fn windows(step: &str, measured: &[Measurement]) -> Vec<UserWindow> {
         longest_held_seconds: None,
         failed: 0,
         unavailable_seconds: None,
+        writes_held: None,
+        longest_write_seconds: None,
+        writes_failed: None,
     };
     for m in measured {
         match m.name.as_str() {
@@ -95,6 +122,21 @@ pub fn windows(step: &str, measured: &[Measurement]) -> Vec<UserWindow> {
             "move_requests_failed" => {
                 if let Some(w) = out.last_mut() {
                     w.failed = m.value as u64;
+                }
+            }
+            "move_writes_held" => {
+                if let Some(w) = out.last_mut() {
+                    w.writes_held = Some(m.value as u64);
+                }
+            }
+            "move_longest_write_hold" => {
+                if let Some(w) = out.last_mut() {
+                    w.longest_write_seconds = Some(m.value);
+                }
+            }
+            "move_writes_failed" => {
+                if let Some(w) = out.last_mut() {
+                    w.writes_failed = Some(m.value as u64);
                 }
             }
             // A step measured by the `[downtime]` probe journals this first.
@@ -141,6 +183,9 @@ mod tests {
                 m("move_requests_held", 3.0),
                 m("move_longest_hold", 0.1),
                 m("move_requests_failed", 1.0),
+                m("move_writes_held", 1.0),
+                m("move_longest_write_hold", 0.05),
+                m("move_writes_failed", 1.0),
             ],
         );
         let lines: Vec<String> = w.iter().map(UserWindow::line).collect();
@@ -148,7 +193,7 @@ mod tests {
             lines,
             vec![
                 "move of `move`: requests held 0.412 s (37 held, longest 0.398 s), 0 failed",
-                "move 2 of `move`: requests held 0.200 s (3 held, longest 0.100 s), 1 failed",
+                "move 2 of `move`: requests held 0.200 s (3 held: 2 reads, 1 writes; longest 0.100 s, longest write 0.050 s), 1 failed (0 reads, 1 writes)",
             ]
         );
     }

@@ -192,6 +192,15 @@ impl PgServer {
         &self.host
     }
 
+    /// The server's log so far (its file beside the data directory).
+    pub fn server_log(&self) -> String {
+        let log = self
+            .host_dir_of_data
+            .with_file_name(format!("cutover-{}-{}.log", self.major, self.port));
+        std::fs::read_to_string(&log)
+            .unwrap_or_else(|e| format!("(cannot read {}: {e})", log.display()))
+    }
+
     /// The host's lab address (the server listens there and on 127.0.0.1).
     pub fn address(&self) -> Ipv4Addr {
         self.address

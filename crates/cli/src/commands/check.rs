@@ -92,7 +92,10 @@ pub async fn run(file: &Path, a: Args) -> ExitCode {
     } else {
         outln!("{} {} is valid", paint(Style::Green, "ok"), file.display());
         for i in &items {
-            let mark = if i.ok {
+            let note = cutover_engine::check::is_note(i);
+            let mark = if note {
+                paint(Style::Yellow, "!")
+            } else if i.ok {
                 paint(Style::Green, "✓")
             } else {
                 paint(Style::Red, "✗")
@@ -103,7 +106,7 @@ pub async fn run(file: &Path, a: Args) -> ExitCode {
                 safe(&i.check),
                 safe(&i.detail)
             );
-            if let (false, Some(h)) = (i.ok, &i.hint) {
+            if let (false, Some(h)) | (true, Some(h)) = (i.ok && !note, &i.hint) {
                 outln!("  {} {}", paint(Style::Yellow, "hint:"), safe(h));
             }
         }

@@ -76,7 +76,7 @@ pub async fn run(file: &Path, a: Args) -> ExitCode {
         println!("users saw: {}", safe(u));
     }
     if !s.users_saw.is_empty() {
-        println!("  ({})", cutover_engine::users_saw::NOT_BY_METHOD);
+        println!("  ({})", cutover_engine::users_saw::BY_METHOD);
     }
     for l in &s.left_running {
         println!("{} {}", paint(Style::Yellow, "left running:"), safe(l));

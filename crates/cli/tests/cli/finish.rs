@@ -116,20 +116,20 @@ fn status_lists_what_a_move_left_running_until_finish_ends_it_and_rollback_is_re
     assert_eq!(saw.len(), 1, "{status}");
     assert!(
         saw[0].starts_with("users saw: move of `move`: requests held ")
-            && saw[0].ends_with(", 0 failed"),
+            && saw[0].ends_with(", 0 failed (0 reads, 0 writes)"),
         "{status}"
     );
     assert!(
-        status.contains("\n  (reads and writes are not told apart: the hold relay carries the proxy's connections without reading HTTP)\n"),
+        status.contains("\n  (writes are requests with a method other than GET, HEAD, OPTIONS or TRACE, read from the first request of each held connection)\n"),
         "{status}"
     );
     let report = run(&["report"]).expect(0).stdout();
     assert!(
-        report.contains("## What users saw\n\n| step | window | requests held (s) | requests held | longest held (s) | unavailable (s) | failed requests |\n|---|---|---|---|---|---|---|\n| move | move | "),
+        report.contains("## What users saw\n\n| step | window | requests held (s) | requests held | of them writes | longest held (s) | longest write held (s) | unavailable (s) | failed requests | of them writes |\n|---|---|---|---|---|---|---|---|---|---|\n| move | move | "),
         "{report}"
     );
     assert!(
-        report.contains("\nFailed requests are reads and writes together: the hold relay carries the proxy's connections without reading HTTP.\n"),
+        report.contains("\nReads and writes: writes are requests with a method other than GET, HEAD, OPTIONS or TRACE, read from the first request of each held connection.\n"),
         "{report}"
     );
 

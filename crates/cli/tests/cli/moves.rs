@@ -220,6 +220,7 @@ fn a_move_holds_requests_instead_of_failing_them_and_its_rollback_gives_writes_b
         "a request waited {slowest:?}"
     );
     assert!(get(s.front.listen, "/").contains("hello from old"));
+    eprintln!("move back: {requests} requests, 0 failed, slowest {slowest:?}");
     let config = std::fs::read_to_string(
         s.lab
             .host("old")
@@ -346,6 +347,23 @@ fn a_real_app_moved_with_its_database_fails_no_write_and_gets_writes_back_after_
         summary.acknowledged().len(),
         summary.longest()
     );
+    // The client only writes (POST): the held requests are counted as writes.
+    let status = run(&["status"]).expect(0).stdout();
+    let saw = status
+        .lines()
+        .find(|l| l.starts_with("users saw: move of `move`"))
+        .unwrap_or_else(|| panic!("no window in status: {status}"));
+    let writes_held: u64 = saw
+        .split_once(" reads, ")
+        .and_then(|(_, rest)| rest.split_once(" writes;"))
+        .and_then(|(n, _)| n.parse().ok())
+        .unwrap_or_else(|| panic!("no writes held in: {saw}"));
+    assert!(writes_held > 0, "no held request counted as a write: {saw}");
+    assert!(
+        saw.contains(" held: 0 reads, "),
+        "a POST counted as a read: {saw}"
+    );
+    eprintln!("{saw}");
 
     // The soak fires and moves everything back while the client keeps writing.
     lab.host("new").exec_ok("touch /tmp/break").expect("break");

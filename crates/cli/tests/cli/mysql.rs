@@ -311,7 +311,7 @@ fn verify_mysql_proves_a_copy_names_each_mutation_and_refuses_a_wrong_password()
     assert_eq!(denied.code(), 4, "{}\n{}", denied.stdout(), denied.stderr());
     assert_eq!(
         denied.stderr().trim(),
-        "error: source: connect on root@127.0.0.1:3306: ERROR 1045 (28000): Access denied for user 'root'@'127.0.0.1' (using password: YES)\nhint: check the password of the source (its secret) and `user` (`root`), and that the account may connect from host `source`"
+        "error: source: connect on root@127.0.0.1:3306: ERROR 1045 (28000): Access denied for user 'root'@'127.0.0.1' (using password: YES)\nhint: check the password of the source (its secret) and `user` (`root`), and that the server lets the account connect from the address its message names (`'root'@'ADDRESS'`)"
     );
 }
 

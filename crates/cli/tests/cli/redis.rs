@@ -250,7 +250,25 @@ fn the_redis_starter_is_written_and_checks_offline() {
         out.contains("Redis on old to Valkey or a newer Redis on new by replication"),
         "{out}"
     );
-    run(&["check", "--offline"]).expect(0);
+    let check = run(&["check", "--offline"]).expect(0).stdout();
+    // What the store cannot carry, declared by the data crate, at the step's line.
+    let limit = check
+        .lines()
+        .position(|l| {
+            l.starts_with("! step replicate") && l.contains("redis.sync cannot carry ACL users")
+        })
+        .unwrap_or_else(|| panic!("no declared limit of redis.sync: {check}"));
+    let line = check.lines().nth(limit).unwrap_or_default();
+    assert!(
+        line.contains(&format!("{}:", file.display())),
+        "the limit does not say where: {line}"
+    );
+    assert!(
+        check.lines().nth(limit + 1).is_some_and(
+            |h| h.starts_with("  hint: define users and settings in new's configuration")
+        ),
+        "{check}"
+    );
     let plan = run(&["plan"]).expect(0).stdout();
     for line in [
         "replicate 127.0.0.1:6379 (agent on old) into 127.0.0.1:6379 (agent on new)",

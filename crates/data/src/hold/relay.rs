@@ -39,6 +39,17 @@ pub struct RelayStats {
     pub failed: u64,
     /// Connections still open.
     pub open: u64,
+    /// Of those held, the ones whose first request writes (an HTTP method other than GET,
+    /// HEAD, OPTIONS or TRACE): the relay reads only the first bytes of a held connection,
+    /// the request it held.
+    #[serde(default)]
+    pub held_writes: u64,
+    /// The longest any write waited (ms).
+    #[serde(default)]
+    pub longest_write_ms: u64,
+    /// Of those failed, the ones whose first request writes.
+    #[serde(default)]
+    pub failed_writes: u64,
 }
 
 enum Mode {
@@ -55,6 +66,9 @@ struct Shared {
     longest_held_ms: AtomicU64,
     failed: AtomicU64,
     open: AtomicU64,
+    held_writes: AtomicU64,
+    longest_write_ms: AtomicU64,
+    failed_writes: AtomicU64,
     last_activity: Mutex<Instant>,
     stop: AtomicBool,
 }
@@ -90,6 +104,9 @@ impl Relay {
             longest_held_ms: AtomicU64::new(0),
             failed: AtomicU64::new(0),
             open: AtomicU64::new(0),
+            held_writes: AtomicU64::new(0),
+            longest_write_ms: AtomicU64::new(0),
+            failed_writes: AtomicU64::new(0),
             last_activity: Mutex::new(Instant::now()),
             stop: AtomicBool::new(false),
         });
@@ -137,6 +154,9 @@ impl Relay {
             longest_held_ms: s.longest_held_ms.load(Ordering::Relaxed),
             failed: s.failed.load(Ordering::Relaxed),
             open: s.open.load(Ordering::Relaxed),
+            held_writes: s.held_writes.load(Ordering::Relaxed),
+            longest_write_ms: s.longest_write_ms.load(Ordering::Relaxed),
+            failed_writes: s.failed_writes.load(Ordering::Relaxed),
         }
     }
 
@@ -257,29 +277,35 @@ fn serve(client: TcpStream, s: &Shared, max_hold: Duration) {
                 Err(_) => return,
             };
         }
-        .inspect(|_| {
-            if waited {
-                s.held.fetch_add(1, Ordering::Relaxed);
-                let ms = arrived.elapsed().as_millis() as u64;
-                s.longest_held_ms.fetch_max(ms, Ordering::Relaxed);
-            }
-        })
+        .map(|to| (to, waited))
     };
-    let Some(to) = to else {
-        s.failed.fetch_add(1, Ordering::Relaxed);
+    // Only a held or failed connection is looked into: the request users waited for.
+    let writes = |held: bool| held && first_request_writes(&client);
+    let Some((to, waited)) = to else {
+        s.fail(writes(true));
         return;
     };
+    let write = writes(waited);
+    if waited {
+        s.held.fetch_add(1, Ordering::Relaxed);
+        let ms = arrived.elapsed().as_millis() as u64;
+        s.longest_held_ms.fetch_max(ms, Ordering::Relaxed);
+        if write {
+            s.held_writes.fetch_add(1, Ordering::Relaxed);
+            s.longest_write_ms.fetch_max(ms, Ordering::Relaxed);
+        }
+    }
     let upstream = match TcpStream::connect_timeout(&to, CONNECT_TIMEOUT) {
         Ok(u) => u,
         Err(_) => {
-            s.failed.fetch_add(1, Ordering::Relaxed);
+            s.fail(write || writes(true));
             return;
         }
     };
     let _ = upstream.set_nodelay(true);
     let _ = client.set_nodelay(true);
     let (Ok(c2), Ok(u2)) = (client.try_clone(), upstream.try_clone()) else {
-        s.failed.fetch_add(1, Ordering::Relaxed);
+        s.fail(write);
         return;
     };
     let back = std::thread::Builder::new()
@@ -292,6 +318,31 @@ fn serve(client: TcpStream, s: &Shared, max_hold: Duration) {
     if let Ok(mut t) = s.last_activity.lock() {
         *t = Instant::now();
     }
+}
+
+impl Shared {
+    fn fail(&self, write: bool) {
+        self.failed.fetch_add(1, Ordering::Relaxed);
+        if write {
+            self.failed_writes.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Whether the connection's first request (peeked at, left in place for the upstream) is an
+/// HTTP request with a method that may write. A connection that sent nothing within a moment,
+/// or not HTTP, counts as a read.
+fn first_request_writes(client: &TcpStream) -> bool {
+    let mut head = [0u8; 8];
+    let _ = client.set_read_timeout(Some(Duration::from_millis(50)));
+    let n = client.peek(&mut head).unwrap_or(0);
+    let _ = client.set_read_timeout(None);
+    let method = head[..n].split(|b| *b == b' ').next().unwrap_or_default();
+    let is_token = !method.is_empty() && method.iter().all(u8::is_ascii_uppercase);
+    // A method cut off by the 8 bytes is longer than any safe one: it writes.
+    is_token
+        && !matches!(method, b"GET" | b"HEAD" | b"OPTIONS" | b"TRACE")
+        && (n > method.len() || method.len() == head.len())
 }
 
 /// Copies `from` into `to` until `from` ends, then ends `to`'s writing side.
@@ -352,6 +403,48 @@ mod tests {
         assert_eq!(c.read(&mut buf).unwrap_or(0), 0, "closed");
         std::thread::sleep(Duration::from_millis(50));
         assert_eq!(relay.stats().failed, 1);
+        relay.stop();
+    }
+
+    #[test]
+    fn held_requests_are_told_apart_by_method_and_reach_the_upstream_whole() {
+        let (port, _h) = echo_server();
+        let relay = Relay::start("127.0.0.1:0", Duration::from_secs(5), "127.0.0.1:1").unwrap();
+        let rp = relay.port();
+        let send = |request: &'static [u8]| {
+            std::thread::spawn(move || {
+                let mut c = TcpStream::connect(("127.0.0.1", rp)).unwrap();
+                c.write_all(request).unwrap();
+                let mut buf = vec![0u8; request.len()];
+                c.read_exact(&mut buf).unwrap();
+                buf
+            })
+        };
+        let post = send(b"POST /orders HTTP/1.1\r\n\r\n");
+        let get = send(b"GET / HTTP/1.1\r\n\r\n");
+        let delete = send(b"DELETE /orders/1 HTTP/1.1\r\n\r\n");
+        std::thread::sleep(Duration::from_millis(300));
+        relay.release(&format!("127.0.0.1:{port}")).unwrap();
+        assert_eq!(post.join().unwrap(), b"POST /orders HTTP/1.1\r\n\r\n");
+        assert_eq!(get.join().unwrap(), b"GET / HTTP/1.1\r\n\r\n");
+        assert_eq!(delete.join().unwrap(), b"DELETE /orders/1 HTTP/1.1\r\n\r\n");
+        let s = relay.stats();
+        assert_eq!((s.held, s.held_writes, s.failed), (3, 2, 0), "{s:?}");
+        assert!(s.longest_write_ms >= 250, "{s:?}");
+        relay.stop();
+    }
+
+    #[test]
+    fn a_write_held_past_max_hold_is_counted_as_a_failed_write() {
+        let relay = Relay::start("127.0.0.1:0", Duration::from_millis(200), "127.0.0.1:1").unwrap();
+        let mut c = TcpStream::connect(("127.0.0.1", relay.port())).unwrap();
+        c.write_all(b"PUT /x HTTP/1.1\r\n\r\n").unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+        let mut buf = [0u8; 1];
+        assert_eq!(c.read(&mut buf).unwrap_or(0), 0, "closed");
+        std::thread::sleep(Duration::from_millis(100));
+        let s = relay.stats();
+        assert_eq!((s.failed, s.failed_writes), (1, 1), "{s:?}");
         relay.stop();
     }
 }

@@ -17,6 +17,32 @@
 //! The code knows both flavors ([`flavor`]); MariaDB 10.11 is what it is tested with.
 
 pub mod agent;
+
+use crate::store::{Limit, Verb};
+
+/// What MariaDB and MySQL steps cannot carry (see [`crate::store`]).
+pub const LIMITS: &[Limit] = &[
+    Limit {
+        verbs: &[Verb::Copy],
+        cannot: "take a consistent snapshot of non-transactional tables (MyISAM, Aria) while the source takes writes",
+        instead: "the copy's snapshot holds for InnoDB tables only: convert them, or copy in a write freeze",
+    },
+    Limit {
+        verbs: &[Verb::Copy],
+        cannot: "carry accounts and their grants unless asked",
+        instead: "set `users = true` on the copy, or create the accounts on new",
+    },
+    Limit {
+        verbs: &[Verb::Sync],
+        cannot: "replicate from a source without the binary log in ROW format",
+        instead: "refused at the sync's preflight with the configuration to set (`log_bin`, `binlog_format = ROW`)",
+    },
+    Limit {
+        verbs: &[Verb::Sync],
+        cannot: "replicate tables without a primary key efficiently (each change scans the table)",
+        instead: "refused at preflight unless `allow_no_primary_key = true`: add primary keys",
+    },
+];
 pub mod client;
 pub mod copy;
 pub mod endpoint;

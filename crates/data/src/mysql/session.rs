@@ -212,8 +212,8 @@ impl Agent {
             "mysql-auth" => (
                 FailureClass::Auth,
                 Some(format!(
-                    "check the password of the {side} (its secret) and `user` (`{}`), and that the account may connect from host `{}`",
-                    ep.user, ep.host
+                    "check the password of the {side} (its secret) and `user` (`{}`), and that the server lets the account connect from the address its message names (`'{}'@'ADDRESS'`)",
+                    ep.user, ep.user
                 )),
             ),
             "mysql-unreachable" => (

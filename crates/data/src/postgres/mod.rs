@@ -29,6 +29,37 @@ mod sql_tokens;
 pub mod tools;
 pub mod verify;
 
+use crate::store::{Limit, Verb};
+
+/// What PostgreSQL steps cannot carry (see [`crate::store`]).
+pub const LIMITS: &[Limit] = &[
+    Limit {
+        verbs: &[Verb::Sync],
+        cannot: "carry large objects (pg_largeobject) through logical replication",
+        instead: "refused at the sync's preflight when the source has any: copy with `postgres.copy` under a write freeze, or move them into bytea columns",
+    },
+    Limit {
+        verbs: &[Verb::Sync, Verb::Switch],
+        cannot: "carry schema changes (DDL) made on the source during the sync",
+        instead: "the switch compares both schemas and stops until the target has the change: run the same DDL on new",
+    },
+    Limit {
+        verbs: &[Verb::Sync],
+        cannot: "carry UPDATE and DELETE of tables without a primary key or replica identity",
+        instead: "refused at the sync's preflight: add a primary key, or set `replica_identity_full = true`",
+    },
+    Limit {
+        verbs: &[Verb::Sync],
+        cannot: "carry sequence values, unlogged tables or materialized views' contents through logical replication",
+        instead: "sequences are advanced past the source's at the switch; unlogged tables arrive empty; REFRESH materialized views on new after the switch",
+    },
+    Limit {
+        verbs: &[Verb::Copy, Verb::Sync],
+        cannot: "read role passwords from the source",
+        instead: "`roles = true` creates the roles; give passwords with `role_passwords` from secrets",
+    },
+];
+
 pub use copy::{copy, CopyOptions, CopyReport};
 pub use endpoint::Endpoint;
 pub use error::PgError;

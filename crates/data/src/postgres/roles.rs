@@ -1,9 +1,11 @@
 //! Roles the schema needs, copied to the target (`roles = true` on `postgres.copy` and
 //! `postgres.sync`): every role that owns or is granted objects on the source and does not
 //! exist on the target is created from the source's definition (its attributes and its
-//! memberships among the copied roles and the predefined `pg_*` ones), without a password:
-//! passwords are never read from the source (logins need one set on the target, by hand or
-//! by the application's own provisioning). Roles that exist on the target are left as they
+//! memberships among the copied roles and the predefined `pg_*` ones). Passwords are never
+//! read from the source: a created role gets the one the plan gives it from its secrets
+//! ([`RolePasswords`]), sent as a SCRAM-SHA-256 verifier computed here, so that the password
+//! itself reaches neither the server nor its statement log; a role the plan gives none has
+//! no password (set by hand or by the application's own provisioning). Roles that exist on the target are left as they
 //! are. A copy's rollback does not drop them: roles belong to the whole server, and objects
 //! of other databases may come to depend on them.
 
@@ -12,7 +14,54 @@ use super::error::PgError;
 use super::session::{copy_query, run_sql};
 use super::sql::literal;
 use cutover_exec::Executor;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Passwords for the roles a copy creates, by role name. Its `Debug` shows names only.
+#[derive(Clone, Default)]
+pub struct RolePasswords(pub BTreeMap<String, String>);
+
+impl std::fmt::Debug for RolePasswords {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.0.keys()).finish()
+    }
+}
+
+impl RolePasswords {
+    /// The statement giving `role` its password, if the plan gave one: a salted SCRAM-SHA-256
+    /// verifier, which PostgreSQL stores as it is.
+    fn statement(&self, role: &str) -> Option<String> {
+        let password = self.0.get(role)?;
+        let verifier = postgres_protocol::password::scram_sha_256(password.as_bytes());
+        Some(format!(
+            "ALTER ROLE {} PASSWORD {};",
+            super::sql::ident(role),
+            literal(&verifier)
+        ))
+    }
+
+    /// The roles of `created` given a password, for the summary.
+    pub fn summary(&self, created: &[String]) -> String {
+        let with: Vec<&str> = created
+            .iter()
+            .filter(|r| self.0.contains_key(*r))
+            .map(String::as_str)
+            .collect();
+        if created.is_empty() {
+            String::new()
+        } else if with.is_empty() {
+            format!(
+                "roles created on the target (without passwords): {}",
+                created.join(", ")
+            )
+        } else {
+            format!(
+                "roles created on the target: {} (passwords from the plan's secrets: {})",
+                created.join(", "),
+                with.join(", ")
+            )
+        }
+    }
+}
 
 /// The SQL creating `names` as the source defines them: a `CREATE ROLE` each, then the
 /// memberships among them (and in predefined roles), each statement printed by the source
@@ -54,6 +103,7 @@ pub async fn create_missing(
     source: &Endpoint,
     target: &Endpoint,
     missing: &BTreeSet<String>,
+    passwords: &RolePasswords,
 ) -> Result<Vec<String>, PgError> {
     if missing.is_empty() {
         return Ok(Vec::new());
@@ -66,11 +116,15 @@ pub async fn create_missing(
     )
     .await?;
     let cell = |r: &[Option<String>], i: usize| r.get(i).cloned().flatten().unwrap_or_default();
-    let statements: Vec<String> = rows.iter().map(|r| cell(r, 1)).collect();
     let created: Vec<String> = rows
         .iter()
         .map(|r| cell(r, 0))
         .filter(|name| !name.is_empty())
+        .collect();
+    let statements: Vec<String> = rows
+        .iter()
+        .map(|r| cell(r, 1))
+        .chain(created.iter().filter_map(|r| passwords.statement(r)))
         .collect();
     let sql = format!(
         "SET default_transaction_read_only = off;\nBEGIN;\n{}\nCOMMIT;\n",

@@ -18,6 +18,32 @@
 //! - [`health()`](health::health).
 
 pub mod agent;
+
+use crate::store::{Limit, Verb};
+
+/// What Redis and Valkey steps cannot carry (see [`crate::store`]).
+pub const LIMITS: &[Limit] = &[
+    Limit {
+        verbs: &[Verb::Sync],
+        cannot: "carry ACL users, CONFIG SET settings or the script cache (SCRIPT LOAD): replication does not",
+        instead: "define users and settings in new's configuration; an app using EVALSHA loads its scripts again on new (functions, FUNCTION LOAD, are carried)",
+    },
+    Limit {
+        verbs: &[Verb::Sync],
+        cannot: "keep keys a target already holds (a full sync replaces its data set)",
+        instead: "refused unless `replace = true`",
+    },
+    Limit {
+        verbs: &[Verb::Switch],
+        cannot: "pause writes on servers older than 6.2 (`CLIENT PAUSE ... WRITE`)",
+        instead: "refused at preflight: upgrade the source first",
+    },
+    Limit {
+        verbs: &[Verb::Verify],
+        cannot: "compare keys that expire between the two sides' reads exactly",
+        instead: "expiry times are compared within a tolerance; a key that expired on one side only is named",
+    },
+];
 pub mod client;
 pub mod compare;
 pub mod digest;

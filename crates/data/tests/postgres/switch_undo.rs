@@ -83,3 +83,81 @@ async fn sessions_opened_on_the_target_while_a_switch_is_undone_are_ended_after_
     );
     ex.disconnect_all().await;
 }
+
+/// A move back releases its held requests as soon as the source takes writes again, before
+/// the forward sync is made again: a write the source takes in that gap must still reach the
+/// target, which it can only through a slot made while the source was frozen.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_source_takes_writes_before_the_sync_is_made_again_and_none_is_lost() {
+    let (lab, old, new) = servers(16, 18, true);
+    old.psql("postgres", "CREATE DATABASE app").expect("db");
+    old.psql(
+        "app",
+        "CREATE TABLE t (id bigserial PRIMARY KEY, v text); INSERT INTO t (v) VALUES ('before');",
+    )
+    .expect("schema");
+    let ex = executor(&lab);
+    let (source, target) = (endpoint(&old, "app"), endpoint(&new, "app"));
+    let options = SyncOptions {
+        source_address: old.address().to_string(),
+        timeout: Duration::from_secs(120),
+        ..SyncOptions::default()
+    };
+    replication::sync(&ex, &source, &target, &options, &|_| {})
+        .await
+        .expect("sync");
+    let sw = SwitchOptions {
+        sync: options.clone(),
+        freeze: Freeze::ReadOnly,
+        reverse: Some(new.address().to_string()),
+        max_wait: Duration::from_secs(30),
+    };
+    switch::switch(&ex, &source, &target, &sw, &|_| {})
+        .await
+        .expect("switch");
+    new.psql("app", "INSERT INTO t (v) VALUES ('on new')")
+        .expect("write on new");
+    // What the source and the target look like at the moment the undo says "writable".
+    let seen = std::sync::Mutex::new(None);
+    let writable = || {
+        let wrote = old.psql(
+            "app",
+            "INSERT INTO t (v) VALUES ('in the gap') RETURNING id",
+        );
+        let subs = new.psql("app", "SELECT count(*) FROM pg_subscription");
+        *seen.lock().expect("seen") = Some((wrote, subs));
+    };
+    switch::undo_switch_then(&ex, &source, &target, &sw, &writable)
+        .await
+        .expect("undo")
+        .expect("a switch to undo");
+    let (wrote, subs) = seen
+        .lock()
+        .expect("seen")
+        .take()
+        .expect("writable never said");
+    wrote.expect("the source refused a write once the undo said it was writable");
+    assert_eq!(
+        subs.expect("subscriptions").trim(),
+        "0",
+        "the forward sync was made before the source took writes: requests were held longer than needed"
+    );
+    let all = "SELECT string_agg(v, ',' ORDER BY id) FROM t";
+    assert_eq!(
+        old.psql("app", all).expect("old").trim(),
+        "before,on new,in the gap"
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let on_new = new.psql("app", all).expect("new");
+        if on_new.trim() == "before,on new,in the gap" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the write the source took before the sync was made again never reached the target: {on_new}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    ex.disconnect_all().await;
+}

@@ -35,26 +35,25 @@ impl Report {
             );
         }
         if !self.users_saw.is_empty() {
-            m += "\n## What users saw\n\n| step | window | requests held (s) | requests held | longest held (s) | unavailable (s) | failed requests |\n|---|---|---|---|---|---|---|\n";
+            m += "\n## What users saw\n\n| step | window | requests held (s) | requests held | of them writes | longest held (s) | longest write held (s) | unavailable (s) | failed requests | of them writes |\n|---|---|---|---|---|---|---|---|---|---|\n";
             let opt = |v: Option<f64>| v.map_or(String::new(), |x| format!("{x:.3}"));
+            let count = |v: Option<u64>| v.map_or(String::new(), |n| n.to_string());
             for w in &self.users_saw {
                 m += &format!(
-                    "| {} | {} | {} | {} | {} | {} | {} |\n",
+                    "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
                     cell(&w.step),
                     cell(&w.window),
                     opt(w.held_seconds),
-                    w.requests_held.map_or(String::new(), |n| n.to_string()),
+                    count(w.requests_held),
+                    count(w.writes_held),
                     opt(w.longest_held_seconds),
+                    opt(w.longest_write_seconds),
                     opt(w.unavailable_seconds),
-                    w.failed
+                    w.failed,
+                    count(w.writes_failed)
                 );
             }
-            m += &format!(
-                "\nFailed requests are reads and writes together: {}.\n",
-                crate::users_saw::NOT_BY_METHOD
-                    .split_once(": ")
-                    .map_or("", |(_, why)| why)
-            );
+            m += &format!("\nReads and writes: {}.\n", crate::users_saw::BY_METHOD);
         }
         let measured: Vec<_> = self
             .steps

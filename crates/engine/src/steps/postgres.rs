@@ -107,3 +107,15 @@ pub(crate) fn server_address(ctx: &StepCtx<'_>, e: &PgEndpoint) -> Result<String
             ))
         })
 }
+
+/// The passwords `role_passwords` gives the roles a step creates, rendered from secrets.
+pub(crate) fn role_passwords(
+    ctx: &StepCtx<'_>,
+    given: &cutover_plan::steps::role_passwords::RolePasswords,
+) -> Result<cutover_data::postgres::roles::RolePasswords, EngineError> {
+    let mut out = std::collections::BTreeMap::new();
+    for (role, t) in given {
+        out.insert(role.clone(), ctx.render(t)?);
+    }
+    Ok(cutover_data::postgres::roles::RolePasswords(out))
+}

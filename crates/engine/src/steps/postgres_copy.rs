@@ -112,7 +112,17 @@ impl StepRunner for PostgresCopy<'_> {
                 }
             }
         };
-        let result = copy::copy(ctx.exec, &source, &target, &self.options(), &on_event).await;
+        let result = copy::copy(
+            ctx.exec,
+            &source,
+            &target,
+            &CopyOptions {
+                role_passwords: super::postgres::role_passwords(ctx, &self.0.role_passwords)?,
+                ..self.options()
+            },
+            &on_event,
+        )
+        .await;
         if let Some(e) = journal_error
             .into_inner()
             .unwrap_or_else(|p| p.into_inner())

@@ -193,7 +193,10 @@ impl StepRunner for PostgresSwitch<'_> {
 
     async fn rollback(&self, ctx: &StepCtx<'_>) -> Result<Option<String>, EngineError> {
         let (source, target, options) = self.setup(ctx)?;
-        switch::undo_switch(ctx.exec, &source, &target, &options)
+        // Inside a move back, the held requests go to the source once it takes writes
+        // again, while the forward sync is made again.
+        let writable = || ctx.writable_again();
+        switch::undo_switch_then(ctx.exec, &source, &target, &options, &writable)
             .await
             .map_err(|e| failed(ctx, e))
     }

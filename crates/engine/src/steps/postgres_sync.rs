@@ -45,6 +45,7 @@ pub(crate) fn options(ctx: &StepCtx<'_>, s: &PostgresSyncStep) -> Result<SyncOpt
     if let Some(t) = s.timeout {
         o.timeout = t;
     }
+    o.role_passwords = super::postgres::role_passwords(ctx, &s.role_passwords)?;
     Ok(o)
 }
 

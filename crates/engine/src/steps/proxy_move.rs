@@ -11,6 +11,7 @@ use super::files_verify::{agent, sudo};
 use super::traffic::CtxRunner;
 use crate::context::{Members, StepCtx};
 use crate::error::EngineError;
+use crate::writable::WritableAgain;
 use cutover_data::hold::{Hold, RelayStats};
 use cutover_plan::steps::ProxySwitchStep;
 use cutover_traffic::proxy::Switcher;
@@ -129,7 +130,18 @@ fn journal(ctx: &StepCtx<'_>, m: &Moved) -> Result<(), EngineError> {
         m.relay.longest_held_ms as f64 / 1000.0,
         "s",
     )?;
-    ctx.measure("move_requests_failed", m.relay.failed as f64, "requests")
+    ctx.measure("move_requests_failed", m.relay.failed as f64, "requests")?;
+    ctx.measure("move_writes_held", m.relay.held_writes as f64, "requests")?;
+    ctx.measure(
+        "move_longest_write_hold",
+        m.relay.longest_write_ms as f64 / 1000.0,
+        "s",
+    )?;
+    ctx.measure(
+        "move_writes_failed",
+        m.relay.failed_writes as f64,
+        "requests",
+    )
 }
 
 /// The move forward: from `previous` to `to` with the data switches of `step`.
@@ -160,7 +172,7 @@ pub(crate) async fn forward(
     if let Some(why) = failure {
         // Back where we came from: the data switches undone (writes back on the old side),
         // then the held requests released to the old upstream.
-        let undone = members.undo(&data).await;
+        let undone = members.undo(&data, None).await;
         let back = land(ctx, s, hold, previous, held_at).await;
         let undone = match undone {
             Ok(u) if u.is_empty() => "no data switch had been made".to_string(),
@@ -205,26 +217,47 @@ pub(crate) async fn backward(
     let members = members(ctx)?;
     let data = ids(step);
     let (hold, held_at) = hold(ctx, step, s, current).await?;
-    match members.undo(&data).await {
-        Ok(undone) => {
-            let m = land(ctx, s, hold, previous, held_at).await?;
-            journal(ctx, &m)?;
-            Ok(format!(
-                "{}: back to {previous} with {} undone in one move: {} request(s) held up to {} ms, {} failed{}",
-                s.name(),
-                if undone.is_empty() { "nothing".to_string() } else { undone.join(", ") },
-                m.relay.held,
-                m.relay.longest_held_ms,
-                m.relay.failed,
-                m.persisted
-            ))
-        }
-        Err(e) => {
+    let writable = WritableAgain::new(&data);
+    let mut undo = std::pin::pin!(members.undo(&data, Some(&writable)));
+    let settled = tokio::select! {
+        undone = &mut undo => Some(undone),
+        () = writable.all() => None,
+    };
+    let (undone, m) = match settled {
+        Some(Ok(undone)) => (undone, land(ctx, s, hold, previous, held_at).await?),
+        Some(Err(e)) => {
             // The data could not go back: traffic stays where the data is.
             let _ = land(ctx, s, hold, current, held_at).await;
-            Err(ctx.failed(format!(
+            return Err(ctx.failed(format!(
                 "the move back stopped: {e}; traffic stays on {current}, where the writes are"
-            )))
+            )));
         }
-    }
+        None => {
+            // Every source takes writes again: the requests go there now, while the undo's
+            // tail (such as the forward sync made again) runs beside them.
+            let (m, undone) = tokio::join!(land(ctx, s, hold, previous, held_at), undo);
+            let m = m?;
+            journal(ctx, &m)?;
+            let undone = undone.map_err(|e| {
+                ctx.failed(format!(
+                    "traffic is back on {previous}, which takes writes again, but the rest of the undo failed: {e}\nhint: run `cutover rollback` to finish it"
+                ))
+            })?;
+            return Ok(back_summary(s, previous, &undone, &m));
+        }
+    };
+    journal(ctx, &m)?;
+    Ok(back_summary(s, previous, &undone, &m))
+}
+
+fn back_summary(s: &dyn Switcher, previous: &str, undone: &[String], m: &Moved) -> String {
+    format!(
+        "{}: back to {previous} with {} undone in one move: {} request(s) held up to {} ms, {} failed{}",
+        s.name(),
+        if undone.is_empty() { "nothing".to_string() } else { undone.join(", ") },
+        m.relay.held,
+        m.relay.longest_held_ms,
+        m.relay.failed,
+        m.persisted
+    )
 }

@@ -34,6 +34,7 @@ mod redis_endpoint;
 mod redis_switch;
 mod redis_sync;
 mod redis_verify;
+pub mod role_passwords;
 mod run;
 pub mod soak;
 mod var_length;

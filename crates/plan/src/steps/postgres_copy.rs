@@ -36,6 +36,13 @@ pub struct PostgresCopyStep {
     /// Roles are server-wide: rollback leaves them.
     #[serde(default)]
     pub roles: bool,
+    /// Passwords for the login roles `roles = true` creates, by role name, each from the
+    /// plan's secrets (`{ app = "{{ secrets.APP_DB_PW }}" }`). Sent to the target as a
+    /// SCRAM-SHA-256 verifier computed by cutover: the password itself never reaches the
+    /// server or its logs. Roles that exist already keep theirs.
+    #[serde(default)]
+    #[schemars(with = "std::collections::BTreeMap<String, String>")]
+    pub role_passwords: super::role_passwords::RolePasswords,
     /// Tables larger than this many MB are split into page ranges copied in parallel
     /// (default 4096; 0 never splits; sources on PostgreSQL 14+). Split parts load in parallel
     /// but without `COPY FREEZE`: worth it for tables much larger than the others.
@@ -58,23 +65,26 @@ impl PostgresCopyStep {
         "no_owner",
         "no_privileges",
         "roles",
+        "role_passwords",
         "split_mb",
         "analyze",
         "maintenance_work_mem",
     ];
 
     pub(crate) fn read(f: &mut Fields<'_>, p: &mut Problems) -> Option<Self> {
-        let step = PostgresCopyStep {
+        let mut step = PostgresCopyStep {
             source: Box::new(f.required("source", p)?),
             target: Box::new(f.required("target", p)?),
             jobs: f.spanned_int("jobs", &limits::JOBS, p),
             no_owner: f.optional("no_owner", p).unwrap_or(false),
             no_privileges: f.optional("no_privileges", p).unwrap_or(false),
             roles: f.optional("roles", p).unwrap_or(false),
+            role_passwords: Default::default(),
             split_mb: f.int("split_mb", &limits::SPLIT_MB, p),
             analyze: f.optional("analyze", p),
             maintenance_work_mem: f.optional("maintenance_work_mem", p),
         };
+        step.role_passwords = super::role_passwords::read(f, step.roles, p);
         Some(step)
     }
 }
@@ -83,5 +93,6 @@ impl crate::steps::kind::Validate for PostgresCopyStep {
     fn validate(&self, check: &crate::validate::StepCheck<'_>, p: &mut Problems) {
         self.source.validate(check, p);
         self.target.validate(check, p);
+        check.env(&self.role_passwords, p);
     }
 }

@@ -48,6 +48,13 @@ pub struct PostgresSyncStep {
     /// Roles are server-wide: rollback leaves them.
     #[serde(default)]
     pub roles: bool,
+    /// Passwords for the login roles `roles = true` creates, by role name, each from the
+    /// plan's secrets (`{ app = "{{ secrets.APP_DB_PW }}" }`). Sent to the target as a
+    /// SCRAM-SHA-256 verifier computed by cutover: the password itself never reaches the
+    /// server or its logs. Roles that exist already keep theirs.
+    #[serde(default)]
+    #[schemars(with = "std::collections::BTreeMap<String, String>")]
+    pub role_passwords: super::role_passwords::RolePasswords,
     /// The step finishes once the target is less than this many MB behind (default 1).
     pub max_lag_mb: Option<u64>,
     /// Once caught up, keep reporting the lag for this long (e.g. "30s"; default 0).
@@ -73,13 +80,14 @@ impl PostgresSyncStep {
         "no_owner",
         "no_privileges",
         "roles",
+        "role_passwords",
         "max_lag_mb",
         "watch",
         "timeout",
     ];
 
     pub(crate) fn read(f: &mut Fields<'_>, p: &mut Problems) -> Option<Self> {
-        let step = PostgresSyncStep {
+        let mut step = PostgresSyncStep {
             source: Box::new(f.required("source", p)?),
             target: Box::new(f.required("target", p)?),
             publication: f.optional("publication", p),
@@ -89,10 +97,12 @@ impl PostgresSyncStep {
             no_owner: f.optional("no_owner", p).unwrap_or(false),
             no_privileges: f.optional("no_privileges", p).unwrap_or(false),
             roles: f.optional("roles", p).unwrap_or(false),
+            role_passwords: Default::default(),
             max_lag_mb: f.int("max_lag_mb", &limits::LAG_MB, p),
             watch: f.duration("watch", &limits::WAIT, p),
             timeout: f.duration("timeout", &limits::STEP_TIMEOUT, p),
         };
+        step.role_passwords = super::role_passwords::read(f, step.roles, p);
         let owner = f.owner().to_string();
         let ok = [
             ("publication", &step.publication),
@@ -129,6 +139,7 @@ impl crate::steps::kind::Validate for PostgresSyncStep {
     fn validate(&self, check: &crate::validate::StepCheck<'_>, p: &mut Problems) {
         self.source.validate(check, p);
         self.target.validate(check, p);
+        check.env(&self.role_passwords, p);
         if let Some(a) = &self.source_address {
             check.command("source_address", a, p);
         }

@@ -44,6 +44,24 @@ macro_rules! finish {
 }
 
 pub const CASES: &[Case] = &[
+    // --- role_passwords ---
+    Case {
+        name: "role passwords written in the plan, or without roles = true",
+        plan: concat!(
+            "name = \"m\"\n[hosts.old]\nssh = \"old\"\n[hosts.new]\nssh = \"new\"\n[secrets.pw]\nenv = \"PW\"\n[[stages]]\nname = \"s\"\n",
+            "[[stages.steps]]\nid = \"copy\"\nkind = \"postgres.copy\"\n",
+            "source = { host = \"old\", db = \"app\" }\ntarget = { host = \"new\", db = \"app\" }\n",
+            "roles = true\nrole_passwords = { app = \"hunter2\", ops = \"{{ secrets.pwd }}\" }\n",
+            "[[stages.steps]]\nid = \"sync\"\nkind = \"postgres.sync\"\n",
+            "source = { host = \"old\", db = \"app2\" }\ntarget = { host = \"new\", db = \"app2\" }\n",
+            "role_passwords = { app = \"{{ secrets.pw }}\" }\n",
+        ),
+        expect: &[
+            ("cutover.toml:16:27: `app` in `role_passwords` of step `copy` is not a secret", Some("write \"{{ secrets.NAME }}\" and declare `[secrets.NAME]`: a password in the plan would sit in version control")),
+            ("cutover.toml:16:44: unknown secret `pwd`", Some("did you mean `pw`?")),
+            ("cutover.toml:22:18: `role_passwords` of step `sync` needs `roles = true`", Some("set `roles = true`: the passwords are given to the roles the step creates")),
+        ],
+    },
     // --- postgres.finish ---
     Case {
         name: "finish naming an unknown step, a run step, and with an unknown source mode",

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 /// Options of `cutover verify files`.
 #[derive(clap::Args)]
 #[command(
-    after_help = "Exit codes: 0 the trees match, 9 they differ (every difference is named), 4 a host cannot be reached, 2 usage, 1 other errors (a missing path, an agent that cannot start)."
+    after_help = "Exit codes: 0 the trees match, 9 they differ (every difference is named), 4 a host cannot be reached, 5 the proof could not be made (a missing path, a privilege, an agent that cannot start), 2 usage, 1 internal error."
 )]
 pub struct Args {
     /// The source tree: PATH (this machine) or HOST:PATH.

@@ -19,7 +19,7 @@ use std::path::PathBuf;
 /// Options of `cutover verify mysql`.
 #[derive(clap::Args)]
 #[command(
-    after_help = "Exit codes: 0 the databases match, 9 they differ (every difference is listed), 4 a server or host cannot be reached or refused the credentials, 2 usage, 1 other errors."
+    after_help = "Exit codes: 0 the databases match, 9 they differ (every difference is listed), 4 a server or host cannot be reached or refused the credentials, 5 the proof could not be made (a missing database or table, a privilege, a server setting), 2 usage, 1 internal error."
 )]
 pub struct Args {
     /// The source server: `mysql://[user@]host[:port]` (no password).

@@ -20,7 +20,7 @@ use std::time::Duration;
 /// Options of `cutover verify redis`.
 #[derive(clap::Args)]
 #[command(
-    after_help = "Exit codes: 0 the servers hold the same keys, 9 they differ (every difference is named), 4 a server or host cannot be reached or refused the password, 2 usage, 1 other errors."
+    after_help = "Exit codes: 0 the servers hold the same keys, 9 they differ (every difference is named), 4 a server or host cannot be reached or refused the password, 5 the proof could not be made (a renamed or refused command, a server setting), 2 usage, 1 internal error."
 )]
 pub struct Args {
     /// The source server: `redis://[user@]host[:port]` (no password; `valkey://` works too).

@@ -55,6 +55,8 @@ pub struct CopyOptions {
     pub binary: bool,
     /// Create the roles the schema needs that the target lacks (see [`crate::postgres::roles`]).
     pub roles: bool,
+    /// Passwords for the roles `roles` creates.
+    pub role_passwords: super::roles::RolePasswords,
 }
 
 impl Default for CopyOptions {
@@ -68,6 +70,7 @@ impl Default for CopyOptions {
             maintenance_work_mem: "256MB".into(),
             binary: true,
             roles: false,
+            role_passwords: Default::default(),
         }
     }
 }
@@ -288,11 +291,10 @@ pub async fn copy(
     ));
     if !ready.missing_roles.is_empty() {
         let wanted = ready.missing_roles.iter().cloned().collect();
-        let created = super::roles::create_missing(exec, source, target, &wanted).await?;
-        note(format!(
-            "roles created on the target (without passwords): {}",
-            created.join(", ")
-        ));
+        let created =
+            super::roles::create_missing(exec, source, target, &wanted, &options.role_passwords)
+                .await?;
+        note(options.role_passwords.summary(&created));
     }
     match (&ready.target_state.exists, &ready.target_state.marker) {
         (false, _) => target::create(exec, target, &ready.facts.encoding, &source_name).await?,

@@ -46,6 +46,8 @@ pub struct SyncOptions {
     /// Create the roles the schema needs that the target lacks (see
     /// [`crate::postgres::roles`]); otherwise their absence is refused before anything starts.
     pub roles: bool,
+    /// Passwords for the roles `roles` creates.
+    pub role_passwords: super::roles::RolePasswords,
     /// Give up waiting for the initial sync after this long.
     pub timeout: Duration,
     /// The sync is done once the target is less than this many bytes behind.
@@ -62,6 +64,7 @@ impl Default for SyncOptions {
             no_owner: false,
             no_privileges: false,
             roles: false,
+            role_passwords: Default::default(),
             timeout: Duration::from_secs(24 * 3600),
             max_lag_bytes: 1 << 20,
         }
@@ -211,7 +214,7 @@ pub async fn sync(
         create_publication(exec, source, &options.publication).await?;
         checks::set_identity_full(exec, source, &options.publication, &keyless).await?;
         identity_full = keyless.iter().map(|(s, t)| format!("{s}.{t}")).collect();
-        create_subscription(exec, &s, options, true).await?;
+        create_subscription(exec, &s, options, Start::Copy).await?;
         progress("subscription created: the initial copy of the rows has begun".into());
     } else {
         progress("the subscription exists already: waiting for it".into());
@@ -259,11 +262,10 @@ async fn needed_roles(
         return Err(super::roles::missing_refusal(&missing));
     }
     let wanted = missing.into_iter().collect();
-    let created = super::roles::create_missing(exec, &s.source, &s.target, &wanted).await?;
-    progress(format!(
-        "roles created on the target (without passwords): {}",
-        created.join(", ")
-    ));
+    let created =
+        super::roles::create_missing(exec, &s.source, &s.target, &wanted, &options.role_passwords)
+            .await?;
+    progress(options.role_passwords.summary(&created));
     Ok(())
 }
 
@@ -372,18 +374,32 @@ pub(crate) fn conninfo(source: &Endpoint, address: &str) -> String {
     parts.join(" ")
 }
 
-/// Creates the subscription of the sync on the target; `copy_data` copies the tables
-/// first (a fresh sync), else replication starts from now (the target already has the data,
-/// as after a switch undone with its writes carried back).
+/// Where a new subscription starts.
+pub(super) enum Start {
+    /// A slot made now, and every table copied.
+    Copy,
+    /// The slot cutover made on the source (named as the subscription) while its writes
+    /// were frozen: the target already holds every row up to it.
+    FromSlot,
+}
+
+/// Creates the subscription of the sync on the target, starting as `start` says.
 pub(super) async fn create_subscription(
     exec: &Executor,
     s: &Sides,
     options: &SyncOptions,
-    copy_data: bool,
+    start: Start,
 ) -> Result<(), PgError> {
+    let with = match start {
+        Start::Copy => "copy_data = true".to_string(),
+        Start::FromSlot => format!(
+            "copy_data = false, create_slot = false, slot_name = {}",
+            literal(&options.subscription)
+        ),
+    };
     // The target may be frozen read-only for applications (a switch being undone).
     let sql = format!(
-        "SET default_transaction_read_only = off;\nCREATE SUBSCRIPTION {} CONNECTION {} PUBLICATION {} WITH (copy_data = {copy_data}, synchronous_commit = 'off');\n",
+        "SET default_transaction_read_only = off;\nCREATE SUBSCRIPTION {} CONNECTION {} PUBLICATION {} WITH ({with}, synchronous_commit = 'off');\n",
         ident(&options.subscription),
         literal(&conninfo(&s.source, &options.source_address)),
         ident(&options.publication)

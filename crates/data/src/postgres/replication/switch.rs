@@ -628,6 +628,18 @@ pub async fn undo_switch(
     target: &Endpoint,
     options: &SwitchOptions,
 ) -> Result<Option<String>, PgError> {
+    undo_switch_then(exec, source, target, options, &|| ()).await
+}
+
+/// [`undo_switch`], calling `writable` as soon as the source takes writes again: a move
+/// back releases its held requests then, while the forward sync is made again.
+pub async fn undo_switch_then(
+    exec: &Executor,
+    source: &Endpoint,
+    target: &Endpoint,
+    options: &SwitchOptions,
+    writable: &(dyn Fn() + Send + Sync),
+) -> Result<Option<String>, PgError> {
     let s = sides(exec, source, target).await?;
     let (source, target) = (&s.source, &s.target);
     let state = target::state(exec, target).await?;
@@ -668,54 +680,41 @@ pub async fn undo_switch(
         .await?;
         let setvals = tgt.query(&advance_sequences_sql()).await?.join("\n");
         tgt.close().await;
-        // The source is still frozen for applications; this session writes all the same.
+        // One script on the source, still frozen for applications (this session writes all
+        // the same): the target's sequences taken back, the reverse subscription dropped,
+        // and the forward sync's slot made while nothing writes. The target holds every row
+        // up to that slot, so the sync resumes from it without a copy, and the source can
+        // take writes again before the forward subscription exists.
+        let slot = literal(&options.sync.subscription);
         run_sql(
             exec,
             source,
             "take the target's sequences back",
             &format!(
-            "SET default_transaction_read_only = off;\n{setvals}\nDROP SUBSCRIPTION {REVERSE};\n"
-        ),
+                "SET default_transaction_read_only = off;\n{setvals}\nDROP SUBSCRIPTION {REVERSE};\nSELECT pg_create_logical_replication_slot({slot}, 'pgoutput') WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = {slot});\n"
+            ),
         )
-        .await?;
-        run_sql(exec, target, "remove the reverse publication", &format!(
-            "SET default_transaction_read_only = off;\nSELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '{REVERSE}' AND NOT active;\nDROP PUBLICATION IF EXISTS {REVERSE};\n"
-        ))
         .await?;
         done.push(format!(
             "writes on the target stopped ({ended} session(s) ended), every write made on it replayed back to the source, reverse replication removed"
         ));
-        // Back to the state before the switch: the target follows the source again (from
-        // now: it holds every row already), so the switch can simply run again.
-        super::create_subscription(exec, &s, &options.sync, false).await?;
-        run_sql(
-            exec,
-            target,
-            "give the target back its pre-switch settings",
-            &format!(
-                "SET default_transaction_read_only = off;\nALTER DATABASE {} RESET default_transaction_read_only;\n",
-                ident(&target.db)
-            ),
-        )
-        .await?;
-        done.push("the sync runs again (the switch can be retried)".to_string());
         if matches!(options.freeze, Freeze::ReadOnly) {
             done.extend(lift_freeze(exec, source, options).await?);
         }
-        // Sessions opened on the target since `end_writes` (an app's pool reconnecting)
-        // keep `default_transaction_read_only` for their whole life: ended, so that a
-        // later switch does not find them unable to write. After the source's thaw, which
-        // the users' traffic is waiting for.
-        run_sql(
-            exec,
-            target,
-            "end the target's read-only sessions",
-            END_CLIENT_SESSIONS,
-        )
-        .await?;
-        target::set_comment(exec, target, &marked("syncing")).await?;
+        writable();
+        done.extend(follow_again(exec, &s, options, &marked("syncing")).await?);
         return Ok(Some(done.join(", ")));
-    } else {
+    }
+    if slot_exists(exec, source, &options.sync.subscription).await? {
+        // An undo cut off after the source took writes again: only its tail is left.
+        if matches!(options.freeze, Freeze::ReadOnly) {
+            done.extend(lift_freeze(exec, source, options).await?);
+        }
+        writable();
+        done.extend(follow_again(exec, &s, options, &marked("syncing")).await?);
+        return Ok(Some(done.join(", ")));
+    }
+    {
         let out = exec
             .run(
                 &target
@@ -747,6 +746,58 @@ pub async fn undo_switch(
     }
     target::set_comment(exec, target, &marked("unswitched")).await?;
     Ok(Some(done.join(", ")))
+}
+
+/// The tail of an undo, once the source takes writes again: the reverse publication removed
+/// from the target, which follows the source again from the slot made inside the freeze (it
+/// holds every row up to it), so the switch can simply run again. Each part is safe to
+/// repeat after a kill.
+async fn follow_again(
+    exec: &Executor,
+    s: &super::Sides,
+    options: &SwitchOptions,
+    marker: &str,
+) -> Result<Vec<String>, PgError> {
+    let target = &s.target;
+    run_sql(exec, target, "remove the reverse publication", &format!(
+        "SET default_transaction_read_only = off;\nSELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '{REVERSE}' AND NOT active;\nDROP PUBLICATION IF EXISTS {REVERSE};\n"
+    ))
+    .await?;
+    if !subscription_exists(exec, target, &options.sync.subscription).await? {
+        super::create_subscription(exec, s, &options.sync, super::Start::FromSlot).await?;
+    }
+    // Back to its pre-switch settings; sessions opened on the target since `end_writes` (an
+    // app's pool reconnecting) keep `default_transaction_read_only` for their whole life:
+    // ended, so that a later switch does not find them unable to write.
+    run_sql(
+        exec,
+        target,
+        "give the target back its pre-switch settings",
+        &format!(
+            "SET default_transaction_read_only = off;\nALTER DATABASE {} RESET default_transaction_read_only;\n{END_CLIENT_SESSIONS}\n",
+            ident(&target.db)
+        ),
+    )
+    .await?;
+    target::set_comment(exec, target, marker).await?;
+    Ok(vec![
+        "the sync runs again (the switch can be retried)".to_string()
+    ])
+}
+
+/// Whether logical replication slot `name` exists on `ep`'s server.
+async fn slot_exists(exec: &Executor, ep: &Endpoint, name: &str) -> Result<bool, PgError> {
+    let rows = copy_query(
+        exec,
+        ep,
+        "look for the sync's slot",
+        &[format!(
+            "SELECT 1 FROM pg_replication_slots WHERE slot_name = {}",
+            literal(name)
+        )],
+    )
+    .await?;
+    Ok(!rows.is_empty())
 }
 
 /// Gives the source its writes back: the read-only setting reset, or the plan's unfreeze
