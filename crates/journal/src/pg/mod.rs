@@ -232,7 +232,8 @@ fn storage(target: &PgTarget, e: impl std::fmt::Display) -> JournalError {
 
 /// Inserts one event after the plan's last one, chained to it. The plan's chain lock,
 /// held to the end of the transaction, keeps concurrent writers (an `approve` from another
-/// machine during an `apply`) in one order.
+/// machine during an `apply`) in one order. Four round trips: the lock, the head and the
+/// next number together, the row, the commit (an event's latency is mostly round trips).
 fn insert_chained(
     client: &mut postgres::Client,
     plan_key: &str,
@@ -242,22 +243,43 @@ fn insert_chained(
     step: Option<&str>,
     body: &str,
 ) -> Result<i64, postgres::Error> {
-    let mut tx = client.transaction()?;
-    tx.execute(
-        "SELECT pg_advisory_xact_lock($1)",
-        &[&lock::chain_key(plan_key)],
+    // The key is our own number, not input: formatting it into the SQL is safe.
+    let key = lock::chain_key(plan_key);
+    client.batch_execute(&format!("BEGIN; SELECT pg_advisory_xact_lock({key})"))?;
+    let inserted = insert_in_transaction(client, plan_key, run, at_ms, kind, step, body);
+    match inserted {
+        Ok(seq) => {
+            client.batch_execute("COMMIT")?;
+            Ok(seq)
+        }
+        Err(e) => {
+            let _ = client.batch_execute("ROLLBACK");
+            Err(e)
+        }
+    }
+}
+
+fn insert_in_transaction(
+    client: &mut postgres::Client,
+    plan_key: &str,
+    run: &str,
+    at_ms: i64,
+    kind: &str,
+    step: Option<&str>,
+    body: &str,
+) -> Result<i64, postgres::Error> {
+    let head = prepared(
+        client,
+        "SELECT nextval('cutover.events_seq_seq'),
+                (SELECT hash FROM cutover.events WHERE plan_key = $1 ORDER BY seq DESC LIMIT 1)",
     )?;
-    let last = tx.query_opt(
-        "SELECT hash FROM cutover.events WHERE plan_key = $1 ORDER BY seq DESC LIMIT 1",
-        &[&plan_key],
-    )?;
-    let prev = last
-        .and_then(|r| unhex(r.get::<_, &str>(0)))
+    let row = client.query_one(&head, &[&plan_key])?;
+    let seq: i64 = row.get(0);
+    let prev = row
+        .get::<_, Option<&str>>(1)
+        .and_then(unhex)
         .unwrap_or(GENESIS);
-    let seq: i64 = tx
-        .query_one("SELECT nextval('cutover.events_seq_seq')", &[])?
-        .get(0);
-    let row = EventRow {
+    let event = EventRow {
         seq,
         run,
         at_ms,
@@ -265,9 +287,13 @@ fn insert_chained(
         step,
         body,
     };
-    tx.execute(
+    let insert = prepared(
+        client,
         "INSERT INTO cutover.events (seq, plan_key, run, at_ms, kind, step, body, hash)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )?;
+    client.execute(
+        &insert,
         &[
             &seq,
             &plan_key,
@@ -276,11 +302,31 @@ fn insert_chained(
             &kind,
             &step,
             &body,
-            &hex(&event_hash(&prev, &row)),
+            &hex(&event_hash(&prev, &event)),
         ],
     )?;
-    tx.commit()?;
     Ok(seq)
+}
+
+thread_local! {
+    /// Statements prepared on this thread's session. Each session lives on a thread of its
+    /// own (see [`worker`]), so a per-thread cache is a per-session one: a statement is
+    /// parsed once, and every later use is one round trip instead of two.
+    static PREPARED: std::cell::RefCell<std::collections::HashMap<&'static str, postgres::Statement>> =
+        Default::default();
+}
+
+/// `sql` prepared once per session.
+fn prepared(
+    client: &mut postgres::Client,
+    sql: &'static str,
+) -> Result<postgres::Statement, postgres::Error> {
+    if let Some(statement) = PREPARED.with(|p| p.borrow().get(sql).cloned()) {
+        return Ok(statement);
+    }
+    let statement = client.prepare(sql)?;
+    PREPARED.with(|p| p.borrow_mut().insert(sql, statement.clone()));
+    Ok(statement)
 }
 
 fn run_info(r: &postgres::Row) -> RunInfo {
