@@ -69,9 +69,9 @@ async fn a_copy_matches_and_every_mutation_is_named() {
         "table shop.customers: row only on target (id=1000)",
         "table shop.orders: row count (5000 rows on source, 4999 on target)",
         // NULL made '', a BLOB byte changed, a value changed.
-        "table shop.orders: row differs (id=3)",
-        "table shop.orders: row differs (id=4)",
-        "table shop.orders: row differs (id=10)",
+        "table shop.orders: row differs (id=3 in `note` (NULL on source, empty on target))",
+        "table shop.orders: row differs (id=4 in `payload`)",
+        "table shop.orders: row differs (id=10 in `total`)",
         "table shop.orders: row missing on target (id=20)",
     ];
     assert_eq!(lines, expected, "{}", report.render());

@@ -118,6 +118,42 @@ pub struct RowHash {
     /// The row's hash.
     #[serde(with = "hex128")]
     pub hash: u128,
+    /// One signature per hashed column ([`column_sig`]): which columns of a row that differs
+    /// differ, and whether a side holds NULL or an empty value there, without its content.
+    #[serde(default)]
+    pub columns: Vec<u32>,
+}
+
+/// What a column's value is, kept in a signature's low two bits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueClass {
+    /// NULL.
+    Null,
+    /// An empty string or binary value.
+    Empty,
+    /// Anything else.
+    Other,
+}
+
+/// A column value's signature: 30 bits of its hash and its [`ValueClass`].
+pub fn column_sig(v: &Value) -> u32 {
+    let class = match v {
+        Value::NULL => 0,
+        Value::Bytes(b) if b.is_empty() => 1,
+        _ => 2,
+    };
+    let mut buf = Vec::with_capacity(32);
+    encode(&mut buf, std::slice::from_ref(v));
+    (XxHash3_128::oneshot(&buf) as u32 & !3) | class
+}
+
+/// The class a signature carries.
+pub fn sig_class(sig: u32) -> ValueClass {
+    match sig & 3 {
+        0 => ValueClass::Null,
+        1 => ValueClass::Empty,
+        _ => ValueClass::Other,
+    }
 }
 
 mod hex128 {
@@ -321,13 +357,15 @@ pub fn row_hashes(
         .map_err(|e| fail(server, &what, e))?;
     for row in result {
         let values = row.map_err(|e| fail(server, &what, e))?.unwrap();
-        let hash = row_hash(&values[skip.min(values.len())..]);
+        let hashed = &values[skip.min(values.len())..];
+        let hash = row_hash(hashed);
+        let columns = hashed.iter().map(column_sig).collect();
         let key = if skip > 0 {
             values[..skip].iter().map(key_text).collect()
         } else {
             values.iter().take(3).map(key_text).collect()
         };
-        out.push(RowHash { key, hash });
+        out.push(RowHash { key, hash, columns });
         if out.len() >= limit {
             break;
         }

@@ -2,7 +2,7 @@
 //! row hash, never the row), and each row that differs, is missing or is extra is named by
 //! its primary key (by its first values in a table without one).
 
-use super::digest::{RowHash, TableChunks};
+use super::digest::{sig_class, RowHash, TableChunks, ValueClass};
 use super::report::Difference;
 use crate::mysql::error::MysqlError;
 use crate::mysql::protocol::{MysqlReply, MysqlRequest};
@@ -95,14 +95,17 @@ pub fn compare(
         }
         return out;
     }
-    let by_key: HashMap<&Vec<Option<String>>, u128> =
-        target.iter().map(|r| (&r.key, r.hash)).collect();
+    let by_key: HashMap<&Vec<Option<String>>, &RowHash> =
+        target.iter().map(|r| (&r.key, r)).collect();
     let in_source: std::collections::HashSet<&Vec<Option<String>>> =
         source.iter().map(|r| &r.key).collect();
     for r in source {
         match by_key.get(&r.key) {
             None => out.push((name(plan, &r.key), "row missing on target")),
-            Some(h) if *h != r.hash => out.push((name(plan, &r.key), "row differs")),
+            Some(t) if t.hash != r.hash => out.push((
+                format!("{}{}", name(plan, &r.key), columns_differing(plan, r, t)),
+                "row differs",
+            )),
             Some(_) => {}
         }
     }
@@ -112,6 +115,38 @@ pub fn compare(
         }
     }
     out
+}
+
+/// ` in `note` (NULL on source, empty on target), `total``: the columns whose signatures
+/// differ (empty when either side sent none: an older agent).
+fn columns_differing(plan: &TableChunks, source: &RowHash, target: &RowHash) -> String {
+    if source.columns.len() != target.columns.len() || source.columns.len() != plan.columns.len() {
+        return String::new();
+    }
+    let class = |c: ValueClass| match c {
+        ValueClass::Null => "NULL",
+        ValueClass::Empty => "empty",
+        ValueClass::Other => "a value",
+    };
+    let named: Vec<String> = plan
+        .columns
+        .iter()
+        .zip(source.columns.iter().zip(&target.columns))
+        .filter(|(_, (a, b))| a != b)
+        .map(|(col, (a, b))| {
+            let (ca, cb) = (sig_class(*a), sig_class(*b));
+            if ca == cb {
+                format!("`{col}`")
+            } else {
+                format!("`{col}` ({} on source, {} on target)", class(ca), class(cb))
+            }
+        })
+        .collect();
+    if named.is_empty() {
+        String::new()
+    } else {
+        format!(" in {}", named.join(", "))
+    }
 }
 
 /// `id=42`, `(a=1, b="x")`, or for a table without a key `first values: 1, "x", NULL`.
@@ -163,7 +198,36 @@ mod tests {
         RowHash {
             key: key.iter().map(|k| Some(k.to_string())).collect(),
             hash,
+            columns: Vec::new(),
         }
+    }
+
+    #[test]
+    fn a_row_that_differs_names_its_columns_and_null_against_empty() {
+        use super::super::digest::column_sig;
+        use mysql::Value;
+        let mut p = plan(&["code"]);
+        p.columns = vec!["note".into(), "total".into(), "city".into()];
+        let sigs = |vals: Vec<Value>| vals.iter().map(column_sig).collect::<Vec<_>>();
+        let mut a = row(&["7"], 1);
+        a.columns = sigs(vec![
+            Value::NULL,
+            Value::Int(5),
+            Value::Bytes(b"Oslo".to_vec()),
+        ]);
+        let mut b = row(&["7"], 2);
+        b.columns = sigs(vec![
+            Value::Bytes(vec![]),
+            Value::Int(6),
+            Value::Bytes(b"Oslo".to_vec()),
+        ]);
+        assert_eq!(
+            compare(&p, &[a], &[b]),
+            vec![(
+                "code=7 in `note` (NULL on source, empty on target), `total`".into(),
+                "row differs"
+            )]
+        );
     }
 
     #[test]
