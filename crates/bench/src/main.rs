@@ -10,6 +10,7 @@ mod checks;
 mod compose;
 mod dashboard;
 mod files;
+mod journal;
 mod machine;
 mod moves;
 mod mysql;
@@ -64,6 +65,11 @@ const BENCHES: &[(&str, &str, Bench)] = &[
         redis::run,
     ),
     (
+        "journal",
+        "PostgreSQL journal vs the SQLite file: append latency, a demo-like apply, failover after SIGKILL to another host",
+        journal::run,
+    ),
+    (
         "compose",
         "blue/green Compose releases x10 under load through HAProxy and Caddy; a release failing /readyz after the switch; images.copy of 500 MB (vs docker save | ssh docker load)",
         compose::run,
@@ -111,7 +117,7 @@ struct Cli {
     command: Option<Command>,
     #[command(flatten)]
     options: Options,
-    /// Sections to run (default: all): checks, files, traffic, moves, postgres, mysql, redis, compose, dashboard.
+    /// Sections to run (default: all): checks, files, traffic, moves, postgres, mysql, redis, journal, compose, dashboard.
     sections: Vec<String>,
 }
 

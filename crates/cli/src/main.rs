@@ -33,6 +33,16 @@ struct Cli {
         value_name = "NAME"
     )]
     environment: Option<String>,
+    /// Keep the run in a shared PostgreSQL journal instead of the plan's:
+    /// `postgres://USER:{{ secrets.NAME }}@HOST:PORT/DB?sslmode=verify-full` (the password
+    /// only as a reference to one of the plan's secrets).
+    #[arg(
+        long = "journal",
+        global = true,
+        env = "CUTOVER_JOURNAL",
+        value_name = "URL"
+    )]
+    journal: Option<String>,
     #[command(subcommand)]
     command: Cmd,
 }
@@ -59,6 +69,8 @@ enum Cmd {
     Report(commands::report::Args),
     /// Watch the run live in a browser, approve its gate or roll it back (loopback by default).
     Dashboard(commands::dashboard::Args),
+    /// Move runs between journals (`journal copy FROM TO`: SQLite file <-> PostgreSQL).
+    Journal(commands::journal::Args),
     /// Prove a copy on its own, without a plan (`verify files SRC DST`, `verify postgres SRC_URL DST_URL`).
     Verify(commands::verify::Args),
     /// Probe a URL on its own, pinned to an address like curl --resolve (status, JSON, TLS).
@@ -74,6 +86,9 @@ fn main() {
     let cli = Cli::parse();
     if let Some(name) = &cli.environment {
         cutover_plan::environment::select(name);
+    }
+    if let Some(url) = &cli.journal {
+        cutover_plan::journal_url::select(url);
     }
     init_logging();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -119,6 +134,7 @@ async fn run(cli: Cli) -> ExitCode {
         Cmd::Report(a) => commands::report::run(&file, a),
         Cmd::Dashboard(a) => commands::dashboard::run(&file, a).await,
         Cmd::Probe(a) => commands::probe::run(a).await,
+        Cmd::Journal(a) => commands::journal::run(&file, a),
         Cmd::Verify(a) => commands::verify::run(&file, a).await,
         Cmd::Agent(a) => commands::agent::run(a),
         Cmd::Schema => {

@@ -48,6 +48,8 @@ mod hostkeys;
 mod images;
 #[path = "cli/journal.rs"]
 mod journal;
+#[path = "cli/journal_copy.rs"]
+mod journal_copy;
 #[path = "cli/moves.rs"]
 mod moves;
 #[path = "cli/mysql.rs"]
@@ -102,6 +104,8 @@ mod seed_003_lab;
 mod seed_004;
 #[path = "cli/seeds_check.rs"]
 mod seeds_check;
+#[path = "cli/shared_journal.rs"]
+mod shared_journal;
 #[path = "cli/soak.rs"]
 mod soak;
 #[path = "cli/soak_detection.rs"]

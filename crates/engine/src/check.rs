@@ -47,7 +47,8 @@ fn item(
 /// The checks that need no network: what the plan asks of its DNS providers against what
 /// they can do (`cutover check --offline`).
 pub fn offline_check(plan_path: &std::path::Path) -> Result<Vec<CheckItem>, EngineError> {
-    let session = Session::open_read_only(plan_path)?;
+    // The plan alone: a shared journal is on the network, so it is not opened.
+    let session = Session::open_plan_only(plan_path)?;
     Ok(capability_items(&session))
 }
 

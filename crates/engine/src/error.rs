@@ -141,6 +141,7 @@ impl EngineError {
             EngineError::Plan(cutover_plan::LoadError::Invalid(_)) => ExitCode::PlanInvalid,
             EngineError::Plan(_) => ExitCode::PlanInvalid,
             EngineError::Journal(JournalError::Locked { .. }) => ExitCode::Locked,
+            EngineError::Journal(JournalError::Unreachable { .. }) => ExitCode::Unreachable,
             EngineError::Journal(_) => ExitCode::Internal,
             EngineError::Secret { .. } | EngineError::Connect(_) | EngineError::HostLost { .. } => {
                 ExitCode::Unreachable

@@ -9,6 +9,8 @@ pub mod context;
 mod downtime;
 pub mod error;
 pub mod hosts;
+pub mod journal_copy;
+pub mod journal_store;
 mod left_by_replicas;
 mod left_running;
 mod leftovers;

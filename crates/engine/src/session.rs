@@ -1,8 +1,9 @@
 //! A plan file opened with its journal: the starting point of every command.
 
 use crate::error::EngineError;
+use crate::journal_store::{self, Access};
 use crate::secrets::Secrets;
-use cutover_journal::{Journal, RunInfo, RunState, SqliteJournal};
+use cutover_journal::{Journal, RunInfo, RunState};
 use cutover_plan::Plan;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -15,7 +16,8 @@ pub struct Session {
     pub plan_path: PathBuf,
     /// The plan file's text.
     pub plan_src: String,
-    /// The journal file.
+    /// The journal file; for a shared PostgreSQL journal, its URL (no password) and the
+    /// plan's key in it, which names the run's SSH connections as a path would.
     pub journal_path: PathBuf,
     /// The journal.
     pub journal: Arc<dyn Journal>,
@@ -26,18 +28,13 @@ impl Session {
     /// journal stores is redacted of their values.
     pub fn open(plan_path: &Path, secrets: Option<&Secrets>) -> Result<Self, EngineError> {
         let (plan, plan_src) = cutover_plan::load(plan_path)?;
-        let journal_path = plan.journal_path(plan_path);
-        let mut journal = SqliteJournal::open(&journal_path)?;
-        if let Some(secrets) = secrets {
-            let redactor = secrets.redactor();
-            journal = journal.with_redactor(Arc::new(move |s: &str| redactor.redact(s)));
-        }
+        let opened = journal_store::open(&plan, plan_path, secrets, Access::Write)?;
         Ok(Session {
             plan,
             plan_path: plan_path.to_path_buf(),
             plan_src,
-            journal_path,
-            journal: Arc::new(journal),
+            journal_path: opened.location,
+            journal: opened.journal,
         })
     }
 
@@ -46,8 +43,24 @@ impl Session {
     /// when missing (it reads as no run yet), and the plan's directory may be read-only.
     pub fn open_read_only(plan_path: &Path) -> Result<Self, EngineError> {
         let (plan, plan_src) = cutover_plan::load(plan_path)?;
+        let opened = journal_store::open(&plan, plan_path, None, Access::Read)?;
+        Ok(Session {
+            plan,
+            plan_path: plan_path.to_path_buf(),
+            plan_src,
+            journal_path: opened.location,
+            journal: opened.journal,
+        })
+    }
+
+    /// Loads the plan at `plan_path` without opening its journal, for checks that need the
+    /// plan alone and no network (`check --offline`): the journal reads as empty.
+    pub fn open_plan_only(plan_path: &Path) -> Result<Self, EngineError> {
+        let (plan, plan_src) = cutover_plan::load(plan_path)?;
         let journal_path = plan.journal_path(plan_path);
-        let journal = SqliteJournal::open_read_only(&journal_path)?;
+        // A path that cannot exist: an empty journal in memory, never a file.
+        let nowhere = Path::new("/nonexistent/cutover-plan-only.journal.db");
+        let journal = cutover_journal::SqliteJournal::open_read_only(nowhere)?;
         Ok(Session {
             plan,
             plan_path: plan_path.to_path_buf(),

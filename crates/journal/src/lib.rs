@@ -1,18 +1,22 @@
 //! cutover's durable state and audit trail: an append-only journal of events per run, a lock
 //! so that one plan is applied by one process at a time, and the run state those events
-//! imply. Storage sits behind [`Journal`] so that a shared PostgreSQL journal can follow the
-//! embedded SQLite one.
+//! imply. Storage sits behind [`Journal`]: the embedded SQLite file next to the plan
+//! ([`SqliteJournal`]) or a PostgreSQL database a team shares ([`PgJournal`]).
 #![deny(missing_docs)]
 
 pub mod chain;
+pub mod copy;
+mod crash;
 pub mod event;
 pub mod lock;
+pub mod pg;
 pub mod sqlite;
 pub mod state;
 
 pub use chain::ChainStatus;
 pub use event::{format_ms, now_ms, Event, OutputValue, Record, RunInfo};
 pub use lock::{Holder, LockGuard};
+pub use pg::{PgJournal, PgTarget, PgTls};
 pub use sqlite::SqliteJournal;
 pub use state::{RunState, SchemaRecord, StepState, StepStatus};
 
@@ -28,6 +32,14 @@ pub enum JournalError {
     #[error("journal {path}: {message}")]
     Storage {
         /// Where the journal is.
+        path: String,
+        /// What failed.
+        message: String,
+    },
+    /// The journal's server cannot be reached, or refused the login or the TLS handshake.
+    #[error("journal {path}: {message}\nhint: check that the server is up and reachable from this machine, and the role, the password's secret and the TLS settings of the journal URL")]
+    Unreachable {
+        /// Where the journal is (no password).
         path: String,
         /// What failed.
         message: String,

@@ -1,5 +1,7 @@
-//! The plan lock: an exclusive `flock` on a file beside the journal. The kernel releases it
-//! when the holder exits, however it exits, so a killed `apply` never leaves a stale lock.
+//! The plan lock: an exclusive `flock` on a file beside an SQLite journal, or an advisory
+//! lock held by a session of a PostgreSQL journal (see [`crate::pg`]). The kernel (or the
+//! server) releases it when the holder exits, however it exits, so a killed `apply` never
+//! leaves a stale lock.
 
 use crate::JournalError;
 use serde::{Deserialize, Serialize};
@@ -74,14 +76,32 @@ fn user_from_passwd() -> Option<String> {
 /// A held lock; dropping it releases the lock.
 #[derive(Debug)]
 pub struct LockGuard {
-    _file: File,
-    path: PathBuf,
+    held: Held,
+}
+
+/// What holds the lock while the guard lives.
+#[derive(Debug)]
+enum Held {
+    /// The open, locked file.
+    File { _file: File, path: PathBuf },
+    /// The PostgreSQL session holding the advisory lock.
+    Session { _session: crate::pg::LockSession },
 }
 
 impl LockGuard {
-    /// The lock file.
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// A lock held by a PostgreSQL session.
+    pub(crate) fn session(session: crate::pg::LockSession) -> Self {
+        LockGuard {
+            held: Held::Session { _session: session },
+        }
+    }
+
+    /// The lock file, for a file lock.
+    pub fn path(&self) -> Option<&Path> {
+        match &self.held {
+            Held::File { path, .. } => Some(path),
+            Held::Session { .. } => None,
+        }
     }
 }
 
@@ -146,7 +166,9 @@ pub fn acquire(path: &Path, holder: Holder) -> Result<LockGuard, JournalError> {
     file.write_all(text.as_bytes()).map_err(storage)?;
     file.sync_all().map_err(storage)?;
     Ok(LockGuard {
-        _file: file,
-        path: path.to_path_buf(),
+        held: Held::File {
+            _file: file,
+            path: path.to_path_buf(),
+        },
     })
 }

@@ -6,6 +6,8 @@ use std::sync::Arc;
 
 #[path = "journal/integrity.rs"]
 mod integrity;
+#[path = "journal/pg.rs"]
+mod pg;
 #[path = "journal/read_only.rs"]
 mod read_only;
 

@@ -7,6 +7,7 @@ pub mod checks;
 mod encoding;
 pub mod environment;
 pub mod host;
+pub mod journal_url;
 pub mod limits;
 mod named;
 pub mod notify;
@@ -25,6 +26,7 @@ mod validate;
 
 pub use checks::{Check, CheckKind};
 pub use host::Host;
+pub use journal_url::{JournalUrl, SslMode};
 pub use notify::{Notifier, NotifyEvent, NotifyFormat};
 pub use plan::{JournalConfig, Plan, SshConfig};
 pub use problem::{PlanErrors, Problem};
@@ -114,6 +116,12 @@ pub fn load(path: &Path) -> Result<(Plan, String), LoadError> {
             })?,
         None => plan,
     };
+    let plan = match journal_url::selected() {
+        Some(text) => plan
+            .with_journal_url(text)
+            .map_err(|reason| LoadError::Journal { reason })?,
+        None => plan,
+    };
     Ok((plan, src))
 }
 
@@ -131,6 +139,12 @@ pub enum LoadError {
     /// The file has problems.
     #[error(transparent)]
     Invalid(#[from] PlanErrors),
+    /// The journal URL given with `--journal` or `CUTOVER_JOURNAL` is not one.
+    #[error("--journal (or CUTOVER_JOURNAL): {reason}")]
+    Journal {
+        /// What is wrong and how to write it.
+        reason: String,
+    },
     /// The environment chosen with `-e` is not in the plan.
     #[error("{}: {reason}", path.display())]
     Environment {

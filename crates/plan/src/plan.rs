@@ -19,8 +19,10 @@ pub struct Plan {
     pub name: String,
     /// What this migration does, for the report.
     pub description: Option<String>,
-    /// Where the journal is kept.
+    /// Where the journal is kept: a table (`[journal] path = "FILE"` or `url = "..."`), or
+    /// a shared PostgreSQL journal's URL as a string (`journal = "postgres://..."`).
     #[serde(default)]
+    #[schemars(with = "JournalSpec")]
     pub journal: JournalConfig,
     /// How SSH is used.
     #[serde(default)]
@@ -84,11 +86,100 @@ pub struct JournalConfig {
     /// SQLite journal file (relative to the plan's directory); default: the plan file's name
     /// with `.journal.db`, next to it.
     pub path: Option<String>,
+    /// A PostgreSQL journal a team shares, instead of the file:
+    /// `postgres://USER:{{ secrets.NAME }}@HOST:PORT/DB?sslmode=verify-full` (the password
+    /// only as a reference to a secret). `--journal URL` and `CUTOVER_JOURNAL` override it.
+    #[schemars(with = "Option<String>")]
+    pub url: Option<crate::journal_url::JournalUrl>,
 }
 
 impl JournalConfig {
     /// The fields `[journal]` accepts.
-    pub const FIELDS: &'static [&'static str] = &["path"];
+    pub const FIELDS: &'static [&'static str] = &["path", "url"];
+
+    /// Reads `journal`: a URL string, or a table with `path` or `url`.
+    fn read(value: &mut Value<'_>, p: &mut Problems) -> Option<Self> {
+        if let ValueInner::String(text) = value.as_ref() {
+            let url = read_url(text, value.span, p)?;
+            return Some(JournalConfig {
+                path: None,
+                url: Some(url),
+            });
+        }
+        let mut j = Fields::new(value, "[journal]", Self::FIELDS, p)?;
+        let path = j.optional("path", p);
+        let url_span = j.value_span("url");
+        let url = j
+            .optional::<String>("url", p)
+            .zip(url_span)
+            .and_then(|(text, span)| read_url(&text, span, p));
+        j.finish(p);
+        if let (Some(_), Some(span)) = (&path, url_span) {
+            p.push(
+                Problem::new(span, "`[journal]` has both `path` and `url`", "a second journal")
+                    .help("keep `path` for a journal file next to the plan, or `url` for a shared PostgreSQL journal"),
+            );
+            return None;
+        }
+        Some(JournalConfig { path, url })
+    }
+}
+
+/// The journal URL's password must name a declared secret.
+fn unknown_journal_secret(
+    url: &crate::journal_url::JournalUrl,
+    secrets: &[Secret],
+    span: crate::problem::Span,
+    p: &mut Problems,
+) {
+    let Some(name) = &url.password_secret else {
+        return;
+    };
+    if secrets.iter().any(|s| &s.name.value == name) {
+        return;
+    }
+    let mut problem = Problem::new(
+        span,
+        format!("the journal URL's password is secret `{name}`, which is not declared"),
+        "unknown secret",
+    );
+    problem = match crate::problem::did_you_mean(name, secrets.iter().map(|s| s.name.value.as_str())) {
+        Some(near) => problem.help(format!("did you mean `{near}`?")),
+        None => problem.help(format!(
+            "declare it: `[secrets.{name}]` with `env = \"VAR\"`, `file = \"path\"` or `command = \"...\"`"
+        )),
+    };
+    p.push(problem);
+}
+
+/// The forms `journal` takes, for the JSON Schema.
+#[derive(schemars::JsonSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+enum JournalSpec {
+    /// A shared PostgreSQL journal's URL.
+    Url(String),
+    /// `[journal]`.
+    Table(JournalConfig),
+}
+
+fn read_url(
+    text: &str,
+    span: crate::problem::Span,
+    p: &mut Problems,
+) -> Option<crate::journal_url::JournalUrl> {
+    crate::journal_url::JournalUrl::parse(text)
+        .map_err(|reason| {
+            p.push(
+                Problem::new(
+                    span,
+                    format!("the journal URL is invalid: {reason}"),
+                    "this URL",
+                )
+                .help(format!("write it as {}", crate::journal_url::URL_FORM)),
+            )
+        })
+        .ok()
 }
 
 /// `[ssh]`: options for every SSH host.
@@ -130,16 +221,10 @@ impl Plan {
         let mut f = Fields::new(root, "the plan", Self::FIELDS, p)?;
         let name = f.required("name", p);
         let description = f.optional("description", p);
+        let journal_span = f.value_span("journal");
         let journal = f
             .take_raw("journal")
-            .and_then(|mut v| {
-                let mut j = Fields::new(&mut v, "[journal]", JournalConfig::FIELDS, p)?;
-                let c = JournalConfig {
-                    path: j.optional("path", p),
-                };
-                j.finish(p);
-                Some(c)
-            })
+            .and_then(|mut v| JournalConfig::read(&mut v, p))
             .unwrap_or_default();
         let ssh = f
             .take_raw("ssh")
@@ -169,6 +254,9 @@ impl Plan {
             .map(|mut v| named_table(&mut v, "`secrets`", p, Secret::read))
             .unwrap_or_default();
         let vars = f.optional("vars", p).unwrap_or_default();
+        if let (Some(url), Some(span)) = (&journal.url, journal_span) {
+            unknown_journal_secret(url, &secrets, span, p);
+        }
         let dns = f
             .take_raw("dns")
             .map(|mut v| named_table(&mut v, "`dns`", p, crate::traffic::DnsProvider::read))

@@ -6,6 +6,7 @@ pub mod approve;
 pub mod check;
 pub mod dashboard;
 pub mod init;
+pub mod journal;
 pub mod plan;
 pub mod probe;
 pub mod report;

@@ -1,15 +1,71 @@
 //! A lab with a plan file next to its journal, and the `cutover` binary to run against it.
 
-use cutover_testbed::Lab;
+use cutover_testbed::{Lab, PgOptions, PgServer};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output};
 use std::time::{Duration, Instant};
 
-/// A lab, a temp dir holding `cutover.toml`, and helpers to run `cutover` on it.
+/// A lab, a temp dir holding `cutover.toml`, and helpers to run `cutover` on it; with a
+/// shared journal, the run is kept in PostgreSQL on host `new` instead of the file.
 pub struct Fixture {
-    pub lab: Lab,
     pub dir: tempfile::TempDir,
+    pub shared: Option<SharedJournal>,
+    pub lab: Lab,
+}
+
+/// Which journal a test's runs are kept in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// The SQLite file next to the plan.
+    Sqlite,
+    /// PostgreSQL on host `new`, given with `CUTOVER_JOURNAL`.
+    Postgres,
+}
+
+/// PostgreSQL on host `new` holding the journal in database `journal`, owned by role
+/// `cutover` whose password the plan reads from secret `journal_pw`.
+pub struct SharedJournal {
+    pub pg: PgServer,
+    pub url: String,
+}
+
+/// The password of the journal's role (given to `cutover` through the environment only).
+pub const JOURNAL_PW: &str = "journal-role-pw";
+
+impl SharedJournal {
+    fn start(lab: &Lab) -> Self {
+        let pg = PgServer::start(lab.host("new"), 16, 5433, PgOptions::default())
+            .expect("journal server");
+        pg.psql(
+            "postgres",
+            &format!("CREATE ROLE cutover LOGIN PASSWORD '{JOURNAL_PW}';\nCREATE DATABASE journal OWNER cutover;"),
+        )
+        .expect("journal role and database");
+        let url = format!(
+            "postgres://cutover:{{{{ secrets.journal_pw }}}}@{}:{}/journal?sslmode=disable",
+            pg.address(),
+            pg.port()
+        );
+        SharedJournal { pg, url }
+    }
+
+    /// Empties the journal: a new database (events cannot be deleted, by design).
+    pub fn reset(&self) {
+        self.pg
+            .psql(
+                "postgres",
+                "DROP DATABASE journal WITH (FORCE);\nCREATE DATABASE journal OWNER cutover;",
+            )
+            .expect("reset the journal database");
+    }
+
+    /// Every row of every table of the journal, as text.
+    pub fn dump(&self) -> String {
+        self.pg
+            .shell("pg_dump --data-only journal")
+            .expect("pg_dump the journal")
+    }
 }
 
 /// The header every test plan starts with: the lab's two hosts through its SSH config.
@@ -32,11 +88,37 @@ pub fn proof_section<'a>(markdown: &'a str, title: &str) -> &'a str {
 impl Fixture {
     /// A lab and a plan made of the header plus `body`.
     pub fn new(body: &str) -> Self {
+        Self::with_backend(body, Backend::Sqlite)
+    }
+
+    /// A lab and a plan whose runs are kept in `backend`. With a shared journal the plan's
+    /// directory is inside the lab's, which every lab host sees (their `/tmp` is their own),
+    /// so that a controller can run on a host too.
+    pub fn with_backend(body: &str, backend: Backend) -> Self {
         let lab = Lab::start().expect("lab");
-        let dir = tempfile::tempdir().expect("tempdir");
-        let f = Fixture { lab, dir };
+        let dir = match backend {
+            Backend::Sqlite => tempfile::tempdir(),
+            Backend::Postgres => tempfile::tempdir_in(lab.dir()),
+        }
+        .expect("tempdir");
+        let shared = (backend == Backend::Postgres).then(|| SharedJournal::start(&lab));
+        let f = Fixture { lab, dir, shared };
         f.write_plan(body);
         f
+    }
+
+    /// Empties the run's journal, whichever it is.
+    pub fn reset_journal(&self) {
+        match &self.shared {
+            Some(shared) => shared.reset(),
+            None => {
+                for suffix in ["", "-wal", "-shm"] {
+                    let mut p = self.journal_path().into_os_string();
+                    p.push(suffix);
+                    let _ = std::fs::remove_file(p);
+                }
+            }
+        }
     }
 
     pub fn plan_path(&self) -> PathBuf {
@@ -47,11 +129,16 @@ impl Fixture {
         self.dir.path().join("cutover.journal.db")
     }
 
-    /// Replaces the plan's body (the header stays).
+    /// Replaces the plan's body (the header stays; with a shared journal, the secret
+    /// holding its password is declared after the body).
     pub fn write_plan(&self, body: &str) {
+        let secret = match &self.shared {
+            Some(_) => "\n[secrets.journal_pw]\nenv = \"CUTOVER_TEST_JOURNAL_PW\"\n",
+            None => "",
+        };
         std::fs::write(
             self.plan_path(),
-            format!("{}\n{body}", header(&self.lab, "test-plan")),
+            format!("{}\n{body}{secret}", header(&self.lab, "test-plan")),
         )
         .expect("write plan");
     }
@@ -63,7 +150,12 @@ impl Fixture {
             .arg(self.plan_path())
             .args(args)
             .env("NO_COLOR", "1")
-            .env_remove("CUTOVER_TEST_CRASH_AFTER_EVENTS");
+            .env_remove("CUTOVER_TEST_CRASH_AFTER_EVENTS")
+            .env_remove("CUTOVER_JOURNAL");
+        if let Some(shared) = &self.shared {
+            c.env("CUTOVER_JOURNAL", &shared.url)
+                .env("CUTOVER_TEST_JOURNAL_PW", JOURNAL_PW);
+        }
         c
     }
 

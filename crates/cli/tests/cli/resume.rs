@@ -1,6 +1,6 @@
 //! Resume after the controller dies at any point: every step's effect happens exactly once.
 
-use crate::fixture::Fixture;
+use crate::fixture::{Backend, Fixture};
 use std::time::Duration;
 
 const PLAN: &str = r#"
@@ -73,11 +73,7 @@ fn reset(f: &Fixture) {
             .exec_ok("rm -rf /srv/effects /srv/piped /root/.cache/cutover")
             .unwrap();
     }
-    for suffix in ["", "-wal", "-shm"] {
-        let mut p = f.journal_path().into_os_string();
-        p.push(suffix);
-        let _ = std::fs::remove_file(p);
-    }
+    f.reset_journal();
 }
 
 fn assert_exactly_once(f: &Fixture, context: &str) {
@@ -123,7 +119,17 @@ fn assert_all_applied(f: &Fixture, context: &str) {
 
 #[test]
 fn a_crash_after_any_journal_write_resumes_with_every_step_applied_once() {
-    let f = Fixture::new(PLAN);
+    crash_after_any_journal_write(Backend::Sqlite);
+}
+
+/// The same crash points with the run kept in a shared PostgreSQL journal.
+#[test]
+fn a_crash_after_any_postgres_journal_write_resumes_with_every_step_applied_once() {
+    crash_after_any_journal_write(Backend::Postgres);
+}
+
+fn crash_after_any_journal_write(backend: Backend) {
+    let f = Fixture::with_backend(PLAN, backend);
     let mut crashed = 0;
     for n in 1..=60 {
         reset(&f);
@@ -213,7 +219,18 @@ fn kill_apply_at(f: &Fixture, mark: &str, after: Duration, context: &str) {
 
 #[test]
 fn kill_9_at_arbitrary_moments_never_runs_a_step_twice() {
-    let f = Fixture::new(PLAN);
+    kill_9_at_arbitrary_moments(Backend::Sqlite);
+}
+
+/// The same kills with the run kept in a shared PostgreSQL journal: the lock each killed
+/// controller held is released by the server.
+#[test]
+fn kill_9_at_arbitrary_moments_with_a_postgres_journal_never_runs_a_step_twice() {
+    kill_9_at_arbitrary_moments(Backend::Postgres);
+}
+
+fn kill_9_at_arbitrary_moments(backend: Backend) {
+    let f = Fixture::with_backend(PLAN, backend);
     // Kill points spread over the run, each after the line that opens its phase, so that
     // every kill lands in a live apply however fast or loaded the machine is.
     let points = [

@@ -8,17 +8,13 @@
 mod schema;
 
 use crate::chain::{ChainStatus, EventRow, Verifier};
-use crate::event::{now_ms, Event, Record, RunInfo};
+use crate::crash::CrashHook;
+use crate::event::{new_run_id, now_ms, Event, Record, RunInfo};
 use crate::lock::{acquire, Holder, LockGuard};
 use crate::{Journal, JournalError, RedactFn};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-
-/// Crash-testing hook: with `CUTOVER_TEST_CRASH_AFTER_EVENTS=N` set, the process aborts
-/// (no cleanup, like `kill -9`) right after its N-th event is durable. The resume tests use it
-/// to stop a real run at every point between two journal writes.
-const CRASH_ENV: &str = "CUTOVER_TEST_CRASH_AFTER_EVENTS";
 
 /// The SQLite journal.
 pub struct SqliteJournal {
@@ -29,8 +25,7 @@ pub struct SqliteJournal {
     /// The schema version of the file (1: written before the hash chain, read-only here).
     version: i64,
     redact: Option<RedactFn>,
-    crash_after: Option<u64>,
-    appended: std::sync::atomic::AtomicU64,
+    crash: CrashHook,
 }
 
 impl SqliteJournal {
@@ -85,8 +80,7 @@ impl SqliteJournal {
             read_only,
             version,
             redact: None,
-            crash_after: std::env::var(CRASH_ENV).ok().and_then(|v| v.parse().ok()),
-            appended: Default::default(),
+            crash: CrashHook::from_env(),
         }
     }
 
@@ -118,19 +112,25 @@ impl SqliteJournal {
             body: &body,
         };
         let seq = schema::insert_chained(&mut *self.conn()?, &self.path, row)?;
-        let n = self
-            .appended
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
-            + 1;
-        if self.crash_after == Some(n) {
-            std::process::abort();
-        }
+        self.crash.event_written();
         Ok(Record {
             seq,
             run: run.to_string(),
             at_ms,
             event,
         })
+    }
+
+    /// Adds run `info` as given (a new run, or one copied in).
+    pub(crate) fn insert_run(&self, info: &RunInfo) -> Result<(), JournalError> {
+        self.writable()?;
+        self.conn()?
+            .execute(
+                "INSERT INTO runs (id, plan, started_ms) VALUES (?1, ?2, ?3)",
+                params![info.id, info.plan, info.started_ms],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
     }
 
     /// Run `run`'s events after sequence number `after`, in order.
@@ -204,35 +204,14 @@ fn storage(path: &Path, e: impl std::fmt::Display) -> JournalError {
     }
 }
 
-/// A run id that sorts by time and reads as one: `20261122T104501Z-3fa2`.
-fn new_run_id() -> String {
-    let now = std::time::SystemTime::now();
-    let stamp = humantime::format_rfc3339_seconds(now).to_string();
-    let compact: String = stamp
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric())
-        .collect();
-    let nanos = now
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    format!("{compact}-{:04x}", (nanos ^ std::process::id()) & 0xffff)
-}
-
 impl Journal for SqliteJournal {
     fn create_run(&self, plan: &str) -> Result<RunInfo, JournalError> {
-        self.writable()?;
         let info = RunInfo {
             id: new_run_id(),
             plan: plan.to_string(),
             started_ms: now_ms(),
         };
-        self.conn()?
-            .execute(
-                "INSERT INTO runs (id, plan, started_ms) VALUES (?1, ?2, ?3)",
-                params![info.id, info.plan, info.started_ms],
-            )
-            .map_err(|e| self.err(e))?;
+        self.insert_run(&info)?;
         Ok(info)
     }
 

@@ -227,7 +227,68 @@ kind = "approve"
                 "cutover.toml:4:20: `connect_timeout` of [ssh] must be an integer from 1 to 3600, found a string",
                 None,
             ),
-            ("cutover.toml:6:1: unknown field `file` in [journal]", Some("known fields: path")),
+            ("cutover.toml:6:1: unknown field `file` in [journal]", Some("known fields: path, url")),
+        ],
+    },
+    Case {
+        name: "a journal URL with a literal password",
+        plan: r#"journal = "postgres://cutover:hunter2@db:5432/j"
+name = "m"
+[hosts.old]
+ssh = "old"
+[[stages]]
+name = "s"
+[[stages.steps]]
+id = "a"
+kind = "approve"
+"#,
+        expect: &[(
+            "cutover.toml:1:12: the journal URL is invalid: a password is never written in the URL: put it in `[secrets.NAME]` and write `USER:{{ secrets.NAME }}@HOST`",
+            Some("write it as postgres://USER:{{ secrets.NAME }}@HOST:PORT/DATABASE?sslmode=verify-full&sslrootcert=ca.pem"),
+        )],
+    },
+    Case {
+        name: "a journal URL naming an undeclared secret, and both path and url",
+        plan: r#"journal = "postgres://cutover:{{ secrets.journal_pwd }}@db/j?sslmode=disable"
+name = "m"
+[hosts.old]
+ssh = "old"
+[secrets.journal_pw]
+env = "PW"
+[[stages]]
+name = "s"
+[[stages.steps]]
+id = "a"
+kind = "approve"
+"#,
+        expect: &[(
+            "cutover.toml:1:12: the journal URL's password is secret `journal_pwd`, which is not declared",
+            Some("did you mean `journal_pw`?"),
+        )],
+    },
+    Case {
+        name: "a journal table with both path and url",
+        plan: r#"name = "m"
+[journal]
+path = "j.db"
+url = "postgres://me@db/j?sslmode=require"
+[hosts.old]
+ssh = "old"
+[[stages]]
+name = "s"
+[[stages.steps]]
+id = "a"
+kind = "approve"
+"#,
+        expect: &[
+            (
+                "cutover.toml:4:8: the journal URL is invalid: sslmode `require` is not supported: use `verify-full` (the server's certificate and name checked) or `disable` (plain TCP, on a network you trust)",
+                Some("write it as postgres://USER:{{ secrets.NAME }}@HOST:PORT/DATABASE?sslmode=verify-full&sslrootcert=ca.pem"),
+            ),
+            (
+                "cutover.toml:4:8: `[journal]` has both `path` and `url`",
+                Some("keep `path` for a journal file next to the plan, or `url` for a shared PostgreSQL journal"),
+            ),
         ],
     },
     // --- hosts ---
