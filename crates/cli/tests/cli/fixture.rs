@@ -191,6 +191,26 @@ impl Run {
     pub fn stdout(&self) -> String {
         String::from_utf8_lossy(&self.0.stdout).into_owned()
     }
+    /// Standard output without `check`'s notes (`! ...` and their `  hint: ...` line): what
+    /// the data steps' stores cannot carry, which a test of the checks themselves leaves out.
+    pub fn checks(&self) -> String {
+        let mut out = String::new();
+        let mut in_note = false;
+        for line in self.stdout().lines() {
+            if line.starts_with("! ") {
+                in_note = true;
+                continue;
+            }
+            if in_note && line.starts_with("  hint: ") {
+                in_note = false;
+                continue;
+            }
+            in_note = false;
+            out.push_str(line);
+            out.push('\n');
+        }
+        out
+    }
     pub fn stderr(&self) -> String {
         String::from_utf8_lossy(&self.0.stderr).into_owned()
     }

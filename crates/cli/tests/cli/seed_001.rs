@@ -100,7 +100,7 @@ fn seed_001_goes_live_after_approval_and_backup_rolls_back_on_its_triggers_and_a
         args.extend(["check", "--offline"]);
         let out = cutover(&checked_in, &[], &args);
         assert_eq!(
-            (out.stdout(), out.stderr()),
+            (out.checks(), out.stderr()),
             (
                 format!("ok {} is valid\n", checked_in.display()),
                 String::new()

@@ -237,7 +237,7 @@ fn seed_002_moves_a_to_b_under_writes_rolls_back_by_itself_and_moves_again() {
         let checked_in = seed_dir("002-generic-a-to-b").join("cutover.toml");
         let out = cutover(&checked_in, &[], &args);
         assert_eq!(
-            (out.stdout(), out.stderr()),
+            (out.checks(), out.stderr()),
             (
                 format!("ok {} is valid\n", checked_in.display()),
                 String::new()
