@@ -5,7 +5,7 @@
 //!
 //! Several plans may share one database: every row carries the plan's key (its name, and
 //! its environment when it runs in one; see [`PgJournal::open`]), and each plan has a hash
-//! chain and a lock of its own. The schema lives in `cutover` (see [`schema`]).
+//! chain and a lock of its own. The schema lives in `cutover` (see its `schema` module).
 
 mod connect;
 mod lock;
