@@ -279,13 +279,12 @@ fn serve(client: TcpStream, s: &Shared, max_hold: Duration) {
         }
         .map(|to| (to, waited))
     };
-    // Only a held or failed connection is looked into: the request users waited for.
-    let writes = |held: bool| held && first_request_writes(&client);
+    // Only a held or failed connection is looked into (once): the request users waited for.
     let Some((to, waited)) = to else {
-        s.fail(writes(true));
+        s.fail(first_request_writes(&client));
         return;
     };
-    let write = writes(waited);
+    let write = waited && first_request_writes(&client);
     if waited {
         s.held.fetch_add(1, Ordering::Relaxed);
         let ms = arrived.elapsed().as_millis() as u64;
@@ -298,7 +297,7 @@ fn serve(client: TcpStream, s: &Shared, max_hold: Duration) {
     let upstream = match TcpStream::connect_timeout(&to, CONNECT_TIMEOUT) {
         Ok(u) => u,
         Err(_) => {
-            s.fail(write || writes(true));
+            s.fail(write || (!waited && first_request_writes(&client)));
             return;
         }
     };

@@ -1,4 +1,5 @@
-//! What the `redis.finish` and `mysql.finish` steps share: a finish journals that it began
+//! What the finish steps share (the switch they end, for all three); for `redis.finish` and
+//! `mysql.finish`: a finish journals that it began
 //! before it changes anything, and from then on neither it nor its switch can be undone
 //! (the reverse replication that carried writes back to the source is being ended), so a
 //! rollback stops there, naming it, having changed nothing.
@@ -7,6 +8,19 @@ use super::traffic::load_state;
 use crate::context::StepCtx;
 use crate::error::EngineError;
 use cutover_plan::{Plan, StepKind};
+
+/// The switch step `id` a finish ends, of the kind `pick` accepts (`kind` names it in the
+/// error): validation makes sure it is, so a mismatch here is a plan changed underneath.
+pub(crate) fn switch_step<'p, T>(
+    plan: &'p Plan,
+    id: &str,
+    kind: &str,
+    pick: impl Fn(&'p StepKind) -> Option<&'p T>,
+) -> Result<&'p T, EngineError> {
+    plan.step(id)
+        .and_then(|s| pick(&s.kind))
+        .ok_or_else(|| EngineError::Invalid(format!("`{id}` is not a {kind} step")))
+}
 
 /// Journaled by a finish before it changes anything.
 pub(crate) const FINISHING: &str = "finish_began";

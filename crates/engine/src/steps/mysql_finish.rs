@@ -22,13 +22,10 @@ impl MysqlFinish<'_> {
         &self,
         plan: &'p cutover_plan::Plan,
     ) -> Result<&'p MysqlSwitchStep, EngineError> {
-        match plan.step(&self.0.switch.value).map(|s| &s.kind) {
-            Some(StepKind::MysqlSwitch(s)) => Ok(s),
-            _ => Err(EngineError::Invalid(format!(
-                "`{}` is not a mysql.switch step",
-                self.0.switch.value
-            ))),
-        }
+        super::finish::switch_step(plan, &self.0.switch.value, "mysql.switch", |k| match k {
+            StepKind::MysqlSwitch(s) => Some(s),
+            _ => None,
+        })
     }
 
     fn endpoints(&self, ctx: &StepCtx<'_>) -> Result<(Endpoint, Endpoint), EngineError> {

@@ -20,13 +20,10 @@ impl PostgresFinish<'_> {
         &self,
         plan: &'p cutover_plan::Plan,
     ) -> Result<&'p PostgresSwitchStep, EngineError> {
-        match plan.step(&self.0.switch.value).map(|s| &s.kind) {
-            Some(StepKind::PostgresSwitch(s)) => Ok(s),
-            _ => Err(EngineError::Invalid(format!(
-                "`{}` is not a postgres.switch step",
-                self.0.switch.value
-            ))),
-        }
+        super::finish::switch_step(plan, &self.0.switch.value, "postgres.switch", |k| match k {
+            StepKind::PostgresSwitch(s) => Some(s),
+            _ => None,
+        })
     }
 
     fn after(&self) -> SourceAfter {

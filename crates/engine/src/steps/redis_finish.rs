@@ -25,13 +25,10 @@ impl RedisFinish<'_> {
         &self,
         plan: &'p cutover_plan::Plan,
     ) -> Result<&'p RedisSwitchStep, EngineError> {
-        match plan.step(&self.0.switch.value).map(|s| &s.kind) {
-            Some(StepKind::RedisSwitch(s)) => Ok(s),
-            _ => Err(EngineError::Invalid(format!(
-                "`{}` is not a redis.switch step",
-                self.0.switch.value
-            ))),
-        }
+        super::finish::switch_step(plan, &self.0.switch.value, "redis.switch", |k| match k {
+            StepKind::RedisSwitch(s) => Some(s),
+            _ => None,
+        })
     }
 
     fn after(&self) -> SourceAfter {

@@ -670,39 +670,13 @@ pub async fn undo_switch_then(
         return Ok(Some(done.join(", ")));
     }
     let mut done = Vec::new();
-    if subscription_exists(exec, source, REVERSE).await? {
-        let mut tgt = LiveSession::open(exec, target).await?;
-        // Writes on the target stop first (its sessions ended, new ones read-only), so that
-        // the position waited for below is its last write: nothing made on it is lost.
-        let ended = end_writes(&mut tgt, target).await?;
-        let lsn = flushed_position(&mut tgt).await?;
-        wait_confirmed(
-            &mut tgt,
-            REVERSE,
-            &lsn,
-            options.max_wait.max(Duration::from_secs(60)),
-        )
-        .await?;
-        let setvals = tgt.query(&advance_sequences_sql()).await?.join("\n");
-        tgt.close().await;
-        // One script on the source, still frozen for applications (this session writes all
-        // the same): the target's sequences taken back, the reverse subscription dropped,
-        // and the forward sync's slot made while nothing writes. The target holds every row
-        // up to that slot, so the sync resumes from it without a copy, and the source can
-        // take writes again before the forward subscription exists.
-        let slot = literal(&options.sync.subscription);
-        run_sql(
-            exec,
-            source,
-            "take the target's sequences back",
-            &format!(
-                "SET default_transaction_read_only = off;\n{setvals}\nDROP SUBSCRIPTION {REVERSE};\nSELECT pg_create_logical_replication_slot({slot}, 'pgoutput') WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = {slot});\n"
-            ),
-        )
-        .await?;
-        done.push(format!(
-            "writes on the target stopped ({ended} session(s) ended), every write made on it replayed back to the source, reverse replication removed"
-        ));
+    let reverse = subscription_exists(exec, source, REVERSE).await?;
+    // Without the reverse subscription but with the forward slot on the source: an undo cut
+    // off after the source took writes again, of which only the tail is left.
+    if reverse || slot_exists(exec, source, &options.sync.subscription).await? {
+        if reverse {
+            done.push(take_writes_back(exec, source, target, options).await?);
+        }
         if matches!(options.freeze, Freeze::ReadOnly) {
             done.extend(lift_freeze(exec, source, options).await?);
         }
@@ -710,47 +684,76 @@ pub async fn undo_switch_then(
         done.extend(follow_again(exec, &s, options, &marked("syncing")).await?);
         return Ok(Some(done.join(", ")));
     }
-    if slot_exists(exec, source, &options.sync.subscription).await? {
-        // An undo cut off after the source took writes again: only its tail is left.
-        if matches!(options.freeze, Freeze::ReadOnly) {
-            done.extend(lift_freeze(exec, source, options).await?);
-        }
-        writable();
-        done.extend(follow_again(exec, &s, options, &marked("syncing")).await?);
-        return Ok(Some(done.join(", ")));
-    }
-    {
-        let out = exec
-            .run(
-                &target
-                    .command("psql", super::super::session::PSQL_SCRIPT)
-                    .stdin(cutover_exec::Stdin::Bytes(
-                        format!(
-                            "{}{}",
-                            super::super::session::SESSION_SETUP,
-                            advance_sequences_sql()
-                        )
-                        .into_bytes(),
-                    )),
-            )
-            .await?;
-        if !out.success() {
-            return Err(tool_error("read the target's sequences", target, &out));
-        }
-        run_sql(
-            exec,
-            source,
-            "advance the source's sequences",
-            &format!("SET default_transaction_read_only = off;\n{}", out.stdout),
+    let out = exec
+        .run(
+            &target
+                .command("psql", super::super::session::PSQL_SCRIPT)
+                .stdin(cutover_exec::Stdin::Bytes(
+                    format!(
+                        "{}{}",
+                        super::super::session::SESSION_SETUP,
+                        advance_sequences_sql()
+                    )
+                    .into_bytes(),
+                )),
         )
         .await?;
+    if !out.success() {
+        return Err(tool_error("read the target's sequences", target, &out));
     }
+    run_sql(
+        exec,
+        source,
+        "advance the source's sequences",
+        &format!("SET default_transaction_read_only = off;\n{}", out.stdout),
+    )
+    .await?;
     // The switch ran the unfreeze command itself; only the read-only setting outlives it.
     if matches!(options.freeze, Freeze::ReadOnly) {
         done.extend(lift_freeze(exec, source, options).await?);
     }
     target::set_comment(exec, target, &marked("unswitched")).await?;
     Ok(Some(done.join(", ")))
+}
+
+/// Carries the target's writes back to the source, still frozen for applications: writes on
+/// the target stopped (its sessions ended, new ones read-only) so that the position waited for
+/// is its last write, then one script on the source (whose session writes all the same) takes
+/// the target's sequences back, drops the reverse subscription, and makes the forward sync's
+/// slot while nothing writes. The target holds every row up to that slot, so the sync resumes
+/// from it without a copy, and the source can take writes again before the forward
+/// subscription exists.
+async fn take_writes_back(
+    exec: &Executor,
+    source: &Endpoint,
+    target: &Endpoint,
+    options: &SwitchOptions,
+) -> Result<String, PgError> {
+    let mut tgt = LiveSession::open(exec, target).await?;
+    let ended = end_writes(&mut tgt, target).await?;
+    let lsn = flushed_position(&mut tgt).await?;
+    wait_confirmed(
+        &mut tgt,
+        REVERSE,
+        &lsn,
+        options.max_wait.max(Duration::from_secs(60)),
+    )
+    .await?;
+    let setvals = tgt.query(&advance_sequences_sql()).await?.join("\n");
+    tgt.close().await;
+    let slot = literal(&options.sync.subscription);
+    run_sql(
+        exec,
+        source,
+        "take the target's sequences back",
+        &format!(
+            "SET default_transaction_read_only = off;\n{setvals}\nDROP SUBSCRIPTION {REVERSE};\nSELECT pg_create_logical_replication_slot({slot}, 'pgoutput') WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = {slot});\n"
+        ),
+    )
+    .await?;
+    Ok(format!(
+        "writes on the target stopped ({ended} session(s) ended), every write made on it replayed back to the source, reverse replication removed"
+    ))
 }
 
 /// The tail of an undo, once the source takes writes again: the reverse publication removed
