@@ -39,17 +39,15 @@ impl Prover for MysqlVerify<'_> {
         ])
     }
 
-    fn command(&self, ctx: &StepCtx<'_>) -> Result<(String, String), EngineError> {
-        let source = endpoint(ctx, &self.0.source)?;
-        let target = endpoint(ctx, &self.0.target)?;
-        Ok((
-            format!("{} + {}", source.host, target.host),
-            format!(
-                "verify mysql {} against {}",
-                source.describe(),
-                target.describe()
-            ),
-        ))
+    const STORE: &'static str = "mysql";
+
+    type Side = cutover_data::mysql::Endpoint;
+
+    fn sides(&self, ctx: &StepCtx<'_>) -> Result<[Self::Side; 2], EngineError> {
+        Ok([
+            endpoint(ctx, &self.0.source)?,
+            endpoint(ctx, &self.0.target)?,
+        ])
     }
 
     async fn prove(&self, ctx: &StepCtx<'_>) -> Result<Self::Proof, EngineError> {
