@@ -16,6 +16,13 @@ pub struct Figure {
     pub unit: &'static str,
 }
 
+impl Figure {
+    /// A figure named `name` of `value` in `unit`.
+    pub fn new(name: &'static str, value: f64, unit: &'static str) -> Self {
+        Figure { name, value, unit }
+    }
+}
+
 /// A store's finished proof.
 pub trait DataProof: Serialize + Send + Sync {
     /// True when nothing that fails the proof was found.
@@ -86,8 +93,8 @@ impl DataProof for crate::postgres::VerifyReport {
     }
     fn figures(&self) -> Vec<Figure> {
         vec![
-            figure("tables", self.tables.len() as f64, "tables"),
-            figure("rows", self.rows as f64, "rows"),
+            Figure::new("tables", self.tables.len() as f64, "tables"),
+            Figure::new("rows", self.rows as f64, "rows"),
         ]
     }
 }
@@ -131,8 +138,8 @@ impl DataProof for crate::redis::VerifyReport {
     }
     fn figures(&self) -> Vec<Figure> {
         vec![
-            figure("keys", self.source.keys() as f64, "keys"),
-            figure("keys_compared", self.keys_compared as f64, "keys"),
+            Figure::new("keys", self.source.keys() as f64, "keys"),
+            Figure::new("keys_compared", self.keys_compared as f64, "keys"),
         ]
     }
 }
@@ -162,8 +169,8 @@ impl DataProof for crate::mysql::verify::report::VerifyReport {
     }
     fn figures(&self) -> Vec<Figure> {
         vec![
-            figure("tables", self.tables.len() as f64, "tables"),
-            figure("rows", self.rows as f64, "rows"),
+            Figure::new("tables", self.tables.len() as f64, "tables"),
+            Figure::new("rows", self.rows as f64, "rows"),
         ]
     }
 }
@@ -194,10 +201,6 @@ place!(
     crate::redis::Endpoint,
     crate::mysql::Endpoint
 );
-
-fn figure(name: &'static str, value: f64, unit: &'static str) -> Figure {
-    Figure { name, value, unit }
-}
 
 #[cfg(test)]
 mod tests {

@@ -127,6 +127,11 @@ fn a_plan_syncs_switches_under_writes_proves_and_rolls_back() {
 
     let report = cutover(&f, &["report"]).expect(0).stdout();
     assert!(report.contains("pause_window"), "{report}");
+    // The pause is on the timeline where it began and ended, as PostgreSQL's freeze is.
+    assert!(
+        report.lines().any(|l| l.contains("writes paused from ")),
+        "{report}"
+    );
     let proof = super::fixture::proof_section(&report, "prove (old + new)");
     assert!(proof.contains("verdict: identical"), "{proof}");
     assert!(

@@ -39,6 +39,7 @@ mod redis_sync;
 mod redis_verify;
 mod run;
 mod soak;
+mod store_switch;
 mod store_verify;
 pub(crate) mod traffic;
 mod wait;
