@@ -43,8 +43,8 @@ impl StepRunner for MysqlVerify<'_> {
     }
 
     async fn apply(&self, ctx: &StepCtx<'_>) -> Result<Applied, EngineError> {
-        let source = endpoint(ctx, &self.0.source)?;
-        let target = endpoint(ctx, &self.0.target)?;
+        let source = endpoint(ctx, &self.0.source).await?;
+        let target = endpoint(ctx, &self.0.target).await?;
         let host = format!("{} + {}", source.host, target.host);
         ctx.command_started(
             &host,
