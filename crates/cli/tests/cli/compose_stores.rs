@@ -1,0 +1,155 @@
+//! Stores inside containers (`container = "NAME"` on `redis.*` and `mysql.*` endpoints): the
+//! server runs in a Compose stack on old and moves out of Compose to a plain server on new,
+//! under a writer, with no acknowledged write lost. The agents stay on the hosts and reach
+//! the container through its published port; the new server replicates from that port too.
+
+use crate::compose_fixture::{DockerLab, PlanDir};
+use crate::fixture::contains;
+use cutover_testbed::{
+    missing_writes, store_images, RedisOptions, RedisServer, RedisVersion, RedisWriter,
+};
+use std::net::SocketAddr;
+
+const REDIS_PLAN: &str = r#"[secrets.redis]
+env = "REDIS_PW"
+[[stages]]
+name = "sync"
+[[stages.steps]]
+id = "replicate"
+kind = "redis.sync"
+source = { host = "old", container = "shop-redis-1", password = "{{ secrets.redis }}" }
+target = { host = "new", password = "{{ secrets.redis }}" }
+[[stages]]
+name = "switch"
+[[stages.steps]]
+id = "promote"
+kind = "redis.switch"
+sync = "replicate"
+max_wait = "5s"
+[[stages.steps]]
+id = "prove"
+kind = "redis.verify"
+source = { host = "old", container = "shop-redis-1", password = "{{ secrets.redis }}" }
+target = { host = "new", password = "{{ secrets.redis }}" }
+"#;
+
+/// A compose project `shop` on `host` with one `redis` service, `ports` its published
+/// ports (compose syntax, e.g. `["6379:6379"]`), started and healthy.
+fn redis_stack(d: &DockerLab, host: &str, ports: &str) {
+    store_images::redis(d.lab.host(host), d.docker(host), "redis:7").expect("redis image");
+    let compose = format!(
+        "services:\n  redis:\n    image: redis:7\n    ports: {ports}\n    environment:\n      REDIS_PASSWORD: {}\n",
+        RedisServer::PASSWORD
+    );
+    let dir = d.lab.host(host).fs_path("/srv/shop");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    std::fs::write(dir.join("compose.yaml"), compose).expect("write compose file");
+    d.docker(host)
+        .shell("cd /srv/shop && docker compose -p shop up -d --wait --wait-timeout 60")
+        .expect("compose up");
+}
+
+/// `redis-cli ARGS` inside the container (the password from its environment).
+fn in_container(d: &DockerLab, host: &str, args: &str) -> String {
+    d.docker(host)
+        .docker(&format!(
+            "exec shop-redis-1 sh -c 'REDISCLI_AUTH=\"$REDIS_PASSWORD\" redis-cli {args}'"
+        ))
+        .expect("redis-cli in the container")
+        .trim()
+        .to_string()
+}
+
+fn run(plan: &PlanDir, args: &[&str]) -> crate::fixture::Run {
+    plan.run(args, &[("REDIS_PW", RedisServer::PASSWORD)])
+}
+
+#[test]
+fn a_redis_in_a_container_moves_out_of_compose_under_writes_losing_no_write() {
+    let d = DockerLab::start(&["old"]);
+    redis_stack(&d, "old", r#"["6379:6379"]"#);
+    in_container(&d, "old", "HSET seeded a 1 b 2");
+    let new = RedisServer::start(
+        d.lab.host("new"),
+        RedisVersion::Redis70,
+        6379,
+        RedisOptions::default(),
+    )
+    .expect("new");
+    let plan = d.plan(REDIS_PLAN, &[]);
+    let shown = run(&plan, &["plan"]).expect(0).stdout();
+    assert!(
+        shown.contains(
+            "replicate container shop-redis-1:6379 (agent on old) into 127.0.0.1:6379 (agent on new)"
+        ),
+        "{shown}"
+    );
+
+    let old_port = SocketAddr::from((d.lab.host("old").address(), 6379));
+    let new_addr = SocketAddr::from((new.address(), new.port()));
+    let writer = RedisWriter::start(old_port, RedisServer::PASSWORD, 2, "w");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let out = run(&plan, &["apply", "--yes"]).expect(0).stdout();
+    let written = writer.stop();
+    assert!(written.total() > 50, "{written:?}");
+    let missing = missing_writes(&written, new_addr, RedisServer::PASSWORD, "w").unwrap();
+    assert!(missing.is_empty(), "acknowledged writes lost: {missing:?}");
+    assert!(out.contains("ok prove"), "{out}");
+    assert_eq!(new.cli(&["HGET", "seeded", "b"]).unwrap().trim(), "2");
+    assert_eq!(
+        new.info_field("replication", "role").unwrap().as_deref(),
+        Some("master")
+    );
+    // The container's server follows new (the switch's reverse), through the lab network.
+    assert!(
+        in_container(&d, "old", "INFO replication").contains("role:slave"),
+        "the source follows the target after the switch"
+    );
+    assert!(!contains(&plan.journal_bytes(), RedisServer::PASSWORD));
+}
+
+#[test]
+fn a_redis_container_without_a_published_port_is_verified_but_not_replicated_from_afar() {
+    let d = DockerLab::start(&["old"]);
+    redis_stack(&d, "old", "[]");
+    in_container(&d, "old", "SET only-here 1");
+    let _new = RedisServer::start(
+        d.lab.host("new"),
+        RedisVersion::Redis70,
+        6379,
+        RedisOptions::default(),
+    )
+    .expect("new");
+    // The agent on old reaches the container at its own address: the proof runs and finds
+    // the difference.
+    let proof = d.plan(
+        r#"[secrets.redis]
+env = "REDIS_PW"
+[[stages]]
+name = "s"
+[[stages.steps]]
+id = "prove"
+kind = "redis.verify"
+source = { host = "old", container = "shop-redis-1", password = "{{ secrets.redis }}" }
+target = { host = "new", password = "{{ secrets.redis }}" }
+"#,
+        &[],
+    );
+    let out = run(&proof, &["apply", "--yes"]).expect(9);
+    assert!(out.stderr().contains("only-here"), "{}", out.stderr());
+
+    // The server on new cannot reach it: said before anything changes.
+    let sync = d.plan(REDIS_PLAN, &[]);
+    let out = run(&sync, &["apply", "--yes", "--until", "sync"]).expect(5);
+    assert_eq!(
+        out.stderr().lines().next().unwrap_or_default(),
+        "error: step `replicate` failed: the server on the other host cannot reach container `shop-redis-1` on old: it publishes no port for 6379/tcp; publish the port on an address other hosts reach (compose `ports: [\"6379:6379\"]`), or set `source_address` to an address the other server reaches it at"
+    );
+    // A missing container is named.
+    let gone = d.plan(&REDIS_PLAN.replace("shop-redis-1", "shop-cache-1"), &[]);
+    let out = run(&gone, &["apply", "--yes", "--until", "sync"]).expect(5);
+    assert_eq!(
+        out.stderr().lines().next().unwrap_or_default(),
+        "error: step `replicate` failed: container `shop-cache-1` does not exist on old: check its name with `docker ps` (compose names containers PROJECT-SERVICE-1)"
+    );
+}
