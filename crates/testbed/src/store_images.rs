@@ -56,3 +56,47 @@ pub fn redis(host: &LabHost, docker: &DockerDaemon, tag: &str) -> Result<String,
     let dir = context(host, "redis-7.0", &refs, &dockerfile)?;
     build(docker, &dir, tag, &[])
 }
+
+/// A MariaDB 10.11 server image (Debian's `mariadbd` with the libraries it links, its
+/// messages and character sets, on busybox). It has no entry point of its own: a test runs
+/// `mariadbd` with the data directory of a [`crate::MariaServer`] it stopped, mounted at the
+/// same path (so its binary log index and its socket keep their paths), as that server's
+/// own user.
+pub fn mariadb(host: &LabHost, docker: &DockerDaemon, tag: &str) -> Result<String, LabError> {
+    let server = PathBuf::from("/usr/sbin/mariadbd");
+    let mut files: Vec<(String, PathBuf)> = vec![
+        ("busybox".into(), PathBuf::from(BUSYBOX)),
+        ("mariadbd".into(), server.clone()),
+        (
+            "rootfs/usr/share/mysql/english/errmsg.sys".into(),
+            PathBuf::from("/usr/share/mysql/english/errmsg.sys"),
+        ),
+    ];
+    let charsets = Path::new("/usr/share/mysql/charsets");
+    let entries = std::fs::read_dir(charsets).map_err(|e| LabError::io("read", charsets, e))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| LabError::io("read", charsets, e))?;
+        let name = format!(
+            "rootfs/usr/share/mysql/charsets/{}",
+            entry.file_name().to_string_lossy()
+        );
+        files.push((name, entry.path()));
+    }
+    for lib in libraries(&server)? {
+        files.push((format!("rootfs{}", lib.display()), lib));
+    }
+    let refs: Vec<(&str, &Path)> = files
+        .iter()
+        .map(|(n, p)| (n.as_str(), p.as_path()))
+        .collect();
+    let dockerfile = "FROM scratch
+         COPY busybox /bin/busybox
+         RUN [\"/bin/busybox\", \"--install\", \"-s\", \"/bin\"]
+         COPY rootfs/ /
+         COPY mariadbd /usr/sbin/mariadbd
+         RUN mkdir -p /tmp && chmod 1777 /tmp
+         ENV PATH=/usr/sbin:/bin
+";
+    let dir = context(host, "mariadb-10.11", &refs, dockerfile)?;
+    build(docker, &dir, tag, &[])
+}
