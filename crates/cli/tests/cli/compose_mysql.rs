@@ -10,6 +10,9 @@ use crate::mysql::{MysqlRun, APP};
 use cutover_testbed::{store_images, MariaOptions, MariaServer, MysqlWriter};
 use std::time::{Duration, Instant};
 
+/// The port the container publishes for MariaDB's 3306.
+const PUBLISHED: u16 = 13306;
+
 const PLAN: &str = r#"[secrets.db]
 env = "DB_PW"
 [secrets.repl]
@@ -47,8 +50,9 @@ databases = ["shop"]
 "#;
 
 /// The server `db` (stopped here) run again in container `shop-db-1` of a compose project
-/// on its host, on the same data directory, publishing its port; `sql` through its socket
-/// (in the mounted directory) works as before.
+/// on its host, on the same data directory, its port published as [`PUBLISHED`] (another
+/// port, so that every step must look it up); `sql` through its socket (in the mounted
+/// directory) works as before.
 fn into_container(d: &DockerLab, mut db: MariaServer) -> MariaServer {
     let host = d.lab.host("old");
     store_images::mariadb(host, d.docker("old"), "mariadb:10.11").expect("mariadb image");
@@ -65,7 +69,7 @@ fn into_container(d: &DockerLab, mut db: MariaServer) -> MariaServer {
         .shell("echo $(id -u mysql):$(id -g mysql)")
         .expect("mysql ids");
     let compose = format!(
-        "services:\n  db:\n    image: mariadb:10.11\n    user: \"{}\"\n    ports: [\"{port}:{port}\"]\n    volumes: [\"{dir}:{dir}\"]\n    command: [\"mariadbd\", {}]\n",
+        "services:\n  db:\n    image: mariadb:10.11\n    user: \"{}\"\n    ports: [\"{PUBLISHED}:{port}\"]\n    volumes: [\"{dir}:{dir}\"]\n    command: [\"mariadbd\", {}]\n",
         ids.trim(),
         args.join(", "),
         port = db.port(),
@@ -107,7 +111,8 @@ fn a_mariadb_in_a_container_moves_out_of_compose_under_writes_losing_no_write() 
         shown.contains("root@container shop-db-1:3306 (agent on old)"),
         "{shown}"
     );
-    let writer = MysqlWriter::start(MysqlRun::at(&old), "app", "app-pw", "shop", 4);
+    let published = std::net::SocketAddr::from((old.address(), PUBLISHED));
+    let writer = MysqlWriter::start(published, "app", "app-pw", "shop", 4);
     std::thread::sleep(Duration::from_millis(300));
     let out = plan.run(&["apply", "--yes"], &env).expect(0).stdout();
     // The application follows the switch: it writes on new from now on.

@@ -67,7 +67,8 @@ fn run(plan: &PlanDir, args: &[&str]) -> crate::fixture::Run {
 #[test]
 fn a_redis_in_a_container_moves_out_of_compose_under_writes_losing_no_write() {
     let d = DockerLab::start(&["old"]);
-    redis_stack(&d, "old", r#"["6379:6379"]"#);
+    // Published on another port than the server's: every step must look it up.
+    redis_stack(&d, "old", r#"["16379:6379"]"#);
     in_container(&d, "old", "HSET seeded a 1 b 2");
     let new = RedisServer::start(
         d.lab.host("new"),
@@ -85,7 +86,7 @@ fn a_redis_in_a_container_moves_out_of_compose_under_writes_losing_no_write() {
         "{shown}"
     );
 
-    let old_port = SocketAddr::from((d.lab.host("old").address(), 6379));
+    let old_port = SocketAddr::from((d.lab.host("old").address(), 16379));
     let new_addr = SocketAddr::from((new.address(), new.port()));
     let writer = RedisWriter::start(old_port, RedisServer::PASSWORD, 2, "w");
     std::thread::sleep(std::time::Duration::from_millis(300));
@@ -105,6 +106,9 @@ fn a_redis_in_a_container_moves_out_of_compose_under_writes_losing_no_write() {
         in_container(&d, "old", "INFO replication").contains("role:slave"),
         "the source follows the target after the switch"
     );
+    // `cutover status` looks into the container too, for what the switch left running.
+    let status = run(&plan, &["status"]).expect(0).stdout();
+    assert!(status.contains("old: follows new (REPLICAOF)"), "{status}");
     assert!(!contains(&plan.journal_bytes(), RedisServer::PASSWORD));
 }
 
@@ -121,12 +125,23 @@ fn a_redis_container_without_a_published_port_is_verified_but_not_replicated_fro
     )
     .expect("new");
     // The agent on old reaches the container at its own address: the proof runs and finds
-    // the difference.
+    // the difference. A probe runs `redis-cli` inside the container.
     let proof = d.plan(
         r#"[secrets.redis]
 env = "REDIS_PW"
+[checks.cache]
+kind = "redis"
+host = "old"
+container = "shop-redis-1"
+query = "GET only-here"
+expect = '== "1"'
+env = { REDISCLI_AUTH = "{{ secrets.redis }}" }
 [[stages]]
 name = "s"
+[[stages.steps]]
+id = "probe"
+kind = "check"
+checks = ["cache"]
 [[stages.steps]]
 id = "prove"
 kind = "redis.verify"
@@ -137,6 +152,11 @@ target = { host = "new", password = "{{ secrets.redis }}" }
     );
     let out = run(&proof, &["apply", "--yes"]).expect(9);
     assert!(out.stderr().contains("only-here"), "{}", out.stderr());
+    assert!(
+        out.stdout().contains("1 check(s) passed: cache"),
+        "{}",
+        out.stdout()
+    );
 
     // The server on new cannot reach it: said before anything changes.
     let sync = d.plan(REDIS_PLAN, &[]);
