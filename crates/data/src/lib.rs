@@ -8,6 +8,7 @@ pub mod files;
 pub mod hold;
 pub mod mysql;
 pub mod postgres;
+pub mod proof;
 pub mod redis;
 pub mod store;
 

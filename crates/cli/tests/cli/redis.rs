@@ -210,6 +210,36 @@ fn verify_redis_names_differences_with_exit_9_and_refuses_bad_credentials_with_e
     let run = verify(RedisServer::PASSWORD, url(&old)).expect(9);
     let out = run.stdout();
     assert!(out.contains("verdict: 1 difference(s): 1 value differs\n  ✗ db 0 key \"h\": value differs (hash, 2 elements on source, hash, 2 elements on target: field \"b\" differs)"), "{out}");
+    // The `redis.verify` step judges the same proof through the runner every store's proof
+    // shares: exit 9, the difference listed, and the journaled end of its command says how
+    // many differ (it once said "identical" there, whatever the verdict).
+    f.write_plan(
+        r#"
+[secrets.redis]
+env = "REDIS_PW"
+[[stages]]
+name = "prove"
+[[stages.steps]]
+id = "prove"
+kind = "redis.verify"
+source = { host = "old", password = "{{ secrets.redis }}" }
+target = { host = "new", password = "{{ secrets.redis }}" }
+"#,
+    );
+    let step = cutover(&f, &["apply", "--yes"]).expect(9);
+    let text = step.stdout() + &step.stderr();
+    assert!(
+        text.contains(
+            "the target differs from the source in 1 place(s):\n  ✗ db 0 key \"h\": value differs"
+        ),
+        "{text}"
+    );
+    let journal = String::from_utf8_lossy(&f.journal_bytes()).into_owned();
+    assert!(
+        journal.contains("1 difference(s) (1 value differs) among 2 keys in 1 database(s)")
+            && !journal.contains("identical on both servers"),
+        "the journaled verdict of the step"
+    );
     new.cli(&["HSET", "h", "b", "2"]).unwrap();
     let out = verify(RedisServer::PASSWORD, url(&old)).expect(0).stdout();
     assert!(out.contains("verdict: identical"), "{out}");

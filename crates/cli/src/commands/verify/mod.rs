@@ -2,6 +2,11 @@
 //! `files` proves file trees, `postgres` and `mysql` databases, `redis` Redis/Valkey
 //! servers.
 
+use crate::output::{paint, print_json, safe, Style};
+use cutover_data::proof::DataProof;
+use cutover_engine::ExitCode;
+use cutover_exec::SecretValue;
+
 pub mod files;
 pub mod mysql;
 pub mod postgres;
@@ -72,5 +77,50 @@ pub(crate) fn host_for<'a>(
             targets.insert("local".into(), cutover_exec::Target::Local);
             "local"
         }
+    }
+}
+
+/// The executor of a store's `verify`: both sides' hosts, with their passwords redacted
+/// from anything it reports.
+pub(crate) fn executor(
+    targets: std::collections::HashMap<String, cutover_exec::Target>,
+    source: &Option<SecretValue>,
+    target: &Option<SecretValue>,
+) -> cutover_exec::Executor {
+    let secrets: Vec<(&str, &SecretValue)> =
+        [("source password", source), ("target password", target)]
+            .into_iter()
+            .filter_map(|(n, p)| p.as_ref().map(|p| (n, p)))
+            .collect();
+    cutover_exec::Executor::new(targets, cutover_exec::Redactor::new(secrets))
+}
+
+/// A verifier's progress lines on standard error, dimmed; none when the output is JSON.
+pub(crate) fn progress(json: bool) -> impl Fn(String) + Send + Sync {
+    move |line: String| {
+        if !json {
+            eprintln!("{}", paint(Style::Dim, &line));
+        }
+    }
+}
+
+/// The end of every store's `cutover verify`: the proof printed (as JSON, or its text made
+/// printable, quietly dropped when the reader went away), then exit 0 when it matches and 9
+/// when it does not.
+pub(crate) fn conclude<P: DataProof>(proof: &P, json: bool) -> ExitCode {
+    if json {
+        let code = print_json(proof);
+        if code != ExitCode::Ok {
+            return code;
+        }
+    } else {
+        let text = proof.render();
+        let end = if text.ends_with('\n') { "" } else { "\n" };
+        out!("{}{end}", safe(&text));
+    }
+    if proof.matches() {
+        ExitCode::Ok
+    } else {
+        ExitCode::VerifyFailed
     }
 }

@@ -7,12 +7,12 @@
 //! (`CUTOVER_SOURCE_MYSQL_PWD`, `CUTOVER_TARGET_MYSQL_PWD`, else `MYSQL_PWD`) and reach
 //! remote agents over the SSH channel's standard input.
 
-use crate::output::{paint, print_json, safe, Style};
+use crate::output::{paint, safe, Style};
 use cutover_data::files::AgentBinary;
 use cutover_data::mysql::verify::{verify, VerifyOptions};
 use cutover_data::mysql::Endpoint;
 use cutover_engine::ExitCode;
-use cutover_exec::{Executor, Redactor, SecretValue, Target};
+use cutover_exec::{SecretValue, Target};
 use std::collections::HashMap;
 use std::path::PathBuf;
 
@@ -114,22 +114,10 @@ pub async fn run(a: Args) -> ExitCode {
             return ExitCode::Internal;
         }
     };
-    let secrets: Vec<(&str, &SecretValue)> = [
-        ("source password", &source.password),
-        ("target password", &target.password),
-    ]
-    .into_iter()
-    .filter_map(|(n, p)| p.as_ref().map(|p| (n, p)))
-    .collect();
-    let exec = Executor::new(targets, Redactor::new(secrets));
+    let exec = super::executor(targets, &source.password, &target.password);
     let mut options = VerifyOptions::new(databases, agent);
     options.workers = a.workers as usize;
-    let quiet = a.json;
-    let progress = move |line: String| {
-        if !quiet {
-            eprintln!("{}", paint(Style::Dim, &line));
-        }
-    };
+    let progress = super::progress(a.json);
     let result = verify(&exec, &source, &target, &options, &progress).await;
     exec.disconnect_all().await;
     let report = match result {
@@ -139,17 +127,5 @@ pub async fn run(a: Args) -> ExitCode {
             return ExitCode::of_step(e.class());
         }
     };
-    if a.json {
-        let code = print_json(&report);
-        if code != ExitCode::Ok {
-            return code;
-        }
-    } else {
-        println!("{}", safe(&report.render()));
-    }
-    if report.matches() {
-        ExitCode::Ok
-    } else {
-        ExitCode::VerifyFailed
-    }
+    super::conclude(&report, a.json)
 }

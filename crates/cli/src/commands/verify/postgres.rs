@@ -7,10 +7,10 @@
 //! (`CUTOVER_SOURCE_PGPASSWORD`, `CUTOVER_TARGET_PGPASSWORD`, else `PGPASSWORD`) or a pgpass
 //! file, and reach remote hosts over the SSH channel's standard input.
 
-use crate::output::{paint, print_json, safe, Style};
+use crate::output::{paint, safe, Style};
 use cutover_data::postgres::{verify, Endpoint, VerifyOptions};
 use cutover_engine::ExitCode;
-use cutover_exec::{Executor, Redactor, SecretValue, Target};
+use cutover_exec::{SecretValue, Target};
 use std::collections::HashMap;
 use std::path::PathBuf;
 
@@ -103,26 +103,14 @@ pub async fn run(a: Args) -> ExitCode {
             return ExitCode::Usage;
         }
     };
-    let secrets: Vec<(&str, &SecretValue)> = [
-        ("source password", &source.password),
-        ("target password", &target.password),
-    ]
-    .into_iter()
-    .filter_map(|(n, p)| p.as_ref().map(|p| (n, p)))
-    .collect();
-    let exec = Executor::new(targets, Redactor::new(secrets));
+    let exec = super::executor(targets, &source.password, &target.password);
     let options = VerifyOptions {
         jobs: a.jobs as usize,
         consistent: !a.no_snapshot,
         privileges: a.privileges,
         ..VerifyOptions::default()
     };
-    let quiet = a.json;
-    let progress = move |line: String| {
-        if !quiet {
-            eprintln!("{}", paint(Style::Dim, &line));
-        }
-    };
+    let progress = super::progress(a.json);
     let result = verify(&exec, &source, &target, &options, &progress).await;
     exec.disconnect_all().await;
     let report = match result {
@@ -132,17 +120,5 @@ pub async fn run(a: Args) -> ExitCode {
             return ExitCode::of_step(e.class());
         }
     };
-    if a.json {
-        let code = print_json(&report);
-        if code != ExitCode::Ok {
-            return code;
-        }
-    } else {
-        out!("{}", safe(&report.render()));
-    }
-    if report.matches() {
-        ExitCode::Ok
-    } else {
-        ExitCode::VerifyFailed
-    }
+    super::conclude(&report, a.json)
 }

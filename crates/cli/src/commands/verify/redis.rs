@@ -8,11 +8,11 @@
 //! (`CUTOVER_SOURCE_REDIS_PASSWORD`, `CUTOVER_TARGET_REDIS_PASSWORD`, else `REDISCLI_AUTH`)
 //! and reach remote hosts over the SSH channel's standard input.
 
-use crate::output::{paint, print_json, Style};
+use crate::output::{paint, Style};
 use cutover_data::files::AgentBinary;
 use cutover_data::redis::{Endpoint, Pair, RedisError, VerifyOptions};
 use cutover_engine::ExitCode;
-use cutover_exec::{Executor, Redactor, SecretValue, Target};
+use cutover_exec::{SecretValue, Target};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -113,25 +113,13 @@ pub async fn run(a: Args) -> ExitCode {
             return ExitCode::Internal;
         }
     };
-    let secrets: Vec<(&str, &SecretValue)> = [
-        ("source password", &source.password),
-        ("target password", &target.password),
-    ]
-    .into_iter()
-    .filter_map(|(n, p)| p.as_ref().map(|p| (n, p)))
-    .collect();
-    let exec = Executor::new(targets, Redactor::new(secrets));
+    let exec = super::executor(targets, &source.password, &target.password);
     let options = VerifyOptions {
         ttl_tolerance: a.ttl_tolerance,
         limit: a.max_listed,
         ..VerifyOptions::default()
     };
-    let quiet = a.json;
-    let progress = move |line: String| {
-        if !quiet {
-            eprintln!("{}", paint(Style::Dim, &line));
-        }
-    };
+    let progress = super::progress(a.json);
     let result = async {
         let mut pair = Pair::open(&exec, &agent, &source, &target).await?;
         let report = pair.verify(&options, &progress).await;
@@ -150,17 +138,5 @@ pub async fn run(a: Args) -> ExitCode {
             };
         }
     };
-    if a.json {
-        let code = print_json(&report);
-        if code != ExitCode::Ok {
-            return code;
-        }
-    } else {
-        print!("{}", report.render());
-    }
-    if report.matches() {
-        ExitCode::Ok
-    } else {
-        ExitCode::VerifyFailed
-    }
+    super::conclude(&report, a.json)
 }
