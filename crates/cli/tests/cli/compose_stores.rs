@@ -173,3 +173,59 @@ target = { host = "new", password = "{{ secrets.redis }}" }
         "error: step `replicate` failed: container `shop-cache-1` does not exist on old: check its name with `docker ps` (compose names containers PROJECT-SERVICE-1)"
     );
 }
+
+/// `check --offline` refuses what `container` cannot honour on an endpoint, at its place in
+/// the file, with no host contacted.
+#[test]
+fn check_offline_refuses_an_address_or_socket_beside_container_at_its_place() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("cutover.toml"),
+        r#"name = "m"
+[hosts.old]
+ssh = "old"
+[hosts.new]
+ssh = "new"
+[[stages]]
+name = "s"
+[[stages.steps]]
+id = "cache"
+kind = "redis.verify"
+source = { host = "old", container = "shop-redis-1", address = "127.0.0.1" }
+target = { host = "new" }
+[[stages.steps]]
+id = "db"
+kind = "mysql.verify"
+source = { host = "old", container = "shop-db-1", socket = "/run/mysqld/mysqld.sock" }
+target = { host = "new" }
+databases = ["shop"]
+"#,
+    )
+    .expect("write plan");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cutover"))
+        .current_dir(dir.path())
+        .args(["-f", "cutover.toml", "check", "--offline"])
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run cutover");
+    assert_eq!(out.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let said: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with("  × ") || l.contains("╭─["))
+        .collect();
+    assert_eq!(
+        said,
+        [
+            "  × `address` of `source` of step `cache` cannot be used with `container`: the server's address is the container's (its published port, else its own address)",
+            "    ╭─[cutover.toml:11:65]",
+            "  × `socket` of `source` of step `db` cannot be used with `container`: a socket inside the container is out of the agent's reach on the host",
+            "    ╭─[cutover.toml:16:61]",
+        ],
+        "{err}"
+    );
+    assert!(
+        err.ends_with("error: cutover.toml has 2 problems\n"),
+        "{err}"
+    );
+}
