@@ -112,6 +112,56 @@ fn a_redis_in_a_container_moves_out_of_compose_under_writes_losing_no_write() {
     assert!(!contains(&plan.journal_bytes(), RedisServer::PASSWORD));
 }
 
+/// The other way: a plain server on old moved into a Compose stack on new (the target in a
+/// container, replicating from old through the Docker network's NAT; old then follows the
+/// container's published port).
+#[test]
+fn a_redis_moves_into_a_compose_container_under_writes_losing_no_write() {
+    let d = DockerLab::start(&["new"]);
+    redis_stack(&d, "new", r#"["16379:6379"]"#);
+    let old = RedisServer::start(
+        d.lab.host("old"),
+        RedisVersion::Redis70,
+        6379,
+        RedisOptions::default(),
+    )
+    .expect("old");
+    old.cli(&["HSET", "seeded", "a", "1", "b", "2"]).unwrap();
+    let plan = d.plan(
+        &REDIS_PLAN
+            .replace(
+                r#"source = { host = "old", container = "shop-redis-1","#,
+                r#"source = { host = "old","#,
+            )
+            .replace(
+                r#"target = { host = "new","#,
+                r#"target = { host = "new", container = "shop-redis-1","#,
+            ),
+        &[],
+    );
+    let writer = RedisWriter::start(
+        SocketAddr::from((old.address(), old.port())),
+        RedisServer::PASSWORD,
+        2,
+        "w",
+    );
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let out = run(&plan, &["apply", "--yes"]).expect(0).stdout();
+    let written = writer.stop();
+    assert!(written.total() > 50, "{written:?}");
+    let published = SocketAddr::from((d.lab.host("new").address(), 16379));
+    let missing = missing_writes(&written, published, RedisServer::PASSWORD, "w").unwrap();
+    assert!(missing.is_empty(), "acknowledged writes lost: {missing:?}");
+    assert!(out.contains("ok prove"), "{out}");
+    assert_eq!(in_container(&d, "new", "HGET seeded b"), "2");
+    assert!(in_container(&d, "new", "INFO replication").contains("role:master"));
+    assert_eq!(
+        old.info_field("replication", "role").unwrap().as_deref(),
+        Some("slave"),
+        "old follows the container on new after the switch"
+    );
+}
+
 #[test]
 fn a_redis_container_without_a_published_port_is_verified_but_not_replicated_from_afar() {
     let d = DockerLab::start(&["old"]);
