@@ -168,6 +168,33 @@ impl DataProof for crate::mysql::verify::report::VerifyReport {
     }
 }
 
+/// A server a proof compares, as the journal names it.
+pub trait Place {
+    /// The host cutover reaches it from.
+    fn host(&self) -> &str;
+    /// `user@address:port (from host ...)`, no secret.
+    fn describe(&self) -> String;
+}
+
+macro_rules! place {
+    ($($endpoint:ty),*) => {$(
+        impl Place for $endpoint {
+            fn host(&self) -> &str {
+                &self.host
+            }
+            fn describe(&self) -> String {
+                self.describe()
+            }
+        }
+    )*};
+}
+
+place!(
+    crate::postgres::Endpoint,
+    crate::redis::Endpoint,
+    crate::mysql::Endpoint
+);
+
 fn figure(name: &'static str, value: f64, unit: &'static str) -> Figure {
     Figure { name, value, unit }
 }

@@ -243,6 +243,18 @@ target = { host = "new", password = "{{ secrets.redis }}" }
     new.cli(&["HSET", "h", "b", "2"]).unwrap();
     let out = verify(RedisServer::PASSWORD, url(&old)).expect(0).stdout();
     assert!(out.contains("verdict: identical"), "{out}");
+    // Its reader gone (`| head -0`), it ends quietly with the verdict's exit code.
+    let mut c = f.command(&["verify", "redis", &url(&old), &url(&new)]);
+    c.env("CUTOVER_SOURCE_REDIS_PASSWORD", RedisServer::PASSWORD)
+        .env("CUTOVER_TARGET_REDIS_PASSWORD", RedisServer::PASSWORD)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    drop(child.stdout.take());
+    let closed = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&closed.stderr);
+    assert_eq!(closed.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
     let run = verify("nope", url(&old)).expect(4);
     assert!(
         run.stderr().contains(&format!(

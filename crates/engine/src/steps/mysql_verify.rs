@@ -39,17 +39,15 @@ impl Prover for MysqlVerify<'_> {
         ])
     }
 
-    async fn command(&self, ctx: &StepCtx<'_>) -> Result<(String, String), EngineError> {
-        let source = endpoint(ctx, &self.0.source).await?;
-        let target = endpoint(ctx, &self.0.target).await?;
-        Ok((
-            format!("{} + {}", source.host, target.host),
-            format!(
-                "verify mysql {} against {}",
-                source.describe(),
-                target.describe()
-            ),
-        ))
+    const STORE: &'static str = "mysql";
+
+    type Side = cutover_data::mysql::Endpoint;
+
+    async fn sides(&self, ctx: &StepCtx<'_>) -> Result<[Self::Side; 2], EngineError> {
+        Ok([
+            endpoint(ctx, &self.0.source).await?,
+            endpoint(ctx, &self.0.target).await?,
+        ])
     }
 
     async fn prove(&self, ctx: &StepCtx<'_>) -> Result<Self::Proof, EngineError> {

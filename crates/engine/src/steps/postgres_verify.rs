@@ -45,17 +45,15 @@ impl Prover for PostgresVerify<'_> {
         ])
     }
 
-    async fn command(&self, ctx: &StepCtx<'_>) -> Result<(String, String), EngineError> {
-        let source = endpoint(ctx, &self.0.source)?;
-        let target = endpoint(ctx, &self.0.target)?;
-        Ok((
-            format!("{} + {}", source.host, target.host),
-            format!(
-                "verify postgres {} against {}",
-                source.describe(),
-                target.describe()
-            ),
-        ))
+    const STORE: &'static str = "postgres";
+
+    type Side = cutover_data::postgres::Endpoint;
+
+    async fn sides(&self, ctx: &StepCtx<'_>) -> Result<[Self::Side; 2], EngineError> {
+        Ok([
+            endpoint(ctx, &self.0.source)?,
+            endpoint(ctx, &self.0.target)?,
+        ])
     }
 
     async fn prove(&self, ctx: &StepCtx<'_>) -> Result<VerifyReport, EngineError> {

@@ -26,17 +26,15 @@ impl Prover for RedisVerify<'_> {
         ])
     }
 
-    async fn command(&self, ctx: &StepCtx<'_>) -> Result<(String, String), EngineError> {
-        let source = endpoint(ctx, &self.0.source).await?;
-        let target = endpoint(ctx, &self.0.target).await?;
-        Ok((
-            format!("{} + {}", source.host, target.host),
-            format!(
-                "verify redis {} against {}",
-                source.describe(),
-                target.describe()
-            ),
-        ))
+    const STORE: &'static str = "redis";
+
+    type Side = cutover_data::redis::Endpoint;
+
+    async fn sides(&self, ctx: &StepCtx<'_>) -> Result<[Self::Side; 2], EngineError> {
+        Ok([
+            endpoint(ctx, &self.0.source).await?,
+            endpoint(ctx, &self.0.target).await?,
+        ])
     }
 
     async fn prove(&self, ctx: &StepCtx<'_>) -> Result<VerifyReport, EngineError> {

@@ -8,7 +8,7 @@ use crate::context::{StepCtx, Values};
 use crate::error::EngineError;
 use crate::step::{Applied, StepRunner, Verified};
 use async_trait::async_trait;
-use cutover_data::proof::{failure_text, DataProof};
+use cutover_data::proof::{failure_text, DataProof, Place};
 
 /// Differences listed in the step's failure (all of them are in the journaled proof).
 const LISTED: usize = 20;
@@ -22,9 +22,15 @@ pub(crate) trait Prover: Send + Sync {
     /// For `cutover plan`: the two servers compared, and what the proof covers.
     fn compares(&self, values: &Values<'_>) -> Result<Vec<String>, EngineError>;
 
-    /// The hosts the proof runs on ("old + new") and the command as journaled (async: a
-    /// server in a container is looked up on its host first).
-    async fn command(&self, ctx: &StepCtx<'_>) -> Result<(String, String), EngineError>;
+    /// The store's name in the journaled command ("verify redis ...").
+    const STORE: &'static str;
+
+    /// A server of the store.
+    type Side: Place + Send;
+
+    /// The two servers, source first (async: a server in a container is looked up on its
+    /// host).
+    async fn sides(&self, ctx: &StepCtx<'_>) -> Result<[Self::Side; 2], EngineError>;
 
     /// Runs the store's verifier (its errors already classified), saying progress through
     /// `ctx.detail`.
@@ -48,7 +54,14 @@ impl<P: Prover> StepRunner for StoreVerify<P> {
     }
 
     async fn apply(&self, ctx: &StepCtx<'_>) -> Result<Applied, EngineError> {
-        let (host, command) = self.0.command(ctx).await?;
+        let [source, target] = self.0.sides(ctx).await?;
+        let host = format!("{} + {}", source.host(), target.host());
+        let command = format!(
+            "verify {} {} against {}",
+            P::STORE,
+            source.describe(),
+            target.describe()
+        );
         ctx.command_started(&host, command)?;
         let proof = self.0.prove(ctx).await?;
         conclude(ctx, &host, &proof)

@@ -124,3 +124,46 @@ pub(crate) fn conclude<P: DataProof>(proof: &P, json: bool) -> ExitCode {
         ExitCode::VerifyFailed
     }
 }
+
+/// Both sides' endpoints for `command` ("cutover verify redis"), each side given as (URL,
+/// SSH destination, password variable) and made by `make(url, host, password)`, the password
+/// read from the side's variable or else from
+/// `fallback_env` (the store's own: `PGPASSWORD`, `REDISCLI_AUTH`, `MYSQL_PWD`), and the hosts
+/// they run on. A side that does not parse is said, and is a usage error.
+pub(crate) fn endpoints<E>(
+    command: &str,
+    ssh_config: &Option<std::path::PathBuf>,
+    sides: [(&str, &Option<String>, &str); 2],
+    fallback_env: &str,
+    make: impl Fn(&str, &str, Option<SecretValue>) -> Result<E, String>,
+) -> Result<
+    (
+        E,
+        E,
+        std::collections::HashMap<String, cutover_exec::Target>,
+    ),
+    ExitCode,
+> {
+    let mut targets = std::collections::HashMap::new();
+    let mut made = Vec::with_capacity(2);
+    for ((url, ssh, password_env), name) in sides.into_iter().zip(["source", "target"]) {
+        let host = host_for(name, ssh, ssh_config, command, &mut targets);
+        let password = std::env::var(password_env)
+            .ok()
+            .or_else(|| std::env::var(fallback_env).ok())
+            .filter(|p| !p.is_empty())
+            .map(SecretValue::new);
+        match make(url, host, password) {
+            Ok(e) => made.push(e),
+            Err(e) => {
+                eprintln!("error: {}", safe(&e));
+                return Err(ExitCode::Usage);
+            }
+        }
+    }
+    let target = made.pop();
+    match (made.pop(), target) {
+        (Some(source), Some(target)) => Ok((source, target, targets)),
+        _ => Err(ExitCode::Internal),
+    }
+}

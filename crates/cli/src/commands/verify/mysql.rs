@@ -12,8 +12,6 @@ use cutover_data::files::AgentBinary;
 use cutover_data::mysql::verify::{verify, VerifyOptions};
 use cutover_data::mysql::Endpoint;
 use cutover_engine::ExitCode;
-use cutover_exec::{SecretValue, Target};
-use std::collections::HashMap;
 use std::path::PathBuf;
 
 /// Options of `cutover verify mysql`.
@@ -52,50 +50,25 @@ pub struct Args {
     pub json: bool,
 }
 
-fn side(
-    url: &str,
-    ssh: &Option<String>,
-    name: &str,
-    password_env: &str,
-    a: &Args,
-    targets: &mut HashMap<String, Target>,
-) -> Result<Endpoint, String> {
-    let host = super::host_for(name, ssh, &a.ssh_config, "cutover verify mysql", targets);
-    let mut ep = Endpoint::from_url(url, host)?;
-    let password = std::env::var(password_env)
-        .ok()
-        .or_else(|| std::env::var("MYSQL_PWD").ok());
-    ep.password = password.filter(|p| !p.is_empty()).map(SecretValue::new);
-    Ok(ep)
-}
-
 pub async fn run(a: Args) -> ExitCode {
-    let mut targets = HashMap::new();
-    let endpoints = side(
-        &a.source,
-        &a.source_ssh,
-        "source",
-        &a.source_password_env,
-        &a,
-        &mut targets,
-    )
-    .and_then(|s| {
-        side(
-            &a.target,
-            &a.target_ssh,
-            "target",
-            &a.target_password_env,
-            &a,
-            &mut targets,
-        )
-        .map(|t| (s, t))
-    });
-    let (source, target) = match endpoints {
+    let sides = [
+        (&*a.source, &a.source_ssh, &*a.source_password_env),
+        (&*a.target, &a.target_ssh, &*a.target_password_env),
+    ];
+    let endpoints = super::endpoints(
+        "cutover verify mysql",
+        &a.ssh_config,
+        sides,
+        "MYSQL_PWD",
+        |url, host, password| {
+            let mut ep = Endpoint::from_url(url, host)?;
+            ep.password = password;
+            Ok(ep)
+        },
+    );
+    let (source, target, targets) = match endpoints {
         Ok(e) => e,
-        Err(e) => {
-            eprintln!("error: {}", safe(&e));
-            return ExitCode::Usage;
-        }
+        Err(code) => return code,
     };
     let databases: Vec<String> = a
         .databases
