@@ -3,6 +3,7 @@
 //! run on the hosts over SSH and are usable on their own (`cutover verify ...`).
 #![deny(missing_docs)]
 
+pub mod agent;
 pub mod docker;
 pub mod files;
 pub mod hold;

@@ -6,7 +6,7 @@
 use crate::context::Values;
 use crate::steps::finish::finish_of;
 use crate::steps::{mysql, redis};
-use cutover_data::files::AgentBinary;
+use cutover_data::agent::AgentBinary;
 use cutover_data::mysql::finish::left_running as mysql_left_running;
 use cutover_data::redis::Pair;
 use cutover_exec::Executor;

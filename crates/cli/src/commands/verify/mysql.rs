@@ -8,7 +8,7 @@
 //! remote agents over the SSH channel's standard input.
 
 use crate::output::{paint, safe, Style};
-use cutover_data::files::AgentBinary;
+use cutover_data::agent::AgentBinary;
 use cutover_data::mysql::verify::{verify, VerifyOptions};
 use cutover_data::mysql::Endpoint;
 use cutover_engine::ExitCode;

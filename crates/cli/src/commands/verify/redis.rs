@@ -9,7 +9,7 @@
 //! and reach remote hosts over the SSH channel's standard input.
 
 use crate::output::{paint, Style};
-use cutover_data::files::AgentBinary;
+use cutover_data::agent::AgentBinary;
 use cutover_data::redis::{Endpoint, Pair, RedisError, VerifyOptions};
 use cutover_engine::ExitCode;
 use std::path::PathBuf;
