@@ -16,6 +16,7 @@ mod files_sync;
 mod files_verify;
 pub(crate) mod finish;
 mod images_copy;
+mod in_container;
 pub(crate) mod mysql;
 mod mysql_copy;
 mod mysql_finish;

@@ -47,12 +47,13 @@ impl MysqlSwitch<'_> {
         let forward = primary(ctx, sync, copy).await?;
         let reverse = if s.reverse {
             let account = forward.clone();
+            let (address, port) = match &s.reverse_address {
+                Some(a) => (ctx.render(a)?, copy.target.port.unwrap_or(3306)),
+                None => server_address(ctx, &copy.target, "reverse_address").await?,
+            };
             Some(Primary {
-                address: match &s.reverse_address {
-                    Some(a) => ctx.render(a)?,
-                    None => server_address(ctx, &copy.target).await?,
-                },
-                port: copy.target.port.unwrap_or(3306),
+                address,
+                port,
                 ..account
             })
         } else {
@@ -73,8 +74,8 @@ impl MysqlSwitch<'_> {
             agent: super::files_verify::agent(ctx)?,
         };
         Ok((
-            endpoint(ctx, &copy.source)?,
-            endpoint(ctx, &copy.target)?,
+            endpoint(ctx, &copy.source).await?,
+            endpoint(ctx, &copy.target).await?,
             options,
         ))
     }

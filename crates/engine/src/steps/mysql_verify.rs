@@ -43,16 +43,16 @@ impl Prover for MysqlVerify<'_> {
 
     type Side = cutover_data::mysql::Endpoint;
 
-    fn sides(&self, ctx: &StepCtx<'_>) -> Result<[Self::Side; 2], EngineError> {
+    async fn sides(&self, ctx: &StepCtx<'_>) -> Result<[Self::Side; 2], EngineError> {
         Ok([
-            endpoint(ctx, &self.0.source)?,
-            endpoint(ctx, &self.0.target)?,
+            endpoint(ctx, &self.0.source).await?,
+            endpoint(ctx, &self.0.target).await?,
         ])
     }
 
     async fn prove(&self, ctx: &StepCtx<'_>) -> Result<Self::Proof, EngineError> {
-        let source = endpoint(ctx, &self.0.source)?;
-        let target = endpoint(ctx, &self.0.target)?;
+        let source = endpoint(ctx, &self.0.source).await?;
+        let target = endpoint(ctx, &self.0.target).await?;
         let mut o = VerifyOptions::new(
             self.0.databases.iter().map(|d| d.value.clone()).collect(),
             super::files_verify::agent(ctx)?,

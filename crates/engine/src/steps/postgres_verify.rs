@@ -49,7 +49,7 @@ impl Prover for PostgresVerify<'_> {
 
     type Side = cutover_data::postgres::Endpoint;
 
-    fn sides(&self, ctx: &StepCtx<'_>) -> Result<[Self::Side; 2], EngineError> {
+    async fn sides(&self, ctx: &StepCtx<'_>) -> Result<[Self::Side; 2], EngineError> {
         Ok([
             endpoint(ctx, &self.0.source)?,
             endpoint(ctx, &self.0.target)?,

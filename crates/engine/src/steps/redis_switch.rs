@@ -53,7 +53,7 @@ impl RedisSwitch<'_> {
             sync: redis_sync::options(ctx, sync).await?,
             target_address: match &self.0.target_address {
                 Some(a) => ctx.render(a)?,
-                None => server_address(ctx, &sync.target).await?,
+                None => server_address(ctx, &sync.target, "target_address").await?,
             },
             reverse: self.0.reverse(),
             max_wait: self.0.max_wait(),

@@ -30,10 +30,10 @@ impl Prover for RedisVerify<'_> {
 
     type Side = cutover_data::redis::Endpoint;
 
-    fn sides(&self, ctx: &StepCtx<'_>) -> Result<[Self::Side; 2], EngineError> {
+    async fn sides(&self, ctx: &StepCtx<'_>) -> Result<[Self::Side; 2], EngineError> {
         Ok([
-            endpoint(ctx, &self.0.source)?,
-            endpoint(ctx, &self.0.target)?,
+            endpoint(ctx, &self.0.source).await?,
+            endpoint(ctx, &self.0.target).await?,
         ])
     }
 

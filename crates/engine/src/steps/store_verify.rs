@@ -28,8 +28,9 @@ pub(crate) trait Prover: Send + Sync {
     /// A server of the store.
     type Side: Place + Send;
 
-    /// The two servers, source first.
-    fn sides(&self, ctx: &StepCtx<'_>) -> Result<[Self::Side; 2], EngineError>;
+    /// The two servers, source first (async: a server in a container is looked up on its
+    /// host).
+    async fn sides(&self, ctx: &StepCtx<'_>) -> Result<[Self::Side; 2], EngineError>;
 
     /// Runs the store's verifier (its errors already classified), saying progress through
     /// `ctx.detail`.
@@ -53,7 +54,7 @@ impl<P: Prover> StepRunner for StoreVerify<P> {
     }
 
     async fn apply(&self, ctx: &StepCtx<'_>) -> Result<Applied, EngineError> {
-        let [source, target] = self.0.sides(ctx)?;
+        let [source, target] = self.0.sides(ctx).await?;
         let host = format!("{} + {}", source.host(), target.host());
         let command = format!(
             "verify {} {} against {}",
