@@ -24,15 +24,18 @@ const SCAN_COUNT: &str = "1000";
 /// How long a reader's connection may take.
 const CONNECT: Duration = Duration::from_secs(10);
 
+/// Folds one batch (its keys and what was read of each: `None` when it vanished
+/// meanwhile) into a reader's state.
+pub type FoldBatch<'a, S> = dyn Fn(&mut S, Vec<Vec<u8>>, Vec<Option<KeyRead>>) + Sync + 'a;
+
 /// What the readers do with their batches.
 pub struct Fold<'a, S> {
     /// Which keys of a batch are read (the others are skipped).
     pub keep: &'a (dyn Fn(&[u8]) -> bool + Sync),
     /// A reader's state when it starts.
     pub init: &'a (dyn Fn() -> S + Sync),
-    /// Folds one batch (its keys and what was read of each: `None` when it vanished
-    /// meanwhile) into a reader's state.
-    pub fold: &'a (dyn Fn(&mut S, Vec<Vec<u8>>, Vec<Option<KeyRead>>) + Sync),
+    /// Folds a batch into a reader's state.
+    pub fold: &'a FoldBatch<'a, S>,
 }
 
 /// Reads every key of database `db` of `scanner`'s server; returns each reader's state.
