@@ -222,10 +222,6 @@ fn fails_during_the_soak(signal: libc::c_int, how: &str) -> String {
     // Writes keep coming after the move back: none of them may fail.
     std::thread::sleep(Duration::from_secs(1));
     let summary = load.stop();
-    if signal == libc::SIGSTOP {
-        // SAFETY: as above; its handle kills it at the end.
-        unsafe { libc::kill(pid, libc::SIGCONT) };
-    }
     assert_eq!(code, Some(5), "the soak's rollback ends the run\n{text}");
     assert!(
         text.contains("trigger fired: users fails 3 times in a row"),
