@@ -61,7 +61,7 @@ enum Course {
     WritesBack {
         s: Box<Sides>,
         created: bool,
-        session: Option<LiveSession>,
+        session: Option<Box<LiveSession>>,
     },
     /// Switched without reverse replication: the source's sequences moved past the target's.
     Sequences { s: Box<Sides>, created: bool },
@@ -98,7 +98,7 @@ pub async fn prepare_undo(
         return Ok(PreparedUndo(Course::NotPromoted { s, created }));
     }
     if reverse? {
-        let session = Some(LiveSession::open(exec, &s.target).await?);
+        let session = Some(Box::new(LiveSession::open(exec, &s.target).await?));
         return Ok(PreparedUndo(Course::WritesBack {
             s,
             created,
@@ -146,7 +146,7 @@ impl PreparedUndo {
             } => {
                 let mut done = match session {
                     Some(session) => {
-                        take_writes_back(exec, session, &s.source, &s.target, options).await?
+                        take_writes_back(exec, *session, &s.source, &s.target, options).await?
                     }
                     None if matches!(options.freeze, Freeze::ReadOnly) => {
                         lift_freeze(exec, &s.source, options)
