@@ -5,6 +5,7 @@
 //! `docker save | ssh docker load`. Each part runs on a lab whose hosts have their own
 //! Docker daemons, started and stopped by the bench.
 
+mod dns_name;
 mod images;
 mod readyz;
 mod releases;
@@ -47,6 +48,8 @@ pub fn run(options: &Options) -> anyhow::Result<Section> {
 pub(crate) struct DockerLab {
     pub daemons: Vec<DockerDaemon>,
     pub lab: Lab,
+    /// Variables every `cutover` run on its plans gets (secrets' sources).
+    pub env: Vec<(String, String)>,
 }
 
 impl DockerLab {
@@ -56,7 +59,11 @@ impl DockerLab {
         for h in docker {
             daemons.push(DockerDaemon::start(lab.host(h))?);
         }
-        Ok(DockerLab { daemons, lab })
+        Ok(DockerLab {
+            daemons,
+            lab,
+            env: Vec::new(),
+        })
     }
 
     pub fn docker(&self, host: &str) -> anyhow::Result<&DockerDaemon> {
@@ -79,7 +86,10 @@ impl DockerLab {
         for (name, text) in files {
             std::fs::write(dir.path().join(name), text)?;
         }
-        Ok(PlanDir { dir })
+        Ok(PlanDir {
+            dir,
+            env: self.env.clone(),
+        })
     }
 }
 
@@ -94,6 +104,7 @@ impl Drop for DockerLab {
 /// A plan in a directory of its own (its own journal).
 pub(crate) struct PlanDir {
     dir: tempfile::TempDir,
+    env: Vec<(String, String)>,
 }
 
 impl PlanDir {
@@ -113,6 +124,7 @@ impl PlanDir {
             .arg(self.path())
             .args(args)
             .env("NO_COLOR", "1")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         Ok(c)
@@ -133,7 +145,12 @@ impl PlanDir {
 
 /// The test app as a Compose service published on `${CUTOVER_PORT}`, named after its colour.
 pub(crate) fn app_compose() -> String {
-    "services:\n  web:\n    image: app:${APP_VERSION}\n    ports: [\"${CUTOVER_PORT}:8080\"]\n    command: [\"/app\", \"--listen\", \"0.0.0.0:8080\", \"--name\", \"${CUTOVER_COLOR:-web}\", \"--version\", \"${APP_VERSION}\"]\n".into()
+    app_compose_on("${CUTOVER_PORT}")
+}
+
+/// The test app published on `publish` (`PORT` or `ADDRESS:PORT`), named after its colour.
+pub(crate) fn app_compose_on(publish: &str) -> String {
+    format!("services:\n  web:\n    image: app:${{APP_VERSION}}\n    ports: [\"{publish}:8080\"]\n    command: [\"/app\", \"--listen\", \"0.0.0.0:8080\", \"--name\", \"${{CUTOVER_COLOR:-web}}\", \"--version\", \"${{APP_VERSION}}\"]\n")
 }
 
 /// A `[proxies.front]` section for `kind` on host new.
@@ -148,8 +165,15 @@ pub(crate) fn proxy_section(kind: &str, control: &str) -> String {
     }
 }
 
-/// A `compose.deploy` step of version `version` (and what follows it).
+/// A `compose.deploy` step of version `version`, each colour on its own port of new (and
+/// what follows it).
 pub(crate) fn deploy(version: &str, more: &str) -> String {
+    deploy_with(version, "ports = { blue = 18081, green = 18082 }", more)
+}
+
+/// A `compose.deploy` step of version `version` with `colours` (its `ports` and `addresses`
+/// lines), and what follows it.
+pub(crate) fn deploy_with(version: &str, colours: &str, more: &str) -> String {
     format!(
         r#"[checks.users]
 kind = "http"
@@ -167,7 +191,7 @@ files = ["app.yaml"]
 upload = ["app.yaml"]
 env = {{ APP_VERSION = "{version}" }}
 proxy = "front"
-ports = {{ blue = 18081, green = 18082 }}
+{colours}
 health = "/readyz"
 wait_timeout = "60s"
 drain = "1s"
