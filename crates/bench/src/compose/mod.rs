@@ -39,6 +39,7 @@ pub fn run(options: &Options) -> anyhow::Result<Section> {
         tables,
         notes: vec![
             "Each release is one `cutover apply` of a plan with a `compose.deploy` (the new colour started next to the live one, gated on `/readyz`, the proxy switched to it) and a `compose.retire` (the old colour drained 1 s, then stopped), while wrk keeps 20 keep-alive connections busy through the proxy.".into(),
+            "The Caddy `dns-name` row: Caddy on new follows the name `app.cutover.internal` (`dynamic_upstreams` source `a`, refresh 200 ms) served by BIND on new; each colour publishes port 8080 on an address of its own on new (`addresses`), and a switch is one RFC 2136 update of the name's A record, waited out for 350 ms: Caddy's configuration never changes.".into(),
             "The failing release: the new colour is made to fail 1 s after the switch; a soak probes `/readyz` through the proxy every 200 ms and fires after 2 failures in a row. Detection runs from the failure to the soak's `rollback_started` in the journal; the way back from there to the first request the previous colour answered at the bench's client (a fresh connection every 10 ms); failed requests outside the window are those the client saw before the failure or after that first good answer.".into(),
         ],
     })
