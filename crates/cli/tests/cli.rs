@@ -58,6 +58,8 @@ mod journal;
 mod journal_copy;
 #[path = "cli/moves.rs"]
 mod moves;
+#[path = "cli/moves_soak_failure.rs"]
+mod moves_soak_failure;
 #[path = "cli/mysql.rs"]
 mod mysql;
 #[path = "cli/mysql_finish.rs"]
