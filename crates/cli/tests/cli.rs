@@ -18,6 +18,8 @@ mod files;
 mod apply;
 #[path = "cli/blue_green.rs"]
 mod blue_green;
+#[path = "cli/blue_green_dns_name.rs"]
+mod blue_green_dns_name;
 #[path = "cli/blue_green_keepalive.rs"]
 mod blue_green_keepalive;
 #[path = "cli/blue_green_reloading.rs"]
