@@ -113,7 +113,7 @@ pub(crate) fn subnet_base(slot: u8) -> Ipv4Addr {
     }
 }
 
-/// How many spare addresses a host can add next to its own ([`spare_address`]).
+/// How many spare addresses a host can add next to its own (`spare_address`).
 pub const SPARE_ADDRESSES: u8 = 8;
 
 /// The `index`th spare address of the host at `host` (1 to [`SPARE_ADDRESSES`]): the host's
