@@ -290,42 +290,17 @@ fn a_move_holds_requests_instead_of_failing_them_and_its_rollback_gives_writes_b
 /// move back (the soak's automatic rollback), and writes succeed on old again at once.
 #[test]
 fn a_real_app_moved_with_its_database_fails_no_write_and_gets_writes_back_after_a_rollback() {
-    use cutover_testbed::app::{start_with_database, AppDatabase};
     use cutover_testbed::load::{LoadOptions, WriteLoad};
-    let lab = cutover_testbed::Lab::start().unwrap();
-    let opts = PgOptions {
-        logical: true,
-        ..PgOptions::default()
-    };
-    let old = PgServer::start(lab.host("old"), 16, 5432, opts.clone()).expect("pg16");
-    let new = PgServer::start(lab.host("new"), 18, 5432, opts).expect("pg18");
-    // The app has its own role: cutover's (postgres) stays writable on old for the reverse
-    // subscription, so an app must not share it.
-    for pg in [&old, &new] {
-        pg.psql(
-            "postgres",
-            "CREATE ROLE app LOGIN SUPERUSER PASSWORD 'app-pw';",
-        )
-        .expect("role");
-    }
-    old.psql("postgres", "CREATE DATABASE app OWNER app;")
-        .expect("db");
-    old.psql(
-        "app",
-        "CREATE TABLE orders (id bigserial PRIMARY KEY, note text, created timestamptz NOT NULL DEFAULT now()); ALTER TABLE orders OWNER TO app;",
-    )
-    .expect("schema");
-    let app_db = |pg: &PgServer| AppDatabase {
-        url: format!("postgres://app@{}:5432/app", pg.address()),
-        password: Some("app-pw".into()),
-        ..AppDatabase::on(pg, "app")
-    };
-    let old_app = start_with_database(lab.host("old"), 8080, &app_db(&old)).unwrap();
-    let _new_app = start_with_database(lab.host("new"), 8080, &app_db(&new)).unwrap();
-    let front = cutover_testbed::proxy::start_haproxy(lab.host("old"), 8000, old_app.addr).unwrap();
-    let dir = tempfile::tempdir().unwrap();
+    let super::moves_soak_failure::World {
+        lab,
+        old,
+        new,
+        front,
+        dir,
+        ..
+    } = &super::moves_soak_failure::world();
     let plan_path = dir.path().join("cutover.toml");
-    std::fs::write(&plan_path, plan(&lab)).unwrap();
+    std::fs::write(&plan_path, plan(lab)).unwrap();
     let run = |args: &[&str]| {
         let mut c = cutover(&plan_path, args);
         c.env("DB_PW", PgServer::PASSWORD);
@@ -357,7 +332,7 @@ fn a_real_app_moved_with_its_database_fails_no_write_and_gets_writes_back_after_
         out.stdout()
     );
     assert!(summary.longest() < RELEASED_WITHIN, "{summary}");
-    let missing = summary.missing_from(&ids(&new));
+    let missing = summary.missing_from(&ids(new));
     assert!(
         missing.is_empty(),
         "acknowledged writes missing on new: {missing:?}"
@@ -411,7 +386,7 @@ fn a_real_app_moved_with_its_database_fails_no_write_and_gets_writes_back_after_
         out.stdout(),
         out.stderr()
     );
-    let missing = summary.missing_from(&ids(&old));
+    let missing = summary.missing_from(&ids(old));
     assert!(
         missing.is_empty(),
         "acknowledged writes missing on old: {missing:?}"

@@ -76,18 +76,18 @@ triggers = [{{ consecutive_failures = 3 }}]
 }
 
 /// PostgreSQL 16 on old, 18 on new, the testbed's app on each writing through its pool,
-/// HAProxy on old in front of old's app.
-struct World {
-    lab: Lab,
-    old: PgServer,
-    _new: PgServer,
+/// HAProxy on old in front of old's app. Shared with `moves::a_real_app...`.
+pub(crate) struct World {
+    pub(crate) lab: Lab,
+    pub(crate) old: PgServer,
+    pub(crate) new: PgServer,
     _old_app: AppProcess,
-    new_app: AppProcess,
-    front: cutover_testbed::proxy::Proxy,
-    dir: tempfile::TempDir,
+    pub(crate) new_app: AppProcess,
+    pub(crate) front: cutover_testbed::proxy::Proxy,
+    pub(crate) dir: tempfile::TempDir,
 }
 
-fn world() -> World {
+pub(crate) fn world() -> World {
     let lab = Lab::start().unwrap();
     let opts = PgOptions {
         logical: true,
@@ -122,7 +122,7 @@ fn world() -> World {
     World {
         lab,
         old,
-        _new: new,
+        new,
         _old_app: old_app,
         new_app,
         front,

@@ -15,10 +15,22 @@ use std::time::{Duration, Instant};
 /// holder never takes the lock, so this only covers a holder that is just leaving).
 const PATIENCE: Duration = Duration::from_millis(500);
 
-/// The session that holds a plan's lock; dropping it ends the session and so the lock.
+/// The session that holds a plan's lock; dropping it releases the lock and ends the session.
 #[derive(Debug)]
 pub struct LockSession {
-    _session: Worker,
+    session: Worker,
+}
+
+impl Drop for LockSession {
+    fn drop(&mut self) {
+        // Released by a statement the server has answered, not left to the end of the
+        // session: the server ends a closed session a moment after the socket closes, and
+        // until then `pg_locks` still shows the lock to whoever looks right after the drop
+        // (a test saw it under load). Best effort: a session already gone holds nothing.
+        let _ = self
+            .session
+            .run(|c| c.batch_execute("SELECT pg_advisory_unlock_all()"));
+    }
 }
 
 /// The advisory lock's key for `plan_key`: 64 bits of its BLAKE3 hash, so every controller
@@ -80,7 +92,7 @@ pub(crate) fn take(target: &PgTarget, plan_key: &str, holder: Holder) -> Result<
     session
         .run(move |c| record_holder(c, &plan_key, &holder))?
         .map_err(|e| describe(&e))?;
-    Ok(Taken::Held(LockSession { _session: session }))
+    Ok(Taken::Held(LockSession { session }))
 }
 
 /// One try; the session's keepalives are set first, so that the server notices a holder
