@@ -9,7 +9,7 @@
 
 #![no_main]
 
-use cutover_data::files::agent::Out;
+use cutover_data::agent::host::Out;
 use cutover_data::files::sync::wire::{Direction, OpenReader, SealWriter, GREETING};
 use cutover_data::files::sync::{receive, Preserve, ReceiveOptions};
 use libfuzzer_sys::fuzz_target;

@@ -26,6 +26,10 @@ mod blue_green_reloading;
 mod compose;
 #[path = "cli/compose_build.rs"]
 mod compose_build;
+#[path = "cli/compose_mysql.rs"]
+mod compose_mysql;
+#[path = "cli/compose_stores.rs"]
+mod compose_stores;
 #[path = "cli/dns_records.rs"]
 mod dns_records;
 #[path = "cli/dns_resume.rs"]

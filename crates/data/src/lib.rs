@@ -3,11 +3,13 @@
 //! run on the hosts over SSH and are usable on their own (`cutover verify ...`).
 #![deny(missing_docs)]
 
+pub mod agent;
 pub mod docker;
 pub mod files;
 pub mod hold;
 pub mod mysql;
 pub mod postgres;
+pub mod proof;
 pub mod redis;
 pub mod store;
 

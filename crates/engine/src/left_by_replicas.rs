@@ -6,7 +6,7 @@
 use crate::context::Values;
 use crate::steps::finish::finish_of;
 use crate::steps::{mysql, redis};
-use cutover_data::files::AgentBinary;
+use cutover_data::agent::AgentBinary;
 use cutover_data::mysql::finish::left_running as mysql_left_running;
 use cutover_data::redis::Pair;
 use cutover_exec::Executor;
@@ -90,10 +90,8 @@ async fn look(exec: &Executor, values: &Values<'_>, step: &Step) -> Result<Vec<S
             let Some(StepKind::RedisSync(sync)) = plan.step(&s.sync.value).map(|x| &x.kind) else {
                 return Ok(Vec::new());
             };
-            let source =
-                redis::endpoint_with(plan, &sync.source, render).map_err(|e| e.to_string())?;
-            let target =
-                redis::endpoint_with(plan, &sync.target, render).map_err(|e| e.to_string())?;
+            let source = redis::endpoint_quietly(exec, plan, &sync.source, render).await?;
+            let target = redis::endpoint_quietly(exec, plan, &sync.target, render).await?;
             let (old, new) = (&sync.source.host.value, &sync.target.host.value);
             let mut pair = Pair::open(exec, &agent, &source, &target)
                 .await
@@ -112,10 +110,8 @@ async fn look(exec: &Executor, values: &Values<'_>, step: &Step) -> Result<Vec<S
         StepKind::MysqlSwitch(s) => {
             let sync = mysql::sync_step(plan, &s.sync.value).map_err(|e| e.to_string())?;
             let copy = mysql::copy_step(plan, &sync.copy.value).map_err(|e| e.to_string())?;
-            let source =
-                mysql::endpoint_with(plan, &copy.source, render).map_err(|e| e.to_string())?;
-            let target =
-                mysql::endpoint_with(plan, &copy.target, render).map_err(|e| e.to_string())?;
+            let source = mysql::endpoint_quietly(exec, plan, &copy.source, render).await?;
+            let target = mysql::endpoint_quietly(exec, plan, &copy.target, render).await?;
             let (old, new) = (&copy.source.host.value, &copy.target.host.value);
             let found = mysql_left_running(exec, &source, &target, &agent)
                 .await

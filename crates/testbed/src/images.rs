@@ -11,13 +11,13 @@ use std::path::{Path, PathBuf};
 /// Where build contexts go on the host (its private `/tmp`).
 const CONTEXTS: &str = "/tmp/cutover-images";
 /// Debian's static busybox (package `busybox-static`).
-const BUSYBOX: &str = "/bin/busybox";
+pub(crate) const BUSYBOX: &str = "/bin/busybox";
 /// Port the app listens on inside its container.
 pub const APP_PORT: u16 = 8080;
 
 /// A build context on `host`: `files` (name, controller-side source) copied in, `Dockerfile`
 /// written; returns the directory as the host sees it.
-fn context(
+pub(crate) fn context(
     host: &LabHost,
     name: &str,
     files: &[(&str, &Path)],
@@ -39,7 +39,7 @@ fn context(
 }
 
 /// Builds `tag` from the context directory `dir` on the daemon's host; returns the image id.
-fn build(
+pub(crate) fn build(
     docker: &DockerDaemon,
     dir: &str,
     tag: &str,
@@ -235,7 +235,7 @@ pub fn postgres(
 }
 
 /// The shared libraries `bin` loads (absolute paths from `ldd`), the loader included.
-fn libraries(bin: &Path) -> Result<Vec<PathBuf>, LabError> {
+pub(crate) fn libraries(bin: &Path) -> Result<Vec<PathBuf>, LabError> {
     let out = crate::run::run_ok(
         std::process::Command::new("ldd").arg(bin),
         "list the app's libraries",

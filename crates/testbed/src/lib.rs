@@ -52,6 +52,7 @@ mod run;
 mod slot;
 mod sshd;
 mod state;
+pub mod store_images;
 
 pub use build::{LabBuilder, DEFAULT_LAB_ROOT};
 pub use error::LabError;

@@ -143,6 +143,13 @@ impl MariaServer {
 
     /// The `mariadbd` command line.
     fn command_line(&self) -> String {
+        let words: Vec<String> = self.server_args().iter().map(|a| sh_quote(a)).collect();
+        format!("exec /usr/sbin/mariadbd {}", words.join(" "))
+    }
+
+    /// The arguments `mariadbd` runs with (`--user=mysql` first): what a test gives the
+    /// same server run in a container instead, on the same data directory.
+    pub fn server_args(&self) -> Vec<String> {
         let o = &self.options;
         let d = &self.dir;
         let mut args = vec![
@@ -169,8 +176,7 @@ impl MariaServer {
             args.push("--skip-log-bin".into());
         }
         args.extend(o.settings.iter().map(|(k, v)| format!("--{k}={v}")));
-        let words: Vec<String> = args.iter().map(|a| sh_quote(a)).collect();
-        format!("exec /usr/sbin/mariadbd {}", words.join(" "))
+        args
     }
 
     fn launch(&mut self) -> Result<(), LabError> {

@@ -19,7 +19,7 @@ pub use tools::cutover_bin;
 use crate::report::{Row, Section, Target};
 use crate::rounds::{self, sh, Cache, Contender, Samples};
 use crate::Options;
-use cutover_data::files::AgentBinary;
+use cutover_data::agent::AgentBinary;
 use cutover_testbed::Lab;
 use data::Sizes;
 use std::path::Path;

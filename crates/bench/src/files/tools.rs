@@ -2,8 +2,9 @@
 //! the tools a runbook or a practitioner would use, all between the same trees.
 
 use super::data::{Rng, Sizes, FOLDERS};
+use cutover_data::agent::AgentBinary;
 use cutover_data::files::sync::{sync, Preserve, SyncOptions};
-use cutover_data::files::{verify, AgentBinary, ManifestOptions, Side, VerifyOptions};
+use cutover_data::files::{verify, ManifestOptions, Side, VerifyOptions};
 use cutover_exec::{Executor, Redactor, SshTarget, Target};
 use cutover_testbed::Lab;
 use std::collections::HashMap;

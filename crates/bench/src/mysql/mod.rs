@@ -19,7 +19,7 @@ mod verify;
 use crate::report::Section;
 use crate::Options;
 use anyhow::bail;
-use cutover_data::files::AgentBinary;
+use cutover_data::agent::AgentBinary;
 use cutover_data::mysql::Endpoint;
 use cutover_exec::{Command, EnvValue, Executor, SecretValue};
 use cutover_testbed::{Lab, MariaOptions, MariaServer};

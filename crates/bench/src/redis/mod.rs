@@ -16,7 +16,7 @@ mod verify;
 use crate::report::Section;
 use crate::Options;
 use anyhow::{ensure, Context};
-use cutover_data::files::AgentBinary;
+use cutover_data::agent::AgentBinary;
 use cutover_data::redis::{Endpoint, Pair, SyncOptions};
 use cutover_exec::{Executor, Redactor, SecretValue, SshTarget, Target};
 use cutover_testbed::{Lab, RedisOptions, RedisServer, RedisVersion};

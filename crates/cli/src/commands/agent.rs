@@ -1,7 +1,7 @@
 //! `cutover agent serve [--expect HASH]` (hidden): what runs on a remote host when the
 //! controller needs work done next to the data (file manifests, sync). The controller
 //! uploads its own executable to `~/.cache/cutover/bin/cutover-<hash>` once and speaks JSON
-//! lines with it over the SSH channel; see `cutover_data::files::agent`.
+//! lines with it over the SSH channel; see `cutover_data::agent`.
 
 use cutover_engine::ExitCode;
 
@@ -16,7 +16,7 @@ pub struct Args {
 
 pub fn run(a: Args) -> ExitCode {
     match a.args.first().map(String::as_str) {
-        Some("serve") => match cutover_data::files::agent::main(&a.args[1..]) {
+        Some("serve") => match cutover_data::agent::host::main(&a.args[1..]) {
             0 => ExitCode::Ok,
             2 => ExitCode::Usage,
             _ => ExitCode::Internal,

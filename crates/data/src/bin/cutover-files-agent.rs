@@ -4,5 +4,5 @@
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    std::process::exit(cutover_data::files::agent::main(&args));
+    std::process::exit(cutover_data::agent::host::main(&args));
 }

@@ -14,6 +14,7 @@ pub mod failure;
 pub mod hostfiles;
 pub mod images;
 pub mod inspect;
+pub mod reach;
 pub mod release;
 
 pub use compose::{Project, Pull, Up};

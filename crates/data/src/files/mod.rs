@@ -4,13 +4,11 @@
 //!   BLAKE3 or SHA-256 on every core, a [`cache`] so re-verification rehashes only what
 //!   changed), sorted by raw path bytes, with a digest over everything compared.
 //! - [`compare`]: a streaming merge of two manifests naming every difference.
-//! - [`agent`] / [`session`] / [`protocol`]: the agent that runs on each host (the
-//!   controller's own binary, uploaded once and checksum-cached, speaking JSON lines over the
-//!   SSH channel; in-process for the local machine) and the controller's end of it.
+//! - The agent that builds them on each host, and the controller's end of it, are
+//!   [`crate::agent`], which every store shares.
 //! - [`verify()`](verify::verify): both manifests in parallel, compared on the controller.
 //! - [`sync`]: host-to-host transfer through the agents.
 
-pub mod agent;
 pub mod beneath;
 pub mod cache;
 pub mod compare;
@@ -20,8 +18,6 @@ pub mod exclude;
 pub mod hash;
 pub mod manifest;
 pub mod owners;
-pub mod protocol;
-pub mod session;
 pub mod side;
 pub mod sync;
 pub mod verify;
@@ -32,6 +28,5 @@ pub use entry::{Entry, Kind};
 pub use error::FilesError;
 pub use hash::Algorithm;
 pub use manifest::{Compare, ManifestOptions, OwnerCheck, Summary};
-pub use session::AgentBinary;
 pub use side::Side;
 pub use verify::{verify, VerifyOptions, VerifyReport};

@@ -8,8 +8,8 @@ pub mod relay;
 
 pub use relay::{Relay, RelayStats};
 
-use crate::files::protocol::{Reply, Request};
-use crate::files::session::{AgentBinary, Session};
+use crate::agent::protocol::{Reply, Request};
+use crate::agent::session::{AgentBinary, Session};
 use crate::files::FilesError;
 use cutover_exec::Executor;
 use std::time::{Duration, Instant};

@@ -9,8 +9,8 @@ use super::copy::{dump, load};
 use super::objects;
 use super::protocol::{Conn, MysqlReply, MysqlRequest, Rows};
 use super::verify::digest;
-use crate::files::agent::{error, Out};
-use crate::files::protocol::Reply;
+use crate::agent::host::{error, Out};
+use crate::agent::protocol::Reply;
 use std::collections::HashMap;
 
 /// The sessions an agent keeps open, by server and name.

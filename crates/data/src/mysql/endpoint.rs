@@ -23,6 +23,9 @@ pub struct Endpoint {
     pub password: Option<SecretValue>,
     /// Run the agent through `sudo -n`.
     pub sudo: bool,
+    /// The container on `host` the server runs in (`address` and `port` then say where
+    /// the agent reaches it), for messages.
+    pub container: Option<String>,
 }
 
 impl Endpoint {
@@ -36,16 +39,17 @@ impl Endpoint {
             user: "root".into(),
             password: None,
             sudo: false,
+            container: None,
         }
     }
 
     /// `user@address:port (agent on host `H`)`, for messages (never a password).
     pub fn describe(&self) -> String {
-        format!(
-            "{} (agent on host `{}`)",
-            self.conn_without_password().describe(),
-            self.host
-        )
+        let conn = self.conn_without_password().describe();
+        match &self.container {
+            Some(c) => format!("{conn} (container `{c}`, agent on host `{}`)", self.host),
+            None => format!("{conn} (agent on host `{}`)", self.host),
+        }
     }
 
     /// How the agent connects, with the password.

@@ -10,7 +10,7 @@ use super::error::MysqlError;
 use super::replication;
 use super::session::{open_pair, Agent};
 use super::switch::read_only;
-use crate::files::AgentBinary;
+use crate::agent::AgentBinary;
 use cutover_exec::Executor;
 
 /// What the source server is left as.

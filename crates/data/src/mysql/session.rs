@@ -6,9 +6,10 @@
 use super::endpoint::Endpoint;
 use super::error::MysqlError;
 use super::protocol::{Conn, MysqlReply, MysqlRequest, Rows};
-use crate::files::protocol::{Reply, Request};
-use crate::files::session::Session;
-use crate::files::{AgentBinary, FilesError};
+use crate::agent::protocol::{Reply, Request};
+use crate::agent::session::Session;
+use crate::agent::AgentBinary;
+use crate::files::FilesError;
 use cutover_exec::{Executor, FailureClass, Redactor, SecretValue};
 
 /// An agent serving one server.

@@ -18,7 +18,7 @@ use super::replication::{self, Primary, Start, Status};
 use super::session::{open_pair, Agent};
 use super::sql::{literal, qualified};
 use super::sync::Previous;
-use crate::files::AgentBinary;
+use crate::agent::AgentBinary;
 use cutover_exec::{Command, Executor};
 use std::time::{Duration, Instant};
 

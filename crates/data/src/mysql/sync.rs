@@ -11,7 +11,7 @@ use super::protocol::{MysqlReply, MysqlRequest, Position};
 use super::replication::{self, Primary, Start};
 use super::session::{open_pair, Agent};
 use super::sql::literal;
-use crate::files::AgentBinary;
+use crate::agent::AgentBinary;
 use cutover_exec::{Executor, FailureClass};
 use std::time::{Duration, Instant};
 

@@ -6,8 +6,8 @@
 use super::client::{self, connect, server_error, text, Batch, Client, Failure};
 use super::digest::{self, from_hex};
 use super::protocol::{Conn, Facts, RedisReply, RedisRequest};
-use crate::files::agent::{error, Out};
-use crate::files::protocol::Reply;
+use crate::agent::host::{error, Out};
+use crate::agent::protocol::Reply;
 use std::time::{Duration, Instant};
 
 /// How long connecting to a server may take.

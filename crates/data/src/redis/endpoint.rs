@@ -21,6 +21,9 @@ pub struct Endpoint {
     pub password: Option<SecretValue>,
     /// Run the agent through `sudo -n`.
     pub sudo: bool,
+    /// The container on `host` the server runs in (`address` and `port` then say where
+    /// the agent reaches it), for messages.
+    pub container: Option<String>,
 }
 
 impl Endpoint {
@@ -33,6 +36,7 @@ impl Endpoint {
             user: None,
             password: None,
             sudo: false,
+            container: None,
         }
     }
 
@@ -48,7 +52,10 @@ impl Endpoint {
         } else {
             format!("{}:{}", self.address, self.port)
         };
-        format!("{at}{place} (from host `{}`)", self.host)
+        match &self.container {
+            Some(c) => format!("{at}{place} (container `{c}`, from host `{}`)", self.host),
+            None => format!("{at}{place} (from host `{}`)", self.host),
+        }
     }
 
     /// What the agent needs to reach the server (the password included: it travels over

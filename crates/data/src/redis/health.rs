@@ -5,7 +5,7 @@ use super::endpoint::Endpoint;
 use super::error::RedisError;
 use super::session::Agent;
 use super::sync::role_text;
-use crate::files::AgentBinary;
+use crate::agent::AgentBinary;
 use cutover_exec::Executor;
 
 /// A server's health.

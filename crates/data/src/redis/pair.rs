@@ -6,7 +6,7 @@ use super::endpoint::Endpoint;
 use super::error::RedisError;
 use super::info::State;
 use super::session::{open_pair, Agent};
-use crate::files::AgentBinary;
+use crate::agent::AgentBinary;
 use cutover_exec::Executor;
 
 /// Progress lines.

@@ -7,9 +7,10 @@ use super::endpoint::Endpoint;
 use super::error::RedisError;
 use super::info::State;
 use super::protocol::{Conn, RedisReply, RedisRequest};
-use crate::files::protocol::{Reply, Request};
-use crate::files::session::Session;
-use crate::files::{AgentBinary, FilesError};
+use crate::agent::protocol::{Reply, Request};
+use crate::agent::session::Session;
+use crate::agent::AgentBinary;
+use crate::files::FilesError;
 use cutover_exec::Executor;
 
 /// An agent serving one server.

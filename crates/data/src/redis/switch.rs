@@ -63,6 +63,8 @@ impl SwitchOptions {
 pub struct SwitchReport {
     /// Seconds from the pause to its end.
     pub pause_window: f64,
+    /// When the pause began (Unix ms), for the journal's outage window.
+    pub paused_from_ms: i64,
     /// Of which: seconds waiting for the target to catch up.
     pub catch_up: f64,
     /// Of which, each step's round trip in seconds: pause (with the offset read),
@@ -173,6 +175,7 @@ impl Pair {
                 .await?;
         }
         let t0 = Instant::now();
+        let paused_from_ms = crate::unix_ms();
         let timeout_ms = options.pause_timeout().as_millis() as u64;
         let offset = match self
             .source
@@ -242,6 +245,7 @@ impl Pair {
         }
         Ok(SwitchReport {
             pause_window,
+            paused_from_ms,
             catch_up,
             steps,
             offset,
@@ -350,6 +354,7 @@ impl Pair {
 fn resumed(options: &SwitchOptions, note: String) -> SwitchReport {
     SwitchReport {
         pause_window: 0.0,
+        paused_from_ms: 0,
         catch_up: 0.0,
         steps: [0.0; 4],
         offset: 0,

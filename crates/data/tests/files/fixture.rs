@@ -1,7 +1,8 @@
 //! A lab with an executor over both hosts (and the controller as `local`), and the agent
 //! binary to upload.
 
-use cutover_data::files::{AgentBinary, ManifestOptions, VerifyOptions};
+use cutover_data::agent::AgentBinary;
+use cutover_data::files::{ManifestOptions, VerifyOptions};
 use cutover_exec::{Executor, Redactor, SshTarget, Target};
 use cutover_testbed::Lab;
 use std::collections::HashMap;

@@ -5,8 +5,8 @@
 //! user who swaps a directory for a symlink in the middle of a sync. Each test asserts that
 //! nothing outside the target tree changed and that the receiver said why it refused.
 
-use cutover_data::files::agent::Out;
-use cutover_data::files::protocol::Reply;
+use cutover_data::agent::host::Out;
+use cutover_data::agent::protocol::Reply;
 use cutover_data::files::sync::meta::Meta;
 use cutover_data::files::sync::plan::read_index;
 use cutover_data::files::sync::wire::{

@@ -1,7 +1,7 @@
 //! Shared setup: a lab, MariaDB servers on its hosts, an executor reaching them over SSH, the
 //! agent binary, and a database that uses every kind of object and value a copy must carry.
 
-use cutover_data::files::AgentBinary;
+use cutover_data::agent::AgentBinary;
 use cutover_data::mysql::Endpoint;
 use cutover_exec::{Executor, Redactor, SecretValue, SshTarget, Target};
 use cutover_testbed::{Lab, MariaOptions, MariaServer};

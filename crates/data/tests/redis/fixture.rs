@@ -1,7 +1,7 @@
 //! Shared setup: a lab, Redis/Valkey servers on its hosts, an executor reaching them over
 //! SSH (redacting the servers' password), the agent binary, and the step options.
 
-use cutover_data::files::AgentBinary;
+use cutover_data::agent::AgentBinary;
 use cutover_data::redis::{Endpoint, Pair, SwitchOptions, SyncOptions};
 use cutover_exec::{Executor, Redactor, SecretValue, SshTarget, Target};
 use cutover_testbed::{Lab, RedisOptions, RedisServer, RedisVersion};

@@ -9,9 +9,9 @@ use crate::error::EngineError;
 use crate::progress::{ProgressSampler, Sample};
 use crate::step::{Applied, StepRunner, Verified};
 use async_trait::async_trait;
+use cutover_data::agent::AgentBinary;
 use cutover_data::files::{
-    verify, AgentBinary, Algorithm, Compare, ManifestOptions, OwnerCheck, Side, VerifyOptions,
-    VerifyReport,
+    verify, Algorithm, Compare, ManifestOptions, OwnerCheck, Side, VerifyOptions, VerifyReport,
 };
 use cutover_plan::steps::{FilesVerifyStep, HashAlgorithm, OwnerCheck as PlanOwner, TreeRef};
 use std::collections::BTreeMap;

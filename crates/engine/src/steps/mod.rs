@@ -16,6 +16,7 @@ mod files_sync;
 mod files_verify;
 pub(crate) mod finish;
 mod images_copy;
+mod in_container;
 pub(crate) mod mysql;
 mod mysql_copy;
 mod mysql_finish;
@@ -39,6 +40,8 @@ mod redis_sync;
 mod redis_verify;
 mod run;
 mod soak;
+mod store_switch;
+mod store_verify;
 pub(crate) mod traffic;
 mod wait;
 
@@ -59,7 +62,9 @@ pub fn runner(kind: &StepKind) -> Box<dyn StepRunner + '_> {
         StepKind::MysqlFinish(s) => Box::new(mysql_finish::MysqlFinish(s)),
         StepKind::PostgresSync(s) => Box::new(postgres_sync::PostgresSync(s)),
         StepKind::PostgresCopy(s) => Box::new(postgres_copy::PostgresCopy(s)),
-        StepKind::PostgresVerify(s) => Box::new(postgres_verify::PostgresVerify(s)),
+        StepKind::PostgresVerify(s) => Box::new(store_verify::StoreVerify(
+            postgres_verify::PostgresVerify(s),
+        )),
         StepKind::FilesSync(s) => Box::new(files_sync::FilesSync(s)),
         StepKind::FilePut(s) => Box::new(file_put::FilePut(s)),
         StepKind::FilesVerify(s) => Box::new(files_verify::FilesVerify(s)),
@@ -80,10 +85,14 @@ pub fn runner(kind: &StepKind) -> Box<dyn StepRunner + '_> {
         StepKind::MysqlCopy(s) => Box::new(mysql_copy::MysqlCopy(s)),
         StepKind::MysqlSync(s) => Box::new(mysql_sync::MysqlSync(s)),
         StepKind::MysqlSwitch(s) => Box::new(mysql_switch::MysqlSwitch(s)),
-        StepKind::MysqlVerify(s) => Box::new(mysql_verify::MysqlVerify(s)),
+        StepKind::MysqlVerify(s) => {
+            Box::new(store_verify::StoreVerify(mysql_verify::MysqlVerify(s)))
+        }
         StepKind::RedisSwitch(s) => Box::new(redis_switch::RedisSwitch(s)),
         StepKind::RedisSync(s) => Box::new(redis_sync::RedisSync(s)),
-        StepKind::RedisVerify(s) => Box::new(redis_verify::RedisVerify(s)),
+        StepKind::RedisVerify(s) => {
+            Box::new(store_verify::StoreVerify(redis_verify::RedisVerify(s)))
+        }
         StepKind::ImagesCopy(s) => Box::new(images_copy::ImagesCopy(s)),
         StepKind::ComposeUp(s) => Box::new(compose_up::ComposeUp(s)),
         StepKind::ComposeDeploy(s) => Box::new(compose_deploy::ComposeDeploy(s)),

@@ -4,24 +4,50 @@
 //! switch name, and the states the copy journals (its snapshots and the tables it loaded),
 //! from which a resumed copy and the sync read where to go on.
 
+use super::in_container;
 use super::show;
 use super::traffic::save_state;
 use crate::context::{StepCtx, Values};
 use crate::error::EngineError;
 use cutover_data::mysql::protocol::Position;
 use cutover_data::mysql::{Endpoint, MysqlError};
-use cutover_exec::SecretValue;
+use cutover_exec::{Executor, SecretValue};
 use cutover_journal::Event;
 use cutover_plan::steps::{MysqlCopyStep, MysqlEndpoint, MysqlSyncStep};
 use cutover_plan::{Plan, StepKind};
 
-/// The endpoint with real values (the password kept secret).
-pub(crate) fn endpoint(ctx: &StepCtx<'_>, e: &MysqlEndpoint) -> Result<Endpoint, EngineError> {
-    endpoint_with(ctx.plan, e, |t| ctx.render(t))
+/// The endpoint with real values (the password kept secret), a server in a container
+/// looked up where the agent reaches it.
+pub(crate) async fn endpoint(
+    ctx: &StepCtx<'_>,
+    e: &MysqlEndpoint,
+) -> Result<Endpoint, EngineError> {
+    let mut ep = endpoint_with(ctx.plan, e, |t| ctx.render(t))?;
+    if let Some(c) = &ep.container {
+        let r = in_container::reach(ctx, &ep.host, c, ep.port).await?;
+        (ep.address, ep.port) = (r.address, r.port);
+    }
+    Ok(ep)
 }
 
-/// The endpoint with every template rendered by `render` (outside a step: `cutover status`).
-pub(crate) fn endpoint_with(
+/// [`endpoint`] outside a step (`cutover status`).
+pub(crate) async fn endpoint_quietly(
+    exec: &Executor,
+    plan: &Plan,
+    e: &MysqlEndpoint,
+    render: impl Fn(&cutover_plan::Template) -> Result<String, EngineError>,
+) -> Result<Endpoint, String> {
+    let mut ep = endpoint_with(plan, e, render).map_err(|e| e.to_string())?;
+    if let Some(c) = &ep.container {
+        let r = in_container::reach_quietly(exec, ep.sudo, &ep.host, c, ep.port).await?;
+        (ep.address, ep.port) = (r.address, r.port);
+    }
+    Ok(ep)
+}
+
+/// The endpoint with every template rendered by `render`, a server in a container not yet
+/// looked up (its `address` and `port` are the container's own).
+fn endpoint_with(
     plan: &Plan,
     e: &MysqlEndpoint,
     render: impl Fn(&cutover_plan::Template) -> Result<String, EngineError>,
@@ -43,6 +69,9 @@ pub(crate) fn endpoint_with(
         ep.password = Some(SecretValue::new(render(pw)?));
     }
     ep.sudo = plan.host(&host).is_some_and(|h| h.sudo);
+    if let Some(c) = &e.container {
+        ep.container = Some(render(c)?);
+    }
     Ok(ep)
 }
 
@@ -52,10 +81,12 @@ pub(crate) fn describe(values: &Values<'_>, e: &MysqlEndpoint) -> Result<String,
         Some(u) => show(u, values)?,
         None => "root".into(),
     };
-    let at = match (&e.socket, &e.address) {
-        (Some(s), _) => show(s, values)?,
-        (None, Some(a)) => format!("{}:{}", show(a, values)?, e.port.unwrap_or(3306)),
-        (None, None) => format!("127.0.0.1:{}", e.port.unwrap_or(3306)),
+    let port = e.port.unwrap_or(3306);
+    let at = match (&e.container, &e.socket, &e.address) {
+        (Some(c), _, _) => format!("container {}:{port}", show(c, values)?),
+        (None, Some(s), _) => show(s, values)?,
+        (None, None, Some(a)) => format!("{}:{port}", show(a, values)?),
+        (None, None, None) => format!("127.0.0.1:{port}"),
     };
     Ok(format!("{user}@{at} (agent on {})", e.host.value))
 }
@@ -68,12 +99,20 @@ pub(crate) fn failed(ctx: &StepCtx<'_>, e: MysqlError) -> EngineError {
     }
 }
 
-/// How another *server* reaches this endpoint's server (for replication): its `address`
-/// unless that is local to its host, else the address other hosts reach its host at.
+/// How another *server* reaches this endpoint's server (for replication), address and
+/// port: its `address` unless that is local to its host, else the address other hosts
+/// reach its host at; a server in a container through its published port there. `field`
+/// names the step's field that sets the address instead.
 pub(crate) async fn server_address(
     ctx: &StepCtx<'_>,
     e: &MysqlEndpoint,
-) -> Result<String, EngineError> {
+    field: &str,
+) -> Result<(String, u16), EngineError> {
+    let port = e.port.unwrap_or(3306);
+    if let Some(c) = &e.container {
+        let c = ctx.render(c)?;
+        return in_container::peer_address(ctx, &e.host.value, &c, port, field).await;
+    }
     let address = match &e.address {
         Some(a) => ctx.render(a)?,
         None => "127.0.0.1".into(),
@@ -83,9 +122,9 @@ pub(crate) async fn server_address(
         || address == "::1"
         || e.socket.is_some();
     if !local {
-        return Ok(address);
+        return Ok((address, port));
     }
-    ctx.reach_address(&e.host.value).await
+    Ok((ctx.reach_address(&e.host.value).await?, port))
 }
 
 /// The `mysql.copy` step a sync names.

@@ -102,8 +102,8 @@ impl StepRunner for MysqlCopy<'_> {
     }
 
     async fn apply(&self, ctx: &StepCtx<'_>) -> Result<Applied, EngineError> {
-        let source = endpoint(ctx, &self.0.source)?;
-        let target = endpoint(ctx, &self.0.target)?;
+        let source = endpoint(ctx, &self.0.source).await?;
+        let target = endpoint(ctx, &self.0.target).await?;
         let o = self.options(ctx).await?;
         let host = format!("{} -> {}", source.host, target.host);
         ctx.command_started(
@@ -243,7 +243,7 @@ impl StepRunner for MysqlCopy<'_> {
     }
 
     async fn rollback(&self, ctx: &StepCtx<'_>) -> Result<Option<String>, EngineError> {
-        let target = endpoint(ctx, &self.0.target)?;
+        let target = endpoint(ctx, &self.0.target).await?;
         let created: Vec<String> = states::<Vec<String>>(ctx, ctx.id(), "created")?.concat();
         let done = copy::undo(
             ctx.exec,

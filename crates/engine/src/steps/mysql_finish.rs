@@ -28,10 +28,13 @@ impl MysqlFinish<'_> {
         })
     }
 
-    fn endpoints(&self, ctx: &StepCtx<'_>) -> Result<(Endpoint, Endpoint), EngineError> {
+    async fn endpoints(&self, ctx: &StepCtx<'_>) -> Result<(Endpoint, Endpoint), EngineError> {
         let sync = sync_step(ctx.plan, &self.switch_step(ctx.plan)?.sync.value)?;
         let copy = copy_step(ctx.plan, &sync.copy.value)?;
-        Ok((endpoint(ctx, &copy.source)?, endpoint(ctx, &copy.target)?))
+        Ok((
+            endpoint(ctx, &copy.source).await?,
+            endpoint(ctx, &copy.target).await?,
+        ))
     }
 
     fn after(&self) -> SourceAfter {
@@ -61,7 +64,7 @@ impl StepRunner for MysqlFinish<'_> {
         if !finish::began(ctx, &self.0.switch.value)? {
             return Ok(Verified::NotInPlace);
         }
-        let (source, target) = self.endpoints(ctx)?;
+        let (source, target) = self.endpoints(ctx).await?;
         let agent = super::files_verify::agent(ctx)?;
         let done = data::is_finished(ctx.exec, &source, &target, &agent, self.after())
             .await
@@ -74,7 +77,7 @@ impl StepRunner for MysqlFinish<'_> {
     }
 
     async fn apply(&self, ctx: &StepCtx<'_>) -> Result<Applied, EngineError> {
-        let (source, target) = self.endpoints(ctx)?;
+        let (source, target) = self.endpoints(ctx).await?;
         let agent = super::files_verify::agent(ctx)?;
         // Before anything changes: from here an undo of the switch is refused.
         save_state(ctx, FINISHING, &true)?;

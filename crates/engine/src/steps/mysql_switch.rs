@@ -47,12 +47,13 @@ impl MysqlSwitch<'_> {
         let forward = primary(ctx, sync, copy).await?;
         let reverse = if s.reverse {
             let account = forward.clone();
+            let (address, port) = match &s.reverse_address {
+                Some(a) => (ctx.render(a)?, copy.target.port.unwrap_or(3306)),
+                None => server_address(ctx, &copy.target, "reverse_address").await?,
+            };
             Some(Primary {
-                address: match &s.reverse_address {
-                    Some(a) => ctx.render(a)?,
-                    None => server_address(ctx, &copy.target).await?,
-                },
-                port: copy.target.port.unwrap_or(3306),
+                address,
+                port,
                 ..account
             })
         } else {
@@ -73,8 +74,8 @@ impl MysqlSwitch<'_> {
             agent: super::files_verify::agent(ctx)?,
         };
         Ok((
-            endpoint(ctx, &copy.source)?,
-            endpoint(ctx, &copy.target)?,
+            endpoint(ctx, &copy.source).await?,
+            endpoint(ctx, &copy.target).await?,
             options,
         ))
     }
@@ -196,40 +197,7 @@ impl StepRunner for MysqlSwitch<'_> {
             return Err(e);
         }
         let report = result.map_err(|e| failed(ctx, e))?;
-        if report.resumed {
-            return Ok(Applied::Done {
-                summary: format!(
-                    "target is the primary: switched by the interrupted attempt{}",
-                    if report.reverse {
-                        ", reverse replication running"
-                    } else {
-                        ""
-                    }
-                ),
-            });
-        }
-        ctx.measure("freeze_window", report.freeze_window, "s")?;
-        let frozen_ms = (report.freeze_window * 1000.0).round() as i64;
-        ctx.outage(
-            "writes frozen",
-            report.frozen_from_ms,
-            report.frozen_from_ms + frozen_ms,
-        )?;
-        ctx.measure("catch_up", report.catch_up, "s")?;
-        ctx.measure("sessions_ended", report.sessions_ended as f64, "sessions")?;
-        ctx.measure("counters_advanced", report.counters as f64, "tables")?;
-        Ok(Applied::Done {
-            summary: format!(
-                "target is the primary: writes frozen {:.3}s (catch-up {:.3}s to {}), {} session(s) ended, {} counter(s) advanced, {} event(s) enabled{}",
-                report.freeze_window,
-                report.catch_up,
-                report.position,
-                report.sessions_ended,
-                report.counters,
-                report.events,
-                if report.reverse { ", reverse replication running" } else { "" }
-            ),
-        })
+        super::store_switch::conclude(ctx, &report)
     }
 
     async fn rollback(&self, ctx: &StepCtx<'_>) -> Result<Option<String>, EngineError> {

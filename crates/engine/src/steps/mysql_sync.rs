@@ -24,12 +24,13 @@ pub(crate) async fn primary(
     s: &MysqlSyncStep,
     copy: &MysqlCopyStep,
 ) -> Result<Primary, EngineError> {
+    let (address, port) = match &s.source_address {
+        Some(a) => (ctx.render(a)?, copy.source.port.unwrap_or(3306)),
+        None => server_address(ctx, &copy.source, "source_address").await?,
+    };
     Ok(Primary {
-        address: match &s.source_address {
-            Some(a) => ctx.render(a)?,
-            None => server_address(ctx, &copy.source).await?,
-        },
-        port: s.source_port.or(copy.source.port).unwrap_or(3306),
+        address,
+        port: s.source_port.unwrap_or(port),
         user: match &s.replication_user {
             Some(u) => ctx.render(u)?,
             None => "repl".into(),
@@ -59,8 +60,8 @@ pub(crate) async fn setup(
         agent: super::files_verify::agent(ctx)?,
     };
     Ok((
-        endpoint(ctx, &copy.source)?,
-        endpoint(ctx, &copy.target)?,
+        endpoint(ctx, &copy.source).await?,
+        endpoint(ctx, &copy.target).await?,
         o,
     ))
 }
@@ -155,7 +156,7 @@ impl StepRunner for MysqlSync<'_> {
 
     async fn rollback(&self, ctx: &StepCtx<'_>) -> Result<Option<String>, EngineError> {
         let copy = copy_step(ctx.plan, &self.0.copy.value)?;
-        let target = endpoint(ctx, &copy.target)?;
+        let target = endpoint(ctx, &copy.target).await?;
         let previous: Option<Previous> = load_state(ctx, ctx.id(), "previous")?;
         let done = sync::undo(
             ctx.exec,

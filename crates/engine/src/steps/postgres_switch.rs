@@ -163,38 +163,7 @@ impl StepRunner for PostgresSwitch<'_> {
             }
         }
         .map_err(|e| failed(ctx, e))?;
-        if report.resumed {
-            return Ok(Applied::Done {
-                summary: format!(
-                    "target is the primary: switched by the interrupted attempt{}",
-                    if report.reverse {
-                        ", reverse subscription running"
-                    } else {
-                        ""
-                    }
-                ),
-            });
-        }
-        ctx.measure("freeze_window", report.freeze_window, "s")?;
-        let frozen_ms = (report.freeze_window * 1000.0).round() as i64;
-        ctx.outage(
-            "writes frozen",
-            report.frozen_from_ms,
-            report.frozen_from_ms + frozen_ms,
-        )?;
-        ctx.measure("catch_up", report.catch_up, "s")?;
-        ctx.measure("sessions_ended", report.sessions_ended as f64, "sessions")?;
-        ctx.measure("sequences", report.sequences as f64, "sequences")?;
-        Ok(Applied::Done {
-            summary: format!(
-                "target is the primary: writes frozen {:.3}s (catch-up {:.3}s to {}), {} sequences advanced{}",
-                report.freeze_window,
-                report.catch_up,
-                report.lsn,
-                report.sequences,
-                if report.reverse { ", reverse subscription running" } else { "" }
-            ),
-        })
+        super::store_switch::conclude(ctx, &report)
     }
 
     async fn rollback(&self, ctx: &StepCtx<'_>) -> Result<Option<String>, EngineError> {

@@ -1,13 +1,13 @@
-//! `postgres.verify`: the data proof. Runs the verifier of the data crate, journals the
-//! table of counts and checksums of both sides, and fails with the verification class (exit
-//! code 9) when anything differs, so the run stops before any traffic moves.
+//! `postgres.verify`: per table, row counts and content checksums computed on each server,
+//! sequences, and schema objects with their definitions; the runner common to every store's
+//! proof ([`StoreVerify`](super::store_verify::StoreVerify)) journals and judges it.
 
 use super::postgres::{describe, endpoint, failed, progress};
+use super::store_verify::Prover;
 use crate::context::{StepCtx, Values};
 use crate::error::EngineError;
-use crate::step::{Applied, StepRunner, Verified};
 use async_trait::async_trait;
-use cutover_data::postgres::{verify, VerifyOptions};
+use cutover_data::postgres::{verify, VerifyOptions, VerifyReport};
 use cutover_plan::steps::PostgresVerifyStep;
 
 pub(crate) struct PostgresVerify<'a>(pub &'a PostgresVerifyStep);
@@ -27,8 +27,10 @@ impl PostgresVerify<'_> {
 }
 
 #[async_trait]
-impl StepRunner for PostgresVerify<'_> {
-    fn plan(&self, values: &Values<'_>) -> Result<Vec<String>, EngineError> {
+impl Prover for PostgresVerify<'_> {
+    type Proof = VerifyReport;
+
+    fn compares(&self, values: &Values<'_>) -> Result<Vec<String>, EngineError> {
         Ok(vec![
             format!(
                 "compare {} with {}",
@@ -40,70 +42,26 @@ impl StepRunner for PostgresVerify<'_> {
                 self.options().jobs,
                 if self.options().privileges { ", owners and privileges" } else { "" }
             ),
-            "any difference fails the step (exit code 9) before traffic moves".into(),
         ])
     }
 
-    /// A proof is only worth its latest run: always verify again.
-    async fn verify(&self, _ctx: &StepCtx<'_>) -> Result<Verified, EngineError> {
-        Ok(Verified::NotInPlace)
+    const STORE: &'static str = "postgres";
+
+    type Side = cutover_data::postgres::Endpoint;
+
+    async fn sides(&self, ctx: &StepCtx<'_>) -> Result<[Self::Side; 2], EngineError> {
+        Ok([
+            endpoint(ctx, &self.0.source)?,
+            endpoint(ctx, &self.0.target)?,
+        ])
     }
 
-    async fn apply(&self, ctx: &StepCtx<'_>) -> Result<Applied, EngineError> {
+    async fn prove(&self, ctx: &StepCtx<'_>) -> Result<VerifyReport, EngineError> {
         let source = endpoint(ctx, &self.0.source)?;
         let target = endpoint(ctx, &self.0.target)?;
-        let host = format!("{} + {}", source.host, target.host);
-        ctx.command_started(
-            &host,
-            format!(
-                "verify postgres {} against {}",
-                source.describe(),
-                target.describe()
-            ),
-        )?;
         let show = progress(ctx);
-        let report = verify(ctx.exec, &source, &target, &self.options(), &show)
+        verify(ctx.exec, &source, &target, &self.options(), &show)
             .await
-            .map_err(|e| failed(ctx, e))?;
-        ctx.command_finished(
-            &host,
-            if report.matches() { 0 } else { 1 },
-            (report.seconds * 1000.0) as u64,
-            report.summary(),
-        )?;
-        ctx.record_proof(&host, report.matches(), report.render(), &report)?;
-        ctx.measure("tables", report.tables.len() as f64, "tables")?;
-        ctx.measure("rows", report.rows as f64, "rows")?;
-        ctx.measure("seconds", report.seconds, "s")?;
-        let failures: Vec<String> = report.failures().map(|d| d.to_string()).collect();
-        ctx.measure("differences", failures.len() as f64, "differences")?;
-        for d in report.differences.iter().filter(|d| !d.fatal) {
-            ctx.detail(format!("note: {d}"));
-        }
-        if !failures.is_empty() {
-            let shown: Vec<String> = failures
-                .iter()
-                .take(20)
-                .map(|f| format!("  ✗ {f}"))
-                .collect();
-            let more = failures.len().saturating_sub(20);
-            return Err(ctx.verify_failed(format!(
-                "the target differs from the source in {} place(s):\n{}{}",
-                failures.len(),
-                shown.join("\n"),
-                if more > 0 {
-                    format!("\n  … and {more} more (see `cutover report`)")
-                } else {
-                    String::new()
-                }
-            )));
-        }
-        Ok(Applied::Done {
-            summary: report.summary(),
-        })
-    }
-
-    async fn rollback(&self, _ctx: &StepCtx<'_>) -> Result<Option<String>, EngineError> {
-        Ok(None)
+            .map_err(|e| failed(ctx, e))
     }
 }

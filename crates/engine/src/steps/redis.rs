@@ -2,20 +2,46 @@
 //! [`Endpoint`] (the password as a secret), its display for `cutover plan`, the pair of
 //! agents, and error mapping (a refused password or a server out of reach is exit code 4).
 
+use super::in_container;
 use super::show;
 use crate::context::{StepCtx, Values};
 use crate::error::EngineError;
 use cutover_data::redis::{Endpoint, Pair, RedisError};
-use cutover_exec::SecretValue;
+use cutover_exec::{Executor, SecretValue};
 use cutover_plan::steps::RedisEndpoint;
 
-/// The endpoint with real values (the password kept secret).
-pub(crate) fn endpoint(ctx: &StepCtx<'_>, e: &RedisEndpoint) -> Result<Endpoint, EngineError> {
-    endpoint_with(ctx.plan, e, |t| ctx.render(t))
+/// The endpoint with real values (the password kept secret), a server in a container
+/// looked up where the agent reaches it.
+pub(crate) async fn endpoint(
+    ctx: &StepCtx<'_>,
+    e: &RedisEndpoint,
+) -> Result<Endpoint, EngineError> {
+    let mut ep = endpoint_with(ctx.plan, e, |t| ctx.render(t))?;
+    if let Some(c) = &ep.container {
+        let r = in_container::reach(ctx, &ep.host, c, ep.port).await?;
+        (ep.address, ep.port) = (r.address, r.port);
+    }
+    Ok(ep)
 }
 
-/// The endpoint with every template rendered by `render` (outside a step: `cutover status`).
-pub(crate) fn endpoint_with(
+/// [`endpoint`] outside a step (`cutover status`).
+pub(crate) async fn endpoint_quietly(
+    exec: &Executor,
+    plan: &cutover_plan::Plan,
+    e: &RedisEndpoint,
+    render: impl Fn(&cutover_plan::Template) -> Result<String, EngineError>,
+) -> Result<Endpoint, String> {
+    let mut ep = endpoint_with(plan, e, render).map_err(|e| e.to_string())?;
+    if let Some(c) = &ep.container {
+        let r = in_container::reach_quietly(exec, ep.sudo, &ep.host, c, ep.port).await?;
+        (ep.address, ep.port) = (r.address, r.port);
+    }
+    Ok(ep)
+}
+
+/// The endpoint with every template rendered by `render`, a server in a container not yet
+/// looked up (its `address` and `port` are the container's own).
+fn endpoint_with(
     plan: &cutover_plan::Plan,
     e: &RedisEndpoint,
     render: impl Fn(&cutover_plan::Template) -> Result<String, EngineError>,
@@ -34,14 +60,19 @@ pub(crate) fn endpoint_with(
         ep.password = Some(SecretValue::new(render(pw)?));
     }
     ep.sudo = plan.host(&host).is_some_and(|h| h.sudo);
+    if let Some(c) = &e.container {
+        ep.container = Some(render(c)?);
+    }
     Ok(ep)
 }
 
-/// `[user@]address:port (agent on HOST)` for `cutover plan`, no secret.
+/// `[user@]address:port (agent on HOST)` for `cutover plan`, no secret (`container NAME`
+/// for the address of a server in a container).
 pub(crate) fn describe(values: &Values<'_>, e: &RedisEndpoint) -> Result<String, EngineError> {
-    let address = match &e.address {
-        Some(a) => show(a, values)?,
-        None => "127.0.0.1".into(),
+    let address = match (&e.container, &e.address) {
+        (Some(c), _) => format!("container {}", show(c, values)?),
+        (None, Some(a)) => show(a, values)?,
+        (None, None) => "127.0.0.1".into(),
     };
     let user = match &e.user {
         Some(u) => format!("{}@", show(u, values)?),
@@ -60,7 +91,7 @@ pub(crate) async fn open(
     source: &RedisEndpoint,
     target: &RedisEndpoint,
 ) -> Result<Pair, EngineError> {
-    let (s, t) = (endpoint(ctx, source)?, endpoint(ctx, target)?);
+    let (s, t) = (endpoint(ctx, source).await?, endpoint(ctx, target).await?);
     let agent = super::files_verify::agent(ctx)?;
     Pair::open(ctx.exec, &agent, &s, &t)
         .await
@@ -78,11 +109,20 @@ pub(crate) fn failed(ctx: &StepCtx<'_>, e: RedisError) -> EngineError {
 
 /// How another *server* reaches this endpoint's server (for replication): its `address`
 /// unless that is local to its host (loopback, a socket), else the address other hosts reach
-/// its host at (`[hosts]`' `address`, else what its SSH configuration resolves to).
+/// its host at (`[hosts]`' `address`, else what its SSH configuration resolves to); a
+/// server in a container through its published port there. `field` names the step's
+/// field that sets it instead.
 pub(crate) async fn server_address(
     ctx: &StepCtx<'_>,
     e: &RedisEndpoint,
+    field: &str,
 ) -> Result<String, EngineError> {
+    if let Some(c) = &e.container {
+        let (c, port) = (ctx.render(c)?, e.port.unwrap_or(6379));
+        // The port is the published one, which the endpoint resolves to as well.
+        let (address, _) = in_container::peer_address(ctx, &e.host.value, &c, port, field).await?;
+        return Ok(address);
+    }
     let address = match &e.address {
         Some(a) => ctx.render(a)?,
         None => "127.0.0.1".into(),

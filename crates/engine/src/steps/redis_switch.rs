@@ -53,7 +53,7 @@ impl RedisSwitch<'_> {
             sync: redis_sync::options(ctx, sync).await?,
             target_address: match &self.0.target_address {
                 Some(a) => ctx.render(a)?,
-                None => server_address(ctx, &sync.target).await?,
+                None => server_address(ctx, &sync.target, "target_address").await?,
             },
             reverse: self.0.reverse(),
             max_wait: self.0.max_wait(),
@@ -114,39 +114,22 @@ impl StepRunner for RedisSwitch<'_> {
         let sync = self.sync_step(ctx.plan)?;
         let o = self.options(ctx, sync).await?;
         let mut pair = open(ctx, &sync.source, &sync.target).await?;
-        let result =
-            async {
-                if o.reverse && load_state::<bool>(ctx, ctx.id(), SOURCE_AUTH)?.is_none() {
-                    let set = pair
-                        .source_masterauth_set()
-                        .await
-                        .map_err(|e| failed(ctx, e))?;
-                    save_state(ctx, SOURCE_AUTH, &set)?;
-                }
-                let show = |line: String| ctx.detail(line);
-                let report = pair.switch(&o, &show).await.map_err(|e| failed(ctx, e))?;
-                for note in &report.notes {
-                    ctx.detail(format!("note: {note}"));
-                }
-                if report.resumed {
-                    return Ok(Applied::Done {
-                        summary: format!("target is the primary: {}", report.notes.join("; ")),
-                    });
-                }
-                ctx.measure("pause_window", report.pause_window, "s")?;
-                ctx.measure("catch_up", report.catch_up, "s")?;
-                ctx.measure("offset", report.offset as f64, "bytes")?;
-                Ok(Applied::Done {
-                    summary: format!(
-                    "target is the primary: writes paused {:.3}s (catch-up {:.3}s to offset {}){}",
-                    report.pause_window,
-                    report.catch_up,
-                    report.offset,
-                    if report.reverse { ", the source follows it" } else { "" }
-                ),
-                })
+        let result = async {
+            if o.reverse && load_state::<bool>(ctx, ctx.id(), SOURCE_AUTH)?.is_none() {
+                let set = pair
+                    .source_masterauth_set()
+                    .await
+                    .map_err(|e| failed(ctx, e))?;
+                save_state(ctx, SOURCE_AUTH, &set)?;
             }
-            .await;
+            let show = |line: String| ctx.detail(line);
+            let report = pair.switch(&o, &show).await.map_err(|e| failed(ctx, e))?;
+            for note in &report.notes {
+                ctx.detail(format!("note: {note}"));
+            }
+            super::store_switch::conclude(ctx, &report)
+        }
+        .await;
         pair.close().await;
         result
     }

@@ -31,7 +31,7 @@ pub(crate) async fn options(
     };
     o.source_address = match &s.source_address {
         Some(a) => ctx.render(a)?,
-        None => server_address(ctx, &s.source).await?,
+        None => server_address(ctx, &s.source, "source_address").await?,
     };
     if let Some(kb) = s.max_lag_kb {
         o.max_lag_bytes = kb << 10;

@@ -14,6 +14,7 @@ mod file_put;
 mod files_sync;
 mod files_verify;
 mod images_copy;
+mod in_container;
 pub(crate) mod kind;
 mod mysql_copy;
 mod mysql_endpoint;

@@ -5,8 +5,10 @@
 //! ```toml
 //! source = { host = "old", password = "{{ secrets.old_db }}" }
 //! target = { host = "new", port = 3307, user = "migrator", password = "{{ secrets.new_db }}" }
+//! source = { host = "old", container = "shop-db-1", password = "{{ secrets.old_db }}" }
 //! ```
 
+use super::in_container;
 use crate::limits;
 use crate::problem::{Problem, Problems};
 use crate::read::{Fields, FromToml, Spanned};
@@ -20,11 +22,13 @@ pub struct MysqlEndpoint {
     /// The plan host on which cutover's agent for this server runs (usually the server's
     /// own host; one that reaches it over the network works too).
     pub host: Spanned<String>,
-    /// How `host` reaches the server (default `127.0.0.1`).
+    /// How `host` reaches the server (default `127.0.0.1`). Not with `container`.
     pub address: Option<Template>,
-    /// The server's port (default 3306).
+    /// The server's port (default 3306); with `container`, the port it listens on inside
+    /// the container.
     pub port: Option<u16>,
-    /// A Unix socket on `host` (e.g. `/run/mysqld/mysqld.sock`), instead of TCP.
+    /// A Unix socket on `host` (e.g. `/run/mysqld/mysqld.sock`), instead of TCP. Not with
+    /// `container`.
     pub socket: Option<Template>,
     /// The account (default `root`). Copies need to read everything on the source (and
     /// `RELOAD` for the snapshot) and to create everything on the target; the switch needs
@@ -34,12 +38,26 @@ pub struct MysqlEndpoint {
     /// agent's requests over the SSH channel's standard input: never on a command line, in a
     /// file or in an environment.
     pub password: Option<Template>,
+    /// A container on `host` the server runs in (e.g. "shop-db-1"). The agent stays on the
+    /// host and reaches the server over TCP through the port the container publishes for
+    /// `port`, else at the container's address on its network; another server (the other
+    /// side of a sync or a switch) reaches it through the published port on `host`'s
+    /// address, so a container on another host than its peer must publish `port` on an
+    /// address other hosts reach (or set `source_address` / `target_address`).
+    pub container: Option<Template>,
 }
 
 impl MysqlEndpoint {
     /// The fields `source` and `target` accept.
-    pub const FIELDS: &'static [&'static str] =
-        &["host", "address", "port", "socket", "user", "password"];
+    pub const FIELDS: &'static [&'static str] = &[
+        "host",
+        "address",
+        "port",
+        "socket",
+        "user",
+        "password",
+        "container",
+    ];
 
     /// Cross-reference checks: the host exists; only `password` may name a secret.
     pub(crate) fn validate(&self, check: &crate::validate::Checker<'_>, p: &mut Problems) {
@@ -48,6 +66,7 @@ impl MysqlEndpoint {
             ("address", &self.address),
             ("socket", &self.socket),
             ("user", &self.user),
+            ("container", &self.container),
         ] {
             if let Some(t) = t {
                 check.command(field, t, p);
@@ -69,7 +88,15 @@ impl FromToml for MysqlEndpoint {
             socket: f.optional("socket", p),
             user: f.optional("user", p),
             password: f.optional("password", p),
+            container: f.optional("container", p),
         };
+        if e.container.is_some() {
+            let owner = f.owner();
+            let why = "the server's address is the container's (its published port, else its own address)";
+            in_container::refuse(owner, "address", &e.address, why, p);
+            let why = "a socket inside the container is out of the agent's reach on the host";
+            in_container::refuse(owner, "socket", &e.socket, why, p);
+        }
         f.finish(p);
         Some(e)
     }

@@ -304,4 +304,36 @@ target = { host = "new", db = "shop", container = "shop-db-1" }
             ),
         ],
     },
+    Case {
+        name: "redis and mysql endpoints in a container with an address or a socket",
+        plan: r#"name = "m"
+[hosts.old]
+ssh = "old"
+[hosts.new]
+ssh = "new"
+[[stages]]
+name = "s"
+[[stages.steps]]
+id = "cache"
+kind = "redis.sync"
+source = { host = "old", container = "shop-redis-1", address = "127.0.0.1" }
+target = { host = "new" }
+[[stages.steps]]
+id = "db"
+kind = "mysql.copy"
+source = { host = "old", container = "shop-db-1", socket = "/run/mysqld/mysqld.sock" }
+target = { host = "new", container = "db", port = 3307 }
+databases = ["shop"]
+"#,
+        expect: &[
+            (
+                "cutover.toml:11:65: `address` of `source` of step `cache` cannot be used with `container`: the server's address is the container's (its published port, else its own address)",
+                Some("remove `address` (cutover reaches the server in the container through the port it publishes for `port`, else at the container's address), or remove `container` to reach the server at `address` yourself"),
+            ),
+            (
+                "cutover.toml:16:61: `socket` of `source` of step `db` cannot be used with `container`: a socket inside the container is out of the agent's reach on the host",
+                Some("remove `socket` (cutover reaches the server in the container through the port it publishes for `port`, else at the container's address), or remove `container` to reach the server at `socket` yourself"),
+            ),
+        ],
+    },
 ];

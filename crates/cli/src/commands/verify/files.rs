@@ -5,8 +5,9 @@
 //! digests and differences come back.
 
 use crate::output::{paint, print_json, safe, Style};
+use cutover_data::agent::AgentBinary;
 use cutover_data::files::{
-    verify, AgentBinary, Algorithm, Compare, ManifestOptions, OwnerCheck, Side, VerifyOptions,
+    verify, Algorithm, Compare, ManifestOptions, OwnerCheck, Side, VerifyOptions,
 };
 use cutover_engine::ExitCode;
 use cutover_exec::{control_dir_for, Executor, Redactor, SshTarget, Target};

@@ -2,6 +2,11 @@
 //! `files` proves file trees, `postgres` and `mysql` databases, `redis` Redis/Valkey
 //! servers.
 
+use crate::output::{paint, print_json, safe, Style};
+use cutover_data::proof::DataProof;
+use cutover_engine::ExitCode;
+use cutover_exec::SecretValue;
+
 pub mod files;
 pub mod mysql;
 pub mod postgres;
@@ -72,5 +77,93 @@ pub(crate) fn host_for<'a>(
             targets.insert("local".into(), cutover_exec::Target::Local);
             "local"
         }
+    }
+}
+
+/// The executor of a store's `verify`: both sides' hosts, with their passwords redacted
+/// from anything it reports.
+pub(crate) fn executor(
+    targets: std::collections::HashMap<String, cutover_exec::Target>,
+    source: &Option<SecretValue>,
+    target: &Option<SecretValue>,
+) -> cutover_exec::Executor {
+    let secrets: Vec<(&str, &SecretValue)> =
+        [("source password", source), ("target password", target)]
+            .into_iter()
+            .filter_map(|(n, p)| p.as_ref().map(|p| (n, p)))
+            .collect();
+    cutover_exec::Executor::new(targets, cutover_exec::Redactor::new(secrets))
+}
+
+/// A verifier's progress lines on standard error, dimmed; none when the output is JSON.
+pub(crate) fn progress(json: bool) -> impl Fn(String) + Send + Sync {
+    move |line: String| {
+        if !json {
+            eprintln!("{}", paint(Style::Dim, &line));
+        }
+    }
+}
+
+/// The end of every store's `cutover verify`: the proof printed (as JSON, or its text made
+/// printable, quietly dropped when the reader went away), then exit 0 when it matches and 9
+/// when it does not.
+pub(crate) fn conclude<P: DataProof>(proof: &P, json: bool) -> ExitCode {
+    if json {
+        let code = print_json(proof);
+        if code != ExitCode::Ok {
+            return code;
+        }
+    } else {
+        let text = proof.render();
+        let end = if text.ends_with('\n') { "" } else { "\n" };
+        out!("{}{end}", safe(&text));
+    }
+    if proof.matches() {
+        ExitCode::Ok
+    } else {
+        ExitCode::VerifyFailed
+    }
+}
+
+/// Both sides' endpoints for `command` ("cutover verify redis"), each side given as (URL,
+/// SSH destination, password variable) and made by `make(url, host, password)`, the password
+/// read from the side's variable or else from
+/// `fallback_env` (the store's own: `PGPASSWORD`, `REDISCLI_AUTH`, `MYSQL_PWD`), and the hosts
+/// they run on. A side that does not parse is said, and is a usage error.
+pub(crate) fn endpoints<E>(
+    command: &str,
+    ssh_config: &Option<std::path::PathBuf>,
+    sides: [(&str, &Option<String>, &str); 2],
+    fallback_env: &str,
+    make: impl Fn(&str, &str, Option<SecretValue>) -> Result<E, String>,
+) -> Result<
+    (
+        E,
+        E,
+        std::collections::HashMap<String, cutover_exec::Target>,
+    ),
+    ExitCode,
+> {
+    let mut targets = std::collections::HashMap::new();
+    let mut made = Vec::with_capacity(2);
+    for ((url, ssh, password_env), name) in sides.into_iter().zip(["source", "target"]) {
+        let host = host_for(name, ssh, ssh_config, command, &mut targets);
+        let password = std::env::var(password_env)
+            .ok()
+            .or_else(|| std::env::var(fallback_env).ok())
+            .filter(|p| !p.is_empty())
+            .map(SecretValue::new);
+        match make(url, host, password) {
+            Ok(e) => made.push(e),
+            Err(e) => {
+                eprintln!("error: {}", safe(&e));
+                return Err(ExitCode::Usage);
+            }
+        }
+    }
+    let target = made.pop();
+    match (made.pop(), target) {
+        (Some(source), Some(target)) => Ok((source, target, targets)),
+        _ => Err(ExitCode::Internal),
     }
 }

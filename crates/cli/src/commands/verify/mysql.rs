@@ -7,13 +7,11 @@
 //! (`CUTOVER_SOURCE_MYSQL_PWD`, `CUTOVER_TARGET_MYSQL_PWD`, else `MYSQL_PWD`) and reach
 //! remote agents over the SSH channel's standard input.
 
-use crate::output::{paint, print_json, safe, Style};
-use cutover_data::files::AgentBinary;
+use crate::output::{paint, safe, Style};
+use cutover_data::agent::AgentBinary;
 use cutover_data::mysql::verify::{verify, VerifyOptions};
 use cutover_data::mysql::Endpoint;
 use cutover_engine::ExitCode;
-use cutover_exec::{Executor, Redactor, SecretValue, Target};
-use std::collections::HashMap;
 use std::path::PathBuf;
 
 /// Options of `cutover verify mysql`.
@@ -52,50 +50,25 @@ pub struct Args {
     pub json: bool,
 }
 
-fn side(
-    url: &str,
-    ssh: &Option<String>,
-    name: &str,
-    password_env: &str,
-    a: &Args,
-    targets: &mut HashMap<String, Target>,
-) -> Result<Endpoint, String> {
-    let host = super::host_for(name, ssh, &a.ssh_config, "cutover verify mysql", targets);
-    let mut ep = Endpoint::from_url(url, host)?;
-    let password = std::env::var(password_env)
-        .ok()
-        .or_else(|| std::env::var("MYSQL_PWD").ok());
-    ep.password = password.filter(|p| !p.is_empty()).map(SecretValue::new);
-    Ok(ep)
-}
-
 pub async fn run(a: Args) -> ExitCode {
-    let mut targets = HashMap::new();
-    let endpoints = side(
-        &a.source,
-        &a.source_ssh,
-        "source",
-        &a.source_password_env,
-        &a,
-        &mut targets,
-    )
-    .and_then(|s| {
-        side(
-            &a.target,
-            &a.target_ssh,
-            "target",
-            &a.target_password_env,
-            &a,
-            &mut targets,
-        )
-        .map(|t| (s, t))
-    });
-    let (source, target) = match endpoints {
+    let sides = [
+        (&*a.source, &a.source_ssh, &*a.source_password_env),
+        (&*a.target, &a.target_ssh, &*a.target_password_env),
+    ];
+    let endpoints = super::endpoints(
+        "cutover verify mysql",
+        &a.ssh_config,
+        sides,
+        "MYSQL_PWD",
+        |url, host, password| {
+            let mut ep = Endpoint::from_url(url, host)?;
+            ep.password = password;
+            Ok(ep)
+        },
+    );
+    let (source, target, targets) = match endpoints {
         Ok(e) => e,
-        Err(e) => {
-            eprintln!("error: {}", safe(&e));
-            return ExitCode::Usage;
-        }
+        Err(code) => return code,
     };
     let databases: Vec<String> = a
         .databases
@@ -114,22 +87,10 @@ pub async fn run(a: Args) -> ExitCode {
             return ExitCode::Internal;
         }
     };
-    let secrets: Vec<(&str, &SecretValue)> = [
-        ("source password", &source.password),
-        ("target password", &target.password),
-    ]
-    .into_iter()
-    .filter_map(|(n, p)| p.as_ref().map(|p| (n, p)))
-    .collect();
-    let exec = Executor::new(targets, Redactor::new(secrets));
+    let exec = super::executor(targets, &source.password, &target.password);
     let mut options = VerifyOptions::new(databases, agent);
     options.workers = a.workers as usize;
-    let quiet = a.json;
-    let progress = move |line: String| {
-        if !quiet {
-            eprintln!("{}", paint(Style::Dim, &line));
-        }
-    };
+    let progress = super::progress(a.json);
     let result = verify(&exec, &source, &target, &options, &progress).await;
     exec.disconnect_all().await;
     let report = match result {
@@ -139,17 +100,5 @@ pub async fn run(a: Args) -> ExitCode {
             return ExitCode::of_step(e.class());
         }
     };
-    if a.json {
-        let code = print_json(&report);
-        if code != ExitCode::Ok {
-            return code;
-        }
-    } else {
-        println!("{}", safe(&report.render()));
-    }
-    if report.matches() {
-        ExitCode::Ok
-    } else {
-        ExitCode::VerifyFailed
-    }
+    super::conclude(&report, a.json)
 }

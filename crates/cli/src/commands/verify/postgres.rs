@@ -7,11 +7,9 @@
 //! (`CUTOVER_SOURCE_PGPASSWORD`, `CUTOVER_TARGET_PGPASSWORD`, else `PGPASSWORD`) or a pgpass
 //! file, and reach remote hosts over the SSH channel's standard input.
 
-use crate::output::{paint, print_json, safe, Style};
+use crate::output::{paint, safe, Style};
 use cutover_data::postgres::{verify, Endpoint, VerifyOptions};
 use cutover_engine::ExitCode;
-use cutover_exec::{Executor, Redactor, SecretValue, Target};
-use std::collections::HashMap;
 use std::path::PathBuf;
 
 /// Options of `cutover verify postgres`.
@@ -56,73 +54,36 @@ pub struct Args {
     pub json: bool,
 }
 
-fn side(
-    url: &str,
-    ssh: &Option<String>,
-    name: &str,
-    password_env: &str,
-    a: &Args,
-    targets: &mut HashMap<String, Target>,
-) -> Result<Endpoint, String> {
-    let host = super::host_for(name, ssh, &a.ssh_config, "cutover verify postgres", targets);
-    let mut ep = Endpoint::from_url(url, host).map_err(|e| e.to_string())?;
-    let password = std::env::var(password_env)
-        .ok()
-        .or_else(|| std::env::var("PGPASSWORD").ok());
-    // Locally psql inherits the environment anyway; remote hosts get it over stdin.
-    ep.password = password.filter(|p| !p.is_empty()).map(SecretValue::new);
-    ep.bin = a.bin.clone();
-    Ok(ep)
-}
-
 pub async fn run(a: Args) -> ExitCode {
-    let mut targets = HashMap::new();
-    let endpoints = side(
-        &a.source,
-        &a.source_ssh,
-        "source",
-        &a.source_password_env,
-        &a,
-        &mut targets,
-    )
-    .and_then(|s| {
-        side(
-            &a.target,
-            &a.target_ssh,
-            "target",
-            &a.target_password_env,
-            &a,
-            &mut targets,
-        )
-        .map(|t| (s, t))
-    });
-    let (source, target) = match endpoints {
+    let sides = [
+        (&*a.source, &a.source_ssh, &*a.source_password_env),
+        (&*a.target, &a.target_ssh, &*a.target_password_env),
+    ];
+    let endpoints = super::endpoints(
+        "cutover verify postgres",
+        &a.ssh_config,
+        sides,
+        "PGPASSWORD",
+        |url, host, password| {
+            let mut ep = Endpoint::from_url(url, host).map_err(|e| e.to_string())?;
+            // Locally psql inherits the environment anyway; remote hosts get it over stdin.
+            ep.password = password;
+            ep.bin = a.bin.clone();
+            Ok(ep)
+        },
+    );
+    let (source, target, targets) = match endpoints {
         Ok(e) => e,
-        Err(e) => {
-            eprintln!("error: {}", safe(&e.to_string()));
-            return ExitCode::Usage;
-        }
+        Err(code) => return code,
     };
-    let secrets: Vec<(&str, &SecretValue)> = [
-        ("source password", &source.password),
-        ("target password", &target.password),
-    ]
-    .into_iter()
-    .filter_map(|(n, p)| p.as_ref().map(|p| (n, p)))
-    .collect();
-    let exec = Executor::new(targets, Redactor::new(secrets));
+    let exec = super::executor(targets, &source.password, &target.password);
     let options = VerifyOptions {
         jobs: a.jobs as usize,
         consistent: !a.no_snapshot,
         privileges: a.privileges,
         ..VerifyOptions::default()
     };
-    let quiet = a.json;
-    let progress = move |line: String| {
-        if !quiet {
-            eprintln!("{}", paint(Style::Dim, &line));
-        }
-    };
+    let progress = super::progress(a.json);
     let result = verify(&exec, &source, &target, &options, &progress).await;
     exec.disconnect_all().await;
     let report = match result {
@@ -132,17 +93,5 @@ pub async fn run(a: Args) -> ExitCode {
             return ExitCode::of_step(e.class());
         }
     };
-    if a.json {
-        let code = print_json(&report);
-        if code != ExitCode::Ok {
-            return code;
-        }
-    } else {
-        out!("{}", safe(&report.render()));
-    }
-    if report.matches() {
-        ExitCode::Ok
-    } else {
-        ExitCode::VerifyFailed
-    }
+    super::conclude(&report, a.json)
 }

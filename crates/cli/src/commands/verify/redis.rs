@@ -8,12 +8,10 @@
 //! (`CUTOVER_SOURCE_REDIS_PASSWORD`, `CUTOVER_TARGET_REDIS_PASSWORD`, else `REDISCLI_AUTH`)
 //! and reach remote hosts over the SSH channel's standard input.
 
-use crate::output::{paint, print_json, Style};
-use cutover_data::files::AgentBinary;
+use crate::output::{paint, Style};
+use cutover_data::agent::AgentBinary;
 use cutover_data::redis::{Endpoint, Pair, RedisError, VerifyOptions};
 use cutover_engine::ExitCode;
-use cutover_exec::{Executor, Redactor, SecretValue, Target};
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -61,50 +59,25 @@ pub struct Args {
     pub json: bool,
 }
 
-fn side(
-    url: &str,
-    ssh: &Option<String>,
-    name: &str,
-    password_env: &str,
-    a: &Args,
-    targets: &mut HashMap<String, Target>,
-) -> Result<Endpoint, String> {
-    let host = super::host_for(name, ssh, &a.ssh_config, "cutover verify redis", targets);
-    let mut ep = Endpoint::from_url(url, host).map_err(|e| e.to_string())?;
-    let password = std::env::var(password_env)
-        .ok()
-        .or_else(|| std::env::var("REDISCLI_AUTH").ok());
-    ep.password = password.filter(|p| !p.is_empty()).map(SecretValue::new);
-    Ok(ep)
-}
-
 pub async fn run(a: Args) -> ExitCode {
-    let mut targets = HashMap::new();
-    let endpoints = side(
-        &a.source,
-        &a.source_ssh,
-        "source",
-        &a.source_password_env,
-        &a,
-        &mut targets,
-    )
-    .and_then(|s| {
-        side(
-            &a.target,
-            &a.target_ssh,
-            "target",
-            &a.target_password_env,
-            &a,
-            &mut targets,
-        )
-        .map(|t| (s, t))
-    });
-    let (source, target) = match endpoints {
+    let sides = [
+        (&*a.source, &a.source_ssh, &*a.source_password_env),
+        (&*a.target, &a.target_ssh, &*a.target_password_env),
+    ];
+    let endpoints = super::endpoints(
+        "cutover verify redis",
+        &a.ssh_config,
+        sides,
+        "REDISCLI_AUTH",
+        |url, host, password| {
+            let mut ep = Endpoint::from_url(url, host).map_err(|e| e.to_string())?;
+            ep.password = password;
+            Ok(ep)
+        },
+    );
+    let (source, target, targets) = match endpoints {
         Ok(e) => e,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::Usage;
-        }
+        Err(code) => return code,
     };
     let agent = match AgentBinary::current() {
         Ok(b) => b,
@@ -113,25 +86,13 @@ pub async fn run(a: Args) -> ExitCode {
             return ExitCode::Internal;
         }
     };
-    let secrets: Vec<(&str, &SecretValue)> = [
-        ("source password", &source.password),
-        ("target password", &target.password),
-    ]
-    .into_iter()
-    .filter_map(|(n, p)| p.as_ref().map(|p| (n, p)))
-    .collect();
-    let exec = Executor::new(targets, Redactor::new(secrets));
+    let exec = super::executor(targets, &source.password, &target.password);
     let options = VerifyOptions {
         ttl_tolerance: a.ttl_tolerance,
         limit: a.max_listed,
         ..VerifyOptions::default()
     };
-    let quiet = a.json;
-    let progress = move |line: String| {
-        if !quiet {
-            eprintln!("{}", paint(Style::Dim, &line));
-        }
-    };
+    let progress = super::progress(a.json);
     let result = async {
         let mut pair = Pair::open(&exec, &agent, &source, &target).await?;
         let report = pair.verify(&options, &progress).await;
@@ -150,17 +111,5 @@ pub async fn run(a: Args) -> ExitCode {
             };
         }
     };
-    if a.json {
-        let code = print_json(&report);
-        if code != ExitCode::Ok {
-            return code;
-        }
-    } else {
-        print!("{}", report.render());
-    }
-    if report.matches() {
-        ExitCode::Ok
-    } else {
-        ExitCode::VerifyFailed
-    }
+    super::conclude(&report, a.json)
 }

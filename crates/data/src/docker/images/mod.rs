@@ -17,9 +17,9 @@ pub mod receive;
 pub mod send;
 pub mod tarball;
 
+use crate::agent::protocol::{Reply, Request};
+use crate::agent::session::{AgentBinary, Session};
 use crate::files::error::FilesError;
-use crate::files::protocol::{Reply, Request};
-use crate::files::session::{AgentBinary, Session};
 use crate::files::sync::SyncProgress;
 use cutover_exec::Executor;
 use serde::{Deserialize, Serialize};

@@ -5,8 +5,8 @@
 //! afterwards.
 
 use super::{ImagesStats, ReceiveOptions};
-use crate::files::agent::{error, statvfs, Out};
-use crate::files::protocol::Reply;
+use crate::agent::host::{error, statvfs, Out};
+use crate::agent::protocol::Reply;
 use crate::files::sync::wire::Get;
 use crate::files::sync::Fail;
 use std::io::{Read, Write};

@@ -4,8 +4,8 @@
 
 use super::layers::LayerStore;
 use super::{tarball, Chunks, ImagesStats, SendImage, SendOptions, Source};
-use crate::files::agent::{error, Out};
-use crate::files::protocol::Reply;
+use crate::agent::host::{error, Out};
+use crate::agent::protocol::Reply;
 use crate::files::sync::send::Reporter;
 use crate::files::sync::wire::{Direction, SealWriter, GREETING};
 use crate::files::sync::Fail;

@@ -4,9 +4,9 @@
 //! `relay`).
 
 use super::{Preserve, ReceiveOptions, SendOptions, SyncStats};
+use crate::agent::protocol::{Reply, Request};
+use crate::agent::session::{AgentBinary, Session};
 use crate::files::error::FilesError;
-use crate::files::protocol::{Reply, Request};
-use crate::files::session::{AgentBinary, Session};
 use crate::files::side::Side;
 use cutover_exec::Executor;
 use serde::{Deserialize, Serialize};
@@ -260,7 +260,7 @@ async fn relay(
     started: Instant,
     progress: &mut (dyn FnMut(&SyncProgress) + Send),
 ) -> Result<(SyncStats, SyncStats), FilesError> {
-    use crate::files::session::Item;
+    use crate::agent::session::Item;
     let mut sent = None;
     let mut received = None;
     while sent.is_none() || received.is_none() {

@@ -205,13 +205,13 @@ impl<R: Read> Read for OpenReader<R> {
 /// whole frame as one write of `[0][u32 length][ciphertext]` (JSON replies start with `{`,
 /// so the controller tells the two apart by their first byte).
 pub struct FrameOut<'a> {
-    out: &'a crate::files::agent::Out,
+    out: &'a crate::agent::host::Out,
     pending: Vec<u8>,
 }
 
 impl<'a> FrameOut<'a> {
     /// Frames go to `out`.
-    pub fn new(out: &'a crate::files::agent::Out) -> Self {
+    pub fn new(out: &'a crate::agent::host::Out) -> Self {
         FrameOut {
             out,
             pending: Vec::new(),

@@ -6,8 +6,8 @@
 
 use super::encode;
 use super::wire::{self, DumpOptions, DumpTable, Outgoing, Record, SnapshotLock};
-use crate::files::agent::Out;
-use crate::files::protocol::Reply;
+use crate::agent::host::Out;
+use crate::agent::protocol::Reply;
 use crate::mysql::client::{self, fail, Failure};
 use crate::mysql::flavor::Flavor;
 use crate::mysql::protocol::{Conn, MysqlReply, Position};

@@ -5,8 +5,8 @@
 //! differently (a warning) or a row it would skip stops the copy.
 
 use super::wire::{self, Incoming, LoadOptions, LoadTable, PrepareOptions, Record};
-use crate::files::agent::Out;
-use crate::files::protocol::Reply;
+use crate::agent::host::Out;
+use crate::agent::protocol::Reply;
 use crate::mysql::client::{self, fail, Failure};
 use crate::mysql::protocol::{Conn, MysqlReply, TableLoaded};
 use crate::mysql::sql::{ident, literal, qualified};

@@ -29,7 +29,7 @@ use super::inventory::{Inventory, ObjectKind};
 use super::objects::{Created, Objects};
 use super::protocol::{MysqlReply, MysqlRequest, Position, TableLoaded};
 use super::session::{open_pair, Agent};
-use crate::files::AgentBinary;
+use crate::agent::AgentBinary;
 use cutover_exec::Executor;
 use std::time::Instant;
 use wire::{

@@ -16,7 +16,7 @@ use super::flavor::Flavor;
 use super::inventory::{Inventory, ObjectKind, Table};
 use super::protocol::{MysqlReply, MysqlRequest};
 use super::session::{open_pair, Agent};
-use crate::files::AgentBinary;
+use crate::agent::AgentBinary;
 use cutover_exec::Executor;
 use digest::{ChunkDigest, DigestOptions, TableChunks};
 use report::{ObjectCount, Side, TableCheck, Tally, VerifyReport};

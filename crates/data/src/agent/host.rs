@@ -3,9 +3,9 @@
 //! lines. Manifests are built here, next to the data; only digests, differences and
 //! progress travel back.
 
-use super::entry::Entry;
-use super::manifest::{self, Manifest};
 use super::protocol::{Reply, Request};
+use crate::files::entry::Entry;
+use crate::files::manifest::{self, Manifest};
 use std::io::{BufRead, Write};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -169,7 +169,7 @@ pub fn serve(mut input: Box<dyn BufRead + Send>, out: Out) -> std::io::Result<()
             Request::Mysql { request } => crate::mysql::agent::serve(request, &mut mysql, &out)?,
             Request::Redis { request } => crate::redis::agent::serve(request, &out)?,
             Request::Receive { root, options } => {
-                let r = super::sync::receive::run(&root, &options, &mut input, &out);
+                let r = crate::files::sync::receive::run(&root, &options, &mut input, &out);
                 out.reply(&r)?;
             }
             Request::ImagesReceive { options } => {
@@ -179,7 +179,7 @@ pub fn serve(mut input: Box<dyn BufRead + Send>, out: Out) -> std::io::Result<()
                 out.reply(&crate::docker::images::send::run(&options, &out))?;
             }
             Request::Send { root, options } => {
-                let r = super::sync::send::run(&root, &options, &mut input, &out);
+                let r = crate::files::sync::send::run(&root, &options, &mut input, &out);
                 out.reply(&r)?;
             }
         }

@@ -1,9 +1,9 @@
 //! The agent's protocol: JSON lines over the SSH channel (or in-process pipes). The
 //! controller sends one [`Request`] per line; the agent answers with [`Reply`] lines, and
-//! streams manifest entries as bare [`super::Entry`] lines closed by `{"type":"end"}`.
+//! streams manifest entries as bare [`crate::files::Entry`] lines closed by `{"type":"end"}`.
 
-use super::manifest::{ManifestOptions, Summary};
-use super::sync::{ReceiveOptions, SendOptions, SyncStats};
+use crate::files::manifest::{ManifestOptions, Summary};
+use crate::files::sync::{ReceiveOptions, SendOptions, SyncStats};
 use serde::{Deserialize, Serialize};
 
 /// A request from the controller.

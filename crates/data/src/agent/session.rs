@@ -4,8 +4,8 @@
 //! the controller's own executable, so the remote host must have the controller's OS and
 //! architecture (Linux x86_64 here); `CUTOVER_AGENT_BIN` names another binary to upload.
 
-use super::error::FilesError;
 use super::protocol::{Reply, Request};
+use crate::files::FilesError;
 use cutover_exec::{Command, Executor, Stdin, Target};
 use std::path::PathBuf;
 use std::sync::OnceLock;
@@ -138,8 +138,8 @@ impl Session {
             .name("cutover-agent".into())
             .spawn(move || {
                 let input = Box::new(std::io::BufReader::new(req_r));
-                let out = super::agent::Out::new(Box::new(rep_w));
-                if let Err(e) = super::agent::serve(input, out) {
+                let out = super::host::Out::new(Box::new(rep_w));
+                if let Err(e) = super::host::serve(input, out) {
                     tracing::debug!("in-process agent stopped: {e}");
                 }
             })
@@ -311,11 +311,11 @@ impl Session {
                 let len = u32::from_le_bytes([frame[0], frame[1], frame[2], frame[3]]) as usize;
                 // Relayed frames are at most one sealed frame: refuse a length past it
                 // before buffering anything.
-                if len > super::sync::wire::FRAME + 16 {
+                if len > crate::files::sync::wire::FRAME + 16 {
                     self.frame = None;
                     return Err(self.protocol(format!(
                         "the agent relayed a frame of {len} bytes (at most {})",
-                        super::sync::wire::FRAME + 16
+                        crate::files::sync::wire::FRAME + 16
                     )));
                 }
                 4 + len - frame.len()
