@@ -18,6 +18,8 @@ mod files;
 mod apply;
 #[path = "cli/blue_green.rs"]
 mod blue_green;
+#[path = "cli/blue_green_dns_name.rs"]
+mod blue_green_dns_name;
 #[path = "cli/blue_green_keepalive.rs"]
 mod blue_green_keepalive;
 #[path = "cli/blue_green_reloading.rs"]
@@ -56,6 +58,8 @@ mod journal;
 mod journal_copy;
 #[path = "cli/moves.rs"]
 mod moves;
+#[path = "cli/moves_soak_failure.rs"]
+mod moves_soak_failure;
 #[path = "cli/mysql.rs"]
 mod mysql;
 #[path = "cli/mysql_finish.rs"]

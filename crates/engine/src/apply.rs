@@ -180,7 +180,7 @@ fn open_run(session: &Session, new_run: bool, ui: &dyn Ui) -> Result<Option<RunI
 
 struct Runner<'a> {
     /// What the steps of a coordinated move prepared before it held requests, by step id.
-    prepared: std::sync::Mutex<std::collections::HashMap<String, crate::step::Prepared>>,
+    prepared: crate::step::PreparedSteps,
     session: &'a Session,
     secrets: &'a Secrets,
     exec: &'a Executor,
@@ -472,11 +472,17 @@ impl crate::context::Members for Runner<'_> {
         Ok(())
     }
 
+    /// The loop undoes a move's steps only when the move failed forward, while requests
+    /// are held already: nothing to do ahead of it.
+    async fn prepare_undo(&self, _ids: &[String]) -> Result<(), EngineError> {
+        Ok(())
+    }
+
     async fn undo(
         &self,
         ids: &[String],
         writable: Option<&crate::writable::WritableAgain>,
     ) -> Result<Vec<String>, EngineError> {
-        crate::rollback::undo_steps(&self.undo_scope(), self.run.clone(), ids, writable).await
+        crate::rollback::undo_steps(&self.undo_scope(), self.run.clone(), ids, writable, None).await
     }
 }

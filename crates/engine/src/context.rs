@@ -77,6 +77,9 @@ pub trait Members: Send + Sync {
     async fn prepare(&self, ids: &[String]) -> Result<(), EngineError>;
     /// Applies steps `ids` in order (a step already done is left as it is).
     async fn apply(&self, ids: &[String]) -> Result<(), EngineError>;
+    /// Does the part of the undo of steps `ids` that can happen before a move back holds
+    /// requests (their `prepare_undo`), kept for their `rollback` in [`Members::undo`].
+    async fn prepare_undo(&self, ids: &[String]) -> Result<(), EngineError>;
     /// Undoes those of steps `ids` this run applied, newest first; returns those undone.
     /// Each step marks `writable` once its source takes writes again (or its undo ended).
     async fn undo(

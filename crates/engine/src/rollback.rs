@@ -9,6 +9,7 @@ use crate::hosts::targets;
 use crate::secrets::Secrets;
 use crate::session::Session;
 use crate::step::Interrupted;
+use crate::step::PreparedSteps;
 use crate::steps::runner;
 use crate::ui::{Progress, Ui};
 use cutover_exec::Executor;
@@ -222,10 +223,7 @@ impl Rollback<'_> {
                 members: None,
                 writable: None,
             };
-            let undoer = Undoer {
-                scope: base.clone(),
-                run: self.run.clone(),
-            };
+            let undoer = Undoer::new(base.clone(), self.run.clone());
             let scope = RunScope {
                 members: Some(&undoer),
                 ..base
@@ -397,7 +395,7 @@ async fn undo_now(
         no_wait: true,
         ..ctx.scope()
     };
-    let undone = undo_steps(&scope, ctx.state.run.clone(), ids, None).await?;
+    let undone = undo_steps(&scope, ctx.state.run.clone(), ids, None, None).await?;
     ctx.record(Event::RollbackFinished {
         undone: undone.clone(),
     })?;
@@ -406,14 +404,16 @@ async fn undo_now(
 
 /// Undoes the applied steps `ids` of the run, newest first (in plan order); returns those
 /// undone. A step that moves others (a coordinated `proxy.switch`) undoes them itself,
-/// through the [`Undoer`] its context is given.
+/// through the [`Undoer`] its context is given. What `prepared` holds for a step (its
+/// `prepare_undo`, run before a move back held requests) goes to its `rollback`.
 pub(crate) async fn undo_steps(
     scope: &RunScope<'_>,
     run: cutover_journal::RunInfo,
     ids: &[String],
     writable: Option<&crate::writable::WritableAgain>,
+    prepared: Option<&PreparedSteps>,
 ) -> Result<Vec<String>, EngineError> {
-    let undone = undo_each(scope, run, ids, writable).await?;
+    let undone = undo_each(scope, run, ids, writable, prepared).await?;
     // What the undo left (steps not applied, or kept) has nothing more to give back. A
     // failed undo settles nothing: the move back sees its error, not a release.
     if let Some(w) = writable {
@@ -427,11 +427,9 @@ async fn undo_each(
     run: cutover_journal::RunInfo,
     ids: &[String],
     writable: Option<&crate::writable::WritableAgain>,
+    prepared: Option<&PreparedSteps>,
 ) -> Result<Vec<String>, EngineError> {
-    let undoer = Undoer {
-        scope: scope.clone(),
-        run: run.clone(),
-    };
+    let undoer = Undoer::new(scope.clone(), run.clone());
     let scope = RunScope {
         members: Some(&undoer),
         writable,
@@ -471,6 +469,10 @@ async fn undo_each(
             undo_tries(&events, id) + 1,
             st.started_ms.unwrap_or_else(now_ms),
         );
+        let ready = prepared.and_then(|p| p.lock().ok()?.remove(id));
+        if let (Some(ready), Ok(mut slot)) = (ready, sub.prepared.lock()) {
+            *slot = Some(ready);
+        }
         let was_undone = undo_one(&sub, scope.ui).await?;
         sub.writable_again();
         if was_undone {
@@ -482,8 +484,20 @@ async fn undo_each(
 
 /// Undoes the steps of a coordinated move for the step that moves them.
 pub(crate) struct Undoer<'a> {
-    pub(crate) scope: RunScope<'a>,
-    pub(crate) run: cutover_journal::RunInfo,
+    scope: RunScope<'a>,
+    run: cutover_journal::RunInfo,
+    /// What [`Members::prepare_undo`](crate::context::Members::prepare_undo) made ready.
+    prepared: PreparedSteps,
+}
+
+impl<'a> Undoer<'a> {
+    fn new(scope: RunScope<'a>, run: cutover_journal::RunInfo) -> Self {
+        Undoer {
+            scope,
+            run,
+            prepared: Default::default(),
+        }
+    }
 }
 
 #[async_trait::async_trait]
@@ -498,6 +512,43 @@ impl crate::context::Members for Undoer<'_> {
         ))
     }
 
+    async fn prepare_undo(&self, ids: &[String]) -> Result<(), EngineError> {
+        let scope = RunScope {
+            members: None,
+            ..self.scope.clone()
+        };
+        let events = scope.journal.events(scope.run_id)?;
+        let state = cutover_journal::RunState::fold(self.run.clone(), &events);
+        for (stage, step) in scope
+            .plan
+            .steps()
+            .filter(|(_, s)| ids.contains(&s.id.value))
+        {
+            let id = step.id.value.as_str();
+            // Only what `undo` will undo: applied in this run, not kept.
+            let Some(st) = state.step(id).filter(|s| s.status == StepStatus::Applied) else {
+                continue;
+            };
+            if step.keep {
+                continue;
+            }
+            let ctx = StepCtx::new(
+                &scope,
+                stage,
+                step,
+                &state,
+                undo_tries(&events, id) + 1,
+                st.started_ms.unwrap_or_else(now_ms),
+            );
+            if let Some(ready) = runner(&step.kind).prepare_undo(&ctx).await? {
+                if let Ok(mut m) = self.prepared.lock() {
+                    m.insert(id.to_string(), ready);
+                }
+            }
+        }
+        Ok(())
+    }
+
     async fn undo(
         &self,
         ids: &[String],
@@ -507,6 +558,13 @@ impl crate::context::Members for Undoer<'_> {
             members: None,
             ..self.scope.clone()
         };
-        undo_steps(&scope, self.run.clone(), ids, writable).await
+        undo_steps(
+            &scope,
+            self.run.clone(),
+            ids,
+            writable,
+            Some(&self.prepared),
+        )
+        .await
     }
 }

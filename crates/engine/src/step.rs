@@ -4,8 +4,12 @@ use crate::context::{StepCtx, Values};
 use crate::error::EngineError;
 use async_trait::async_trait;
 
-/// What a step's `prepare` made ready for its `apply`, of the kind's own type.
+/// What a step's `prepare` made ready for its `apply` (or its `prepare_undo` for its
+/// `rollback`), of the kind's own type.
 pub type Prepared = Box<dyn std::any::Any + Send>;
+
+/// What the steps of a coordinated move prepared before it held requests, by step id.
+pub type PreparedSteps = std::sync::Mutex<std::collections::HashMap<String, Prepared>>;
 
 /// What `apply` did.
 #[derive(Debug, Clone, PartialEq)]
@@ -77,6 +81,14 @@ pub trait StepRunner: Send + Sync {
     /// [`StepCtx::take_prepared`], and `verify` is then not run again. `None` by default:
     /// the kind does all its work in `apply`.
     async fn prepare(&self, _ctx: &StepCtx<'_>) -> Result<Option<Prepared>, EngineError> {
+        Ok(None)
+    }
+
+    /// The part of `rollback` that can happen before a coordinated move back holds requests
+    /// (reading what is in place, connections); what it returns is handed to `rollback`
+    /// through [`StepCtx::take_prepared`]. `None` by default: the kind does all its work in
+    /// `rollback`.
+    async fn prepare_undo(&self, _ctx: &StepCtx<'_>) -> Result<Option<Prepared>, EngineError> {
         Ok(None)
     }
 

@@ -68,6 +68,20 @@ impl LabHost {
         }
     }
 
+    /// Adds the host's `index`th spare address (1 to [`SPARE_ADDRESSES`](crate::SPARE_ADDRESSES)) to its
+    /// lab interface and returns it: a second address on one server, as a service published
+    /// on an address of its own needs (a blue/green colour behind a proxy that switches by
+    /// address). It goes away with the host's namespace.
+    pub fn add_address(&self, index: u8) -> Result<Ipv4Addr, LabError> {
+        let spare = crate::layout::spare_address(self.address, index)?;
+        let cidr = format!("{spare}/{}", crate::layout::PREFIX_LEN);
+        run::ip(
+            &["-n", &self.netns, "addr", "add", &cidr, "dev", "eth0"],
+            &format!("add address {spare} to host {}", self.name),
+        )?;
+        Ok(spare)
+    }
+
     /// A command running `sh -c cmd` inside the host (its network, mount and UTS namespaces,
     /// working directory `/root`, `HOME=/root`, and `DOCKER_HOST` naming the host's own Docker
     /// daemon as its SSH sessions have it), for callers that want their own stdio.

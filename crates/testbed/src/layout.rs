@@ -113,6 +113,29 @@ pub(crate) fn subnet_base(slot: u8) -> Ipv4Addr {
     }
 }
 
+/// How many spare addresses a host can add next to its own ([`spare_address`]).
+pub const SPARE_ADDRESSES: u8 = 8;
+
+/// The `index`th spare address of the host at `host` (1 to [`SPARE_ADDRESSES`]): the host's
+/// address + `index`. Only the hosts at offsets .10 and .20 of their /27 (the first two
+/// hosts, `old` and `new` in most labs) have spares, because offsets 11-18 and 21-28 belong
+/// to no host; a third host's .30 is followed by the broadcast address.
+pub(crate) fn spare_address(host: Ipv4Addr, index: u8) -> Result<Ipv4Addr, LabError> {
+    let offset = host.octets()[3] % (1 << (32 - PREFIX_LEN));
+    if !(1..=SPARE_ADDRESSES).contains(&index) {
+        return Err(LabError::Invalid(format!(
+            "spare address {index}: a host has spare addresses 1 to {SPARE_ADDRESSES}"
+        )));
+    }
+    if offset != HOST_OFFSETS[0] && offset != HOST_OFFSETS[1] {
+        return Err(LabError::Invalid(format!(
+            "{host} has no spare addresses: only the lab's first two hosts have some"
+        )));
+    }
+    let [a, b, c, d] = host.octets();
+    Ok(Ipv4Addr::new(a, b, c, d + index))
+}
+
 fn offset_address(base: Ipv4Addr, offset: u8) -> Ipv4Addr {
     let [a, b, c, d] = base.octets();
     Ipv4Addr::new(a, b, c, d + offset)
@@ -184,6 +207,40 @@ mod tests {
         assert_eq!(l.hosts[0].address, Ipv4Addr::new(203, 0, 113, 234));
         assert_eq!(slot_netns_prefix(15).as_deref(), Some("co15-"));
         assert_eq!(slot_netns_prefix(0), None);
+    }
+
+    #[test]
+    fn spare_addresses_follow_the_first_two_hosts_and_no_other() {
+        let l = Layout::new(3, &names(&["old", "new", "lb", "extra"])).expect("valid");
+        let (old, new) = (l.hosts[0].address, l.hosts[1].address);
+        assert_eq!(
+            spare_address(old, 1).unwrap(),
+            Ipv4Addr::new(198, 51, 100, 107)
+        );
+        assert_eq!(
+            spare_address(new, 8).unwrap(),
+            Ipv4Addr::new(198, 51, 100, 124)
+        );
+        let taken: Vec<Ipv4Addr> = l.hosts.iter().map(|h| h.address).collect();
+        for host in [old, new] {
+            for i in 1..=SPARE_ADDRESSES {
+                let spare = spare_address(host, i).unwrap();
+                assert!(
+                    !taken.contains(&spare) && spare != l.controller(),
+                    "{spare}"
+                );
+            }
+        }
+        assert!(spare_address(new, 0).is_err());
+        assert!(spare_address(new, 9).is_err());
+        assert!(
+            spare_address(l.hosts[2].address, 1).is_err(),
+            ".30 + 1 is broadcast"
+        );
+        assert!(
+            spare_address(l.hosts[3].address, 1).is_err(),
+            ".2 + 1 is a host"
+        );
     }
 
     #[test]

@@ -58,7 +58,7 @@ pub use build::{LabBuilder, DEFAULT_LAB_ROOT};
 pub use error::LabError;
 pub use host::LabHost;
 pub use lab::{Lab, KEEP_ENV};
-pub use layout::{CANONICAL_SLOT, LAST_SLOT, PREFIX_LEN};
+pub use layout::{CANONICAL_SLOT, LAST_SLOT, PREFIX_LEN, SPARE_ADDRESSES};
 pub use mysql::{MariaOptions, MariaServer};
 pub use mysql_writer::{MysqlWriter, MysqlWriterReport};
 pub use postgres::{PgOptions, PgServer};

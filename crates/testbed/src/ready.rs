@@ -10,8 +10,11 @@ use crate::sshd::listening_on_22;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-/// How long a lab may take to come up before `start` gives up.
-pub(crate) const DEADLINE: Duration = Duration::from_secs(10);
+/// How long a lab may take to come up before `start` gives up. A lab comes up in well under
+/// a second on a quiet machine, but an sshd has taken over 10 s to listen with the whole
+/// suite running beside four builds on two cores (load average 25): the deadline is for a
+/// lab that will never come up, not for a slow one.
+pub(crate) const DEADLINE: Duration = Duration::from_secs(30);
 
 /// Waits until every host answers `ssh true`; `sshd[i]` is the sshd process of `hosts[i]`.
 pub(crate) fn wait(hosts: &[LabHost], sshd: &mut [Child]) -> Result<(), LabError> {

@@ -5,6 +5,7 @@
 //! `docker save | ssh docker load`. Each part runs on a lab whose hosts have their own
 //! Docker daemons, started and stopped by the bench.
 
+mod dns_name;
 mod images;
 mod readyz;
 mod releases;
@@ -38,6 +39,7 @@ pub fn run(options: &Options) -> anyhow::Result<Section> {
         tables,
         notes: vec![
             "Each release is one `cutover apply` of a plan with a `compose.deploy` (the new colour started next to the live one, gated on `/readyz`, the proxy switched to it) and a `compose.retire` (the old colour drained 1 s, then stopped), while wrk keeps 20 keep-alive connections busy through the proxy.".into(),
+            "The Caddy `dns-name` row: Caddy on new follows the name `app.cutover.internal` (`dynamic_upstreams` source `a`, refresh 200 ms) served by BIND on new; each colour publishes port 8080 on an address of its own on new (`addresses`), and a switch is one RFC 2136 update of the name's A record, waited out for 350 ms: Caddy's configuration never changes.".into(),
             "The failing release: the new colour is made to fail 1 s after the switch; a soak probes `/readyz` through the proxy every 200 ms and fires after 2 failures in a row. Detection runs from the failure to the soak's `rollback_started` in the journal; the way back from there to the first request the previous colour answered at the bench's client (a fresh connection every 10 ms); failed requests outside the window are those the client saw before the failure or after that first good answer.".into(),
         ],
     })
@@ -47,6 +49,8 @@ pub fn run(options: &Options) -> anyhow::Result<Section> {
 pub(crate) struct DockerLab {
     pub daemons: Vec<DockerDaemon>,
     pub lab: Lab,
+    /// Variables every `cutover` run on its plans gets (secrets' sources).
+    pub env: Vec<(String, String)>,
 }
 
 impl DockerLab {
@@ -56,7 +60,11 @@ impl DockerLab {
         for h in docker {
             daemons.push(DockerDaemon::start(lab.host(h))?);
         }
-        Ok(DockerLab { daemons, lab })
+        Ok(DockerLab {
+            daemons,
+            lab,
+            env: Vec::new(),
+        })
     }
 
     pub fn docker(&self, host: &str) -> anyhow::Result<&DockerDaemon> {
@@ -79,7 +87,10 @@ impl DockerLab {
         for (name, text) in files {
             std::fs::write(dir.path().join(name), text)?;
         }
-        Ok(PlanDir { dir })
+        Ok(PlanDir {
+            dir,
+            env: self.env.clone(),
+        })
     }
 }
 
@@ -94,6 +105,7 @@ impl Drop for DockerLab {
 /// A plan in a directory of its own (its own journal).
 pub(crate) struct PlanDir {
     dir: tempfile::TempDir,
+    env: Vec<(String, String)>,
 }
 
 impl PlanDir {
@@ -113,6 +125,7 @@ impl PlanDir {
             .arg(self.path())
             .args(args)
             .env("NO_COLOR", "1")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         Ok(c)
@@ -133,7 +146,12 @@ impl PlanDir {
 
 /// The test app as a Compose service published on `${CUTOVER_PORT}`, named after its colour.
 pub(crate) fn app_compose() -> String {
-    "services:\n  web:\n    image: app:${APP_VERSION}\n    ports: [\"${CUTOVER_PORT}:8080\"]\n    command: [\"/app\", \"--listen\", \"0.0.0.0:8080\", \"--name\", \"${CUTOVER_COLOR:-web}\", \"--version\", \"${APP_VERSION}\"]\n".into()
+    app_compose_on("${CUTOVER_PORT}")
+}
+
+/// The test app published on `publish` (`PORT` or `ADDRESS:PORT`), named after its colour.
+pub(crate) fn app_compose_on(publish: &str) -> String {
+    format!("services:\n  web:\n    image: app:${{APP_VERSION}}\n    ports: [\"{publish}:8080\"]\n    command: [\"/app\", \"--listen\", \"0.0.0.0:8080\", \"--name\", \"${{CUTOVER_COLOR:-web}}\", \"--version\", \"${{APP_VERSION}}\"]\n")
 }
 
 /// A `[proxies.front]` section for `kind` on host new.
@@ -148,8 +166,15 @@ pub(crate) fn proxy_section(kind: &str, control: &str) -> String {
     }
 }
 
-/// A `compose.deploy` step of version `version` (and what follows it).
+/// A `compose.deploy` step of version `version`, each colour on its own port of new (and
+/// what follows it).
 pub(crate) fn deploy(version: &str, more: &str) -> String {
+    deploy_with(version, "ports = { blue = 18081, green = 18082 }", more)
+}
+
+/// A `compose.deploy` step of version `version` with `colours` (its `ports` and `addresses`
+/// lines), and what follows it.
+pub(crate) fn deploy_with(version: &str, colours: &str, more: &str) -> String {
     format!(
         r#"[checks.users]
 kind = "http"
@@ -167,7 +192,7 @@ files = ["app.yaml"]
 upload = ["app.yaml"]
 env = {{ APP_VERSION = "{version}" }}
 proxy = "front"
-ports = {{ blue = 18081, green = 18082 }}
+{colours}
 health = "/readyz"
 wait_timeout = "60s"
 drain = "1s"

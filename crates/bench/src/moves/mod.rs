@@ -9,6 +9,7 @@
 //! waited, its longest wait, and acknowledged writes missing from the new server.
 
 mod plans;
+mod soak_failure;
 
 use crate::report::{Row, Section, Target};
 use crate::rounds::{order, Cache, Samples};
@@ -67,12 +68,20 @@ pub fn run(options: &Options) -> anyhow::Result<Section> {
         ..AppDatabase::on(server, "app")
     };
     let old_app = start_with_database(lab.host("old"), 8080, &app_db(&old))?;
-    let _new_app = start_with_database(lab.host("new"), 8080, &app_db(&new))?;
+    let mut new_app = start_with_database(lab.host("new"), 8080, &app_db(&new))?;
     let front = cutover_testbed::proxy::start_haproxy(lab.host("old"), 8000, old_app.addr)?;
     let url = format!("http://{}", front.listen);
     let dir = tempfile::tempdir()?;
-    let coordinated = plans::write(&lab, dir.path(), "coordinated", true)?;
-    let separate = plans::write(&lab, dir.path(), "separate", false)?;
+    let coordinated = plans::write(&lab, dir.path(), "coordinated", plans::Kind::Coordinated)?;
+    let separate = plans::write(&lab, dir.path(), "separate", plans::Kind::Separate)?;
+    let soaking = plans::write(
+        &lab,
+        dir.path(),
+        "soaking",
+        plans::Kind::Soaking {
+            front: front.listen,
+        },
+    )?;
 
     let (mut ours, mut theirs) = (Vec::new(), Vec::new());
     for round in 0..switches {
@@ -93,6 +102,18 @@ pub fn run(options: &Options) -> anyhow::Result<Section> {
         }
         eprintln!("{line}");
     }
+    // Then the soak's automatic move back after the new app fails (half of `switches`
+    // rounds killed, half hung, so the section's length stays about the same).
+    let failures = soak_failure::run(
+        soak_failure::Setup {
+            plan: &soaking,
+            url: &url,
+            old: &old,
+            new_app: &mut new_app,
+            restart: &|| Ok(start_with_database(lab.host("new"), 8080, &app_db(&new))?),
+        },
+        switches.div_ceil(2),
+    )?;
     let samples = |seen: &[Seen], f: fn(&Seen) -> f64| Samples(seen.iter().map(f).collect());
     let total = |seen: &[Seen], f: fn(&Seen) -> usize| seen.iter().map(f).sum::<usize>();
     let client = "at a client writing every 20 ms through HAProxy and a pooled app";
@@ -115,7 +136,7 @@ pub fn run(options: &Options) -> anyhow::Result<Section> {
         },
     ];
     let longest = ours.iter().map(|s| s.longest).fold(0.0, f64::max);
-    let targets = vec![
+    let mut targets = vec![
         Target {
             what: format!("failed requests in {switches} coordinated switches, in all"),
             bound: 0.0,
@@ -140,6 +161,8 @@ pub fn run(options: &Options) -> anyhow::Result<Section> {
             own: None,
         },
     ];
+    let (soak_targets, soak_note) = failures;
+    targets.extend(soak_targets);
     let mut notes = Vec::new();
     if cfg!(debug_assertions) {
         notes.push("This run used cutover built without optimizations (`cargo build`, not `--release`); the switches' own work is a small part of the window, most of it is SSH and PostgreSQL round trips.".to_string());
@@ -151,9 +174,10 @@ pub fn run(options: &Options) -> anyhow::Result<Section> {
         total(&ours, |s| s.lost),
         total(&theirs, |s| s.lost),
     ));
+    notes.push(soak_note);
     Ok(Section {
         name: "moves",
-        setup: format!("`scripts/bench.sh moves`: PostgreSQL 16 on old -> 18 on new with a reverse subscription, the testbed's app on each host writing through a pool of 4 connections, HAProxy on old in front; {switches} switches of each kind, alternating, each followed by `cutover rollback`."),
+        setup: format!("`scripts/bench.sh moves`: PostgreSQL 16 on old -> 18 on new with a reverse subscription, the testbed's app on each host writing through a pool of 4 connections, HAProxy on old in front; {switches} switches of each kind, alternating, each followed by `cutover rollback`; then {} coordinated moves whose soak sees the new app killed or hung (alternating) and moves back by itself.", switches.div_ceil(2) * 2),
         rounds: switches,
         rows,
         targets,

@@ -114,6 +114,18 @@ pub async fn select(
     min_major: u32,
 ) -> Result<ToolSet, PgError> {
     let found = find(exec, &ep.host, ep.bin.as_deref(), ep.container.as_deref()).await?;
+    choose(&found, ep, want, dump, min_major)
+}
+
+/// [`select`] among toolsets `found` on `ep`'s host (by [`find`] with `ep`'s `bin`), for a
+/// caller that picks more than once from one search.
+pub fn choose(
+    found: &[ToolSet],
+    ep: &Endpoint,
+    want: Option<u32>,
+    dump: bool,
+    min_major: u32,
+) -> Result<ToolSet, PgError> {
     let usable: Vec<&ToolSet> = found.iter().filter(|t| !dump || t.dump).collect();
     let looked = || match &ep.bin {
         Some(b) => b.clone(),

@@ -1,23 +1,22 @@
 //! Digests of a server's keys, computed in the agent next to the data: every database is
-//! scanned (`SCAN`, so the server is never blocked), each key read through
-//! [`super::read`], and folded into one of `2^buckets_log2` buckets by a hash of its name.
-//! A bucket's digest is the order-free sum of its keys' digests (servers scan in different
-//! orders); only the bucket digests travel. Where two servers' buckets differ, the
-//! controller asks for those buckets' keys ([`keys`]), and for the elements of keys whose
-//! values differ ([`detail`]).
+//! scanned (`SCAN`, so the server is never blocked) while other connections read its keys
+//! ([`super::fanout`], [`super::read`]); each key is folded into one of `2^buckets_log2`
+//! buckets by a hash of its name. A bucket's digest is the order-free sum of its keys'
+//! digests (servers scan in different orders, readers take batches in any order); only the
+//! bucket digests travel. Where two servers' buckets differ, the controller asks for those
+//! buckets' keys ([`keys`]), and for the elements of keys whose values differ ([`detail`]).
 //!
 //! `SCAN` may return a key twice (while the server resizes its table): a bucket then digests
 //! differently on that side and is compared key by key, where the duplicate is dropped. It
 //! can never make two different buckets digest alike.
 
 use super::client::{text, Client, Failure};
+use super::fanout::{read_database, Fold};
 use super::protocol::{DbDigest, DigestOptions, Element, KeyEntry};
-use super::read::{read_keys, KeyRead};
+use super::read::{consumers, KeyRead};
 use super::reply::{field, flatten, items};
 use super::value::{group_summaries, score_bits, Sum};
 
-/// Keys asked for per `SCAN` call (and read per batch).
-const SCAN_COUNT: &str = "1000";
 /// A detail lists at most this many elements.
 const DETAIL_MAX: usize = 10_000;
 
@@ -58,25 +57,71 @@ pub fn databases(client: &mut Client) -> Result<Vec<u32>, Failure> {
         .collect())
 }
 
-/// What [`scan`] calls with each batch of keys.
-pub type BatchFn<'a> = dyn FnMut(&mut Client, Vec<Vec<u8>>) -> Result<(), Failure> + 'a;
+/// One database's digest state, as a reader folds its batches into it; readers' states add
+/// up ([`DbSums::merge`]).
+struct DbSums {
+    sums: Vec<Sum>,
+    keys: u64,
+    expiring: u64,
+    vanished: u64,
+    opaque: u64,
+}
 
-/// Calls `each` with every batch of keys of database `db` (selected first).
-pub fn scan(client: &mut Client, db: u32, each: &mut BatchFn<'_>) -> Result<(), Failure> {
-    client.cmd_str(&["SELECT", &db.to_string()])?;
-    let mut cursor = "0".to_string();
-    loop {
-        let reply = client.cmd_str(&["SCAN", &cursor, "COUNT", SCAN_COUNT])?;
-        let parts = items(&reply);
-        let next = parts.first().and_then(|v| text(v));
-        let keys: Vec<Vec<u8>> = parts.get(1).map(|v| flatten(v)).unwrap_or_default();
-        if !keys.is_empty() {
-            each(client, keys)?;
+impl DbSums {
+    fn new(buckets_log2: u8) -> Self {
+        DbSums {
+            sums: vec![Sum::default(); 1usize << buckets_log2],
+            keys: 0,
+            expiring: 0,
+            vanished: 0,
+            opaque: 0,
         }
-        match next {
-            Some(n) if n != "0" => cursor = n,
-            Some(_) => return Ok(()),
-            None => return Err(Failure::protocol(&client.conn, "SCAN")),
+    }
+
+    fn add(&mut self, batch: &[Vec<u8>], reads: Vec<Option<KeyRead>>, options: &DigestOptions) {
+        for (key, read) in batch.iter().zip(reads) {
+            let Some(read) = read else {
+                self.vanished += 1;
+                continue;
+            };
+            let b = bucket_of(key, options.buckets_log2) as usize;
+            self.sums[b].0 = self.sums[b]
+                .0
+                .wrapping_add(key_digest(key, &read, options.grid_ms));
+            self.keys += 1;
+            self.expiring += u64::from(read.expire_ms.is_some());
+            self.opaque += u64::from(!is_known(&read.kind));
+        }
+    }
+
+    fn merge(mut self, other: DbSums) -> DbSums {
+        for (a, b) in self.sums.iter_mut().zip(&other.sums) {
+            a.0 = a.0.wrapping_add(b.0);
+        }
+        self.keys += other.keys;
+        self.expiring += other.expiring;
+        self.vanished += other.vanished;
+        self.opaque += other.opaque;
+        self
+    }
+
+    fn finish(self, db: u32) -> DbDigest {
+        let mut hex = String::with_capacity(self.sums.len() * 32);
+        let mut all = blake3::Hasher::new();
+        all.update(&self.keys.to_le_bytes());
+        for s in &self.sums {
+            let b = s.0.to_le_bytes();
+            all.update(&b);
+            hex.push_str(&to_hex(&b));
+        }
+        DbDigest {
+            db,
+            keys: self.keys,
+            expiring: self.expiring,
+            vanished: self.vanished,
+            opaque: self.opaque,
+            digest: all.finalize().to_hex().to_string(),
+            buckets: hex,
         }
     }
 }
@@ -90,44 +135,21 @@ pub fn digest(
     let mut out = Vec::new();
     let mut total = 0u64;
     for db in databases(client)? {
-        let mut sums = vec![Sum::default(); 1usize << options.buckets_log2];
-        let (mut keys, mut expiring, mut vanished, mut opaque) = (0u64, 0u64, 0u64, 0u64);
-        scan(client, db, &mut |client, batch| {
-            let reads = read_keys(client, &batch, options.ttl)?;
-            for (key, read) in batch.iter().zip(reads) {
-                let Some(read) = read else {
-                    vanished += 1;
-                    continue;
-                };
-                let b = bucket_of(key, options.buckets_log2) as usize;
-                sums[b].0 = sums[b]
-                    .0
-                    .wrapping_add(key_digest(key, &read, options.grid_ms));
-                keys += 1;
-                expiring += u64::from(read.expire_ms.is_some());
-                opaque += u64::from(!is_known(&read.kind));
-            }
-            total += batch.len() as u64;
-            progress(total);
-            Ok(())
+        let fold = Fold {
+            keep: &|_| true,
+            init: &|| DbSums::new(options.buckets_log2),
+            fold: &|sums: &mut DbSums, batch, reads| sums.add(&batch, reads, options),
+        };
+        let before = total;
+        let parts = read_database(client, db, options.ttl, &fold, &mut |n| {
+            progress(before + n)
         })?;
-        let mut hex = String::with_capacity(sums.len() * 32);
-        let mut all = blake3::Hasher::new();
-        all.update(&keys.to_le_bytes());
-        for s in &sums {
-            let b = s.0.to_le_bytes();
-            all.update(&b);
-            hex.push_str(&to_hex(&b));
-        }
-        out.push(DbDigest {
-            db,
-            keys,
-            expiring,
-            vanished,
-            opaque,
-            digest: all.finalize().to_hex().to_string(),
-            buckets: hex,
-        });
+        let sums = parts
+            .into_iter()
+            .reduce(DbSums::merge)
+            .unwrap_or_else(|| DbSums::new(options.buckets_log2));
+        total += sums.keys + sums.vanished;
+        out.push(sums.finish(db));
     }
     Ok(out)
 }
@@ -135,6 +157,9 @@ pub fn digest(
 fn is_known(kind: &str) -> bool {
     matches!(kind, "string" | "list" | "hash" | "set" | "zset" | "stream")
 }
+
+/// A key found by the key-by-key pass: its bucket, name and what was read.
+type Found = (u32, Vec<u8>, KeyRead);
 
 /// The keys of `db` in `buckets` (every key when empty), sorted by (bucket, key), without
 /// duplicates.
@@ -145,23 +170,24 @@ pub fn keys(
     options: &DigestOptions,
 ) -> Result<Vec<KeyEntry>, Failure> {
     let wanted: std::collections::HashSet<u32> = buckets.iter().copied().collect();
-    let mut found: Vec<(u32, Vec<u8>, KeyRead)> = Vec::new();
+    let mut found: Vec<Found> = Vec::new();
     if databases(client)?.contains(&db) {
-        scan(client, db, &mut |client, batch| {
-            let batch: Vec<Vec<u8>> = batch
-                .into_iter()
-                .filter(|k| {
-                    wanted.is_empty() || wanted.contains(&bucket_of(k, options.buckets_log2))
-                })
-                .collect();
-            let reads = read_keys(client, &batch, options.ttl)?;
-            for (key, read) in batch.into_iter().zip(reads) {
-                if let Some(read) = read {
-                    found.push((bucket_of(&key, options.buckets_log2), key, read));
+        let keep =
+            |k: &[u8]| wanted.is_empty() || wanted.contains(&bucket_of(k, options.buckets_log2));
+        let fold = Fold {
+            keep: &keep,
+            init: &Vec::new,
+            fold: &|found: &mut Vec<Found>, batch, reads| {
+                for (key, read) in batch.into_iter().zip(reads) {
+                    if let Some(read) = read {
+                        found.push((bucket_of(&key, options.buckets_log2), key, read));
+                    }
                 }
-            }
-            Ok(())
-        })?;
+            },
+        };
+        for part in read_database(client, db, options.ttl, &fold, &mut |_| {})? {
+            found.extend(part);
+        }
     }
     found.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
     found.dedup_by(|a, b| a.0 == b.0 && a.1 == b.1);
@@ -269,7 +295,8 @@ fn stream_detail(client: &mut Client, key: &[u8], limit: &str) -> Result<Vec<Ele
         value: String::from_utf8_lossy(&last).into_owned(),
     });
     let groups = client.cmd(&[b"XINFO", b"GROUPS", key])?;
-    for g in group_summaries(client, key, &groups)? {
+    let consumers = consumers(client, key, &groups)?;
+    for g in group_summaries(&groups, &consumers) {
         let (name, rest) = match g.iter().position(|&b| b == b' ') {
             Some(i) => (g[..i].to_vec(), g[i + 1..].to_vec()),
             None => (g.clone(), Vec::new()),

@@ -15,8 +15,8 @@
 //! - [`Pair::finish`]: the reverse replication ended once the run no longer needs it
 //!   ([`finish`]);
 //! - [`Pair::verify`]: digests of logical values per bucket next to the data, compared,
-//!   key by key only where they differ ([`verify`], [`digest`], [`read`], [`value`],
-//!   [`compare`]);
+//!   key by key only where they differ ([`verify`], [`digest`], [`fanout`], [`read`],
+//!   [`value`], [`compare`]);
 //! - [`health()`](health::health).
 
 pub mod agent;
@@ -51,6 +51,7 @@ pub mod compare;
 pub mod digest;
 pub mod endpoint;
 pub mod error;
+pub mod fanout;
 pub mod finish;
 pub mod health;
 pub mod info;

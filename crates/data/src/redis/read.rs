@@ -6,7 +6,7 @@
 use super::client::{server_error, text, Batch, Client, Failure};
 use super::protocol::TtlMode;
 use super::reply::{bytes, int, items};
-use super::value::{collection_digest, framed, short, stream_digest, Collection};
+use super::value::{collection_digest, framed, group_names, short, stream_digest, Collection};
 use redis::Value;
 
 /// Collections up to this many elements are fetched in one command.
@@ -126,8 +126,12 @@ fn read_values(
     let answers = client.pipeline(&second)?;
     let mut out: Vec<Option<Digested>> = vec![None; keys.len()];
     let mut paged = Vec::new();
+    // Small streams: (key index, where its replies start), digested once their groups'
+    // consumers are read.
+    let mut streams = Vec::new();
     let mut at = 0;
     for (i, n) in counts.into_iter().enumerate() {
+        let start = at;
         let slice = &answers[at..at + n];
         at += n;
         let Some(kind) = kinds[i].as_deref() else {
@@ -170,8 +174,7 @@ fn read_values(
                 if entries.len() as u64 > WHOLE {
                     paged.push(i);
                 } else {
-                    let digest = stream_digest(client, &keys[i], &entries, &slice[1], &slice[2])?;
-                    out[i] = Some((digest, entries.len() as u64));
+                    streams.push((i, start));
                 }
             }
             _ => {
@@ -180,11 +183,69 @@ fn read_values(
             }
         }
     }
+    read_streams(client, keys, &answers, &streams, &mut out)?;
     for i in paged {
         let kind = kinds[i].as_deref().unwrap_or_default();
         out[i] = paged_digest(client, kind, &keys[i])?;
     }
     Ok(out)
+}
+
+/// Digests the small streams of a batch: every group's consumers of every stream read in
+/// one more round trip (not one per group: a job queue's streams mostly have groups).
+/// `streams` holds each stream's key index and where its three replies (`XRANGE`,
+/// `XINFO STREAM`, `XINFO GROUPS`) start in `answers`.
+fn read_streams(
+    client: &mut Client,
+    keys: &[Vec<u8>],
+    answers: &[Value],
+    streams: &[(usize, usize)],
+    out: &mut [Option<Digested>],
+) -> Result<(), Failure> {
+    let mut third = Batch::default();
+    let mut counts = Vec::with_capacity(streams.len());
+    for &(i, start) in streams {
+        let names = group_names(&answers[start + 2]);
+        for name in &names {
+            third.push(&[b"XINFO", b"CONSUMERS", &keys[i], name]);
+        }
+        counts.push(names.len());
+    }
+    let consumers = client.pipeline(&third)?;
+    let mut at = 0;
+    for (&(i, start), n) in streams.iter().zip(counts) {
+        let of_stream = &consumers[at..at + n];
+        at += n;
+        // A group destroyed meanwhile: the stream changed, not counted this pass.
+        if of_stream.iter().any(|v| matches!(v, Value::ServerError(_))) {
+            continue;
+        }
+        let entries = items(&answers[start]);
+        let digest = stream_digest(
+            &entries,
+            &answers[start + 1],
+            &answers[start + 2],
+            of_stream,
+        );
+        out[i] = Some((digest, entries.len() as u64));
+    }
+    Ok(())
+}
+
+/// Each group's `XINFO CONSUMERS` reply (in the order of `groups`), in one round trip.
+pub fn consumers(client: &mut Client, key: &[u8], groups: &Value) -> Result<Vec<Value>, Failure> {
+    let mut batch = Batch::default();
+    for name in group_names(groups) {
+        batch.push(&[b"XINFO", b"CONSUMERS", key, &name]);
+    }
+    let replies = client.pipeline(&batch)?;
+    match replies
+        .iter()
+        .find_map(|v| server_error(&client.conn, "XINFO CONSUMERS", v))
+    {
+        Some(f) => Err(f),
+        None => Ok(replies),
+    }
 }
 
 /// A large collection read page by page; `None` when it vanished meanwhile. Hash and set
@@ -228,7 +289,11 @@ fn paged_digest(
         }
         let refs: Vec<&Value> = entries.iter().collect();
         let len = refs.len() as u64;
-        return stream_digest(client, key, &refs, &info, &groups).map(|d| Some((d, len)));
+        let consumers = consumers(client, key, &groups)?;
+        return Ok(Some((
+            stream_digest(&refs, &info, &groups, &consumers),
+            len,
+        )));
     }
     let mut c = Collection::new(kind);
     if kind == "list" || kind == "zset" {

@@ -14,7 +14,6 @@
 //!   themselves);
 //! - any other type (modules): its `DUMP` payload, equal only on the same version.
 
-use super::client::{Client, Failure};
 use super::reply::{bytes, field, flatten, items};
 use redis::Value;
 
@@ -132,14 +131,14 @@ pub(crate) fn collection_digest(kind: &str, items: &[&Value]) -> [u8; 32] {
     c.finish()
 }
 
-/// A stream: its entries in order, its last generated id, its groups and their consumers.
+/// A stream: its entries in order, its last generated id, its groups and their consumers
+/// (`consumers`: one `XINFO CONSUMERS` reply per group, in the order of `groups`).
 pub(crate) fn stream_digest(
-    client: &mut Client,
-    key: &[u8],
     entries: &[&Value],
     info: &Value,
     groups: &Value,
-) -> Result<[u8; 32], Failure> {
+    consumers: &[Value],
+) -> [u8; 32] {
     let mut h = blake3::Hasher::new();
     h.update(b"stream");
     for e in entries {
@@ -151,29 +150,34 @@ pub(crate) fn stream_digest(
     let last = field(info, "last-generated-id").unwrap_or_default();
     h.update(&(last.len() as u64).to_le_bytes());
     h.update(&last);
-    for g in group_summaries(client, key, groups)? {
+    for g in group_summaries(groups, consumers) {
         h.update(&(g.len() as u64).to_le_bytes());
         h.update(&g);
     }
-    Ok(*h.finalize().as_bytes())
+    *h.finalize().as_bytes()
 }
 
-/// Each group as `name last-delivered-id pending [consumer pending]...`, sorted by name.
-pub fn group_summaries(
-    client: &mut Client,
-    key: &[u8],
-    groups: &Value,
-) -> Result<Vec<Vec<u8>>, Failure> {
+/// The names of the groups of an `XINFO GROUPS` reply, in its order.
+pub fn group_names(groups: &Value) -> Vec<Vec<u8>> {
+    items(groups)
+        .into_iter()
+        .map(|g| field(g, "name").unwrap_or_default())
+        .collect()
+}
+
+/// Each group as `name last-delivered-id pending [consumer pending]...`, sorted by name,
+/// from `XINFO GROUPS` and each group's `XINFO CONSUMERS` reply (in the same order).
+pub fn group_summaries(groups: &Value, consumers: &[Value]) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
-    for g in items(groups) {
+    for (i, g) in items(groups).into_iter().enumerate() {
         let name = field(g, "name").unwrap_or_default();
         let mut s = name.clone();
         for f in ["last-delivered-id", "pending"] {
             s.push(b' ');
             s.extend(field(g, f).unwrap_or_default());
         }
-        let consumers = client.cmd(&[b"XINFO", b"CONSUMERS", key, &name])?;
-        let mut cs: Vec<Vec<u8>> = items(&consumers)
+        let of_group = consumers.get(i).map(items).unwrap_or_default();
+        let mut cs: Vec<Vec<u8>> = of_group
             .into_iter()
             .map(|c| {
                 let mut t = field(c, "name").unwrap_or_default();
@@ -190,7 +194,7 @@ pub fn group_summaries(
         out.push(s);
     }
     out.sort();
-    Ok(out)
+    out
 }
 
 #[cfg(test)]

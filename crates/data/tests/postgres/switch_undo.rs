@@ -161,3 +161,65 @@ async fn the_source_takes_writes_before_the_sync_is_made_again_and_none_is_lost(
     }
     ex.disconnect_all().await;
 }
+
+/// A move back prepares the undo while requests are still flowing to the target (beside its
+/// hold and drain): the prepared undo only reads. Writes made on the target after it was
+/// prepared still reach the source once it is committed, and the source stays frozen until
+/// then.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_prepared_undo_changes_nothing_until_committed() {
+    let (lab, old, new) = servers(16, 18, true);
+    old.psql("postgres", "CREATE DATABASE app").expect("db");
+    old.psql(
+        "app",
+        "CREATE ROLE writer LOGIN; CREATE TABLE t (id bigserial PRIMARY KEY, v text); GRANT ALL ON t TO writer; GRANT USAGE ON SEQUENCE t_id_seq TO writer; INSERT INTO t (v) VALUES ('before');",
+    )
+    .expect("schema");
+    new.psql("postgres", "CREATE ROLE writer LOGIN")
+        .expect("role");
+    let ex = executor(&lab);
+    let (source, target) = (endpoint(&old, "app"), endpoint(&new, "app"));
+    let options = SyncOptions {
+        source_address: old.address().to_string(),
+        timeout: Duration::from_secs(120),
+        ..SyncOptions::default()
+    };
+    replication::sync(&ex, &source, &target, &options, &|_| {})
+        .await
+        .expect("sync");
+    let sw = SwitchOptions {
+        sync: options.clone(),
+        freeze: Freeze::ReadOnly,
+        reverse: Some(new.address().to_string()),
+        max_wait: Duration::from_secs(30),
+    };
+    switch::switch(&ex, &source, &target, &sw, &|_| {})
+        .await
+        .expect("switch");
+    let ready = switch::prepare_undo(&ex, &source, &target, &sw)
+        .await
+        .expect("prepare the undo");
+    let write = |pg: &cutover_testbed::PgServer, v: &str| {
+        pg.shell(&format!(
+            "psql -X -v ON_ERROR_STOP=1 -U writer app -c \"INSERT INTO t (v) VALUES ('{v}')\""
+        ))
+    };
+    write(&new, "after the prepare").expect("the target still takes writes once prepared");
+    assert!(
+        write(&old, "too early").is_err(),
+        "the source took a write before the undo was committed"
+    );
+    ready
+        .commit(&ex, &sw, &|| ())
+        .await
+        .expect("commit the undo")
+        .expect("a switch to undo");
+    write(&old, "after the undo").expect("the source takes writes once the undo is committed");
+    assert_eq!(
+        old.psql("app", "SELECT string_agg(v, ',' ORDER BY id) FROM t")
+            .expect("rows")
+            .trim(),
+        "before,after the prepare,after the undo"
+    );
+    ex.disconnect_all().await;
+}

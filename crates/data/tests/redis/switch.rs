@@ -8,7 +8,12 @@ use cutover_data::redis::VerifyOptions;
 use cutover_testbed::{missing_writes, RedisOptions, RedisServer, RedisVersion, RedisWriter};
 use std::time::Duration;
 
-async fn sync_switch_prove_and_undo(old_version: RedisVersion, new_version: RedisVersion) {
+/// `depth`: writes the client keeps in flight on its connection (pipelined above 1).
+async fn sync_switch_prove_and_undo(
+    old_version: RedisVersion,
+    new_version: RedisVersion,
+    depth: usize,
+) {
     let (lab, old, new) = servers(
         old_version,
         new_version,
@@ -16,7 +21,7 @@ async fn sync_switch_prove_and_undo(old_version: RedisVersion, new_version: Redi
         RedisOptions::default(),
     );
     seed(&old, 0..3000);
-    let writer = RedisWriter::start(addr(&old), RedisServer::PASSWORD, 1, "w");
+    let writer = RedisWriter::pipelined(addr(&old), RedisServer::PASSWORD, 1, depth, "w");
     let mut pair = pair(&lab, &old, &new).await;
     let o = switch_options(&old, &new);
     let lines = Lines::default();
@@ -110,15 +115,17 @@ async fn sync_switch_prove_and_undo(old_version: RedisVersion, new_version: Redi
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn redis_62_to_70() {
-    sync_switch_prove_and_undo(RedisVersion::Redis62, RedisVersion::Redis70).await;
+    sync_switch_prove_and_undo(RedisVersion::Redis62, RedisVersion::Redis70, 1).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn redis_70_to_70() {
-    sync_switch_prove_and_undo(RedisVersion::Redis70, RedisVersion::Redis70).await;
+async fn redis_70_to_70_under_a_pipelining_writer() {
+    // Refused writes inside a window (old read-only after the switch) must not hide the
+    // acknowledged ones after them from the check on new.
+    sync_switch_prove_and_undo(RedisVersion::Redis70, RedisVersion::Redis70, 4).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn redis_70_to_valkey_9() {
-    sync_switch_prove_and_undo(RedisVersion::Redis70, RedisVersion::Valkey9).await;
+    sync_switch_prove_and_undo(RedisVersion::Redis70, RedisVersion::Valkey9, 1).await;
 }

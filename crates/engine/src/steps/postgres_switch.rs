@@ -166,13 +166,25 @@ impl StepRunner for PostgresSwitch<'_> {
         super::store_switch::conclude(ctx, &report)
     }
 
+    /// A move back reads how far the switch got and opens its session before it holds
+    /// requests: only the undo itself runs while they wait.
+    async fn prepare_undo(&self, ctx: &StepCtx<'_>) -> Result<Option<Prepared>, EngineError> {
+        let (source, target, options) = self.setup(ctx)?;
+        let ready = switch::prepare_undo(ctx.exec, &source, &target, &options)
+            .await
+            .map_err(|e| failed(ctx, e))?;
+        Ok(Some(Box::new(ready)))
+    }
+
     async fn rollback(&self, ctx: &StepCtx<'_>) -> Result<Option<String>, EngineError> {
         let (source, target, options) = self.setup(ctx)?;
         // Inside a move back, the held requests go to the source once it takes writes
         // again, while the forward sync is made again.
         let writable = || ctx.writable_again();
-        switch::undo_switch_then(ctx.exec, &source, &target, &options, &writable)
-            .await
-            .map_err(|e| failed(ctx, e))
+        match ctx.take_prepared::<switch::PreparedUndo>() {
+            Some(ready) => ready.commit(ctx.exec, &options, &writable).await,
+            None => switch::undo_switch_then(ctx.exec, &source, &target, &options, &writable).await,
+        }
+        .map_err(|e| failed(ctx, e))
     }
 }

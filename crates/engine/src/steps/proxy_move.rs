@@ -225,7 +225,18 @@ pub(crate) async fn backward(
 ) -> Result<String, EngineError> {
     let members = members(ctx)?;
     let data = ids(step);
-    let (hold, held_at) = hold(ctx, step, s, current).await?;
+    // The undo's reading (tools, how far each switch got, sessions) beside the hold and its
+    // drain: requests are held as early as possible (once new has failed, every request not
+    // held goes to it), and only the undo itself runs while they wait.
+    let (ready, held) = tokio::join!(members.prepare_undo(&data), hold(ctx, step, s, current));
+    let (hold, held_at) = held?;
+    if let Err(e) = ready {
+        // Nothing was undone: the held requests go back where they came from.
+        let _ = land(ctx, s, hold, current, held_at).await;
+        return Err(ctx.failed(format!(
+            "the move back stopped before undoing anything: {e}; traffic stays on {current}, where the writes are"
+        )));
+    }
     let writable = WritableAgain::new(&data);
     let mut undo = std::pin::pin!(members.undo(&data, Some(&writable)));
     let settled = tokio::select! {

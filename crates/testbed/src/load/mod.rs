@@ -65,6 +65,8 @@ pub struct WriteLoad {
     stop: Arc<AtomicBool>,
     scheduler: Option<JoinHandle<Vec<JoinHandle<RequestRecord>>>>,
     started: SystemTime,
+    /// The schedule's origin: every record's `sent` and `answered` are measured from it.
+    origin: Instant,
     options: LoadOptions,
     counts: Arc<Counts>,
 }
@@ -87,9 +89,11 @@ impl WriteLoad {
         let stop = Arc::new(AtomicBool::new(false));
         let counts = Arc::new(Counts::default());
         let started = SystemTime::now();
+        let origin = Instant::now();
         let schedule = Schedule {
             agent,
             url,
+            origin,
             options,
             stop: Arc::clone(&stop),
             counts: Arc::clone(&counts),
@@ -102,9 +106,16 @@ impl WriteLoad {
             stop,
             scheduler: Some(scheduler),
             started,
+            origin,
             options,
             counts,
         })
+    }
+
+    /// Now on the load's clock, the one its records' `sent` and `answered` are on: a test
+    /// notes the moment it breaks something, then finds the requests sent after it.
+    pub fn now(&self) -> Duration {
+        self.origin.elapsed()
     }
 
     /// Counts so far.
@@ -191,6 +202,7 @@ fn orders_url(base_url: &str) -> Result<String, LabError> {
 struct Schedule {
     agent: ureq::Agent,
     url: String,
+    origin: Instant,
     options: LoadOptions,
     stop: Arc<AtomicBool>,
     counts: Arc<Counts>,
@@ -200,7 +212,7 @@ impl Schedule {
     /// Sends request `seq` at `start + seq * interval` until stopped; never waits for an
     /// answer, so one hung request cannot delay the next.
     fn run(self) -> Vec<JoinHandle<RequestRecord>> {
-        let start = Instant::now();
+        let start = self.origin;
         let mut requests = Vec::new();
         for seq in 0u64.. {
             let due = start

@@ -56,6 +56,25 @@ impl LoadSummary {
         self.records.iter().filter(|r| r.id.is_none()).collect()
     }
 
+    /// The first write sent at or after `at` (on the load's clock, see
+    /// [`WriteLoad::now`](super::WriteLoad::now)) that was acknowledged, by when its answer
+    /// came. After a backend was killed or stopped at `at`, no later request can have been
+    /// answered by it: this is the first write the other side took.
+    pub fn first_acknowledged_sent_after(&self, at: Duration) -> Option<&RequestRecord> {
+        self.records
+            .iter()
+            .filter(|r| r.id.is_some() && r.sent >= at)
+            .min_by_key(|r| r.answered)
+    }
+
+    /// The requests sent at or after `at` that were not acknowledged.
+    pub fn failures_sent_after(&self, at: Duration) -> Vec<&RequestRecord> {
+        self.records
+            .iter()
+            .filter(|r| r.id.is_none() && r.sent >= at)
+            .collect()
+    }
+
     /// The longest time any request took (answered, failed or cut off at its deadline).
     pub fn longest(&self) -> Duration {
         self.records
@@ -184,5 +203,34 @@ mod tests {
              #1 sent at 0.020s, 500 after 0.250s: cannot execute INSERT in a read-only transaction\n"
         );
         assert_eq!(summary.to_json()["records"][1]["answered_ms"], 270.0);
+    }
+
+    #[test]
+    fn after_a_failure_the_first_write_taken_is_the_earliest_answered_one_sent_after_it() {
+        let summary = LoadSummary {
+            started: SystemTime::UNIX_EPOCH,
+            interval: Duration::from_millis(20),
+            records: vec![
+                // Sent before the failure: not the other side's, however late its answer.
+                record(0, 0, 900, Some(1)),
+                record(1, 20, 5, None),
+                // Held, then answered together: the earliest answer counts, not the first sent.
+                record(2, 40, 700, Some(3)),
+                record(3, 60, 650, Some(4)),
+                record(4, 80, 2, None),
+            ],
+        };
+        let at = Duration::from_millis(30);
+        let first = summary.first_acknowledged_sent_after(at).unwrap();
+        assert_eq!((first.seq, first.answered), (3, Duration::from_millis(710)));
+        let failed: Vec<u64> = summary
+            .failures_sent_after(at)
+            .iter()
+            .map(|r| r.seq)
+            .collect();
+        assert_eq!(failed, [4]);
+        assert!(summary
+            .first_acknowledged_sent_after(Duration::from_millis(81))
+            .is_none());
     }
 }

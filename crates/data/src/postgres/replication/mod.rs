@@ -117,13 +117,27 @@ pub(crate) async fn sides(
     target: &Endpoint,
 ) -> Result<Sides, PgError> {
     let (mut source, mut target) = (source.clone(), target.clone());
-    let (a, b) = tokio::join!(
-        tools::select(exec, &source, None, false, 0),
-        tools::select(exec, &target, None, false, 0)
+    // One search per host, one round trip: the tools to read the versions with and those
+    // of the target's major are both picked from it (every PostgreSQL step starts here; a
+    // move back waits for it before undoing a switch).
+    let (found_s, found_t) = tokio::join!(
+        tools::find(
+            exec,
+            &source.host,
+            source.bin.as_deref(),
+            source.container.as_deref()
+        ),
+        tools::find(
+            exec,
+            &target.host,
+            target.bin.as_deref(),
+            target.container.as_deref()
+        )
     );
+    let (found_s, found_t) = (found_s?, found_t?);
     let (mut sp, mut tp) = (source.clone(), target.with_db("postgres"));
-    sp.bin = Some(a?.bin);
-    tp.bin = Some(b?.bin);
+    sp.bin = Some(tools::choose(&found_s, &source, None, false, 0)?.bin);
+    tp.bin = Some(tools::choose(&found_t, &target, None, false, 0)?.bin);
     let (sv, tv) = tokio::join!(
         tools::server_version(exec, &sp),
         tools::server_version(exec, &tp)
@@ -137,12 +151,8 @@ pub(crate) async fn sides(
             "replicate to the same or a newer major version",
         ));
     }
-    let (s, t) = tokio::join!(
-        tools::select(exec, &source, Some(tmaj), true, smaj),
-        tools::select(exec, &target, Some(tmaj), true, smaj)
-    );
-    source.bin = Some(s?.bin);
-    target.bin = Some(t?.bin);
+    source.bin = Some(tools::choose(&found_s, &source, Some(tmaj), true, smaj)?.bin);
+    target.bin = Some(tools::choose(&found_t, &target, Some(tmaj), true, smaj)?.bin);
     Ok(Sides {
         source,
         target,

@@ -20,14 +20,17 @@ use super::super::copy::target;
 use super::super::endpoint::Endpoint;
 use super::super::error::PgError;
 use super::super::live::LiveSession;
-use super::super::session::{copy_query, run_sql, tool_error};
+use super::super::session::{copy_query, run_sql};
 use super::super::sql::{ident, literal};
 use super::drift::{self, Drift, SchemaPrint};
 use super::{
-    conninfo, lag, marker, parse_marker, sides, subscription_exists, Progress, Sides, SyncOptions,
+    conninfo, lag, parse_marker, sides, subscription_exists, Progress, Sides, SyncOptions,
 };
 use cutover_exec::{Command, Executor};
 use std::time::{Duration, Instant};
+
+mod undo;
+pub use undo::{prepare_undo, undo_switch, undo_switch_then, PreparedUndo};
 
 /// How writes are frozen on the source.
 #[derive(Debug, Clone)]
@@ -457,17 +460,6 @@ async fn prepare(
 /// reconnect; the replication workers are background workers, left alone).
 pub(super) const END_CLIENT_SESSIONS: &str = "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend';";
 
-/// Stops writes on the target while a switch is undone: new sessions read-only, the
-/// current ones ended. Returns how many were ended.
-async fn end_writes(tgt: &mut LiveSession, target: &Endpoint) -> Result<u64, PgError> {
-    let sql = format!(
-        "ALTER DATABASE {} SET default_transaction_read_only = on;\n{END_CLIENT_SESSIONS}",
-        ident(&target.db)
-    );
-    let n = tgt.query(&sql).await?.last().cloned().unwrap_or_default();
-    Ok(n.trim().parse().unwrap_or(0))
-}
-
 /// Freezes writes; returns how many client sessions were ended.
 async fn freeze(
     exec: &Executor,
@@ -490,37 +482,51 @@ async fn freeze(
                     ident(&source.user)
                 ));
             }
-            // Every client session is signalled at once, then waited for: an ended session
-            // finishes a commit in flight before it exits, and the WAL position read next
-            // must cover every committed write. (pg_terminate_backend's own wait polls every
-            // 100 ms, per session.)
-            sql.push_str(
-                "SELECT coalesce(array_agg(pid), '{}') FROM (SELECT pid, pg_terminate_backend(pid) FROM pg_stat_activity
-                   WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend') t;",
-            );
-            let pids = src.query(&sql).await?.last().cloned().unwrap_or_default();
-            let ended = pids
-                .trim_matches(|c| c == '{' || c == '}')
-                .split(',')
-                .filter(|p| !p.trim().is_empty())
-                .count() as u64;
-            let alive = format!(
-                "SELECT count(*) FROM pg_stat_activity WHERE pid = ANY({}::int[]);",
-                literal(pids.trim())
-            );
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while ended > 0 && src.value(&alive).await? != "0" {
-                if Instant::now() > deadline {
-                    return Err(PgError::precondition(
-                        "client sessions on the source did not end within 10 s of being terminated",
-                        "look for stuck sessions in pg_stat_activity on the source, then switch again",
-                    ));
-                }
-                tokio::time::sleep(Duration::from_millis(2)).await;
-            }
-            Ok(ended)
+            end_sessions(src, &sql, "source").await
         }
     }
+}
+
+/// Runs `before`, then ends every client session of the session's database but its own and
+/// waits until they are gone: an ended session finishes a commit in flight before it exits,
+/// and the WAL position read next must cover every committed write. Every session is
+/// signalled at once (pg_terminate_backend's own wait polls every 100 ms, per session).
+/// `side` names the server in errors. Returns how many were ended.
+async fn end_sessions(session: &mut LiveSession, before: &str, side: &str) -> Result<u64, PgError> {
+    let sql = format!(
+        "{before}SELECT coalesce(array_agg(pid), '{{}}') FROM (SELECT pid, pg_terminate_backend(pid) FROM pg_stat_activity
+           WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend') t;"
+    );
+    let pids = session
+        .query(&sql)
+        .await?
+        .last()
+        .cloned()
+        .unwrap_or_default();
+    let ended = pids
+        .trim_matches(|c| c == '{' || c == '}')
+        .split(',')
+        .filter(|p| !p.trim().is_empty())
+        .count() as u64;
+    let alive = format!(
+        "SELECT count(*) FROM pg_stat_activity WHERE pid = ANY({}::int[]);",
+        literal(pids.trim())
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while ended > 0 && session.value(&alive).await? != "0" {
+        if Instant::now() > deadline {
+            return Err(PgError::precondition(
+                format!(
+                    "client sessions on the {side} did not end within 10 s of being terminated"
+                ),
+                format!(
+                    "look for stuck sessions in pg_stat_activity on the {side}, then try again"
+                ),
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    Ok(ended)
 }
 
 /// Gives the source its writes back after a failed switch: the read-only setting reset, or
@@ -622,190 +628,18 @@ pub async fn is_switched(
             .is_some_and(|(_, st)| matches!(st.as_str(), "switched" | "finishing" | "finished")))
 }
 
-/// Undoes a switch: writes made on the target since (carried back by the reverse
-/// subscription) are waited for, the reverse replication removed, sequences on the source
-/// advanced past the target's, and the source's freeze lifted.
-/// A switch cut off part-way is undone as far as it got (its marker says how far); `None`
-/// when nothing was switched.
-pub async fn undo_switch(
-    exec: &Executor,
-    source: &Endpoint,
-    target: &Endpoint,
-    options: &SwitchOptions,
-) -> Result<Option<String>, PgError> {
-    undo_switch_then(exec, source, target, options, &|| ()).await
-}
+/// What a lifted read-only freeze says.
+const THAWED: &str = "source writable again (sessions opened during the freeze ended)";
 
-/// [`undo_switch`], calling `writable` as soon as the source takes writes again: a move
-/// back releases its held requests then, while the forward sync is made again.
-pub async fn undo_switch_then(
-    exec: &Executor,
-    source: &Endpoint,
-    target: &Endpoint,
-    options: &SwitchOptions,
-    writable: &(dyn Fn() + Send + Sync),
-) -> Result<Option<String>, PgError> {
-    let s = sides(exec, source, target).await?;
-    let (source, target) = (&s.source, &s.target);
-    let state = target::state(exec, target).await?;
-    let created = match parse_marker(state.comment.as_deref()) {
-        Some((created, stage)) if stage == "switching" || stage == "switched" => created,
-        Some((_, stage)) if stage == "finishing" || stage == "finished" => {
-            return Err(super::finish::refusal(&target.db))
-        }
-        // The marker is set before anything is frozen: without it, nothing was switched
-        // (the switch failed before it began, or this undo already ran).
-        _ => return Ok(None),
-    };
-    let marked = |stage: &str| marker(source, stage, created);
-    if subscription_exists(exec, target, &options.sync.subscription).await? {
-        // Stopped before the target became the primary (killed inside the freeze, or failed
-        // there): the subscription still runs and the target took no writes of its own, so
-        // the source only needs its writes back; the sync goes on as before the switch.
-        let mut done = vec![
-            "the switch had not dropped the subscription: the target never took writes".to_string(),
-        ];
-        done.extend(lift_freeze(exec, source, options).await?);
-        target::set_comment(exec, target, &marked("syncing")).await?;
-        return Ok(Some(done.join(", ")));
-    }
-    let mut done = Vec::new();
-    let reverse = subscription_exists(exec, source, REVERSE).await?;
-    // Without the reverse subscription but with the forward slot on the source: an undo cut
-    // off after the source took writes again, of which only the tail is left.
-    if reverse || slot_exists(exec, source, &options.sync.subscription).await? {
-        if reverse {
-            done.push(take_writes_back(exec, source, target, options).await?);
-        }
-        if matches!(options.freeze, Freeze::ReadOnly) {
-            done.extend(lift_freeze(exec, source, options).await?);
-        }
-        writable();
-        done.extend(follow_again(exec, &s, options, &marked("syncing")).await?);
-        return Ok(Some(done.join(", ")));
-    }
-    let out = exec
-        .run(
-            &target
-                .command("psql", super::super::session::PSQL_SCRIPT)
-                .stdin(cutover_exec::Stdin::Bytes(
-                    format!(
-                        "{}{}",
-                        super::super::session::SESSION_SETUP,
-                        advance_sequences_sql()
-                    )
-                    .into_bytes(),
-                )),
-        )
-        .await?;
-    if !out.success() {
-        return Err(tool_error("read the target's sequences", target, &out));
-    }
-    run_sql(
-        exec,
-        source,
-        "advance the source's sequences",
-        &format!("SET default_transaction_read_only = off;\n{}", out.stdout),
+/// Lifts the read-only freeze on the source. Sessions opened during the freeze keep
+/// `default_transaction_read_only` for their whole life (a pool's connections, for
+/// minutes): they are ended so that they reconnect writable.
+fn thaw_sql(source: &Endpoint) -> String {
+    format!(
+        "SET default_transaction_read_only = off;\nALTER DATABASE {db} RESET default_transaction_read_only;\nALTER ROLE {} IN DATABASE {db} RESET default_transaction_read_only;\n{END_CLIENT_SESSIONS}\n",
+        ident(&source.user),
+        db = ident(&source.db)
     )
-    .await?;
-    // The switch ran the unfreeze command itself; only the read-only setting outlives it.
-    if matches!(options.freeze, Freeze::ReadOnly) {
-        done.extend(lift_freeze(exec, source, options).await?);
-    }
-    target::set_comment(exec, target, &marked("unswitched")).await?;
-    Ok(Some(done.join(", ")))
-}
-
-/// Carries the target's writes back to the source, still frozen for applications: writes on
-/// the target stopped (its sessions ended, new ones read-only) so that the position waited for
-/// is its last write, then one script on the source (whose session writes all the same) takes
-/// the target's sequences back, drops the reverse subscription, and makes the forward sync's
-/// slot while nothing writes. The target holds every row up to that slot, so the sync resumes
-/// from it without a copy, and the source can take writes again before the forward
-/// subscription exists.
-async fn take_writes_back(
-    exec: &Executor,
-    source: &Endpoint,
-    target: &Endpoint,
-    options: &SwitchOptions,
-) -> Result<String, PgError> {
-    let mut tgt = LiveSession::open(exec, target).await?;
-    let ended = end_writes(&mut tgt, target).await?;
-    let lsn = flushed_position(&mut tgt).await?;
-    wait_confirmed(
-        &mut tgt,
-        REVERSE,
-        &lsn,
-        options.max_wait.max(Duration::from_secs(60)),
-    )
-    .await?;
-    let setvals = tgt.query(&advance_sequences_sql()).await?.join("\n");
-    tgt.close().await;
-    let slot = literal(&options.sync.subscription);
-    run_sql(
-        exec,
-        source,
-        "take the target's sequences back",
-        &format!(
-            "SET default_transaction_read_only = off;\n{setvals}\nDROP SUBSCRIPTION {REVERSE};\nSELECT pg_create_logical_replication_slot({slot}, 'pgoutput') WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = {slot});\n"
-        ),
-    )
-    .await?;
-    Ok(format!(
-        "writes on the target stopped ({ended} session(s) ended), every write made on it replayed back to the source, reverse replication removed"
-    ))
-}
-
-/// The tail of an undo, once the source takes writes again: the reverse publication removed
-/// from the target, which follows the source again from the slot made inside the freeze (it
-/// holds every row up to it), so the switch can simply run again. Each part is safe to
-/// repeat after a kill.
-async fn follow_again(
-    exec: &Executor,
-    s: &super::Sides,
-    options: &SwitchOptions,
-    marker: &str,
-) -> Result<Vec<String>, PgError> {
-    let target = &s.target;
-    run_sql(exec, target, "remove the reverse publication", &format!(
-        "SET default_transaction_read_only = off;\nSELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '{REVERSE}' AND NOT active;\nDROP PUBLICATION IF EXISTS {REVERSE};\n"
-    ))
-    .await?;
-    if !subscription_exists(exec, target, &options.sync.subscription).await? {
-        super::create_subscription(exec, s, &options.sync, super::Start::FromSlot).await?;
-    }
-    // Back to its pre-switch settings; sessions opened on the target since `end_writes` (an
-    // app's pool reconnecting) keep `default_transaction_read_only` for their whole life:
-    // ended, so that a later switch does not find them unable to write.
-    run_sql(
-        exec,
-        target,
-        "give the target back its pre-switch settings",
-        &format!(
-            "SET default_transaction_read_only = off;\nALTER DATABASE {} RESET default_transaction_read_only;\n{END_CLIENT_SESSIONS}\n",
-            ident(&target.db)
-        ),
-    )
-    .await?;
-    target::set_comment(exec, target, marker).await?;
-    Ok(vec![
-        "the sync runs again (the switch can be retried)".to_string()
-    ])
-}
-
-/// Whether logical replication slot `name` exists on `ep`'s server.
-async fn slot_exists(exec: &Executor, ep: &Endpoint, name: &str) -> Result<bool, PgError> {
-    let rows = copy_query(
-        exec,
-        ep,
-        "look for the sync's slot",
-        &[format!(
-            "SELECT 1 FROM pg_replication_slots WHERE slot_name = {}",
-            literal(name)
-        )],
-    )
-    .await?;
-    Ok(!rows.is_empty())
 }
 
 /// Gives the source its writes back: the read-only setting reset, or the plan's unfreeze
@@ -817,18 +651,14 @@ async fn lift_freeze(
 ) -> Result<Option<String>, PgError> {
     match &options.freeze {
         Freeze::ReadOnly => {
-            // Sessions opened during the freeze keep `default_transaction_read_only` for
-            // their whole life (a pool's connections, for minutes): they are ended so that
-            // they reconnect writable.
-            run_sql(exec, source, "lift the freeze on the source", &format!(
-                "SET default_transaction_read_only = off;\nALTER DATABASE {db} RESET default_transaction_read_only;\nALTER ROLE {} IN DATABASE {db} RESET default_transaction_read_only;\n{END_CLIENT_SESSIONS}\n",
-                ident(&source.user),
-                db = ident(&source.db)
-            ))
+            run_sql(
+                exec,
+                source,
+                "lift the freeze on the source",
+                &thaw_sql(source),
+            )
             .await?;
-            Ok(Some(
-                "source writable again (sessions opened during the freeze ended)".into(),
-            ))
+            Ok(Some(THAWED.into()))
         }
         Freeze::Command {
             unfreeze: Some(cmd),
