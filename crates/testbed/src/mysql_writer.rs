@@ -25,12 +25,27 @@ pub struct MysqlWriterReport {
     pub errors: Vec<String>,
     /// How long it wrote.
     pub elapsed: Duration,
+    /// Writes counted as acknowledged because the server said the row was already there
+    /// (committed, its acknowledgement lost with the connection).
+    pub duplicates: u64,
+    /// The longest any write waited, from its first attempt to its acknowledgement (its
+    /// refusals, reconnections and retries included), as the client's clock saw it.
+    pub longest_blocked: Duration,
+    /// The same, over the writes acknowledged after a [`MysqlWriter::repoint`]: the write
+    /// that waited out a switch, from its first refusal on the old server to its
+    /// acknowledgement on the new one.
+    pub longest_blocked_moved: Duration,
 }
 
 impl MysqlWriterReport {
     /// Acknowledged writes in all.
     pub fn total(&self) -> u64 {
         self.acked.iter().sum()
+    }
+
+    /// Acknowledged writes per second.
+    pub fn rate(&self) -> f64 {
+        self.total() as f64 / self.elapsed.as_secs_f64().max(1e-9)
     }
 
     /// The acknowledged `(connection, n)` pairs missing from `present` (rows read back from
@@ -54,13 +69,14 @@ struct Shared {
     target: Mutex<(u64, SocketAddr)>,
     moved: Vec<AtomicU64>,
     refused: AtomicU64,
+    duplicates: AtomicU64,
     errors: Mutex<Vec<String>>,
 }
 
 /// A running writer; [`MysqlWriter::stop`] ends it and returns its report.
 pub struct MysqlWriter {
     shared: Arc<Shared>,
-    threads: Vec<JoinHandle<u64>>,
+    threads: Vec<JoinHandle<Connection>>,
     started: Instant,
 }
 
@@ -81,6 +97,7 @@ impl MysqlWriter {
             target: Mutex::new((0, address)),
             moved: (0..connections).map(|_| AtomicU64::new(0)).collect(),
             refused: AtomicU64::new(0),
+            duplicates: AtomicU64::new(0),
             errors: Mutex::new(Vec::new()),
         });
         let threads = (0..connections)
@@ -122,13 +139,24 @@ impl MysqlWriter {
     /// Stops writing and reports.
     pub fn stop(mut self) -> MysqlWriterReport {
         self.shared.stop.store(true, Ordering::Relaxed);
-        let acked = self
+        let connections: Vec<Connection> = self
             .threads
             .drain(..)
-            .map(|t| t.join().unwrap_or(0))
+            .map(|t| t.join().unwrap_or_default())
             .collect();
         MysqlWriterReport {
-            acked,
+            acked: connections.iter().map(|c| c.acked).collect(),
+            duplicates: self.shared.duplicates.load(Ordering::Relaxed),
+            longest_blocked: connections
+                .iter()
+                .map(|c| c.longest_blocked)
+                .max()
+                .unwrap_or_default(),
+            longest_blocked_moved: connections
+                .iter()
+                .map(|c| c.longest_blocked_moved)
+                .max()
+                .unwrap_or_default(),
             refused: self.shared.refused.load(Ordering::Relaxed),
             errors: self
                 .shared
@@ -176,11 +204,36 @@ fn note(shared: &Shared, e: &mysql::Error) {
     }
 }
 
-/// One connection's loop; returns the last acknowledged N.
-fn write_loop(shared: &Shared, c: usize, user: &str, password: &str, db: &str) -> u64 {
-    let mut acked = 0u64;
+/// What one connection did.
+#[derive(Debug, Default)]
+struct Connection {
+    /// The last acknowledged N.
+    acked: u64,
+    /// Its longest wait for one write, and the longest after a repoint.
+    longest_blocked: Duration,
+    longest_blocked_moved: Duration,
+}
+
+impl Connection {
+    /// Write N + 1 is acknowledged, first tried at `since`, in generation `generation`.
+    fn ack(&mut self, since: Instant, generation: u64) {
+        self.acked += 1;
+        let waited = since.elapsed();
+        self.longest_blocked = self.longest_blocked.max(waited);
+        if generation > 0 {
+            self.longest_blocked_moved = self.longest_blocked_moved.max(waited);
+        }
+    }
+}
+
+/// One connection's loop.
+fn write_loop(shared: &Shared, c: usize, user: &str, password: &str, db: &str) -> Connection {
+    let mut done = Connection::default();
     let mut conn: Option<(u64, mysql::Conn)> = None;
+    // When the pending write was first tried.
+    let mut since: Option<Instant> = None;
     while !shared.stop.load(Ordering::Relaxed) {
+        let first_try = *since.get_or_insert_with(Instant::now);
         let (generation, address) = target(shared);
         if conn.as_ref().is_none_or(|(g, _)| *g != generation) {
             conn = None;
@@ -194,17 +247,22 @@ fn write_loop(shared: &Shared, c: usize, user: &str, password: &str, db: &str) -
                 }
             }
         }
-        let Some((_, k)) = conn.as_mut() else {
+        let Some((generation, k)) = conn.as_mut() else {
             continue;
         };
-        let n = acked + 1;
+        let n = done.acked + 1;
         match k.exec_drop("INSERT INTO writes (conn, n) VALUES (?, ?)", (c as u64, n)) {
-            Ok(()) => acked = n,
+            Ok(()) => {
+                done.ack(first_try, *generation);
+                since = None;
+            }
             Err(e) => {
                 // A duplicate means the insert committed but its acknowledgement was lost
                 // (a dropped connection): it is there, and counts.
                 if matches!(&e, mysql::Error::MySqlError(m) if m.code == 1062) {
-                    acked = n;
+                    shared.duplicates.fetch_add(1, Ordering::Relaxed);
+                    done.ack(first_try, *generation);
+                    since = None;
                     continue;
                 }
                 note(shared, &e);
@@ -215,5 +273,5 @@ fn write_loop(shared: &Shared, c: usize, user: &str, password: &str, db: &str) -
             }
         }
     }
-    acked
+    done
 }

@@ -112,12 +112,35 @@ fn ours(s: &Setup) -> anyhow::Result<f64> {
     );
     o.workers = THREADS;
     let t = Instant::now();
-    s.rt.block_on(copy::copy(
+    // Each phase's time, for the log: where a copy's time goes.
+    let phases = |e: copy::CopyEvent| match e {
+        copy::CopyEvent::Snapshot { lock_ms, .. } => eprintln!(
+            "       {:6.1} s snapshot taken (commits held {lock_ms} ms)",
+            t.elapsed().as_secs_f64()
+        ),
+        copy::CopyEvent::Table(l) => eprintln!(
+            "       {:6.1} s {} loaded: {} rows, {:.0} MB in {:.1} s, of which keys {:.1} s",
+            t.elapsed().as_secs_f64(),
+            l.name,
+            l.rows,
+            l.bytes as f64 / 1e6,
+            l.seconds,
+            l.keys_seconds
+        ),
+        _ => {}
+    };
+    let report = s.rt.block_on(copy::copy(
         &s.ex,
         &endpoint("old"),
         &endpoint("new"),
         &o,
-        &|_| {},
+        &phases,
     ))?;
-    Ok(t.elapsed().as_secs_f64())
+    let secs = t.elapsed().as_secs_f64();
+    eprintln!(
+        "       {secs:6.1} s done: {} rows, {:.0} MB streamed",
+        report.rows,
+        report.bytes as f64 / 1e6
+    );
+    Ok(secs)
 }

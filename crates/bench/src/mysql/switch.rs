@@ -2,8 +2,11 @@
 //! each round applies a plan (copy a small database, replicate, switch) while the testbed's
 //! writer inserts on old from 4 connections, logging each acknowledged write; once `apply`
 //! returns the writer is moved to new, every acknowledged write is checked there, and the
-//! plan is rolled back for the next round. The figure is cutover's journaled freeze window
-//! (from `read_only` on the source to the target writable).
+//! plan is rolled back for the next round. The figure is the writes blocked as the writer
+//! saw them: its longest wait for one write that ended on new (from its first refusal on old
+//! to its acknowledgement on new, the rest of `apply` and its reconnection included), timed
+//! by the bench's own clock; cutover's journaled freeze window (`read_only` on the source
+//! until the target is writable) and its catch-up are kept beside it.
 
 use super::Setup;
 use crate::report::{Row, Target};
@@ -93,33 +96,46 @@ pub fn bench(
         "CREATE USER IF NOT EXISTS 'app'@'%' IDENTIFIED BY 'app-pw'; GRANT SELECT, INSERT, UPDATE, DELETE ON *.* TO 'app'@'%'; CREATE USER IF NOT EXISTS 'repl'@'%' IDENTIFIED BY 'repl-pw'; GRANT REPLICATION SLAVE ON *.* TO 'repl'@'%';",
     )?;
     eprintln!("   {switches} switches under a write load");
-    let (mut freezes, mut acked) = (Samples::default(), 0u64);
+    let (mut client, mut own) = (Samples::default(), Samples::default());
+    let (mut acked, mut seconds) = (0u64, 0.0);
     for round in 0..switches {
-        let (freeze, writes) = one_switch(s, round)?;
+        let r = one_switch(s, round)?;
         eprintln!(
-            "     switch {}: freeze window {freeze:.3} s, {writes} acknowledged writes all on new",
-            round + 1
+            "     switch {}: writes blocked {:.3} s at the client; cutover's freeze window {:.3} s (catch-up {:.3} s); {} writes acknowledged in {:.1} s ({:.0}/s, {} by a duplicate), all on new",
+            round + 1,
+            r.blocked,
+            r.freeze,
+            r.catch_up,
+            r.writes,
+            r.seconds,
+            r.writes as f64 / r.seconds.max(1e-9),
+            r.duplicates
         );
-        freezes.0.push(freeze);
-        acked += writes;
+        client.0.push(r.blocked);
+        own.0.push(r.freeze);
+        acked += r.writes;
+        seconds += r.seconds;
     }
     let row = Row {
-        what: format!("writes frozen by a move ({switches} switches under a write load)"),
+        what: format!("writes blocked by a move, at the bench's client ({switches} switches under a write load)"),
         cache: Cache::NotRelevant.label(),
         unit: "s",
-        ours: freezes.clone(),
+        ours: client.clone(),
         baseline: "the runbook's freeze: writes stopped for the whole `mariadb-dump | mariadb` of the database (the copy rounds above)".into(),
         theirs: dumps,
     };
     let target = Target {
-        what: format!("freeze window of a switch under a write load ({switches} switches)"),
+        what: format!(
+            "writes blocked by a switch under a write load, at the bench's client ({switches} switches)"
+        ),
         bound: 1.0,
         unit: "s",
-        measured: freezes,
-        own: None,
+        measured: client,
+        own: Some(("freeze window".into(), own)),
     };
     let note = format!(
-        "Switches: a plan (`mysql.copy` of a small database, `mysql.sync`, `mysql.switch`) applied through the `cutover` binary while 4 connections insert on old, each logging its acknowledged writes; the writer moves to new when `apply` returns, then the plan is rolled back. In {switches} switches, all {acked} acknowledged writes were on new. The figure is cutover's journaled freeze window (`read_only` on the source until the target is writable); the client's own view of it is not timed here."
+        "Switches: a plan (`mysql.copy` of a small database, `mysql.sync`, `mysql.switch`) applied through the `cutover` binary while 4 connections insert on old, one autocommit insert at a time each, logging its acknowledged writes; the writer moves to new when `apply` returns, then the plan is rolled back. The client's figure is its longest wait for one write that ended on new: from its first refusal on old to its acknowledgement on new, the rest of `apply` and the reconnection included, on the bench's clock. In {switches} switches, all {acked} acknowledged writes ({:.0} per second over {seconds:.0} s of writing) were on new, and new held no more rows than that plus one in flight per connection.",
+        acked as f64 / seconds.max(1e-9)
     );
     Ok((row, vec![target], note))
 }
@@ -128,8 +144,21 @@ fn at(m: &MariaServer) -> SocketAddr {
     SocketAddr::new(m.address().into(), m.port())
 }
 
-/// One apply under writes, checked, then rolled back: the freeze window and the writes.
-fn one_switch(s: &Setup, round: usize) -> anyhow::Result<(f64, u64)> {
+/// What one switch showed.
+struct Switched {
+    /// The writer's longest blocked write that ended on new, seconds.
+    blocked: f64,
+    /// cutover's freeze window and catch-up, seconds.
+    freeze: f64,
+    catch_up: f64,
+    /// Acknowledged writes, over `seconds` of writing, `duplicates` of them found there.
+    writes: u64,
+    seconds: f64,
+    duplicates: u64,
+}
+
+/// One apply under writes, checked, then rolled back.
+fn one_switch(s: &Setup, round: usize) -> anyhow::Result<Switched> {
     let dir = tempfile::tempdir()?;
     let plan_path = dir.path().join("cutover.toml");
     std::fs::write(&plan_path, plan(s))?;
@@ -160,12 +189,34 @@ fn one_switch(s: &Setup, round: usize) -> anyhow::Result<(f64, u64)> {
         lost.len(),
         lost.first()
     );
+    // The count is the rows' own: new holds every acknowledged write and at most one more
+    // per connection (an insert committed as the writer stopped, never acknowledged).
+    let rows = present.len() as u64;
+    anyhow::ensure!(
+        rows >= done.total() && rows <= done.total() + done.acked.len() as u64,
+        "switch {round}: {} writes acknowledged but new holds {} rows",
+        done.total(),
+        present.len()
+    );
+    anyhow::ensure!(
+        done.longest_blocked_moved > Duration::ZERO,
+        "switch {round}: the writer wrote nothing to new"
+    );
     let report = cutover(&plan_path, &["report"])?;
-    let freeze = freeze_window(&report).ok_or_else(|| {
-        anyhow::anyhow!("switch {round}: no freeze_window in the report:\n{report}")
-    })?;
+    let measure = |name: &str| {
+        measured(&report, name)
+            .ok_or_else(|| anyhow::anyhow!("switch {round}: no {name} in the report:\n{report}"))
+    };
+    let (freeze, catch_up) = (measure("freeze_window")?, measure("catch_up")?);
     cutover(&plan_path, &["rollback", "--yes"])?;
-    Ok((freeze, done.total()))
+    Ok(Switched {
+        blocked: done.longest_blocked_moved.as_secs_f64(),
+        freeze,
+        catch_up,
+        writes: done.total(),
+        seconds: done.elapsed.as_secs_f64(),
+        duplicates: done.duplicates,
+    })
 }
 
 /// `cutover -f PLAN ARGS`, its standard output, failing with both outputs.
@@ -189,18 +240,19 @@ fn cutover(plan: &Path, args: &[&str]) -> anyhow::Result<String> {
     Ok(stdout)
 }
 
-/// The `freeze_window = X s` figure of a report.
-fn freeze_window(report: &str) -> Option<f64> {
-    let rest = report.split("freeze_window = ").nth(1)?;
+/// The `NAME = X s` figure of a report.
+fn measured(report: &str, name: &str) -> Option<f64> {
+    let rest = report.split(&format!("{name} = ")).nth(1)?;
     rest.split_whitespace().next()?.parse().ok()
 }
 
 #[cfg(test)]
 mod tests {
     #[test]
-    fn the_freeze_window_is_read_from_the_report_line() {
-        let report = "| promote | measured | freeze_window = 0.084 s |\n";
-        assert_eq!(super::freeze_window(report), Some(0.084));
-        assert_eq!(super::freeze_window("nothing"), None);
+    fn measures_are_read_from_the_report_lines() {
+        let report = "| promote | measured | freeze_window = 0.084 s |\n| promote | measured | catch_up = 0.012 s |\n";
+        assert_eq!(super::measured(report, "freeze_window"), Some(0.084));
+        assert_eq!(super::measured(report, "catch_up"), Some(0.012));
+        assert_eq!(super::measured("nothing", "catch_up"), None);
     }
 }

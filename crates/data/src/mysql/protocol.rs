@@ -186,6 +186,9 @@ pub struct TableLoaded {
     pub bytes: u64,
     /// Seconds from its first chunk to its last key.
     pub seconds: f64,
+    /// Of those, seconds building its secondary keys after the rows.
+    #[serde(default)]
+    pub keys_seconds: f64,
 }
 
 /// A reply from the agent.

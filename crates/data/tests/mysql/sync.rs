@@ -127,11 +127,25 @@ async fn copy_sync_switch_and_back_under_writes_lose_nothing() {
     std::thread::sleep(Duration::from_millis(500));
     let done = writer.stop();
     assert!(done.total() > 100, "{done:?}");
-    let lost = done.lost(&writes(&new));
+    let on_new = writes(&new);
+    let lost = done.lost(&on_new);
     assert!(
         lost.is_empty(),
         "{} acknowledged, lost on new: {lost:?}",
         done.total()
+    );
+    // The writer's count is the rows': every acknowledged write, at most one more per
+    // connection (committed as it stopped); its wait across the switch was timed.
+    let rows = on_new.len() as u64;
+    assert!(
+        rows >= done.total() && rows <= done.total() + 4,
+        "{} acknowledged, {rows} rows on new",
+        done.total()
+    );
+    assert!(
+        done.longest_blocked_moved >= Duration::from_secs_f64(report.freeze_window)
+            && done.longest_blocked_moved < Duration::from_secs(30),
+        "the write that waited out the switch: {done:?}, {report:?}"
     );
 
     // Reverse replication carried the writes made on new back to old.
@@ -212,4 +226,79 @@ async fn copy_sync_switch_and_back_under_writes_lose_nothing() {
         .await
         .expect("sync undo");
     assert_eq!(undone, "the target did not replicate (nothing to stop)");
+}
+
+/// Regression: the catch-up on the replication lag ran inside the freeze, so a target
+/// behind by a load's worth of transactions froze writes for as long as it took to apply
+/// them (the bench's freeze outliers over 1 s). The target now catches up before the freeze;
+/// inside it only the last moment's writes remain.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lagging_target_catches_up_before_the_freeze() {
+    let (lab, old, new) = servers();
+    old.sql(APP).expect("schema");
+    let exec = executor(&lab);
+    let (source, target) = (endpoint(&old), endpoint(&new));
+    let co = CopyOptions::new(vec!["shop".into()], new.address().to_string(), agent());
+    let copied = copy(&exec, &source, &target, &co, &|_| {})
+        .await
+        .unwrap_or_else(|e| panic!("copy: {e}\n{}", lab.failure_report()));
+    let so = SyncOptions {
+        databases: vec!["shop".into()],
+        primary: primary(&old),
+        start: copied.position.clone().expect("position"),
+        converge: None,
+        allow_no_primary_key: false,
+        max_behind: 0,
+        timeout: Duration::from_secs(120),
+        agent: agent(),
+    };
+    let previous = sync::start(&exec, &source, &target, &so, &|_| {}, &|_| {})
+        .await
+        .unwrap_or_else(|e| panic!("sync: {e}\n{}", lab.failure_report()));
+    // A backlog: 3,000 transactions the target has received but not applied.
+    new.sql("STOP SLAVE SQL_THREAD").expect("stop applying");
+    let backlog: String = (0..3000)
+        .map(|i| format!("INSERT INTO shop.items (name) VALUES ('backlog {i}');"))
+        .collect();
+    old.sql(&backlog).expect("backlog");
+    new.sql("START SLAVE SQL_THREAD").expect("apply again");
+    let notes = Mutex::new(Vec::new());
+    let options = SwitchOptions {
+        databases: vec!["shop".into()],
+        freeze: Freeze::ReadOnly,
+        sessions: Sessions::Keep,
+        max_wait: Duration::from_secs(60),
+        reverse: None,
+        forward: None,
+        previous: Some(previous),
+        promoted: None,
+        agent: agent(),
+    };
+    let report = switch::switch(&exec, &source, &target, &options, &|e| {
+        if let SwitchEvent::Note(n) = e {
+            notes.lock().unwrap().push(n);
+        }
+    })
+    .await
+    .unwrap_or_else(|e| panic!("switch: {e}\n{}", lab.failure_report()));
+    let notes = notes.into_inner().unwrap();
+    let before: f64 = notes
+        .iter()
+        .find_map(|n| {
+            n.strip_prefix("before the freeze, the target caught up with the source's writes in ")?
+                .strip_suffix('s')?
+                .parse()
+                .ok()
+        })
+        .unwrap_or_else(|| panic!("no catch-up before the freeze: {notes:?}"));
+    assert!(
+        report.catch_up < before,
+        "the backlog was applied inside the freeze: {report:?}, {notes:?}"
+    );
+    assert_eq!(
+        new.sql("SELECT COUNT(*) FROM shop.items WHERE name LIKE 'backlog %'")
+            .unwrap()
+            .trim(),
+        "3000"
+    );
 }

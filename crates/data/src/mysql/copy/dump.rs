@@ -33,8 +33,10 @@ pub struct Work {
     pub chunks: u32,
     /// The `SELECT` reading it.
     pub sql: String,
-    /// Estimated bytes (biggest first).
+    /// Estimated bytes of this range.
     pub cost: u64,
+    /// Estimated bytes of its whole table (the schedule's order).
+    pub table_bytes: u64,
 }
 
 struct Shared {
@@ -195,7 +197,7 @@ pub fn position(c: &mut mysql::Conn, server: &Conn, flavor: Flavor) -> Result<Po
     Ok(p)
 }
 
-/// The ranges to read, biggest first, read inside the snapshot.
+/// The ranges to read, in [`schedule`] order, read inside the snapshot.
 pub fn plan(
     c: &mut mysql::Conn,
     server: &Conn,
@@ -248,11 +250,22 @@ pub fn plan(
                 chunks,
                 sql: format!("{base}{filter}"),
                 cost,
+                table_bytes: t.data_bytes,
             });
         }
     }
-    work.sort_by_key(|w| std::cmp::Reverse(w.cost));
+    schedule(&mut work);
     Ok(work)
+}
+
+/// Orders the ranges table by table, the biggest table first, each table's ranges in key
+/// order. A table's keys are built once its last range is in, by one thread: taking the
+/// tables one after the other lets each table's key build run while the next tables load,
+/// and leaves only the smallest table's build after the last row. (Biggest ranges first
+/// across all tables finished every table near the end, so the biggest table's build, the
+/// longest, ran alone after the rows.)
+pub fn schedule(work: &mut [Work]) {
+    work.sort_by_key(|w| (std::cmp::Reverse(w.table_bytes), w.table));
 }
 
 /// `n - 1` inner bounds splitting `lo..=hi` into `n` equal ranges (fewer when it is narrow).
@@ -362,6 +375,38 @@ fn progress(shared: &Shared, done: &AtomicBool, out: &Out) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tables_are_scheduled_biggest_first_one_after_the_other() {
+        let range = |table: u32, n: u32, table_bytes: u64| Work {
+            table,
+            chunks: 2,
+            sql: format!("t{table} range {n}"),
+            cost: table_bytes / 2,
+            table_bytes,
+        };
+        let mut work = vec![
+            range(0, 0, 100),
+            range(0, 1, 100),
+            range(1, 0, 500),
+            range(1, 1, 500),
+            range(2, 0, 300),
+            range(2, 1, 300),
+        ];
+        schedule(&mut work);
+        let order: Vec<&str> = work.iter().map(|w| w.sql.as_str()).collect();
+        assert_eq!(
+            order,
+            [
+                "t1 range 0",
+                "t1 range 1",
+                "t2 range 0",
+                "t2 range 1",
+                "t0 range 0",
+                "t0 range 1"
+            ]
+        );
+    }
 
     #[test]
     fn key_ranges_cover_everything_once() {

@@ -375,6 +375,7 @@ fn builder(
         let Some(t) = shared.tables.get(&index) else {
             continue;
         };
+        let keys_started = Instant::now();
         if !t.keys.is_empty() {
             let sql = format!(
                 "ALTER TABLE {} {}",
@@ -405,6 +406,7 @@ fn builder(
                 rows,
                 bytes,
                 seconds,
+                keys_seconds: keys_started.elapsed().as_secs_f64(),
             })));
     }
 }
