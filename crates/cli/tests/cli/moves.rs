@@ -13,26 +13,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-fn plan(lab: &cutover_testbed::Lab) -> String {
-    // The switch is kept in HAProxy's config file too (a reload keeps it).
-    let header = format!(
-        "{}config = \"{}\"\n",
-        haproxy_plan_header(lab, "move-test"),
-        cutover_testbed::proxy::HAPROXY_CONFIG
-    );
-    format!(
-        r#"{header}
-[secrets.db]
-env = "DB_PW"
-
-[[stages]]
+/// The sync and the coordinated move (`postgres.switch` + `proxy.switch` with `data`) of
+/// the move tests' plans (`{{ ... }}` are cutover's templates).
+pub(crate) const MOVE_STAGES: &str = r#"[[stages]]
 name = "sync"
 [[stages.steps]]
 id = "replicate"
 kind = "postgres.sync"
-source = {{ host = "old", address = "127.0.0.1", db = "app", password = "{{{{ secrets.db }}}}" }}
-target = {{ host = "new", address = "127.0.0.1", db = "app", password = "{{{{ secrets.db }}}}" }}
-source_address = "{{{{ hosts.old.address }}}}"
+source = { host = "old", address = "127.0.0.1", db = "app", password = "{{ secrets.db }}" }
+target = { host = "new", address = "127.0.0.1", db = "app", password = "{{ secrets.db }}" }
+source_address = "{{ hosts.old.address }}"
 
 [[stages]]
 name = "switch"
@@ -46,11 +36,26 @@ max_wait = "3s"
 id = "move"
 kind = "proxy.switch"
 proxy = "front"
-to = "{{{{ hosts.new.address }}}}:8080"
+to = "{{ hosts.new.address }}:8080"
 health_path = "/healthz"
 data = ["db-switch"]
 max_hold = "8s"
-drain = "200ms"
+drain = "200ms""#;
+
+fn plan(lab: &cutover_testbed::Lab) -> String {
+    // The switch is kept in HAProxy's config file too (a reload keeps it).
+    let header = format!(
+        "{}config = \"{}\"\n",
+        haproxy_plan_header(lab, "move-test"),
+        cutover_testbed::proxy::HAPROXY_CONFIG
+    );
+    let stages = MOVE_STAGES;
+    format!(
+        r#"{header}
+[secrets.db]
+env = "DB_PW"
+
+{stages}
 
 [checks.canary]
 kind = "command"

@@ -24,6 +24,7 @@ const BOUND: Duration = Duration::from_secs(10);
 
 fn plan(lab: &Lab, front: std::net::SocketAddr) -> String {
     let header = haproxy_plan_header(lab, "move-soak-failure");
+    let stages = super::moves::MOVE_STAGES;
     format!(
         r#"{header}
 [secrets.db]
@@ -35,32 +36,7 @@ url = "http://{front}/healthz"
 json = ['$.status == "ok"']
 timeout = "1s"
 
-[[stages]]
-name = "sync"
-[[stages.steps]]
-id = "replicate"
-kind = "postgres.sync"
-source = {{ host = "old", address = "127.0.0.1", db = "app", password = "{{{{ secrets.db }}}}" }}
-target = {{ host = "new", address = "127.0.0.1", db = "app", password = "{{{{ secrets.db }}}}" }}
-source_address = "{{{{ hosts.old.address }}}}"
-
-[[stages]]
-name = "switch"
-[[stages.steps]]
-id = "db-switch"
-kind = "postgres.switch"
-sync = "replicate"
-reverse = true
-max_wait = "3s"
-[[stages.steps]]
-id = "move"
-kind = "proxy.switch"
-proxy = "front"
-to = "{{{{ hosts.new.address }}}}:8080"
-health_path = "/healthz"
-data = ["db-switch"]
-max_hold = "8s"
-drain = "200ms"
+{stages}
 
 [[stages]]
 name = "soak"
