@@ -232,12 +232,21 @@ fn a_move_holds_requests_instead_of_failing_them_and_its_rollback_gives_writes_b
     let text = out.stdout() + &out.stderr();
     assert!(text.contains("trigger fired"), "{text}");
     assert!(text.contains("back to"), "{text}");
+    // A slow move back is diagnosed from the step's parts (in `text`) and both servers'
+    // logs (a replication worker that failed and waited to restart, for one).
+    let logs = || format!("old:\n{}\nnew:\n{}", old.server_log(), new.server_log());
     assert!(
         failures.is_empty(),
-        "{} of {requests} requests failed during the move back: {failures:?}\n{text}",
-        failures.len()
+        "{} of {requests} requests failed during the move back: {failures:?}\n{text}\n{}",
+        failures.len(),
+        logs()
     );
-    assert!(slowest < RELEASED_WITHIN, "a request waited {slowest:?}");
+    assert!(
+        slowest < RELEASED_WITHIN,
+        "a request waited {slowest:?}\n{text}\n{}",
+        logs()
+    );
+    eprintln!("{}", logs());
     assert!(get(s.front.listen, "/").contains("hello from old"));
     eprintln!("move back: {requests} requests, 0 failed, slowest {slowest:?}");
     let config = std::fs::read_to_string(

@@ -16,7 +16,7 @@ use super::{
     Freeze, SwitchOptions, END_CLIENT_SESSIONS, REVERSE,
 };
 use cutover_exec::Executor;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Undoes a switch: writes made on the target since (carried back by the reverse
 /// subscription) are waited for, the reverse replication removed, sequences on the source
@@ -48,7 +48,8 @@ pub async fn undo_switch_then(
 }
 
 /// An undo made ready by [`prepare_undo`]: how far the switch got, read; nothing changed.
-pub struct PreparedUndo(Course);
+/// Keeps how long the reading took, which a move back spends holding requests.
+pub struct PreparedUndo(Course, Duration);
 
 /// What the undo has to do, from how far the switch (or an earlier undo) got.
 enum Course {
@@ -76,6 +77,18 @@ pub async fn prepare_undo(
     target: &Endpoint,
     options: &SwitchOptions,
 ) -> Result<PreparedUndo, PgError> {
+    let started = Instant::now();
+    let course = read_course(exec, source, target, options).await?;
+    Ok(PreparedUndo(course, started.elapsed()))
+}
+
+/// How far the switch got, from its marker and the replication on both sides.
+async fn read_course(
+    exec: &Executor,
+    source: &Endpoint,
+    target: &Endpoint,
+    options: &SwitchOptions,
+) -> Result<Course, PgError> {
     let s = Box::new(sides(exec, source, target).await?);
     let state = target::state(exec, &s.target).await?;
     let created = match parse_marker(state.comment.as_deref()) {
@@ -85,7 +98,7 @@ pub async fn prepare_undo(
         }
         // The marker is set before anything is frozen: without it, nothing was switched
         // (the switch failed before it began, or this undo already ran).
-        _ => return Ok(PreparedUndo(Course::Nothing)),
+        _ => return Ok(Course::Nothing),
     };
     // Both read at once: a move back waits for this before it undoes anything.
     let (forward, reverse) = tokio::join!(
@@ -95,26 +108,26 @@ pub async fn prepare_undo(
     if forward? {
         // Stopped before the target became the primary (killed inside the freeze, or failed
         // there): the subscription still runs and the target took no writes of its own.
-        return Ok(PreparedUndo(Course::NotPromoted { s, created }));
+        return Ok(Course::NotPromoted { s, created });
     }
     if reverse? {
         let session = Some(Box::new(LiveSession::open(exec, &s.target).await?));
-        return Ok(PreparedUndo(Course::WritesBack {
+        return Ok(Course::WritesBack {
             s,
             created,
             session,
-        }));
+        });
     }
     // Without the reverse subscription but with the forward slot on the source: an undo cut
     // off after the source took writes again, of which only the tail is left.
     if slot_exists(exec, &s.source, &options.sync.subscription).await? {
-        return Ok(PreparedUndo(Course::WritesBack {
+        return Ok(Course::WritesBack {
             s,
             created,
             session: None,
-        }));
+        });
     }
-    Ok(PreparedUndo(Course::Sequences { s, created }))
+    Ok(Course::Sequences { s, created })
 }
 
 impl PreparedUndo {
@@ -126,7 +139,8 @@ impl PreparedUndo {
         options: &SwitchOptions,
         writable: &(dyn Fn() + Send + Sync),
     ) -> Result<Option<String>, PgError> {
-        match self.0 {
+        let PreparedUndo(course, read) = self;
+        match course {
             Course::Nothing => Ok(None),
             Course::NotPromoted { s, created } => {
                 // The sync goes on as before the switch.
@@ -146,7 +160,8 @@ impl PreparedUndo {
             } => {
                 let mut done = match session {
                     Some(session) => {
-                        take_writes_back(exec, *session, &s.source, &s.target, options).await?
+                        take_writes_back(exec, *session, &s.source, &s.target, options, read)
+                            .await?
                     }
                     None if matches!(options.freeze, Freeze::ReadOnly) => {
                         lift_freeze(exec, &s.source, options)
@@ -234,10 +249,13 @@ async fn take_writes_back(
     source: &Endpoint,
     target: &Endpoint,
     options: &SwitchOptions,
+    read: Duration,
 ) -> Result<Vec<String>, PgError> {
+    let started = Instant::now();
     let ended = end_writes(&mut tgt, target).await?;
     let lsn = flushed_position(&mut tgt).await?;
-    wait_confirmed(
+    let stopped = started.elapsed();
+    let catch_up = wait_confirmed(
         &mut tgt,
         REVERSE,
         &lsn,
@@ -260,9 +278,15 @@ async fn take_writes_back(
     } else {
         "take the target's sequences back"
     };
+    let before_script = Instant::now();
     run_sql(exec, source, what, &script).await?;
+    // Each part's seconds: a move back holds requests for their sum, so the journal says
+    // which part a slow one spent them in.
     let mut done = vec![format!(
-        "writes on the target stopped ({ended} session(s) ended), every write made on it replayed back to the source, reverse replication removed"
+        "writes on the target stopped ({ended} session(s) ended), every write made on it replayed back to the source, reverse replication removed (state read {:.2}s, writes stopped {:.2}s, caught up {catch_up:.2}s, source script {:.2}s)",
+        read.as_secs_f64(),
+        stopped.as_secs_f64(),
+        before_script.elapsed().as_secs_f64()
     )];
     if thaw {
         done.push(super::THAWED.to_string());
