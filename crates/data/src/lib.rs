@@ -4,6 +4,7 @@
 #![deny(missing_docs)]
 
 pub mod agent;
+pub mod copied;
 pub mod docker;
 pub mod files;
 pub mod hold;

@@ -40,6 +40,7 @@ mod redis_sync;
 mod redis_verify;
 mod run;
 mod soak;
+mod store_copy;
 mod store_switch;
 mod store_sync;
 mod store_verify;
@@ -64,7 +65,9 @@ pub fn runner(kind: &StepKind) -> Box<dyn StepRunner + '_> {
         StepKind::PostgresSync(s) => {
             Box::new(store_sync::StoreSync(postgres_sync::PostgresSync(s)))
         }
-        StepKind::PostgresCopy(s) => Box::new(postgres_copy::PostgresCopy(s)),
+        StepKind::PostgresCopy(s) => {
+            Box::new(store_copy::StoreCopy(postgres_copy::PostgresCopy(s)))
+        }
         StepKind::PostgresVerify(s) => Box::new(store_verify::StoreVerify(
             postgres_verify::PostgresVerify(s),
         )),
@@ -85,7 +88,7 @@ pub fn runner(kind: &StepKind) -> Box<dyn StepRunner + '_> {
         StepKind::DnsRecord(s) => Box::new(dns_record::DnsRecord(s)),
         StepKind::DnsVerify(s) => Box::new(dns_verify::DnsVerify(s)),
         StepKind::ProxySwitch(s) => Box::new(proxy_switch::ProxySwitch(s)),
-        StepKind::MysqlCopy(s) => Box::new(mysql_copy::MysqlCopy(s)),
+        StepKind::MysqlCopy(s) => Box::new(store_copy::StoreCopy(mysql_copy::MysqlCopy(s))),
         StepKind::MysqlSync(s) => Box::new(store_sync::StoreSync(mysql_sync::MysqlSync(s))),
         StepKind::MysqlSwitch(s) => Box::new(mysql_switch::MysqlSwitch(s)),
         StepKind::MysqlVerify(s) => {
