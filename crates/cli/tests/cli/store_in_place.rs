@@ -7,16 +7,18 @@ use super::fixture::{Fixture, Run};
 use cutover_testbed::{PgOptions, PgServer, RedisOptions, RedisServer, RedisVersion};
 use std::any::Any;
 
-/// A store step of the table: its plan (only the step, id `replicate`) and the servers it
-/// needs, started on the lab's hosts and kept alive by the returned value.
+/// A store step of the table: its plan (only the step, id `ID`) and the servers it needs,
+/// started on the lab's hosts and kept alive by the returned value.
 struct Row {
     kind: &'static str,
+    id: &'static str,
     plan: &'static str,
     servers: fn(&Fixture) -> Box<dyn Any>,
 }
 
 const POSTGRES_SYNC: Row = Row {
     kind: "postgres.sync",
+    id: "replicate",
     plan: r#"
 [secrets.db]
 env = "DB_PW"
@@ -31,27 +33,50 @@ source = { host = "old", address = "127.0.0.1", db = "app", password = "{{ secre
 target = { host = "new", address = "127.0.0.1", db = "app", password = "{{ secrets.db }}" }
 source_address = "OLD_ADDRESS"
 "#,
-    servers: |f| {
-        let options = PgOptions {
-            logical: true,
-            ..PgOptions::default()
-        };
-        let old = PgServer::start(f.lab.host("old"), 16, 5432, options.clone()).expect("pg16");
-        let new = PgServer::start(f.lab.host("new"), 18, 5432, options).expect("pg18");
-        old.psql("postgres", "CREATE DATABASE app")
-            .expect("database");
-        old.psql(
-            "app",
-            "CREATE TABLE items (id serial PRIMARY KEY, name text);
-             INSERT INTO items (name) SELECT 'item ' || i FROM generate_series(1, 100) i;",
-        )
-        .expect("schema");
-        Box::new((old, new))
-    },
+    servers: postgres_servers,
 };
+
+const POSTGRES_COPY: Row = Row {
+    kind: "postgres.copy",
+    id: "copy-db",
+    plan: r#"
+[secrets.db]
+env = "DB_PW"
+
+[[stages]]
+name = "copy"
+
+[[stages.steps]]
+id = "copy-db"
+kind = "postgres.copy"
+source = { host = "old", address = "127.0.0.1", db = "app", password = "{{ secrets.db }}" }
+target = { host = "new", address = "127.0.0.1", db = "app", password = "{{ secrets.db }}" }
+"#,
+    servers: postgres_servers,
+};
+
+/// PostgreSQL 16 on old with a small database, 18 on new.
+fn postgres_servers(f: &Fixture) -> Box<dyn Any> {
+    let options = PgOptions {
+        logical: true,
+        ..PgOptions::default()
+    };
+    let old = PgServer::start(f.lab.host("old"), 16, 5432, options.clone()).expect("pg16");
+    let new = PgServer::start(f.lab.host("new"), 18, 5432, options).expect("pg18");
+    old.psql("postgres", "CREATE DATABASE app")
+        .expect("database");
+    old.psql(
+        "app",
+        "CREATE TABLE items (id serial PRIMARY KEY, name text);
+         INSERT INTO items (name) SELECT 'item ' || i FROM generate_series(1, 100) i;",
+    )
+    .expect("schema");
+    Box::new((old, new))
+}
 
 const REDIS_SYNC: Row = Row {
     kind: "redis.sync",
+    id: "replicate",
     plan: r#"
 [secrets.redis]
 env = "REDIS_PW"
@@ -90,9 +115,9 @@ fn apply(f: &Fixture) -> Run {
     Run(c.output().expect("run cutover"))
 }
 
-/// The lines of `out` about the step `replicate`.
-fn step_lines(out: &str) -> Vec<&str> {
-    out.lines().filter(|l| l.contains("replicate")).collect()
+/// The lines of `out` about the step `id`.
+fn step_lines<'a>(out: &'a str, id: &str) -> Vec<&'a str> {
+    out.lines().filter(|l| l.contains(id)).collect()
 }
 
 /// Applies the row's plan, then applies it again with a fresh journal: the second run
@@ -106,18 +131,18 @@ fn found_in_place_with_a_fresh_journal(row: &Row) {
     );
     let first = apply(&f).expect(0).stdout();
     assert!(
-        step_lines(&first)
+        step_lines(&first, row.id)
             .iter()
-            .any(|l| l.trim_start().starts_with("ok replicate: ")),
+            .any(|l| l.trim_start().starts_with(&format!("ok {}: ", row.id))),
         "the first run did not apply the step: {first}"
     );
     f.reset_journal();
     let again = apply(&f).expect(0).stdout();
     assert_eq!(
-        step_lines(&again),
+        step_lines(&again, row.id),
         vec![
-            format!("-> replicate ({})", row.kind),
-            "   skip replicate: already in place (its check passed)".into()
+            format!("-> {} ({})", row.id, row.kind),
+            format!("   skip {}: already in place (its check passed)", row.id)
         ],
         "{again}"
     );
@@ -131,4 +156,9 @@ fn a_postgres_sync_in_place_is_found_by_a_fresh_run_not_redone() {
 #[test]
 fn a_redis_sync_in_place_is_found_by_a_fresh_run_not_redone() {
     found_in_place_with_a_fresh_journal(&REDIS_SYNC);
+}
+
+#[test]
+fn a_postgres_copy_in_place_is_found_by_a_fresh_run_not_redone() {
+    found_in_place_with_a_fresh_journal(&POSTGRES_COPY);
 }
