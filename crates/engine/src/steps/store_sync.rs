@@ -135,3 +135,7 @@ fn measure(ctx: &StepCtx<'_>, figures: Vec<Figure>) -> Result<(), EngineError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+#[path = "store_sync_tests.rs"]
+mod tests;
