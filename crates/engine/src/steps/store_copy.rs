@@ -177,3 +177,7 @@ fn conclude<R: Copied>(ctx: &StepCtx<'_>, host: &str, report: &R) -> Result<Appl
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
+
+#[cfg(test)]
+#[path = "store_copy_tests.rs"]
+mod tests;
