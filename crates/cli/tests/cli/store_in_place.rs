@@ -4,7 +4,9 @@
 //! themselves, skips it, and neither redoes nor fails it. One row per store step.
 
 use super::fixture::{Fixture, Run};
-use cutover_testbed::{PgOptions, PgServer, RedisOptions, RedisServer, RedisVersion};
+use cutover_testbed::{
+    MariaOptions, MariaServer, PgOptions, PgServer, RedisOptions, RedisServer, RedisVersion,
+};
 use std::any::Any;
 
 /// A store step of the table: its plan (only the step, id `ID`) and the servers it needs,
@@ -108,10 +110,70 @@ source_address = "OLD_ADDRESS"
     },
 };
 
+/// A MariaDB copy, alone in its plan (the copy's row) or followed by its sync.
+macro_rules! mysql_copy_step {
+    () => {
+        r#"
+[secrets.db]
+env = "DB_PW"
+
+[secrets.repl]
+env = "REPL_PW"
+
+[[stages]]
+name = "copy"
+
+[[stages.steps]]
+id = "copy-db"
+kind = "mysql.copy"
+source = { host = "old", password = "{{ secrets.db }}" }
+target = { host = "new", password = "{{ secrets.db }}" }
+databases = ["shop"]
+address = "NEW_ADDRESS"
+"#
+    };
+}
+
+const MYSQL_COPY: Row = Row {
+    kind: "mysql.copy",
+    id: "copy-db",
+    plan: mysql_copy_step!(),
+    servers: mysql_servers,
+};
+
+const MYSQL_SYNC: Row = Row {
+    kind: "mysql.sync",
+    id: "replicate",
+    plan: concat!(
+        mysql_copy_step!(),
+        r#"
+[[stages.steps]]
+id = "replicate"
+kind = "mysql.sync"
+copy = "copy-db"
+source_address = "OLD_ADDRESS"
+replication_password = "{{ secrets.repl }}"
+"#
+    ),
+    servers: mysql_servers,
+};
+
+/// MariaDB on old (binary log on) with the application's database, and on new.
+fn mysql_servers(f: &Fixture) -> Box<dyn Any> {
+    let start = |host: &str, id: u32| {
+        MariaServer::start(f.lab.host(host), 3306, MariaOptions::primary(id)).expect(host)
+    };
+    let (old, new) = (start("old", 1), start("new", 2));
+    old.sql(&super::mysql::APP.replace("ROWS", "200"))
+        .expect("schema");
+    Box::new((old, new))
+}
+
 fn apply(f: &Fixture) -> Run {
     let mut c = f.command(&["apply", "--yes"]);
     c.env("DB_PW", PgServer::PASSWORD)
-        .env("REDIS_PW", RedisServer::PASSWORD);
+        .env("REDIS_PW", RedisServer::PASSWORD)
+        .env("REPL_PW", "repl-pw");
     Run(c.output().expect("run cutover"))
 }
 
@@ -127,7 +189,8 @@ fn found_in_place_with_a_fresh_journal(row: &Row) {
     let _servers = (row.servers)(&f);
     f.write_plan(
         &row.plan
-            .replace("OLD_ADDRESS", &f.lab.host("old").address().to_string()),
+            .replace("OLD_ADDRESS", &f.lab.host("old").address().to_string())
+            .replace("NEW_ADDRESS", &f.lab.host("new").address().to_string()),
     );
     let first = apply(&f).expect(0).stdout();
     assert!(
@@ -161,4 +224,14 @@ fn a_redis_sync_in_place_is_found_by_a_fresh_run_not_redone() {
 #[test]
 fn a_postgres_copy_in_place_is_found_by_a_fresh_run_not_redone() {
     found_in_place_with_a_fresh_journal(&POSTGRES_COPY);
+}
+
+#[test]
+fn a_mysql_copy_in_place_is_found_by_a_fresh_run_not_redone() {
+    found_in_place_with_a_fresh_journal(&MYSQL_COPY);
+}
+
+#[test]
+fn a_mysql_sync_in_place_is_found_by_a_fresh_run_not_redone() {
+    found_in_place_with_a_fresh_journal(&MYSQL_SYNC);
 }

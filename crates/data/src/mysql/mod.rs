@@ -50,6 +50,7 @@ pub mod error;
 pub mod finish;
 pub mod flavor;
 pub mod inventory;
+pub mod marker;
 pub mod objects;
 pub mod protocol;
 pub mod replication;

@@ -284,6 +284,28 @@ async fn start_with(
     Ok(previous)
 }
 
+/// True when `target` replicates from `primary` (its address and port), both threads
+/// running and no error: a sync in place, also for a run that has lost its journal.
+pub async fn replicates_from(
+    exec: &Executor,
+    target: &Endpoint,
+    primary: &Primary,
+    agent: &AgentBinary,
+) -> Result<bool, MysqlError> {
+    let mut t = Agent::open(exec, agent, target, "target").await?;
+    let result = async {
+        let flavor = replication::flavor(&mut t).await?;
+        let status = replication::status(&mut t, flavor).await?;
+        Ok(status.primary == primary.address
+            && status.port == primary.port
+            && status.running()
+            && replication::broken("target", &status).is_none())
+    }
+    .await;
+    t.close().await;
+    result
+}
+
 /// Replays idempotently up to `later`, then strictly again.
 async fn converge(
     t: &mut Agent,

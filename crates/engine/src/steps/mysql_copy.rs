@@ -4,7 +4,7 @@
 //! ([`StoreCopy`](super::store_copy::StoreCopy)) shows and concludes it. Undo drops the
 //! databases the copy created.
 
-use super::mysql::{describe, endpoint, failed, save_snapshot, states, TableDone};
+use super::mysql::{copy_positions, describe, endpoint, failed, save_snapshot, states, TableDone};
 use super::store_copy::{Copier, CopyJournal};
 use super::traffic::save_state;
 use crate::context::{StepCtx, Values};
@@ -13,6 +13,7 @@ use crate::progress::Sample;
 use async_trait::async_trait;
 use cutover_data::copied::{mb, TableCopied};
 use cutover_data::mysql::copy::{self, CopyEvent, CopyOptions, CopyReport};
+use cutover_data::mysql::marker::{self, CopyMarker};
 use cutover_data::mysql::Endpoint;
 use cutover_plan::steps::MysqlCopyStep;
 use cutover_plan::StepKind;
@@ -86,13 +87,27 @@ impl Copier for MysqlCopy<'_> {
                 "then foreign keys, views, routines, triggers and events{}",
                 if s.users { ", accounts and their grants" } else { "" }
             ),
-            "each table journaled when loaded: an interrupted copy resumes with the rest; undo drops the databases the copy created".into(),
+            "each table journaled when loaded: an interrupted copy resumes with the rest; once done, a marker on the target (`cutover`.`copies`) names the source and the position; undo drops the databases the copy created and the marker".into(),
         ])
     }
 
+    /// Complete in this run's journal, or marked complete on the target by a copy from this
+    /// step's source (a run with a fresh journal).
     async fn in_place(&self, ctx: &StepCtx<'_>) -> Result<bool, EngineError> {
         let complete: Vec<bool> = states(ctx, ctx.id(), "complete")?;
-        Ok(!complete.is_empty())
+        if !complete.is_empty() {
+            return Ok(true);
+        }
+        let [source, target] = self.sides(ctx).await?;
+        let found = marker::read(
+            ctx.exec,
+            &target,
+            &super::files_verify::agent(ctx)?,
+            &self.databases(),
+        )
+        .await
+        .map_err(|e| failed(ctx, e))?;
+        Ok(found.is_some_and(|m| m.source == source.describe()))
     }
 
     /// The undo drops only the databases the copy reported creating before it created them.
@@ -178,6 +193,20 @@ impl Copier for MysqlCopy<'_> {
                 )))
             }
         };
+        // On the target before the journal: a finished copy is found there also by a run
+        // that has lost this journal.
+        let (start, converge) = match copy_positions(ctx, ctx.id()) {
+            Ok((start, converge)) => (Some(start), converge),
+            Err(_) => (None, None),
+        };
+        let done = CopyMarker {
+            source: source.describe(),
+            start,
+            converge,
+        };
+        marker::record(ctx.exec, target, &o.agent, &self.databases(), &done)
+            .await
+            .map_err(|e| failed(ctx, e))?;
         save_state(ctx, "complete", &true)?;
         Ok(report)
     }
@@ -185,13 +214,17 @@ impl Copier for MysqlCopy<'_> {
     async fn undo(&self, ctx: &StepCtx<'_>) -> Result<String, EngineError> {
         let target = endpoint(ctx, &self.0.target).await?;
         let created: Vec<String> = states::<Vec<String>>(ctx, ctx.id(), "created")?.concat();
-        copy::undo(
-            ctx.exec,
-            &target,
-            &created,
-            &super::files_verify::agent(ctx)?,
-        )
-        .await
-        .map_err(|e| failed(ctx, e))
+        let agent = super::files_verify::agent(ctx)?;
+        let removed = marker::remove(ctx.exec, &target, &agent, &self.databases())
+            .await
+            .map_err(|e| failed(ctx, e))?;
+        let dropped = copy::undo(ctx.exec, &target, &created, &agent)
+            .await
+            .map_err(|e| failed(ctx, e))?;
+        Ok(if removed {
+            format!("{dropped}; its completion marker removed")
+        } else {
+            dropped
+        })
     }
 }

@@ -11,6 +11,7 @@ use crate::error::EngineError;
 use crate::step::{Applied, StepRunner, Verified};
 use async_trait::async_trait;
 use cutover_data::mysql::finish::{self as data, SourceAfter};
+use cutover_data::mysql::marker;
 use cutover_data::mysql::Endpoint;
 use cutover_plan::steps::{MysqlFinishStep, MysqlSwitchStep};
 use cutover_plan::StepKind;
@@ -81,9 +82,20 @@ impl StepRunner for MysqlFinish<'_> {
         let agent = super::files_verify::agent(ctx)?;
         // Before anything changes: from here an undo of the switch is refused.
         save_state(ctx, FINISHING, &true)?;
-        let done = data::finish(ctx.exec, &source, &target, &agent, self.after())
+        let mut done = data::finish(ctx.exec, &source, &target, &agent, self.after())
             .await
             .map_err(|e| failed(ctx, e))?;
+        // The copy's marker served the sync; left on a promoted target it would let a run
+        // with a fresh journal skip the copy and point the target back at the source.
+        let sync = sync_step(ctx.plan, &self.switch_step(ctx.plan)?.sync.value)?;
+        let copy = copy_step(ctx.plan, &sync.copy.value)?;
+        let databases: Vec<String> = copy.databases.iter().map(|d| d.value.clone()).collect();
+        if marker::remove(ctx.exec, &target, &agent, &databases)
+            .await
+            .map_err(|e| failed(ctx, e))?
+        {
+            done.push(format!("the copy's marker removed from {}", target.host));
+        }
         Ok(Applied::Done {
             summary: format!(
                 "reverse replication of `{}` ended: {}",

@@ -4,12 +4,16 @@
 //! Undo stops and removes the replication and puts back what the target was (journaled
 //! before any change).
 
-use super::mysql::{copy_positions, copy_step, describe, endpoint, failed, server_address};
+use super::mysql::{
+    copy_positions, copy_step, describe, endpoint, failed, server_address, states, Snapshot,
+};
 use super::store_sync::Syncer;
 use super::traffic::{load_state, save_state};
 use crate::context::{StepCtx, Values};
 use crate::error::EngineError;
 use async_trait::async_trait;
+use cutover_data::mysql::marker::{self, CopyMarker};
+use cutover_data::mysql::protocol::Position;
 use cutover_data::mysql::replication::Primary;
 use cutover_data::mysql::sync::{self, Lag, Previous, SyncOptions};
 use cutover_data::mysql::Endpoint;
@@ -50,7 +54,8 @@ pub(crate) async fn setup(
     s: &MysqlSyncStep,
 ) -> Result<(Endpoint, Endpoint, SyncOptions), EngineError> {
     let copy = copy_step(ctx.plan, &s.copy.value)?;
-    let (start, converge) = copy_positions(ctx, &s.copy.value)?;
+    let target = endpoint(ctx, &copy.target).await?;
+    let (start, converge) = positions(ctx, &s.copy.value, copy, &target).await?;
     let o = SyncOptions {
         databases: copy.databases.iter().map(|d| d.value.clone()).collect(),
         primary: primary(ctx, s, copy).await?,
@@ -61,11 +66,34 @@ pub(crate) async fn setup(
         timeout: s.timeout.unwrap_or(Duration::from_secs(24 * 3600)),
         agent: super::files_verify::agent(ctx)?,
     };
-    Ok((
-        endpoint(ctx, &copy.source).await?,
-        endpoint(ctx, &copy.target).await?,
-        o,
-    ))
+    Ok((endpoint(ctx, &copy.source).await?, target, o))
+}
+
+/// Where replication starts: the copy's snapshots in this run's journal, else (a run with a
+/// fresh journal, the copy found in place) its completion marker on the target.
+async fn positions(
+    ctx: &StepCtx<'_>,
+    id: &str,
+    copy: &MysqlCopyStep,
+    target: &Endpoint,
+) -> Result<(Position, Option<Position>), EngineError> {
+    if !states::<Snapshot>(ctx, id, "snapshot")?.is_empty() {
+        return copy_positions(ctx, id);
+    }
+    let databases: Vec<String> = copy.databases.iter().map(|d| d.value.clone()).collect();
+    let agent = super::files_verify::agent(ctx)?;
+    let found = marker::read(ctx.exec, target, &agent, &databases)
+        .await
+        .map_err(|e| failed(ctx, e))?;
+    match found {
+        Some(CopyMarker {
+            start: Some(start),
+            converge,
+            ..
+        }) => Ok((start, converge)),
+        // Neither journaled nor marked: the journal's own message says what to do.
+        _ => copy_positions(ctx, id),
+    }
 }
 
 #[async_trait]
@@ -90,9 +118,24 @@ impl Syncer for MysqlSync<'_> {
         ])
     }
 
-    async fn running(&self, _ctx: &StepCtx<'_>) -> Result<bool, EngineError> {
-        // Applying again never resets a running replication: it checks it and watches.
-        Ok(false)
+    /// A replication this run started is retried through `start` (which never resets it,
+    /// watches it catch up, and keeps it this run's to undo); one found running from the
+    /// copy's source with nothing journaled was started by an earlier run: in place.
+    async fn running(&self, ctx: &StepCtx<'_>) -> Result<bool, EngineError> {
+        if load_state::<Previous>(ctx, ctx.id(), "previous")?.is_some() {
+            return Ok(false);
+        }
+        let copy = copy_step(ctx.plan, &self.0.copy.value)?;
+        let target = endpoint(ctx, &copy.target).await?;
+        let source = primary(ctx, self.0, copy).await?;
+        sync::replicates_from(
+            ctx.exec,
+            &target,
+            &source,
+            &super::files_verify::agent(ctx)?,
+        )
+        .await
+        .map_err(|e| failed(ctx, e))
     }
 
     async fn start(
