@@ -204,6 +204,11 @@ fn a_plan_copies_syncs_switches_and_proves_under_writes_then_rolls_back() {
         "",
         "the copy's database is dropped"
     );
+    assert_eq!(
+        r.new.sql("SHOW DATABASES LIKE 'cutover'").unwrap().trim(),
+        "",
+        "the copy's marker is removed with its database"
+    );
 }
 
 fn verify_args(r: &MysqlRun, extra: &[&str]) -> Vec<String> {

@@ -123,6 +123,11 @@ fn mysql_finish_stops_the_reverse_replication_and_keeps_old_read_only_by_default
     );
     assert_eq!(r.old.sql("SHOW SLAVE STATUS").unwrap().trim(), "");
     assert_eq!(r.old.sql("SELECT @@read_only").unwrap().trim(), "1");
+    assert_eq!(
+        r.new.sql("SHOW DATABASES LIKE 'cutover'").unwrap().trim(),
+        "",
+        "the copy's marker is removed from the promoted target"
+    );
     let write = r.old.shell(
         "mariadb --no-defaults -h 127.0.0.1 -uapp -papp-pw shop -e \"INSERT INTO items (name) VALUES ('refused')\" 2>&1 || true",
     );

@@ -235,3 +235,57 @@ fn a_mysql_copy_in_place_is_found_by_a_fresh_run_not_redone() {
 fn a_mysql_sync_in_place_is_found_by_a_fresh_run_not_redone() {
     found_in_place_with_a_fresh_journal(&MYSQL_SYNC);
 }
+
+/// A run with a fresh journal whose sync is no longer running (replication removed on new by
+/// hand) starts it from the position the copy marked on new: a write made on old after the
+/// copy reaches new, and no row is applied twice.
+#[test]
+fn a_mysql_sync_with_a_fresh_journal_starts_from_the_copys_marker() {
+    let f = Fixture::new("");
+    let servers = mysql_servers(&f);
+    let (old, new) = servers
+        .downcast_ref::<(MariaServer, MariaServer)>()
+        .expect("servers");
+    f.write_plan(
+        &MYSQL_SYNC
+            .plan
+            .replace("OLD_ADDRESS", &f.lab.host("old").address().to_string())
+            .replace("NEW_ADDRESS", &f.lab.host("new").address().to_string()),
+    );
+    apply(&f).expect(0);
+    new.sql("STOP SLAVE; RESET SLAVE ALL; SET GLOBAL read_only = 0")
+        .expect("replication removed");
+    old.sql("INSERT INTO shop.notes VALUES ('after', 'the copy')")
+        .expect("write on old");
+    f.reset_journal();
+    let again = apply(&f).expect(0).stdout();
+    assert_eq!(
+        step_lines(&again, "copy-db")[1],
+        "   skip copy-db: already in place (its check passed)",
+        "{again}"
+    );
+    assert!(
+        step_lines(&again, "replicate")
+            .iter()
+            .any(|l| l.trim_start().starts_with("ok replicate: ")),
+        "{again}"
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while new
+        .sql("SELECT body FROM shop.notes WHERE code = 'after'")
+        .expect("read new")
+        .trim()
+        != "the copy"
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "old's write never reached new"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let status = new.sql("SHOW SLAVE STATUS").expect("status");
+    assert!(
+        !status.contains("Duplicate entry"),
+        "replication replayed what the copy held: {status}"
+    );
+}
