@@ -1,10 +1,13 @@
 //! `mysql.copy`: runs the data crate's copier, journals each table as it is loaded (an
 //! interrupted copy resumes with the others) and each snapshot's position (where a
 //! `mysql.sync` starts); the runner common to every store's copy
-//! ([`StoreCopy`](super::store_copy::StoreCopy)) shows and concludes it. Undo drops the
-//! databases the copy created.
+//! ([`StoreCopy`](super::store_copy::StoreCopy)) shows and concludes it. A finished copy
+//! leaves its marker on the target (see [`marker`]), by which a run with a fresh journal finds
+//! it in place. Undo drops the databases the copy created and the marker.
 
-use super::mysql::{copy_positions, describe, endpoint, failed, save_snapshot, states, TableDone};
+use super::mysql::{
+    copy_positions, describe, endpoint, failed, save_snapshot, states, Snapshot, TableDone,
+};
 use super::store_copy::{Copier, CopyJournal};
 use super::traffic::save_state;
 use crate::context::{StepCtx, Values};
@@ -195,9 +198,12 @@ impl Copier for MysqlCopy<'_> {
         };
         // On the target before the journal: a finished copy is found there also by a run
         // that has lost this journal.
-        let (start, converge) = match copy_positions(ctx, ctx.id()) {
-            Ok((start, converge)) => (Some(start), converge),
-            Err(_) => (None, None),
+        // A copy that loaded no table took no snapshot: no position to mark.
+        let (start, converge) = if states::<Snapshot>(ctx, ctx.id(), "snapshot")?.is_empty() {
+            (None, None)
+        } else {
+            let (start, converge) = copy_positions(ctx, ctx.id())?;
+            (Some(start), converge)
         };
         let done = CopyMarker {
             source: source.describe(),
