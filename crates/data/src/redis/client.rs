@@ -146,6 +146,11 @@ impl Batch {
         self.push(&bytes);
     }
 
+    /// The commands as RESP, to be written as they are.
+    pub fn bytes(&self) -> &[u8] {
+        &self.buf
+    }
+
     /// Commands added.
     pub fn len(&self) -> usize {
         self.count

@@ -6,7 +6,7 @@
 //! proof on a loaded host. Folds must not depend on the order of batches: what a reader
 //! returns is combined by the caller (digest sums add up, key lists are sorted).
 
-use super::client::{connect, text, Client, Failure};
+use super::client::{text, Client, Failure};
 use super::protocol::TtlMode;
 use super::read::{read_keys, KeyRead};
 use super::reply::{flatten, items};
@@ -118,8 +118,9 @@ fn reader<S>(
     read: &AtomicU64,
     failed: &AtomicBool,
 ) -> Result<S, Failure> {
-    let mut client = connect(server, CONNECT)?;
-    client.cmd_str(&["SELECT", &db.to_string()])?;
+    // The readers' own connections: replies digested in place (see `super::wire`).
+    let mut client = super::wire::connect(server, CONNECT)?;
+    super::wire::select(&mut client, db)?;
     let mut state = (fold.init)();
     loop {
         if failed.load(Ordering::Relaxed) {

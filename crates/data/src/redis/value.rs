@@ -75,36 +75,36 @@ impl Collection {
     /// Feeds a reply's items: list elements, hash field/value pairs, set members, sorted
     /// set member/score pairs.
     pub(crate) fn feed(&mut self, items: &[&Value]) {
-        fn b(v: &Value) -> &[u8] {
-            bytes(v).unwrap_or_default()
-        }
-        fn second<'a>(pair: &[&'a Value]) -> &'a [u8] {
-            pair.get(1).map(|v| b(v)).unwrap_or_default()
-        }
+        self.feed_bytes(items.iter().map(|v| bytes(v).unwrap_or_default()));
+    }
+
+    /// Feeds items as their bytes (anything but a string as empty bytes), in reply order:
+    /// read in place from the agent's buffer, or from values.
+    pub(crate) fn feed_bytes<'a>(&mut self, mut items: impl Iterator<Item = &'a [u8]>) {
         match self.kind.as_str() {
             "list" => {
-                for v in items {
-                    let e = b(v);
+                for e in items {
                     self.ordered.update(&(e.len() as u64).to_le_bytes());
                     self.ordered.update(e);
                     self.count += 1;
                 }
             }
             "hash" => {
-                for pair in items.chunks(2) {
-                    self.sum.add(&[b(pair[0]), second(pair)]);
+                while let Some(name) = items.next() {
+                    self.sum.add(&[name, items.next().unwrap_or_default()]);
                     self.count += 1;
                 }
             }
             "zset" => {
-                for pair in items.chunks(2) {
-                    self.sum.add(&[b(pair[0]), &score_bits(second(pair))]);
+                while let Some(member) = items.next() {
+                    let score = score_bits(items.next().unwrap_or_default());
+                    self.sum.add(&[member, &score]);
                     self.count += 1;
                 }
             }
             _ => {
-                for v in items {
-                    self.sum.add(&[b(v)]);
+                for e in items {
+                    self.sum.add(&[e]);
                     self.count += 1;
                 }
             }
@@ -125,6 +125,7 @@ impl Collection {
     }
 }
 
+#[cfg(test)]
 pub(crate) fn collection_digest(kind: &str, items: &[&Value]) -> [u8; 32] {
     let mut c = Collection::new(kind);
     c.feed(items);
