@@ -9,6 +9,7 @@ use cutover_data::redis::digest::{bucket_of, databases, digest, key_digest, to_h
 use cutover_data::redis::protocol::{Conn, DigestOptions, TtlMode};
 use cutover_data::redis::read::read_keys;
 use cutover_data::redis::value::Sum;
+use cutover_data::redis::wire;
 use cutover_testbed::redis_data::resp;
 use cutover_testbed::{Lab, RedisOptions, RedisServer, RedisVersion};
 use std::time::Duration;
@@ -104,6 +105,10 @@ fn one_at_a_time(c: &mut Client, db: u32, options: &DigestOptions) -> (u64, Stri
     c.cmd_str(&["SELECT", &db.to_string()]).unwrap();
     let keys = c.cmd_str(&["KEYS", "*"]).unwrap();
     let keys = cutover_data::redis::reply::flatten(&keys);
+    // Keys are read as the agent's readers read them: on a connection of their own.
+    let mut c = wire::connect(&c.conn, Duration::from_secs(10)).expect("connect");
+    wire::select(&mut c, db).unwrap();
+    let c = &mut c;
     let mut sums = vec![Sum::default(); 1 << options.buckets_log2];
     for key in &keys {
         let read = read_keys(c, std::slice::from_ref(key), options.ttl).unwrap();
