@@ -111,17 +111,34 @@ fn header(buf: &[u8], pos: usize) -> Result<Option<(u8, &[u8], usize)>, RespErro
     }
 }
 
-/// A decimal integer of a header or integer reply.
+/// A decimal integer of a header or integer reply (digits read by hand: one per
+/// element of every reply).
 fn number(line: &[u8]) -> Result<i64, RespError> {
-    std::str::from_utf8(line)
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| {
-            bad(format!(
-                "a number that is not one: {:?}",
-                String::from_utf8_lossy(line)
-            ))
-        })
+    let (negative, digits) = match line {
+        [b'-', rest @ ..] => (true, rest),
+        _ => (false, line),
+    };
+    let mut n: i64 = 0;
+    for &d in digits {
+        if !d.is_ascii_digit() {
+            return Err(not_a_number(line));
+        }
+        n = n
+            .checked_mul(10)
+            .and_then(|n| n.checked_add(i64::from(d - b'0')))
+            .ok_or_else(|| not_a_number(line))?;
+    }
+    if digits.is_empty() {
+        return Err(not_a_number(line));
+    }
+    Ok(if negative { -n } else { n })
+}
+
+fn not_a_number(line: &[u8]) -> RespError {
+    bad(format!(
+        "a number that is not one: {:?}",
+        String::from_utf8_lossy(line)
+    ))
 }
 
 /// One element of a complete reply, borrowed from the buffer it was read into.
@@ -355,6 +372,18 @@ mod tests {
             .expect_err("refused")
             .0
             .contains("longer than"));
+        for junk in [
+            &b":\r\n"[..],
+            b":-\r\n",
+            b":99999999999999999999\r\n",
+            b":1a\r\n",
+        ] {
+            assert!(
+                frame_len(junk).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(junk)
+            );
+        }
         for junk in [
             &b"$-5\r\n"[..],
             b"*-2\r\n",
