@@ -156,3 +156,43 @@ fn a_digest_read_in_parallel_batches_equals_the_keys_read_one_at_a_time() {
         assert_eq!(d.buckets, buckets, "database {}: bucket digests", d.db);
     }
 }
+
+#[test]
+fn a_readers_connection_refuses_a_wrong_password_as_the_redis_crates_does() {
+    let lab = Lab::start().expect("lab");
+    let r = RedisServer::start(
+        lab.host("old"),
+        RedisVersion::Redis70,
+        6379,
+        RedisOptions::default(),
+    )
+    .expect("server");
+    let mut conn = client(&r).conn;
+    conn.password = Some("not-the-password".into());
+    let theirs = connect(&conn, Duration::from_secs(10))
+        .err()
+        .expect("refused");
+    let ours = wire::connect(&conn, Duration::from_secs(10))
+        .err()
+        .expect("refused");
+    assert_eq!(ours.code, "redis-auth");
+    assert_eq!(ours, theirs);
+    assert!(
+        !ours.message.contains("not-the-password"),
+        "{}",
+        ours.message
+    );
+    conn.port = 1;
+    let e = wire::connect(&conn, Duration::from_secs(10))
+        .err()
+        .expect("refused");
+    assert_eq!(e.code, "redis-unreachable");
+    assert!(
+        e.message.starts_with(&format!(
+            "cannot reach the Redis server at {}:1 (connect): ",
+            r.address()
+        )),
+        "{}",
+        e.message
+    );
+}
