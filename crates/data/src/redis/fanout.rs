@@ -156,7 +156,7 @@ fn scan(wire: &mut Wire, each: &mut dyn FnMut(Vec<Vec<u8>>) -> bool) -> Result<(
         let mut batch = Batch::default();
         batch.push(&[b"SCAN", &cursor, b"COUNT", SCAN_COUNT]);
         wire.send(&batch)?;
-        let reply = wire.next()?;
+        let reply = wire.reply()?;
         if let Reply::Error(_) = reply {
             let v = reply.to_value();
             return Err(server_error(&wire.conn, "SCAN", &v)

@@ -58,7 +58,7 @@ pub fn read_keys(
     // in step with its commands.
     let mut failure = None;
     for _ in keys {
-        let (kind, e) = (wire.next()?.to_kind(), wire.next()?.to_int_or_error());
+        let (kind, e) = (wire.reply()?.to_kind(), wire.reply()?.to_int_or_error());
         let n = match (kind, e) {
             (Err(v), _) | (_, Err(v)) => {
                 failure.get_or_insert_with(|| error_of(&wire.conn, "TYPE", &v));
@@ -179,9 +179,9 @@ fn read_values(
         };
         if kind == "stream" {
             let replies = [
-                wire.next()?.to_value(),
-                wire.next()?.to_value(),
-                wire.next()?.to_value(),
+                wire.reply()?.to_value(),
+                wire.reply()?.to_value(),
+                wire.reply()?.to_value(),
             ];
             // Changed or gone meanwhile (a wrong type, nil): not counted this pass.
             if replies
@@ -197,7 +197,7 @@ fn read_values(
             }
             continue;
         }
-        let reply = wire.next()?;
+        let reply = wire.reply()?;
         if reply.is_error_or_nil() {
             continue;
         }

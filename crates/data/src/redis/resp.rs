@@ -94,9 +94,11 @@ pub fn frame_len(buf: &[u8]) -> Result<Option<usize>, RespError> {
     }
 }
 
-/// The element header at `pos`: its type byte, the rest of its line, and where the line
-/// ends; `None` when the line is not complete yet.
-fn header(buf: &[u8], pos: usize) -> Result<Option<(u8, &[u8], usize)>, RespError> {
+/// An element's header line: its type byte, the rest of the line, and where the line ends.
+type Header<'a> = (u8, &'a [u8], usize);
+
+/// The element header at `pos`; `None` when the line is not complete yet.
+fn header(buf: &[u8], pos: usize) -> Result<Option<Header<'_>>, RespError> {
     let rest = buf.get(pos..).unwrap_or_default();
     let window = &rest[..rest.len().min(MAX_LINE + 2)];
     match memchr::memchr(b'\n', window) {

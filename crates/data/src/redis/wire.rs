@@ -111,7 +111,7 @@ pub fn connect(conn: &Conn, timeout: Duration) -> Result<Wire, Failure> {
 }
 
 impl Wire {
-    /// Writes the batch's commands; their replies are then taken with [`Wire::next`].
+    /// Writes the batch's commands; their replies are then taken with [`Wire::reply`].
     pub fn send(&mut self, batch: &Batch) -> Result<(), Failure> {
         let result = match &mut self.socket {
             Socket::Tcp(s) => s.write_all(batch.bytes()),
@@ -121,7 +121,7 @@ impl Wire {
     }
 
     /// The next reply, read in place (valid until the next call).
-    pub fn next(&mut self) -> Result<Reply<'_>, Failure> {
+    pub fn reply(&mut self) -> Result<Reply<'_>, Failure> {
         loop {
             match frame_len(&self.buf[self.start..self.end]) {
                 Ok(Some(n)) => {
@@ -201,7 +201,7 @@ impl Commands for Wire {
         let mut batch = Batch::default();
         batch.push(args);
         self.send(&batch)?;
-        let value = self.next()?.to_value();
+        let value = self.reply()?.to_value();
         let what = String::from_utf8_lossy(args.first().copied().unwrap_or_default());
         match server_error(&self.conn, &what, &value) {
             Some(f) => Err(f),
@@ -213,7 +213,7 @@ impl Commands for Wire {
         self.send(batch)?;
         let mut out = Vec::with_capacity(batch.len());
         for _ in 0..batch.len() {
-            out.push(self.next()?.to_value());
+            out.push(self.reply()?.to_value());
         }
         Ok(out)
     }
@@ -264,7 +264,7 @@ mod tests {
         });
         let mut wire = over(client);
         let first: Vec<Vec<u8>> = wire
-            .next()
+            .reply()
             .expect("first")
             .items()
             .nth(1)
@@ -273,17 +273,17 @@ mod tests {
             .map(|e| e.bytes().unwrap_or_default().to_vec())
             .collect();
         assert_eq!(first, [b"field".to_vec(), b"value".to_vec()]);
-        assert_eq!(wire.next().expect("int").int(), Some(-1));
+        assert_eq!(wire.reply().expect("int").int(), Some(-1));
         assert_eq!(
-            wire.next().expect("bulk").bytes().map(<[u8]>::len),
+            wire.reply().expect("bulk").bytes().map(<[u8]>::len),
             Some(3000)
         );
         assert!(matches!(
-            wire.next().expect("error"),
+            wire.reply().expect("error"),
             Reply::Error(b"-ERR gone\r\n")
         ));
         writer.join().expect("writer");
-        let e = wire.next().err().expect("the server closed");
+        let e = wire.reply().expect_err("the server closed");
         assert_eq!(e.code, "redis-unreachable");
         assert!(
             e.message
