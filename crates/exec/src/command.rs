@@ -63,6 +63,9 @@ pub struct Command {
     pub timeout: Option<Duration>,
     /// Record the outcome on the host (see [`TrackId`]).
     pub track: Option<TrackId>,
+    /// The most standard output kept; more fails the command
+    /// ([`crate::ExecError::OutputTooLarge`]) instead of filling the controller's memory.
+    pub max_stdout: usize,
 }
 
 impl Command {
@@ -76,7 +79,15 @@ impl Command {
             sudo: false,
             timeout: None,
             track: None,
+            max_stdout: crate::bounded::DEFAULT_MAX_STDOUT,
         }
+    }
+
+    /// Allows up to `bytes` of standard output (default
+    /// [`crate::bounded::DEFAULT_MAX_STDOUT`]).
+    pub fn max_stdout(mut self, bytes: usize) -> Self {
+        self.max_stdout = bytes;
+        self
     }
 
     /// Runs `script` with `sh -c` on `host`.

@@ -101,6 +101,14 @@ pub enum ExecError {
         /// The timeout.
         after: Duration,
     },
+    /// The command printed more than its standard output may hold.
+    #[error("the command on host `{host}` printed more than {} on its standard output; cutover stopped reading and ended it rather than fill its memory (a host that answers without end is not trusted)\nhint: if that much output is expected, have the command write it to a file on the host", mib(*.limit))]
+    OutputTooLarge {
+        /// The host.
+        host: String,
+        /// The limit it passed.
+        limit: usize,
+    },
     /// The connection dropped while a tracked command ran, and the host could not be reached
     /// again to re-attach to it.
     #[error("lost the connection to host `{host}` while its command was being started or ran, and could not reach it again within {}; the command may still be running there: once the host is reachable, `cutover apply` re-attaches to it (a tracked command never runs twice){}", humanize(*.after), last_words(.stderr))]
@@ -157,7 +165,9 @@ impl ExecError {
             }
             ExecError::ControlDir { .. } => C::Permission,
             ExecError::Spawn { .. } => C::MissingObject,
-            ExecError::Io { .. } | ExecError::Timeout { .. } => C::Failed,
+            ExecError::Io { .. } | ExecError::Timeout { .. } | ExecError::OutputTooLarge { .. } => {
+                C::Failed
+            }
         }
     }
 }
@@ -177,6 +187,10 @@ fn summary(f: &ConnectFailure) -> &'static str {
         ConnectFailure::Unreachable => "host unreachable",
         ConnectFailure::Other => "ssh failed",
     }
+}
+
+fn mib(bytes: usize) -> String {
+    format!("{} MiB", bytes / (1024 * 1024))
 }
 
 fn humanize(d: Duration) -> String {

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::sync::Semaphore;
 
 /// How a host is reached.
@@ -277,15 +277,34 @@ impl Executor {
         let started = Instant::now();
         let mut s = self.spawn(cmd).await?;
         drop(s.stdin.take());
-        let mut out = Vec::new();
-        let mut err = Vec::new();
+        let limit = cmd.max_stdout;
+        let (child, stdout, stderr) = (&mut s.child, &mut s.stdout, &mut s.stderr);
+        let cut = tokio::sync::Notify::new();
         let work = async {
-            let (a, b) = tokio::join!(
-                s.stdout.read_to_end(&mut out),
-                s.stderr.read_to_end(&mut err)
-            );
-            a.and(b)?;
-            s.child.wait().await
+            let read_out = async {
+                let out = crate::bounded::read_limited(stdout, limit).await?;
+                if out.is_err() {
+                    // Past the limit the rest is left unread: the command is ended, and its
+                    // standard error no longer waited for (a process it started may hold it).
+                    let _ = child.start_kill();
+                    cut.notify_one();
+                }
+                Ok::<_, std::io::Error>(out)
+            };
+            let read_err = async {
+                tokio::select! {
+                    err = crate::bounded::read_head_tail(
+                        stderr,
+                        crate::bounded::STDERR_HEAD,
+                        crate::bounded::STDERR_TAIL,
+                    ) => err,
+                    () = cut.notified() => Ok(Vec::new()),
+                }
+            };
+            let (out, err) = tokio::join!(read_out, read_err);
+            let (out, err) = (out?, err?);
+            let status = child.wait().await?;
+            Ok::<_, std::io::Error>((status, out, err))
         };
         // The remote side enforces the timeout itself (coreutils `timeout`); this margin
         // only catches a connection that hangs.
@@ -306,6 +325,13 @@ impl Executor {
             host: cmd.host.clone(),
             source,
         })?;
+        let (status, out, err) = status;
+        let Ok(out) = out else {
+            return Err(ExecError::OutputTooLarge {
+                host: cmd.host.clone(),
+                limit,
+            });
+        };
         let code = status.code();
         if cmd.timeout.is_some() && code == Some(124) {
             return Err(ExecError::Timeout {

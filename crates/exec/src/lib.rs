@@ -3,6 +3,7 @@
 //! whose outcome survives the controller's crash ([`tracked`]), and host-to-host streaming.
 #![deny(missing_docs)]
 
+pub mod bounded;
 pub mod class;
 pub mod command;
 pub mod error;

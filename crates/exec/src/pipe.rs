@@ -1,6 +1,7 @@
 //! Streams one host's command output into another host's command through the controller's
 //! memory, never its disk: the basis of `dump | restore` between hosts.
 
+use crate::bounded::{read_head_tail, read_limited, STDERR_HEAD, STDERR_TAIL};
 use crate::command::{Command, Stdin};
 use crate::error::ExecError;
 use crate::executor::{Executor, Output};
@@ -43,9 +44,6 @@ impl Executor {
         let mut consumer = self.spawn(&to.clone().stdin(Stdin::Piped)).await?;
         let mut sink = consumer.stdin.take();
         let mut bytes = 0u64;
-        let mut from_err = Vec::new();
-        let mut to_out = Vec::new();
-        let mut to_err = Vec::new();
         let source = producer.stdout;
         let copy = async {
             // Owned here so that it is closed when copying stops: a producer whose consumer
@@ -69,12 +67,39 @@ impl Executor {
             drop(sink.take());
             Ok::<(), std::io::Error>(())
         };
+        let (to_child, to_stdout) = (&mut consumer.child, &mut consumer.stdout);
+        // Set when the consumer's output passes its limit: nothing else is waited for then
+        // (processes the commands started may hold their pipes open).
+        let (cut, cut_seen) = tokio::sync::watch::channel(false);
+        let read_to_out = async {
+            let out = read_limited(to_stdout, to.max_stdout).await?;
+            if out.is_err() {
+                let _ = to_child.start_kill();
+                let _ = cut.send(true);
+            }
+            Ok::<_, std::io::Error>(out)
+        };
         let (copied, e1, e2, e3) = tokio::join!(
-            copy,
-            producer.stderr.read_to_end(&mut from_err),
-            consumer.stdout.read_to_end(&mut to_out),
-            consumer.stderr.read_to_end(&mut to_err),
+            unless_cut(copy, cut_seen.clone(), ()),
+            unless_cut(
+                read_head_tail(&mut producer.stderr, STDERR_HEAD, STDERR_TAIL),
+                cut_seen.clone(),
+                Vec::new()
+            ),
+            read_to_out,
+            unless_cut(
+                read_head_tail(&mut consumer.stderr, STDERR_HEAD, STDERR_TAIL),
+                cut_seen,
+                Vec::new()
+            ),
         );
+        if matches!(e2, Ok(Err(_))) {
+            let _ = producer.child.start_kill();
+            return Err(ExecError::OutputTooLarge {
+                host: to.host.clone(),
+                limit: to.max_stdout,
+            });
+        }
         let io_from = |source| ExecError::Io {
             host: from.host.clone(),
             source,
@@ -84,11 +109,12 @@ impl Executor {
             source,
         };
         copied.map_err(io_from)?;
-        e1.map_err(io_from)?;
-        e2.map_err(io_to)?;
-        e3.map_err(io_to)?;
+        let from_err = e1.map_err(io_from)?;
+        let to_out = e2.map_err(io_to)?;
+        let to_err = e3.map_err(io_to)?;
         let from_status = producer.child.wait().await.map_err(io_from)?;
         let to_status = consumer.child.wait().await.map_err(io_to)?;
+        let to_out = to_out.unwrap_or_default();
         let r = self.redactor();
         let duration = started.elapsed();
         Ok(PipeReport {
@@ -109,5 +135,17 @@ impl Executor {
                 duration,
             },
         })
+    }
+}
+
+/// `work`'s result, or `instead` (at once) when `cut` turns true first.
+async fn unless_cut<T>(
+    work: impl std::future::Future<Output = std::io::Result<T>>,
+    mut cut: tokio::sync::watch::Receiver<bool>,
+    instead: T,
+) -> std::io::Result<T> {
+    tokio::select! {
+        r = work => r,
+        _ = cut.wait_for(|c| *c) => Ok(instead),
     }
 }

@@ -45,7 +45,10 @@ impl LiveSession {
         if sent {
             // A reader per answer loses nothing: psql writes nothing after the sentinel
             // until it is sent the next query.
-            let mut lines = BufReader::new(&mut self.session.stdout).lines();
+            // Bounded: a host answering without end fails the query (below) instead of
+            // filling memory.
+            let answer_bytes = cutover_exec::bounded::DEFAULT_MAX_STDOUT as u64;
+            let mut lines = BufReader::new((&mut self.session.stdout).take(answer_bytes)).lines();
             let answer = tokio::time::timeout(Duration::from_secs(300), async {
                 while let Ok(Some(line)) = lines.next_line().await {
                     if line == SENTINEL {
@@ -74,12 +77,18 @@ impl LiveSession {
 
     async fn failure(&mut self, sql: &str) -> PgError {
         drop(self.session.stdin.take());
-        let mut err = Vec::new();
-        let _ = tokio::time::timeout(
+        let err = tokio::time::timeout(
             Duration::from_secs(5),
-            self.session.stderr.read_to_end(&mut err),
+            cutover_exec::bounded::read_head_tail(
+                &mut self.session.stderr,
+                cutover_exec::bounded::STDERR_HEAD,
+                cutover_exec::bounded::STDERR_TAIL,
+            ),
         )
-        .await;
+        .await
+        .ok()
+        .and_then(|r| r.ok())
+        .unwrap_or_default();
         let code = tokio::time::timeout(Duration::from_secs(5), self.session.child.wait())
             .await
             .ok()

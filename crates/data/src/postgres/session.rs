@@ -188,8 +188,9 @@ impl SnapshotHolder {
             stdin.flush().await.map_err(|e| protocol(e.to_string()))?;
         }
         let mut line = String::new();
+        // A snapshot's name is one short line; a longer one is no answer.
         let read = tokio::time::timeout(Duration::from_secs(60), async {
-            BufReader::new(&mut session.stdout)
+            BufReader::new((&mut session.stdout).take(4096))
                 .read_line(&mut line)
                 .await
         })
@@ -199,9 +200,11 @@ impl SnapshotHolder {
             return Ok(SnapshotHolder { session, id });
         }
         drop(session.stdin.take());
-        let mut err = Vec::new();
-        let _ = tokio::time::timeout(Duration::from_secs(5), session.stderr.read_to_end(&mut err))
-            .await;
+        let err = tokio::time::timeout(Duration::from_secs(5), bounded_stderr(&mut session.stderr))
+            .await
+            .ok()
+            .and_then(|r| r.ok())
+            .unwrap_or_default();
         let code = session.child.wait().await.ok().and_then(|s| s.code());
         let out = Output {
             host: ep.host.clone(),
@@ -238,16 +241,22 @@ pub async fn run_streaming(
         .stdin(Stdin::Bytes(input.into_bytes()));
     let started = std::time::Instant::now();
     let mut s = exec.spawn(&cmd).await?;
-    let mut err = Vec::new();
     let mut stderr = s.stderr;
+    let limit = cutover_exec::bounded::DEFAULT_MAX_STDOUT as u64;
+    let (child, stdout) = (&mut s.child, &mut s.stdout);
     let read_out = async {
-        let mut lines = BufReader::new(&mut s.stdout).lines();
+        let mut bounded = BufReader::new(stdout.take(limit));
+        let mut lines = (&mut bounded).lines();
         while let Some(line) = lines.next_line().await? {
             on_line(&exec.redactor().redact(&line));
         }
+        if bounded.into_inner().limit() == 0 {
+            // Past the bound: ended rather than read further (its status says it failed).
+            let _ = child.start_kill();
+        }
         Ok::<(), std::io::Error>(())
     };
-    let (a, b) = tokio::join!(read_out, stderr.read_to_end(&mut err));
+    let (a, b) = tokio::join!(read_out, bounded_stderr(&mut stderr));
     let io = |e: std::io::Error| {
         PgError::Exec(cutover_exec::ExecError::Io {
             host: ep.host.clone(),
@@ -255,7 +264,7 @@ pub async fn run_streaming(
         })
     };
     a.map_err(io)?;
-    b.map_err(io)?;
+    let err = b.map_err(io)?;
     let status = s.child.wait().await.map_err(io)?;
     if !status.success() {
         let out = Output {
@@ -268,4 +277,14 @@ pub async fn run_streaming(
         return Err(tool_error(what, ep, &out));
     }
     Ok(())
+}
+
+/// A tool's standard error, its beginning and end kept (see [`cutover_exec::bounded`]).
+async fn bounded_stderr(stderr: &mut tokio::process::ChildStderr) -> std::io::Result<Vec<u8>> {
+    cutover_exec::bounded::read_head_tail(
+        stderr,
+        cutover_exec::bounded::STDERR_HEAD,
+        cutover_exec::bounded::STDERR_TAIL,
+    )
+    .await
 }

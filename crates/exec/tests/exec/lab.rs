@@ -100,6 +100,32 @@ async fn a_tracked_remote_command_survives_the_controller_dropping_the_session()
 }
 
 #[tokio::test]
+async fn a_host_answering_without_end_is_cut_off_and_its_command_ended() {
+    let lab = Lab::start().unwrap();
+    let ex = executor(&lab, Redactor::default());
+    // A hostile (or broken) host: the answer never ends.
+    let cmd = Command::shell("old", "echo $$ > /srv/flood.pid; exec yes").max_stdout(4 << 20);
+    let started = std::time::Instant::now();
+    let err = ex.run(&cmd).await.unwrap_err();
+    assert!(matches!(err, ExecError::OutputTooLarge { .. }), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(20));
+    // The remote process does not outlive the cut: its channel is gone.
+    let pid = std::fs::read_to_string(lab.host("old").fs_path("/srv/flood.pid")).unwrap();
+    let gone = (0..50).any(|_| {
+        std::thread::sleep(Duration::from_millis(100));
+        lab.host("old")
+            .exec(&format!("kill -0 {} 2>/dev/null", pid.trim()))
+            .map(|o| !o.status.success())
+            .unwrap_or(false)
+    });
+    assert!(gone, "`yes` (pid {}) still runs on old", pid.trim());
+    // The connection still serves the next command.
+    let out = ex.run(&Command::shell("old", "echo next")).await.unwrap();
+    assert_eq!(out.stdout, "next\n");
+    ex.disconnect_all().await;
+}
+
+#[tokio::test]
 async fn pipe_streams_from_one_host_to_the_other() {
     let lab = Lab::start().unwrap();
     lab.host("old")

@@ -320,3 +320,51 @@ async fn forgetting_and_tidying_remove_output_but_keep_the_outcome() {
     assert_eq!((out.code, out.stdout.as_str()), (Some(0), ""));
     clean(&ex, &run_id).await;
 }
+
+#[tokio::test]
+async fn a_command_printing_without_end_is_stopped_at_its_output_limit() {
+    let ex = local(Redactor::default());
+    // `yes` never ends by itself: only the limit stops it.
+    let cmd = Command::shell("ctl", "yes").max_stdout(1024 * 1024);
+    let started = std::time::Instant::now();
+    let err = ex.run(&cmd).await.unwrap_err();
+    assert!(
+        matches!(err, ExecError::OutputTooLarge { limit, .. } if limit == 1024 * 1024),
+        "{err}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(
+        err.to_string().starts_with(
+            "the command on host `ctl` printed more than 1 MiB on its standard output"
+        ),
+        "{err}"
+    );
+    assert_eq!(err.class(), cutover_exec::FailureClass::Failed);
+}
+
+#[tokio::test]
+async fn a_flood_on_standard_error_keeps_its_beginning_and_end_and_the_command_finishes() {
+    let ex = local(Redactor::default());
+    let cmd = Command::shell(
+        "ctl",
+        "echo first >&2; head -c 20000000 /dev/zero | tr '\\0' x >&2; echo ' the error' >&2; echo done",
+    );
+    let out = ex.run(&cmd).await.unwrap();
+    assert!(out.success());
+    assert_eq!(out.stdout, "done\n");
+    assert!(out.stderr.starts_with("first\n"), "{}", &out.stderr[..40]);
+    assert!(out.stderr.ends_with("x the error\n"));
+    assert!(out.stderr.contains("bytes left out …]"));
+    assert!(out.stderr.len() < 70 * 1024, "{}", out.stderr.len());
+}
+
+#[tokio::test]
+async fn a_pipe_whose_consumer_answers_without_end_is_stopped_at_the_limit() {
+    let ex = local(Redactor::default());
+    let from = Command::shell("ctl", "yes");
+    let to = Command::shell("ctl", "cat").max_stdout(1024 * 1024);
+    let started = std::time::Instant::now();
+    let err = ex.pipe(&from, &to, &mut |_| {}).await.unwrap_err();
+    assert!(matches!(err, ExecError::OutputTooLarge { .. }), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
