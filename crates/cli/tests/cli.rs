@@ -118,6 +118,8 @@ mod shared_journal;
 mod soak;
 #[path = "cli/soak_detection.rs"]
 mod soak_detection;
+#[path = "cli/store_in_place.rs"]
+mod store_in_place;
 #[path = "cli/traffic.rs"]
 mod traffic;
 #[path = "cli/web.rs"]

@@ -4,6 +4,7 @@
 #![deny(missing_docs)]
 
 pub mod agent;
+pub mod copied;
 pub mod docker;
 pub mod files;
 pub mod hold;
@@ -12,6 +13,7 @@ pub mod postgres;
 pub mod proof;
 pub mod redis;
 pub mod store;
+pub mod synced;
 
 /// Milliseconds since the Unix epoch, now: when a freeze begins, for the journal's outage
 /// window (0 if the clock is before 1970).

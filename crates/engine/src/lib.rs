@@ -26,6 +26,8 @@ pub mod secrets;
 pub mod session;
 pub mod status;
 pub mod step;
+#[cfg(test)]
+mod step_harness;
 pub mod steps;
 pub mod text;
 mod tidy;

@@ -57,6 +57,7 @@ pub mod session;
 pub mod sql;
 pub mod switch;
 pub mod sync;
+mod sync_watch;
 pub mod verify;
 
 pub use endpoint::Endpoint;

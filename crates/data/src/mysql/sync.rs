@@ -11,6 +11,7 @@ use super::protocol::{MysqlReply, MysqlRequest, Position};
 use super::replication::{self, Primary, Start};
 use super::session::{open_pair, Agent};
 use super::sql::literal;
+pub use super::sync_watch::{lag, watch, Lag, SyncReport, Watch};
 use crate::agent::AgentBinary;
 use cutover_exec::{Executor, FailureClass};
 use std::time::{Duration, Instant};
@@ -43,40 +44,6 @@ pub struct Previous {
     pub read_only: bool,
     /// `replicate_wild_do_table` (MariaDB).
     pub wild_do_table: String,
-}
-
-/// Where a sync stands.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
-pub struct Lag {
-    /// `Seconds_Behind_Master`, when the server knows it.
-    pub seconds: Option<u64>,
-    /// Transactions the source has that the target has not applied.
-    pub transactions: u64,
-    /// The source's position.
-    pub source: String,
-    /// The target's applied position.
-    pub target: String,
-}
-
-impl Lag {
-    /// `3 transactions (2 s) behind`.
-    pub fn line(&self) -> String {
-        format!(
-            "{} transaction(s) ({}) behind: source at {}, target at {}",
-            self.transactions,
-            self.seconds.map_or("? s".into(), |s| format!("{s} s")),
-            if self.source.is_empty() {
-                "-"
-            } else {
-                &self.source
-            },
-            if self.target.is_empty() {
-                "-"
-            } else {
-                &self.target
-            }
-        )
-    }
 }
 
 /// Checks that replication can work: the source's binary log in ROW format, distinct server
@@ -355,78 +322,6 @@ async fn converge(
         "START SLAVE SQL_THREAD",
     ])
     .await
-}
-
-/// The lag now; an error when replication broke.
-pub async fn lag(s: &mut Agent, t: &mut Agent, flavor: Flavor) -> Result<Lag, MysqlError> {
-    let status = replication::status(t, flavor).await?;
-    if !status.configured() {
-        return Err(MysqlError::precondition(
-            "the target does not replicate from the source (its replication was reset)",
-            "run the sync step again (`cutover apply`), or roll back",
-        ));
-    }
-    if let Some(e) = replication::broken("target", &status) {
-        return Err(e);
-    }
-    let source = replication::position(s, flavor).await?.gtid;
-    let target = match flavor {
-        Flavor::MariaDb => t.value("SELECT @@GLOBAL.gtid_slave_pos").await?,
-        Flavor::MySql => t.value("SELECT @@GLOBAL.gtid_executed").await?,
-    }
-    .unwrap_or_default();
-    Ok(Lag {
-        seconds: status.seconds_behind,
-        transactions: replication::behind(&source, &target),
-        source,
-        target,
-    })
-}
-
-/// Waits until the target is at most `o.max_behind` transactions behind, then keeps
-/// reporting the lag for `hold`; reports every `every` and returns the worst lag seen once
-/// caught up.
-pub async fn watch(
-    exec: &Executor,
-    source: &Endpoint,
-    target: &Endpoint,
-    o: &SyncOptions,
-    every: Duration,
-    hold: Duration,
-    progress: &(dyn Fn(&Lag) + Send + Sync),
-) -> Result<Lag, MysqlError> {
-    let (mut s, mut t) = open_pair(exec, &o.agent, source, target).await?;
-    let result = async {
-        let flavor = replication::flavor(&mut s).await?;
-        let started = Instant::now();
-        let mut caught: Option<(Instant, Lag)> = None;
-        loop {
-            let l = lag(&mut s, &mut t, flavor).await?;
-            progress(&l);
-            match &mut caught {
-                None if l.transactions <= o.max_behind => caught = Some((Instant::now(), l)),
-                None if started.elapsed() > o.timeout => {
-                    return Err(MysqlError::failed(format!(
-                        "the target is still {} after {}s",
-                        l.line(),
-                        o.timeout.as_secs()
-                    )))
-                }
-                None => {}
-                Some((_, worst)) if l.transactions > worst.transactions => *worst = l,
-                Some(_) => {}
-            }
-            if let Some((at, worst)) = &caught {
-                if at.elapsed() >= hold {
-                    return Ok(worst.clone());
-                }
-            }
-            tokio::time::sleep(every).await;
-        }
-    }
-    .await;
-    tokio::join!(s.close(), t.close());
-    result
 }
 
 /// Stops replication on the target and puts back what the sync changed there (`previous`

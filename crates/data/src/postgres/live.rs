@@ -34,6 +34,12 @@ impl LiveSession {
 
     /// Runs `sql` (one or more statements) and returns its output lines.
     pub async fn query(&mut self, sql: &str) -> Result<Vec<String>, PgError> {
+        let first = sql.lines().next().unwrap_or_default();
+        self.query_as(&format!("`{first}`"), sql).await
+    }
+
+    /// [`LiveSession::query`], its failure saying `what` was being done.
+    pub async fn query_as(&mut self, what: &str, sql: &str) -> Result<Vec<String>, PgError> {
         let script = format!("{sql}\n\\echo {SENTINEL}\n");
         let sent = match self.session.stdin.as_mut() {
             Some(stdin) => {
@@ -63,7 +69,7 @@ impl LiveSession {
                 return Ok(out);
             }
         }
-        Err(self.failure(sql).await)
+        Err(self.failure(what).await)
     }
 
     /// The first line of the answer to `sql`, trimmed.
@@ -75,7 +81,7 @@ impl LiveSession {
             .unwrap_or_default())
     }
 
-    async fn failure(&mut self, sql: &str) -> PgError {
+    async fn failure(&mut self, what: &str) -> PgError {
         drop(self.session.stdin.take());
         let err = tokio::time::timeout(
             Duration::from_secs(5),
@@ -101,8 +107,7 @@ impl LiveSession {
             stderr: self.exec.redactor().redact_bytes(&err),
             duration: Duration::ZERO,
         };
-        let first = sql.lines().next().unwrap_or_default();
-        tool_error(&format!("`{first}`"), &self.ep, &out)
+        tool_error(what, &self.ep, &out)
     }
 
     /// Ends the session.

@@ -40,7 +40,9 @@ mod redis_sync;
 mod redis_verify;
 mod run;
 mod soak;
+mod store_copy;
 mod store_switch;
+mod store_sync;
 mod store_verify;
 pub(crate) mod traffic;
 mod wait;
@@ -60,8 +62,12 @@ pub fn runner(kind: &StepKind) -> Box<dyn StepRunner + '_> {
         StepKind::PostgresFinish(s) => Box::new(postgres_finish::PostgresFinish(s)),
         StepKind::RedisFinish(s) => Box::new(redis_finish::RedisFinish(s)),
         StepKind::MysqlFinish(s) => Box::new(mysql_finish::MysqlFinish(s)),
-        StepKind::PostgresSync(s) => Box::new(postgres_sync::PostgresSync(s)),
-        StepKind::PostgresCopy(s) => Box::new(postgres_copy::PostgresCopy(s)),
+        StepKind::PostgresSync(s) => {
+            Box::new(store_sync::StoreSync(postgres_sync::PostgresSync(s)))
+        }
+        StepKind::PostgresCopy(s) => {
+            Box::new(store_copy::StoreCopy(postgres_copy::PostgresCopy(s)))
+        }
         StepKind::PostgresVerify(s) => Box::new(store_verify::StoreVerify(
             postgres_verify::PostgresVerify(s),
         )),
@@ -82,14 +88,14 @@ pub fn runner(kind: &StepKind) -> Box<dyn StepRunner + '_> {
         StepKind::DnsRecord(s) => Box::new(dns_record::DnsRecord(s)),
         StepKind::DnsVerify(s) => Box::new(dns_verify::DnsVerify(s)),
         StepKind::ProxySwitch(s) => Box::new(proxy_switch::ProxySwitch(s)),
-        StepKind::MysqlCopy(s) => Box::new(mysql_copy::MysqlCopy(s)),
-        StepKind::MysqlSync(s) => Box::new(mysql_sync::MysqlSync(s)),
+        StepKind::MysqlCopy(s) => Box::new(store_copy::StoreCopy(mysql_copy::MysqlCopy(s))),
+        StepKind::MysqlSync(s) => Box::new(store_sync::StoreSync(mysql_sync::MysqlSync(s))),
         StepKind::MysqlSwitch(s) => Box::new(mysql_switch::MysqlSwitch(s)),
         StepKind::MysqlVerify(s) => {
             Box::new(store_verify::StoreVerify(mysql_verify::MysqlVerify(s)))
         }
         StepKind::RedisSwitch(s) => Box::new(redis_switch::RedisSwitch(s)),
-        StepKind::RedisSync(s) => Box::new(redis_sync::RedisSync(s)),
+        StepKind::RedisSync(s) => Box::new(store_sync::StoreSync(redis_sync::RedisSync(s))),
         StepKind::RedisVerify(s) => {
             Box::new(store_verify::StoreVerify(redis_verify::RedisVerify(s)))
         }

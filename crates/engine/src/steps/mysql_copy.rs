@@ -1,25 +1,25 @@
-//! `mysql.copy`: runs the data crate's copier, shows and journals each table as it is loaded
-//! (an interrupted copy resumes with the others), journals each snapshot's position (where a
-//! `mysql.sync` starts), and undoes itself by dropping the databases it created.
+//! `mysql.copy`: runs the data crate's copier, journals each table as it is loaded (an
+//! interrupted copy resumes with the others) and each snapshot's position (where a
+//! `mysql.sync` starts); the runner common to every store's copy
+//! ([`StoreCopy`](super::store_copy::StoreCopy)) shows and concludes it. Undo drops the
+//! databases the copy created.
 
 use super::mysql::{describe, endpoint, failed, save_snapshot, states, TableDone};
+use super::store_copy::{Copier, CopyJournal};
 use super::traffic::save_state;
 use crate::context::{StepCtx, Values};
 use crate::error::EngineError;
-use crate::progress::{ProgressSampler, Sample};
-use crate::step::{Applied, StepRunner, Verified};
+use crate::progress::Sample;
 use async_trait::async_trait;
-use cutover_data::mysql::copy::{self, CopyEvent, CopyOptions};
+use cutover_data::copied::{mb, TableCopied};
+use cutover_data::mysql::copy::{self, CopyEvent, CopyOptions, CopyReport};
+use cutover_data::mysql::Endpoint;
 use cutover_plan::steps::MysqlCopyStep;
 use cutover_plan::StepKind;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 pub(crate) struct MysqlCopy<'a>(pub &'a MysqlCopyStep);
-
-fn mb(bytes: u64) -> String {
-    format!("{:.1} MB", bytes as f64 / 1e6)
-}
 
 impl MysqlCopy<'_> {
     fn databases(&self) -> Vec<String> {
@@ -64,7 +64,10 @@ impl MysqlCopy<'_> {
 }
 
 #[async_trait]
-impl StepRunner for MysqlCopy<'_> {
+impl Copier for MysqlCopy<'_> {
+    type Report = CopyReport;
+    type Side = Endpoint;
+
     fn plan(&self, values: &Values<'_>) -> Result<Vec<String>, EngineError> {
         let s = self.0;
         Ok(vec![
@@ -87,13 +90,9 @@ impl StepRunner for MysqlCopy<'_> {
         ])
     }
 
-    async fn verify(&self, ctx: &StepCtx<'_>) -> Result<Verified, EngineError> {
+    async fn in_place(&self, ctx: &StepCtx<'_>) -> Result<bool, EngineError> {
         let complete: Vec<bool> = states(ctx, ctx.id(), "complete")?;
-        Ok(if complete.is_empty() {
-            Verified::NotInPlace
-        } else {
-            Verified::InPlace
-        })
+        Ok(!complete.is_empty())
     }
 
     /// The undo drops only the databases the copy reported creating before it created them.
@@ -101,30 +100,25 @@ impl StepRunner for MysqlCopy<'_> {
         true
     }
 
-    async fn apply(&self, ctx: &StepCtx<'_>) -> Result<Applied, EngineError> {
-        let source = endpoint(ctx, &self.0.source).await?;
-        let target = endpoint(ctx, &self.0.target).await?;
+    async fn sides(&self, ctx: &StepCtx<'_>) -> Result<[Endpoint; 2], EngineError> {
+        Ok([
+            endpoint(ctx, &self.0.source).await?,
+            endpoint(ctx, &self.0.target).await?,
+        ])
+    }
+
+    async fn copy(
+        &self,
+        ctx: &StepCtx<'_>,
+        [source, target]: &[Endpoint; 2],
+        journal: &CopyJournal,
+    ) -> Result<CopyReport, EngineError> {
         let o = self.options(ctx).await?;
-        let host = format!("{} -> {}", source.host, target.host);
-        ctx.command_started(
-            &host,
-            format!("copy {} into {}", source.describe(), target.describe()),
-        )?;
-        let journal_error: Mutex<Option<EngineError>> = Mutex::new(None);
         let attempt: Mutex<usize> = Mutex::new(0);
         let shown = Mutex::new(Instant::now());
-        let sampler = Mutex::new(ProgressSampler::default());
-        let keep = |r: Result<(), EngineError>| {
-            if let Err(e) = r {
-                journal_error
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .get_or_insert(e);
-            }
-        };
         let on_event = |e: CopyEvent| match e {
             CopyEvent::Note(line) => ctx.detail(line),
-            CopyEvent::Created(dbs) => keep(save_state(ctx, "created", &dbs)),
+            CopyEvent::Created(dbs) => journal.keep(save_state(ctx, "created", &dbs)),
             CopyEvent::Snapshot { position, lock_ms } => {
                 ctx.detail(format!(
                     "snapshot at {} (commits held {lock_ms} ms)",
@@ -132,7 +126,7 @@ impl StepRunner for MysqlCopy<'_> {
                 ));
                 match save_snapshot(ctx, &position) {
                     Ok(n) => *attempt.lock().unwrap_or_else(|p| p.into_inner()) = n,
-                    Err(e) => keep(Err(e)),
+                    Err(e) => journal.keep(Err(e)),
                 }
             }
             CopyEvent::Progress { rows, bytes } => {
@@ -141,50 +135,40 @@ impl StepRunner for MysqlCopy<'_> {
                     *last = Instant::now();
                     ctx.detail(format!("{rows} rows, {} loaded", mb(bytes)));
                 }
-                let sample = Sample {
-                    unit: "rows",
-                    done: rows as f64,
-                    total: None,
-                    figures: &[("bytes", bytes as f64)],
-                };
-                keep(
-                    sampler
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .offer(ctx, sample),
+                journal.sample(
+                    ctx,
+                    Sample {
+                        unit: "rows",
+                        done: rows as f64,
+                        total: None,
+                        figures: &[("bytes", bytes as f64)],
+                    },
                 );
             }
             CopyEvent::Table(t) => {
-                let name = format!("{}.{}", t.db, t.name);
-                ctx.detail(format!(
-                    "{name}: {} rows, {} in {:.1}s",
-                    t.rows,
-                    mb(t.bytes),
-                    t.seconds
-                ));
+                // Journaled first: a copy resumed after this keeps the table.
                 let done = TableDone {
                     db: t.db.clone(),
                     name: t.name.clone(),
                     attempt: *attempt.lock().unwrap_or_else(|p| p.into_inner()),
                 };
-                keep(
-                    save_state(ctx, "table", &done)
-                        .and_then(|_| ctx.measure(&format!("rows {name}"), t.rows as f64, "rows")),
+                journal.keep(save_state(ctx, "table", &done));
+                journal.table(
+                    ctx,
+                    &TableCopied {
+                        name: format!("{}.{}", t.db, t.name),
+                        rows: t.rows,
+                        bytes: t.bytes,
+                        seconds: t.seconds,
+                    },
                 );
             }
         };
         let timeout = self.0.timeout.unwrap_or(Duration::from_secs(24 * 3600));
-        let result = tokio::time::timeout(
-            timeout,
-            copy::copy(ctx.exec, &source, &target, &o, &on_event),
-        )
-        .await;
-        if let Some(e) = journal_error
-            .into_inner()
-            .unwrap_or_else(|p| p.into_inner())
-        {
-            return Err(e);
-        }
+        let result =
+            tokio::time::timeout(timeout, copy::copy(ctx.exec, source, target, &o, &on_event))
+                .await;
+        journal.check()?;
         let report = match result {
             Ok(r) => r.map_err(|e| failed(ctx, e))?,
             Err(_) => {
@@ -195,64 +179,19 @@ impl StepRunner for MysqlCopy<'_> {
             }
         };
         save_state(ctx, "complete", &true)?;
-        let lines: Vec<String> = report
-            .tables
-            .iter()
-            .map(|t| {
-                format!(
-                    "{}.{}\t{} rows\t{}\t{:.1}s",
-                    t.db,
-                    t.name,
-                    t.rows,
-                    mb(t.bytes),
-                    t.seconds
-                )
-            })
-            .collect();
-        ctx.command_finished(
-            &host,
-            0,
-            (report.seconds * 1000.0) as u64,
-            crate::context::tail(&lines.join("\n")),
-        )?;
-        ctx.measure("tables", report.tables.len() as f64, "tables")?;
-        ctx.measure("rows", report.rows as f64, "rows")?;
-        ctx.measure("bytes", report.bytes as f64, "bytes")?;
-        ctx.measure("lock_ms", report.lock_ms as f64, "ms")?;
-        ctx.measure("seconds", report.seconds, "s")?;
-        for g in &report.objects.skipped_grants {
-            ctx.detail(format!(
-                "note: grant left out (on a database not copied): {g}"
-            ));
-        }
-        Ok(Applied::Done {
-            summary: format!(
-                "copied {} table(s){}, {} rows ({}), {} other object(s), {} account(s), {} -> {} in {:.1}s; snapshot at {}",
-                report.tables.len(),
-                if report.resumed > 0 { format!(" ({} kept from the interrupted attempt)", report.resumed) } else { String::new() },
-                report.rows,
-                mb(report.bytes),
-                report.objects.objects,
-                report.objects.accounts,
-                report.source_version,
-                report.target_version,
-                report.seconds,
-                report.position.as_ref().map_or("the earlier attempt's position".into(), |p| p.describe())
-            ),
-        })
+        Ok(report)
     }
 
-    async fn rollback(&self, ctx: &StepCtx<'_>) -> Result<Option<String>, EngineError> {
+    async fn undo(&self, ctx: &StepCtx<'_>) -> Result<String, EngineError> {
         let target = endpoint(ctx, &self.0.target).await?;
         let created: Vec<String> = states::<Vec<String>>(ctx, ctx.id(), "created")?.concat();
-        let done = copy::undo(
+        copy::undo(
             ctx.exec,
             &target,
             &created,
             &super::files_verify::agent(ctx)?,
         )
         .await
-        .map_err(|e| failed(ctx, e))?;
-        Ok(Some(done))
+        .map_err(|e| failed(ctx, e))
     }
 }

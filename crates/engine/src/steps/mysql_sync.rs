@@ -1,15 +1,17 @@
 //! `mysql.sync`: the target of a `mysql.copy` replicates from its source, starting at the
-//! copy's journaled snapshot position; the lag is shown and journaled. Undo stops and
-//! removes the replication and puts back what the target was (journaled before any change).
+//! copy's journaled snapshot position, watched until caught up; the runner common to every
+//! store's sync ([`StoreSync`](super::store_sync::StoreSync)) watches the lag and concludes.
+//! Undo stops and removes the replication and puts back what the target was (journaled
+//! before any change).
 
 use super::mysql::{copy_positions, copy_step, describe, endpoint, failed, server_address};
+use super::store_sync::Syncer;
 use super::traffic::{load_state, save_state};
 use crate::context::{StepCtx, Values};
 use crate::error::EngineError;
-use crate::step::{Applied, StepRunner, Verified};
 use async_trait::async_trait;
 use cutover_data::mysql::replication::Primary;
-use cutover_data::mysql::sync::{self, Previous, SyncOptions};
+use cutover_data::mysql::sync::{self, Lag, Previous, SyncOptions};
 use cutover_data::mysql::Endpoint;
 use cutover_exec::SecretValue;
 use cutover_plan::steps::{MysqlCopyStep, MysqlSyncStep};
@@ -67,7 +69,11 @@ pub(crate) async fn setup(
 }
 
 #[async_trait]
-impl StepRunner for MysqlSync<'_> {
+impl Syncer for MysqlSync<'_> {
+    type Report = sync::SyncReport;
+    /// Both servers' agents, kept open while the step watches.
+    type Watch = sync::Watch;
+
     fn plan(&self, values: &Values<'_>) -> Result<Vec<String>, EngineError> {
         let s = self.0;
         let copy = copy_step(values.plan, &s.copy.value)?;
@@ -84,88 +90,90 @@ impl StepRunner for MysqlSync<'_> {
         ])
     }
 
-    fn undoes_failed(&self) -> bool {
-        true
-    }
-
-    async fn verify(&self, _ctx: &StepCtx<'_>) -> Result<Verified, EngineError> {
+    async fn running(&self, _ctx: &StepCtx<'_>) -> Result<bool, EngineError> {
         // Applying again never resets a running replication: it checks it and watches.
-        Ok(Verified::NotInPlace)
+        Ok(false)
     }
 
-    async fn apply(&self, ctx: &StepCtx<'_>) -> Result<Applied, EngineError> {
+    async fn start(
+        &self,
+        ctx: &StepCtx<'_>,
+    ) -> Result<(sync::Watch, sync::SyncReport), EngineError> {
         let (source, target, o) = setup(ctx, self.0).await?;
-        let journal_error: Mutex<Option<EngineError>> = Mutex::new(None);
-        let keep_previous = |p: &Previous| {
-            let r = match load_state::<Previous>(ctx, ctx.id(), "previous") {
-                Ok(Some(_)) => Ok(()),
-                Ok(None) => save_state(ctx, "previous", p),
-                Err(e) => Err(e),
-            };
-            if let Err(e) = r {
-                journal_error
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .get_or_insert(e);
+        replicate(ctx, &source, &target, &o).await?;
+        let mut watch = sync::Watch::open(ctx.exec, &o.agent, &source, &target)
+            .await
+            .map_err(|e| failed(ctx, e))?;
+        let shown = |l: &Lag| ctx.detail(format!("lag: {}", l.line()));
+        match watch.caught_up(&o, Duration::from_secs(1), &shown).await {
+            Ok(lag) => Ok((watch, sync::SyncReport::new(&o, lag))),
+            Err(e) => {
+                watch.close().await;
+                Err(failed(ctx, e))
             }
-        };
-        let show = |line: String| ctx.detail(line);
-        let started = sync::start(ctx.exec, &source, &target, &o, &keep_previous, &show).await;
-        if let Some(e) = journal_error
-            .into_inner()
-            .unwrap_or_else(|p| p.into_inner())
-        {
-            return Err(e);
         }
-        started.map_err(|e| failed(ctx, e))?;
-        let shown = |l: &sync::Lag| ctx.detail(format!("lag: {}", l.line()));
-        let hold = self.0.watch.unwrap_or(Duration::ZERO);
-        let worst = sync::watch(
-            ctx.exec,
-            &source,
-            &target,
-            &o,
-            Duration::from_secs(1),
-            hold,
-            &shown,
-        )
-        .await
-        .map_err(|e| failed(ctx, e))?;
-        ctx.measure(
-            "lag_transactions",
-            worst.transactions as f64,
-            "transactions",
-        )?;
-        if let Some(s) = worst.seconds {
-            ctx.measure("lag_seconds", s as f64, "s")?;
-        }
-        Ok(Applied::Done {
-            summary: format!(
-                "target replicates from {}:{} since {}{}; {}",
-                o.primary.address,
-                o.primary.port,
-                o.start.describe(),
-                o.converge.as_ref().map_or(String::new(), |c| format!(
-                    " (replayed idempotently up to {})",
-                    c.describe()
-                )),
-                worst.line()
-            ),
-        })
     }
 
-    async fn rollback(&self, ctx: &StepCtx<'_>) -> Result<Option<String>, EngineError> {
+    async fn lag(
+        &self,
+        ctx: &StepCtx<'_>,
+        watch: &mut sync::Watch,
+    ) -> Result<Option<Lag>, EngineError> {
+        watch.lag().await.map(Some).map_err(|e| failed(ctx, e))
+    }
+
+    async fn close(watch: sync::Watch) {
+        watch.close().await;
+    }
+
+    fn watch(&self) -> Option<Duration> {
+        self.0.watch
+    }
+
+    async fn undo(&self, ctx: &StepCtx<'_>) -> Result<String, EngineError> {
         let copy = copy_step(ctx.plan, &self.0.copy.value)?;
         let target = endpoint(ctx, &copy.target).await?;
         let previous: Option<Previous> = load_state(ctx, ctx.id(), "previous")?;
-        let done = sync::undo(
+        sync::undo(
             ctx.exec,
             &target,
             previous.as_ref(),
             &super::files_verify::agent(ctx)?,
         )
         .await
-        .map_err(|e| failed(ctx, e))?;
-        Ok(Some(done))
+        .map_err(|e| failed(ctx, e))
     }
+}
+
+/// Starts replication (or finds it running), journaling what the target was before the
+/// first change (kept from the first attempt: a retry must not journal its own change).
+async fn replicate(
+    ctx: &StepCtx<'_>,
+    source: &Endpoint,
+    target: &Endpoint,
+    o: &SyncOptions,
+) -> Result<(), EngineError> {
+    let journal_error: Mutex<Option<EngineError>> = Mutex::new(None);
+    let keep_previous = |p: &Previous| {
+        let r = match load_state::<Previous>(ctx, ctx.id(), "previous") {
+            Ok(Some(_)) => Ok(()),
+            Ok(None) => save_state(ctx, "previous", p),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = r {
+            journal_error
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get_or_insert(e);
+        }
+    };
+    let show = |line: String| ctx.detail(line);
+    let started = sync::start(ctx.exec, source, target, o, &keep_previous, &show).await;
+    if let Some(e) = journal_error
+        .into_inner()
+        .unwrap_or_else(|p| p.into_inner())
+    {
+        return Err(e);
+    }
+    started.map(|_| ()).map_err(|e| failed(ctx, e))
 }

@@ -1,16 +1,17 @@
-//! `postgres.copy`: runs the data crate's copier, shows and journals rows and bytes per
-//! table, and undoes itself by dropping the database it created.
+//! `postgres.copy`: runs the data crate's copier (the runner common to every store's copy,
+//! [`StoreCopy`](super::store_copy::StoreCopy), shows and journals it), and undoes itself by
+//! dropping the database it created.
 
 use super::postgres::{describe, endpoint, failed};
+use super::store_copy::{Copier, CopyJournal};
 use crate::context::{StepCtx, Values};
 use crate::error::EngineError;
-use crate::progress::{ProgressSampler, Sample};
-use crate::step::{Applied, StepRunner, Verified};
+use crate::progress::Sample;
 use async_trait::async_trait;
-use cutover_data::postgres::copy::{self, CopyEvent, CopyOptions};
-use cutover_journal::Event;
+use cutover_data::copied::TableCopied;
+use cutover_data::postgres::copy::{self, CopyEvent, CopyOptions, CopyReport};
+use cutover_data::postgres::Endpoint;
 use cutover_plan::steps::PostgresCopyStep;
-use std::sync::Mutex;
 
 pub(crate) struct PostgresCopy<'a>(pub &'a PostgresCopyStep);
 
@@ -39,12 +40,11 @@ impl PostgresCopy<'_> {
     }
 }
 
-fn mb(bytes: u64) -> String {
-    format!("{:.1} MB", bytes as f64 / 1e6)
-}
-
 #[async_trait]
-impl StepRunner for PostgresCopy<'_> {
+impl Copier for PostgresCopy<'_> {
+    type Report = CopyReport;
+    type Side = Endpoint;
+
     fn plan(&self, values: &Values<'_>) -> Result<Vec<String>, EngineError> {
         let o = self.options();
         let mut lines = vec![
@@ -77,127 +77,64 @@ impl StepRunner for PostgresCopy<'_> {
         Ok(lines)
     }
 
-    async fn verify(&self, ctx: &StepCtx<'_>) -> Result<Verified, EngineError> {
+    async fn in_place(&self, ctx: &StepCtx<'_>) -> Result<bool, EngineError> {
         let target = endpoint(ctx, &self.0.target)?;
-        let done = copy::is_complete(ctx.exec, &target)
+        copy::is_complete(ctx.exec, &target)
             .await
-            .map_err(|e| failed(ctx, e))?;
-        Ok(if done {
-            Verified::InPlace
-        } else {
-            Verified::NotInPlace
-        })
+            .map_err(|e| failed(ctx, e))
     }
 
-    async fn apply(&self, ctx: &StepCtx<'_>) -> Result<Applied, EngineError> {
-        let source = endpoint(ctx, &self.0.source)?;
-        let target = endpoint(ctx, &self.0.target)?;
-        let what = format!("copy {} into {}", source.describe(), target.describe());
-        ctx.command_started(&format!("{} -> {}", source.host, target.host), what.clone())?;
-        let journal_error: Mutex<Option<EngineError>> = Mutex::new(None);
-        let sampler = Mutex::new(ProgressSampler::default());
+    async fn sides(&self, ctx: &StepCtx<'_>) -> Result<[Endpoint; 2], EngineError> {
+        Ok([
+            endpoint(ctx, &self.0.source)?,
+            endpoint(ctx, &self.0.target)?,
+        ])
+    }
+
+    async fn copy(
+        &self,
+        ctx: &StepCtx<'_>,
+        [source, target]: &[Endpoint; 2],
+        journal: &CopyJournal,
+    ) -> Result<CopyReport, EngineError> {
         let on_event = |e: CopyEvent| match e {
             CopyEvent::Note(line) => ctx.detail(line),
             CopyEvent::Streamed {
                 tables_done,
                 tables,
                 bytes,
-            } => {
-                let sample = Sample {
+            } => journal.sample(
+                ctx,
+                Sample {
                     unit: "tables",
                     done: tables_done as f64,
                     total: Some(tables as f64),
                     figures: &[("bytes", bytes as f64)],
-                };
-                let r = sampler
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .offer(ctx, sample);
-                if let Err(e) = r {
-                    *journal_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
-                }
-            }
-            CopyEvent::TableDone(t) => {
-                let name = format!("{}.{}", t.schema, t.name);
-                ctx.detail(format!(
-                    "{name}: {} rows, {} in {:.1}s",
-                    t.rows,
-                    mb(t.bytes),
-                    t.seconds
-                ));
-                let r = ctx
-                    .measure(&format!("rows {name}"), t.rows as f64, "rows")
-                    .and_then(|_| ctx.measure(&format!("bytes {name}"), t.bytes as f64, "bytes"));
-                if let Err(e) = r {
-                    *journal_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
-                }
-            }
-        };
-        let result = copy::copy(
-            ctx.exec,
-            &source,
-            &target,
-            &CopyOptions {
-                role_passwords: super::postgres::role_passwords(ctx, &self.0.role_passwords)?,
-                ..self.options()
-            },
-            &on_event,
-        )
-        .await;
-        if let Some(e) = journal_error
-            .into_inner()
-            .unwrap_or_else(|p| p.into_inner())
-        {
-            return Err(e);
-        }
-        let report = result.map_err(|e| failed(ctx, e))?;
-        let lines: Vec<String> = report
-            .tables
-            .iter()
-            .map(|t| {
-                format!(
-                    "{}.{}\t{} rows\t{}\t{:.1}s",
-                    t.schema,
-                    t.name,
-                    t.rows,
-                    mb(t.bytes),
-                    t.seconds
-                )
-            })
-            .collect();
-        ctx.record(Event::CommandFinished {
-            step: ctx.id().to_string(),
-            host: format!("{} -> {}", source.host, target.host),
-            code: Some(0),
-            duration_ms: (report.seconds * 1000.0) as u64,
-            stdout: crate::context::tail(&lines.join("\n")),
-            stderr: String::new(),
-        })?;
-        ctx.measure("tables", report.tables.len() as f64, "tables")?;
-        ctx.measure("rows", report.rows as f64, "rows")?;
-        ctx.measure("bytes", report.bytes as f64, "bytes")?;
-        ctx.measure("seconds", report.seconds, "s")?;
-        Ok(Applied::Done {
-            summary: format!(
-                "copied {} tables, {} rows ({}), {} large objects, {} sequences, PostgreSQL {} -> {} ({}) in {:.1}s",
-                report.tables.len(),
-                report.rows,
-                mb(report.bytes),
-                report.large_objects,
-                report.sequences,
-                report.source_version,
-                report.target_version,
-                report.route,
-                report.seconds
+                },
             ),
-        })
+            CopyEvent::TableDone(t) => journal.table(
+                ctx,
+                &TableCopied {
+                    name: format!("{}.{}", t.schema, t.name),
+                    rows: t.rows,
+                    bytes: t.bytes,
+                    seconds: t.seconds,
+                },
+            ),
+        };
+        let options = CopyOptions {
+            role_passwords: super::postgres::role_passwords(ctx, &self.0.role_passwords)?,
+            ..self.options()
+        };
+        copy::copy(ctx.exec, source, target, &options, &on_event)
+            .await
+            .map_err(|e| failed(ctx, e))
     }
 
-    async fn rollback(&self, ctx: &StepCtx<'_>) -> Result<Option<String>, EngineError> {
+    async fn undo(&self, ctx: &StepCtx<'_>) -> Result<String, EngineError> {
         let target = endpoint(ctx, &self.0.target)?;
-        let done = copy::undo(ctx.exec, &target)
+        copy::undo(ctx.exec, &target)
             .await
-            .map_err(|e| failed(ctx, e))?;
-        Ok(Some(done))
+            .map_err(|e| failed(ctx, e))
     }
 }

@@ -1,16 +1,19 @@
 //! `postgres.sync`: logical replication set up and watched (initial copy, then the lag in
-//! bytes and seconds), journaled; rollback before the switch leaves the source as it was.
+//! bytes and seconds); the runner common to every store's sync
+//! ([`StoreSync`](super::store_sync::StoreSync)) journals and concludes it. Rollback before
+//! the switch leaves the source as it was.
 
 use super::postgres::{describe, endpoint, failed, server_address};
+use super::store_sync::Syncer;
 use crate::context::{StepCtx, Values};
 use crate::error::EngineError;
-use crate::step::{Applied, StepRunner, Verified};
 use async_trait::async_trait;
 use cutover_data::postgres::replication::drift::{self, SchemaPrint};
-use cutover_data::postgres::replication::{self, SyncOptions};
+use cutover_data::postgres::replication::{self, Lag, SyncOptions, SyncReport};
+use cutover_data::postgres::Endpoint;
 use cutover_journal::{Event, RunState};
 use cutover_plan::steps::PostgresSyncStep;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 pub(crate) struct PostgresSync<'a>(pub &'a PostgresSyncStep);
 
@@ -53,10 +56,7 @@ pub(crate) fn options(ctx: &StepCtx<'_>, s: &PostgresSyncStep) -> Result<SyncOpt
 /// copied), for the switch to notice DDL run on the source since. A sync started again
 /// (resumed, or retried) keeps the fingerprint of its first start: an older fingerprint
 /// can only make the switch compare the two schemas when it need not, never miss a change.
-async fn record_schema(
-    ctx: &StepCtx<'_>,
-    source: &cutover_data::postgres::Endpoint,
-) -> Result<(), EngineError> {
+async fn record_schema(ctx: &StepCtx<'_>, source: &Endpoint) -> Result<(), EngineError> {
     if recorded_schema(ctx.state, ctx.id()).is_some() {
         return Ok(());
     }
@@ -85,7 +85,11 @@ pub(crate) fn recorded_schema(state: &RunState, id: &str) -> Option<SchemaPrint>
 }
 
 #[async_trait]
-impl StepRunner for PostgresSync<'_> {
+impl Syncer for PostgresSync<'_> {
+    type Report = SyncReport;
+    /// The source and the subscription (the slot's name) the lag is read from.
+    type Watch = (Endpoint, String);
+
     fn plan(&self, values: &Values<'_>) -> Result<Vec<String>, EngineError> {
         let s = self.0;
         let SyncOptions {
@@ -103,29 +107,17 @@ impl StepRunner for PostgresSync<'_> {
         ])
     }
 
-    /// The undo removes whatever of the sync exists (subscription, slot, publication, a
-    /// target database cutover created): a sync killed or failed part-way, its subscription
-    /// still replicating, is undone too.
-    fn undoes_failed(&self) -> bool {
-        true
-    }
-
-    async fn verify(&self, ctx: &StepCtx<'_>) -> Result<Verified, EngineError> {
+    async fn running(&self, ctx: &StepCtx<'_>) -> Result<bool, EngineError> {
         let (source, target) = (
             endpoint(ctx, &self.0.source)?,
             endpoint(ctx, &self.0.target)?,
         );
-        let running = replication::is_running(ctx.exec, &source, &target, &options(ctx, self.0)?)
+        replication::is_running(ctx.exec, &source, &target, &options(ctx, self.0)?)
             .await
-            .map_err(|e| failed(ctx, e))?;
-        Ok(if running {
-            Verified::InPlace
-        } else {
-            Verified::NotInPlace
-        })
+            .map_err(|e| failed(ctx, e))
     }
 
-    async fn apply(&self, ctx: &StepCtx<'_>) -> Result<Applied, EngineError> {
+    async fn start(&self, ctx: &StepCtx<'_>) -> Result<(Self::Watch, SyncReport), EngineError> {
         let (source, target) = (
             endpoint(ctx, &self.0.source)?,
             endpoint(ctx, &self.0.target)?,
@@ -136,50 +128,36 @@ impl StepRunner for PostgresSync<'_> {
         let report = replication::sync(ctx.exec, &source, &target, &o, &show)
             .await
             .map_err(|e| failed(ctx, e))?;
-        for t in &report.identity_full {
-            ctx.detail(format!(
-                "{t}: REPLICA IDENTITY FULL (no primary key; undone by rollback)"
-            ));
-        }
-        ctx.measure("tables", report.tables as f64, "tables")?;
-        ctx.measure("initial_sync_seconds", report.initial_sync_seconds, "s")?;
-        let mut worst = report.lag;
-        ctx.sample(
-            "lag",
-            &[("bytes", worst.bytes as f64), ("seconds", worst.seconds)],
-        )?;
-        if let Some(watch) = self.0.watch {
-            let end = Instant::now() + watch;
-            while Instant::now() < end {
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                let l = replication::lag(ctx.exec, &source, &o.subscription)
-                    .await
-                    .map_err(|e| failed(ctx, e))?;
-                ctx.detail(format!("lag: {} bytes, {:.3}s", l.bytes, l.seconds));
-                ctx.sample("lag", &[("bytes", l.bytes as f64), ("seconds", l.seconds)])?;
-                if l.bytes > worst.bytes {
-                    worst = l;
-                }
-            }
-        }
-        ctx.measure("lag_bytes", worst.bytes as f64, "bytes")?;
-        ctx.measure("lag_seconds", worst.seconds, "s")?;
-        Ok(Applied::Done {
-            summary: format!(
-                "{} tables replicated from PostgreSQL {} to {}; initial copy {:.1}s; {} bytes ({:.3}s) behind",
-                report.tables, report.source_version, report.target_version, report.initial_sync_seconds, worst.bytes, worst.seconds
-            ),
-        })
+        Ok(((source, o.subscription), report))
     }
 
-    async fn rollback(&self, ctx: &StepCtx<'_>) -> Result<Option<String>, EngineError> {
+    async fn lag(
+        &self,
+        ctx: &StepCtx<'_>,
+        (source, subscription): &mut Self::Watch,
+    ) -> Result<Option<Lag>, EngineError> {
+        replication::lag(ctx.exec, source, subscription)
+            .await
+            .map(Some)
+            .map_err(|e| failed(ctx, e))
+    }
+
+    async fn close(_: Self::Watch) {}
+
+    fn watch(&self) -> Option<Duration> {
+        self.0.watch
+    }
+
+    /// Removes whatever of the sync exists (subscription, slot, publication, a target
+    /// database cutover created): a sync killed or failed part-way, its subscription still
+    /// replicating, is undone too.
+    async fn undo(&self, ctx: &StepCtx<'_>) -> Result<String, EngineError> {
         let (source, target) = (
             endpoint(ctx, &self.0.source)?,
             endpoint(ctx, &self.0.target)?,
         );
-        let done = replication::undo_sync(ctx.exec, &source, &target, &options(ctx, self.0)?)
+        replication::undo_sync(ctx.exec, &source, &target, &options(ctx, self.0)?)
             .await
-            .map_err(|e| failed(ctx, e))?;
-        Ok(Some(done))
+            .map_err(|e| failed(ctx, e))
     }
 }

@@ -1,6 +1,6 @@
 //! Undoing a switch. The undo reads how far the switch got (the target's marker, the
 //! subscriptions and slots on both sides) and carries the target's writes back. A coordinated
-//! move back does the reading, and opens the session it needs, before it holds requests
+//! move back does the reading, and opens the sessions it needs on both servers, before it holds requests
 //! ([`prepare_undo`]), so that only [`PreparedUndo::commit`] runs while they wait: on the
 //! lab, finding the tools and reading the state took longer than carrying the writes back.
 
@@ -57,12 +57,13 @@ enum Course {
     Nothing,
     /// Stopped before the target became the primary: the source only needs its writes back.
     NotPromoted { s: Box<Sides>, created: bool },
-    /// The target took writes: carried back through `session` (on the target) when the
-    /// reverse subscription runs, else already carried back by an undo cut off after that.
+    /// The target took writes: carried back through `sessions` (on the target, on the
+    /// source) when the reverse subscription runs, else already carried back by an undo cut
+    /// off after that.
     WritesBack {
         s: Box<Sides>,
         created: bool,
-        session: Option<Box<LiveSession>>,
+        sessions: Option<Box<(LiveSession, LiveSession)>>,
     },
     /// Switched without reverse replication: the source's sequences moved past the target's.
     Sequences { s: Box<Sides>, created: bool },
@@ -90,7 +91,17 @@ async fn read_course(
     options: &SwitchOptions,
 ) -> Result<Course, PgError> {
     let s = Box::new(sides(exec, source, target).await?);
-    let state = target::state(exec, &s.target).await?;
+    // Everything read at once, the target's session opened in case writes are to be carried
+    // back: a move back holds requests while this runs, and each read is a round trip to a
+    // host (under load, seconds each).
+    let (state, forward, reverse, tgt, src) = tokio::join!(
+        target::state(exec, &s.target),
+        subscription_exists(exec, &s.target, &options.sync.subscription),
+        subscription_exists(exec, &s.source, REVERSE),
+        LiveSession::open(exec, &s.target),
+        LiveSession::open(exec, &s.source)
+    );
+    let state = state?;
     let created = match parse_marker(state.comment.as_deref()) {
         Some((created, stage)) if stage == "switching" || stage == "switched" => created,
         Some((_, stage)) if stage == "finishing" || stage == "finished" => {
@@ -100,22 +111,16 @@ async fn read_course(
         // (the switch failed before it began, or this undo already ran).
         _ => return Ok(Course::Nothing),
     };
-    // Both read at once: a move back waits for this before it undoes anything.
-    let (forward, reverse) = tokio::join!(
-        subscription_exists(exec, &s.target, &options.sync.subscription),
-        subscription_exists(exec, &s.source, REVERSE)
-    );
     if forward? {
         // Stopped before the target became the primary (killed inside the freeze, or failed
         // there): the subscription still runs and the target took no writes of its own.
         return Ok(Course::NotPromoted { s, created });
     }
     if reverse? {
-        let session = Some(Box::new(LiveSession::open(exec, &s.target).await?));
         return Ok(Course::WritesBack {
             s,
             created,
-            session,
+            sessions: Some(Box::new((tgt?, src?))),
         });
     }
     // Without the reverse subscription but with the forward slot on the source: an undo cut
@@ -124,7 +129,7 @@ async fn read_course(
         return Ok(Course::WritesBack {
             s,
             created,
-            session: None,
+            sessions: None,
         });
     }
     Ok(Course::Sequences { s, created })
@@ -156,12 +161,11 @@ impl PreparedUndo {
             Course::WritesBack {
                 s,
                 created,
-                session,
+                sessions,
             } => {
-                let mut done = match session {
-                    Some(session) => {
-                        take_writes_back(exec, *session, &s.source, &s.target, options, read)
-                            .await?
+                let mut done = match sessions {
+                    Some(sessions) => {
+                        take_writes_back(*sessions, &s.source, &s.target, options, read).await?
                     }
                     None if matches!(options.freeze, Freeze::ReadOnly) => {
                         lift_freeze(exec, &s.source, options)
@@ -244,8 +248,7 @@ async fn end_writes(tgt: &mut LiveSession, target: &Endpoint) -> Result<u64, PgE
 /// holds every row up to that slot, so the sync resumes from it without a copy, and the
 /// source takes writes again before the forward subscription exists.
 async fn take_writes_back(
-    exec: &Executor,
-    mut tgt: LiveSession,
+    (mut tgt, mut src): (LiveSession, LiveSession),
     source: &Endpoint,
     target: &Endpoint,
     options: &SwitchOptions,
@@ -263,7 +266,8 @@ async fn take_writes_back(
     )
     .await?;
     let setvals = tgt.query(&advance_sequences_sql()).await?.join("\n");
-    tgt.close().await;
+    // Closed beside the rest: requests are held until the source takes writes.
+    tokio::spawn(tgt.close());
     let slot = literal(&options.sync.subscription);
     let mut script = format!(
         "SET default_transaction_read_only = off;\n{setvals}\nDROP SUBSCRIPTION {REVERSE};\nSELECT pg_create_logical_replication_slot({slot}, 'pgoutput') WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = {slot});\n"
@@ -279,7 +283,10 @@ async fn take_writes_back(
         "take the target's sequences back"
     };
     let before_script = Instant::now();
-    run_sql(exec, source, what, &script).await?;
+    // Through the session opened before requests were held: no connection made while they
+    // wait.
+    src.query_as(what, &script).await?;
+    tokio::spawn(src.close());
     // Each part's seconds: a move back holds requests for their sum, so the journal says
     // which part a slow one spent them in.
     let mut done = vec![format!(
