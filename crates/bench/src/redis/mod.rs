@@ -7,6 +7,9 @@
 //! - verify of both sides: `cutover verify redis` (peak RSS of the controller measured) vs a
 //!   `redis-cli --scan | DUMP | sha256sum` script run on both hosts at once ([`verify`]);
 //! - 10 switches under a write load ([`switch`]), and the mutation suite ([`mutations`]).
+//!
+//! `CUTOVER_BENCH_REDIS=verify` runs the verify rows alone (with `--scale`, a quick
+//! measure while working on the proof); the section it writes then holds only those.
 
 mod mutations;
 mod switch;
@@ -155,12 +158,22 @@ pub fn run(options: &Options) -> anyhow::Result<Section> {
         tables: Vec::new(),
         notes: Vec::new(),
     };
-    let (rows, targets) = sync::bench(&mut s)?;
-    section.rows.extend(rows);
-    section.targets.extend(targets);
+    let verify_only = std::env::var("CUTOVER_BENCH_REDIS").is_ok_and(|v| v == "verify");
+    if verify_only {
+        // The proof compares old with new: new must hold old's data first.
+        s.rt.block_on(s.ours_sync())?;
+    } else {
+        let (rows, targets) = sync::bench(&mut s)?;
+        section.rows.extend(rows);
+        section.targets.extend(targets);
+    }
     let (row, targets) = verify::bench(&s)?;
     section.rows.push(row);
     section.targets.extend(targets);
+    if verify_only {
+        s.rt.block_on(s.exec.disconnect_all());
+        return Ok(section);
+    }
     let (target, note) = s.rt.block_on(switch::bench(&s, options))?;
     section.targets.push(target);
     section.notes.push(note);

@@ -127,12 +127,11 @@ impl Batch {
     /// Adds one command.
     pub fn push(&mut self, args: &[&[u8]]) {
         self.buf.push(b'*');
-        self.buf
-            .extend_from_slice(args.len().to_string().as_bytes());
+        decimal(&mut self.buf, args.len());
         self.buf.extend_from_slice(b"\r\n");
         for a in args {
             self.buf.push(b'$');
-            self.buf.extend_from_slice(a.len().to_string().as_bytes());
+            decimal(&mut self.buf, a.len());
             self.buf.extend_from_slice(b"\r\n");
             self.buf.extend_from_slice(a);
             self.buf.extend_from_slice(b"\r\n");
@@ -146,6 +145,11 @@ impl Batch {
         self.push(&bytes);
     }
 
+    /// The commands as RESP, to be written as they are.
+    pub fn bytes(&self) -> &[u8] {
+        &self.buf
+    }
+
     /// Commands added.
     pub fn len(&self) -> usize {
         self.count
@@ -155,6 +159,21 @@ impl Batch {
     pub fn is_empty(&self) -> bool {
         self.count == 0
     }
+}
+
+/// Appends `n` in decimal (no allocation: a digest writes millions of lengths).
+fn decimal(buf: &mut Vec<u8>, mut n: usize) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    buf.extend_from_slice(&digits[i..]);
 }
 
 /// A reply as text (bulk or simple strings).
@@ -225,4 +244,21 @@ pub fn classify(conn: &Conn, what: &str, e: &redis::RedisError) -> Failure {
         "redis-server",
         format!("{what} failed on the Redis server at {server}: {text}"),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_batch_is_written_in_resp() {
+        let mut b = Batch::default();
+        b.push(&[b"GET", b""]);
+        b.push(&[b"SET", b"k", &[b'v'; 10]]);
+        assert_eq!(
+            b.bytes(),
+            &b"*2\r\n$3\r\nGET\r\n$0\r\n\r\n*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$10\r\nvvvvvvvvvv\r\n"[..]
+        );
+        assert_eq!(b.len(), 2);
+    }
 }

@@ -6,10 +6,11 @@
 //! proof on a loaded host. Folds must not depend on the order of batches: what a reader
 //! returns is combined by the caller (digest sums add up, key lists are sorted).
 
-use super::client::{connect, text, Client, Failure};
+use super::client::{server_error, Batch, Client, Failure};
 use super::protocol::TtlMode;
 use super::read::{read_keys, KeyRead};
-use super::reply::{flatten, items};
+use super::resp::Reply;
+use super::wire::{self, Wire};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver};
 use std::sync::{Arc, Mutex};
@@ -20,7 +21,7 @@ use std::time::Duration;
 /// time; the server serves them in turn between its other clients).
 pub const READERS: usize = 4;
 /// Keys asked for per `SCAN` call: one batch.
-const SCAN_COUNT: &str = "1000";
+const SCAN_COUNT: &[u8] = b"1000";
 /// How long a reader's connection may take.
 const CONNECT: Duration = Duration::from_secs(10);
 
@@ -49,6 +50,9 @@ pub fn read_database<S: Send>(
 ) -> Result<Vec<S>, Failure> {
     scanner.cmd_str(&["SELECT", &db.to_string()])?;
     let server = scanner.conn.clone();
+    // The scan runs on a connection whose replies are read in place (see `super::wire`).
+    let mut scanning = wire::connect(&server, CONNECT)?;
+    wire::select(&mut scanning, db)?;
     let (send, receive) = sync_channel::<Vec<Vec<u8>>>(READERS * 2);
     // Shared by the readers only: once every reader has ended the scanner's sends fail,
     // so a reader's failure can never leave the scanner waiting.
@@ -70,7 +74,7 @@ pub fn read_database<S: Send>(
             })
             .collect();
         drop(receive);
-        let scanned = scan(scanner, &mut |batch| {
+        let scanned = scan(&mut scanning, &mut |batch| {
             if failed.load(Ordering::Relaxed) || send.send(batch).is_err() {
                 return false;
             }
@@ -118,8 +122,9 @@ fn reader<S>(
     read: &AtomicU64,
     failed: &AtomicBool,
 ) -> Result<S, Failure> {
-    let mut client = connect(server, CONNECT)?;
-    client.cmd_str(&["SELECT", &db.to_string()])?;
+    // The readers' own connections: replies digested in place (see `super::wire`).
+    let mut client = wire::connect(server, CONNECT)?;
+    wire::select(&mut client, db)?;
     let mut state = (fold.init)();
     loop {
         if failed.load(Ordering::Relaxed) {
@@ -145,20 +150,35 @@ fn reader<S>(
 
 /// Calls `each` with every batch of keys of the selected database, until it returns
 /// false.
-fn scan(client: &mut Client, each: &mut dyn FnMut(Vec<Vec<u8>>) -> bool) -> Result<(), Failure> {
-    let mut cursor = "0".to_string();
+fn scan(wire: &mut Wire, each: &mut dyn FnMut(Vec<Vec<u8>>) -> bool) -> Result<(), Failure> {
+    let mut cursor = b"0".to_vec();
     loop {
-        let reply = client.cmd_str(&["SCAN", &cursor, "COUNT", SCAN_COUNT])?;
-        let parts = items(&reply);
-        let next = parts.first().and_then(|v| text(v));
-        let keys: Vec<Vec<u8>> = parts.get(1).map(|v| flatten(v)).unwrap_or_default();
+        let mut batch = Batch::default();
+        batch.push(&[b"SCAN", &cursor, b"COUNT", SCAN_COUNT]);
+        wire.send(&batch)?;
+        let reply = wire.reply()?;
+        if let Reply::Error(_) = reply {
+            let v = reply.to_value();
+            return Err(server_error(&wire.conn, "SCAN", &v)
+                .unwrap_or_else(|| Failure::protocol(&wire.conn, "SCAN")));
+        }
+        let mut parts = reply.items();
+        let next = parts.next().and_then(|c| c.bytes()).map(<[u8]>::to_vec);
+        let keys: Vec<Vec<u8>> = parts
+            .next()
+            .map(|list| {
+                list.items()
+                    .map(|k| k.bytes().unwrap_or_default().to_vec())
+                    .collect()
+            })
+            .unwrap_or_default();
         if !keys.is_empty() && !each(keys) {
             return Ok(());
         }
         match next {
-            Some(n) if n != "0" => cursor = n,
+            Some(n) if n != b"0" => cursor = n,
             Some(_) => return Ok(()),
-            None => return Err(Failure::protocol(&client.conn, "SCAN")),
+            None => return Err(Failure::protocol(&wire.conn, "SCAN")),
         }
     }
 }

@@ -61,6 +61,7 @@ pub mod protocol;
 pub mod read;
 pub mod reply;
 pub mod report;
+pub mod resp;
 pub mod session;
 pub mod stage;
 pub mod switch;
@@ -71,6 +72,7 @@ pub mod sync_undo;
 pub mod value;
 pub mod verify;
 pub mod version;
+pub mod wire;
 
 pub use endpoint::Endpoint;
 pub use error::RedisError;

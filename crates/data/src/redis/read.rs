@@ -1,12 +1,16 @@
 //! Reading keys next to the data (in the agent): a batch at a time in two pipelined round
 //! trips (types and expiry, then each value whole when it is small: one command a key, a
 //! scan of a small hash, set or sorted set returning it at once); larger values are paged.
-//! The values are digested by [`super::value`].
+//! The values are digested by [`super::value`], straight from the connection's read
+//! buffer ([`super::wire`]): no reply becomes an owned value but a stream's, or a page of a
+//! large collection.
 
-use super::client::{server_error, text, Batch, Client, Failure};
-use super::protocol::TtlMode;
-use super::reply::{bytes, int, items};
-use super::value::{collection_digest, framed, group_names, short, stream_digest, Collection};
+use super::client::{server_error, Batch, Failure};
+use super::protocol::{Conn, TtlMode};
+use super::reply::{bytes, items};
+use super::resp::Reply;
+use super::value::{framed, group_names, short, stream_digest, Collection};
+use super::wire::{Commands, Wire};
 use redis::Value;
 
 /// Collections up to this many elements are fetched in one command.
@@ -32,7 +36,7 @@ type Digested = ([u8; 32], u64);
 
 /// Reads `keys` (of the selected database); `None` for a key that vanished meanwhile.
 pub fn read_keys(
-    client: &mut Client,
+    wire: &mut Wire,
     keys: &[Vec<u8>],
     ttl: TtlMode,
 ) -> Result<Vec<Option<KeyRead>>, Failure> {
@@ -47,26 +51,34 @@ pub fn read_keys(
         first.push(&[b"TYPE", k]);
         first.push(&[expiry_command, k]);
     }
-    let answers = client.pipeline(&first)?;
+    wire.send(&first)?;
     let mut kinds = Vec::with_capacity(keys.len());
     let mut expiry = Vec::with_capacity(keys.len());
-    for chunk in answers.chunks(2) {
-        if let Some(f) = chunk
-            .iter()
-            .find_map(|v| server_error(&client.conn, "TYPE", v))
-        {
-            return Err(f);
-        }
-        let kind = text(&chunk[0]).unwrap_or_default();
-        let n = int(&chunk[1]).unwrap_or(-2);
+    // Every reply is taken before an error reply fails the batch: the connection stays
+    // in step with its commands.
+    let mut failure = None;
+    for _ in keys {
+        let (kind, e) = (wire.reply()?.to_kind(), wire.reply()?.to_int_or_error());
+        let n = match (kind, e) {
+            (Err(v), _) | (_, Err(v)) => {
+                failure.get_or_insert_with(|| error_of(&wire.conn, "TYPE", &v));
+                continue;
+            }
+            (Ok(kind), Ok(n)) => {
+                kinds.push((n != -2 && kind != "none").then_some(kind));
+                n
+            }
+        };
         let at = match ttl {
             TtlMode::Relative if n >= 0 => now + n,
             _ => n,
         };
-        kinds.push((n != -2 && kind != "none").then_some(kind));
         expiry.push((at >= 0).then_some(at));
     }
-    let values = read_values(client, keys, &kinds)?;
+    if let Some(f) = failure {
+        return Err(f);
+    }
+    let values = read_values(wire, keys, &kinds)?;
     Ok(values
         .into_iter()
         .zip(kinds)
@@ -81,6 +93,38 @@ pub fn read_keys(
             })
         })
         .collect())
+}
+
+impl Reply<'_> {
+    /// A `TYPE` reply's name, or the error reply as a value.
+    fn to_kind(self) -> Result<String, Value> {
+        match self {
+            Reply::Error(_) => Err(self.to_value()),
+            other => Ok(match other.bytes().unwrap_or_default() {
+                b"string" => "string".into(),
+                b"hash" => "hash".into(),
+                b"list" => "list".into(),
+                b"set" => "set".into(),
+                b"zset" => "zset".into(),
+                b"stream" => "stream".into(),
+                b"none" => "none".into(),
+                b => String::from_utf8_lossy(b).into_owned(),
+            }),
+        }
+    }
+
+    /// An integer reply (-2 when it is not one), or the error reply as a value.
+    fn to_int_or_error(self) -> Result<i64, Value> {
+        match self {
+            Reply::Error(_) => Err(self.to_value()),
+            other => Ok(other.int().unwrap_or(-2)),
+        }
+    }
+}
+
+/// An error reply as the failure of `what`.
+fn error_of(conn: &Conn, what: &str, v: &Value) -> Failure {
+    server_error(conn, what, v).unwrap_or_else(|| Failure::protocol(conn, what))
 }
 
 /// Adds the commands reading a value whole if it is small, and returns how many: one per
@@ -109,131 +153,137 @@ fn first_read(batch: &mut Batch, kind: &str, key: &[u8]) -> usize {
     1
 }
 
+/// A small stream's three replies (`XRANGE`, `XINFO STREAM`, `XINFO GROUPS`), digested
+/// once its groups' consumers are read.
+type SmallStream = (usize, [Value; 3]);
+
 /// Digests and sizes of each key's value.
 fn read_values(
-    client: &mut Client,
+    wire: &mut Wire,
     keys: &[Vec<u8>],
     kinds: &[Option<String>],
 ) -> Result<Vec<Option<Digested>>, Failure> {
     let mut second = Batch::default();
-    let mut counts = Vec::with_capacity(keys.len());
     for (k, kind) in keys.iter().zip(kinds) {
-        counts.push(
-            kind.as_deref()
-                .map_or(0, |kind| first_read(&mut second, kind, k)),
-        );
+        if let Some(kind) = kind {
+            first_read(&mut second, kind, k);
+        }
     }
-    let answers = client.pipeline(&second)?;
+    wire.send(&second)?;
     let mut out: Vec<Option<Digested>> = vec![None; keys.len()];
     let mut paged = Vec::new();
-    // Small streams: (key index, where its replies start), digested once their groups'
-    // consumers are read.
-    let mut streams = Vec::new();
-    let mut at = 0;
-    for (i, n) in counts.into_iter().enumerate() {
-        let start = at;
-        let slice = &answers[at..at + n];
-        at += n;
-        let Some(kind) = kinds[i].as_deref() else {
+    let mut streams: Vec<SmallStream> = Vec::new();
+    for (i, kind) in kinds.iter().enumerate() {
+        let Some(kind) = kind.as_deref() else {
             continue;
         };
-        // Changed or gone meanwhile (a wrong type, nil): not counted this pass.
-        if slice
-            .iter()
-            .any(|v| matches!(v, Value::ServerError(_) | Value::Nil))
-        {
+        if kind == "stream" {
+            let replies = [
+                wire.reply()?.to_value(),
+                wire.reply()?.to_value(),
+                wire.reply()?.to_value(),
+            ];
+            // Changed or gone meanwhile (a wrong type, nil): not counted this pass.
+            if replies
+                .iter()
+                .any(|v| matches!(v, Value::ServerError(_) | Value::Nil))
+            {
+                continue;
+            }
+            if items(&replies[0]).len() as u64 > WHOLE {
+                paged.push(i);
+            } else {
+                streams.push((i, replies));
+            }
             continue;
         }
-        match kind {
-            "string" => {
-                let b = bytes(&slice[0]).unwrap_or_default();
-                out[i] = Some((framed(&[b"string", b]), b.len() as u64));
-            }
-            "list" => {
-                let got = items(&slice[0]);
-                if got.len() as u64 >= WHOLE {
-                    paged.push(i);
-                } else {
-                    out[i] = Some((collection_digest(kind, &got), got.len() as u64));
-                }
-            }
-            "hash" | "set" | "zset" => {
-                let parts = items(&slice[0]);
-                let done = parts.first().and_then(|c| bytes(c)) == Some(b"0".as_slice());
-                match parts.get(1) {
-                    Some(list) if done => {
-                        let got = items(list);
-                        let per = if kind == "set" { 1 } else { 2 };
-                        out[i] = Some((collection_digest(kind, &got), (got.len() / per) as u64));
-                    }
-                    _ => paged.push(i),
-                }
-            }
-            "stream" => {
-                let entries = items(&slice[0]);
-                if entries.len() as u64 > WHOLE {
-                    paged.push(i);
-                } else {
-                    streams.push((i, start));
-                }
-            }
-            _ => {
-                let b = bytes(&slice[0]).unwrap_or_default();
-                out[i] = Some((framed(&[b"other", kind.as_bytes(), b]), b.len() as u64));
-            }
+        let reply = wire.reply()?;
+        if reply.is_error_or_nil() {
+            continue;
+        }
+        match digest_whole(kind, reply) {
+            Some(d) => out[i] = Some(d),
+            None => paged.push(i),
         }
     }
-    read_streams(client, keys, &answers, &streams, &mut out)?;
+    read_streams(wire, keys, &streams, &mut out)?;
     for i in paged {
         let kind = kinds[i].as_deref().unwrap_or_default();
-        out[i] = paged_digest(client, kind, &keys[i])?;
+        out[i] = paged_digest(wire, kind, &keys[i])?;
     }
     Ok(out)
 }
 
+/// The digest of a value read whole by [`first_read`] (not a stream), walked in place;
+/// `None` when it is too large to have been read whole (it is read page by page).
+fn digest_whole(kind: &str, reply: Reply<'_>) -> Option<Digested> {
+    let collection = |list: super::resp::Items<'_>, per: usize| {
+        let n = list.len() / per;
+        let mut c = Collection::new(kind);
+        c.feed_bytes(list.map(|e| e.bytes().unwrap_or_default()));
+        (c.finish(), n as u64)
+    };
+    match kind {
+        "string" => {
+            let b = reply.bytes().unwrap_or_default();
+            Some((framed(&[b"string", b]), b.len() as u64))
+        }
+        "list" => {
+            let got = reply.items();
+            ((got.len() as u64) < WHOLE).then(|| collection(got, 1))
+        }
+        "hash" | "set" | "zset" => {
+            let mut parts = reply.items();
+            let done = parts.next().and_then(|c| c.bytes()) == Some(b"0".as_slice());
+            let list = parts.next()?;
+            done.then(|| collection(list.items(), if kind == "set" { 1 } else { 2 }))
+        }
+        _ => {
+            let b = reply.bytes().unwrap_or_default();
+            Some((framed(&[b"other", kind.as_bytes(), b]), b.len() as u64))
+        }
+    }
+}
+
 /// Digests the small streams of a batch: every group's consumers of every stream read in
 /// one more round trip (not one per group: a job queue's streams mostly have groups).
-/// `streams` holds each stream's key index and where its three replies (`XRANGE`,
-/// `XINFO STREAM`, `XINFO GROUPS`) start in `answers`.
 fn read_streams(
-    client: &mut Client,
+    client: &mut impl Commands,
     keys: &[Vec<u8>],
-    answers: &[Value],
-    streams: &[(usize, usize)],
+    streams: &[SmallStream],
     out: &mut [Option<Digested>],
 ) -> Result<(), Failure> {
     let mut third = Batch::default();
     let mut counts = Vec::with_capacity(streams.len());
-    for &(i, start) in streams {
-        let names = group_names(&answers[start + 2]);
+    for (i, replies) in streams {
+        let names = group_names(&replies[2]);
         for name in &names {
-            third.push(&[b"XINFO", b"CONSUMERS", &keys[i], name]);
+            third.push(&[b"XINFO", b"CONSUMERS", &keys[*i], name]);
         }
         counts.push(names.len());
     }
     let consumers = client.pipeline(&third)?;
     let mut at = 0;
-    for (&(i, start), n) in streams.iter().zip(counts) {
+    for ((i, [entries, info, groups]), n) in streams.iter().zip(counts) {
         let of_stream = &consumers[at..at + n];
         at += n;
         // A group destroyed meanwhile: the stream changed, not counted this pass.
         if of_stream.iter().any(|v| matches!(v, Value::ServerError(_))) {
             continue;
         }
-        let entries = items(&answers[start]);
-        let digest = stream_digest(
-            &entries,
-            &answers[start + 1],
-            &answers[start + 2],
-            of_stream,
-        );
-        out[i] = Some((digest, entries.len() as u64));
+        let entries = items(entries);
+        let digest = stream_digest(&entries, info, groups, of_stream);
+        out[*i] = Some((digest, entries.len() as u64));
     }
     Ok(())
 }
 
 /// Each group's `XINFO CONSUMERS` reply (in the order of `groups`), in one round trip.
-pub fn consumers(client: &mut Client, key: &[u8], groups: &Value) -> Result<Vec<Value>, Failure> {
+pub fn consumers(
+    client: &mut impl Commands,
+    key: &[u8],
+    groups: &Value,
+) -> Result<Vec<Value>, Failure> {
     let mut batch = Batch::default();
     for name in group_names(groups) {
         batch.push(&[b"XINFO", b"CONSUMERS", key, &name]);
@@ -241,7 +291,7 @@ pub fn consumers(client: &mut Client, key: &[u8], groups: &Value) -> Result<Vec<
     let replies = client.pipeline(&batch)?;
     match replies
         .iter()
-        .find_map(|v| server_error(&client.conn, "XINFO CONSUMERS", v))
+        .find_map(|v| server_error(client.conn(), "XINFO CONSUMERS", v))
     {
         Some(f) => Err(f),
         None => Ok(replies),
@@ -252,7 +302,7 @@ pub fn consumers(client: &mut Client, key: &[u8], groups: &Value) -> Result<Vec<
 /// scans may return an element twice while the server resizes its table: those are
 /// counted once.
 fn paged_digest(
-    client: &mut Client,
+    client: &mut impl Commands,
     kind: &str,
     key: &[u8],
 ) -> Result<Option<([u8; 32], u64)>, Failure> {

@@ -9,6 +9,7 @@ use cutover_data::redis::digest::{bucket_of, databases, digest, key_digest, to_h
 use cutover_data::redis::protocol::{Conn, DigestOptions, TtlMode};
 use cutover_data::redis::read::read_keys;
 use cutover_data::redis::value::Sum;
+use cutover_data::redis::wire;
 use cutover_testbed::redis_data::resp;
 use cutover_testbed::{Lab, RedisOptions, RedisServer, RedisVersion};
 use std::time::Duration;
@@ -104,6 +105,10 @@ fn one_at_a_time(c: &mut Client, db: u32, options: &DigestOptions) -> (u64, Stri
     c.cmd_str(&["SELECT", &db.to_string()]).unwrap();
     let keys = c.cmd_str(&["KEYS", "*"]).unwrap();
     let keys = cutover_data::redis::reply::flatten(&keys);
+    // Keys are read as the agent's readers read them: on a connection of their own.
+    let mut c = wire::connect(&c.conn, Duration::from_secs(10)).expect("connect");
+    wire::select(&mut c, db).unwrap();
+    let c = &mut c;
     let mut sums = vec![Sum::default(); 1 << options.buckets_log2];
     for key in &keys {
         let read = read_keys(c, std::slice::from_ref(key), options.ttl).unwrap();
@@ -150,4 +155,44 @@ fn a_digest_read_in_parallel_batches_equals_the_keys_read_one_at_a_time() {
         assert_eq!(d.vanished, 0);
         assert_eq!(d.buckets, buckets, "database {}: bucket digests", d.db);
     }
+}
+
+#[test]
+fn a_readers_connection_refuses_a_wrong_password_as_the_redis_crates_does() {
+    let lab = Lab::start().expect("lab");
+    let r = RedisServer::start(
+        lab.host("old"),
+        RedisVersion::Redis70,
+        6379,
+        RedisOptions::default(),
+    )
+    .expect("server");
+    let mut conn = client(&r).conn;
+    conn.password = Some("not-the-password".into());
+    let theirs = connect(&conn, Duration::from_secs(10))
+        .err()
+        .expect("refused");
+    let ours = wire::connect(&conn, Duration::from_secs(10))
+        .err()
+        .expect("refused");
+    assert_eq!(ours.code, "redis-auth");
+    assert_eq!(ours, theirs);
+    assert!(
+        !ours.message.contains("not-the-password"),
+        "{}",
+        ours.message
+    );
+    conn.port = 1;
+    let e = wire::connect(&conn, Duration::from_secs(10))
+        .err()
+        .expect("refused");
+    assert_eq!(e.code, "redis-unreachable");
+    assert!(
+        e.message.starts_with(&format!(
+            "cannot reach the Redis server at {}:1 (connect): ",
+            r.address()
+        )),
+        "{}",
+        e.message
+    );
 }
