@@ -167,6 +167,16 @@ fn a_plan_copies_syncs_switches_and_proves_under_writes_then_rolls_back() {
         run.stderr(),
         r.f.lab.failure_report()
     );
+    // The copy's marker went with the switch (see the fresh-journal test below).
+    assert!(
+        run.stdout().contains("the copy's marker removed from new"),
+        "{}",
+        run.stdout()
+    );
+    assert_eq!(
+        r.new.sql("SHOW DATABASES LIKE 'cutover'").unwrap().trim(),
+        ""
+    );
     // The application follows the switch: it writes on new from now on.
     writer.repoint(MysqlRun::at(&r.new));
     std::thread::sleep(Duration::from_millis(500));
@@ -208,6 +218,40 @@ fn a_plan_copies_syncs_switches_and_proves_under_writes_then_rolls_back() {
         r.new.sql("SHOW DATABASES LIKE 'cutover'").unwrap().trim(),
         "",
         "the copy's marker is removed with its database"
+    );
+}
+
+/// After a switch, a run with a fresh journal (another controller, the journal lost) must not
+/// find the copy in place by its marker: its sync would point the switched target, now the
+/// primary, back at the source. It stops at the copy instead, and new stays the primary.
+#[test]
+fn a_fresh_journal_after_a_switch_stops_at_the_copy_and_new_stays_the_primary() {
+    let r = MysqlRun::start(2_000);
+    r.cutover(&["apply", "--yes"]).expect(0);
+    r.new
+        .sql("INSERT INTO shop.items (name) VALUES ('written on new after the switch')")
+        .expect("new takes writes");
+    r.f.reset_journal();
+    let again = r.cutover(&["apply", "--yes"]);
+    let text = again.stdout() + &again.stderr();
+    assert_eq!(again.code(), 5, "{text}");
+    assert!(text.contains("is not empty"), "{text}");
+    assert_eq!(
+        r.new.sql("SELECT @@read_only").unwrap().trim(),
+        "0",
+        "{text}"
+    );
+    assert_eq!(
+        r.new.sql("SHOW SLAVE STATUS").unwrap().trim(),
+        "",
+        "new replicates from nothing: {text}"
+    );
+    assert_eq!(
+        r.new
+            .sql("SELECT COUNT(*) FROM shop.items WHERE name = 'written on new after the switch'")
+            .unwrap()
+            .trim(),
+        "1"
     );
 }
 

@@ -8,8 +8,9 @@ use super::mysql_sync::primary;
 use super::traffic::{load_state, save_state};
 use crate::context::{StepCtx, Values};
 use crate::error::EngineError;
-use crate::step::{Applied, StepRunner, Verified};
+use crate::step::{Applied, Prepared, StepRunner, Verified};
 use async_trait::async_trait;
+use cutover_data::mysql::marker;
 use cutover_data::mysql::protocol::Position;
 use cutover_data::mysql::replication::Primary;
 use cutover_data::mysql::switch::{self, Freeze, Sessions, SwitchEvent, SwitchOptions};
@@ -22,6 +23,30 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 pub(crate) struct MysqlSwitch<'a>(pub &'a MysqlSwitchStep);
+
+/// What `prepare` did before a move held requests: the copy's marker is gone.
+struct MarkerGone;
+
+/// Removes the copy's marker from the target before the switch changes anything. The marker
+/// lets a run with a fresh journal find the copy in place and start the sync from it; on a
+/// target that was switched (the primary now, or about to be) it would point that target back
+/// at the source. Without it such a run stops at the copy ("not empty") instead.
+async fn remove_marker(
+    ctx: &StepCtx<'_>,
+    target: &Endpoint,
+    o: &SwitchOptions,
+) -> Result<(), EngineError> {
+    if marker::remove(ctx.exec, target, &o.agent, &o.databases)
+        .await
+        .map_err(|e| failed(ctx, e))?
+    {
+        ctx.detail(format!(
+            "the copy's marker removed from {}: a run with a fresh journal cannot resume the sync into a switched target",
+            target.host
+        ));
+    }
+    Ok(())
+}
 
 impl MysqlSwitch<'_> {
     async fn setup(
@@ -170,8 +195,18 @@ impl StepRunner for MysqlSwitch<'_> {
         true
     }
 
+    /// Before a coordinated move holds requests: the marker removal's round trips.
+    async fn prepare(&self, ctx: &StepCtx<'_>) -> Result<Option<Prepared>, EngineError> {
+        let (_, target, options) = self.setup(ctx).await?;
+        remove_marker(ctx, &target, &options).await?;
+        Ok(Some(Box::new(MarkerGone)))
+    }
+
     async fn apply(&self, ctx: &StepCtx<'_>) -> Result<Applied, EngineError> {
         let (source, target, options) = self.setup(ctx).await?;
+        if ctx.take_prepared::<MarkerGone>().is_none() {
+            remove_marker(ctx, &target, &options).await?;
+        }
         let journal_error: Mutex<Option<EngineError>> = Mutex::new(None);
         let on_event = |e: SwitchEvent| match e {
             SwitchEvent::Note(line) => ctx.detail(line),
