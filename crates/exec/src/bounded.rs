@@ -73,6 +73,26 @@ pub async fn read_head_tail<R: AsyncRead + Unpin>(
     Ok(first)
 }
 
+/// A command's standard error as kept for showing: its first [`STDERR_HEAD`] and last
+/// [`STDERR_TAIL`] bytes (see [`read_head_tail`]).
+pub async fn read_stderr<R: AsyncRead + Unpin>(reader: R) -> std::io::Result<Vec<u8>> {
+    read_head_tail(reader, STDERR_HEAD, STDERR_TAIL).await
+}
+
+/// `work`'s result, or `instead` at once when `cut` turns true first: once an output passed
+/// its limit, nothing else of the command is waited for (a process it started may hold its
+/// pipes open).
+pub(crate) async fn unless_cut<T>(
+    work: impl std::future::Future<Output = std::io::Result<T>>,
+    mut cut: tokio::sync::watch::Receiver<bool>,
+    instead: T,
+) -> std::io::Result<T> {
+    tokio::select! {
+        r = work => r,
+        _ = cut.wait_for(|c| *c) => Ok(instead),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -279,28 +279,22 @@ impl Executor {
         drop(s.stdin.take());
         let limit = cmd.max_stdout;
         let (child, stdout, stderr) = (&mut s.child, &mut s.stdout, &mut s.stderr);
-        let cut = tokio::sync::Notify::new();
+        let (cut, cut_seen) = tokio::sync::watch::channel(false);
         let work = async {
             let read_out = async {
                 let out = crate::bounded::read_limited(stdout, limit).await?;
                 if out.is_err() {
-                    // Past the limit the rest is left unread: the command is ended, and its
-                    // standard error no longer waited for (a process it started may hold it).
+                    // Past the limit the rest is left unread and the command is ended.
                     let _ = child.start_kill();
-                    cut.notify_one();
+                    let _ = cut.send(true);
                 }
                 Ok::<_, std::io::Error>(out)
             };
-            let read_err = async {
-                tokio::select! {
-                    err = crate::bounded::read_head_tail(
-                        stderr,
-                        crate::bounded::STDERR_HEAD,
-                        crate::bounded::STDERR_TAIL,
-                    ) => err,
-                    () = cut.notified() => Ok(Vec::new()),
-                }
-            };
+            let read_err = crate::bounded::unless_cut(
+                crate::bounded::read_stderr(stderr),
+                cut_seen,
+                Vec::new(),
+            );
             let (out, err) = tokio::join!(read_out, read_err);
             let (out, err) = (out?, err?);
             let status = child.wait().await?;

@@ -1,7 +1,7 @@
 //! Streams one host's command output into another host's command through the controller's
 //! memory, never its disk: the basis of `dump | restore` between hosts.
 
-use crate::bounded::{read_head_tail, read_limited, STDERR_HEAD, STDERR_TAIL};
+use crate::bounded::{read_limited, read_stderr, unless_cut};
 use crate::command::{Command, Stdin};
 use crate::error::ExecError;
 use crate::executor::{Executor, Output};
@@ -82,16 +82,12 @@ impl Executor {
         let (copied, e1, e2, e3) = tokio::join!(
             unless_cut(copy, cut_seen.clone(), ()),
             unless_cut(
-                read_head_tail(&mut producer.stderr, STDERR_HEAD, STDERR_TAIL),
+                read_stderr(&mut producer.stderr),
                 cut_seen.clone(),
                 Vec::new()
             ),
             read_to_out,
-            unless_cut(
-                read_head_tail(&mut consumer.stderr, STDERR_HEAD, STDERR_TAIL),
-                cut_seen,
-                Vec::new()
-            ),
+            unless_cut(read_stderr(&mut consumer.stderr), cut_seen, Vec::new()),
         );
         if matches!(e2, Ok(Err(_))) {
             let _ = producer.child.start_kill();
@@ -135,17 +131,5 @@ impl Executor {
                 duration,
             },
         })
-    }
-}
-
-/// `work`'s result, or `instead` (at once) when `cut` turns true first.
-async fn unless_cut<T>(
-    work: impl std::future::Future<Output = std::io::Result<T>>,
-    mut cut: tokio::sync::watch::Receiver<bool>,
-    instead: T,
-) -> std::io::Result<T> {
-    tokio::select! {
-        r = work => r,
-        _ = cut.wait_for(|c| *c) => Ok(instead),
     }
 }

@@ -431,14 +431,10 @@ pub async fn upload(
         let _ = w.shutdown().await;
     }
     // Bounded: only shown, and a host may answer without end.
-    let err = cutover_exec::bounded::read_head_tail(
-        &mut sp.stderr,
-        cutover_exec::bounded::STDERR_HEAD,
-        cutover_exec::bounded::STDERR_TAIL,
-    )
-    .await
-    .map(|b| String::from_utf8_lossy(&b).into_owned())
-    .unwrap_or_default();
+    let err = cutover_exec::bounded::read_stderr(&mut sp.stderr)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
     let status = sp.child.wait().await.map_err(|e| FilesError::Upload {
         host: host.into(),
         message: e.to_string(),

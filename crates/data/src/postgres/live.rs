@@ -85,11 +85,7 @@ impl LiveSession {
         drop(self.session.stdin.take());
         let err = tokio::time::timeout(
             Duration::from_secs(5),
-            cutover_exec::bounded::read_head_tail(
-                &mut self.session.stderr,
-                cutover_exec::bounded::STDERR_HEAD,
-                cutover_exec::bounded::STDERR_TAIL,
-            ),
+            cutover_exec::bounded::read_stderr(&mut self.session.stderr),
         )
         .await
         .ok()

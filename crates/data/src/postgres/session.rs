@@ -200,11 +200,14 @@ impl SnapshotHolder {
             return Ok(SnapshotHolder { session, id });
         }
         drop(session.stdin.take());
-        let err = tokio::time::timeout(Duration::from_secs(5), bounded_stderr(&mut session.stderr))
-            .await
-            .ok()
-            .and_then(|r| r.ok())
-            .unwrap_or_default();
+        let err = tokio::time::timeout(
+            Duration::from_secs(5),
+            cutover_exec::bounded::read_stderr(&mut session.stderr),
+        )
+        .await
+        .ok()
+        .and_then(|r| r.ok())
+        .unwrap_or_default();
         let code = session.child.wait().await.ok().and_then(|s| s.code());
         let out = Output {
             host: ep.host.clone(),
@@ -256,7 +259,7 @@ pub async fn run_streaming(
         }
         Ok::<(), std::io::Error>(())
     };
-    let (a, b) = tokio::join!(read_out, bounded_stderr(&mut stderr));
+    let (a, b) = tokio::join!(read_out, cutover_exec::bounded::read_stderr(&mut stderr));
     let io = |e: std::io::Error| {
         PgError::Exec(cutover_exec::ExecError::Io {
             host: ep.host.clone(),
@@ -277,14 +280,4 @@ pub async fn run_streaming(
         return Err(tool_error(what, ep, &out));
     }
     Ok(())
-}
-
-/// A tool's standard error, its beginning and end kept (see [`cutover_exec::bounded`]).
-async fn bounded_stderr(stderr: &mut tokio::process::ChildStderr) -> std::io::Result<Vec<u8>> {
-    cutover_exec::bounded::read_head_tail(
-        stderr,
-        cutover_exec::bounded::STDERR_HEAD,
-        cutover_exec::bounded::STDERR_TAIL,
-    )
-    .await
 }
