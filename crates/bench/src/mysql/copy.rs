@@ -4,7 +4,7 @@
 //! thread count (mydumper 0.10 writes files: it cannot stream into myloader). All in the
 //! same rounds, cache dropped before each run, each into an empty server.
 
-use super::{endpoint, pw_env, run_ok, Setup, DB, THREADS};
+use super::{endpoint, logging_cpu, pw_env, run_ok, Setup, DB, THREADS};
 use crate::report::Row;
 use crate::rounds::{self, Cache, Contender, Samples};
 use cutover_data::mysql::copy::{self, CopyOptions};
@@ -21,14 +21,14 @@ pub fn bench(s: &Setup, rounds: usize) -> anyhow::Result<(Vec<Row>, Samples)> {
     let mut contenders = [
         Contender::new("dump|mariadb", || {
             last_ours.set(false);
-            dump_restore(s)
+            logging_cpu(s, || dump_restore(s))
         }),
         Contender::new("mydumper+myloader", || {
             last_ours.set(false);
-            mydumper(s)
+            logging_cpu(s, || mydumper(s))
         }),
         Contender::new("cutover", || {
-            let secs = ours(s)?;
+            let secs = logging_cpu(s, || ours(s))?;
             last_ours.set(true);
             Ok(secs)
         }),

@@ -122,6 +122,40 @@ pub fn endpoint(host: &str) -> Endpoint {
     e
 }
 
+/// CPU seconds `server`'s `mariadbd` has used so far (the lab hosts share the controller's
+/// process IDs), or `None` when its pid file cannot be read.
+pub fn server_cpu(server: &MariaServer) -> Option<f64> {
+    let pid_file = server.data_dir_on_controller().parent()?.join("mysqld.pid");
+    let pid = std::fs::read_to_string(pid_file)
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    crate::dashboard::cpu_seconds(pid).ok()
+}
+
+/// Runs `run`, then logs the CPU seconds each server used meanwhile: where a copy's time
+/// goes on a machine whose cores it shares.
+pub fn logging_cpu(s: &Setup, run: impl FnOnce() -> anyhow::Result<f64>) -> anyhow::Result<f64> {
+    let before = (server_cpu(&s.old), server_cpu(&s.new));
+    let secs = run()?;
+    if let ((Some(o0), Some(n0)), Some(o1), Some(n1)) =
+        (before, server_cpu(&s.old), server_cpu(&s.new))
+    {
+        eprintln!(
+            "       {secs:6.1} s; CPU used meanwhile: old's server {:.1} s, new's server {:.1} s (load average {})",
+            o1 - o0,
+            n1 - n0,
+            std::fs::read_to_string("/proc/loadavg")
+                .unwrap_or_default()
+                .split(' ')
+                .next()
+                .unwrap_or("?")
+        );
+    }
+    Ok(secs)
+}
+
 /// Runs `cmd`, failing with its output.
 pub async fn run_ok(ex: &Executor, cmd: &Command, what: &str) -> anyhow::Result<String> {
     let out = ex.run(cmd).await?;
