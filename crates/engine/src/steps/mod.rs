@@ -14,7 +14,6 @@ mod docker;
 mod file_put;
 mod files_sync;
 mod files_verify;
-pub(crate) mod finish;
 mod images_copy;
 mod in_container;
 pub(crate) mod mysql;
@@ -41,6 +40,7 @@ mod redis_verify;
 mod run;
 mod soak;
 mod store_copy;
+pub(crate) mod store_finish;
 mod store_switch;
 mod store_sync;
 mod store_verify;
@@ -59,9 +59,15 @@ pub fn runner(kind: &StepKind) -> Box<dyn StepRunner + '_> {
         StepKind::Wait(s) => Box::new(wait::Wait(s)),
         StepKind::Notify(s) => Box::new(notify::Notify(s)),
         StepKind::PostgresSwitch(s) => Box::new(postgres_switch::PostgresSwitch(s)),
-        StepKind::PostgresFinish(s) => Box::new(postgres_finish::PostgresFinish(s)),
-        StepKind::RedisFinish(s) => Box::new(redis_finish::RedisFinish(s)),
-        StepKind::MysqlFinish(s) => Box::new(mysql_finish::MysqlFinish(s)),
+        StepKind::PostgresFinish(s) => Box::new(store_finish::StoreFinish(
+            postgres_finish::PostgresFinish(s),
+        )),
+        StepKind::RedisFinish(s) => {
+            Box::new(store_finish::StoreFinish(redis_finish::RedisFinish(s)))
+        }
+        StepKind::MysqlFinish(s) => {
+            Box::new(store_finish::StoreFinish(mysql_finish::MysqlFinish(s)))
+        }
         StepKind::PostgresSync(s) => {
             Box::new(store_sync::StoreSync(postgres_sync::PostgresSync(s)))
         }

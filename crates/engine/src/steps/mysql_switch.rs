@@ -236,7 +236,7 @@ impl StepRunner for MysqlSwitch<'_> {
     }
 
     async fn rollback(&self, ctx: &StepCtx<'_>) -> Result<Option<String>, EngineError> {
-        super::finish::refuse_undo(ctx, ctx.id())?;
+        super::store_finish::refuse_undo(ctx, ctx.id())?;
         let (source, target, options) = self.setup(ctx).await?;
         let message = switch::undo(ctx.exec, &source, &target, &options)
             .await

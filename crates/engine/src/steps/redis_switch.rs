@@ -135,7 +135,7 @@ impl StepRunner for RedisSwitch<'_> {
     }
 
     async fn rollback(&self, ctx: &StepCtx<'_>) -> Result<Option<String>, EngineError> {
-        super::finish::refuse_undo(ctx, ctx.id())?;
+        super::store_finish::refuse_undo(ctx, ctx.id())?;
         let sync = self.sync_step(ctx.plan)?;
         let o = self.options(ctx, sync).await?;
         let auth: Option<bool> = load_state(ctx, ctx.id(), SOURCE_AUTH)?;
