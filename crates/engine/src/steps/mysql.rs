@@ -85,7 +85,7 @@ pub(crate) fn describe(values: &Values<'_>, e: &MysqlEndpoint) -> Result<String,
 /// A MariaDB/MySQL failure as a step failure in its class (exit code 4 for access).
 pub(crate) fn failed(ctx: &StepCtx<'_>, e: MysqlError) -> EngineError {
     match e {
-        MysqlError::Agent(f) => super::files_verify::files_failed(ctx, f),
+        MysqlError::Agent(e) => super::files_verify::agent_failed(ctx, e),
         other => ctx.failed_as(other.class(), other.to_string()),
     }
 }

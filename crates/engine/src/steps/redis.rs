@@ -93,7 +93,7 @@ pub(crate) async fn open(
 /// their own class.
 pub(crate) fn failed(ctx: &StepCtx<'_>, e: RedisError) -> EngineError {
     match e {
-        RedisError::Agent(f) => super::files_verify::files_failed(ctx, f),
+        RedisError::Agent(e) => super::files_verify::agent_failed(ctx, e),
         other => ctx.failed_as(other.class(), other.to_string()),
     }
 }
