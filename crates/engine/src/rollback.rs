@@ -53,6 +53,9 @@ pub struct RollbackOutcome {
     /// Interrupted steps whose kind cannot undo what they may have done, with what may be
     /// left: for the operator to see to.
     pub left: Vec<Left>,
+    /// Steps this run found already in place (skipped), which it did not undo: named so
+    /// that the operator knows what stays (`--only` undoes one).
+    pub found: Vec<String>,
 }
 
 /// What an interrupted step may have left that the rollback could not undo.
@@ -94,6 +97,7 @@ pub async fn rollback(
             kept: Vec::new(),
             whole: true,
             left: Vec::new(),
+            found: Vec::new(),
         });
     }
     session.journal.append(
@@ -155,6 +159,7 @@ impl Rollback<'_> {
         let mut undone = Vec::new();
         let mut kept = Vec::new();
         let mut left = Vec::new();
+        let mut found = Vec::new();
         for (at, (stage, step)) in steps.into_iter().enumerate().rev() {
             let id = step.id.value.as_str();
             let in_scope = match scope {
@@ -184,6 +189,20 @@ impl Rollback<'_> {
                 StepStatus::Applied | StepStatus::RollbackFailed { .. } => true,
                 StepStatus::InFlight | StepStatus::Waiting { .. } => true,
                 StepStatus::Failed { .. } => r.undoes_failed(),
+                // Asked for by name: the operator takes it as theirs to undo.
+                StepStatus::Skipped { .. } if matches!(scope, RollbackScope::Only(_)) => true,
+                StepStatus::Skipped { .. } => {
+                    if matches!(r.interrupted(), Interrupted::Undoes) {
+                        ui.show(Progress::StepLeft {
+                            step: id.into(),
+                            what: format!(
+                                "found in place by this run, so not undone (this run did not make it); `cutover rollback --only {id}` undoes it"
+                            ),
+                        });
+                        found.push(id.to_string());
+                    }
+                    false
+                }
                 _ => false,
             };
             if !undo {
@@ -265,6 +284,7 @@ impl Rollback<'_> {
             kept,
             whole,
             left,
+            found,
         })
     }
 }

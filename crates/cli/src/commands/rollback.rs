@@ -64,18 +64,27 @@ pub async fn run(file: &Path, a: Args) -> ExitCode {
                         .join(", ")
                 ),
             };
+            let found = match o.found.as_slice() {
+                [] => String::new(),
+                found => format!(
+                    ", {} found in place and not undone: {}",
+                    found.len(),
+                    found.join(", ")
+                ),
+            };
             let what = if o.whole {
                 "rolled back"
             } else {
                 "partly rolled back"
             };
             outln!(
-                "\n{} run {} {what} ({} step(s) undone{}{})",
+                "\n{} run {} {what} ({} step(s) undone{}{}{})",
                 paint(Style::Green, "done:"),
                 safe(&o.run),
                 o.undone.len(),
                 safe(&kept),
-                safe(&left)
+                safe(&left),
+                safe(&found)
             );
             if !o.whole {
                 outln!("the run stays open: `cutover apply` applies the undone steps again");

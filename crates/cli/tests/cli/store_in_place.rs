@@ -182,8 +182,22 @@ fn step_lines<'a>(out: &'a str, id: &str) -> Vec<&'a str> {
     out.lines().filter(|l| l.contains(id)).collect()
 }
 
+fn rollback(f: &Fixture, only: Option<&str>) -> Run {
+    let mut args = vec!["rollback", "--yes"];
+    if let Some(id) = only {
+        args.extend(["--only", id]);
+    }
+    let mut c = f.command(&args);
+    c.env("DB_PW", PgServer::PASSWORD)
+        .env("REDIS_PW", RedisServer::PASSWORD)
+        .env("REPL_PW", "repl-pw");
+    Run(c.output().expect("run cutover"))
+}
+
 /// Applies the row's plan, then applies it again with a fresh journal: the second run
-/// finds the step in place and does nothing else with it.
+/// finds the step in place and does nothing else with it. Its rollback leaves the step as
+/// found and names it; `rollback --only` undoes it, so that a third fresh run applies it
+/// again rather than finding it in place.
 fn found_in_place_with_a_fresh_journal(row: &Row) {
     let f = Fixture::new("");
     let _servers = (row.servers)(&f);
@@ -208,6 +222,31 @@ fn found_in_place_with_a_fresh_journal(row: &Row) {
             format!("   skip {}: already in place (its check passed)", row.id)
         ],
         "{again}"
+    );
+    let whole = rollback(&f, None).expect(0).stdout();
+    assert!(
+        whole.contains(&format!(
+            "   left {id}: found in place by this run, so not undone (this run did not make it); `cutover rollback --only {id}` undoes it\n",
+            id = row.id
+        )) && whole
+            .lines()
+            .any(|l| l.contains("rolled back (0 step(s) undone, ")
+                && l.contains(" found in place and not undone: ")
+                && l.contains(row.id)),
+        "{whole}"
+    );
+    let only = rollback(&f, Some(row.id)).expect(0).stdout();
+    assert!(
+        only.contains(&format!("   ok {}: ", row.id)) && only.contains("(1 step(s) undone)"),
+        "{only}"
+    );
+    f.reset_journal();
+    let third = apply(&f).expect(0).stdout();
+    assert!(
+        step_lines(&third, row.id)
+            .iter()
+            .any(|l| l.trim_start().starts_with(&format!("ok {}: ", row.id))),
+        "the undo left the step in place: {third}"
     );
 }
 

@@ -219,8 +219,21 @@ impl Copier for MysqlCopy<'_> {
 
     async fn undo(&self, ctx: &StepCtx<'_>) -> Result<String, EngineError> {
         let target = endpoint(ctx, &self.0.target).await?;
-        let created: Vec<String> = states::<Vec<String>>(ctx, ctx.id(), "created")?.concat();
+        let mut created: Vec<String> = states::<Vec<String>>(ctx, ctx.id(), "created")?.concat();
         let agent = super::files_verify::agent(ctx)?;
+        // Found in place by this run (nothing journaled) and undone by name: a marker from
+        // this step's source says a cutover copy filled these databases, which it only does
+        // into missing or empty ones, so they go as a journaled copy's would.
+        let journaled = !states::<bool>(ctx, ctx.id(), "complete")?.is_empty();
+        if created.is_empty() && !journaled {
+            let source = endpoint(ctx, &self.0.source).await?;
+            let found = marker::read(ctx.exec, &target, &agent, &self.databases())
+                .await
+                .map_err(|e| failed(ctx, e))?;
+            if found.is_some_and(|m| m.source == source.describe()) {
+                created = self.databases();
+            }
+        }
         let removed = marker::remove(ctx.exec, &target, &agent, &self.databases())
             .await
             .map_err(|e| failed(ctx, e))?;
