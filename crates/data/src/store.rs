@@ -82,6 +82,11 @@ pub trait Switched {
 
     /// What the switch did, after "target is the primary: ".
     fn summary(&self) -> String;
+
+    /// Lines shown before the summary (what the store found on the way).
+    fn notes(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// ", reverse ..." when the old server follows the new one.
@@ -169,6 +174,9 @@ impl Switched for crate::redis::SwitchReport {
     }
     fn figures(&self) -> Vec<Figure> {
         vec![Figure::new("offset", self.offset as f64, "bytes")]
+    }
+    fn notes(&self) -> Vec<String> {
+        self.notes.clone()
     }
     fn summary(&self) -> String {
         if self.resumed {

@@ -4,7 +4,7 @@
 //! `cutover status` lists it, one line per host, beside PostgreSQL's.
 
 use crate::context::Values;
-use crate::steps::finish::finish_of;
+use crate::steps::store_finish::finish_of;
 use crate::steps::{mysql, redis};
 use cutover_data::agent::AgentBinary;
 use cutover_data::mysql::finish::left_running as mysql_left_running;

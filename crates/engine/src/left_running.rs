@@ -95,7 +95,7 @@ pub(crate) async fn left_by_switches(session: &Session, state: Option<&RunState>
 
 /// The finish step of switch `id`, if the plan has one.
 fn finish_of<'p>(plan: &'p Plan, id: &str) -> Option<&'p str> {
-    crate::steps::finish::finish_of(plan, id).map(|(f, _)| f)
+    crate::steps::store_finish::finish_of(plan, id).map(|(f, _)| f)
 }
 
 async fn look(

@@ -91,6 +91,16 @@ impl Harness {
         StepCtx::new(&scope, stage, &stage.steps[0], &self.state, 1, 0)
     }
 
+    /// The values `cutover plan` shows the plan's templates with (secrets masked).
+    pub(crate) fn values(&self) -> crate::context::Values<'_> {
+        crate::context::Values {
+            plan: &self.plan,
+            run_id: None,
+            secrets: None,
+            outputs: None,
+        }
+    }
+
     /// The lines shown so far.
     pub(crate) fn shown(&self) -> Vec<String> {
         self.shown

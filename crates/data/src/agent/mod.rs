@@ -12,8 +12,10 @@
 //! Each store keeps its own requests and handler (`redis::agent`, `mysql::agent`, ...): the
 //! agent only carries them.
 
+mod error;
 pub mod host;
 pub mod protocol;
 pub mod session;
 
+pub use error::AgentError;
 pub use session::AgentBinary;

@@ -5,7 +5,7 @@
 //! architecture (Linux x86_64 here); `CUTOVER_AGENT_BIN` names another binary to upload.
 
 use super::protocol::{Reply, Request};
-use crate::files::FilesError;
+use super::AgentError;
 use cutover_exec::{Command, Executor, Stdin, Target};
 use std::path::PathBuf;
 use std::sync::OnceLock;
@@ -23,14 +23,14 @@ pub struct AgentBinary {
 impl AgentBinary {
     /// `CUTOVER_AGENT_BIN` if set (a binary serving the agent without arguments), else this
     /// very executable with `agent`.
-    pub fn current() -> Result<Self, FilesError> {
+    pub fn current() -> Result<Self, AgentError> {
         if let Some(p) = std::env::var_os("CUTOVER_AGENT_BIN") {
             return Ok(AgentBinary {
                 path: p.into(),
                 args: Vec::new(),
             });
         }
-        let path = std::env::current_exe().map_err(|e| FilesError::Binary(e.to_string()))?;
+        let path = std::env::current_exe().map_err(|e| AgentError::Binary(e.to_string()))?;
         Ok(AgentBinary {
             path,
             args: vec!["agent".into()],
@@ -38,7 +38,7 @@ impl AgentBinary {
     }
 
     /// The first 32 hex digits of the binary's BLAKE3 hash, computed once per process.
-    pub fn hash(&self) -> Result<String, FilesError> {
+    pub fn hash(&self) -> Result<String, AgentError> {
         static CACHE: OnceLock<std::sync::Mutex<Vec<(PathBuf, String)>>> = OnceLock::new();
         let cache = CACHE.get_or_init(Default::default);
         if let Ok(c) = cache.lock() {
@@ -47,7 +47,7 @@ impl AgentBinary {
             }
         }
         let h = hash_file(&self.path)
-            .map_err(|e| FilesError::Binary(format!("{}: {e}", self.path.display())))?;
+            .map_err(|e| AgentError::Binary(format!("{}: {e}", self.path.display())))?;
         if let Ok(mut c) = cache.lock() {
             c.push((self.path.clone(), h.clone()));
         }
@@ -105,7 +105,7 @@ impl Session {
         host: &str,
         bin: &AgentBinary,
         sudo: bool,
-    ) -> Result<Session, FilesError> {
+    ) -> Result<Session, AgentError> {
         match exec.target(host)? {
             Target::Local => {
                 let mut s = Self::in_process(host)?;
@@ -117,7 +117,7 @@ impl Session {
                 let mut s = Self::remote(exec, host, bin, &hash, sudo).await?;
                 match s.hello().await {
                     Ok(()) => return Ok(s),
-                    Err(FilesError::Agent { code, .. })
+                    Err(AgentError::Reported { code, .. })
                         if code == "absent" || code == "stale-binary" => {}
                     Err(e) => return Err(e),
                 }
@@ -130,8 +130,8 @@ impl Session {
         }
     }
 
-    fn in_process(host: &str) -> Result<Session, FilesError> {
-        let io = |e: std::io::Error| FilesError::Local(e.to_string());
+    fn in_process(host: &str) -> Result<Session, AgentError> {
+        let io = |e: std::io::Error| AgentError::Local(e.to_string());
         let (req_r, req_w) = std::io::pipe().map_err(io)?;
         let (rep_r, rep_w) = std::io::pipe().map_err(io)?;
         let local = std::thread::Builder::new()
@@ -165,7 +165,7 @@ impl Session {
         bin: &AgentBinary,
         hash: &str,
         sudo: bool,
-    ) -> Result<Session, FilesError> {
+    ) -> Result<Session, AgentError> {
         let mut args = bin.args.clone();
         args.extend(["serve".to_string(), "--expect".into(), hash.into()]);
         let script = format!(
@@ -195,10 +195,10 @@ impl Session {
     }
 
     /// Reads the agent's greeting.
-    async fn hello(&mut self) -> Result<(), FilesError> {
+    async fn hello(&mut self) -> Result<(), AgentError> {
         match self.recv().await? {
             Reply::Hello { .. } => Ok(()),
-            Reply::Absent => Err(FilesError::Agent {
+            Reply::Absent => Err(AgentError::Reported {
                 host: self.host.clone(),
                 message: "the agent is not installed".into(),
                 code: "absent".into(),
@@ -208,14 +208,14 @@ impl Session {
     }
 
     /// Sends a request.
-    pub async fn send(&mut self, r: &Request) -> Result<(), FilesError> {
+    pub async fn send(&mut self, r: &Request) -> Result<(), AgentError> {
         let mut line = serde_json::to_vec(r).map_err(|e| self.protocol(e.to_string()))?;
         line.push(b'\n');
         self.write_raw(&line).await
     }
 
     /// Writes bytes to the agent's input as they are.
-    pub async fn write_raw(&mut self, bytes: &[u8]) -> Result<(), FilesError> {
+    pub async fn write_raw(&mut self, bytes: &[u8]) -> Result<(), AgentError> {
         let Some(w) = self.writer.as_mut() else {
             return Err(self.protocol("the agent's input is closed".into()));
         };
@@ -233,7 +233,7 @@ impl Session {
     /// Reads the next line (without its newline); an agent that stopped is an error that
     /// carries its standard error. Safe to cancel (in `select!`): a partly read line is kept
     /// and completed by the next call.
-    pub async fn recv_line(&mut self) -> Result<&[u8], FilesError> {
+    pub async fn recv_line(&mut self) -> Result<&[u8], AgentError> {
         if self.line_done {
             self.line.clear();
             self.line_done = false;
@@ -268,16 +268,16 @@ impl Session {
         Ok(&self.line[..self.line.len() - 1])
     }
 
-    /// Reads the next reply; an `Error` reply becomes [`FilesError::Agent`].
-    pub async fn recv(&mut self) -> Result<Reply, FilesError> {
+    /// Reads the next reply; an `Error` reply becomes [`AgentError::Reported`].
+    pub async fn recv(&mut self) -> Result<Reply, AgentError> {
         let host = self.host.clone();
         let line = self.recv_line().await?;
-        let reply: Reply = serde_json::from_slice(line).map_err(|e| FilesError::Protocol {
+        let reply: Reply = serde_json::from_slice(line).map_err(|e| AgentError::Protocol {
             host: host.clone(),
             detail: format!("{e} in `{}`", String::from_utf8_lossy(line)),
         })?;
         match reply {
-            Reply::Error { message, code } => Err(FilesError::Agent {
+            Reply::Error { message, code } => Err(AgentError::Reported {
                 host,
                 message,
                 code,
@@ -288,7 +288,7 @@ impl Session {
 
     /// Reads the next reply or relayed frame (frames start with a 0 byte, replies with `{`).
     /// Safe to cancel: a partly read frame or line is kept and completed by the next call.
-    pub async fn recv_item(&mut self) -> Result<Item, FilesError> {
+    pub async fn recv_item(&mut self) -> Result<Item, AgentError> {
         let in_line = !self.line_done && !self.line.is_empty();
         if self.frame.is_none() && !in_line {
             let first = match self.reader.fill_buf().await {
@@ -341,18 +341,18 @@ impl Session {
     }
 
     /// An error for a reply that does not fit.
-    pub fn unexpected(&self, r: &Reply) -> FilesError {
+    pub fn unexpected(&self, r: &Reply) -> AgentError {
         self.protocol(format!("unexpected reply {r:?}"))
     }
 
-    fn protocol(&self, detail: String) -> FilesError {
-        FilesError::Protocol {
+    fn protocol(&self, detail: String) -> AgentError {
+        AgentError::Protocol {
             host: self.host.clone(),
             detail,
         }
     }
 
-    async fn died(&mut self, what: &str) -> FilesError {
+    async fn died(&mut self, what: &str) -> AgentError {
         drop(self.writer.take());
         let mut code = None;
         if let Some(c) = self.child.as_mut() {
@@ -366,7 +366,7 @@ impl Session {
             Some(h) => h.await.unwrap_or_default(),
             None => String::new(),
         };
-        FilesError::AgentDied {
+        AgentError::Died {
             host: self.host.clone(),
             detail: match code {
                 Some(c) => format!("{what} (exit {c})"),
@@ -414,7 +414,7 @@ pub async fn upload(
     bin: &AgentBinary,
     hash: &str,
     sudo: bool,
-) -> Result<(), FilesError> {
+) -> Result<(), AgentError> {
     let script = format!(
         "set -e; d=\"$HOME/.cache/cutover/bin\"; mkdir -p \"$d\"; chmod 700 \"$d\"; t=\"$d/.upload-$$\"; trap 'rm -f \"$t\"' EXIT; cat > \"$t\"; chmod 700 \"$t\"; mv -f \"$t\" \"$d/cutover-{hash}\"; find \"$d\" -maxdepth 1 -name 'cutover-*' ! -name 'cutover-{hash}' -delete"
     );
@@ -422,7 +422,7 @@ pub async fn upload(
     let mut sp = exec.spawn(&cmd).await?;
     let mut file = tokio::fs::File::open(&bin.path)
         .await
-        .map_err(|e| FilesError::Binary(format!("{}: {e}", bin.path.display())))?;
+        .map_err(|e| AgentError::Binary(format!("{}: {e}", bin.path.display())))?;
     let mut copy_err = None;
     if let Some(mut w) = sp.stdin.take() {
         if let Err(e) = tokio::io::copy(&mut file, &mut w).await {
@@ -435,12 +435,12 @@ pub async fn upload(
         .await
         .map(|b| String::from_utf8_lossy(&b).into_owned())
         .unwrap_or_default();
-    let status = sp.child.wait().await.map_err(|e| FilesError::Upload {
+    let status = sp.child.wait().await.map_err(|e| AgentError::Upload {
         host: host.into(),
         message: e.to_string(),
     })?;
     if !status.success() || copy_err.is_some() {
-        return Err(FilesError::Upload {
+        return Err(AgentError::Upload {
             host: host.into(),
             message: format!(
                 "{}{}",

@@ -10,6 +10,7 @@ use super::manifest::{ManifestOptions, Summary};
 use super::side::Side;
 use crate::agent::protocol::{Reply, Request};
 use crate::agent::session::{AgentBinary, Session};
+use crate::agent::AgentError;
 use cutover_exec::Executor;
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
@@ -209,7 +210,7 @@ async fn summary(
                 let _ = tx.send((s.host.clone(), entries, bytes));
             }
             Reply::Manifest { summary } => return Ok(summary),
-            other => return Err(s.unexpected(&other)),
+            other => return Err(s.unexpected(&other).into()),
         }
     }
 }
@@ -219,24 +220,26 @@ pub async fn next_entry(s: &mut Session) -> Result<Option<Entry>, FilesError> {
     let host = s.host.clone();
     let line = s.recv_line().await?;
     if line.starts_with(b"{\"type\"") {
-        let reply: Reply = serde_json::from_slice(line).map_err(|e| FilesError::Protocol {
+        let reply: Reply = serde_json::from_slice(line).map_err(|e| AgentError::Protocol {
             host: host.clone(),
             detail: e.to_string(),
         })?;
         return match reply {
             Reply::End => Ok(None),
-            Reply::Error { message, code } => Err(FilesError::Agent {
+            Reply::Error { message, code } => Err(AgentError::Reported {
                 host,
                 message,
                 code,
-            }),
-            other => Err(s.unexpected(&other)),
+            }
+            .into()),
+            other => Err(s.unexpected(&other).into()),
         };
     }
-    serde_json::from_slice(line)
-        .map(Some)
-        .map_err(|e| FilesError::Protocol {
+    serde_json::from_slice(line).map(Some).map_err(|e| {
+        AgentError::Protocol {
             host,
             detail: format!("bad entry: {e}"),
-        })
+        }
+        .into()
+    })
 }

@@ -10,7 +10,7 @@ pub use relay::{Relay, RelayStats};
 
 use crate::agent::protocol::{Reply, Request};
 use crate::agent::session::{AgentBinary, Session};
-use crate::files::FilesError;
+use crate::agent::AgentError;
 use cutover_exec::Executor;
 use std::time::{Duration, Instant};
 
@@ -36,7 +36,7 @@ impl Hold {
         sudo: bool,
         max_hold: Duration,
         fallback: &str,
-    ) -> Result<Hold, FilesError> {
+    ) -> Result<Hold, AgentError> {
         let mut session = Session::open(exec, host, agent, sudo).await?;
         session
             .send(&Request::Hold {
@@ -70,18 +70,18 @@ impl Hold {
     }
 
     /// Carries every held and new connection to `to`.
-    pub async fn release(&mut self, to: &str) -> Result<RelayStats, FilesError> {
+    pub async fn release(&mut self, to: &str) -> Result<RelayStats, AgentError> {
         self.ask(Request::Release { to: to.into() }).await
     }
 
     /// The relay's figures so far.
-    pub async fn stats(&mut self) -> Result<RelayStats, FilesError> {
+    pub async fn stats(&mut self) -> Result<RelayStats, AgentError> {
         self.ask(Request::RelayStats).await
     }
 
     /// Once the proxy no longer points at the relay: waits up to `drain` for the
     /// connections it still carries to end, then stops it. Returns its final figures.
-    pub async fn finish(mut self, drain: Duration) -> Result<RelayStats, FilesError> {
+    pub async fn finish(mut self, drain: Duration) -> Result<RelayStats, AgentError> {
         let started = Instant::now();
         loop {
             let s = self.stats().await?;
@@ -95,7 +95,7 @@ impl Hold {
         Ok(stats)
     }
 
-    async fn ask(&mut self, r: Request) -> Result<RelayStats, FilesError> {
+    async fn ask(&mut self, r: Request) -> Result<RelayStats, AgentError> {
         self.session.send(&r).await?;
         match self.session.recv().await? {
             Reply::Relayed { stats } => Ok(stats),

@@ -2,7 +2,7 @@
 //! reached from, and what to do next; each in a [`FailureClass`] decided from typed facts
 //! (the agent's failure code, the server's error number), which chooses the exit code.
 
-use crate::files::FilesError;
+use crate::agent::AgentError;
 use cutover_exec::FailureClass;
 
 /// Why a MariaDB/MySQL operation failed.
@@ -10,7 +10,7 @@ use cutover_exec::FailureClass;
 pub enum MysqlError {
     /// The agent on the host could not be started or stopped answering (SSH, upload...).
     #[error(transparent)]
-    Agent(#[from] FilesError),
+    Agent(#[from] AgentError),
     /// The server, or the agent's work, failed.
     #[error("{message}{}", hint.as_deref().map(|h| format!("\nhint: {h}")).unwrap_or_default())]
     Failed {

@@ -9,7 +9,7 @@ use super::protocol::{Conn, MysqlReply, MysqlRequest, Rows};
 use crate::agent::protocol::{Reply, Request};
 use crate::agent::session::Session;
 use crate::agent::AgentBinary;
-use crate::files::FilesError;
+use crate::agent::AgentError;
 use cutover_exec::{Executor, FailureClass, Redactor, SecretValue};
 
 /// An agent serving one server.
@@ -191,7 +191,7 @@ impl Agent {
 
     /// An error for a reply that does not fit.
     pub fn unexpected(&self, r: &MysqlReply) -> MysqlError {
-        MysqlError::Agent(FilesError::Protocol {
+        MysqlError::Agent(AgentError::Protocol {
             host: self.endpoint.host.clone(),
             detail: format!("unexpected MySQL reply {r:?}"),
         })
@@ -203,8 +203,8 @@ impl Agent {
     }
 
     /// Turns an agent error into a typed one, naming the side and what to do.
-    fn classify(&self, e: FilesError) -> MysqlError {
-        let FilesError::Agent { message, code, .. } = e else {
+    fn classify(&self, e: AgentError) -> MysqlError {
+        let AgentError::Reported { message, code, .. } = e else {
             return MysqlError::Agent(e);
         };
         let (side, ep) = (self.side, &self.endpoint);

@@ -3,14 +3,14 @@
 //! their own variants, so [`RedisError::class`] gives them the "cannot reach or use" exit
 //! code without reading message text.
 
-use crate::files::FilesError;
+use crate::agent::AgentError;
 
 /// Why a Redis operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum RedisError {
     /// The agent on the host could not be started or stopped answering (SSH, upload...).
     #[error(transparent)]
-    Agent(#[from] FilesError),
+    Agent(#[from] AgentError),
     /// The server refused the credentials.
     #[error("{message}\nhint: {hint}")]
     Auth {

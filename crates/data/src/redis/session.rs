@@ -10,7 +10,7 @@ use super::protocol::{Conn, RedisReply, RedisRequest};
 use crate::agent::protocol::{Reply, Request};
 use crate::agent::session::Session;
 use crate::agent::AgentBinary;
-use crate::files::FilesError;
+use crate::agent::AgentError;
 use cutover_exec::Executor;
 
 /// An agent serving one server.
@@ -113,7 +113,7 @@ impl Agent {
 
     /// An error for a reply that does not fit.
     pub fn unexpected(&self, r: &RedisReply) -> RedisError {
-        RedisError::Agent(FilesError::Protocol {
+        RedisError::Agent(AgentError::Protocol {
             host: self.endpoint.host.clone(),
             detail: format!("unexpected Redis reply {r:?}"),
         })
@@ -125,8 +125,8 @@ impl Agent {
     }
 
     /// Turns an agent error into a typed one, naming the side and what to do.
-    fn classify(&self, e: FilesError) -> RedisError {
-        let FilesError::Agent { message, code, .. } = e else {
+    fn classify(&self, e: AgentError) -> RedisError {
+        let AgentError::Reported { message, code, .. } = e else {
             return RedisError::Agent(e);
         };
         let (side, ep) = (self.side, &self.endpoint);

@@ -2,6 +2,7 @@
 //! `verify`), preservation options, a full target disk, and resuming an interrupted copy.
 
 use super::fixture::{agent, executor, options, seed};
+use cutover_data::agent::AgentError;
 use cutover_data::files::sync::{sync, Preserve, SyncOptions, SyncReport};
 use cutover_data::files::{verify, FilesError, Side};
 use cutover_exec::Executor;
@@ -195,7 +196,7 @@ async fn a_full_target_disk_stops_the_sync_before_anything_is_written() {
         "{text}"
     );
     assert!(
-        matches!(&e, FilesError::Agent { code, .. } if code == "no-space"),
+        matches!(&e, FilesError::Agent(AgentError::Reported { code, .. }) if code == "no-space"),
         "{e:?}"
     );
     let left = lab.host("new").exec_ok("ls -A /srv/small").unwrap();
@@ -218,7 +219,7 @@ async fn a_full_target_disk_stops_the_sync_before_anything_is_written() {
         "{text}"
     );
     assert!(
-        matches!(&e, FilesError::Agent { code, .. } if code == "no-space"),
+        matches!(&e, FilesError::Agent(AgentError::Reported { code, .. }) if code == "no-space"),
         "{e:?}"
     );
     let left = lab

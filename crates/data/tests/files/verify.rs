@@ -2,6 +2,7 @@
 //! mutation suite), and the bad inputs of the issue.
 
 use super::fixture::{copy, executor, options, seed};
+use cutover_data::agent::AgentError;
 use cutover_data::files::{verify, Algorithm, DiffKind, FilesError, Side};
 use cutover_testbed::Lab;
 use std::time::Duration;
@@ -146,11 +147,11 @@ async fn bad_inputs_are_reported_not_skipped() {
     .await
     .unwrap_err();
     match &e {
-        FilesError::Agent {
+        FilesError::Agent(AgentError::Reported {
             host,
             message,
             code,
-        } => {
+        }) => {
             assert_eq!((host.as_str(), code.as_str()), ("old", "missing"));
             assert!(message.contains("/srv/nope"), "{message}");
         }

@@ -220,7 +220,16 @@ impl StepRunner for FilesVerify<'_> {
 /// A files error as a step failure; connection problems keep their own class.
 pub(crate) fn files_failed(ctx: &StepCtx<'_>, e: cutover_data::files::FilesError) -> EngineError {
     match e {
-        cutover_data::files::FilesError::Exec(e) => ctx.exec_failed(e),
+        cutover_data::files::FilesError::Agent(e) => agent_failed(ctx, e),
+        other => ctx.failed_as(other.class(), other.to_string()),
+    }
+}
+
+/// An agent's failure (any store's) as a step failure: an SSH failure keeps its own
+/// handling, the rest its class.
+pub(crate) fn agent_failed(ctx: &StepCtx<'_>, e: cutover_data::agent::AgentError) -> EngineError {
+    match e {
+        cutover_data::agent::AgentError::Exec(e) => ctx.exec_failed(e),
         other => ctx.failed_as(other.class(), other.to_string()),
     }
 }

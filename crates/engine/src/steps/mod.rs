@@ -14,7 +14,6 @@ mod docker;
 mod file_put;
 mod files_sync;
 mod files_verify;
-pub(crate) mod finish;
 mod images_copy;
 mod in_container;
 pub(crate) mod mysql;
@@ -41,7 +40,8 @@ mod redis_verify;
 mod run;
 mod soak;
 mod store_copy;
-mod store_switch;
+pub(crate) mod store_finish;
+pub(crate) mod store_switch;
 mod store_sync;
 mod store_verify;
 pub(crate) mod traffic;
@@ -58,10 +58,18 @@ pub fn runner(kind: &StepKind) -> Box<dyn StepRunner + '_> {
         StepKind::Approve(s) => Box::new(approve::Approve(s)),
         StepKind::Wait(s) => Box::new(wait::Wait(s)),
         StepKind::Notify(s) => Box::new(notify::Notify(s)),
-        StepKind::PostgresSwitch(s) => Box::new(postgres_switch::PostgresSwitch(s)),
-        StepKind::PostgresFinish(s) => Box::new(postgres_finish::PostgresFinish(s)),
-        StepKind::RedisFinish(s) => Box::new(redis_finish::RedisFinish(s)),
-        StepKind::MysqlFinish(s) => Box::new(mysql_finish::MysqlFinish(s)),
+        StepKind::PostgresSwitch(s) => Box::new(store_switch::StoreSwitch(
+            postgres_switch::PostgresSwitch(s),
+        )),
+        StepKind::PostgresFinish(s) => Box::new(store_finish::StoreFinish(
+            postgres_finish::PostgresFinish(s),
+        )),
+        StepKind::RedisFinish(s) => {
+            Box::new(store_finish::StoreFinish(redis_finish::RedisFinish(s)))
+        }
+        StepKind::MysqlFinish(s) => {
+            Box::new(store_finish::StoreFinish(mysql_finish::MysqlFinish(s)))
+        }
         StepKind::PostgresSync(s) => {
             Box::new(store_sync::StoreSync(postgres_sync::PostgresSync(s)))
         }
@@ -90,11 +98,15 @@ pub fn runner(kind: &StepKind) -> Box<dyn StepRunner + '_> {
         StepKind::ProxySwitch(s) => Box::new(proxy_switch::ProxySwitch(s)),
         StepKind::MysqlCopy(s) => Box::new(store_copy::StoreCopy(mysql_copy::MysqlCopy(s))),
         StepKind::MysqlSync(s) => Box::new(store_sync::StoreSync(mysql_sync::MysqlSync(s))),
-        StepKind::MysqlSwitch(s) => Box::new(mysql_switch::MysqlSwitch(s)),
+        StepKind::MysqlSwitch(s) => {
+            Box::new(store_switch::StoreSwitch(mysql_switch::MysqlSwitch(s)))
+        }
         StepKind::MysqlVerify(s) => {
             Box::new(store_verify::StoreVerify(mysql_verify::MysqlVerify(s)))
         }
-        StepKind::RedisSwitch(s) => Box::new(redis_switch::RedisSwitch(s)),
+        StepKind::RedisSwitch(s) => {
+            Box::new(store_switch::StoreSwitch(redis_switch::RedisSwitch(s)))
+        }
         StepKind::RedisSync(s) => Box::new(store_sync::StoreSync(redis_sync::RedisSync(s))),
         StepKind::RedisVerify(s) => {
             Box::new(store_verify::StoreVerify(redis_verify::RedisVerify(s)))

@@ -4,7 +4,7 @@
 //! switch name, and the states the copy journals (its snapshots and the tables it loaded),
 //! from which a resumed copy and the sync read where to go on.
 
-use super::in_container;
+use super::in_container::{self, ServerAt};
 use super::show;
 use super::traffic::save_state;
 use crate::context::{StepCtx, Values};
@@ -22,12 +22,7 @@ pub(crate) async fn endpoint(
     ctx: &StepCtx<'_>,
     e: &MysqlEndpoint,
 ) -> Result<Endpoint, EngineError> {
-    let mut ep = endpoint_with(ctx.plan, e, |t| ctx.render(t))?;
-    if let Some(c) = &ep.container {
-        let r = in_container::reach(ctx, &ep.host, c, ep.port).await?;
-        (ep.address, ep.port) = (r.address, r.port);
-    }
-    Ok(ep)
+    in_container::resolve(ctx, endpoint_with(ctx.plan, e, |t| ctx.render(t))?).await
 }
 
 /// [`endpoint`] outside a step (`cutover status`).
@@ -37,12 +32,8 @@ pub(crate) async fn endpoint_quietly(
     e: &MysqlEndpoint,
     render: impl Fn(&cutover_plan::Template) -> Result<String, EngineError>,
 ) -> Result<Endpoint, String> {
-    let mut ep = endpoint_with(plan, e, render).map_err(|e| e.to_string())?;
-    if let Some(c) = &ep.container {
-        let r = in_container::reach_quietly(exec, ep.sudo, &ep.host, c, ep.port).await?;
-        (ep.address, ep.port) = (r.address, r.port);
-    }
-    Ok(ep)
+    let ep = endpoint_with(plan, e, render).map_err(|e| e.to_string())?;
+    in_container::resolve_quietly(exec, ep).await
 }
 
 /// The endpoint with every template rendered by `render`, a server in a container not yet
@@ -94,37 +85,27 @@ pub(crate) fn describe(values: &Values<'_>, e: &MysqlEndpoint) -> Result<String,
 /// A MariaDB/MySQL failure as a step failure in its class (exit code 4 for access).
 pub(crate) fn failed(ctx: &StepCtx<'_>, e: MysqlError) -> EngineError {
     match e {
-        MysqlError::Agent(f) => super::files_verify::files_failed(ctx, f),
+        MysqlError::Agent(e) => super::files_verify::agent_failed(ctx, e),
         other => ctx.failed_as(other.class(), other.to_string()),
     }
 }
 
 /// How another *server* reaches this endpoint's server (for replication), address and
-/// port: its `address` unless that is local to its host, else the address other hosts
-/// reach its host at; a server in a container through its published port there. `field`
-/// names the step's field that sets the address instead.
+/// port: see [`in_container::server_address`] (an address local to its host: loopback, or
+/// any with a `socket`). `field` names the step's field that sets the address instead.
 pub(crate) async fn server_address(
     ctx: &StepCtx<'_>,
     e: &MysqlEndpoint,
     field: &str,
 ) -> Result<(String, u16), EngineError> {
-    let port = e.port.unwrap_or(3306);
-    if let Some(c) = &e.container {
-        let c = ctx.render(c)?;
-        return in_container::peer_address(ctx, &e.host.value, &c, port, field).await;
-    }
-    let address = match &e.address {
-        Some(a) => ctx.render(a)?,
-        None => "127.0.0.1".into(),
+    let at = ServerAt {
+        host: &e.host.value,
+        container: e.container.as_ref(),
+        address: e.address.as_ref(),
+        port: e.port.unwrap_or(3306),
     };
-    let local = address == "localhost"
-        || address.starts_with("127.")
-        || address == "::1"
-        || e.socket.is_some();
-    if !local {
-        return Ok((address, port));
-    }
-    Ok((ctx.reach_address(&e.host.value).await?, port))
+    let local = |a: &str| in_container::is_loopback(a) || e.socket.is_some();
+    in_container::server_address(ctx, at, field, local).await
 }
 
 /// The `mysql.copy` step a sync names.

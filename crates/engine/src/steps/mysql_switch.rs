@@ -1,19 +1,21 @@
 //! `mysql.switch`: the target becomes the primary; the freeze window is measured and
-//! journaled, and the target's position at promotion too (before it takes writes: a resumed
+//! journaled (the runner's), and the target's position at promotion too (before it takes writes: a resumed
 //! switch sets the reverse replication up from there). Rollback gives the writes back to the
 //! source wherever an attempt stopped.
 
 use super::mysql::{copy_step, endpoint, failed, server_address, sync_step};
 use super::mysql_sync::primary;
+use super::store_switch::Switcher;
 use super::traffic::{load_state, save_state};
 use crate::context::{StepCtx, Values};
 use crate::error::EngineError;
-use crate::step::{Applied, Prepared, StepRunner, Verified};
 use async_trait::async_trait;
 use cutover_data::mysql::marker;
 use cutover_data::mysql::protocol::Position;
 use cutover_data::mysql::replication::Primary;
-use cutover_data::mysql::switch::{self, Freeze, Sessions, SwitchEvent, SwitchOptions};
+use cutover_data::mysql::switch::{
+    self, Freeze, Sessions, SwitchEvent, SwitchOptions, SwitchReport,
+};
 use cutover_data::mysql::sync::Previous;
 use cutover_data::mysql::Endpoint;
 use cutover_exec::Command;
@@ -25,7 +27,7 @@ use std::time::Duration;
 pub(crate) struct MysqlSwitch<'a>(pub &'a MysqlSwitchStep);
 
 /// What `prepare` did before a move held requests: the copy's marker is gone.
-struct MarkerGone;
+pub(crate) struct MarkerGone;
 
 /// Removes the copy's marker from the target before the switch changes anything. The marker
 /// lets a run with a fresh journal find the copy in place and start the sync from it; on a
@@ -140,7 +142,11 @@ fn sync_id(s: &MysqlSwitchStep) -> String {
 }
 
 #[async_trait]
-impl StepRunner for MysqlSwitch<'_> {
+impl Switcher for MysqlSwitch<'_> {
+    type Report = SwitchReport;
+    type Ready = MarkerGone;
+    type ReadyUndo = ();
+
     fn plan(&self, _values: &Values<'_>) -> Result<Vec<String>, EngineError> {
         let s = self.0;
         let mut lines = vec![if s.by_command() {
@@ -170,41 +176,27 @@ impl StepRunner for MysqlSwitch<'_> {
         Ok(lines)
     }
 
-    async fn verify(&self, ctx: &StepCtx<'_>) -> Result<Verified, EngineError> {
+    async fn is_switched(&self, ctx: &StepCtx<'_>) -> Result<bool, EngineError> {
         let (source, target, o) = self.setup(ctx).await?;
-        let done = switch::is_switched(ctx.exec, &source, &target, &o.agent)
+        switch::is_switched(ctx.exec, &source, &target, &o.agent)
             .await
-            .map_err(|e| failed(ctx, e))?;
-        Ok(if done {
-            Verified::InPlace
-        } else {
-            Verified::NotInPlace
-        })
-    }
-
-    /// A resumed switch is applied again: it finishes what an interrupted attempt left (or
-    /// finds it finished). Journaled as skipped, `cutover rollback` would leave the source
-    /// frozen.
-    fn reattaches(&self) -> bool {
-        true
-    }
-
-    /// The undo reads how far an attempt got from the servers: one cut off or failed inside
-    /// the freeze is undone too (the source gets its writes back).
-    fn undoes_failed(&self) -> bool {
-        true
+            .map_err(|e| failed(ctx, e))
     }
 
     /// Before a coordinated move holds requests: the marker removal's round trips.
-    async fn prepare(&self, ctx: &StepCtx<'_>) -> Result<Option<Prepared>, EngineError> {
+    async fn prepare(&self, ctx: &StepCtx<'_>) -> Result<Option<MarkerGone>, EngineError> {
         let (_, target, options) = self.setup(ctx).await?;
         remove_marker(ctx, &target, &options).await?;
-        Ok(Some(Box::new(MarkerGone)))
+        Ok(Some(MarkerGone))
     }
 
-    async fn apply(&self, ctx: &StepCtx<'_>) -> Result<Applied, EngineError> {
+    async fn switch(
+        &self,
+        ctx: &StepCtx<'_>,
+        ready: Option<MarkerGone>,
+    ) -> Result<SwitchReport, EngineError> {
         let (source, target, options) = self.setup(ctx).await?;
-        if ctx.take_prepared::<MarkerGone>().is_none() {
+        if ready.is_none() {
             remove_marker(ctx, &target, &options).await?;
         }
         let journal_error: Mutex<Option<EngineError>> = Mutex::new(None);
@@ -231,12 +223,10 @@ impl StepRunner for MysqlSwitch<'_> {
         {
             return Err(e);
         }
-        let report = result.map_err(|e| failed(ctx, e))?;
-        super::store_switch::conclude(ctx, &report)
+        result.map_err(|e| failed(ctx, e))
     }
 
-    async fn rollback(&self, ctx: &StepCtx<'_>) -> Result<Option<String>, EngineError> {
-        super::finish::refuse_undo(ctx, ctx.id())?;
+    async fn undo(&self, ctx: &StepCtx<'_>, _: Option<()>) -> Result<Option<String>, EngineError> {
         let (source, target, options) = self.setup(ctx).await?;
         let message = switch::undo(ctx.exec, &source, &target, &options)
             .await

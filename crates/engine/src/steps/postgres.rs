@@ -90,10 +90,7 @@ pub(crate) fn server_address(ctx: &StepCtx<'_>, e: &PgEndpoint) -> Result<String
         Some(a) => ctx.render(a)?,
         None => "localhost".into(),
     };
-    let local = address == "localhost"
-        || address.starts_with("127.")
-        || address == "::1"
-        || address.starts_with('/');
+    let local = super::in_container::is_loopback(&address) || address.starts_with('/');
     if !local {
         return Ok(address);
     }

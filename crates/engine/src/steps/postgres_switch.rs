@@ -1,14 +1,17 @@
 //! `postgres.switch`: the target becomes the primary; the freeze window is measured and
-//! journaled. Rollback carries writes made on the target back (with `reverse`) and thaws
-//! the source.
+//! journaled (the runner's). The target database's marker says how far a switch got
+//! (`switching` is set before the freeze), so a resumed one finishes and a rollback carries
+//! writes made on the target back (with `reverse`) and thaws the source.
 
 use super::postgres::{endpoint, failed, server_address};
 use super::postgres_sync;
+use super::store_switch::Switcher;
 use crate::context::{StepCtx, Values};
 use crate::error::EngineError;
-use crate::step::{Applied, Prepared, StepRunner, Verified};
 use async_trait::async_trait;
-use cutover_data::postgres::replication::switch::{self, Freeze, SwitchOptions};
+use cutover_data::postgres::replication::switch::{
+    self, Freeze, Prepared, PreparedUndo, SwitchOptions, SwitchReport,
+};
 use cutover_data::postgres::Endpoint;
 use cutover_exec::Command;
 use cutover_plan::steps::{HostCommand, PostgresSwitchStep, PostgresSyncStep};
@@ -69,7 +72,11 @@ impl PostgresSwitch<'_> {
 }
 
 #[async_trait]
-impl StepRunner for PostgresSwitch<'_> {
+impl Switcher for PostgresSwitch<'_> {
+    type Report = SwitchReport;
+    type Ready = Prepared;
+    type ReadyUndo = PreparedUndo;
+
     fn plan(&self, _values: &Values<'_>) -> Result<Vec<String>, EngineError> {
         let s = self.0;
         let mut lines = vec![format!(
@@ -99,31 +106,11 @@ impl StepRunner for PostgresSwitch<'_> {
         Ok(lines)
     }
 
-    async fn verify(&self, ctx: &StepCtx<'_>) -> Result<Verified, EngineError> {
+    async fn is_switched(&self, ctx: &StepCtx<'_>) -> Result<bool, EngineError> {
         let (source, target, _) = self.setup(ctx)?;
-        let done = switch::is_switched(ctx.exec, &source, &target)
+        switch::is_switched(ctx.exec, &source, &target)
             .await
-            .map_err(|e| failed(ctx, e))?;
-        Ok(if done {
-            Verified::InPlace
-        } else {
-            Verified::NotInPlace
-        })
-    }
-
-    /// A resumed switch is applied again, not verified: `switch` finishes what an interrupted
-    /// attempt left (or finds it finished), and the step is journaled as applied. Found "in
-    /// place" it would be journaled as skipped, and `cutover rollback` (which undoes only
-    /// what the run applied) would leave the source frozen.
-    fn reattaches(&self) -> bool {
-        true
-    }
-
-    /// The target database's marker says how far a switch got (`switching` is set before
-    /// the freeze): a switch killed or failed part-way is undone too, so `cutover rollback`
-    /// straight after a crash inside the freeze gives the source its writes back.
-    fn undoes_failed(&self) -> bool {
-        true
+            .map_err(|e| failed(ctx, e))
     }
 
     async fn prepare(&self, ctx: &StepCtx<'_>) -> Result<Option<Prepared>, EngineError> {
@@ -140,13 +127,17 @@ impl StepRunner for PostgresSwitch<'_> {
         )
         .await
         .map_err(|e| failed(ctx, e))?;
-        Ok(Some(Box::new(ready)))
+        Ok(Some(ready))
     }
 
-    async fn apply(&self, ctx: &StepCtx<'_>) -> Result<Applied, EngineError> {
+    async fn switch(
+        &self,
+        ctx: &StepCtx<'_>,
+        ready: Option<Prepared>,
+    ) -> Result<SwitchReport, EngineError> {
         let (source, target, options) = self.setup(ctx)?;
         let show = |line: String| ctx.detail(line);
-        let report = match ctx.take_prepared::<switch::Prepared>() {
+        match ready {
             // Made ready before a coordinated move held requests: only the switch itself.
             Some(ready) => ready.commit(ctx.exec, &options, &show).await,
             None => {
@@ -162,26 +153,29 @@ impl StepRunner for PostgresSwitch<'_> {
                 .await
             }
         }
-        .map_err(|e| failed(ctx, e))?;
-        super::store_switch::conclude(ctx, &report)
+        .map_err(|e| failed(ctx, e))
     }
 
     /// A move back reads how far the switch got and opens its session before it holds
     /// requests: only the undo itself runs while they wait.
-    async fn prepare_undo(&self, ctx: &StepCtx<'_>) -> Result<Option<Prepared>, EngineError> {
+    async fn prepare_undo(&self, ctx: &StepCtx<'_>) -> Result<Option<PreparedUndo>, EngineError> {
         let (source, target, options) = self.setup(ctx)?;
         let ready = switch::prepare_undo(ctx.exec, &source, &target, &options)
             .await
             .map_err(|e| failed(ctx, e))?;
-        Ok(Some(Box::new(ready)))
+        Ok(Some(ready))
     }
 
-    async fn rollback(&self, ctx: &StepCtx<'_>) -> Result<Option<String>, EngineError> {
+    async fn undo(
+        &self,
+        ctx: &StepCtx<'_>,
+        ready: Option<PreparedUndo>,
+    ) -> Result<Option<String>, EngineError> {
         let (source, target, options) = self.setup(ctx)?;
         // Inside a move back, the held requests go to the source once it takes writes
         // again, while the forward sync is made again.
         let writable = || ctx.writable_again();
-        match ctx.take_prepared::<switch::PreparedUndo>() {
+        match ready {
             Some(ready) => ready.commit(ctx.exec, &options, &writable).await,
             None => switch::undo_switch_then(ctx.exec, &source, &target, &options, &writable).await,
         }

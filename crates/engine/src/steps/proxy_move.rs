@@ -62,7 +62,7 @@ async fn hold(
         fallback,
     )
     .await
-    .map_err(|e| super::files_verify::files_failed(ctx, e))?;
+    .map_err(|e| super::files_verify::agent_failed(ctx, e))?;
     let runner = CtxRunner(ctx);
     if let Err(e) = s.switch(&runner, &hold.upstream()).await {
         let _ = hold.release(fallback).await;
@@ -102,7 +102,7 @@ async fn land(
 ) -> Result<Moved, EngineError> {
     hold.release(to)
         .await
-        .map_err(|e| super::files_verify::files_failed(ctx, e))?;
+        .map_err(|e| super::files_verify::agent_failed(ctx, e))?;
     let held_for = held_at.elapsed();
     let released_ms = cutover_journal::now_ms();
     let runner = CtxRunner(ctx);
@@ -117,7 +117,7 @@ async fn land(
     let relay = hold
         .finish(Duration::from_secs(5))
         .await
-        .map_err(|e| super::files_verify::files_failed(ctx, e))?;
+        .map_err(|e| super::files_verify::agent_failed(ctx, e))?;
     Ok(Moved {
         relay,
         held_for,

@@ -2,7 +2,7 @@
 //! [`Endpoint`] (the password as a secret), its display for `cutover plan`, the pair of
 //! agents, and error mapping (a refused password or a server out of reach is exit code 4).
 
-use super::in_container;
+use super::in_container::{self, ServerAt};
 use super::show;
 use crate::context::{StepCtx, Values};
 use crate::error::EngineError;
@@ -16,12 +16,7 @@ pub(crate) async fn endpoint(
     ctx: &StepCtx<'_>,
     e: &RedisEndpoint,
 ) -> Result<Endpoint, EngineError> {
-    let mut ep = endpoint_with(ctx.plan, e, |t| ctx.render(t))?;
-    if let Some(c) = &ep.container {
-        let r = in_container::reach(ctx, &ep.host, c, ep.port).await?;
-        (ep.address, ep.port) = (r.address, r.port);
-    }
-    Ok(ep)
+    in_container::resolve(ctx, endpoint_with(ctx.plan, e, |t| ctx.render(t))?).await
 }
 
 /// [`endpoint`] outside a step (`cutover status`).
@@ -31,12 +26,8 @@ pub(crate) async fn endpoint_quietly(
     e: &RedisEndpoint,
     render: impl Fn(&cutover_plan::Template) -> Result<String, EngineError>,
 ) -> Result<Endpoint, String> {
-    let mut ep = endpoint_with(plan, e, render).map_err(|e| e.to_string())?;
-    if let Some(c) = &ep.container {
-        let r = in_container::reach_quietly(exec, ep.sudo, &ep.host, c, ep.port).await?;
-        (ep.address, ep.port) = (r.address, r.port);
-    }
-    Ok(ep)
+    let ep = endpoint_with(plan, e, render).map_err(|e| e.to_string())?;
+    in_container::resolve_quietly(exec, ep).await
 }
 
 /// The endpoint with every template rendered by `render`, a server in a container not yet
@@ -102,37 +93,27 @@ pub(crate) async fn open(
 /// their own class.
 pub(crate) fn failed(ctx: &StepCtx<'_>, e: RedisError) -> EngineError {
     match e {
-        RedisError::Agent(f) => super::files_verify::files_failed(ctx, f),
+        RedisError::Agent(e) => super::files_verify::agent_failed(ctx, e),
         other => ctx.failed_as(other.class(), other.to_string()),
     }
 }
 
-/// How another *server* reaches this endpoint's server (for replication): its `address`
-/// unless that is local to its host (loopback, a socket), else the address other hosts reach
-/// its host at (`[hosts]`' `address`, else what its SSH configuration resolves to); a
-/// server in a container through its published port there. `field` names the step's
-/// field that sets it instead.
+/// How another *server* reaches this endpoint's server (for replication): see
+/// [`in_container::server_address`] (an address local to its host: loopback or a socket).
+/// `field` names the step's field that sets it instead.
 pub(crate) async fn server_address(
     ctx: &StepCtx<'_>,
     e: &RedisEndpoint,
     field: &str,
 ) -> Result<String, EngineError> {
-    if let Some(c) = &e.container {
-        let (c, port) = (ctx.render(c)?, e.port.unwrap_or(6379));
-        // The port is the published one, which the endpoint resolves to as well.
-        let (address, _) = in_container::peer_address(ctx, &e.host.value, &c, port, field).await?;
-        return Ok(address);
-    }
-    let address = match &e.address {
-        Some(a) => ctx.render(a)?,
-        None => "127.0.0.1".into(),
+    let at = ServerAt {
+        host: &e.host.value,
+        container: e.container.as_ref(),
+        address: e.address.as_ref(),
+        // The published port, which the endpoint resolves to as well.
+        port: e.port.unwrap_or(6379),
     };
-    let local = address == "localhost"
-        || address.starts_with("127.")
-        || address == "::1"
-        || address.starts_with('/');
-    if !local {
-        return Ok(address);
-    }
-    ctx.reach_address(&e.host.value).await
+    let local = |a: &str| in_container::is_loopback(a) || a.starts_with('/');
+    let (address, _) = in_container::server_address(ctx, at, field, local).await?;
+    Ok(address)
 }

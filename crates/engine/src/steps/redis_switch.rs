@@ -1,16 +1,16 @@
 //! `redis.switch`: the target becomes the primary under a short write pause, measured and
-//! journaled. Where the pair stands is read from the servers, so a resumed switch finishes
+//! journaled (the runner's). Where the pair stands is read from the servers, so a resumed switch finishes
 //! what a killed one began and rollback gives the source its role back (also after a kill
 //! inside the pause).
 
 use super::redis::{failed, open, server_address};
 use super::redis_sync;
+use super::store_switch::Switcher;
 use super::traffic::{load_state, save_state};
 use crate::context::{StepCtx, Values};
 use crate::error::EngineError;
-use crate::step::{Applied, StepRunner, Verified};
 use async_trait::async_trait;
-use cutover_data::redis::SwitchOptions;
+use cutover_data::redis::{SwitchOptions, SwitchReport};
 use cutover_exec::Command;
 use cutover_plan::steps::{RedisSwitchStep, RedisSyncStep};
 use cutover_plan::StepKind;
@@ -64,7 +64,11 @@ impl RedisSwitch<'_> {
 }
 
 #[async_trait]
-impl StepRunner for RedisSwitch<'_> {
+impl Switcher for RedisSwitch<'_> {
+    type Report = SwitchReport;
+    type Ready = ();
+    type ReadyUndo = ();
+
     fn plan(&self, _values: &Values<'_>) -> Result<Vec<String>, EngineError> {
         let s = self.0;
         let mut lines = vec![
@@ -86,31 +90,17 @@ impl StepRunner for RedisSwitch<'_> {
         Ok(lines)
     }
 
-    async fn verify(&self, ctx: &StepCtx<'_>) -> Result<Verified, EngineError> {
+    async fn is_switched(&self, ctx: &StepCtx<'_>) -> Result<bool, EngineError> {
         let sync = self.sync_step(ctx.plan)?;
         let o = self.options(ctx, sync).await?;
         let mut pair = open(ctx, &sync.source, &sync.target).await?;
         let done = pair.is_switched(&o).await;
         pair.close().await;
-        Ok(if done.map_err(|e| failed(ctx, e))? {
-            Verified::InPlace
-        } else {
-            Verified::NotInPlace
-        })
+        done.map_err(|e| failed(ctx, e))
     }
 
-    /// A resumed switch is applied again: it reads where the servers stand and finishes
-    /// what an interrupted attempt began (journaled as applied, so rollback undoes it).
-    fn reattaches(&self) -> bool {
-        true
-    }
-
-    /// A switch that failed part-way is undone too: the servers say how far it got.
-    fn undoes_failed(&self) -> bool {
-        true
-    }
-
-    async fn apply(&self, ctx: &StepCtx<'_>) -> Result<Applied, EngineError> {
+    /// Reads where the servers stand and finishes what an interrupted attempt began.
+    async fn switch(&self, ctx: &StepCtx<'_>, _: Option<()>) -> Result<SwitchReport, EngineError> {
         let sync = self.sync_step(ctx.plan)?;
         let o = self.options(ctx, sync).await?;
         let mut pair = open(ctx, &sync.source, &sync.target).await?;
@@ -123,19 +113,14 @@ impl StepRunner for RedisSwitch<'_> {
                 save_state(ctx, SOURCE_AUTH, &set)?;
             }
             let show = |line: String| ctx.detail(line);
-            let report = pair.switch(&o, &show).await.map_err(|e| failed(ctx, e))?;
-            for note in &report.notes {
-                ctx.detail(format!("note: {note}"));
-            }
-            super::store_switch::conclude(ctx, &report)
+            pair.switch(&o, &show).await.map_err(|e| failed(ctx, e))
         }
         .await;
         pair.close().await;
         result
     }
 
-    async fn rollback(&self, ctx: &StepCtx<'_>) -> Result<Option<String>, EngineError> {
-        super::finish::refuse_undo(ctx, ctx.id())?;
+    async fn undo(&self, ctx: &StepCtx<'_>, _: Option<()>) -> Result<Option<String>, EngineError> {
         let sync = self.sync_step(ctx.plan)?;
         let o = self.options(ctx, sync).await?;
         let auth: Option<bool> = load_state(ctx, ctx.id(), SOURCE_AUTH)?;

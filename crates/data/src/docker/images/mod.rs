@@ -19,6 +19,7 @@ pub mod tarball;
 
 use crate::agent::protocol::{Reply, Request};
 use crate::agent::session::{AgentBinary, Session};
+use crate::agent::AgentError;
 use crate::files::error::FilesError;
 use crate::files::sync::SyncProgress;
 use cutover_exec::Executor;
@@ -164,7 +165,7 @@ pub async fn copy(
         Session::open(exec, to, &opts.agent, opts.target_sudo),
     );
     let (mut sender, mut receiver) = (a?, b?);
-    let key = crate::files::sync::wire::new_key().map_err(|e| FilesError::Local(e.to_string()))?;
+    let key = crate::files::sync::wire::new_key().map_err(|e| AgentError::Local(e.to_string()))?;
     let stall_ms = opts.stall.map_or(0, |d| (d.as_millis() as u64).max(1));
     receiver
         .send(&Request::ImagesReceive {
@@ -183,7 +184,7 @@ pub async fn copy(
         .await?;
     let port = match receiver.recv().await? {
         Reply::Listening { port } => port,
-        other => return Err(receiver.unexpected(&other)),
+        other => return Err(receiver.unexpected(&other).into()),
     };
     let address = if opts.address.contains(':') && !opts.address.starts_with('[') {
         format!("[{}]", opts.address)
@@ -218,16 +219,16 @@ pub async fn copy(
                 other => {
                     // The receiver usually says more (docker load's own error): wait for it.
                     let theirs = tokio::time::timeout(Duration::from_secs(10), receiver.recv()).await;
-                    if let Ok(Err(e @ FilesError::Agent { .. })) = theirs {
-                        return Err(e);
+                    if let Ok(Err(e @ AgentError::Reported { .. })) = theirs {
+                        return Err(e.into());
                     }
-                    return Err(sender.unexpected(&other));
+                    return Err(sender.unexpected(&other).into());
                 }
             },
             r = receiver.recv(), if received.is_none() => match r? {
                 Reply::ImagesDone { stats } => received = Some(stats),
                 Reply::Progress { .. } => {}
-                other => return Err(receiver.unexpected(&other)),
+                other => return Err(receiver.unexpected(&other).into()),
             },
         }
     }

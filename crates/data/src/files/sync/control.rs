@@ -6,6 +6,7 @@
 use super::{Preserve, ReceiveOptions, SendOptions, SyncStats};
 use crate::agent::protocol::{Reply, Request};
 use crate::agent::session::{AgentBinary, Session};
+use crate::agent::AgentError;
 use crate::files::error::FilesError;
 use crate::files::side::Side;
 use cutover_exec::Executor;
@@ -133,7 +134,7 @@ pub async fn sync(
         Session::open(exec, &to.host, &opts.agent, opts.target_sudo),
     );
     let (mut sender, mut receiver) = (a?, b?);
-    let key = super::wire::new_key().map_err(|e| FilesError::Local(e.to_string()))?;
+    let key = super::wire::new_key().map_err(|e| AgentError::Local(e.to_string()))?;
     // A name is resolved by the receiver, on the target, and only that address is bound.
     let listen = opts
         .address
@@ -158,7 +159,7 @@ pub async fn sync(
         .await?;
     let port = match receiver.recv().await? {
         Reply::Listening { port } => port,
-        other => return Err(receiver.unexpected(&other)),
+        other => return Err(receiver.unexpected(&other).into()),
     };
     sender
         .send(&Request::Send {
@@ -182,7 +183,7 @@ pub async fn sync(
     };
     // When the sender stops because the receiver did (a full disk, a write refused), the
     // receiver's own report says more: wait for it briefly.
-    if let Err(FilesError::Agent { host, .. } | FilesError::AgentDied { host, .. }) = &result {
+    if let Some(host) = result.as_ref().err().and_then(|e| e.failed_on()) {
         if *host == from.host && from.host != to.host {
             if let Some(e) = receiver_error(&mut receiver).await {
                 result = Err(e);
@@ -237,12 +238,12 @@ async fn follow(
                     });
                 }
                 Reply::Synced { stats } => sent = Some(stats),
-                other => return Err(sender.unexpected(&other)),
+                other => return Err(sender.unexpected(&other).into()),
             },
             r = receiver.recv(), if received.is_none() => match r? {
                 Reply::Synced { stats } => received = Some(stats),
                 Reply::Progress { .. } => {}
-                other => return Err(receiver.unexpected(&other)),
+                other => return Err(receiver.unexpected(&other).into()),
             },
             _ = tokio::time::sleep(Duration::from_secs(3600 * 24)) => {
                 return Err(FilesError::Usage("the sync made no progress for 24 hours".into()));
@@ -289,8 +290,8 @@ async fn relay(
             (false, Item::Reply(Reply::Progress { .. })) => {}
             (true, Item::Reply(Reply::Synced { stats })) => sent = Some(stats),
             (false, Item::Reply(Reply::Synced { stats })) => received = Some(stats),
-            (true, Item::Reply(other)) => return Err(sender.unexpected(&other)),
-            (false, Item::Reply(other)) => return Err(receiver.unexpected(&other)),
+            (true, Item::Reply(other)) => return Err(sender.unexpected(&other).into()),
+            (false, Item::Reply(other)) => return Err(receiver.unexpected(&other).into()),
         }
     }
     Ok((sent.unwrap_or_default(), received.unwrap_or_default()))
@@ -303,7 +304,7 @@ async fn receiver_error(receiver: &mut Session) -> Option<FilesError> {
             match receiver.recv().await {
                 Ok(Reply::Progress { .. }) => continue,
                 Ok(_) => return None,
-                Err(e @ FilesError::Agent { .. }) => return Some(e),
+                Err(e @ AgentError::Reported { .. }) => return Some(e.into()),
                 Err(_) => return None,
             }
         }

@@ -3,6 +3,7 @@
 //! difference by name, whatever the store. One reader per proof step kind, listed once in
 //! `reader`; a proof of a kind without a reader shows its text alone.
 
+mod database;
 mod files;
 mod mysql;
 mod postgres;
@@ -83,4 +84,20 @@ fn row(name: impl Into<String>, source: String, target: String) -> SideBySide {
         source,
         target,
     }
+}
+
+/// Each row's cells: name, source, target, and whether they agree.
+#[cfg(test)]
+fn cells(v: &ProofView) -> Vec<(&str, &str, &str, bool)> {
+    v.sides
+        .iter()
+        .map(|s| {
+            (
+                s.name.as_str(),
+                s.source.as_str(),
+                s.target.as_str(),
+                s.same,
+            )
+        })
+        .collect()
 }

@@ -1,61 +1,23 @@
 //! A `mysql.verify` proof (MariaDB and MySQL): rows and digest per table, objects per kind on
 //! both sides, and the differences by database and object.
 
-use super::{row, text, ProofDifference, ProofView};
+use super::database::{self, Names};
+use super::{text, ProofView};
 use serde_json::Value;
 
 pub(super) fn view(v: &Value) -> ProofView {
-    let list = |k: &str| {
-        v.get(k)
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default()
-    };
-    let mut sides = vec![row(
-        "version",
-        text(v.pointer("/source/version")),
-        text(v.pointer("/target/version")),
-    )];
-    for t in list("tables") {
-        let name = format!("{}.{}", text(t.get("db")), text(t.get("name")));
-        let tally = |side: &str, k: &str| text(t.get(side).and_then(|s| s.get(k)));
-        sides.push(row(
-            format!("rows {name}"),
-            tally("source", "rows"),
-            tally("target", "rows"),
-        ));
-        sides.push(row(
-            format!("digest {name}"),
-            tally("source", "sum"),
-            tally("target", "sum"),
-        ));
-    }
-    for o in list("objects") {
-        sides.push(row(
-            format!("{} objects", text(o.get("kind"))),
-            text(o.get("source")),
-            text(o.get("target")),
-        ));
-    }
-    let differences: Vec<_> = list("differences")
-        .iter()
-        .map(|d| {
+    let names = Names {
+        digest: "digest",
+        table: |t| format!("{}.{}", text(t.get("db")), text(t.get("name"))),
+        object: |d| {
             let db = text(d.get("db"));
-            ProofDifference {
-                name: match text(d.get("object")) {
-                    o if o.is_empty() => db,
-                    o => format!("{db}.{o}"),
-                },
-                kind: format!("{}: {}", text(d.get("object_kind")), text(d.get("kind"))),
-                detail: text(d.get("detail")),
+            match text(d.get("object")) {
+                o if o.is_empty() => db,
+                o => format!("{db}.{o}"),
             }
-        })
-        .collect();
-    ProofView {
-        sides,
-        differences_total: differences.len() as u64,
-        differences,
-    }
+        },
+    };
+    database::view(v, &names, Vec::new())
 }
 
 #[cfg(test)]
@@ -99,18 +61,7 @@ mod tests {
             seconds: 0.1,
         };
         let v = view(&serde_json::to_value(&report).unwrap());
-        let cells: Vec<_> = v
-            .sides
-            .iter()
-            .map(|s| {
-                (
-                    s.name.as_str(),
-                    s.source.as_str(),
-                    s.target.as_str(),
-                    s.same,
-                )
-            })
-            .collect();
+        let cells = super::super::cells(&v);
         let (ab, cd) = (format!("{:032x}", 0xab), format!("{:032x}", 0xcd));
         assert_eq!(
             cells,

@@ -1,62 +1,27 @@
 //! A `postgres.verify` proof: rows and checksums per table, next values per sequence, object
 //! counts per kind, and the differences by object.
 
-use super::{row, text, ProofDifference, ProofView};
+use super::database::{self, list, Names};
+use super::{row, text, ProofView};
 use serde_json::Value;
 
 pub(super) fn view(v: &Value) -> ProofView {
-    let list = |k: &str| {
-        v.get(k)
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default()
-    };
-    let mut sides = vec![row(
-        "version",
-        text(v.pointer("/source/version")),
-        text(v.pointer("/target/version")),
-    )];
-    for t in list("tables") {
-        let name = qualified(&t, "name");
-        let tally = |side: &str, k: &str| text(t.get(side).and_then(|s| s.get(k)));
-        sides.push(row(
-            format!("rows {name}"),
-            tally("source", "rows"),
-            tally("target", "rows"),
-        ));
-        sides.push(row(
-            format!("checksum {name}"),
-            tally("source", "sum"),
-            tally("target", "sum"),
-        ));
-    }
-    for s in list("sequences") {
-        sides.push(row(
-            format!("next {}", qualified(&s, "name")),
-            text(s.get("source_next")),
-            text(s.get("target_next")),
-        ));
-    }
-    for o in list("objects") {
-        sides.push(row(
-            format!("{} objects", text(o.get("kind"))),
-            text(o.get("source")),
-            text(o.get("target")),
-        ));
-    }
-    let differences: Vec<_> = list("differences")
+    let sequences = list(v, "sequences")
         .iter()
-        .map(|d| ProofDifference {
-            name: qualified(d, "object"),
-            kind: format!("{}: {}", text(d.get("object_kind")), text(d.get("kind"))),
-            detail: text(d.get("detail")),
+        .map(|s| {
+            row(
+                format!("next {}", qualified(s, "name")),
+                text(s.get("source_next")),
+                text(s.get("target_next")),
+            )
         })
         .collect();
-    ProofView {
-        sides,
-        differences_total: differences.len() as u64,
-        differences,
-    }
+    let names = Names {
+        digest: "checksum",
+        table: |t| qualified(t, "name"),
+        object: |d| qualified(d, "object"),
+    };
+    database::view(v, &names, sequences)
 }
 
 /// `schema.name`, or the name alone for database-wide objects.
@@ -64,5 +29,63 @@ fn qualified(v: &Value, key: &str) -> String {
     match text(v.get("schema")) {
         s if s.is_empty() => text(v.get(key)),
         s => format!("{s}.{}", text(v.get(key))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_postgres_proof_reads_tables_then_sequences_then_objects_and_differences() {
+        let proof = serde_json::json!({
+            "source": {"version": "16.4"},
+            "target": {"version": "18.1"},
+            "tables": [{
+                "schema": "public", "name": "orders",
+                "source": {"rows": 3, "sum": "ab"}, "target": {"rows": 2, "sum": "cd"}
+            }],
+            "sequences": [{
+                "schema": "public", "name": "orders_id_seq", "source_next": 4, "target_next": 4
+            }],
+            "objects": [{"kind": "index", "source": 2, "target": 1}],
+            "differences": [
+                {"schema": "public", "object": "orders", "object_kind": "table",
+                 "kind": "row count", "detail": "source 3, target 2"},
+                {"schema": "", "object": "pgcrypto", "object_kind": "extension",
+                 "kind": "missing on target", "detail": ""}
+            ]
+        });
+        let v = view(&proof);
+        assert_eq!(
+            super::super::cells(&v),
+            [
+                ("version", "16.4", "18.1", false),
+                ("rows public.orders", "3", "2", false),
+                ("checksum public.orders", "ab", "cd", false),
+                ("next public.orders_id_seq", "4", "4", true),
+                ("index objects", "2", "1", false),
+            ]
+        );
+        let names: Vec<_> = v
+            .differences
+            .iter()
+            .map(|d| (d.name.as_str(), d.kind.as_str()))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("public.orders", "table: row count"),
+                ("pgcrypto", "extension: missing on target")
+            ]
+        );
+        assert_eq!(v.differences_total, 2);
+    }
+
+    #[test]
+    fn a_proof_that_is_not_an_object_reads_as_an_empty_view() {
+        let v = view(&serde_json::json!([1, 2]));
+        assert_eq!(super::super::cells(&v), [("version", "", "", true)]);
+        assert!(v.differences.is_empty());
     }
 }

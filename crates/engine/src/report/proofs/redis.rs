@@ -24,11 +24,7 @@ pub(super) fn view(v: &Value) -> ProofView {
         .chain(&target)
         .filter_map(|d| d.get("db").and_then(Value::as_u64))
         .collect();
-    let mut sides = vec![row(
-        "version",
-        text(v.pointer("/source/version")),
-        text(v.pointer("/target/version")),
-    )];
+    let mut sides = vec![super::database::versions(v)];
     for db in numbers {
         let (s, t) = (find(&source, db), find(&target, db));
         for k in ["keys", "expiring", "digest"] {
@@ -111,18 +107,7 @@ mod tests {
             seconds: 0.1,
         };
         let v = view(&serde_json::to_value(&report).unwrap());
-        let cells: Vec<_> = v
-            .sides
-            .iter()
-            .map(|s| {
-                (
-                    s.name.as_str(),
-                    s.source.as_str(),
-                    s.target.as_str(),
-                    s.same,
-                )
-            })
-            .collect();
+        let cells = super::super::cells(&v);
         assert_eq!(
             cells,
             [
