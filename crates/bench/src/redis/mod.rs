@@ -8,8 +8,9 @@
 //!   `redis-cli --scan | DUMP | sha256sum` script run on both hosts at once ([`verify`]);
 //! - 10 switches under a write load ([`switch`]), and the mutation suite ([`mutations`]).
 //!
-//! `CUTOVER_BENCH_REDIS=verify` runs the verify rows alone (with `--scale`, a quick
-//! measure while working on the proof); the section it writes then holds only those.
+//! `CUTOVER_BENCH_REDIS=verify` runs the verify rows alone, `CUTOVER_BENCH_REDIS=sync` the
+//! sync rows alone (with `--scale`, a quick measure while working on either); the section
+//! it writes then holds only those.
 
 mod mutations;
 mod switch;
@@ -158,7 +159,8 @@ pub fn run(options: &Options) -> anyhow::Result<Section> {
         tables: Vec::new(),
         notes: Vec::new(),
     };
-    let verify_only = std::env::var("CUTOVER_BENCH_REDIS").is_ok_and(|v| v == "verify");
+    let only = std::env::var("CUTOVER_BENCH_REDIS").unwrap_or_default();
+    let verify_only = only == "verify";
     if verify_only {
         // The proof compares old with new: new must hold old's data first.
         s.rt.block_on(s.ours_sync())?;
@@ -166,6 +168,10 @@ pub fn run(options: &Options) -> anyhow::Result<Section> {
         let (rows, targets) = sync::bench(&mut s)?;
         section.rows.extend(rows);
         section.targets.extend(targets);
+        if only == "sync" {
+            s.rt.block_on(s.exec.disconnect_all());
+            return Ok(section);
+        }
     }
     let (row, targets) = verify::bench(&s)?;
     section.rows.push(row);

@@ -82,9 +82,11 @@ fn redis_reply(reply: RedisReply) -> Reply {
 
 fn handle(request: RedisRequest) -> Result<RedisReply, Failure> {
     match request {
-        RedisRequest::Facts { server, commands } => {
-            facts(&mut connect(&server, CONNECT)?, &commands)
-        }
+        RedisRequest::Facts {
+            server,
+            commands,
+            settings,
+        } => facts(&mut connect(&server, CONNECT)?, &commands, settings),
         RedisRequest::Reach { server } => {
             let mut c = connect(&server, CONNECT)?;
             let info = c.info(Some("server"))?;
@@ -186,7 +188,7 @@ pub fn info_u64(info: &str, name: &str) -> Option<u64> {
         .and_then(|v| v.trim().parse().ok())
 }
 
-fn facts(c: &mut Client, commands: &[String]) -> Result<RedisReply, Failure> {
+fn facts(c: &mut Client, commands: &[String], settings: bool) -> Result<RedisReply, Failure> {
     let info = c.info(None)?;
     let mut f = Facts {
         info: info
@@ -196,6 +198,9 @@ fn facts(c: &mut Client, commands: &[String]) -> Result<RedisReply, Failure> {
             .collect(),
         ..Facts::default()
     };
+    if !settings {
+        return Ok(RedisReply::Facts(f));
+    }
     let mut gets = Batch::default();
     for p in CONFIG.iter().chain(["masterauth"].iter()) {
         gets.push_str(&["CONFIG", "GET", p]);

@@ -7,6 +7,7 @@
 //! returns is combined by the caller (digest sums add up, key lists are sorted).
 
 use super::client::{server_error, Batch, Client, Failure};
+use super::guess::Guesses;
 use super::protocol::TtlMode;
 use super::read::{read_keys, KeyRead};
 use super::resp::Reply;
@@ -126,6 +127,9 @@ fn reader<S>(
     let mut client = wire::connect(server, CONNECT)?;
     wire::select(&mut client, db)?;
     let mut state = (fold.init)();
+    // Learnt from this reader's own batches: a database's key shapes show in every part of
+    // the scan.
+    let mut guesses = Guesses::default();
     loop {
         if failed.load(Ordering::Relaxed) {
             return Ok(state);
@@ -142,7 +146,7 @@ fn reader<S>(
         if batch.is_empty() {
             continue;
         }
-        let reads = read_keys(&mut client, &batch, ttl)?;
+        let reads = read_keys(&mut client, &batch, ttl, &mut guesses)?;
         read.fetch_add(batch.len() as u64, Ordering::Relaxed);
         (fold.fold)(&mut state, batch, reads);
     }

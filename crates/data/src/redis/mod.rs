@@ -53,12 +53,16 @@ pub mod endpoint;
 pub mod error;
 pub mod fanout;
 pub mod finish;
+pub mod guess;
 pub mod health;
 pub mod info;
+pub mod paged;
 pub mod pair;
 pub mod preflight;
 pub mod protocol;
 pub mod read;
+#[cfg(test)]
+mod read_tests;
 pub mod reply;
 pub mod report;
 pub mod resp;

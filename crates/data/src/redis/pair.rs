@@ -60,6 +60,12 @@ impl Pair {
         Ok((a?, b?))
     }
 
+    /// Both servers' states from `INFO` alone, at once (see [`Agent::progress_state`]).
+    pub async fn progress_states(&mut self) -> Result<(State, State), RedisError> {
+        let (a, b) = tokio::join!(self.source.progress_state(), self.target.progress_state());
+        Ok((a?, b?))
+    }
+
     /// Stops both agents.
     pub async fn close(self) {
         tokio::join!(self.source.close(), self.target.close());

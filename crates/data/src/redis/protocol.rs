@@ -82,6 +82,9 @@ pub enum RedisRequest {
         server: Conn,
         /// Commands to look for (`COMMAND INFO`).
         commands: Vec<String>,
+        /// Read its settings too (`CONFIG GET`); a sync's progress needs `INFO` alone.
+        #[serde(default = "settings_wanted")]
+        settings: bool,
     },
     /// Connects to `server` and authenticates: from the target's host, the path its server
     /// takes to the source.
@@ -179,6 +182,11 @@ pub enum RedisRequest {
         /// The key, hex-encoded.
         key: String,
     },
+}
+
+/// Facts carry the settings unless a request says otherwise.
+fn settings_wanted() -> bool {
+    true
 }
 
 /// A server's facts (see [`RedisRequest::Facts`]).

@@ -1,22 +1,27 @@
-//! Reading keys next to the data (in the agent): a batch at a time in two pipelined round
-//! trips (types and expiry, then each value whole when it is small: one command a key, a
-//! scan of a small hash, set or sorted set returning it at once); larger values are paged.
+//! Reading keys next to the data (in the agent): a batch at a time, pipelined. A key whose
+//! type is guessed from its shape ([`super::guess`]) is read in one round trip (expiry and
+//! value); any other key, or one guessed wrong, has its `TYPE` read first and its value in
+//! a second round trip. A value is read whole when it is small (one command a key, a scan
+//! of a small hash, set or sorted set returning it at once); larger values are paged
+//! ([`super::paged`]).
 //! The values are digested by [`super::value`], straight from the connection's read
 //! buffer ([`super::wire`]): no reply becomes an owned value but a stream's, or a page of a
 //! large collection.
 
 use super::client::{server_error, Batch, Failure};
+use super::guess::Guesses;
+use super::paged::paged_digest;
 use super::protocol::{Conn, TtlMode};
-use super::reply::{bytes, items};
+use super::reply::items;
 use super::resp::Reply;
-use super::value::{framed, group_names, short, stream_digest, Collection};
+use super::value::{framed, group_names, stream_digest, Collection};
 use super::wire::{Commands, Wire};
 use redis::Value;
 
+pub use super::paged::consumers;
+
 /// Collections up to this many elements are fetched in one command.
 const WHOLE: u64 = 1000;
-/// Page size for larger ones.
-const PAGE: u64 = 1000;
 
 /// One key as read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,10 +40,14 @@ pub struct KeyRead {
 type Digested = ([u8; 32], u64);
 
 /// Reads `keys` (of the selected database); `None` for a key that vanished meanwhile.
+/// `guesses` names the type to try for a key ([`super::guess`]) and learns from what is
+/// read: a key whose guess holds costs one round trip and two commands (expiry, value), any
+/// other its `TYPE` first.
 pub fn read_keys(
     wire: &mut Wire,
     keys: &[Vec<u8>],
     ttl: TtlMode,
+    guesses: &mut Guesses,
 ) -> Result<Vec<Option<KeyRead>>, Failure> {
     let now = now_ms();
     // PEXPIRETIME is -2 for a missing key, -1 for one without expiry: one command does.
@@ -46,26 +55,55 @@ pub fn read_keys(
         TtlMode::Absolute => b"PEXPIRETIME",
         TtlMode::Relative => b"PTTL",
     };
+    let guessed: Vec<Option<&'static str>> = keys.iter().map(|k| guesses.guess(k)).collect();
     let mut first = Batch::default();
-    for k in keys {
-        first.push(&[b"TYPE", k]);
-        first.push(&[expiry_command, k]);
+    for (k, guess) in keys.iter().zip(&guessed) {
+        match guess {
+            Some(kind) => {
+                first.push(&[expiry_command, k]);
+                first_read(&mut first, kind, k);
+            }
+            None => {
+                first.push(&[b"TYPE", k]);
+                first.push(&[expiry_command, k]);
+            }
+        }
     }
     wire.send(&first)?;
-    let mut kinds = Vec::with_capacity(keys.len());
+    let mut reads = Reads::new(keys.len());
     let mut expiry = Vec::with_capacity(keys.len());
+    let mut wrong_guesses = Vec::new();
     // Every reply is taken before an error reply fails the batch: the connection stays
     // in step with its commands.
     let mut failure = None;
-    for _ in keys {
-        let (kind, e) = (wire.reply()?.to_kind(), wire.reply()?.to_int_or_error());
+    for (i, guess) in guessed.iter().enumerate() {
+        let (kind, e) = match guess {
+            Some(kind) => {
+                let e = wire.reply()?.to_int_or_error();
+                let taken = take_first(wire, kind)?;
+                match (&e, taken) {
+                    (Ok(-2), _) | (Err(_), _) => {}
+                    (Ok(_), Taken::Refused) => wrong_guesses.push(i),
+                    (Ok(_), taken) => reads.take(i, kind, taken),
+                }
+                (Ok(None), e)
+            }
+            None => (
+                wire.reply()?.to_kind().map(Some),
+                wire.reply()?.to_int_or_error(),
+            ),
+        };
         let n = match (kind, e) {
             (Err(v), _) | (_, Err(v)) => {
                 failure.get_or_insert_with(|| error_of(&wire.conn, "TYPE", &v));
+                expiry.push(None);
                 continue;
             }
-            (Ok(kind), Ok(n)) => {
-                kinds.push((n != -2 && kind != "none").then_some(kind));
+            (Ok(typed), Ok(n)) => {
+                // A key read by its `TYPE`: known unless it is gone.
+                if let Some(kind) = typed.filter(|k| n != -2 && k != "none") {
+                    reads.kinds[i] = Some(kind);
+                }
                 n
             }
         };
@@ -78,10 +116,18 @@ pub fn read_keys(
     if let Some(f) = failure {
         return Err(f);
     }
-    let values = read_values(wire, keys, &kinds)?;
-    Ok(values
+    retype(wire, keys, &wrong_guesses, &mut reads)?;
+    // A guess that held taught nothing new.
+    for ((key, kind), guess) in keys.iter().zip(&reads.kinds).zip(&guessed) {
+        if let Some(kind) = kind.as_deref().filter(|k| Some(*k) != *guess) {
+            guesses.learn(key, kind);
+        }
+    }
+    read_values(wire, keys, &mut reads)?;
+    Ok(reads
+        .values
         .into_iter()
-        .zip(kinds)
+        .zip(reads.kinds)
         .zip(expiry)
         .map(|((v, kind), expire_ms)| {
             let (value, len) = v?;
@@ -93,6 +139,35 @@ pub fn read_keys(
             })
         })
         .collect())
+}
+
+/// The `TYPE` of the keys whose guess was wrong (their values are read next with the
+/// others whose type is known).
+fn retype(
+    wire: &mut Wire,
+    keys: &[Vec<u8>],
+    which: &[usize],
+    reads: &mut Reads,
+) -> Result<(), Failure> {
+    if which.is_empty() {
+        return Ok(());
+    }
+    let mut batch = Batch::default();
+    for &i in which {
+        batch.push(&[b"TYPE", &keys[i]]);
+    }
+    wire.send(&batch)?;
+    let mut failure = None;
+    for &i in which {
+        match wire.reply()?.to_kind() {
+            Ok(kind) if kind != "none" => reads.kinds[i] = Some(kind),
+            Ok(_) => {}
+            Err(v) => {
+                failure.get_or_insert_with(|| error_of(&wire.conn, "TYPE", &v));
+            }
+        }
+    }
+    failure.map_or(Ok(()), Err)
 }
 
 impl Reply<'_> {
@@ -157,61 +232,133 @@ fn first_read(batch: &mut Batch, kind: &str, key: &[u8]) -> usize {
 /// once its groups' consumers are read.
 type SmallStream = (usize, [Value; 3]);
 
-/// Digests and sizes of each key's value.
-fn read_values(
-    wire: &mut Wire,
-    keys: &[Vec<u8>],
-    kinds: &[Option<String>],
-) -> Result<Vec<Option<Digested>>, Failure> {
-    let mut second = Batch::default();
-    for (k, kind) in keys.iter().zip(kinds) {
-        if let Some(kind) = kind {
-            first_read(&mut second, kind, k);
+/// What a batch's reads know so far, key by key.
+struct Reads {
+    /// The key's type (`None`: vanished, or not known yet).
+    kinds: Vec<Option<String>>,
+    /// Its value's digest once read.
+    values: Vec<Option<Digested>>,
+    /// The key's first read was taken (its value, or a note below to read more).
+    read_first: Vec<bool>,
+    /// Keys too large to be read whole: read page by page.
+    paged: Vec<usize>,
+    /// Small streams waiting for their groups' consumers.
+    streams: Vec<SmallStream>,
+}
+
+impl Reads {
+    fn new(n: usize) -> Self {
+        Reads {
+            kinds: vec![None; n],
+            values: vec![None; n],
+            read_first: vec![false; n],
+            paged: Vec::new(),
+            streams: Vec::new(),
         }
     }
-    wire.send(&second)?;
-    let mut out: Vec<Option<Digested>> = vec![None; keys.len()];
-    let mut paged = Vec::new();
-    let mut streams: Vec<SmallStream> = Vec::new();
-    for (i, kind) in kinds.iter().enumerate() {
-        let Some(kind) = kind.as_deref() else {
-            continue;
-        };
-        if kind == "stream" {
-            let replies = [
-                wire.reply()?.to_value(),
-                wire.reply()?.to_value(),
-                wire.reply()?.to_value(),
-            ];
-            // Changed or gone meanwhile (a wrong type, nil): not counted this pass.
-            if replies
-                .iter()
-                .any(|v| matches!(v, Value::ServerError(_) | Value::Nil))
-            {
-                continue;
-            }
-            if items(&replies[0]).len() as u64 > WHOLE {
-                paged.push(i);
-            } else {
-                streams.push((i, replies));
-            }
-            continue;
+
+    /// Records key `i`'s first read as type `kind` (a value of another type or none at
+    /// all leaves it vanished: changed or gone meanwhile, not counted this pass).
+    fn take(&mut self, i: usize, kind: &str, taken: Taken) {
+        match taken {
+            Taken::Refused | Taken::Gone => return,
+            Taken::Whole(d) => self.values[i] = Some(d),
+            Taken::Paged => self.paged.push(i),
+            Taken::Stream(replies) => self.streams.push((i, *replies)),
         }
-        let reply = wire.reply()?;
-        if reply.is_error_or_nil() {
-            continue;
+        self.kinds[i] = Some(kind.to_string());
+        self.read_first[i] = true;
+    }
+}
+
+/// A first read's outcome.
+enum Taken {
+    /// The value, read whole.
+    Whole(Digested),
+    /// Too large to be read whole: read page by page.
+    Paged,
+    /// A small stream's replies.
+    Stream(Box<[Value; 3]>),
+    /// No such key (nil, or an empty collection: Redis keeps none).
+    Gone,
+    /// Refused: the key holds another type (`WRONGTYPE`), or another error.
+    Refused,
+}
+
+/// Takes the replies of [`first_read`] of a `kind` value.
+fn take_first(wire: &mut Wire, kind: &str) -> Result<Taken, Failure> {
+    if kind == "stream" {
+        let entries = wire.reply()?.to_value();
+        let (info, groups) = (wire.reply()?.to_value(), wire.reply()?.to_value());
+        // XRANGE refuses another type; XINFO answers an error for a key gone meanwhile.
+        if matches!(entries, Value::ServerError(_)) {
+            return Ok(Taken::Refused);
         }
-        match digest_whole(kind, reply) {
-            Some(d) => out[i] = Some(d),
-            None => paged.push(i),
+        let replies = [entries, info, groups];
+        if replies
+            .iter()
+            .any(|v| matches!(v, Value::ServerError(_) | Value::Nil))
+        {
+            return Ok(Taken::Gone);
+        }
+        if items(&replies[0]).len() as u64 > WHOLE {
+            return Ok(Taken::Paged);
+        }
+        return Ok(Taken::Stream(Box::new(replies)));
+    }
+    let reply = wire.reply()?;
+    Ok(match reply {
+        Reply::Error(_) => Taken::Refused,
+        Reply::Nil => Taken::Gone,
+        _ if is_empty_collection(kind, &reply) => Taken::Gone,
+        _ => match digest_whole(kind, reply) {
+            Some(d) => Taken::Whole(d),
+            None => Taken::Paged,
+        },
+    })
+}
+
+/// True for a collection's first read that found no element and no more to scan.
+fn is_empty_collection(kind: &str, reply: &Reply<'_>) -> bool {
+    match kind {
+        "list" => reply.items().is_empty(),
+        "hash" | "set" | "zset" => {
+            let mut parts = reply.items();
+            let done = parts.next().and_then(|c| c.bytes()) == Some(b"0".as_slice());
+            done && parts.next().is_some_and(|list| list.items().is_empty())
+        }
+        _ => false,
+    }
+}
+
+/// Reads the values not read yet of the keys whose type is known, then the small streams'
+/// consumers and the large values' pages.
+fn read_values(wire: &mut Wire, keys: &[Vec<u8>], reads: &mut Reads) -> Result<(), Failure> {
+    let unread: Vec<usize> = (0..keys.len())
+        .filter(|&i| reads.kinds[i].is_some() && !reads.read_first[i])
+        .collect();
+    if !unread.is_empty() {
+        let mut second = Batch::default();
+        for &i in &unread {
+            first_read(
+                &mut second,
+                reads.kinds[i].as_deref().unwrap_or_default(),
+                &keys[i],
+            );
+        }
+        wire.send(&second)?;
+        for &i in &unread {
+            let kind = reads.kinds[i].take().unwrap_or_default();
+            let taken = take_first(wire, &kind)?;
+            reads.take(i, &kind, taken);
         }
     }
-    read_streams(wire, keys, &streams, &mut out)?;
-    for i in paged {
-        let kind = kinds[i].as_deref().unwrap_or_default();
-        out[i] = paged_digest(wire, kind, &keys[i])?;
+    read_streams(wire, keys, &reads.streams, &mut reads.values)?;
+    for &i in &reads.paged {
+        let kind = reads.kinds[i].as_deref().unwrap_or_default();
+        reads.values[i] = paged_digest(wire, kind, &keys[i])?;
     }
-    Ok(out)
+    Ok(())
 }
 
 /// The digest of a value read whole by [`first_read`] (not a stream), walked in place;
@@ -276,120 +423,6 @@ fn read_streams(
         out[*i] = Some((digest, entries.len() as u64));
     }
     Ok(())
-}
-
-/// Each group's `XINFO CONSUMERS` reply (in the order of `groups`), in one round trip.
-pub fn consumers(
-    client: &mut impl Commands,
-    key: &[u8],
-    groups: &Value,
-) -> Result<Vec<Value>, Failure> {
-    let mut batch = Batch::default();
-    for name in group_names(groups) {
-        batch.push(&[b"XINFO", b"CONSUMERS", key, &name]);
-    }
-    let replies = client.pipeline(&batch)?;
-    match replies
-        .iter()
-        .find_map(|v| server_error(client.conn(), "XINFO CONSUMERS", v))
-    {
-        Some(f) => Err(f),
-        None => Ok(replies),
-    }
-}
-
-/// A large collection read page by page; `None` when it vanished meanwhile. Hash and set
-/// scans may return an element twice while the server resizes its table: those are
-/// counted once.
-fn paged_digest(
-    client: &mut impl Commands,
-    kind: &str,
-    key: &[u8],
-) -> Result<Option<([u8; 32], u64)>, Failure> {
-    if kind == "stream" {
-        let info = client.cmd(&[b"XINFO", b"STREAM", key]);
-        let groups = client.cmd(&[b"XINFO", b"GROUPS", key]);
-        let (Ok(info), Ok(groups)) = (info, groups) else {
-            return Ok(None);
-        };
-        let mut entries = Vec::new();
-        let mut start = b"-".to_vec();
-        loop {
-            let page = client.cmd(&[
-                b"XRANGE",
-                key,
-                &start,
-                b"+",
-                b"COUNT",
-                PAGE.to_string().as_bytes(),
-            ])?;
-            let page: Vec<Value> = items(&page).into_iter().cloned().collect();
-            let last = page.last().and_then(|e| {
-                items(e)
-                    .first()
-                    .and_then(|id| bytes(id))
-                    .map(<[u8]>::to_vec)
-            });
-            let n = page.len() as u64;
-            entries.extend(page);
-            match last {
-                Some(id) if n == PAGE => start = [b"(".as_slice(), &id].concat(),
-                _ => break,
-            }
-        }
-        let refs: Vec<&Value> = entries.iter().collect();
-        let len = refs.len() as u64;
-        let consumers = consumers(client, key, &groups)?;
-        return Ok(Some((
-            stream_digest(&refs, &info, &groups, &consumers),
-            len,
-        )));
-    }
-    let mut c = Collection::new(kind);
-    if kind == "list" || kind == "zset" {
-        let mut from = 0u64;
-        loop {
-            let (a, b) = (from.to_string(), (from + PAGE - 1).to_string());
-            let page = if kind == "list" {
-                client.cmd(&[b"LRANGE", key, a.as_bytes(), b.as_bytes()])?
-            } else {
-                client.cmd(&[b"ZRANGE", key, a.as_bytes(), b.as_bytes(), b"WITHSCORES"])?
-            };
-            let got = items(&page);
-            let per = if kind == "zset" { 2 } else { 1 };
-            c.feed(&got);
-            if (got.len() / per) < PAGE as usize {
-                break;
-            }
-            from += PAGE;
-        }
-        let len = c.count;
-        return Ok(Some((c.finish(), len)));
-    }
-    let scan: &[u8] = if kind == "hash" { b"HSCAN" } else { b"SSCAN" };
-    let mut seen = std::collections::HashSet::new();
-    let mut cursor = b"0".to_vec();
-    loop {
-        let page = client.cmd(&[scan, key, &cursor, b"COUNT", PAGE.to_string().as_bytes()])?;
-        let parts = items(&page);
-        let (Some(next), Some(list)) = (parts.first().and_then(|v| bytes(v)), parts.get(1)) else {
-            return Ok(None);
-        };
-        let list = items(list);
-        let per = if kind == "hash" { 2 } else { 1 };
-        for group in list.chunks(per) {
-            let name = bytes(group[0]).unwrap_or_default();
-            if seen.insert(short(&[name])) {
-                c.feed(group);
-            }
-        }
-        if next == b"0" {
-            break;
-        }
-        cursor = next.to_vec();
-    }
-    let len = c.count;
-    Ok(Some((c.finish(), len)))
 }
 
 /// Milliseconds since the epoch on this host.

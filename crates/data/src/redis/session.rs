@@ -82,9 +82,20 @@ impl Agent {
 
     /// The server's state, looking for `commands` among those it knows.
     pub async fn state(&mut self, commands: &[&str]) -> Result<State, RedisError> {
+        self.facts(commands, true).await
+    }
+
+    /// The server's state from `INFO` alone (no settings): what a watched sync reads many
+    /// times a second.
+    pub async fn progress_state(&mut self) -> Result<State, RedisError> {
+        self.facts(&[], false).await
+    }
+
+    async fn facts(&mut self, commands: &[&str], settings: bool) -> Result<State, RedisError> {
         let request = RedisRequest::Facts {
             server: self.conn(),
             commands: commands.iter().map(|c| c.to_string()).collect(),
+            settings,
         };
         match self.ask(request).await? {
             RedisReply::Facts(f) => Ok(State::new(f)),

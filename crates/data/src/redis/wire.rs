@@ -111,6 +111,19 @@ pub fn connect(conn: &Conn, timeout: Duration) -> Result<Wire, Failure> {
 }
 
 impl Wire {
+    /// A connection over an already connected local socket (tests speak to a fake server
+    /// through it).
+    #[cfg(test)]
+    pub(crate) fn over(socket: UnixStream, conn: Conn) -> Wire {
+        Wire {
+            socket: Socket::Unix(socket),
+            buf: vec![0; 8],
+            start: 0,
+            end: 0,
+            conn,
+        }
+    }
+
     /// Writes the batch's commands; their replies are then taken with [`Wire::reply`].
     pub fn send(&mut self, batch: &Batch) -> Result<(), Failure> {
         let result = match &mut self.socket {
@@ -233,18 +246,13 @@ mod tests {
     use super::*;
 
     fn over(socket: UnixStream) -> Wire {
-        Wire {
-            socket: Socket::Unix(socket),
-            buf: vec![0; 8],
-            start: 0,
-            end: 0,
-            conn: Conn {
-                address: "/test.sock".into(),
-                port: 0,
-                user: None,
-                password: None,
-            },
-        }
+        let conn = Conn {
+            address: "/test.sock".into(),
+            port: 0,
+            user: None,
+            password: None,
+        };
+        Wire::over(socket, conn)
     }
 
     #[test]

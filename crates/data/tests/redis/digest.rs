@@ -6,6 +6,7 @@
 
 use cutover_data::redis::client::{connect, Client};
 use cutover_data::redis::digest::{bucket_of, databases, digest, key_digest, to_hex};
+use cutover_data::redis::guess::Guesses;
 use cutover_data::redis::protocol::{Conn, DigestOptions, TtlMode};
 use cutover_data::redis::read::read_keys;
 use cutover_data::redis::value::Sum;
@@ -111,7 +112,13 @@ fn one_at_a_time(c: &mut Client, db: u32, options: &DigestOptions) -> (u64, Stri
     let c = &mut c;
     let mut sums = vec![Sum::default(); 1 << options.buckets_log2];
     for key in &keys {
-        let read = read_keys(c, std::slice::from_ref(key), options.ttl).unwrap();
+        let read = read_keys(
+            c,
+            std::slice::from_ref(key),
+            options.ttl,
+            &mut Guesses::default(),
+        )
+        .unwrap();
         let read = read[0].clone().expect("no key vanishes here");
         let b = bucket_of(key, options.buckets_log2) as usize;
         sums[b].0 = sums[b]

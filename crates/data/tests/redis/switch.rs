@@ -31,6 +31,12 @@ async fn sync_switch_prove_and_undo(
     let pre = pair.preflight(&o.sync).await.expect("preflight");
     assert!(!pre.running, "nothing runs yet");
     assert_eq!(pre.previous.primary, None);
+    // A watch's looks read INFO alone: what the sync's watch below needs, without settings.
+    let (light_source, light_target) = pair.progress_states().await.expect("progress states");
+    for light in [&light_source, &light_target] {
+        assert!(light.facts.config.is_empty(), "{:?}", light.facts.config);
+        assert!(light.version.is_some() && light.info("role").is_some());
+    }
     pair.start_sync(&o.sync).await.expect("start");
     let synced = pair.watch_sync(&o.sync, &show).await.expect("sync");
     assert!(synced.keys >= 3000, "{synced:?}");
