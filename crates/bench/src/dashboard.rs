@@ -186,7 +186,7 @@ fn count_events(s: TcpStream) -> usize {
 }
 
 /// User + system CPU seconds of `pid`.
-fn cpu_seconds(pid: u32) -> anyhow::Result<f64> {
+pub fn cpu_seconds(pid: u32) -> anyhow::Result<f64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
     let after = stat.rsplit_once(')').map(|(_, a)| a).unwrap_or_default();
     let f: Vec<&str> = after.split_whitespace().collect();

@@ -4,31 +4,33 @@
 //! thread count (mydumper 0.10 writes files: it cannot stream into myloader). All in the
 //! same rounds, cache dropped before each run, each into an empty server.
 
-use super::{endpoint, pw_env, run_ok, Setup, DB, THREADS};
+use super::{endpoint, pw_env, run_ok, ServerCpu, Setup, DB, THREADS};
 use crate::report::Row;
 use crate::rounds::{self, Cache, Contender, Samples};
 use cutover_data::mysql::copy::{self, CopyOptions};
 use cutover_exec::Command;
 use cutover_testbed::MariaServer;
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::time::Instant;
 
-/// The copy rows, and the runbook's dump | restore times (its write freeze).
-pub fn bench(s: &Setup, rounds: usize) -> anyhow::Result<(Vec<Row>, Samples)> {
+/// The copy rows, the runbook's dump | restore times (its write freeze), and a note of the
+/// CPU each contender's runs took in the servers.
+pub fn bench(s: &Setup, rounds: usize) -> anyhow::Result<(Vec<Row>, Samples, Option<String>)> {
     eprintln!("   copy");
     // Which contender loaded the database now on new: the verify measure needs cutover's.
     let last_ours = Cell::new(false);
+    let cpu: [RefCell<ServerCpu>; 3] = Default::default();
     let mut contenders = [
         Contender::new("dump|mariadb", || {
             last_ours.set(false);
-            dump_restore(s)
+            cpu[0].borrow_mut().measure(s, || dump_restore(s))
         }),
         Contender::new("mydumper+myloader", || {
             last_ours.set(false);
-            mydumper(s)
+            cpu[1].borrow_mut().measure(s, || mydumper(s))
         }),
         Contender::new("cutover", || {
-            let secs = ours(s)?;
+            let secs = cpu[2].borrow_mut().measure(s, || ours(s))?;
             last_ours.set(true);
             Ok(secs)
         }),
@@ -57,7 +59,14 @@ pub fn bench(s: &Setup, rounds: usize) -> anyhow::Result<(Vec<Row>, Samples)> {
             &v[1],
         ),
     ];
-    Ok((rows, v[0].clone()))
+    let medians = cpu.map(|c| c.into_inner().medians());
+    let note = match medians {
+        [Some(dump), Some(mydumper), Some(ours)] => Some(format!(
+            "CPU used in the servers during a copy (median of the rounds): cutover {ours}; `mariadb-dump | mariadb` {dump}; mydumper + myloader {mydumper} (the tools' own processes not counted). Cutover's copy is bound by the target server's CPU: on this machine's 2 cores, shared with whatever else runs, it cannot take less than about half of new's server's CPU-s."
+        )),
+        _ => None,
+    };
+    Ok((rows, v[0].clone(), note))
 }
 
 /// The runbook's dump piped into the client, through the controller.

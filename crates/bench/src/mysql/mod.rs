@@ -122,6 +122,71 @@ pub fn endpoint(host: &str) -> Endpoint {
     e
 }
 
+/// CPU seconds `server`'s `mariadbd` has used so far (the lab hosts share the controller's
+/// process IDs), or `None` when its pid file cannot be read.
+pub fn server_cpu(server: &MariaServer) -> Option<f64> {
+    let pid_file = server.data_dir_on_controller().parent()?.join("mysqld.pid");
+    let pid = std::fs::read_to_string(pid_file)
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    crate::dashboard::cpu_seconds(pid).ok()
+}
+
+/// CPU seconds the two servers used during runs of one contender.
+#[derive(Default)]
+pub struct ServerCpu {
+    /// Per run: (old's server, new's server).
+    pub runs: Vec<(f64, f64)>,
+}
+
+impl ServerCpu {
+    /// Runs `run`, recording and logging the CPU seconds each server used meanwhile: where a
+    /// copy's time goes on a machine whose cores it shares.
+    pub fn measure(
+        &mut self,
+        s: &Setup,
+        run: impl FnOnce() -> anyhow::Result<f64>,
+    ) -> anyhow::Result<f64> {
+        let before = (server_cpu(&s.old), server_cpu(&s.new));
+        let secs = run()?;
+        if let ((Some(o0), Some(n0)), Some(o1), Some(n1)) =
+            (before, server_cpu(&s.old), server_cpu(&s.new))
+        {
+            eprintln!(
+                "       {secs:6.1} s; CPU used meanwhile: old's server {:.1} s, new's server {:.1} s (load average {})",
+                o1 - o0,
+                n1 - n0,
+                std::fs::read_to_string("/proc/loadavg")
+                    .unwrap_or_default()
+                    .split(' ')
+                    .next()
+                    .unwrap_or("?")
+            );
+            self.runs.push((o1 - o0, n1 - n0));
+        }
+        Ok(secs)
+    }
+
+    /// "old's server A s, new's server B s" as medians over the runs, or `None`.
+    pub fn medians(&self) -> Option<String> {
+        if self.runs.is_empty() {
+            return None;
+        }
+        let median = |mut v: Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            let n = v.len();
+            (v[(n - 1) / 2] + v[n / 2]) / 2.0
+        };
+        Some(format!(
+            "new's server {:.1} CPU-s, old's server {:.1} CPU-s",
+            median(self.runs.iter().map(|r| r.1).collect()),
+            median(self.runs.iter().map(|r| r.0).collect()),
+        ))
+    }
+}
+
 /// Runs `cmd`, failing with its output.
 pub async fn run_ok(ex: &Executor, cmd: &Command, what: &str) -> anyhow::Result<String> {
     let out = ex.run(cmd).await?;
@@ -201,8 +266,9 @@ pub fn run(options: &Options) -> anyhow::Result<Section> {
         tables: Vec::new(),
         notes: Vec::new(),
     };
-    let (rows, dumps) = copy::bench(&s, options.rounds)?;
+    let (rows, dumps, note) = copy::bench(&s, options.rounds)?;
     section.rows.extend(rows);
+    section.notes.extend(note);
     let (rows, note) = verify::bench(&s, options.rounds)?;
     section.rows.extend(rows);
     section.notes.extend(note);
