@@ -30,6 +30,20 @@ impl MysqlCopy<'_> {
         self.0.databases.iter().map(|d| d.value.clone()).collect()
     }
 
+    /// Whether the target holds a completion marker left by a copy from this step's source.
+    async fn marked_from_source(&self, ctx: &StepCtx<'_>) -> Result<bool, EngineError> {
+        let [source, target] = self.sides(ctx).await?;
+        let found = marker::read(
+            ctx.exec,
+            &target,
+            &super::files_verify::agent(ctx)?,
+            &self.databases(),
+        )
+        .await
+        .map_err(|e| failed(ctx, e))?;
+        Ok(found.is_some_and(|m| m.source == source.describe()))
+    }
+
     fn workers(&self) -> usize {
         self.0.workers.as_ref().map_or(4, |w| w.value as usize)
     }
@@ -101,16 +115,7 @@ impl Copier for MysqlCopy<'_> {
         if !complete.is_empty() {
             return Ok(true);
         }
-        let [source, target] = self.sides(ctx).await?;
-        let found = marker::read(
-            ctx.exec,
-            &target,
-            &super::files_verify::agent(ctx)?,
-            &self.databases(),
-        )
-        .await
-        .map_err(|e| failed(ctx, e))?;
-        Ok(found.is_some_and(|m| m.source == source.describe()))
+        self.marked_from_source(ctx).await
     }
 
     /// The undo drops only the databases the copy reported creating before it created them.
@@ -225,14 +230,8 @@ impl Copier for MysqlCopy<'_> {
         // this step's source says a cutover copy filled these databases, which it only does
         // into missing or empty ones, so they go as a journaled copy's would.
         let journaled = !states::<bool>(ctx, ctx.id(), "complete")?.is_empty();
-        if created.is_empty() && !journaled {
-            let source = endpoint(ctx, &self.0.source).await?;
-            let found = marker::read(ctx.exec, &target, &agent, &self.databases())
-                .await
-                .map_err(|e| failed(ctx, e))?;
-            if found.is_some_and(|m| m.source == source.describe()) {
-                created = self.databases();
-            }
+        if created.is_empty() && !journaled && self.marked_from_source(ctx).await? {
+            created = self.databases();
         }
         let removed = marker::remove(ctx.exec, &target, &agent, &self.databases())
             .await
