@@ -16,36 +16,36 @@ use super::protocol::{DbDigest, DigestOptions, Element, KeyEntry};
 use super::read::{consumers, KeyRead};
 use super::reply::{field, flatten, items};
 use super::value::{group_summaries, score_bits, Sum};
+use twox_hash::XxHash3_128;
 
 /// A detail lists at most this many elements.
 const DETAIL_MAX: usize = 10_000;
 
-/// The bucket of `key`: the top `log2` bits of a hash of its name.
+/// The bucket of `key`: the top `log2` bits of a hash of its name (XXH3: the choice only
+/// needs to spread keys, and it is made for every key on both servers).
 pub fn bucket_of(key: &[u8], log2: u8) -> u32 {
     if log2 == 0 {
         return 0;
     }
-    let h = blake3::hash(key);
-    let top = u32::from_be_bytes([
-        h.as_bytes()[0],
-        h.as_bytes()[1],
-        h.as_bytes()[2],
-        h.as_bytes()[3],
-    ]);
+    let top = (XxHash3_128::oneshot(key) >> 96) as u32;
     top >> (32 - u32::from(log2.min(24)))
 }
 
 /// The digest of one key as it enters its bucket: name, type, value and expiry (rounded
 /// down to the grid).
 pub fn key_digest(key: &[u8], read: &KeyRead, grid_ms: u64) -> u128 {
-    let ttl = match read.expire_ms {
+    // A flag byte, then the expiry's grid slot when there is one: framed on the stack.
+    let mut ttl = [0u8; 9];
+    let ttl: &[u8] = match read.expire_ms {
         Some(at) => {
             let slot = at.div_euclid(grid_ms.max(1) as i64);
-            [&[1u8][..], &slot.to_le_bytes()].concat()
+            ttl[0] = 1;
+            ttl[1..].copy_from_slice(&slot.to_le_bytes());
+            &ttl
         }
-        None => vec![0u8],
+        None => &ttl[..1],
     };
-    super::value::short(&[key, read.kind.as_bytes(), &read.value, &ttl])
+    super::value::short(&[key, read.kind.as_bytes(), &read.value, ttl])
 }
 
 /// The databases holding keys, from `INFO keyspace` (`db3:keys=10,expires=2,...`).
@@ -196,7 +196,7 @@ pub fn keys(
         .map(|(bucket, key, r)| KeyEntry {
             bucket,
             key: to_hex(&key),
-            kind: r.kind,
+            kind: r.kind.into_owned(),
             value: to_hex(&r.value),
             len: r.len,
             expire_ms: r.expire_ms,

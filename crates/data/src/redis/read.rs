@@ -17,6 +17,7 @@ use super::resp::Reply;
 use super::value::{framed, group_names, stream_digest, Collection};
 use super::wire::{Commands, Wire};
 use redis::Value;
+use std::borrow::Cow;
 
 pub use super::paged::consumers;
 
@@ -26,8 +27,8 @@ const WHOLE: u64 = 1000;
 /// One key as read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyRead {
-    /// The key's type.
-    pub kind: String,
+    /// The key's type (borrowed for the types every server has: no allocation per key).
+    pub kind: Kind,
     /// The digest of its logical value.
     pub value: [u8; 32],
     /// Elements (strings: bytes).
@@ -35,6 +36,9 @@ pub struct KeyRead {
     /// Absolute expiry (unix ms).
     pub expire_ms: Option<i64>,
 }
+
+/// A key's type name.
+pub type Kind = Cow<'static, str>;
 
 /// A value's digest and its size (elements; bytes for strings).
 type Digested = ([u8; 32], u64);
@@ -84,7 +88,7 @@ pub fn read_keys(
                 match (&e, taken) {
                     (Ok(-2), _) | (Err(_), _) => {}
                     (Ok(_), Taken::Refused) => wrong_guesses.push(i),
-                    (Ok(_), taken) => reads.take(i, kind, taken),
+                    (Ok(_), taken) => reads.take(i, Cow::Borrowed(kind), taken),
                 }
                 (Ok(None), e)
             }
@@ -172,7 +176,7 @@ fn retype(
 
 impl Reply<'_> {
     /// A `TYPE` reply's name, or the error reply as a value.
-    fn to_kind(self) -> Result<String, Value> {
+    fn to_kind(self) -> Result<Kind, Value> {
         match self {
             Reply::Error(_) => Err(self.to_value()),
             other => Ok(match other.bytes().unwrap_or_default() {
@@ -183,7 +187,7 @@ impl Reply<'_> {
                 b"zset" => "zset".into(),
                 b"stream" => "stream".into(),
                 b"none" => "none".into(),
-                b => String::from_utf8_lossy(b).into_owned(),
+                b => String::from_utf8_lossy(b).into_owned().into(),
             }),
         }
     }
@@ -235,7 +239,7 @@ type SmallStream = (usize, [Value; 3]);
 /// What a batch's reads know so far, key by key.
 struct Reads {
     /// The key's type (`None`: vanished, or not known yet).
-    kinds: Vec<Option<String>>,
+    kinds: Vec<Option<Kind>>,
     /// Its value's digest once read.
     values: Vec<Option<Digested>>,
     /// The key's first read was taken (its value, or a note below to read more).
@@ -259,14 +263,14 @@ impl Reads {
 
     /// Records key `i`'s first read as type `kind` (a value of another type or none at
     /// all leaves it vanished: changed or gone meanwhile, not counted this pass).
-    fn take(&mut self, i: usize, kind: &str, taken: Taken) {
+    fn take(&mut self, i: usize, kind: Kind, taken: Taken) {
         match taken {
             Taken::Refused | Taken::Gone => return,
             Taken::Whole(d) => self.values[i] = Some(d),
             Taken::Paged => self.paged.push(i),
             Taken::Stream(replies) => self.streams.push((i, *replies)),
         }
-        self.kinds[i] = Some(kind.to_string());
+        self.kinds[i] = Some(kind);
         self.read_first[i] = true;
     }
 }
@@ -289,7 +293,9 @@ enum Taken {
 fn take_first(wire: &mut Wire, kind: &str) -> Result<Taken, Failure> {
     if kind == "stream" {
         let entries = wire.reply()?.to_value();
-        let (info, groups) = (wire.reply()?.to_value(), wire.reply()?.to_value());
+        // The digest reads one field of `XINFO STREAM` ([`stream_digest`]).
+        let info = wire.reply()?.to_value_keeping(&[b"last-generated-id"]);
+        let groups = wire.reply()?.to_value();
         // XRANGE refuses another type; XINFO answers an error for a key gone meanwhile.
         if matches!(entries, Value::ServerError(_)) {
             return Ok(Taken::Refused);
@@ -350,7 +356,7 @@ fn read_values(wire: &mut Wire, keys: &[Vec<u8>], reads: &mut Reads) -> Result<(
         for &i in &unread {
             let kind = reads.kinds[i].take().unwrap_or_default();
             let taken = take_first(wire, &kind)?;
-            reads.take(i, &kind, taken);
+            reads.take(i, kind, taken);
         }
     }
     read_streams(wire, keys, &reads.streams, &mut reads.values)?;

@@ -118,7 +118,7 @@ fn a_wrong_guess_is_read_again_by_its_type_and_a_module_value_is_dumped() {
     };
     assert_eq!(guessed[1], Some(module));
     assert_eq!(
-        guessed[2].as_ref().map(|r| (r.kind.as_str(), r.len)),
+        guessed[2].as_ref().map(|r| (r.kind.as_ref(), r.len)),
         Some(("list", 2))
     );
     assert_eq!(guessed[3], None, "a key gone is not counted");
