@@ -36,50 +36,56 @@ impl Sum {
 /// the short inputs most elements are, and the agents' hashing is CPU the proof shares with
 /// the servers it reads.
 pub fn short(parts: &[&[u8]]) -> u128 {
-    let total: usize = parts.iter().map(|p| 8 + p.len()).sum();
-    if total <= SMALL {
-        let mut buf = [0u8; SMALL];
-        let at = frame_into(&mut buf, parts);
-        return XxHash3_128::oneshot(&buf[..at]);
-    }
-    let mut h = XxHash3_128::new();
-    for p in parts {
-        h.write(&(p.len() as u64).to_le_bytes());
-        h.write(p);
-    }
-    h.finish_128()
+    hash_framed(
+        parts,
+        XxHash3_128::oneshot,
+        |h: &mut XxHash3_128, b| h.write(b),
+        |h| h.finish_128(),
+    )
+}
+
+/// BLAKE3 of length-prefixed `parts` (no two part lists hash alike by concatenation).
+pub fn framed(parts: &[&[u8]]) -> [u8; 32] {
+    hash_framed(
+        parts,
+        |b| *blake3::hash(b).as_bytes(),
+        |h: &mut blake3::Hasher, b| {
+            h.update(b);
+        },
+        |h| *h.finalize().as_bytes(),
+    )
 }
 
 /// Inputs framed up to this many bytes are framed on the stack and hashed in one call,
 /// which skips the incremental hashers' set-up (the same bytes, so the same digest).
 const SMALL: usize = 256;
 
-/// Writes length-prefixed `parts` into `buf` (which holds them: at most [`SMALL`] bytes);
-/// returns the length written.
-fn frame_into(buf: &mut [u8; SMALL], parts: &[&[u8]]) -> usize {
-    let mut at = 0;
-    for p in parts {
-        buf[at..at + 8].copy_from_slice(&(p.len() as u64).to_le_bytes());
-        buf[at + 8..at + 8 + p.len()].copy_from_slice(p);
-        at += 8 + p.len();
-    }
-    at
-}
-
-/// BLAKE3 of length-prefixed `parts` (no two part lists hash alike by concatenation).
-pub fn framed(parts: &[&[u8]]) -> [u8; 32] {
+/// Length-prefixed `parts` hashed by one hash function: in one call on a stack copy when
+/// they are short, else fed to its incremental hasher piece by piece (a value may be
+/// hundreds of MiB: it is never copied).
+fn hash_framed<H: Default, R>(
+    parts: &[&[u8]],
+    oneshot: impl FnOnce(&[u8]) -> R,
+    write: impl Fn(&mut H, &[u8]),
+    finish: impl FnOnce(H) -> R,
+) -> R {
     let total: usize = parts.iter().map(|p| 8 + p.len()).sum();
     if total <= SMALL {
         let mut buf = [0u8; SMALL];
-        let at = frame_into(&mut buf, parts);
-        return *blake3::hash(&buf[..at]).as_bytes();
+        let mut at = 0;
+        for p in parts {
+            buf[at..at + 8].copy_from_slice(&(p.len() as u64).to_le_bytes());
+            buf[at + 8..at + 8 + p.len()].copy_from_slice(p);
+            at += 8 + p.len();
+        }
+        return oneshot(&buf[..at]);
     }
-    let mut h = blake3::Hasher::new();
+    let mut h = H::default();
     for p in parts {
-        h.update(&(p.len() as u64).to_le_bytes());
-        h.update(p);
+        write(&mut h, &(p.len() as u64).to_le_bytes());
+        write(&mut h, p);
     }
-    *h.finalize().as_bytes()
+    finish(h)
 }
 
 /// A sorted-set score as its exact bits (-0 and 0 alike), from its text.
