@@ -108,6 +108,7 @@ pub fn run(options: &Options) -> anyhow::Result<Section> {
                 ours: latency[0].clone(),
                 baseline: "the SQLite journal file".into(),
                 theirs: latency[1].clone(),
+                paired: true,
             },
             Row {
                 what: "demo-like `cutover apply` (10 run steps on both hosts, a gate-free run)".into(),
@@ -116,6 +117,7 @@ pub fn run(options: &Options) -> anyhow::Result<Section> {
                 ours: applies[0].clone(),
                 baseline: "the same apply, SQLite journal".into(),
                 theirs: applies[1].clone(),
+                paired: true,
             },
         ],
         targets: vec![

@@ -37,6 +37,10 @@ pub struct Row {
     pub baseline: String,
     /// Its figures.
     pub theirs: Samples,
+    /// Whether `ours[i]` and `theirs[i]` were measured in the same round (one after the
+    /// other, order rotated), so that each round is a contest of its own; false when the
+    /// two sides were measured in separate series.
+    pub paired: bool,
 }
 
 /// A fixed bound (an upper one) and what was measured against it.
@@ -54,23 +58,29 @@ pub struct Target {
 }
 
 impl Row {
-    /// Which side won, judged by the spreads so that one lucky round decides nothing.
+    /// Which side won. Paired rounds are judged round by round: a side wins only if it won
+    /// every round, since the two runs of a round shared the machine's state and drift
+    /// between rounds (a busy minute) affects both. Separate series are judged by their
+    /// spreads: every figure of one side below every figure of the other.
     pub fn verdict(&self) -> &'static str {
         let time = self.unit == "s";
-        if self.ours.max() < self.theirs.min() {
-            if time {
-                "cutover faster in every round"
-            } else {
-                "cutover lower in every round"
-            }
-        } else if self.theirs.max() < self.ours.min() {
-            if time {
-                "baseline faster in every round"
-            } else {
-                "baseline lower in every round"
-            }
+        let (ours, theirs) = (&self.ours.0, &self.theirs.0);
+        let paired = self.paired && ours.len() == theirs.len() && !ours.is_empty();
+        let (we_win, they_win) = if paired {
+            let rounds = || ours.iter().zip(theirs);
+            (rounds().all(|(o, t)| o < t), rounds().all(|(o, t)| t < o))
         } else {
-            "overlap: no clear winner"
+            (
+                self.ours.max() < self.theirs.min(),
+                self.theirs.max() < self.ours.min(),
+            )
+        };
+        match (we_win, they_win, time) {
+            (true, _, true) => "cutover faster in every round",
+            (true, _, false) => "cutover lower in every round",
+            (_, true, true) => "baseline faster in every round",
+            (_, true, false) => "baseline lower in every round",
+            _ => "overlap: no clear winner",
         }
     }
 }
@@ -135,7 +145,7 @@ pub fn render(s: &Section, machine: &Machine) -> String {
     let mut verdicts = Vec::new();
     if !s.rows.is_empty() {
         md.push_str(&format!(
-            "\nEach figure is the median (min-max) of {} rounds; the contenders' order rotates round by round, dirty pages are flushed before every run, and the cache column says how the page cache was treated before every run of every contender.\n\n",
+            "\nEach figure is the median (min-max) of {} rounds; the contenders' order rotates round by round, dirty pages are flushed before every run, and the cache column says how the page cache was treated before every run of every contender. A verdict names a winner only if it won every round against the baseline run next to it in that round; a row whose two sides ran as separate series (its verdict says so) needs every figure of the winner below every figure of the other.\n\n",
             s.rounds
         ));
         md.push_str("| measure | cache | cutover | baseline | baseline's figure | baseline / cutover | verdict |\n");
@@ -155,7 +165,11 @@ pub fn render(s: &Section, machine: &Machine) -> String {
                 cell(&r.baseline),
                 spread(&r.theirs, r.unit),
                 ratio,
-                r.verdict()
+                if r.paired {
+                    r.verdict().to_string()
+                } else {
+                    format!("{} (separate series: spreads apart)", r.verdict())
+                }
             ));
             verdicts.push(format!(
                 "{}: {} vs {}: {}",
@@ -227,7 +241,7 @@ mod tests {
     }
 
     #[test]
-    fn the_verdict_needs_the_spreads_apart() {
+    fn separate_series_need_their_spreads_apart() {
         let row = |ours: Vec<f64>, theirs: Vec<f64>| Row {
             what: "m".into(),
             cache: "-",
@@ -235,6 +249,7 @@ mod tests {
             ours: Samples(ours),
             baseline: "b".into(),
             theirs: Samples(theirs),
+            paired: false,
         };
         assert_eq!(
             row(vec![1.0, 2.0], vec![2.5, 3.0]).verdict(),
@@ -248,5 +263,81 @@ mod tests {
             row(vec![4.0, 5.0], vec![2.5, 3.0]).verdict(),
             "baseline faster in every round"
         );
+    }
+
+    #[test]
+    fn paired_rounds_are_judged_round_by_round() {
+        let row = |ours: Vec<f64>, theirs: Vec<f64>| Row {
+            what: "m".into(),
+            cache: "-",
+            unit: "s",
+            ours: Samples(ours),
+            baseline: "b".into(),
+            theirs: Samples(theirs),
+            paired: true,
+        };
+        // A slow round slows both sides: cutover still won each round, though its slow
+        // round is slower than the baseline's fastest.
+        assert_eq!(
+            row(vec![0.437, 0.219, 0.196], vec![0.476, 0.433, 0.441]).verdict(),
+            "cutover faster in every round"
+        );
+        // One round lost is no win, whichever side.
+        assert_eq!(
+            row(vec![1.0, 2.0, 3.1], vec![2.0, 3.0, 3.0]).verdict(),
+            "overlap: no clear winner"
+        );
+        assert_eq!(
+            row(vec![2.0, 3.0, 3.0], vec![1.0, 2.0, 2.9]).verdict(),
+            "baseline faster in every round"
+        );
+        // A tie wins nothing.
+        assert_eq!(
+            row(vec![1.0, 2.0], vec![1.0, 3.0]).verdict(),
+            "overlap: no clear winner"
+        );
+        // Unequal series cannot be paired: judged by their spreads.
+        assert_eq!(
+            row(vec![1.0, 2.0, 3.0], vec![2.5, 4.0]).verdict(),
+            "overlap: no clear winner"
+        );
+    }
+
+    #[test]
+    fn a_separate_series_says_so_in_its_table_row_only() {
+        let row = |paired: bool| Row {
+            what: if paired { "paired" } else { "apart" }.into(),
+            cache: "-",
+            unit: "s",
+            ours: Samples(vec![1.0, 2.0]),
+            baseline: "b".into(),
+            theirs: Samples(vec![2.5, 3.0]),
+            paired,
+        };
+        let section = Section {
+            name: "t",
+            setup: "s".into(),
+            rounds: 2,
+            rows: vec![row(true), row(false)],
+            targets: Vec::new(),
+            tables: Vec::new(),
+            notes: Vec::new(),
+        };
+        let machine = Machine {
+            line: "m".into(),
+            full_size: true,
+        };
+        let md = render(&section, &machine);
+        let line = |what: &str| {
+            md.lines()
+                .find(|l| l.starts_with(&format!("| {what} |")))
+                .unwrap_or_default()
+                .to_string()
+        };
+        assert!(line("paired").ends_with("| cutover faster in every round |"));
+        assert!(line("apart")
+            .ends_with("| cutover faster in every round (separate series: spreads apart) |"));
+        // The verdict list that runs are compared by keeps the bare verdict.
+        assert!(md.contains("t: apart vs b: cutover faster in every round\n"));
     }
 }

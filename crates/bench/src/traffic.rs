@@ -153,6 +153,7 @@ fn dns(rt: &tokio::runtime::Runtime, rounds: usize) -> anyhow::Result<Row> {
         ours: s[1].clone(),
         baseline: "`nsupdate -k` (delete + add)".into(),
         theirs: s[0].clone(),
+        paired: true,
     })
 }
 

@@ -150,6 +150,7 @@ fn row(what: &str, unit: &'static str, ours: &Samples, baseline: String, theirs:
         ours: ours.clone(),
         baseline,
         theirs,
+        paired: true,
     }
 }
 

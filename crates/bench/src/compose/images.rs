@@ -78,5 +78,6 @@ pub fn run(options: &Options) -> anyhow::Result<Row> {
         ours: s[0].clone(),
         baseline: "`ssh old docker save | ssh new docker load` (through the controller)".into(),
         theirs: s[1].clone(),
+        paired: true,
     })
 }

@@ -75,6 +75,7 @@ fn row(what: &str, cache: &Cache, ours: &Samples, baseline: &str, theirs: Sample
         ours: ours.clone(),
         baseline: baseline.into(),
         theirs,
+        paired: true,
     }
 }
 

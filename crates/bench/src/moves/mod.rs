@@ -125,6 +125,7 @@ pub fn run(options: &Options) -> anyhow::Result<Section> {
             ours: samples(&ours, |s| s.failed as f64),
             baseline: "postgres.switch, then proxy.switch (two steps)".into(),
             theirs: samples(&theirs, |s| s.failed as f64),
+            paired: true,
         },
         Row {
             what: format!("user-visible window per switch: time covered by writes that failed or waited over {} ms", SLOW.as_millis()),
@@ -133,6 +134,7 @@ pub fn run(options: &Options) -> anyhow::Result<Section> {
             ours: samples(&ours, |s| s.window),
             baseline: "postgres.switch, then proxy.switch (two steps)".into(),
             theirs: samples(&theirs, |s| s.window),
+            paired: true,
         },
     ];
     let longest = ours.iter().map(|s| s.longest).fold(0.0, f64::max);

@@ -45,6 +45,7 @@ pub fn bench(s: &Setup, rounds: usize) -> anyhow::Result<(Vec<Row>, Samples, Opt
         ours: v[2].clone(),
         baseline: baseline.into(),
         theirs: theirs.clone(),
+        paired: true,
     };
     if !last_ours.get() {
         ours(s)?;

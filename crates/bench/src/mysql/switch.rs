@@ -123,6 +123,8 @@ pub fn bench(
         ours: client.clone(),
         baseline: "the runbook's freeze: writes stopped for the whole `mariadb-dump | mariadb` of the database (the copy rounds above)".into(),
         theirs: dumps,
+        // Not paired: the dumps ran in the copy rounds, apart from the switches.
+        paired: false,
     };
     let target = Target {
         what: format!(

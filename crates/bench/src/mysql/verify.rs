@@ -63,6 +63,7 @@ pub fn bench(s: &Setup, rounds: usize) -> anyhow::Result<(Vec<Row>, Option<Strin
         ours: v[1].clone(),
         baseline: "`mariadb-dump --skip-dump-date | sha256sum` on both hosts at once".into(),
         theirs: v[0].clone(),
+        paired: true,
     };
     let note = differed.get().then(|| {
         "The two dumps' hashes differed although cutover proved the copy identical: a dump carries each table's `AUTO_INCREMENT` counter and the server's formatting, so the runbook's whole-dump hash can disagree on equal data.".to_string()

@@ -35,6 +35,7 @@ pub fn bench(s: &Setup, rounds: usize) -> anyhow::Result<Vec<Row>> {
         ours: ours.clone(),
         baseline: baseline.into(),
         theirs: theirs.clone(),
+        paired: true,
     };
     Ok(vec![
         row(VIA, &v[2], "`pg_dump -Fc | pg_restore`", &v[0]),

@@ -75,6 +75,8 @@ pub fn bench(s: &Setup, options: &Options) -> anyhow::Result<(Row, Vec<Target>, 
         ours: client.clone(),
         baseline: format!("write freeze during `pg_dump -Fc | pg_restore` of the same database ({switches} rounds)"),
         theirs: dumps,
+        // Not paired: the dumps ran as their own series, before the switches.
+        paired: false,
     };
     let target = Target {
         what: format!("writes blocked by a switch, at the bench's client ({switches} switches)"),

@@ -76,6 +76,7 @@ pub fn bench(s: &Setup, rounds: usize) -> anyhow::Result<Vec<Row>> {
         ours: v[2].clone(),
         baseline: baseline.into(),
         theirs: v[i].clone(),
+        paired: true,
     };
     Ok(vec![
         row(0, "`pg_dump --data-only | sha256sum` on both hosts at once"),

@@ -128,6 +128,7 @@ pub fn bench(s: &mut Setup) -> anyhow::Result<(Vec<Row>, Vec<Target>)> {
         ours: ours.clone(),
         baseline: baseline.into(),
         theirs: theirs.clone(),
+        paired: true,
     };
     let ratio = |theirs: &Samples| {
         Samples(

@@ -139,6 +139,7 @@ pub fn bench(s: &Setup) -> anyhow::Result<(Row, Vec<Target>)> {
             "`redis-cli --scan` + `DUMP` + `sha256sum` on both hosts at once ({matched})"
         ),
         theirs: script,
+        paired: true,
     };
     let targets = vec![
         Target {
