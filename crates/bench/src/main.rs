@@ -14,6 +14,7 @@ mod journal;
 mod machine;
 mod moves;
 mod mysql;
+mod peak;
 mod postgres;
 mod redis;
 mod report;
@@ -134,6 +135,15 @@ enum Command {
         #[arg(long, default_value = "docs/bench")]
         from: PathBuf,
     },
+    /// Run COMMAND and write its own peak resident set (KiB) to REPORT; exits with its code.
+    #[command(hide = true)]
+    PeakRss {
+        /// Where the figure goes.
+        report: PathBuf,
+        /// The command and its arguments.
+        #[arg(last = true, required = true)]
+        command: Vec<std::ffi::OsString>,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -146,6 +156,9 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Some(Command::Splice { file, from }) => splice::splice_file(&file, &from),
+        Some(Command::PeakRss { report, command }) => {
+            std::process::exit(peak::serve(&report, &command)?)
+        }
         None => run(&cli.sections, &cli.options),
     }
 }

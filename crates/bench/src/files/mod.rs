@@ -237,12 +237,11 @@ fn memory(s: &Setup) -> anyhow::Result<Target> {
     .arg(format!("new:{}", b.display()))
     .stdout(std::process::Stdio::piped());
     let t = Instant::now();
-    let (code, peak_kib) = wait_rss(cmd.spawn()?)?;
+    let (code, mb) = crate::peak::run(&cmd)?;
     anyhow::ensure!(
         code == 9,
         "expected one difference (exit 9), got exit {code}"
     );
-    let mb = peak_kib as f64 / 1024.0;
     eprintln!(
         "     {:.1}s, peak RSS {mb:.1} MB",
         t.elapsed().as_secs_f64()
@@ -257,28 +256,4 @@ fn memory(s: &Setup) -> anyhow::Result<Target> {
         measured: Samples(vec![mb]),
         own: None,
     })
-}
-
-/// Waits for `child` and returns its exit code and peak resident set (KiB).
-fn wait_rss(mut child: std::process::Child) -> anyhow::Result<(i32, i64)> {
-    let pid = child.id() as libc::pid_t;
-    let mut out = Vec::new();
-    if let Some(mut o) = child.stdout.take() {
-        std::io::Read::read_to_end(&mut o, &mut out)?;
-    }
-    let mut status = 0;
-    // SAFETY: rusage is a plain struct filled by the kernel; pid is our child.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    anyhow::ensure!(
-        r == pid,
-        "wait4 failed: {}",
-        std::io::Error::last_os_error()
-    );
-    let code = if libc::WIFEXITED(status) {
-        libc::WEXITSTATUS(status)
-    } else {
-        -1
-    };
-    Ok((code, usage.ru_maxrss))
 }

@@ -39,13 +39,13 @@ impl Setup {
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
         let t = Instant::now();
-        let (code, peak_kib) = wait_rss(cmd.spawn()?)?;
+        let (code, mb) = crate::peak::run(&cmd)?;
         let secs = t.elapsed().as_secs_f64();
         ensure!(
             code == 0,
             "cutover verify redis: exit {code} (the copies should match)"
         );
-        Ok((secs, peak_kib as f64 / 1024.0))
+        Ok((secs, mb))
     }
 
     /// (seconds, whether both hosts' digests matched).
@@ -65,30 +65,6 @@ impl Setup {
         let (a, b) = (a.map_err(|_| panicked())??, b.map_err(|_| panicked())??);
         Ok((started.elapsed().as_secs_f64(), a == b))
     }
-}
-
-/// Waits for `child` and returns its exit code and peak resident set (KiB).
-fn wait_rss(mut child: std::process::Child) -> anyhow::Result<(i32, i64)> {
-    let pid = child.id() as libc::pid_t;
-    let mut out = Vec::new();
-    if let Some(mut o) = child.stdout.take() {
-        std::io::Read::read_to_end(&mut o, &mut out)?;
-    }
-    let mut status = 0;
-    // SAFETY: rusage is a plain struct filled by the kernel; pid is our child, not yet reaped.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    ensure!(
-        r == pid,
-        "wait4 failed: {}",
-        std::io::Error::last_os_error()
-    );
-    let code = if libc::WIFEXITED(status) {
-        libc::WEXITSTATUS(status)
-    } else {
-        -1
-    };
-    Ok((code, usage.ru_maxrss))
 }
 
 /// The verify row, and the targets on its ratio and on the controller's memory.
