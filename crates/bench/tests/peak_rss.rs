@@ -42,5 +42,6 @@ fn a_command_is_measured_apart_from_a_large_parent() {
         .trim()
         .parse()
         .unwrap();
-    assert!(kib < 20 << 10, "measured apart from the parent: {kib} KiB");
+    // The helper's own few MB count (its figure is a ceiling), the parent's 200 MB do not.
+    assert!(kib < 100 << 10, "measured apart from the parent: {kib} KiB");
 }

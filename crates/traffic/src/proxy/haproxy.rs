@@ -222,6 +222,44 @@ impl Switcher for Haproxy {
         })
     }
 
+    async fn drop_kept(
+        &self,
+        r: &dyn Runner,
+        old: &str,
+        a: &str,
+        b: &str,
+        within: Duration,
+    ) -> Result<Kept, ProxyError> {
+        let Some(cmd) = kept::drop_command(
+            &self.host,
+            &self.socket,
+            &self.backend,
+            &self.server,
+            old,
+            (a, b),
+            within,
+        ) else {
+            self.switch(r, b).await?;
+            return Ok(Kept::CannotRelease(format!(
+                "HAProxy's connections to {old} can be counted only for an address and port"
+            )));
+        };
+        let out = r.run(&cmd).await.map_err(|e| ProxyError::Failed {
+            proxy: self.name(),
+            message: format!("drop the connections kept to {old}: {e}"),
+        })?;
+        match (out.code, out.stdout.trim().parse::<usize>()) {
+            (Some(0), Ok(left)) => Ok(Kept::Left(left)),
+            _ => Err(ProxyError::Failed {
+                proxy: self.name(),
+                message: format!(
+                    "could not drop the connections kept to {old} (`ss` and `socat` on the host):\n{}",
+                    cutover_exec::frame(&out.stderr)
+                ),
+            }),
+        }
+    }
+
     async fn current(&self, r: &dyn Runner) -> Result<String, ProxyError> {
         let cmd = self.api_command(&format!("show servers state {}", self.backend));
         let out = run_ok(r, &self.name(), &cmd, "read the server state").await?;

@@ -104,6 +104,48 @@ pub fn release_command(
     Some(Command::shell(host, script))
 }
 
+/// The script on the proxy's host behind [`Switcher::drop_kept`](super::Switcher::drop_kept):
+/// while `ss` shows connections to `old`, it points `BACKEND/SERVER` (at `a`) at `b` and back
+/// at `a` in one runtime API call (failing with [`REFUSED`] unless both changes were made), 20 ms
+/// apart; prints how many are left when none is or `within` is up. `None` when `old`, `a` or
+/// `b` is not an address and port.
+pub fn drop_command(
+    host: &str,
+    socket: &str,
+    backend: &str,
+    server: &str,
+    old: &str,
+    (a, b): (&str, &str),
+    within: Duration,
+) -> Option<Command> {
+    let dst = ss_destination(old)?;
+    let (a_ip, a_port) = split_upstream(a)?;
+    let (b_ip, b_port) = split_upstream(b)?;
+    let srv = format!("{backend}/{server}");
+    // Pointed at `a`, each round goes to `b` and back: both changes are real ones.
+    let flip = format!(
+        "set server {srv} addr {b_ip} port {b_port}; set server {srv} addr {a_ip} port {a_port}"
+    );
+    let script = format!(
+        "sock={sock}; dst={dst}; flip={flip}; \
+         left() {{ ss -Htn state established dst \"$dst\" | wc -l; }}; \
+         end=$(( $(date +%s%3N) + {ms} )); \
+         while :; do \
+           n=$(left); \
+           if [ \"$n\" -eq 0 ] || [ \"$(date +%s%3N)\" -ge \"$end\" ]; then break; fi; \
+           said=$(printf '%s\\n' \"$flip\" | socat -t5 stdio \"UNIX-CONNECT:$sock\") || exit 3; \
+           case \"$said\" in *'changed from'*'changed from'*) ;; *) printf '%s: %s\\n' \"$flip\" \"$said\" >&2; exit {REFUSED};; esac; \
+           sleep 0.02; \
+         done; \
+         echo \"$n\"",
+        sock = quote(socket),
+        dst = quote(&dst),
+        flip = quote(&flip),
+        ms = within.as_millis(),
+    );
+    Some(Command::shell(host, script))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -164,6 +206,42 @@ mod tests {
             "b",
             "[::1]:80",
             "10.0.0.2:80",
+            Duration::ZERO
+        )
+        .is_none());
+    }
+
+    #[test]
+    fn the_drop_script_flips_between_the_two_upstreams_until_none_is_left() {
+        let cmd = drop_command(
+            "lb",
+            "/run/ha proxy/admin.sock",
+            "app",
+            "web",
+            "10.0.0.2:80",
+            ("127.0.0.1:4001", "127.0.0.1:4002"),
+            Duration::from_secs(2),
+        )
+        .unwrap();
+        let script = &cmd.argv[2];
+        assert!(
+            script.starts_with("sock='/run/ha proxy/admin.sock'; dst=10.0.0.2:80; flip='set server app/web addr 127.0.0.1 port 4002; set server app/web addr 127.0.0.1 port 4001';"),
+            "{script}"
+        );
+        assert!(script.contains("+ 2000 ))"), "{script}");
+        // Both changes must be confirmed, and the count is what it prints.
+        assert!(
+            script.contains("*'changed from'*'changed from'*"),
+            "{script}"
+        );
+        assert!(script.ends_with("echo \"$n\""), "{script}");
+        assert!(drop_command(
+            "lb",
+            "s",
+            "a",
+            "b",
+            "old.example:80",
+            ("127.0.0.1:1", "127.0.0.1:2"),
             Duration::ZERO
         )
         .is_none());

@@ -95,9 +95,26 @@ pub trait Switcher: Send + Sync {
     ) -> Result<Kept, ProxyError> {
         Ok(Kept::NotKept)
     }
+
+    /// For a proxy that [keeps server connections](Self::keeps_server_connections) and was
+    /// switched to `a`: flips it to `b` and back (two ways to reach the same place; it drops
+    /// idle connections at each change) until none is left open from its host to `old`, or
+    /// `within` is up. It ends pointed at `a`. A connection that carries a request
+    /// at a change is kept, so one change catches it only by luck; this repeats until `ss`
+    /// shows it gone.
+    async fn drop_kept(
+        &self,
+        _r: &dyn Runner,
+        _old: &str,
+        _a: &str,
+        _b: &str,
+        _within: std::time::Duration,
+    ) -> Result<Kept, ProxyError> {
+        Ok(Kept::NotKept)
+    }
 }
 
-/// What [`Switcher::release_kept`] achieved.
+/// What [`Switcher::release_kept`] and [`Switcher::drop_kept`] achieved.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Kept {
     /// The proxy keeps no connection across a switch (each request goes to `live`).

@@ -1,9 +1,10 @@
 //! HAProxy letting go of the server connections it kept across a switch
 //! (`Switcher::release_kept`): through a stand-in server while the switched one drains, and
-//! the plain wait it falls back to when HAProxy refuses the stand-in.
+//! the plain wait it falls back to when HAProxy refuses the stand-in; and by repeated
+//! address changes while requests are held (`Switcher::drop_kept`).
 
 use super::proxy::{executor, lab};
-use cutover_testbed::proxy;
+use cutover_testbed::{app, proxy};
 use cutover_traffic::proxy::{haproxy::Haproxy, Kept, Switcher};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::time::Duration;
@@ -125,5 +126,61 @@ async fn without_a_dynamic_balance_the_drain_is_a_plain_wait_and_says_why() {
         )
     );
     assert_eq!(s.current(&ex).await.unwrap(), old, "nothing was changed");
+    ex.disconnect_all().await;
+}
+
+/// A connection kept to old that is busy when the drop begins (one address change would
+/// miss it) is dropped by a later change, once idle; the same client's next request goes to
+/// the upstream the proxy points at.
+#[tokio::test]
+async fn a_kept_connection_busy_at_the_first_change_is_dropped_at_a_later_one() {
+    let l = lab();
+    let new2 = app::start_on(l.lab.host("new"), 8081).expect("second app on new");
+    let p = proxy::start_haproxy(l.lab.host("lb"), 80, l.old).unwrap();
+    let ex = executor(&l.lab, &["lb"]);
+    let s = haproxy(&p.control);
+    let mut conn = std::net::TcpStream::connect(p.listen).expect("connect");
+    conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    assert!(get_on(&mut conn).contains("hello from old"));
+    let delay = |ms: u32| {
+        let out = std::process::Command::new("curl")
+            .args(["-sS", &format!("http://{}/_control/delay?ms={ms}", l.old)])
+            .output()
+            .expect("curl");
+        assert!(out.status.success());
+    };
+    // In flight at the switch: HAProxy keeps the connection to old.
+    delay(1500);
+    let slow = std::thread::spawn({
+        let mut c = conn.try_clone().unwrap();
+        move || get_on(&mut c)
+    });
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let (a, b, old) = (l.new.to_string(), new2.addr.to_string(), l.old.to_string());
+    s.switch(&ex, &a).await.unwrap();
+    assert!(slow.join().unwrap().contains("hello from old"));
+    // Three 300 ms requests back to back on the kept connection: busy when the drop begins.
+    delay(300);
+    let busy = std::thread::spawn({
+        let mut c = conn.try_clone().unwrap();
+        move || (0..3).map(|_| get_on(&mut c)).collect::<Vec<_>>()
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let kept = s
+        .drop_kept(&ex, &old, &a, &b, Duration::from_secs(5))
+        .await
+        .unwrap();
+    let answers = busy.join().unwrap();
+    assert!(
+        answers[0].contains("hello from old"),
+        "the connection was kept and busy: {answers:?}"
+    );
+    assert_eq!(kept, Kept::Left(0));
+    delay(0);
+    assert!(
+        get_on(&mut conn).contains("hello from new"),
+        "the same client's next request still went to the old upstream"
+    );
+    assert_eq!(s.current(&ex).await.unwrap(), a, "it ends pointed at a");
     ex.disconnect_all().await;
 }
