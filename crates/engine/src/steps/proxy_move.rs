@@ -47,6 +47,7 @@ async fn hold(
     step: &ProxySwitchStep,
     s: &dyn Switcher,
     fallback: &str,
+    kept_within: Duration,
 ) -> Result<(Hold, Instant), EngineError> {
     let proxy = ctx
         .plan
@@ -81,41 +82,41 @@ async fn hold(
     // which HAProxy reuses for the same clients' next requests, around the relay and into a
     // frozen database. It drops them only while idle, at a change of the server's address:
     // one change missed a busy one in 1 of 30 moves under a 20 ms writer, so the changes
-    // repeat until none is left, and the data do not switch while one is.
+    // repeat, for up to `kept_within`, while any is left. Connections that stay busy (long
+    // requests, tunnels, a hung app) carry no new request and cannot be waited out: they
+    // are named, not waited for. The move back passes zero: one change, no added wait.
     if let (true, Some(alt)) = (s.keeps_server_connections(), hold.alt_upstream()) {
-        let kept = s
-            .drop_kept(&runner, fallback, &hold.upstream(), &alt, KEPT_WITHIN)
-            .await;
-        let why = match kept {
-            Ok(Kept::NotKept | Kept::Left(0)) => None,
-            Ok(Kept::CannotRelease(why)) => {
-                ctx.detail(format!(
-                    "{}: requests on connections it kept to {fallback} may reach it during the hold: {why}",
-                    s.name()
-                ));
-                None
-            }
-            Ok(Kept::Left(n)) => Some(format!(
-                "{n} connection(s) it keeps to {fallback} were still open after {}: requests on them would reach {fallback} around the hold, into a frozen database",
-                humantime::format_duration(KEPT_WITHIN)
-            )),
-            Err(e) => Some(e.to_string()),
+        let kept = if kept_within.is_zero() {
+            s.switch(&runner, &alt).await.map(|()| Kept::NotKept)
+        } else {
+            s.drop_kept(&runner, fallback, &hold.upstream(), &alt, kept_within)
+                .await
         };
-        if let Some(why) = why {
-            let _ = hold.release(fallback).await;
-            let _ = s.switch(&runner, fallback).await;
-            let _ = hold.finish(Duration::from_secs(2)).await;
-            return Err(ctx.failed(format!(
-                "cannot hold requests at {}: {why}; nothing was switched, requests go to {fallback}",
+        match kept {
+            Ok(Kept::NotKept | Kept::Left(0)) => {}
+            Ok(Kept::Left(n)) => ctx.detail(format!(
+                "{}: {n} connection(s) to {fallback} still open after {} (long requests, tunnels or a hung app); a request on one once it is free would reach {fallback}",
+                s.name(),
+                humantime::format_duration(kept_within)
+            )),
+            Ok(Kept::CannotRelease(why)) => ctx.detail(format!(
+                "{}: requests on connections it kept to {fallback} may reach it during the hold: {why}",
                 s.name()
-            )));
+            )),
+            Err(e) => {
+                let _ = hold.release(fallback).await;
+                let _ = s.switch(&runner, fallback).await;
+                let _ = hold.finish(Duration::from_secs(2)).await;
+                return Err(ctx.failed(format!("cannot hold requests at {}: {e}", s.name())));
+            }
         }
     }
     Ok((hold, at))
 }
 
-/// How long the proxy's kept connections to the old upstream may take to go (see [`hold`]).
-const KEPT_WITHIN: Duration = Duration::from_secs(2);
+/// How long a move forward flips the proxy while connections to the old upstream are left
+/// (see [`hold`]): at 20 ms a flip, a connection idle most of the time is caught.
+const KEPT_WITHIN: Duration = Duration::from_millis(500);
 
 /// Releases the relay to `to`, points the proxy at `to`, and lets the relay's connections
 /// end. The proxy keeps pointing at the relay (which forwards to `to`) if the last switch
@@ -193,7 +194,7 @@ pub(crate) async fn forward(
     // Checks and connections before anything is held: only the switches themselves run
     // while requests wait.
     members.prepare(&data).await?;
-    let (hold, held_at) = hold(ctx, step, s, previous).await?;
+    let (hold, held_at) = hold(ctx, step, s, previous, KEPT_WITHIN).await?;
     // The data switches must end before the first held request would be dropped.
     let budget = step.max_hold().saturating_sub(step.drain());
     let moved = tokio::time::timeout(budget, members.apply(&data)).await;
@@ -255,7 +256,10 @@ pub(crate) async fn backward(
     // The undo's reading (tools, how far each switch got, sessions) beside the hold and its
     // drain: requests are held as early as possible (once new has failed, every request not
     // held goes to it), and only the undo itself runs while they wait.
-    let (ready, held) = tokio::join!(members.prepare_undo(&data), hold(ctx, step, s, current));
+    let (ready, held) = tokio::join!(
+        members.prepare_undo(&data),
+        hold(ctx, step, s, current, Duration::ZERO)
+    );
     let (hold, held_at) = held?;
     if let Err(e) = ready {
         // Nothing was undone: the held requests go back where they came from.
