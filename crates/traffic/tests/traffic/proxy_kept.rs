@@ -30,6 +30,15 @@ fn get_on(conn: &mut std::net::TcpStream) -> String {
     String::from_utf8_lossy(&body).into_owned()
 }
 
+/// Makes the app at `old` answer after `ms` milliseconds.
+fn delay_old(old: std::net::SocketAddr, ms: u32) {
+    let out = std::process::Command::new("curl")
+        .args(["-sS", &format!("http://{old}/_control/delay?ms={ms}")])
+        .output()
+        .expect("curl");
+    assert!(out.status.success());
+}
+
 fn haproxy(control: &str) -> Haproxy {
     Haproxy {
         host: "lb".into(),
@@ -51,13 +60,7 @@ async fn a_connection_kept_across_a_switch_is_let_go_and_the_next_request_goes_t
     conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     assert!(get_on(&mut conn).contains("hello from old"));
     // A slow request in flight at the switch: HAProxy keeps its server connection.
-    let delay = |ms: u32| {
-        let out = std::process::Command::new("curl")
-            .args(["-sS", &format!("http://{}/_control/delay?ms={ms}", l.old)])
-            .output()
-            .expect("curl");
-        assert!(out.status.success());
-    };
+    let delay = |ms: u32| delay_old(l.old, ms);
     delay(1500);
     let slow = std::thread::spawn({
         let mut c = conn.try_clone().unwrap();
@@ -142,13 +145,7 @@ async fn a_kept_connection_busy_at_the_first_change_is_dropped_at_a_later_one() 
     let mut conn = std::net::TcpStream::connect(p.listen).expect("connect");
     conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     assert!(get_on(&mut conn).contains("hello from old"));
-    let delay = |ms: u32| {
-        let out = std::process::Command::new("curl")
-            .args(["-sS", &format!("http://{}/_control/delay?ms={ms}", l.old)])
-            .output()
-            .expect("curl");
-        assert!(out.status.success());
-    };
+    let delay = |ms: u32| delay_old(l.old, ms);
     // In flight at the switch: HAProxy keeps the connection to old.
     delay(1500);
     let slow = std::thread::spawn({
