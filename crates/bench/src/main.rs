@@ -21,6 +21,7 @@ mod report;
 mod rounds;
 mod splice;
 mod traffic;
+mod verdict;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;

@@ -4,6 +4,7 @@
 
 use crate::machine::Machine;
 use crate::rounds::Samples;
+use crate::verdict::{percent, MAJORITY, MARGIN};
 
 /// One section's results.
 pub struct Section {
@@ -55,34 +56,6 @@ pub struct Target {
     pub measured: Samples,
     /// cutover's own account of the same thing, when the measure is taken from outside.
     pub own: Option<(String, Samples)>,
-}
-
-impl Row {
-    /// Which side won. Paired rounds are judged round by round: a side wins only if it won
-    /// every round, since the two runs of a round shared the machine's state and drift
-    /// between rounds (a busy minute) affects both. Separate series are judged by their
-    /// spreads: every figure of one side below every figure of the other.
-    pub fn verdict(&self) -> &'static str {
-        let time = self.unit == "s";
-        let (ours, theirs) = (&self.ours.0, &self.theirs.0);
-        let paired = self.paired && ours.len() == theirs.len() && !ours.is_empty();
-        let (we_win, they_win) = if paired {
-            let rounds = || ours.iter().zip(theirs);
-            (rounds().all(|(o, t)| o < t), rounds().all(|(o, t)| t < o))
-        } else {
-            (
-                self.ours.max() < self.theirs.min(),
-                self.theirs.max() < self.ours.min(),
-            )
-        };
-        match (we_win, they_win, time) {
-            (true, _, true) => "cutover faster in every round",
-            (true, _, false) => "cutover lower in every round",
-            (_, true, true) => "baseline faster in every round",
-            (_, true, false) => "baseline lower in every round",
-            _ => "overlap: no clear winner",
-        }
-    }
 }
 
 impl Target {
@@ -145,8 +118,10 @@ pub fn render(s: &Section, machine: &Machine) -> String {
     let mut verdicts = Vec::new();
     if !s.rows.is_empty() {
         md.push_str(&format!(
-            "\nEach figure is the median (min-max) of {} rounds; the contenders' order rotates round by round, dirty pages are flushed before every run, and the cache column says how the page cache was treated before every run of every contender. A verdict names a winner only if it won every round against the baseline run next to it in that round; a row whose two sides ran as separate series (its verdict says so) needs every figure of the winner below every figure of the other.\n\n",
-            s.rounds
+            "\nEach figure is the median (min-max) of {} rounds; the contenders' order rotates round by round, dirty pages are flushed before every run, and the cache column says how the page cache was treated before every run of every contender. A verdict names a winner only if it beat the baseline run next to it by over {by} in at least {share}% of the rounds (with 3 rounds, all of them); a row whose two sides ran as separate series (its verdict says so) needs every figure of the winner over {by} below every figure of the other.\n\n",
+            s.rounds,
+            by = percent(MARGIN),
+            share = 100 * MAJORITY.0 / MAJORITY.1
         ));
         md.push_str("| measure | cache | cutover | baseline | baseline's figure | baseline / cutover | verdict |\n");
         md.push_str("| --- | --- | --- | --- | --- | --- | --- |\n");
@@ -165,18 +140,14 @@ pub fn render(s: &Section, machine: &Machine) -> String {
                 cell(&r.baseline),
                 spread(&r.theirs, r.unit),
                 ratio,
-                if r.paired {
-                    r.verdict().to_string()
-                } else {
-                    format!("{} (separate series: spreads apart)", r.verdict())
-                }
+                r.verdict().cell(r.unit == "s")
             ));
             verdicts.push(format!(
                 "{}: {} vs {}: {}",
                 s.name,
                 r.what,
                 r.baseline,
-                r.verdict()
+                r.category()
             ));
         }
     }
@@ -241,69 +212,6 @@ mod tests {
     }
 
     #[test]
-    fn separate_series_need_their_spreads_apart() {
-        let row = |ours: Vec<f64>, theirs: Vec<f64>| Row {
-            what: "m".into(),
-            cache: "-",
-            unit: "s",
-            ours: Samples(ours),
-            baseline: "b".into(),
-            theirs: Samples(theirs),
-            paired: false,
-        };
-        assert_eq!(
-            row(vec![1.0, 2.0], vec![2.5, 3.0]).verdict(),
-            "cutover faster in every round"
-        );
-        assert_eq!(
-            row(vec![1.0, 2.6], vec![2.5, 3.0]).verdict(),
-            "overlap: no clear winner"
-        );
-        assert_eq!(
-            row(vec![4.0, 5.0], vec![2.5, 3.0]).verdict(),
-            "baseline faster in every round"
-        );
-    }
-
-    #[test]
-    fn paired_rounds_are_judged_round_by_round() {
-        let row = |ours: Vec<f64>, theirs: Vec<f64>| Row {
-            what: "m".into(),
-            cache: "-",
-            unit: "s",
-            ours: Samples(ours),
-            baseline: "b".into(),
-            theirs: Samples(theirs),
-            paired: true,
-        };
-        // A slow round slows both sides: cutover still won each round, though its slow
-        // round is slower than the baseline's fastest.
-        assert_eq!(
-            row(vec![0.437, 0.219, 0.196], vec![0.476, 0.433, 0.441]).verdict(),
-            "cutover faster in every round"
-        );
-        // One round lost is no win, whichever side.
-        assert_eq!(
-            row(vec![1.0, 2.0, 3.1], vec![2.0, 3.0, 3.0]).verdict(),
-            "overlap: no clear winner"
-        );
-        assert_eq!(
-            row(vec![2.0, 3.0, 3.0], vec![1.0, 2.0, 2.9]).verdict(),
-            "baseline faster in every round"
-        );
-        // A tie wins nothing.
-        assert_eq!(
-            row(vec![1.0, 2.0], vec![1.0, 3.0]).verdict(),
-            "overlap: no clear winner"
-        );
-        // Unequal series cannot be paired: judged by their spreads.
-        assert_eq!(
-            row(vec![1.0, 2.0, 3.0], vec![2.5, 4.0]).verdict(),
-            "overlap: no clear winner"
-        );
-    }
-
-    #[test]
     fn a_separate_series_says_so_in_its_table_row_only() {
         let row = |paired: bool| Row {
             what: if paired { "paired" } else { "apart" }.into(),
@@ -334,10 +242,12 @@ mod tests {
                 .unwrap_or_default()
                 .to_string()
         };
-        assert!(line("paired").ends_with("| cutover faster in every round |"));
-        assert!(line("apart")
-            .ends_with("| cutover faster in every round (separate series: spreads apart) |"));
+        assert!(line("paired").ends_with("| cutover faster: 2 of 2 rounds by over 10% |"));
+        assert!(
+            line("apart").ends_with("| cutover faster (separate series: spreads over 10% apart) |")
+        );
         // The verdict list that runs are compared by keeps the bare verdict.
-        assert!(md.contains("t: apart vs b: cutover faster in every round\n"));
+        assert!(md.contains("t: apart vs b: cutover faster\n"));
+        assert!(md.contains("in at least 80% of the rounds"));
     }
 }
