@@ -4,7 +4,7 @@
 
 use crate::machine::Machine;
 use crate::rounds::Samples;
-use crate::verdict::{percent, MAJORITY, MARGIN};
+use crate::verdict::{times, MAJORITY, MARGIN};
 
 /// One section's results.
 pub struct Section {
@@ -118,9 +118,9 @@ pub fn render(s: &Section, machine: &Machine) -> String {
     let mut verdicts = Vec::new();
     if !s.rows.is_empty() {
         md.push_str(&format!(
-            "\nEach figure is the median (min-max) of {} rounds; the contenders' order rotates round by round, dirty pages are flushed before every run, and the cache column says how the page cache was treated before every run of every contender. A verdict names a winner only if it beat the baseline run next to it by over {by} in at least {share}% of the rounds (with 3 rounds, all of them); a row whose two sides ran as separate series (its verdict says so) needs every figure of the winner over {by} below every figure of the other.\n\n",
+            "\nEach figure is the median (min-max) of {} rounds; the contenders' order rotates round by round, dirty pages are flushed before every run, and the cache column says how the page cache was treated before every run of every contender. A verdict names a winner only if it led in at least {share}% of the rounds (with 3 rounds, all of them), each against the baseline run next to it in that round, and the median of its per-round leads is at least {margin}; a smaller lead is within this machine's run-to-run noise. A row whose two sides ran as separate series (its verdict says so) needs every figure of the winner below every figure of the other, and the medians {margin} apart.\n\n",
             s.rounds,
-            by = percent(MARGIN),
+            margin = times(MARGIN),
             share = 100 * MAJORITY.0 / MAJORITY.1
         ));
         md.push_str("| measure | cache | cutover | baseline | baseline's figure | baseline / cutover | verdict |\n");
@@ -242,12 +242,14 @@ mod tests {
                 .unwrap_or_default()
                 .to_string()
         };
-        assert!(line("paired").ends_with("| cutover faster: 2 of 2 rounds by over 10% |"));
+        assert!(line("paired")
+            .ends_with("| cutover faster by 2.00x (median of rounds), ahead in 2 of 2 |"));
         assert!(
-            line("apart").ends_with("| cutover faster (separate series: spreads over 10% apart) |")
+            line("apart").ends_with("| cutover faster by 1.83x (separate series: spreads apart) |")
         );
         // The verdict list that runs are compared by keeps the bare verdict.
         assert!(md.contains("t: apart vs b: cutover faster\n"));
         assert!(md.contains("in at least 80% of the rounds"));
+        assert!(md.contains("per-round leads is at least 1.30x"));
     }
 }
