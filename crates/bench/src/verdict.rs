@@ -3,6 +3,7 @@
 //! larger than what this machine's noise moves from one run to the next.
 
 use crate::report::Row;
+use crate::rounds::Samples;
 
 /// The smallest median lead (the other side's figure over the winner's, per round) that
 /// names a winner. On this 2-core machine the same two commands' per-round ratio moved by up
@@ -112,21 +113,6 @@ fn lead(ours: f64, theirs: f64) -> f64 {
     }
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        let (a, b) = (v[n / 2 - 1], v[n / 2]);
-        if a.is_infinite() || b.is_infinite() {
-            a.max(b)
-        } else {
-            (a + b) / 2.0
-        }
-    }
-}
-
 impl Row {
     /// Which side won. Paired rounds are judged round by round, since the two runs of a round
     /// shared the machine's state and drift between rounds (a busy minute) affects both: a
@@ -156,7 +142,8 @@ impl Row {
         let rounds = ours.len();
         let o = ours.iter().zip(theirs).filter(|(x, y)| x < y).count();
         let t = ours.iter().zip(theirs).filter(|(x, y)| y < x).count();
-        let lead = median(ours.iter().zip(theirs).map(|(x, y)| lead(*x, *y)).collect());
+        // An infinite lead (a zero against failures) stays infinite through the median's mean.
+        let lead = Samples(ours.iter().zip(theirs).map(|(x, y)| lead(*x, *y)).collect()).median();
         let needed = (MAJORITY.0 * rounds).div_ceil(MAJORITY.1);
         let cutover_won = if o >= needed && lead >= MARGIN {
             Some(true)
@@ -183,7 +170,6 @@ impl Row {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rounds::Samples;
 
     fn row(paired: bool, ours: &[f64], theirs: &[f64]) -> Row {
         Row {

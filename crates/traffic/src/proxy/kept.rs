@@ -52,6 +52,24 @@ pub fn ss_destination(old: &str) -> Option<String> {
     })
 }
 
+/// The script function counting the connections from the proxy's host to `$dst`.
+const LEFT: &str = "left() { ss -Htn state established dst \"$dst\" | wc -l; }; ";
+
+/// The loop both scripts end with: `flip` (a pair of address changes, which drops the idle
+/// kept connections) every 20 ms while `left` counts any and `$end` is not reached; then the
+/// count is printed.
+fn flip_while_left(flip: &str) -> String {
+    format!(
+        "while :; do \
+           n=$(left); \
+           if [ \"$n\" -eq 0 ] || [ \"$(date +%s%3N)\" -ge \"$end\" ]; then break; fi; \
+           {flip}; \
+           sleep 0.02; \
+         done; \
+         echo \"$n\""
+    )
+}
+
 /// The release script on the proxy's host (see the module's text): `api` sends one line to
 /// the runtime API at `socket` and fails with [`REFUSED`] unless the answer matches (a
 /// refused stand-in exits [`NO_STAND_IN`] before any change); on any exit or signal after
@@ -75,8 +93,7 @@ pub fn release_command(
         "sock={sock}; srv={srv}; tmp={tmp}; dst={dst}; \
          api() {{ said=$(printf '%s\\n' \"$1\" | socat -t5 stdio \"UNIX-CONNECT:$sock\") || exit 3; \
            case \"$said\" in $2) ;; *) printf '%s: %s\\n' \"$1\" \"$said\" >&2; exit {REFUSED};; esac; }}; \
-         left() {{ ss -Htn state established dst \"$dst\" | wc -l; }}; \
-         n=$(left); [ \"$n\" -eq 0 ] && {{ echo 0; exit 0; }}; \
+         {LEFT}n=$(left); [ \"$n\" -eq 0 ] && {{ echo 0; exit 0; }}; \
          end=$(( $(date +%s%3N) + {ms} )); \
          said=$(printf '%s\\n' \"add server $tmp {ip}:{port}\" | socat -t5 stdio \"UNIX-CONNECT:$sock\") || exit 3; \
          case \"$said\" in *'New server registered'*) ;; *) printf '%s\\n' \"$said\" >&2; exit {NO_STAND_IN};; esac; \
@@ -88,18 +105,15 @@ pub fn release_command(
          trap back EXIT; trap 'exit 1' HUP INT TERM; \
          api \"set server $tmp state ready\" '*'; \
          api \"set server $srv state drain\" '*'; \
-         while :; do \
-           n=$(left); \
-           if [ \"$n\" -eq 0 ] || [ \"$(date +%s%3N)\" -ge \"$end\" ]; then break; fi; \
-           api \"set server $srv addr {mapped} port {port}; set server $srv addr {ip} port {port}\" '*IP changed from*IP changed from*'; \
-           sleep 0.02; \
-         done; \
-         echo \"$n\"",
+         {flip}",
         sock = quote(socket),
         srv = quote(&srv),
         tmp = quote(&stand_in),
         dst = quote(&dst),
         ms = within.as_millis(),
+        flip = flip_while_left(&format!(
+            "api \"set server $srv addr {mapped} port {port}; set server $srv addr {ip} port {port}\" '*IP changed from*IP changed from*'"
+        )),
     );
     Some(Command::shell(host, script))
 }
@@ -128,20 +142,16 @@ pub fn drop_command(
     );
     let script = format!(
         "sock={sock}; dst={dst}; flip={flip}; \
-         left() {{ ss -Htn state established dst \"$dst\" | wc -l; }}; \
-         end=$(( $(date +%s%3N) + {ms} )); \
-         while :; do \
-           n=$(left); \
-           if [ \"$n\" -eq 0 ] || [ \"$(date +%s%3N)\" -ge \"$end\" ]; then break; fi; \
-           said=$(printf '%s\\n' \"$flip\" | socat -t5 stdio \"UNIX-CONNECT:$sock\") || exit 3; \
-           case \"$said\" in *'changed from'*'changed from'*) ;; *) printf '%s: %s\\n' \"$flip\" \"$said\" >&2; exit {REFUSED};; esac; \
-           sleep 0.02; \
-         done; \
-         echo \"$n\"",
+         {LEFT}end=$(( $(date +%s%3N) + {ms} )); \
+         {flipping}",
         sock = quote(socket),
         dst = quote(&dst),
         flip = quote(&flip),
         ms = within.as_millis(),
+        flipping = flip_while_left(&format!(
+            "said=$(printf '%s\\n' \"$flip\" | socat -t5 stdio \"UNIX-CONNECT:$sock\") || exit 3; \
+             case \"$said\" in *'changed from'*'changed from'*) ;; *) printf '%s: %s\\n' \"$flip\" \"$said\" >&2; exit {REFUSED};; esac"
+        )),
     );
     Some(Command::shell(host, script))
 }

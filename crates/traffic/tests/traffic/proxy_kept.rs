@@ -3,7 +3,8 @@
 //! the plain wait it falls back to when HAProxy refuses the stand-in; and by repeated
 //! address changes while requests are held (`Switcher::drop_kept`).
 
-use super::proxy::{executor, lab};
+use super::proxy::{executor, lab, ProxyLab};
+use cutover_exec::Executor;
 use cutover_testbed::{app, proxy};
 use cutover_traffic::proxy::{haproxy::Haproxy, Kept, Switcher};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -39,6 +40,29 @@ fn delay_old(old: std::net::SocketAddr, ms: u32) {
     assert!(out.status.success());
 }
 
+/// A client connection to the proxy at `listen` whose server connection HAProxy keeps to
+/// old across a switch to `to`: a slow request is in flight on it at the switch.
+async fn kept_across_a_switch(
+    l: &ProxyLab,
+    s: &Haproxy,
+    ex: &Executor,
+    listen: std::net::SocketAddr,
+    to: &str,
+) -> std::net::TcpStream {
+    let mut conn = std::net::TcpStream::connect(listen).expect("connect");
+    conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    assert!(get_on(&mut conn).contains("hello from old"));
+    delay_old(l.old, 1500);
+    let slow = std::thread::spawn({
+        let mut c = conn.try_clone().unwrap();
+        move || get_on(&mut c)
+    });
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    s.switch(ex, to).await.unwrap();
+    assert!(slow.join().unwrap().contains("hello from old"));
+    conn
+}
+
 fn haproxy(control: &str) -> Haproxy {
     Haproxy {
         host: "lb".into(),
@@ -56,20 +80,9 @@ async fn a_connection_kept_across_a_switch_is_let_go_and_the_next_request_goes_t
     let p = proxy::start_haproxy(l.lab.host("lb"), 80, l.old).unwrap();
     let ex = executor(&l.lab, &["lb"]);
     let s = haproxy(&p.control);
-    let mut conn = std::net::TcpStream::connect(p.listen).expect("connect");
-    conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    assert!(get_on(&mut conn).contains("hello from old"));
     // A slow request in flight at the switch: HAProxy keeps its server connection.
-    let delay = |ms: u32| delay_old(l.old, ms);
-    delay(1500);
-    let slow = std::thread::spawn({
-        let mut c = conn.try_clone().unwrap();
-        move || get_on(&mut c)
-    });
-    tokio::time::sleep(Duration::from_millis(400)).await;
-    s.switch(&ex, &l.new.to_string()).await.unwrap();
-    assert!(slow.join().unwrap().contains("hello from old"));
-    delay(0);
+    let mut conn = kept_across_a_switch(&l, &s, &ex, p.listen, &l.new.to_string()).await;
+    delay_old(l.old, 0);
     let kept = s
         .release_kept(
             &ex,
@@ -142,20 +155,10 @@ async fn a_kept_connection_busy_at_the_first_change_is_dropped_at_a_later_one() 
     let p = proxy::start_haproxy(l.lab.host("lb"), 80, l.old).unwrap();
     let ex = executor(&l.lab, &["lb"]);
     let s = haproxy(&p.control);
-    let mut conn = std::net::TcpStream::connect(p.listen).expect("connect");
-    conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    assert!(get_on(&mut conn).contains("hello from old"));
-    let delay = |ms: u32| delay_old(l.old, ms);
-    // In flight at the switch: HAProxy keeps the connection to old.
-    delay(1500);
-    let slow = std::thread::spawn({
-        let mut c = conn.try_clone().unwrap();
-        move || get_on(&mut c)
-    });
-    tokio::time::sleep(Duration::from_millis(400)).await;
     let (a, b, old) = (l.new.to_string(), new2.addr.to_string(), l.old.to_string());
-    s.switch(&ex, &a).await.unwrap();
-    assert!(slow.join().unwrap().contains("hello from old"));
+    // In flight at the switch: HAProxy keeps the connection to old.
+    let mut conn = kept_across_a_switch(&l, &s, &ex, p.listen, &a).await;
+    let delay = |ms: u32| delay_old(l.old, ms);
     // Three 300 ms requests back to back on the kept connection: busy when the drop begins.
     delay(300);
     let busy = std::thread::spawn({
