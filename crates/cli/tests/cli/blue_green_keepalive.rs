@@ -7,17 +7,21 @@ use crate::keepalive_load::{KeepAliveLoad, Tally};
 use cutover_testbed::proxy::{start_haproxy, Proxy};
 use std::time::Duration;
 
-/// The drain of both steps (`RETIRE` spells it out). Emptying HAProxy's kept connections
+/// The drain of both steps. Emptying HAProxy's kept connections
 /// takes a few flips 20 ms apart, each a handful of processes on the proxy's host: 1 s ran
 /// out once (1 connection left) with the whole suite loading the 2 cores, and the test is
 /// about emptying, not about how fast a loaded host does it.
 const DRAIN: &str = "3s";
 
-const RETIRE: &str = r#"[[stages.steps]]
+fn retire() -> String {
+    format!(
+        r#"[[stages.steps]]
 id = "retire"
 kind = "compose.retire"
 deploy = "release"
-drain = "3s""#;
+drain = "{DRAIN}""#
+    )
+}
 
 fn release(socket: &str, version: &str, more: &str) -> String {
     format!(
@@ -151,7 +155,7 @@ fn assert_no_failure(tally: &Tally, out: &str) {
 #[test]
 fn a_release_behind_haproxy_breaks_no_keep_alive_connection() {
     let stage = Stage::start();
-    let plan = stage.plan("2", RETIRE);
+    let plan = stage.plan("2", &retire());
     let (out, tally) = stage.under_load(&plan, &["apply", "--yes"]);
     assert!(
         out.contains("holds no connection to it (none left after"),
