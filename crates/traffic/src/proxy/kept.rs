@@ -100,7 +100,7 @@ pub fn release_command(
          back() {{ printf '%s\\n' \"set server $srv state ready\" | socat -t5 stdio \"UNIX-CONNECT:$sock\" >/dev/null; \
            printf '%s\\n' \"set server $tmp state maint\" | socat -t5 stdio \"UNIX-CONNECT:$sock\" >/dev/null; \
            i=0; while [ $i -lt 50 ]; do \
-             case $(printf '%s\\n' \"del server $tmp\" | socat -t5 stdio \"UNIX-CONNECT:$sock\") in *removed*) break;; esac; \
+             case $(printf '%s\\n' \"del server $tmp\" | socat -t5 stdio \"UNIX-CONNECT:$sock\") in *deleted*|*removed*|*'No such server'*) break;; esac; \
              i=$((i+1)); sleep 0.1; done; }}; \
          trap back EXIT; trap 'exit 1' HUP INT TERM; \
          api \"set server $tmp state ready\" '*'; \
