@@ -78,6 +78,8 @@ mod postgres;
 mod postgres_resume;
 #[path = "cli/probes_from.rs"]
 mod probes_from;
+#[path = "cli/proxy_keepalive.rs"]
+mod proxy_keepalive;
 #[path = "cli/proxy_resume.rs"]
 mod proxy_resume;
 #[path = "cli/redis.rs"]

@@ -3,6 +3,7 @@
 //! with its moment and kind (connect, write, read: closed or reset, bad answer), so that a
 //! test can say which part of a release broke a connection under a client.
 
+use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -35,6 +36,16 @@ pub struct Tally {
     pub ok: u64,
     /// Socket errors and non-2xx answers, in the order each connection met them.
     pub failures: Vec<Failure>,
+    /// For each body a 2xx answer had (trimmed, as `hello from old`), when the last such
+    /// answer came: which upstream each connection still reached, and until when.
+    pub last_answer: BTreeMap<String, Duration>,
+}
+
+impl Tally {
+    /// When the last 2xx answer with body `body` came, if one did.
+    pub fn last(&self, body: &str) -> Option<Duration> {
+        self.last_answer.get(body).copied()
+    }
 }
 
 /// Connections busy with keep-alive requests until [`KeepAliveLoad::stop`].
@@ -76,6 +87,10 @@ impl KeepAliveLoad {
             let one = t.join().expect("load thread");
             all.ok += one.ok;
             all.failures.extend(one.failures);
+            for (body, at) in one.last_answer {
+                let last = all.last_answer.entry(body).or_default();
+                *last = (*last).max(at);
+            }
         }
         all.failures.sort_by_key(|f| f.at);
         all
@@ -106,8 +121,9 @@ fn client(addr: &str, conn: usize, started: Instant, stop: &AtomicBool) -> Tally
             },
         };
         match request(reader) {
-            Ok((200..=299, close)) => {
+            Ok((200..=299, close, body)) => {
                 tally.ok += 1;
+                tally.last_answer.insert(body, started.elapsed());
                 // The server said it closes: the next request goes on a new connection.
                 if close {
                     open = None;
@@ -118,7 +134,7 @@ fn client(addr: &str, conn: usize, started: Instant, stop: &AtomicBool) -> Tally
                     at: started.elapsed(),
                     conn,
                     what: match outcome {
-                        Ok((status, _)) => format!("status {status}"),
+                        Ok((status, _, _)) => format!("status {status}"),
                         Err(e) => e,
                     },
                 });
@@ -129,9 +145,9 @@ fn client(addr: &str, conn: usize, started: Instant, stop: &AtomicBool) -> Tally
     tally
 }
 
-/// One `GET /` on the connection: the answer's status and whether the server closes the
-/// connection after it, or which socket operation failed.
-fn request(reader: &mut BufReader<TcpStream>) -> Result<(u16, bool), String> {
+/// One `GET /` on the connection: the answer's status, whether the server closes the
+/// connection after it and its body (trimmed), or which socket operation failed.
+fn request(reader: &mut BufReader<TcpStream>) -> Result<(u16, bool, String), String> {
     reader
         .get_mut()
         .write_all(b"GET / HTTP/1.1\r\nHost: app\r\n\r\n")
@@ -169,5 +185,9 @@ fn request(reader: &mut BufReader<TcpStream>) -> Result<(u16, bool), String> {
     reader
         .read_exact(&mut body)
         .map_err(|e| format!("read: body: {e}"))?;
-    Ok((status, close))
+    Ok((
+        status,
+        close,
+        String::from_utf8_lossy(&body).trim().to_string(),
+    ))
 }

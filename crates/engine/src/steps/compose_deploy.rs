@@ -9,8 +9,8 @@
 
 use super::compose_up::{checks_policy, files_digest, plan_lines, up_options};
 use super::docker::{self as d, QUICK};
-use super::proxy_switch;
 use super::traffic::{load_state, save_state};
+use super::{proxy_kept, proxy_switch};
 use crate::context::{StepCtx, Values};
 use crate::error::EngineError;
 use crate::step::{Applied, StepRunner, Verified};
@@ -366,7 +366,7 @@ impl StepRunner for ComposeDeploy<'_> {
         if back.is_some() {
             // Requests the new colour is serving finish, and the proxy lets go of the
             // connections it kept to it, before it stops.
-            let drained = proxy_switch::drain_old(
+            let drained = proxy_kept::drain_old(
                 ctx,
                 &self.0.proxy.value,
                 &self.upstream(ctx, state.new)?,

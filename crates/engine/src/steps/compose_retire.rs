@@ -5,8 +5,8 @@
 
 use super::compose_deploy::{colour_project, state_of, step_of};
 use super::docker::{self as d, QUICK};
-use super::proxy_switch;
 use super::traffic::{load_state, save_state};
+use super::{proxy_kept, proxy_switch};
 use crate::context::{StepCtx, Values};
 use crate::error::EngineError;
 use crate::step::{Applied, StepRunner, Verified};
@@ -75,7 +75,7 @@ impl StepRunner for ComposeRetire<'_> {
             project.name,
             humantime::format_duration(self.drain())
         ));
-        let drained = proxy_switch::drain_old(
+        let drained = proxy_kept::drain_old(
             ctx,
             &deploy.proxy.value,
             &state.upstream_before,

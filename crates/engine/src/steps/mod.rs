@@ -30,6 +30,7 @@ mod postgres_finish;
 pub(crate) mod postgres_switch;
 pub(crate) mod postgres_sync;
 mod postgres_verify;
+mod proxy_kept;
 mod proxy_move;
 mod proxy_switch;
 pub(crate) mod redis;

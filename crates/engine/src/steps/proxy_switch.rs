@@ -10,7 +10,6 @@ use crate::step::{Applied, StepRunner, Verified};
 use async_trait::async_trait;
 use cutover_plan::steps::ProxySwitchStep;
 use cutover_traffic::health::{HealthGate, HttpGet};
-use cutover_traffic::proxy::Kept;
 use std::time::{Duration, Instant};
 
 pub(crate) struct ProxySwitch<'a>(pub &'a ProxySwitchStep);
@@ -188,9 +187,13 @@ pub(crate) async fn switch_now(
     }
     ctx.measure("switch_ms", started.elapsed().as_secs_f64() * 1000.0, "ms")?;
     let took = started.elapsed().as_millis();
+    // From the upstream before the step's first switch: a switch resumed after a crash
+    // finds `to` in place already, and the connections kept to the first one still open.
+    let old = load_state::<String>(ctx, ctx.id(), PREVIOUS)?.unwrap_or(before.clone());
+    let let_go = super::proxy_kept::let_go_of_old(ctx, s.as_ref(), &old, to).await?;
     let persisted = persist(ctx, s.as_ref(), to).await?;
     Ok(format!(
-        "{}: {before} -> {to} in {took} ms{persisted}",
+        "{}: {before} -> {to} in {took} ms{let_go}{persisted}",
         s.name()
     ))
 }
@@ -206,48 +209,17 @@ pub(crate) async fn switch_back(
     };
     let s = switcher(ctx.plan, name, Some(ctx.secrets))?;
     let runner = CtxRunner(ctx);
+    let current = s
+        .current(&runner)
+        .await
+        .map_err(|e| ctx.failed(e.to_string()))?;
     s.switch(&runner, &previous)
         .await
         .map_err(|e| ctx.failed(e.to_string()))?;
+    let let_go = super::proxy_kept::let_go_of_old(ctx, s.as_ref(), &current, &previous).await?;
     let persisted = persist(ctx, s.as_ref(), &previous).await?;
-    Ok(Some(format!("{}: back to {previous}{persisted}", s.name())))
-}
-
-/// Drains `old`, the upstream proxy `name` was switched away from, for `drain`: requests in
-/// flight there finish; a proxy that keeps server connections across a switch (HAProxy) is
-/// made to drop them, between two requests, until none is left open to `old`, so that
-/// stopping `old` afterwards breaks no connection under a client. What was seen, in words.
-pub(crate) async fn drain_old(
-    ctx: &StepCtx<'_>,
-    name: &str,
-    old: &str,
-    live: &str,
-    drain: Duration,
-) -> Result<String, EngineError> {
-    let s = switcher(ctx.plan, name, Some(ctx.secrets))?;
-    let runner = CtxRunner(ctx);
-    let started = Instant::now();
-    let left = s
-        .release_kept(&runner, old, live, drain)
-        .await
-        .map_err(|e| ctx.failed(e.to_string()))?;
-    let emptied = started.elapsed();
-    tokio::time::sleep(drain.saturating_sub(emptied)).await;
-    let waited = humantime::format_duration(drain);
-    Ok(match left {
-        Kept::NotKept => format!("{old} drained for {waited}"),
-        Kept::CannotRelease(why) => format!(
-            "{old} drained for {waited}; {} may still hold connections to it, which break under their clients when it stops: {why}",
-            s.name()
-        ),
-        Kept::Left(0) => format!(
-            "{old} drained for {waited}; {} holds no connection to it (none left after {} ms)",
-            s.name(),
-            emptied.as_millis()
-        ),
-        Kept::Left(n) => format!(
-            "{old} drained for {waited}; {} still holds {n} connection(s) to it, which break under their clients when it stops: give the drain more time",
-            s.name()
-        ),
-    })
+    Ok(Some(format!(
+        "{}: back to {previous}{let_go}{persisted}",
+        s.name()
+    )))
 }
