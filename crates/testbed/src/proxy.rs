@@ -32,6 +32,23 @@ pub struct Proxy {
 /// HAProxy's configuration file on its host (for a plan's `config`).
 pub const HAPROXY_CONFIG: &str = "/tmp/cutover-haproxy/haproxy.cfg";
 
+/// HAProxy's request log on its host: a line per request (see [`HAPROXY_LOG_FORMAT`]).
+pub const HAPROXY_REQUESTS: &str = "/tmp/cutover-haproxy/requests.log";
+
+/// What each request's log line says, to find where a slow one waited: the accept time
+/// (unix seconds and ms), the write load's sequence number (its `x-load-seq` header), the
+/// server, where its connection really went and from which local port (the server's
+/// address at log time is not that: a connection kept across an address change still goes
+/// to the old one), HAProxy's timers (waiting for the request, queued, connecting, the
+/// server's answer, in all; ms), the status, the retries and the termination state.
+const HAPROXY_LOG_FORMAT: &str = "%Ts.%ms seq=%hr srv=%s to=%[bc_dst]:%[bc_dst_port] from=%bp TR=%TR Tw=%Tw Tc=%Tc Tr=%Tr Ta=%Ta st=%ST rc=%rc ts=%ts";
+
+/// HAProxy in the foreground, its request log (stdout, when it logs requests) appended to
+/// [`HAPROXY_REQUESTS`].
+fn haproxy_command() -> String {
+    format!("exec haproxy -db -f {HAPROXY_CONFIG} >>{HAPROXY_REQUESTS}")
+}
+
 impl Proxy {
     /// Stops HAProxy and starts it again from its configuration file, as a restart (or a
     /// reload, which also re-reads the file) does: the runtime API's changes are gone, what
@@ -52,7 +69,7 @@ impl Proxy {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        self.child = Some(host.spawn(&format!("exec haproxy -db -f {HAPROXY_CONFIG}"))?);
+        self.child = Some(host.spawn(&haproxy_command())?);
         wait_listening(self.listen, "haproxy")
     }
 }
@@ -123,16 +140,44 @@ pub fn start_caddy(host: &LabHost, port: u16, upstream: SocketAddr) -> Result<Pr
 
 /// Starts HAProxy on `host` at `port`, backend `app` with one server `web` at `upstream`.
 pub fn start_haproxy(host: &LabHost, port: u16, upstream: SocketAddr) -> Result<Proxy, LabError> {
+    haproxy(host, port, upstream, false)
+}
+
+/// Like [`start_haproxy`], logging each request to [`HAPROXY_REQUESTS`] (for a bench that
+/// traces its slow requests; a line per request is more than a test's load needs).
+pub fn start_haproxy_logging_requests(
+    host: &LabHost,
+    port: u16,
+    upstream: SocketAddr,
+) -> Result<Proxy, LabError> {
+    haproxy(host, port, upstream, true)
+}
+
+fn haproxy(
+    host: &LabHost,
+    port: u16,
+    upstream: SocketAddr,
+    log_requests: bool,
+) -> Result<Proxy, LabError> {
     let listen = SocketAddr::from((host.address(), port));
     let socket = format!("{HAPROXY_DIR}/admin.sock");
+    let (global_log, defaults_log, capture) = if log_requests {
+        (
+            "  log stdout format raw local0\n".to_string(),
+            format!("  log global\n  log-format \"{HAPROXY_LOG_FORMAT}\"\n"),
+            "  capture request header x-load-seq len 20\n",
+        )
+    } else {
+        (String::new(), String::new(), "")
+    };
     let conf = format!(
-        "global\n  stats socket {socket} mode 600 level admin\n  pidfile {HAPROXY_DIR}/haproxy.pid\n\
-defaults\n  mode http\n  timeout connect 2s\n  timeout client 30s\n  timeout server 30s\n  timeout http-keep-alive 30s\n  option http-keep-alive\n\
-frontend web\n  bind {listen}\n  default_backend app\n\
+        "global\n  stats socket {socket} mode 600 level admin\n  pidfile {HAPROXY_DIR}/haproxy.pid\n{global_log}\
+defaults\n  mode http\n{defaults_log}  timeout connect 2s\n  timeout client 30s\n  timeout server 30s\n  timeout http-keep-alive 30s\n  option http-keep-alive\n\
+frontend web\n  bind {listen}\n{capture}  default_backend app\n\
 backend app\n  server web {upstream}\n"
     );
     write(host, HAPROXY_CONFIG, &conf)?;
-    let child = host.spawn(&format!("exec haproxy -db -f {HAPROXY_CONFIG}"))?;
+    let child = host.spawn(&haproxy_command())?;
     let proxy = Proxy {
         listen,
         control: socket,

@@ -9,6 +9,7 @@
 //! waited, its longest wait, and acknowledged writes missing from the new server.
 
 mod plans;
+mod slow;
 mod soak_failure;
 
 use crate::report::{Row, Section, Target};
@@ -69,8 +70,15 @@ pub fn run(options: &Options) -> anyhow::Result<Section> {
     };
     let old_app = start_with_database(lab.host("old"), 8080, &app_db(&old))?;
     let mut new_app = start_with_database(lab.host("new"), 8080, &app_db(&new))?;
-    let front = cutover_testbed::proxy::start_haproxy(lab.host("old"), 8000, old_app.addr)?;
+    let front = cutover_testbed::proxy::start_haproxy_logging_requests(
+        lab.host("old"),
+        8000,
+        old_app.addr,
+    )?;
     let url = format!("http://{}", front.listen);
+    let requests_log = lab
+        .host("old")
+        .fs_path(cutover_testbed::proxy::HAPROXY_REQUESTS);
     let dir = tempfile::tempdir()?;
     let coordinated = plans::write(&lab, dir.path(), "coordinated", plans::Kind::Coordinated)?;
     let separate = plans::write(&lab, dir.path(), "separate", plans::Kind::Separate)?;
@@ -92,8 +100,8 @@ pub fn run(options: &Options) -> anyhow::Result<Section> {
             } else {
                 (&separate, "separate", &mut theirs)
             };
-            let seen =
-                one(&url, plan, &new).with_context(|| format!("{kind} switch {}", round + 1))?;
+            let seen = one(&url, plan, &new, &requests_log)
+                .with_context(|| format!("{kind} switch {}", round + 1))?;
             line += &format!(
                 " {kind} {} failed, window {:.3} s, longest {:.3} s;",
                 seen.failed, seen.window, seen.longest
@@ -189,7 +197,7 @@ pub fn run(options: &Options) -> anyhow::Result<Section> {
 }
 
 /// One switch under the client's load, then the move back (untimed).
-fn one(url: &str, plan: &Path, new: &PgServer) -> anyhow::Result<Seen> {
+fn one(url: &str, plan: &Path, new: &PgServer, requests_log: &Path) -> anyhow::Result<Seen> {
     // The sync first, outside the measured window (after a rollback it is found running).
     let synced = cutover(plan, &["apply", "--yes", "--until", "sync"])?;
     anyhow::ensure!(synced.status.success(), "sync failed:\n{}", text(&synced));
@@ -211,21 +219,8 @@ fn one(url: &str, plan: &Path, new: &PgServer) -> anyhow::Result<Seen> {
         .lines()
         .filter_map(|l| l.trim().parse().ok())
         .collect();
-    let mut why: Vec<String> = summary
-        .failures()
-        .iter()
-        .map(|r| {
-            format!(
-                "{:.1}s {}",
-                r.sent.as_secs_f64(),
-                r.error.as_deref().unwrap_or("?")
-            )
-        })
-        .collect();
-    why.truncate(4);
-    if !why.is_empty() {
-        eprintln!("       failed writes (first): {}", why.join(" | "));
-    }
+    slow::failures(&summary);
+    slow::trace(&summary, requests_log);
     let seen = Seen {
         failed: summary.failures().len(),
         window: window(&summary),

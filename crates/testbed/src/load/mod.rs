@@ -269,6 +269,8 @@ impl Request {
             .agent
             .post(&self.url)
             .header("content-type", "application/json")
+            // For proxies' request logs (the lab's HAProxy logs it).
+            .header("x-load-seq", self.seq.to_string())
             .send(body.as_str())
             .and_then(|mut resp| {
                 let status = resp.status().as_u16();
