@@ -75,6 +75,35 @@ triggers = [{{ consecutive_failures = 2 }}]
     )
 }
 
+fn unix_ms() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis()
+}
+
+/// The lines of HAProxy's request log (on old, see `start_haproxy_logging_requests`) for
+/// requests it took in after `since` (unix ms) and whose log line has `to` (where the
+/// connection went: `to=IP:PORT`).
+fn requests_to(lab: &cutover_testbed::Lab, since: u128, to: &str) -> Vec<String> {
+    let log = lab
+        .host("old")
+        .fs_path(cutover_testbed::proxy::HAPROXY_REQUESTS);
+    std::fs::read_to_string(&log)
+        .unwrap_or_else(|e| panic!("{}: {e}", log.display()))
+        .lines()
+        .filter(|l| l.contains(to))
+        .filter(|l| accepted_ms(l).is_some_and(|at| at > since))
+        .map(str::to_string)
+        .collect()
+}
+
+/// A request log line's accept time (its first field, `SECONDS.MS`), in unix ms.
+fn accepted_ms(line: &str) -> Option<u128> {
+    let (seconds, ms) = line.split_whitespace().next()?.split_once('.')?;
+    Some(seconds.parse::<u128>().ok()? * 1000 + ms.parse::<u128>().ok()?)
+}
+
 /// How long a held request may take in these tests: released by the move, not by the
 /// relay's `max_hold` (8 s in the plans) running out. The 1 s target is the bench's
 /// (`scripts/bench.sh moves`, a quiet machine); here the suite shares two cores with other
@@ -394,6 +423,7 @@ fn a_real_app_moved_with_its_database_fails_no_write_and_gets_writes_back_after_
     lab.host("new").exec_ok("touch /tmp/break").expect("break");
     let load = WriteLoad::start(&url, waits_out_a_hold).unwrap();
     let out = run(&["apply", "--yes"]).expect(5);
+    let back_at = unix_ms();
     std::thread::sleep(Duration::from_secs(2));
     let summary = load.stop();
     assert!(
@@ -401,6 +431,22 @@ fn a_real_app_moved_with_its_database_fails_no_write_and_gets_writes_back_after_
         "failed writes during and after the move back: {summary}\n{}{}",
         out.stdout(),
         out.stderr()
+    );
+    // No request reaches new, or goes through a hold relay, once the move back is made:
+    // connections HAProxy kept to either are let go of.
+    let astray = [
+        requests_to(lab, back_at, "to=127.0.0.1:"),
+        requests_to(lab, back_at, &format!("to={}", new.address())),
+    ]
+    .concat();
+    assert!(
+        astray.is_empty(),
+        "requests through a relay or to new after the move back:\n{}",
+        astray.join("\n")
+    );
+    assert!(
+        !requests_to(lab, back_at, &format!("to={}:", old.address())).is_empty(),
+        "no request logged on its way to old after the move back"
     );
     let missing = summary.missing_from(&ids(old));
     assert!(

@@ -94,7 +94,11 @@ pub(crate) fn world() -> World {
     };
     let old_app = start_with_database(lab.host("old"), 8080, &app_db(&old)).unwrap();
     let new_app = start_with_database(lab.host("new"), 8080, &app_db(&new)).unwrap();
-    let front = cutover_testbed::proxy::start_haproxy(lab.host("old"), 8000, old_app.addr).unwrap();
+    // Its request log says where each request's connection went (the move tests look for
+    // requests through the hold relay after a move).
+    let front =
+        cutover_testbed::proxy::start_haproxy_logging_requests(lab.host("old"), 8000, old_app.addr)
+            .unwrap();
     World {
         lab,
         old,

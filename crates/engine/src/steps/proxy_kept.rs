@@ -25,20 +25,55 @@ pub(crate) async fn let_go_of_old(
     old: &str,
     to: &str,
 ) -> Result<String, EngineError> {
+    Ok(match release_after_switch(ctx, s, old, to).await? {
+        Some((Kept::Left(0), took)) => {
+            format!("; no connection left to {old} ({} ms)", took.as_millis())
+        }
+        Some((kept, _)) => left_over(&kept, old),
+        None => String::new(),
+    })
+}
+
+/// Like [`let_go_of_old`] for the connections a coordinated move's proxy kept to its hold
+/// relay: only what is left over is said (the relay is cutover's own, not the user's), and
+/// a failure is said, not returned (the move is made; the relay keeps forwarding to `to`).
+pub(crate) async fn let_go_of_relay(
+    ctx: &StepCtx<'_>,
+    s: &dyn Switcher,
+    relay: &str,
+    to: &str,
+) -> String {
+    match release_after_switch(ctx, s, relay, to).await {
+        Ok(Some((kept, _))) => left_over(&kept, relay),
+        Ok(None) => String::new(),
+        Err(e) => format!("; connections kept to the hold relay {relay} were not let go of: {e}"),
+    }
+}
+
+/// Runs the proxy's release of the connections kept to `old` (live at `to`) for at most
+/// [`LET_GO_WITHIN`]; what it achieved and how long it took, or `None` for a proxy that
+/// keeps none (or no switch: `old` is `to`).
+async fn release_after_switch(
+    ctx: &StepCtx<'_>,
+    s: &dyn Switcher,
+    old: &str,
+    to: &str,
+) -> Result<Option<(Kept, Duration)>, EngineError> {
     if old == to || !s.keeps_server_connections() {
-        return Ok(String::new());
+        return Ok(None);
     }
     let started = Instant::now();
     let kept = s
         .release_kept(&CtxRunner(ctx), old, to, LET_GO_WITHIN)
         .await
         .map_err(|e| ctx.failed(e.to_string()))?;
-    Ok(match kept {
-        Kept::NotKept => String::new(),
-        Kept::Left(0) => format!(
-            "; no connection left to {old} ({} ms)",
-            started.elapsed().as_millis()
-        ),
+    Ok(Some((kept, started.elapsed())))
+}
+
+/// `"; ..."` naming the connections a release left to `old`, or nothing when none is.
+fn left_over(kept: &Kept, old: &str) -> String {
+    match kept {
+        Kept::NotKept | Kept::Left(0) => String::new(),
         Kept::Left(n) => format!(
             "; {n} connection(s) to {old} still busy after {} (long requests or tunnels): their clients reach {old} until those end",
             humantime::format_duration(LET_GO_WITHIN)
@@ -46,7 +81,7 @@ pub(crate) async fn let_go_of_old(
         Kept::CannotRelease(why) => {
             format!("; clients on connections kept to {old} may still reach it: {why}")
         }
-    })
+    }
 }
 
 /// Drains `old`, the upstream proxy `name` was switched away from, for `drain`: requests in

@@ -27,7 +27,7 @@ pub(crate) struct Moved {
     pub(crate) released_ms: i64,
     /// `"; WHAT"` when the proxy's config file was updated too (see
     /// [`super::proxy_switch::persist`]), else empty.
-    pub(crate) persisted: String,
+    pub(crate) notes: String,
 }
 
 fn members<'a>(ctx: &StepCtx<'a>) -> Result<&'a dyn Members, EngineError> {
@@ -140,6 +140,13 @@ async fn land(
             s.name()
         ))
     })?;
+    // The connections the proxy kept to the relay (busy at the switch) would go on carrying
+    // their clients' requests through it: to `to` for now, but around any later move (the
+    // hold of a move back among them) and past the relay's own end.
+    let mut let_go = String::new();
+    for relay in std::iter::once(hold.upstream()).chain(hold.alt_upstream()) {
+        let_go += &super::proxy_kept::let_go_of_relay(ctx, s, &relay, to).await;
+    }
     // A failure to persist is reported once the relay's connections have ended.
     let persisted = super::proxy_switch::persist(ctx, s, to).await;
     let relay = hold
@@ -150,7 +157,7 @@ async fn land(
         relay,
         held_for,
         released_ms,
-        persisted: persisted?,
+        notes: let_go + &persisted?,
     })
 }
 
@@ -238,7 +245,7 @@ pub(crate) async fn forward(
         m.relay.longest_held_ms,
         m.relay.failed,
         m.held_for.as_secs_f64(),
-        m.persisted
+        m.notes
     ))
 }
 
@@ -309,6 +316,6 @@ fn back_summary(s: &dyn Switcher, previous: &str, undone: &[String], m: &Moved) 
         m.relay.held,
         m.relay.longest_held_ms,
         m.relay.failed,
-        m.persisted
+        m.notes
     )
 }
