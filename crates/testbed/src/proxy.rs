@@ -32,7 +32,8 @@ pub struct Proxy {
 /// HAProxy's configuration file on its host (for a plan's `config`).
 pub const HAPROXY_CONFIG: &str = "/tmp/cutover-haproxy/haproxy.cfg";
 
-/// HAProxy's request log on its host: a line per request (see [`HAPROXY_LOG_FORMAT`]).
+/// HAProxy's request log on its host, when it logs requests: a line per request (its time,
+/// the write load's sequence number, the server and where its connection went, its timers).
 pub const HAPROXY_REQUESTS: &str = "/tmp/cutover-haproxy/requests.log";
 
 /// What each request's log line says, to find where a slow one waited: the accept time
