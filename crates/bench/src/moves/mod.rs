@@ -178,7 +178,7 @@ pub fn run(options: &Options) -> anyhow::Result<Section> {
         notes.push("This run used cutover built without optimizations (`cargo build`, not `--release`); the switches' own work is a small part of the window, most of it is SSH and PostgreSQL round trips.".to_string());
     }
     notes.push(format!(
-        "Moves: {} writes acknowledged during the coordinated switches and {} during the separate ones; acknowledged writes missing from new: {} and {}. The separate switch fails writes between its two steps (the old database frozen, traffic not moved yet); the coordinated one holds them at HAProxy until both have moved.",
+        "Moves: {} writes acknowledged during the coordinated switches and {} during the separate ones; acknowledged writes missing from new: {} and {}. The separate switch fails writes between its two steps (the old database frozen, traffic not moved yet); the coordinated one holds them at HAProxy until both have moved. Both use cutover's `proxy.switch`, which then makes HAProxy let go of the server connections it kept to the old upstream: without that, a client whose connection was busy at the change kept writing to the frozen database until it stopped (5 of 40 separate switches, about 60 failed writes each, before the fix).",
         total(&ours, |s| s.acknowledged),
         total(&theirs, |s| s.acknowledged),
         total(&ours, |s| s.lost),
