@@ -10,7 +10,7 @@ use std::path::Path;
 use std::time::{Duration, UNIX_EPOCH};
 
 /// A write answered later than this has its proxy log line printed.
-pub(super) const TRACE_OVER: Duration = Duration::from_millis(800);
+const TRACE_OVER: Duration = Duration::from_millis(800);
 
 /// The log can hold a whole section's requests; more than this is not read.
 const LOG_LIMIT: u64 = 64 << 20;

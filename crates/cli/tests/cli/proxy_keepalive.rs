@@ -87,31 +87,32 @@ fn a_proxy_switch_moves_keep_alive_clients_busy_at_the_switch_and_back() {
         ),
     )
     .unwrap();
-    let addr = s.front.listen.to_string();
 
-    let (applied, seen) = under_load(&addr, &path, &["apply", "--yes"]);
-    assert!(seen.failures.is_empty(), "{:?}", seen.failures);
-    let old = seen
-        .last("hello from old")
-        .expect("answers from old before");
-    let new = seen.last("hello from new").expect("answers from new after");
-    assert!(
-        old <= applied && new > applied,
-        "a client still reached old {:?} after the switch returned (at {applied:?})",
-        old.saturating_sub(applied)
-    );
-    assert_only_web_ready(&s);
+    moves_every_client(&s, &path, &["apply", "--yes"], ("old", "new"));
+    moves_every_client(&s, &path, &["rollback", "--yes"], ("new", "old"));
+}
 
-    let (rolled_back, seen) = under_load(&addr, &path, &["rollback", "--yes"]);
+/// Runs `args` under the load: no request fails, the last answer from `from` comes before
+/// the command returned and answers from `to` come after; HAProxy is left with `web` alone.
+fn moves_every_client(
+    s: &crate::soak::Setup,
+    plan: &std::path::Path,
+    args: &[&str],
+    (from, to): (&str, &str),
+) {
+    let (returned, seen) = under_load(&s.front.listen.to_string(), plan, args);
     assert!(seen.failures.is_empty(), "{:?}", seen.failures);
-    let new = seen
-        .last("hello from new")
-        .expect("answers from new before");
-    let old = seen.last("hello from old").expect("answers from old after");
+    let last_from = seen
+        .last(&format!("hello from {from}"))
+        .unwrap_or_else(|| panic!("no answer from {from} before `{}`", args[0]));
+    let last_to = seen
+        .last(&format!("hello from {to}"))
+        .unwrap_or_else(|| panic!("no answer from {to} after `{}`", args[0]));
     assert!(
-        new <= rolled_back && old > rolled_back,
-        "a client still reached new {:?} after the rollback returned (at {rolled_back:?})",
-        new.saturating_sub(rolled_back)
+        last_from <= returned && last_to > returned,
+        "a client still reached {from} {:?} after `{}` returned (at {returned:?})",
+        last_from.saturating_sub(returned),
+        args[0]
     );
-    assert_only_web_ready(&s);
+    assert_only_web_ready(s);
 }

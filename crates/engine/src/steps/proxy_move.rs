@@ -25,8 +25,9 @@ pub(crate) struct Moved {
     pub(crate) held_for: Duration,
     /// When the relay released the held requests (unix ms).
     pub(crate) released_ms: i64,
-    /// `"; WHAT"` when the proxy's config file was updated too (see
-    /// [`super::proxy_switch::persist`]), else empty.
+    /// `"; WHAT"` for each connection kept to the relay that was left over (see
+    /// [`super::proxy_kept::let_go_of_relay`]) and when the proxy's config file was updated
+    /// too (see [`super::proxy_switch::persist`]); else empty.
     pub(crate) notes: String,
 }
 
