@@ -12,10 +12,9 @@ use super::client::{server_error, Batch, Failure};
 use super::guess::Guesses;
 use super::paged::paged_digest;
 use super::protocol::{Conn, TtlMode};
-use super::reply::items;
 use super::resp::Reply;
-use super::value::{framed, group_names, stream_digest, Collection};
-use super::wire::{Commands, Wire};
+use super::value::{framed, full_stream_digest, Collection};
+use super::wire::Wire;
 use redis::Value;
 use std::borrow::Cow;
 
@@ -206,11 +205,11 @@ fn error_of(conn: &Conn, what: &str, v: &Value) -> Failure {
     server_error(conn, what, v).unwrap_or_else(|| Failure::protocol(conn, what))
 }
 
-/// Adds the commands reading a value whole if it is small, and returns how many: one per
-/// type (a stream: its first entries, its info and its groups). A scan of a small hash, set
-/// or sorted set returns everything at once (cursor 0); a longer one is read again page by
-/// page.
-fn first_read(batch: &mut Batch, kind: &str, key: &[u8]) -> usize {
+/// Adds the command reading a value whole if it is small. A scan of a small hash, set or
+/// sorted set returns everything at once (cursor 0), and so does a small stream's `XINFO
+/// STREAM FULL` (entries, groups, consumers: one command where four did); a longer one is
+/// read again page by page.
+fn first_read(batch: &mut Batch, kind: &str, key: &[u8]) {
     const W: &[u8] = b"1000";
     const LAST: &[u8] = b"999";
     const MORE: &[u8] = b"1001";
@@ -221,20 +220,10 @@ fn first_read(batch: &mut Batch, kind: &str, key: &[u8]) -> usize {
         "hash" => batch.push(&[b"HSCAN", key, b"0", b"COUNT", W]),
         "set" => batch.push(&[b"SSCAN", key, b"0", b"COUNT", W]),
         "zset" => batch.push(&[b"ZSCAN", key, b"0", b"COUNT", W]),
-        "stream" => {
-            batch.push(&[b"XRANGE", key, b"-", b"+", b"COUNT", MORE]);
-            batch.push(&[b"XINFO", b"STREAM", key]);
-            batch.push(&[b"XINFO", b"GROUPS", key]);
-            return 3;
-        }
+        "stream" => batch.push(&[b"XINFO", b"STREAM", key, b"FULL", b"COUNT", MORE]),
         _ => batch.push(&[b"DUMP", key]),
     }
-    1
 }
-
-/// A small stream's three replies (`XRANGE`, `XINFO STREAM`, `XINFO GROUPS`), digested
-/// once its groups' consumers are read.
-type SmallStream = (usize, [Value; 3]);
 
 /// What a batch's reads know so far, key by key.
 struct Reads {
@@ -246,8 +235,6 @@ struct Reads {
     read_first: Vec<bool>,
     /// Keys too large to be read whole: read page by page.
     paged: Vec<usize>,
-    /// Small streams waiting for their groups' consumers.
-    streams: Vec<SmallStream>,
 }
 
 impl Reads {
@@ -257,7 +244,6 @@ impl Reads {
             values: vec![None; n],
             read_first: vec![false; n],
             paged: Vec::new(),
-            streams: Vec::new(),
         }
     }
 
@@ -268,7 +254,6 @@ impl Reads {
             Taken::Refused | Taken::Gone => return,
             Taken::Whole(d) => self.values[i] = Some(d),
             Taken::Paged => self.paged.push(i),
-            Taken::Stream(replies) => self.streams.push((i, *replies)),
         }
         self.kinds[i] = Some(kind);
         self.read_first[i] = true;
@@ -281,8 +266,6 @@ enum Taken {
     Whole(Digested),
     /// Too large to be read whole: read page by page.
     Paged,
-    /// A small stream's replies.
-    Stream(Box<[Value; 3]>),
     /// No such key (nil, or an empty collection: Redis keeps none).
     Gone,
     /// Refused: the key holds another type (`WRONGTYPE`), or another error.
@@ -292,25 +275,22 @@ enum Taken {
 /// Takes the replies of [`first_read`] of a `kind` value.
 fn take_first(wire: &mut Wire, kind: &str) -> Result<Taken, Failure> {
     if kind == "stream" {
-        let entries = wire.reply()?.to_value();
-        // The digest reads one field of `XINFO STREAM` ([`stream_digest`]).
-        let info = wire.reply()?.to_value_keeping(&[b"last-generated-id"]);
-        let groups = wire.reply()?.to_value();
-        // XRANGE refuses another type; XINFO answers an error for a key gone meanwhile.
-        if matches!(entries, Value::ServerError(_)) {
-            return Ok(Taken::Refused);
-        }
-        let replies = [entries, info, groups];
-        if replies
-            .iter()
-            .any(|v| matches!(v, Value::ServerError(_) | Value::Nil))
-        {
-            return Ok(Taken::Gone);
-        }
-        if items(&replies[0]).len() as u64 > WHOLE {
-            return Ok(Taken::Paged);
-        }
-        return Ok(Taken::Stream(Box::new(replies)));
+        let full = wire.reply()?.to_value();
+        return Ok(match &full {
+            // Another type now: read again by its `TYPE`.
+            Value::ServerError(e) if e.code() == "WRONGTYPE" => Taken::Refused,
+            Value::ServerError(e) if e.details().is_some_and(|d| d.contains("no such key")) => {
+                Taken::Gone
+            }
+            // Anything else (a denied or unknown command) fails the read: a stream never
+            // passes as gone unread.
+            Value::ServerError(_) => return Err(error_of(&wire.conn, "XINFO STREAM", &full)),
+            Value::Nil => Taken::Gone,
+            _ => match full_stream_digest(&full) {
+                (_, n) if n > WHOLE => Taken::Paged,
+                digested => Taken::Whole(digested),
+            },
+        });
     }
     let reply = wire.reply()?;
     Ok(match reply {
@@ -337,8 +317,8 @@ fn is_empty_collection(kind: &str, reply: &Reply<'_>) -> bool {
     }
 }
 
-/// Reads the values not read yet of the keys whose type is known, then the small streams'
-/// consumers and the large values' pages.
+/// Reads the values not read yet of the keys whose type is known, then the large values'
+/// pages.
 fn read_values(wire: &mut Wire, keys: &[Vec<u8>], reads: &mut Reads) -> Result<(), Failure> {
     let unread: Vec<usize> = (0..keys.len())
         .filter(|&i| reads.kinds[i].is_some() && !reads.read_first[i])
@@ -359,7 +339,6 @@ fn read_values(wire: &mut Wire, keys: &[Vec<u8>], reads: &mut Reads) -> Result<(
             reads.take(i, kind, taken);
         }
     }
-    read_streams(wire, keys, &reads.streams, &mut reads.values)?;
     for &i in &reads.paged {
         let kind = reads.kinds[i].as_deref().unwrap_or_default();
         reads.values[i] = paged_digest(wire, kind, &keys[i])?;
@@ -396,39 +375,6 @@ fn digest_whole(kind: &str, reply: Reply<'_>) -> Option<Digested> {
             Some((framed(&[b"other", kind.as_bytes(), b]), b.len() as u64))
         }
     }
-}
-
-/// Digests the small streams of a batch: every group's consumers of every stream read in
-/// one more round trip (not one per group: a job queue's streams mostly have groups).
-fn read_streams(
-    client: &mut impl Commands,
-    keys: &[Vec<u8>],
-    streams: &[SmallStream],
-    out: &mut [Option<Digested>],
-) -> Result<(), Failure> {
-    let mut third = Batch::default();
-    let mut counts = Vec::with_capacity(streams.len());
-    for (i, replies) in streams {
-        let names = group_names(&replies[2]);
-        for name in &names {
-            third.push(&[b"XINFO", b"CONSUMERS", &keys[*i], name]);
-        }
-        counts.push(names.len());
-    }
-    let consumers = client.pipeline(&third)?;
-    let mut at = 0;
-    for ((i, [entries, info, groups]), n) in streams.iter().zip(counts) {
-        let of_stream = &consumers[at..at + n];
-        at += n;
-        // A group destroyed meanwhile: the stream changed, not counted this pass.
-        if of_stream.iter().any(|v| matches!(v, Value::ServerError(_))) {
-            continue;
-        }
-        let entries = items(entries);
-        let digest = stream_digest(&entries, info, groups, of_stream);
-        out[*i] = Some((digest, entries.len() as u64));
-    }
-    Ok(())
 }
 
 /// Milliseconds since the epoch on this host.

@@ -287,25 +287,6 @@ impl<'a> Reply<'a> {
             Reply::Array(items) => Value::Array(items.map(|r| r.to_value()).collect()),
         }
     }
-
-    /// A name/value array (`XINFO STREAM`'s) as a value holding only the fields named in
-    /// `keep`, in their order of arrival; anything else as [`Reply::to_value`] has it. The
-    /// fields left out are never copied (`XINFO STREAM` carries whole first and last
-    /// entries a digest does not read).
-    pub fn to_value_keeping(&self, keep: &[&[u8]]) -> Value {
-        let Reply::Array(items) = *self else {
-            return self.to_value();
-        };
-        let mut kept = Vec::with_capacity(2 * keep.len());
-        let mut items = items;
-        while let (Some(name), Some(value)) = (items.next(), items.next()) {
-            if name.bytes().is_some_and(|n| keep.contains(&n)) {
-                kept.push(name.to_value());
-                kept.push(value.to_value());
-            }
-        }
-        Value::Array(kept)
-    }
 }
 
 #[cfg(test)]
@@ -376,19 +357,6 @@ mod tests {
         assert_eq!(list, [Some(&b"f1"[..]), Some(b"v1"), Some(b"f2"), None]);
         assert!(parts.next().is_none());
         assert_eq!(Reply::parse(b":42\r\n").int(), Some(42));
-        let info = b"*6\r\n$6\r\nlength\r\n:2\r\n$17\r\nlast-generated-id\r\n$3\r\n1-1\r\n\
-$11\r\nfirst-entry\r\n*2\r\n$3\r\n1-0\r\n*0\r\n";
-        assert_eq!(
-            Reply::parse(info).to_value_keeping(&[b"last-generated-id"]),
-            Value::Array(vec![
-                Value::BulkString(b"last-generated-id".to_vec()),
-                Value::BulkString(b"1-1".to_vec()),
-            ])
-        );
-        assert_eq!(
-            Reply::parse(b"-ERR no such key\r\n").to_value_keeping(&[b"x"]),
-            Reply::parse(b"-ERR no such key\r\n").to_value()
-        );
         assert_eq!(Reply::parse(b"$2\r\n42\r\n").int(), Some(42));
         assert!(Reply::parse(b"$-1\r\n").is_error_or_nil());
         assert!(matches!(

@@ -184,6 +184,41 @@ pub(crate) fn stream_digest(
     groups: &Value,
     consumers: &[Value],
 ) -> [u8; 32] {
+    let last = field(info, "last-generated-id").unwrap_or_default();
+    digest_stream(entries, &last, group_summaries(groups, consumers))
+}
+
+/// A stream from one `XINFO STREAM key FULL` reply: its digest, equal to
+/// [`stream_digest`]'s over the four commands it replaces (FULL names a group's and a
+/// consumer's pending count `pel-count`), and its entries.
+pub(crate) fn full_stream_digest(full: &Value) -> ([u8; 32], u64) {
+    let entries = member(full, "entries").map(items).unwrap_or_default();
+    let last = field(full, "last-generated-id").unwrap_or_default();
+    let groups = member(full, "groups").map(items).unwrap_or_default();
+    let mut summaries: Vec<Vec<u8>> = groups
+        .into_iter()
+        .map(|g| {
+            let consumers = member(g, "consumers").map(items).unwrap_or_default();
+            summary(g, &consumers, "pel-count")
+        })
+        .collect();
+    summaries.sort();
+    (
+        digest_stream(&entries, &last, summaries),
+        entries.len() as u64,
+    )
+}
+
+/// The value of field `name` of a reply made of name/value pairs.
+fn member<'v>(v: &'v Value, name: &str) -> Option<&'v Value> {
+    let list = items(v);
+    list.chunks(2)
+        .find_map(|pair| (bytes(pair[0]) == Some(name.as_bytes())).then(|| pair.get(1).copied()))
+        .flatten()
+}
+
+/// The digest of a stream's entries, last generated id and sorted group summaries.
+fn digest_stream(entries: &[&Value], last: &[u8], summaries: Vec<Vec<u8>>) -> [u8; 32] {
     let mut h = blake3::Hasher::new();
     h.update(b"stream");
     for e in entries {
@@ -192,14 +227,38 @@ pub(crate) fn stream_digest(
             h.update(&part);
         }
     }
-    let last = field(info, "last-generated-id").unwrap_or_default();
     h.update(&(last.len() as u64).to_le_bytes());
-    h.update(&last);
-    for g in group_summaries(groups, consumers) {
+    h.update(last);
+    for g in summaries {
         h.update(&(g.len() as u64).to_le_bytes());
         h.update(&g);
     }
     *h.finalize().as_bytes()
+}
+
+/// A group as `name last-delivered-id pending [consumer pending]...` (consumers sorted),
+/// the group's and each consumer's pending count read from their field `pending`.
+fn summary(group: &Value, consumers: &[&Value], pending: &str) -> Vec<u8> {
+    let mut s = field(group, "name").unwrap_or_default();
+    for f in ["last-delivered-id", pending] {
+        s.push(b' ');
+        s.extend(field(group, f).unwrap_or_default());
+    }
+    let mut cs: Vec<Vec<u8>> = consumers
+        .iter()
+        .map(|c| {
+            let mut t = field(c, "name").unwrap_or_default();
+            t.push(b' ');
+            t.extend(field(c, pending).unwrap_or_default());
+            t
+        })
+        .collect();
+    cs.sort();
+    for c in cs {
+        s.push(b' ');
+        s.extend(c);
+    }
+    s
 }
 
 /// The names of the groups of an `XINFO GROUPS` reply, in its order.
@@ -210,34 +269,17 @@ pub fn group_names(groups: &Value) -> Vec<Vec<u8>> {
         .collect()
 }
 
-/// Each group as `name last-delivered-id pending [consumer pending]...`, sorted by name,
-/// from `XINFO GROUPS` and each group's `XINFO CONSUMERS` reply (in the same order).
+/// Each group as `name last-delivered-id pending [consumer pending]...`, sorted, from
+/// `XINFO GROUPS` and each group's `XINFO CONSUMERS` reply (in the same order).
 pub fn group_summaries(groups: &Value, consumers: &[Value]) -> Vec<Vec<u8>> {
-    let mut out = Vec::new();
-    for (i, g) in items(groups).into_iter().enumerate() {
-        let name = field(g, "name").unwrap_or_default();
-        let mut s = name.clone();
-        for f in ["last-delivered-id", "pending"] {
-            s.push(b' ');
-            s.extend(field(g, f).unwrap_or_default());
-        }
-        let of_group = consumers.get(i).map(items).unwrap_or_default();
-        let mut cs: Vec<Vec<u8>> = of_group
-            .into_iter()
-            .map(|c| {
-                let mut t = field(c, "name").unwrap_or_default();
-                t.push(b' ');
-                t.extend(field(c, "pending").unwrap_or_default());
-                t
-            })
-            .collect();
-        cs.sort();
-        for c in cs {
-            s.push(b' ');
-            s.extend(c);
-        }
-        out.push(s);
-    }
+    let mut out: Vec<Vec<u8>> = items(groups)
+        .into_iter()
+        .enumerate()
+        .map(|(i, g)| {
+            let of_group = consumers.get(i).map(items).unwrap_or_default();
+            summary(g, &of_group, "pending")
+        })
+        .collect();
     out.sort();
     out
 }

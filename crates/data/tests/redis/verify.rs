@@ -79,6 +79,32 @@ async fn every_mutation_is_detected_and_named() {
     cli(&new, &["XDEL", &stream, &entry]);
     let member = format!("m{}", seti * 3 + 2);
     cli(&new, &["SREM", &set, &member]);
+    // Streams whose entries are equal: a group moved on, a consumer holding an entry, an
+    // id generated and its entry deleted (the last generated id moved).
+    let grouped = |nth: usize| {
+        let i = (11..1000u64).filter(|i| i % 20 == 8).nth(nth).unwrap();
+        mixed_key(i)
+    };
+    let (moved_group, claimed) = (grouped(0), grouped(1));
+    cli(&new, &["XGROUP", "SETID", &moved_group, "workers", "$"]);
+    cli(
+        &new,
+        &[
+            "XREADGROUP",
+            "GROUP",
+            "workers",
+            "c1",
+            "COUNT",
+            "1",
+            "STREAMS",
+            &claimed,
+            ">",
+        ],
+    );
+    // A stream without a group (`i % 20 == 8` have one).
+    let last_id = mixed_key((20..1000u64).find(|i| i % 20 == 18).unwrap());
+    cli(&new, &["XADD", &last_id, "999999-1", "n", "x"]);
+    cli(&new, &["XDEL", &last_id, "999999-1"]);
     cli(&new, &["-n", "2", "SET", "other-db", "x"]);
 
     let len = |k: &str| old.cli(&["STRLEN", k]).unwrap().trim().to_string();
@@ -111,15 +137,28 @@ async fn every_mutation_is_detected_and_named() {
         format!("db 0 key \"{stream}\": value differs (stream, 3 elements on source, stream, 2 elements on target: entry {entry} missing on target)"),
         format!("db 0 key \"{set}\": value differs (set, 6 elements on source, set, 5 elements on target: member \"{member}\" missing on target)"),
         "db 2 key \"other-db\": only on target (string, 1 bytes)".to_string(),
+        format!("db 0 key \"{moved_group}\": value differs (stream, 3 elements on source, stream, 3 elements on target: group workers: `0-0 0` on source, `{} 0` on target)", last_entry(&moved_group)),
+        format!("db 0 key \"{claimed}\": value differs (stream, 3 elements on source, stream, 3 elements on target: group workers: `0-0 0` on source, `{} 1 c1 1` on target)", first_entry(&claimed)),
+        format!("db 0 key \"{last_id}\": value differs (stream, 3 elements on source, stream, 3 elements on target: last generated id: `{}` on source, `999999-1` on target)", last_entry(&last_id)),
     ]
     .into_iter()
     .collect();
     assert_eq!(found, expected, "\n{}", proof.render());
-    assert_eq!(proof.total_differences, 12);
+    assert_eq!(proof.total_differences, 15);
     assert!(!proof.matches());
     let text = proof.render();
-    assert!(text.contains("verdict: 12 difference(s)"), "{text}");
+    assert!(text.contains("verdict: 15 difference(s)"), "{text}");
     pair.close().await;
+}
+
+/// The id of the first and last entries of mixed stream `key` (`stream:I`: `1000+I-1..3`).
+fn first_entry(key: &str) -> String {
+    let i: u64 = key.trim_start_matches("stream:").parse().unwrap();
+    format!("{}-1", 1000 + i)
+}
+
+fn last_entry(key: &str) -> String {
+    first_entry(key).replace("-1", "-3")
 }
 
 /// The score as the report shows it: the number, not the server's text (7.0 prints
