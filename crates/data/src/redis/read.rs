@@ -286,10 +286,7 @@ fn take_first(wire: &mut Wire, kind: &str) -> Result<Taken, Failure> {
             // passes as gone unread.
             Value::ServerError(_) => return Err(error_of(&wire.conn, "XINFO STREAM", &full)),
             Value::Nil => Taken::Gone,
-            _ => match full_stream_digest(&full) {
-                (_, n) if n > WHOLE => Taken::Paged,
-                digested => Taken::Whole(digested),
-            },
+            _ => full_stream_digest(&full, WHOLE).map_or(Taken::Paged, Taken::Whole),
         });
     }
     let reply = wire.reply()?;

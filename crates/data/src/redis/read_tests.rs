@@ -54,6 +54,11 @@ fn fake_server(
                 ("DUMP", Some((_, v))) => bulk(v[0]),
                 ("GET" | "DUMP", None) => b"$-1\r\n".to_vec(),
                 ("LRANGE", None) => b"*0\r\n".to_vec(),
+                // A user whose ACL denies `XINFO` (its key is the word after `XINFO`).
+                ("XINFO", _) => {
+                    b"-NOPERM this user has no permissions to run the 'xinfo|stream' command\r\n"
+                        .to_vec()
+                }
                 (_, Some(_)) => wrong.to_vec(),
                 _ => b"-ERR the fake does not know this\r\n".to_vec(),
             };
@@ -74,6 +79,7 @@ fn fake() -> (Wire, Arc<Mutex<Vec<String>>>, std::thread::JoinHandle<()>) {
         (b"m:2", ("mymodule", vec![b"\x01serialized"])),
         (b"m:3", ("list", vec![b"a", b"b"])),
         (b"m:4", ("string", vec![b"four"])),
+        (b"s:1", ("stream", vec![])),
     ]
     .into_iter()
     .collect();
@@ -166,6 +172,26 @@ fn a_wrong_guess_is_read_again_by_its_type_and_a_module_value_is_dumped() {
             "TYPE m:4",
             "GET m:4"
         ]
+    );
+    drop(wire);
+    served.join().expect("fake server");
+}
+
+#[test]
+fn a_stream_the_server_refuses_to_describe_fails_the_read_instead_of_passing_as_gone() {
+    let (mut wire, _log, served) = fake();
+    let e = read_keys(
+        &mut wire,
+        &batch(&["s:1"]),
+        TtlMode::Absolute,
+        &mut Guesses::default(),
+    )
+    .expect_err("a denied XINFO is no vanished key");
+    assert!(
+        e.message.contains("XINFO STREAM") && e.message.contains("/fake.sock"),
+        "{}: {}",
+        e.code,
+        e.message
     );
     drop(wire);
     served.join().expect("fake server");

@@ -30,15 +30,21 @@ pub fn items(v: &Value) -> Vec<&Value> {
     }
 }
 
-/// A field of a reply shaped as alternating names and values (RESP2) or a map (RESP3).
+/// The value of field `name` of a reply shaped as alternating names and values (RESP2) or
+/// a map (RESP3).
+pub fn member<'v>(v: &'v Value, name: &str) -> Option<&'v Value> {
+    items(v)
+        .chunks(2)
+        .find_map(|pair| (bytes(pair[0]) == Some(name.as_bytes())).then(|| pair.get(1).copied()))
+        .flatten()
+}
+
+/// A field's value as bytes (an integer as its decimal text; anything else but a string as
+/// empty bytes).
 pub fn field(v: &Value, name: &str) -> Option<Vec<u8>> {
-    let list = items(v);
-    list.chunks(2).find_map(|pair| {
-        (bytes(pair[0]) == Some(name.as_bytes())).then(|| match pair.get(1) {
-            Some(Value::Int(i)) => i.to_string().into_bytes(),
-            Some(other) => bytes(other).map(<[u8]>::to_vec).unwrap_or_default(),
-            None => Vec::new(),
-        })
+    member(v, name).map(|value| match value {
+        Value::Int(i) => i.to_string().into_bytes(),
+        other => bytes(other).map(<[u8]>::to_vec).unwrap_or_default(),
     })
 }
 

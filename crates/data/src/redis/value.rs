@@ -14,7 +14,7 @@
 //!   themselves);
 //! - any other type (modules): its `DUMP` payload, equal only on the same version.
 
-use super::reply::{bytes, field, flatten, items};
+use super::reply::{bytes, field, flatten, items, member};
 use redis::Value;
 use twox_hash::XxHash3_128;
 
@@ -190,9 +190,13 @@ pub(crate) fn stream_digest(
 
 /// A stream from one `XINFO STREAM key FULL` reply: its digest, equal to
 /// [`stream_digest`]'s over the four commands it replaces (FULL names a group's and a
-/// consumer's pending count `pel-count`), and its entries.
-pub(crate) fn full_stream_digest(full: &Value) -> ([u8; 32], u64) {
+/// consumer's pending count `pel-count`), and its entries; `None` when it holds more than
+/// `whole` entries (read page by page instead).
+pub(crate) fn full_stream_digest(full: &Value, whole: u64) -> Option<([u8; 32], u64)> {
     let entries = member(full, "entries").map(items).unwrap_or_default();
+    if entries.len() as u64 > whole {
+        return None;
+    }
     let last = field(full, "last-generated-id").unwrap_or_default();
     let groups = member(full, "groups").map(items).unwrap_or_default();
     let mut summaries: Vec<Vec<u8>> = groups
@@ -203,18 +207,10 @@ pub(crate) fn full_stream_digest(full: &Value) -> ([u8; 32], u64) {
         })
         .collect();
     summaries.sort();
-    (
+    Some((
         digest_stream(&entries, &last, summaries),
         entries.len() as u64,
-    )
-}
-
-/// The value of field `name` of a reply made of name/value pairs.
-fn member<'v>(v: &'v Value, name: &str) -> Option<&'v Value> {
-    let list = items(v);
-    list.chunks(2)
-        .find_map(|pair| (bytes(pair[0]) == Some(name.as_bytes())).then(|| pair.get(1).copied()))
-        .flatten()
+    ))
 }
 
 /// The digest of a stream's entries, last generated id and sorted group summaries.
